@@ -1,0 +1,133 @@
+"""The `crowdshelf` command: run the bot, migrate the database, load taxonomies and batches."""
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import batches, taxonomies
+from bot.app import allowed_updates, build_application
+from bot.batches import BatchSpec
+from bot.config import MissingToken, Settings
+from bot.errors import DomainError
+from bot.money import format_money, to_micros
+from bot.services import build_services
+from storage import migrate
+from storage.db import connect
+from taxonomy import DEFAULT_TAXONOMY_NAME, TaxonomyError, parse_file
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO; that drowns the bot's own log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        return args.handler(settings, args) or 0
+    except (MissingToken, DomainError, TaxonomyError) as error:
+        print(error, file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crowdshelf", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="apply migrations and run the bot (long polling)")
+    run.set_defaults(handler=_run)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(required=True, metavar="ACTION")
+    db.add_parser("upgrade", help="apply pending migrations").set_defaults(handler=_db_upgrade)
+
+    taxonomy = commands.add_parser("taxonomy", help="category trees").add_subparsers(required=True, metavar="ACTION")
+    load = taxonomy.add_parser("load", help="load a taxonomy: Google `ID - A > B` text, CSV id,parent_id,name, or nested JSON")
+    load.add_argument("file", type=Path)
+    load.add_argument("--name", required=True)
+    load.set_defaults(handler=_taxonomy_load)
+
+    batch = commands.add_parser("batch", help="batches of products").add_subparsers(required=True, metavar="ACTION")
+    load_batch = batch.add_parser("load", help="load a CSV/JSON/JSONL product file as a funded, running batch")
+    load_batch.add_argument("file", type=Path)
+    load_batch.add_argument("--requester", type=int, required=True, help="the requester's Telegram user id")
+    load_batch.add_argument("--type", default="categorize", choices=batches.TASK_TYPES)
+    load_batch.add_argument("--reward", required=True, help="reward per answer, e.g. 0.02")
+    load_batch.add_argument("--overlap", type=int, default=3, help="answers wanted per product")
+    load_batch.add_argument("--root", help="the category workers start from (id or path); default: the whole taxonomy")
+    load_batch.add_argument("--name", required=True)
+    load_batch.add_argument("--taxonomy", default=DEFAULT_TAXONOMY_NAME)
+    load_batch.add_argument("--leaf-only", action=argparse.BooleanOptionalAction, default=True)
+    load_batch.add_argument("--instructions", default="")
+    load_batch.set_defaults(handler=_batch_load)
+    return parser
+
+
+def _run(settings: Settings, _: argparse.Namespace) -> None:
+    settings.require_token()
+    migrate.upgrade(settings.database_url)
+    application = build_application(build_services(settings, connect(settings.database_url)))
+    application.run_polling(allowed_updates=allowed_updates())
+
+
+def _db_upgrade(settings: Settings, _: argparse.Namespace) -> None:
+    migrate.upgrade(settings.database_url)
+    print("Database is up to date.")
+
+
+def _taxonomy_load(settings: Settings, args: argparse.Namespace) -> None:
+    nodes = parse_file(args.file)
+    migrate.upgrade(settings.database_url)
+
+    async def store() -> int:
+        db = connect(settings.database_url)
+        try:
+            async with db.write() as session:
+                return await taxonomies.store(session, args.name, nodes, str(args.file.name))
+        finally:
+            await db.dispose()
+
+    taxonomy_id = asyncio.run(store())
+    print(f"Loaded taxonomy {args.name!r} (id {taxonomy_id}): {len(nodes)} categories.")
+
+
+def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
+    try:
+        reward = to_micros(args.reward)
+    except ValueError as error:
+        raise DomainError(f"--reward: {error}") from None
+    spec = BatchSpec(
+        name=args.name,
+        task_type=args.type,
+        reward_micros=reward,
+        overlap=args.overlap,
+        root=args.root,
+        leaf_only=args.leaf_only,
+        instructions=args.instructions,
+    )
+    rows = batches.read_rows(args.file.read_bytes(), args.file.name)
+    migrate.upgrade(settings.database_url)
+
+    async def load() -> tuple[int, int, int]:
+        db = connect(settings.database_url)
+        try:
+            if args.taxonomy == DEFAULT_TAXONOMY_NAME:
+                await taxonomies.ensure_default(db)
+            async with db.write() as session:
+                taxonomy_id = await taxonomies.find_by_name(session, args.taxonomy)
+                if taxonomy_id is None:
+                    raise DomainError(f"No taxonomy named {args.taxonomy!r}; load it with `crowdshelf taxonomy load`.")
+                tree = await taxonomies.read_tree(session, taxonomy_id)
+                batch = await batches.load_funded_batch(session, args.requester, taxonomy_id, tree, spec, rows, settings.currency)
+                return batch.id, batch.item_count, batches.batch_cost(spec, batch.item_count)
+        finally:
+            await db.dispose()
+
+    batch_id, items, cost = asyncio.run(load())
+    print(f"Batch {batch_id} {args.name!r}: {items} products, {format_money(cost, settings.currency)} reserved. Workers can start now.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Amounts are integers in micros (1/1,000,000 of the currency unit); this converts and formats them."""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+MICROS = 1_000_000
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+
+
+def to_micros(amount: Decimal | str | int) -> int:
+    """Parse a currency amount ("0.02", Decimal) into micros, refusing negatives and sub-micro precision."""
+    try:
+        value = Decimal(str(amount).strip())
+    except InvalidOperation:
+        raise ValueError(f"{amount!r} is not an amount of money") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{amount!r} is not a non-negative amount of money")
+    micros = value * MICROS
+    if micros != micros.to_integral_value():
+        raise ValueError(f"{amount!r} has more than 6 decimal places")
+    return int(micros)
+
+
+def format_money(micros: int, currency: str = "USD") -> str:
+    """"$0.02", "$1,234.50" or "0.000500 BTC": two decimals unless the amount needs more."""
+    sign = "-" if micros < 0 else ""
+    value = Decimal(abs(micros)) / MICROS
+    cents = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    text = f"{cents:,}" if cents == value else f"{value.normalize():,f}"
+    symbol = SYMBOLS.get(currency.upper())
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"

@@ -1,0 +1,85 @@
+"""Taxonomies stored in the database, and an in-process cache of their trees for navigation."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import InvalidInput
+from storage.db import Database
+from storage.models import Taxonomy, TaxonomyNode
+from taxonomy import DEFAULT_TAXONOMY_NAME, RawNode, SearchIndex, Tree, default_taxonomy_text, parse_google
+
+
+@dataclass
+class LoadedTaxonomy:
+    tree: Tree
+    _index: SearchIndex | None = field(default=None, repr=False)
+
+    @property
+    def index(self) -> SearchIndex:
+        # Built on first search only: most processes never search most taxonomies.
+        if self._index is None:
+            self._index = SearchIndex(self.tree)
+        return self._index
+
+
+class TaxonomyCache:
+    """Trees by taxonomy id. A stored taxonomy never changes, so entries never go stale."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._loaded: dict[int, LoadedTaxonomy] = {}
+
+    async def get(self, taxonomy_id: int) -> LoadedTaxonomy:
+        loaded = self._loaded.get(taxonomy_id)
+        if loaded is None:
+            async with self._db.read() as session:
+                tree = await read_tree(session, taxonomy_id)
+            loaded = self._loaded.setdefault(taxonomy_id, LoadedTaxonomy(tree))
+        return loaded
+
+
+async def read_tree(session: AsyncSession, taxonomy_id: int) -> Tree:
+    rows = await session.execute(
+        select(TaxonomyNode.id, TaxonomyNode.parent_id, TaxonomyNode.name, TaxonomyNode.position)
+        .where(TaxonomyNode.taxonomy_id == taxonomy_id)
+        .order_by(TaxonomyNode.position)
+    )
+    return Tree.build(RawNode(id=i, parent_id=p, name=n, line=pos) for i, p, n, pos in rows)
+
+
+async def find_by_name(session: AsyncSession, name: str) -> int | None:
+    return await session.scalar(select(Taxonomy.id).where(Taxonomy.name == name))
+
+
+async def store(session: AsyncSession, name: str, nodes: Sequence[RawNode], source: str) -> int:
+    """Save a validated taxonomy under a new name; returns its id."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("A taxonomy needs a name.")
+    if await find_by_name(session, name) is not None:
+        raise InvalidInput(f"A taxonomy named {name!r} already exists; choose another name.")
+    Tree.build(nodes)  # refuses cycles, orphans and duplicate ids before anything is written
+    taxonomy = Taxonomy(name=name, source=source[:512], node_count=len(nodes))
+    session.add(taxonomy)
+    await session.flush()
+    await session.execute(
+        TaxonomyNode.__table__.insert(),
+        [
+            {"taxonomy_id": taxonomy.id, "id": n.id, "parent_id": n.parent_id, "name": n.name, "position": position}
+            for position, n in enumerate(nodes)
+        ],
+    )
+    return taxonomy.id
+
+
+async def ensure_default(db: Database) -> int:
+    """Store the bundled Google Product Taxonomy on first start; returns its id."""
+    async with db.write() as session:
+        existing = await find_by_name(session, DEFAULT_TAXONOMY_NAME)
+        if existing is not None:
+            return existing
+        nodes = parse_google(default_taxonomy_text())
+        return await store(session, DEFAULT_TAXONOMY_NAME, nodes, "Google Product Taxonomy 2021-09-21")

@@ -1,0 +1,50 @@
+"""Who is talking to the bot: registration, roles, and reachability."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from storage import assignments
+from storage.clock import utcnow
+from storage.models import User
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    first_name: str
+    is_admin: bool
+    is_requester: bool
+    is_new: bool
+
+
+async def register(session: AsyncSession, settings: Settings, user_id: int, first_name: str, username: str | None) -> Person:
+    """Create or refresh the user; anyone who writes to the bot is reachable again."""
+    user = await session.get(User, user_id)
+    is_new = user is None
+    if user is None:
+        user = User(id=user_id, is_requester=user_id in settings.requester_ids)
+        session.add(user)
+    user.first_name = first_name[:256]
+    user.username = username
+    user.is_reachable = True
+    user.last_seen_at = utcnow()
+    await session.flush()
+    return Person(
+        id=user_id,
+        first_name=user.first_name,
+        is_admin=user_id in settings.admin_ids,
+        is_requester=user.is_requester or user_id in settings.requester_ids,
+        is_new=is_new,
+    )
+
+
+async def mark_unreachable(session: AsyncSession, user_id: int) -> int:
+    """The user blocked the bot: stop offering them work and free what they held. Returns released count."""
+    await session.execute(update(User).where(User.id == user_id).values(is_reachable=False))
+    held = await assignments.open_for_worker(session, user_id, lock_rows=True)
+    for assignment in held:
+        await assignments.give_back(session, assignment, "released")
+    return len(held)

@@ -1,0 +1,35 @@
+"""What every update shares: the error handler, and noticing users who blocked the bot."""
+
+import logging
+
+from telegram import Update
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import ContextTypes
+
+from bot import users
+from bot.services import Services
+from handlers import texts
+
+log = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log with the update; a blocked user is marked unreachable; anyone else gets an apology, never a traceback."""
+    user = update.effective_user if isinstance(update, Update) else None
+    if isinstance(context.error, Forbidden) and user is not None:
+        await user_unreachable(context.application.bot_data["services"], user.id)
+        return
+    log.error("update %s failed", update.to_dict() if isinstance(update, Update) else update, exc_info=context.error)
+    chat = update.effective_chat if isinstance(update, Update) else None
+    if chat is None:
+        return
+    try:
+        await context.bot.send_message(chat.id, texts.SOMETHING_WENT_WRONG)
+    except TelegramError as error:
+        log.warning("could not apologise to chat %s: %s", chat.id, error)
+
+
+async def user_unreachable(services: Services, user_id: int) -> None:
+    async with services.db.write() as session:
+        released = await users.mark_unreachable(session, user_id)
+    log.info("user %s blocked the bot; released %d reservation(s)", user_id, released)

@@ -1,0 +1,56 @@
+"""Inline keyboards built from domain views; every button's data comes from the callbacks codec."""
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.work import SearchScreen, TaskScreen
+from handlers import callbacks, texts
+from handlers.callbacks import Browse, Pick, Skip, StartWork, Stop
+
+
+def _button(label: str, action: callbacks.Action) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=callbacks.encode(action))
+
+
+def start_working() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[_button(texts.START_BUTTON, StartWork())]])
+
+
+def task(screen: TaskScreen) -> InlineKeyboardMarkup:
+    aid = screen.assignment_id
+    rows = [
+        [_button(texts.button_label(choice.label), _choose(aid, choice.node_id, choice.is_leaf, leaf_only=True))]
+        for choice in screen.choices
+    ]
+    paging = []
+    if screen.page > 0:
+        paging.append(_button(texts.BUTTON_PREVIOUS, Browse(aid, screen.here, screen.page - 1)))
+    if screen.page + 1 < screen.pages:
+        paging.append(_button(texts.BUTTON_NEXT, Browse(aid, screen.here, screen.page + 1)))
+    if paging:
+        rows.append(paging)
+    if screen.accept_here and screen.here is not None:
+        rows.append([_button("✅ " + texts.button_label(screen.breadcrumb[-1]), Pick(aid, screen.here))])
+    navigation = [_button(texts.BUTTON_SKIP, Skip(aid)), _button(texts.BUTTON_STOP, Stop(aid))]
+    if screen.can_go_back:
+        navigation.insert(0, _button(texts.BUTTON_BACK, Browse(aid, screen.parent, 0)))
+    rows.append(navigation)
+    return InlineKeyboardMarkup(rows)
+
+
+def search(screen: SearchScreen) -> InlineKeyboardMarkup:
+    aid = screen.assignment_id
+    rows = [
+        [_button(_search_label(m.label, opens=screen.leaf_only and not m.is_leaf), _choose(aid, m.node_id, m.is_leaf, screen.leaf_only))]
+        for m in screen.matches
+    ]
+    rows.append([_button(texts.BACK_TO_TREE, Browse(aid, None, 0))])
+    return InlineKeyboardMarkup(rows)
+
+
+def _search_label(path: str, opens: bool) -> str:
+    return texts.path_label(path) + (" ›" if opens else "")
+
+
+def _choose(aid: int, node: int, is_leaf: bool, leaf_only: bool) -> callbacks.Action:
+    # Opening a branch and answering with a leaf are different presses of the same-looking button.
+    return Pick(aid, node) if is_leaf or not leaf_only else Browse(aid, node, 0)

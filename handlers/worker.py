@@ -1,0 +1,124 @@
+"""Worker commands and buttons: parse the update, call bot.work, render the result."""
+
+from dataclasses import replace
+
+from telegram import Message, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from bot import ledger, users, work
+from bot.errors import AlreadyAnswered, TaskUnavailable
+from bot.services import Services
+from handlers import callbacks, display, keyboards, texts
+from handlers.callbacks import Browse, Pick, Skip, StartWork, Stop
+
+Context = ContextTypes.DEFAULT_TYPE
+
+
+def services_of(context: Context) -> Services:
+    return context.application.bot_data["services"]
+
+
+async def start(update: Update, context: Context) -> None:
+    services = services_of(context)
+    person = await _register(update, services)
+    await update.effective_message.reply_html(texts.welcome(person.first_name), reply_markup=keyboards.start_working())
+
+
+async def help_command(update: Update, context: Context) -> None:
+    await update.effective_message.reply_html(texts.help_text(services_of(context).settings.assignment_ttl_seconds))
+
+
+async def balance(update: Update, context: Context) -> None:
+    services = services_of(context)
+    async with services.db.read() as session:
+        found = await ledger.worker_balance(session, update.effective_user.id)
+    await update.effective_message.reply_html(texts.balance(found, services.settings.currency))
+
+
+async def work_command(update: Update, context: Context) -> None:
+    services = services_of(context)
+    await _register(update, services)
+    await _send_next(update, context, services)
+
+
+async def on_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    action = callbacks.decode(query.data)
+    if action is None:
+        await query.answer(texts.TASK_UNAVAILABLE)
+        return
+    # Answer at once so the phone stops its spinner; the work below may take a moment.
+    await query.answer()
+    services = services_of(context)
+    worker_id = update.effective_user.id
+    message = query.message if isinstance(query.message, Message) else None
+    try:
+        await _act(action, services, context, worker_id, message, update)
+    except AlreadyAnswered:
+        pass  # a double tap or replay: the first press already did everything
+    except TaskUnavailable as refusal:
+        await context.bot.send_message(update.effective_chat.id, str(refusal))
+
+
+async def on_text(update: Update, context: Context) -> None:
+    """Typed words search the categories of the worker's open product."""
+    services = services_of(context)
+    message = update.effective_message
+    found = await work.search(services, update.effective_user.id, message.text)
+    if found is None:
+        await message.reply_text(texts.NO_OPEN_TASK)
+        return
+    await message.reply_html(texts.search_results(found), reply_markup=keyboards.search(found))
+
+
+async def _act(action: callbacks.Action, services: Services, context: Context, worker_id: int, message: Message | None, update: Update) -> None:
+    currency = services.settings.currency
+    chat_id = update.effective_chat.id
+    match action:
+        case StartWork():
+            await _send_next(update, context, services)
+        case Browse(assignment_id, node, page):
+            screen = await work.browse(services, worker_id, assignment_id, node, page)
+            if message is None:
+                await display.send_task(context.bot, chat_id, screen, currency)
+            else:
+                await display.redraw(message, screen, currency)
+        case Pick(assignment_id, node):
+            result = await work.answer(services, worker_id, assignment_id, node)
+            note = texts.answer_note(result.credited_micros, result.pending_micros, currency)
+            await _show_next(context, chat_id, message, result.next_task, note, currency)
+        case Skip(assignment_id):
+            following = await work.skip(services, worker_id, assignment_id)
+            await _show_next(context, chat_id, message, following, "⏭ Skipped", currency)
+        case Stop(assignment_id):
+            await work.stop(services, worker_id, assignment_id)
+            if message is not None:
+                await display.edit_body(message, texts.STOPPED, None)
+            else:
+                await context.bot.send_message(chat_id, texts.STOPPED)
+
+
+async def _show_next(context: Context, chat_id: int, message: Message | None, screen: work.TaskScreen | None, note: str, currency: str) -> None:
+    if screen is None:
+        body = f"{note}\n\n{texts.NO_TASKS}"
+        if message is not None:
+            await display.edit_body(message, body, None)
+        else:
+            await context.bot.send_message(chat_id, body)
+        return
+    await display.replace_task(context.bot, chat_id, message, replace(screen, note=note), currency)
+
+
+async def _send_next(update: Update, context: Context, services: Services) -> None:
+    screen = await work.next_task(services, update.effective_user.id)
+    if screen is None:
+        await context.bot.send_message(update.effective_chat.id, texts.NO_TASKS)
+        return
+    await display.send_task(context.bot, update.effective_chat.id, screen, services.settings.currency)
+
+
+async def _register(update: Update, services: Services) -> users.Person:
+    user = update.effective_user
+    async with services.db.write() as session:
+        return await users.register(session, services.settings, user.id, user.first_name, user.username)

@@ -1,0 +1,99 @@
+"""Claiming items for workers and giving reservations back: the queries where races live.
+
+Claiming is one indexed query plus one write, inside a write transaction: on PostgreSQL the
+chosen item row is locked with FOR UPDATE SKIP LOCKED so concurrent claimers pick different
+rows; on SQLite the whole write transaction is serialised by BEGIN IMMEDIATE.
+"""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Assignment, Batch, Item
+
+RESERVED = "reserved"
+ANSWERED = "answered"
+
+
+async def claim_next(session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta) -> Assignment | None:
+    """Reserve the next item for this worker, or None when nothing is left for them."""
+    already_seen = exists().where(Assignment.item_id == Item.id, Assignment.worker_id == worker_id)
+    pick = (
+        select(Item.id, Item.batch_id, Batch.overlap, Batch.reward_micros)
+        .join(Batch, Batch.id == Item.batch_id)
+        .where(Item.is_open == True, Batch.status == "active", ~already_seen)  # noqa: E712
+        .order_by(Item.is_open, Item.slots_taken.desc(), Item.id)
+        .limit(1)
+    )
+    row = (await session.execute(pick.with_for_update(of=Item, skip_locked=True))).first()
+    if row is None and session.bind.dialect.name == "postgresql":
+        # Every candidate may be locked by other claimers of the last open slots; wait for them
+        # instead of telling this worker there is nothing (PostgreSQL re-checks the row after the wait).
+        row = (await session.execute(pick.with_for_update(of=Item))).first()
+    if row is None:
+        return None
+    item_id, batch_id, overlap, reward = row
+    await session.execute(
+        update(Item)
+        .where(Item.id == item_id)
+        .values(
+            slots_taken=Item.slots_taken + 1,
+            is_open=case((Item.slots_taken + 1 >= overlap, False), else_=True),
+        )
+    )
+    assignment = Assignment(
+        item_id=item_id,
+        batch_id=batch_id,
+        worker_id=worker_id,
+        status=RESERVED,
+        created_at=now,
+        expires_at=now + ttl,
+        reward_micros=reward,
+    )
+    session.add(assignment)
+    await session.flush()
+    return assignment
+
+
+async def lock(session: AsyncSession, assignment_id: int) -> Assignment | None:
+    """Load an assignment with its row locked for the rest of the transaction (PostgreSQL)."""
+    return await session.scalar(
+        select(Assignment).where(Assignment.id == assignment_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+async def give_back(session: AsyncSession, assignment: Assignment, status: str) -> None:
+    """End a reservation without an answer and return its slot to the pool."""
+    assignment.status = status
+    await session.execute(
+        update(Item).where(Item.id == assignment.item_id).values(slots_taken=Item.slots_taken - 1, is_open=True)
+    )
+
+
+async def open_for_worker(session: AsyncSession, worker_id: int, lock_rows: bool = False) -> list[Assignment]:
+    """The worker's current reservations, newest first."""
+    query = (
+        select(Assignment)
+        .where(Assignment.worker_id == worker_id, Assignment.status == RESERVED)
+        .order_by(Assignment.id.desc())
+    )
+    if lock_rows:
+        query = query.with_for_update()
+    return list(await session.scalars(query))
+
+
+async def reclaim_expired(session: AsyncSession, now: datetime, limit: int = 1000) -> int:
+    """Return reservations past their deadline to the pool; returns how many."""
+    expired = await session.scalars(
+        select(Assignment)
+        .where(Assignment.status == RESERVED, Assignment.expires_at < now)
+        .order_by(Assignment.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    count = 0
+    for assignment in expired:
+        await give_back(session, assignment, "expired")
+        count += 1
+    return count

@@ -1,0 +1,7 @@
+"""One clock for the whole database layer, so tests can reason about time."""
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

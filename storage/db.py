@@ -1,0 +1,89 @@
+"""Engine and sessions. Every write is one transaction that takes the database's write lock up front.
+
+SQLite: WAL, and BEGIN IMMEDIATE for writes, so two processes cannot both read a balance and
+then both spend it (deferred BEGIN would let them). Inside one process an asyncio lock queues
+writers, which is fairer and faster than SQLite's sleeping busy handler.
+PostgreSQL: READ COMMITTED; queries that need it lock rows (FOR UPDATE [SKIP LOCKED]).
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+_WRITE_OPTION = "crowdshelf_write"
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    _write_lock: asyncio.Lock | None = field(default=None, repr=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in a write transaction: committed on success, rolled back on any exception."""
+        if self._write_lock is None:
+            async with self._transaction(write=True) as session:
+                yield session
+            return
+        async with self._write_lock, self._transaction(write=True) as session:
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only; closing it ends its transaction without writing anything."""
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def _transaction(self, write: bool) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            await session.connection(execution_options={_WRITE_OPTION: write})
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def connect(url: str, **engine_options: Any) -> Database:
+    """Create the engine for `url` with the settings its dialect needs."""
+    engine = create_async_engine(url, **engine_options)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+        return Database(engine, _sessionmaker(engine), asyncio.Lock())
+    return Database(engine, _sessionmaker(engine))
+
+
+def _sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so "begin" below decides the mode.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

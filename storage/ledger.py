@@ -1,0 +1,123 @@
+"""Posting to the double-entry ledger: one transaction per movement, entries summing to zero.
+
+Each transaction carries an idempotency key; posting the same key twice is a no-op.
+Account balances are cached on the account row and updated in the same database transaction
+with a guarded UPDATE, so a balance can never go below zero even under concurrency.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Account, LedgerEntry, LedgerTransaction
+from storage.sql import insert_ignoring_conflicts
+
+PLATFORM_OWNER = 0
+# Only the platform's own account may go negative: it is the world outside the ledger.
+MAY_GO_NEGATIVE = frozenset({"platform"})
+
+
+@dataclass(frozen=True)
+class Leg:
+    kind: str
+    owner_id: int
+    amount: int
+
+
+class Overdraft(Exception):
+    """A posting would take an account below zero; nothing of it was written."""
+
+    def __init__(self, kind: str, owner_id: int, balance: int, amount: int) -> None:
+        super().__init__(f"{kind} of {owner_id} holds {balance}, cannot take {-amount}")
+        self.kind = kind
+        self.owner_id = owner_id
+        self.shortfall = -amount - balance
+
+
+async def post(session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], memo: str = "") -> bool:
+    """Post a balanced transaction once per key. Returns False if the key was already posted.
+
+    The caller's database transaction must roll back on Overdraft (Database.write does).
+    """
+    if sum(leg.amount for leg in legs) != 0 or not legs:
+        raise ValueError(f"unbalanced transaction {key}: {legs}")
+    inserted = await session.execute(
+        insert_ignoring_conflicts(session, LedgerTransaction.__table__, key=key, kind=kind, memo=memo[:512]).returning(
+            LedgerTransaction.id
+        )
+    )
+    transaction_id = inserted.scalar_one_or_none()
+    if transaction_id is None:
+        return False
+    accounts = [(await account_id(session, leg.kind, leg.owner_id), leg) for leg in legs]
+    # A fixed lock order keeps concurrent postings on PostgreSQL free of deadlocks.
+    for account, leg in sorted(accounts, key=lambda pair: pair[0]):
+        await _apply(session, account, leg)
+    await session.execute(
+        LedgerEntry.__table__.insert(),
+        [{"transaction_id": transaction_id, "account_id": account, "amount": leg.amount} for account, leg in accounts],
+    )
+    return True
+
+
+async def account_id(session: AsyncSession, kind: str, owner_id: int) -> int:
+    """The id of the (kind, owner) account, creating it on first use."""
+    found = await session.scalar(select(Account.id).where(Account.kind == kind, Account.owner_id == owner_id))
+    if found is not None:
+        return found
+    await session.execute(insert_ignoring_conflicts(session, Account.__table__, kind=kind, owner_id=owner_id, balance=0))
+    return await session.scalar(select(Account.id).where(Account.kind == kind, Account.owner_id == owner_id))
+
+
+async def _apply(session: AsyncSession, account: int, leg: Leg) -> None:
+    guarded = update(Account).where(Account.id == account).values(balance=Account.balance + leg.amount)
+    if leg.kind not in MAY_GO_NEGATIVE and leg.amount < 0:
+        guarded = guarded.where(Account.balance + leg.amount >= 0)
+    result = await session.execute(guarded.returning(Account.id))
+    if result.scalar_one_or_none() is None:
+        balance = await session.scalar(select(Account.balance).where(Account.id == account))
+        raise Overdraft(leg.kind, leg.owner_id, balance or 0, leg.amount)
+
+
+async def balances(session: AsyncSession, owner_id: int, kinds: Iterable[str]) -> dict[str, int]:
+    """Cached balances of one owner's accounts; absent accounts count as zero."""
+    kinds = list(kinds)
+    rows = await session.execute(
+        select(Account.kind, Account.balance).where(Account.owner_id == owner_id, Account.kind.in_(kinds))
+    )
+    found = dict(rows.all())
+    return {kind: found.get(kind, 0) for kind in kinds}
+
+
+async def totals_by_kind(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(Account.kind, func.sum(Account.balance)).group_by(Account.kind))
+    return {kind: int(total) for kind, total in rows}
+
+
+async def inconsistencies(session: AsyncSession) -> list[str]:
+    """Everything that breaks the ledger's invariants; empty when the books are sound."""
+    problems = []
+    unbalanced = await session.execute(
+        select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount))
+        .group_by(LedgerEntry.transaction_id)
+        .having(func.sum(LedgerEntry.amount) != 0)
+    )
+    problems += [f"transaction {tid} sums to {total}" for tid, total in unbalanced]
+    entry_sums = (
+        select(LedgerEntry.account_id, func.sum(LedgerEntry.amount).label("total"))
+        .group_by(LedgerEntry.account_id)
+        .subquery()
+    )
+    cached = await session.execute(
+        select(Account.id, Account.kind, Account.owner_id, Account.balance, func.coalesce(entry_sums.c.total, 0)).outerjoin(
+            entry_sums, entry_sums.c.account_id == Account.id
+        )
+    )
+    for account, kind, owner, balance, total in cached:
+        if balance != total:
+            problems.append(f"account {kind}/{owner} caches {balance} but its entries sum to {total}")
+        if balance < 0 and kind not in MAY_GO_NEGATIVE:
+            problems.append(f"account {kind}/{owner} is negative: {balance}")
+    return problems

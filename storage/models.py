@@ -1,0 +1,192 @@
+"""ORM models: the database is the only state of the bot (no balances or tasks in memory)."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from storage.clock import utcnow
+
+# Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both databases (SQLite would otherwise hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    """A Telegram user; roles beyond worker come from settings or an admin's grant."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    first_name: Mapped[str] = mapped_column(String(256), default="")
+    username: Mapped[str | None] = mapped_column(String(64))
+    is_requester: Mapped[bool] = mapped_column(Boolean, default=False)
+    # False once Telegram told us the user blocked the bot; set back on their next update.
+    is_reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Taxonomy(Base):
+    __tablename__ = "taxonomies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    source: Mapped[str] = mapped_column(String(512), default="")
+    node_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TaxonomyNode(Base):
+    __tablename__ = "taxonomy_nodes"
+
+    taxonomy_id: Mapped[int] = mapped_column(ForeignKey("taxonomies.id"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    parent_id: Mapped[int | None] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(512))
+    # Order in the source file, so buttons keep the author's order.
+    position: Mapped[int] = mapped_column(Integer)
+
+
+class Batch(Base):
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(256))
+    task_type: Mapped[str] = mapped_column(String(32))
+    taxonomy_id: Mapped[int] = mapped_column(ForeignKey("taxonomies.id"))
+    root_node_id: Mapped[int | None] = mapped_column(BigInteger)
+    reward_micros: Mapped[int] = mapped_column(BigInteger)
+    overlap: Mapped[int] = mapped_column(Integer)
+    leaf_only: Mapped[bool] = mapped_column(Boolean, default=True)
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    # draft → active ⇄ paused → completed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    item_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Item(Base):
+    """One product of a batch; `slots_taken` counts reserved plus answered assignments."""
+
+    __tablename__ = "items"
+    __table_args__ = (UniqueConstraint("batch_id", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    external_id: Mapped[str] = mapped_column(String(256))
+    title: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    brand: Mapped[str] = mapped_column(String(256), default="")
+    price: Mapped[str] = mapped_column(String(64), default="")
+    image_url: Mapped[str] = mapped_column(Text, default="")
+    gold_node_id: Mapped[int | None] = mapped_column(BigInteger)
+    proposed_node_id: Mapped[int | None] = mapped_column(BigInteger)
+    gold_answer: Mapped[str | None] = mapped_column(Text)
+    slots_taken: Mapped[int] = mapped_column(Integer, default=0)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    @property
+    def is_gold(self) -> bool:
+        return self.gold_node_id is not None or self.gold_answer is not None
+
+
+# The claim query walks this index in order: open items, already-started ones first.
+Index("ix_items_claim", Item.is_open, Item.slots_taken.desc(), Item.id)
+
+
+class Assignment(Base):
+    """An item shown to one worker: reserved until answered, skipped or expired."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        # A worker never gets the same item twice, and a replay cannot create a second row.
+        UniqueConstraint("item_id", "worker_id"),
+        Index("ix_assignments_worker_status", "worker_id", "status"),
+        Index("ix_assignments_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # reserved | answered | skipped | expired | released
+    status: Mapped[str] = mapped_column(String(16), default="reserved")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answer_node_id: Mapped[int | None] = mapped_column(BigInteger)
+    gold_correct: Mapped[bool | None] = mapped_column(Boolean)
+    gold_distance: Mapped[int | None] = mapped_column(Integer)
+    reward_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Account(Base):
+    """A ledger account; `balance` is a cache of the sum of its entries, kept in the same transaction."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("kind", "owner_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    # The user the account belongs to; 0 for the platform's own accounts.
+    owner_id: Mapped[int] = mapped_column(BigInteger)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class LedgerTransaction(Base):
+    __tablename__ = "ledger_transactions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Derived from the cause (answer:<assignment_id>, ...): a replay cannot post twice.
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    memo: Mapped[str] = mapped_column(String(512), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LedgerEntry(Base):
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,182 @@
+"""The worker loop through the domain API, on every configured database."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot import ledger, work
+from bot.errors import AlreadyAnswered, TaskUnavailable
+from bot.services import Services
+from storage import ledger as books
+from storage.clock import utcnow
+from storage.models import Assignment, Item, User
+from tests.factories import SKILLETS, WOKS, load_batch, products
+
+
+async def add_worker(services: Services, user_id: int) -> None:
+    async with services.db.write() as session:
+        session.add(User(id=user_id, first_name=f"W{user_id}"))
+
+
+async def test_answer_credits_pending_and_offers_next(services: Services) -> None:
+    await load_batch(services, products(3), overlap=1)
+    await add_worker(services, 1)
+    first = await work.next_task(services, 1)
+    assert first is not None and first.card.title == "Product 1"
+    assert first.breadcrumb == ("Home & Garden", "Kitchen & Dining")
+    skillets = (await services.taxonomies.get(1)).tree.find(SKILLETS)
+    result = await work.answer(services, 1, first.assignment_id, skillets.id)
+    assert result.credited_micros == 20_000 and result.pending_micros == 20_000
+    assert result.next_task is not None and result.next_task.card.title == "Product 2"
+    async with services.db.read() as session:
+        assert await ledger.worker_balance(session, 1) == ledger.WorkerBalance(20_000, 0, 0, 0)
+        assert await books.inconsistencies(session) == []
+
+
+async def test_same_answer_twice_posts_once(services: Services) -> None:
+    await load_batch(services, products(2), overlap=1)
+    await add_worker(services, 1)
+    task = await work.next_task(services, 1)
+    skillets = (await services.taxonomies.get(1)).tree.find(SKILLETS)
+    await work.answer(services, 1, task.assignment_id, skillets.id)
+    with pytest.raises(AlreadyAnswered):
+        await work.answer(services, 1, task.assignment_id, skillets.id)
+    async with services.db.read() as session:
+        assert (await ledger.worker_balance(session, 1)).pending == 20_000
+
+
+async def test_refuses_other_workers_and_outside_root(services: Services) -> None:
+    await load_batch(services, products(2), overlap=1)
+    await add_worker(services, 1)
+    await add_worker(services, 2)
+    task = await work.next_task(services, 1)
+    tree = (await services.taxonomies.get(1)).tree
+    with pytest.raises(TaskUnavailable):
+        await work.answer(services, 2, task.assignment_id, tree.find(SKILLETS).id)
+    with pytest.raises(TaskUnavailable):  # a category outside the batch root
+        await work.answer(services, 1, task.assignment_id, tree.find("Animals & Pet Supplies").id)
+    with pytest.raises(TaskUnavailable):  # not a leaf
+        await work.answer(services, 1, task.assignment_id, tree.find("Home & Garden > Kitchen & Dining > Cookware & Bakeware").id)
+    with pytest.raises(TaskUnavailable):
+        await work.browse(services, 1, task.assignment_id, tree.find("Animals & Pet Supplies").id, 0)
+
+
+async def test_gold_graded_with_tree_distance(services: Services) -> None:
+    await load_batch(services, products(1, gold={1: SKILLETS}), overlap=2)
+    await add_worker(services, 1)
+    await add_worker(services, 2)
+    tree = (await services.taxonomies.get(1)).tree
+    for worker, category in ((1, SKILLETS), (2, WOKS)):
+        task = await work.next_task(services, worker)
+        await work.answer(services, worker, task.assignment_id, tree.find(category).id)
+    async with services.db.read() as session:
+        graded = (await session.execute(select(Assignment.worker_id, Assignment.gold_correct, Assignment.gold_distance).order_by(Assignment.worker_id))).all()
+    assert [tuple(row) for row in graded] == [(1, True, 0), (2, False, 2)]
+
+
+async def test_never_same_item_twice_and_overlap_respected(services: Services) -> None:
+    await load_batch(services, products(2), overlap=2)
+    tree = (await services.taxonomies.get(1)).tree
+    leaf = tree.find(SKILLETS).id
+    seen: dict[int, list[str]] = {}
+    for worker in (1, 2, 3):
+        await add_worker(services, worker)
+        task = await work.next_task(services, worker)
+        while task is not None:
+            seen.setdefault(worker, []).append(task.card.title)
+            task = (await work.answer(services, worker, task.assignment_id, leaf)).next_task
+    assert all(len(titles) == len(set(titles)) for titles in seen.values())
+    assert sum(len(titles) for titles in seen.values()) == 4
+    assert 3 not in seen
+
+
+async def test_started_items_are_finished_first(services: Services) -> None:
+    await load_batch(services, products(3), overlap=2)
+    await add_worker(services, 1)
+    await add_worker(services, 2)
+    first = await work.next_task(services, 1)
+    second = await work.next_task(services, 2)
+    assert first.card.title == second.card.title == "Product 1"
+
+
+async def test_skip_returns_item_to_others_and_stop_releases(services: Services) -> None:
+    await load_batch(services, products(2), overlap=1)
+    for worker in (1, 2):
+        await add_worker(services, worker)
+    task = await work.next_task(services, 1)
+    following = await work.skip(services, 1, task.assignment_id)
+    assert following.card.title == "Product 2"
+    other = await work.next_task(services, 2)
+    assert other.card.title == "Product 1"
+    await work.stop(services, 1, following.assignment_id)
+    with pytest.raises(TaskUnavailable):
+        await work.stop(services, 1, following.assignment_id)
+
+
+async def test_expired_reservation_returns_to_pool(services: Services) -> None:
+    await load_batch(services, products(1), overlap=1)
+    for worker in (1, 2):
+        await add_worker(services, worker)
+    await work.next_task(services, 1)
+    assert await work.next_task(services, 2) is None
+    async with services.db.write() as session:
+        for assignment in await session.scalars(select(Assignment)):
+            assignment.expires_at = utcnow() - timedelta(seconds=1)
+    assert await work.reclaim_expired(services) == 1
+    again = await work.next_task(services, 2)
+    assert again is not None and again.card.title == "Product 1"
+
+
+async def test_search_under_root_with_paths(services: Services) -> None:
+    await load_batch(services, products(1))
+    await add_worker(services, 1)
+    task = await work.next_task(services, 1)
+    found = await work.search(services, 1, "skillet")
+    assert found.assignment_id == task.assignment_id
+    assert found.matches[0].label == "Cookware & Bakeware › Cookware › Skillets & Frying Pans"
+    assert await work.search(services, 2, "skillet") is None
+
+
+async def test_paging_lists_every_child_once(services: Services) -> None:
+    await load_batch(services, products(1), root="Home & Garden")
+    await add_worker(services, 1)
+    task = await work.next_task(services, 1)
+    names, page = [], 0
+    while True:
+        screen = await work.browse(services, 1, task.assignment_id, task.here, page)
+        names += [choice.label for choice in screen.choices]
+        if screen.page + 1 >= screen.pages:
+            break
+        page += 1
+    tree = (await services.taxonomies.get(1)).tree
+    assert names == [node.name for node in tree.children(task.here)] and screen.pages > 1
+
+
+@pytest.mark.parametrize("workers", [20])
+async def test_race_for_last_items(services: Services, workers: int) -> None:
+    """20 workers claim and answer the last items at once: nothing over overlap, no double credit."""
+    await load_batch(services, products(4), overlap=3)
+    leaf = (await services.taxonomies.get(1)).tree.find(SKILLETS).id
+    for worker in range(1, workers + 1):
+        await add_worker(services, worker)
+
+    async def labour(worker: int) -> int:
+        done = 0
+        task = await work.next_task(services, worker)
+        while task is not None:
+            result = await work.answer(services, worker, task.assignment_id, leaf)
+            done += 1
+            task = result.next_task
+        return done
+
+    done = await asyncio.gather(*(labour(worker) for worker in range(1, workers + 1)))
+    assert sum(done) == 12
+    async with services.db.read() as session:
+        answers = (await session.execute(select(Item.answers, Item.slots_taken))).all()
+        assert all(a == 3 and s == 3 for a, s in answers)
+        totals = await books.totals_by_kind(session)
+        assert await books.inconsistencies(session) == []
+    assert totals[ledger.WORKER_PENDING] == 12 * 20_000
+    assert totals[ledger.REQUESTER_RESERVED] == 0

@@ -1,0 +1,96 @@
+"""Database fixtures: every test that takes `db` runs on SQLite, and on PostgreSQL too when
+TEST_DATABASE_URL is set (postgresql+asyncpg://…). Schemas come from the real Alembic migrations."""
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.config import Settings
+from bot.services import Services, build_services
+from storage import migrate
+from storage.db import Database, connect
+from storage.models import Base
+
+TOKEN = "123456:TEST-TOKEN"
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if POSTGRES_URL:
+        return
+    skip = pytest.mark.skip(reason="set TEST_DATABASE_URL to run the PostgreSQL variant")
+    for item in items:
+        if "postgresql" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (faster than migrating per test)."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> str:
+    _reset_postgres_schema()
+    migrate.upgrade(POSTGRES_URL)
+    return POSTGRES_URL
+
+
+def _reset_postgres_schema() -> None:
+    _run_sql(POSTGRES_URL, "DROP SCHEMA public CASCADE", "CREATE SCHEMA public")
+
+
+def _run_sql(url: str, *statements: str) -> None:
+    async def run() -> None:
+        database = connect(url)
+        async with database.engine.begin() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
+        await database.dispose()
+
+    asyncio.run(run())
+
+
+# Synchronous on purpose: migrations and resets run their own event loop, outside the test's.
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "crowdshelf.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite+aiosqlite:///{path}"
+    url = request.getfixturevalue("postgres_migrated")
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    _run_sql(url, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = connect(database_url)
+    yield database
+    await database.dispose()
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {"bot_token": TOKEN, "database_url": database_url, "_env_file": None}
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def services(settings: Settings, db: Database) -> Services:
+    return build_services(settings, db)

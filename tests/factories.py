@@ -1,0 +1,50 @@
+"""Building blocks for tests: products, batches and workers made through the real domain code."""
+
+import json
+
+from bot import batches, taxonomies
+from bot.batches import BatchSpec
+from bot.services import Services
+from storage.models import Batch
+
+KITCHEN = "Home & Garden > Kitchen & Dining"
+SKILLETS = "Home & Garden > Kitchen & Dining > Cookware & Bakeware > Cookware > Skillets & Frying Pans"
+WOKS = "Home & Garden > Kitchen & Dining > Cookware & Bakeware > Cookware > Woks"
+REQUESTER = 9001
+
+
+def products(count: int, gold: dict[int, str] | None = None, image: bool = False) -> list[dict[str, str]]:
+    gold = gold or {}
+    return [
+        {
+            "item_id": f"sku-{n:04d}",
+            "title": f"Product {n}",
+            "description": f"Description of product {n}",
+            "brand": "Acme",
+            "price": "9.99",
+            "image_url": f"https://img.example.com/{n}.jpg" if image else "",
+            "gold_category": gold.get(n, ""),
+        }
+        for n in range(1, count + 1)
+    ]
+
+
+async def load_batch(
+    services: Services,
+    rows: list[dict[str, str]],
+    *,
+    reward: int = 20_000,
+    overlap: int = 3,
+    root: str | None = KITCHEN,
+    leaf_only: bool = True,
+    name: str = "Kitchen",
+    requester: int = REQUESTER,
+) -> Batch:
+    """A funded, running batch, as the operator's CLI would load it."""
+    taxonomy_id = await taxonomies.ensure_default(services.db)
+    spec = BatchSpec(name=name, task_type="categorize", reward_micros=reward, overlap=overlap, root=root, leaf_only=leaf_only)
+    data = "\n".join(json.dumps(row) for row in rows).encode()
+    parsed = batches.read_rows(data, "batch.jsonl")
+    tree = (await services.taxonomies.get(taxonomy_id)).tree
+    async with services.db.write() as session:
+        return await batches.load_funded_batch(session, requester, taxonomy_id, tree, spec, parsed, services.settings.currency)
