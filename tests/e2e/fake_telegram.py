@@ -1620,20 +1620,15 @@ class FakeTelegram:
             raise bad_request("message caption is too long")
         return caption, entities
 
-    def _markup(self, user: FakeUser | None, markup: dict | None, *, inline_only: bool = False) -> dict | None:
+    def _markup(self, user: FakeUser, markup: dict | None, *, inline_only: bool = False) -> dict | None:
         """Validate a reply_markup; return the inline keyboard to store (or None)."""
         if markup is None:
             return None
         if "inline_keyboard" not in markup:
             if inline_only:  # the schema only allows InlineKeyboardMarkup here
                 raise bad_request("can't parse reply_markup: an inline keyboard is expected")
-            if user is not None:
-                if "keyboard" in markup:
-                    if not markup["keyboard"] or not any(markup["keyboard"]):
-                        raise bad_request("keyboard must be non-empty")
-                    user.reply_keyboard = markup
-                elif markup.get("remove_keyboard"):
-                    user.reply_keyboard = None
+            if "keyboard" in markup and not any(markup["keyboard"]):
+                raise bad_request("keyboard must be non-empty")
             return None
         count = 0
         for row in markup["inline_keyboard"]:
@@ -1806,6 +1801,10 @@ class FakeTelegram:
         message.reply_markup = sent_markup
         user.messages.append(message)
         user._by_id[message.message_id] = message
+        if sent_markup and "keyboard" in sent_markup:
+            user.reply_keyboard = sent_markup
+        elif sent_markup and sent_markup.get("remove_keyboard"):
+            user.reply_keyboard = None
         return message
 
     @staticmethod

@@ -1,0 +1,22 @@
+# Two commands: `make run` starts the bot, `make test` runs every test. Both set up .venv first.
+VENV ?= .venv
+PYTHON ?= python3
+BIN = $(VENV)/bin
+
+.PHONY: run test bench
+
+$(BIN)/crowdshelf: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+run: $(BIN)/crowdshelf
+	@test -f .env || (cp .env.example .env && echo "Created .env from .env.example: put your BOT_TOKEN in it.")
+	$(BIN)/crowdshelf run
+
+test: $(BIN)/crowdshelf
+	$(BIN)/python -m pytest
+
+bench: $(BIN)/crowdshelf
+	$(BIN)/python benchmarks/answers.py

@@ -1,0 +1,82 @@
+"""The real Application, polling a fake Bot API server over loopback HTTP."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+from telegram.ext import AIORateLimiter, Application
+
+from bot.app import allowed_updates, build_application
+from bot.config import Settings
+from bot.services import Services, build_services
+from storage.db import Database
+from tests.conftest import make_settings
+from tests.e2e.fake_telegram import FakeTelegram, FakeUser
+
+
+@dataclass
+class RunningBot:
+    app: Application
+    telegram: FakeTelegram
+    services: Services
+
+    async def settle(self, timeout: float = 10) -> None:
+        """Wait until every update sent so far has been handled and its replies have arrived."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self.telegram.idle(timeout=timeout)
+            busy = self.app.update_processor.current_concurrent_updates or not self.app.update_queue.empty()
+            if not busy and self.telegram.pending_updates == 0 and self.telegram.inflight == 0:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("the bot did not settle")
+            await asyncio.sleep(0.01)
+
+    def user(self, user_id: int, first_name: str = "Ann") -> FakeUser:
+        return self.telegram.user(user_id, first_name)
+
+    async def run_job(self, name: str) -> None:
+        (job,) = self.app.job_queue.get_jobs_by_name(name)
+        await job.run(self.app)
+
+
+@pytest.fixture
+async def telegram() -> AsyncIterator[FakeTelegram]:
+    fake = FakeTelegram()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def bot_settings(database_url: str, telegram: FakeTelegram) -> Settings:
+    return make_settings(database_url, bot_token=telegram.token, telegram_api_url=telegram.base_url.removesuffix("/bot"))
+
+
+@pytest.fixture
+async def start_bot(db: Database, telegram: FakeTelegram) -> AsyncIterator[Callable[[Settings], "asyncio.Future[RunningBot]"]]:
+    """Starts the bot with the given settings; stops it after the test."""
+    running: list[Application] = []
+
+    async def start(settings: Settings) -> RunningBot:
+        services = build_services(settings, db)
+        # A generous limit: the limiter's code path runs, the tests are not slowed down.
+        app = build_application(services, rate_limiter=AIORateLimiter(overall_max_rate=1000, max_retries=1))
+        await app.initialize()
+        await app.post_init(app)
+        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=allowed_updates())
+        await app.start()
+        running.append(app)
+        return RunningBot(app, telegram, services)
+
+    yield start
+    for app in running:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+
+@pytest.fixture
+async def bot(start_bot: Callable, bot_settings: Settings) -> RunningBot:
+    return await start_bot(bot_settings)

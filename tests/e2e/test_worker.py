@@ -1,0 +1,252 @@
+"""A worker's whole day through the real Application and the fake Bot API."""
+
+import pytest
+from sqlalchemy import select, update
+
+from bot import ledger
+from storage import ledger as books
+from storage.clock import utcnow
+from storage.models import Assignment, Item, User
+from tests.e2e.conftest import RunningBot
+from tests.e2e.fake_telegram import FakeUser
+from tests.factories import SKILLETS, WOKS, load_batch, products
+
+COOKWARE = ("Cookware & Bakeware", "Cookware")
+
+
+async def press(bot: RunningBot, user: FakeUser, label: str) -> dict:
+    """Press a button by its text, turning pages forward until it is visible."""
+    for _ in range(20):
+        if any(label in row for row in user.buttons()):
+            query = await user.press(label)
+            await bot.settle()
+            return query
+        await user.press("▶")
+        await bot.settle()
+    raise AssertionError(f"no button {label!r}; buttons: {user.buttons()}")
+
+
+def data_of(user: FakeUser, label: str) -> str:
+    message = user.last
+    pairs = zip(sum(message.buttons, []), sum(message.callback_data, []), strict=True)
+    return next(data for text, data in pairs if text == label)
+
+
+async def send(bot: RunningBot, user: FakeUser, text: str) -> None:
+    await user.send(text)
+    await bot.settle()
+
+
+async def begin(bot: RunningBot, user: FakeUser) -> None:
+    await send(bot, user, "/start")
+    await press(bot, user, "▶ Start working")
+
+
+async def test_start_greets_registers_and_sets_commands(bot: RunningBot) -> None:
+    ann = bot.user(101, "Ann")
+    await send(bot, ann, "/start")
+    assert "Hi Ann" in ann.last.body and ann.buttons() == [["▶ Start working"]]
+    commands = bot.telegram.calls("setMyCommands")
+    assert commands and {"work", "balance", "help"} <= {c["command"] for c in commands[-1].params["commands"]}
+    async with bot.services.db.read() as session:
+        assert await session.get(User, 101) is not None
+    await send(bot, ann, "/help")
+    assert "/work" in ann.last.body and "Skip" in ann.last.body
+
+
+async def test_worker_labels_ten_products(bot: RunningBot) -> None:
+    gold = {1: SKILLETS, 2: WOKS}
+    await load_batch(bot.services, products(12, gold=gold), overlap=1)
+    ann = bot.user(101, "Ann")
+    await begin(bot, ann)
+    task_message = ann.last.message_id
+    assert "Product 1" in ann.last.body and "Home & Garden › Kitchen & Dining" in ann.last.body
+    assert "page 1/2" in ann.last.body and ann.buttons()[-1] == ["⏭ Skip", "⏹ Stop"]
+
+    # 1: drill down to Skillets (gold, correct), turning Cookware's pages.
+    for label in COOKWARE:
+        await press(bot, ann, label)
+    assert "Cookware & Bakeware › Cookware" in ann.last.body
+    await press(bot, ann, "Skillets & Frying Pans")
+    assert ann.last.message_id == task_message, "the next product replaces the answered one"
+    assert "✔ +$0.02 · pending $0.02" in ann.last.body and "Product 2" in ann.last.body
+
+    # 2: wander into Barware, come back with ⬅ Back, then answer Saucepans (gold says Woks: wrong).
+    await press(bot, ann, "Barware")
+    assert "Kitchen & Dining › Barware" in ann.last.body
+    await press(bot, ann, "⬅ Back")
+    assert "📂 Home & Garden › Kitchen & Dining" in ann.last.body
+    for label in (*COOKWARE, "Saucepans"):
+        await press(bot, ann, label)
+    assert "Product 3" in ann.last.body
+
+    # 3: the second page of the root has Tableware.
+    for label in ("Tableware", "Drinkware", "Mugs"):
+        await press(bot, ann, label)
+    assert "Product 4" in ann.last.body
+
+    # 4: skip, no penalty, nothing credited.
+    await press(bot, ann, "⏭ Skip")
+    assert "⏭ Skipped" in ann.last.body and "Product 5" in ann.last.body
+
+    # 5: typed search, then a tap on a match.
+    await send(bot, ann, "skillet")
+    assert "Categories matching" in ann.last.body
+    await press(bot, ann, "Cookware & Bakeware › Cookware › Skillets & Frying Pans")
+    assert "Product 6" in ann.last.body
+
+    # 6-11: six more by drill-down, ten answers in all.
+    for number in range(6, 12):
+        for label in (*COOKWARE, "Woks"):
+            await press(bot, ann, label)
+        assert f"Product {number + 1}" in ann.last.body
+
+    async with bot.services.db.read() as session:
+        answered = list(await session.scalars(select(Assignment).where(Assignment.status == "answered").order_by(Assignment.id)))
+        assert len(answered) == 10
+        graded = [(a.gold_correct, a.gold_distance) for a in answered if a.gold_correct is not None]
+        assert graded == [(True, 0), (False, 2)]
+        assert await ledger.worker_balance(session, 101) == ledger.WorkerBalance(10 * 20_000, 0, 0, 0)
+        assert await books.inconsistencies(session) == []
+    await send(bot, ann, "/balance")
+    assert "Pending: $0.20" in ann.last.body and "Available: $0.00" in ann.last.body
+
+
+async def test_no_tasks_message(bot: RunningBot) -> None:
+    ann = bot.user(101)
+    await send(bot, ann, "/work")
+    assert "No tasks right now" in ann.last.body
+
+
+async def test_double_tap_and_replay_credit_once(bot: RunningBot) -> None:
+    await load_batch(bot.services, products(3), overlap=1)
+    ann = bot.user(101)
+    await begin(bot, ann)
+    for label in COOKWARE:
+        await press(bot, ann, label)
+    await press(bot, ann, "▶")
+    message_id = ann.last.message_id
+    leaf = data_of(ann, "Skillets & Frying Pans")
+    await ann.press_data(leaf, message_id)  # two taps before the bot answers either
+    await ann.press_data(leaf, message_id)
+    await bot.settle()
+    await ann.press_data(leaf, message_id)  # a replay long after
+    await bot.settle()
+    async with bot.services.db.read() as session:
+        assert (await ledger.worker_balance(session, 101)).pending == 20_000
+        answers = await session.scalar(select(Item.answers).where(Item.external_id == "sku-0001"))
+    assert answers == 1
+    assert "Product 2" in ann.last.body
+    assert not any("no longer available" in text for text in ann.texts), "a double tap is not an error"
+
+
+async def test_forged_and_stale_buttons_change_nothing(bot: RunningBot) -> None:
+    await load_batch(bot.services, products(3), overlap=1)
+    ann, bob = bot.user(101, "Ann"), bot.user(102, "Bob")
+    await begin(bot, ann)
+    await begin(bot, bob)
+    ann_assignment = data_of(ann, "Barware").split(":")[1]
+    bob_pick = f"p:{ann_assignment}:662"  # a pick on Ann's task
+    for forged in (bob_pick, "p:999999:662", "b:1:1:0", "totally-not-ours"):
+        query = await bob.press_data(forged, bob.last.message_id)
+        await bot.settle()
+        answer = bob.callback_answer(query["id"])
+        assert answer is not None, "every press gets answerCallbackQuery"
+        said = (answer.get("text") or "") + bob.last.body
+        assert "no longer available" in said
+    async with bot.services.db.read() as session:
+        assert await session.scalar(select(Assignment.id).where(Assignment.status == "answered")) is None
+        assert (await ledger.worker_balance(session, 102)).pending == 0
+    # Ann's task is untouched and still works.
+    await press(bot, ann, "Barware")
+    assert "Barware" in ann.last.body
+
+
+async def test_expired_reservation_goes_to_another_worker(bot: RunningBot) -> None:
+    await load_batch(bot.services, products(1), overlap=1)
+    ann, bob = bot.user(101, "Ann"), bot.user(102, "Bob")
+    await begin(bot, ann)
+    stale = ann.last.message_id
+    await send(bot, bob, "/work")
+    assert "No tasks right now" in bob.last.body
+    async with bot.services.db.write() as session:
+        await session.execute(update(Assignment).values(expires_at=utcnow()))
+    await bot.run_job("reclaim-reservations")
+    await send(bot, bob, "/work")
+    assert "Product 1" in bob.last.body
+    await ann.press("Barware", message_id=stale)
+    await bot.settle()
+    assert "no longer available" in ann.last.body
+
+
+async def test_user_who_blocked_the_bot_is_released(bot: RunningBot) -> None:
+    await load_batch(bot.services, products(1), overlap=1)
+    ann, bob = bot.user(101, "Ann"), bot.user(102, "Bob")
+    await begin(bot, ann)
+    ann.blocked = True
+    await ann.press("Barware")
+    await bot.settle()
+    async with bot.services.db.read() as session:
+        assert (await session.get(User, 101)).is_reachable is False
+        assert (await session.scalar(select(Assignment.status))) == "released"
+    await send(bot, bob, "/work")
+    assert "Product 1" in bob.last.body
+
+
+async def test_photo_card_and_fallback_when_photo_fails(bot: RunningBot) -> None:
+    rows = products(2, image=True)
+    bot.telegram.broken_photo_urls.add(rows[1]["image_url"])
+    await load_batch(bot.services, rows, overlap=1)
+    ann = bot.user(101)
+    await begin(bot, ann)
+    assert ann.last.photo == rows[0]["image_url"] and "Product 1" in ann.last.caption
+    await press(bot, ann, "Barware")
+    assert "Barware" in ann.last.caption, "browsing edits the caption under the photo"
+    await press(bot, ann, "⬅ Back")
+    for label in (*COOKWARE, "Woks"):
+        await press(bot, ann, label)
+    assert ann.last.photo is None and "Product 2" in ann.last.text, "a photo Telegram cannot fetch falls back to text"
+
+
+async def test_accepting_an_inner_category_when_leaf_only_is_off(bot: RunningBot) -> None:
+    await load_batch(bot.services, products(1), overlap=1, leaf_only=False)
+    ann = bot.user(101)
+    await begin(bot, ann)
+    await press(bot, ann, "Cookware & Bakeware")
+    await press(bot, ann, "✅ Cookware & Bakeware")
+    async with bot.services.db.read() as session:
+        chosen = await session.scalar(select(Assignment.answer_node_id))
+    tree = (await bot.services.taxonomies.get(1)).tree
+    assert tree.path_names(chosen) == "Home & Garden > Kitchen & Dining > Cookware & Bakeware"
+
+
+async def test_stop_releases_the_product(bot: RunningBot) -> None:
+    await load_batch(bot.services, products(1), overlap=1)
+    ann, bob = bot.user(101), bot.user(102)
+    await begin(bot, ann)
+    await press(bot, ann, "⏹ Stop")
+    assert "Stopped" in ann.last.body and ann.last.buttons == []
+    await send(bot, bob, "/work")
+    assert "Product 1" in bob.last.body
+
+
+async def test_search_without_open_task_explains(bot: RunningBot) -> None:
+    ann = bot.user(101)
+    await send(bot, ann, "skillet")
+    assert "/work" in ann.last.body
+
+
+@pytest.mark.parametrize("failing", ["answer"])
+async def test_unexpected_error_apologises_without_traceback(bot: RunningBot, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+    from bot import work
+
+    async def broken(*_: object) -> None:
+        raise RuntimeError("database on fire")
+
+    await load_batch(bot.services, products(1), overlap=1)
+    ann = bot.user(101)
+    await begin(bot, ann)
+    monkeypatch.setattr(work, failing, broken)
+    for label in (*COOKWARE, "Woks"):
+        await press(bot, ann, label)
+    assert "something went wrong" in ann.last.body.lower() and "Traceback" not in ann.last.body
