@@ -16,12 +16,14 @@ from telegram.ext import (
 )
 
 from bot import jobs, taxonomies
+from bot.money import format_money
 from bot.services import Services
-from handlers import common, texts, worker
+from handlers import admin, common, money, notify, router, texts, worker
 from handlers.ordering import PerUserOrder
 
 log = logging.getLogger(__name__)
 RECLAIM_EVERY_SECONDS = 30
+RELEASE_EVERY_SECONDS = 600
 
 
 def build_application(services: Services, rate_limiter: BaseRateLimiter | None = None) -> Application:
@@ -46,23 +48,61 @@ def build_application(services: Services, rate_limiter: BaseRateLimiter | None =
 
 def _register_handlers(application: Application) -> None:
     private = filters.ChatType.PRIVATE
-    # Commands first: a command must never be read as a search query.
-    application.add_handler(CommandHandler("start", worker.start, filters=private))
-    application.add_handler(CommandHandler("help", worker.help_command, filters=private))
-    application.add_handler(CommandHandler("work", worker.work_command, filters=private))
-    application.add_handler(CommandHandler("balance", worker.balance, filters=private))
-    application.add_handler(CallbackQueryHandler(worker.on_button))
-    # Any other text is a search within the worker's open product.
-    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, worker.on_text))
+    commands = {
+        # worker
+        "start": worker.start,
+        "help": worker.help_command,
+        "work": worker.work_command,
+        "balance": money.balance,
+        "payout_method": money.payout_method,
+        "payout": money.request_payout,
+        "earnings": money.earnings_command,
+        # admin (each refuses non-admins itself, and audits the attempt)
+        "admin": admin.admin_help,
+        "fund": admin.fund,
+        "grant": admin.grant,
+        "revoke": admin.revoke,
+        "suspend": admin.suspend,
+        "unsuspend": admin.unsuspend,
+        "stats": admin.stats,
+        "audit": admin.audit_log,
+        "payouts": admin.payout_queue,
+        "payouts_csv": admin.payouts_csv,
+    }
+    # Commands first: a command must never be read as a search query or an answer to a question.
+    for name, callback in commands.items():
+        application.add_handler(CommandHandler(name, callback, filters=private))
+    application.add_handler(CallbackQueryHandler(router.on_button))
+    # Any other text answers a question the bot asked, or searches the worker's open product.
+    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, router.on_text))
     application.add_error_handler(common.on_error)
 
 
 def _schedule_jobs(application: Application, services: Services) -> None:
+    settings = services.settings
+
     async def reclaim(_: ContextTypes.DEFAULT_TYPE) -> None:
         await jobs.reclaim_reservations(services)
 
-    interval = min(RECLAIM_EVERY_SECONDS, services.settings.assignment_ttl_seconds)
-    application.job_queue.run_repeating(reclaim, interval=interval, first=interval, name="reclaim-reservations")
+    async def release(_: ContextTypes.DEFAULT_TYPE) -> None:
+        await jobs.release_holds(services)
+
+    async def sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
+        result = await jobs.sweep_payouts(services)
+        for worker_id in result.reminders:
+            await notify.tell(context.bot, services, worker_id, texts.PAYOUT_METHOD_REMINDER)
+        for payout in result.created:
+            await notify.tell(context.bot, services, payout.worker_id, texts.PAYOUT_REQUESTED.format(
+                amount=format_money(payout.amount_micros, settings.currency), method=payout.method.label, id=payout.id))
+            await admin.announce_payout(context.bot, services, payout.id)
+
+    reclaim_every = min(RECLAIM_EVERY_SECONDS, settings.assignment_ttl_seconds)
+    # A credit becomes available at most this long after its hold ends.
+    release_every = max(60, min(settings.hold_hours * 3600, RELEASE_EVERY_SECONDS))
+    queue = application.job_queue
+    queue.run_repeating(reclaim, interval=reclaim_every, first=reclaim_every, name="reclaim-reservations")
+    queue.run_repeating(release, interval=release_every, first=10, name="release-holds")
+    queue.run_repeating(sweep, interval=settings.payout_sweep_seconds, first=30, name="payout-sweep")
 
 
 async def _post_init(application: Application) -> None:

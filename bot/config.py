@@ -41,6 +41,12 @@ class Settings(BaseSettings):
             return frozenset({value})
         return value
 
+    @field_validator("payout_threshold")
+    @classmethod
+    def _is_money(cls, value: Decimal) -> Decimal:
+        to_micros(value)  # refuses negatives and sub-micro precision at start-up, not at first payout
+        return value
+
     @property
     def payout_threshold_micros(self) -> int:
         return to_micros(self.payout_threshold)

@@ -1,21 +1,75 @@
 """Scheduled work. Each job derives what to do from the database, so a missed run simply catches up."""
 
 import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
 
-from bot import work
+from sqlalchemy import select
+
+from bot import credits, ledger, payouts, work
+from bot.errors import DomainError
+from bot.payouts import PayoutView
 from bot.services import Services
+from storage.clock import utcnow
+from storage.models import Account, User
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Sweep:
+    created: list[PayoutView] = field(default_factory=list)
+    reminders: list[int] = field(default_factory=list)
 
 
 async def reclaim_reservations(services: Services) -> int:
     """Expired reservations go back to the pool for other workers."""
     total = 0
-    while True:
-        reclaimed = await work.reclaim_expired(services)
+    while reclaimed := await work.reclaim_expired(services):
         total += reclaimed
-        if reclaimed == 0:
-            break
     if total:
         log.info("returned %d expired reservation(s) to the pool", total)
     return total
+
+
+async def release_holds(services: Services) -> int:
+    """Credits whose review window has passed become available."""
+    hold = timedelta(hours=services.settings.hold_hours)
+    total = 0
+    while True:
+        async with services.db.write() as session:
+            released = await credits.release_due(session, utcnow(), hold)
+        if not released:
+            break
+        total += released
+    if total:
+        log.info("released %d credit(s) from pending to available", total)
+    return total
+
+
+async def sweep_payouts(services: Services) -> Sweep:
+    """A payout request for every worker whose available balance reached the threshold."""
+    threshold = services.settings.payout_threshold_micros
+    async with services.db.read() as session:
+        owners = list(
+            await session.scalars(
+                select(Account.owner_id).where(Account.kind == ledger.WORKER_AVAILABLE, Account.balance >= max(threshold, 1))
+            )
+        )
+    result = Sweep()
+    for worker_id in owners:
+        # One transaction per worker: one worker's problem must not hold up everyone's pay.
+        async with services.db.write() as session:
+            user = await session.get(User, worker_id)
+            if user is None or user.suspended_reason or not user.is_reachable:
+                continue
+            if await payouts.current_method(session, worker_id) is None:
+                if user.reminded_method_at is None:
+                    user.reminded_method_at = utcnow()
+                    result.reminders.append(worker_id)
+                continue
+            try:
+                result.created.append(await payouts.request(session, worker_id, threshold, services.settings.currency))
+            except DomainError as refusal:
+                log.info("no payout for %s: %s", worker_id, refusal)
+    return result

@@ -76,3 +76,50 @@ async def worker_balance(session: AsyncSession, worker_id: int) -> WorkerBalance
         in_flight=found[PAYOUT_IN_FLIGHT],
         paid=found[PAYOUT_PAID],
     )
+
+
+async def release_credit(session: AsyncSession, assignment_id: int, worker_id: int, amount: int) -> bool:
+    """The review window passed: the answer's credit becomes available."""
+    return await ledger.post(
+        session,
+        f"answer:{assignment_id}:release",
+        "release",
+        [Leg(WORKER_PENDING, worker_id, -amount), Leg(WORKER_AVAILABLE, worker_id, amount)],
+    )
+
+
+async def reject_credit(session: AsyncSession, assignment_id: int, worker_id: int, requester_id: int, amount: int) -> bool:
+    """Quality control rejected the answer: its pending credit goes back to the requester."""
+    return await ledger.post(
+        session,
+        f"answer:{assignment_id}:reject",
+        "reject",
+        [Leg(WORKER_PENDING, worker_id, -amount), Leg(REQUESTER_AVAILABLE, requester_id, amount)],
+    )
+
+
+async def hold_for_payout(session: AsyncSession, payout_id: int, worker_id: int, amount: int, currency: str) -> bool:
+    """A payout request takes the money out of reach, so it cannot be requested twice."""
+    try:
+        return await ledger.post(
+            session,
+            f"payout:{payout_id}:request",
+            "payout_request",
+            [Leg(WORKER_AVAILABLE, worker_id, -amount), Leg(PAYOUT_IN_FLIGHT, worker_id, amount)],
+        )
+    except Overdraft as short:
+        raise NotEnoughFunds(
+            f"Your available balance is {format_money(amount - short.shortfall, currency)}; "
+            f"that is less than {format_money(amount, currency)}."
+        ) from None
+
+
+async def settle_payout(session: AsyncSession, payout_id: int, worker_id: int, amount: int, approved: bool) -> bool:
+    """Approval moves the money to paid; rejection returns it to the worker's available balance."""
+    target = PAYOUT_PAID if approved else WORKER_AVAILABLE
+    return await ledger.post(
+        session,
+        f"payout:{payout_id}:{'approve' if approved else 'reject'}",
+        "payout_approve" if approved else "payout_reject",
+        [Leg(PAYOUT_IN_FLIGHT, worker_id, -amount), Leg(target, worker_id, amount)],
+    )

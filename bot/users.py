@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -18,6 +18,7 @@ class Person:
     is_admin: bool
     is_requester: bool
     is_new: bool
+    suspended_reason: str | None
 
 
 async def register(session: AsyncSession, settings: Settings, user_id: int, first_name: str, username: str | None) -> Person:
@@ -38,13 +39,36 @@ async def register(session: AsyncSession, settings: Settings, user_id: int, firs
         is_admin=user_id in settings.admin_ids,
         is_requester=user.is_requester or user_id in settings.requester_ids,
         is_new=is_new,
+        suspended_reason=user.suspended_reason,
     )
 
 
 async def mark_unreachable(session: AsyncSession, user_id: int) -> int:
     """The user blocked the bot: stop offering them work and free what they held. Returns released count."""
     await session.execute(update(User).where(User.id == user_id).values(is_reachable=False))
+    return await release_reservations(session, user_id)
+
+
+async def release_reservations(session: AsyncSession, user_id: int) -> int:
     held = await assignments.open_for_worker(session, user_id, lock_rows=True)
     for assignment in held:
         await assignments.give_back(session, assignment, "released")
     return len(held)
+
+
+async def expect_input(session: AsyncSession, user_id: int, awaiting: str | None) -> None:
+    """Remember what the user's next typed message answers (None: nothing, typing searches)."""
+    await session.execute(update(User).where(User.id == user_id).values(awaiting=awaiting))
+
+
+async def expected_input(session: AsyncSession, user_id: int) -> str | None:
+    return await session.scalar(select(User.awaiting).where(User.id == user_id))
+
+
+async def take_expected_input(session: AsyncSession, user_id: int) -> str | None:
+    """What the user's typed message answers, cleared so it is used once."""
+    user = await session.get(User, user_id)
+    if user is None or user.awaiting is None:
+        return None
+    awaiting, user.awaiting = user.awaiting, None
+    return awaiting

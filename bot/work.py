@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ledger
+from bot import credits, ledger
 from bot.batches import BatchFacts
-from bot.errors import AlreadyAnswered, TaskUnavailable
+from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
 from bot.services import Services
 from storage import assignments
 from storage.assignments import ANSWERED, RESERVED
 from storage.clock import utcnow
-from storage.models import Assignment, Item
+from storage.models import Assignment, Item, User
 from taxonomy import Tree
 
 PAGE_SIZE = 8
@@ -74,6 +74,9 @@ class Answered:
 async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
     """The worker's open task if any (so a resend resumes it), else a newly claimed one."""
     async with services.db.write() as session:
+        user = await session.get(User, worker_id)
+        if user is not None and user.suspended_reason:
+            raise NotAllowed(f"Your account is suspended: {user.suspended_reason}. Contact the admins if you think this is a mistake.")
         held = await assignments.open_for_worker(session, worker_id)
         assignment = held[0] if held else await _claim(services, session, worker_id)
         if assignment is None:
@@ -104,6 +107,7 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
         assignment.status = ANSWERED
         assignment.answered_at = utcnow()
         assignment.answer_node_id = node_id
+        assignment.credit_state = credits.PENDING
         await session.execute(update(Item).where(Item.id == item.id).values(answers=Item.answers + 1))
         await ledger.credit_answer(session, assignment.id, batch.requester_id, worker_id, assignment.reward_micros)
         balance = await ledger.worker_balance(session, worker_id)
@@ -157,6 +161,9 @@ async def reclaim_expired(services: Services) -> int:
 
 
 async def _claim(services: Services, session: AsyncSession, worker_id: int) -> Assignment | None:
+    user = await session.get(User, worker_id)
+    if user is not None and user.suspended_reason:
+        return None
     return await assignments.claim_next(session, worker_id, utcnow(), services.assignment_ttl)
 
 

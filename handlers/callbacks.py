@@ -3,6 +3,7 @@
 Buttons carry only ids; the server re-checks every one of them, so forged data buys nothing.
   b:<assignment>:<node or ->:<page>   browse a node's children   p:<assignment>:<node>  pick a category
   s:<assignment>  skip   x:<assignment>  stop   w  start working
+  m:<kind>  choose a payout method   a:<payout> / r:<payout>  approve / reject   e:<year>  statement
 """
 
 import re
@@ -39,15 +40,35 @@ class StartWork:
     pass
 
 
-Action = Browse | Pick | Skip | Stop | StartWork
+@dataclass(frozen=True)
+class ChooseMethod:
+    kind: str
 
-_NUMBER = r"(0|[1-9][0-9]{0,17})"
+
+@dataclass(frozen=True)
+class Decide:
+    payout_id: int
+    approve: bool
+
+
+@dataclass(frozen=True)
+class Statement:
+    year: int
+
+
+Action = Browse | Pick | Skip | Stop | StartWork | ChooseMethod | Decide | Statement
+
+_NUMBER = r"(0|[1-9][0-9]{0,18})"
 _PATTERNS = {
     "b": re.compile(rf"b:{_NUMBER}:(-|{_NUMBER}):{_NUMBER}"),
     "p": re.compile(rf"p:{_NUMBER}:{_NUMBER}"),
     "s": re.compile(rf"s:{_NUMBER}"),
     "x": re.compile(rf"x:{_NUMBER}"),
     "w": re.compile("w"),
+    "m": re.compile("m:([a-z]{1,16})"),
+    "a": re.compile(rf"a:{_NUMBER}"),
+    "r": re.compile(rf"r:{_NUMBER}"),
+    "e": re.compile("e:([0-9]{4})"),
 }
 
 
@@ -63,6 +84,12 @@ def encode(action: Action) -> str:
             data = f"x:{assignment_id}"
         case StartWork():
             data = "w"
+        case ChooseMethod(kind):
+            data = f"m:{kind}"
+        case Decide(payout_id, approve):
+            data = f"{'a' if approve else 'r'}:{payout_id}"
+        case Statement(year):
+            data = f"e:{year}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data}")
     return data
@@ -76,6 +103,8 @@ def decode(data: str | None) -> Action | None:
     match = pattern.fullmatch(data) if pattern else None
     if match is None:
         return None
+    if data[0] == "m":
+        return ChooseMethod(match.group(1))
     numbers = [int(group) if group and group.isdigit() else None for group in match.groups()]
     match data[0]:
         case "b":
@@ -86,4 +115,8 @@ def decode(data: str | None) -> Action | None:
             return Skip(numbers[0])
         case "x":
             return Stop(numbers[0])
+        case "a" | "r":
+            return Decide(numbers[0], approve=data[0] == "a")
+        case "e":
+            return Statement(numbers[0])
     return StartWork()

@@ -29,6 +29,13 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("could not apologise to chat %s: %s", chat.id, error)
 
 
+async def register(update: Update, services: Services) -> users.Person:
+    """Create or refresh the sender's user row (commands that start something call this)."""
+    user = update.effective_user
+    async with services.db.write() as session:
+        return await users.register(session, services.settings, user.id, user.first_name, user.username)
+
+
 async def user_unreachable(services: Services, user_id: int) -> None:
     async with services.db.write() as session:
         released = await users.mark_unreachable(session, user_id)

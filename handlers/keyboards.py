@@ -2,9 +2,10 @@
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.payout_methods import KINDS
 from bot.work import SearchScreen, TaskScreen
 from handlers import callbacks, texts
-from handlers.callbacks import Browse, Pick, Skip, StartWork, Stop
+from handlers.callbacks import Browse, ChooseMethod, Decide, Pick, Skip, StartWork, Statement, Stop
 
 
 def _button(label: str, action: callbacks.Action) -> InlineKeyboardButton:
@@ -54,3 +55,15 @@ def _search_label(path: str, opens: bool) -> str:
 def _choose(aid: int, node: int, is_leaf: bool, leaf_only: bool) -> callbacks.Action:
     # Opening a branch and answering with a leaf are different presses of the same-looking button.
     return Pick(aid, node) if is_leaf or not leaf_only else Browse(aid, node, 0)
+
+
+def payout_methods() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[_button(label, ChooseMethod(kind))] for kind, label in KINDS.items()])
+
+
+def payout_decision(payout_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[_button("✅ Approve", Decide(payout_id, True)), _button("❌ Reject", Decide(payout_id, False))]])
+
+
+def statement_years(years: list[int]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[_button(f"📄 {year} statement", Statement(year)) for year in years[:4]]])

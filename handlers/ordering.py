@@ -7,6 +7,7 @@ database round trip at a time. Its own concurrent mode drops ordering, so a user
 
 import asyncio
 from collections.abc import Awaitable
+from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
@@ -18,17 +19,22 @@ class PerUserOrder(BaseUpdateProcessor):
         self._locks: dict[int | None, asyncio.Lock] = {}
         self._waiting: dict[int | None, int] = {}
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[object]) -> None:
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        # The user's turn comes first and only then a concurrency slot, so updates queued
+        # behind one busy user never hold slots that other users need.
         key = update.effective_user.id if isinstance(update, Update) and update.effective_user else None
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] = self._waiting.get(key, 0) + 1
         try:
             async with lock:
-                await coroutine
+                await super().process_update(update, coroutine)
         finally:
             self._waiting[key] -= 1
             if not self._waiting[key]:
                 del self._waiting[key], self._locks[key]
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        await coroutine
 
     async def initialize(self) -> None:
         pass

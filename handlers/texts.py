@@ -2,7 +2,6 @@
 
 from html import escape
 
-from bot.ledger import WorkerBalance
 from bot.money import format_money
 from bot.work import Card, SearchScreen, TaskScreen
 
@@ -21,7 +20,10 @@ WELCOME = (
 HELP = (
     "<b>What you can do</b>\n"
     "/work: get the next product to categorize\n"
-    "/balance: your pending and available earnings\n"
+    "/balance: pending, available, in-flight and paid money\n"
+    "/earnings: today, this week, this month, lifetime; yearly CSV statements\n"
+    "/payout_method: where your money goes (PayPal, bank, crypto, gift card)\n"
+    "/payout: request your available balance once it reaches {threshold}\n"
     "/help: this message\n\n"
     "<b>While a product is shown</b>\n"
     "• Tap a category to open it; tap a final category (one with no subcategories) to answer.\n"
@@ -47,7 +49,10 @@ BUTTON_PREVIOUS = "◀"
 BUTTON_NEXT = "▶"
 COMMANDS = [
     ("work", "Get the next product to categorize"),
-    ("balance", "Your earnings"),
+    ("balance", "Pending, available and paid money"),
+    ("earnings", "Earnings by period and yearly statements"),
+    ("payout_method", "Where your money goes"),
+    ("payout", "Request a payout"),
     ("help", "How it works"),
 ]
 
@@ -56,17 +61,8 @@ def welcome(first_name: str) -> str:
     return WELCOME.format(name=escape(first_name or "there"))
 
 
-def help_text(ttl_seconds: int) -> str:
-    return HELP.format(ttl=max(1, ttl_seconds // 60))
-
-
-def balance(b: WorkerBalance, currency: str) -> str:
-    money = lambda micros: format_money(micros, currency)  # noqa: E731
-    return (
-        "💰 <b>Your balance</b>\n"
-        f"Pending: {money(b.pending)} (becomes available after the review window)\n"
-        f"Available: {money(b.available)}"
-    )
+def help_text(ttl_seconds: int, threshold: int, currency: str) -> str:
+    return HELP.format(ttl=max(1, ttl_seconds // 60), threshold=format_money(threshold, currency))
 
 
 def answer_note(credited: int, pending: int, currency: str) -> str:
@@ -117,3 +113,89 @@ def path_label(path: str, limit: int = 60) -> str:
 
 def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# ---- money -------------------------------------------------------------------------------
+
+PAYOUT_METHOD_CHOOSE = "Where should your money go? Choose a payout method:"
+PAYOUT_METHOD_CURRENT = "Your payout method: <b>{label}</b>\nChoose below to change it."
+PAYOUT_METHOD_SET = "✔ Payout method saved: <b>{label}</b>"
+PAYOUT_METHOD_CHANGED = "✔ Payout method changed from <b>{old}</b> to <b>{new}</b>."
+PAYOUT_METHOD_REMINDER = (
+    "💰 Your available balance reached the payout threshold, but we don't know where to send the money. "
+    "Set a payout method with /payout_method."
+)
+PAYOUT_REQUESTED = "📤 Payout of {amount} to {method} requested (#{id}). An admin will review it; you'll get a message either way."
+PAYOUT_APPROVED_WORKER = "✅ Your payout #{id} of {amount} to {method} was approved.{reference}"
+PAYOUT_REJECTED_WORKER = "❌ Your payout #{id} of {amount} was rejected: {reason}\nThe money is back in your available balance."
+STATEMENT_CAPTION = "Your {year} statement: earnings by day and batch, and payouts."
+NO_EARNINGS = "No earnings yet: /work to start."
+
+
+def balance_full(pending: int, available: int, in_flight: int, paid: int, threshold: int, currency: str) -> str:
+    money = lambda micros: format_money(micros, currency)  # noqa: E731
+    share = min(available / threshold, 1.0) if threshold else 1.0
+    if available >= threshold:
+        progress = "You can request a payout now: /payout"
+    else:
+        progress = f"{money(threshold - available)} more to the {money(threshold)} payout threshold"
+    return (
+        "💰 <b>Your balance</b>\n"
+        f"Pending: {money(pending)} (available after the review window)\n"
+        f"Available: {money(available)}\n"
+        f"In flight: {money(in_flight)}\n"
+        f"Paid: {money(paid)}\n\n"
+        f"{progress_bar(share)} {progress}"
+    )
+
+
+def progress_bar(share: float, width: int = 10) -> str:
+    filled = round(max(0.0, min(share, 1.0)) * width)
+    return "▓" * filled + "░" * (width - filled)
+
+
+def earnings(today: int, week: int, month: int, lifetime: int, currency: str) -> str:
+    money = lambda micros: format_money(micros, currency)  # noqa: E731
+    return (
+        "📈 <b>Your earnings</b>\n"
+        f"Today: {money(today)}\nThis week: {money(week)}\nThis month: {money(month)}\nLifetime: {money(lifetime)}\n\n"
+        "Tap a year for a CSV statement (date, batch, tasks, amount; payouts with method and status)."
+    )
+
+
+# ---- admin -------------------------------------------------------------------------------
+
+NOT_ALLOWED = "Sorry, only admins can do that."
+ADMIN_HELP = (
+    "<b>Admin commands</b>\n"
+    "/payouts: the payout queue · /payouts_csv: approved PayPal payouts as a mass-payout CSV\n"
+    "/fund USER AMOUNT: credit a requester · /grant USER requester · /revoke USER requester\n"
+    "/suspend USER [reason] · /unsuspend USER\n"
+    "/stats: platform figures · /audit: latest admin actions\n"
+    "USER is a numeric id or @username."
+)
+REJECT_REASON_PROMPT = "Send the reason for rejecting payout #{id}; the worker will read it."
+REFERENCE_SAVED = "✔ Transaction id saved for payout #{id}."
+QUEUE_EMPTY = "No payout requests are waiting."
+
+
+def payout_notice(payout_id: int, worker: str, worker_id: int, amount: int, method: str, accuracy: float | None,
+                  gold: int, answers: int, paid_before: int, payouts_before: int, currency: str) -> str:
+    quality = f"{accuracy:.0%} on {gold} gold" if accuracy is not None else "no gold answers yet"
+    return (
+        f"💸 <b>Payout #{payout_id}</b>: {format_money(amount, currency)}\n"
+        f"Worker: {escape(worker)} (id {worker_id})\n"
+        f"Method: {escape(method)}\n"
+        f"Accuracy: {quality} · answers: {answers}\n"
+        f"Paid before: {format_money(paid_before, currency)} in {payouts_before} payout(s)"
+    )
+
+
+def payout_decided(notice: str, approved: bool, admin: str, detail: str | None) -> str:
+    if approved:
+        tail = f"✅ Approved by {escape(admin)}." + (
+            f" Reference: {escape(detail)}" if detail else " Reply to this message with the transaction id to record it."
+        )
+    else:
+        tail = f"❌ Rejected by {escape(admin)}: {escape(detail or '')}"
+    return f"{notice}\n\n{tail}"

@@ -6,10 +6,10 @@ from telegram import Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot import ledger, users, work
-from bot.errors import AlreadyAnswered, TaskUnavailable
+from bot import work
+from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
 from bot.services import Services
-from handlers import callbacks, display, keyboards, texts
+from handlers import callbacks, common, display, keyboards, texts
 from handlers.callbacks import Browse, Pick, Skip, StartWork, Stop
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -21,47 +21,37 @@ def services_of(context: Context) -> Services:
 
 async def start(update: Update, context: Context) -> None:
     services = services_of(context)
-    person = await _register(update, services)
+    person = await common.register(update, services)
     await update.effective_message.reply_html(texts.welcome(person.first_name), reply_markup=keyboards.start_working())
 
 
 async def help_command(update: Update, context: Context) -> None:
-    await update.effective_message.reply_html(texts.help_text(services_of(context).settings.assignment_ttl_seconds))
-
-
-async def balance(update: Update, context: Context) -> None:
-    services = services_of(context)
-    async with services.db.read() as session:
-        found = await ledger.worker_balance(session, update.effective_user.id)
-    await update.effective_message.reply_html(texts.balance(found, services.settings.currency))
+    settings = services_of(context).settings
+    await update.effective_message.reply_html(
+        texts.help_text(settings.assignment_ttl_seconds, settings.payout_threshold_micros, settings.currency)
+    )
 
 
 async def work_command(update: Update, context: Context) -> None:
     services = services_of(context)
-    await _register(update, services)
-    await _send_next(update, context, services)
-
-
-async def on_button(update: Update, context: Context) -> None:
-    query = update.callback_query
-    action = callbacks.decode(query.data)
-    if action is None:
-        await query.answer(texts.TASK_UNAVAILABLE)
-        return
-    # Answer at once so the phone stops its spinner; the work below may take a moment.
-    await query.answer()
-    services = services_of(context)
-    worker_id = update.effective_user.id
-    message = query.message if isinstance(query.message, Message) else None
+    await common.register(update, services)
     try:
-        await _act(action, services, context, worker_id, message, update)
+        await _send_next(update, context, services)
+    except NotAllowed as refusal:
+        await update.effective_message.reply_text(str(refusal))
+
+
+async def act(update: Update, context: Context, action: callbacks.Action, message: Message | None) -> None:
+    """A task button: browse, pick, skip, stop or start. Refusals are said in the chat."""
+    try:
+        await _act(update, context, action, message)
     except AlreadyAnswered:
         pass  # a double tap or replay: the first press already did everything
     except TaskUnavailable as refusal:
         await context.bot.send_message(update.effective_chat.id, str(refusal))
 
 
-async def on_text(update: Update, context: Context) -> None:
+async def search(update: Update, context: Context) -> None:
     """Typed words search the categories of the worker's open product."""
     services = services_of(context)
     message = update.effective_message
@@ -72,12 +62,17 @@ async def on_text(update: Update, context: Context) -> None:
     await message.reply_html(texts.search_results(found), reply_markup=keyboards.search(found))
 
 
-async def _act(action: callbacks.Action, services: Services, context: Context, worker_id: int, message: Message | None, update: Update) -> None:
+async def _act(update: Update, context: Context, action: callbacks.Action, message: Message | None) -> None:
+    services = services_of(context)
+    worker_id = update.effective_user.id
     currency = services.settings.currency
     chat_id = update.effective_chat.id
     match action:
         case StartWork():
-            await _send_next(update, context, services)
+            try:
+                await _send_next(update, context, services)
+            except NotAllowed as refusal:
+                await context.bot.send_message(chat_id, str(refusal))
         case Browse(assignment_id, node, page):
             screen = await work.browse(services, worker_id, assignment_id, node, page)
             if message is None:
@@ -116,9 +111,3 @@ async def _send_next(update: Update, context: Context, services: Services) -> No
         await context.bot.send_message(update.effective_chat.id, texts.NO_TASKS)
         return
     await display.send_task(context.bot, update.effective_chat.id, screen, services.settings.currency)
-
-
-async def _register(update: Update, services: Services) -> users.Person:
-    user = update.effective_user
-    async with services.db.write() as session:
-        return await users.register(session, services.settings, user.id, user.first_name, user.username)

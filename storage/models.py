@@ -59,6 +59,13 @@ class User(Base):
     is_requester: Mapped[bool] = mapped_column(Boolean, default=False)
     # False once Telegram told us the user blocked the bot; set back on their next update.
     is_reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Set by an admin; a suspended user gets no tasks and no payouts.
+    suspended_reason: Mapped[str | None] = mapped_column(String(512))
+    # What the user's next typed message answers ("payout_method:paypal", "reject_reason:12");
+    # kept here rather than in memory so it survives restarts and works across bot processes.
+    awaiting: Mapped[str | None] = mapped_column(String(64))
+    # When we last reminded them to set a payout method, so the reminder is sent once.
+    reminded_method_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -142,6 +149,7 @@ class Assignment(Base):
         UniqueConstraint("item_id", "worker_id"),
         Index("ix_assignments_worker_status", "worker_id", "status"),
         Index("ix_assignments_status_expires", "status", "expires_at"),
+        Index("ix_assignments_credit", "credit_state", "answered_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -157,6 +165,8 @@ class Assignment(Base):
     gold_correct: Mapped[bool | None] = mapped_column(Boolean)
     gold_distance: Mapped[int | None] = mapped_column(Integer)
     reward_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    # For answered assignments: pending → available after the hold, or rejected by quality control.
+    credit_state: Mapped[str | None] = mapped_column(String(16))
 
 
 class Account(Base):
@@ -190,3 +200,57 @@ class LedgerEntry(Base):
     transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class PayoutMethod(Base):
+    """Where a worker's money goes: one method per worker, replaced on change."""
+
+    __tablename__ = "payout_methods"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(256))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Payout(Base):
+    """A payout request; its money sits in the worker's in-flight account until an admin decides."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (Index("ix_payouts_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    amount_micros: Mapped[int] = mapped_column(BigInteger)
+    method_kind: Mapped[str] = mapped_column(String(16))
+    method_address: Mapped[str] = mapped_column(String(256))
+    # requested → approved | rejected
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    reference: Mapped[str | None] = mapped_column(String(256))
+    reason: Mapped[str | None] = mapped_column(String(512))
+
+
+class PayoutNotice(Base):
+    """The copy of a payout request sent to one admin, so a decision can update every copy."""
+
+    __tablename__ = "payout_notices"
+
+    payout_id: Mapped[int] = mapped_column(ForeignKey("payouts.id"), primary_key=True)
+    admin_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEntry(Base):
+    """Every admin action, and every refused attempt at one."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    details: Mapped[str] = mapped_column(String(1024), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -33,6 +33,20 @@ What the server does:
 * A test plays Telegram users through :meth:`FakeTelegram.user` and inspects what the bot
   sent through :class:`FakeUser` and :attr:`FakeTelegram.requests`.
 
+Waiting for the bot: :meth:`FakeTelegram.idle` returns when no update is pending, no
+API request is in flight and none arrived for ``quiet`` seconds.  A handler that works
+without calling the API for longer than ``quiet`` (a slow query) would look idle, so
+pass the Application (``idle(application=app)`` or set ``fake.application = app``):
+idle() then also waits until the Application's update queue has no update that is
+fetched but not yet fully processed.  Tasks a handler starts on its own
+(``block=False`` handlers, ``application.create_task``) are only covered by ``quiet``.
+
+Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update),
+``fail_next`` (inject an error such as a 429 flood wait), ``register_file``,
+``commands()``, ``errors``, ``callback_queries``, ``files``; ``FakeUser.send_photo``,
+``message(id)``, ``texts``, ``chat_actions``, ``reply_keyboard``, ``sent``; and
+``BotMessage.buttons``/``callback_data``/``entities``/``source``/``raw``/``history``.
+
 Everything runs on the test's event loop; request handlers mutate state only in
 synchronous sections, so updates handled concurrently by the bot cannot interleave
 half-done changes.
@@ -42,6 +56,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import itertools
 import json
 import logging
@@ -60,6 +75,7 @@ from aiohttp import web
 
 __all__ = [
     "ApiCall",
+    "ApiError",
     "BotMessage",
     "FakeTelegram",
     "FakeUser",
@@ -164,6 +180,7 @@ class ApiCall:
     params: dict
     status: int
     response: dict
+    files: dict[str, UploadedFile] = field(default_factory=dict)  # every uploaded part
 
     @property
     def ok(self) -> bool:
@@ -778,6 +795,7 @@ class Schema:
         self._by_lower = {name.lower(): name for name in self.methods}
 
     @classmethod
+    @functools.cache
     def load(cls, path: Path = SCHEMA_PATH) -> Schema:
         return cls(json.loads(path.read_text(encoding="utf-8")))
 
@@ -959,7 +977,12 @@ def _form_value(value: Any) -> str | None:
 
 
 class FakeUser:
-    """A Telegram user in a private chat with the bot, driven by the test."""
+    """A Telegram user in a private chat with the bot, driven by the test.
+
+    ``messages`` lists every message the bot sent to this chat, oldest first, in its
+    current state; deleted ones stay in the list with ``deleted=True`` but are skipped
+    by ``last``, ``press()`` and ``buttons()``.
+    """
 
     def __init__(self, fake: FakeTelegram, user_id: int, first_name: str, username: str | None):
         self.fake = fake
@@ -1003,9 +1026,11 @@ class FakeUser:
 
     # -- acting as the user -----------------------------------------------------------
 
-    async def send(self, text: str) -> dict:
-        """Send a text message to the bot; returns the Message object."""
+    async def send(self, text: str, reply_to_message_id: int | None = None) -> dict:
+        """Send a text message to the bot (optionally as a reply to one of its messages); returns the Message."""
         message = self._new_user_message(text=text)
+        if reply_to_message_id is not None:
+            message["reply_to_message"] = copy.deepcopy(self.message(reply_to_message_id).raw)
         entities = []
         match = re.match(r"/[A-Za-z0-9_]{1,32}(@[A-Za-z0-9_]{3,32})?", text)
         if match:
@@ -1124,6 +1149,11 @@ class FakeUser:
             **content,
         }
 
+    async def resend(self, message: dict) -> None:
+        """Deliver the same message again under a new update id, as Telegram does after a lost confirmation."""
+        self.fake.enqueue({"message": copy.deepcopy(message)})
+        await asyncio.sleep(0)
+
     async def _deliver(self, message: dict) -> dict:
         self.sent.append(message)
         self.fake.enqueue({"message": message})
@@ -1135,7 +1165,7 @@ class FakeUser:
             "id": str(next(self.fake._query_ids)),
             "from": self.user_dict,
             "message": copy.deepcopy(message.raw),
-            "chat_instance": str(-(self.fake.bot_user["id"] * 7919 + self.chat_id)),
+            "chat_instance": str(-(self.fake.bot_user["id"] * 7919 + self.chat_id)),  # stable per chat
             "data": data,
         }
         self.fake.callback_queries[query["id"]] = CallbackQueryRecord(query=query)
@@ -1275,6 +1305,11 @@ class FakeTelegram:
         return [call for call in self.requests if call.status != 200]
 
     @property
+    def bot_sender(self) -> dict:
+        """The bot as the ``from`` of its messages (getMe's extra flags are not included)."""
+        return {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
+
+    @property
     def pending_updates(self) -> int:
         """Updates enqueued but not yet confirmed by a later getUpdates offset."""
         return len(self._updates)
@@ -1404,15 +1439,15 @@ class FakeTelegram:
             self._inflight_methods[method_name] = self._inflight_methods.get(method_name, 0) + 1
             self._touch()
         params: dict[str, Any] = {}
+        files: dict[str, UploadedFile] = {}
         delivered = True
         try:
+            raw, files = await self._read_params(request)
+            params = {**raw, **files}  # what gets logged if the request is rejected
             if request.match_info["token"] != self.token:
                 raise ApiError(401, "Unauthorized")
             if method is None:
                 raise ApiError(404, "Not Found")
-            raw, files = await self._read_params(request)
-            params = dict(raw)
-            params.update(files)
             params = self.schema.decode(method, raw, files)
             self._maybe_fail(method)
             if method == "getUpdates":
@@ -1438,7 +1473,7 @@ class FakeTelegram:
                 else:
                     self._inflight_methods.pop(method_name, None)
         body = json.loads(json.dumps(body))  # a snapshot: later edits must not change the log
-        self.requests.append(ApiCall(method or method_name, params, status, body))
+        self.requests.append(ApiCall(method or method_name, params, status, body, files))
         if counted or delivered:
             self._touch()
         return web.json_response(body, status=status)
@@ -1620,7 +1655,7 @@ class FakeTelegram:
             raise bad_request("message caption is too long")
         return caption, entities
 
-    def _markup(self, user: FakeUser, markup: dict | None, *, inline_only: bool = False) -> dict | None:
+    def _markup(self, markup: dict | None, *, inline_only: bool = False) -> dict | None:
         """Validate a reply_markup; return the inline keyboard to store (or None)."""
         if markup is None:
             return None
@@ -1787,7 +1822,7 @@ class FakeTelegram:
     ) -> BotMessage:
         raw: dict[str, Any] = {
             "message_id": user._allocate_message_id(),
-            "from": dict(self.bot_user),
+            "from": self.bot_sender,
             "chat": user.chat_dict,
             "date": int(time.time()),
         }
@@ -1839,7 +1874,7 @@ class FakeTelegram:
     def _send_message(self, p: dict, files: dict) -> dict:
         user = self._chat(p)
         text, entities = self._text(p)
-        inline = self._markup(user, p.get("reply_markup"))
+        inline = self._markup(p.get("reply_markup"))
         reply_to = self._reply_to(user, p)
         content: dict[str, Any] = {}
         self._set_body(content, "text", text, entities)
@@ -1853,7 +1888,7 @@ class FakeTelegram:
         user = self._chat(p)
         value, _ = self._resolve_file(p["photo"], files, "photo")
         caption, entities = self._caption(p)
-        inline = self._markup(user, p.get("reply_markup"))
+        inline = self._markup(p.get("reply_markup"))
         reply_to = self._reply_to(user, p)
         sizes, data, shown = self._photo_content(value)
         content: dict[str, Any] = {"photo": sizes}
@@ -1871,7 +1906,7 @@ class FakeTelegram:
         user = self._chat(p)
         value, _ = self._resolve_file(p["document"], files, "document")
         caption, entities = self._caption(p)
-        inline = self._markup(user, p.get("reply_markup"))
+        inline = self._markup(p.get("reply_markup"))
         reply_to = self._reply_to(user, p)
         document, data, _ = self._document_content(value)
         content: dict[str, Any] = {"document": document}
@@ -1917,11 +1952,11 @@ class FakeTelegram:
         return message.raw
 
     def _edit_message_text(self, p: dict, files: dict) -> dict:
-        user, message = self._edit_target(p)
+        _, message = self._edit_target(p)
         if "text" not in message.raw:
             raise bad_request("there is no text in the message to edit")
         text, entities = self._text(p)
-        inline = self._markup(user, p.get("reply_markup"), inline_only=True)
+        inline = self._markup(p.get("reply_markup"), inline_only=True)
         new_raw = copy.deepcopy(message.raw)
         self._set_body(new_raw, "text", text, entities)
         self._apply_markup(new_raw, inline)
@@ -1929,11 +1964,11 @@ class FakeTelegram:
         return self._finish_edit(message, new_raw, p, p["text"])
 
     def _edit_message_caption(self, p: dict, files: dict) -> dict:
-        user, message = self._edit_target(p)
+        _, message = self._edit_target(p)
         if "text" in message.raw:
             raise bad_request("there is no caption in the message to edit")
         caption, entities = self._caption(p)
-        inline = self._markup(user, p.get("reply_markup"), inline_only=True)
+        inline = self._markup(p.get("reply_markup"), inline_only=True)
         new_raw = copy.deepcopy(message.raw)
         self._set_body(new_raw, "caption", caption, entities)
         self._apply_markup(new_raw, inline)
@@ -1941,15 +1976,15 @@ class FakeTelegram:
         return self._finish_edit(message, new_raw, p, p.get("caption") or "")
 
     def _edit_message_reply_markup(self, p: dict, files: dict) -> dict:
-        user, message = self._edit_target(p)
-        inline = self._markup(user, p.get("reply_markup"), inline_only=True)
+        _, message = self._edit_target(p)
+        inline = self._markup(p.get("reply_markup"), inline_only=True)
         new_raw = copy.deepcopy(message.raw)
         self._apply_markup(new_raw, inline)
         self._check_modified(message.raw, new_raw)
         return self._finish_edit(message, new_raw, p, None)
 
     def _edit_message_media(self, p: dict, files: dict) -> dict:
-        user, message = self._edit_target(p)
+        _, message = self._edit_target(p)
         if "text" in message.raw:
             raise bad_request("there is no media in the message to edit")
         media = p["media"]
@@ -1960,7 +1995,7 @@ class FakeTelegram:
         )
         if utf16_len(caption) > MAX_CAPTION:
             raise bad_request("message caption is too long")
-        inline = self._markup(user, p.get("reply_markup"), inline_only=True)
+        inline = self._markup(p.get("reply_markup"), inline_only=True)
 
         old = message.raw
         current_ids = {size["file_id"] for size in old.get("photo", [])}

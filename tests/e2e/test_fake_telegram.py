@@ -32,7 +32,8 @@ async def fake():
 
 
 @pytest.fixture
-async def bot(fake):
+async def client(fake):
+    """A plain telegram.Bot talking to the fake (named so as not to shadow conftest's bot)."""
     async with Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url) as client:
         yield client
 
@@ -78,13 +79,13 @@ def test_vendored_schema_is_complete():
             assert member in schema["types"]
 
 
-async def test_unknown_method_wrong_token_and_404(fake, bot):
+async def test_unknown_method_wrong_token_and_404(fake, client):
     assert await raw_call(fake, "sendSticker", data={"chat_id": "1"}) == (
         404,
         {"ok": False, "error_code": 404, "description": "Not Found"},
     )
     with pytest.raises(EndPointNotFound):
-        await bot.do_api_request("sendHologram", api_kwargs={"chat_id": 1})
+        await client.do_api_request("sendHologram", api_kwargs={"chat_id": 1})
     status, body = await raw_call(fake, "getMe", token="123456:WRONG")
     assert (status, body["description"]) == (401, "Unauthorized")
     with pytest.raises(InvalidToken):
@@ -92,8 +93,8 @@ async def test_unknown_method_wrong_token_and_404(fake, bot):
             pass
 
 
-async def test_get_me_methods_are_case_insensitive_and_accept_get_json(fake, bot):
-    me = await bot.get_me()
+async def test_get_me_methods_are_case_insensitive_and_accept_get_json(fake, client):
+    me = await client.get_me()
     assert me.is_bot and me.username == "crowdshelf_test_bot"
     fake.user(7)
     status, body = await raw_call(fake, "SENDMESSAGE", http_method="GET", params={"chat_id": "7", "text": "q"})
@@ -106,40 +107,40 @@ async def test_get_me_methods_are_case_insensitive_and_accept_get_json(fake, bot
     assert [c.method for c in fake.requests][-2:] == ["sendMessage", "sendMessage"]
 
 
-async def test_missing_required_and_wrong_types_are_rejected(fake, bot):
+async def test_missing_required_and_wrong_types_are_rejected(fake, client):
     ann = fake.user(1)
     with pytest.raises(BadRequest, match="(?i)message text is empty"):
-        await bot.do_api_request("sendMessage", api_kwargs={"chat_id": ann.id})
+        await client.do_api_request("sendMessage", api_kwargs={"chat_id": ann.id})
     with pytest.raises(BadRequest, match="(?i)chat_id is empty"):
-        await bot.do_api_request("sendMessage", api_kwargs={"text": "hi"})
+        await client.do_api_request("sendMessage", api_kwargs={"text": "hi"})
     with pytest.raises(BadRequest, match='(?i)parameter "action" is required'):
-        await bot.do_api_request("sendChatAction", api_kwargs={"chat_id": ann.id})
+        await client.do_api_request("sendChatAction", api_kwargs={"chat_id": ann.id})
     with pytest.raises(BadRequest, match='(?i)"message_id" must be of type Integer'):
-        await bot.edit_message_text("x", chat_id=ann.id, message_id="abc")
+        await client.edit_message_text("x", chat_id=ann.id, message_id="abc")
     with pytest.raises(BadRequest, match='(?i)"disable_notification" must be of type Boolean'):
-        await bot.do_api_request(
+        await client.do_api_request(
             "sendMessage", api_kwargs={"chat_id": ann.id, "text": "x", "disable_notification": "maybe"}
         )
     with pytest.raises(BadRequest, match=r'(?i)"reply_markup.inline_keyboard\[0\]" must be of type Array'):
-        await bot.do_api_request(
+        await client.do_api_request(
             "sendMessage",
             api_kwargs={"chat_id": ann.id, "text": "x", "reply_markup": {"inline_keyboard": [{"text": "a"}]}},
         )
     with pytest.raises(BadRequest, match=r'(?i)"reply_markup.inline_keyboard\[0\]\[0\].text" is required'):
-        await bot.do_api_request(
+        await client.do_api_request(
             "sendMessage",
             api_kwargs={"chat_id": ann.id, "text": "x", "reply_markup": {"inline_keyboard": [[{"callback_data": "a"}]]}},
         )
     with pytest.raises(BadRequest, match="(?i)can't parse reply_markup JSON object"):
-        await bot.do_api_request("sendMessage", api_kwargs={"chat_id": ann.id, "text": "x", "reply_markup": "{oops"})
+        await client.do_api_request("sendMessage", api_kwargs={"chat_id": ann.id, "text": "x", "reply_markup": "{oops"})
     with pytest.raises(BadRequest, match='(?i)"media.type" must be one of'):
-        await bot.do_api_request(
+        await client.do_api_request(
             "editMessageMedia", api_kwargs={"chat_id": ann.id, "message_id": 1, "media": {"type": "sticker", "media": "x"}}
         )
     with pytest.raises(BadRequest, match="(?i)chat not found"):
-        await bot.send_message(999, "nobody")
+        await client.send_message(999, "nobody")
     # unknown parameters are ignored, like the real server does
-    await bot.do_api_request("sendMessage", api_kwargs={"chat_id": ann.id, "text": "ok", "no_such_param": "1"})
+    await client.do_api_request("sendMessage", api_kwargs={"chat_id": ann.id, "text": "ok", "no_such_param": "1"})
     assert ann.last.text == "ok"
     assert [c.status for c in fake.requests[-3:]] == [400, 400, 200]
     assert fake.errors and all(c.response["ok"] is False for c in fake.errors)
@@ -148,15 +149,15 @@ async def test_missing_required_and_wrong_types_are_rejected(fake, bot):
 # --- messages -----------------------------------------------------------------------------
 
 
-async def test_send_and_edit_round_trip(fake, bot):
+async def test_send_and_edit_round_trip(fake, client):
     ann = fake.user(1001, "Ann", username="ann")
-    sent = await bot.send_message(ann.id, "Task 1", reply_markup=keyboard([("Yes", "y"), ("No", "n")]))
-    first = await bot.send_message(ann.id, "second")
+    sent = await client.send_message(ann.id, "Task 1", reply_markup=keyboard([("Yes", "y"), ("No", "n")]))
+    first = await client.send_message(ann.id, "second")
     assert (sent.message_id, first.message_id) == (1, 2)
     assert sent.chat.type == "private" and sent.from_user.is_bot and isinstance(sent.to_dict()["date"], int)
     assert ann.buttons() == [["Yes", "No"]] and ann.buttons(2) == []
 
-    edited = await bot.edit_message_text(
+    edited = await client.edit_message_text(
         "Task 1 <b>done</b>", chat_id=ann.id, message_id=sent.message_id, parse_mode=ParseMode.HTML,
         reply_markup=keyboard([("Undo", "u")]),
     )
@@ -167,47 +168,47 @@ async def test_send_and_edit_round_trip(fake, bot):
     assert len(msg.history) == 1 and msg.history[0]["text"] == "Task 1"
 
     # editing without reply_markup removes the inline keyboard, as on Telegram
-    await bot.edit_message_text("Task 1 closed", chat_id=ann.id, message_id=1)
+    await client.edit_message_text("Task 1 closed", chat_id=ann.id, message_id=1)
     assert ann.message(1).reply_markup is None and ann.buttons() == []
 
-    await bot.edit_message_reply_markup(chat_id=ann.id, message_id=2, reply_markup=keyboard([("Go", "g")]))
+    await client.edit_message_reply_markup(chat_id=ann.id, message_id=2, reply_markup=keyboard([("Go", "g")]))
     assert ann.buttons() == [["Go"]] and ann.last.body == "second"
 
     with pytest.raises(BadRequest, match="(?i)message to edit not found"):
-        await bot.edit_message_text("x", chat_id=ann.id, message_id=99)
+        await client.edit_message_text("x", chat_id=ann.id, message_id=99)
     with pytest.raises(BadRequest, match="(?i)there is no caption in the message to edit"):
-        await bot.edit_message_caption(chat_id=ann.id, message_id=1, caption="c")
-    assert await bot.delete_message(ann.id, 2)
+        await client.edit_message_caption(chat_id=ann.id, message_id=1, caption="c")
+    assert await client.delete_message(ann.id, 2)
     assert ann.message(2).deleted and ann.last.message_id == 1
     with pytest.raises(BadRequest, match="(?i)message to delete not found"):
-        await bot.delete_message(ann.id, 2)
+        await client.delete_message(ann.id, 2)
     with pytest.raises(BadRequest, match="(?i)message to edit not found"):
-        await bot.edit_message_text("x", chat_id=ann.id, message_id=2)
+        await client.edit_message_text("x", chat_id=ann.id, message_id=2)
 
 
-async def test_message_is_not_modified(fake, bot):
+async def test_message_is_not_modified(fake, client):
     ann = fake.user(1)
     markup = keyboard([("A", "a")])
-    msg = await bot.send_message(ann.id, "<i>same</i>", parse_mode="HTML", reply_markup=markup)
+    msg = await client.send_message(ann.id, "<i>same</i>", parse_mode="HTML", reply_markup=markup)
     with pytest.raises(BadRequest, match="(?i)^Message is not modified: specified new message content and reply markup"):
-        await bot.edit_message_text("<i>same</i>", chat_id=ann.id, message_id=msg.message_id, parse_mode="HTML", reply_markup=markup)
+        await client.edit_message_text("<i>same</i>", chat_id=ann.id, message_id=msg.message_id, parse_mode="HTML", reply_markup=markup)
     with pytest.raises(BadRequest, match="(?i)not modified"):
-        await bot.edit_message_reply_markup(chat_id=ann.id, message_id=msg.message_id, reply_markup=markup)
+        await client.edit_message_reply_markup(chat_id=ann.id, message_id=msg.message_id, reply_markup=markup)
     # different formatting or a different keyboard is a modification
-    await bot.edit_message_text("same", chat_id=ann.id, message_id=msg.message_id, reply_markup=markup)
-    await bot.edit_message_text("same", chat_id=ann.id, message_id=msg.message_id)
+    await client.edit_message_text("same", chat_id=ann.id, message_id=msg.message_id, reply_markup=markup)
+    await client.edit_message_text("same", chat_id=ann.id, message_id=msg.message_id)
     assert ann.last.edited and ann.last.reply_markup is None
 
 
-async def test_text_limits_and_html_parsing(fake, bot):
+async def test_text_limits_and_html_parsing(fake, client):
     ann = fake.user(1)
-    await bot.send_message(ann.id, "x" * 4096)
+    await client.send_message(ann.id, "x" * 4096)
     with pytest.raises(BadRequest, match="(?i)message is too long"):
-        await bot.send_message(ann.id, "x" * 4097)
+        await client.send_message(ann.id, "x" * 4097)
     # length is measured after parsing: markup does not count
-    await bot.send_message(ann.id, "<b>" + "x" * 4096 + "</b>", parse_mode="HTML")
+    await client.send_message(ann.id, "<b>" + "x" * 4096 + "</b>", parse_mode="HTML")
     with pytest.raises(BadRequest, match="(?i)message text is empty"):
-        await bot.send_message(ann.id, "<b> </b>", parse_mode="HTML")
+        await client.send_message(ann.id, "<b> </b>", parse_mode="HTML")
     for bad, problem in [
         ("<b>bold</i>", 'Unmatched end tag at byte offset 7, expected "</b>", found "</i>"'),
         ("<b>bold", 'Can\'t find end tag corresponding to start tag "b"'),
@@ -216,9 +217,9 @@ async def test_text_limits_and_html_parsing(fake, bot):
         ("<span>x</span>", 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
     ]:
         with pytest.raises(BadRequest, match="(?i)can't parse entities"):
-            await bot.send_message(ann.id, bad, parse_mode="HTML")
+            await client.send_message(ann.id, bad, parse_mode="HTML")
         assert fake.errors[-1].description == f"Bad Request: can't parse entities: {problem}"
-    msg = await bot.send_message(
+    msg = await client.send_message(
         ann.id,
         '<b>B</b> <i>I</i> &lt;ok&gt; <a href="https://e.org">link</a> <tg-spoiler>s</tg-spoiler> '
         '<pre><code class="language-python">x = 1</code></pre>',
@@ -229,57 +230,57 @@ async def test_text_limits_and_html_parsing(fake, bot):
     assert kinds == [("bold", 0, 1), ("italic", 2, 1), ("text_link", 9, 4), ("spoiler", 14, 1), ("pre", 16, 5)]
     assert msg.entities[-1].language == "python"
     with pytest.raises(BadRequest, match="(?i)Character '!' is reserved"):
-        await bot.send_message(ann.id, "Hi!", parse_mode="MarkdownV2")
-    md = await bot.send_message(ann.id, r"*Hi* there\!", parse_mode="MarkdownV2")
+        await client.send_message(ann.id, "Hi!", parse_mode="MarkdownV2")
+    md = await client.send_message(ann.id, r"*Hi* there\!", parse_mode="MarkdownV2")
     assert md.text == "Hi there!" and md.entities[0].type == "bold"
     with pytest.raises(BadRequest, match="(?i)message caption is too long"):
-        await bot.send_photo(ann.id, png_bytes(), caption="c" * 1025)
+        await client.send_photo(ann.id, png_bytes(), caption="c" * 1025)
 
 
-async def test_inline_keyboard_rules(fake, bot):
+async def test_inline_keyboard_rules(fake, client):
     ann = fake.user(1)
-    await bot.send_message(ann.id, "ok", reply_markup=keyboard([("64", "d" * 64)]))
+    await client.send_message(ann.id, "ok", reply_markup=keyboard([("64", "d" * 64)]))
     with pytest.raises(BadRequest, match="(?i)^Button_data_invalid$"):
-        await bot.send_message(ann.id, "x", reply_markup=keyboard([("65", "d" * 65)]))
+        await client.send_message(ann.id, "x", reply_markup=keyboard([("65", "d" * 65)]))
     # python-telegram-bot strips "Bad Request: " and .capitalize()s the rest; the wire has it exact
     assert fake.errors[-1].description == "Bad Request: BUTTON_DATA_INVALID"
     with pytest.raises(BadRequest, match="(?i)Button_data_invalid"):
-        await bot.send_message(ann.id, "x", reply_markup=keyboard([("bytes", "é" * 33)]))
+        await client.send_message(ann.id, "x", reply_markup=keyboard([("bytes", "é" * 33)]))
     with pytest.raises(BadRequest, match="(?i)Text buttons are unallowed in the inline keyboard"):
-        await bot.do_api_request(
+        await client.do_api_request(
             "sendMessage", api_kwargs={"chat_id": 1, "text": "x", "reply_markup": {"inline_keyboard": [[{"text": "t"}]]}}
         )
     two_actions = {"inline_keyboard": [[{"text": "t", "callback_data": "a", "url": "https://e.org"}]]}
     with pytest.raises(BadRequest, match="(?i)exactly one of the optional fields"):
-        await bot.do_api_request("sendMessage", api_kwargs={"chat_id": 1, "text": "x", "reply_markup": two_actions})
+        await client.do_api_request("sendMessage", api_kwargs={"chat_id": 1, "text": "x", "reply_markup": two_actions})
     many = keyboard(*[[(f"{r}.{c}", f"{r}.{c}") for c in range(8)] for r in range(13)])
     with pytest.raises(BadRequest, match="(?i)reply markup is too long"):
-        await bot.send_message(ann.id, "x", reply_markup=many)
+        await client.send_message(ann.id, "x", reply_markup=many)
     assert len(ann.messages) == 1
 
 
-async def test_blocked_user_is_forbidden(fake, bot):
+async def test_blocked_user_is_forbidden(fake, client):
     ann = fake.user(1)
-    msg = await bot.send_message(ann.id, "hi")
+    msg = await client.send_message(ann.id, "hi")
     ann.blocked = True
     with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
-        await bot.send_message(ann.id, "still there?")
+        await client.send_message(ann.id, "still there?")
     with pytest.raises(Forbidden):
-        await bot.edit_message_text("edit", chat_id=ann.id, message_id=msg.message_id)
+        await client.edit_message_text("edit", chat_id=ann.id, message_id=msg.message_id)
     with pytest.raises(Forbidden):
-        await bot.send_chat_action(ann.id, "typing")
+        await client.send_chat_action(ann.id, "typing")
     assert fake.calls("sendMessage")[-1].status == 403
     ann.blocked = False
-    await bot.send_chat_action(ann.id, "typing")
+    await client.send_chat_action(ann.id, "typing")
     assert ann.chat_actions == ["typing"]
 
 
 # --- updates ------------------------------------------------------------------------------
 
 
-async def test_get_updates_long_poll_offsets_and_conflict(fake, bot):
+async def test_get_updates_long_poll_offsets_and_conflict(fake, client):
     ann = fake.user(5, "Ann")
-    poll = asyncio.create_task(bot.get_updates(timeout=5))
+    poll = asyncio.create_task(client.get_updates(timeout=5))
     await asyncio.sleep(0.1)
     assert not poll.done() and fake.inflight == 0
     loop = asyncio.get_running_loop()
@@ -294,19 +295,19 @@ async def test_get_updates_long_poll_offsets_and_conflict(fake, bot):
 
     # not confirmed yet: delivered again until a later offset confirms it
     assert fake.pending_updates == 1
-    again = await bot.get_updates()
+    again = await client.get_updates()
     assert [u.update_id for u in again] == [updates[0].update_id]
     await ann.send("two")
     await ann.send("three")
-    got = await bot.get_updates(offset=updates[0].update_id + 1, limit=1)
+    got = await client.get_updates(offset=updates[0].update_id + 1, limit=1)
     assert [u.message.text for u in got] == ["two"] and fake.pending_updates == 2
-    got = await bot.get_updates(offset=-1)
+    got = await client.get_updates(offset=-1)
     assert [u.message.text for u in got] == ["three"] and fake.pending_updates == 1
-    await bot.get_updates(offset=got[0].update_id + 1)
+    await client.get_updates(offset=got[0].update_id + 1)
     assert fake.pending_updates == 0
 
     # a second bot instance polling terminates the waiting getUpdates, like the real server
-    first = asyncio.create_task(bot.get_updates(timeout=5))
+    first = asyncio.create_task(client.get_updates(timeout=5))
     await asyncio.sleep(0.05)
     async with Bot(fake.token, base_url=fake.base_url) as other:
         await other.get_updates(timeout=0)
@@ -314,7 +315,7 @@ async def test_get_updates_long_poll_offsets_and_conflict(fake, bot):
         await first
 
     await ann.send("dropped")
-    assert await bot.delete_webhook(drop_pending_updates=True)
+    assert await client.delete_webhook(drop_pending_updates=True)
     assert fake.pending_updates == 0
 
 
@@ -351,98 +352,98 @@ async def test_press_reaches_callback_handler_and_answer_is_recorded(fake):
         assert ann.callback_answer(stale["id"]) == {"text": "You chose red", "show_alert": False}
     assert fake.pending_updates == 0 and fake.inflight == 0
     with pytest.raises(BadRequest, match="(?i)query is too old"):
-        async with Bot(fake.token, base_url=fake.base_url) as bot:
-            await bot.answer_callback_query(query["id"], "again")
+        async with Bot(fake.token, base_url=fake.base_url) as client:
+            await client.answer_callback_query(query["id"], "again")
 
 
 # --- files --------------------------------------------------------------------------------
 
 
-async def test_document_upload_get_file_download_and_limit(fake, bot):
+async def test_document_upload_get_file_download_and_limit(fake, client):
     ann = fake.user(3)
     csv = b"sku,title\n1,Milk\n"
     incoming = await ann.send_document(csv, "products.csv", caption="batch 1")
-    file = await bot.get_file(incoming["document"]["file_id"])
+    file = await client.get_file(incoming["document"]["file_id"])
     assert file.file_size == len(csv) and file.file_path.endswith(".csv")
     assert bytes(await file.download_as_bytearray()) == csv
 
-    sent = await bot.send_document(ann.id, b"report-bytes", filename="report.txt", caption="<b>done</b>", parse_mode="HTML")
+    sent = await client.send_document(ann.id, b"report-bytes", filename="report.txt", caption="<b>done</b>", parse_mode="HTML")
     assert sent.document.file_name == "report.txt" and sent.document.mime_type == "text/plain"
     assert sent.caption == "done"
     assert ann.last.document_bytes == b"report-bytes" and ann.last.document["file_name"] == "report.txt"
-    again = await bot.get_file(sent.document.file_id)
+    again = await client.get_file(sent.document.file_id)
     assert bytes(await again.download_as_bytearray()) == b"report-bytes"
     # resend by file_id
-    resent = await bot.send_document(ann.id, sent.document.file_id)
+    resent = await client.send_document(ann.id, sent.document.file_id)
     assert resent.document.file_unique_id == sent.document.file_unique_id
 
     with pytest.raises(BadRequest, match="(?i)there is no text in the message to edit"):
-        await bot.edit_message_text("x", chat_id=ann.id, message_id=sent.message_id)
+        await client.edit_message_text("x", chat_id=ann.id, message_id=sent.message_id)
     big = await ann.send_document(b"\0" * (20 * 1024 * 1024 + 1), "huge.bin", mime_type="application/octet-stream")
     with pytest.raises(BadRequest, match="(?i)File is too big"):
-        await bot.get_file(big["document"]["file_id"])
+        await client.get_file(big["document"]["file_id"])
     with pytest.raises(BadRequest, match="(?i)invalid file_id"):
-        await bot.get_file("nope")
+        await client.get_file("nope")
 
 
-async def test_photos_urls_uploads_and_edits(fake, bot):
+async def test_photos_urls_uploads_and_edits(fake, client):
     ann = fake.user(8)
     url = "https://img.example/ok.jpg"
     fake.broken_photo_urls.add("https://img.example/page.html")
-    msg = await bot.send_photo(ann.id, url, caption="first", reply_markup=keyboard([("Next", "n")]))
+    msg = await client.send_photo(ann.id, url, caption="first", reply_markup=keyboard([("Next", "n")]))
     assert ann.last.photo == url and ann.last.caption == "first"
     assert all(p.file_id and p.file_unique_id and p.width and p.height for p in msg.photo)
     with pytest.raises(BadRequest, match="(?i)^Wrong type of the web page content$"):
-        await bot.send_photo(ann.id, "https://img.example/page.html")
+        await client.send_photo(ann.id, "https://img.example/page.html")
     with pytest.raises(BadRequest, match="(?i)IMAGE_PROCESS_FAILED"):
-        await bot.send_photo(ann.id, b"not an image")
+        await client.send_photo(ann.id, b"not an image")
     with pytest.raises(BadRequest, match="(?i)Wrong file identifier/http url specified"):
-        await bot.send_photo(ann.id, "unknown-file-id")
+        await client.send_photo(ann.id, "unknown-file-id")
 
-    uploaded = await bot.send_photo(ann.id, png_bytes(120, 60))
+    uploaded = await client.send_photo(ann.id, png_bytes(120, 60))
     assert (uploaded.photo[-1].width, uploaded.photo[-1].height) == (120, 60)
     assert ann.last.photo == uploaded.photo[-1].file_id and ann.last.photo_bytes.startswith(b"\x89PNG")
 
     with pytest.raises(BadRequest, match="(?i)there is no text in the message to edit"):
-        await bot.edit_message_text("t", chat_id=ann.id, message_id=msg.message_id)
-    await bot.edit_message_caption(chat_id=ann.id, message_id=msg.message_id, caption="second", reply_markup=keyboard([("Next", "n")]))
+        await client.edit_message_text("t", chat_id=ann.id, message_id=msg.message_id)
+    await client.edit_message_caption(chat_id=ann.id, message_id=msg.message_id, caption="second", reply_markup=keyboard([("Next", "n")]))
     with pytest.raises(BadRequest, match="(?i)not modified"):
-        await bot.edit_message_caption(chat_id=ann.id, message_id=msg.message_id, caption="second", reply_markup=keyboard([("Next", "n")]))
-    edited = await bot.edit_message_media(
+        await client.edit_message_caption(chat_id=ann.id, message_id=msg.message_id, caption="second", reply_markup=keyboard([("Next", "n")]))
+    edited = await client.edit_message_media(
         InputMediaPhoto(png_bytes(10, 10), caption="third"), chat_id=ann.id, message_id=msg.message_id,
         reply_markup=keyboard([("Done", "d")]),
     )
     assert edited.caption == "third" and edited.photo[-1].width == 10
     current = ann.message(msg.message_id)
     assert current.photo == edited.photo[-1].file_id and current.buttons == [["Done"]]
-    assert (await bot.get_file(edited.photo[-1].file_id)).file_path.endswith("/photos/file_4.jpg")
+    assert (await client.get_file(edited.photo[-1].file_id)).file_path.endswith("/photos/file_4.jpg")
     with pytest.raises(BadRequest, match="(?i)Wrong type of the web page content"):
-        await bot.edit_message_media(InputMediaPhoto("https://img.example/page.html"), chat_id=ann.id, message_id=msg.message_id)
+        await client.edit_message_media(InputMediaPhoto("https://img.example/page.html"), chat_id=ann.id, message_id=msg.message_id)
 
 
 # --- misc ---------------------------------------------------------------------------------
 
 
-async def test_commands_callback_errors_and_rate_limits(fake, bot):
-    assert await bot.set_my_commands([("start", "Start working"), ("stats", "My earnings")])
-    assert [c.command for c in await bot.get_my_commands()] == ["start", "stats"]
+async def test_commands_callback_errors_and_rate_limits(fake, client):
+    assert await client.set_my_commands([("start", "Start working"), ("stats", "My earnings")])
+    assert [c.command for c in await client.get_my_commands()] == ["start", "stats"]
     assert [c["command"] for c in fake.commands()] == ["start", "stats"]
     with pytest.raises(BadRequest, match="(?i)Bot_command_invalid"):
-        await bot.set_my_commands([("Start", "upper case is not allowed")])
-    assert await bot.delete_my_commands()
-    assert await bot.get_my_commands() == ()
+        await client.set_my_commands([("Start", "upper case is not allowed")])
+    assert await client.delete_my_commands()
+    assert await client.get_my_commands() == ()
 
     with pytest.raises(BadRequest, match="(?i)query is too old and response timeout expired or query ID is invalid"):
-        await bot.answer_callback_query("12345")
+        await client.answer_callback_query("12345")
 
     ann = fake.user(2)
     fake.fail_next("sendMessage", "Too Many Requests: retry after 3")
     with pytest.raises(RetryAfter) as info:
-        await bot.send_message(ann.id, "flood")
+        await client.send_message(ann.id, "flood")
     retry_after = info.value.retry_after
     assert getattr(retry_after, "total_seconds", lambda: retry_after)() == 3
     assert fake.calls("sendMessage")[-1].response["parameters"] == {"retry_after": 3}
-    await bot.send_message(ann.id, "after the flood wait")
+    await client.send_message(ann.id, "after the flood wait")
     assert ann.texts == ["after the flood wait"]
 
 

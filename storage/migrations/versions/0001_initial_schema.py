@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 19:24:44.835153
+Create Date: 2026-11-22 19:31:39.310328
 """
 from collections.abc import Sequence
 
@@ -24,6 +24,18 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_accounts')),
     sa.UniqueConstraint('kind', 'owner_id', name=op.f('uq_accounts_kind'))
     )
+    op.create_table('audit_log',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('actor_id', sa.BigInteger(), nullable=False),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('target', sa.String(length=128), nullable=False),
+    sa.Column('details', sa.String(length=1024), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
+    )
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_audit_log_actor_id'), ['actor_id'], unique=False)
+
     op.create_table('ledger_transactions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('key', sa.String(length=128), nullable=False),
@@ -48,6 +60,9 @@ def upgrade() -> None:
     sa.Column('username', sa.String(length=64), nullable=True),
     sa.Column('is_requester', sa.Boolean(), nullable=False),
     sa.Column('is_reachable', sa.Boolean(), nullable=False),
+    sa.Column('suspended_reason', sa.String(length=512), nullable=True),
+    sa.Column('awaiting', sa.String(length=64), nullable=True),
+    sa.Column('reminded_method_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_seen_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users'))
@@ -86,6 +101,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ledger_entries_account_id'), ['account_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_ledger_entries_transaction_id'), ['transaction_id'], unique=False)
 
+    op.create_table('payout_methods',
+    sa.Column('user_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('address', sa.String(length=256), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_payout_methods_user_id_users')),
+    sa.PrimaryKeyConstraint('user_id', name=op.f('pk_payout_methods'))
+    )
+    op.create_table('payouts',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('worker_id', sa.BigInteger(), nullable=False),
+    sa.Column('amount_micros', sa.BigInteger(), nullable=False),
+    sa.Column('method_kind', sa.String(length=16), nullable=False),
+    sa.Column('method_address', sa.String(length=256), nullable=False),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('requested_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('decided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('decided_by', sa.BigInteger(), nullable=True),
+    sa.Column('reference', sa.String(length=256), nullable=True),
+    sa.Column('reason', sa.String(length=512), nullable=True),
+    sa.ForeignKeyConstraint(['worker_id'], ['users.id'], name=op.f('fk_payouts_worker_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payouts'))
+    )
+    with op.batch_alter_table('payouts', schema=None) as batch_op:
+        batch_op.create_index('ix_payouts_status', ['status', 'id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payouts_worker_id'), ['worker_id'], unique=False)
+
     op.create_table('taxonomy_nodes',
     sa.Column('taxonomy_id', sa.Integer(), nullable=False),
     sa.Column('id', sa.BigInteger(), autoincrement=False, nullable=False),
@@ -118,6 +160,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_items_batch_id'), ['batch_id'], unique=False)
         batch_op.create_index('ix_items_claim', ['is_open', sa.literal_column('slots_taken DESC'), 'id'], unique=False)
 
+    op.create_table('payout_notices',
+    sa.Column('payout_id', sa.Integer(), nullable=False),
+    sa.Column('admin_id', sa.BigInteger(), autoincrement=False, nullable=False),
+    sa.Column('message_id', sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(['payout_id'], ['payouts.id'], name=op.f('fk_payout_notices_payout_id_payouts')),
+    sa.PrimaryKeyConstraint('payout_id', 'admin_id', name=op.f('pk_payout_notices'))
+    )
     op.create_table('assignments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('item_id', sa.Integer(), nullable=False),
@@ -131,6 +180,7 @@ def upgrade() -> None:
     sa.Column('gold_correct', sa.Boolean(), nullable=True),
     sa.Column('gold_distance', sa.Integer(), nullable=True),
     sa.Column('reward_micros', sa.BigInteger(), nullable=False),
+    sa.Column('credit_state', sa.String(length=16), nullable=True),
     sa.ForeignKeyConstraint(['batch_id'], ['batches.id'], name=op.f('fk_assignments_batch_id_batches')),
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_assignments_item_id_items')),
     sa.ForeignKeyConstraint(['worker_id'], ['users.id'], name=op.f('fk_assignments_worker_id_users')),
@@ -139,6 +189,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('assignments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_assignments_batch_id'), ['batch_id'], unique=False)
+        batch_op.create_index('ix_assignments_credit', ['credit_state', 'answered_at'], unique=False)
         batch_op.create_index('ix_assignments_status_expires', ['status', 'expires_at'], unique=False)
         batch_op.create_index('ix_assignments_worker_status', ['worker_id', 'status'], unique=False)
 
@@ -148,15 +199,23 @@ def downgrade() -> None:
     with op.batch_alter_table('assignments', schema=None) as batch_op:
         batch_op.drop_index('ix_assignments_worker_status')
         batch_op.drop_index('ix_assignments_status_expires')
+        batch_op.drop_index('ix_assignments_credit')
         batch_op.drop_index(batch_op.f('ix_assignments_batch_id'))
 
     op.drop_table('assignments')
+    op.drop_table('payout_notices')
     with op.batch_alter_table('items', schema=None) as batch_op:
         batch_op.drop_index('ix_items_claim')
         batch_op.drop_index(batch_op.f('ix_items_batch_id'))
 
     op.drop_table('items')
     op.drop_table('taxonomy_nodes')
+    with op.batch_alter_table('payouts', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payouts_worker_id'))
+        batch_op.drop_index('ix_payouts_status')
+
+    op.drop_table('payouts')
+    op.drop_table('payout_methods')
     with op.batch_alter_table('ledger_entries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ledger_entries_transaction_id'))
         batch_op.drop_index(batch_op.f('ix_ledger_entries_account_id'))
@@ -169,4 +228,8 @@ def downgrade() -> None:
     op.drop_table('users')
     op.drop_table('taxonomies')
     op.drop_table('ledger_transactions')
+    with op.batch_alter_table('audit_log', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_audit_log_actor_id'))
+
+    op.drop_table('audit_log')
     op.drop_table('accounts')

@@ -1,0 +1,116 @@
+"""Admin actions: funding requesters, roles, suspensions, platform stats; each one audited."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import ledger, users
+from bot.config import Settings
+from bot.errors import InvalidInput, NotAllowed
+from bot.money import format_money
+from storage import ledger as books
+from storage.clock import utcnow
+from storage.models import Assignment, AuditEntry, Payout, User
+
+ROLES = ("requester",)
+
+
+@dataclass(frozen=True)
+class Stats:
+    active_workers_today: int
+    answers_today: int
+    money_by_account: dict[str, int]
+    pending_payouts: int
+    pending_payout_micros: int
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    at: datetime
+    actor_id: int
+    action: str
+    target: str
+    details: str
+
+
+def require_admin(settings: Settings, user_id: int) -> None:
+    if user_id not in settings.admin_ids:
+        raise NotAllowed("Sorry, only admins can do that.")
+
+
+async def audit(session: AsyncSession, actor_id: int, action: str, target: str = "", details: str = "") -> None:
+    session.add(AuditEntry(actor_id=actor_id, action=action[:64], target=target[:128], details=details[:1024]))
+
+
+async def find_user(session: AsyncSession, reference: str) -> User:
+    """A user by numeric id or @username, or a message saying who was not found."""
+    reference = reference.strip()
+    if reference.lstrip("-").isdigit():
+        user = await session.get(User, int(reference))
+    else:
+        user = await session.scalar(select(User).where(func.lower(User.username) == reference.lstrip("@").lower()))
+    if user is None:
+        raise InvalidInput(f"No user {reference!r} has talked to the bot yet (use their numeric id or @username).")
+    return user
+
+
+async def fund(session: AsyncSession, settings: Settings, admin_id: int, reference: str, amount: int, key: str) -> tuple[User, bool]:
+    """Credit a requester's available funds once per `key` (derived from the admin's message)."""
+    if amount <= 0:
+        raise InvalidInput("The amount must be more than zero.")
+    user = await find_user(session, reference)
+    if not (user.is_requester or user.id in settings.requester_ids):
+        raise InvalidInput(f"{_name(user)} is not a requester; grant the role first: /grant {user.id} requester")
+    posted = await ledger.fund_requester(session, key, user.id, amount, f"funded by admin {admin_id}")
+    if posted:
+        await audit(session, admin_id, "fund", str(user.id), format_money(amount, settings.currency))
+    return user, posted
+
+
+async def set_role(session: AsyncSession, admin_id: int, reference: str, role: str, granted: bool) -> User:
+    if role not in ROLES:
+        raise InvalidInput(f"Unknown role {role!r}; roles: {', '.join(ROLES)}.")
+    user = await find_user(session, reference)
+    user.is_requester = granted
+    await audit(session, admin_id, "grant" if granted else "revoke", str(user.id), role)
+    return user
+
+
+async def suspend(session: AsyncSession, admin_id: int, reference: str, reason: str) -> User:
+    user = await find_user(session, reference)
+    user.suspended_reason = reason.strip()[:512] or "suspended by an admin"
+    await users.release_reservations(session, user.id)
+    await audit(session, admin_id, "suspend", str(user.id), user.suspended_reason)
+    return user
+
+
+async def unsuspend(session: AsyncSession, admin_id: int, reference: str) -> User:
+    user = await find_user(session, reference)
+    user.suspended_reason = None
+    await audit(session, admin_id, "unsuspend", str(user.id))
+    return user
+
+
+async def stats(session: AsyncSession, now: datetime | None = None) -> Stats:
+    since = (now or utcnow()) - timedelta(days=1)
+    answered_today = (Assignment.status == "answered", Assignment.answered_at >= since)
+    workers, answers = (
+        await session.execute(select(func.count(func.distinct(Assignment.worker_id)), func.count(Assignment.id)).where(*answered_today))
+    ).one()
+    pending, pending_amount = (
+        await session.execute(
+            select(func.count(Payout.id), func.coalesce(func.sum(Payout.amount_micros), 0)).where(Payout.status == "requested")
+        )
+    ).one()
+    return Stats(int(workers), int(answers), await books.totals_by_kind(session), int(pending), int(pending_amount))
+
+
+async def recent_audit(session: AsyncSession, limit: int = 20) -> list[AuditLine]:
+    rows = await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
+    return [AuditLine(row.created_at, row.actor_id, row.action, row.target, row.details) for row in rows]
+
+
+def _name(user: User) -> str:
+    return f"@{user.username}" if user.username else f"{user.first_name} ({user.id})"

@@ -1,0 +1,79 @@
+"""What a worker earned: totals by period and a yearly statement for taxes."""
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import credits
+from bot.money import MICROS
+from storage.models import Assignment, Batch, Payout
+
+
+@dataclass(frozen=True)
+class Earnings:
+    today: int
+    week: int
+    month: int
+    lifetime: int
+
+
+def _earned(worker_id: int):  # answers that were paid and not taken back by quality control
+    return (
+        Assignment.worker_id == worker_id,
+        Assignment.status == "answered",
+        Assignment.credit_state != credits.REJECTED,
+    )
+
+
+async def summary(session: AsyncSession, worker_id: int, now: datetime) -> Earnings:
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    starts = {"today": day, "week": day - timedelta(days=day.weekday()), "month": day.replace(day=1)}
+    totals = {}
+    for name, start in starts.items():
+        totals[name] = await session.scalar(
+            select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(*_earned(worker_id), Assignment.answered_at >= start)
+        )
+    lifetime = await session.scalar(select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(*_earned(worker_id)))
+    return Earnings(int(totals["today"]), int(totals["week"]), int(totals["month"]), int(lifetime))
+
+
+async def years(session: AsyncSession, worker_id: int) -> list[int]:
+    """Years with any earnings, newest first."""
+    stamps = await session.scalars(select(Assignment.answered_at).where(*_earned(worker_id)).order_by(Assignment.answered_at))
+    return sorted({stamp.year for stamp in stamps}, reverse=True)
+
+
+async def statement_csv(session: AsyncSession, worker_id: int, year: int, currency: str) -> str:
+    """One line per day and batch (date, batch, tasks, amount), then the year's payouts."""
+    start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+    answers = await session.execute(
+        select(Assignment.answered_at, Batch.name, Assignment.reward_micros)
+        .join(Batch, Batch.id == Assignment.batch_id)
+        .where(*_earned(worker_id), Assignment.answered_at >= start, Assignment.answered_at < end)
+        .order_by(Assignment.answered_at)
+    )
+    days: dict[tuple[str, str], list[int]] = {}
+    for answered_at, batch, reward in answers:
+        days.setdefault((answered_at.date().isoformat(), batch), []).append(reward)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["date", "kind", "batch", "tasks", "amount", "currency", "method", "status"])
+    for (date, batch), rewards in days.items():
+        writer.writerow([date, "earnings", batch, len(rewards), _amount(sum(rewards)), currency, "", ""])
+    payouts = await session.scalars(
+        select(Payout).where(Payout.worker_id == worker_id, Payout.requested_at >= start, Payout.requested_at < end).order_by(Payout.id)
+    )
+    for payout in payouts:
+        writer.writerow(
+            [payout.requested_at.date().isoformat(), "payout", "", "", _amount(payout.amount_micros), currency, payout.method_kind, payout.status]
+        )
+    return out.getvalue()
+
+
+def _amount(micros: int) -> str:
+    whole, fraction = divmod(micros, MICROS)
+    return f"{whole}.{fraction:06d}".rstrip("0").rstrip(".") if fraction else str(whole)

@@ -1,0 +1,201 @@
+"""Payout methods, payout requests and admins' decisions on them."""
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import ledger
+from bot.errors import DomainError, InvalidInput, NotAllowed
+from bot.money import MICROS, format_money
+from bot.payout_methods import Method, normalise
+from storage.clock import utcnow
+from storage.models import Assignment, Payout, PayoutMethod, PayoutNotice, User
+
+CENT = MICROS // 100
+REQUESTED = "requested"
+APPROVED = "approved"
+REJECTED = "rejected"
+
+
+class AlreadyDecided(DomainError):
+    pass
+
+
+@dataclass(frozen=True)
+class PayoutView:
+    id: int
+    worker_id: int
+    worker_name: str
+    amount_micros: int
+    method: Method
+    status: str
+    requested_at: datetime
+    decided_by: int | None
+    reference: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class WorkerRecord:
+    """What an admin wants to know before paying someone."""
+
+    answers: int
+    gold_answers: int
+    gold_correct: int
+    paid_before_micros: int
+    payouts_before: int
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.gold_correct / self.gold_answers if self.gold_answers else None
+
+
+async def current_method(session: AsyncSession, user_id: int) -> Method | None:
+    row = await session.get(PayoutMethod, user_id)
+    return Method(row.kind, row.address) if row else None
+
+
+async def set_method(session: AsyncSession, user_id: int, kind: str, typed: str) -> tuple[Method | None, Method]:
+    """Validate and store the method; returns (previous, new)."""
+    address = normalise(kind, typed)
+    row = await session.get(PayoutMethod, user_id)
+    previous = Method(row.kind, row.address) if row else None
+    if row is None:
+        session.add(PayoutMethod(user_id=user_id, kind=kind, address=address, updated_at=utcnow()))
+    else:
+        row.kind, row.address, row.updated_at = kind, address, utcnow()
+    user = await session.get(User, user_id)
+    if user is not None:
+        user.reminded_method_at = None
+    return previous, Method(kind, address)
+
+
+async def request(session: AsyncSession, worker_id: int, threshold: int, currency: str, amount: int | None = None) -> PayoutView:
+    """Request a payout of `amount` (default: everything available), at or over the threshold."""
+    user = await session.get(User, worker_id)
+    if user is not None and user.suspended_reason:
+        raise NotAllowed(f"Your account is suspended ({user.suspended_reason}); payouts are paused.")
+    available = (await ledger.worker_balance(session, worker_id)).available
+    # Payment rails move whole cents; a sub-cent remainder stays available for next time.
+    amount = available - available % CENT if amount is None else amount
+    if amount < threshold or amount <= 0:
+        missing = max(threshold - available, 0)
+        raise InvalidInput(
+            f"Payouts start at {format_money(threshold, currency)}. You have {format_money(available, currency)} available; "
+            f"{format_money(missing, currency)} to go."
+        )
+    method = await current_method(session, worker_id)
+    if method is None:
+        raise InvalidInput("Set where your money goes first: /payout_method.")
+    payout = Payout(worker_id=worker_id, amount_micros=amount, method_kind=method.kind, method_address=method.address, status=REQUESTED)
+    session.add(payout)
+    await session.flush()
+    await ledger.hold_for_payout(session, payout.id, worker_id, amount, currency)
+    return await view(session, payout.id)
+
+
+async def decide(session: AsyncSession, payout_id: int, admin_id: int, approve: bool, note: str | None = None) -> PayoutView:
+    """Approve (note = external reference) or reject (note = reason). Exactly one decision ever counts."""
+    payout = await session.scalar(select(Payout).where(Payout.id == payout_id).with_for_update())
+    if payout is None:
+        raise DomainError(f"There is no payout #{payout_id}.")
+    if payout.status != REQUESTED:
+        raise AlreadyDecided(f"Payout #{payout_id} was already {payout.status}.")
+    await ledger.settle_payout(session, payout.id, payout.worker_id, payout.amount_micros, approve)
+    payout.status = APPROVED if approve else REJECTED
+    payout.decided_at = utcnow()
+    payout.decided_by = admin_id
+    if approve:
+        payout.reference = (note or None) and note[:256]
+    else:
+        payout.reason = (note or "no reason given")[:512]
+    return await view(session, payout.id)
+
+
+async def set_reference(session: AsyncSession, payout_id: int, reference: str) -> PayoutView:
+    payout = await session.get(Payout, payout_id)
+    if payout is None or payout.status != APPROVED:
+        raise DomainError("Only an approved payout can carry a transaction id.")
+    payout.reference = reference.strip()[:256]
+    return await view(session, payout_id)
+
+
+async def view(session: AsyncSession, payout_id: int) -> PayoutView:
+    payout = await session.get(Payout, payout_id)
+    user = await session.get(User, payout.worker_id)
+    name = (f"@{user.username}" if user.username else user.first_name) if user else str(payout.worker_id)
+    return PayoutView(
+        id=payout.id,
+        worker_id=payout.worker_id,
+        worker_name=name or str(payout.worker_id),
+        amount_micros=payout.amount_micros,
+        method=Method(payout.method_kind, payout.method_address),
+        status=payout.status,
+        requested_at=payout.requested_at,
+        decided_by=payout.decided_by,
+        reference=payout.reference,
+        reason=payout.reason,
+    )
+
+
+async def worker_record(session: AsyncSession, worker_id: int) -> WorkerRecord:
+    answered = Assignment.worker_id == worker_id, Assignment.status == "answered"
+    answers, gold, correct = (
+        await session.execute(
+            select(
+                func.count(Assignment.id),
+                func.count(Assignment.gold_correct),
+                func.coalesce(func.sum(case((Assignment.gold_correct == True, 1), else_=0)), 0),  # noqa: E712
+            ).where(*answered)
+        )
+    ).one()
+    paid, count = (
+        await session.execute(
+            select(func.coalesce(func.sum(Payout.amount_micros), 0), func.count(Payout.id)).where(
+                Payout.worker_id == worker_id, Payout.status == APPROVED
+            )
+        )
+    ).one()
+    return WorkerRecord(int(answers), int(gold), int(correct), int(paid), int(count))
+
+
+async def queue(session: AsyncSession, status: str = REQUESTED, limit: int = 50) -> list[PayoutView]:
+    ids = await session.scalars(select(Payout.id).where(Payout.status == status).order_by(Payout.id).limit(limit))
+    return [await view(session, payout_id) for payout_id in ids]
+
+
+async def of_worker(session: AsyncSession, worker_id: int) -> list[PayoutView]:
+    ids = await session.scalars(select(Payout.id).where(Payout.worker_id == worker_id).order_by(Payout.id))
+    return [await view(session, payout_id) for payout_id in ids]
+
+
+async def record_notice(session: AsyncSession, payout_id: int, admin_id: int, message_id: int) -> None:
+    session.add(PayoutNotice(payout_id=payout_id, admin_id=admin_id, message_id=message_id))
+
+
+async def notices(session: AsyncSession, payout_id: int) -> list[tuple[int, int]]:
+    rows = await session.execute(select(PayoutNotice.admin_id, PayoutNotice.message_id).where(PayoutNotice.payout_id == payout_id))
+    return [(admin, message) for admin, message in rows]
+
+
+async def payout_of_notice(session: AsyncSession, admin_id: int, message_id: int) -> int | None:
+    return await session.scalar(
+        select(PayoutNotice.payout_id).where(PayoutNotice.admin_id == admin_id, PayoutNotice.message_id == message_id)
+    )
+
+
+def paypal_mass_payout_csv(payouts: list[PayoutView], currency: str) -> str:
+    """PayPal's mass-payout upload: e-mail, amount, currency, reference id, note; no header row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for payout in payouts:
+        if payout.method.kind != "paypal":
+            continue
+        amount = f"{Decimal(payout.amount_micros) / MICROS:.2f}"
+        writer.writerow([payout.method.address, amount, currency.upper(), f"crowdshelf-{payout.id}", "crowdshelf earnings"])
+    return out.getvalue()

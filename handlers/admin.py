@@ -1,0 +1,248 @@
+"""Admin commands and payout decisions. Every admin action is audited; so is every refused attempt."""
+
+import logging
+from collections.abc import Awaitable, Callable
+from functools import wraps
+
+from telegram import Bot, InputFile, Update
+from telegram.ext import ContextTypes
+
+from bot import admin, payouts, users
+from bot.errors import DomainError, InvalidInput
+from bot.money import format_money, to_micros
+from bot.services import Services
+from handlers import common, keyboards, notify, texts
+
+log = logging.getLogger(__name__)
+Context = ContextTypes.DEFAULT_TYPE
+Handler = Callable[[Update, Context], Awaitable[None]]
+REASON_INPUT = "reject_reason:"
+
+
+def services_of(context: Context) -> Services:
+    return context.application.bot_data["services"]
+
+
+def admins_only(handler: Handler) -> Handler:
+    """Refuse non-admins politely, and write the attempt to the audit log."""
+
+    @wraps(handler)
+    async def guarded(update: Update, context: Context) -> None:
+        services = services_of(context)
+        user_id = update.effective_user.id
+        if user_id not in services.settings.admin_ids:
+            log.warning("user %s tried admin command %r", user_id, handler.__name__)
+            async with services.db.write() as session:
+                await admin.audit(session, user_id, "denied", handler.__name__, (update.effective_message.text or "")[:200])
+            await update.effective_message.reply_text(texts.NOT_ALLOWED)
+            return
+        try:
+            await handler(update, context)
+        except DomainError as refusal:
+            await update.effective_message.reply_text(str(refusal))
+
+    return guarded
+
+
+def _arguments(context: Context, needed: int, usage: str) -> list[str]:
+    if len(context.args or []) < needed:
+        raise InvalidInput(f"Usage: {usage}")
+    return list(context.args)
+
+
+@admins_only
+async def admin_help(update: Update, context: Context) -> None:
+    await update.effective_message.reply_html(texts.ADMIN_HELP)
+
+
+@admins_only
+async def fund(update: Update, context: Context) -> None:
+    services = services_of(context)
+    who, amount_text = _arguments(context, 2, "/fund USER AMOUNT, e.g. /fund @shop 100")[:2]
+    try:
+        amount = to_micros(amount_text)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    message = update.effective_message
+    # The key comes from the admin's message, so a replayed update cannot fund twice.
+    key = f"fund:{message.chat_id}:{message.message_id}"
+    async with services.db.write() as session:
+        user, posted = await admin.fund(session, services.settings, update.effective_user.id, who, amount, key)
+    if posted:
+        await message.reply_text(f"✔ Credited {format_money(amount, services.settings.currency)} to {user.first_name or user.id} ({user.id}).")
+
+
+@admins_only
+async def grant(update: Update, context: Context) -> None:
+    await _set_role(update, context, granted=True)
+
+
+@admins_only
+async def revoke(update: Update, context: Context) -> None:
+    await _set_role(update, context, granted=False)
+
+
+async def _set_role(update: Update, context: Context, granted: bool) -> None:
+    services = services_of(context)
+    who, role = _arguments(context, 2, f"/{'grant' if granted else 'revoke'} USER requester")[:2]
+    async with services.db.write() as session:
+        user = await admin.set_role(session, update.effective_user.id, who, role, granted)
+    verb = "is now" if granted else "is no longer"
+    await update.effective_message.reply_text(f"✔ {user.first_name or user.id} ({user.id}) {verb} a {role}.")
+
+
+@admins_only
+async def suspend(update: Update, context: Context) -> None:
+    services = services_of(context)
+    arguments = _arguments(context, 1, "/suspend USER [reason]")
+    async with services.db.write() as session:
+        user = await admin.suspend(session, update.effective_user.id, arguments[0], " ".join(arguments[1:]))
+    await update.effective_message.reply_text(f"✔ {user.id} is suspended: {user.suspended_reason}")
+    await notify.tell(context.bot, services, user.id, f"Your account was suspended: {user.suspended_reason}")
+
+
+@admins_only
+async def unsuspend(update: Update, context: Context) -> None:
+    services = services_of(context)
+    (who,) = _arguments(context, 1, "/unsuspend USER")[:1]
+    async with services.db.write() as session:
+        user = await admin.unsuspend(session, update.effective_user.id, who)
+    await update.effective_message.reply_text(f"✔ {user.id} can work again.")
+    await notify.tell(context.bot, services, user.id, "Your account is active again: /work to continue.")
+
+
+@admins_only
+async def stats(update: Update, context: Context) -> None:
+    services = services_of(context)
+    currency = services.settings.currency
+    async with services.db.read() as session:
+        figures = await admin.stats(session)
+    money = "\n".join(f"  {kind}: {format_money(total, currency)}" for kind, total in sorted(figures.money_by_account.items()))
+    await update.effective_message.reply_text(
+        f"📊 Last 24 hours: {figures.active_workers_today} active worker(s), {figures.answers_today} answer(s)\n"
+        f"Pending payouts: {figures.pending_payouts} ({format_money(figures.pending_payout_micros, currency)})\n"
+        f"Money by account kind:\n{money or '  none yet'}"
+    )
+
+
+@admins_only
+async def audit_log(update: Update, context: Context) -> None:
+    services = services_of(context)
+    async with services.db.read() as session:
+        lines = await admin.recent_audit(session)
+    body = "\n".join(f"{line.at:%Y-%m-%d %H:%M} {line.actor_id} {line.action} {line.target} {line.details}".rstrip() for line in lines)
+    await update.effective_message.reply_text("🧾 Latest admin actions:\n" + (body or "none yet"))
+
+
+@admins_only
+async def payout_queue(update: Update, context: Context) -> None:
+    services = services_of(context)
+    async with services.db.read() as session:
+        waiting = await payouts.queue(session)
+    if not waiting:
+        await update.effective_message.reply_text(texts.QUEUE_EMPTY)
+        return
+    for payout in waiting:
+        await update.effective_message.reply_html(await _notice_text(services, payout.id), reply_markup=keyboards.payout_decision(payout.id))
+
+
+@admins_only
+async def payouts_csv(update: Update, context: Context) -> None:
+    services = services_of(context)
+    async with services.db.read() as session:
+        approved = await payouts.queue(session, status=payouts.APPROVED, limit=10_000)
+    content = payouts.paypal_mass_payout_csv(approved, services.settings.currency)
+    await context.bot.send_document(
+        update.effective_chat.id,
+        InputFile(content.encode(), filename="paypal-mass-payout.csv"),
+        caption=f"{content.count(chr(10))} approved PayPal payout(s)",
+    )
+
+
+async def announce_payout(bot: Bot, services: Services, payout_id: int) -> None:
+    """Every admin gets the request with Approve / Reject buttons; the copies are remembered."""
+    text = await _notice_text(services, payout_id)
+    for admin_id in sorted(services.settings.admin_ids):
+        sent = await notify.tell(bot, services, admin_id, text, keyboards.payout_decision(payout_id))
+        if sent is not None:
+            async with services.db.write() as session:
+                await payouts.record_notice(session, payout_id, admin_id, sent.message_id)
+
+
+async def on_decision(update: Update, context: Context, payout_id: int, approve: bool) -> None:
+    services = services_of(context)
+    admin_id = update.effective_user.id
+    if admin_id not in services.settings.admin_ids:
+        async with services.db.write() as session:
+            await admin.audit(session, admin_id, "denied", "payout decision", str(payout_id))
+        await context.bot.send_message(update.effective_chat.id, texts.NOT_ALLOWED)
+        return
+    if not approve:
+        await common.register(update, services)
+        async with services.db.write() as session:
+            await users.expect_input(session, admin_id, f"{REASON_INPUT}{payout_id}")
+        await context.bot.send_message(update.effective_chat.id, texts.REJECT_REASON_PROMPT.format(id=payout_id))
+        return
+    await _decide(update, context, payout_id, approve=True, note=None)
+
+
+async def reason_typed(update: Update, context: Context, payout_id: int) -> None:
+    await _decide(update, context, payout_id, approve=False, note=update.effective_message.text)
+
+
+async def reference_replied(update: Update, context: Context, payout_id: int) -> None:
+    services = services_of(context)
+    reference = update.effective_message.text
+    try:
+        async with services.db.write() as session:
+            payout = await payouts.set_reference(session, payout_id, reference)
+            await admin.audit(session, update.effective_user.id, "payout_reference", str(payout_id), reference[:200])
+    except DomainError as refusal:
+        await update.effective_message.reply_text(str(refusal))
+        return
+    await update.effective_message.reply_text(texts.REFERENCE_SAVED.format(id=payout_id))
+    await _update_copies(context.bot, services, payout_id, approved=True, admin_name=_name(update), detail=payout.reference)
+
+
+async def _decide(update: Update, context: Context, payout_id: int, approve: bool, note: str | None) -> None:
+    services = services_of(context)
+    admin_id = update.effective_user.id
+    try:
+        async with services.db.write() as session:
+            payout = await payouts.decide(session, payout_id, admin_id, approve, note)
+            await admin.audit(session, admin_id, "payout_approve" if approve else "payout_reject", str(payout_id), note or "")
+    except DomainError as refusal:
+        await context.bot.send_message(update.effective_chat.id, str(refusal))
+        return
+    await _update_copies(context.bot, services, payout_id, approve, _name(update), payout.reference if approve else payout.reason)
+    currency = services.settings.currency
+    amount = format_money(payout.amount_micros, currency)
+    if approve:
+        text = texts.PAYOUT_APPROVED_WORKER.format(id=payout.id, amount=amount, method=payout.method.label, reference="")
+    else:
+        text = texts.PAYOUT_REJECTED_WORKER.format(id=payout.id, amount=amount, reason=payout.reason)
+    await notify.tell(context.bot, services, payout.worker_id, text)
+
+
+async def _update_copies(bot: Bot, services: Services, payout_id: int, approved: bool, admin_name: str, detail: str | None) -> None:
+    """The decision replaces the buttons on every admin's copy, so nobody decides twice."""
+    notice = await _notice_text(services, payout_id)
+    async with services.db.read() as session:
+        copies = await payouts.notices(session, payout_id)
+    for chat_id, message_id in copies:
+        await notify.edit(bot, chat_id, message_id, texts.payout_decided(notice, approved, admin_name, detail))
+
+
+async def _notice_text(services: Services, payout_id: int) -> str:
+    async with services.db.read() as session:
+        payout = await payouts.view(session, payout_id)
+        record = await payouts.worker_record(session, payout.worker_id)
+    return texts.payout_notice(
+        payout.id, payout.worker_name, payout.worker_id, payout.amount_micros, payout.method.label, record.accuracy,
+        record.gold_answers, record.answers, record.paid_before_micros, record.payouts_before, services.settings.currency,
+    )
+
+
+def _name(update: Update) -> str:
+    user = update.effective_user
+    return f"@{user.username}" if user.username else user.first_name

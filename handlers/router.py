@@ -1,0 +1,54 @@
+"""One entry for buttons and one for typed text, sending each to the handler it belongs to."""
+
+from telegram import Message, Update
+from telegram.ext import ContextTypes
+
+from bot import payouts, users
+from handlers import admin, callbacks, money, texts, worker
+from handlers.callbacks import ChooseMethod, Decide, Statement
+
+Context = ContextTypes.DEFAULT_TYPE
+
+
+async def on_button(update: Update, context: Context) -> None:
+    query = update.callback_query
+    action = callbacks.decode(query.data)
+    if action is None:
+        await query.answer(texts.TASK_UNAVAILABLE)
+        return
+    # Answer at once so the phone stops its spinner; the work below may take a moment.
+    await query.answer()
+    message = query.message if isinstance(query.message, Message) else None
+    match action:
+        case ChooseMethod(kind):
+            await money.choose_method(update, context, kind)
+        case Decide(payout_id, approve):
+            await admin.on_decision(update, context, payout_id, approve)
+        case Statement(year):
+            await money.send_statement(update, context, year)
+        case _:
+            await worker.act(update, context, action, message)
+
+
+async def on_text(update: Update, context: Context) -> None:
+    """Typed text answers a question the bot asked (stored in the database), else it searches."""
+    services = worker.services_of(context)
+    user_id = update.effective_user.id
+    replied = update.effective_message.reply_to_message
+    if replied is not None and user_id in services.settings.admin_ids:
+        async with services.db.read() as session:
+            payout_id = await payouts.payout_of_notice(session, user_id, replied.message_id)
+        if payout_id is not None:
+            await admin.reference_replied(update, context, payout_id)
+            return
+    async with services.db.read() as session:
+        awaiting = await users.expected_input(session, user_id)
+    if awaiting:  # taken in a write, so two quick messages cannot both answer the question
+        async with services.db.write() as session:
+            awaiting = await users.take_expected_input(session, user_id)
+    if awaiting and awaiting.startswith(money.METHOD_INPUT):
+        await money.method_typed(update, context, awaiting.removeprefix(money.METHOD_INPUT))
+    elif awaiting and awaiting.startswith(admin.REASON_INPUT):
+        await admin.reason_typed(update, context, int(awaiting.removeprefix(admin.REASON_INPUT)))
+    else:
+        await worker.search(update, context)

@@ -1,0 +1,191 @@
+"""The `crowdshelf` command, run in-process: exit codes, messages, and what ends up in the database."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kitchen.csv"
+KITCHEN = "Home & Garden > Kitchen & Dining"
+CONFIG_KEYS = ("BOT_TOKEN", "DATABASE_URL", "ADMIN_IDS", "REQUESTER_IDS", "CURRENCY", "PAYOUT_THRESHOLD", "LOG_LEVEL")
+
+
+@pytest.fixture
+def database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh SQLite file as DATABASE_URL; the working directory has no .env to leak settings in."""
+    for key in CONFIG_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    path = tmp_path / "cli.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+def run(*argv: str) -> int:
+    try:
+        return cli.main(list(argv))
+    except SystemExit as exit:  # argparse errors exit instead of returning
+        return exit.code if isinstance(exit.code, int) else 1
+
+
+def query(path: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(path) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def count(path: Path, table: str) -> int:
+    return query(path, f"SELECT count(*) FROM {table}")[0][0]
+
+
+def tables(path: Path) -> set[str]:
+    return {name for (name,) in query(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+@pytest.mark.parametrize("token", [None, "", "changeme"])
+def test_run_without_token_explains_in_one_line(
+    database: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], token: str | None
+) -> None:
+    """`run` without a usable BOT_TOKEN exits 2 with one line pointing at @BotFather, no traceback,
+    and does not touch the database."""
+    if token is not None:
+        monkeypatch.setenv("BOT_TOKEN", token)
+    assert run("run") == 2
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert "@BotFather" in lines[0] and "BOT_TOKEN" in lines[0]
+    assert "Traceback" not in out + err
+    assert not database.exists()
+
+
+def test_db_upgrade_creates_schema(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`db upgrade` creates every table and is safe to run twice."""
+    assert run("db", "upgrade") == 0
+    assert run("db", "upgrade") == 0
+    assert {"users", "taxonomies", "taxonomy_nodes", "batches", "items", "assignments", "accounts",
+            "ledger_transactions", "ledger_entries", "alembic_version"} <= tables(database)
+    assert "up to date" in capsys.readouterr().out
+
+
+GOOGLE = "# a comment\n1 - Kitchen\n2 - Kitchen > Pans\n3 - Kitchen > Pans > Woks\n4 - Garden\n"
+CSV = "id,parent_id,name\n1,,Kitchen\n2,1,Pans\n3,2,Woks\n4,,Garden\n"
+JSON = json.dumps(
+    [{"id": 1, "name": "Kitchen", "children": [{"id": 2, "name": "Pans", "children": [{"id": 3, "name": "Woks"}]}]}, {"id": 4, "name": "Garden"}],
+    indent=2,
+)
+
+
+@pytest.mark.parametrize(("filename", "content"), [("google.txt", GOOGLE), ("tree.csv", CSV), ("tree.json", JSON)])
+def test_taxonomy_load_formats(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], filename: str, content: str
+) -> None:
+    """`taxonomy load` reads Google text, CSV and nested JSON, prints the number of categories and stores them."""
+    file = tmp_path / filename
+    file.write_text(content, encoding="utf-8")
+    assert run("taxonomy", "load", str(file), "--name", "shop") == 0
+    out = capsys.readouterr().out
+    assert "'shop'" in out and "4 categories" in out
+    assert query(database, "SELECT name, node_count FROM taxonomies") == [("shop", 4)]
+    assert sorted(query(database, "SELECT id, parent_id, name FROM taxonomy_nodes")) == [
+        (1, None, "Kitchen"),
+        (2, 1, "Pans"),
+        (3, 2, "Woks"),
+        (4, None, "Garden"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("filename", "content", "lines"),
+    [
+        ("bad.txt", "1 - Kitchen\nnot a category line\n3 - Kitchen > Pans\nx - Garden\n", ["line 2", "line 4"]),
+        ("bad.csv", "id,parent_id,name\n1,,Kitchen\nabc,1,Pans\n3,1,\n", ["line 3", "line 4"]),
+        ("bad.json", '[\n  {"id": 1, "name": "Kitchen"},\n  {"id": 2}\n]\n', ["line 3"]),
+        ("orphan.txt", "1 - Kitchen\n2 - Garden > Tools\n", ["line 2"]),
+    ],
+)
+def test_malformed_taxonomy_reports_lines_and_stores_nothing(
+    database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], filename: str, content: str, lines: list[str]
+) -> None:
+    """A malformed taxonomy file exits non-zero naming the bad lines, without a traceback, and stores nothing."""
+    assert run("db", "upgrade") == 0
+    file = tmp_path / filename
+    file.write_text(content, encoding="utf-8")
+    assert run("taxonomy", "load", str(file), "--name", "shop") != 0
+    out, err = capsys.readouterr()
+    for line in lines:
+        assert line in err
+    assert "Traceback" not in out + err
+    assert count(database, "taxonomies") == 0 and count(database, "taxonomy_nodes") == 0
+
+
+def test_duplicate_taxonomy_name_refused(database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Loading a second taxonomy under a name already taken is refused and keeps the first intact."""
+    file = tmp_path / "tree.csv"
+    file.write_text(CSV, encoding="utf-8")
+    assert run("taxonomy", "load", str(file), "--name", "shop") == 0
+    other = tmp_path / "other.txt"
+    other.write_text("10 - Toys\n", encoding="utf-8")
+    assert run("taxonomy", "load", str(other), "--name", "shop") != 0
+    assert "already exists" in capsys.readouterr().err
+    assert count(database, "taxonomies") == 1 and count(database, "taxonomy_nodes") == 4
+
+
+def test_batch_load_example(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The repository's example file loads as a funded, active batch under the kitchen root."""
+    code = run(
+        "batch", "load", str(EXAMPLE), "--requester", "9001", "--reward", "0.02", "--overlap", "3",
+        "--root", KITCHEN, "--name", "Kitchen demo",
+    )
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    products = len(EXAMPLE.read_text(encoding="utf-8").strip().splitlines()) - 1
+    assert f"{products} products" in out and "'Kitchen demo'" in out
+    assert f"${0.02 * 3 * products:.2f} reserved" in out
+    assert query(database, "SELECT status, item_count, root_node_id FROM batches") == [("active", products, 638)]
+    assert count(database, "items") == products
+    assert query(database, "SELECT balance FROM accounts WHERE kind = 'requester_reserved' AND owner_id = 9001") == [
+        (20_000 * 3 * products,)
+    ]
+    gold = query(database, "SELECT external_id, gold_node_id FROM items WHERE gold_node_id IS NOT NULL ORDER BY external_id")
+    assert [item for item, _ in gold] == ["sku-003", "sku-004", "sku-008"]
+    assert dict(gold)["sku-008"] == 662  # given as a full path in the file
+
+
+def test_batch_load_bad_file_names_rows(database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A product file with bad rows exits non-zero, names each bad row and why, and stores no batch."""
+    file = tmp_path / "bad.csv"
+    file.write_text(
+        "item_id,title,image_url\nsku-1,Skillet,\nsku-2,,\nsku-1,Again,\nsku-4,Wok,not-a-url\n", encoding="utf-8"
+    )
+    code = run("batch", "load", str(file), "--requester", "9001", "--reward", "0.02", "--root", KITCHEN, "--name", "Bad")
+    out, err = capsys.readouterr()
+    assert code != 0
+    assert "Line 3: title is empty" in err
+    assert "Line 4: item_id 'sku-1' repeats line 2" in err
+    assert "Line 5: image_url" in err
+    assert "Traceback" not in out + err
+    assert count(database, "batches") == 0 and count(database, "items") == 0 and count(database, "ledger_entries") == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--reward", "abc"], "--reward"),
+        (["--reward", "-0.02"], "--reward"),
+        (["--reward", "0.02", "--overlap", "0"], "overlap"),
+        (["--reward", "0.02", "--root", "No Such Category"], "root"),
+        (["--reward", "0.02", "--taxonomy", "missing"], "No taxonomy named 'missing'"),
+    ],
+)
+def test_batch_load_bad_options(database: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str) -> None:
+    """Bad settings on the command line exit non-zero with a message naming the setting."""
+    code = run("batch", "load", str(EXAMPLE), "--requester", "9001", "--name", "K", *options)
+    assert code != 0
+    assert message in capsys.readouterr().err
+    if database.exists() and "batches" in tables(database):
+        assert count(database, "batches") == 0

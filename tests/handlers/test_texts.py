@@ -1,0 +1,141 @@
+"""Message texts: task cards fit Telegram's limits and user-supplied text is escaped for HTML."""
+
+from html.parser import HTMLParser
+
+import pytest
+
+from bot.work import Card, Choice, SearchScreen, TaskScreen
+from handlers import texts
+from taxonomy import load_default
+
+ALLOWED_TAGS = {"b", "i"}
+
+
+class Rendered(HTMLParser):
+    """What Telegram would show: the text after entity parsing, and the tags used (checked for balance)."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.tags: list[str] = []
+        self.open: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.open and self.open[-1] == tag, f"unbalanced </{tag}>"
+        self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def telegram_length(text: str) -> int:
+    """Telegram limits the text left after entity parsing, counted in Unicode characters (code points)."""
+    return len(text)
+
+
+def deepest_breadcrumb() -> tuple[str, ...]:
+    tree = load_default()
+    deepest = max(tree, key=lambda node: len(tree.path_names(node.id)))
+    return tuple(node.name for node in tree.path(deepest.id))
+
+
+def screen(card: Card, breadcrumb: tuple[str, ...] = ("Home & Garden", "Kitchen & Dining"), note: str = "") -> TaskScreen:
+    choices = tuple(Choice(n, f"Category {n}", n % 2 == 0) for n in range(8))
+    return TaskScreen(
+        assignment_id=1,
+        batch_name="Kitchen",
+        card=card,
+        reward_micros=20_000,
+        breadcrumb=breadcrumb,
+        here=638,
+        parent=536,
+        choices=choices,
+        page=2,
+        pages=12,
+        can_go_back=True,
+        accept_here=False,
+        note=note,
+    )
+
+
+LONG_CARDS = {
+    "plain": Card("T" * 5000, "D" * 20000, "B" * 1000, "P" * 500, ""),
+    "ampersands": Card("&" * 5000, "&" * 20000, "&" * 1000, "&" * 500, ""),
+    "angles": Card("<" * 5000, "<>" * 10000, "<" * 1000, ">" * 500, ""),
+    "emoji": Card("🍳" * 5000, "🥘" * 20000, "🔪" * 1000, "💲" * 500, ""),
+    "words": Card("Cast iron skillet " * 300, "Pre-seasoned & ready <to> use. " * 800, "Lodge", "19.90", ""),
+}
+
+
+@pytest.mark.parametrize("limit", [texts.CAPTION_LIMIT, texts.TEXT_LIMIT])
+@pytest.mark.parametrize("kind", sorted(LONG_CARDS))
+def test_task_text_fits_limit(kind: str, limit: int) -> None:
+    """With huge titles, descriptions, brands and prices, the shown text fits in a caption (1024) or message (4096)."""
+    note = texts.answer_note(20_000, 1_234_560_000, "USD")
+    rendered = Rendered(texts.task(screen(LONG_CARDS[kind], deepest_breadcrumb(), note), "USD", limit))
+    assert telegram_length(rendered.text) <= limit
+    assert not rendered.open, "a tag was left open"
+    assert set(rendered.tags) <= ALLOWED_TAGS
+
+
+@pytest.mark.parametrize("limit", [texts.CAPTION_LIMIT, texts.TEXT_LIMIT])
+def test_long_card_keeps_title_and_category_place(limit: int) -> None:
+    """Shortening keeps the start of the title and the breadcrumb/instructions tail, and marks cuts with an ellipsis."""
+    card = LONG_CARDS["words"]
+    shown = Rendered(texts.task(screen(card), "USD", limit)).text
+    assert shown.startswith("🛒 Cast iron skillet")
+    assert "…" in shown
+    assert "Home & Garden › Kitchen & Dining" in shown
+    assert "$0.02" in shown
+
+
+def test_title_and_fields_are_escaped() -> None:
+    """A title with <b> and & (and other fields with markup) is shown literally, never as markup."""
+    card = Card(
+        title="Pots <b>&</b> Pans & more",
+        description="<i>oops</i> 5 < 6 && 7 > 3",
+        brand="Smith & Sons <script>",
+        price="<1$",
+        image_url="",
+    )
+    html = texts.task(screen(card, breadcrumb=("Home & Garden", "<Kitchen>"), note="<note> & co"), "USD", texts.TEXT_LIMIT)
+    rendered = Rendered(html)
+    assert set(rendered.tags) <= ALLOWED_TAGS
+    assert "&amp;" in html and "&lt;b&gt;" in html
+    for literal in (card.title, card.description, card.brand, card.price, "Home & Garden › <Kitchen>", "<note> & co"):
+        assert literal in rendered.text
+
+
+def test_short_card_shows_everything() -> None:
+    """A normal product card shows title, brand, price and description unshortened."""
+    card = Card("Cast Iron Skillet", "Pre-seasoned.", "Lodge", "19.90", "")
+    shown = Rendered(texts.task(screen(card), "USD", texts.CAPTION_LIMIT)).text
+    for part in ("Cast Iron Skillet", "Brand: Lodge", "Price: 19.90", "Pre-seasoned.", "page 3/12"):
+        assert part in shown
+    assert "…" not in shown
+
+
+def test_welcome_escapes_name() -> None:
+    """A user's first name is escaped in the welcome text."""
+    rendered = Rendered(texts.welcome("<b>Eve</b> & co"))
+    assert "<b>Eve</b> & co" in rendered.text
+    assert set(rendered.tags) <= ALLOWED_TAGS
+
+
+def test_search_results_escape_query() -> None:
+    """A search query with markup is echoed literally."""
+    for matches in ((), (Choice(1, "Woks", True),)):
+        html = texts.search_results(SearchScreen(1, "<b>wok</b> & pan", matches, True))
+        rendered = Rendered(html)
+        assert "<b>wok</b> & pan" in rendered.text
+        assert not rendered.tags
