@@ -130,7 +130,15 @@ class NoRateLimit(BaseRateLimiter):
     async def shutdown(self) -> None:
         pass
 
-    async def process_request(self, callback: Callable[..., Awaitable[Any]], args: Any, kwargs: dict, endpoint: str, data: dict, rate_limit_args: Any) -> Any:
+    async def process_request(
+        self,
+        callback: Callable[..., Awaitable[Any]],
+        args: Any,
+        kwargs: dict,
+        endpoint: str,
+        data: dict,
+        rate_limit_args: Any,
+    ) -> Any:
         return await callback(*args, **kwargs)
 
 
@@ -606,7 +614,9 @@ async def make_pool(directory: Path, name: str, items: int) -> Pool:
             # The rest of the pool goes in directly; the ledger reserves its cost like a launch would.
             cost = REWARD_MICROS * OVERLAP * extra
             async with db.write() as session:
-                await ledger.fund_requester(session, f"batch:{batch.id}:fund-bulk", REQUESTER, cost, f"bulk items of batch {batch.id}")
+                await ledger.fund_requester(
+                    session, f"batch:{batch.id}:fund-bulk", REQUESTER, cost, f"bulk items of batch {batch.id}"
+                )
                 await books.post(
                     session,
                     f"batch:{batch.id}:reserve-bulk",
@@ -646,7 +656,10 @@ def _bulk_items(path: Path, batch_id: int, after: int, count: int) -> None:
             stop = min(start + BULK_CHUNK, after + count + 1)
             connection.executemany(
                 statement,
-                ((batch_id, f"bulk-{n:07d}", f"Product {n}", f"Description of product {n}") for n in range(start, stop)),
+                (
+                    (batch_id, f"bulk-{n:07d}", f"Product {n}", f"Description of product {n}")
+                    for n in range(start, stop)
+                ),
             )
         connection.execute("COMMIT")
     finally:
@@ -747,10 +760,15 @@ async def main_async(args: argparse.Namespace) -> int:
         report_run(minimal, args.workers)
         pool = await make_pool(directory, "throughput", throughput_items)
         say("crowdshelf pool items", pool.items)
-        ours = await measure("crowdshelf", "crowdshelf", pool.url, args.workers, warmup, args.seconds, profile_top=args.profile)
+        ours = await measure(
+            "crowdshelf", "crowdshelf", pool.url, args.workers, warmup, args.seconds, profile_top=args.profile
+        )
         report_run(ours, args.workers)
         ratio = ours.rate / minimal.rate if minimal.rate else float("nan")
-        say("ratio crowdshelf/minimal", f"{ratio:.2f} (target >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'MISSED'})")
+        say(
+            "ratio crowdshelf/minimal",
+            f"{ratio:.2f} (target >= {TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'MISSED'})",
+        )
         say(
             "crowdshelf answers/s vs target",
             f"{ours.rate:.1f} (target >= {TARGET_RATE:.0f}: {'met' if ours.rate >= TARGET_RATE else 'MISSED'})",
@@ -793,7 +811,9 @@ async def main_async(args: argparse.Namespace) -> int:
             f"p50 {p50:.2f}, p99 {p99:.2f} (target <= {TARGET_POOL_RATIO}: {'met' if max(p50, p99) <= TARGET_POOL_RATIO else 'MISSED'})",
         )
         if args.profile and ours.profile:
-            print("\nprofile of the crowdshelf bot process over the measured window (cProfile, main thread):", flush=True)
+            print(
+                "\nprofile of the crowdshelf bot process over the measured window (cProfile, main thread):", flush=True
+            )
             print(ours.profile, flush=True)
     if failed:
         say("result", "FAILED: see the PROBLEM lines above")
@@ -804,10 +824,14 @@ async def main_async(args: argparse.Namespace) -> int:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=50, help="simulated workers labeling at once (default 50)")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured window per run, after warm-up (default 10)")
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="measured window per run, after warm-up (default 10)"
+    )
     parser.add_argument("--big", type=int, default=1_000_000, help="items in the big pool (default 1,000,000)")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run in a few seconds")
-    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the bot's top N functions (cProfile)")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="print the bot's top N functions (cProfile)"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.workers = min(args.workers, 10)

@@ -56,7 +56,9 @@ async def find_user(session: AsyncSession, reference: str) -> User:
     return user
 
 
-async def fund(session: AsyncSession, settings: Settings, admin_id: int, reference: str, amount: int, key: str) -> tuple[User, bool]:
+async def fund(
+    session: AsyncSession, settings: Settings, admin_id: int, reference: str, amount: int, key: str
+) -> tuple[User, bool]:
     """Credit a requester's available funds once per `key` (derived from the admin's message)."""
     if amount <= 0:
         raise InvalidInput("The amount must be more than zero.")
@@ -97,11 +99,15 @@ async def stats(session: AsyncSession, now: datetime | None = None) -> Stats:
     since = (now or utcnow()) - timedelta(days=1)
     answered_today = (Assignment.status == "answered", Assignment.answered_at >= since)
     workers, answers = (
-        await session.execute(select(func.count(func.distinct(Assignment.worker_id)), func.count(Assignment.id)).where(*answered_today))
+        await session.execute(
+            select(func.count(func.distinct(Assignment.worker_id)), func.count(Assignment.id)).where(*answered_today)
+        )
     ).one()
     pending, pending_amount = (
         await session.execute(
-            select(func.count(Payout.id), func.coalesce(func.sum(Payout.amount_micros), 0)).where(Payout.status == "requested")
+            select(func.count(Payout.id), func.coalesce(func.sum(Payout.amount_micros), 0)).where(
+                Payout.status == "requested"
+            )
         )
     ).one()
     return Stats(int(workers), int(answers), await books.totals_by_kind(session), int(pending), int(pending_amount))

@@ -92,8 +92,16 @@ def _schedule_jobs(application: Application, services: Services) -> None:
         for worker_id in result.reminders:
             await notify.tell(context.bot, services, worker_id, texts.PAYOUT_METHOD_REMINDER)
         for payout in result.created:
-            await notify.tell(context.bot, services, payout.worker_id, texts.PAYOUT_REQUESTED.format(
-                amount=format_money(payout.amount_micros, settings.currency), method=payout.method.label, id=payout.id))
+            await notify.tell(
+                context.bot,
+                services,
+                payout.worker_id,
+                texts.PAYOUT_REQUESTED.format(
+                    amount=format_money(payout.amount_micros, settings.currency),
+                    method=payout.method.label,
+                    id=payout.id,
+                ),
+            )
             await admin.announce_payout(context.bot, services, payout.id)
 
     reclaim_every = min(RECLAIM_EVERY_SECONDS, settings.assignment_ttl_seconds)

@@ -17,7 +17,17 @@ from storage.models import Batch, Item, User
 from taxonomy import Tree
 
 TASK_TYPES = ("categorize",)
-COLUMNS = ("item_id", "title", "description", "brand", "price", "image_url", "gold_category", "proposed_category", "gold_answer")
+COLUMNS = (
+    "item_id",
+    "title",
+    "description",
+    "brand",
+    "price",
+    "image_url",
+    "gold_category",
+    "proposed_category",
+    "gold_answer",
+)
 REQUIRED = ("item_id", "title")
 LIMITS = {"item_id": 256, "title": 1000, "description": 5000, "brand": 256, "price": 64, "image_url": 2000}
 # A cell a spreadsheet would execute when the results are opened again.
@@ -95,7 +105,8 @@ def read_rows(data: bytes, filename: str) -> list[Row]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise InvalidInput(
-            f"The file is not UTF-8 text (byte {error.start} cannot be read). Save it as UTF-8, e.g. “CSV UTF-8” in Excel."
+            f"The file is not UTF-8 text (byte {error.start} cannot be read). "
+            "Save it as UTF-8, e.g. “CSV UTF-8” in Excel."
         ) from None
     if not text.strip():
         raise InvalidInput("The file is empty.")
@@ -136,9 +147,11 @@ def _json_rows(text: str) -> Iterator[Row]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InvalidInput(f"The JSON is not valid: {error.msg} at line {error.lineno}, column {error.colno}.") from None
+        raise InvalidInput(
+            f"The JSON is not valid: {error.msg} at line {error.lineno}, column {error.colno}."
+        ) from None
     if not isinstance(document, list):
-        raise InvalidInput("A JSON batch file must be a list of product objects: [{\"item_id\": …, \"title\": …}, …].")
+        raise InvalidInput('A JSON batch file must be a list of product objects: [{"item_id": …, "title": …}, …].')
     for position, record in enumerate(document, start=1):
         yield _object_row(f"item {position}", record)
 
@@ -190,7 +203,9 @@ def validate_rows(rows: list[Row], spec: BatchSpec, tree: Tree, root_id: int | N
         elif not problems:
             drafts.append(_draft(row.values, tree))
     if problems:
-        raise InvalidInput(f"The file was rejected: {len(problems)} row(s) have problems. Nothing was stored.", problems)
+        raise InvalidInput(
+            f"The file was rejected: {len(problems)} row(s) have problems. Nothing was stored.", problems
+        )
     return drafts
 
 
@@ -347,6 +362,8 @@ async def load_funded_batch(
     drafts = validate_rows(rows, spec, tree, root_id)
     batch = await store_batch(session, requester_id, taxonomy_id, root_id, spec, drafts, status="active")
     cost = batch_cost(spec, len(drafts))
-    await ledger.fund_requester(session, f"batch:{batch.id}:fund", requester_id, cost, f"operator funding for batch {batch.id}")
+    await ledger.fund_requester(
+        session, f"batch:{batch.id}:fund", requester_id, cost, f"operator funding for batch {batch.id}"
+    )
     await ledger.reserve_for_batch(session, batch.id, requester_id, cost, currency)
     return batch

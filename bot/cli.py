@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import batches, taxonomies
+from bot import batches, payouts, taxonomies
 from bot.app import allowed_updates, build_application
 from bot.batches import BatchSpec
 from bot.config import MissingToken, Settings
@@ -44,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(handler=_db_upgrade)
 
     taxonomy = commands.add_parser("taxonomy", help="category trees").add_subparsers(required=True, metavar="ACTION")
-    load = taxonomy.add_parser("load", help="load a taxonomy: Google `ID - A > B` text, CSV id,parent_id,name, or nested JSON")
+    load = taxonomy.add_parser(
+        "load", help="load a taxonomy: Google `ID - A > B` text, CSV id,parent_id,name, or nested JSON"
+    )
     load.add_argument("file", type=Path)
     load.add_argument("--name", required=True)
     load.set_defaults(handler=_taxonomy_load)
@@ -62,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     load_batch.add_argument("--leaf-only", action=argparse.BooleanOptionalAction, default=True)
     load_batch.add_argument("--instructions", default="")
     load_batch.set_defaults(handler=_batch_load)
+
+    payout = commands.add_parser("payouts", help="payout requests").add_subparsers(required=True, metavar="ACTION")
+    export = payout.add_parser("export", help="write PayPal payouts as a PayPal mass-payout CSV")
+    export.add_argument(
+        "--status", default=payouts.APPROVED, choices=(payouts.REQUESTED, payouts.APPROVED, payouts.REJECTED)
+    )
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    export.set_defaults(handler=_payouts_export)
     return parser
 
 
@@ -120,13 +130,37 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
                 if taxonomy_id is None:
                     raise DomainError(f"No taxonomy named {args.taxonomy!r}; load it with `crowdshelf taxonomy load`.")
                 tree = await taxonomies.read_tree(session, taxonomy_id)
-                batch = await batches.load_funded_batch(session, args.requester, taxonomy_id, tree, spec, rows, settings.currency)
+                batch = await batches.load_funded_batch(
+                    session, args.requester, taxonomy_id, tree, spec, rows, settings.currency
+                )
                 return batch.id, batch.item_count, batches.batch_cost(spec, batch.item_count)
         finally:
             await db.dispose()
 
     batch_id, items, cost = asyncio.run(load())
-    print(f"Batch {batch_id} {args.name!r}: {items} products, {format_money(cost, settings.currency)} reserved. Workers can start now.")
+    print(
+        f"Batch {batch_id} {args.name!r}: {items} products, {format_money(cost, settings.currency)} reserved. "
+        "Workers can start now."
+    )
+
+
+def _payouts_export(settings: Settings, args: argparse.Namespace) -> None:
+    async def export() -> str:
+        db = connect(settings.database_url)
+        try:
+            async with db.read() as session:
+                found = await payouts.queue(session, status=args.status, limit=1_000_000)
+        finally:
+            await db.dispose()
+        return payouts.paypal_mass_payout_csv(found, settings.currency)
+
+    migrate.upgrade(settings.database_url)
+    content = asyncio.run(export())
+    if args.out is None:
+        sys.stdout.write(content)
+    else:
+        args.out.write_text(content, encoding="utf-8")
+        print(f"Wrote {content.count(chr(10))} PayPal payout(s) to {args.out}.", file=sys.stderr)
 
 
 if __name__ == "__main__":

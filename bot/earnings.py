@@ -35,15 +35,21 @@ async def summary(session: AsyncSession, worker_id: int, now: datetime) -> Earni
     totals = {}
     for name, start in starts.items():
         totals[name] = await session.scalar(
-            select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(*_earned(worker_id), Assignment.answered_at >= start)
+            select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(
+                *_earned(worker_id), Assignment.answered_at >= start
+            )
         )
-    lifetime = await session.scalar(select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(*_earned(worker_id)))
+    lifetime = await session.scalar(
+        select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(*_earned(worker_id))
+    )
     return Earnings(int(totals["today"]), int(totals["week"]), int(totals["month"]), int(lifetime))
 
 
 async def years(session: AsyncSession, worker_id: int) -> list[int]:
     """Years with any earnings, newest first."""
-    stamps = await session.scalars(select(Assignment.answered_at).where(*_earned(worker_id)).order_by(Assignment.answered_at))
+    stamps = await session.scalars(
+        select(Assignment.answered_at).where(*_earned(worker_id)).order_by(Assignment.answered_at)
+    )
     return sorted({stamp.year for stamp in stamps}, reverse=True)
 
 
@@ -65,11 +71,22 @@ async def statement_csv(session: AsyncSession, worker_id: int, year: int, curren
     for (date, batch), rewards in days.items():
         writer.writerow([date, "earnings", batch, len(rewards), _amount(sum(rewards)), currency, "", ""])
     payouts = await session.scalars(
-        select(Payout).where(Payout.worker_id == worker_id, Payout.requested_at >= start, Payout.requested_at < end).order_by(Payout.id)
+        select(Payout)
+        .where(Payout.worker_id == worker_id, Payout.requested_at >= start, Payout.requested_at < end)
+        .order_by(Payout.id)
     )
     for payout in payouts:
         writer.writerow(
-            [payout.requested_at.date().isoformat(), "payout", "", "", _amount(payout.amount_micros), currency, payout.method_kind, payout.status]
+            [
+                payout.requested_at.date().isoformat(),
+                "payout",
+                "",
+                "",
+                _amount(payout.amount_micros),
+                currency,
+                payout.method_kind,
+                payout.status,
+            ]
         )
     return out.getvalue()
 

@@ -53,7 +53,9 @@ async def sweep_payouts(services: Services) -> Sweep:
     async with services.db.read() as session:
         owners = list(
             await session.scalars(
-                select(Account.owner_id).where(Account.kind == ledger.WORKER_AVAILABLE, Account.balance >= max(threshold, 1))
+                select(Account.owner_id).where(
+                    Account.kind == ledger.WORKER_AVAILABLE, Account.balance >= max(threshold, 1)
+                )
             )
         )
     result = Sweep()

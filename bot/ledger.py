@@ -41,7 +41,9 @@ async def fund_requester(session: AsyncSession, key: str, requester_id: int, amo
     )
 
 
-async def reserve_for_batch(session: AsyncSession, batch_id: int, requester_id: int, amount: int, currency: str) -> bool:
+async def reserve_for_batch(
+    session: AsyncSession, batch_id: int, requester_id: int, amount: int, currency: str
+) -> bool:
     """Set aside a launched batch's whole cost so answers can always be paid."""
     try:
         return await ledger.post(
@@ -58,7 +60,9 @@ async def reserve_for_batch(session: AsyncSession, batch_id: int, requester_id: 
         ) from None
 
 
-async def credit_answer(session: AsyncSession, assignment_id: int, requester_id: int, worker_id: int, amount: int) -> bool:
+async def credit_answer(
+    session: AsyncSession, assignment_id: int, requester_id: int, worker_id: int, amount: int
+) -> bool:
     """Pay an accepted answer from the batch's reserve into the worker's pending balance."""
     return await ledger.post(
         session,
@@ -88,7 +92,9 @@ async def release_credit(session: AsyncSession, assignment_id: int, worker_id: i
     )
 
 
-async def reject_credit(session: AsyncSession, assignment_id: int, worker_id: int, requester_id: int, amount: int) -> bool:
+async def reject_credit(
+    session: AsyncSession, assignment_id: int, worker_id: int, requester_id: int, amount: int
+) -> bool:
     """Quality control rejected the answer: its pending credit goes back to the requester."""
     return await ledger.post(
         session,

@@ -18,13 +18,45 @@ PROMPTS = {
     "crypto": "Send your Bitcoin (bc1…, 1…, 3…) or Ethereum (0x…) wallet address.",
     "giftcard": "Send the e-mail address the gift card should go to.",
 }
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+_EMAIL = re.compile(
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
 # Lengths of the IBAN countries most workers will use (ISO 13616 registry); others need 15–34 characters.
 _IBAN_LENGTHS = {
-    "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "EE": 20, "ES": 24,
-    "FI": 18, "FR": 27, "GB": 22, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IS": 26, "IT": 27, "LI": 21,
-    "LT": 20, "LU": 20, "LV": 21, "MT": 31, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "RO": 24, "SE": 24,
-    "SI": 19, "SK": 24, "TR": 26, "UA": 29,
+    "AT": 20,
+    "BE": 16,
+    "BG": 22,
+    "CH": 21,
+    "CY": 28,
+    "CZ": 24,
+    "DE": 22,
+    "DK": 18,
+    "EE": 20,
+    "ES": 24,
+    "FI": 18,
+    "FR": 27,
+    "GB": 22,
+    "GR": 27,
+    "HR": 21,
+    "HU": 28,
+    "IE": 22,
+    "IS": 26,
+    "IT": 27,
+    "LI": 21,
+    "LT": 20,
+    "LU": 20,
+    "LV": 21,
+    "MT": 31,
+    "NL": 18,
+    "NO": 15,
+    "PL": 28,
+    "PT": 25,
+    "RO": 24,
+    "SE": 24,
+    "SI": 19,
+    "SK": 24,
+    "TR": 26,
+    "UA": 29,
 }
 _BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
@@ -62,7 +94,9 @@ def _email(text: str) -> str:
 def _iban(text: str) -> str:
     iban = re.sub(r"[\s-]", "", text).upper()
     if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", iban):
-        raise InvalidInput("That is not an IBAN: it starts with a country code and two check digits, e.g. DE89 3704 0044 0532 0130 00.")
+        raise InvalidInput(
+            "That is not an IBAN: it starts with a country code and two check digits, e.g. DE89 3704 0044 0532 0130 00."
+        )
     expected = _IBAN_LENGTHS.get(iban[:2])
     if expected and len(iban) != expected:
         raise InvalidInput(f"An IBAN from {iban[:2]} has {expected} characters; this one has {len(iban)}.")
@@ -83,7 +117,9 @@ def _wallet(text: str) -> str:
         if _base58check_valid(text):
             return text
         raise InvalidInput("That Bitcoin address has a typo: its checksum does not match.")
-    raise InvalidInput("Send a Bitcoin address (starting with bc1, 1 or 3) or an Ethereum address (0x and 40 hex digits).")
+    raise InvalidInput(
+        "Send a Bitcoin address (starting with bc1, 1 or 3) or an Ethereum address (0x and 40 hex digits)."
+    )
 
 
 def _base58check_valid(text: str) -> bool:

@@ -75,7 +75,9 @@ async def set_method(session: AsyncSession, user_id: int, kind: str, typed: str)
     return previous, Method(kind, address)
 
 
-async def request(session: AsyncSession, worker_id: int, threshold: int, currency: str, amount: int | None = None) -> PayoutView:
+async def request(
+    session: AsyncSession, worker_id: int, threshold: int, currency: str, amount: int | None = None
+) -> PayoutView:
     """Request a payout of `amount` (default: everything available), at or over the threshold."""
     user = await session.get(User, worker_id)
     if user is not None and user.suspended_reason:
@@ -86,20 +88,29 @@ async def request(session: AsyncSession, worker_id: int, threshold: int, currenc
     if amount < threshold or amount <= 0:
         missing = max(threshold - available, 0)
         raise InvalidInput(
-            f"Payouts start at {format_money(threshold, currency)}. You have {format_money(available, currency)} available; "
+            f"Payouts start at {format_money(threshold, currency)}. "
+            f"You have {format_money(available, currency)} available; "
             f"{format_money(missing, currency)} to go."
         )
     method = await current_method(session, worker_id)
     if method is None:
         raise InvalidInput("Set where your money goes first: /payout_method.")
-    payout = Payout(worker_id=worker_id, amount_micros=amount, method_kind=method.kind, method_address=method.address, status=REQUESTED)
+    payout = Payout(
+        worker_id=worker_id,
+        amount_micros=amount,
+        method_kind=method.kind,
+        method_address=method.address,
+        status=REQUESTED,
+    )
     session.add(payout)
     await session.flush()
     await ledger.hold_for_payout(session, payout.id, worker_id, amount, currency)
     return await view(session, payout.id)
 
 
-async def decide(session: AsyncSession, payout_id: int, admin_id: int, approve: bool, note: str | None = None) -> PayoutView:
+async def decide(
+    session: AsyncSession, payout_id: int, admin_id: int, approve: bool, note: str | None = None
+) -> PayoutView:
     """Approve (note = external reference) or reject (note = reason). Exactly one decision ever counts."""
     payout = await session.scalar(select(Payout).where(Payout.id == payout_id).with_for_update())
     if payout is None:
@@ -179,7 +190,9 @@ async def record_notice(session: AsyncSession, payout_id: int, admin_id: int, me
 
 
 async def notices(session: AsyncSession, payout_id: int) -> list[tuple[int, int]]:
-    rows = await session.execute(select(PayoutNotice.admin_id, PayoutNotice.message_id).where(PayoutNotice.payout_id == payout_id))
+    rows = await session.execute(
+        select(PayoutNotice.admin_id, PayoutNotice.message_id).where(PayoutNotice.payout_id == payout_id)
+    )
     return [(admin, message) for admin, message in rows]
 
 
@@ -197,5 +210,7 @@ def paypal_mass_payout_csv(payouts: list[PayoutView], currency: str) -> str:
         if payout.method.kind != "paypal":
             continue
         amount = f"{Decimal(payout.amount_micros) / MICROS:.2f}"
-        writer.writerow([payout.method.address, amount, currency.upper(), f"crowdshelf-{payout.id}", "crowdshelf earnings"])
+        writer.writerow(
+            [payout.method.address, amount, currency.upper(), f"crowdshelf-{payout.id}", "crowdshelf earnings"]
+        )
     return out.getvalue()

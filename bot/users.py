@@ -21,7 +21,9 @@ class Person:
     suspended_reason: str | None
 
 
-async def register(session: AsyncSession, settings: Settings, user_id: int, first_name: str, username: str | None) -> Person:
+async def register(
+    session: AsyncSession, settings: Settings, user_id: int, first_name: str, username: str | None
+) -> Person:
     """Create or refresh the user; anyone who writes to the bot is reachable again."""
     user = await session.get(User, user_id)
     is_new = user is None

@@ -76,7 +76,10 @@ async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
     async with services.db.write() as session:
         user = await session.get(User, worker_id)
         if user is not None and user.suspended_reason:
-            raise NotAllowed(f"Your account is suspended: {user.suspended_reason}. Contact the admins if you think this is a mistake.")
+            raise NotAllowed(
+                f"Your account is suspended: {user.suspended_reason}. "
+                "Contact the admins if you think this is a mistake."
+            )
         held = await assignments.open_for_worker(session, worker_id)
         assignment = held[0] if held else await _claim(services, session, worker_id)
         if assignment is None:

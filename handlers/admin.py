@@ -19,21 +19,19 @@ Handler = Callable[[Update, Context], Awaitable[None]]
 REASON_INPUT = "reject_reason:"
 
 
-def services_of(context: Context) -> Services:
-    return context.application.bot_data["services"]
-
-
 def admins_only(handler: Handler) -> Handler:
     """Refuse non-admins politely, and write the attempt to the audit log."""
 
     @wraps(handler)
     async def guarded(update: Update, context: Context) -> None:
-        services = services_of(context)
+        services = common.services_of(context)
         user_id = update.effective_user.id
         if user_id not in services.settings.admin_ids:
             log.warning("user %s tried admin command %r", user_id, handler.__name__)
             async with services.db.write() as session:
-                await admin.audit(session, user_id, "denied", handler.__name__, (update.effective_message.text or "")[:200])
+                await admin.audit(
+                    session, user_id, "denied", handler.__name__, (update.effective_message.text or "")[:200]
+                )
             await update.effective_message.reply_text(texts.NOT_ALLOWED)
             return
         try:
@@ -57,7 +55,7 @@ async def admin_help(update: Update, context: Context) -> None:
 
 @admins_only
 async def fund(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     who, amount_text = _arguments(context, 2, "/fund USER AMOUNT, e.g. /fund @shop 100")[:2]
     try:
         amount = to_micros(amount_text)
@@ -69,7 +67,10 @@ async def fund(update: Update, context: Context) -> None:
     async with services.db.write() as session:
         user, posted = await admin.fund(session, services.settings, update.effective_user.id, who, amount, key)
     if posted:
-        await message.reply_text(f"✔ Credited {format_money(amount, services.settings.currency)} to {user.first_name or user.id} ({user.id}).")
+        await message.reply_text(
+            f"✔ Credited {format_money(amount, services.settings.currency)} "
+            f"to {user.first_name or user.id} ({user.id})."
+        )
 
 
 @admins_only
@@ -83,7 +84,7 @@ async def revoke(update: Update, context: Context) -> None:
 
 
 async def _set_role(update: Update, context: Context, granted: bool) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     who, role = _arguments(context, 2, f"/{'grant' if granted else 'revoke'} USER requester")[:2]
     async with services.db.write() as session:
         user = await admin.set_role(session, update.effective_user.id, who, role, granted)
@@ -93,7 +94,7 @@ async def _set_role(update: Update, context: Context, granted: bool) -> None:
 
 @admins_only
 async def suspend(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     arguments = _arguments(context, 1, "/suspend USER [reason]")
     async with services.db.write() as session:
         user = await admin.suspend(session, update.effective_user.id, arguments[0], " ".join(arguments[1:]))
@@ -103,7 +104,7 @@ async def suspend(update: Update, context: Context) -> None:
 
 @admins_only
 async def unsuspend(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     (who,) = _arguments(context, 1, "/unsuspend USER")[:1]
     async with services.db.write() as session:
         user = await admin.unsuspend(session, update.effective_user.id, who)
@@ -113,11 +114,13 @@ async def unsuspend(update: Update, context: Context) -> None:
 
 @admins_only
 async def stats(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     currency = services.settings.currency
     async with services.db.read() as session:
         figures = await admin.stats(session)
-    money = "\n".join(f"  {kind}: {format_money(total, currency)}" for kind, total in sorted(figures.money_by_account.items()))
+    money = "\n".join(
+        f"  {kind}: {format_money(total, currency)}" for kind, total in sorted(figures.money_by_account.items())
+    )
     await update.effective_message.reply_text(
         f"📊 Last 24 hours: {figures.active_workers_today} active worker(s), {figures.answers_today} answer(s)\n"
         f"Pending payouts: {figures.pending_payouts} ({format_money(figures.pending_payout_micros, currency)})\n"
@@ -127,28 +130,33 @@ async def stats(update: Update, context: Context) -> None:
 
 @admins_only
 async def audit_log(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     async with services.db.read() as session:
         lines = await admin.recent_audit(session)
-    body = "\n".join(f"{line.at:%Y-%m-%d %H:%M} {line.actor_id} {line.action} {line.target} {line.details}".rstrip() for line in lines)
+    body = "\n".join(
+        f"{line.at:%Y-%m-%d %H:%M} {line.actor_id} {line.action} {line.target} {line.details}".rstrip()
+        for line in lines
+    )
     await update.effective_message.reply_text("🧾 Latest admin actions:\n" + (body or "none yet"))
 
 
 @admins_only
 async def payout_queue(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     async with services.db.read() as session:
         waiting = await payouts.queue(session)
     if not waiting:
         await update.effective_message.reply_text(texts.QUEUE_EMPTY)
         return
     for payout in waiting:
-        await update.effective_message.reply_html(await _notice_text(services, payout.id), reply_markup=keyboards.payout_decision(payout.id))
+        await update.effective_message.reply_html(
+            await _notice_text(services, payout.id), reply_markup=keyboards.payout_decision(payout.id)
+        )
 
 
 @admins_only
 async def payouts_csv(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     async with services.db.read() as session:
         approved = await payouts.queue(session, status=payouts.APPROVED, limit=10_000)
     content = payouts.paypal_mass_payout_csv(approved, services.settings.currency)
@@ -170,7 +178,7 @@ async def announce_payout(bot: Bot, services: Services, payout_id: int) -> None:
 
 
 async def on_decision(update: Update, context: Context, payout_id: int, approve: bool) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     admin_id = update.effective_user.id
     if admin_id not in services.settings.admin_ids:
         async with services.db.write() as session:
@@ -191,7 +199,7 @@ async def reason_typed(update: Update, context: Context, payout_id: int) -> None
 
 
 async def reference_replied(update: Update, context: Context, payout_id: int) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     reference = update.effective_message.text
     try:
         async with services.db.write() as session:
@@ -201,30 +209,40 @@ async def reference_replied(update: Update, context: Context, payout_id: int) ->
         await update.effective_message.reply_text(str(refusal))
         return
     await update.effective_message.reply_text(texts.REFERENCE_SAVED.format(id=payout_id))
-    await _update_copies(context.bot, services, payout_id, approved=True, admin_name=_name(update), detail=payout.reference)
+    await _update_copies(
+        context.bot, services, payout_id, approved=True, admin_name=_name(update), detail=payout.reference
+    )
 
 
 async def _decide(update: Update, context: Context, payout_id: int, approve: bool, note: str | None) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     admin_id = update.effective_user.id
     try:
         async with services.db.write() as session:
             payout = await payouts.decide(session, payout_id, admin_id, approve, note)
-            await admin.audit(session, admin_id, "payout_approve" if approve else "payout_reject", str(payout_id), note or "")
+            await admin.audit(
+                session, admin_id, "payout_approve" if approve else "payout_reject", str(payout_id), note or ""
+            )
     except DomainError as refusal:
         await context.bot.send_message(update.effective_chat.id, str(refusal))
         return
-    await _update_copies(context.bot, services, payout_id, approve, _name(update), payout.reference if approve else payout.reason)
+    await _update_copies(
+        context.bot, services, payout_id, approve, _name(update), payout.reference if approve else payout.reason
+    )
     currency = services.settings.currency
     amount = format_money(payout.amount_micros, currency)
     if approve:
-        text = texts.PAYOUT_APPROVED_WORKER.format(id=payout.id, amount=amount, method=payout.method.label, reference="")
+        text = texts.PAYOUT_APPROVED_WORKER.format(
+            id=payout.id, amount=amount, method=payout.method.label, reference=""
+        )
     else:
         text = texts.PAYOUT_REJECTED_WORKER.format(id=payout.id, amount=amount, reason=payout.reason)
     await notify.tell(context.bot, services, payout.worker_id, text)
 
 
-async def _update_copies(bot: Bot, services: Services, payout_id: int, approved: bool, admin_name: str, detail: str | None) -> None:
+async def _update_copies(
+    bot: Bot, services: Services, payout_id: int, approved: bool, admin_name: str, detail: str | None
+) -> None:
     """The decision replaces the buttons on every admin's copy, so nobody decides twice."""
     notice = await _notice_text(services, payout_id)
     async with services.db.read() as session:
@@ -238,8 +256,17 @@ async def _notice_text(services: Services, payout_id: int) -> str:
         payout = await payouts.view(session, payout_id)
         record = await payouts.worker_record(session, payout.worker_id)
     return texts.payout_notice(
-        payout.id, payout.worker_name, payout.worker_id, payout.amount_micros, payout.method.label, record.accuracy,
-        record.gold_answers, record.answers, record.paid_before_micros, record.payouts_before, services.settings.currency,
+        payout.id,
+        payout.worker_name,
+        payout.worker_id,
+        payout.amount_micros,
+        payout.method.label,
+        record.accuracy,
+        record.gold_answers,
+        record.answers,
+        record.paid_before_micros,
+        record.payouts_before,
+        services.settings.currency,
     )
 
 

@@ -13,11 +13,16 @@ from handlers import texts
 log = logging.getLogger(__name__)
 
 
+def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
+    """The services the composition root put in bot_data (wiring, not state)."""
+    return context.application.bot_data["services"]
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log with the update; a blocked user is marked unreachable; anyone else gets an apology, never a traceback."""
     user = update.effective_user if isinstance(update, Update) else None
     if isinstance(context.error, Forbidden) and user is not None:
-        await user_unreachable(context.application.bot_data["services"], user.id)
+        await user_unreachable(services_of(context), user.id)
         return
     log.error("update %s failed", update.to_dict() if isinstance(update, Update) else update, exc_info=context.error)
     chat = update.effective_chat if isinstance(update, Update) else None

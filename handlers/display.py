@@ -53,7 +53,9 @@ async def replace_task(bot: Bot, chat_id: int, message: Message | None, screen: 
             return
         if not wants_photo and not message.photo:
             await message.edit_text(
-                texts.task(screen, currency, texts.TEXT_LIMIT), parse_mode=ParseMode.HTML, reply_markup=keyboards.task(screen)
+                texts.task(screen, currency, texts.TEXT_LIMIT),
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboards.task(screen),
             )
             return
     except BadRequest as error:

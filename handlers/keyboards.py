@@ -41,7 +41,12 @@ def task(screen: TaskScreen) -> InlineKeyboardMarkup:
 def search(screen: SearchScreen) -> InlineKeyboardMarkup:
     aid = screen.assignment_id
     rows = [
-        [_button(_search_label(m.label, opens=screen.leaf_only and not m.is_leaf), _choose(aid, m.node_id, m.is_leaf, screen.leaf_only))]
+        [
+            _button(
+                _search_label(m.label, opens=screen.leaf_only and not m.is_leaf),
+                _choose(aid, m.node_id, m.is_leaf, screen.leaf_only),
+            )
+        ]
         for m in screen.matches
     ]
     rows.append([_button(texts.BACK_TO_TREE, Browse(aid, None, 0))])
@@ -62,7 +67,9 @@ def payout_methods() -> InlineKeyboardMarkup:
 
 
 def payout_decision(payout_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[_button("✅ Approve", Decide(payout_id, True)), _button("❌ Reject", Decide(payout_id, False))]])
+    return InlineKeyboardMarkup(
+        [[_button("✅ Approve", Decide(payout_id, True)), _button("❌ Reject", Decide(payout_id, False))]]
+    )
 
 
 def statement_years(years: list[int]) -> InlineKeyboardMarkup:

@@ -7,7 +7,6 @@ from bot import earnings, ledger, payouts, users
 from bot.errors import DomainError
 from bot.money import format_money
 from bot.payout_methods import KINDS, PROMPTS
-from bot.services import Services
 from handlers import admin, common, keyboards, texts
 from storage.clock import utcnow
 
@@ -15,22 +14,25 @@ Context = ContextTypes.DEFAULT_TYPE
 METHOD_INPUT = "payout_method:"
 
 
-def services_of(context: Context) -> Services:
-    return context.application.bot_data["services"]
-
-
 async def balance(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     async with services.db.read() as session:
         found = await ledger.worker_balance(session, update.effective_user.id)
     settings = services.settings
     await update.effective_message.reply_html(
-        texts.balance_full(found.pending, found.available, found.in_flight, found.paid, settings.payout_threshold_micros, settings.currency)
+        texts.balance_full(
+            found.pending,
+            found.available,
+            found.in_flight,
+            found.paid,
+            settings.payout_threshold_micros,
+            settings.currency,
+        )
     )
 
 
 async def payout_method(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     async with services.db.read() as session:
         current = await payouts.current_method(session, update.effective_user.id)
     text = texts.PAYOUT_METHOD_CURRENT.format(label=current.label) if current else texts.PAYOUT_METHOD_CHOOSE
@@ -41,7 +43,7 @@ async def choose_method(update: Update, context: Context, kind: str) -> None:
     """After the kind is tapped, the next typed message is the address."""
     if kind not in KINDS:
         return
-    services = services_of(context)
+    services = common.services_of(context)
     await common.register(update, services)
     async with services.db.write() as session:
         await users.expect_input(session, update.effective_user.id, METHOD_INPUT + kind)
@@ -49,7 +51,7 @@ async def choose_method(update: Update, context: Context, kind: str) -> None:
 
 
 async def method_typed(update: Update, context: Context, kind: str) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     message = update.effective_message
     try:
         async with services.db.write() as session:
@@ -66,22 +68,26 @@ async def method_typed(update: Update, context: Context, kind: str) -> None:
 
 
 async def request_payout(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     settings = services.settings
     try:
         async with services.db.write() as session:
-            payout = await payouts.request(session, update.effective_user.id, settings.payout_threshold_micros, settings.currency)
+            payout = await payouts.request(
+                session, update.effective_user.id, settings.payout_threshold_micros, settings.currency
+            )
     except DomainError as refusal:
         await update.effective_message.reply_text(str(refusal))
         return
     await update.effective_message.reply_text(
-        texts.PAYOUT_REQUESTED.format(amount=format_money(payout.amount_micros, settings.currency), method=payout.method.label, id=payout.id)
+        texts.PAYOUT_REQUESTED.format(
+            amount=format_money(payout.amount_micros, settings.currency), method=payout.method.label, id=payout.id
+        )
     )
     await admin.announce_payout(context.bot, services, payout.id)
 
 
 async def earnings_command(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     worker_id = update.effective_user.id
     async with services.db.read() as session:
         totals = await earnings.summary(session, worker_id, utcnow())
@@ -96,7 +102,7 @@ async def earnings_command(update: Update, context: Context) -> None:
 
 
 async def send_statement(update: Update, context: Context, year: int) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     async with services.db.read() as session:
         content = await earnings.statement_csv(session, update.effective_user.id, year, services.settings.currency)
     await context.bot.send_document(

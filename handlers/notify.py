@@ -12,7 +12,9 @@ from bot.services import Services
 log = logging.getLogger(__name__)
 
 
-async def tell(bot: Bot, services: Services, user_id: int, html: str, markup: InlineKeyboardMarkup | None = None) -> Message | None:
+async def tell(
+    bot: Bot, services: Services, user_id: int, html: str, markup: InlineKeyboardMarkup | None = None
+) -> Message | None:
     """Send a message; None when the user cannot be reached (and they are marked so)."""
     try:
         return await bot.send_message(user_id, html, parse_mode=ParseMode.HTML, reply_markup=markup)

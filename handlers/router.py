@@ -4,7 +4,7 @@ from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bot import payouts, users
-from handlers import admin, callbacks, money, texts, worker
+from handlers import admin, callbacks, common, money, texts, worker
 from handlers.callbacks import ChooseMethod, Decide, Statement
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -32,7 +32,7 @@ async def on_button(update: Update, context: Context) -> None:
 
 async def on_text(update: Update, context: Context) -> None:
     """Typed text answers a question the bot asked (stored in the database), else it searches."""
-    services = worker.services_of(context)
+    services = common.services_of(context)
     user_id = update.effective_user.id
     replied = update.effective_message.reply_to_message
     if replied is not None and user_id in services.settings.admin_ids:

@@ -34,6 +34,7 @@ HELP = (
 )
 START_BUTTON = "▶ Start working"
 NO_TASKS = "🎉 No tasks right now. Everything available is done; try /work again later."
+SKIPPED = "⏭ Skipped"
 STOPPED = "⏹ Stopped. Your answers are saved. Send /work whenever you want to continue."
 TASK_UNAVAILABLE = "This task is no longer available."
 NO_OPEN_TASK = "There is no product open for you. Send /work to get one, then type a word to search its categories."
@@ -85,7 +86,9 @@ def task(screen: TaskScreen, currency: str, limit: int) -> str:
 def _card(card: Card, room: int) -> str:
     title = f"🛒 <b>{escape(_shorten(card.title, 300))}</b>"
     facts = " · ".join(
-        f"{label}: {escape(_shorten(value, 100))}" for label, value in (("Brand", card.brand), ("Price", card.price)) if value
+        f"{label}: {escape(_shorten(value, 100))}"
+        for label, value in (("Brand", card.brand), ("Price", card.price))
+        if value
     )
     lines = [title] + ([facts] if facts else [])
     used = sum(len(line) + 1 for line in lines)
@@ -125,9 +128,13 @@ PAYOUT_METHOD_REMINDER = (
     "💰 Your available balance reached the payout threshold, but we don't know where to send the money. "
     "Set a payout method with /payout_method."
 )
-PAYOUT_REQUESTED = "📤 Payout of {amount} to {method} requested (#{id}). An admin will review it; you'll get a message either way."
+PAYOUT_REQUESTED = (
+    "📤 Payout of {amount} to {method} requested (#{id}). An admin will review it; you'll get a message either way."
+)
 PAYOUT_APPROVED_WORKER = "✅ Your payout #{id} of {amount} to {method} was approved.{reference}"
-PAYOUT_REJECTED_WORKER = "❌ Your payout #{id} of {amount} was rejected: {reason}\nThe money is back in your available balance."
+PAYOUT_REJECTED_WORKER = (
+    "❌ Your payout #{id} of {amount} was rejected: {reason}\nThe money is back in your available balance."
+)
 STATEMENT_CAPTION = "Your {year} statement: earnings by day and batch, and payouts."
 NO_EARNINGS = "No earnings yet: /work to start."
 
@@ -179,8 +186,19 @@ REFERENCE_SAVED = "✔ Transaction id saved for payout #{id}."
 QUEUE_EMPTY = "No payout requests are waiting."
 
 
-def payout_notice(payout_id: int, worker: str, worker_id: int, amount: int, method: str, accuracy: float | None,
-                  gold: int, answers: int, paid_before: int, payouts_before: int, currency: str) -> str:
+def payout_notice(
+    payout_id: int,
+    worker: str,
+    worker_id: int,
+    amount: int,
+    method: str,
+    accuracy: float | None,
+    gold: int,
+    answers: int,
+    paid_before: int,
+    payouts_before: int,
+    currency: str,
+) -> str:
     quality = f"{accuracy:.0%} on {gold} gold" if accuracy is not None else "no gold answers yet"
     return (
         f"💸 <b>Payout #{payout_id}</b>: {format_money(amount, currency)}\n"
@@ -194,7 +212,9 @@ def payout_notice(payout_id: int, worker: str, worker_id: int, amount: int, meth
 def payout_decided(notice: str, approved: bool, admin: str, detail: str | None) -> str:
     if approved:
         tail = f"✅ Approved by {escape(admin)}." + (
-            f" Reference: {escape(detail)}" if detail else " Reply to this message with the transaction id to record it."
+            f" Reference: {escape(detail)}"
+            if detail
+            else " Reply to this message with the transaction id to record it."
         )
     else:
         tail = f"❌ Rejected by {escape(admin)}: {escape(detail or '')}"

@@ -3,7 +3,6 @@
 from dataclasses import replace
 
 from telegram import Message, Update
-from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot import work
@@ -15,30 +14,23 @@ from handlers.callbacks import Browse, Pick, Skip, StartWork, Stop
 Context = ContextTypes.DEFAULT_TYPE
 
 
-def services_of(context: Context) -> Services:
-    return context.application.bot_data["services"]
-
-
 async def start(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     person = await common.register(update, services)
     await update.effective_message.reply_html(texts.welcome(person.first_name), reply_markup=keyboards.start_working())
 
 
 async def help_command(update: Update, context: Context) -> None:
-    settings = services_of(context).settings
+    settings = common.services_of(context).settings
     await update.effective_message.reply_html(
         texts.help_text(settings.assignment_ttl_seconds, settings.payout_threshold_micros, settings.currency)
     )
 
 
 async def work_command(update: Update, context: Context) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     await common.register(update, services)
-    try:
-        await _send_next(update, context, services)
-    except NotAllowed as refusal:
-        await update.effective_message.reply_text(str(refusal))
+    await _send_next(update, context, services)
 
 
 async def act(update: Update, context: Context, action: callbacks.Action, message: Message | None) -> None:
@@ -53,7 +45,7 @@ async def act(update: Update, context: Context, action: callbacks.Action, messag
 
 async def search(update: Update, context: Context) -> None:
     """Typed words search the categories of the worker's open product."""
-    services = services_of(context)
+    services = common.services_of(context)
     message = update.effective_message
     found = await work.search(services, update.effective_user.id, message.text)
     if found is None:
@@ -63,16 +55,13 @@ async def search(update: Update, context: Context) -> None:
 
 
 async def _act(update: Update, context: Context, action: callbacks.Action, message: Message | None) -> None:
-    services = services_of(context)
+    services = common.services_of(context)
     worker_id = update.effective_user.id
     currency = services.settings.currency
     chat_id = update.effective_chat.id
     match action:
         case StartWork():
-            try:
-                await _send_next(update, context, services)
-            except NotAllowed as refusal:
-                await context.bot.send_message(chat_id, str(refusal))
+            await _send_next(update, context, services)
         case Browse(assignment_id, node, page):
             screen = await work.browse(services, worker_id, assignment_id, node, page)
             if message is None:
@@ -85,7 +74,7 @@ async def _act(update: Update, context: Context, action: callbacks.Action, messa
             await _show_next(context, chat_id, message, result.next_task, note, currency)
         case Skip(assignment_id):
             following = await work.skip(services, worker_id, assignment_id)
-            await _show_next(context, chat_id, message, following, "⏭ Skipped", currency)
+            await _show_next(context, chat_id, message, following, texts.SKIPPED, currency)
         case Stop(assignment_id):
             await work.stop(services, worker_id, assignment_id)
             if message is not None:
@@ -94,7 +83,9 @@ async def _act(update: Update, context: Context, action: callbacks.Action, messa
                 await context.bot.send_message(chat_id, texts.STOPPED)
 
 
-async def _show_next(context: Context, chat_id: int, message: Message | None, screen: work.TaskScreen | None, note: str, currency: str) -> None:
+async def _show_next(
+    context: Context, chat_id: int, message: Message | None, screen: work.TaskScreen | None, note: str, currency: str
+) -> None:
     if screen is None:
         body = f"{note}\n\n{texts.NO_TASKS}"
         if message is not None:
@@ -106,7 +97,11 @@ async def _show_next(context: Context, chat_id: int, message: Message | None, sc
 
 
 async def _send_next(update: Update, context: Context, services: Services) -> None:
-    screen = await work.next_task(services, update.effective_user.id)
+    try:
+        screen = await work.next_task(services, update.effective_user.id)
+    except NotAllowed as refusal:
+        await context.bot.send_message(update.effective_chat.id, str(refusal))
+        return
     if screen is None:
         await context.bot.send_message(update.effective_chat.id, texts.NO_TASKS)
         return

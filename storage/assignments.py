@@ -59,7 +59,10 @@ async def claim_next(session: AsyncSession, worker_id: int, now: datetime, ttl: 
 async def lock(session: AsyncSession, assignment_id: int) -> Assignment | None:
     """Load an assignment with its row locked for the rest of the transaction (PostgreSQL)."""
     return await session.scalar(
-        select(Assignment).where(Assignment.id == assignment_id).with_for_update().execution_options(populate_existing=True)
+        select(Assignment)
+        .where(Assignment.id == assignment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
 
 

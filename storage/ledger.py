@@ -67,7 +67,9 @@ async def account_id(session: AsyncSession, kind: str, owner_id: int) -> int:
     found = await session.scalar(select(Account.id).where(Account.kind == kind, Account.owner_id == owner_id))
     if found is not None:
         return found
-    await session.execute(insert_ignoring_conflicts(session, Account.__table__, kind=kind, owner_id=owner_id, balance=0))
+    await session.execute(
+        insert_ignoring_conflicts(session, Account.__table__, kind=kind, owner_id=owner_id, balance=0)
+    )
     return await session.scalar(select(Account.id).where(Account.kind == kind, Account.owner_id == owner_id))
 
 
@@ -111,11 +113,11 @@ async def inconsistencies(session: AsyncSession) -> list[str]:
         .subquery()
     )
     cached = await session.execute(
-        select(Account.id, Account.kind, Account.owner_id, Account.balance, func.coalesce(entry_sums.c.total, 0)).outerjoin(
-            entry_sums, entry_sums.c.account_id == Account.id
-        )
+        select(
+            Account.id, Account.kind, Account.owner_id, Account.balance, func.coalesce(entry_sums.c.total, 0)
+        ).outerjoin(entry_sums, entry_sums.c.account_id == Account.id)
     )
-    for account, kind, owner, balance, total in cached:
+    for _, kind, owner, balance, total in cached:
         if balance != total:
             problems.append(f"account {kind}/{owner} caches {balance} but its entries sum to {total}")
         if balance < 0 and kind not in MAY_GO_NEGATIVE:

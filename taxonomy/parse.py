@@ -10,20 +10,21 @@ import io
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 __all__ = [
-    "RawNode",
     "Problem",
+    "RawNode",
     "TaxonomyError",
-    "parse_google",
+    "parse_bytes",
     "parse_csv",
+    "parse_file",
+    "parse_google",
     "parse_json",
     "parse_text",
-    "parse_bytes",
-    "parse_file",
 ]
 
 # Enough to act on without flooding a chat message or a terminal.
@@ -206,9 +207,7 @@ def _csv_columns(header: list[str], number: int, problems: list[Problem]) -> dic
     return positions
 
 
-def _csv_row(
-    row: list[str], columns: dict[str, int], number: int, problems: list[Problem]
-) -> RawNode | None:
+def _csv_row(row: list[str], columns: dict[str, int], number: int, problems: list[Problem]) -> RawNode | None:
     def field(column: str) -> str:
         index = columns[column]
         return row[index].strip() if index < len(row) else ""
@@ -281,9 +280,7 @@ def parse_json(text: str) -> list[RawNode]:
     try:
         data = _load_json(text)
     except json.JSONDecodeError as error:
-        raise TaxonomyError(
-            [Problem(error.lineno, f"invalid JSON: {error.msg} (column {error.colno})")]
-        ) from None
+        raise TaxonomyError([Problem(error.lineno, f"invalid JSON: {error.msg} (column {error.colno})")]) from None
     if isinstance(data, dict):
         data = [data]
     if not isinstance(data, list):

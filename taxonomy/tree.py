@@ -6,17 +6,17 @@ Every method that takes an id raises KeyError for an unknown id, except `get`, `
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
-from typing import Iterable, Iterator
 
 from .parse import Problem, RawNode, TaxonomyError, parse_google
 
 __all__ = [
+    "DEFAULT_TAXONOMY_NAME",
     "Node",
     "Page",
     "Tree",
-    "DEFAULT_TAXONOMY_NAME",
     "default_taxonomy_text",
     "load_default",
 ]
@@ -57,7 +57,7 @@ def _path_key(names: Iterable[str]) -> str:
 class Tree:
     """A category forest; build it with `Tree.build` and never change it afterwards."""
 
-    __slots__ = ("_nodes", "_roots", "_max_depth", "_by_path", "_by_name")
+    __slots__ = ("_by_name", "_by_path", "_max_depth", "_nodes", "_roots")
 
     def __init__(self, nodes: dict[int, Node], roots: tuple[int, ...]) -> None:
         self._nodes = nodes
@@ -204,9 +204,7 @@ def _unique_ids(raw: list[RawNode], problems: list[Problem]) -> dict[int, RawNod
     for node in raw:
         first = by_id.setdefault(node.id, node)
         if first is not node:
-            problems.append(
-                Problem(node.line, f"duplicate id {node.id} (first defined on line {first.line})")
-            )
+            problems.append(Problem(node.line, f"duplicate id {node.id} (first defined on line {first.line})"))
     return by_id
 
 
@@ -237,10 +235,7 @@ def _cycles(nodes: dict[int, RawNode]) -> list[Problem]:
         if current in on_walk:
             loop = walk[walk.index(current) :]
             shown = " > ".join(str(i) for i in [*loop, loop[0]])
-            problems += [
-                Problem(nodes[i].line, f"{_describe(nodes[i])} is in a parent loop: {shown}")
-                for i in loop
-            ]
+            problems += [Problem(nodes[i].line, f"{_describe(nodes[i])} is in a parent loop: {shown}") for i in loop]
         finished.update(walk)
     return problems
 
@@ -255,8 +250,7 @@ def _duplicate_siblings(nodes: dict[int, RawNode]) -> list[Problem]:
             problems.append(
                 Problem(
                     node.line,
-                    f"duplicate name '{node.name}' under the same parent "
-                    f"(first defined on line {first.line})",
+                    f"duplicate name '{node.name}' under the same parent (first defined on line {first.line})",
                 )
             )
     return problems
@@ -269,10 +263,7 @@ def _link(raw: dict[int, RawNode]) -> tuple[dict[int, Node], tuple[int, ...]]:
     for node in raw.values():
         (roots if node.parent_id is None else children[node.parent_id]).append(node.id)
     depths = _depths(raw)
-    nodes = {
-        n.id: Node(n.id, n.name, n.parent_id, depths[n.id], tuple(children[n.id]))
-        for n in raw.values()
-    }
+    nodes = {n.id: Node(n.id, n.name, n.parent_id, depths[n.id], tuple(children[n.id])) for n in raw.values()}
     return nodes, tuple(roots)
 
 

@@ -67,11 +67,6 @@ def test_payout_threshold_micros(monkeypatch: pytest.MonkeyPatch, raw: str, micr
     assert load().payout_threshold_micros == micros
 
 
-@pytest.mark.xfail(
-    reason="Settings accepts PAYOUT_THRESHOLD=-1 or 0.0000001; the error only surfaces later when "
-    "payout_threshold_micros is read, instead of at start-up",
-    strict=True,
-)
 @pytest.mark.parametrize("raw", ["-1", "0.0000001"])
 def test_invalid_payout_threshold_refused_at_load(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
     """A threshold that is not a valid amount of money is refused when the settings are read."""

@@ -8,9 +8,10 @@ from sqlalchemy import select
 
 from bot import ledger, work
 from bot.errors import AlreadyAnswered, TaskUnavailable
-from bot.services import Services
+from bot.services import Services, build_services
 from storage import ledger as books
 from storage.clock import utcnow
+from storage.db import connect
 from storage.models import Assignment, Item, User
 from tests.factories import SKILLETS, WOKS, load_batch, products
 
@@ -180,3 +181,29 @@ async def test_race_for_last_items(services: Services, workers: int) -> None:
         assert await books.inconsistencies(session) == []
     assert totals[ledger.WORKER_PENDING] == 12 * 20_000
     assert totals[ledger.REQUESTER_RESERVED] == 0
+
+
+async def test_race_across_two_processes(services: Services, database_url: str) -> None:
+    """Two bot processes (two engines, no shared in-process lock) claim the last items at once."""
+    await load_batch(services, products(3), overlap=2)
+    leaf = (await services.taxonomies.get(1)).tree.find(SKILLETS).id
+    other = build_services(services.settings, connect(database_url))
+    for worker in range(1, 21):
+        await add_worker(services, worker)
+
+    async def labour(process: Services, worker: int) -> int:
+        done, task = 0, await work.next_task(process, worker)
+        while task is not None:
+            task = (await work.answer(process, worker, task.assignment_id, leaf)).next_task
+            done += 1
+        return done
+
+    try:
+        done = await asyncio.gather(*(labour(services if worker % 2 else other, worker) for worker in range(1, 21)))
+    finally:
+        await other.db.dispose()
+    assert sum(done) == 6
+    async with services.db.read() as session:
+        assert all(tuple(row) == (2, 2) for row in (await session.execute(select(Item.answers, Item.slots_taken))).all())
+        assert (await books.totals_by_kind(session))[ledger.WORKER_PENDING] == 6 * 20_000
+        assert await books.inconsistencies(session) == []
