@@ -1,5 +1,6 @@
 """The composition root: builds the python-telegram-bot Application with handlers, jobs and limits."""
 
+import datetime
 import logging
 
 from telegram import BotCommand, Update
@@ -18,12 +19,14 @@ from telegram.ext import (
 from bot import jobs, taxonomies
 from bot.money import format_money
 from bot.services import Services
-from handlers import admin, common, money, notify, router, texts, worker
+from handlers import admin, common, money, notify, requester, router, texts, worker
 from handlers.ordering import PerUserOrder
 
 log = logging.getLogger(__name__)
 RECLAIM_EVERY_SECONDS = 30
 RELEASE_EVERY_SECONDS = 600
+COMPLETION_EVERY_SECONDS = 60
+DIGEST_TIME = datetime.time(hour=9, tzinfo=datetime.UTC)
 
 
 def build_application(services: Services, rate_limiter: BaseRateLimiter | None = None) -> Application:
@@ -57,6 +60,10 @@ def _register_handlers(application: Application) -> None:
         "payout_method": money.payout_method,
         "payout": money.request_payout,
         "earnings": money.earnings_command,
+        # requester (each says so when the sender is not a requester)
+        "new_batch": requester.new_batch,
+        "batches": requester.list_batches,
+        "results": requester.results_command,
         # admin (each refuses non-admins itself, and audits the attempt)
         "admin": admin.admin_help,
         "fund": admin.fund,
@@ -73,6 +80,7 @@ def _register_handlers(application: Application) -> None:
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback, filters=private))
     application.add_handler(CallbackQueryHandler(router.on_button))
+    application.add_handler(MessageHandler(private & filters.Document.ALL, requester.on_document))
     # Any other text answers a question the bot asked, or searches the worker's open product.
     application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, router.on_text))
     application.add_error_handler(common.on_error)
@@ -111,6 +119,19 @@ def _schedule_jobs(application: Application, services: Services) -> None:
     queue.run_repeating(reclaim, interval=reclaim_every, first=reclaim_every, name="reclaim-reservations")
     queue.run_repeating(release, interval=release_every, first=10, name="release-holds")
     queue.run_repeating(sweep, interval=settings.payout_sweep_seconds, first=30, name="payout-sweep")
+
+    async def complete(context: ContextTypes.DEFAULT_TYPE) -> None:
+        for report in await jobs.complete_batches(services):
+            await requester.report_completion(context.bot, services, report)
+
+    async def digest(context: ContextTypes.DEFAULT_TYPE) -> None:
+        for requester_id, lines in (await jobs.daily_digest(services)).items():
+            await notify.tell(context.bot, services, requester_id, texts.digest(lines, settings.currency))
+
+    queue.run_repeating(
+        complete, interval=COMPLETION_EVERY_SECONDS, first=COMPLETION_EVERY_SECONDS, name="complete-batches"
+    )
+    queue.run_daily(digest, time=DIGEST_TIME, name="daily-digest")
 
 
 async def _post_init(application: Application) -> None:

@@ -1,54 +1,62 @@
-"""Batches: reading a product file, validating every row, and storing a batch with its items."""
+"""Batches from settings to money: drafts, launch, pause, resume, cancel, completion and progress."""
 
-import csv
-import io
-import json
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import PurePath
-from urllib.parse import urlparse
+import shlex
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
+from sqlalchemy import Select, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ledger
-from bot.errors import InvalidInput
+from bot.batch_files import ItemDraft, Row, validate_rows
+from bot.errors import DomainError, InvalidInput, NotAllowed
+from bot.money import format_money, to_micros
+from storage import assignments
+from storage.clock import utcnow
 from storage.db import Database
-from storage.models import Batch, Item, User
+from storage.models import Assignment, Batch, Item, User
 from taxonomy import Tree
 
 TASK_TYPES = ("categorize",)
-COLUMNS = (
-    "item_id",
-    "title",
-    "description",
-    "brand",
-    "price",
-    "image_url",
-    "gold_category",
-    "proposed_category",
-    "gold_answer",
-)
-REQUIRED = ("item_id", "title")
-LIMITS = {"item_id": 256, "title": 1000, "description": 5000, "brand": 256, "price": 64, "image_url": 2000}
-# A cell a spreadsheet would execute when the results are opened again.
-FORMULA_STARTS = ("=", "@", "\t", "\r")
 INSERT_CHUNK = 5000
+SETTING_KEYS = (
+    "type",
+    "reward",
+    "overlap",
+    "gold_rate",
+    "root",
+    "name",
+    "leaf_only",
+    "confidence",
+    "min_overlap",
+    "instructions",
+)
+DRAFT, ACTIVE, PAUSED, COMPLETED, CANCELLED = "draft", "active", "paused", "completed", "cancelled"
 
 
 @dataclass(frozen=True)
 class BatchSpec:
+    """Settings of a batch. reward 0 or overlap 0 mean "not chosen yet" (the bot asks with buttons)."""
+
     name: str
-    task_type: str
-    reward_micros: int
-    overlap: int
+    task_type: str = "categorize"
+    reward_micros: int = 0
+    overlap: int = 0
     root: str | None = None
     leaf_only: bool = True
     instructions: str = ""
+    gold_rate: float = 0.0
+    confidence: float | None = None
+    min_overlap: int = 1
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, value in (("reward", self.reward_micros), ("overlap", self.overlap)) if not value]
 
 
 @dataclass(frozen=True)
 class BatchFacts:
-    """What never changes about a batch once stored; safe to cache in any process."""
+    """What never changes about a launched batch; safe to cache in any process."""
 
     id: int
     name: str
@@ -60,12 +68,27 @@ class BatchFacts:
     overlap: int
     leaf_only: bool
     instructions: str
+    confidence: float | None
+    min_overlap: int
 
 
 @dataclass(frozen=True)
-class Row:
-    where: str  # how the requester finds it in their file: "line 4" or "item 3"
-    values: dict[str, str]
+class Progress:
+    id: int
+    name: str
+    status: str
+    items: int
+    answers: int
+    answers_needed: int
+    spent_micros: int
+    reserved_micros: int
+    gold_answers: int
+    gold_correct: int
+    eta: timedelta | None
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.gold_correct / self.gold_answers if self.gold_answers else None
 
 
 class BatchCache:
@@ -80,7 +103,9 @@ class BatchCache:
                 batch = await session.get(Batch, batch_id)
             if batch is None:
                 raise KeyError(batch_id)
-            facts = self._facts.setdefault(batch_id, facts_of(batch))
+            facts = facts_of(batch)
+            if batch.status != DRAFT:  # a draft's settings may still change
+                self._facts[batch_id] = facts
         return facts
 
 
@@ -96,184 +121,90 @@ def facts_of(batch: Batch) -> BatchFacts:
         overlap=batch.overlap,
         leaf_only=batch.leaf_only,
         instructions=batch.instructions,
+        confidence=batch.confidence,
+        min_overlap=batch.min_overlap,
     )
 
 
-def read_rows(data: bytes, filename: str) -> list[Row]:
-    """Decode a CSV, JSON or JSON Lines product file into rows of strings, or say what is wrong."""
+def parse_settings(text: str, default_name: str) -> BatchSpec:
+    """`type=categorize reward=0.02 overlap=3 root="Home & Garden" …` (a caption or CLI flags) → spec."""
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
+        words = shlex.split(text or "")
+    except ValueError as error:
         raise InvalidInput(
-            f"The file is not UTF-8 text (byte {error.start} cannot be read). "
-            "Save it as UTF-8, e.g. “CSV UTF-8” in Excel."
+            f'The settings could not be read: {error}. Quote values with spaces: name="My batch".'
         ) from None
-    if not text.strip():
-        raise InvalidInput("The file is empty.")
-    kind = _file_kind(filename, text)
-    rows = list(_csv_rows(text) if kind == "csv" else _json_rows(text) if kind == "json" else _jsonl_rows(text))
-    if not rows:
-        raise InvalidInput("The file has no products in it.")
-    return rows
-
-
-def _file_kind(filename: str, text: str) -> str:
-    suffix = PurePath(filename).suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix in (".csv", ".json"):
-        return suffix[1:]
-    start = text.lstrip()[:1]
-    return "json" if start == "[" else "jsonl" if start == "{" else "csv"
-
-
-def _csv_rows(text: str) -> Iterator[Row]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [name.strip() for name in reader.fieldnames or []]
-    missing = [column for column in REQUIRED if column not in header]
-    if missing:
-        raise InvalidInput(
-            f"The header row lacks the required column(s) {', '.join(missing)}. "
-            f"Columns: {', '.join(COLUMNS)} (item_id and title are required)."
-        )
-    reader.fieldnames = header
-    for record in reader:
-        if None in record:
-            raise InvalidInput(f"Line {reader.line_num} has more cells than the header row.")
-        yield Row(f"line {reader.line_num}", {key: (value or "").strip() for key, value in record.items()})
-
-
-def _json_rows(text: str) -> Iterator[Row]:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidInput(
-            f"The JSON is not valid: {error.msg} at line {error.lineno}, column {error.colno}."
-        ) from None
-    if not isinstance(document, list):
-        raise InvalidInput('A JSON batch file must be a list of product objects: [{"item_id": …, "title": …}, …].')
-    for position, record in enumerate(document, start=1):
-        yield _object_row(f"item {position}", record)
-
-
-def _jsonl_rows(text: str) -> Iterator[Row]:
-    for line_number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    values: dict[str, str] = {}
+    problems = []
+    for word in words:
+        key, sep, value = word.partition("=")
+        key = key.strip().lower()
+        if not sep:
+            problems.append(f"“{word}” is not key=value")
+        elif key not in SETTING_KEYS:
+            problems.append(f"unknown setting “{key}”; settings: {', '.join(SETTING_KEYS)}")
+        else:
+            values[key] = value.strip()
+    spec = BatchSpec(name=values.get("name") or default_name)
+    for key, value in values.items():
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise InvalidInput(f"Line {line_number} is not valid JSON: {error.msg}.") from None
-        yield _object_row(f"line {line_number}", record)
-
-
-def _object_row(where: str, record: object) -> Row:
-    if not isinstance(record, dict):
-        raise InvalidInput(f"{where.capitalize()} is not an object with product fields.")
-    values = {}
-    for key, value in record.items():
-        if isinstance(value, (dict, list)):
-            raise InvalidInput(f"{where.capitalize()}: {key} must be a single value, not a list or object.")
-        values[str(key).strip()] = "" if value is None else str(value).strip()
-    return Row(where, values)
-
-
-@dataclass(frozen=True)
-class ItemDraft:
-    external_id: str
-    title: str
-    description: str
-    brand: str
-    price: str
-    image_url: str
-    gold_node_id: int | None
-    proposed_node_id: int | None
-    gold_answer: str | None
-
-
-def validate_rows(rows: list[Row], spec: BatchSpec, tree: Tree, root_id: int | None) -> list[ItemDraft]:
-    """Every row checked; any problem rejects the whole file, naming each bad row."""
-    problems: list[str] = []
-    drafts: list[ItemDraft] = []
-    first_seen: dict[str, str] = {}
-    for row in rows:
-        row_problems = _row_problems(row, spec, tree, root_id, first_seen)
-        if row_problems:
-            problems.append(f"{row.where.capitalize()}: " + "; ".join(row_problems))
-        elif not problems:
-            drafts.append(_draft(row.values, tree))
+            spec = _with_setting(spec, key, value)
+        except ValueError as error:
+            problems.append(f"{key}: {error}")
     if problems:
-        raise InvalidInput(
-            f"The file was rejected: {len(problems)} row(s) have problems. Nothing was stored.", problems
-        )
-    return drafts
+        raise InvalidInput("Some settings are not valid.", problems)
+    return spec
 
 
-def _row_problems(row: Row, spec: BatchSpec, tree: Tree, root_id: int | None, first_seen: dict[str, str]) -> list[str]:
-    values = row.values
-    found = []
-    for column in REQUIRED:
-        if not values.get(column):
-            found.append(f"{column} is empty")
-    item_id = values.get("item_id", "")
-    if item_id in first_seen:
-        found.append(f"item_id {item_id!r} repeats {first_seen[item_id]}")
-    elif item_id:
-        first_seen[item_id] = row.where
-    for column, limit in LIMITS.items():
-        if len(values.get(column, "")) > limit:
-            found.append(f"{column} is longer than {limit} characters")
-    for column in COLUMNS:
-        if values.get(column, "").startswith(FORMULA_STARTS):
-            found.append(f"{column} starts with {values[column][0]!r}, which spreadsheets run as a formula")
-    url = values.get("image_url", "")
-    if url and not _is_web_url(url):
-        found.append(f"image_url {url[:80]!r} is not an http(s) address")
-    for column in ("gold_category", "proposed_category"):
-        reference = values.get(column, "")
-        if reference:
-            node = tree.find(reference)
-            if node is None:
-                found.append(f"{column} {reference[:80]!r} is not a category of the taxonomy")
-            elif not tree.is_within(node.id, root_id) or node.id == root_id:
-                found.append(f"{column} {reference[:80]!r} is outside the batch's root category")
-            elif column == "gold_category" and spec.leaf_only and not tree.is_leaf(node.id):
-                found.append(f"gold_category {reference[:80]!r} has subcategories, but this batch accepts leaves only")
-    return found
+def _with_setting(spec: BatchSpec, key: str, value: str) -> BatchSpec:
+    match key:
+        case "type":
+            return replace(spec, task_type=value)
+        case "reward":
+            return replace(spec, reward_micros=to_micros(value))
+        case "overlap":
+            return replace(spec, overlap=int(value))
+        case "min_overlap":
+            return replace(spec, min_overlap=int(value))
+        case "gold_rate":
+            return replace(spec, gold_rate=_share(value))
+        case "confidence":
+            return replace(spec, confidence=_share(value))
+        case "leaf_only":
+            return replace(spec, leaf_only=_yes_no(value))
+        case "root":
+            return replace(spec, root=value or None)
+        case "instructions":
+            return replace(spec, instructions=value)
+    return replace(spec, name=value)
 
 
-def _is_web_url(url: str) -> bool:
-    parsed = urlparse(url)
-    return parsed.scheme in ("http", "https") and bool(parsed.netloc) and " " not in url
+def _share(value: str) -> float:
+    share = float(value)
+    if not 0 <= share <= 1:
+        raise ValueError("must be between 0 and 1")
+    return share
 
 
-def _draft(values: dict[str, str], tree: Tree) -> ItemDraft:
-    def node_id(column: str) -> int | None:
-        reference = values.get(column, "")
-        return tree.find(reference).id if reference else None
-
-    return ItemDraft(
-        external_id=values["item_id"],
-        title=values["title"],
-        description=values.get("description", ""),
-        brand=values.get("brand", ""),
-        price=values.get("price", ""),
-        image_url=values.get("image_url", ""),
-        gold_node_id=node_id("gold_category"),
-        proposed_node_id=node_id("proposed_category"),
-        gold_answer=values.get("gold_answer") or None,
-    )
+def _yes_no(value: str) -> bool:
+    if value.lower() in ("true", "yes", "1", "on"):
+        return True
+    if value.lower() in ("false", "no", "0", "off"):
+        return False
+    raise ValueError("must be true or false")
 
 
-def check_spec(spec: BatchSpec, tree: Tree) -> int | None:
+def check_spec(spec: BatchSpec, tree: Tree, require_complete: bool = True) -> int | None:
     """Validate the batch settings; returns the root node id (None: the whole taxonomy)."""
     problems = []
     if spec.task_type not in TASK_TYPES:
         problems.append(f"type {spec.task_type!r} is not supported; use one of: {', '.join(TASK_TYPES)}")
-    if spec.reward_micros <= 0:
+    if spec.reward_micros <= 0 and (require_complete or spec.reward_micros < 0):
         problems.append("reward must be more than zero")
-    if not 1 <= spec.overlap <= 100:
+    if not 1 <= spec.overlap <= 100 and (require_complete or spec.overlap != 0):
         problems.append("overlap must be between 1 and 100")
+    if spec.overlap and not 1 <= spec.min_overlap <= spec.overlap:
+        problems.append("min_overlap must be between 1 and overlap")
     if not spec.name.strip():
         problems.append("the batch needs a name")
     root_id = None
@@ -290,8 +221,9 @@ def check_spec(spec: BatchSpec, tree: Tree) -> int | None:
     return root_id
 
 
-def batch_cost(spec: BatchSpec, items: int) -> int:
-    return spec.reward_micros * spec.overlap * items
+def cost_of(reward_micros: int, overlap: int, items: int) -> int:
+    """The most a batch can cost: every item answered `overlap` times."""
+    return reward_micros * overlap * items
 
 
 async def store_batch(
@@ -301,9 +233,9 @@ async def store_batch(
     root_id: int | None,
     spec: BatchSpec,
     drafts: list[ItemDraft],
-    status: str,
+    source_name: str = "",
 ) -> Batch:
-    """Insert the batch and all its items in the caller's transaction."""
+    """Insert a draft batch and all its items in the caller's transaction."""
     if await session.get(User, requester_id) is None:
         session.add(User(id=requester_id, is_requester=True))
         await session.flush()
@@ -317,8 +249,12 @@ async def store_batch(
         overlap=spec.overlap,
         leaf_only=spec.leaf_only,
         instructions=spec.instructions,
-        status=status,
+        gold_rate=spec.gold_rate,
+        confidence=spec.confidence,
+        min_overlap=spec.min_overlap,
+        status=DRAFT,
         item_count=len(drafts),
+        source_name=source_name[:256],
     )
     session.add(batch)
     await session.flush()
@@ -345,7 +281,188 @@ def _item_values(batch_id: int, draft: ItemDraft) -> dict[str, object]:
         "slots_taken": 0,
         "answers": 0,
         "is_open": True,
+        "settled": False,
     }
+
+
+async def create_draft(
+    session: AsyncSession,
+    requester_id: int,
+    taxonomy_id: int,
+    tree: Tree,
+    spec: BatchSpec,
+    rows: list[Row],
+    source: str,
+) -> Batch:
+    """Check settings and every row; store the batch as a draft (nothing is stored if anything is wrong)."""
+    root_id = check_spec(spec, tree, require_complete=False)
+    drafts = validate_rows(rows, spec.leaf_only, tree, root_id)
+    return await store_batch(session, requester_id, taxonomy_id, root_id, spec, drafts, source)
+
+
+async def owned(session: AsyncSession, batch_id: int, requester_id: int, lock: bool = False) -> Batch:
+    """The requester's own batch, or a refusal that does not reveal whether it exists."""
+    query = select(Batch).where(Batch.id == batch_id)
+    batch = await session.scalar(query.with_for_update() if lock else query)
+    if batch is None or batch.requester_id != requester_id:
+        raise NotAllowed("That batch is not yours, or it does not exist.")
+    return batch
+
+
+async def choose(session: AsyncSession, batch_id: int, requester_id: int, setting: str, value: int) -> Batch:
+    """Fill in a setting the requester picked with a button (drafts only)."""
+    batch = await owned(session, batch_id, requester_id, lock=True)
+    if batch.status != DRAFT:
+        raise DomainError("This batch was already launched or discarded.")
+    if setting == "reward" and value > 0:
+        batch.reward_micros = value
+    elif setting == "overlap" and 1 <= value <= 100:
+        batch.overlap = value
+        batch.min_overlap = min(batch.min_overlap, value)
+    else:
+        raise DomainError("That choice is not available.")
+    return batch
+
+
+async def launch(session: AsyncSession, batch_id: int, requester_id: int, currency: str) -> Batch:
+    """Reserve the batch's whole cost and open it to workers."""
+    batch = await owned(session, batch_id, requester_id, lock=True)
+    if batch.status != DRAFT:
+        raise DomainError(f"This batch is already {batch.status}.")
+    if not batch.reward_micros or not batch.overlap:
+        raise DomainError("Choose the reward and the overlap first.")
+    cost = cost_of(batch.reward_micros, batch.overlap, batch.item_count)
+    await ledger.reserve_for_batch(session, batch.id, requester_id, cost, currency)
+    batch.status, batch.reserved_micros, batch.launched_at = ACTIVE, cost, utcnow()
+    return batch
+
+
+async def discard(session: AsyncSession, batch_id: int, requester_id: int) -> None:
+    """Throw a draft away, items and all."""
+    batch = await owned(session, batch_id, requester_id, lock=True)
+    if batch.status != DRAFT:
+        raise DomainError(f"Only a draft can be discarded; this batch is {batch.status}.")
+    await session.execute(delete(Item).where(Item.batch_id == batch.id))
+    await session.delete(batch)
+
+
+async def pause(session: AsyncSession, batch_id: int, requester_id: int, paused: bool) -> Batch:
+    batch = await owned(session, batch_id, requester_id, lock=True)
+    expected = ACTIVE if paused else PAUSED
+    if batch.status != expected:
+        raise DomainError(f"This batch is {batch.status}; it cannot be {'paused' if paused else 'resumed'}.")
+    batch.status = PAUSED if paused else ACTIVE
+    return batch
+
+
+async def cancel(session: AsyncSession, batch_id: int, requester_id: int) -> int:
+    """Stop the batch for good and refund what it did not spend; returns the refund."""
+    batch = await owned(session, batch_id, requester_id, lock=True)
+    if batch.status not in (ACTIVE, PAUSED):
+        raise DomainError(f"This batch is {batch.status}; only a running or paused batch can be cancelled.")
+    held = await session.scalars(
+        select(Assignment)
+        .where(Assignment.batch_id == batch.id, Assignment.status == assignments.RESERVED)
+        .with_for_update()
+    )
+    for assignment in held:
+        await assignments.give_back(session, assignment, "released")
+    await session.execute(update(Item).where(Item.batch_id == batch.id).values(is_open=False, settled=True))
+    return await _finish(session, batch, CANCELLED)
+
+
+async def complete_finished(session: AsyncSession) -> list[Batch]:
+    """Batches whose every item is done and nobody holds a task: completed, unspent money refunded."""
+    running = await session.scalars(select(Batch).where(Batch.status.in_((ACTIVE, PAUSED))).with_for_update())
+    finished = []
+    for batch in running:
+        busy = await session.scalar(
+            select(func.count())
+            .select_from(Item)
+            .where(Item.batch_id == batch.id, (Item.is_open == True) | (Item.slots_taken > Item.answers))  # noqa: E712
+        )
+        if not busy:
+            await _finish(session, batch, COMPLETED)
+            finished.append(batch)
+    return finished
+
+
+async def _finish(session: AsyncSession, batch: Batch, status: str) -> int:
+    refund = batch.reserved_micros - await spent(session, batch.id)
+    if refund > 0:
+        await ledger.refund_batch(session, batch.id, batch.requester_id, refund)
+    batch.status, batch.finished_at = status, utcnow()
+    return max(refund, 0)
+
+
+async def spent(session: AsyncSession, batch_id: int) -> int:
+    """What answers took from the batch's reserve (rejected answers' credit went back to available)."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(
+            Assignment.batch_id == batch_id, Assignment.status == assignments.ANSWERED
+        )
+    )
+    return int(total)
+
+
+async def progress(session: AsyncSession, batch: Batch, now: datetime) -> Progress:
+    answers, gold, correct = (
+        await session.execute(
+            select(
+                func.count(Assignment.id),
+                func.count(Assignment.gold_correct),
+                func.coalesce(func.sum(case((Assignment.gold_correct == True, 1), else_=0)), 0),  # noqa: E712
+            ).where(Assignment.batch_id == batch.id, Assignment.status == assignments.ANSWERED)
+        )
+    ).one()
+    settled_short = await session.scalar(
+        select(func.coalesce(func.sum(batch.overlap - Item.answers), 0)).where(
+            Item.batch_id == batch.id, Item.settled == True
+        )
+    )
+    needed = batch.overlap * batch.item_count - int(settled_short or 0)
+    return Progress(
+        id=batch.id,
+        name=batch.name,
+        status=batch.status,
+        items=batch.item_count,
+        answers=int(answers),
+        answers_needed=max(needed, int(answers)),
+        spent_micros=await spent(session, batch.id),
+        reserved_micros=batch.reserved_micros,
+        gold_answers=int(gold),
+        gold_correct=int(correct),
+        eta=await _eta(session, batch, now, max(needed - int(answers), 0)),
+    )
+
+
+async def _eta(session: AsyncSession, batch: Batch, now: datetime, remaining: int) -> timedelta | None:
+    """From the rate of the last hour's answers; None when nothing is moving."""
+    if remaining == 0 or batch.status != ACTIVE:
+        return timedelta(0) if remaining == 0 else None
+    recent = await session.scalar(
+        select(func.count(Assignment.id)).where(
+            Assignment.batch_id == batch.id,
+            Assignment.status == assignments.ANSWERED,
+            Assignment.answered_at >= now - timedelta(hours=1),
+        )
+    )
+    return timedelta(hours=remaining / recent) if recent else None
+
+
+def gold_count(batch_id: int) -> Select[tuple[int]]:
+    return select(func.count(Item.id)).where(Item.batch_id == batch_id, Item.gold_node_id.is_not(None))
+
+
+async def of_requester(session: AsyncSession, requester_id: int, limit: int = 10) -> list[Batch]:
+    return list(
+        await session.scalars(
+            select(Batch)
+            .where(Batch.requester_id == requester_id, Batch.status != DRAFT)
+            .order_by(Batch.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 async def load_funded_batch(
@@ -357,13 +474,20 @@ async def load_funded_batch(
     rows: list[Row],
     currency: str,
 ) -> Batch:
-    """The operator's path (CLI): validate, store, record the requester's funding and reserve the cost."""
-    root_id = check_spec(spec, tree)
-    drafts = validate_rows(rows, spec, tree, root_id)
-    batch = await store_batch(session, requester_id, taxonomy_id, root_id, spec, drafts, status="active")
-    cost = batch_cost(spec, len(drafts))
-    await ledger.fund_requester(
-        session, f"batch:{batch.id}:fund", requester_id, cost, f"operator funding for batch {batch.id}"
+    """The operator's path (CLI): validate, store, record the requester's funding and launch."""
+    check_spec(spec, tree)
+    batch = await create_draft(session, requester_id, taxonomy_id, tree, spec, rows, "")
+    cost = cost_of(spec.reward_micros, spec.overlap, batch.item_count)
+    memo = f"operator funding for batch {batch.id}"
+    await ledger.fund_requester(session, f"batch:{batch.id}:fund", requester_id, cost, memo)
+    return await launch(session, batch.id, requester_id, currency)
+
+
+def describe_cost(reward: int, overlap: int, items: int, gold: int, available: int, currency: str) -> str:
+    most = cost_of(reward, overlap, items)
+    share = f"{gold / items:.0%}" if items else "0%"
+    return (
+        f"{items} products × {overlap} answers × {format_money(reward, currency)} = {format_money(most, currency)} at most\n"
+        f"Gold (hidden checks): {gold} ({share})\n"
+        f"Your available funds: {format_money(available, currency)}"
     )
-    await ledger.reserve_for_batch(session, batch.id, requester_id, cost, currency)
-    return batch

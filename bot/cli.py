@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import batches, payouts, taxonomies
+from bot import aggregation, batch_files, batches, payouts, taxonomies
 from bot.app import allowed_updates, build_application
 from bot.batches import BatchSpec
 from bot.config import MissingToken, Settings
@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     load_batch.add_argument("--instructions", default="")
     load_batch.set_defaults(handler=_batch_load)
 
+    aggregate = commands.add_parser("aggregate", help="aggregate crowd answers (item,worker,answer CSV) into labels")
+    aggregate.add_argument("answers", type=Path)
+    aggregate.add_argument("--method", default="auto", choices=("auto", "ds", "one-coin", "mv"))
+    aggregate.add_argument("--gold", type=Path, help="known answers: CSV item,answer")
+    aggregate.add_argument("--out", type=Path, required=True, help="labels CSV to write: item,label,confidence,answers")
+    aggregate.set_defaults(handler=_aggregate)
+
     payout = commands.add_parser("payouts", help="payout requests").add_subparsers(required=True, metavar="ACTION")
     export = payout.add_parser("export", help="write PayPal payouts as a PayPal mass-payout CSV")
     export.add_argument(
@@ -117,7 +124,7 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
         leaf_only=args.leaf_only,
         instructions=args.instructions,
     )
-    rows = batches.read_rows(args.file.read_bytes(), args.file.name)
+    rows = batch_files.read_rows(args.file.read_bytes(), args.file.name)
     migrate.upgrade(settings.database_url)
 
     async def load() -> tuple[int, int, int]:
@@ -133,7 +140,7 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
                 batch = await batches.load_funded_batch(
                     session, args.requester, taxonomy_id, tree, spec, rows, settings.currency
                 )
-                return batch.id, batch.item_count, batches.batch_cost(spec, batch.item_count)
+                return batch.id, batch.item_count, batches.cost_of(spec.reward_micros, spec.overlap, batch.item_count)
         finally:
             await db.dispose()
 
@@ -142,6 +149,17 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
         f"Batch {batch_id} {args.name!r}: {items} products, {format_money(cost, settings.currency)} reserved. "
         "Workers can start now."
     )
+
+
+def _aggregate(_: Settings, args: argparse.Namespace) -> None:
+    try:
+        answers = aggregation.read_answers_csv(args.answers.read_text(encoding="utf-8-sig"))
+        gold = aggregation.read_gold_csv(args.gold.read_text(encoding="utf-8-sig")) if args.gold else None
+    except (OSError, ValueError) as error:
+        raise DomainError(str(error)) from None
+    labels = aggregation.aggregate(answers, method=args.method, gold=gold)
+    args.out.write_text(aggregation.labels_csv(labels), encoding="utf-8")
+    print(f"Wrote {len(labels)} labels from {len(answers)} answers to {args.out}.")
 
 
 def _payouts_export(settings: Settings, args: argparse.Namespace) -> None:

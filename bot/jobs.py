@@ -6,12 +6,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot import credits, ledger, payouts, work
+from bot import batches, credits, ledger, payouts, results, work
 from bot.errors import DomainError
 from bot.payouts import PayoutView
 from bot.services import Services
 from storage.clock import utcnow
-from storage.models import Account, User
+from storage.models import Account, Batch, User
 
 log = logging.getLogger(__name__)
 
@@ -75,3 +75,39 @@ async def sweep_payouts(services: Services) -> Sweep:
             except DomainError as refusal:
                 log.info("no payout for %s: %s", worker_id, refusal)
     return result
+
+
+@dataclass(frozen=True)
+class Completion:
+    batch_id: int
+    name: str
+    requester_id: int
+    refund_micros: int
+    labels: list[results.ResultRow]
+    answers: list[results.RawAnswer]
+
+
+async def complete_batches(services: Services) -> list[Completion]:
+    """Finished batches are closed, their unspent money refunded, and their results gathered."""
+    async with services.db.write() as session:
+        finished = [
+            (batch, await batches.spent(session, batch.id)) for batch in await batches.complete_finished(session)
+        ]
+    reports = []
+    for batch, spent in finished:
+        tree = (await services.taxonomies.get(batch.taxonomy_id)).tree
+        async with services.db.read() as session:
+            labels, answers = await results.collect(session, batch.id, tree)
+        refund = max(batch.reserved_micros - spent, 0)
+        reports.append(Completion(batch.id, batch.name, batch.requester_id, refund, labels, answers))
+    return reports
+
+
+async def daily_digest(services: Services) -> dict[int, list[batches.Progress]]:
+    """Progress of every running batch, by requester."""
+    async with services.db.read() as session:
+        running = await session.scalars(select(Batch).where(Batch.status.in_((batches.ACTIVE, batches.PAUSED))))
+        by_requester: dict[int, list[batches.Progress]] = {}
+        for batch in running:
+            by_requester.setdefault(batch.requester_id, []).append(await batches.progress(session, batch, utcnow()))
+    return by_requester

@@ -72,6 +72,17 @@ async def credit_answer(
     )
 
 
+@dataclass(frozen=True)
+class RequesterFunds:
+    available: int
+    reserved: int
+
+
+async def requester_funds(session: AsyncSession, requester_id: int) -> RequesterFunds:
+    found = await ledger.balances(session, requester_id, [REQUESTER_AVAILABLE, REQUESTER_RESERVED])
+    return RequesterFunds(available=found[REQUESTER_AVAILABLE], reserved=found[REQUESTER_RESERVED])
+
+
 async def worker_balance(session: AsyncSession, worker_id: int) -> WorkerBalance:
     found = await ledger.balances(session, worker_id, [WORKER_PENDING, WORKER_AVAILABLE, PAYOUT_IN_FLIGHT, PAYOUT_PAID])
     return WorkerBalance(
@@ -128,4 +139,14 @@ async def settle_payout(session: AsyncSession, payout_id: int, worker_id: int, a
         f"payout:{payout_id}:{'approve' if approved else 'reject'}",
         "payout_approve" if approved else "payout_reject",
         [Leg(PAYOUT_IN_FLIGHT, worker_id, -amount), Leg(target, worker_id, amount)],
+    )
+
+
+async def refund_batch(session: AsyncSession, batch_id: int, requester_id: int, amount: int) -> bool:
+    """What a finished or cancelled batch did not spend goes back to the requester's available funds."""
+    return await ledger.post(
+        session,
+        f"batch:{batch_id}:refund",
+        "refund",
+        [Leg(REQUESTER_RESERVED, requester_id, -amount), Leg(REQUESTER_AVAILABLE, requester_id, amount)],
     )

@@ -16,6 +16,13 @@ from taxonomy import DEFAULT_TAXONOMY_NAME, RawNode, SearchIndex, Tree, default_
 class LoadedTaxonomy:
     tree: Tree
     _index: SearchIndex | None = field(default=None, repr=False)
+    _sizes: dict[int | None, int] = field(default_factory=dict, repr=False)
+
+    def size_under(self, root: int | None) -> int:
+        """How many categories lie below `root` (all of them for None): the label space of a batch."""
+        if root not in self._sizes:
+            self._sizes[root] = sum(1 for node in self.tree if node.id != root and self.tree.is_within(node.id, root))
+        return self._sizes[root]
 
     @property
     def index(self) -> SearchIndex:

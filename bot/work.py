@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import credits, ledger
+from bot import aggregation, credits, ledger
+from bot.aggregation import Answer
 from bot.batches import BatchFacts
 from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
 from bot.services import Services
+from bot.taxonomies import LoadedTaxonomy
 from storage import assignments
 from storage.assignments import ANSWERED, RESERVED
 from storage.clock import utcnow
@@ -42,6 +44,7 @@ class Choice:
 @dataclass(frozen=True)
 class TaskScreen:
     assignment_id: int
+    batch_id: int
     batch_name: str
     card: Card
     reward_micros: int
@@ -53,6 +56,8 @@ class TaskScreen:
     pages: int
     can_go_back: bool
     accept_here: bool  # leaf_only=false: the worker may pick `here` itself
+    instructions: str = ""
+    first_in_batch: bool = False  # show the instructions before this first task of the batch
     note: str = ""
 
 
@@ -85,7 +90,8 @@ async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
         if assignment is None:
             return None
         item = await session.get(Item, assignment.item_id)
-    return await _screen(services, assignment, item, node=None, page=0)
+        first = await _first_in_batch(services, session, assignment)
+    return await _screen(services, assignment, item, node=None, page=0, first=first)
 
 
 async def browse(services: Services, worker_id: int, assignment_id: int, node: int | None, page: int) -> TaskScreen:
@@ -102,7 +108,8 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
         assignment = await assignments.lock(session, assignment_id)
         _check_open(assignment, worker_id)
         batch = await services.batches.get(assignment.batch_id)
-        tree = (await services.taxonomies.get(batch.taxonomy_id)).tree
+        loaded = await services.taxonomies.get(batch.taxonomy_id)
+        tree = loaded.tree
         if not _answerable(tree, batch, node_id):
             raise TaskUnavailable()
         item = await session.get(Item, assignment.item_id)
@@ -112,11 +119,15 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
         assignment.answer_node_id = node_id
         assignment.credit_state = credits.PENDING
         await session.execute(update(Item).where(Item.id == item.id).values(answers=Item.answers + 1))
+        if batch.confidence is not None:
+            await session.flush()
+            await _apply_stop_rule(session, loaded, batch, item.id)
         await ledger.credit_answer(session, assignment.id, batch.requester_id, worker_id, assignment.reward_micros)
         balance = await ledger.worker_balance(session, worker_id)
         following = await _claim(services, session, worker_id)
         next_item = await session.get(Item, following.item_id) if following else None
-    screen = await _screen(services, following, next_item, None, 0) if following else None
+        first = following is not None and await _first_in_batch(services, session, following)
+    screen = await _screen(services, following, next_item, None, 0, first) if following else None
     return Answered(assignment.reward_micros, balance.pending, screen)
 
 
@@ -128,7 +139,8 @@ async def skip(services: Services, worker_id: int, assignment_id: int) -> TaskSc
         await assignments.give_back(session, assignment, "skipped")
         following = await _claim(services, session, worker_id)
         next_item = await session.get(Item, following.item_id) if following else None
-    return await _screen(services, following, next_item, None, 0) if following else None
+        first = following is not None and await _first_in_batch(services, session, following)
+    return await _screen(services, following, next_item, None, 0, first) if following else None
 
 
 async def stop(services: Services, worker_id: int, assignment_id: int) -> None:
@@ -157,6 +169,23 @@ async def search(services: Services, worker_id: int, query: str) -> SearchScreen
     return SearchScreen(assignment.id, query, matches, batch.leaf_only)
 
 
+async def preview(services: Services, batch_id: int) -> TaskScreen:
+    """The batch's first product exactly as a worker will see it (buttons lead nowhere)."""
+    async with services.db.read() as session:
+        item = await session.scalar(select(Item).where(Item.batch_id == batch_id).order_by(Item.id).limit(1))
+    batch = await services.batches.get(batch_id)
+    return _render(await services.taxonomies.get(batch.taxonomy_id), batch, 0, item, None, 0, first=False)
+
+
+async def rules(services: Services, batch_id: int) -> tuple[str, str]:
+    """A batch's name and instructions, for the ℹ Rules button."""
+    try:
+        facts = await services.batches.get(batch_id)
+    except KeyError:
+        raise TaskUnavailable() from None
+    return facts.name, facts.instructions
+
+
 async def reclaim_expired(services: Services) -> int:
     """Return expired reservations to the pool (run by a scheduled job)."""
     async with services.db.write() as session:
@@ -168,6 +197,56 @@ async def _claim(services: Services, session: AsyncSession, worker_id: int) -> A
     if user is not None and user.suspended_reason:
         return None
     return await assignments.claim_next(session, worker_id, utcnow(), services.assignment_ttl)
+
+
+async def _apply_stop_rule(session: AsyncSession, loaded: LoadedTaxonomy, batch: BatchFacts, item_id: int) -> None:
+    """Dynamic overlap: close the item once the crowd is confident enough (see aggregation.should_stop)."""
+    rows = (
+        await session.execute(
+            select(Assignment.worker_id, Assignment.answer_node_id).where(
+                Assignment.item_id == item_id, Assignment.status == ANSWERED
+            )
+        )
+    ).all()
+    answers = [Answer(str(item_id), str(worker), str(node)) for worker, node in rows]
+    accuracy = await _gold_record(session, batch.id, {worker for worker, _ in rows})
+    labels = loaded.size_under(batch.root_node_id)
+    if aggregation.should_stop(answers, accuracy, labels, batch.confidence, batch.min_overlap, batch.overlap):
+        await session.execute(update(Item).where(Item.id == item_id).values(settled=True, is_open=False))
+
+
+async def _gold_record(session: AsyncSession, batch_id: int, workers: set[int]) -> dict[str, float]:
+    """The workers' smoothed accuracy on this batch's gold items."""
+    rows = (
+        await session.execute(
+            select(Assignment.item_id, Assignment.worker_id, Assignment.answer_node_id, Item.gold_node_id)
+            .join(Item, Item.id == Assignment.item_id)
+            .where(
+                Assignment.batch_id == batch_id,
+                Assignment.status == ANSWERED,
+                Assignment.worker_id.in_(workers),
+                Item.gold_node_id.is_not(None),
+            )
+        )
+    ).all()
+    answers = [Answer(str(item), str(worker), str(node)) for item, worker, node, _ in rows]
+    return aggregation.worker_accuracy(answers, {str(item): str(gold) for item, _, _, gold in rows})
+
+
+async def _first_in_batch(services: Services, session: AsyncSession, assignment: Assignment) -> bool:
+    """Whether this is the worker's first task in its batch (only asked when there are instructions to show)."""
+    if not (await services.batches.get(assignment.batch_id)).instructions:
+        return False
+    earlier = await session.scalar(
+        select(Assignment.id)
+        .where(
+            Assignment.worker_id == assignment.worker_id,
+            Assignment.batch_id == assignment.batch_id,
+            Assignment.id != assignment.id,
+        )
+        .limit(1)
+    )
+    return earlier is None
 
 
 async def _owned_open(session: AsyncSession, worker_id: int, assignment_id: int) -> Assignment:
@@ -201,9 +280,17 @@ def _grade(tree: Tree, assignment: Assignment, item: Item, node_id: int) -> None
     assignment.gold_distance = tree.distance(node_id, item.gold_node_id) if item.gold_node_id in tree else None
 
 
-async def _screen(services: Services, assignment: Assignment, item: Item, node: int | None, page: int) -> TaskScreen:
+async def _screen(
+    services: Services, assignment: Assignment, item: Item, node: int | None, page: int, first: bool = False
+) -> TaskScreen:
     batch = await services.batches.get(assignment.batch_id)
-    tree = (await services.taxonomies.get(batch.taxonomy_id)).tree
+    return _render(await services.taxonomies.get(batch.taxonomy_id), batch, assignment.id, item, node, page, first)
+
+
+def _render(
+    loaded: LoadedTaxonomy, batch: BatchFacts, assignment_id: int, item: Item, node: int | None, page: int, first: bool
+) -> TaskScreen:
+    tree = loaded.tree
     root = batch.root_node_id
     here = root if node is None else node
     if here is not None and (here not in tree or not tree.is_within(here, root)):
@@ -212,10 +299,11 @@ async def _screen(services: Services, assignment: Assignment, item: Item, node: 
         raise TaskUnavailable()
     listing = tree.page(here, page, PAGE_SIZE)
     return TaskScreen(
-        assignment_id=assignment.id,
+        assignment_id=assignment_id,
+        batch_id=batch.id,
         batch_name=batch.name,
         card=Card(item.title, item.description, item.brand, item.price, item.image_url),
-        reward_micros=assignment.reward_micros,
+        reward_micros=batch.reward_micros,
         breadcrumb=tuple(n.name for n in tree.path(here)) if here is not None else (),
         here=here,
         parent=tree.node(here).parent_id if here is not None else None,
@@ -224,6 +312,8 @@ async def _screen(services: Services, assignment: Assignment, item: Item, node: 
         pages=listing.pages,
         can_go_back=here != root,
         accept_here=not batch.leaf_only and here is not None and here != root,
+        instructions=batch.instructions,
+        first_in_batch=first and bool(batch.instructions),
     )
 
 

@@ -4,6 +4,7 @@ Buttons carry only ids; the server re-checks every one of them, so forged data b
   b:<assignment>:<node or ->:<page>   browse a node's children   p:<assignment>:<node>  pick a category
   s:<assignment>  skip   x:<assignment>  stop   w  start working
   m:<kind>  choose a payout method   a:<payout> / r:<payout>  approve / reject   e:<year>  statement
+  d:<batch>:<r|o>:<value>  fill in a draft's reward or overlap   c:<batch>:<op>  batch control   i:<batch>  rules
 """
 
 import re
@@ -56,7 +57,29 @@ class Statement:
     year: int
 
 
-Action = Browse | Pick | Skip | Stop | StartWork | ChooseMethod | Decide | Statement
+@dataclass(frozen=True)
+class Choose:
+    batch_id: int
+    setting: str  # "reward" or "overlap"
+    value: int
+
+
+@dataclass(frozen=True)
+class Control:
+    batch_id: int
+    op: str  # one of CONTROL_OPS
+
+
+@dataclass(frozen=True)
+class Rules:
+    batch_id: int
+
+
+CONTROL_OPS = {"l": "launch", "d": "discard", "p": "pause", "u": "resume", "c": "cancel", "r": "results", "j": "jsonl"}
+_OP_CODES = {op: code for code, op in CONTROL_OPS.items()}
+_SETTING_CODES = {"reward": "r", "overlap": "o"}
+
+Action = Browse | Pick | Skip | Stop | StartWork | ChooseMethod | Decide | Statement | Choose | Control | Rules
 
 _NUMBER = r"(0|[1-9][0-9]{0,18})"
 _PATTERNS = {
@@ -69,6 +92,9 @@ _PATTERNS = {
     "a": re.compile(rf"a:{_NUMBER}"),
     "r": re.compile(rf"r:{_NUMBER}"),
     "e": re.compile("e:([0-9]{4})"),
+    "d": re.compile(rf"d:{_NUMBER}:([ro]):{_NUMBER}"),
+    "c": re.compile(rf"c:{_NUMBER}:([{''.join(CONTROL_OPS)}])"),
+    "i": re.compile(rf"i:{_NUMBER}"),
 }
 
 
@@ -90,6 +116,12 @@ def encode(action: Action) -> str:
             data = f"{'a' if approve else 'r'}:{payout_id}"
         case Statement(year):
             data = f"e:{year}"
+        case Choose(batch_id, setting, value):
+            data = f"d:{batch_id}:{_SETTING_CODES[setting]}:{value}"
+        case Control(batch_id, op):
+            data = f"c:{batch_id}:{_OP_CODES[op]}"
+        case Rules(batch_id):
+            data = f"i:{batch_id}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data}")
     return data
@@ -105,6 +137,11 @@ def decode(data: str | None) -> Action | None:
         return None
     if data[0] == "m":
         return ChooseMethod(match.group(1))
+    if data[0] == "d":
+        setting = "reward" if match.group(2) == "r" else "overlap"
+        return Choose(int(match.group(1)), setting, int(match.group(3)))
+    if data[0] == "c":
+        return Control(int(match.group(1)), CONTROL_OPS[match.group(2)])
     numbers = [int(group) if group and group.isdigit() else None for group in match.groups()]
     match data[0]:
         case "b":
@@ -119,4 +156,6 @@ def decode(data: str | None) -> Action | None:
             return Decide(numbers[0], approve=data[0] == "a")
         case "e":
             return Statement(numbers[0])
+        case "i":
+            return Rules(numbers[0])
     return StartWork()

@@ -5,6 +5,7 @@ message loses its buttons and a new one is sent. A photo Telegram cannot fetch f
 """
 
 import logging
+from html import escape
 
 from telegram import Bot, InlineKeyboardMarkup, InputMediaPhoto, Message
 from telegram.constants import ParseMode
@@ -17,6 +18,8 @@ log = logging.getLogger(__name__)
 
 
 async def send_task(bot: Bot, chat_id: int, screen: TaskScreen, currency: str) -> Message:
+    if screen.first_in_batch:
+        await bot.send_message(chat_id, texts.instructions(screen.batch_name, screen.instructions), parse_mode=ParseMode.HTML)
     markup = keyboards.task(screen)
     if screen.card.image_url:
         try:
@@ -42,6 +45,10 @@ async def redraw(message: Message, screen: TaskScreen, currency: str) -> None:
 async def replace_task(bot: Bot, chat_id: int, message: Message | None, screen: TaskScreen, currency: str) -> None:
     """Show the next product in place of `message` where possible."""
     if message is None:
+        await send_task(bot, chat_id, screen, currency)
+        return
+    if screen.first_in_batch:  # the batch's rules must come before its first product, so no edit in place
+        await edit_body(message, escape(screen.note) or texts.SAVED, None)
         await send_task(bot, chat_id, screen, currency)
         return
     wants_photo = bool(screen.card.image_url)

@@ -2,10 +2,23 @@
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.money import format_money
 from bot.payout_methods import KINDS
 from bot.work import SearchScreen, TaskScreen
 from handlers import callbacks, texts
-from handlers.callbacks import Browse, ChooseMethod, Decide, Pick, Skip, StartWork, Statement, Stop
+from handlers.callbacks import (
+    Browse,
+    Choose,
+    ChooseMethod,
+    Control,
+    Decide,
+    Pick,
+    Rules,
+    Skip,
+    StartWork,
+    Statement,
+    Stop,
+)
 
 
 def _button(label: str, action: callbacks.Action) -> InlineKeyboardButton:
@@ -35,6 +48,8 @@ def task(screen: TaskScreen) -> InlineKeyboardMarkup:
     if screen.can_go_back:
         navigation.insert(0, _button(texts.BUTTON_BACK, Browse(aid, screen.parent, 0)))
     rows.append(navigation)
+    if screen.instructions:
+        rows.append([_button(texts.BUTTON_RULES, Rules(screen.batch_id))])
     return InlineKeyboardMarkup(rows)
 
 
@@ -74,3 +89,35 @@ def payout_decision(payout_id: int) -> InlineKeyboardMarkup:
 
 def statement_years(years: list[int]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_button(f"📄 {year} statement", Statement(year)) for year in years[:4]]])
+
+
+REWARD_CHOICES = (10_000, 20_000, 50_000, 100_000)
+OVERLAP_CHOICES = (1, 3, 5)
+
+
+def ask_reward(batch_id: int, currency: str) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[_button(format_money(micros, currency), Choose(batch_id, "reward", micros)) for micros in REWARD_CHOICES]]
+    )
+
+
+def ask_overlap(batch_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([[_button(str(n), Choose(batch_id, "overlap", n)) for n in OVERLAP_CHOICES]])
+
+
+def launch_or_discard(batch_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[_button("🚀 Launch", Control(batch_id, "launch")), _button("✖ Cancel", Control(batch_id, "discard"))]]
+    )
+
+
+def batch_controls(batch_id: int, status: str) -> InlineKeyboardMarkup:
+    row = []
+    if status == "active":
+        row.append(_button("⏸ Pause", Control(batch_id, "pause")))
+    if status == "paused":
+        row.append(_button("▶ Resume", Control(batch_id, "resume")))
+    if status in ("active", "paused"):
+        row.append(_button("⏹ Cancel", Control(batch_id, "cancel")))
+    results = [_button("📥 Results", Control(batch_id, "results")), _button("📥 JSONL", Control(batch_id, "jsonl"))]
+    return InlineKeyboardMarkup([row, results] if row else [results])

@@ -4,8 +4,8 @@ from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bot import payouts, users
-from handlers import admin, callbacks, common, money, texts, worker
-from handlers.callbacks import ChooseMethod, Decide, Statement
+from handlers import admin, callbacks, common, money, requester, texts, worker
+from handlers.callbacks import Choose, ChooseMethod, Control, Decide, Rules, Statement
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -26,6 +26,12 @@ async def on_button(update: Update, context: Context) -> None:
             await admin.on_decision(update, context, payout_id, approve)
         case Statement(year):
             await money.send_statement(update, context, year)
+        case Choose(batch_id, setting, value):
+            await requester.on_choice(update, context, batch_id, setting, value)
+        case Control(batch_id, op):
+            await requester.on_control(update, context, batch_id, op)
+        case Rules(batch_id):
+            await requester.show_rules(update, context, batch_id)
         case _:
             await worker.act(update, context, action, message)
 

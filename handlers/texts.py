@@ -1,7 +1,9 @@
 """Every user-facing string, and the functions that turn domain views into message text (HTML)."""
 
+from datetime import timedelta
 from html import escape
 
+from bot.batches import Progress
 from bot.money import format_money
 from bot.work import Card, SearchScreen, TaskScreen
 
@@ -35,6 +37,7 @@ HELP = (
 START_BUTTON = "▶ Start working"
 NO_TASKS = "🎉 No tasks right now. Everything available is done; try /work again later."
 SKIPPED = "⏭ Skipped"
+SAVED = "✔ Saved"
 STOPPED = "⏹ Stopped. Your answers are saved. Send /work whenever you want to continue."
 TASK_UNAVAILABLE = "This task is no longer available."
 NO_OPEN_TASK = "There is no product open for you. Send /work to get one, then type a word to search its categories."
@@ -45,6 +48,7 @@ BACK_TO_TREE = "⬅ Back to categories"
 SOMETHING_WENT_WRONG = "Sorry, something went wrong on our side. Nothing you did was lost; please try again."
 BUTTON_BACK = "⬅ Back"
 BUTTON_SKIP = "⏭ Skip"
+BUTTON_RULES = "ℹ Rules"
 BUTTON_STOP = "⏹ Stop"
 BUTTON_PREVIOUS = "◀"
 BUTTON_NEXT = "▶"
@@ -219,3 +223,64 @@ def payout_decided(notice: str, approved: bool, admin: str, detail: str | None) 
     else:
         tail = f"❌ Rejected by {escape(admin)}: {escape(detail or '')}"
     return f"{notice}\n\n{tail}"
+
+
+# ---- requester -----------------------------------------------------------------------------
+
+REQUESTERS_ONLY = "Only requesters can load batches. Ask an admin to grant you the requester role."
+NEW_BATCH = (
+    "Send me the product file: CSV (UTF-8, header row), JSON (a list of objects) or JSON Lines.\n"
+    "Columns: item_id, title (required); description, brand, price, image_url, gold_category (optional).\n"
+    "Put settings in the file's caption, e.g.\n"
+    '<code>reward=0.02 overlap=3 root="Home &amp; Garden" name="Kitchen" instructions="Pick the most specific category"</code>\n'
+    "Settings: type, reward, overlap, gold_rate, root, name, leaf_only, confidence, min_overlap, instructions. "
+    "Anything missing I will ask with buttons."
+)
+FILE_TOO_BIG = "That file is {size:.1f} MB; bots can download at most 20 MB. Split it into smaller batches."
+NOT_A_BATCH_FILE = "Send the products as a .csv, .json or .jsonl file."
+ASK_REWARD = "How much should one answer pay?"
+ASK_OVERLAP = "How many workers should answer each product? (More answers, more reliable labels.)"
+PREVIEW_HEAD = "👀 <b>Preview</b> of batch #{id} “{name}”: the first product exactly as workers will see it."
+LAUNCHED = "🚀 Batch #{id} is live: {amount} reserved. Follow it with /batches."
+DISCARDED = "✖ Draft discarded; nothing was reserved."
+PAUSED = "⏸ Batch #{id} paused: workers get no new products from it."
+RESUMED = "▶ Batch #{id} resumed."
+CANCELLED = "⏹ Batch #{id} cancelled. {refund} refunded to your available funds."
+NO_BATCHES = "You have no batches yet. Send a product file (see /new_batch)."
+BATCH_COMPLETED = "✅ Batch #{id} “{name}” is complete. {refund} unspent, refunded. Results attached."
+RESULTS_CAPTION = "Results of batch #{id}: one label per product, with confidence and agreement."
+RAW_CAPTION = "Every answer of batch #{id}: worker pseudonym, answer, seconds taken, gold correct or not."
+NO_ANSWERS_YET = "Batch #{id} has no answers yet."
+RULES_HEAD = "ℹ <b>Rules of “{name}”</b>\n"
+
+
+def instructions(name: str, text: str) -> str:
+    return RULES_HEAD.format(name=escape(name)) + escape(text)
+
+
+def preview_cost(description: str, instructions_text: str) -> str:
+    rules = f"\n\n<b>Instructions</b>\n{escape(instructions_text)}" if instructions_text else ""
+    return f"💵 <b>Cost</b>\n{escape(description)}{rules}\n\nLaunch to reserve the money and open the batch to workers."
+
+
+def batch_progress(p: Progress, currency: str) -> str:
+    share = p.answers / p.answers_needed if p.answers_needed else 1.0
+    eta = "done" if p.eta is not None and not p.eta else (f"about {_duration(p.eta)} left" if p.eta else "ETA unknown")
+    accuracy = (
+        f"{p.gold_accuracy:.0%} on {p.gold_answers} gold" if p.gold_accuracy is not None else "no gold answers yet"
+    )
+    return (
+        f"📦 <b>#{p.id} {escape(p.name)}</b> · {p.status}\n"
+        f"{progress_bar(share)} {p.answers}/{p.answers_needed} answers · {p.items} products\n"
+        f"Spent {format_money(p.spent_micros, currency)} of {format_money(p.reserved_micros, currency)} reserved · {eta}\n"
+        f"Crowd accuracy: {accuracy}"
+    )
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{max(minutes, 1)} min"
+
+
+def digest(progress: list[Progress], currency: str) -> str:
+    return "🗓 <b>Daily digest</b>\n\n" + "\n\n".join(batch_progress(p, currency) for p in progress)

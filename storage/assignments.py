@@ -70,7 +70,9 @@ async def give_back(session: AsyncSession, assignment: Assignment, status: str) 
     """End a reservation without an answer and return its slot to the pool."""
     assignment.status = status
     await session.execute(
-        update(Item).where(Item.id == assignment.item_id).values(slots_taken=Item.slots_taken - 1, is_open=True)
+        update(Item)
+        .where(Item.id == assignment.item_id)
+        .values(slots_taken=Item.slots_taken - 1, is_open=~Item.settled)
     )
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -104,10 +105,20 @@ class Batch(Base):
     overlap: Mapped[int] = mapped_column(Integer)
     leaf_only: Mapped[bool] = mapped_column(Boolean, default=True)
     instructions: Mapped[str] = mapped_column(Text, default="")
+    # Share of tasks served from gold items (used by quality control).
+    gold_rate: Mapped[float] = mapped_column(Float, default=0.0)
+    # Dynamic overlap: an item stops at `confidence` after `min_overlap` answers (None: always `overlap`).
+    confidence: Mapped[float | None] = mapped_column(Float)
+    min_overlap: Mapped[int] = mapped_column(Integer, default=1)
     # draft → active ⇄ paused → completed | cancelled
     status: Mapped[str] = mapped_column(String(16), default="draft")
     item_count: Mapped[int] = mapped_column(Integer, default=0)
+    # What launching set aside; the unspent rest is refunded on completion or cancellation.
+    reserved_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    source_name: Mapped[str] = mapped_column(String(256), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Item(Base):
@@ -130,6 +141,8 @@ class Item(Base):
     slots_taken: Mapped[int] = mapped_column(Integer, default=0)
     answers: Mapped[int] = mapped_column(Integer, default=0)
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The stop rule found the crowd confident enough: no more answers, even if slots free up.
+    settled: Mapped[bool] = mapped_column(Boolean, default=False)
 
     @property
     def is_gold(self) -> bool:

@@ -2,7 +2,7 @@
 
 import json
 
-from bot import batches, taxonomies
+from bot import batch_files, batches, taxonomies
 from bot.batches import BatchSpec
 from bot.services import Services
 from storage.models import Batch
@@ -44,7 +44,7 @@ async def load_batch(
     taxonomy_id = await taxonomies.ensure_default(services.db)
     spec = BatchSpec(name=name, task_type="categorize", reward_micros=reward, overlap=overlap, root=root, leaf_only=leaf_only)
     data = "\n".join(json.dumps(row) for row in rows).encode()
-    parsed = batches.read_rows(data, "batch.jsonl")
+    parsed = batch_files.read_rows(data, "batch.jsonl")
     tree = (await services.taxonomies.get(taxonomy_id)).tree
     async with services.db.write() as session:
         return await batches.load_funded_batch(session, requester, taxonomy_id, tree, spec, parsed, services.settings.currency)

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot import batches, taxonomies
-from bot.batches import BatchSpec, Row, check_spec, load_funded_batch, read_rows, validate_rows
+from bot.batch_files import Row, read_rows, validate_rows
+from bot.batches import BatchSpec, check_spec, load_funded_batch
 from bot.errors import InvalidInput
 from bot.services import Services
 from storage import ledger as books
@@ -42,7 +43,7 @@ def row(n: int, **values: str) -> Row:
 
 def problems_of(rows: list[Row], tree: Tree, spec: BatchSpec = SPEC) -> list[str]:
     with pytest.raises(InvalidInput) as raised:
-        validate_rows(rows, spec, tree, check_spec(spec, tree))
+        validate_rows(rows, spec.leaf_only, tree, check_spec(spec, tree))
     assert "Nothing was stored" in str(raised.value)
     return raised.value.problems
 
@@ -159,7 +160,7 @@ def test_valid_rows_become_drafts_with_gold_resolved(tree: Tree) -> None:
         row(3, gold_category="home & garden > kitchen & dining > cookware & bakeware > cookware > woks"),
         row(4, description="d", brand="b", price="1", image_url="https://img.example.com/4.jpg"),
     ]
-    drafts = validate_rows(rows, SPEC, tree, check_spec(SPEC, tree))
+    drafts = validate_rows(rows, SPEC.leaf_only, tree, check_spec(SPEC, tree))
     assert [d.gold_node_id for d in drafts] == [664, tree.find(SKILLETS).id, 664, None]
     assert drafts[3].image_url == "https://img.example.com/4.jpg" and drafts[3].brand == "b"
     assert [d.external_id for d in drafts] == ["sku-1", "sku-2", "sku-3", "sku-4"]
@@ -204,7 +205,7 @@ def test_row_problems(tree: Tree, values: dict[str, str], expected: str) -> None
 def test_gold_inner_node_accepted_when_not_leaf_only(tree: Tree) -> None:
     """A batch that accepts inner categories takes an inner gold category."""
     spec = BatchSpec(name="K", task_type="categorize", reward_micros=1, overlap=1, root=KITCHEN, leaf_only=False)
-    drafts = validate_rows([row(1, gold_category=COFFEE)], spec, tree, check_spec(spec, tree))
+    drafts = validate_rows([row(1, gold_category=COFFEE)], spec.leaf_only, tree, check_spec(spec, tree))
     assert drafts[0].gold_node_id == tree.find(COFFEE).id
 
 
@@ -213,7 +214,7 @@ def test_whole_taxonomy_batch_accepts_any_gold(tree: Tree) -> None:
     spec = BatchSpec(name="All", task_type="categorize", reward_micros=1, overlap=1, root=None)
     live = tree.find("Animals & Pet Supplies > Live Animals")
     assert tree.is_leaf(live.id)
-    drafts = validate_rows([row(1, gold_category=str(live.id))], spec, tree, check_spec(spec, tree))
+    drafts = validate_rows([row(1, gold_category=str(live.id))], spec.leaf_only, tree, check_spec(spec, tree))
     assert drafts[0].gold_node_id == live.id
 
 
@@ -235,7 +236,7 @@ def test_at_most_twenty_problems_shown(tree: Tree) -> None:
     """With 25 bad rows, the message lists the first 20 and says “… and 5 more”; all 25 are kept on the error."""
     rows = [row(n, title="") for n in range(1, 26)]
     with pytest.raises(InvalidInput) as raised:
-        validate_rows(rows, SPEC, tree, check_spec(SPEC, tree))
+        validate_rows(rows, SPEC.leaf_only, tree, check_spec(SPEC, tree))
     error = raised.value
     assert len(error.problems) == 25
     lines = str(error).splitlines()
@@ -247,7 +248,7 @@ def test_at_most_twenty_problems_shown(tree: Tree) -> None:
 def test_exactly_twenty_problems_have_no_more_line(tree: Tree) -> None:
     """With exactly 20 bad rows nothing is hidden, so there is no “… and N more” line."""
     with pytest.raises(InvalidInput) as raised:
-        validate_rows([row(n, title="") for n in range(1, 21)], SPEC, tree, check_spec(SPEC, tree))
+        validate_rows([row(n, title="") for n in range(1, 21)], SPEC.leaf_only, tree, check_spec(SPEC, tree))
     assert "more" not in str(raised.value)
     assert len(str(raised.value).splitlines()) == 21
 
@@ -263,6 +264,7 @@ def test_exactly_twenty_problems_have_no_more_line(tree: Tree) -> None:
         ({"name": "  "}, "needs a name"),
         ({"root": "Kitchen > Nowhere"}, "is not a category"),
         ({"root": WOKS}, "no subcategories"),
+        ({"min_overlap": 4}, "min_overlap must be between 1 and overlap"),
     ],
 )
 def test_check_spec_rejections(tree: Tree, changes: dict[str, object], expected: str) -> None:
@@ -281,11 +283,23 @@ def test_check_spec_lists_every_problem(tree: Tree) -> None:
     assert len(raised.value.problems) == 5
 
 
+def test_check_spec_for_drafts_allows_unchosen_reward_and_overlap(tree: Tree) -> None:
+    """A draft may leave reward and overlap at 0 (asked later with buttons), but never negative or over 100."""
+    unchosen = BatchSpec(name="K", task_type="categorize", reward_micros=0, overlap=0, root=KITCHEN)
+    assert check_spec(unchosen, tree, require_complete=False) == 638
+    with pytest.raises(InvalidInput):
+        check_spec(unchosen, tree)
+    for bad in ({"reward_micros": -1}, {"overlap": 101}):
+        values = {"name": "K", "task_type": "categorize", "reward_micros": 0, "overlap": 0, "root": KITCHEN, **bad}
+        with pytest.raises(InvalidInput):
+            check_spec(BatchSpec(**values), tree, require_complete=False)
+
+
 def test_check_spec_returns_root(tree: Tree) -> None:
     """A valid spec gives its root node id (by path or id), or None for the whole taxonomy."""
     assert check_spec(SPEC, tree) == tree.find(KITCHEN).id
-    assert check_spec(BatchSpec("K", "categorize", 1, 100, root="638"), tree) == 638
-    assert check_spec(BatchSpec("K", "categorize", 1, 1, root=None), tree) is None
+    assert check_spec(BatchSpec(name="K", task_type="categorize", reward_micros=1, overlap=100, root="638"), tree) == 638
+    assert check_spec(BatchSpec(name="K", task_type="categorize", reward_micros=1, overlap=1, root=None), tree) is None
 
 
 @pytest.mark.xfail(reason="examples/kitchen.csv gives the carbon steel wok (sku-003) gold 662, Skillets & Frying Pans", strict=True)

@@ -49,10 +49,13 @@ def deepest_breadcrumb() -> tuple[str, ...]:
     return tuple(node.name for node in tree.path(deepest.id))
 
 
-def screen(card: Card, breadcrumb: tuple[str, ...] = ("Home & Garden", "Kitchen & Dining"), note: str = "") -> TaskScreen:
+def screen(
+    card: Card, breadcrumb: tuple[str, ...] = ("Home & Garden", "Kitchen & Dining"), note: str = "", instructions: str = ""
+) -> TaskScreen:
     choices = tuple(Choice(n, f"Category {n}", n % 2 == 0) for n in range(8))
     return TaskScreen(
         assignment_id=1,
+        batch_id=1,
         batch_name="Kitchen",
         card=card,
         reward_micros=20_000,
@@ -64,6 +67,8 @@ def screen(card: Card, breadcrumb: tuple[str, ...] = ("Home & Garden", "Kitchen 
         pages=12,
         can_go_back=True,
         accept_here=False,
+        instructions=instructions,
+        first_in_batch=bool(instructions),
         note=note,
     )
 
@@ -82,7 +87,8 @@ LONG_CARDS = {
 def test_task_text_fits_limit(kind: str, limit: int) -> None:
     """With huge titles, descriptions, brands and prices, the shown text fits in a caption (1024) or message (4096)."""
     note = texts.answer_note(20_000, 1_234_560_000, "USD")
-    rendered = Rendered(texts.task(screen(LONG_CARDS[kind], deepest_breadcrumb(), note), "USD", limit))
+    instructions = "Read the whole title & <description> first. " * 200
+    rendered = Rendered(texts.task(screen(LONG_CARDS[kind], deepest_breadcrumb(), note, instructions), "USD", limit))
     assert telegram_length(rendered.text) <= limit
     assert not rendered.open, "a tag was left open"
     assert set(rendered.tags) <= ALLOWED_TAGS

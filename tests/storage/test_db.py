@@ -17,7 +17,7 @@ async def user_ids(db: Database) -> list[int]:
 
 
 async def test_write_commits(db: Database) -> None:
-    """What a write block adds is visible afterwards, to this and to another connection."""
+    """What a write block adds is committed and visible to a later read session."""
     async with db.write() as session:
         session.add(User(id=1, first_name="A"))
     assert await user_ids(db) == [1]

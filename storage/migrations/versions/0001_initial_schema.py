@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 19:31:39.310328
+Create Date: 2026-11-22 19:41:03.138632
 """
 
 from collections.abc import Sequence
@@ -85,9 +85,16 @@ def upgrade() -> None:
         sa.Column("overlap", sa.Integer(), nullable=False),
         sa.Column("leaf_only", sa.Boolean(), nullable=False),
         sa.Column("instructions", sa.Text(), nullable=False),
+        sa.Column("gold_rate", sa.Float(), nullable=False),
+        sa.Column("confidence", sa.Float(), nullable=True),
+        sa.Column("min_overlap", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("item_count", sa.Integer(), nullable=False),
+        sa.Column("reserved_micros", sa.BigInteger(), nullable=False),
+        sa.Column("source_name", sa.String(length=256), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("launched_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(["requester_id"], ["users.id"], name=op.f("fk_batches_requester_id_users")),
         sa.ForeignKeyConstraint(["taxonomy_id"], ["taxonomies.id"], name=op.f("fk_batches_taxonomy_id_taxonomies")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_batches")),
@@ -170,6 +177,7 @@ def upgrade() -> None:
         sa.Column("slots_taken", sa.Integer(), nullable=False),
         sa.Column("answers", sa.Integer(), nullable=False),
         sa.Column("is_open", sa.Boolean(), nullable=False),
+        sa.Column("settled", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(["batch_id"], ["batches.id"], name=op.f("fk_items_batch_id_batches")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_items")),
         sa.UniqueConstraint("batch_id", "external_id", name=op.f("uq_items_batch_id")),

@@ -1,0 +1,200 @@
+"""Product files: reading CSV, JSON or JSON Lines, and checking every row before anything is stored."""
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import PurePath
+from urllib.parse import urlparse
+
+from bot.errors import InvalidInput
+from taxonomy import Tree
+
+COLUMNS = (
+    "item_id",
+    "title",
+    "description",
+    "brand",
+    "price",
+    "image_url",
+    "gold_category",
+    "proposed_category",
+    "gold_answer",
+)
+REQUIRED = ("item_id", "title")
+LIMITS = {"item_id": 256, "title": 1000, "description": 5000, "brand": 256, "price": 64, "image_url": 2000}
+# A cell a spreadsheet would execute when the results are opened again.
+FORMULA_STARTS = ("=", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class Row:
+    where: str  # how the requester finds it in their file: "line 4" or "item 3"
+    values: dict[str, str]
+
+
+def read_rows(data: bytes, filename: str) -> list[Row]:
+    """Decode a CSV, JSON or JSON Lines product file into rows of strings, or say what is wrong."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidInput(
+            f"The file is not UTF-8 text (byte {error.start} cannot be read). "
+            "Save it as UTF-8, e.g. “CSV UTF-8” in Excel."
+        ) from None
+    if not text.strip():
+        raise InvalidInput("The file is empty.")
+    kind = _file_kind(filename, text)
+    rows = list(_csv_rows(text) if kind == "csv" else _json_rows(text) if kind == "json" else _jsonl_rows(text))
+    if not rows:
+        raise InvalidInput("The file has no products in it.")
+    return rows
+
+
+def _file_kind(filename: str, text: str) -> str:
+    suffix = PurePath(filename).suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix in (".csv", ".json"):
+        return suffix[1:]
+    start = text.lstrip()[:1]
+    return "json" if start == "[" else "jsonl" if start == "{" else "csv"
+
+
+def _csv_rows(text: str) -> Iterator[Row]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [column for column in REQUIRED if column not in header]
+    if missing:
+        raise InvalidInput(
+            f"The header row lacks the required column(s) {', '.join(missing)}. "
+            f"Columns: {', '.join(COLUMNS)} (item_id and title are required)."
+        )
+    reader.fieldnames = header
+    for record in reader:
+        if None in record:
+            raise InvalidInput(f"Line {reader.line_num} has more cells than the header row.")
+        yield Row(f"line {reader.line_num}", {key: (value or "").strip() for key, value in record.items()})
+
+
+def _json_rows(text: str) -> Iterator[Row]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvalidInput(
+            f"The JSON is not valid: {error.msg} at line {error.lineno}, column {error.colno}."
+        ) from None
+    if not isinstance(document, list):
+        raise InvalidInput('A JSON batch file must be a list of product objects: [{"item_id": …, "title": …}, …].')
+    for position, record in enumerate(document, start=1):
+        yield _object_row(f"item {position}", record)
+
+
+def _jsonl_rows(text: str) -> Iterator[Row]:
+    for line_number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InvalidInput(f"Line {line_number} is not valid JSON: {error.msg}.") from None
+        yield _object_row(f"line {line_number}", record)
+
+
+def _object_row(where: str, record: object) -> Row:
+    if not isinstance(record, dict):
+        raise InvalidInput(f"{where.capitalize()} is not an object with product fields.")
+    values = {}
+    for key, value in record.items():
+        if isinstance(value, (dict, list)):
+            raise InvalidInput(f"{where.capitalize()}: {key} must be a single value, not a list or object.")
+        values[str(key).strip()] = "" if value is None else str(value).strip()
+    return Row(where, values)
+
+
+@dataclass(frozen=True)
+class ItemDraft:
+    external_id: str
+    title: str
+    description: str
+    brand: str
+    price: str
+    image_url: str
+    gold_node_id: int | None
+    proposed_node_id: int | None
+    gold_answer: str | None
+
+
+def validate_rows(rows: list[Row], leaf_only: bool, tree: Tree, root_id: int | None) -> list[ItemDraft]:
+    """Every row checked; any problem rejects the whole file, naming each bad row."""
+    problems: list[str] = []
+    drafts: list[ItemDraft] = []
+    first_seen: dict[str, str] = {}
+    for row in rows:
+        row_problems = _row_problems(row, leaf_only, tree, root_id, first_seen)
+        if row_problems:
+            problems.append(f"{row.where.capitalize()}: " + "; ".join(row_problems))
+        elif not problems:
+            drafts.append(_draft(row.values, tree))
+    if problems:
+        raise InvalidInput(
+            f"The file was rejected: {len(problems)} row(s) have problems. Nothing was stored.", problems
+        )
+    return drafts
+
+
+def _row_problems(row: Row, leaf_only: bool, tree: Tree, root_id: int | None, first_seen: dict[str, str]) -> list[str]:
+    values = row.values
+    found = []
+    for column in REQUIRED:
+        if not values.get(column):
+            found.append(f"{column} is empty")
+    item_id = values.get("item_id", "")
+    if item_id in first_seen:
+        found.append(f"item_id {item_id!r} repeats {first_seen[item_id]}")
+    elif item_id:
+        first_seen[item_id] = row.where
+    for column, limit in LIMITS.items():
+        if len(values.get(column, "")) > limit:
+            found.append(f"{column} is longer than {limit} characters")
+    for column in COLUMNS:
+        if values.get(column, "").startswith(FORMULA_STARTS):
+            found.append(f"{column} starts with {values[column][0]!r}, which spreadsheets run as a formula")
+    url = values.get("image_url", "")
+    if url and not _is_web_url(url):
+        found.append(f"image_url {url[:80]!r} is not an http(s) address")
+    for column in ("gold_category", "proposed_category"):
+        reference = values.get(column, "")
+        if reference:
+            node = tree.find(reference)
+            if node is None:
+                found.append(f"{column} {reference[:80]!r} is not a category of the taxonomy")
+            elif not tree.is_within(node.id, root_id) or node.id == root_id:
+                found.append(f"{column} {reference[:80]!r} is outside the batch's root category")
+            elif column == "gold_category" and leaf_only and not tree.is_leaf(node.id):
+                found.append(f"gold_category {reference[:80]!r} has subcategories, but this batch accepts leaves only")
+    return found
+
+
+def _is_web_url(url: str) -> bool:
+    parsed = urlparse(url)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc) and " " not in url
+
+
+def _draft(values: dict[str, str], tree: Tree) -> ItemDraft:
+    def node_id(column: str) -> int | None:
+        reference = values.get(column, "")
+        return tree.find(reference).id if reference else None
+
+    return ItemDraft(
+        external_id=values["item_id"],
+        title=values["title"],
+        description=values.get("description", ""),
+        brand=values.get("brand", ""),
+        price=values.get("price", ""),
+        image_url=values.get("image_url", ""),
+        gold_node_id=node_id("gold_category"),
+        proposed_node_id=node_id("proposed_category"),
+        gold_answer=values.get("gold_answer") or None,
+    )

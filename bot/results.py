@@ -1,0 +1,105 @@
+"""A batch's results: one aggregated label per product, and every raw answer, as CSV or JSON Lines."""
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import aggregation
+from bot.aggregation import Answer
+from storage import assignments
+from storage.models import Assignment, Item
+from taxonomy import Tree
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    item_id: str
+    title: str
+    label_id: str
+    label_path: str
+    confidence: str
+    answers: int
+    agreement: str
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    item_id: str
+    worker: str  # a pseudonym: "worker 3" means the same person throughout this batch, and nothing outside it
+    answer_id: str
+    answer_path: str
+    seconds: int
+    gold: str  # "correct", "incorrect" or "" for ordinary items
+
+
+async def collect(session: AsyncSession, batch_id: int, tree: Tree) -> tuple[list[ResultRow], list[RawAnswer]]:
+    items = list(await session.scalars(select(Item).where(Item.batch_id == batch_id).order_by(Item.id)))
+    answered = list(
+        await session.scalars(
+            select(Assignment)
+            .where(Assignment.batch_id == batch_id, Assignment.status == assignments.ANSWERED)
+            .where(Assignment.credit_state != "rejected")
+            .order_by(Assignment.id)
+        )
+    )
+    external = {item.id: item.external_id for item in items}
+    crowd = [Answer(external[a.item_id], str(a.worker_id), str(a.answer_node_id)) for a in answered]
+    gold = {item.external_id: str(item.gold_node_id) for item in items if item.gold_node_id is not None}
+    labels = aggregation.aggregate(crowd, method="auto", gold=gold) if crowd else {}
+    return [_result(item, labels.get(item.external_id), crowd, tree) for item in items], _raw(answered, external, tree)
+
+
+def _result(item: Item, label: aggregation.Label | None, crowd: list[Answer], tree: Tree) -> ResultRow:
+    if label is None:
+        return ResultRow(item.external_id, item.title, "", "", "", 0, "")
+    votes = [answer.label for answer in crowd if answer.item == item.external_id]
+    agreement = votes.count(label.label) / len(votes) if votes else 0.0
+    return ResultRow(
+        item_id=item.external_id,
+        title=item.title,
+        label_id=label.label,
+        label_path=_path(tree, label.label),
+        confidence=f"{label.confidence:.4f}",
+        answers=len(votes),
+        agreement=f"{agreement:.4f}",
+    )
+
+
+def _raw(answered: list[Assignment], external: dict[int, str], tree: Tree) -> list[RawAnswer]:
+    pseudonyms: dict[int, str] = {}
+    rows = []
+    for assignment in answered:
+        worker = pseudonyms.setdefault(assignment.worker_id, f"worker {len(pseudonyms) + 1}")
+        gold = "" if assignment.gold_correct is None else "correct" if assignment.gold_correct else "incorrect"
+        seconds = int((assignment.answered_at - assignment.created_at).total_seconds())
+        node = str(assignment.answer_node_id)
+        rows.append(RawAnswer(external[assignment.item_id], worker, node, _path(tree, node), seconds, gold))
+    return rows
+
+
+def _path(tree: Tree, node: str) -> str:
+    return tree.path_names(int(node)) if node.isdigit() and int(node) in tree else ""
+
+
+def to_csv(rows: list[ResultRow] | list[RawAnswer], kind: type) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(list(kind.__dataclass_fields__))
+    for row in rows:
+        writer.writerow([_safe_cell(value) for value in asdict(row).values()])
+    return out.getvalue()
+
+
+def to_jsonl(rows: list[ResultRow] | list[RawAnswer]) -> str:
+    return "".join(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in rows)
+
+
+def _safe_cell(value: object) -> object:
+    # A title like "=HYPERLINK(…)" must stay text when the requester opens the file in a spreadsheet.
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@")):
+        return "'" + value
+    return value

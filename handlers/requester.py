@@ -1,0 +1,211 @@
+"""Requesters: batches by file upload, missing settings by buttons, preview, launch, progress, results."""
+
+from pathlib import PurePath
+
+from telegram import Bot, InputFile, Update
+from telegram.constants import ParseMode
+from telegram.ext import ContextTypes
+
+from bot import batch_files, batches, ledger, results, taxonomies, work
+from bot.errors import DomainError
+from bot.jobs import Completion
+from bot.money import format_money
+from bot.services import Services
+from handlers import common, display, keyboards, notify, texts
+from storage.clock import utcnow
+
+Context = ContextTypes.DEFAULT_TYPE
+BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024
+BATCH_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".txt")
+
+
+async def new_batch(update: Update, context: Context) -> None:
+    person = await common.register(update, common.services_of(context))
+    await update.effective_message.reply_html(texts.NEW_BATCH if person.is_requester else texts.REQUESTERS_ONLY)
+
+
+async def on_document(update: Update, context: Context) -> None:
+    """A product file: checked whole; stored as a draft only when every row is valid."""
+    services = common.services_of(context)
+    message = update.effective_message
+    person = await common.register(update, services)
+    if not person.is_requester:
+        await message.reply_text(texts.REQUESTERS_ONLY)
+        return
+    document = message.document
+    name = document.file_name or "products.csv"
+    if PurePath(name).suffix.lower() not in BATCH_SUFFIXES:
+        await message.reply_text(texts.NOT_A_BATCH_FILE)
+        return
+    if (document.file_size or 0) > BOT_DOWNLOAD_LIMIT:
+        await message.reply_text(texts.FILE_TOO_BIG.format(size=document.file_size / 1024 / 1024))
+        return
+    try:
+        spec = batches.parse_settings(message.caption or "", default_name=PurePath(name).stem)
+        data = bytes(await (await document.get_file()).download_as_bytearray())
+        rows = batch_files.read_rows(data, name)
+        batch_id = await _store_draft(services, person.id, spec, rows, name)
+    except DomainError as problem:
+        await message.reply_text(str(problem))
+        return
+    await _next_step(update, context, batch_id)
+
+
+async def _store_draft(
+    services: Services, requester_id: int, spec: batches.BatchSpec, rows: list[batch_files.Row], name: str
+) -> int:
+    taxonomy_id = await taxonomies.ensure_default(services.db)
+    tree = (await services.taxonomies.get(taxonomy_id)).tree
+    async with services.db.write() as session:
+        batch = await batches.create_draft(session, requester_id, taxonomy_id, tree, spec, rows, name)
+        return batch.id
+
+
+async def on_choice(update: Update, context: Context, batch_id: int, setting: str, value: int) -> None:
+    services = common.services_of(context)
+    try:
+        async with services.db.write() as session:
+            await batches.choose(session, batch_id, update.effective_user.id, setting, value)
+    except DomainError as refusal:
+        await context.bot.send_message(update.effective_chat.id, str(refusal))
+        return
+    await _next_step(update, context, batch_id)
+
+
+async def _next_step(update: Update, context: Context, batch_id: int) -> None:
+    """Ask for what is missing, else show the preview with the cost and Launch / Cancel."""
+    services = common.services_of(context)
+    chat_id = update.effective_chat.id
+    async with services.db.read() as session:
+        batch = await batches.owned(session, batch_id, update.effective_user.id)
+        gold = await session.scalar(batches.gold_count(batch.id))
+        available = (await ledger.requester_funds(session, batch.requester_id)).available
+    currency = services.settings.currency
+    if not batch.reward_micros:
+        await context.bot.send_message(chat_id, texts.ASK_REWARD, reply_markup=keyboards.ask_reward(batch.id, currency))
+        return
+    if not batch.overlap:
+        await context.bot.send_message(chat_id, texts.ASK_OVERLAP, reply_markup=keyboards.ask_overlap(batch.id))
+        return
+    await context.bot.send_message(
+        chat_id, texts.PREVIEW_HEAD.format(id=batch.id, name=batch.name), parse_mode=ParseMode.HTML
+    )
+    await display.send_task(context.bot, chat_id, await work.preview(services, batch.id), currency)
+    cost = batches.describe_cost(batch.reward_micros, batch.overlap, batch.item_count, gold, available, currency)
+    await context.bot.send_message(
+        chat_id,
+        texts.preview_cost(cost, batch.instructions),
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboards.launch_or_discard(batch.id),
+    )
+
+
+async def on_control(update: Update, context: Context, batch_id: int, op: str) -> None:
+    services = common.services_of(context)
+    requester_id = update.effective_user.id
+    chat_id = update.effective_chat.id
+    currency = services.settings.currency
+    try:
+        if op in ("results", "jsonl"):
+            await send_results(context, services, chat_id, batch_id, requester_id, jsonl=op == "jsonl")
+            return
+        async with services.db.write() as session:
+            if op == "launch":
+                batch = await batches.launch(session, batch_id, requester_id, currency)
+                reply = texts.LAUNCHED.format(id=batch.id, amount=format_money(batch.reserved_micros, currency))
+            elif op == "discard":
+                await batches.discard(session, batch_id, requester_id)
+                reply = texts.DISCARDED
+            elif op in ("pause", "resume"):
+                await batches.pause(session, batch_id, requester_id, paused=op == "pause")
+                reply = (texts.PAUSED if op == "pause" else texts.RESUMED).format(id=batch_id)
+            else:
+                refund = await batches.cancel(session, batch_id, requester_id)
+                reply = texts.CANCELLED.format(id=batch_id, refund=format_money(refund, currency))
+    except DomainError as refusal:
+        await context.bot.send_message(chat_id, str(refusal))
+        return
+    await context.bot.send_message(chat_id, reply)
+
+
+async def list_batches(update: Update, context: Context) -> None:
+    services = common.services_of(context)
+    message = update.effective_message
+    async with services.db.read() as session:
+        found = await batches.of_requester(session, update.effective_user.id)
+        progress = [await batches.progress(session, batch, utcnow()) for batch in found]
+    if not progress:
+        await message.reply_text(texts.NO_BATCHES)
+        return
+    for p in progress:
+        await message.reply_html(
+            texts.batch_progress(p, services.settings.currency), reply_markup=keyboards.batch_controls(p.id, p.status)
+        )
+
+
+async def results_command(update: Update, context: Context) -> None:
+    """/results [batch id]: the files of one batch, or the list to choose from."""
+    services = common.services_of(context)
+    if context.args and context.args[0].lstrip("#").isdigit():
+        batch_id = int(context.args[0].lstrip("#"))
+        try:
+            await send_results(context, services, update.effective_chat.id, batch_id, update.effective_user.id)
+        except DomainError as refusal:
+            await update.effective_message.reply_text(str(refusal))
+        return
+    await list_batches(update, context)
+
+
+async def send_results(
+    context: Context, services: Services, chat_id: int, batch_id: int, requester_id: int, jsonl: bool = False
+) -> None:
+    async with services.db.read() as session:
+        batch = await batches.owned(session, batch_id, requester_id)
+        tree = (await services.taxonomies.get(batch.taxonomy_id)).tree
+        labels, raw = await results.collect(session, batch.id, tree)
+    await send_files(context.bot, chat_id, batch.id, labels, raw, jsonl)
+
+
+async def send_files(
+    bot: Bot,
+    chat_id: int,
+    batch_id: int,
+    labels: list[results.ResultRow],
+    raw: list[results.RawAnswer],
+    jsonl: bool = False,
+) -> None:
+    suffix = "jsonl" if jsonl else "csv"
+    files = (
+        (labels, results.ResultRow, "results", texts.RESULTS_CAPTION),
+        (raw, results.RawAnswer, "answers", texts.RAW_CAPTION),
+    )
+    for rows, kind, name, caption in files:
+        content = results.to_jsonl(rows) if jsonl else results.to_csv(rows, kind)
+        if not content:  # Telegram refuses empty files
+            await bot.send_message(chat_id, texts.NO_ANSWERS_YET.format(id=batch_id))
+            continue
+        document = InputFile(content.encode(), filename=f"batch-{batch_id}-{name}.{suffix}")
+        await bot.send_document(chat_id, document, caption=caption.format(id=batch_id))
+
+
+async def show_rules(update: Update, context: Context, batch_id: int) -> None:
+    services = common.services_of(context)
+    try:
+        name, rules = await work.rules(services, batch_id)
+    except DomainError as refusal:
+        await context.bot.send_message(update.effective_chat.id, str(refusal))
+        return
+    body = texts.instructions(name, rules or "No special rules.")
+    await context.bot.send_message(update.effective_chat.id, body, parse_mode=ParseMode.HTML)
+
+
+async def report_completion(bot: Bot, services: Services, report: Completion) -> None:
+    refund = format_money(report.refund_micros, services.settings.currency)
+    sent = await notify.tell(
+        bot,
+        services,
+        report.requester_id,
+        texts.BATCH_COMPLETED.format(id=report.batch_id, name=report.name, refund=refund),
+    )
+    if sent is not None:
+        await send_files(bot, report.requester_id, report.batch_id, report.labels, report.answers)

@@ -1,0 +1,256 @@
+"""Requesters through the bot: upload, settings by buttons, preview, launch, progress, results."""
+
+import csv
+import io
+import json
+from collections.abc import Callable
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import aggregation, ledger, work
+from storage import ledger as books
+from storage.models import Assignment, Batch, Item
+from tests.conftest import make_settings
+from tests.e2e.conftest import RunningBot
+from tests.e2e.fake_telegram import FakeTelegram, FakeUser
+from tests.factories import KITCHEN, SKILLETS, WOKS
+
+SHOP, OTHER_SHOP, ADMIN, OUTSIDER = 42, 43, 900, 555
+CAPTION = f'reward=0.02 overlap=2 root="{KITCHEN}" name="Pans" instructions="Pick the most specific category"'
+
+
+@pytest.fixture
+async def bot(start_bot: Callable, database_url: str, telegram: FakeTelegram) -> RunningBot:
+    settings = make_settings(
+        database_url,
+        bot_token=telegram.token,
+        telegram_api_url=telegram.base_url.removesuffix("/bot"),
+        admin_ids=str(ADMIN),
+        requester_ids=f"{SHOP},{OTHER_SHOP}",
+    )
+    return await start_bot(settings)
+
+
+def csv_file(rows: list[dict[str, str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def pans(count: int = 4) -> list[dict[str, str]]:
+    return [
+        {"item_id": f"p{n}", "title": f"Pan {n}", "brand": "Acme", "gold_category": SKILLETS if n == 1 else ""}
+        for n in range(1, count + 1)
+    ]
+
+
+async def upload(bot: RunningBot, user: FakeUser, content: bytes, name: str, caption: str | None = CAPTION) -> str:
+    await user.send_document(content, name, caption=caption)
+    await bot.settle()
+    return "\n".join(user.texts[-3:])
+
+
+async def tap(bot: RunningBot, user: FakeUser, label: str) -> str:
+    await user.press(label)
+    await bot.settle()
+    return user.last.body
+
+
+async def fund(bot: RunningBot, amount: str, requester: int = SHOP) -> None:
+    await bot.user(ADMIN, "Ada").send(f"/fund {requester} {amount}")
+    await bot.settle()
+
+
+async def batch_count(bot: RunningBot) -> int:
+    async with bot.services.db.read() as session:
+        return await session.scalar(select(func.count(Batch.id)))
+
+
+async def test_upload_preview_launch_work_and_results(bot: RunningBot) -> None:
+    shop = bot.user(SHOP, "Shop")
+    said = await upload(bot, shop, csv_file(pans()), "pans.csv")
+    assert "Preview" in said and "Pan 1" in said, "the first product exactly as workers see it"
+    assert "4 products × 2 answers × $0.02 = $0.16 at most" in shop.last.body
+    assert "Gold (hidden checks): 1 (25%)" in shop.last.body and "Pick the most specific category" in shop.last.body
+    assert "Not enough funds" in await tap(bot, shop, "🚀 Launch") and "$0.16 more" in shop.last.body
+    await fund(bot, "1")
+    assert "is live: $0.16 reserved" in await tap(bot, shop, "🚀 Launch")
+
+    # Two workers label everything; the rules come first, and behind ℹ Rules on every task.
+    tree = (await bot.services.taxonomies.get(1)).tree
+    for worker_id, first_answer in ((101, SKILLETS), (102, WOKS)):
+        worker = bot.user(worker_id, f"W{worker_id}")
+        await worker.send("/work")
+        await bot.settle()
+        assert "Rules of “Pans”" in worker.texts[-2] and "Pan 1" in worker.last.body
+        assert "Pick the most specific" in await tap(bot, worker, "ℹ Rules")
+        task = await work.next_task(bot.services, worker_id)
+        for category in (first_answer, SKILLETS, SKILLETS, WOKS):
+            task = (await work.answer(bot.services, worker_id, task.assignment_id, tree.find(category).id)).next_task
+    await bot.run_job("complete-batches")
+    await bot.settle()
+    assert "is complete" in shop.texts[-3]
+    labels_file, answers_file = shop.messages[-2], shop.messages[-1]
+    assert labels_file.document["file_name"] == "batch-1-results.csv"
+    rows = list(csv.DictReader(io.StringIO(labels_file.document_bytes.decode())))
+    assert list(rows[0]) == ["item_id", "title", "label_id", "label_path", "confidence", "answers", "agreement"]
+
+    async with bot.services.db.read() as session:
+        crowd = [
+            aggregation.Answer(item, str(worker), str(node))
+            for item, worker, node in (
+                await session.execute(
+                    select(Item.external_id, Assignment.worker_id, Assignment.answer_node_id).join(
+                        Assignment, Assignment.item_id == Item.id
+                    )
+                )
+            ).all()
+        ]
+        assert (await ledger.requester_funds(session, SHOP)).reserved == 0
+        assert await books.inconsistencies(session) == []
+    expected = aggregation.aggregate(crowd, gold={"p1": str(tree.find(SKILLETS).id)})
+    for row in rows:
+        label = expected[row["item_id"]]
+        assert (row["label_id"], row["confidence"], int(row["answers"])) == (label.label, f"{label.confidence:.4f}", 2)
+        assert row["label_path"] == tree.path_names(int(label.label))
+    raw = list(csv.DictReader(io.StringIO(answers_file.document_bytes.decode())))
+    assert len(raw) == 8 and {r["worker"] for r in raw} == {"worker 1", "worker 2"}
+    assert sorted(r["gold"] for r in raw if r["item_id"] == "p1") == ["correct", "incorrect"]
+
+
+async def test_missing_settings_are_asked_with_buttons(bot: RunningBot) -> None:
+    shop = bot.user(SHOP, "Shop")
+    await upload(bot, shop, csv_file(pans(2)), "pans.csv", caption=f'root="{KITCHEN}"')
+    assert "How much should one answer pay?" in shop.last.body
+    assert "How many workers" in await tap(bot, shop, "$0.05")
+    await tap(bot, shop, "3")
+    assert "2 products × 3 answers × $0.05 = $0.30 at most" in shop.last.body
+    async with bot.services.db.read() as session:
+        batch = await session.get(Batch, 1)
+        assert (batch.name, batch.reward_micros, batch.overlap, batch.status) == ("pans", 50_000, 3, "draft")
+    assert "discarded" in await tap(bot, shop, "✖ Cancel")
+    assert await batch_count(bot) == 0
+
+
+@pytest.mark.parametrize("kind", ["json", "jsonl"])
+async def test_json_and_json_lines_uploads(bot: RunningBot, kind: str) -> None:
+    shop = bot.user(SHOP, "Shop")
+    rows = pans(3)
+    content = json.dumps(rows) if kind == "json" else "\n".join(json.dumps(row) for row in rows)
+    said = await upload(bot, shop, content.encode(), f"pans.{kind}")
+    assert "Preview" in said and "3 products × 2 answers" in shop.last.body
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "expected"),
+    [
+        ("item_id,title\np1,Poêle\n".encode("latin-1"), "bad.csv", "not UTF-8"),
+        (b"item_id,name\np1,Pan\n", "bad.csv", "lacks the required column(s) title"),
+        (b"item_id,title\np1,Pan\np1,Pot\n", "bad.csv", "Line 3: item_id 'p1' repeats line 2"),
+        (b"item_id,title,gold_category\np1,Pan,Nowhere > Land\n", "bad.csv", "Line 2: gold_category 'Nowhere > Land' is not a category"),
+        (b"", "empty.csv", "The file is empty"),
+        (b"item_id,title,image_url\np1,Pan,ftp://x/y.jpg\n", "bad.csv", "is not an http(s) address"),
+        (b'item_id,title\np1,"=HYPERLINK(""http://evil"")"\n', "bad.csv", "which spreadsheets run as a formula"),
+        (b'[{"item_id": "p1", "title": "Pan"},', "bad.json", "The JSON is not valid"),
+        (b"a picture", "photo.png", "Send the products as a .csv, .json or .jsonl file"),
+    ],
+)
+async def test_invalid_files_are_rejected_whole(bot: RunningBot, content: bytes, name: str, expected: str) -> None:
+    shop = bot.user(SHOP, "Shop")
+    await upload(bot, shop, content, name)
+    assert expected in shop.last.body
+    assert await batch_count(bot) == 0
+
+
+async def test_many_bad_rows_are_listed_up_to_twenty(bot: RunningBot) -> None:
+    shop = bot.user(SHOP, "Shop")
+    rows = "".join(f"p{n},\n" for n in range(30))
+    await upload(bot, shop, f"item_id,title\n{rows}".encode(), "bad.csv")
+    body = shop.last.body
+    assert "30 row(s) have problems" in body and body.count("title is empty") == 20 and "… and 10 more" in body
+
+
+async def test_too_big_file_is_refused_before_download(bot: RunningBot) -> None:
+    shop = bot.user(SHOP, "Shop")
+    await upload(bot, shop, b"x" * (20 * 1024 * 1024 + 1), "huge.csv")
+    assert "at most 20 MB" in shop.last.body
+    assert not bot.telegram.calls("getFile")
+
+
+async def test_only_requesters_load_batches(bot: RunningBot) -> None:
+    outsider = bot.user(OUTSIDER, "Mallory")
+    await upload(bot, outsider, csv_file(pans()), "pans.csv")
+    assert "Only requesters" in outsider.last.body and await batch_count(bot) == 0
+
+
+async def test_pause_resume_cancel_refund_and_ownership(bot: RunningBot) -> None:
+    shop, other = bot.user(SHOP, "Shop"), bot.user(OTHER_SHOP, "Other")
+    await upload(bot, shop, csv_file(pans()), "pans.csv")
+    await fund(bot, "1")
+    await tap(bot, shop, "🚀 Launch")
+    worker = bot.user(101, "Wendy")
+    await worker.send("/work")
+    await bot.settle()
+    tree = (await bot.services.taxonomies.get(1)).tree
+    task = await work.next_task(bot.services, 101)
+    await work.answer(bot.services, 101, task.assignment_id, tree.find(SKILLETS).id)
+
+    await shop.send("/batches")
+    await bot.settle()
+    assert "#1 Pans" in shop.last.body and "1/8 answers" in shop.last.body and "Spent $0.02 of $0.16" in shop.last.body
+    assert "100% on 1 gold" in shop.last.body
+    assert "paused" in await tap(bot, shop, "⏸ Pause")
+    await worker.send("/work")
+    await bot.settle()
+    assert "Pan 2" in worker.last.body, "a task already held is kept while paused"
+    newcomer = bot.user(102, "Nina")
+    await newcomer.send("/work")
+    await bot.settle()
+    assert "No tasks right now" in newcomer.last.body, "but nobody gets a new one"
+
+    # Another requester cannot touch it, even with forged buttons.
+    await other.press_data("c:1:c", await _any_message(bot, other))
+    await bot.settle()
+    assert "not yours" in other.last.body
+
+    await shop.send("/batches")
+    await bot.settle()
+    assert "resumed" in await tap(bot, shop, "▶ Resume")
+    await shop.send("/batches")
+    await bot.settle()
+    assert "$0.14 refunded" in await tap(bot, shop, "⏹ Cancel")
+    await worker.press("Cookware & Bakeware")
+    await bot.settle()
+    assert "no longer available" in worker.last.body
+    async with bot.services.db.read() as session:
+        funds = await ledger.requester_funds(session, SHOP)
+        assert (funds.available, funds.reserved) == (1_000_000 - 20_000, 0)
+        assert await books.inconsistencies(session) == []
+
+
+async def _any_message(bot: RunningBot, user: FakeUser) -> int:
+    await user.send("/help")
+    await bot.settle()
+    return user.last.message_id
+
+
+async def test_results_command_for_own_batches_only(bot: RunningBot) -> None:
+    shop, other = bot.user(SHOP, "Shop"), bot.user(OTHER_SHOP, "Other")
+    await upload(bot, shop, csv_file(pans(2)), "pans.csv")
+    await fund(bot, "1")
+    await tap(bot, shop, "🚀 Launch")
+    await other.send("/results 1")
+    await bot.settle()
+    assert "not yours" in other.last.body
+    await shop.send("/results 1")
+    await bot.settle()
+    assert shop.last.document["file_name"] == "batch-1-answers.csv"
+    await shop.send("/batches")
+    await bot.settle()
+    await tap(bot, shop, "📥 JSONL")
+    assert shop.messages[-2].document["file_name"] == "batch-1-results.jsonl"
+    assert json.loads(shop.messages[-2].document_bytes.decode().splitlines()[0])["item_id"] == "p1"
+    assert "no answers yet" in shop.last.body
