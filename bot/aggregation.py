@@ -22,6 +22,7 @@ ordered by string, and ties go to the smallest label.
 import csv
 import io
 import math
+import operator
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ PRIOR_SMOOTHING = 1.0
 """Pseudo-count added to every label when class priors are estimated, so no label gets prior 0."""
 ACCURACY_PSEUDO_COUNTS = (1.0, 1.0)
 """One-coin: (right, wrong) pseudo-answers per worker, so one lucky answer is not accuracy 1."""
+DS_MAX_CELLS = 2_000_000
+"""Dawid–Skene keeps workers × labels² probabilities; beyond this it refuses and points to one-coin."""
 ACCURACY_FLOOR = 1e-6
 """Accuracies are kept within [floor, 1 - floor]: at exactly 1 a single answer would be certain."""
 
@@ -76,7 +79,6 @@ def majority_vote(answers: Iterable[Answer], gold: Mapping[str, str] | None = No
     the posterior of the soft majority vote, and an item where 3 of 3 agree reads 1.0. A gold
     item gets its gold answer with confidence 1.
     """
-    answers = list(answers)
     gold = dict(gold or {})
     votes: dict[str, Counter[str]] = {}
     for answer in answers:
@@ -103,13 +105,19 @@ def dawid_skene(
     Starts from the soft majority vote (each item's vote shares), then alternates an M-step
     (priors and confusion matrices from the current soft labels, smoothed) and an E-step
     (posteriors from them, in log space). Stops after ``iterations`` rounds or once no
-    posterior moved by more than ``tolerance``. Costs workers × labels² memory: for a large
-    label space use ``one_coin``.
+    posterior moved by more than ``tolerance``. Costs workers × labels² memory, so it refuses
+    beyond ``DS_MAX_CELLS`` (a ValueError): for a large label space use ``one_coin``.
     """
     _check_em_arguments(iterations, tolerance)
     crowd = _Crowd.build(answers, gold)
     if not crowd.items:
         return {}
+    cells = len(crowd.workers) * len(crowd.labels) ** 2
+    if cells > DS_MAX_CELLS:
+        raise ValueError(
+            f"Dawid–Skene would need {cells:,} confusion cells ({len(crowd.workers)} workers, "
+            f"{len(crowd.labels)} labels); use one_coin for a label space this large"
+        )
     posteriors = _soft_majority(crowd)
     keys = _group_keys(crowd)
     groups_of_key = _groups_of_key(keys, len(crowd.workers) * len(crowd.labels))
@@ -138,7 +146,7 @@ def one_coin(
     common factor. Same start, stop rule and gold clamping as ``dawid_skene``.
     """
     crowd = _Crowd.build(answers, gold)
-    return _sparse_labels(crowd, _one_coin_fit(crowd, iterations, tolerance))
+    return _coin_labels(crowd, *_one_coin_fit(crowd, iterations, tolerance))
 
 
 def one_coin_accuracy(
@@ -153,8 +161,7 @@ def one_coin_accuracy(
     with the crowd everywhere else, and it is smoothed, so a worker with one answer is near 0.5.
     """
     crowd = _Crowd.build(answers, gold)
-    state = _one_coin_fit(crowd, iterations, tolerance)
-    return dict(zip(crowd.workers, _one_coin_accuracies(crowd, state), strict=True))
+    return dict(zip(crowd.workers, _coin_accuracies(*_one_coin_fit(crowd, iterations, tolerance)), strict=True))
 
 
 def choose_method(answers: Iterable[Answer], gold: Mapping[str, str] | None = None) -> str:
@@ -164,7 +171,7 @@ def choose_method(answers: Iterable[Answer], gold: Mapping[str, str] | None = No
       with at least 5 answers: EM learns a worker from that worker's own answers, and with
       too few of them it only adds noise to the vote;
     - "one-coin" with more than 10 distinct labels (answers and gold): a confusion matrix has
-      labels² cells, far more than a worker gives answers;
+      labels² cells, far more than a worker gives answers (and always beyond ``DS_MAX_CELLS``);
     - "ds" otherwise.
     """
     answers = list(answers)
@@ -176,7 +183,8 @@ def choose_method(answers: Iterable[Answer], gold: Mapping[str, str] | None = No
     if learnable < AUTO_MIN_LEARNABLE_SHARE * len(answers):
         return "mv"
     labels = {answer.label for answer in answers} | set(_answered_gold(answers, gold).values())
-    return "one-coin" if len(labels) > AUTO_MAX_DS_LABELS else "ds"
+    too_big = len(per_worker) * len(labels) ** 2 > DS_MAX_CELLS
+    return "one-coin" if len(labels) > AUTO_MAX_DS_LABELS or too_big else "ds"
 
 
 def aggregate(
@@ -213,18 +221,15 @@ def leading_label(
     voted = sorted({answer.label for answer in item_answers})
     if labels_count < max(2, len(voted)):
         raise ValueError(f"labels_count {labels_count} is less than the {max(2, len(voted))} labels in play")
-    base = 0.0
-    bonus = dict.fromkeys(voted, 0.0)
+    # log P(answers | label) up to a term common to all labels (see ``_coin_e_step``)
+    scores = dict.fromkeys(voted, 0.0)
     for answer in item_answers:
         right, wrong = _coin_logs(worker_accuracy.get(answer.worker, default_accuracy), labels_count)
-        base += wrong
-        bonus[answer.label] += right - wrong
-    scores = [base + bonus[label] for label in voted]
+        scores[answer.label] += right - wrong
     unvoted = labels_count - len(voted)
-    if unvoted:
-        scores.append(base + math.log(unvoted))
-    best = max(range(len(voted)), key=lambda index: (scores[index], -index))
-    return voted[best], math.exp(scores[best] - _logsumexp(scores))
+    terms = [*scores.values(), math.log(unvoted)] if unvoted else list(scores.values())
+    best = min(voted, key=lambda label: -scores[label])  # the first of equals in sorted order: the smallest
+    return best, math.exp(scores[best] - _logsumexp(terms))
 
 
 def should_stop(
@@ -234,12 +239,16 @@ def should_stop(
     confidence: float,
     min_overlap: int,
     overlap: int,
+    *,
+    default_accuracy: float = DEFAULT_ACCURACY,
 ) -> bool:
     """Whether an item has enough answers (dynamic overlap).
 
     True once it has ``overlap`` answers, or once it has at least ``min_overlap`` (and at least
-    one) and the posterior of its leading label (``leading_label``) reaches ``confidence``. So
-    easy items stop early and the answers saved go to the items where workers disagree.
+    one) and the posterior of its leading label (``leading_label``: one-coin model, uniform prior
+    over ``labels_count`` labels, ``default_accuracy`` for workers not in ``worker_accuracy``)
+    reaches ``confidence``. So easy items stop early and the answers saved go to the items where
+    workers disagree.
     """
     if len({answer.item for answer in item_answers}) > 1:
         raise ValueError("should_stop takes the answers of one item")
@@ -248,7 +257,7 @@ def should_stop(
         return True
     if count < max(min_overlap, 1):
         return False
-    return leading_label(item_answers, worker_accuracy, labels_count)[1] >= confidence
+    return leading_label(item_answers, worker_accuracy, labels_count, default_accuracy)[1] >= confidence
 
 
 def worker_accuracy(
@@ -470,137 +479,192 @@ def _dense_labels(crowd: _Crowd, posteriors: list[list[float]]) -> dict[str, Lab
 
 
 @dataclass(frozen=True)
-class _SparseState:
-    """One-coin posteriors for every group, without a row of thousands of labels per item.
+class _Slots:
+    """Where the one-coin posteriors live: one flat list of slots, a few per group.
 
-    ``known[g]`` holds the posterior of each label voted for in group g (and its gold
-    answer); any other label k has posterior ``prior[k] * rest[g]``, the prior the E-step used
-    times a factor shared by all the labels nobody chose. ``prior`` is that prior.
+    A group stores a slot for each label voted for in it (and its gold answer), in label order;
+    every other label k of the group has posterior ``prior[k] * rest[group]`` (see
+    ``_CoinState``), so a taxonomy of thousands of labels costs nothing per item. The flat
+    layout lets the M-steps add up with ``map`` over slot numbers instead of Python loops.
     """
 
-    known: tuple[dict[int, float], ...]
+    starts: tuple[int, ...]  # per group: its first slot
+    labels: tuple[tuple[int, ...], ...]  # per group: the labels it stores
+    answers: tuple[tuple[tuple[int, int], ...], ...]  # per group: (worker, slot within the group) per answer
+    clamped: tuple[int, ...]  # per group: the slot within the group of its gold answer, or -1
+    weights: tuple[int, ...]  # per slot: the size of its group
+    worker_slots: tuple[tuple[int, ...], ...]  # per worker: the slot each of its answers points at
+    worker_answers: tuple[int, ...]  # per worker: its answers, counting grouped items
+    label_slots: tuple[tuple[int, ...], ...]  # per label: the slots that store it
+    label_groups: tuple[tuple[int, ...], ...]  # per label: the groups that store it
+
+    @staticmethod
+    def build(crowd: _Crowd) -> "_Slots":
+        """Lay out the slots of every group and index them by worker and by label."""
+        starts, labels, answers, clamped, weights = [], [], [], [], []
+        worker_slots: list[list[int]] = [[] for _ in crowd.workers]
+        worker_answers = [0] * len(crowd.workers)
+        label_slots: list[list[int]] = [[] for _ in crowd.labels]
+        label_groups: list[list[int]] = [[] for _ in crowd.labels]
+        for group, (signature, gold, size) in enumerate(zip(crowd.signatures, crowd.gold, crowd.sizes, strict=True)):
+            stored = sorted({label for _, label in signature} | ({gold} if gold >= 0 else set()))
+            local = {label: slot for slot, label in enumerate(stored)}
+            start = len(weights)
+            starts.append(start)
+            labels.append(tuple(stored))
+            answers.append(tuple((worker, local[label]) for worker, label in signature))
+            clamped.append(local[gold] if gold >= 0 else -1)
+            weights.extend([size] * len(stored))
+            for worker, label in signature:
+                worker_slots[worker].append(start + local[label])
+                worker_answers[worker] += size
+            for slot, label in enumerate(stored):
+                label_slots[label].append(start + slot)
+                label_groups[label].append(group)
+        return _Slots(
+            starts=tuple(starts),
+            labels=tuple(labels),
+            answers=tuple(answers),
+            clamped=tuple(clamped),
+            weights=tuple(weights),
+            worker_slots=tuple(map(tuple, worker_slots)),
+            worker_answers=tuple(worker_answers),
+            label_slots=tuple(map(tuple, label_slots)),
+            label_groups=tuple(map(tuple, label_groups)),
+        )
+
+
+@dataclass(frozen=True)
+class _CoinState:
+    """One-coin posteriors: ``stored`` per slot, and for any other label k of group g,
+    ``prior[k] * rest[g]``, where ``prior`` is the class prior the E-step used."""
+
+    stored: tuple[float, ...]
     rest: tuple[float, ...]
     prior: tuple[float, ...]
 
     @staticmethod
-    def from_dense(crowd: _Crowd, posteriors: list[list[float]]) -> "_SparseState":
-        """The soft majority vote puts nothing on unvoted labels, so ``rest`` starts at 0."""
-        known = tuple(
-            {label: row[label] for label in _group_labels(signature, clamped)}
-            for signature, clamped, row in zip(crowd.signatures, crowd.gold, posteriors, strict=True)
-        )
+    def initial(crowd: _Crowd, slots: _Slots) -> "_CoinState":
+        """The soft majority vote (gold one-hot), which puts nothing on unvoted labels: rest 0."""
+        stored = [0.0] * len(slots.weights)
+        for start, answers, clamped in zip(slots.starts, slots.answers, slots.clamped, strict=True):
+            if clamped >= 0:
+                stored[start + clamped] = 1.0
+                continue
+            for _, slot in answers:
+                stored[start + slot] += 1.0 / len(answers)
         width = len(crowd.labels)
-        return _SparseState(known, (0.0,) * len(known), tuple(1.0 / width for _ in range(width)))
+        return _CoinState(tuple(stored), (0.0,) * len(slots.starts), tuple(1.0 / width for _ in range(width)))
 
 
-def _group_labels(signature: tuple[tuple[int, int], ...], clamped: int) -> list[int]:
-    """The labels a group's posterior is kept for: those voted for, and its gold answer."""
-    labels = {label for _, label in signature}
-    if clamped >= 0:
-        labels.add(clamped)
-    return sorted(labels)
-
-
-def _sparse_priors(crowd: _Crowd, state: _SparseState) -> list[float]:
-    """M-step for the class priors, exact although unvoted labels are not stored.
-
-    Label k's expected count is its stored posteriors, plus prior[k] * rest[g] over the groups
-    where k is not stored; that is prior[k] * (sum of all rests - rests where it is stored).
-    """
-    width = len(crowd.labels)
-    totals = [0.0] * width
-    stored_rest = [0.0] * width
-    all_rest = 0.0
-    for size, known, rest in zip(crowd.sizes, state.known, state.rest, strict=True):
-        all_rest += size * rest
-        for label, probability in known.items():
-            totals[label] += size * probability
-            stored_rest[label] += size * rest
-    denominator = len(crowd.items) + width * PRIOR_SMOOTHING
-    return [
-        (total + prior * (all_rest - stored) + PRIOR_SMOOTHING) / denominator
-        for total, prior, stored in zip(totals, state.prior, stored_rest, strict=True)
-    ]
-
-
-def _one_coin_fit(crowd: _Crowd, iterations: int, tolerance: float) -> _SparseState:
+def _one_coin_fit(crowd: _Crowd, iterations: int, tolerance: float) -> tuple[_Slots, _CoinState]:
     """EM for the one-coin model from the soft majority vote; with one label there is nothing to learn."""
     _check_em_arguments(iterations, tolerance)
-    state = _SparseState.from_dense(crowd, _soft_majority(crowd))
+    slots = _Slots.build(crowd)
+    state = _CoinState.initial(crowd, slots)
     if len(crowd.labels) < 2:
-        return state
+        return slots, state
     for _ in range(iterations):
-        prior = _sparse_priors(crowd, state)
-        accuracy = _one_coin_accuracies(crowd, state)
-        updated = _one_coin_e_step(crowd, prior, accuracy)
-        moved = _largest_sparse_change(state, updated)
+        prior = _coin_priors(crowd, slots, state)
+        accuracy = _coin_accuracies(slots, state)
+        updated = _coin_e_step(slots, prior, accuracy)
+        moved = _largest_coin_change(state, updated)
         state = updated
         if moved <= tolerance:
             break
-    return state
+    return slots, state
 
 
-def _one_coin_accuracies(crowd: _Crowd, state: _SparseState) -> list[float]:
+def _coin_priors(crowd: _Crowd, slots: _Slots, state: _CoinState) -> list[float]:
+    """M-step for the class priors, exact although unvoted labels are not stored.
+
+    Label k's expected count is its stored posteriors, plus prior[k] * rest[g] over the groups
+    that do not store it: prior[k] * (all weighted rests - the weighted rests of groups storing k).
+    """
+    weighted = list(map(operator.mul, state.stored, slots.weights))
+    weighted_rest = list(map(operator.mul, state.rest, crowd.sizes))
+    all_rest = sum(weighted_rest)
+    denominator = len(crowd.items) + len(crowd.labels) * PRIOR_SMOOTHING
+    priors = []
+    for prior, label_slots, label_groups in zip(state.prior, slots.label_slots, slots.label_groups, strict=True):
+        expected = sum(map(weighted.__getitem__, label_slots))
+        if all_rest:
+            expected += prior * (all_rest - sum(map(weighted_rest.__getitem__, label_groups)))
+        priors.append((expected + PRIOR_SMOOTHING) / denominator)
+    return priors
+
+
+def _coin_accuracies(slots: _Slots, state: _CoinState) -> list[float]:
     """M-step for the accuracies: each worker's expected share of right answers, smoothed."""
     right_prior, wrong_prior = ACCURACY_PSEUDO_COUNTS
-    right = [right_prior] * len(crowd.workers)
-    total = [right_prior + wrong_prior] * len(crowd.workers)
-    for size, signature, known in zip(crowd.sizes, crowd.signatures, state.known, strict=True):
-        for worker, label in signature:
-            right[worker] += size * known[label]
-            total[worker] += size
-    return [hit / count for hit, count in zip(right, total, strict=True)]
+    weighted = list(map(operator.mul, state.stored, slots.weights))
+    return [
+        (right_prior + sum(map(weighted.__getitem__, worker_slots))) / (right_prior + wrong_prior + answers)
+        for worker_slots, answers in zip(slots.worker_slots, slots.worker_answers, strict=True)
+    ]
 
 
-def _one_coin_e_step(crowd: _Crowd, prior: list[float], accuracy: list[float]) -> _SparseState:
-    """E-step: each group's posterior over its voted labels and the shared factor for the rest."""
-    width = len(crowd.labels)
-    coins = [_coin_logs(p, width) for p in accuracy]
+def _coin_e_step(slots: _Slots, prior: list[float], accuracy: list[float]) -> _CoinState:
+    """E-step: each group's posterior over its stored labels, and its ``rest`` factor for the others.
+
+    In log space, label k scores log prior[k] plus, per answer, log p_w if the answer is k and
+    log((1 - p_w) / (labels - 1)) if not. That is the second term summed over all answers, the
+    same for every label so it cancels, plus for each answer of k the bonus
+    log p_w - log((1 - p_w) / (labels - 1)). So a stored label scores its log prior plus its
+    bonuses, and all unvoted labels together score the log of their prior mass.
+    """
+    width = len(prior)
+    bonus = [right - wrong for right, wrong in (_coin_logs(p, width) for p in accuracy)]
     log_prior = [math.log(p) for p in prior]
     least_prior = min(prior)
-    known_rows: list[dict[int, float]] = []
+    stored: list[float] = []
     rests: list[float] = []
-    for signature, clamped in zip(crowd.signatures, crowd.gold, strict=True):
-        labels = _group_labels(signature, clamped)
+    for labels, answers, clamped in zip(slots.labels, slots.answers, slots.clamped, strict=True):
         if clamped >= 0:
-            known_rows.append({label: float(label == clamped) for label in labels})
+            stored.extend(float(slot == clamped) for slot in range(len(labels)))
             rests.append(0.0)
             continue
-        base = 0.0
-        scores = {label: log_prior[label] for label in labels}
-        for worker, label in signature:
-            right, wrong = coins[worker]
-            base += wrong
-            scores[label] += right - wrong
-        unvoted_mass = 1.0 - sum(prior[label] for label in labels)
-        terms = [base + score for score in scores.values()]
-        if len(labels) < width:
-            # at least one unvoted label, so at least the smallest prior: guards the subtraction's rounding
-            terms.append(base + math.log(max(unvoted_mass, least_prior)))
-        log_total = _logsumexp(terms)
-        known_rows.append({label: math.exp(base + score - log_total) for label, score in scores.items()})
-        rests.append(math.exp(base - log_total) if len(labels) < width else 0.0)
-    return _SparseState(tuple(known_rows), tuple(rests), tuple(prior))
+        scores = list(map(log_prior.__getitem__, labels))
+        for worker, slot in answers:
+            scores[slot] += bonus[worker]
+        # with unvoted labels their mass is at least the smallest prior: this guards the subtraction's rounding
+        unvoted = math.log(max(1.0 - sum(map(prior.__getitem__, labels)), least_prior)) if len(labels) < width else None
+        probabilities, rest = _coin_posterior(scores, unvoted)
+        stored.extend(probabilities)
+        rests.append(rest)
+    return _CoinState(tuple(stored), tuple(rests), tuple(prior))
 
 
-def _largest_sparse_change(before: _SparseState, after: _SparseState) -> float:
-    """How far the stored posteriors (and the shared factors) moved in one round."""
-    moved = max((abs(old - new) for old, new in zip(before.rest, after.rest, strict=True)), default=0.0)
-    for old_row, new_row in zip(before.known, after.known, strict=True):
-        for label, probability in new_row.items():
-            moved = max(moved, abs(old_row[label] - probability))
-    return moved
+def _coin_posterior(scores: list[float], unvoted: float | None) -> tuple[list[float], float]:
+    """Normalise the stored labels' log scores together with the unvoted labels' (if any).
+
+    Returns the stored posteriors and the ``rest`` factor: 1 / (sum of exp(scores) + unvoted mass),
+    computed after subtracting the largest score so nothing overflows.
+    """
+    peak = max(scores) if unvoted is None else max(*scores, unvoted)
+    weights = [math.exp(score - peak) for score in scores]
+    total = sum(weights) + (0.0 if unvoted is None else math.exp(unvoted - peak))
+    rest = 0.0 if unvoted is None else math.exp(-peak) / total
+    return [weight / total for weight in weights], rest
 
 
-def _sparse_labels(crowd: _Crowd, state: _SparseState) -> dict[str, Label]:
+def _largest_coin_change(before: _CoinState, after: _CoinState) -> float:
+    """How far the stored posteriors (and the rest factors) moved in one round."""
+    return max(
+        max(map(abs, map(operator.sub, before.stored, after.stored)), default=0.0),
+        max(map(abs, map(operator.sub, before.rest, after.rest)), default=0.0),
+    )
+
+
+def _coin_labels(crowd: _Crowd, slots: _Slots, state: _CoinState) -> dict[str, Label]:
     """Labels from one-coin posteriors; an unvoted label wins only if it truly is the most probable."""
     by_prior = sorted(range(len(crowd.labels)), key=lambda label: (-state.prior[label], label))
     chosen = []
-    for known, rest in zip(state.known, state.rest, strict=True):
-        best = min(known, key=lambda label: (-known[label], label))
-        probability = known[best]
+    for start, labels, rest in zip(slots.starts, slots.labels, state.rest, strict=True):
+        slot = max(range(len(labels)), key=lambda index: (state.stored[start + index], -labels[index]))
+        best, probability = labels[slot], state.stored[start + slot]
         if rest > 0.0:
-            unvoted = next(label for label in by_prior if label not in known)
+            unvoted = next(label for label in by_prior if label not in labels)
             if (state.prior[unvoted] * rest, -unvoted) > (probability, -best):
                 best, probability = unvoted, state.prior[unvoted] * rest
         chosen.append((crowd.labels[best], probability))

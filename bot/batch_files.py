@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -25,7 +26,7 @@ COLUMNS = (
 REQUIRED = ("item_id", "title")
 LIMITS = {"item_id": 256, "title": 1000, "description": 5000, "brand": 256, "price": 64, "image_url": 2000}
 # A cell a spreadsheet would execute when the results are opened again.
-FORMULA_STARTS = ("=", "@", "\t", "\r")
+FORMULA = re.compile(r"[=@\t\r]|[+-][^\d\s.,]")
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,14 @@ def _csv_rows(text: str) -> Iterator[Row]:
             f"Columns: {', '.join(COLUMNS)} (item_id and title are required)."
         )
     reader.fieldnames = header
-    for record in reader:
+    while True:
+        first_line = reader.line_num + 1  # a quoted cell may span lines: name the row by where it starts
+        record = next(reader, None)
+        if record is None:
+            return
         if None in record:
-            raise InvalidInput(f"Line {reader.line_num} has more cells than the header row.")
-        yield Row(f"line {reader.line_num}", {key: (value or "").strip() for key, value in record.items()})
+            raise InvalidInput(f"Line {first_line} has more cells than the header row.")
+        yield Row(f"line {first_line}", {key: (value or "").strip() for key, value in record.items()})
 
 
 def _json_rows(text: str) -> Iterator[Row]:
@@ -102,6 +107,15 @@ def _jsonl_rows(text: str) -> Iterator[Row]:
         yield _object_row(f"line {line_number}", record)
 
 
+def _text(value: object) -> str:
+    """A JSON value as the text a CSV cell would hold (true, not Python's True)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip()
+
+
 def _object_row(where: str, record: object) -> Row:
     if not isinstance(record, dict):
         raise InvalidInput(f"{where.capitalize()} is not an object with product fields.")
@@ -109,7 +123,7 @@ def _object_row(where: str, record: object) -> Row:
     for key, value in record.items():
         if isinstance(value, (dict, list)):
             raise InvalidInput(f"{where.capitalize()}: {key} must be a single value, not a list or object.")
-        values[str(key).strip()] = "" if value is None else str(value).strip()
+        values[str(key).strip()] = _text(value)
     return Row(where, values)
 
 
@@ -159,7 +173,7 @@ def _row_problems(row: Row, leaf_only: bool, tree: Tree, root_id: int | None, fi
         if len(values.get(column, "")) > limit:
             found.append(f"{column} is longer than {limit} characters")
     for column in COLUMNS:
-        if values.get(column, "").startswith(FORMULA_STARTS):
+        if FORMULA.match(values.get(column, "")):
             found.append(f"{column} starts with {values[column][0]!r}, which spreadsheets run as a formula")
     url = values.get("image_url", "")
     if url and not _is_web_url(url):

@@ -96,11 +96,15 @@ class BatchCache:
         self._db = db
         self._facts: dict[int, BatchFacts] = {}
 
-    async def get(self, batch_id: int) -> BatchFacts:
+    async def get(self, batch_id: int, session: AsyncSession | None = None) -> BatchFacts:
+        """Inside a transaction pass its session: a second connection per update could exhaust the pool."""
         facts = self._facts.get(batch_id)
         if facts is None:
-            async with self._db.read() as session:
+            if session is not None:
                 batch = await session.get(Batch, batch_id)
+            else:
+                async with self._db.read() as own:
+                    batch = await own.get(Batch, batch_id)
             if batch is None:
                 raise KeyError(batch_id)
             facts = facts_of(batch)

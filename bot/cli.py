@@ -31,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (MissingToken, DomainError, TaxonomyError) as error:
         print(error, file=sys.stderr)
         return 2
+    except OSError as error:  # a file that is missing or unreadable: say which, no traceback
+        print(f"crowdshelf: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:

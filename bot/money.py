@@ -21,7 +21,7 @@ def to_micros(amount: Decimal | str | int) -> int:
 
 
 def format_money(micros: int, currency: str = "USD") -> str:
-    """ "$0.02", "$1,234.50" or "0.000500 BTC": two decimals unless the amount needs more."""
+    """ "$0.02", "$1,234.50" or "0.0005 BTC": two decimals unless the amount needs more."""
     sign = "-" if micros < 0 else ""
     value = Decimal(abs(micros)) / MICROS
     cents = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

@@ -39,11 +39,15 @@ class TaxonomyCache:
         self._db = db
         self._loaded: dict[int, LoadedTaxonomy] = {}
 
-    async def get(self, taxonomy_id: int) -> LoadedTaxonomy:
+    async def get(self, taxonomy_id: int, session: AsyncSession | None = None) -> LoadedTaxonomy:
+        """Inside a transaction pass its session: a second connection per update could exhaust the pool."""
         loaded = self._loaded.get(taxonomy_id)
         if loaded is None:
-            async with self._db.read() as session:
+            if session is not None:
                 tree = await read_tree(session, taxonomy_id)
+            else:
+                async with self._db.read() as own:
+                    tree = await read_tree(own, taxonomy_id)
             loaded = self._loaded.setdefault(taxonomy_id, LoadedTaxonomy(tree))
         return loaded
 

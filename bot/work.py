@@ -78,7 +78,8 @@ class Answered:
 
 async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
     """The worker's open task if any (so a resend resumes it), else a newly claimed one."""
-    async with services.db.write() as session:
+
+    async def claim(session: AsyncSession) -> tuple[Assignment, Item, bool] | None:
         user = await session.get(User, worker_id)
         if user is not None and user.suspended_reason:
             raise NotAllowed(
@@ -89,8 +90,16 @@ async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
         assignment = held[0] if held else await _claim(services, session, worker_id)
         if assignment is None:
             return None
-        item = await session.get(Item, assignment.item_id)
-        first = await _first_in_batch(services, session, assignment)
+        return (
+            assignment,
+            await session.get(Item, assignment.item_id),
+            await _first_in_batch(services, session, assignment),
+        )
+
+    claimed = await services.db.write_retrying(claim)
+    if claimed is None:
+        return None
+    assignment, item, first = claimed
     return await _screen(services, assignment, item, node=None, page=0, first=first)
 
 
@@ -104,16 +113,16 @@ async def browse(services: Services, worker_id: int, assignment_id: int, node: i
 
 async def answer(services: Services, worker_id: int, assignment_id: int, node_id: int) -> Answered:
     """Record the answer, credit the worker, and claim the next product, all in one transaction."""
-    async with services.db.write() as session:
+
+    async def record(session: AsyncSession) -> tuple[Assignment, int, _Next | None]:
         assignment = await assignments.lock(session, assignment_id)
         _check_open(assignment, worker_id)
-        batch = await services.batches.get(assignment.batch_id)
-        loaded = await services.taxonomies.get(batch.taxonomy_id)
-        tree = loaded.tree
-        if not _answerable(tree, batch, node_id):
+        batch = await services.batches.get(assignment.batch_id, session)
+        loaded = await services.taxonomies.get(batch.taxonomy_id, session)
+        if not _answerable(loaded.tree, batch, node_id):
             raise TaskUnavailable()
         item = await session.get(Item, assignment.item_id)
-        _grade(tree, assignment, item, node_id)
+        _grade(loaded.tree, assignment, item, node_id)
         assignment.status = ANSWERED
         assignment.answered_at = utcnow()
         assignment.answer_node_id = node_id
@@ -123,24 +132,23 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
             await session.flush()
             await _apply_stop_rule(session, loaded, batch, item.id)
         await ledger.credit_answer(session, assignment.id, batch.requester_id, worker_id, assignment.reward_micros)
-        balance = await ledger.worker_balance(session, worker_id)
-        following = await _claim(services, session, worker_id)
-        next_item = await session.get(Item, following.item_id) if following else None
-        first = following is not None and await _first_in_batch(services, session, following)
-    screen = await _screen(services, following, next_item, None, 0, first) if following else None
-    return Answered(assignment.reward_micros, balance.pending, screen)
+        pending = (await ledger.worker_balance(session, worker_id)).pending
+        return assignment, pending, await _claim_following(services, session, worker_id)
+
+    assignment, pending, following = await services.db.write_retrying(record)
+    return Answered(assignment.reward_micros, pending, await _following_screen(services, following))
 
 
 async def skip(services: Services, worker_id: int, assignment_id: int) -> TaskScreen | None:
     """Give the product up without penalty; it goes back to the pool for others."""
-    async with services.db.write() as session:
+
+    async def give_up(session: AsyncSession) -> _Next | None:
         assignment = await assignments.lock(session, assignment_id)
         _check_open(assignment, worker_id)
         await assignments.give_back(session, assignment, "skipped")
-        following = await _claim(services, session, worker_id)
-        next_item = await session.get(Item, following.item_id) if following else None
-        first = following is not None and await _first_in_batch(services, session, following)
-    return await _screen(services, following, next_item, None, 0, first) if following else None
+        return await _claim_following(services, session, worker_id)
+
+    return await _following_screen(services, await services.db.write_retrying(give_up))
 
 
 async def stop(services: Services, worker_id: int, assignment_id: int) -> None:
@@ -192,6 +200,27 @@ async def reclaim_expired(services: Services) -> int:
         return await assignments.reclaim_expired(session, utcnow())
 
 
+@dataclass(frozen=True)
+class _Next:
+    assignment: Assignment
+    item: Item
+    first_in_batch: bool
+
+
+async def _claim_following(services: Services, session: AsyncSession, worker_id: int) -> _Next | None:
+    following = await _claim(services, session, worker_id)
+    if following is None:
+        return None
+    item = await session.get(Item, following.item_id)
+    return _Next(following, item, await _first_in_batch(services, session, following))
+
+
+async def _following_screen(services: Services, following: _Next | None) -> TaskScreen | None:
+    if following is None:
+        return None
+    return await _screen(services, following.assignment, following.item, None, 0, following.first_in_batch)
+
+
 async def _claim(services: Services, session: AsyncSession, worker_id: int) -> Assignment | None:
     user = await session.get(User, worker_id)
     if user is not None and user.suspended_reason:
@@ -235,7 +264,7 @@ async def _gold_record(session: AsyncSession, batch_id: int, workers: set[int]) 
 
 async def _first_in_batch(services: Services, session: AsyncSession, assignment: Assignment) -> bool:
     """Whether this is the worker's first task in its batch (only asked when there are instructions to show)."""
-    if not (await services.batches.get(assignment.batch_id)).instructions:
+    if not (await services.batches.get(assignment.batch_id, session)).instructions:
         return False
     earlier = await session.scalar(
         select(Assignment.id)

@@ -7,16 +7,22 @@ PostgreSQL: READ COMMITTED; queries that need it lock rows (FOR UPDATE [SKIP LOC
 """
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+log = logging.getLogger(__name__)
 _WRITE_OPTION = "crowdshelf_write"
+# deadlock_detected, serialization_failure
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,6 +45,23 @@ class Database:
         async with self._write_lock, self._transaction(write=True) as session:
             yield session
 
+    async def write_retrying(self, operation: Callable[[AsyncSession], Awaitable[T]], attempts: int = 4) -> T:
+        """Run `operation` in a write transaction, again if PostgreSQL chose it as a deadlock victim.
+
+        Claims wait on item rows that other claims hold; PostgreSQL breaks the rare cycle by failing
+        one transaction, and the fix it recommends is to run that transaction again.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.write() as session:
+                    return await operation(session)
+            except DBAPIError as error:
+                if attempt == attempts or _sqlstate(error) not in RETRYABLE_SQLSTATES:
+                    raise
+                log.info("transaction failed with %s; running it again (attempt %d)", _sqlstate(error), attempt + 1)
+                await asyncio.sleep(0.005 * attempt)
+        raise AssertionError("unreachable")
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A session for reads only; closing it ends its transaction without writing anything."""
@@ -60,8 +83,15 @@ class Database:
         await self.engine.dispose()
 
 
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+
+
 def connect(url: str, **engine_options: Any) -> Database:
     """Create the engine for `url` with the settings its dialect needs."""
+    if url.startswith("postgresql"):
+        # Room for many users' updates at once; a busy bot queues on the pool rather than failing.
+        engine_options = {"pool_size": 10, "max_overflow": 20, **engine_options}
     engine = create_async_engine(url, **engine_options)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)

@@ -191,7 +191,6 @@ def test_batch_load_bad_options(database: Path, capsys: pytest.CaptureFixture[st
         assert count(database, "batches") == 0
 
 
-@pytest.mark.xfail(reason="bot/cli.py lets FileNotFoundError escape main(): a traceback instead of a message", strict=True)
 @pytest.mark.parametrize(
     "argv",
     [
