@@ -885,7 +885,7 @@ async def main_async(args: argparse.Namespace) -> int:
         cpu_ratio = minimal.per_answer(minimal.bot["cpu"]) / ours.per_answer(ours.bot["cpu"])
         say(
             "ratio crowdshelf/minimal by bot CPU per answer",
-            f"{cpu_ratio:.2f} (the same comparison, insensitive to other load on the machine)",
+            f"{cpu_ratio:.2f} (the same comparison by cost: less sensitive to other load on the machine)",
         )
         failed |= bool(minimal.unexpected or ours.unexpected or not minimal.answers or not ours.answers)
         pool.path.unlink(missing_ok=True)
@@ -928,7 +928,7 @@ async def main_async(args: argparse.Namespace) -> int:
             f"(target <= {TARGET_POOL_RATIO}: {verdict(max(p50, p99) <= TARGET_POOL_RATIO)})",
         )
         cpu_ratio = big_run.per_answer(big_run.bot["cpu"]) / small_run.per_answer(small_run.bot["cpu"])
-        say("pool CPU-per-answer ratio big/small", f"{cpu_ratio:.2f} (insensitive to other load on the machine)")
+        say("pool CPU-per-answer ratio big/small", f"{cpu_ratio:.2f} (less sensitive to other load on the machine)")
         big.path.unlink(missing_ok=True)
 
         # 4: where the time goes (extra, slower runs, so the figures above stay unprofiled).

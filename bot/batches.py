@@ -4,7 +4,7 @@ import shlex
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, case, delete, func, select, update
+from sqlalchemy import Select, case, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ledger
@@ -284,7 +284,7 @@ def _item_values(batch_id: int, draft: ItemDraft) -> dict[str, object]:
         "gold_answer": draft.gold_answer,
         "slots_taken": 0,
         "answers": 0,
-        "is_open": True,
+        "is_open": False,  # a draft's items open at launch
         "settled": False,
     }
 
@@ -338,7 +338,27 @@ async def launch(session: AsyncSession, batch_id: int, requester_id: int, curren
     cost = cost_of(batch.reward_micros, batch.overlap, batch.item_count)
     await ledger.reserve_for_batch(session, batch.id, requester_id, cost, currency)
     batch.status, batch.reserved_micros, batch.launched_at = ACTIVE, cost, utcnow()
+    await _open_items(session, batch)
     return batch
+
+
+async def _open_items(session: AsyncSession, batch: Batch) -> None:
+    # Items of batches that are not running stay closed, so claims never walk past them.
+    await session.execute(
+        update(Item)
+        .where(Item.batch_id == batch.id, Item.settled == False, Item.slots_taken < batch.overlap)  # noqa: E712
+        .values(is_open=True)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _close_items(session: AsyncSession, batch: Batch) -> None:
+    await session.execute(
+        update(Item)
+        .where(Item.batch_id == batch.id, Item.is_open == True)  # noqa: E712
+        .values(is_open=False)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def discard(session: AsyncSession, batch_id: int, requester_id: int) -> None:
@@ -356,6 +376,7 @@ async def pause(session: AsyncSession, batch_id: int, requester_id: int, paused:
     if batch.status != expected:
         raise DomainError(f"This batch is {batch.status}; it cannot be {'paused' if paused else 'resumed'}.")
     batch.status = PAUSED if paused else ACTIVE
+    await (_close_items if paused else _open_items)(session, batch)
     return batch
 
 
@@ -371,23 +392,24 @@ async def cancel(session: AsyncSession, batch_id: int, requester_id: int) -> int
     )
     for assignment in held:
         await assignments.give_back(session, assignment, "released")
-    await session.execute(update(Item).where(Item.batch_id == batch.id).values(is_open=False, settled=True))
+    await session.execute(
+        update(Item)
+        .where(Item.batch_id == batch.id)
+        .values(is_open=False, settled=True)
+        .execution_options(synchronize_session=False)
+    )
     return await _finish(session, batch, CANCELLED)
 
 
 async def complete_finished(session: AsyncSession) -> list[Batch]:
-    """Batches whose every item is done and nobody holds a task: completed, unspent money refunded."""
-    running = await session.scalars(select(Batch).where(Batch.status.in_((ACTIVE, PAUSED))).with_for_update())
-    finished = []
-    for batch in running:
-        busy = await session.scalar(
-            select(func.count())
-            .select_from(Item)
-            .where(Item.batch_id == batch.id, (Item.is_open == True) | (Item.slots_taken > Item.answers))  # noqa: E712
-        )
-        if not busy:
-            await _finish(session, batch, COMPLETED)
-            finished.append(batch)
+    """Running batches with no open item and no outstanding task: completed, unspent money refunded."""
+    open_item = exists().where(Item.batch_id == Batch.id, Item.is_open == True)  # noqa: E712
+    held = exists().where(Assignment.batch_id == Batch.id, Assignment.status == assignments.RESERVED)
+    finished = list(
+        await session.scalars(select(Batch).where(Batch.status == ACTIVE, ~open_item, ~held).with_for_update())
+    )
+    for batch in finished:
+        await _finish(session, batch, COMPLETED)
     return finished
 
 

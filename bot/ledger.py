@@ -93,11 +93,11 @@ async def worker_balance(session: AsyncSession, worker_id: int) -> WorkerBalance
     )
 
 
-async def release_credit(session: AsyncSession, assignment_id: int, worker_id: int, amount: int) -> bool:
-    """The review window passed: the answer's credit becomes available."""
+async def release_credit(session: AsyncSession, answers: int | str, worker_id: int, amount: int) -> bool:
+    """The review window passed: credits become available. `answers` names them: an id or a range."""
     return await ledger.post(
         session,
-        f"answer:{assignment_id}:release",
+        f"answer:{answers}:release",
         "release",
         [Leg(WORKER_PENDING, worker_id, -amount), Leg(WORKER_AVAILABLE, worker_id, amount)],
     )

@@ -137,17 +137,36 @@ def _base58check_valid(text: str) -> bool:
 
 
 def _bech32_valid(text: str) -> bool:
+    """A SegWit address (BIP 173 / BIP 350): checksum, witness version and program length."""
     if text != text.lower() and text != text.upper():
         return False
     text = text.lower()
-    if not 14 <= len(text) <= 74 or text.rfind("1") != 2:
+    if not 14 <= len(text) <= 90 or text.rfind("1") != 2:
         return False
     data = [_BECH32.find(ch) for ch in text[3:]]
-    if -1 in data:
+    if -1 in data or len(data) < 7:
         return False
-    values = [ord(ch) >> 5 for ch in "bc"] + [0] + [ord(ch) & 31 for ch in "bc"] + data
-    checksum = _polymod(values)
-    return checksum in (1, 0x2BC830A3)  # bech32 (segwit v0) or bech32m (v1+)
+    checksum = _polymod([ord(ch) >> 5 for ch in "bc"] + [0] + [ord(ch) & 31 for ch in "bc"] + data)
+    version, program = data[0], _regroup(data[1:-6])
+    if program is None or version > 16 or not 2 <= len(program) <= 40:
+        return False
+    if version == 0:
+        return checksum == 1 and len(program) in (20, 32)  # bech32 for v0
+    return checksum == 0x2BC830A3  # bech32m for v1 and later
+
+
+def _regroup(groups: list[int]) -> bytes | None:
+    """5-bit groups back to bytes; None when the padding is not zero bits as the standard requires."""
+    accumulator, bits, out = 0, 0, bytearray()
+    for value in groups:
+        accumulator = (accumulator << 5) | value
+        bits += 5
+        if bits >= 8:
+            bits -= 8
+            out.append((accumulator >> bits) & 0xFF)
+    if bits >= 5 or (accumulator << (8 - bits)) & 0xFF:
+        return None
+    return bytes(out)
 
 
 def _polymod(values: list[int]) -> int:

@@ -86,7 +86,7 @@ async def request(
     # Payment rails move whole cents; a sub-cent remainder stays available for next time.
     amount = available - available % CENT if amount is None else amount
     if amount < threshold or amount <= 0:
-        missing = max(threshold - available, 0)
+        missing = max(threshold - amount, 0)
         raise InvalidInput(
             f"Payouts start at {format_money(threshold, currency)}. "
             f"You have {format_money(available, currency)} available; "

@@ -79,7 +79,7 @@ class Answered:
 async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
     """The worker's open task if any (so a resend resumes it), else a newly claimed one."""
 
-    async def claim(session: AsyncSession) -> tuple[Assignment, Item, bool] | None:
+    async def claim(session: AsyncSession) -> _Next | None:
         user = await session.get(User, worker_id)
         if user is not None and user.suspended_reason:
             raise NotAllowed(
@@ -87,20 +87,12 @@ async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
                 "Contact the admins if you think this is a mistake."
             )
         held = await assignments.open_for_worker(session, worker_id)
-        assignment = held[0] if held else await _claim(services, session, worker_id)
-        if assignment is None:
-            return None
-        return (
-            assignment,
-            await session.get(Item, assignment.item_id),
-            await _first_in_batch(services, session, assignment),
-        )
+        if held:
+            item = await session.get(Item, held[0].item_id)
+            return _Next(held[0], item, await _first_in_batch(services, session, held[0]))
+        return await _claim_following(services, session, worker_id)
 
-    claimed = await services.db.write_retrying(claim)
-    if claimed is None:
-        return None
-    assignment, item, first = claimed
-    return await _screen(services, assignment, item, node=None, page=0, first=first)
+    return await _following_screen(services, await services.db.write_retrying(claim))
 
 
 async def browse(services: Services, worker_id: int, assignment_id: int, node: int | None, page: int) -> TaskScreen:
@@ -121,16 +113,21 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
         loaded = await services.taxonomies.get(batch.taxonomy_id, session)
         if not _answerable(loaded.tree, batch, node_id):
             raise TaskUnavailable()
-        item = await session.get(Item, assignment.item_id)
-        _grade(loaded.tree, assignment, item, node_id)
+        gold = await session.scalar(select(Item.gold_node_id).where(Item.id == assignment.item_id))
+        _grade(loaded.tree, assignment, gold, node_id)
         assignment.status = ANSWERED
         assignment.answered_at = utcnow()
         assignment.answer_node_id = node_id
         assignment.credit_state = credits.PENDING
-        await session.execute(update(Item).where(Item.id == item.id).values(answers=Item.answers + 1))
+        await session.execute(
+            update(Item)
+            .where(Item.id == assignment.item_id)
+            .values(answers=Item.answers + 1)
+            .execution_options(synchronize_session=False)
+        )
         if batch.confidence is not None:
             await session.flush()
-            await _apply_stop_rule(session, loaded, batch, item.id)
+            await _apply_stop_rule(session, loaded, batch, assignment.item_id)
         await ledger.credit_answer(session, assignment.id, batch.requester_id, worker_id, assignment.reward_micros)
         pending = (await ledger.worker_balance(session, worker_id)).pending
         return assignment, pending, await _claim_following(services, session, worker_id)
@@ -208,24 +205,17 @@ class _Next:
 
 
 async def _claim_following(services: Services, session: AsyncSession, worker_id: int) -> _Next | None:
-    following = await _claim(services, session, worker_id)
-    if following is None:
+    claimed = await assignments.claim_next(session, worker_id, utcnow(), services.assignment_ttl)
+    if claimed is None:
         return None
-    item = await session.get(Item, following.item_id)
-    return _Next(following, item, await _first_in_batch(services, session, following))
+    first = await _first_in_batch(services, session, claimed.assignment)
+    return _Next(claimed.assignment, claimed.item, first)
 
 
 async def _following_screen(services: Services, following: _Next | None) -> TaskScreen | None:
     if following is None:
         return None
     return await _screen(services, following.assignment, following.item, None, 0, following.first_in_batch)
-
-
-async def _claim(services: Services, session: AsyncSession, worker_id: int) -> Assignment | None:
-    user = await session.get(User, worker_id)
-    if user is not None and user.suspended_reason:
-        return None
-    return await assignments.claim_next(session, worker_id, utcnow(), services.assignment_ttl)
 
 
 async def _apply_stop_rule(session: AsyncSession, loaded: LoadedTaxonomy, batch: BatchFacts, item_id: int) -> None:
@@ -302,11 +292,11 @@ def _answerable(tree: Tree, batch: BatchFacts, node_id: int) -> bool:
     return tree.is_leaf(node_id) or not batch.leaf_only
 
 
-def _grade(tree: Tree, assignment: Assignment, item: Item, node_id: int) -> None:
-    if item.gold_node_id is None:
+def _grade(tree: Tree, assignment: Assignment, gold: int | None, node_id: int) -> None:
+    if gold is None:
         return
-    assignment.gold_correct = node_id == item.gold_node_id
-    assignment.gold_distance = tree.distance(node_id, item.gold_node_id) if item.gold_node_id in tree else None
+    assignment.gold_correct = node_id == gold
+    assignment.gold_distance = tree.distance(node_id, gold) if gold in tree else None
 
 
 async def _screen(

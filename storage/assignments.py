@@ -5,24 +5,33 @@ chosen item row is locked with FOR UPDATE SKIP LOCKED so concurrent claimers pic
 rows; on SQLite the whole write transaction is serialised by BEGIN IMMEDIATE.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Assignment, Batch, Item
+from storage.models import Assignment, Batch, Item, User
 
 RESERVED = "reserved"
+_batch_running = exists().where(Batch.id == Item.batch_id, Batch.status == "active")
 ANSWERED = "answered"
 
 
-async def claim_next(session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta) -> Assignment | None:
-    """Reserve the next item for this worker, or None when nothing is left for them."""
+@dataclass(frozen=True)
+class Claimed:
+    assignment: Assignment
+    item: Item
+
+
+async def claim_next(session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta) -> Claimed | None:
+    """Reserve the next item for this worker, or None when nothing is left for them (or they are suspended)."""
     already_seen = exists().where(Assignment.item_id == Item.id, Assignment.worker_id == worker_id)
+    suspended = exists().where(User.id == worker_id, User.suspended_reason.is_not(None))
     pick = (
-        select(Item.id, Item.batch_id, Batch.overlap, Batch.reward_micros)
+        select(Item, Batch.overlap, Batch.reward_micros)
         .join(Batch, Batch.id == Item.batch_id)
-        .where(Item.is_open == True, Batch.status == "active", ~already_seen)  # noqa: E712
+        .where(Item.is_open == True, Batch.status == "active", ~already_seen, ~suspended)  # noqa: E712
         .order_by(Item.is_open, Item.slots_taken.desc(), Item.id)
         .limit(1)
     )
@@ -33,18 +42,19 @@ async def claim_next(session: AsyncSession, worker_id: int, now: datetime, ttl: 
         row = (await session.execute(pick.with_for_update(of=Item))).first()
     if row is None:
         return None
-    item_id, batch_id, overlap, reward = row
+    item, overlap, reward = row
     await session.execute(
         update(Item)
-        .where(Item.id == item_id)
+        .where(Item.id == item.id)
         .values(
             slots_taken=Item.slots_taken + 1,
             is_open=case((Item.slots_taken + 1 >= overlap, False), else_=True),
         )
+        .execution_options(synchronize_session=False)
     )
     assignment = Assignment(
-        item_id=item_id,
-        batch_id=batch_id,
+        item_id=item.id,
+        batch_id=item.batch_id,
         worker_id=worker_id,
         status=RESERVED,
         created_at=now,
@@ -53,7 +63,7 @@ async def claim_next(session: AsyncSession, worker_id: int, now: datetime, ttl: 
     )
     session.add(assignment)
     await session.flush()
-    return assignment
+    return Claimed(assignment, item)
 
 
 async def lock(session: AsyncSession, assignment_id: int) -> Assignment | None:
@@ -72,7 +82,8 @@ async def give_back(session: AsyncSession, assignment: Assignment, status: str) 
     await session.execute(
         update(Item)
         .where(Item.id == assignment.item_id)
-        .values(slots_taken=Item.slots_taken - 1, is_open=~Item.settled)
+        .values(slots_taken=Item.slots_taken - 1, is_open=~Item.settled & _batch_running)
+        .execution_options(synchronize_session=False)
     )
 
 

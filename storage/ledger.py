@@ -51,36 +51,48 @@ async def post(session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], 
     transaction_id = inserted.scalar_one_or_none()
     if transaction_id is None:
         return False
-    accounts = [(await account_id(session, leg.kind, leg.owner_id), leg) for leg in legs]
     # A fixed lock order keeps concurrent postings on PostgreSQL free of deadlocks.
-    for account, leg in sorted(accounts, key=lambda pair: pair[0]):
-        await _apply(session, account, leg)
+    applied = [(await _apply(session, leg), leg) for leg in sorted(legs, key=lambda leg: (leg.kind, leg.owner_id))]
     await session.execute(
         LedgerEntry.__table__.insert(),
-        [{"transaction_id": transaction_id, "account_id": account, "amount": leg.amount} for account, leg in accounts],
+        [{"transaction_id": transaction_id, "account_id": account, "amount": leg.amount} for account, leg in applied],
     )
     return True
 
 
-async def account_id(session: AsyncSession, kind: str, owner_id: int) -> int:
-    """The id of the (kind, owner) account, creating it on first use."""
-    found = await session.scalar(select(Account.id).where(Account.kind == kind, Account.owner_id == owner_id))
+async def _apply(session: AsyncSession, leg: Leg) -> int:
+    """Move the leg's amount on its account in one guarded UPDATE; returns the account id."""
+    account = await _update_balance(session, leg)
+    if account is not None:
+        return account
+    found = (
+        await session.execute(
+            select(Account.id, Account.balance).where(Account.kind == leg.kind, Account.owner_id == leg.owner_id)
+        )
+    ).first()
     if found is not None:
-        return found
+        raise Overdraft(leg.kind, leg.owner_id, found.balance, leg.amount)
+    # First use of this account: create it, then apply the leg (a concurrent creator is fine).
     await session.execute(
-        insert_ignoring_conflicts(session, Account.__table__, kind=kind, owner_id=owner_id, balance=0)
+        insert_ignoring_conflicts(session, Account.__table__, kind=leg.kind, owner_id=leg.owner_id, balance=0)
     )
-    return await session.scalar(select(Account.id).where(Account.kind == kind, Account.owner_id == owner_id))
+    account = await _update_balance(session, leg)
+    if account is None:
+        raise Overdraft(leg.kind, leg.owner_id, 0, leg.amount)
+    return account
 
 
-async def _apply(session: AsyncSession, account: int, leg: Leg) -> None:
-    guarded = update(Account).where(Account.id == account).values(balance=Account.balance + leg.amount)
+async def _update_balance(session: AsyncSession, leg: Leg) -> int | None:
+    statement = (
+        update(Account)
+        .where(Account.kind == leg.kind, Account.owner_id == leg.owner_id)
+        .values(balance=Account.balance + leg.amount)
+        .returning(Account.id)
+        .execution_options(synchronize_session=False)
+    )
     if leg.kind not in MAY_GO_NEGATIVE and leg.amount < 0:
-        guarded = guarded.where(Account.balance + leg.amount >= 0)
-    result = await session.execute(guarded.returning(Account.id))
-    if result.scalar_one_or_none() is None:
-        balance = await session.scalar(select(Account.balance).where(Account.id == account))
-        raise Overdraft(leg.kind, leg.owner_id, balance or 0, leg.amount)
+        statement = statement.where(Account.balance + leg.amount >= 0)
+    return (await session.execute(statement)).scalar_one_or_none()
 
 
 async def balances(session: AsyncSession, owner_id: int, kinds: Iterable[str]) -> dict[str, int]:

@@ -128,7 +128,7 @@ class Item(Base):
     __table_args__ = (UniqueConstraint("batch_id", "external_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
     external_id: Mapped[str] = mapped_column(String(256))
     title: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
@@ -151,6 +151,8 @@ class Item(Base):
 
 # The claim query walks this index in order: open items, already-started ones first.
 Index("ix_items_claim", Item.is_open, Item.slots_taken.desc(), Item.id)
+# "Is anything of this batch still open?" without reading the whole batch.
+Index("ix_items_batch_open", Item.batch_id, Item.is_open)
 
 
 class Assignment(Base):
@@ -163,11 +165,12 @@ class Assignment(Base):
         Index("ix_assignments_worker_status", "worker_id", "status"),
         Index("ix_assignments_status_expires", "status", "expires_at"),
         Index("ix_assignments_credit", "credit_state", "answered_at"),
+        Index("ix_assignments_batch_status", "batch_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
-    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
     worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     # reserved | answered | skipped | expired | released
     status: Mapped[str] = mapped_column(String(16), default="reserved")

@@ -83,6 +83,8 @@ class Posting:
 
 @dataclass(frozen=True)
 class Credit:
+    """An answer's credit still pending with the worker."""
+
     assignment_id: int
     requester_id: int
     worker_id: int
@@ -106,6 +108,7 @@ class Books:
 
 
 async def read_books(session: AsyncSession) -> Books:
+    """Everything the invariants look at, straight from the tables."""
     unbalanced = await session.execute(
         select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount))
         .group_by(LedgerEntry.transaction_id)
@@ -139,6 +142,7 @@ class MoneyMachine(RuleBasedStateMachine):
     """The ledger and payout flow driven by random steps, mirrored by a model in Python."""
 
     async def open_database(self) -> Database:
+        """A fresh, migrated, empty database for one example."""
         raise NotImplementedError  # each backend's subclass provides a fresh, migrated database
 
     async def close_database(self) -> None:
@@ -227,7 +231,7 @@ class MoneyMachine(RuleBasedStateMachine):
             return await ledger.fund_requester(session, key, requester, value)
 
         legs = [(PLATFORM, PLATFORM_OWNER, -amount), (REQUESTER_AVAILABLE, requester, amount)]
-        assert self.attempt(key, amount, post, legs, Exception)
+        assert self.attempt(key, amount, post, legs, Overdraft)  # only the platform's side goes down
 
     def post_reserve(self, requester: int, share: int) -> None:
         amount = self.portion(REQUESTER_AVAILABLE, requester, share)
@@ -254,9 +258,14 @@ class MoneyMachine(RuleBasedStateMachine):
         self.credits.remove(credit)
 
         async def post(session: AsyncSession, value: int) -> bool:
-            return await ledger.reject_credit(session, credit.assignment_id, credit.worker_id, credit.requester_id, value)
+            return await ledger.reject_credit(
+                session, credit.assignment_id, credit.worker_id, credit.requester_id, value
+            )
 
-        legs = [(WORKER_PENDING, credit.worker_id, -credit.amount), (REQUESTER_AVAILABLE, credit.requester_id, credit.amount)]
+        legs = [
+            (WORKER_PENDING, credit.worker_id, -credit.amount),
+            (REQUESTER_AVAILABLE, credit.requester_id, credit.amount),
+        ]
         assert self.attempt(f"answer:{credit.assignment_id}:reject", credit.amount, post, legs, Overdraft)
 
     def post_release(self, credit: Credit) -> None:
@@ -273,11 +282,14 @@ class MoneyMachine(RuleBasedStateMachine):
     @initialize(
         funding=st.lists(AMOUNT, min_size=len(REQUESTERS), max_size=len(REQUESTERS)),
         reserving=st.lists(st.integers(50, 100), min_size=len(REQUESTERS), max_size=len(REQUESTERS)),
-        answers=st.lists(st.tuples(st.sampled_from(REQUESTERS), st.sampled_from(WORKERS), st.integers(5, 50)), max_size=8),
+        answers=st.lists(
+            st.tuples(st.sampled_from(REQUESTERS), st.sampled_from(WORKERS), st.integers(5, 50)), max_size=8
+        ),
         released=st.lists(st.booleans(), min_size=8, max_size=8),
     )
-    def opening_balances(self, funding: list[int], reserving: list[int], answers: list[tuple[int, int, int]],
-                         released: list[bool]) -> None:
+    def opening_balances(
+        self, funding: list[int], reserving: list[int], answers: list[tuple[int, int, int]], released: list[bool]
+    ) -> None:
         """Start from some funding, reserves, pending and available credits, all posted the ordinary way."""
         for requester, amount, share in zip(REQUESTERS, funding, reserving, strict=True):
             self.post_fund(requester, amount)
@@ -290,24 +302,29 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @rule(requester=st.sampled_from(REQUESTERS), amount=AMOUNT)
     def fund(self, requester: int, amount: int) -> None:
+        """Money paid in always posts: the platform account is the only one allowed below zero."""
         self.post_fund(requester, amount)
 
     @rule(requester=st.sampled_from(REQUESTERS), share=SHARE)
     def reserve(self, requester: int, share: int) -> None:
+        """A reservation posts if the requester can afford it, else NotEnoughFunds and nothing moves."""
         self.post_reserve(requester, share)
 
     @rule(requester=st.sampled_from(REQUESTERS), worker=st.sampled_from(WORKERS), share=SHARE)
     def answer(self, requester: int, worker: int, share: int) -> None:
+        """An answer's credit posts from the reserve if it covers it, else Overdraft and nothing moves."""
         self.post_answer(requester, worker, share)
 
     @precondition(lambda self: self.credits)
     @rule(data=st.data())
     def reject_credit(self, data: st.DataObject) -> None:
+        """Rejecting a pending credit returns it to the requester's available funds."""
         self.post_reject(data.draw(st.sampled_from(self.credits)))
 
     @precondition(lambda self: self.credits)
     @rule(data=st.data())
     def release_credit(self, data: st.DataObject) -> None:
+        """Releasing a pending credit makes it available to the worker."""
         self.post_release(data.draw(st.sampled_from(self.credits)))
 
     @rule(worker=st.sampled_from(WORKERS), extra=st.integers(1, MICROS))
@@ -356,12 +373,15 @@ class MoneyMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.requested)
     @rule(data=st.data(), approve=st.booleans())
     def decide(self, data: st.DataObject, approve: bool) -> None:
+        """Approval moves the in-flight money to paid, rejection back to available."""
         payout_id = data.draw(st.sampled_from(self.requested))
         worker, amount, _ = self.payouts[payout_id]
         view = self.write(lambda session: payouts.decide(session, payout_id, ADMIN, approve, "note"))
         status = payouts.APPROVED if approve else payouts.REJECTED
         assert (view.id, view.status, view.decided_by) == (payout_id, status, ADMIN)
-        self.apply([(PAYOUT_IN_FLIGHT, worker, -amount), (PAYOUT_PAID if approve else WORKER_AVAILABLE, worker, amount)])
+        self.apply(
+            [(PAYOUT_IN_FLIGHT, worker, -amount), (PAYOUT_PAID if approve else WORKER_AVAILABLE, worker, amount)]
+        )
         key = f"payout:{payout_id}:{'approve' if approve else 'reject'}"
         self.keys.add(key)
 
@@ -390,6 +410,7 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @rule(worker=st.sampled_from(WORKERS), kind=st.sampled_from(["paypal", "giftcard"]))
     def set_method(self, worker: int, kind: str) -> None:
+        """Setting a payout method returns the previous one (None the first time) and moves no money."""
         previous, current = self.write(
             lambda session: payouts.set_method(session, worker, kind, f"w{worker}.{kind}@example.com")
         )
@@ -415,6 +436,7 @@ class MoneyMachine(RuleBasedStateMachine):
 
     @invariant()
     def books_are_sound_and_match_the_model(self) -> None:
+        """Sound books (balanced, zero-sum, keys once, caches right, nothing negative) equal to the model."""
         found = self.read(read_books)
         assert found.unbalanced == []
         assert found.thin_transactions == []

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 19:41:03.138632
+Create Date: 2026-11-22 20:16:44.047766
 """
 
 from collections.abc import Sequence
@@ -183,7 +183,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("batch_id", "external_id", name=op.f("uq_items_batch_id")),
     )
     with op.batch_alter_table("items", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_items_batch_id"), ["batch_id"], unique=False)
+        batch_op.create_index("ix_items_batch_open", ["batch_id", "is_open"], unique=False)
         batch_op.create_index("ix_items_claim", ["is_open", sa.literal_column("slots_taken DESC"), "id"], unique=False)
 
     op.create_table(
@@ -216,7 +216,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("item_id", "worker_id", name=op.f("uq_assignments_item_id")),
     )
     with op.batch_alter_table("assignments", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_assignments_batch_id"), ["batch_id"], unique=False)
+        batch_op.create_index("ix_assignments_batch_status", ["batch_id", "status"], unique=False)
         batch_op.create_index("ix_assignments_credit", ["credit_state", "answered_at"], unique=False)
         batch_op.create_index("ix_assignments_status_expires", ["status", "expires_at"], unique=False)
         batch_op.create_index("ix_assignments_worker_status", ["worker_id", "status"], unique=False)
@@ -227,13 +227,13 @@ def downgrade() -> None:
         batch_op.drop_index("ix_assignments_worker_status")
         batch_op.drop_index("ix_assignments_status_expires")
         batch_op.drop_index("ix_assignments_credit")
-        batch_op.drop_index(batch_op.f("ix_assignments_batch_id"))
+        batch_op.drop_index("ix_assignments_batch_status")
 
     op.drop_table("assignments")
     op.drop_table("payout_notices")
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.drop_index("ix_items_claim")
-        batch_op.drop_index(batch_op.f("ix_items_batch_id"))
+        batch_op.drop_index("ix_items_batch_open")
 
     op.drop_table("items")
     op.drop_table("taxonomy_nodes")
