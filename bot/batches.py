@@ -443,7 +443,8 @@ async def progress(session: AsyncSession, batch: Batch, now: datetime) -> Progre
     ).one()
     settled_short = await session.scalar(
         select(func.coalesce(func.sum(batch.overlap - Item.answers), 0)).where(
-            Item.batch_id == batch.id, Item.settled == True
+            Item.batch_id == batch.id,
+            Item.settled == True,  # noqa: E712
         )
     )
     needed = batch.overlap * batch.item_count - int(settled_short or 0)
@@ -513,7 +514,8 @@ def describe_cost(reward: int, overlap: int, items: int, gold: int, available: i
     most = cost_of(reward, overlap, items)
     share = f"{gold / items:.0%}" if items else "0%"
     return (
-        f"{items} products × {overlap} answers × {format_money(reward, currency)} = {format_money(most, currency)} at most\n"
+        f"{items} products × {overlap} answers × {format_money(reward, currency)} "
+        f"= {format_money(most, currency)} at most\n"
         f"Gold (hidden checks): {gold} ({share})\n"
         f"Your available funds: {format_money(available, currency)}"
     )

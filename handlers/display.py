@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 
 async def send_task(bot: Bot, chat_id: int, screen: TaskScreen, currency: str) -> Message:
     if screen.first_in_batch:
-        await bot.send_message(chat_id, texts.instructions(screen.batch_name, screen.instructions), parse_mode=ParseMode.HTML)
+        await bot.send_message(
+            chat_id, texts.instructions(screen.batch_name, screen.instructions), parse_mode=ParseMode.HTML
+        )
     markup = keyboards.task(screen)
     if screen.card.image_url:
         try:

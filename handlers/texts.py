@@ -232,7 +232,8 @@ NEW_BATCH = (
     "Send me the product file: CSV (UTF-8, header row), JSON (a list of objects) or JSON Lines.\n"
     "Columns: item_id, title (required); description, brand, price, image_url, gold_category (optional).\n"
     "Put settings in the file's caption, e.g.\n"
-    '<code>reward=0.02 overlap=3 root="Home &amp; Garden" name="Kitchen" instructions="Pick the most specific category"</code>\n'
+    '<code>reward=0.02 overlap=3 root="Home &amp; Garden" name="Kitchen" '
+    'instructions="Pick the most specific category"</code>\n'
     "Settings: type, reward, overlap, gold_rate, root, name, leaf_only, confidence, min_overlap, instructions. "
     "Anything missing I will ask with buttons."
 )
@@ -272,7 +273,8 @@ def batch_progress(p: Progress, currency: str) -> str:
     return (
         f"📦 <b>#{p.id} {escape(p.name)}</b> · {p.status}\n"
         f"{progress_bar(share)} {p.answers}/{p.answers_needed} answers · {p.items} products\n"
-        f"Spent {format_money(p.spent_micros, currency)} of {format_money(p.reserved_micros, currency)} reserved · {eta}\n"
+        f"Spent {format_money(p.spent_micros, currency)} of {format_money(p.reserved_micros, currency)} reserved"
+        f" · {eta}\n"
         f"Crowd accuracy: {accuracy}"
     )
 

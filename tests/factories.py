@@ -42,9 +42,13 @@ async def load_batch(
 ) -> Batch:
     """A funded, running batch, as the operator's CLI would load it."""
     taxonomy_id = await taxonomies.ensure_default(services.db)
-    spec = BatchSpec(name=name, task_type="categorize", reward_micros=reward, overlap=overlap, root=root, leaf_only=leaf_only)
+    spec = BatchSpec(
+        name=name, task_type="categorize", reward_micros=reward, overlap=overlap, root=root, leaf_only=leaf_only
+    )
     data = "\n".join(json.dumps(row) for row in rows).encode()
     parsed = batch_files.read_rows(data, "batch.jsonl")
     tree = (await services.taxonomies.get(taxonomy_id)).tree
     async with services.db.write() as session:
-        return await batches.load_funded_batch(session, requester, taxonomy_id, tree, spec, parsed, services.settings.currency)
+        return await batches.load_funded_batch(
+            session, requester, taxonomy_id, tree, spec, parsed, services.settings.currency
+        )

@@ -60,7 +60,9 @@ async def test_dynamic_overlap_stops_agreeing_items_and_refunds(services: Servic
     assert await answer_all(services, 2, SKILLETS) == 3
     assert await answer_all(services, 3, SKILLETS) == 0, "settled items take no more answers"
     async with services.db.read() as session:
-        assert [(i.answers, i.settled, i.is_open) for i in await session.scalars(select(Item))] == [(2, True, False)] * 3
+        assert [(i.answers, i.settled, i.is_open) for i in await session.scalars(select(Item))] == [
+            (2, True, False)
+        ] * 3
     (report,) = await jobs.complete_batches(services)
     assert report.refund_micros == 3 * 5 * 10_000 - 6 * 10_000
     assert [row.answers for row in report.labels] == [2, 2, 2]

@@ -59,7 +59,7 @@ def rejection(data: bytes, filename: str) -> str:
 
 def test_reads_csv() -> None:
     """A CSV with a header row gives one row per product, cells stripped, located by line."""
-    data = b"item_id,title,brand,price\nsku-1, Skillet ,Lodge,19.90\r\nsku-2,\"Wok, 14\"\"\",,\n"
+    data = b'item_id,title,brand,price\nsku-1, Skillet ,Lodge,19.90\r\nsku-2,"Wok, 14""",,\n'
     rows = read_rows(data, "products.csv")
     assert rows == [
         Row("line 2", {"item_id": "sku-1", "title": "Skillet", "brand": "Lodge", "price": "19.90"}),
@@ -75,7 +75,9 @@ def test_reads_csv_with_bom_as_excel_saves_it() -> None:
 
 def test_reads_json_list() -> None:
     """A JSON list of objects gives one row per object; numbers and null become text."""
-    data = json.dumps([{"item_id": 1, "title": "Skillet", "price": 19.9, "brand": None}, {"item_id": "b", "title": "Wok"}])
+    data = json.dumps(
+        [{"item_id": 1, "title": "Skillet", "price": 19.9, "brand": None}, {"item_id": "b", "title": "Wok"}]
+    )
     rows = read_rows(data.encode(), "batch.json")
     assert rows == [
         Row("item 1", {"item_id": "1", "title": "Skillet", "price": "19.9", "brand": ""}),
@@ -176,7 +178,7 @@ def test_valid_rows_become_drafts_with_gold_resolved(tree: Tree) -> None:
         ({"brand": "x" * 257}, "brand is longer than 256"),
         ({"price": "1" * 65}, "price is longer than 64"),
         ({"image_url": "https://e.com/" + "x" * 2000}, "image_url is longer than 2000"),
-        ({"title": "=HYPERLINK(\"http://evil\")"}, "formula"),
+        ({"title": '=HYPERLINK("http://evil")'}, "formula"),
         ({"brand": "@SUM(A1)"}, "formula"),
         ({"description": "=1+1"}, "formula"),
         ({"item_id": "=A1"}, "formula"),
@@ -219,7 +221,12 @@ def test_whole_taxonomy_batch_accepts_any_gold(tree: Tree) -> None:
 
 def test_duplicate_item_id_names_first_occurrence(tree: Tree) -> None:
     """A repeated item_id is reported at each repeat, pointing at the row where it first appeared."""
-    rows = [row(1), row(2), Row("line 4", {"item_id": "sku-1", "title": "Again"}), Row("line 5", {"item_id": "sku-1", "title": "Third"})]
+    rows = [
+        row(1),
+        row(2),
+        Row("line 4", {"item_id": "sku-1", "title": "Again"}),
+        Row("line 5", {"item_id": "sku-1", "title": "Third"}),
+    ]
     found = problems_of(rows, tree)
     assert found == ["Line 4: item_id 'sku-1' repeats line 2", "Line 5: item_id 'sku-1' repeats line 2"]
 
@@ -297,7 +304,9 @@ def test_check_spec_for_drafts_allows_unchosen_reward_and_overlap(tree: Tree) ->
 def test_check_spec_returns_root(tree: Tree) -> None:
     """A valid spec gives its root node id (by path or id), or None for the whole taxonomy."""
     assert check_spec(SPEC, tree) == tree.find(KITCHEN).id
-    assert check_spec(BatchSpec(name="K", task_type="categorize", reward_micros=1, overlap=100, root="638"), tree) == 638
+    assert (
+        check_spec(BatchSpec(name="K", task_type="categorize", reward_micros=1, overlap=100, root="638"), tree) == 638
+    )
     assert check_spec(BatchSpec(name="K", task_type="categorize", reward_micros=1, overlap=1, root=None), tree) is None
 
 
@@ -305,7 +314,9 @@ def test_example_file_gold_answers_match_products(tree: Tree) -> None:
     """The example batch's gold answers are right: the wok is a wok, the skillet set a skillet, the drip
     coffee maker a drip coffee maker."""
     rows = {r.values["item_id"]: r.values for r in read_rows(EXAMPLE.read_bytes(), EXAMPLE.name)}
-    gold = {item: tree.find(values["gold_category"]).name for item, values in rows.items() if values.get("gold_category")}
+    gold = {
+        item: tree.find(values["gold_category"]).name for item, values in rows.items() if values.get("gold_category")
+    }
     assert "Wok" in rows["sku-003"]["title"] and gold["sku-003"] == "Woks"
     assert gold["sku-008"] == "Skillets & Frying Pans"
     assert gold["sku-004"] == "Drip Coffee Makers"
@@ -365,8 +376,16 @@ REJECTED: list[tuple[str, dict[str, str], BatchSpec]] = [
     ("empty title", {"item_id": "sku-2", "title": ""}, SPEC),
     ("duplicate", {"item_id": "sku-1", "title": "duplicate"}, SPEC),
     ("formula", {"item_id": "sku-2", "title": "=cmd"}, SPEC),
-    ("gold outside root", {"item_id": "sku-2", "title": "Leash", "gold_category": "Animals & Pet Supplies > Pet Supplies"}, SPEC),
-    ("bad settings", {"item_id": "sku-2", "title": "fine"}, BatchSpec(name="K", task_type="categorize", reward_micros=0, overlap=3, root=KITCHEN)),
+    (
+        "gold outside root",
+        {"item_id": "sku-2", "title": "Leash", "gold_category": "Animals & Pet Supplies > Pet Supplies"},
+        SPEC,
+    ),
+    (
+        "bad settings",
+        {"item_id": "sku-2", "title": "fine"},
+        BatchSpec(name="K", task_type="categorize", reward_micros=0, overlap=3, root=KITCHEN),
+    ),
 ]
 
 

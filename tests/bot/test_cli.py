@@ -67,15 +67,28 @@ def test_db_upgrade_creates_schema(database: Path, capsys: pytest.CaptureFixture
     """`db upgrade` creates every table and is safe to run twice."""
     assert run("db", "upgrade") == 0
     assert run("db", "upgrade") == 0
-    assert {"users", "taxonomies", "taxonomy_nodes", "batches", "items", "assignments", "accounts",
-            "ledger_transactions", "ledger_entries", "alembic_version"} <= tables(database)
+    assert {
+        "users",
+        "taxonomies",
+        "taxonomy_nodes",
+        "batches",
+        "items",
+        "assignments",
+        "accounts",
+        "ledger_transactions",
+        "ledger_entries",
+        "alembic_version",
+    } <= tables(database)
     assert "up to date" in capsys.readouterr().out
 
 
 GOOGLE = "# a comment\n1 - Kitchen\n2 - Kitchen > Pans\n3 - Kitchen > Pans > Woks\n4 - Garden\n"
 CSV = "id,parent_id,name\n1,,Kitchen\n2,1,Pans\n3,2,Woks\n4,,Garden\n"
 JSON = json.dumps(
-    [{"id": 1, "name": "Kitchen", "children": [{"id": 2, "name": "Pans", "children": [{"id": 3, "name": "Woks"}]}]}, {"id": 4, "name": "Garden"}],
+    [
+        {"id": 1, "name": "Kitchen", "children": [{"id": 2, "name": "Pans", "children": [{"id": 3, "name": "Woks"}]}]},
+        {"id": 4, "name": "Garden"},
+    ],
     indent=2,
 )
 
@@ -138,8 +151,19 @@ def test_duplicate_taxonomy_name_refused(database: Path, tmp_path: Path, capsys:
 def test_batch_load_example(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The repository's example file loads as a funded, active batch under the kitchen root."""
     code = run(
-        "batch", "load", str(EXAMPLE), "--requester", "9001", "--reward", "0.02", "--overlap", "3",
-        "--root", KITCHEN, "--name", "Kitchen demo",
+        "batch",
+        "load",
+        str(EXAMPLE),
+        "--requester",
+        "9001",
+        "--reward",
+        "0.02",
+        "--overlap",
+        "3",
+        "--root",
+        KITCHEN,
+        "--name",
+        "Kitchen demo",
     )
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -151,7 +175,9 @@ def test_batch_load_example(database: Path, capsys: pytest.CaptureFixture[str]) 
     assert query(database, "SELECT balance FROM accounts WHERE kind = 'requester_reserved' AND owner_id = 9001") == [
         (20_000 * 3 * products,)
     ]
-    gold = query(database, "SELECT external_id, gold_node_id FROM items WHERE gold_node_id IS NOT NULL ORDER BY external_id")
+    gold = query(
+        database, "SELECT external_id, gold_node_id FROM items WHERE gold_node_id IS NOT NULL ORDER BY external_id"
+    )
     assert [item for item, _ in gold] == ["sku-003", "sku-004", "sku-008"]
     assert dict(gold)["sku-008"] == 662  # given as a full path in the file
 
@@ -162,7 +188,9 @@ def test_batch_load_bad_file_names_rows(database: Path, tmp_path: Path, capsys: 
     file.write_text(
         "item_id,title,image_url\nsku-1,Skillet,\nsku-2,,\nsku-1,Again,\nsku-4,Wok,not-a-url\n", encoding="utf-8"
     )
-    code = run("batch", "load", str(file), "--requester", "9001", "--reward", "0.02", "--root", KITCHEN, "--name", "Bad")
+    code = run(
+        "batch", "load", str(file), "--requester", "9001", "--reward", "0.02", "--root", KITCHEN, "--name", "Bad"
+    )
     out, err = capsys.readouterr()
     assert code != 0
     assert "Line 3: title is empty" in err
@@ -182,7 +210,9 @@ def test_batch_load_bad_file_names_rows(database: Path, tmp_path: Path, capsys: 
         (["--reward", "0.02", "--taxonomy", "missing"], "No taxonomy named 'missing'"),
     ],
 )
-def test_batch_load_bad_options(database: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str) -> None:
+def test_batch_load_bad_options(
+    database: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
     """Bad settings on the command line exit non-zero with a message naming the setting."""
     code = run("batch", "load", str(EXAMPLE), "--requester", "9001", "--name", "K", *options)
     assert code != 0
@@ -199,7 +229,9 @@ def test_batch_load_bad_options(database: Path, capsys: pytest.CaptureFixture[st
     ],
     ids=["taxonomy", "batch"],
 )
-def test_missing_file_is_reported_not_raised(database: Path, capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+def test_missing_file_is_reported_not_raised(
+    database: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
     """A file that does not exist gives a non-zero exit and a message naming the file, not an exception."""
     assert run(*argv) != 0
     assert "missing." in capsys.readouterr().err

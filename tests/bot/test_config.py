@@ -60,7 +60,9 @@ def test_id_lists_refuse_non_numbers(monkeypatch: pytest.MonkeyPatch, raw: str) 
         load()
 
 
-@pytest.mark.parametrize(("raw", "micros"), [("10.00", 10_000_000), ("0.5", 500_000), ("25", 25_000_000), ("0.000001", 1)])
+@pytest.mark.parametrize(
+    ("raw", "micros"), [("10.00", 10_000_000), ("0.5", 500_000), ("25", 25_000_000), ("0.000001", 1)]
+)
 def test_payout_threshold_micros(monkeypatch: pytest.MonkeyPatch, raw: str, micros: int) -> None:
     """PAYOUT_THRESHOLD is read as a decimal and exposed as exact micros."""
     monkeypatch.setenv("PAYOUT_THRESHOLD", raw)
@@ -88,7 +90,9 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.currency == "EUR"
 
 
-@pytest.mark.parametrize("token", ["", "   ", "changeme", "change-me", "your-token-here", "<token>", "123456:ABC", "no-colon-here"])
+@pytest.mark.parametrize(
+    "token", ["", "   ", "changeme", "change-me", "your-token-here", "<token>", "123456:ABC", "no-colon-here"]
+)
 def test_require_token_refuses_missing_and_placeholders(token: str) -> None:
     """An empty, placeholder or malformed token is refused with one line pointing at @BotFather."""
     settings = Settings(_env_file=None, bot_token=token)

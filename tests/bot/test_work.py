@@ -59,7 +59,9 @@ async def test_refuses_other_workers_and_outside_root(services: Services) -> Non
     with pytest.raises(TaskUnavailable):  # a category outside the batch root
         await work.answer(services, 1, task.assignment_id, tree.find("Animals & Pet Supplies").id)
     with pytest.raises(TaskUnavailable):  # not a leaf
-        await work.answer(services, 1, task.assignment_id, tree.find("Home & Garden > Kitchen & Dining > Cookware & Bakeware").id)
+        await work.answer(
+            services, 1, task.assignment_id, tree.find("Home & Garden > Kitchen & Dining > Cookware & Bakeware").id
+        )
     with pytest.raises(TaskUnavailable):
         await work.browse(services, 1, task.assignment_id, tree.find("Animals & Pet Supplies").id, 0)
 
@@ -73,7 +75,13 @@ async def test_gold_graded_with_tree_distance(services: Services) -> None:
         task = await work.next_task(services, worker)
         await work.answer(services, worker, task.assignment_id, tree.find(category).id)
     async with services.db.read() as session:
-        graded = (await session.execute(select(Assignment.worker_id, Assignment.gold_correct, Assignment.gold_distance).order_by(Assignment.worker_id))).all()
+        graded = (
+            await session.execute(
+                select(Assignment.worker_id, Assignment.gold_correct, Assignment.gold_distance).order_by(
+                    Assignment.worker_id
+                )
+            )
+        ).all()
     assert [tuple(row) for row in graded] == [(1, True, 0), (2, False, 2)]
 
 
@@ -204,6 +212,8 @@ async def test_race_across_two_processes(services: Services, database_url: str) 
         await other.db.dispose()
     assert sum(done) == 6
     async with services.db.read() as session:
-        assert all(tuple(row) == (2, 2) for row in (await session.execute(select(Item.answers, Item.slots_taken))).all())
+        assert all(
+            tuple(row) == (2, 2) for row in (await session.execute(select(Item.answers, Item.slots_taken))).all()
+        )
         assert (await books.totals_by_kind(session))[ledger.WORKER_PENDING] == 6 * 20_000
         assert await books.inconsistencies(session) == []

@@ -51,11 +51,15 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 def bot_settings(database_url: str, telegram: FakeTelegram) -> Settings:
-    return make_settings(database_url, bot_token=telegram.token, telegram_api_url=telegram.base_url.removesuffix("/bot"))
+    return make_settings(
+        database_url, bot_token=telegram.token, telegram_api_url=telegram.base_url.removesuffix("/bot")
+    )
 
 
 @pytest.fixture
-async def start_bot(db: Database, telegram: FakeTelegram) -> AsyncIterator[Callable[[Settings], "asyncio.Future[RunningBot]"]]:
+async def start_bot(
+    db: Database, telegram: FakeTelegram
+) -> AsyncIterator[Callable[[Settings], "asyncio.Future[RunningBot]"]]:
     """Starts the bot with the given settings; stops it after the test."""
     running: list[Application] = []
 

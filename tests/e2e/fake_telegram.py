@@ -116,10 +116,7 @@ CHAT_ACTIONS = frozenset(
 # Update types a bot receives when it does not pass allowed_updates.
 DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
-CONFLICT = (
-    "Conflict: terminated by other getUpdates request; "
-    "make sure that only one bot instance is running"
-)
+CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
@@ -435,10 +432,7 @@ def parse_html(src: str) -> tuple[str, list[dict]]:
                 raise _EntityError(f'Unexpected end tag "{name}" at byte offset {offset}')
             tag, start, attrs = stack[-1]
             if name != tag:
-                raise _EntityError(
-                    f'Unmatched end tag at byte offset {offset}, expected "</{tag}>", '
-                    f'found "</{name}>"'
-                )
+                raise _EntityError(f'Unmatched end tag at byte offset {offset}, expected "</{tag}>", found "</{name}>"')
             stack.pop()
             _close_html_tag(out, stack, tag, start, attrs)
             i = close + 1
@@ -461,9 +455,7 @@ def parse_html(src: str) -> tuple[str, list[dict]]:
                 break
             match = _ATTR_NAME.match(src, j)
             if not match:
-                raise _EntityError(
-                    f'Empty attribute name in the tag "{name}" at byte offset {offset}'
-                )
+                raise _EntityError(f'Empty attribute name in the tag "{name}" at byte offset {offset}')
             attr = match.group(0).lower()
             j = match.end()
             while j < n and src[j] in " \t\r\n":
@@ -478,9 +470,7 @@ def parse_html(src: str) -> tuple[str, list[dict]]:
                 if src[j] in "\"'":
                     end = src.find(src[j], j + 1)
                     if end == -1:
-                        raise _EntityError(
-                            f"Unclosed start tag at byte offset {offset}"
-                        )
+                        raise _EntityError(f"Unclosed start tag at byte offset {offset}")
                     value = src[j + 1 : end]
                     j = end + 1
                 else:
@@ -493,9 +483,7 @@ def parse_html(src: str) -> tuple[str, list[dict]]:
         if name == "span" and attrs.get("class") != "tg-spoiler":
             raise _EntityError(f'Tag "span" must have class "tg-spoiler" at byte offset {offset}')
         if name == "tg-emoji" and not attrs.get("emoji-id", "").isdigit():
-            raise _EntityError(
-                f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {offset}'
-            )
+            raise _EntityError(f'Tag "tg-emoji" must have attribute "emoji-id" at byte offset {offset}')
         stack.append((name, out.pos, attrs))
         i = j
     if stack:
@@ -503,9 +491,7 @@ def parse_html(src: str) -> tuple[str, list[dict]]:
     return out.result()
 
 
-def _close_html_tag(
-    out: _Builder, stack: list[tuple[str, int, dict]], tag: str, start: int, attrs: dict
-) -> None:
+def _close_html_tag(out: _Builder, stack: list[tuple[str, int, dict]], tag: str, start: int, attrs: dict) -> None:
     kind = _HTML_TAGS[tag]
     if kind == "text_link":
         url = attrs.get("href", "")
@@ -629,9 +615,7 @@ def parse_markdown_v2(src: str) -> tuple[str, list[dict]]:
                 out.entity(kind, start)
             elif any(entry[0] == kind for entry in stack):
                 inner = stack[-1]
-                raise _EntityError(
-                    f"Can't find end of {_MDV2_NAMES[inner[0]]} entity at byte offset {inner[2]}"
-                )
+                raise _EntityError(f"Can't find end of {_MDV2_NAMES[inner[0]]} entity at byte offset {inner[2]}")
             else:
                 stack.append((kind, out.pos, offset))
             i += width
@@ -641,7 +625,7 @@ def parse_markdown_v2(src: str) -> tuple[str, list[dict]]:
             i += 1
             continue
         if c == "]" and stack and stack[-1][0] == "text_link":
-            _, start, link_offset = stack.pop()
+            _, start, _ = stack.pop()
             i += 1
             if src.startswith("(", i):
                 end = _find_closing(src, i + 1, ")")
@@ -653,9 +637,7 @@ def parse_markdown_v2(src: str) -> tuple[str, list[dict]]:
                 i = end + 1
             continue
         if c in _MDV2_RESERVED:
-            raise _EntityError(
-                f"Character '{c}' is reserved and must be escaped with the preceding '\\'"
-            )
+            raise _EntityError(f"Character '{c}' is reserved and must be escaped with the preceding '\\'")
         out.add(c)
         if c == "\n":
             line_start = True
@@ -682,9 +664,7 @@ def parse_markdown(src: str) -> tuple[str, list[dict]]:
             out.add(c)
             i += 1
             continue
-        error = _EntityError(
-            f"Can't find end of the entity starting at byte offset {_byte_offset(src, i)}"
-        )
+        error = _EntityError(f"Can't find end of the entity starting at byte offset {_byte_offset(src, i)}")
         start = out.pos
         if c == "[":
             end = src.find("]", i + 1)
@@ -1077,8 +1057,7 @@ class FakeUser:
         if "callback_data" not in button:
             kinds = [k for k in button if k != "text"]
             raise AssertionError(
-                f"button {button_text!r} is not a callback button ({kinds}); "
-                "pressing it sends nothing to the bot"
+                f"button {button_text!r} is not a callback button ({kinds}); pressing it sends nothing to the bot"
             )
         return await self._callback(message, button["callback_data"])
 
@@ -1109,8 +1088,7 @@ class FakeUser:
             return self._by_id[message_id]
         except KeyError:
             raise AssertionError(
-                f"no bot message {message_id} in chat {self.chat_id}; "
-                f"ids: {[m.message_id for m in self.messages]}"
+                f"no bot message {message_id} in chat {self.chat_id}; ids: {[m.message_id for m in self.messages]}"
             ) from None
 
     def buttons(self, message_id: int | None = None) -> list[list[str]]:
@@ -1398,9 +1376,7 @@ class FakeTelegram:
             if now >= deadline:
                 reason = busy or f"an API request less than {quiet}s ago"
                 recent = ", ".join(f"{c.method}->{c.status}" for c in self.requests[-5:])
-                raise TimeoutError(
-                    f"bot not idle after {timeout}s: {reason}. Last requests: [{recent}]"
-                )
+                raise TimeoutError(f"bot not idle after {timeout}s: {reason}. Last requests: [{recent}]")
             await asyncio.sleep(min(0.005, max(quiet / 4, 0.001)))
 
     def _busy_reason(self, application: Any) -> str | None:
@@ -1621,9 +1597,7 @@ class FakeTelegram:
             raise forbidden("bot was blocked by the user")
         return user
 
-    def _format(
-        self, text: str | None, parse_mode: str | None, entities: list[dict] | None
-    ) -> tuple[str, list[dict]]:
+    def _format(self, text: str | None, parse_mode: str | None, entities: list[dict] | None) -> tuple[str, list[dict]]:
         text = text or ""
         if parse_mode:
             parser = _PARSERS.get(parse_mode.lower())
@@ -1676,9 +1650,7 @@ class FakeTelegram:
 
     def _check_button(self, button: dict) -> None:
         actions = [
-            name
-            for name in self._action_fields
-            if name in button and not (name == "pay" and button[name] is False)
+            name for name in self._action_fields if name in button and not (name == "pay" and button[name] is False)
         ]
         if not actions:
             raise bad_request("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")
@@ -1704,9 +1676,7 @@ class FakeTelegram:
         if not params:
             return None
         target = params["message_id"]
-        exists = target in user._user_message_ids or (
-            target in user._by_id and not user._by_id[target].deleted
-        )
+        exists = target in user._user_message_ids or (target in user._by_id and not user._by_id[target].deleted)
         if exists:
             if target in user._by_id:
                 return copy.deepcopy(user._by_id[target].raw)
@@ -1879,8 +1849,13 @@ class FakeTelegram:
         content: dict[str, Any] = {}
         self._set_body(content, "text", text, entities)
         message = self._new_bot_message(
-            user, content, inline, p.get("reply_markup"), reply_to,
-            source=p["text"], parse_mode=p.get("parse_mode"),
+            user,
+            content,
+            inline,
+            p.get("reply_markup"),
+            reply_to,
+            source=p["text"],
+            parse_mode=p.get("parse_mode"),
         )
         return message.raw
 
@@ -1896,8 +1871,13 @@ class FakeTelegram:
         if p.get("has_spoiler"):
             content["has_media_spoiler"] = True
         message = self._new_bot_message(
-            user, content, inline, p.get("reply_markup"), reply_to,
-            source=p.get("caption"), parse_mode=p.get("parse_mode"),
+            user,
+            content,
+            inline,
+            p.get("reply_markup"),
+            reply_to,
+            source=p.get("caption"),
+            parse_mode=p.get("parse_mode"),
         )
         message.photo, message.photo_bytes = shown, data
         return message.raw
@@ -1912,8 +1892,13 @@ class FakeTelegram:
         content: dict[str, Any] = {"document": document}
         self._set_body(content, "caption", caption, entities)
         message = self._new_bot_message(
-            user, content, inline, p.get("reply_markup"), reply_to,
-            source=p.get("caption"), parse_mode=p.get("parse_mode"),
+            user,
+            content,
+            inline,
+            p.get("reply_markup"),
+            reply_to,
+            source=p.get("caption"),
+            parse_mode=p.get("parse_mode"),
         )
         message.document_bytes = data
         return message.raw
@@ -1990,9 +1975,7 @@ class FakeTelegram:
         media = p["media"]
         kind = media["type"]
         value, sent = self._resolve_file(media["media"], files, kind)
-        caption, entities = self._format(
-            media.get("caption"), media.get("parse_mode"), media.get("caption_entities")
-        )
+        caption, entities = self._format(media.get("caption"), media.get("parse_mode"), media.get("caption_entities"))
         if utf16_len(caption) > MAX_CAPTION:
             raise bad_request("message caption is too long")
         inline = self._markup(p.get("reply_markup"), inline_only=True)

@@ -57,9 +57,11 @@ async def running(app):
 
 async def raw_call(fake, method: str, *, token: str | None = None, **kwargs) -> tuple[int, dict]:
     url = f"{fake.base_url}{token or fake.token}/{method}"
-    async with aiohttp.ClientSession() as session:
-        async with session.request(kwargs.pop("http_method", "POST"), url, **kwargs) as response:
-            return response.status, await response.json()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(kwargs.pop("http_method", "POST"), url, **kwargs) as response,
+    ):
+        return response.status, await response.json()
 
 
 # --- schema and transport -----------------------------------------------------------------
@@ -100,7 +102,9 @@ async def test_get_me_methods_are_case_insensitive_and_accept_get_json(fake, cli
     status, body = await raw_call(fake, "SENDMESSAGE", http_method="GET", params={"chat_id": "7", "text": "q"})
     assert status == 200 and body["result"]["text"] == "q"
     status, body = await raw_call(
-        fake, "sendMessage", json={"chat_id": 7, "text": 42, "reply_markup": {"inline_keyboard": [[{"text": "a", "callback_data": "x"}]]}}
+        fake,
+        "sendMessage",
+        json={"chat_id": 7, "text": 42, "reply_markup": {"inline_keyboard": [[{"text": "a", "callback_data": "x"}]]}},
     )
     assert status == 200 and body["result"]["text"] == "42"
     assert body["result"]["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "x"
@@ -129,13 +133,18 @@ async def test_missing_required_and_wrong_types_are_rejected(fake, client):
     with pytest.raises(BadRequest, match=r'(?i)"reply_markup.inline_keyboard\[0\]\[0\].text" is required'):
         await client.do_api_request(
             "sendMessage",
-            api_kwargs={"chat_id": ann.id, "text": "x", "reply_markup": {"inline_keyboard": [[{"callback_data": "a"}]]}},
+            api_kwargs={
+                "chat_id": ann.id,
+                "text": "x",
+                "reply_markup": {"inline_keyboard": [[{"callback_data": "a"}]]},
+            },
         )
     with pytest.raises(BadRequest, match="(?i)can't parse reply_markup JSON object"):
         await client.do_api_request("sendMessage", api_kwargs={"chat_id": ann.id, "text": "x", "reply_markup": "{oops"})
     with pytest.raises(BadRequest, match='(?i)"media.type" must be one of'):
         await client.do_api_request(
-            "editMessageMedia", api_kwargs={"chat_id": ann.id, "message_id": 1, "media": {"type": "sticker", "media": "x"}}
+            "editMessageMedia",
+            api_kwargs={"chat_id": ann.id, "message_id": 1, "media": {"type": "sticker", "media": "x"}},
         )
     with pytest.raises(BadRequest, match="(?i)chat not found"):
         await client.send_message(999, "nobody")
@@ -158,7 +167,10 @@ async def test_send_and_edit_round_trip(fake, client):
     assert ann.buttons() == [["Yes", "No"]] and ann.buttons(2) == []
 
     edited = await client.edit_message_text(
-        "Task 1 <b>done</b>", chat_id=ann.id, message_id=sent.message_id, parse_mode=ParseMode.HTML,
+        "Task 1 <b>done</b>",
+        chat_id=ann.id,
+        message_id=sent.message_id,
+        parse_mode=ParseMode.HTML,
         reply_markup=keyboard([("Undo", "u")]),
     )
     assert edited.edit_date is not None and edited.text == "Task 1 done"
@@ -190,8 +202,12 @@ async def test_message_is_not_modified(fake, client):
     ann = fake.user(1)
     markup = keyboard([("A", "a")])
     msg = await client.send_message(ann.id, "<i>same</i>", parse_mode="HTML", reply_markup=markup)
-    with pytest.raises(BadRequest, match="(?i)^Message is not modified: specified new message content and reply markup"):
-        await client.edit_message_text("<i>same</i>", chat_id=ann.id, message_id=msg.message_id, parse_mode="HTML", reply_markup=markup)
+    with pytest.raises(
+        BadRequest, match="(?i)^Message is not modified: specified new message content and reply markup"
+    ):
+        await client.edit_message_text(
+            "<i>same</i>", chat_id=ann.id, message_id=msg.message_id, parse_mode="HTML", reply_markup=markup
+        )
     with pytest.raises(BadRequest, match="(?i)not modified"):
         await client.edit_message_reply_markup(chat_id=ann.id, message_id=msg.message_id, reply_markup=markup)
     # different formatting or a different keyboard is a modification
@@ -248,7 +264,8 @@ async def test_inline_keyboard_rules(fake, client):
         await client.send_message(ann.id, "x", reply_markup=keyboard([("bytes", "é" * 33)]))
     with pytest.raises(BadRequest, match="(?i)Text buttons are unallowed in the inline keyboard"):
         await client.do_api_request(
-            "sendMessage", api_kwargs={"chat_id": 1, "text": "x", "reply_markup": {"inline_keyboard": [[{"text": "t"}]]}}
+            "sendMessage",
+            api_kwargs={"chat_id": 1, "text": "x", "reply_markup": {"inline_keyboard": [[{"text": "t"}]]}},
         )
     two_actions = {"inline_keyboard": [[{"text": "t", "callback_data": "a", "url": "https://e.org"}]]}
     with pytest.raises(BadRequest, match="(?i)exactly one of the optional fields"):
@@ -323,7 +340,9 @@ async def test_press_reaches_callback_handler_and_answer_is_recorded(fake):
     seen: list[str] = []
 
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await update.message.reply_text("Pick one", reply_markup=keyboard([("Red", "color:red"), ("Blue", "color:blue")]))
+        await update.message.reply_text(
+            "Pick one", reply_markup=keyboard([("Red", "color:red"), ("Blue", "color:blue")])
+        )
 
     async def on_color(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -367,7 +386,9 @@ async def test_document_upload_get_file_download_and_limit(fake, client):
     assert file.file_size == len(csv) and file.file_path.endswith(".csv")
     assert bytes(await file.download_as_bytearray()) == csv
 
-    sent = await client.send_document(ann.id, b"report-bytes", filename="report.txt", caption="<b>done</b>", parse_mode="HTML")
+    sent = await client.send_document(
+        ann.id, b"report-bytes", filename="report.txt", caption="<b>done</b>", parse_mode="HTML"
+    )
     assert sent.document.file_name == "report.txt" and sent.document.mime_type == "text/plain"
     assert sent.caption == "done"
     assert ann.last.document_bytes == b"report-bytes" and ann.last.document["file_name"] == "report.txt"
@@ -406,11 +427,17 @@ async def test_photos_urls_uploads_and_edits(fake, client):
 
     with pytest.raises(BadRequest, match="(?i)there is no text in the message to edit"):
         await client.edit_message_text("t", chat_id=ann.id, message_id=msg.message_id)
-    await client.edit_message_caption(chat_id=ann.id, message_id=msg.message_id, caption="second", reply_markup=keyboard([("Next", "n")]))
+    await client.edit_message_caption(
+        chat_id=ann.id, message_id=msg.message_id, caption="second", reply_markup=keyboard([("Next", "n")])
+    )
     with pytest.raises(BadRequest, match="(?i)not modified"):
-        await client.edit_message_caption(chat_id=ann.id, message_id=msg.message_id, caption="second", reply_markup=keyboard([("Next", "n")]))
+        await client.edit_message_caption(
+            chat_id=ann.id, message_id=msg.message_id, caption="second", reply_markup=keyboard([("Next", "n")])
+        )
     edited = await client.edit_message_media(
-        InputMediaPhoto(png_bytes(10, 10), caption="third"), chat_id=ann.id, message_id=msg.message_id,
+        InputMediaPhoto(png_bytes(10, 10), caption="third"),
+        chat_id=ann.id,
+        message_id=msg.message_id,
         reply_markup=keyboard([("Done", "d")]),
     )
     assert edited.caption == "third" and edited.photo[-1].width == 10
@@ -418,7 +445,9 @@ async def test_photos_urls_uploads_and_edits(fake, client):
     assert current.photo == edited.photo[-1].file_id and current.buttons == [["Done"]]
     assert (await client.get_file(edited.photo[-1].file_id)).file_path.endswith("/photos/file_4.jpg")
     with pytest.raises(BadRequest, match="(?i)Wrong type of the web page content"):
-        await client.edit_message_media(InputMediaPhoto("https://img.example/page.html"), chat_id=ann.id, message_id=msg.message_id)
+        await client.edit_message_media(
+            InputMediaPhoto("https://img.example/page.html"), chat_id=ann.id, message_id=msg.message_id
+        )
 
 
 # --- misc ---------------------------------------------------------------------------------

@@ -77,7 +77,9 @@ async def test_balance_hold_release_and_payout_approved(bot: RunningBot) -> None
     await earn(bot, 3)
     wendy, alice, bob = bot.user(WORKER, "Wendy"), bot.user(ADMIN_A, "Alice"), bot.user(ADMIN_B, "Bob")
     body = await say(bot, wendy, "/balance")
-    assert "Pending: $0.06" in body and "Available: $0.00" in body and "$0.04 more to the $0.04 payout threshold" in body
+    assert (
+        "Pending: $0.06" in body and "Available: $0.00" in body and "$0.04 more to the $0.04 payout threshold" in body
+    )
     assert "$0.04 to go" in await say(bot, wendy, "/payout")
 
     await bot.run_job("release-holds")  # HOLD_HOURS=0: everything is due
@@ -88,7 +90,11 @@ async def test_balance_hold_release_and_payout_approved(bot: RunningBot) -> None
     assert "Payout of $0.06 to PayPal e-mail: wendy@example.com requested (#1)" in await say(bot, wendy, "/payout")
 
     for admin in (alice, bob):
-        assert "Payout #1" in admin.last.body and "Wendy (id 101)" in admin.last.body and "no gold answers yet · answers: 3" in admin.last.body
+        assert (
+            "Payout #1" in admin.last.body
+            and "Wendy (id 101)" in admin.last.body
+            and "no gold answers yet · answers: 3" in admin.last.body
+        )
         assert admin.last.buttons == [["✅ Approve", "❌ Reject"]]
     await tap(bot, alice, "✅ Approve")
     for admin in (alice, bob):

@@ -150,7 +150,11 @@ async def test_json_and_json_lines_uploads(bot: RunningBot, kind: str) -> None:
         ("item_id,title\np1,Poêle\n".encode("latin-1"), "bad.csv", "not UTF-8"),
         (b"item_id,name\np1,Pan\n", "bad.csv", "lacks the required column(s) title"),
         (b"item_id,title\np1,Pan\np1,Pot\n", "bad.csv", "Line 3: item_id 'p1' repeats line 2"),
-        (b"item_id,title,gold_category\np1,Pan,Nowhere > Land\n", "bad.csv", "Line 2: gold_category 'Nowhere > Land' is not a category"),
+        (
+            b"item_id,title,gold_category\np1,Pan,Nowhere > Land\n",
+            "bad.csv",
+            "Line 2: gold_category 'Nowhere > Land' is not a category",
+        ),
         (b"", "empty.csv", "The file is empty"),
         (b"item_id,title,image_url\np1,Pan,ftp://x/y.jpg\n", "bad.csv", "is not an http(s) address"),
         (b'item_id,title\np1,"=HYPERLINK(""http://evil"")"\n', "bad.csv", "which spreadsheets run as a formula"),

@@ -28,7 +28,9 @@ async def press(bot: RunningBot, user: FakeUser, label: str) -> dict:
 
 def data_of(user: FakeUser, label: str) -> str:
     message = user.last
-    pairs = zip(sum(message.buttons, []), sum(message.callback_data, []), strict=True)
+    labels = [label for row in message.buttons for label in row]
+    data = [value for row in message.callback_data for value in row]
+    pairs = zip(labels, data, strict=True)
     return next(data for text, data in pairs if text == label)
 
 
@@ -102,7 +104,9 @@ async def test_worker_labels_ten_products(bot: RunningBot) -> None:
         assert f"Product {number + 1}" in ann.last.body
 
     async with bot.services.db.read() as session:
-        answered = list(await session.scalars(select(Assignment).where(Assignment.status == "answered").order_by(Assignment.id)))
+        answered = list(
+            await session.scalars(select(Assignment).where(Assignment.status == "answered").order_by(Assignment.id))
+        )
         assert len(answered) == 10
         graded = [(a.gold_correct, a.gold_distance) for a in answered if a.gold_correct is not None]
         assert graded == [(True, 0), (False, 2)]
@@ -237,7 +241,9 @@ async def test_search_without_open_task_explains(bot: RunningBot) -> None:
 
 
 @pytest.mark.parametrize("failing", ["answer"])
-async def test_unexpected_error_apologises_without_traceback(bot: RunningBot, monkeypatch: pytest.MonkeyPatch, failing: str) -> None:
+async def test_unexpected_error_apologises_without_traceback(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
     from bot import work
 
     async def broken(*_: object) -> None:

@@ -68,10 +68,7 @@ def discriminator(union: str, member: str) -> str:
 
 
 def slim_fields(fields: list[dict]) -> list[dict]:
-    return [
-        {"name": f["name"], "types": list(f["types"]), "required": bool(f["required"])}
-        for f in fields
-    ]
+    return [{"name": f["name"], "types": list(f["types"]), "required": bool(f["required"])} for f in fields]
 
 
 def description_text(field: dict) -> str:
@@ -165,9 +162,7 @@ def render(vendored: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="full Bot API schema (JSON)")
-    parser.add_argument(
-        "output", type=Path, nargs="?", default=DEFAULT_OUTPUT, help="vendored schema to write"
-    )
+    parser.add_argument("output", type=Path, nargs="?", default=DEFAULT_OUTPUT, help="vendored schema to write")
     args = parser.parse_args(argv)
 
     source = json.loads(args.source.read_text(encoding="utf-8"))

@@ -118,7 +118,8 @@ async def test_many_users_interleaved() -> None:
         active[user] -= 1
 
     await asyncio.wait_for(
-        asyncio.gather(*(processor.process_update(message_update(i, user), handle(i, user)) for i, user in arrivals)), 10
+        asyncio.gather(*(processor.process_update(message_update(i, user), handle(i, user)) for i, user in arrivals)),
+        10,
     )
     for user in (1, 2, 3):
         assert started[user] == [i for i, u in arrivals if u == user]

@@ -50,7 +50,10 @@ def deepest_breadcrumb() -> tuple[str, ...]:
 
 
 def screen(
-    card: Card, breadcrumb: tuple[str, ...] = ("Home & Garden", "Kitchen & Dining"), note: str = "", instructions: str = ""
+    card: Card,
+    breadcrumb: tuple[str, ...] = ("Home & Garden", "Kitchen & Dining"),
+    note: str = "",
+    instructions: str = "",
 ) -> TaskScreen:
     choices = tuple(Choice(n, f"Category {n}", n % 2 == 0) for n in range(8))
     return TaskScreen(
@@ -114,7 +117,9 @@ def test_title_and_fields_are_escaped() -> None:
         price="<1$",
         image_url="",
     )
-    html = texts.task(screen(card, breadcrumb=("Home & Garden", "<Kitchen>"), note="<note> & co"), "USD", texts.TEXT_LIMIT)
+    html = texts.task(
+        screen(card, breadcrumb=("Home & Garden", "<Kitchen>"), note="<note> & co"), "USD", texts.TEXT_LIMIT
+    )
     rendered = Rendered(html)
     assert set(rendered.tags) <= ALLOWED_TAGS
     assert "&amp;" in html and "&lt;b&gt;" in html

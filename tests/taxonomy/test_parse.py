@@ -87,9 +87,7 @@ def test_google_accepts_crlf_bom_and_extra_spaces() -> None:
 
 
 def test_google_malformed_line() -> None:
-    assert problems_of(parse_google, "1 - A\nA > B\n") == [
-        "line 2: expected 'ID - Category > Subcategory'"
-    ]
+    assert problems_of(parse_google, "1 - A\nA > B\n") == ["line 2: expected 'ID - Category > Subcategory'"]
 
 
 def test_google_non_integer_id() -> None:
@@ -101,9 +99,7 @@ def test_google_non_integer_id() -> None:
 
 @pytest.mark.parametrize("path", ["A >  > B", "A >", " > B", ">"])
 def test_google_empty_segment(path: str) -> None:
-    assert problems_of(parse_google, f"1 - A\n2 - {path}\n") == [
-        "line 2: empty category name in the path"
-    ]
+    assert problems_of(parse_google, f"1 - A\n2 - {path}\n") == ["line 2: empty category name in the path"]
 
 
 def test_google_duplicate_id() -> None:
@@ -113,9 +109,7 @@ def test_google_duplicate_id() -> None:
 
 def test_google_duplicate_path() -> None:
     text = "1 - A\n2 - A > B\n3 - A > B\n"
-    assert problems_of(parse_google, text) == [
-        "line 3: duplicate path 'A > B' (first defined on line 2)"
-    ]
+    assert problems_of(parse_google, text) == ["line 3: duplicate path 'A > B' (first defined on line 2)"]
 
 
 def test_google_orphan() -> None:
@@ -128,9 +122,7 @@ def test_google_orphan() -> None:
 
 def test_google_bad_id_does_not_orphan_children() -> None:
     # The parent's line is wrong, but its children should not be blamed for it.
-    assert problems_of(parse_google, "one - A\n2 - A > B\n") == [
-        "line 1: id 'one' is not a whole number"
-    ]
+    assert problems_of(parse_google, "one - A\n2 - A > B\n") == ["line 1: id 'one' is not a whole number"]
 
 
 def test_google_collects_every_problem_at_once() -> None:
@@ -169,9 +161,7 @@ def test_csv_line_numbers_follow_multiline_fields() -> None:
 
 
 def test_csv_missing_column() -> None:
-    assert problems_of(parse_csv, "id,name\n1,A\n") == [
-        "line 1: missing column 'parent_id' in the header"
-    ]
+    assert problems_of(parse_csv, "id,name\n1,A\n") == ["line 1: missing column 'parent_id' in the header"]
 
 
 def test_csv_missing_columns_each_named() -> None:
@@ -251,9 +241,7 @@ def test_json_invalid_syntax_reports_line_and_column() -> None:
 
 
 def test_json_top_level_must_be_object_or_list() -> None:
-    assert problems_of(parse_json, '"Animals"') == [
-        "line 1: expected an object or a list of objects at the top level"
-    ]
+    assert problems_of(parse_json, '"Animals"') == ["line 1: expected an object or a list of objects at the top level"]
 
 
 def test_json_name_problems() -> None:
@@ -274,7 +262,7 @@ def test_json_non_integer_id(bad_id: str) -> None:
 def test_json_children_must_be_a_list_of_objects() -> None:
     text = '{"name": "A", "children": [\n  {"name": "B", "children": {"name": "C"}},\n  "D"\n]}'
     assert problems_of(parse_json, text) == [
-        "line 1: expected a category object, got \"D\"",
+        'line 1: expected a category object, got "D"',
         "line 2: 'children' must be a list",
     ]
 
@@ -283,7 +271,7 @@ def test_json_collects_every_problem_at_once() -> None:
     text = '[{"name": ""},\n {"name": "B", "id": "x", "children": [\n  {"children": 3}]}]'
     assert problems_of(parse_json, text) == [
         "line 1: empty name",
-        "line 2: id \"x\" is not a whole number",
+        'line 2: id "x" is not a whole number',
         "line 3: missing 'name'",
         "line 3: 'children' must be a list",
     ]
@@ -345,9 +333,7 @@ def test_non_utf8_file_is_a_taxonomy_error(tmp_path: Path) -> None:
     file.write_bytes("1 - A\n2 - A > Caf\u00e9\n".encode("latin-1"))
     with pytest.raises(TaxonomyError) as caught:
         parse_file(file)
-    assert [str(p) for p in caught.value.problems] == [
-        "line 2: not UTF-8 text (byte 0xe9 at offset 17)"
-    ]
+    assert [str(p) for p in caught.value.problems] == ["line 2: not UTF-8 text (byte 0xe9 at offset 17)"]
 
 
 def test_parse_bytes_accepts_utf8_with_bom() -> None:

@@ -91,9 +91,7 @@ def test_build_duplicate_sibling_names() -> None:
         RawNode(3, 1, "B", 3),
         RawNode(4, None, "B", 4),  # same name, different parent: fine
     ]
-    assert build_problems(raw) == [
-        "line 3: duplicate name 'B' under the same parent (first defined on line 2)"
-    ]
+    assert build_problems(raw) == ["line 3: duplicate name 'B' under the same parent (first defined on line 2)"]
 
 
 def test_build_collects_every_problem_at_once() -> None:
