@@ -4,7 +4,7 @@ import shlex
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, case, delete, exists, func, select, update
+from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ledger
@@ -432,15 +432,7 @@ async def spent(session: AsyncSession, batch_id: int) -> int:
 
 
 async def progress(session: AsyncSession, batch: Batch, now: datetime) -> Progress:
-    answers, gold, correct = (
-        await session.execute(
-            select(
-                func.count(Assignment.id),
-                func.count(Assignment.gold_correct),
-                func.coalesce(func.sum(case((Assignment.gold_correct == True, 1), else_=0)), 0),  # noqa: E712
-            ).where(Assignment.batch_id == batch.id, Assignment.status == assignments.ANSWERED)
-        )
-    ).one()
+    counts = await assignments.answer_counts(session, Assignment.batch_id == batch.id)
     settled_short = await session.scalar(
         select(func.coalesce(func.sum(batch.overlap - Item.answers), 0)).where(
             Item.batch_id == batch.id,
@@ -453,13 +445,13 @@ async def progress(session: AsyncSession, batch: Batch, now: datetime) -> Progre
         name=batch.name,
         status=batch.status,
         items=batch.item_count,
-        answers=int(answers),
-        answers_needed=max(needed, int(answers)),
+        answers=counts.answers,
+        answers_needed=max(needed, counts.answers),
         spent_micros=await spent(session, batch.id),
         reserved_micros=batch.reserved_micros,
-        gold_answers=int(gold),
-        gold_correct=int(correct),
-        eta=await _eta(session, batch, now, max(needed - int(answers), 0)),
+        gold_answers=counts.gold,
+        gold_correct=counts.gold_correct,
+        eta=await _eta(session, batch, now, max(needed - counts.answers, 0)),
     )
 
 

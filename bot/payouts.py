@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ledger
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.money import MICROS, format_money
 from bot.payout_methods import Method, normalise
+from storage import assignments
 from storage.clock import utcnow
 from storage.models import Assignment, Payout, PayoutMethod, PayoutNotice, User
 
@@ -155,16 +156,7 @@ async def view(session: AsyncSession, payout_id: int) -> PayoutView:
 
 
 async def worker_record(session: AsyncSession, worker_id: int) -> WorkerRecord:
-    answered = Assignment.worker_id == worker_id, Assignment.status == "answered"
-    answers, gold, correct = (
-        await session.execute(
-            select(
-                func.count(Assignment.id),
-                func.count(Assignment.gold_correct),
-                func.coalesce(func.sum(case((Assignment.gold_correct == True, 1), else_=0)), 0),  # noqa: E712
-            ).where(*answered)
-        )
-    ).one()
+    counts = await assignments.answer_counts(session, Assignment.worker_id == worker_id)
     paid, count = (
         await session.execute(
             select(func.coalesce(func.sum(Payout.amount_micros), 0), func.count(Payout.id)).where(
@@ -172,7 +164,7 @@ async def worker_record(session: AsyncSession, worker_id: int) -> WorkerRecord:
             )
         )
     ).one()
-    return WorkerRecord(int(answers), int(gold), int(correct), int(paid), int(count))
+    return WorkerRecord(counts.answers, counts.gold, counts.gold_correct, int(paid), int(count))
 
 
 async def queue(session: AsyncSession, status: str = REQUESTED, limit: int = 50) -> list[PayoutView]:

@@ -8,7 +8,7 @@ rows; on SQLite the whole write transaction is serialised by BEGIN IMMEDIATE.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, exists, select, update
+from sqlalchemy import ColumnElement, case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Assignment, Batch, Item, User
@@ -113,3 +113,24 @@ async def reclaim_expired(session: AsyncSession, now: datetime, limit: int = 100
         await give_back(session, assignment, "expired")
         count += 1
     return count
+
+
+@dataclass(frozen=True)
+class AnswerCounts:
+    answers: int
+    gold: int
+    gold_correct: int
+
+
+async def answer_counts(session: AsyncSession, *where: ColumnElement[bool]) -> AnswerCounts:
+    """How many answered assignments match `where`, how many were on gold, how many of those right."""
+    answers, gold, correct = (
+        await session.execute(
+            select(
+                func.count(Assignment.id),
+                func.count(Assignment.gold_correct),
+                func.coalesce(func.sum(case((Assignment.gold_correct == True, 1), else_=0)), 0),  # noqa: E712
+            ).where(Assignment.status == ANSWERED, *where)
+        )
+    ).one()
+    return AnswerCounts(int(answers), int(gold), int(correct))

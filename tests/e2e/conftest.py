@@ -1,14 +1,13 @@
 """The real Application, polling a fake Bot API server over loopback HTTP."""
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
 from telegram.ext import AIORateLimiter, Application
 
 from bot.app import allowed_updates, build_application
-from bot.config import Settings
 from bot.services import Services, build_services
 from storage.db import Database
 from tests.conftest import make_settings
@@ -49,21 +48,17 @@ async def telegram() -> AsyncIterator[FakeTelegram]:
     await fake.stop()
 
 
-@pytest.fixture
-def bot_settings(database_url: str, telegram: FakeTelegram) -> Settings:
-    return make_settings(
-        database_url, bot_token=telegram.token, telegram_api_url=telegram.base_url.removesuffix("/bot")
-    )
+StartBot = Callable[..., Awaitable[RunningBot]]
 
 
 @pytest.fixture
-async def start_bot(
-    db: Database, telegram: FakeTelegram
-) -> AsyncIterator[Callable[[Settings], "asyncio.Future[RunningBot]"]]:
-    """Starts the bot with the given settings; stops it after the test."""
+async def start_bot(database_url: str, db: Database, telegram: FakeTelegram) -> AsyncIterator[StartBot]:
+    """Starts the bot against the fake server, with any settings overridden; stops it after the test."""
     running: list[Application] = []
 
-    async def start(settings: Settings) -> RunningBot:
+    async def start(**overrides: object) -> RunningBot:
+        api = telegram.base_url.removesuffix("/bot")
+        settings = make_settings(database_url, bot_token=telegram.token, telegram_api_url=api, **overrides)
         services = build_services(settings, db)
         # A generous limit: the limiter's code path runs, the tests are not slowed down.
         app = build_application(services, rate_limiter=AIORateLimiter(overall_max_rate=1000, max_retries=1))
@@ -82,5 +77,5 @@ async def start_bot(
 
 
 @pytest.fixture
-async def bot(start_bot: Callable, bot_settings: Settings) -> RunningBot:
-    return await start_bot(bot_settings)
+async def bot(start_bot: StartBot) -> RunningBot:
+    return await start_bot()

@@ -1,32 +1,21 @@
 """Money through the bot: payout methods, balances, scheduled payouts, admin decisions, admin commands."""
 
-from collections.abc import Callable
-
 import pytest
 from sqlalchemy import select
 
 from bot import ledger, work
 from storage import ledger as books
 from storage.models import AuditEntry, Payout, User
-from tests.conftest import make_settings
-from tests.e2e.conftest import RunningBot
-from tests.e2e.fake_telegram import FakeTelegram, FakeUser
+from tests.e2e.conftest import RunningBot, StartBot
+from tests.e2e.fake_telegram import FakeUser
 from tests.factories import SKILLETS, load_batch, products
 
 WORKER, ADMIN_A, ADMIN_B, OUTSIDER = 101, 900, 901, 555
 
 
 @pytest.fixture
-async def bot(start_bot: Callable, database_url: str, telegram: FakeTelegram) -> RunningBot:
-    settings = make_settings(
-        database_url,
-        bot_token=telegram.token,
-        telegram_api_url=telegram.base_url.removesuffix("/bot"),
-        admin_ids=f"{ADMIN_A},{ADMIN_B}",
-        payout_threshold="0.04",
-        hold_hours=0,
-    )
-    return await start_bot(settings)
+async def bot(start_bot: StartBot) -> RunningBot:
+    return await start_bot(admin_ids=f"{ADMIN_A},{ADMIN_B}", payout_threshold="0.04", hold_hours=0)
 
 
 async def say(bot: RunningBot, user: FakeUser, text: str) -> str:

@@ -3,7 +3,6 @@
 import csv
 import io
 import json
-from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -11,9 +10,8 @@ from sqlalchemy import func, select
 from bot import aggregation, ledger, work
 from storage import ledger as books
 from storage.models import Assignment, Batch, Item
-from tests.conftest import make_settings
-from tests.e2e.conftest import RunningBot
-from tests.e2e.fake_telegram import FakeTelegram, FakeUser
+from tests.e2e.conftest import RunningBot, StartBot
+from tests.e2e.fake_telegram import FakeUser
 from tests.factories import KITCHEN, SKILLETS, WOKS
 
 SHOP, OTHER_SHOP, ADMIN, OUTSIDER = 42, 43, 900, 555
@@ -21,15 +19,8 @@ CAPTION = f'reward=0.02 overlap=2 root="{KITCHEN}" name="Pans" instructions="Pic
 
 
 @pytest.fixture
-async def bot(start_bot: Callable, database_url: str, telegram: FakeTelegram) -> RunningBot:
-    settings = make_settings(
-        database_url,
-        bot_token=telegram.token,
-        telegram_api_url=telegram.base_url.removesuffix("/bot"),
-        admin_ids=str(ADMIN),
-        requester_ids=f"{SHOP},{OTHER_SHOP}",
-    )
-    return await start_bot(settings)
+async def bot(start_bot: StartBot) -> RunningBot:
+    return await start_bot(admin_ids=str(ADMIN), requester_ids=f"{SHOP},{OTHER_SHOP}")
 
 
 def csv_file(rows: list[dict[str, str]]) -> bytes:
