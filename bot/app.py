@@ -19,7 +19,7 @@ from telegram.ext import (
 from bot import jobs, taxonomies
 from bot.money import format_money
 from bot.services import Services
-from handlers import admin, common, money, notify, requester, router, texts, worker
+from handlers import admin, common, money, notify, progress, requester, router, texts, worker
 from handlers.ordering import PerUserOrder
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,9 @@ def _register_handlers(application: Application) -> None:
         "payout_method": money.payout_method,
         "payout": money.request_payout,
         "earnings": money.earnings_command,
+        "stats": progress.stats,  # admins see the platform's figures first
+        "target": progress.target,
+        "breaks": progress.breaks,
         # requester (each says so when the sender is not a requester)
         "new_batch": requester.new_batch,
         "batches": requester.list_batches,
@@ -71,7 +74,6 @@ def _register_handlers(application: Application) -> None:
         "revoke": admin.revoke,
         "suspend": admin.suspend,
         "unsuspend": admin.unsuspend,
-        "stats": admin.stats,
         "audit": admin.audit_log,
         "payouts": admin.payout_queue,
         "payouts_csv": admin.payouts_csv,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import aggregation, credits, ledger
+from bot import aggregation, credits, ledger, progress
 from bot.aggregation import Answer
 from bot.batches import BatchFacts
 from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
@@ -74,6 +74,7 @@ class Answered:
     credited_micros: int
     pending_micros: int
     next_task: TaskScreen | None
+    nudges: progress.Nudges
 
 
 async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
@@ -106,7 +107,7 @@ async def browse(services: Services, worker_id: int, assignment_id: int, node: i
 async def answer(services: Services, worker_id: int, assignment_id: int, node_id: int) -> Answered:
     """Record the answer, credit the worker, and claim the next product, all in one transaction."""
 
-    async def record(session: AsyncSession) -> tuple[Assignment, int, _Next | None]:
+    async def record(session: AsyncSession) -> tuple[Assignment, int, progress.Nudges, _Next | None]:
         assignment = await assignments.lock(session, assignment_id)
         _check_open(assignment, worker_id)
         batch = await services.batches.get(assignment.batch_id, session)
@@ -116,7 +117,7 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
         gold = await session.scalar(select(Item.gold_node_id).where(Item.id == assignment.item_id))
         _grade(loaded.tree, assignment, gold, node_id)
         assignment.status = ANSWERED
-        assignment.answered_at = utcnow()
+        assignment.answered_at = now = utcnow()
         assignment.answer_node_id = node_id
         assignment.credit_state = credits.PENDING
         await session.execute(
@@ -130,10 +131,12 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
             await _apply_stop_rule(session, loaded, batch, assignment.item_id)
         await ledger.credit_answer(session, assignment.id, batch.requester_id, worker_id, assignment.reward_micros)
         pending = (await ledger.worker_balance(session, worker_id)).pending
-        return assignment, pending, await _claim_following(services, session, worker_id)
+        await session.flush()
+        nudges = await progress.after_answer(session, worker_id, assignment.reward_micros, now)
+        return assignment, pending, nudges, await _claim_following(services, session, worker_id)
 
-    assignment, pending, following = await services.db.write_retrying(record)
-    return Answered(assignment.reward_micros, pending, await _following_screen(services, following))
+    assignment, pending, nudges, following = await services.db.write_retrying(record)
+    return Answered(assignment.reward_micros, pending, await _following_screen(services, following), nudges)
 
 
 async def skip(services: Services, worker_id: int, assignment_id: int) -> TaskScreen | None:

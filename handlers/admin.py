@@ -112,8 +112,8 @@ async def unsuspend(update: Update, context: Context) -> None:
     await notify.tell(context.bot, services, user.id, "Your account is active again: /work to continue.")
 
 
-@admins_only
-async def stats(update: Update, context: Context) -> None:
+async def platform_stats(update: Update, context: Context) -> None:
+    """Called from /stats for admins only."""
     services = common.services_of(context)
     currency = services.settings.currency
     async with services.db.read() as session:

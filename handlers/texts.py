@@ -5,6 +5,7 @@ from html import escape
 
 from bot.batches import Progress
 from bot.money import format_money
+from bot.progress import Nudges, WorkerStats
 from bot.work import Card, SearchScreen, TaskScreen
 
 TEXT_LIMIT = 4096
@@ -26,6 +27,8 @@ HELP = (
     "/earnings: today, this week, this month, lifetime; yearly CSV statements\n"
     "/payout_method: where your money goes (PayPal, bank, crypto, gift card)\n"
     "/payout: request your available balance once it reaches {threshold}\n"
+    "/stats: your tasks, accuracy, hourly rate and level · /target 15: a daily earnings goal\n"
+    "/breaks off: no break reminders\n"
     "/help: this message\n\n"
     "<b>While a product is shown</b>\n"
     "• Tap a category to open it; tap a final category (one with no subcategories) to answer.\n"
@@ -56,6 +59,8 @@ COMMANDS = [
     ("work", "Get the next product to categorize"),
     ("balance", "Pending, available and paid money"),
     ("earnings", "Earnings by period and yearly statements"),
+    ("stats", "Your accuracy, level, hourly rate"),
+    ("target", "Set a daily earnings goal"),
     ("payout_method", "Where your money goes"),
     ("payout", "Request a payout"),
     ("help", "How it works"),
@@ -70,8 +75,13 @@ def help_text(ttl_seconds: int, threshold: int, currency: str) -> str:
     return HELP.format(ttl=max(1, ttl_seconds // 60), threshold=format_money(threshold, currency))
 
 
-def answer_note(credited: int, pending: int, currency: str) -> str:
-    return f"✔ +{format_money(credited, currency)} · pending {format_money(pending, currency)}"
+def answer_note(credited: int, pending: int, currency: str, nudges: Nudges | None = None) -> str:
+    note = f"✔ +{format_money(credited, currency)} · pending {format_money(pending, currency)}"
+    if nudges and nudges.target_reached_micros:
+        note += f"\n🎯 Daily target of {format_money(nudges.target_reached_micros, currency)} reached. Well done!"
+    if nudges and nudges.take_a_break:
+        note += f"\n{BREAK_SUGGESTION}"
+    return note
 
 
 def task(screen: TaskScreen, currency: str, limit: int) -> str:
@@ -182,7 +192,7 @@ ADMIN_HELP = (
     "/payouts: the payout queue · /payouts_csv: approved PayPal payouts as a mass-payout CSV\n"
     "/fund USER AMOUNT: credit a requester · /grant USER requester · /revoke USER requester\n"
     "/suspend USER [reason] · /unsuspend USER\n"
-    "/stats: platform figures · /audit: latest admin actions\n"
+    "/stats: platform figures (then your own) · /audit: latest admin actions\n"
     "USER is a numeric id or @username."
 )
 REJECT_REASON_PROMPT = "Send the reason for rejecting payout #{id}; the worker will read it."
@@ -286,3 +296,52 @@ def _duration(delta: timedelta) -> str:
 
 def digest(progress: list[Progress], currency: str) -> str:
     return "🗓 <b>Daily digest</b>\n\n" + "\n\n".join(batch_progress(p, currency) for p in progress)
+
+
+# ---- worker progression ----------------------------------------------------------------------
+
+BREAK_SUGGESTION = "☕ 25 minutes of focus: a short break keeps your accuracy up. (/breaks off to stop these)"
+BREAKS_ON = "☕ Break reminders are on."
+BREAKS_OFF = "Break reminders are off. /breaks on to bring them back."
+TARGET_USAGE = "Usage: /target 15 (your daily earnings goal) or /target off."
+TARGET_OFF = "Daily target removed."
+
+
+def worker_stats(s: WorkerStats, currency: str) -> str:
+    money = lambda micros: format_money(micros, currency)  # noqa: E731
+    accuracy = (
+        f"{s.gold_correct / s.gold_answers:.0%} on {s.gold_answers} check(s)" if s.gold_answers else "no checks yet"
+    )
+    hourly = f"{money(s.hourly_micros)}/hour" if s.hourly_micros is not None else "not enough work yet"
+    lines = [
+        "📊 <b>Your stats</b>",
+        f"Tasks: {s.tasks_today} today · {s.tasks_week} this week",
+        f"Accuracy on hidden checks: {accuracy}",
+        f"Rejected answers: {s.rejection_rate:.0%}",
+        f"Earned: {money(s.earned_micros)} · effective rate {hourly}",
+        f"Level: <b>{s.level.name}</b>" + (f" → next: {next_level(s)}" if s.level.next_name else " (top level)"),
+    ]
+    if s.target_micros:
+        share = s.earned_today_micros / s.target_micros
+        lines.append(
+            f"Today's target: {progress_bar(share)} {money(s.earned_today_micros)} of {money(s.target_micros)}"
+        )
+    return "\n".join(lines)
+
+
+def next_level(s: WorkerStats) -> str:
+    level = s.level
+    needs = []
+    if level.gold_needed:
+        needs.append(f"{level.gold_needed} more checked answer(s)")
+    if level.bound_needed is not None:
+        needs.append(f"check accuracy reliably above {level.bound_needed:.0%}")
+    return f"{level.next_name} ({' and '.join(needs)})"
+
+
+def target_set(target: int, earned_today: int, currency: str) -> str:
+    share = earned_today / target if target else 1.0
+    return (
+        f"🎯 Daily target: {format_money(target, currency)}\n"
+        f"{progress_bar(share)} {format_money(earned_today, currency)} earned today"
+    )

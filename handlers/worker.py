@@ -70,7 +70,7 @@ async def _act(update: Update, context: Context, action: callbacks.Action, messa
                 await display.redraw(message, screen, currency)
         case Pick(assignment_id, node):
             result = await work.answer(services, worker_id, assignment_id, node)
-            note = texts.answer_note(result.credited_micros, result.pending_micros, currency)
+            note = texts.answer_note(result.credited_micros, result.pending_micros, currency, result.nudges)
             await _show_next(context, chat_id, message, result.next_task, note, currency)
         case Skip(assignment_id):
             following = await work.skip(services, worker_id, assignment_id)

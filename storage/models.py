@@ -67,6 +67,10 @@ class User(Base):
     awaiting: Mapped[str | None] = mapped_column(String(64))
     # When we last reminded them to set a payout method, so the reminder is sent once.
     reminded_method_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The worker's own daily earnings goal (/target), and whether we suggest breaks (/breaks).
+    daily_target_micros: Mapped[int | None] = mapped_column(BigInteger)
+    breaks_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    break_suggested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -166,6 +170,7 @@ class Assignment(Base):
         Index("ix_assignments_status_expires", "status", "expires_at"),
         Index("ix_assignments_credit", "credit_state", "answered_at"),
         Index("ix_assignments_batch_status", "batch_id", "status"),
+        Index("ix_assignments_worker_answered", "worker_id", "answered_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -256,3 +256,24 @@ async def test_unexpected_error_apologises_without_traceback(
     for label in (*COOKWARE, "Woks"):
         await press(bot, ann, label)
     assert "something went wrong" in ann.last.body.lower() and "Traceback" not in ann.last.body
+
+
+async def test_stats_target_and_breaks(bot: RunningBot) -> None:
+    await load_batch(bot.services, products(4, gold={1: SKILLETS}), overlap=1)
+    ann = bot.user(101)
+    await begin(bot, ann)
+    task_id = ann.last.message_id
+    await send(bot, ann, "/target 0.04")
+    assert "Daily target: $0.04" in ann.last.body and "$0.00 earned today" in ann.last.body
+    for label in (*COOKWARE, "Skillets & Frying Pans", *COOKWARE, "Woks"):
+        await press(bot, ann, label)
+    assert "🎯 Daily target of $0.04 reached" in ann.message(task_id).body
+    await send(bot, ann, "/stats")
+    stats = ann.last.body
+    assert "Tasks: 2 today · 2 this week" in stats and "Accuracy on hidden checks: 100% on 1 check(s)" in stats
+    assert "Level: Newcomer → next: Qualified (49 more checked answer(s)" in stats
+    assert "Today's target: ▓▓▓▓▓▓▓▓▓▓ $0.04 of $0.04" in stats
+    await send(bot, ann, "/breaks off")
+    assert "Break reminders are off" in ann.last.body
+    await send(bot, ann, "/target nonsense")
+    assert "Usage: /target" in ann.last.body

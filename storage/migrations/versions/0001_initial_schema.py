@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:16:44.047766
+Create Date: 2026-11-22 20:29:18.230195
 """
 
 from collections.abc import Sequence
@@ -69,6 +69,9 @@ def upgrade() -> None:
         sa.Column("suspended_reason", sa.String(length=512), nullable=True),
         sa.Column("awaiting", sa.String(length=64), nullable=True),
         sa.Column("reminded_method_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("daily_target_micros", sa.BigInteger(), nullable=True),
+        sa.Column("breaks_enabled", sa.Boolean(), nullable=False),
+        sa.Column("break_suggested_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
@@ -219,12 +222,14 @@ def upgrade() -> None:
         batch_op.create_index("ix_assignments_batch_status", ["batch_id", "status"], unique=False)
         batch_op.create_index("ix_assignments_credit", ["credit_state", "answered_at"], unique=False)
         batch_op.create_index("ix_assignments_status_expires", ["status", "expires_at"], unique=False)
+        batch_op.create_index("ix_assignments_worker_answered", ["worker_id", "answered_at"], unique=False)
         batch_op.create_index("ix_assignments_worker_status", ["worker_id", "status"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("assignments", schema=None) as batch_op:
         batch_op.drop_index("ix_assignments_worker_status")
+        batch_op.drop_index("ix_assignments_worker_answered")
         batch_op.drop_index("ix_assignments_status_expires")
         batch_op.drop_index("ix_assignments_credit")
         batch_op.drop_index("ix_assignments_batch_status")

@@ -1,0 +1,136 @@
+"""A worker's own figures: tasks, accuracy, earnings, hourly rate, level, daily target and breaks."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import credits
+from bot.quality import Level, level_of
+from storage import assignments
+from storage.models import Assignment, User
+
+TASK_TIME_CAP = timedelta(minutes=2)  # a task left open over lunch is not two hours of work
+BREAK_AFTER = timedelta(minutes=25)
+PAUSE_ENDS_SESSION = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class WorkerStats:
+    tasks_today: int
+    tasks_week: int
+    gold_answers: int
+    gold_correct: int
+    answers: int
+    rejected: int
+    earned_micros: int
+    hourly_micros: int | None
+    level: Level
+    target_micros: int | None
+    earned_today_micros: int
+
+    @property
+    def rejection_rate(self) -> float:
+        return self.rejected / self.answers if self.answers else 0.0
+
+
+@dataclass(frozen=True)
+class Nudges:
+    """What to tell the worker after an answer, besides the next product."""
+
+    target_reached_micros: int | None = None
+    take_a_break: bool = False
+
+
+def _day_start(now: datetime) -> datetime:
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def stats(session: AsyncSession, worker_id: int, now: datetime) -> WorkerStats:
+    today = _day_start(now)
+    mine = Assignment.worker_id == worker_id
+    counts = await assignments.answer_counts(session, mine)
+    answered = (mine, Assignment.status == assignments.ANSWERED)
+    tasks_today = await _count(session, *answered, Assignment.answered_at >= today)
+    tasks_week = await _count(session, *answered, Assignment.answered_at >= today - timedelta(days=today.weekday()))
+    rejected = await _count(session, *answered, Assignment.credit_state == credits.REJECTED)
+    paid = (*answered, Assignment.credit_state != credits.REJECTED)
+    earned = await _sum_rewards(session, *paid)
+    earned_today = await _sum_rewards(session, *paid, Assignment.answered_at >= today)
+    spans = await session.execute(select(Assignment.created_at, Assignment.answered_at).where(*paid))
+    active = sum((min(done - shown, TASK_TIME_CAP) for shown, done in spans), timedelta())
+    hourly = int(earned / (active.total_seconds() / 3600)) if active.total_seconds() >= 60 else None
+    target = await session.scalar(select(User.daily_target_micros).where(User.id == worker_id))
+    return WorkerStats(
+        tasks_today=tasks_today,
+        tasks_week=tasks_week,
+        gold_answers=counts.gold,
+        gold_correct=counts.gold_correct,
+        answers=counts.answers,
+        rejected=rejected,
+        earned_micros=earned,
+        hourly_micros=hourly,
+        level=level_of(counts.gold, counts.gold_correct),
+        target_micros=target,
+        earned_today_micros=earned_today,
+    )
+
+
+async def _count(session: AsyncSession, *where: object) -> int:
+    return int(await session.scalar(select(func.count(Assignment.id)).where(*where)))
+
+
+async def _sum_rewards(session: AsyncSession, *where: object) -> int:
+    return int(await session.scalar(select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(*where)))
+
+
+async def set_target(session: AsyncSession, worker_id: int, micros: int | None) -> None:
+    await session.execute(update(User).where(User.id == worker_id).values(daily_target_micros=micros or None))
+
+
+async def set_breaks(session: AsyncSession, worker_id: int, enabled: bool) -> None:
+    await session.execute(update(User).where(User.id == worker_id).values(breaks_enabled=enabled))
+
+
+async def after_answer(session: AsyncSession, worker_id: int, credited: int, now: datetime) -> Nudges:
+    """Whether this answer reached the daily target, and whether it is time to suggest a break."""
+    prefs = (
+        await session.execute(
+            select(User.daily_target_micros, User.breaks_enabled, User.break_suggested_at).where(User.id == worker_id)
+        )
+    ).first()
+    if prefs is None:
+        return Nudges()
+    target, breaks, suggested = prefs
+    reached = None
+    if target:
+        today = await _sum_rewards(
+            session,
+            Assignment.worker_id == worker_id,
+            Assignment.status == assignments.ANSWERED,
+            Assignment.credit_state != credits.REJECTED,
+            Assignment.answered_at >= _day_start(now),
+        )
+        reached = target if today >= target > today - credited else None
+    take_break = breaks and await _long_session(session, worker_id, now, suggested)
+    if take_break:
+        await session.execute(update(User).where(User.id == worker_id).values(break_suggested_at=now))
+    return Nudges(reached, take_break)
+
+
+async def _long_session(session: AsyncSession, worker_id: int, now: datetime, suggested: datetime | None) -> bool:
+    """Answers without a 5-minute pause for 25 minutes, and no suggestion yet in this stretch."""
+    recent = await session.scalars(
+        select(Assignment.answered_at)
+        .where(Assignment.worker_id == worker_id, Assignment.answered_at >= now - BREAK_AFTER - PAUSE_ENDS_SESSION)
+        .order_by(Assignment.answered_at.desc())
+    )
+    start = now
+    for moment in recent:
+        if start - moment > PAUSE_ENDS_SESSION:
+            break
+        start = moment
+    if now - start < BREAK_AFTER:
+        return False
+    return suggested is None or suggested < start

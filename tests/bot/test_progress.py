@@ -1,0 +1,118 @@
+"""Worker progression: the Wilson bound, levels, /stats figures, the daily target and break nudges."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from bot import credits, progress, work
+from bot.quality import level_of, wilson_lower_bound
+from bot.services import Services
+from handlers import texts
+from storage.clock import utcnow
+from storage.models import Assignment, User
+from tests.factories import SKILLETS, WOKS, load_batch, products
+
+
+@pytest.mark.parametrize(
+    ("correct", "total", "expected"),
+    [(0, 0, 0.0), (10, 10, 0.7225), (9, 10, 0.5958), (45, 50, 0.7864), (190, 200, 0.9104)],
+)
+def test_wilson_lower_bound(correct: int, total: int, expected: float) -> None:
+    """The bound is well below the raw share for few answers and approaches it with many."""
+    assert wilson_lower_bound(correct, total) == pytest.approx(expected, abs=1e-4)
+
+
+def test_levels_need_volume_and_reliable_accuracy() -> None:
+    assert level_of(0, 0).name == "Newcomer" and level_of(0, 0).gold_needed == 50
+    assert level_of(49, 49).name == "Newcomer", "volume first"
+    assert level_of(50, 50).name == "Qualified" and level_of(50, 50).next_name == "Expert"
+    assert level_of(50, 45).name == "Newcomer", "90% of 50 is not reliably above 85%"
+    assert level_of(200, 195).name == "Expert" and level_of(200, 195).next_name is None
+    assert level_of(200, 185).name == "Qualified", "92.5% of 200 is not reliably above 92%"
+    assert level_of(120, 115).gold_needed == 80
+
+
+async def make_worker(services: Services, worker_id: int = 1) -> None:
+    async with services.db.write() as session:
+        session.add(User(id=worker_id, first_name="Wendy"))
+
+
+async def answer(services: Services, count: int, category: str = SKILLETS, worker_id: int = 1) -> work.Answered:
+    leaf = (await services.taxonomies.get(1)).tree.find(category).id
+    task = await work.next_task(services, worker_id)
+    result = None
+    for _ in range(count):
+        result = await work.answer(services, worker_id, task.assignment_id, leaf)
+        task = result.next_task
+    return result
+
+
+async def test_stats_figures(services: Services) -> None:
+    await load_batch(services, products(6, gold={1: SKILLETS, 2: SKILLETS}), overlap=1)
+    await make_worker(services)
+    await answer(services, 1, SKILLETS)  # gold, right
+    await answer(services, 1, WOKS)  # gold, wrong
+    await answer(services, 2, SKILLETS)
+    async with services.db.write() as session:
+        # Each task took 30 s, except one left open for an hour (counted as 2 minutes).
+        now = utcnow()
+        for n, assignment_id in enumerate((1, 2, 3, 4)):
+            shown = now - timedelta(hours=1) if n == 3 else now - timedelta(seconds=30)
+            await session.execute(
+                update(Assignment).where(Assignment.id == assignment_id).values(created_at=shown, answered_at=now)
+            )
+        await credits.reject(session, 3)
+    async with services.db.read() as session:
+        figures = await progress.stats(session, 1, utcnow())
+    assert (figures.tasks_today, figures.tasks_week, figures.answers) == (4, 4, 4)
+    assert (figures.gold_answers, figures.gold_correct, figures.rejected) == (2, 1, 1)
+    assert figures.earned_micros == 3 * 20_000 and figures.rejection_rate == 0.25
+    # $0.06 over 30 s + 30 s + 120 s of active time = $1.20 an hour.
+    assert figures.hourly_micros == 1_200_000
+    assert figures.level.name == "Newcomer" and figures.level.gold_needed == 48
+
+
+async def test_daily_target_reached_once(services: Services) -> None:
+    await load_batch(services, products(5), overlap=1)
+    await make_worker(services)
+    async with services.db.write() as session:
+        await progress.set_target(session, 1, 60_000)
+    assert (await answer(services, 2)).nudges.target_reached_micros is None
+    task = await work.next_task(services, 1)
+    leaf = (await services.taxonomies.get(1)).tree.find(SKILLETS).id
+    third = await work.answer(services, 1, task.assignment_id, leaf)
+    assert third.nudges.target_reached_micros == 60_000
+    fourth = await work.answer(services, 1, third.next_task.assignment_id, leaf)
+    assert fourth.nudges.target_reached_micros is None, "said once, when crossed"
+
+
+async def spread(services: Services, minutes_ago: list[int]) -> None:
+    """Move the answers with ids 1, 2, … to the given ages."""
+    async with services.db.write() as session:
+        for assignment_id, minutes in enumerate(minutes_ago, start=1):
+            when = utcnow() - timedelta(minutes=minutes)
+            await session.execute(update(Assignment).where(Assignment.id == assignment_id).values(answered_at=when))
+
+
+async def test_break_suggested_after_25_minutes_once(services: Services) -> None:
+    await load_batch(services, products(12), overlap=1)
+    await make_worker(services)
+    await answer(services, 7)
+    await spread(services, [40, 22, 18, 14, 10, 6, 2])  # a 18-minute pause after the first: a 22-minute stretch
+    assert not (await answer(services, 1)).nudges.take_a_break
+    await spread(services, [26, 22, 18, 14, 10, 6, 2, 1])  # 26 minutes without a 5-minute pause
+    first = await answer(services, 1)
+    assert first.nudges.take_a_break
+    assert "short break" in texts.answer_note(20_000, 0, "USD", first.nudges)
+    assert not (await answer(services, 1)).nudges.take_a_break, "suggested once per stretch"
+
+
+async def test_breaks_off(services: Services) -> None:
+    await load_batch(services, products(10), overlap=1)
+    await make_worker(services)
+    async with services.db.write() as session:
+        await progress.set_breaks(session, 1, False)
+    await answer(services, 7)
+    await spread(services, [26, 22, 18, 14, 10, 6, 2])
+    assert not (await answer(services, 1)).nudges.take_a_break
