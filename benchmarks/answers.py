@@ -697,6 +697,7 @@ async def make_pool(directory: Path, name: str, items: int) -> Pool:
             reward_micros=REWARD_MICROS,
             overlap=OVERLAP,
             root=BATCH_ROOT,
+            max_share=1.0,  # simulated workers may answer as much as they like
         )
         rows = batch_files.read_rows("\n".join(json.dumps(row) for row in products(loaded)).encode(), "batch.jsonl")
         async with db.write() as session:

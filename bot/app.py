@@ -74,6 +74,7 @@ def _register_handlers(application: Application) -> None:
         "revoke": admin.revoke,
         "suspend": admin.suspend,
         "unsuspend": admin.unsuspend,
+        "reinstate": admin.reinstate,
         "audit": admin.audit_log,
         "payouts": admin.payout_queue,
         "payouts_csv": admin.payouts_csv,

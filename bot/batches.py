@@ -1,5 +1,6 @@
 """Batches from settings to money: drafts, launch, pause, resume, cancel, completion and progress."""
 
+import math
 import shlex
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -30,6 +31,10 @@ SETTING_KEYS = (
     "confidence",
     "min_overlap",
     "instructions",
+    "min_gold",
+    "min_accuracy",
+    "min_seconds",
+    "max_share",
 )
 DRAFT, ACTIVE, PAUSED, COMPLETED, CANCELLED = "draft", "active", "paused", "completed", "cancelled"
 
@@ -48,6 +53,10 @@ class BatchSpec:
     gold_rate: float = 0.0
     confidence: float | None = None
     min_overlap: int = 1
+    min_gold: int = 5
+    min_accuracy: float = 0.7
+    min_seconds: float | None = None  # None: a third of the crowd's median time
+    max_share: float = 0.1  # of the batch's items, per worker
 
     @property
     def missing(self) -> list[str]:
@@ -70,6 +79,9 @@ class BatchFacts:
     instructions: str
     confidence: float | None
     min_overlap: int
+    min_gold: int
+    min_accuracy: float
+    min_seconds: float | None
 
 
 @dataclass(frozen=True)
@@ -127,6 +139,9 @@ def facts_of(batch: Batch) -> BatchFacts:
         instructions=batch.instructions,
         confidence=batch.confidence,
         min_overlap=batch.min_overlap,
+        min_gold=batch.min_gold,
+        min_accuracy=batch.min_accuracy,
+        min_seconds=batch.min_seconds,
     )
 
 
@@ -180,6 +195,14 @@ def _with_setting(spec: BatchSpec, key: str, value: str) -> BatchSpec:
             return replace(spec, root=value or None)
         case "instructions":
             return replace(spec, instructions=value)
+        case "min_gold":
+            return replace(spec, min_gold=int(value))
+        case "min_accuracy":
+            return replace(spec, min_accuracy=_share(value))
+        case "min_seconds":
+            return replace(spec, min_seconds=float(value) if value else None)
+        case "max_share":
+            return replace(spec, max_share=_share(value))
     return replace(spec, name=value)
 
 
@@ -256,6 +279,10 @@ async def store_batch(
         gold_rate=spec.gold_rate,
         confidence=spec.confidence,
         min_overlap=spec.min_overlap,
+        min_gold=spec.min_gold,
+        min_accuracy=spec.min_accuracy,
+        min_seconds=spec.min_seconds,
+        max_answers=max(1, math.ceil(spec.max_share * len(drafts))) if spec.max_share < 1 else None,
         status=DRAFT,
         item_count=len(drafts),
         source_name=source_name[:256],

@@ -1,11 +1,26 @@
-"""Judging accuracy from few gold answers: the Wilson lower bound, and the levels built on it."""
+"""Quality control: the Wilson bound on gold accuracy, levels, and the rules that stop a worker in a batch."""
 
 import math
+import statistics
 from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import credits, users
+from bot.batches import BatchFacts
+from storage.assignments import ANSWERED, answer_counts
+from storage.clock import utcnow
+from storage.models import Assignment, BatchWorker, Item
+from storage.sql import upsert_adding
+from taxonomy import Tree
 
 # (name, gold answers needed, Wilson lower bound needed), highest first.
 LEVELS = (("Expert", 200, 0.92), ("Qualified", 50, 0.85))
 NEWCOMER = "Newcomer"
+ACTIVE, REMOVED, HELD = "active", "removed", "held"
+SPEED_WINDOW, SPEED_STRIKES = 10, 3  # 3 of the last 10 answers too fast
+CROWD_SAMPLE, MIN_CROWD_SAMPLE = 101, 10
 
 
 @dataclass(frozen=True)
@@ -18,12 +33,19 @@ class Level:
 
 def wilson_lower_bound(correct: int, total: int, z: float = 1.96) -> float:
     """The accuracy we are 95 % sure a worker beats: 9/10 right is not yet proof of 0.9."""
-    if total <= 0:
-        return 0.0
+    return _wilson(correct, total, z, -1.0) if total > 0 else 0.0
+
+
+def wilson_upper_bound(correct: int, total: int, z: float = 1.96) -> float:
+    """The accuracy we are 95 % sure a worker does not beat: 0/5 right proves less than 0.44."""
+    return _wilson(correct, total, z, 1.0) if total > 0 else 1.0
+
+
+def _wilson(correct: int, total: int, z: float, side: float) -> float:
     share = correct / total
     centre = share + z * z / (2 * total)
     margin = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total))
-    return (centre - margin) / (1 + z * z / total)
+    return (centre + side * margin) / (1 + z * z / total)
 
 
 def level_of(gold_total: int, gold_correct: int) -> Level:
@@ -35,3 +57,138 @@ def level_of(gold_total: int, gold_correct: int) -> Level:
         return Level(reached, None, 0, None)
     _, count, need = next(level for level in LEVELS if level[0] == following)
     return Level(reached, following, max(count - gold_total, 0), need)
+
+
+@dataclass(frozen=True)
+class Miss:
+    title: str
+    answered: str
+    right: str
+
+
+@dataclass(frozen=True)
+class Removal:
+    """The worker failed this batch's checks: out of it, and recent answers rejected."""
+
+    batch_name: str
+    bound: float
+    min_accuracy: float
+    missed: tuple[Miss, ...]
+    rejected: int
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Answers came too fast: the worker waits for an admin's look before more of this batch."""
+
+    batch_id: int
+    batch_name: str
+    worker_id: int
+    min_seconds: float
+
+
+async def after_answer(
+    session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: Assignment
+) -> Removal | Hold | None:
+    """Count the answer for the worker's share of the batch, then apply the gold and speed rules."""
+    await session.execute(
+        upsert_adding(
+            session, BatchWorker.__table__, {"batch_id": batch.id, "worker_id": assignment.worker_id}, "answers", 1
+        )
+    )
+    if assignment.gold_correct is not None:
+        return await _gold_rule(session, tree, batch, assignment.worker_id)
+    return await _speed_rule(session, batch, assignment)
+
+
+async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worker_id: int) -> Removal | None:
+    mine = (Assignment.batch_id == batch.id, Assignment.worker_id == worker_id)
+    counts = await answer_counts(session, *mine)
+    # Remove only on proof: the upper bound. With the lower bound, 5 of 5 right (0.57) would fail
+    # a 0.7 requirement, and every careful newcomer would be thrown out after five checks.
+    bound = wilson_upper_bound(counts.gold_correct, counts.gold)
+    if counts.gold < batch.min_gold or bound >= batch.min_accuracy:
+        return None
+    reason = f"accuracy on checks {counts.gold_correct}/{counts.gold}, at best {bound:.0%}"
+    await _set_state(session, batch.id, worker_id, REMOVED, reason)
+    last_good = await session.scalar(select(func.max(Assignment.id)).where(*mine, Assignment.gold_correct == True))  # noqa: E712
+    rejected = 0
+    since = await session.scalars(
+        select(Assignment.id).where(*mine, Assignment.id > (last_good or 0), Assignment.credit_state == credits.PENDING)
+    )
+    for assignment_id in list(since):
+        rejected += await credits.reject(session, assignment_id)
+    return Removal(batch.name, bound, batch.min_accuracy, await _misses(session, tree, *mine), rejected)
+
+
+async def _misses(session: AsyncSession, tree: Tree, *mine: ColumnElement[bool]) -> tuple[Miss, ...]:
+    rows = await session.execute(
+        select(Item.title, Assignment.answer_node_id, Item.gold_node_id)
+        .join(Item, Item.id == Assignment.item_id)
+        .where(*mine, Assignment.gold_correct == False)  # noqa: E712
+        .order_by(Assignment.id)
+    )
+    return tuple(Miss(title, _path(tree, answered), _path(tree, right)) for title, answered, right in rows)
+
+
+def _path(tree: Tree, node: int | None) -> str:
+    return tree.path_names(node, " › ") if node is not None and node in tree else "?"
+
+
+async def _speed_rule(session: AsyncSession, batch: BatchFacts, assignment: Assignment) -> Hold | None:
+    limit = batch.min_seconds or await _crowd_floor(session, batch.id, assignment.worker_id)
+    if not limit:
+        return None
+    recent = await _durations(
+        session, (Assignment.batch_id == batch.id, Assignment.worker_id == assignment.worker_id), SPEED_WINDOW
+    )
+    if sum(1 for seconds in recent if seconds < limit) < SPEED_STRIKES:
+        return None
+    await _set_state(session, batch.id, assignment.worker_id, HELD, f"{SPEED_STRIKES} answers under {limit:.1f} s")
+    await users.release_reservations(session, assignment.worker_id)
+    return Hold(batch.id, batch.name, assignment.worker_id, limit)
+
+
+async def _crowd_floor(session: AsyncSession, batch_id: int, worker_id: int) -> float | None:
+    """A third of the other workers' median time on this batch, once there are enough answers to tell."""
+    others = (Assignment.batch_id == batch_id, Assignment.worker_id != worker_id)
+    durations = await _durations(session, others, CROWD_SAMPLE)
+    return statistics.median(durations) / 3 if len(durations) >= MIN_CROWD_SAMPLE else None
+
+
+async def _durations(session: AsyncSession, where: tuple[ColumnElement[bool], ...], limit: int) -> list[float]:
+    rows = await session.execute(
+        select(Assignment.created_at, Assignment.answered_at)
+        .where(*where, Assignment.status == ANSWERED)
+        .order_by(Assignment.id.desc())
+        .limit(limit)
+    )
+    return [(done - shown).total_seconds() for shown, done in rows]
+
+
+async def _set_state(session: AsyncSession, batch_id: int, worker_id: int, state: str, reason: str) -> None:
+    await session.execute(
+        update(BatchWorker)
+        .where(BatchWorker.batch_id == batch_id, BatchWorker.worker_id == worker_id)
+        .values(state=state, reason=reason, changed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def reinstate(session: AsyncSession, batch_id: int, worker_id: int) -> bool:
+    """An admin looked and lets the worker continue in the batch."""
+    result = await session.execute(
+        update(BatchWorker)
+        .where(BatchWorker.batch_id == batch_id, BatchWorker.worker_id == worker_id, BatchWorker.state != ACTIVE)
+        .values(state=ACTIVE, reason=None, changed_at=utcnow())
+        .returning(BatchWorker.worker_id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def states(session: AsyncSession, batch_id: int) -> dict[int, str]:
+    rows = await session.execute(
+        select(BatchWorker.worker_id, BatchWorker.state).where(BatchWorker.batch_id == batch_id)
+    )
+    return dict(rows.all())

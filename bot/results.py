@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import aggregation
+from bot import aggregation, credits, quality
 from bot.aggregation import Answer
 from storage import assignments
 from storage.models import Assignment, Item
@@ -34,6 +34,9 @@ class RawAnswer:
     answer_path: str
     seconds: int
     gold: str  # "correct", "incorrect" or "" for ordinary items
+    accepted: str  # "no" when quality control rejected the answer (it is left out of the labels)
+    worker_gold_accuracy: str  # the worker's share right on this batch's gold, e.g. "0.90 of 10"
+    worker_status: str  # active, removed or held in this batch
 
 
 async def collect(session: AsyncSession, batch_id: int, tree: Tree) -> tuple[list[ResultRow], list[RawAnswer]]:
@@ -42,15 +45,17 @@ async def collect(session: AsyncSession, batch_id: int, tree: Tree) -> tuple[lis
         await session.scalars(
             select(Assignment)
             .where(Assignment.batch_id == batch_id, Assignment.status == assignments.ANSWERED)
-            .where(Assignment.credit_state != "rejected")
             .order_by(Assignment.id)
         )
     )
     external = {item.id: item.external_id for item in items}
-    crowd = [Answer(external[a.item_id], str(a.worker_id), str(a.answer_node_id)) for a in answered]
+    accepted = [a for a in answered if a.credit_state != credits.REJECTED]
+    crowd = [Answer(external[a.item_id], str(a.worker_id), str(a.answer_node_id)) for a in accepted]
     gold = {item.external_id: str(item.gold_node_id) for item in items if item.gold_node_id is not None}
     labels = aggregation.aggregate(crowd, method="auto", gold=gold) if crowd else {}
-    return [_result(item, labels.get(item.external_id), crowd, tree) for item in items], _raw(answered, external, tree)
+    states = await quality.states(session, batch_id)
+    rows = [_result(item, labels.get(item.external_id), crowd, tree) for item in items]
+    return rows, _raw(answered, external, tree, states)
 
 
 def _result(item: Item, label: aggregation.Label | None, crowd: list[Answer], tree: Tree) -> ResultRow:
@@ -69,15 +74,33 @@ def _result(item: Item, label: aggregation.Label | None, crowd: list[Answer], tr
     )
 
 
-def _raw(answered: list[Assignment], external: dict[int, str], tree: Tree) -> list[RawAnswer]:
+def _raw(answered: list[Assignment], external: dict[int, str], tree: Tree, states: dict[int, str]) -> list[RawAnswer]:
     pseudonyms: dict[int, str] = {}
+    checks: dict[int, list[bool]] = {}
+    for assignment in answered:
+        if assignment.gold_correct is not None:
+            checks.setdefault(assignment.worker_id, []).append(assignment.gold_correct)
     rows = []
     for assignment in answered:
         worker = pseudonyms.setdefault(assignment.worker_id, f"worker {len(pseudonyms) + 1}")
         gold = "" if assignment.gold_correct is None else "correct" if assignment.gold_correct else "incorrect"
         seconds = int((assignment.answered_at - assignment.created_at).total_seconds())
         node = str(assignment.answer_node_id)
-        rows.append(RawAnswer(external[assignment.item_id], worker, node, _path(tree, node), seconds, gold))
+        graded = checks.get(assignment.worker_id, [])
+        accuracy = f"{sum(graded) / len(graded):.2f} of {len(graded)}" if graded else ""
+        rows.append(
+            RawAnswer(
+                item_id=external[assignment.item_id],
+                worker=worker,
+                answer_id=node,
+                answer_path=_path(tree, node),
+                seconds=seconds,
+                gold=gold,
+                accepted="no" if assignment.credit_state == credits.REJECTED else "yes",
+                worker_gold_accuracy=accuracy,
+                worker_status=states.get(assignment.worker_id, "active"),
+            )
+        )
     return rows
 
 

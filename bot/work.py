@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import aggregation, credits, ledger, progress
+from bot import aggregation, credits, ledger, progress, quality
 from bot.aggregation import Answer
 from bot.batches import BatchFacts
 from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
@@ -75,6 +75,7 @@ class Answered:
     pending_micros: int
     next_task: TaskScreen | None
     nudges: progress.Nudges
+    verdict: quality.Removal | quality.Hold | None = None
 
 
 async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
@@ -107,7 +108,9 @@ async def browse(services: Services, worker_id: int, assignment_id: int, node: i
 async def answer(services: Services, worker_id: int, assignment_id: int, node_id: int) -> Answered:
     """Record the answer, credit the worker, and claim the next product, all in one transaction."""
 
-    async def record(session: AsyncSession) -> tuple[Assignment, int, progress.Nudges, _Next | None]:
+    async def record(
+        session: AsyncSession,
+    ) -> tuple[Assignment, int, progress.Nudges, quality.Removal | quality.Hold | None, _Next | None]:
         assignment = await assignments.lock(session, assignment_id)
         _check_open(assignment, worker_id)
         batch = await services.batches.get(assignment.batch_id, session)
@@ -133,10 +136,14 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
         pending = (await ledger.worker_balance(session, worker_id)).pending
         await session.flush()
         nudges = await progress.after_answer(session, worker_id, assignment.reward_micros, now)
-        return assignment, pending, nudges, await _claim_following(services, session, worker_id)
+        verdict = await quality.after_answer(session, loaded.tree, batch, assignment)
+        if isinstance(verdict, quality.Removal):
+            pending = (await ledger.worker_balance(session, worker_id)).pending
+        return assignment, pending, nudges, verdict, await _claim_following(services, session, worker_id)
 
-    assignment, pending, nudges, following = await services.db.write_retrying(record)
-    return Answered(assignment.reward_micros, pending, await _following_screen(services, following), nudges)
+    assignment, pending, nudges, verdict, following = await services.db.write_retrying(record)
+    screen = await _following_screen(services, following)
+    return Answered(assignment.reward_micros, pending, screen, nudges, verdict)
 
 
 async def skip(services: Services, worker_id: int, assignment_id: int) -> TaskScreen | None:

@@ -7,7 +7,7 @@ from functools import wraps
 from telegram import Bot, InputFile, Update
 from telegram.ext import ContextTypes
 
-from bot import admin, payouts, users
+from bot import admin, payouts, quality, users
 from bot.errors import DomainError, InvalidInput
 from bot.money import format_money, to_micros
 from bot.services import Services
@@ -110,6 +110,22 @@ async def unsuspend(update: Update, context: Context) -> None:
         user = await admin.unsuspend(session, update.effective_user.id, who)
     await update.effective_message.reply_text(f"✔ {user.id} can work again.")
     await notify.tell(context.bot, services, user.id, "Your account is active again: /work to continue.")
+
+
+@admins_only
+async def reinstate(update: Update, context: Context) -> None:
+    services = common.services_of(context)
+    who, batch_text = _arguments(context, 2, "/reinstate USER BATCH")[:2]
+    if not batch_text.lstrip("#").isdigit():
+        raise InvalidInput("Usage: /reinstate USER BATCH (the batch's number)")
+    batch_id = int(batch_text.lstrip("#"))
+    async with services.db.write() as session:
+        user = await admin.find_user(session, who)
+        if not await quality.reinstate(session, batch_id, user.id):
+            raise InvalidInput(f"{user.id} is not held or removed in batch {batch_id}.")
+        await admin.audit(session, update.effective_user.id, "reinstate", str(user.id), f"batch {batch_id}")
+    await update.effective_message.reply_text(f"✔ {user.id} can work on batch {batch_id} again.")
+    await notify.tell(context.bot, services, user.id, "▶ You can work on that batch again: /work")
 
 
 async def platform_stats(update: Update, context: Context) -> None:

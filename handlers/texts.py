@@ -6,6 +6,7 @@ from html import escape
 from bot.batches import Progress
 from bot.money import format_money
 from bot.progress import Nudges, WorkerStats
+from bot.quality import Hold, Removal
 from bot.work import Card, SearchScreen, TaskScreen
 
 TEXT_LIMIT = 4096
@@ -191,7 +192,7 @@ ADMIN_HELP = (
     "<b>Admin commands</b>\n"
     "/payouts: the payout queue · /payouts_csv: approved PayPal payouts as a mass-payout CSV\n"
     "/fund USER AMOUNT: credit a requester · /grant USER requester · /revoke USER requester\n"
-    "/suspend USER [reason] · /unsuspend USER\n"
+    "/suspend USER [reason] · /unsuspend USER · /reinstate USER BATCH (after a quality hold)\n"
     "/stats: platform figures (then your own) · /audit: latest admin actions\n"
     "USER is a numeric id or @username."
 )
@@ -344,4 +345,36 @@ def target_set(target: int, earned_today: int, currency: str) -> str:
     return (
         f"🎯 Daily target: {format_money(target, currency)}\n"
         f"{progress_bar(share)} {format_money(earned_today, currency)} earned today"
+    )
+
+
+# ---- quality control ---------------------------------------------------------------------------
+
+
+def removed(removal: Removal) -> str:
+    missed = "\n".join(
+        f"• {escape(_shorten(miss.title, 80))}: you chose {escape(miss.answered)}; right: {escape(miss.right)}"
+        for miss in removal.missed[:10]
+    )
+    return (
+        f"🚫 <b>You were removed from “{escape(removal.batch_name)}”.</b>\n"
+        f"On its hidden checks your accuracy is at best {removal.bound:.0%}; "
+        f"this batch needs {removal.min_accuracy:.0%}.\n\n<b>Checks you missed</b>\n{missed}\n\n"
+        f"{removal.rejected} answer(s) since your last correct check were rejected and their pending pay "
+        "returned to the requester. Other batches are still open to you: /work"
+    )
+
+
+def held(hold: Hold) -> str:
+    return (
+        f"⏸ Your work on “{hold.batch_name}” is paused for a review: several answers came faster than "
+        f"{hold.min_seconds:.0f} s. An admin will look soon; other batches are still open to you."
+    )
+
+
+def held_for_admins(hold: Hold) -> str:
+    return (
+        f"⏸ Worker {hold.worker_id} is held in batch #{hold.batch_id} “{hold.batch_name}”: 3 of their last 10 "
+        f"answers took under {hold.min_seconds:.1f} s. "
+        f"To let them continue: /reinstate {hold.worker_id} {hold.batch_id}"
     )

@@ -3,12 +3,13 @@
 from dataclasses import replace
 
 from telegram import Message, Update
+from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot import work
+from bot import quality, work
 from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
 from bot.services import Services
-from handlers import callbacks, common, display, keyboards, texts
+from handlers import callbacks, common, display, keyboards, notify, texts
 from handlers.callbacks import Browse, Pick, Skip, StartWork, Stop
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -71,6 +72,8 @@ async def _act(update: Update, context: Context, action: callbacks.Action, messa
         case Pick(assignment_id, node):
             result = await work.answer(services, worker_id, assignment_id, node)
             note = texts.answer_note(result.credited_micros, result.pending_micros, currency, result.nudges)
+            if result.verdict is not None:
+                await quality_verdict(context, chat_id, result.verdict)
             await _show_next(context, chat_id, message, result.next_task, note, currency)
         case Skip(assignment_id):
             following = await work.skip(services, worker_id, assignment_id)
@@ -81,6 +84,17 @@ async def _act(update: Update, context: Context, action: callbacks.Action, messa
                 await display.edit_body(message, texts.STOPPED, None)
             else:
                 await context.bot.send_message(chat_id, texts.STOPPED)
+
+
+async def quality_verdict(context: Context, chat_id: int, verdict: quality.Removal | quality.Hold) -> None:
+    """Tell the worker why quality control stopped them in a batch; a hold also goes to the admins."""
+    services = common.services_of(context)
+    if isinstance(verdict, quality.Removal):
+        await context.bot.send_message(chat_id, texts.removed(verdict), parse_mode=ParseMode.HTML)
+        return
+    await context.bot.send_message(chat_id, texts.held(verdict))
+    for admin_id in sorted(services.settings.admin_ids):
+        await notify.tell(context.bot, services, admin_id, texts.held_for_admins(verdict))
 
 
 async def _show_next(

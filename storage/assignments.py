@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Assignment, Batch, Item, User
+from storage.models import Assignment, Batch, BatchWorker, Item, User
 
 RESERVED = "reserved"
 _batch_running = exists().where(Batch.id == Item.batch_id, Batch.status == "active")
@@ -28,10 +28,17 @@ async def claim_next(session: AsyncSession, worker_id: int, now: datetime, ttl: 
     """Reserve the next item for this worker, or None when nothing is left for them (or they are suspended)."""
     already_seen = exists().where(Assignment.item_id == Item.id, Assignment.worker_id == worker_id)
     suspended = exists().where(User.id == worker_id, User.suspended_reason.is_not(None))
+    # Removed or held by quality control in that batch, or already at the batch's cap per worker.
+    stopped = exists().where(
+        BatchWorker.batch_id == Item.batch_id,
+        BatchWorker.worker_id == worker_id,
+        (BatchWorker.state != "active")
+        | (BatchWorker.answers >= func.coalesce(Batch.max_answers, BatchWorker.answers + 1)),
+    )
     pick = (
         select(Item, Batch.overlap, Batch.reward_micros)
         .join(Batch, Batch.id == Item.batch_id)
-        .where(Item.is_open == True, Batch.status == "active", ~already_seen, ~suspended)  # noqa: E712
+        .where(Item.is_open == True, Batch.status == "active", ~already_seen, ~suspended, ~stopped)  # noqa: E712
         .order_by(Item.is_open, Item.slots_taken.desc(), Item.id)
         .limit(1)
     )

@@ -114,6 +114,13 @@ class Batch(Base):
     # Dynamic overlap: an item stops at `confidence` after `min_overlap` answers (None: always `overlap`).
     confidence: Mapped[float | None] = mapped_column(Float)
     min_overlap: Mapped[int] = mapped_column(Integer, default=1)
+    # Quality control: removal when the gold accuracy's Wilson bound falls under min_accuracy after
+    # min_gold gold answers; a hold when answers come faster than min_seconds (None: a third of the
+    # crowd's median); at most max_answers answers per worker (None: no cap).
+    min_gold: Mapped[int] = mapped_column(Integer, default=5)
+    min_accuracy: Mapped[float] = mapped_column(Float, default=0.7)
+    min_seconds: Mapped[float | None] = mapped_column(Float)
+    max_answers: Mapped[int | None] = mapped_column(Integer)
     # draft → active ⇄ paused → completed | cancelled
     status: Mapped[str] = mapped_column(String(16), default="draft")
     item_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -275,3 +282,17 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(128), default="")
     details: Mapped[str] = mapped_column(String(1024), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BatchWorker(Base):
+    """One worker in one batch: how many answers they gave, and whether quality control stopped them."""
+
+    __tablename__ = "batch_workers"
+
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    # active | removed (failed the gold checks) | held (too fast: an admin decides)
+    state: Mapped[str] = mapped_column(String(16), default="active")
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str | None] = mapped_column(String(512))
+    changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

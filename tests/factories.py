@@ -42,8 +42,15 @@ async def load_batch(
 ) -> Batch:
     """A funded, running batch, as the operator's CLI would load it."""
     taxonomy_id = await taxonomies.ensure_default(services.db)
+    # No per-worker cap: these small test batches are often labelled by one worker.
     spec = BatchSpec(
-        name=name, task_type="categorize", reward_micros=reward, overlap=overlap, root=root, leaf_only=leaf_only
+        max_share=1.0,
+        name=name,
+        task_type="categorize",
+        reward_micros=reward,
+        overlap=overlap,
+        root=root,
+        leaf_only=leaf_only,
     )
     data = "\n".join(json.dumps(row) for row in rows).encode()
     parsed = batch_files.read_rows(data, "batch.jsonl")

@@ -9,7 +9,7 @@ from storage import ledger as books
 from storage.models import Batch, Item, User
 from tests.factories import KITCHEN, REQUESTER, SKILLETS, WOKS, products
 
-SETTINGS = f'reward=0.01 overlap=5 min_overlap=2 confidence=0.9 root="{KITCHEN}" name=Dynamic'
+SETTINGS = f'reward=0.01 overlap=5 min_overlap=2 confidence=0.9 max_share=1 root="{KITCHEN}" name=Dynamic'
 
 
 async def launch(services: Services, count: int, caption: str = SETTINGS) -> Batch:
@@ -49,6 +49,7 @@ async def test_settings_from_a_caption() -> None:
         root=KITCHEN,
         leaf_only=False,
         gold_rate=0.1,
+        max_share=1.0,
         instructions="Be careful",
     )
 
@@ -82,7 +83,7 @@ async def test_disagreement_keeps_collecting(services: Services) -> None:
 
 
 async def test_progress_and_digest(services: Services) -> None:
-    await launch(services, 2, f'reward=0.01 overlap=2 root="{KITCHEN}" name=Plain')
+    await launch(services, 2, f'reward=0.01 overlap=2 max_share=1 root="{KITCHEN}" name=Plain')
     await answer_all(services, 1, SKILLETS)
     digest = await jobs.daily_digest(services)
     (progress,) = digest[REQUESTER]

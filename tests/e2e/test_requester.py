@@ -15,7 +15,9 @@ from tests.e2e.fake_telegram import FakeUser
 from tests.factories import KITCHEN, SKILLETS, WOKS
 
 SHOP, OTHER_SHOP, ADMIN, OUTSIDER = 42, 43, 900, 555
-CAPTION = f'reward=0.02 overlap=2 root="{KITCHEN}" name="Pans" instructions="Pick the most specific category"'
+CAPTION = (
+    f'reward=0.02 overlap=2 max_share=1 root="{KITCHEN}" name="Pans" instructions="Pick the most specific category"'
+)
 
 
 @pytest.fixture

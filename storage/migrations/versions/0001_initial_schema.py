@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:29:18.230195
+Create Date: 2026-11-22 20:37:33.505758
 """
 
 from collections.abc import Sequence
@@ -91,6 +91,10 @@ def upgrade() -> None:
         sa.Column("gold_rate", sa.Float(), nullable=False),
         sa.Column("confidence", sa.Float(), nullable=True),
         sa.Column("min_overlap", sa.Integer(), nullable=False),
+        sa.Column("min_gold", sa.Integer(), nullable=False),
+        sa.Column("min_accuracy", sa.Float(), nullable=False),
+        sa.Column("min_seconds", sa.Float(), nullable=True),
+        sa.Column("max_answers", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("item_count", sa.Integer(), nullable=False),
         sa.Column("reserved_micros", sa.BigInteger(), nullable=False),
@@ -163,6 +167,18 @@ def upgrade() -> None:
             ["taxonomy_id"], ["taxonomies.id"], name=op.f("fk_taxonomy_nodes_taxonomy_id_taxonomies")
         ),
         sa.PrimaryKeyConstraint("taxonomy_id", "id", name=op.f("pk_taxonomy_nodes")),
+    )
+    op.create_table(
+        "batch_workers",
+        sa.Column("batch_id", sa.Integer(), nullable=False),
+        sa.Column("worker_id", sa.BigInteger(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("answers", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.String(length=512), nullable=True),
+        sa.Column("changed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["batch_id"], ["batches.id"], name=op.f("fk_batch_workers_batch_id_batches")),
+        sa.ForeignKeyConstraint(["worker_id"], ["users.id"], name=op.f("fk_batch_workers_worker_id_users")),
+        sa.PrimaryKeyConstraint("batch_id", "worker_id", name=op.f("pk_batch_workers")),
     )
     op.create_table(
         "items",
@@ -241,6 +257,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_items_batch_open")
 
     op.drop_table("items")
+    op.drop_table("batch_workers")
     op.drop_table("taxonomy_nodes")
     with op.batch_alter_table("payouts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payouts_worker_id"))

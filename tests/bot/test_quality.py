@@ -1,0 +1,100 @@
+"""Quality control in a batch: removal on gold, rejected answers, the per-worker cap, speed holds."""
+
+from sqlalchemy import select
+
+from bot import batches, ledger, quality, results, work
+from bot.services import Services
+from storage import ledger as books
+from storage.models import Assignment, Batch, BatchWorker, User
+from tests.factories import KITCHEN, REQUESTER, SKILLETS, WOKS, load_batch, products
+
+GOLD_FIRST = {n: SKILLETS for n in range(1, 7)}
+
+
+async def worker(services: Services, worker_id: int) -> None:
+    async with services.db.write() as session:
+        session.add(User(id=worker_id, first_name=f"W{worker_id}"))
+
+
+async def label(services: Services, worker_id: int, category: str, limit: int = 100) -> list[work.Answered]:
+    leaf = (await services.taxonomies.get(1)).tree.find(category).id
+    done, task = [], await work.next_task(services, worker_id)
+    while task is not None and len(done) < limit:
+        done.append(await work.answer(services, worker_id, task.assignment_id, leaf))
+        task = done[-1].next_task
+    return done
+
+
+async def test_constant_answerer_is_removed_and_rejected(services: Services) -> None:
+    await load_batch(services, products(12, gold=GOLD_FIRST), overlap=3)
+    await worker(services, 1)
+    answers = await label(services, 1, WOKS)
+    assert len(answers) == 5, "removed at the fifth missed check"
+    removal = answers[-1].verdict
+    assert isinstance(removal, quality.Removal) and answers[-1].next_task is None
+    assert removal.rejected == 5 and len(removal.missed) == 5 and removal.bound < 0.7
+    assert removal.missed[0].right.endswith("Skillets & Frying Pans") and removal.missed[0].answered.endswith("Woks")
+    async with services.db.read() as session:
+        assert (await ledger.worker_balance(session, 1)).pending == 0
+        assert (await ledger.requester_funds(session, REQUESTER)).available == 5 * 20_000
+        assert await books.inconsistencies(session) == []
+        state = await session.get(BatchWorker, (1, 1))
+        assert state.state == "removed" and "0/5" in state.reason
+        labels, raw = await results.collect(session, 1, (await services.taxonomies.get(1)).tree)
+    assert all(row.answers == 0 for row in labels), "rejected answers are left out of the labels"
+    assert {(r.accepted, r.worker_status, r.worker_gold_accuracy) for r in raw} == {("no", "removed", "0.00 of 5")}
+
+
+async def test_careful_worker_keeps_working(services: Services) -> None:
+    await load_batch(services, products(12, gold=GOLD_FIRST), overlap=3)
+    await worker(services, 1)
+    answers = await label(services, 1, SKILLETS)
+    assert len(answers) == 12 and all(a.verdict is None for a in answers)
+
+
+async def test_answers_after_the_last_good_check_are_rejected(services: Services) -> None:
+    gold = {1: SKILLETS, 3: SKILLETS, 4: SKILLETS, 5: SKILLETS, 6: SKILLETS, 7: SKILLETS}
+    await load_batch(services, products(12, gold=gold), overlap=1)
+    await worker(services, 1)
+    assert (await label(services, 1, SKILLETS, limit=1))[-1].verdict is None  # the gold item 1, right
+    answers = await label(services, 1, WOKS)
+    removal = answers[-1].verdict
+    assert isinstance(removal, quality.Removal)
+    async with services.db.read() as session:
+        states = dict((await session.execute(select(Assignment.item_id, Assignment.credit_state))).all())
+    assert states[1] == "pending", "the last good check and what came before it are kept"
+    assert {states[n] for n in (2, 3, 4, 5, 6)} == {"rejected"}, "everything after it is rejected"
+
+
+async def test_per_worker_cap(services: Services) -> None:
+    await load_batch(services, products(20), overlap=3)
+    async with services.db.write() as session:
+        batch = await session.get(Batch, 1)
+        batch.max_answers = 2
+    await worker(services, 1)
+    assert len(await label(services, 1, SKILLETS)) == 2
+
+
+async def test_too_fast_worker_is_held_until_reinstated(services: Services) -> None:
+    await load_batch(services, products(10), overlap=1)
+    async with services.db.write() as session:
+        batch = await session.get(Batch, 1)
+        batch.min_seconds = 5.0
+    services.batches._facts.clear()
+    await worker(services, 1)
+    answers = await label(services, 1, SKILLETS)
+    assert len(answers) == 3 and isinstance(answers[-1].verdict, quality.Hold)
+    assert await work.next_task(services, 1) is None
+    async with services.db.write() as session:
+        assert await quality.reinstate(session, 1, 1)
+    assert await work.next_task(services, 1) is not None
+
+
+def test_settings_reach_the_batch() -> None:
+    spec = batches.parse_settings(f'min_gold=3 min_accuracy=0.8 min_seconds=2 max_share=0.2 root="{KITCHEN}"', "n")
+    assert (spec.min_gold, spec.min_accuracy, spec.min_seconds, spec.max_share) == (3, 0.8, 2.0, 0.2)
+
+
+def test_upper_bound_proves_a_bad_worker() -> None:
+    assert quality.wilson_upper_bound(0, 5) < 0.44 < quality.wilson_upper_bound(1, 5) < 0.7
+    assert quality.wilson_upper_bound(5, 5) == 1.0 and quality.wilson_upper_bound(3, 5) > 0.7

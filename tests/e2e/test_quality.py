@@ -1,0 +1,56 @@
+"""Quality control through the bot: a spammer removed with the reasons, a too-fast worker held for an admin."""
+
+from sqlalchemy import update
+
+from bot import ledger
+from storage import ledger as books
+from storage.models import Batch
+from tests.e2e.conftest import RunningBot, StartBot
+from tests.e2e.test_worker import COOKWARE, begin, press, send
+from tests.factories import SKILLETS, load_batch, products
+
+ADMIN = 900
+
+
+async def test_spammer_removed_with_message_and_rejections(start_bot: StartBot) -> None:
+    bot: RunningBot = await start_bot(admin_ids=str(ADMIN))
+    await load_batch(bot.services, products(8, gold={n: SKILLETS for n in range(1, 6)}), overlap=2)
+    spam = bot.user(101, "Sam")
+    await begin(bot, spam)
+    task_id = spam.last.message_id
+    for _ in range(5):
+        for label in (*COOKWARE, "Woks"):
+            await press(bot, spam, label)
+    removal = spam.last.body
+    assert "You were removed from “Kitchen”" in removal and "at best 43%" in removal
+    assert removal.count("you chose Home & Garden › Kitchen & Dining › Cookware & Bakeware › Cookware › Woks") == 5
+    assert "5 answer(s) since your last correct check were rejected" in removal
+    assert "No tasks right now" in spam.message(task_id).body
+    async with bot.services.db.read() as session:
+        assert await ledger.worker_balance(session, 101) == ledger.WorkerBalance(0, 0, 0, 0)
+        assert await books.inconsistencies(session) == []
+    await send(bot, spam, "/work")
+    assert "No tasks right now" in spam.last.body, "the batch is closed to them"
+
+
+async def test_too_fast_worker_held_and_reinstated(start_bot: StartBot) -> None:
+    bot: RunningBot = await start_bot(admin_ids=str(ADMIN))
+    await load_batch(bot.services, products(6), overlap=1)
+    async with bot.services.db.write() as session:
+        await session.execute(update(Batch).values(min_seconds=60))
+    fast, admin = bot.user(101, "Flash"), bot.user(ADMIN, "Ada")
+    await begin(bot, fast)
+    task_id = fast.last.message_id
+    for _ in range(3):
+        for label in (*COOKWARE, "Woks"):
+            await press(bot, fast, label)
+    assert "paused for a review" in fast.last.body and "No tasks right now" in fast.message(task_id).body
+    assert "/reinstate 101 1" in admin.last.body
+    await send(bot, fast, "/work")
+    assert "No tasks right now" in fast.last.body
+    await send(bot, bot.user(102, "Nobody"), "/reinstate 101 1")
+    assert "only admins" in bot.user(102).last.body
+    await send(bot, admin, "/reinstate 101 1")
+    assert "can work on batch 1 again" in admin.last.body
+    await send(bot, fast, "/work")
+    assert "Product 4" in fast.last.body
