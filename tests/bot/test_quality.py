@@ -1,5 +1,6 @@
 """Quality control in a batch: removal on gold, rejected answers, the per-worker cap, speed holds."""
 
+import pytest
 from sqlalchemy import select
 
 from bot import batches, ledger, quality, results, work
@@ -97,4 +98,4 @@ def test_settings_reach_the_batch() -> None:
 
 def test_upper_bound_proves_a_bad_worker() -> None:
     assert quality.wilson_upper_bound(0, 5) < 0.44 < quality.wilson_upper_bound(1, 5) < 0.7
-    assert quality.wilson_upper_bound(5, 5) == 1.0 and quality.wilson_upper_bound(3, 5) > 0.7
+    assert quality.wilson_upper_bound(5, 5) == pytest.approx(1.0) and quality.wilson_upper_bound(3, 5) > 0.7
