@@ -20,7 +20,8 @@ LEVELS = (("Expert", 200, 0.92), ("Qualified", 50, 0.85))
 NEWCOMER = "Newcomer"
 ACTIVE, REMOVED, HELD = "active", "removed", "held"
 SPEED_WINDOW, SPEED_STRIKES = 10, 3  # 3 of the last 10 answers too fast
-CROWD_SAMPLE, MIN_CROWD_SAMPLE = 101, 10
+SAME_ANSWER_RUN = 10  # where the crowd disagrees on at least half of them
+CROWD_SAMPLE, MIN_CROWD_SAMPLE = 101, 30
 
 
 @dataclass(frozen=True)
@@ -79,12 +80,12 @@ class Removal:
 
 @dataclass(frozen=True)
 class Hold:
-    """Answers came too fast: the worker waits for an admin's look before more of this batch."""
+    """Answers too fast, or one answer for everything: the worker waits for an admin's look at this batch."""
 
     batch_id: int
     batch_name: str
     worker_id: int
-    min_seconds: float
+    reason: str
 
 
 async def after_answer(
@@ -98,7 +99,7 @@ async def after_answer(
     )
     if assignment.gold_correct is not None:
         return await _gold_rule(session, tree, batch, assignment.worker_id)
-    return await _speed_rule(session, batch, assignment)
+    return await _speed_rule(session, batch, assignment) or await _pattern_rule(session, batch, assignment)
 
 
 async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worker_id: int) -> Removal | None:
@@ -144,9 +145,48 @@ async def _speed_rule(session: AsyncSession, batch: BatchFacts, assignment: Assi
     )
     if sum(1 for seconds in recent if seconds < limit) < SPEED_STRIKES:
         return None
-    await _set_state(session, batch.id, assignment.worker_id, HELD, f"{SPEED_STRIKES} answers under {limit:.1f} s")
-    await users.release_reservations(session, assignment.worker_id)
-    return Hold(batch.id, batch.name, assignment.worker_id, limit)
+    return await _hold(
+        session,
+        batch,
+        assignment.worker_id,
+        f"{SPEED_STRIKES} of their last {SPEED_WINDOW} answers took under {limit:.1f} s",
+    )
+
+
+async def _pattern_rule(session: AsyncSession, batch: BatchFacts, assignment: Assignment) -> Hold | None:
+    """The same answer for SAME_ANSWER_RUN items in a row, where other workers answered otherwise."""
+    mine = (
+        Assignment.batch_id == batch.id,
+        Assignment.worker_id == assignment.worker_id,
+        Assignment.status == ANSWERED,
+    )
+    recent = (
+        await session.execute(
+            select(Assignment.item_id, Assignment.answer_node_id)
+            .where(*mine)
+            .order_by(Assignment.id.desc())
+            .limit(SAME_ANSWER_RUN)
+        )
+    ).all()
+    if len(recent) < SAME_ANSWER_RUN or len({node for _, node in recent}) > 1:
+        return None
+    disagreeing = await session.scalar(
+        select(func.count(func.distinct(Assignment.item_id))).where(
+            Assignment.item_id.in_([item for item, _ in recent]),
+            Assignment.worker_id != assignment.worker_id,
+            Assignment.status == ANSWERED,
+            Assignment.answer_node_id != recent[0][1],
+        )
+    )
+    if disagreeing < SAME_ANSWER_RUN // 2:
+        return None
+    return await _hold(session, batch, assignment.worker_id, f"the same answer for {SAME_ANSWER_RUN} products in a row")
+
+
+async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason: str) -> Hold:
+    await _set_state(session, batch.id, worker_id, HELD, reason)
+    await users.release_reservations(session, worker_id)
+    return Hold(batch.id, batch.name, worker_id, reason)
 
 
 async def _crowd_floor(session: AsyncSession, batch_id: int, worker_id: int) -> float | None:

@@ -367,14 +367,13 @@ def removed(removal: Removal) -> str:
 
 def held(hold: Hold) -> str:
     return (
-        f"⏸ Your work on “{hold.batch_name}” is paused for a review: several answers came faster than "
-        f"{hold.min_seconds:.0f} s. An admin will look soon; other batches are still open to you."
+        f"⏸ Your work on “{hold.batch_name}” is paused for a review ({hold.reason}). "
+        "An admin will look soon; other batches are still open to you."
     )
 
 
 def held_for_admins(hold: Hold) -> str:
     return (
-        f"⏸ Worker {hold.worker_id} is held in batch #{hold.batch_id} “{hold.batch_name}”: 3 of their last 10 "
-        f"answers took under {hold.min_seconds:.1f} s. "
+        f"⏸ Worker {hold.worker_id} is held in batch #{hold.batch_id} “{hold.batch_name}”: {hold.reason}. "
         f"To let them continue: /reinstate {hold.worker_id} {hold.batch_id}"
     )

@@ -99,3 +99,17 @@ def test_settings_reach_the_batch() -> None:
 def test_upper_bound_proves_a_bad_worker() -> None:
     assert quality.wilson_upper_bound(0, 5) < 0.44 < quality.wilson_upper_bound(1, 5) < 0.7
     assert quality.wilson_upper_bound(5, 5) == pytest.approx(1.0) and quality.wilson_upper_bound(3, 5) > 0.7
+
+
+async def test_same_answer_for_everything_is_held_when_the_crowd_disagrees(services: Services) -> None:
+    await load_batch(services, products(15), overlap=2)
+    async with services.db.write() as session:
+        (await session.get(Batch, 1)).min_seconds = 0.000001  # speed is not what this test is about
+    services.batches._facts.clear()
+    for worker_id in (1, 2):
+        await worker(services, worker_id)
+    first = await label(services, 1, WOKS)
+    assert len(first) == 15 and all(a.verdict is None for a in first), "nobody to disagree with yet"
+    second = await label(services, 2, SKILLETS)
+    assert len(second) == 10 and isinstance(second[-1].verdict, quality.Hold)
+    assert "same answer for 10 products in a row" in second[-1].verdict.reason
