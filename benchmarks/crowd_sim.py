@@ -22,9 +22,10 @@ copiers 6–20 s (they still click through the category tree, only without readi
 bots 0.5–1.5 s.
 
 Workers take turns (a seeded shuffle per round), each answering its open task and receiving the
-next, until nobody gets a task. The same crowd then labels the same batch again with quality
-control effectively off (min_gold out of reach, min_seconds 1 ms, no cap per worker), for
-the label accuracy and cost without it.
+next, until nobody gets a task. Nobody is reinstated. The same crowd then labels the same batch
+again with quality control effectively off (min_gold out of reach, min_seconds 1 ms, no cap per
+worker, and any hold lifted at once with ``quality.reinstate``, as an admin waving everyone
+through would), for the label accuracy and cost without it.
 
 The batch: root "Home & Garden > Kitchen & Dining" of the bundled taxonomy, leaves only (348
 leaves); each product's true category a random leaf; 10 % of products gold; overlap 3;
@@ -48,6 +49,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import statistics
 import sys
 import tempfile
@@ -75,7 +77,7 @@ from storage import migrate  # noqa: E402
 from storage.assignments import ANSWERED  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402
-from storage.models import Assignment, Batch, Item, User  # noqa: E402
+from storage.models import Assignment, Batch, BatchWorker, Item, User  # noqa: E402
 from taxonomy import Tree, load_default  # noqa: E402
 
 BATCH_ROOT = "Home & Garden > Kitchen & Dining"
@@ -171,9 +173,9 @@ def build_setup(seed: int, workers: int, items: int, spam_share: float, gold_sha
 class Behaviour:
     """What each simulated worker answers, and how long it takes."""
 
-    def __init__(self, setup: Setup, seed: int) -> None:
+    def __init__(self, setup: Setup, seed: int, stream: str = "answers") -> None:
         self._setup = setup
-        self._rng = random.Random(f"{seed}:answers")
+        self._rng = random.Random(f"{seed}:{stream}")
         self._notebook: dict[str, int] = {}  # the copier ring's shared answers, by product
 
     def answer(self, worker: Worker, title: str) -> int:
@@ -199,6 +201,26 @@ class Behaviour:
         return self._rng.uniform(low, high)
 
 
+def honest_ceiling(setup: Setup, seed: int) -> float:
+    """Label accuracy (non-gold products) if every product got OVERLAP answers from honest workers
+    only, aggregated the same way (in memory, no database): the most spam control can reach."""
+    honest = [worker for worker in setup.crowd if worker.kind == HONEST]
+    if len(honest) < OVERLAP:
+        return float("nan")
+    behaviour = Behaviour(setup, seed, "ceiling answers")
+    rng = random.Random(f"{seed}:ceiling")
+    answers = [
+        Answer(row["item_id"], str(worker.id), str(behaviour.answer(worker, row["title"])))
+        for row in setup.rows
+        for worker in rng.sample(honest, OVERLAP)
+    ]
+    gold = {row["item_id"]: row["gold_category"] for row in setup.rows if row["gold_category"]}
+    labels = aggregation.aggregate(answers, "auto", gold)
+    scored = [row for row in setup.rows if not row["gold_category"]]
+    right = sum(1 for row in scored if labels[row["item_id"]].label == str(setup.truth[row["title"]]))
+    return right / len(scored) if scored else float("nan")
+
+
 # --------------------------------------------------------------------------------------------
 # One run: a fresh database, the batch, the crowd at work, the figures read back
 # --------------------------------------------------------------------------------------------
@@ -210,6 +232,7 @@ class WorkerOutcome:
     answers: int
     gold: int
     state: str  # active, removed or held
+    reason: str
     rejected: int
 
 
@@ -231,6 +254,8 @@ class RunResult:
     honest_only_accuracy: float  # the same products aggregated from honest answers alone
     accepted_by_kind: Counter[str] = field(default_factory=Counter)
     answers_by_kind: Counter[str] = field(default_factory=Counter)
+    reasons: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # kind → rule → the reasons given
+    lifted: Counter[str] = field(default_factory=Counter)  # run without quality control: stops undone
 
 
 def run(setup: Setup, seed: int, quality_control: bool) -> RunResult:
@@ -249,8 +274,10 @@ async def _simulate(url: str, setup: Setup, seed: int, quality_control: bool) ->
         async with db.write() as session:
             for worker in setup.crowd:
                 session.add(User(id=worker.id, first_name=f"Sim {worker.id}"))
-        rounds = await _work(services, setup, seed)
-        return await _read_back(services, setup, batch_id, tree, quality_control, time.perf_counter() - started, rounds)
+        rounds, lifted = await _work(services, setup, seed, batch_id, lift_stops=not quality_control)
+        result = await _read_back(services, setup, batch_id, tree, quality_control, time.perf_counter() - started, rounds)
+        result.lifted = lifted
+        return result
     finally:
         await db.dispose()
 
@@ -277,12 +304,17 @@ async def _load_batch(services: Services, setup: Setup, quality_control: bool) -
         return batch.id, tree
 
 
-async def _work(services: Services, setup: Setup, seed: int) -> int:
-    """Turns until a whole round passes with nobody holding or getting a task; returns the rounds."""
+async def _work(services: Services, setup: Setup, seed: int, batch_id: int, lift_stops: bool) -> tuple[int, Counter[str]]:
+    """Turns until a whole round passes with nobody holding or getting a task.
+
+    Returns the rounds, and (with `lift_stops`: the run without quality control) how many
+    stops of each kind of worker were lifted at once, as an admin reinstating everyone would.
+    """
     behaviour = Behaviour(setup, seed)
     order_rng = random.Random(f"{seed}:order")
     tasks: dict[int, work.TaskScreen | None] = {}
     stopped: set[int] = set()
+    lifted: Counter[str] = Counter()
     rounds = 0
     while True:
         rounds += 1
@@ -304,10 +336,16 @@ async def _work(services: Services, setup: Setup, seed: int) -> int:
                 tasks[worker.id] = None
                 continue
             tasks[worker.id] = done.next_task
-            if done.verdict is not None:
+            if done.verdict is None:
+                continue
+            if lift_stops:
+                async with services.db.write() as session:
+                    await quality.reinstate(session, batch_id, worker.id)
+                lifted[worker.kind] += 1
+            else:
                 stopped.add(worker.id)
         if not busy:
-            return rounds - 1
+            return rounds - 1, lifted
 
 
 async def _backdate(services: Services, assignment_id: int, seconds: float) -> None:
@@ -327,7 +365,14 @@ async def _read_back(
     kinds = {worker.id: worker.kind for worker in setup.crowd}
     async with services.db.read() as session:
         labels, _raw = await results.collect(session, batch_id, tree)
-        states = await quality.states(session, batch_id)
+        states = {
+            worker_id: (state, reason or "")
+            for worker_id, state, reason in await session.execute(
+                select(BatchWorker.worker_id, BatchWorker.state, BatchWorker.reason).where(
+                    BatchWorker.batch_id == batch_id
+                )
+            )
+        }
         rows = (
             await session.execute(
                 select(
@@ -360,9 +405,15 @@ async def _read_back(
         else:
             accepted_by_kind[kinds[worker_id]] += 1
     outcomes = [
-        WorkerOutcome(w, answers[w.id], gold[w.id], states.get(w.id, quality.ACTIVE), rejected[w.id])
+        WorkerOutcome(w, answers[w.id], gold[w.id], *states.get(w.id, (quality.ACTIVE, "")), rejected[w.id])
         for w in setup.crowd
     ]
+    reasons: dict[str, dict[str, list[str]]] = {}
+    for outcome in outcomes:
+        if outcome.state != quality.ACTIVE:
+            # "accuracy on checks 1/5, at best 62%" and "… 0/5, at best 43%" are the same reason
+            key = re.sub(r"\d+(\.\d+)?", "#", outcome.reason)
+            reasons.setdefault(outcome.worker.kind, {}).setdefault(key, []).append(outcome.reason)
 
     external_title = {f"sku-{n:05d}": f"Product {n}" for n in range(1, len(setup.rows) + 1)}
     scored = [row for row in labels if external_title[row.item_id] not in setup.gold_titles]
@@ -396,6 +447,7 @@ async def _read_back(
         honest_only_accuracy=honest_correct / len(scored) if scored else 0.0,
         accepted_by_kind=accepted_by_kind,
         answers_by_kind=answers_by_kind,
+        reasons=reasons,
     )
 
 
@@ -458,6 +510,12 @@ def report_run(result: RunResult) -> dict[str, bool]:
             f"{spread([o.answers for o in stopped]):>20}{spread([o.answers for o in group]):>17}"
             f"{accepted:>10.2f}  {target}"
         )
+    for kind, why in result.reasons.items():
+        said = sorted(why.values(), key=len, reverse=True)
+        print(f"stopped {kind}s: " + "; ".join(f"{len(given)} × {given[0]!r}" + (" …" if len(set(given)) > 1 else "") for given in said))
+    if result.lifted:
+        print("holds lifted at once (no quality control): "
+              + ", ".join(f"{kind} {count}" for kind, count in result.lifted.most_common()))
     print()
     print(f"aggregation method (auto): {result.method}")
     line = f"label accuracy (non-gold products): {result.accuracy:.3f}"
@@ -468,7 +526,7 @@ def report_run(result: RunResult) -> dict[str, bool]:
     print(line)
     if result.unlabelled:
         print(f"products without a label: {result.unlabelled}")
-    print(f"reference, honest answers alone (a perfect spam filter): {result.honest_only_accuracy:.3f}")
+    print(f"reference, this run's honest answers alone (spam dropped, not replaced): {result.honest_only_accuracy:.3f}")
     print(f"paid to workers: {format_money(result.paid_micros, CURRENCY)}")
     per_label = result.paid_micros / result.correct / 1e6 if result.correct else float("nan")
     print(f"correct labels: {result.correct}; cost per correct label: {per_label:.4f} {CURRENCY}")
@@ -502,10 +560,14 @@ def main(argv: list[str] | None = None) -> int:
     if honest:
         print(f"honest accuracy: 0.60-0.95 uniform, this crowd's mean {statistics.mean(honest):.3f}; "
               f"{SIBLING_MISTAKE:.0%} of mistakes a sibling leaf")
+    ceiling = honest_ceiling(setup, args.seed)
+    print(f"reference label accuracy, {OVERLAP} honest answers on every product (no spammers, in memory): "
+          f"{ceiling:.3f}")
     print("seconds per answer: " + ", ".join(f"{k} {lo:g}-{hi:g}" for k, (lo, hi) in SECONDS.items()))
     print("copier model: a ring sharing a notebook; the first member on a product answers a random "
           "leaf, later members copy it")
-    print("stopped = removed (gold rule) or held (speed rule); no admin reinstates anyone")
+    print("stopped = removed (gold rule) or held (the hold rules); in the run with quality control "
+          "no admin reinstates anyone")
 
     with_qc = run(setup, args.seed, quality_control=True)
     checks = report_run(with_qc)

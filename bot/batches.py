@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import ledger
 from bot.batch_files import ItemDraft, Row, validate_rows
 from bot.errors import DomainError, InvalidInput, NotAllowed
+from bot.levels import LEVEL_RANKS
 from bot.money import format_money, to_micros
 from storage import assignments
 from storage.clock import utcnow
@@ -35,6 +36,7 @@ SETTING_KEYS = (
     "min_accuracy",
     "min_seconds",
     "max_share",
+    "min_level",
 )
 DRAFT, ACTIVE, PAUSED, COMPLETED, CANCELLED = "draft", "active", "paused", "completed", "cancelled"
 
@@ -57,6 +59,7 @@ class BatchSpec:
     min_accuracy: float = 0.7
     min_seconds: float | None = None  # None: a third of the crowd's median time
     max_share: float = 0.1  # of the batch's items, per worker
+    min_level: int = 0  # 0 Newcomer (everyone), 1 Qualified, 2 Expert
 
     @property
     def missing(self) -> list[str]:
@@ -203,6 +206,8 @@ def _with_setting(spec: BatchSpec, key: str, value: str) -> BatchSpec:
             return replace(spec, min_seconds=float(value) if value else None)
         case "max_share":
             return replace(spec, max_share=_share(value))
+        case "min_level":
+            return replace(spec, min_level=_level(value))
     return replace(spec, name=value)
 
 
@@ -211,6 +216,12 @@ def _share(value: str) -> float:
     if not 0 <= share <= 1:
         raise ValueError("must be between 0 and 1")
     return share
+
+
+def _level(value: str) -> int:
+    if value.lower() not in LEVEL_RANKS:
+        raise ValueError(f"must be one of {', '.join(LEVEL_RANKS)}")
+    return LEVEL_RANKS[value.lower()]
 
 
 def _yes_no(value: str) -> bool:
@@ -283,6 +294,7 @@ async def store_batch(
         min_accuracy=spec.min_accuracy,
         min_seconds=spec.min_seconds,
         max_answers=max(1, math.ceil(spec.max_share * len(drafts))) if spec.max_share < 1 else None,
+        min_level=spec.min_level,
         status=DRAFT,
         item_count=len(drafts),
         source_name=source_name[:256],

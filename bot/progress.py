@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import credits
-from bot.quality import Level, level_of
+from bot.levels import Level, level_of
 from storage import assignments
 from storage.models import Assignment, User
 

@@ -1,6 +1,5 @@
-"""Quality control: the Wilson bound on gold accuracy, levels, and the rules that stop a worker in a batch."""
+"""Quality control: the rules that stop a worker in a batch, checked after every answer."""
 
-import math
 import statistics
 from dataclasses import dataclass
 
@@ -9,55 +8,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import credits, users
 from bot.batches import BatchFacts
+from bot.levels import LEVEL_RANKS, level_of, wilson_upper_bound
 from storage.assignments import ANSWERED, answer_counts
 from storage.clock import utcnow
-from storage.models import Assignment, BatchWorker, Item
+from storage.models import Assignment, BatchWorker, Item, User
 from storage.sql import upsert_adding
 from taxonomy import Tree
 
-# (name, gold answers needed, Wilson lower bound needed), highest first.
-LEVELS = (("Expert", 200, 0.92), ("Qualified", 50, 0.85))
-NEWCOMER = "Newcomer"
 ACTIVE, REMOVED, HELD = "active", "removed", "held"
 SPEED_WINDOW, SPEED_STRIKES = 10, 3  # 3 of the last 10 answers too fast
 SAME_ANSWER_RUN = 10  # where the crowd disagrees on at least half of them
 CROWD_SAMPLE, MIN_CROWD_SAMPLE = 101, 30
-
-
-@dataclass(frozen=True)
-class Level:
-    name: str
-    next_name: str | None
-    gold_needed: int  # more gold answers needed for the next level (0: enough already)
-    bound_needed: float | None  # the accuracy bound the next level needs
-
-
-def wilson_lower_bound(correct: int, total: int, z: float = 1.96) -> float:
-    """The accuracy we are 95 % sure a worker beats: 9/10 right is not yet proof of 0.9."""
-    return _wilson(correct, total, z, -1.0) if total > 0 else 0.0
-
-
-def wilson_upper_bound(correct: int, total: int, z: float = 1.96) -> float:
-    """The accuracy we are 95 % sure a worker does not beat: 0/5 right proves less than 0.44."""
-    return _wilson(correct, total, z, 1.0) if total > 0 else 1.0
-
-
-def _wilson(correct: int, total: int, z: float, side: float) -> float:
-    share = correct / total
-    centre = share + z * z / (2 * total)
-    margin = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total))
-    return (centre + side * margin) / (1 + z * z / total)
-
-
-def level_of(gold_total: int, gold_correct: int) -> Level:
-    bound = wilson_lower_bound(gold_correct, gold_total)
-    reached = next((name for name, count, need in LEVELS if gold_total >= count and bound >= need), NEWCOMER)
-    names = [NEWCOMER] + [name for name, _, _ in reversed(LEVELS)]
-    following = names[names.index(reached) + 1] if reached != names[-1] else None
-    if following is None:
-        return Level(reached, None, 0, None)
-    _, count, need = next(level for level in LEVELS if level[0] == following)
-    return Level(reached, following, max(count - gold_total, 0), need)
 
 
 @dataclass(frozen=True)
@@ -98,8 +59,27 @@ async def after_answer(
         )
     )
     if assignment.gold_correct is not None:
+        await _count_gold(session, assignment.worker_id, assignment.gold_correct)
         return await _gold_rule(session, tree, batch, assignment.worker_id)
     return await _speed_rule(session, batch, assignment) or await _pattern_rule(session, batch, assignment)
+
+
+async def _count_gold(session: AsyncSession, worker_id: int, correct: bool) -> None:
+    """Lifetime gold counters and the level they earn, on the user row."""
+    counts = (
+        await session.execute(
+            update(User)
+            .where(User.id == worker_id)
+            .values(gold_answers=User.gold_answers + 1, gold_correct=User.gold_correct + int(correct))
+            .returning(User.gold_answers, User.gold_correct)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if counts is not None:
+        rank = LEVEL_RANKS[level_of(*counts).name.lower()]
+        await session.execute(
+            update(User).where(User.id == worker_id).values(level=rank).execution_options(synchronize_session=False)
+        )
 
 
 async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worker_id: int) -> Removal | None:

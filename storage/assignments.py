@@ -28,6 +28,7 @@ async def claim_next(session: AsyncSession, worker_id: int, now: datetime, ttl: 
     """Reserve the next item for this worker, or None when nothing is left for them (or they are suspended)."""
     already_seen = exists().where(Assignment.item_id == Item.id, Assignment.worker_id == worker_id)
     suspended = exists().where(User.id == worker_id, User.suspended_reason.is_not(None))
+    below_level = exists().where(User.id == worker_id, User.level < Batch.min_level)
     # Removed or held by quality control in that batch, or already at the batch's cap per worker.
     stopped = exists().where(
         BatchWorker.batch_id == Item.batch_id,
@@ -38,7 +39,7 @@ async def claim_next(session: AsyncSession, worker_id: int, now: datetime, ttl: 
     pick = (
         select(Item, Batch.overlap, Batch.reward_micros)
         .join(Batch, Batch.id == Item.batch_id)
-        .where(Item.is_open == True, Batch.status == "active", ~already_seen, ~suspended, ~stopped)  # noqa: E712
+        .where(Item.is_open == True, Batch.status == "active", ~already_seen, ~suspended, ~stopped, ~below_level)  # noqa: E712
         .order_by(Item.is_open, Item.slots_taken.desc(), Item.id)
         .limit(1)
     )

@@ -69,6 +69,11 @@ class User(Base):
     reminded_method_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The worker's own daily earnings goal (/target), and whether we suggest breaks (/breaks).
     daily_target_micros: Mapped[int | None] = mapped_column(BigInteger)
+    # Lifetime answers on gold and the level they earned (0 Newcomer, 1 Qualified, 2 Expert),
+    # kept here so the claim query can gate batches by level without counting history.
+    gold_answers: Mapped[int] = mapped_column(Integer, default=0)
+    gold_correct: Mapped[int] = mapped_column(Integer, default=0)
+    level: Mapped[int] = mapped_column(Integer, default=0)
     breaks_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     break_suggested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -121,6 +126,8 @@ class Batch(Base):
     min_accuracy: Mapped[float] = mapped_column(Float, default=0.7)
     min_seconds: Mapped[float | None] = mapped_column(Float)
     max_answers: Mapped[int | None] = mapped_column(Integer)
+    # Only workers of at least this level see the batch (0 Newcomer, 1 Qualified, 2 Expert).
+    min_level: Mapped[int] = mapped_column(Integer, default=0)
     # draft → active ⇄ paused → completed | cancelled
     status: Mapped[str] = mapped_column(String(16), default="draft")
     item_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from bot import credits, progress, work
-from bot.quality import level_of, wilson_lower_bound
+from bot.levels import level_of, wilson_lower_bound
 from bot.services import Services
 from handlers import texts
 from storage.clock import utcnow

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from bot import batches, ledger, quality, results, work
+from bot import batches, ledger, levels, quality, results, work
 from bot.services import Services
 from storage import ledger as books
 from storage.models import Assignment, Batch, BatchWorker, User
@@ -97,8 +97,8 @@ def test_settings_reach_the_batch() -> None:
 
 
 def test_upper_bound_proves_a_bad_worker() -> None:
-    assert quality.wilson_upper_bound(0, 5) < 0.44 < quality.wilson_upper_bound(1, 5) < 0.7
-    assert quality.wilson_upper_bound(5, 5) == pytest.approx(1.0) and quality.wilson_upper_bound(3, 5) > 0.7
+    assert levels.wilson_upper_bound(0, 5) < 0.44 < levels.wilson_upper_bound(1, 5) < 0.7
+    assert levels.wilson_upper_bound(5, 5) == pytest.approx(1.0) and levels.wilson_upper_bound(3, 5) > 0.7
 
 
 async def test_same_answer_for_everything_is_held_when_the_crowd_disagrees(services: Services) -> None:
@@ -113,3 +113,23 @@ async def test_same_answer_for_everything_is_held_when_the_crowd_disagrees(servi
     second = await label(services, 2, SKILLETS)
     assert len(second) == 10 and isinstance(second[-1].verdict, quality.Hold)
     assert "same answer for 10 products in a row" in second[-1].verdict.reason
+
+
+async def test_level_gated_batch_hidden_until_qualified(services: Services) -> None:
+    """A min_level=qualified batch is invisible to newcomers and appears once 50 checks are reliably right."""
+    await load_batch(services, products(3), overlap=1)
+    async with services.db.write() as session:
+        (await session.get(Batch, 1)).min_level = levels.LEVEL_RANKS["qualified"]
+    await worker(services, 1)
+    assert await work.next_task(services, 1) is None
+    # 50 right answers on gold in another batch earn the level.
+    gold = {n: SKILLETS for n in range(1, 51)}
+    await load_batch(services, products(50, gold=gold), overlap=1, name="Training")
+    training = await label(services, 1, SKILLETS, limit=49)
+    assert len(training) == 49 and training[-1].next_task.batch_name == "Training", "still a newcomer"
+    leaf = (await services.taxonomies.get(1)).tree.find(SKILLETS).id
+    fiftieth = await work.answer(services, 1, training[-1].next_task.assignment_id, leaf)
+    assert fiftieth.next_task.batch_name == "Kitchen", "qualified: the gated batch appears"
+    async with services.db.read() as session:
+        user = await session.get(User, 1)
+        assert (user.gold_answers, user.gold_correct, user.level) == (50, 50, 1)

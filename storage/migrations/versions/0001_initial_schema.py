@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:37:33.505758
+Create Date: 2026-11-22 20:52:09.618045
 """
 
 from collections.abc import Sequence
@@ -70,6 +70,9 @@ def upgrade() -> None:
         sa.Column("awaiting", sa.String(length=64), nullable=True),
         sa.Column("reminded_method_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("daily_target_micros", sa.BigInteger(), nullable=True),
+        sa.Column("gold_answers", sa.Integer(), nullable=False),
+        sa.Column("gold_correct", sa.Integer(), nullable=False),
+        sa.Column("level", sa.Integer(), nullable=False),
         sa.Column("breaks_enabled", sa.Boolean(), nullable=False),
         sa.Column("break_suggested_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -95,6 +98,7 @@ def upgrade() -> None:
         sa.Column("min_accuracy", sa.Float(), nullable=False),
         sa.Column("min_seconds", sa.Float(), nullable=True),
         sa.Column("max_answers", sa.Integer(), nullable=True),
+        sa.Column("min_level", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("item_count", sa.Integer(), nullable=False),
         sa.Column("reserved_micros", sa.BigInteger(), nullable=False),

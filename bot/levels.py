@@ -1,0 +1,46 @@
+"""Accuracy from few gold answers (Wilson bounds), and the levels built on it. Pure: no database."""
+
+import math
+from dataclasses import dataclass
+
+NEWCOMER = "Newcomer"
+# Ranks stored on users and required by batches (min_level).
+LEVEL_RANKS = {"newcomer": 0, "qualified": 1, "expert": 2}
+# (name, gold answers needed, Wilson lower bound needed), highest first.
+LEVELS = (("Expert", 200, 0.92), ("Qualified", 50, 0.85))
+
+
+@dataclass(frozen=True)
+class Level:
+    name: str
+    next_name: str | None
+    gold_needed: int  # more gold answers needed for the next level (0: enough already)
+    bound_needed: float | None  # the accuracy bound the next level needs
+
+
+def wilson_lower_bound(correct: int, total: int, z: float = 1.96) -> float:
+    """The accuracy we are 95 % sure a worker beats: 9/10 right is not yet proof of 0.9."""
+    return _wilson(correct, total, z, -1.0) if total > 0 else 0.0
+
+
+def wilson_upper_bound(correct: int, total: int, z: float = 1.96) -> float:
+    """The accuracy we are 95 % sure a worker does not beat: 0/5 right proves less than 0.44."""
+    return _wilson(correct, total, z, 1.0) if total > 0 else 1.0
+
+
+def _wilson(correct: int, total: int, z: float, side: float) -> float:
+    share = correct / total
+    centre = share + z * z / (2 * total)
+    margin = z * math.sqrt(share * (1 - share) / total + z * z / (4 * total * total))
+    return (centre + side * margin) / (1 + z * z / total)
+
+
+def level_of(gold_total: int, gold_correct: int) -> Level:
+    bound = wilson_lower_bound(gold_correct, gold_total)
+    reached = next((name for name, count, need in LEVELS if gold_total >= count and bound >= need), NEWCOMER)
+    names = [NEWCOMER] + [name for name, _, _ in reversed(LEVELS)]
+    following = names[names.index(reached) + 1] if reached != names[-1] else None
+    if following is None:
+        return Level(reached, None, 0, None)
+    _, count, need = next(level for level in LEVELS if level[0] == following)
+    return Level(reached, following, max(count - gold_total, 0), need)
