@@ -1,7 +1,9 @@
 """Quality control: the rules that stop a worker in a batch, checked after every answer."""
 
 import statistics
+import time
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +21,8 @@ ACTIVE, REMOVED, HELD = "active", "removed", "held"
 SPEED_WINDOW, SPEED_STRIKES = 10, 3  # 3 of the last 10 answers too fast
 SAME_ANSWER_RUN = 10  # where the crowd disagrees on at least half of them
 CROWD_SAMPLE, MIN_CROWD_SAMPLE = 101, 30
+FLOOR_SECONDS = 60
+_FLOORS: WeakKeyDictionary[object, dict[int, tuple[float | None, float]]] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ async def after_answer(
     if assignment.gold_correct is not None:
         await _count_gold(session, assignment.worker_id, assignment.gold_correct)
         return await _gold_rule(session, tree, batch, assignment.worker_id)
-    return await _speed_rule(session, batch, assignment) or await _pattern_rule(session, batch, assignment)
+    return await _behaviour_rules(session, batch, assignment)
 
 
 async def _count_gold(session: AsyncSession, worker_id: int, correct: bool) -> None:
@@ -116,51 +120,44 @@ def _path(tree: Tree, node: int | None) -> str:
     return tree.path_names(node, " › ") if node is not None and node in tree else "?"
 
 
-async def _speed_rule(session: AsyncSession, batch: BatchFacts, assignment: Assignment) -> Hold | None:
-    limit = batch.min_seconds or await _crowd_floor(session, batch.id, assignment.worker_id)
-    if not limit:
-        return None
-    recent = await _durations(
-        session, (Assignment.batch_id == batch.id, Assignment.worker_id == assignment.worker_id), SPEED_WINDOW
-    )
-    if sum(1 for seconds in recent if seconds < limit) < SPEED_STRIKES:
-        return None
-    return await _hold(
-        session,
-        batch,
-        assignment.worker_id,
-        f"{SPEED_STRIKES} of their last {SPEED_WINDOW} answers took under {limit:.1f} s",
-    )
-
-
-async def _pattern_rule(session: AsyncSession, batch: BatchFacts, assignment: Assignment) -> Hold | None:
-    """The same answer for SAME_ANSWER_RUN items in a row, where other workers answered otherwise."""
-    mine = (
-        Assignment.batch_id == batch.id,
-        Assignment.worker_id == assignment.worker_id,
-        Assignment.status == ANSWERED,
-    )
+async def _behaviour_rules(session: AsyncSession, batch: BatchFacts, assignment: Assignment) -> Hold | None:
+    """Too fast on 3 of the last 10 answers, or one answer for everything where the crowd disagrees."""
     recent = (
         await session.execute(
-            select(Assignment.item_id, Assignment.answer_node_id)
-            .where(*mine)
+            select(Assignment.item_id, Assignment.answer_node_id, Assignment.created_at, Assignment.answered_at)
+            .where(
+                Assignment.batch_id == batch.id,
+                Assignment.worker_id == assignment.worker_id,
+                Assignment.status == ANSWERED,
+            )
             .order_by(Assignment.id.desc())
-            .limit(SAME_ANSWER_RUN)
+            .limit(max(SPEED_WINDOW, SAME_ANSWER_RUN))
         )
     ).all()
-    if len(recent) < SAME_ANSWER_RUN or len({node for _, node in recent}) > 1:
-        return None
-    disagreeing = await session.scalar(
+    limit = batch.min_seconds or await _crowd_floor(session, batch.id, assignment.worker_id)
+    durations = [(done - shown).total_seconds() for _, _, shown, done in recent[:SPEED_WINDOW]]
+    if limit and sum(1 for seconds in durations if seconds < limit) >= SPEED_STRIKES:
+        reason = f"{SPEED_STRIKES} of their last {SPEED_WINDOW} answers took under {limit:.1f} s"
+        return await _hold(session, batch, assignment.worker_id, reason)
+    run = recent[:SAME_ANSWER_RUN]
+    constant = len(run) == SAME_ANSWER_RUN and len({node for _, node, _, _ in run}) == 1
+    if constant and await _disagreeing(session, [item for item, _, _, _ in run], assignment.worker_id, run[0][1]):
+        reason = f"the same answer for {SAME_ANSWER_RUN} products in a row"
+        return await _hold(session, batch, assignment.worker_id, reason)
+    return None
+
+
+async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, answer: int) -> bool:
+    """Whether other workers answered something else on at least half of these items."""
+    count = await session.scalar(
         select(func.count(func.distinct(Assignment.item_id))).where(
-            Assignment.item_id.in_([item for item, _ in recent]),
-            Assignment.worker_id != assignment.worker_id,
+            Assignment.item_id.in_(items),
+            Assignment.worker_id != worker_id,
             Assignment.status == ANSWERED,
-            Assignment.answer_node_id != recent[0][1],
+            Assignment.answer_node_id != answer,
         )
     )
-    if disagreeing < SAME_ANSWER_RUN // 2:
-        return None
-    return await _hold(session, batch, assignment.worker_id, f"the same answer for {SAME_ANSWER_RUN} products in a row")
+    return count >= len(items) // 2
 
 
 async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason: str) -> Hold:
@@ -170,20 +167,24 @@ async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason
 
 
 async def _crowd_floor(session: AsyncSession, batch_id: int, worker_id: int) -> float | None:
-    """A third of the other workers' median time on this batch, once there are enough answers to tell."""
-    others = (Assignment.batch_id == batch_id, Assignment.worker_id != worker_id)
-    durations = await _durations(session, others, CROWD_SAMPLE)
-    return statistics.median(durations) / 3 if len(durations) >= MIN_CROWD_SAMPLE else None
+    """A third of the other workers' median time on this batch, once there are enough answers to tell.
 
-
-async def _durations(session: AsyncSession, where: tuple[ColumnElement[bool], ...], limit: int) -> list[float]:
+    Kept for a minute per batch: it moves slowly, and reading 101 answers on every answer would not.
+    """
+    floors = _FLOORS.setdefault(session.bind, {})
+    cached = floors.get(batch_id)
+    if cached is not None and time.monotonic() - cached[1] < FLOOR_SECONDS:
+        return cached[0]
     rows = await session.execute(
         select(Assignment.created_at, Assignment.answered_at)
-        .where(*where, Assignment.status == ANSWERED)
+        .where(Assignment.batch_id == batch_id, Assignment.worker_id != worker_id, Assignment.status == ANSWERED)
         .order_by(Assignment.id.desc())
-        .limit(limit)
+        .limit(CROWD_SAMPLE)
     )
-    return [(done - shown).total_seconds() for shown, done in rows]
+    durations = [(done - shown).total_seconds() for shown, done in rows]
+    floor = statistics.median(durations) / 3 if len(durations) >= MIN_CROWD_SAMPLE else None
+    floors[batch_id] = (floor, time.monotonic())
+    return floor
 
 
 async def _set_state(session: AsyncSession, batch_id: int, worker_id: int, state: str, reason: str) -> None:
