@@ -2,6 +2,7 @@
 
 import math
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -21,23 +22,6 @@ from taxonomy import Tree
 
 TASK_TYPES = ("categorize",)
 INSERT_CHUNK = 5000
-SETTING_KEYS = (
-    "type",
-    "reward",
-    "overlap",
-    "gold_rate",
-    "root",
-    "name",
-    "leaf_only",
-    "confidence",
-    "min_overlap",
-    "instructions",
-    "min_gold",
-    "min_accuracy",
-    "min_seconds",
-    "max_share",
-    "min_level",
-)
 DRAFT, ACTIVE, PAUSED, COMPLETED, CANCELLED = "draft", "active", "paused", "completed", "cancelled"
 
 
@@ -179,36 +163,8 @@ def parse_settings(text: str, default_name: str) -> BatchSpec:
 
 
 def _with_setting(spec: BatchSpec, key: str, value: str) -> BatchSpec:
-    match key:
-        case "type":
-            return replace(spec, task_type=value)
-        case "reward":
-            return replace(spec, reward_micros=to_micros(value))
-        case "overlap":
-            return replace(spec, overlap=int(value))
-        case "min_overlap":
-            return replace(spec, min_overlap=int(value))
-        case "gold_rate":
-            return replace(spec, gold_rate=_share(value))
-        case "confidence":
-            return replace(spec, confidence=_share(value))
-        case "leaf_only":
-            return replace(spec, leaf_only=_yes_no(value))
-        case "root":
-            return replace(spec, root=value or None)
-        case "instructions":
-            return replace(spec, instructions=value)
-        case "min_gold":
-            return replace(spec, min_gold=int(value))
-        case "min_accuracy":
-            return replace(spec, min_accuracy=_share(value))
-        case "min_seconds":
-            return replace(spec, min_seconds=float(value) if value else None)
-        case "max_share":
-            return replace(spec, max_share=_share(value))
-        case "min_level":
-            return replace(spec, min_level=_level(value))
-    return replace(spec, name=value)
+    field, parse = _SETTINGS[key]
+    return replace(spec, **{field: parse(value)})
 
 
 def _share(value: str) -> float:
@@ -230,6 +186,27 @@ def _yes_no(value: str) -> bool:
     if value.lower() in ("false", "no", "0", "off"):
         return False
     raise ValueError("must be true or false")
+
+
+# Caption (or CLI) setting → the BatchSpec field it fills, and how its text is read.
+_SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
+    "type": ("task_type", str),
+    "reward": ("reward_micros", to_micros),
+    "overlap": ("overlap", int),
+    "gold_rate": ("gold_rate", _share),
+    "root": ("root", lambda value: value or None),
+    "name": ("name", str),
+    "leaf_only": ("leaf_only", _yes_no),
+    "confidence": ("confidence", _share),
+    "min_overlap": ("min_overlap", int),
+    "instructions": ("instructions", str),
+    "min_gold": ("min_gold", int),
+    "min_accuracy": ("min_accuracy", _share),
+    "min_seconds": ("min_seconds", lambda value: float(value) if value else None),
+    "max_share": ("max_share", _share),
+    "min_level": ("min_level", _level),
+}
+SETTING_KEYS = tuple(_SETTINGS)
 
 
 def check_spec(spec: BatchSpec, tree: Tree, require_complete: bool = True) -> int | None:
