@@ -41,6 +41,11 @@ Run it from the repository root::
     python benchmarks/crowd_sim.py --quick    # 40 workers, 200 products
     python benchmarks/crowd_sim.py --seed 7 --workers 60 --items 900
 
+Simulated time is only the gap between showing and answering a product: the crowd's answers
+arrive as fast as the machine records them (a default run takes about a minute and a half on
+two cores), so anything the product keeps for a stretch of wall-clock time (a cached figure,
+say) sees the whole batch pass within that stretch. Read such rules' figures with that in mind.
+
 Output is plain ``name: value`` lines and small tables with each target beside its figure; the
 exit status is 0 whatever the figures (missed targets are printed, not fatal).
 """

@@ -22,7 +22,7 @@ SPEED_WINDOW, SPEED_STRIKES = 10, 3  # 3 of the last 10 answers too fast
 SAME_ANSWER_RUN = 10  # where the crowd disagrees on at least half of them
 CROWD_SAMPLE, MIN_CROWD_SAMPLE = 101, 30
 FLOOR_SECONDS = 60
-_FLOORS: WeakKeyDictionary[object, dict[int, tuple[float | None, float]]] = WeakKeyDictionary()
+_FLOORS: WeakKeyDictionary[object, dict[int, tuple[float, float]]] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,9 @@ async def _crowd_floor(session: AsyncSession, batch_id: int, worker_id: int) -> 
         .limit(CROWD_SAMPLE)
     )
     durations = [(done - shown).total_seconds() for shown, done in rows]
-    floor = statistics.median(durations) / 3 if len(durations) >= MIN_CROWD_SAMPLE else None
+    if len(durations) < MIN_CROWD_SAMPLE:
+        return None  # not cached: the very next answers may bring enough to judge
+    floor = statistics.median(durations) / 3
     floors[batch_id] = (floor, time.monotonic())
     return floor
 
