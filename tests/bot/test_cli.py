@@ -235,3 +235,46 @@ def test_missing_file_is_reported_not_raised(
     """A file that does not exist gives a non-zero exit and a message naming the file, not an exception."""
     assert run(*argv) != 0
     assert "missing." in capsys.readouterr().err
+
+
+def test_aggregate_answers_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The public truth-inference header is accepted; gold clamps; the labels file has the documented columns."""
+    answers = tmp_path / "answers.csv"
+    answers.write_text("question,worker,answer\nq1,a,1\nq1,b,1\nq1,c,0\nq2,a,0\nq2,b,0\nq2,c,1\n")
+    gold = tmp_path / "gold.csv"
+    gold.write_text("item,answer\nq2,1\n")
+    out = tmp_path / "labels.csv"
+    assert run("aggregate", str(answers), "--method", "mv", "--gold", str(gold), "--out", str(out)) == 0
+    assert "Wrote 2 labels from 6 answers" in capsys.readouterr().out
+    lines = out.read_text().splitlines()
+    assert lines[0] == "item,label,confidence,answers"
+    assert lines[1].startswith("q1,1,0.66") and lines[2].startswith("q2,1,1.0")
+
+
+def test_aggregate_refuses_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    answers = tmp_path / "answers.csv"
+    answers.write_text("item,who\nq1,a\n")
+    assert run("aggregate", str(answers), "--out", str(tmp_path / "labels.csv")) == 2
+    assert "worker" in capsys.readouterr().err
+
+
+def test_payouts_export_writes_paypal_rows(database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("db", "upgrade") == 0
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "INSERT INTO users (id, first_name, is_requester, is_reachable, created_at, last_seen_at, breaks_enabled,"
+            " gold_answers, gold_correct, level) VALUES (7, 'W', 0, 1, '2026-01-01', '2026-01-01', 1, 0, 0, 0)"
+        )
+        connection.executemany(
+            "INSERT INTO payouts (worker_id, amount_micros, method_kind, method_address, status, requested_at)"
+            " VALUES (7, ?, ?, ?, ?, '2026-01-01')",
+            [
+                (12_340_000, "paypal", "w@example.com", "approved"),
+                (5_000_000, "iban", "DE89 3704 0044 0532 0130 00", "approved"),
+                (9_000_000, "paypal", "w@example.com", "requested"),
+            ],
+        )
+    out = tmp_path / "paypal.csv"
+    assert run("payouts", "export", "--status", "approved", "--out", str(out)) == 0
+    assert out.read_text() == "w@example.com,12.34,USD,crowdshelf-1,crowdshelf earnings\n"
+    assert "Wrote 1 PayPal payout(s)" in capsys.readouterr().err

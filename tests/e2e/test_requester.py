@@ -251,3 +251,13 @@ async def test_results_command_for_own_batches_only(bot: RunningBot) -> None:
     assert shop.messages[-2].document["file_name"] == "batch-1-results.jsonl"
     assert json.loads(shop.messages[-2].document_bytes.decode().splitlines()[0])["item_id"] == "p1"
     assert "no answers yet" in shop.last.body
+
+
+async def test_daily_digest_reports_running_batches(bot: RunningBot) -> None:
+    shop = bot.user(SHOP, "Shop")
+    await upload(bot, shop, csv_file(pans(2)), "pans.csv")
+    await fund(bot, "1")
+    await tap(bot, shop, "🚀 Launch")
+    await bot.run_job("daily-digest")
+    await bot.settle()
+    assert "Daily digest" in shop.last.body and "#1 Pans" in shop.last.body and "0/4 answers" in shop.last.body
