@@ -95,16 +95,11 @@ async def set_breaks(session: AsyncSession, worker_id: int, enabled: bool) -> No
 
 async def after_answer(session: AsyncSession, worker_id: int, credited: int, now: datetime) -> Nudges:
     """Whether this answer reached the daily target, and whether it is time to suggest a break."""
-    prefs = (
-        await session.execute(
-            select(User.daily_target_micros, User.breaks_enabled, User.break_suggested_at).where(User.id == worker_id)
-        )
-    ).first()
-    if prefs is None:
+    user = await session.get(User, worker_id)
+    if user is None:
         return Nudges()
-    target, breaks, suggested = prefs
     reached = None
-    if target:
+    if user.daily_target_micros:
         today = await _sum_rewards(
             session,
             Assignment.worker_id == worker_id,
@@ -112,25 +107,17 @@ async def after_answer(session: AsyncSession, worker_id: int, credited: int, now
             Assignment.credit_state != credits.REJECTED,
             Assignment.answered_at >= _day_start(now),
         )
+        target = user.daily_target_micros
         reached = target if today >= target > today - credited else None
-    take_break = breaks and await _long_session(session, worker_id, now, suggested)
-    if take_break:
-        await session.execute(update(User).where(User.id == worker_id).values(break_suggested_at=now))
-    return Nudges(reached, take_break)
-
-
-async def _long_session(session: AsyncSession, worker_id: int, now: datetime, suggested: datetime | None) -> bool:
-    """Answers without a 5-minute pause for 25 minutes, and no suggestion yet in this stretch."""
-    recent = await session.scalars(
-        select(Assignment.answered_at)
-        .where(Assignment.worker_id == worker_id, Assignment.answered_at >= now - BREAK_AFTER - PAUSE_ENDS_SESSION)
-        .order_by(Assignment.answered_at.desc())
+    if user.last_answer_at is None or now - user.last_answer_at >= PAUSE_ENDS_SESSION:
+        user.stretch_started_at = now
+    user.last_answer_at = now
+    suggested = user.break_suggested_at
+    take_break = (
+        user.breaks_enabled
+        and now - user.stretch_started_at >= BREAK_AFTER
+        and (suggested is None or suggested < user.stretch_started_at)
     )
-    start = now
-    for moment in recent:
-        if start - moment > PAUSE_ENDS_SESSION:
-            break
-        start = moment
-    if now - start < BREAK_AFTER:
-        return False
-    return suggested is None or suggested < start
+    if take_break:
+        user.break_suggested_at = now
+    return Nudges(reached, take_break)

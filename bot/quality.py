@@ -21,8 +21,9 @@ ACTIVE, REMOVED, HELD = "active", "removed", "held"
 SPEED_WINDOW, SPEED_STRIKES = 10, 3  # 3 of the last 10 answers too fast
 SAME_ANSWER_RUN = 10  # where the crowd disagrees on at least half of them
 CROWD_SAMPLE, MIN_CROWD_SAMPLE = 101, 30
-FLOOR_SECONDS = 60
-_FLOORS: WeakKeyDictionary[object, dict[int, tuple[float, float]]] = WeakKeyDictionary()
+FLOOR_SECONDS, UNKNOWN_FLOOR_SECONDS = 60, 2
+FLOOR_CAP = 10.0  # seconds: a crowd of slow, careful workers must not make 12-second answers suspect
+_FLOORS: WeakKeyDictionary[object, dict[int, tuple[float | None, float]]] = WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -134,8 +135,11 @@ async def _behaviour_rules(session: AsyncSession, batch: BatchFacts, assignment:
             .limit(max(SPEED_WINDOW, SAME_ANSWER_RUN))
         )
     ).all()
-    limit = batch.min_seconds or await _crowd_floor(session, batch.id, assignment.worker_id)
     durations = [(done - shown).total_seconds() for _, _, shown, done in recent[:SPEED_WINDOW]]
+    limit = batch.min_seconds
+    # The crowd's floor never exceeds FLOOR_CAP, so a worker without 3 answers under it needs no query.
+    if limit is None and sum(1 for seconds in durations if seconds < FLOOR_CAP) >= SPEED_STRIKES:
+        limit = await _crowd_floor(session, batch.id, assignment.worker_id)
     if limit and sum(1 for seconds in durations if seconds < limit) >= SPEED_STRIKES:
         reason = f"{SPEED_STRIKES} of their last {SPEED_WINDOW} answers took under {limit:.1f} s"
         return await _hold(session, batch, assignment.worker_id, reason)
@@ -173,7 +177,7 @@ async def _crowd_floor(session: AsyncSession, batch_id: int, worker_id: int) -> 
     """
     floors = _FLOORS.setdefault(session.bind, {})
     cached = floors.get(batch_id)
-    if cached is not None and time.monotonic() - cached[1] < FLOOR_SECONDS:
+    if cached is not None and time.monotonic() - cached[1] < (FLOOR_SECONDS if cached[0] else UNKNOWN_FLOOR_SECONDS):
         return cached[0]
     rows = await session.execute(
         select(Assignment.created_at, Assignment.answered_at)
@@ -182,9 +186,8 @@ async def _crowd_floor(session: AsyncSession, batch_id: int, worker_id: int) -> 
         .limit(CROWD_SAMPLE)
     )
     durations = [(done - shown).total_seconds() for shown, done in rows]
-    if len(durations) < MIN_CROWD_SAMPLE:
-        return None  # not cached: the very next answers may bring enough to judge
-    floor = statistics.median(durations) / 3
+    # "Not enough answers yet" is kept only briefly: the next ones may bring enough to judge.
+    floor = min(statistics.median(durations) / 3, FLOOR_CAP) if len(durations) >= MIN_CROWD_SAMPLE else None
     floors[batch_id] = (floor, time.monotonic())
     return floor
 

@@ -76,6 +76,9 @@ class User(Base):
     level: Mapped[int] = mapped_column(Integer, default=0)
     breaks_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     break_suggested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The current stretch of work without a 5-minute pause, for break suggestions.
+    stretch_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_answer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

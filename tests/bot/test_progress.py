@@ -87,21 +87,27 @@ async def test_daily_target_reached_once(services: Services) -> None:
     assert fourth.nudges.target_reached_micros is None, "said once, when crossed"
 
 
-async def spread(services: Services, minutes_ago: list[int]) -> None:
-    """Move the answers with ids 1, 2, … to the given ages."""
+async def stretch(services: Services, started_minutes_ago: float, last_minutes_ago: float) -> None:
+    """Pretend the worker has been answering since then, the last time that long ago."""
     async with services.db.write() as session:
-        for assignment_id, minutes in enumerate(minutes_ago, start=1):
-            when = utcnow() - timedelta(minutes=minutes)
-            await session.execute(update(Assignment).where(Assignment.id == assignment_id).values(answered_at=when))
+        await session.execute(
+            update(User)
+            .where(User.id == 1)
+            .values(
+                stretch_started_at=utcnow() - timedelta(minutes=started_minutes_ago),
+                last_answer_at=utcnow() - timedelta(minutes=last_minutes_ago),
+            )
+        )
 
 
 async def test_break_suggested_after_25_minutes_once(services: Services) -> None:
     await load_batch(services, products(12), overlap=1)
     await make_worker(services)
-    await answer(services, 7)
-    await spread(services, [40, 22, 18, 14, 10, 6, 2])  # a 18-minute pause after the first: a 22-minute stretch
-    assert not (await answer(services, 1)).nudges.take_a_break
-    await spread(services, [26, 22, 18, 14, 10, 6, 2, 1])  # 26 minutes without a 5-minute pause
+    await stretch(services, 24, 1)
+    assert not (await answer(services, 1)).nudges.take_a_break, "24 minutes is not yet 25"
+    await stretch(services, 40, 6)
+    assert not (await answer(services, 1)).nudges.take_a_break, "a 6-minute pause started a new stretch"
+    await stretch(services, 26, 1)
     first = await answer(services, 1)
     assert first.nudges.take_a_break
     assert "short break" in texts.answer_note(20_000, 0, "USD", first.nudges)
@@ -113,6 +119,5 @@ async def test_breaks_off(services: Services) -> None:
     await make_worker(services)
     async with services.db.write() as session:
         await progress.set_breaks(session, 1, False)
-    await answer(services, 7)
-    await spread(services, [26, 22, 18, 14, 10, 6, 2])
+    await stretch(services, 26, 1)
     assert not (await answer(services, 1)).nudges.take_a_break

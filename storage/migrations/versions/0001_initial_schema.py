@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 20:52:09.618045
+Create Date: 2026-11-22 21:17:27.779268
 """
 
 from collections.abc import Sequence
@@ -75,6 +75,8 @@ def upgrade() -> None:
         sa.Column("level", sa.Integer(), nullable=False),
         sa.Column("breaks_enabled", sa.Boolean(), nullable=False),
         sa.Column("break_suggested_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("stretch_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_answer_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
