@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ledger
@@ -138,9 +138,16 @@ async def set_reference(session: AsyncSession, payout_id: int, reference: str) -
 
 
 async def view(session: AsyncSession, payout_id: int) -> PayoutView:
-    payout = await session.get(Payout, payout_id)
-    user = await session.get(User, payout.worker_id)
-    name = (f"@{user.username}" if user.username else user.first_name) if user else str(payout.worker_id)
+    row = (await session.execute(_with_worker().where(Payout.id == payout_id))).one()
+    return _view(*row)
+
+
+def _with_worker() -> Select[tuple[Payout, User | None]]:
+    return select(Payout, User).outerjoin(User, User.id == Payout.worker_id)
+
+
+def _view(payout: Payout, user: User | None) -> PayoutView:
+    name = (f"@{user.username}" if user.username else user.first_name) if user else ""
     return PayoutView(
         id=payout.id,
         worker_id=payout.worker_id,
@@ -168,13 +175,9 @@ async def worker_record(session: AsyncSession, worker_id: int) -> WorkerRecord:
 
 
 async def queue(session: AsyncSession, status: str = REQUESTED, limit: int = 50) -> list[PayoutView]:
-    ids = await session.scalars(select(Payout.id).where(Payout.status == status).order_by(Payout.id).limit(limit))
-    return [await view(session, payout_id) for payout_id in ids]
-
-
-async def of_worker(session: AsyncSession, worker_id: int) -> list[PayoutView]:
-    ids = await session.scalars(select(Payout.id).where(Payout.worker_id == worker_id).order_by(Payout.id))
-    return [await view(session, payout_id) for payout_id in ids]
+    """One query for the whole list, so an export of many payouts does not query per payout."""
+    rows = await session.execute(_with_worker().where(Payout.status == status).order_by(Payout.id).limit(limit))
+    return [_view(payout, user) for payout, user in rows]
 
 
 async def record_notice(session: AsyncSession, payout_id: int, admin_id: int, message_id: int) -> None:

@@ -17,7 +17,6 @@ class Person:
     first_name: str
     is_admin: bool
     is_requester: bool
-    is_new: bool
     suspended_reason: str | None
 
 
@@ -26,7 +25,6 @@ async def register(
 ) -> Person:
     """Create or refresh the user; anyone who writes to the bot is reachable again."""
     user = await session.get(User, user_id)
-    is_new = user is None
     if user is None:
         user = User(id=user_id, is_requester=user_id in settings.requester_ids)
         session.add(user)
@@ -40,7 +38,6 @@ async def register(
         first_name=user.first_name,
         is_admin=user_id in settings.admin_ids,
         is_requester=user.is_requester or user_id in settings.requester_ids,
-        is_new=is_new,
         suspended_reason=user.suspended_reason,
     )
 
