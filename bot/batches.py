@@ -22,6 +22,8 @@ from taxonomy import Tree
 
 TASK_TYPES = ("categorize",)
 INSERT_CHUNK = 5000
+MAX_GOLD_RATE = 0.5
+CROWD_MIN = 10  # quizzes and checks are funded for at least this many workers
 DRAFT, ACTIVE, PAUSED, COMPLETED, CANCELLED = "draft", "active", "paused", "completed", "cancelled"
 
 
@@ -36,7 +38,7 @@ class BatchSpec:
     root: str | None = None
     leaf_only: bool = True
     instructions: str = ""
-    gold_rate: float = 0.0
+    gold_rate: float = 0.1  # share of a worker's tasks (after the quiz) that are hidden checks
     confidence: float | None = None
     min_overlap: int = 1
     min_gold: int = 5
@@ -44,6 +46,11 @@ class BatchSpec:
     min_seconds: float | None = None  # None: a third of the crowd's median time
     max_share: float = 0.1  # of the batch's items, per worker
     min_level: int = 0  # 0 Newcomer (everyone), 1 Qualified, 2 Expert
+    qualification: int = 5  # quiz size (capped at the file's gold items; 0: no quiz)
+    pass_score: float = 0.8
+    retry_hours: float = 24.0
+    bonus_qualified_micros: int = 0
+    bonus_expert_micros: int = 0
 
     @property
     def missing(self) -> list[str]:
@@ -69,6 +76,24 @@ class BatchFacts:
     min_gold: int
     min_accuracy: float
     min_seconds: float | None
+    qualification: int
+    pass_score: float
+    retry_hours: float
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What launching a batch sets aside: every item answered `overlap` times, plus the gold budget."""
+
+    regular_items: int
+    gold_items: int
+    overlap: int
+    answer_micros: int  # the most one answer can pay: the reward plus the larger level bonus
+    gold_slots: int  # answers on gold (quiz and checks) the reserve pays for
+
+    @property
+    def total(self) -> int:
+        return self.answer_micros * (self.overlap * self.regular_items + self.gold_slots)
 
 
 @dataclass(frozen=True)
@@ -129,6 +154,9 @@ def facts_of(batch: Batch) -> BatchFacts:
         min_gold=batch.min_gold,
         min_accuracy=batch.min_accuracy,
         min_seconds=batch.min_seconds,
+        qualification=batch.qualification,
+        pass_score=batch.pass_score,
+        retry_hours=batch.retry_hours,
     )
 
 
@@ -174,6 +202,20 @@ def _share(value: str) -> float:
     return share
 
 
+def _count(value: str) -> int:
+    count = int(value)
+    if count < 0:
+        raise ValueError("must not be negative")
+    return count
+
+
+def _hours(value: str) -> float:
+    hours = float(value)
+    if not 0 <= hours <= 24 * 365:
+        raise ValueError("must be between 0 and 8760 hours")
+    return hours
+
+
 def _level(value: str) -> int:
     if value.lower() not in LEVEL_RANKS:
         raise ValueError(f"must be one of {', '.join(LEVEL_RANKS)}")
@@ -205,6 +247,11 @@ _SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "min_seconds": ("min_seconds", lambda value: float(value) if value else None),
     "max_share": ("max_share", _share),
     "min_level": ("min_level", _level),
+    "qualification": ("qualification", _count),
+    "pass": ("pass_score", _share),
+    "retry_hours": ("retry_hours", _hours),
+    "bonus_qualified": ("bonus_qualified_micros", to_micros),
+    "bonus_expert": ("bonus_expert_micros", to_micros),
 }
 SETTING_KEYS = tuple(_SETTINGS)
 
@@ -220,6 +267,10 @@ def check_spec(spec: BatchSpec, tree: Tree, require_complete: bool = True) -> in
         problems.append("overlap must be between 1 and 100")
     if spec.overlap and not 1 <= spec.min_overlap <= spec.overlap:
         problems.append("min_overlap must be between 1 and overlap")
+    if spec.gold_rate > MAX_GOLD_RATE:
+        problems.append(f"gold_rate must be at most {MAX_GOLD_RATE}: checks are a sample of the work, not the work")
+    if spec.bonus_qualified_micros < 0 or spec.bonus_expert_micros < 0:
+        problems.append("bonuses must not be negative")
     if not spec.name.strip():
         problems.append("the batch needs a name")
     root_id = None
@@ -236,9 +287,26 @@ def check_spec(spec: BatchSpec, tree: Tree, require_complete: bool = True) -> in
     return root_id
 
 
-def cost_of(reward_micros: int, overlap: int, items: int) -> int:
-    """The most a batch can cost: every item answered `overlap` times."""
-    return reward_micros * overlap * items
+def plan_cost(batch: Batch, gold_items: int) -> Cost:
+    """The reserve a batch needs: all its work, its checks at `gold_rate`, and quizzes for its crowd.
+
+    The crowd is taken as twice the fewest workers the per-worker cap allows (people drop out, fail
+    and retry), each with a quiz and one check more than the rate gives (checks are drawn at random);
+    what is not spent is refunded when the batch ends.
+    """
+    regular = batch.item_count - gold_items
+    work = batch.overlap * regular
+    gold_slots = 0
+    if gold_items:
+        crowd = max(CROWD_MIN, 2 * math.ceil(work / (batch.max_answers or max(work, 1))))
+        checks = math.ceil(work * batch.gold_rate / (1 - batch.gold_rate)) + (crowd if batch.gold_rate else 0)
+        gold_slots = checks + batch.qualification * crowd
+    answer = batch.reward_micros + max(batch.bonus_qualified_micros, batch.bonus_expert_micros)
+    return Cost(regular, gold_items, batch.overlap, answer, gold_slots)
+
+
+async def cost_of(session: AsyncSession, batch: Batch) -> Cost:
+    return plan_cost(batch, await session.scalar(gold_count(batch.id)) or 0)
 
 
 async def store_batch(
@@ -251,6 +319,7 @@ async def store_batch(
     source_name: str = "",
 ) -> Batch:
     """Insert a draft batch and all its items in the caller's transaction."""
+    gold = sum(1 for draft in drafts if draft.gold_node_id is not None or draft.gold_answer is not None)
     if await session.get(User, requester_id) is None:
         session.add(User(id=requester_id, is_requester=True))
         await session.flush()
@@ -265,12 +334,17 @@ async def store_batch(
         leaf_only=spec.leaf_only,
         instructions=spec.instructions,
         gold_rate=spec.gold_rate,
+        qualification=min(spec.qualification, gold),
+        pass_score=spec.pass_score,
+        retry_hours=spec.retry_hours,
+        bonus_qualified_micros=spec.bonus_qualified_micros,
+        bonus_expert_micros=spec.bonus_expert_micros,
         confidence=spec.confidence,
         min_overlap=spec.min_overlap,
         min_gold=spec.min_gold,
         min_accuracy=spec.min_accuracy,
         min_seconds=spec.min_seconds,
-        max_answers=max(1, math.ceil(spec.max_share * len(drafts))) if spec.max_share < 1 else None,
+        max_answers=max(1, math.ceil(spec.max_share * (len(drafts) - gold))) if spec.max_share < 1 else None,
         min_level=spec.min_level,
         status=DRAFT,
         item_count=len(drafts),
@@ -351,18 +425,26 @@ async def launch(session: AsyncSession, batch_id: int, requester_id: int, curren
         raise DomainError(f"This batch is already {batch.status}.")
     if not batch.reward_micros or not batch.overlap:
         raise DomainError("Choose the reward and the overlap first.")
-    cost = cost_of(batch.reward_micros, batch.overlap, batch.item_count)
-    await ledger.reserve_for_batch(session, batch.id, requester_id, cost, currency)
-    batch.status, batch.reserved_micros, batch.launched_at = ACTIVE, cost, utcnow()
+    cost = await cost_of(session, batch)
+    await ledger.reserve_for_batch(session, batch.id, requester_id, cost.total, currency)
+    batch.status, batch.reserved_micros, batch.launched_at = ACTIVE, cost.total, utcnow()
+    batch.gold_slots = cost.gold_slots
     await _open_items(session, batch)
     return batch
 
 
 async def _open_items(session: AsyncSession, batch: Batch) -> None:
-    # Items of batches that are not running stay closed, so claims never walk past them.
+    # Items of batches that are not running stay closed, so claims never walk past them; gold
+    # items always do (they are served as checks, outside the overlap).
     await session.execute(
         update(Item)
-        .where(Item.batch_id == batch.id, Item.settled == False, Item.slots_taken < batch.overlap)  # noqa: E712
+        .where(
+            Item.batch_id == batch.id,
+            Item.settled == False,  # noqa: E712
+            Item.slots_taken < batch.overlap,
+            Item.gold_node_id.is_(None),
+            Item.gold_answer.is_(None),
+        )
         .values(is_open=True)
         .execution_options(synchronize_session=False)
     )
@@ -448,26 +530,30 @@ async def spent(session: AsyncSession, batch_id: int) -> int:
 
 
 async def progress(session: AsyncSession, batch: Batch, now: datetime) -> Progress:
+    """Answers on the batch's own items against what it needs; gold answers count only for accuracy."""
     counts = await assignments.answer_counts(session, Assignment.batch_id == batch.id)
+    work = await assignments.answer_counts(session, Assignment.batch_id == batch.id, Assignment.is_gold == False)  # noqa: E712
     settled_short = await session.scalar(
         select(func.coalesce(func.sum(batch.overlap - Item.answers), 0)).where(
             Item.batch_id == batch.id,
             Item.settled == True,  # noqa: E712
+            Item.gold_node_id.is_(None),
         )
     )
-    needed = batch.overlap * batch.item_count - int(settled_short or 0)
+    gold_items = await session.scalar(gold_count(batch.id)) or 0
+    needed = batch.overlap * (batch.item_count - gold_items) - int(settled_short or 0)
     return Progress(
         id=batch.id,
         name=batch.name,
         status=batch.status,
         items=batch.item_count,
-        answers=counts.answers,
-        answers_needed=max(needed, counts.answers),
+        answers=work.answers,
+        answers_needed=max(needed, work.answers),
         spent_micros=await spent(session, batch.id),
         reserved_micros=batch.reserved_micros,
         gold_answers=counts.gold,
         gold_correct=counts.gold_correct,
-        eta=await _eta(session, batch, now, max(needed - counts.answers, 0)),
+        eta=await _eta(session, batch, now, max(needed - work.answers, 0)),
     )
 
 
@@ -479,6 +565,7 @@ async def _eta(session: AsyncSession, batch: Batch, now: datetime, remaining: in
         select(func.count(Assignment.id)).where(
             Assignment.batch_id == batch.id,
             Assignment.status == assignments.ANSWERED,
+            Assignment.is_gold == False,  # noqa: E712
             Assignment.answered_at >= now - timedelta(hours=1),
         )
     )
@@ -512,18 +599,21 @@ async def load_funded_batch(
     """The operator's path (CLI): validate, store, record the requester's funding and launch."""
     check_spec(spec, tree)
     batch = await create_draft(session, requester_id, taxonomy_id, tree, spec, rows, "")
-    cost = cost_of(spec.reward_micros, spec.overlap, batch.item_count)
+    cost = await cost_of(session, batch)
     memo = f"operator funding for batch {batch.id}"
-    await ledger.fund_requester(session, f"batch:{batch.id}:fund", requester_id, cost, memo)
+    await ledger.fund_requester(session, f"batch:{batch.id}:fund", requester_id, cost.total, memo)
     return await launch(session, batch.id, requester_id, currency)
 
 
-def describe_cost(reward: int, overlap: int, items: int, gold: int, available: int, currency: str) -> str:
-    most = cost_of(reward, overlap, items)
-    share = f"{gold / items:.0%}" if items else "0%"
-    return (
-        f"{items} products × {overlap} answers × {format_money(reward, currency)} "
-        f"= {format_money(most, currency)} at most\n"
-        f"Gold (hidden checks): {gold} ({share})\n"
-        f"Your available funds: {format_money(available, currency)}"
-    )
+def describe_cost(cost: Cost, available: int, currency: str) -> str:
+    answer = format_money(cost.answer_micros, currency)
+    lines = [f"{cost.regular_items} products × {cost.overlap} answers × {answer}"]
+    if cost.gold_slots:
+        lines.append(
+            f"+ up to {cost.gold_slots} answers on your {cost.gold_items} gold items (quiz and checks) × {answer}"
+        )
+    lines += [
+        f"= {format_money(cost.total, currency)} at most; what is not spent comes back when the batch ends",
+        f"Your available funds: {format_money(available, currency)}",
+    ]
+    return "\n".join(lines)

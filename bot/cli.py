@@ -143,7 +143,7 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
                 batch = await batches.load_funded_batch(
                     session, args.requester, taxonomy_id, tree, spec, rows, settings.currency
                 )
-                return batch.id, batch.item_count, batches.cost_of(spec.reward_micros, spec.overlap, batch.item_count)
+                return batch.id, batch.item_count, batch.reserved_micros
         finally:
             await db.dispose()
 

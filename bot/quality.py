@@ -1,14 +1,16 @@
-"""Quality control: the rules that stop a worker in a batch, checked after every answer."""
+"""Quality control: the rules that stop a worker in a batch, checked after every answer (the quiz
+that lets them in is graded in bot.gold)."""
 
 import statistics
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import credits, users
+from bot import credits, gold, users
 from bot.batches import BatchFacts
 from bot.levels import LEVEL_RANKS, level_of, wilson_upper_bound
 from storage.assignments import ANSWERED, answer_counts
@@ -55,16 +57,20 @@ class Hold:
 
 
 async def after_answer(
-    session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: Assignment
-) -> Removal | Hold | None:
-    """Count the answer for the worker's share of the batch, then apply the gold and speed rules."""
-    await session.execute(
-        upsert_adding(
-            session, BatchWorker.__table__, {"batch_id": batch.id, "worker_id": assignment.worker_id}, "answers", 1
-        )
-    )
+    session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: Assignment, now: datetime
+) -> Removal | Hold | gold.QuizStep | None:
+    """Grade a quiz answer, or count the answer for the worker's share of the batch and apply the
+    gold rule (after a check) or the speed and pattern rules (after work)."""
     if assignment.gold_correct is not None:
         await _count_gold(session, assignment.worker_id, assignment.gold_correct)
+    if assignment.quiz_attempt is not None:
+        return await gold.after_quiz_answer(session, tree, batch, assignment, now)
+    keys = {"batch_id": batch.id, "worker_id": assignment.worker_id}
+    # Checks do not count towards the cap, but the row must exist for a removal to be recorded.
+    await session.execute(
+        upsert_adding(session, BatchWorker.__table__, keys, "answers", 0 if assignment.is_gold else 1)
+    )
+    if assignment.is_gold:
         return await _gold_rule(session, tree, batch, assignment.worker_id)
     return await _behaviour_rules(session, batch, assignment)
 
@@ -99,8 +105,14 @@ async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worke
     await _set_state(session, batch.id, worker_id, REMOVED, reason)
     last_good = await session.scalar(select(func.max(Assignment.id)).where(*mine, Assignment.gold_correct == True))  # noqa: E712
     rejected = 0
+    # Quiz answers are paid training whatever their outcome: never rejected.
     since = await session.scalars(
-        select(Assignment.id).where(*mine, Assignment.id > (last_good or 0), Assignment.credit_state == credits.PENDING)
+        select(Assignment.id).where(
+            *mine,
+            Assignment.id > (last_good or 0),
+            Assignment.credit_state == credits.PENDING,
+            Assignment.quiz_attempt.is_(None),
+        )
     )
     for assignment_id in list(since):
         rejected += await credits.reject(session, assignment_id)

@@ -4,12 +4,12 @@ Navigation state (current node and page) travels in the button data and is re-va
 here on every press, so browsing writes nothing; only answers, skips and stops do.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import aggregation, credits, ledger, progress, quality
+from bot import aggregation, credits, gold, ledger, progress, quality
 from bot.aggregation import Answer
 from bot.batches import BatchFacts
 from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
@@ -59,6 +59,7 @@ class TaskScreen:
     instructions: str = ""
     first_in_batch: bool = False  # show the instructions before this first task of the batch
     note: str = ""
+    quiz: tuple[int, int] | None = None  # (this task, of how many) while the worker takes the quiz
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Answered:
     pending_micros: int
     next_task: TaskScreen | None
     nudges: progress.Nudges
-    verdict: quality.Removal | quality.Hold | None = None
+    verdict: quality.Removal | quality.Hold | gold.QuizStep | None = None
 
 
 async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
@@ -91,7 +92,7 @@ async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
         held = await assignments.open_for_worker(session, worker_id)
         if held:
             item = await session.get(Item, held[0].item_id)
-            return _Next(held[0], item, await _first_in_batch(services, session, held[0]))
+            return await _next_of(services, session, held[0], item)
         return await _claim_following(services, session, worker_id)
 
     return await _following_screen(services, await services.db.write_retrying(claim))
@@ -102,7 +103,8 @@ async def browse(services: Services, worker_id: int, assignment_id: int, node: i
     async with services.db.read() as session:
         assignment = await _owned_open(session, worker_id, assignment_id)
         item = await session.get(Item, assignment.item_id)
-    return await _screen(services, assignment, item, node, page)
+        quiz = await gold.quiz_progress(session, assignment)
+    return await _screen(services, assignment, item, node, page, quiz=quiz)
 
 
 async def answer(services: Services, worker_id: int, assignment_id: int, node_id: int) -> Answered:
@@ -110,7 +112,7 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
 
     async def record(
         session: AsyncSession,
-    ) -> tuple[Assignment, int, progress.Nudges, quality.Removal | quality.Hold | None, _Next | None]:
+    ) -> tuple[Assignment, int, progress.Nudges, quality.Removal | quality.Hold | gold.QuizStep | None, _Next | None]:
         assignment = await assignments.lock(session, assignment_id)
         _check_open(assignment, worker_id)
         batch = await services.batches.get(assignment.batch_id, session)
@@ -129,14 +131,14 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
             .values(answers=Item.answers + 1)
             .execution_options(synchronize_session=False)
         )
-        if batch.confidence is not None:
+        if batch.confidence is not None and not assignment.is_gold:
             await session.flush()
             await _apply_stop_rule(session, loaded, batch, assignment.item_id)
         await ledger.credit_answer(session, assignment.id, batch.requester_id, worker_id, assignment.reward_micros)
         pending = (await ledger.worker_balance(session, worker_id)).pending
         await session.flush()
         nudges = await progress.after_answer(session, worker_id, assignment.reward_micros, now)
-        verdict = await quality.after_answer(session, loaded.tree, batch, assignment)
+        verdict = await quality.after_answer(session, loaded.tree, batch, assignment, now)
         if isinstance(verdict, quality.Removal):
             pending = (await ledger.worker_balance(session, worker_id)).pending
         return assignment, pending, nudges, verdict, await _claim_following(services, session, worker_id)
@@ -212,20 +214,27 @@ class _Next:
     assignment: Assignment
     item: Item
     first_in_batch: bool
+    quiz: tuple[int, int] | None
 
 
 async def _claim_following(services: Services, session: AsyncSession, worker_id: int) -> _Next | None:
-    claimed = await assignments.claim_next(session, worker_id, utcnow(), services.assignment_ttl)
+    claimed = await gold.claim(session, worker_id, utcnow(), services.assignment_ttl)
     if claimed is None:
         return None
-    first = await _first_in_batch(services, session, claimed.assignment)
-    return _Next(claimed.assignment, claimed.item, first)
+    return await _next_of(services, session, claimed.assignment, claimed.item)
+
+
+async def _next_of(services: Services, session: AsyncSession, assignment: Assignment, item: Item) -> _Next:
+    first = await _first_in_batch(services, session, assignment)
+    return _Next(assignment, item, first, await gold.quiz_progress(session, assignment))
 
 
 async def _following_screen(services: Services, following: _Next | None) -> TaskScreen | None:
     if following is None:
         return None
-    return await _screen(services, following.assignment, following.item, None, 0, following.first_in_batch)
+    return await _screen(
+        services, following.assignment, following.item, None, 0, following.first_in_batch, following.quiz
+    )
 
 
 async def _apply_stop_rule(session: AsyncSession, loaded: LoadedTaxonomy, batch: BatchFacts, item_id: int) -> None:
@@ -310,10 +319,17 @@ def _grade(tree: Tree, assignment: Assignment, gold: int | None, node_id: int) -
 
 
 async def _screen(
-    services: Services, assignment: Assignment, item: Item, node: int | None, page: int, first: bool = False
+    services: Services,
+    assignment: Assignment,
+    item: Item,
+    node: int | None,
+    page: int,
+    first: bool = False,
+    quiz: tuple[int, int] | None = None,
 ) -> TaskScreen:
     batch = await services.batches.get(assignment.batch_id)
-    return _render(await services.taxonomies.get(batch.taxonomy_id), batch, assignment.id, item, node, page, first)
+    loaded = await services.taxonomies.get(batch.taxonomy_id)
+    return replace(_render(loaded, batch, assignment.id, item, node, page, first), quiz=quiz)
 
 
 def _render(

@@ -78,7 +78,7 @@ async def _next_step(update: Update, context: Context, batch_id: int) -> None:
     chat_id = update.effective_chat.id
     async with services.db.read() as session:
         batch = await batches.owned(session, batch_id, update.effective_user.id)
-        gold = await session.scalar(batches.gold_count(batch.id))
+        cost = await batches.cost_of(session, batch)
         available = (await ledger.requester_funds(session, batch.requester_id)).available
     currency = services.settings.currency
     if not batch.reward_micros:
@@ -91,10 +91,9 @@ async def _next_step(update: Update, context: Context, batch_id: int) -> None:
         chat_id, texts.PREVIEW_HEAD.format(id=batch.id, name=batch.name), parse_mode=ParseMode.HTML
     )
     await display.send_task(context.bot, chat_id, await work.preview(services, batch.id), currency)
-    cost = batches.describe_cost(batch.reward_micros, batch.overlap, batch.item_count, gold, available, currency)
     await context.bot.send_message(
         chat_id,
-        texts.preview_cost(cost, batch.instructions),
+        texts.preview_cost(batches.describe_cost(cost, available, currency), batch.instructions),
         parse_mode=ParseMode.HTML,
         reply_markup=keyboards.launch_or_discard(batch.id),
     )

@@ -19,27 +19,44 @@ ANSWERED = "answered"
 
 
 @dataclass(frozen=True)
-class Claimed:
-    assignment: Assignment
+class Candidate:
+    """The next open item of a batch the worker may work in, not yet reserved."""
+
     item: Item
+    overlap: int
+    reward_micros: int  # the batch's reward plus the bonus for the worker's level
+    gold_rate: float
 
 
-async def claim_next(session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta) -> Claimed | None:
-    """Reserve the next item for this worker, or None when nothing is left for them (or they are suspended)."""
+async def find_open_item(session: AsyncSession, worker_id: int) -> Candidate | None:
+    """Lock the item this worker should get next, or None when nothing is left for them.
+
+    Skips batches the worker may not work in: suspended, removed or held there, at the cap, below
+    the batch's level, or not yet through its quiz. Gold items are never open: they are served
+    as checks (see `unseen_gold`).
+    """
     already_seen = exists().where(Assignment.item_id == Item.id, Assignment.worker_id == worker_id)
     suspended = exists().where(User.id == worker_id, User.suspended_reason.is_not(None))
-    below_level = exists().where(User.id == worker_id, User.level < Batch.min_level)
-    # Removed or held by quality control in that batch, or already at the batch's cap per worker.
+    level = select(User.level).where(User.id == worker_id).scalar_subquery()
+    mine = (BatchWorker.batch_id == Item.batch_id, BatchWorker.worker_id == worker_id)
     stopped = exists().where(
-        BatchWorker.batch_id == Item.batch_id,
-        BatchWorker.worker_id == worker_id,
+        *mine,
         (BatchWorker.state != "active")
         | (BatchWorker.answers >= func.coalesce(Batch.max_answers, BatchWorker.answers + 1)),
     )
+    qualified = (Batch.qualification == 0) | exists().where(*mine, BatchWorker.state == "active")
     pick = (
-        select(Item, Batch.overlap, Batch.reward_micros)
+        select(Item, Batch.overlap, _reward(level), Batch.gold_rate)
         .join(Batch, Batch.id == Item.batch_id)
-        .where(Item.is_open == True, Batch.status == "active", ~already_seen, ~suspended, ~stopped, ~below_level)  # noqa: E712
+        .where(
+            Item.is_open == True,  # noqa: E712
+            Batch.status == "active",
+            ~already_seen,
+            ~suspended,
+            ~stopped,
+            _level_ok(level),
+            qualified,
+        )
         .order_by(Item.is_open, Item.slots_taken.desc(), Item.id)
         .limit(1)
     )
@@ -48,18 +65,111 @@ async def claim_next(session: AsyncSession, worker_id: int, now: datetime, ttl: 
         # Every candidate may be locked by other claimers of the last open slots; wait for them
         # instead of telling this worker there is nothing (PostgreSQL re-checks the row after the wait).
         row = (await session.execute(pick.with_for_update(of=Item))).first()
-    if row is None:
-        return None
-    item, overlap, reward = row
+    return Candidate(*row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class QuizOpening:
+    """A batch whose quiz this worker may take now: continuing an attempt, or starting one."""
+
+    batch_id: int
+    qualification: int
+    reward_micros: int
+    in_progress: bool
+    attempts: int
+
+
+async def quiz_openings(session: AsyncSession, worker_id: int, now: datetime, max_attempts: int) -> list[QuizOpening]:
+    """Running batches with a quiz, gold left to pay for, and open work, whose quiz the worker may take."""
+    level = select(User.level).where(User.id == worker_id).scalar_subquery()
+    suspended = exists().where(User.id == worker_id, User.suspended_reason.is_not(None))
+    open_work = exists().where(Item.batch_id == Batch.id, Item.is_open == True)  # noqa: E712
+    may_take = (
+        BatchWorker.state.is_(None)
+        | (BatchWorker.state == "qualifying")
+        | ((BatchWorker.state == "failed") & (BatchWorker.retry_at <= now) & (BatchWorker.attempts < max_attempts))
+    )
+    rows = await session.execute(
+        select(
+            Batch.id,
+            Batch.qualification,
+            _reward(level),
+            BatchWorker.state == "qualifying",
+            func.coalesce(BatchWorker.attempts, 0),
+        )
+        .outerjoin(BatchWorker, (BatchWorker.batch_id == Batch.id) & (BatchWorker.worker_id == worker_id))
+        .where(
+            Batch.status == "active",
+            Batch.qualification > 0,
+            Batch.gold_slots > 0,
+            _level_ok(level),
+            ~suspended,
+            open_work,
+            may_take,
+        )
+        .order_by(Batch.id)
+    )
+    return [QuizOpening(batch, size, reward, bool(going), attempts) for batch, size, reward, going, attempts in rows]
+
+
+def _reward(level: ColumnElement[int]) -> ColumnElement[int]:
+    """The batch's reward plus its bonus for the worker's level."""
+    return Batch.reward_micros + case(
+        (level == 2, Batch.bonus_expert_micros), (level == 1, Batch.bonus_qualified_micros), else_=0
+    )
+
+
+def _level_ok(level: ColumnElement[int]) -> ColumnElement[bool]:
+    return func.coalesce(level, 0) >= Batch.min_level
+
+
+async def take_slot(session: AsyncSession, item_id: int, overlap: int) -> None:
+    """One more worker on this item; it closes when all its overlap is taken."""
     await session.execute(
         update(Item)
-        .where(Item.id == item.id)
+        .where(Item.id == item_id)
         .values(
             slots_taken=Item.slots_taken + 1,
             is_open=case((Item.slots_taken + 1 >= overlap, False), else_=True),
         )
         .execution_options(synchronize_session=False)
     )
+
+
+async def unseen_gold(session: AsyncSession, batch_id: int, worker_id: int) -> list[tuple[int, int]]:
+    """(item id, gold category) of the batch's gold items this worker has never been shown."""
+    seen = exists().where(Assignment.item_id == Item.id, Assignment.worker_id == worker_id)
+    rows = await session.execute(
+        select(Item.id, Item.gold_node_id)
+        .where(Item.batch_id == batch_id, Item.gold_node_id.is_not(None), ~seen)
+        .order_by(Item.id)
+    )
+    return [(item_id, node) for item_id, node in rows]
+
+
+async def take_gold_slot(session: AsyncSession, batch_id: int) -> bool:
+    """Spend one of the batch's funded gold answers; False when none is left."""
+    taken = await session.execute(
+        update(Batch)
+        .where(Batch.id == batch_id, Batch.gold_slots > 0)
+        .values(gold_slots=Batch.gold_slots - 1)
+        .returning(Batch.id)
+        .execution_options(synchronize_session=False)
+    )
+    return taken.first() is not None
+
+
+def reserve(
+    session: AsyncSession,
+    item: Item,
+    worker_id: int,
+    now: datetime,
+    ttl: timedelta,
+    reward_micros: int,
+    quiz_attempt: int | None = None,
+    is_gold: bool = False,
+) -> Assignment:
+    """The assignment showing `item` to the worker until `now + ttl` (the caller took the slot)."""
     assignment = Assignment(
         item_id=item.id,
         batch_id=item.batch_id,
@@ -67,11 +177,12 @@ async def claim_next(session: AsyncSession, worker_id: int, now: datetime, ttl: 
         status=RESERVED,
         created_at=now,
         expires_at=now + ttl,
-        reward_micros=reward,
+        reward_micros=reward_micros,
+        is_gold=is_gold,
+        quiz_attempt=quiz_attempt,
     )
     session.add(assignment)
-    await session.flush()
-    return Claimed(assignment, item)
+    return assignment
 
 
 async def lock(session: AsyncSession, assignment_id: int) -> Assignment | None:
@@ -85,8 +196,16 @@ async def lock(session: AsyncSession, assignment_id: int) -> Assignment | None:
 
 
 async def give_back(session: AsyncSession, assignment: Assignment, status: str) -> None:
-    """End a reservation without an answer and return its slot to the pool."""
+    """End a reservation without an answer and return its slot to the pool (a gold one to the batch)."""
     assignment.status = status
+    if assignment.is_gold:
+        await session.execute(
+            update(Batch)
+            .where(Batch.id == assignment.batch_id)
+            .values(gold_slots=Batch.gold_slots + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return
     await session.execute(
         update(Item)
         .where(Item.id == assignment.item_id)

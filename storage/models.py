@@ -131,6 +131,16 @@ class Batch(Base):
     max_answers: Mapped[int | None] = mapped_column(Integer)
     # Only workers of at least this level see the batch (0 Newcomer, 1 Qualified, 2 Expert).
     min_level: Mapped[int] = mapped_column(Integer, default=0)
+    # Extra pay per answer for Qualified and Expert workers; the reserve covers the larger one.
+    bonus_qualified_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    bonus_expert_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    # A quiz of this many gold items before a worker's first paid task (0: none); passed with a
+    # share of `pass_score` right, retried after `retry_hours`, at most QUIZ_ATTEMPTS times.
+    qualification: Mapped[int] = mapped_column(Integer, default=0)
+    pass_score: Mapped[float] = mapped_column(Float, default=0.8)
+    retry_hours: Mapped[float] = mapped_column(Float, default=24.0)
+    # Gold answers (quiz and ongoing checks) the reserve still pays for; gold stops at zero.
+    gold_slots: Mapped[int] = mapped_column(Integer, default=0)
     # draft → active ⇄ paused → completed | cancelled
     status: Mapped[str] = mapped_column(String(16), default="draft")
     item_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -174,6 +184,8 @@ class Item(Base):
 Index("ix_items_claim", Item.is_open, Item.slots_taken.desc(), Item.id)
 # "Is anything of this batch still open?" without reading the whole batch.
 Index("ix_items_batch_open", Item.batch_id, Item.is_open)
+# The gold items of a batch, for quizzes and checks.
+Index("ix_items_batch_gold", Item.batch_id, Item.gold_node_id)
 
 
 class Assignment(Base):
@@ -203,6 +215,9 @@ class Assignment(Base):
     gold_correct: Mapped[bool | None] = mapped_column(Boolean)
     gold_distance: Mapped[int | None] = mapped_column(Integer)
     reward_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Served as a gold check (outside the item's overlap); quiz answers also carry their attempt.
+    is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
+    quiz_attempt: Mapped[int | None] = mapped_column(Integer)
     # For answered assignments: pending → available after the hold, or rejected by quality control.
     credit_state: Mapped[str | None] = mapped_column(String(16))
 
@@ -301,8 +316,34 @@ class BatchWorker(Base):
 
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)
     worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    # active | removed (failed the gold checks) | held (too fast: an admin decides)
+    # qualifying (in the quiz) | failed (the quiz; may retry at retry_at) | active |
+    # removed (failed the gold checks) | held (too fast or one answer for all: an admin decides)
     state: Mapped[str] = mapped_column(String(16), default="active")
+    # Answers on the batch's own items (gold checks not counted): the per-worker cap applies to these.
     answers: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    quiz_answers: Mapped[int] = mapped_column(Integer, default=0)
+    quiz_correct: Mapped[int] = mapped_column(Integer, default=0)
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(512))
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class GoldDispute(Base):
+    """A worker's "this gold is wrong" on one of their graded answers, until the requester or an admin decides."""
+
+    __tablename__ = "gold_disputes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # One dispute per graded answer: a second tap finds the first.
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), unique=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+    worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    answer_node_id: Mapped[int] = mapped_column(BigInteger)
+    gold_node_id: Mapped[int] = mapped_column(BigInteger)
+    # open → corrected (gold set to the worker's answer) | dropped (no longer gold) | upheld
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -3,6 +3,7 @@ TEST_DATABASE_URL is set (postgresql+asyncpg://…). Schemas come from the real 
 
 import asyncio
 import os
+import random
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from bot import gold
 from bot.config import Settings
 from bot.services import Services, build_services
 from storage import migrate
@@ -94,3 +96,19 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 def services(settings: Settings, db: Database) -> Services:
     return build_services(settings, db)
+
+
+class _ChecksFirst(random.Random):
+    """Serve a check whenever the worker has one left, and the first of equally good ones."""
+
+    def random(self) -> float:
+        return 0.0
+
+    def choice(self, seq):  # type: ignore[no-untyped-def]
+        return seq[0]
+
+
+@pytest.fixture
+def checks_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Gold comes in a known order: every task is a check until the worker has seen all gold."""
+    monkeypatch.setattr(gold, "_draw", _ChecksFirst())

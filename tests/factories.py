@@ -39,8 +39,11 @@ async def load_batch(
     leaf_only: bool = True,
     name: str = "Kitchen",
     requester: int = REQUESTER,
+    qualification: int = 0,
+    gold_rate: float = 0.1,
+    **settings: object,
 ) -> Batch:
-    """A funded, running batch, as the operator's CLI would load it."""
+    """A funded, running batch, as the operator's CLI would load it (no quiz unless asked for)."""
     taxonomy_id = await taxonomies.ensure_default(services.db)
     # No per-worker cap: these small test batches are often labelled by one worker.
     spec = BatchSpec(
@@ -51,6 +54,9 @@ async def load_batch(
         overlap=overlap,
         root=root,
         leaf_only=leaf_only,
+        qualification=qualification,
+        gold_rate=gold_rate,
+        **settings,
     )
     data = "\n".join(json.dumps(row) for row in rows).encode()
     parsed = batch_files.read_rows(data, "batch.jsonl")

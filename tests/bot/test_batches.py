@@ -343,7 +343,7 @@ async def load(services: Services, data: bytes, filename: str, spec: BatchSpec =
 
 async def test_load_funded_batch_stores_items_and_reserves_cost(services: Services) -> None:
     """A valid file becomes an active batch whose items carry resolved gold ids, and the requester's
-    reserve holds exactly reward × overlap × items with the books in balance."""
+    reserve holds the work (reward × overlap × products) plus the gold budget, books in balance."""
     rows = [
         {"item_id": "sku-1", "title": "Wok", "gold_category": WOKS_ID},
         {"item_id": "sku-2", "title": "Pan", "gold_category": SKILLETS},
@@ -358,7 +358,10 @@ async def test_load_funded_batch_stores_items_and_reserves_cost(services: Servic
         assert await books.inconsistencies(session) == []
     assert stored.status == "active" and stored.item_count == 4 and stored.root_node_id == 638
     assert [tuple(i) for i in items] == [("sku-1", 664), ("sku-2", 662), ("sku-3", None), ("sku-4", None)]
-    assert reserved == {"requester_reserved": 20_000 * 3 * 4, "requester_available": 0}
+    # 2 products × 3 answers; a cap of 1 answer per worker means at least 6 workers, funded for 12,
+    # each with a 2-question quiz (the file's 2 gold items); checks: 6 × 0.1 / 0.9 → 1, plus 1 each.
+    assert stored.qualification == 2 and stored.gold_slots == 12 * 2 + 1 + 12
+    assert reserved == {"requester_reserved": 20_000 * (2 * 3 + 12 * 2 + 1 + 12), "requester_available": 0}
 
 
 async def test_load_funded_batch_larger_than_one_insert_chunk(services: Services) -> None:

@@ -48,7 +48,7 @@ async def answer(services: Services, count: int, category: str = SKILLETS, worke
     return result
 
 
-async def test_stats_figures(services: Services) -> None:
+async def test_stats_figures(services: Services, checks_first: None) -> None:
     await load_batch(services, products(6, gold={1: SKILLETS, 2: SKILLETS}), overlap=1)
     await make_worker(services)
     await answer(services, 1, SKILLETS)  # gold, right

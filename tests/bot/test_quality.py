@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from bot import batches, ledger, levels, quality, results, work
+from bot import batches, gold, ledger, levels, quality, results, work
 from bot.services import Services
 from storage import ledger as books
 from storage.models import Assignment, Batch, BatchWorker, User
@@ -26,7 +26,7 @@ async def label(services: Services, worker_id: int, category: str, limit: int = 
     return done
 
 
-async def test_constant_answerer_is_removed_and_rejected(services: Services) -> None:
+async def test_constant_answerer_is_removed_and_rejected(services: Services, checks_first: None) -> None:
     await load_batch(services, products(12, gold=GOLD_FIRST), overlap=3)
     await worker(services, 1)
     answers = await label(services, 1, WOKS)
@@ -46,16 +46,22 @@ async def test_constant_answerer_is_removed_and_rejected(services: Services) -> 
     assert {(r.accepted, r.worker_status, r.worker_gold_accuracy) for r in raw} == {("no", "removed", "0.00 of 5")}
 
 
-async def test_careful_worker_keeps_working(services: Services) -> None:
+async def test_careful_worker_keeps_working(services: Services, checks_first: None) -> None:
     await load_batch(services, products(12, gold=GOLD_FIRST), overlap=3)
     await worker(services, 1)
     answers = await label(services, 1, SKILLETS)
     assert len(answers) == 12 and all(a.verdict is None for a in answers)
 
 
-async def test_answers_after_the_last_good_check_are_rejected(services: Services) -> None:
-    gold = {1: SKILLETS, 3: SKILLETS, 4: SKILLETS, 5: SKILLETS, 6: SKILLETS, 7: SKILLETS}
-    await load_batch(services, products(12, gold=gold), overlap=1)
+async def test_answers_after_the_last_good_check_are_rejected(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A check, two products of work, then checks until removal.
+    draws = iter([0.0, 1.0, 1.0] + [0.0] * 20)
+    monkeypatch.setattr(gold._draw, "random", lambda: next(draws))
+    monkeypatch.setattr(gold._draw, "choice", lambda seq: seq[0])
+    gold_items = {1: SKILLETS, 3: SKILLETS, 4: SKILLETS, 5: SKILLETS, 6: SKILLETS, 7: SKILLETS}
+    await load_batch(services, products(12, gold=gold_items), overlap=1, gold_rate=0.5)
     await worker(services, 1)
     assert (await label(services, 1, SKILLETS, limit=1))[-1].verdict is None  # the gold item 1, right
     answers = await label(services, 1, WOKS)
@@ -64,7 +70,7 @@ async def test_answers_after_the_last_good_check_are_rejected(services: Services
     async with services.db.read() as session:
         states = dict((await session.execute(select(Assignment.item_id, Assignment.credit_state))).all())
     assert states[1] == "pending", "the last good check and what came before it are kept"
-    assert {states[n] for n in (2, 3, 4, 5, 6)} == {"rejected"}, "everything after it is rejected"
+    assert {states[n] for n in (2, 8, 3, 4, 5, 6)} == {"rejected"}, "everything after it is rejected"
 
 
 async def test_per_worker_cap(services: Services) -> None:
@@ -115,7 +121,7 @@ async def test_same_answer_for_everything_is_held_when_the_crowd_disagrees(servi
     assert "same answer for 10 products in a row" in second[-1].verdict.reason
 
 
-async def test_level_gated_batch_hidden_until_qualified(services: Services) -> None:
+async def test_level_gated_batch_hidden_until_qualified(services: Services, checks_first: None) -> None:
     """A min_level=qualified batch is invisible to newcomers and appears once 50 checks are reliably right."""
     await load_batch(services, products(3), overlap=1)
     async with services.db.write() as session:
@@ -124,7 +130,9 @@ async def test_level_gated_batch_hidden_until_qualified(services: Services) -> N
     assert await work.next_task(services, 1) is None
     # 50 right answers on gold in another batch earn the level.
     gold = {n: SKILLETS for n in range(1, 51)}
-    await load_batch(services, products(50, gold=gold), overlap=1, name="Training")
+    await load_batch(services, products(51, gold=gold), overlap=1, name="Training")
+    async with services.db.write() as session:
+        (await session.get(Batch, 2)).gold_slots = 50  # a generous requester: a check for every gold item
     training = await label(services, 1, SKILLETS, limit=49)
     assert len(training) == 49 and training[-1].next_task.batch_name == "Training", "still a newcomer"
     leaf = (await services.taxonomies.get(1)).tree.find(SKILLETS).id

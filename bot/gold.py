@@ -1,0 +1,189 @@
+"""Gold tasks: the qualification quiz before a worker's first paid task in a batch, and the
+hidden checks mixed into their work afterwards.
+
+Gold items never sit in the open pool: every worker may meet every gold item once, whatever the
+batch's overlap, and each gold answer spends one of the batch's funded gold slots. The gold item
+a worker gets is the one whose right answer they have given least in the batch, so a worker who
+taps the same category for everything meets gold that needs another one, and fails it.
+"""
+
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.batches import BatchFacts
+from storage import assignments
+from storage.assignments import ANSWERED
+from storage.models import Assignment, Batch, BatchWorker, Item
+from storage.sql import insert_ignoring_conflicts
+from taxonomy import Tree
+
+QUIZ_ATTEMPTS = 3  # the first try and two retries
+QUALIFYING, FAILED, ACTIVE = "qualifying", "failed", "active"
+
+# Whether the next task is a check is drawn at random, so no worker can count their way around it.
+_draw = random.Random()
+
+
+@dataclass(frozen=True)
+class Claimed:
+    assignment: Assignment
+    item: Item
+
+
+@dataclass(frozen=True)
+class QuizStep:
+    """Feedback on one quiz answer and, after the last one, the outcome."""
+
+    batch_name: str
+    assignment_id: int
+    correct: bool
+    right: str  # the right category's path
+    answered: int  # quiz answers so far in this attempt
+    correct_so_far: int
+    size: int
+    passed: bool | None  # None until the attempt is complete
+    needed: int  # right answers needed to pass
+    retry_at: datetime | None
+    retries_left: int
+
+
+async def claim(session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta) -> Claimed | None:
+    """Reserve the worker's next task: work in a batch they may work in (sometimes a check instead),
+    else the next quiz task of a batch they may qualify for, else None."""
+    candidate = await assignments.find_open_item(session, worker_id)
+    if candidate is None:
+        return await _next_quiz_task(session, worker_id, now, ttl)
+    batch_id = candidate.item.batch_id
+    if candidate.gold_rate and _draw.random() < candidate.gold_rate:
+        gold = await assignments.unseen_gold(session, batch_id, worker_id)
+        check = await _serve_gold(session, batch_id, worker_id, gold, now, ttl, candidate.reward_micros, None)
+        if check is not None:
+            return check
+    await assignments.take_slot(session, candidate.item.id, candidate.overlap)
+    assignment = assignments.reserve(session, candidate.item, worker_id, now, ttl, candidate.reward_micros)
+    await session.flush()
+    return Claimed(assignment, candidate.item)
+
+
+async def _next_quiz_task(session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta) -> Claimed | None:
+    for opening in await assignments.quiz_openings(session, worker_id, now, QUIZ_ATTEMPTS):
+        gold = await assignments.unseen_gold(session, opening.batch_id, worker_id)
+        # A new attempt needs a whole quiz of gold the worker has never seen.
+        if not gold or (not opening.in_progress and len(gold) < opening.qualification):
+            continue
+        attempt = opening.attempts if opening.in_progress else opening.attempts + 1
+        claimed = await _serve_gold(
+            session, opening.batch_id, worker_id, gold, now, ttl, opening.reward_micros, attempt
+        )
+        if claimed is not None:
+            if not opening.in_progress:
+                await _start_attempt(session, opening.batch_id, worker_id, attempt)
+            return claimed
+    return None
+
+
+async def _serve_gold(
+    session: AsyncSession,
+    batch_id: int,
+    worker_id: int,
+    gold: list[tuple[int, int]],
+    now: datetime,
+    ttl: timedelta,
+    reward: int,
+    quiz_attempt: int | None,
+) -> Claimed | None:
+    if not gold or not await assignments.take_gold_slot(session, batch_id):
+        return None
+    given = await _answers_given(session, batch_id, worker_id)
+    fewest = min(given[node] for _, node in gold)
+    item_id = _draw.choice([item for item, node in gold if given[node] == fewest])
+    item = await session.get(Item, item_id)
+    assignment = assignments.reserve(session, item, worker_id, now, ttl, reward, quiz_attempt, is_gold=True)
+    await session.flush()
+    return Claimed(assignment, item)
+
+
+async def _answers_given(session: AsyncSession, batch_id: int, worker_id: int) -> Counter[int]:
+    """How often the worker gave each category in this batch."""
+    rows = await session.execute(
+        select(Assignment.answer_node_id, func.count())
+        .where(Assignment.worker_id == worker_id, Assignment.batch_id == batch_id, Assignment.status == ANSWERED)
+        .group_by(Assignment.answer_node_id)
+    )
+    return Counter(dict(rows.all()))
+
+
+async def _start_attempt(session: AsyncSession, batch_id: int, worker_id: int, attempt: int) -> None:
+    await session.execute(
+        insert_ignoring_conflicts(session, BatchWorker.__table__, batch_id=batch_id, worker_id=worker_id)
+    )
+    await session.execute(
+        update(BatchWorker)
+        .where(BatchWorker.batch_id == batch_id, BatchWorker.worker_id == worker_id)
+        .values(state=QUALIFYING, attempts=attempt, quiz_answers=0, quiz_correct=0, retry_at=None, reason=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def after_quiz_answer(
+    session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: Assignment, now: datetime
+) -> QuizStep:
+    """Count a graded quiz answer; after the last one of the attempt, pass or fail the worker."""
+    mine = (BatchWorker.batch_id == batch.id, BatchWorker.worker_id == assignment.worker_id)
+    answered, correct, attempts = (
+        await session.execute(
+            update(BatchWorker)
+            .where(*mine)
+            .values(
+                quiz_answers=BatchWorker.quiz_answers + 1,
+                quiz_correct=BatchWorker.quiz_correct + int(bool(assignment.gold_correct)),
+            )
+            .returning(BatchWorker.quiz_answers, BatchWorker.quiz_correct, BatchWorker.attempts)
+            .execution_options(synchronize_session=False)
+        )
+    ).one()
+    needed = math.ceil(batch.pass_score * batch.qualification - 1e-9)
+    passed, retry_at = None, None
+    if answered >= batch.qualification:
+        passed = correct >= needed
+        retry_at = None if passed else now + timedelta(hours=batch.retry_hours)
+        await session.execute(
+            update(BatchWorker)
+            .where(*mine)
+            .values(state=ACTIVE if passed else FAILED, retry_at=retry_at, changed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    gold = await session.scalar(select(Item.gold_node_id).where(Item.id == assignment.item_id))
+    return QuizStep(
+        batch_name=batch.name,
+        assignment_id=assignment.id,
+        correct=bool(assignment.gold_correct),
+        right=tree.path_names(gold, " › ") if gold in tree else "?",
+        answered=answered,
+        correct_so_far=correct,
+        size=batch.qualification,
+        passed=passed,
+        needed=needed,
+        retry_at=retry_at if attempts < QUIZ_ATTEMPTS else None,
+        retries_left=QUIZ_ATTEMPTS - attempts,
+    )
+
+
+async def quiz_progress(session: AsyncSession, assignment: Assignment) -> tuple[int, int] | None:
+    """(this task's place, quiz size) for a quiz task; None for any other task."""
+    if assignment.quiz_attempt is None:
+        return None
+    done, size = (
+        await session.execute(
+            select(BatchWorker.quiz_answers, Batch.qualification)
+            .join(Batch, Batch.id == BatchWorker.batch_id)
+            .where(BatchWorker.batch_id == assignment.batch_id, BatchWorker.worker_id == assignment.worker_id)
+        )
+    ).one()
+    return done + 1, size
