@@ -61,3 +61,19 @@ async def reject(session: AsyncSession, assignment_id: int) -> bool:
     await ledger.reject_credit(session, assignment.id, assignment.worker_id, requester_id, assignment.reward_micros)
     assignment.credit_state = REJECTED
     return True
+
+
+async def restore(session: AsyncSession, assignment_id: int, worker_id: int, requester_id: int, amount: int) -> bool:
+    """Undo a rejection that rested on wrong gold: the worker is paid, straight to available, since
+    the requester agreed the answer was right. False when the requester no longer has the money."""
+    try:
+        await ledger.restore_credit(session, assignment_id, worker_id, requester_id, amount)
+    except ledger.NotEnoughFunds:
+        return False
+    await session.execute(
+        update(Assignment)
+        .where(Assignment.id == assignment_id, Assignment.credit_state == REJECTED)
+        .values(credit_state=AVAILABLE)
+        .execution_options(synchronize_session=False)
+    )
+    return True

@@ -42,6 +42,7 @@ class QuizStep:
 
     batch_name: str
     assignment_id: int
+    title: str
     correct: bool
     right: str  # the right category's path
     answered: int  # quiz answers so far in this attempt
@@ -159,12 +160,15 @@ async def after_quiz_answer(
             .values(state=ACTIVE if passed else FAILED, retry_at=retry_at, changed_at=now)
             .execution_options(synchronize_session=False)
         )
-    gold = await session.scalar(select(Item.gold_node_id).where(Item.id == assignment.item_id))
+    title, gold = (
+        await session.execute(select(Item.title, Item.gold_node_id).where(Item.id == assignment.item_id))
+    ).one()
     return QuizStep(
         batch_name=batch.name,
         assignment_id=assignment.id,
+        title=title,
         correct=bool(assignment.gold_correct),
-        right=tree.path_names(gold, " › ") if gold in tree else "?",
+        right=category_path(tree, gold),
         answered=answered,
         correct_so_far=correct,
         size=batch.qualification,
@@ -187,3 +191,8 @@ async def quiz_progress(session: AsyncSession, assignment: Assignment) -> tuple[
         )
     ).one()
     return done + 1, size
+
+
+def category_path(tree: Tree, node: int | None) -> str:
+    """ "A › B › C" for messages; "?" for a category the taxonomy no longer has."""
+    return tree.path_names(node, " › ") if node is not None and node in tree else "?"

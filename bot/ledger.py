@@ -115,6 +115,21 @@ async def reject_credit(
     )
 
 
+async def restore_credit(
+    session: AsyncSession, assignment_id: int, worker_id: int, requester_id: int, amount: int
+) -> bool:
+    """A rejection is undone (its gold was wrong): the credit goes back to the worker, available at once."""
+    try:
+        return await ledger.post(
+            session,
+            f"answer:{assignment_id}:restore",
+            "restore",
+            [Leg(REQUESTER_AVAILABLE, requester_id, -amount), Leg(WORKER_AVAILABLE, worker_id, amount)],
+        )
+    except Overdraft:
+        raise NotEnoughFunds("The requester no longer has the money to restore this credit.") from None
+
+
 async def hold_for_payout(session: AsyncSession, payout_id: int, worker_id: int, amount: int, currency: str) -> bool:
     """A payout request takes the money out of reach, so it cannot be requested twice."""
     try:

@@ -30,6 +30,7 @@ _FLOORS: WeakKeyDictionary[object, dict[int, tuple[float | None, float]]] = Weak
 
 @dataclass(frozen=True)
 class Miss:
+    assignment_id: int
     title: str
     answered: str
     right: str
@@ -121,16 +122,15 @@ async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worke
 
 async def _misses(session: AsyncSession, tree: Tree, *mine: ColumnElement[bool]) -> tuple[Miss, ...]:
     rows = await session.execute(
-        select(Item.title, Assignment.answer_node_id, Item.gold_node_id)
+        select(Assignment.id, Item.title, Assignment.answer_node_id, Item.gold_node_id)
         .join(Item, Item.id == Assignment.item_id)
         .where(*mine, Assignment.gold_correct == False)  # noqa: E712
         .order_by(Assignment.id)
     )
-    return tuple(Miss(title, _path(tree, answered), _path(tree, right)) for title, answered, right in rows)
-
-
-def _path(tree: Tree, node: int | None) -> str:
-    return tree.path_names(node, " › ") if node is not None and node in tree else "?"
+    return tuple(
+        Miss(assignment_id, title, gold.category_path(tree, answered), gold.category_path(tree, right))
+        for assignment_id, title, answered, right in rows
+    )
 
 
 async def _behaviour_rules(session: AsyncSession, batch: BatchFacts, assignment: Assignment) -> Hold | None:

@@ -5,6 +5,7 @@ Buttons carry only ids; the server re-checks every one of them, so forged data b
   s:<assignment>  skip   x:<assignment>  stop   w  start working
   m:<kind>  choose a payout method   a:<payout> / r:<payout>  approve / reject   e:<year>  statement
   d:<batch>:<r|o>:<value>  fill in a draft's reward or overlap   c:<batch>:<op>  batch control   i:<batch>  rules
+  g:<assignment>  contest a missed check   k:<dispute>:<c|d|u>  correct, drop or uphold the contested gold
 """
 
 import re
@@ -75,11 +76,38 @@ class Rules:
     batch_id: int
 
 
+@dataclass(frozen=True)
+class ContestGold:
+    assignment_id: int
+
+
+@dataclass(frozen=True)
+class Judge:
+    dispute_id: int
+    status: str  # one of JUDGE_CODES' values
+
+
 CONTROL_OPS = {"l": "launch", "d": "discard", "p": "pause", "u": "resume", "c": "cancel", "r": "results", "j": "jsonl"}
 _OP_CODES = {op: code for code, op in CONTROL_OPS.items()}
 _SETTING_CODES = {"reward": "r", "overlap": "o"}
+JUDGE_CODES = {"c": "corrected", "d": "dropped", "u": "upheld"}
+_STATUS_CODES = {status: code for code, status in JUDGE_CODES.items()}
 
-Action = Browse | Pick | Skip | Stop | StartWork | ChooseMethod | Decide | Statement | Choose | Control | Rules
+Action = (
+    Browse
+    | Pick
+    | Skip
+    | Stop
+    | StartWork
+    | ChooseMethod
+    | Decide
+    | Statement
+    | Choose
+    | Control
+    | Rules
+    | ContestGold
+    | Judge
+)
 
 _NUMBER = r"(0|[1-9][0-9]{0,18})"
 _PATTERNS = {
@@ -95,6 +123,8 @@ _PATTERNS = {
     "d": re.compile(rf"d:{_NUMBER}:([ro]):{_NUMBER}"),
     "c": re.compile(rf"c:{_NUMBER}:([{''.join(CONTROL_OPS)}])"),
     "i": re.compile(rf"i:{_NUMBER}"),
+    "g": re.compile(rf"g:{_NUMBER}"),
+    "k": re.compile(rf"k:{_NUMBER}:([{''.join(JUDGE_CODES)}])"),
 }
 
 
@@ -122,6 +152,10 @@ def encode(action: Action) -> str:
             data = f"c:{batch_id}:{_OP_CODES[op]}"
         case Rules(batch_id):
             data = f"i:{batch_id}"
+        case ContestGold(assignment_id):
+            data = f"g:{assignment_id}"
+        case Judge(dispute_id, status):
+            data = f"k:{dispute_id}:{_STATUS_CODES[status]}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data}")
     return data
@@ -142,6 +176,8 @@ def decode(data: str | None) -> Action | None:
         return Choose(int(match.group(1)), setting, int(match.group(3)))
     if data[0] == "c":
         return Control(int(match.group(1)), CONTROL_OPS[match.group(2)])
+    if data[0] == "k":
+        return Judge(int(match.group(1)), JUDGE_CODES[match.group(2)])
     numbers = [int(group) if group and group.isdigit() else None for group in match.groups()]
     match data[0]:
         case "b":
@@ -158,4 +194,6 @@ def decode(data: str | None) -> Action | None:
             return Statement(numbers[0])
         case "i":
             return Rules(numbers[0])
+        case "g":
+            return ContestGold(numbers[0])
     return StartWork()

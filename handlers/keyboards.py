@@ -10,8 +10,10 @@ from handlers.callbacks import (
     Browse,
     Choose,
     ChooseMethod,
+    ContestGold,
     Control,
     Decide,
+    Judge,
     Pick,
     Rules,
     Skip,
@@ -121,3 +123,22 @@ def batch_controls(batch_id: int, status: str) -> InlineKeyboardMarkup:
         row.append(_button("⏹ Cancel", Control(batch_id, "cancel")))
     results = [_button("📥 Results", Control(batch_id, "results")), _button("📥 JSONL", Control(batch_id, "jsonl"))]
     return InlineKeyboardMarkup([row, results] if row else [results])
+
+
+def contest(assignment_ids: list[int]) -> InlineKeyboardMarkup:
+    """One "this gold is wrong" button per missed check (numbered when there are several)."""
+    if len(assignment_ids) == 1:
+        return InlineKeyboardMarkup([[_button(texts.CONTEST_BUTTON, ContestGold(assignment_ids[0]))]])
+    return InlineKeyboardMarkup(
+        [[_button(f"{texts.CONTEST_BUTTON} ({n})", ContestGold(aid))] for n, aid in enumerate(assignment_ids, 1)]
+    )
+
+
+def judge(dispute_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [_button(texts.JUDGE_CORRECT, Judge(dispute_id, "corrected"))],
+            [_button(texts.JUDGE_DROP, Judge(dispute_id, "dropped"))],
+            [_button(texts.JUDGE_UPHOLD, Judge(dispute_id, "upheld"))],
+        ]
+    )

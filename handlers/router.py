@@ -4,8 +4,8 @@ from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bot import payouts, users
-from handlers import admin, callbacks, common, money, requester, texts, worker
-from handlers.callbacks import Choose, ChooseMethod, Control, Decide, Rules, Statement
+from handlers import admin, callbacks, common, disputes, money, requester, texts, worker
+from handlers.callbacks import Choose, ChooseMethod, ContestGold, Control, Decide, Judge, Rules, Statement
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -32,6 +32,10 @@ async def on_button(update: Update, context: Context) -> None:
             await requester.on_control(update, context, batch_id, op)
         case Rules(batch_id):
             await requester.show_rules(update, context, batch_id)
+        case ContestGold(assignment_id):
+            await disputes.on_contest(update, context, assignment_id)
+        case Judge(dispute_id, status):
+            await disputes.on_judge(update, context, dispute_id, status, message)
         case _:
             await worker.act(update, context, action, message)
 

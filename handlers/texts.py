@@ -4,6 +4,8 @@ from datetime import timedelta
 from html import escape
 
 from bot.batches import Progress
+from bot.disputes import Contest, Decision, Reinstated
+from bot.gold import QuizStep
 from bot.money import format_money
 from bot.progress import Nudges, WorkerStats
 from bot.quality import Hold, Removal
@@ -88,6 +90,9 @@ def answer_note(credited: int, pending: int, currency: str, nudges: Nudges | Non
 def task(screen: TaskScreen, currency: str, limit: int) -> str:
     """The product card, where the worker is in the tree, and what to do; fits in `limit` characters."""
     head = f"<i>{escape(screen.note)}</i>\n\n" if screen.note else ""
+    if screen.quiz is not None:
+        place, size = screen.quiz
+        head += f"🎓 <b>Qualification {place} of {size}</b> for “{escape(screen.batch_name)}” (paid)\n"
     where = " › ".join(screen.breadcrumb) or "All categories"
     pages = f" · page {screen.page + 1}/{screen.pages}" if screen.pages > 1 else ""
     tail = (
@@ -353,15 +358,17 @@ def target_set(target: int, earned_today: int, currency: str) -> str:
 
 def removed(removal: Removal) -> str:
     missed = "\n".join(
-        f"• {escape(_shorten(miss.title, 80))}: you chose {escape(miss.answered)}; right: {escape(miss.right)}"
-        for miss in removal.missed[:10]
+        f"{n}. {escape(_shorten(miss.title, 80))}: you chose {escape(miss.answered)}; right: {escape(miss.right)}"
+        for n, miss in enumerate(removal.missed[:MAX_CONTESTS], 1)
     )
     return (
         f"🚫 <b>You were removed from “{escape(removal.batch_name)}”.</b>\n"
         f"On its hidden checks your accuracy is at best {removal.bound:.0%}; "
         f"this batch needs {removal.min_accuracy:.0%}.\n\n<b>Checks you missed</b>\n{missed}\n\n"
         f"{removal.rejected} answer(s) since your last correct check were rejected and their pending pay "
-        "returned to the requester. Other batches are still open to you: /work"
+        "returned to the requester. Other batches are still open to you: /work\n"
+        f"If a check itself was wrong, tap {CONTEST_BUTTON}: if the requester agrees, your accuracy is "
+        "worked out again and the rejections are undone."
     )
 
 
@@ -377,3 +384,92 @@ def held_for_admins(hold: Hold) -> str:
         f"⏸ Worker {hold.worker_id} is held in batch #{hold.batch_id} “{hold.batch_name}”: {hold.reason}. "
         f"To let them continue: /reinstate {hold.worker_id} {hold.batch_id}"
     )
+
+
+# ---- qualification and contested gold ----------------------------------------------------------
+
+MAX_CONTESTS = 8  # missed checks listed (and contestable) in one message
+CONTEST_BUTTON = "⚖ I think this gold is wrong"
+JUDGE_CORRECT = "✅ The worker is right: use their answer"
+JUDGE_DROP = "🗑 Drop this gold item"
+JUDGE_UPHOLD = "✖ The gold is right"
+
+
+def quiz_note(step: QuizStep) -> str:
+    """Feedback on one quiz answer, shown above the next task (or with the corrected product)."""
+    verdict = "✔ Correct" if step.correct else f"✘ The right category is {step.right}"
+    if step.passed is None:
+        return f"{verdict} · {step.correct_so_far} of {step.answered} right so far"
+    if step.passed:
+        score = f"{step.correct_so_far} of {step.size} right"
+        return f"{verdict}\n🎓 Qualified for “{step.batch_name}”: {score}. Paid work follows."
+    return verdict
+
+
+def quiz_failed(step: QuizStep) -> str:
+    score = f"{step.correct_so_far} of {step.size} right; {step.needed} are needed"
+    if step.retry_at is None:
+        return f"📕 You did not qualify for “{escape(step.batch_name)}” ({score}). No tries are left for this batch."
+    return (
+        f"📕 You did not qualify for “{escape(step.batch_name)}” yet ({score}). "
+        f"You may try again after {step.retry_at:%Y-%m-%d %H:%M} UTC "
+        f"({step.retries_left} {'try' if step.retries_left == 1 else 'tries'} left). "
+        "Other batches are open to you: /work"
+    )
+
+
+def quiz_missed(step: QuizStep) -> str:
+    return (
+        f"🛒 {escape(_shorten(step.title, 120))}\n✘ Not quite: the right category is <b>{escape(step.right)}</b>.\n"
+        f"If you are sure the check itself is wrong, tap {CONTEST_BUTTON}."
+    )
+
+
+def contest_sent(contest: Contest) -> str:
+    if contest.already_sent:
+        return "⚖ You already contested this check; the requester will decide."
+    return "⚖ Sent to the requester and the admins. You will hear what they decide."
+
+
+def contest_for_judges(contest: Contest) -> str:
+    return (
+        f"⚖ <b>A worker contests a gold item</b> in “{escape(contest.batch_name)}”\n"
+        f"Product: {escape(_shorten(contest.title, 200))}\n"
+        f"Gold: {escape(contest.gold)}\n"
+        f"The worker chose: {escape(contest.answered)}\n\n"
+        "If the gold is wrong, everyone it graded is graded again: accuracy, quizzes, removals and "
+        "rejected pay follow."
+    )
+
+
+_DECIDED = {
+    "corrected": "the gold now says what the worker chose",
+    "dropped": "the item is no longer a check",
+    "upheld": "the gold stands",
+}
+
+
+def dispute_decided(decision: Decision) -> str:
+    regraded = f" {decision.regraded} answer(s) regraded." if decision.status != "upheld" else ""
+    return f"⚖ Decided: {_DECIDED[decision.status]}.{regraded}"
+
+
+def dispute_outcome(decision: Decision) -> str:
+    """To the workers who contested the item."""
+    if decision.status == "upheld":
+        return f"⚖ Your contest of the check “{escape(_shorten(decision.title, 80))}” was reviewed: the gold stands."
+    return (
+        f"⚖ You were right about the check “{escape(_shorten(decision.title, 80))}”: "
+        f"{_DECIDED[decision.status]}, and your accuracy was worked out again."
+    )
+
+
+def reinstated(outcome: Reinstated, currency: str) -> str:
+    if outcome.why == "quiz":
+        return f"🎓 With the corrected check you passed the qualification for “{escape(outcome.batch_name)}”: /work"
+    restored = (
+        f" {format_money(outcome.restored_micros, currency)} of rejected pay is yours again."
+        if outcome.restored_micros
+        else ""
+    )
+    return f"✅ With the corrected check you are back in “{escape(outcome.batch_name)}”.{restored} /work"

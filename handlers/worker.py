@@ -6,7 +6,7 @@ from telegram import Message, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot import quality, work
+from bot import gold, quality, work
 from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
 from bot.services import Services
 from handlers import callbacks, common, display, keyboards, notify, texts
@@ -72,6 +72,9 @@ async def _act(update: Update, context: Context, action: callbacks.Action, messa
         case Pick(assignment_id, node):
             result = await work.answer(services, worker_id, assignment_id, node)
             note = texts.answer_note(result.credited_micros, result.pending_micros, currency, result.nudges)
+            if isinstance(result.verdict, gold.QuizStep):
+                await _quiz_feedback(context, chat_id, message, result, note, currency)
+                return
             if result.verdict is not None:
                 await quality_verdict(context, chat_id, result.verdict)
             await _show_next(context, chat_id, message, result.next_task, note, currency)
@@ -90,11 +93,35 @@ async def quality_verdict(context: Context, chat_id: int, verdict: quality.Remov
     """Tell the worker why quality control stopped them in a batch; a hold also goes to the admins."""
     services = common.services_of(context)
     if isinstance(verdict, quality.Removal):
-        await context.bot.send_message(chat_id, texts.removed(verdict), parse_mode=ParseMode.HTML)
+        missed = [miss.assignment_id for miss in verdict.missed[: texts.MAX_CONTESTS]]
+        markup = keyboards.contest(missed) if missed else None
+        await context.bot.send_message(chat_id, texts.removed(verdict), parse_mode=ParseMode.HTML, reply_markup=markup)
         return
     await context.bot.send_message(chat_id, texts.held(verdict))
     for admin_id in sorted(services.settings.admin_ids):
         await notify.tell(context.bot, services, admin_id, texts.held_for_admins(verdict))
+
+
+async def _quiz_feedback(
+    context: Context, chat_id: int, message: Message | None, result: work.Answered, note: str, currency: str
+) -> None:
+    """A right quiz answer is confirmed above the next task; a wrong one keeps its product on screen
+    with the right category and a way to contest it, and the next task comes below."""
+    step = result.verdict
+    assert isinstance(step, gold.QuizStep)
+    note = f"{texts.quiz_note(step)}\n{note}"
+    if not step.correct:
+        markup = keyboards.contest([step.assignment_id])
+        if message is not None:
+            await display.edit_body(message, texts.quiz_missed(step), markup)
+        else:
+            await context.bot.send_message(
+                chat_id, texts.quiz_missed(step), parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+        message = None
+    if step.passed is False:
+        await context.bot.send_message(chat_id, texts.quiz_failed(step), parse_mode=ParseMode.HTML)
+    await _show_next(context, chat_id, message, result.next_task, note, currency)
 
 
 async def _show_next(

@@ -1,0 +1,228 @@
+"""Contested gold: a worker says a check was wrong; the requester or an admin decides, and if the
+gold changes, every grade, quiz, removal and rejection that rested on it is worked out again.
+"""
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import credits, gold, quality
+from bot.errors import DomainError, NotAllowed, TaskUnavailable
+from bot.levels import LEVEL_RANKS, level_of, wilson_upper_bound
+from bot.services import Services
+from storage.assignments import ANSWERED, answer_counts
+from storage.clock import utcnow
+from storage.models import Assignment, Batch, BatchWorker, GoldDispute, Item, User
+from taxonomy import Tree
+
+OPEN, CORRECTED, DROPPED, UPHELD = "open", "corrected", "dropped", "upheld"
+DECISIONS = (CORRECTED, DROPPED, UPHELD)
+
+
+@dataclass(frozen=True)
+class Contest:
+    """What the requester and the admins are asked to decide."""
+
+    dispute_id: int
+    requester_id: int
+    batch_name: str
+    title: str
+    gold: str
+    answered: str
+    already_sent: bool
+
+
+@dataclass(frozen=True)
+class Reinstated:
+    worker_id: int
+    batch_name: str
+    why: str  # "quiz" (passed after all) or "removal" (lifted)
+    restored_micros: int
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str
+    title: str
+    contesters: tuple[int, ...]  # every worker who contested this gold item
+    regraded: int  # answers whose grade changed
+    reinstated: tuple[Reinstated, ...]
+
+
+async def contest(services: Services, worker_id: int, assignment_id: int) -> Contest:
+    """Record the worker's "this gold is wrong" on one of their missed checks (once per answer)."""
+    async with services.db.write() as session:
+        assignment = await session.get(Assignment, assignment_id)
+        if assignment is None or assignment.worker_id != worker_id or assignment.gold_correct is not False:
+            raise TaskUnavailable()
+        tree = await _tree(services, session, assignment.batch_id)
+        return await _contest(session, tree, assignment)
+
+
+async def decide(services: Services, dispute_id: int, decider_id: int, status: str) -> Decision:
+    """Apply the requester's or an admin's decision to the gold item and to everyone it graded."""
+    if status not in DECISIONS:
+        raise TaskUnavailable()
+    async with services.db.write() as session:
+        dispute = await session.scalar(select(GoldDispute).where(GoldDispute.id == dispute_id).with_for_update())
+        if dispute is None:
+            raise TaskUnavailable()
+        tree = await _tree(services, session, dispute.batch_id)
+        return await _decide(session, tree, dispute, decider_id, decider_id in services.settings.admin_ids, status)
+
+
+async def _tree(services: Services, session: AsyncSession, batch_id: int) -> Tree:
+    batch = await services.batches.get(batch_id, session)
+    return (await services.taxonomies.get(batch.taxonomy_id, session)).tree
+
+
+async def _contest(session: AsyncSession, tree: Tree, assignment: Assignment) -> Contest:
+    item = await session.get(Item, assignment.item_id)
+    batch = await session.get(Batch, assignment.batch_id)
+    if item.gold_node_id is None or item.gold_node_id == assignment.answer_node_id:
+        raise DomainError("This check was already corrected or dropped.")
+    dispute = await session.scalar(select(GoldDispute).where(GoldDispute.assignment_id == assignment.id))
+    already = dispute is not None
+    if dispute is None:
+        dispute = GoldDispute(
+            assignment_id=assignment.id,
+            item_id=item.id,
+            batch_id=batch.id,
+            worker_id=assignment.worker_id,
+            answer_node_id=assignment.answer_node_id,
+            gold_node_id=item.gold_node_id,
+            status=OPEN,
+        )
+        session.add(dispute)
+        await session.flush()
+    return Contest(
+        dispute.id,
+        batch.requester_id,
+        batch.name,
+        item.title,
+        gold.category_path(tree, dispute.gold_node_id),
+        gold.category_path(tree, dispute.answer_node_id),
+        already,
+    )
+
+
+async def _decide(
+    session: AsyncSession, tree: Tree, dispute: GoldDispute, decider_id: int, is_admin: bool, status: str
+) -> Decision:
+    batch = await session.scalar(select(Batch).where(Batch.id == dispute.batch_id))
+    if decider_id != batch.requester_id and not is_admin:
+        raise NotAllowed("Only the batch's requester or an admin can decide on its gold.")
+    if dispute.status != OPEN:
+        raise DomainError(f"This dispute was already decided: {dispute.status}.")
+    item = await session.scalar(select(Item).where(Item.id == dispute.item_id).with_for_update())
+    contesters = await _close_disputes(session, item.id, status, decider_id)
+    if status == UPHELD or item.gold_node_id != dispute.gold_node_id:
+        return Decision(status, item.title, contesters, 0, ())
+    item.gold_node_id = dispute.answer_node_id if status == CORRECTED else None
+    workers, regraded = await _regrade(session, tree, item)
+    await session.flush()
+    reinstated = []
+    for worker_id in sorted(workers):
+        await _recount_lifetime(session, worker_id)
+        outcome = await _reconsider(session, batch, worker_id)
+        if outcome is not None:
+            reinstated.append(outcome)
+    return Decision(status, item.title, contesters, regraded, tuple(reinstated))
+
+
+async def _close_disputes(session: AsyncSession, item_id: int, status: str, decider_id: int) -> tuple[int, ...]:
+    """One decision answers every open dispute on the item."""
+    closed = await session.execute(
+        update(GoldDispute)
+        .where(GoldDispute.item_id == item_id, GoldDispute.status == OPEN)
+        .values(status=status, decided_by=decider_id, decided_at=utcnow())
+        .returning(GoldDispute.worker_id)
+        .execution_options(synchronize_session=False)
+    )
+    return tuple(sorted({worker for (worker,) in closed}))
+
+
+async def _regrade(session: AsyncSession, tree: Tree, item: Item) -> tuple[set[int], int]:
+    """Grade every answer on the item against its new gold (none: no longer graded)."""
+    answered = list(
+        await session.scalars(
+            select(Assignment).where(Assignment.item_id == item.id, Assignment.status == ANSWERED).with_for_update()
+        )
+    )
+    changed = 0
+    for assignment in answered:
+        before = assignment.gold_correct
+        if item.gold_node_id is None:
+            assignment.gold_correct, assignment.gold_distance = None, None
+        else:
+            assignment.gold_correct = assignment.answer_node_id == item.gold_node_id
+            assignment.gold_distance = tree.distance(assignment.answer_node_id, item.gold_node_id)
+        changed += assignment.gold_correct != before
+    return {assignment.worker_id for assignment in answered}, changed
+
+
+async def _recount_lifetime(session: AsyncSession, worker_id: int) -> None:
+    graded, right = (
+        await session.execute(
+            select(
+                func.count(Assignment.gold_correct),
+                func.coalesce(func.sum(case((Assignment.gold_correct == True, 1), else_=0)), 0),  # noqa: E712
+            ).where(Assignment.worker_id == worker_id, Assignment.status == ANSWERED)
+        )
+    ).one()
+    rank = LEVEL_RANKS[level_of(graded, right).name.lower()]
+    await session.execute(
+        update(User)
+        .where(User.id == worker_id)
+        .values(gold_answers=graded, gold_correct=right, level=rank)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _reconsider(session: AsyncSession, batch: Batch, worker_id: int) -> Reinstated | None:
+    """Work out the worker's quiz and removal again from the regraded answers."""
+    state = await session.get(BatchWorker, (batch.id, worker_id))
+    if state is None or state.state not in (gold.FAILED, gold.QUALIFYING, quality.REMOVED):
+        return None
+    if state.state != quality.REMOVED:
+        return await _requiz(session, batch, state)
+    mine = (Assignment.batch_id == batch.id, Assignment.worker_id == worker_id)
+    counts = await answer_counts(session, *mine)
+    if counts.gold >= batch.min_gold and wilson_upper_bound(counts.gold_correct, counts.gold) < batch.min_accuracy:
+        return None
+    state.state, state.reason, state.changed_at = gold.ACTIVE, None, utcnow()
+    rejected = await session.execute(
+        select(Assignment.id, Assignment.reward_micros).where(*mine, Assignment.credit_state == credits.REJECTED)
+    )
+    restored = 0
+    for assignment_id, reward in rejected.all():
+        if await credits.restore(session, assignment_id, worker_id, batch.requester_id, reward):
+            restored += reward
+    return Reinstated(worker_id, batch.name, "removal", restored)
+
+
+async def _requiz(session: AsyncSession, batch: Batch, state: BatchWorker) -> Reinstated | None:
+    """Recount the current attempt; a dropped question makes room for one more."""
+    answered, right = (
+        await session.execute(
+            select(
+                func.count(Assignment.gold_correct),
+                func.coalesce(func.sum(case((Assignment.gold_correct == True, 1), else_=0)), 0),  # noqa: E712
+            ).where(
+                Assignment.batch_id == batch.id,
+                Assignment.worker_id == state.worker_id,
+                Assignment.quiz_attempt == state.attempts,
+                Assignment.status == ANSWERED,
+            )
+        )
+    ).one()
+    state.quiz_answers, state.quiz_correct = answered, right
+    if answered < batch.qualification:
+        state.state, state.retry_at = gold.QUALIFYING, None
+        return None
+    if right >= math.ceil(batch.pass_score * batch.qualification - 1e-9) and state.state == gold.FAILED:
+        state.state, state.retry_at, state.changed_at = gold.ACTIVE, None, utcnow()
+        return Reinstated(state.worker_id, batch.name, "quiz", 0)
+    return None
