@@ -1,0 +1,138 @@
+"""The qualification quiz and contested gold, through the bot."""
+
+from sqlalchemy import select, update
+
+from bot import ledger
+from storage import ledger as books
+from storage.models import Assignment, BatchWorker, User
+from tests.e2e.conftest import RunningBot, StartBot
+from tests.e2e.fake_telegram import FakeUser
+from tests.e2e.test_worker import COOKWARE, begin, press, send
+from tests.factories import REQUESTER, SKILLETS, WOKS, load_batch, products
+
+ADMIN = 900
+RIGHT, WRONG = "Skillets & Frying Pans", "Woks"
+
+
+async def pick(bot: RunningBot, user: FakeUser, leaf: str) -> None:
+    for label in (*COOKWARE, leaf):
+        await press(bot, user, label)
+
+
+async def test_quiz_passed_then_paid_work(start_bot: StartBot, checks_first: None) -> None:
+    bot: RunningBot = await start_bot()
+    gold = {n: SKILLETS for n in range(1, 4)}
+    await load_batch(bot.services, products(6, gold=gold), overlap=1, qualification=3, gold_rate=0)
+    ann = bot.user(101, "Ann")
+    await begin(bot, ann)
+    assert "Qualification 1 of 3" in ann.last.body and "Product 1" in ann.last.body
+    await pick(bot, ann, RIGHT)
+    assert "✔ Correct · 1 of 1 right so far" in ann.last.body and "Qualification 2 of 3" in ann.last.body
+    await pick(bot, ann, RIGHT)
+    await pick(bot, ann, RIGHT)
+    card = ann.last.body
+    assert "Qualified for “Kitchen”: 3 of 3 right" in card and "pending $0.06" in card, "the quiz is paid"
+    assert "Product 4" in card and "Qualification" not in card.split("Product 4")[1]
+    async with bot.services.db.read() as session:
+        assert (await session.get(BatchWorker, (1, 101))).state == "active"
+
+
+async def test_quiz_failed_retried_after_cool_down(start_bot: StartBot, checks_first: None) -> None:
+    bot: RunningBot = await start_bot()
+    gold = {n: SKILLETS for n in range(1, 6)}
+    await load_batch(bot.services, products(8, gold=gold), overlap=1, qualification=2, gold_rate=0)
+    ann = bot.user(101, "Ann")
+    await begin(bot, ann)
+    first = ann.last.message_id
+    await pick(bot, ann, WRONG)
+    missed = ann.message(first)
+    assert "✘ Not quite: the right category is" in missed.body and "Skillets & Frying Pans" in missed.body
+    assert missed.buttons == [["⚖ I think this gold is wrong"]], "the missed product stays, with a way to contest"
+    assert "Qualification 2 of 2" in ann.last.body and ann.last.message_id != first
+    second = ann.last.message_id
+    await pick(bot, ann, RIGHT)
+    failed = ann.last.body
+    assert "did not qualify" in failed and "1 of 2 right; 2 are needed" in failed and "(2 tries left)" in failed
+    assert "No tasks right now" in ann.message(second).body
+    await send(bot, ann, "/work")
+    assert "No tasks right now" in ann.last.body, "the cool-down keeps the quiz closed"
+    async with bot.services.db.write() as session:
+        await session.execute(update(BatchWorker).values(retry_at=BatchWorker.changed_at))
+    await send(bot, ann, "/work")
+    assert "Qualification 1 of 2" in ann.last.body and "Product 3" in ann.last.body, "new gold for the new try"
+    await pick(bot, ann, RIGHT)
+    await pick(bot, ann, RIGHT)
+    assert "Qualified for “Kitchen”: 2 of 2 right" in ann.last.body and "Product 6" in ann.last.body
+    async with bot.services.db.read() as session:
+        state = await session.get(BatchWorker, (1, 101))
+        assert (state.state, state.attempts) == ("active", 2)
+        assert (await ledger.worker_balance(session, 101)).pending == 4 * 20_000, "every quiz answer is paid"
+        assert await books.inconsistencies(session) == []
+
+
+async def test_contested_gold_corrected_and_regraded(start_bot: StartBot, checks_first: None) -> None:
+    """The gold says Woks for a skillet: the worker who was right contests, the requester agrees,
+    and both that worker and the one the wrong gold had passed are graded again."""
+    bot: RunningBot = await start_bot(admin_ids=str(ADMIN))
+    await load_batch(bot.services, products(4, gold={1: WOKS}), overlap=2, qualification=1, gold_rate=0)
+    bob, ann = bot.user(102, "Bob"), bot.user(101, "Ann")
+    shop, admin = bot.user(REQUESTER, "Shop"), bot.user(ADMIN, "Ada")
+    await begin(bot, bob)
+    await pick(bot, bob, WRONG)  # agrees with the wrong gold: passes
+    assert "Qualified" in bob.last.body
+    await begin(bot, ann)
+    quiz = ann.last.message_id
+    await pick(bot, ann, RIGHT)
+    assert any("did not qualify" in m.body for m in ann.messages)
+    await ann.press("⚖ I think this gold is wrong", message_id=quiz)
+    await bot.settle()
+    assert "Sent to the requester and the admins" in ann.last.body
+    for judge in (shop, admin):
+        assert "A worker contests a gold item" in judge.last.body and "The worker chose: " in judge.last.body
+        assert judge.last.buttons == [
+            ["✅ The worker is right: use their answer"],
+            ["🗑 Drop this gold item"],
+            ["✖ The gold is right"],
+        ]
+    await ann.press("⚖ I think this gold is wrong", message_id=quiz)
+    await bot.settle()
+    assert "already contested" in ann.last.body and len(shop.messages) == 1, "asked once"
+    eve = bot.user(103, "Eve")
+    await send(bot, eve, "/start")
+    await eve.press_data(shop.last.callback_data[0][0], message_id=eve.last.message_id)
+    await bot.settle()
+    assert "Only the batch's requester or an admin" in eve.last.body
+    await shop.press("✅ The worker is right: use their answer")
+    await bot.settle()
+    assert "Decided: the gold now says what the worker chose. 2 answer(s) regraded." in shop.last.body
+    told = [m.body for m in ann.messages[-2:]]
+    assert any("You were right about the check" in body for body in told)
+    assert any("you passed the qualification for “Kitchen”" in body for body in told)
+    await admin.press("✖ The gold is right")
+    await bot.settle()
+    assert "already decided" in admin.last.body
+    await send(bot, ann, "/work")
+    assert "Product 2" in ann.last.body or "Product 3" in ann.last.body, "paid work is open to her now"
+    async with bot.services.db.read() as session:
+        query = select(Assignment.worker_id, Assignment.gold_correct).where(Assignment.item_id == 1)
+        grades = {worker: correct for worker, correct in await session.execute(query)}
+        assert grades == {101: True, 102: False}
+        assert (await session.get(User, 101)).gold_correct == 1 and (await session.get(User, 102)).gold_correct == 0
+        assert (await session.get(BatchWorker, (1, 101))).state == "active"
+
+
+async def test_contest_upheld(start_bot: StartBot, checks_first: None) -> None:
+    bot: RunningBot = await start_bot()
+    await load_batch(bot.services, products(3, gold={1: SKILLETS}), overlap=1, qualification=1, gold_rate=0)
+    ann, shop = bot.user(101, "Ann"), bot.user(REQUESTER, "Shop")
+    await begin(bot, ann)
+    quiz = ann.last.message_id
+    await pick(bot, ann, WRONG)
+    await ann.press("⚖ I think this gold is wrong", message_id=quiz)
+    await bot.settle()
+    await shop.press("✖ The gold is right")
+    await bot.settle()
+    assert "Decided: the gold stands." in shop.last.body
+    assert "was reviewed: the gold stands" in ann.last.body
+    async with bot.services.db.read() as session:
+        assert (await session.get(BatchWorker, (1, 101))).state == "failed"
