@@ -1,0 +1,116 @@
+"""Gold outside the overlap: which check a worker gets, the quiz's limits, the gold budget, bonuses,
+and contested gold lifting a removal."""
+
+import pytest
+from sqlalchemy import select, update
+
+from bot import disputes, gold, ledger, quality, work
+from bot.services import Services
+from storage import ledger as books
+from storage.clock import utcnow
+from storage.models import Assignment, Batch, BatchWorker, User
+from tests.factories import REQUESTER, SKILLETS, WOKS, load_batch, products
+
+
+async def worker(services: Services, worker_id: int, level: int = 0) -> None:
+    async with services.db.write() as session:
+        session.add(User(id=worker_id, first_name=f"W{worker_id}", level=level))
+
+
+async def leaf(services: Services, path: str) -> int:
+    return (await services.taxonomies.get(1)).tree.find(path).id
+
+
+def draws(monkeypatch: pytest.MonkeyPatch, *values: float) -> None:
+    """Whether each next task is a check (0.0) or work (1.0); the first of equal gold items."""
+    sequence = iter(values)
+    monkeypatch.setattr(gold._draw, "random", lambda: next(sequence))
+    monkeypatch.setattr(gold._draw, "choice", lambda seq: seq[0])
+
+
+async def test_check_needs_another_answer_than_the_workers_usual(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker who answered Skillets three times gets the Woks check first, not the Skillets one."""
+    draws(monkeypatch, 1.0, 1.0, 1.0, 0.0)
+    await load_batch(services, products(8, gold={1: SKILLETS, 2: WOKS}), overlap=1, gold_rate=0.5)
+    await worker(services, 1)
+    skillets = await leaf(services, SKILLETS)
+    task = await work.next_task(services, 1)
+    for _ in range(3):
+        task = (await work.answer(services, 1, task.assignment_id, skillets)).next_task
+    assert task.card.title == "Product 2", "the Woks check"
+
+
+async def test_checks_stop_when_the_gold_budget_is_spent(services: Services, checks_first: None) -> None:
+    await load_batch(services, products(5, gold={1: SKILLETS, 2: SKILLETS}), overlap=1)
+    async with services.db.write() as session:
+        await session.execute(update(Batch).values(gold_slots=1))
+    await worker(services, 1)
+    first = await work.next_task(services, 1)
+    right = await leaf(services, SKILLETS)
+    second = (await work.answer(services, 1, first.assignment_id, right)).next_task
+    assert (first.card.title, second.card.title) == ("Product 1", "Product 3"), "one check funded, then work"
+
+
+async def test_no_quiz_after_the_last_try(services: Services, checks_first: None) -> None:
+    await load_batch(services, products(10, gold={n: SKILLETS for n in range(1, 8)}), overlap=1, qualification=2)
+    await worker(services, 1)
+    async with services.db.write() as session:
+        session.add(BatchWorker(batch_id=1, worker_id=1, state="failed", attempts=3, retry_at=utcnow()))
+    assert await work.next_task(services, 1) is None
+    async with services.db.write() as session:
+        await session.execute(update(BatchWorker).values(attempts=2))
+    task = await work.next_task(services, 1)
+    assert task is not None and task.quiz == (1, 2), "the third and last try"
+
+
+async def test_level_bonus_paid_and_reserved(services: Services) -> None:
+    batch = await load_batch(services, products(4), overlap=1, bonus_qualified_micros=10_000, bonus_expert_micros=5_000)
+    assert batch.reserved_micros == 4 * (20_000 + 10_000), "the reserve covers the larger bonus"
+    await worker(services, 1, level=1)
+    task = await work.next_task(services, 1)
+    assert task.reward_micros == 20_000, "the card shows the batch's reward"
+    done = await work.answer(services, 1, task.assignment_id, await leaf(services, SKILLETS))
+    assert done.credited_micros == 30_000
+
+
+async def test_quiz_answers_are_never_rejected(services: Services, checks_first: None) -> None:
+    gold_items = {n: SKILLETS for n in range(1, 8)}
+    await load_batch(services, products(12, gold=gold_items), overlap=1, qualification=1, pass_score=0.0)
+    await worker(services, 1)
+    wrong = await leaf(services, WOKS)
+    task = await work.next_task(services, 1)
+    verdict = None
+    while task is not None and not isinstance(verdict, quality.Removal):
+        done = await work.answer(services, 1, task.assignment_id, wrong)
+        task, verdict = done.next_task, done.verdict
+    assert isinstance(verdict, quality.Removal) and verdict.rejected == 4, "the quiz answer of the 5 misses is kept"
+    async with services.db.read() as session:
+        quiz = await session.scalar(select(Assignment.credit_state).where(Assignment.quiz_attempt == 1))
+    assert quiz == "pending"
+
+
+async def test_contested_checks_lift_a_removal_and_restore_pay(services: Services, checks_first: None) -> None:
+    """The requester's gold was wrong on two of five checks: 2 of 5 right clears the 0.7 bar again."""
+    await load_batch(services, products(12, gold={n: WOKS for n in range(1, 6)}), overlap=1)
+    await worker(services, 1)
+    right = await leaf(services, SKILLETS)
+    task = await work.next_task(services, 1)
+    for _ in range(5):
+        done = await work.answer(services, 1, task.assignment_id, right)
+        task = done.next_task
+    removal = done.verdict
+    assert isinstance(removal, quality.Removal) and removal.rejected == 5
+    first, second = [await disputes.contest(services, 1, miss.assignment_id) for miss in removal.missed[:2]]
+    still_out = await disputes.decide(services, first.dispute_id, REQUESTER, "corrected")
+    assert still_out.reinstated == (), "1 of 5 is not enough"
+    back = await disputes.decide(services, second.dispute_id, REQUESTER, "corrected")
+    assert back.reinstated == (disputes.Reinstated(1, "Kitchen", "removal", 5 * 20_000),)
+    async with services.db.read() as session:
+        balance = await ledger.worker_balance(session, 1)
+        assert (balance.pending, balance.available) == (0, 5 * 20_000)
+        assert (await session.get(BatchWorker, (1, 1))).state == "active"
+        assert (await session.get(User, 1)).gold_correct == 2
+        assert await books.inconsistencies(session) == []
+    assert (await work.next_task(services, 1)) is not None, "back to work"
