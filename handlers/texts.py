@@ -20,7 +20,8 @@ WELCOME = (
     "• You see one product at a time. Tap through the categories until the one that fits best, "
     "or type a word (e.g. <i>skillet</i>) to search.\n"
     "• Every accepted answer adds to your balance. Earnings are pending for a while, then become available.\n"
-    "• Some products are checks with known answers; careful work keeps you qualified.\n"
+    "• A new batch may start with a short paid quiz; some later products are checks with known answers. "
+    "Careful work keeps you in. Think a check is wrong? Tap ⚖ to contest it.\n"
     "• Not sure? Tap ⏭ Skip: there is no penalty.\n"
 )
 HELP = (
@@ -250,8 +251,9 @@ NEW_BATCH = (
     "Put settings in the file's caption, e.g.\n"
     '<code>reward=0.02 overlap=3 root="Home &amp; Garden" name="Kitchen" '
     'instructions="Pick the most specific category"</code>\n'
-    "Settings: type, reward, overlap, gold_rate, root, name, leaf_only, confidence, min_overlap, instructions. "
-    "Anything missing I will ask with buttons."
+    "Settings: type, reward, overlap, gold_rate, root, name, leaf_only, confidence, min_overlap, instructions; "
+    "quality: qualification, pass, retry_hours, min_gold, min_accuracy, min_seconds, max_share, min_level, "
+    "bonus_qualified, bonus_expert. Anything missing I will ask with buttons."
 )
 FILE_TOO_BIG = "That file is {size:.1f} MB; bots can download at most 20 MB. Split it into smaller batches."
 NOT_A_BATCH_FILE = "Send the products as a .csv, .json or .jsonl file."
