@@ -130,9 +130,7 @@ async def test_level_gated_batch_hidden_until_qualified(services: Services, chec
     assert await work.next_task(services, 1) is None
     # 50 right answers on gold in another batch earn the level.
     gold = {n: SKILLETS for n in range(1, 51)}
-    await load_batch(services, products(51, gold=gold), overlap=1, name="Training")
-    async with services.db.write() as session:
-        (await session.get(Batch, 2)).gold_slots = 50  # a generous requester: a check for every gold item
+    await load_batch(services, products(100, gold=gold), overlap=1, name="Training", gold_rate=0.5)
     training = await label(services, 1, SKILLETS, limit=49)
     assert len(training) == 49 and training[-1].next_task.batch_name == "Training", "still a newcomer"
     leaf = (await services.taxonomies.get(1)).tree.find(SKILLETS).id
