@@ -29,7 +29,7 @@ Phases, in one run:
 3. ``pool``: next-task latency with a 1,000-item pool against a big pool (``--big``, default 1,000,000:
    1,000 products go through the domain code as a draft, the rest are bulk-inserted as copies of a stored
    item, then the draft is funded and launched, so the ledger reserves the cost of every item), and the
-   SQLite query plan of the SELECT that ``storage.assignments.claim_next`` sends. Runs go small, big, big,
+   SQLite query plan of the SELECT that ``storage.assignments.find_open_item`` sends. Runs go small, big, big,
    small (one of each with ``--quick``), each stopping after the same number of answers, well before a small
    pool runs dry; the bot CPU per answer of each size is printed too.
 4. With ``--profile N``: one more (slower, profiled) run of each application, printing where the event-loop
@@ -72,7 +72,6 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +99,6 @@ from bot.services import build_services  # noqa: E402
 from handlers.ordering import PerUserOrder  # noqa: E402
 from storage import assignments, migrate  # noqa: E402
 from storage import ledger as books  # noqa: E402
-from storage.clock import utcnow  # noqa: E402
 from storage.db import Database, connect  # noqa: E402
 from storage.models import Batch  # noqa: E402
 from tests.e2e.fake_telegram import FakeTelegram, FakeUser  # noqa: E402
@@ -711,9 +709,9 @@ async def make_pool(directory: Path, name: str, items: int) -> Pool:
     try:
         async with db.write() as session:
             await session.execute(update(Batch).where(Batch.id == batch_id).values(item_count=items))
-            cost = batches.cost_of(REWARD_MICROS, OVERLAP, items)
+            cost = await batches.cost_of(session, await session.get(Batch, batch_id))
             await ledger.fund_requester(
-                session, f"batch:{batch_id}:fund", REQUESTER, cost, f"benchmark batch {batch_id}"
+                session, f"batch:{batch_id}:fund", REQUESTER, cost.total, f"benchmark batch {batch_id}"
             )
             await batches.launch(session, batch_id, REQUESTER, settings.currency)
         async with db.read() as session:
@@ -757,7 +755,7 @@ def _bulk_items(path: Path, batch_id: int, after: int, count: int) -> None:
 
 
 async def claim_query_plan(pool: Pool) -> list[str]:
-    """EXPLAIN QUERY PLAN of the SELECT that storage.assignments.claim_next really sends (then rolled back)."""
+    """EXPLAIN QUERY PLAN of the SELECT that storage.assignments.find_open_item really sends (then rolled back)."""
     db = connect(pool.url)
     captured: list[tuple[str, Any]] = []
 
@@ -768,13 +766,12 @@ async def claim_query_plan(pool: Pool) -> list[str]:
 
     try:
         async with db.sessions() as session:
-            # The requester is a stored user, so the claim's INSERT passes its foreign key; all is rolled back.
-            await assignments.claim_next(session, REQUESTER, utcnow(), timedelta(minutes=10))
+            await assignments.find_open_item(session, REQUESTER)
             await session.rollback()
     finally:
         await db.dispose()
     if not captured:
-        raise RuntimeError("claim_next sent no SELECT on items")
+        raise RuntimeError("find_open_item sent no SELECT on items")
     statement, parameters = captured[0]
     connection = sqlite3.connect(pool.path)
     try:
