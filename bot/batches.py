@@ -89,11 +89,12 @@ class Cost:
     gold_items: int
     overlap: int
     answer_micros: int  # the most one answer can pay: the reward plus the larger level bonus
-    gold_slots: int  # answers on gold (quiz and checks) the reserve pays for
+    check_slots: int  # answers on gold as hidden checks the reserve pays for
+    quiz_slots: int  # and as quiz questions
 
     @property
     def total(self) -> int:
-        return self.answer_micros * (self.overlap * self.regular_items + self.gold_slots)
+        return self.answer_micros * (self.overlap * self.regular_items + self.check_slots + self.quiz_slots)
 
 
 @dataclass(frozen=True)
@@ -296,13 +297,13 @@ def plan_cost(batch: Batch, gold_items: int) -> Cost:
     """
     regular = batch.item_count - gold_items
     work = batch.overlap * regular
-    gold_slots = 0
+    checks = quizzes = 0
     if gold_items:
         crowd = max(CROWD_MIN, 2 * math.ceil(work / (batch.max_answers or max(work, 1))))
         checks = math.ceil(work * batch.gold_rate / (1 - batch.gold_rate)) + (crowd if batch.gold_rate else 0)
-        gold_slots = checks + batch.qualification * crowd
+        quizzes = batch.qualification * crowd
     answer = batch.reward_micros + max(batch.bonus_qualified_micros, batch.bonus_expert_micros)
-    return Cost(regular, gold_items, batch.overlap, answer, gold_slots)
+    return Cost(regular, gold_items, batch.overlap, answer, checks, quizzes)
 
 
 async def cost_of(session: AsyncSession, batch: Batch) -> Cost:
@@ -428,7 +429,7 @@ async def launch(session: AsyncSession, batch_id: int, requester_id: int, curren
     cost = await cost_of(session, batch)
     await ledger.reserve_for_batch(session, batch.id, requester_id, cost.total, currency)
     batch.status, batch.reserved_micros, batch.launched_at = ACTIVE, cost.total, utcnow()
-    batch.gold_slots = cost.gold_slots
+    batch.gold_slots, batch.quiz_slots = cost.check_slots, cost.quiz_slots
     await _open_items(session, batch)
     return batch
 
@@ -608,10 +609,9 @@ async def load_funded_batch(
 def describe_cost(cost: Cost, available: int, currency: str) -> str:
     answer = format_money(cost.answer_micros, currency)
     lines = [f"{cost.regular_items} products × {cost.overlap} answers × {answer}"]
-    if cost.gold_slots:
-        lines.append(
-            f"+ up to {cost.gold_slots} answers on your {cost.gold_items} gold items (quiz and checks) × {answer}"
-        )
+    if cost.check_slots or cost.quiz_slots:
+        gold = f"{cost.quiz_slots} quiz answers and {cost.check_slots} checks"
+        lines.append(f"+ up to {gold} on your {cost.gold_items} gold items × {answer}")
     lines += [
         f"= {format_money(cost.total, currency)} at most; what is not spent comes back when the batch ends",
         f"Your available funds: {format_money(available, currency)}",

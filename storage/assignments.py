@@ -84,11 +84,11 @@ async def quiz_openings(session: AsyncSession, worker_id: int, now: datetime, ma
     level = select(User.level).where(User.id == worker_id).scalar_subquery()
     suspended = exists().where(User.id == worker_id, User.suspended_reason.is_not(None))
     open_work = exists().where(Item.batch_id == Batch.id, Item.is_open == True)  # noqa: E712
-    may_take = (
-        BatchWorker.state.is_(None)
-        | (BatchWorker.state == "qualifying")
-        | ((BatchWorker.state == "failed") & (BatchWorker.retry_at <= now) & (BatchWorker.attempts < max_attempts))
+    may_start = BatchWorker.state.is_(None) | (
+        (BatchWorker.state == "failed") & (BatchWorker.retry_at <= now) & (BatchWorker.attempts < max_attempts)
     )
+    # An attempt under way has its questions paid for; a new one needs a whole quiz's worth.
+    may_take = (BatchWorker.state == "qualifying") | (may_start & (Batch.quiz_slots >= Batch.qualification))
     rows = await session.execute(
         select(
             Batch.id,
@@ -101,7 +101,6 @@ async def quiz_openings(session: AsyncSession, worker_id: int, now: datetime, ma
         .where(
             Batch.status == "active",
             Batch.qualification > 0,
-            Batch.gold_slots > 0,
             _level_ok(level),
             ~suspended,
             open_work,
@@ -147,12 +146,14 @@ async def unseen_gold(session: AsyncSession, batch_id: int, worker_id: int) -> l
     return [(item_id, node) for item_id, node in rows]
 
 
-async def take_gold_slot(session: AsyncSession, batch_id: int) -> bool:
-    """Spend one of the batch's funded gold answers; False when none is left."""
+async def take_gold_slots(session: AsyncSession, batch_id: int, quiz_questions: int = 0) -> bool:
+    """Spend funded gold answers: one check, or (quiz_questions > 0) a whole quiz; False when too few are left."""
+    column = Batch.quiz_slots if quiz_questions else Batch.gold_slots
+    count = quiz_questions or 1
     taken = await session.execute(
         update(Batch)
-        .where(Batch.id == batch_id, Batch.gold_slots > 0)
-        .values(gold_slots=Batch.gold_slots - 1)
+        .where(Batch.id == batch_id, column >= count)
+        .values({column: column - count})
         .returning(Batch.id)
         .execution_options(synchronize_session=False)
     )
@@ -196,8 +197,11 @@ async def lock(session: AsyncSession, assignment_id: int) -> Assignment | None:
 
 
 async def give_back(session: AsyncSession, assignment: Assignment, status: str) -> None:
-    """End a reservation without an answer and return its slot to the pool (a gold one to the batch)."""
+    """End a reservation without an answer and return its slot to the pool (a check's to the batch;
+    a quiz question's stays with the attempt, which will ask another)."""
     assignment.status = status
+    if assignment.quiz_attempt is not None:
+        return
     if assignment.is_gold:
         await session.execute(
             update(Batch)

@@ -139,8 +139,10 @@ class Batch(Base):
     qualification: Mapped[int] = mapped_column(Integer, default=0)
     pass_score: Mapped[float] = mapped_column(Float, default=0.8)
     retry_hours: Mapped[float] = mapped_column(Float, default=24.0)
-    # Gold answers (quiz and ongoing checks) the reserve still pays for; gold stops at zero.
+    # Gold answers the reserve still pays for, kept apart so quizzes cannot use up the checks:
+    # checks stop at zero; a quiz attempt takes all its questions when it starts, so it never stalls.
     gold_slots: Mapped[int] = mapped_column(Integer, default=0)
+    quiz_slots: Mapped[int] = mapped_column(Integer, default=0)
     # draft → active ⇄ paused → completed | cancelled
     status: Mapped[str] = mapped_column(String(16), default="draft")
     item_count: Mapped[int] = mapped_column(Integer, default=0)

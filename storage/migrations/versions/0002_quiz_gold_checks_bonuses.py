@@ -58,7 +58,7 @@ def upgrade() -> None:
     with op.batch_alter_table("batches") as batch_op:
         for column in ("bonus_qualified_micros", "bonus_expert_micros"):
             batch_op.add_column(sa.Column(column, sa.BigInteger(), nullable=False, server_default=_zero()))
-        for column in ("qualification", "gold_slots"):
+        for column in ("qualification", "gold_slots", "quiz_slots"):
             batch_op.add_column(sa.Column(column, sa.Integer(), nullable=False, server_default=_zero()))
         batch_op.add_column(sa.Column("pass_score", sa.Float(), nullable=False, server_default=sa.text("0.8")))
         batch_op.add_column(sa.Column("retry_hours", sa.Float(), nullable=False, server_default=sa.text("24")))
@@ -73,6 +73,7 @@ def downgrade() -> None:
     with op.batch_alter_table("batches") as batch_op:
         for column in (
             "gold_slots",
+            "quiz_slots",
             "retry_hours",
             "pass_score",
             "qualification",
