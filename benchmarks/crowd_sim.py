@@ -1,9 +1,10 @@
 """A simulated crowd against the real domain code: does quality control catch the spammers?
 
 The script drives ``bot.work.next_task`` and ``bot.work.answer`` (the calls a worker's Telegram
-buttons end in, with the rules of ``bot.quality`` running inside them: removal on gold, holds,
-the cap per worker) for a crowd of simulated workers on one batch, then reads the outcome back from the database and
-through ``bot.results.collect`` (the labels a requester downloads).
+buttons end in, with the rules of ``bot.gold`` and ``bot.quality`` running inside them: the
+qualification quiz, hidden checks, removal on gold, holds, the cap per worker) for a crowd of
+simulated workers on one batch, then reads the outcome back from the database and through
+``bot.results.collect`` (the labels a requester downloads).
 
 The crowd (seeded):
 
@@ -22,18 +23,29 @@ copiers 6–20 s (they still click through the category tree, only without readi
 bots 0.5–1.5 s.
 
 Workers take turns (a seeded shuffle per round), each answering its open task and receiving the
-next, until nobody gets a task. Nobody is reinstated. The same crowd then labels the same batch
-again with quality control effectively off (min_gold out of reach, min_seconds 1 ms, no cap per
-worker, and any hold lifted at once with ``quality.reinstate``, as an admin waving everyone
-through would), for the label accuracy and cost without it.
+next, until nobody gets a task. A worker stops asking for tasks once removed, held or failed in
+the quiz; nobody is reinstated, and a failed quiz's retry (``retry_hours`` of wall-clock time
+later) never comes within a run. The same crowd then labels the same batch again with quality
+control effectively off (no quiz, min_gold out of reach, min_seconds 1 ms, no cap per worker, and
+any hold lifted at once with ``quality.reinstate``, as an admin waving everyone through would;
+the hidden checks still come at gold_rate, but only grade), for the label accuracy and cost
+without it.
 
 The batch: root "Home & Garden > Kitchen & Dining" of the bundled taxonomy, leaves only (348
 leaves); each product's true category a random leaf; 10 % of products gold; overlap 3;
-reward 0.02; min_gold 5, min_accuracy 0.7, min_seconds from the crowd, max_share 0.2.
+reward 0.02; min_gold 5, min_accuracy 0.7, min_seconds from the crowd, max_share 0.2; and the
+product's defaults for gold: qualification 5, pass_score 0.8, gold_rate 0.1. Gold products are
+never in the open pool: before their first paid task each worker answers a quiz of 5 gold
+products (4 right to pass), and after it each task is a hidden check (an unseen gold product)
+with probability 0.1, else work. Quiz and checks both spend the batch's funded gold slots
+(``batches.plan_cost``); when those run out, workers not yet through the quiz get no work.
+Which gold product is served, and whether a task is a check, is drawn by ``bot.gold``'s own
+random generator, which the script seeds per run so that a seed repeats its figures.
 
-Targets (from the issue): at least 95 % of each spammer kind stopped (removed, or held by a
-hold rule; both are shown) within its first 30 answers, at most 1 % of honest workers stopped, label accuracy at least 0.95 at overlap 3 with
-30 % of the crowd spammers.
+Targets (from the issue): at least 95 % of each spammer kind stopped (removed, held by a hold
+rule, or failed in the quiz; all three are shown) within its first 30 answers (quiz answers
+count), at most 1 % of honest workers stopped (failing the quiz counts: that honest worker is
+lost to the batch), label accuracy at least 0.95 at overlap 3 with 30 % of the crowd spammers.
 
 Run it from the repository root::
 
@@ -71,7 +83,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import select, update  # noqa: E402
 
-from bot import aggregation, batch_files, batches, ledger, quality, results, taxonomies, work  # noqa: E402
+from bot import aggregation, batch_files, batches, gold, ledger, quality, results, taxonomies, work  # noqa: E402
 from bot.aggregation import Answer  # noqa: E402
 from bot.batches import BatchSpec  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -96,10 +108,16 @@ SPAM_SHARE = 0.30
 MIN_GOLD = 5
 MIN_ACCURACY = 0.7
 MAX_SHARE = 0.2
+QUALIFICATION = 5  # quiz size (the product's default), capped at the batch's gold items
+PASS_SCORE = 0.8  # share of the quiz right to pass (the product's default)
+GOLD_RATE = 0.1  # share of tasks after the quiz that are hidden checks (the product's default)
 SIBLING_MISTAKE = 0.7  # an honest mistake is a sibling leaf this often, else any leaf
 
 HONEST, RANDOM, CONSTANT, FAST, COPIER = "honest", "random clicker", "constant", "too-fast bot", "copier"
 SPAMMERS = (RANDOM, CONSTANT, FAST, COPIER)
+STOPPED = (quality.REMOVED, quality.HELD, gold.FAILED)  # "qualifying", "active" or no row: not stopped
+NO_ROW = "no row"  # the worker never got a task in the batch: no BatchWorker row
+FAILED_QUIZ = "failed the qualification quiz"  # a failed worker's row has no reason text
 SECONDS = {HONEST: (8.0, 40.0), RANDOM: (6.0, 20.0), CONSTANT: (6.0, 20.0), FAST: (0.5, 1.5), COPIER: (6.0, 20.0)}
 
 TARGET_CAUGHT, TARGET_WITHIN = 0.95, 30
@@ -232,9 +250,9 @@ def honest_ceiling(setup: Setup, seed: int) -> float:
 @dataclass
 class WorkerOutcome:
     worker: Worker
-    answers: int
-    gold: int
-    state: str  # active, removed or held
+    answers: int  # every answer they got in (quiz, checks, work), so before any stop
+    gold: int  # of which on gold (quiz and checks)
+    state: str  # active, qualifying, failed (the quiz), removed, held, or NO_ROW (never got a task)
     reason: str
     rejected: int
 
@@ -246,6 +264,8 @@ class RunResult:
     seconds: float
     rounds: int
     answers: int
+    quiz_answers: int
+    check_answers: int
     rejected: int
     outcomes: list[WorkerOutcome]
     accuracy: float  # aggregated labels vs truth on non-gold products
@@ -254,6 +274,8 @@ class RunResult:
     paid_micros: int
     method: str
     max_answers: int | None
+    qualification: int  # the batch's quiz size (0: no quiz)
+    gold_slots_left: int  # funded gold answers (quiz and checks) not spent
     honest_only_accuracy: float  # the same products aggregated from honest answers alone
     accepted_by_kind: Counter[str] = field(default_factory=Counter)
     answers_by_kind: Counter[str] = field(default_factory=Counter)
@@ -270,6 +292,9 @@ def run(setup: Setup, seed: int, quality_control: bool) -> RunResult:
 
 async def _simulate(url: str, setup: Setup, seed: int, quality_control: bool) -> RunResult:
     started = time.perf_counter()
+    # bot.gold draws checks and picks gold products with a module-level generator: seed it so a
+    # seed repeats its figures (as each run's own streams are).
+    gold._draw.seed(f"{seed}:gold:{quality_control}")
     db = connect(url)
     services = build_services(Settings(bot_token="", database_url=url, _env_file=None), db)
     try:
@@ -291,15 +316,23 @@ async def _load_batch(services: Services, setup: Setup, quality_control: bool) -
     taxonomy_id = await taxonomies.ensure_default(services.db)
     tree = (await services.taxonomies.get(taxonomy_id)).tree
     if quality_control:
-        rules = {"min_gold": MIN_GOLD, "min_accuracy": MIN_ACCURACY, "min_seconds": None, "max_share": MAX_SHARE}
-    else:  # the same checks, out of reach
-        rules = {"min_gold": 10**9, "min_accuracy": 0.0, "min_seconds": 0.001, "max_share": 1.0}
+        rules = {
+            "min_gold": MIN_GOLD,
+            "min_accuracy": MIN_ACCURACY,
+            "min_seconds": None,
+            "max_share": MAX_SHARE,
+            "qualification": QUALIFICATION,
+            "pass_score": PASS_SCORE,
+        }
+    else:  # no quiz; the same checks, out of reach (they still come at gold_rate, but only grade)
+        rules = {"min_gold": 10**9, "min_accuracy": 0.0, "min_seconds": 0.001, "max_share": 1.0, "qualification": 0}
     spec = BatchSpec(
         name="Crowd simulation",
         reward_micros=REWARD_MICROS,
         overlap=OVERLAP,
         root=BATCH_ROOT,
         leaf_only=True,
+        gold_rate=GOLD_RATE,
         **rules,
     )
     data = "\n".join(json.dumps(row) for row in setup.rows).encode()
@@ -313,6 +346,9 @@ async def _work(
     services: Services, setup: Setup, seed: int, batch_id: int, lift_stops: bool
 ) -> tuple[int, Counter[str]]:
     """Turns until a whole round passes with nobody holding or getting a task.
+
+    A removal, a hold or a failed quiz is a stop: the worker asks for no more tasks. A quiz step
+    that is not the last one, or that passes, is not.
 
     Returns the rounds, and (with `lift_stops`: the run without quality control) how many
     stops of each kind of worker were lifted at once, as an admin reinstating everyone would.
@@ -343,7 +379,7 @@ async def _work(
                 tasks[worker.id] = None
                 continue
             tasks[worker.id] = done.next_task
-            if done.verdict is None:
+            if not _stops(done.verdict):
                 continue
             if lift_stops:
                 async with services.db.write() as session:
@@ -353,6 +389,13 @@ async def _work(
                 stopped.add(worker.id)
         if not busy:
             return rounds - 1, lifted
+
+
+def _stops(verdict: quality.Removal | quality.Hold | gold.QuizStep | None) -> bool:
+    """Whether the worker is out of the batch: removed, held, or failed in the quiz."""
+    if isinstance(verdict, gold.QuizStep):
+        return verdict.passed is False
+    return verdict is not None
 
 
 async def _backdate(services: Services, assignment_id: int, seconds: float) -> None:
@@ -389,6 +432,7 @@ async def _read_back(
                     Assignment.answer_node_id,
                     Assignment.gold_correct,
                     Assignment.credit_state,
+                    Assignment.quiz_attempt,
                 )
                 .join(Item, Item.id == Assignment.item_id)
                 .where(Assignment.batch_id == batch_id, Assignment.status == ANSWERED)
@@ -399,28 +443,38 @@ async def _read_back(
         for worker in setup.crowd:
             balance = await ledger.worker_balance(session, worker.id)
             paid += balance.pending + balance.available + balance.in_flight + balance.paid
-        max_answers = await session.scalar(select(Batch.max_answers).where(Batch.id == batch_id))
+        max_answers, qualification, gold_slots_left = (
+            await session.execute(
+                select(Batch.max_answers, Batch.qualification, Batch.gold_slots + Batch.quiz_slots).where(
+                    Batch.id == batch_id
+                )
+            )
+        ).one()
 
-    answers, gold, rejected = Counter(), Counter(), Counter()
+    answers, on_gold, rejected = Counter(), Counter(), Counter()
     accepted_by_kind, answers_by_kind = Counter(), Counter()
-    for worker_id, _external, _title, _node, gold_correct, credit_state in rows:
+    quiz_answers = check_answers = 0
+    for worker_id, _external, _title, _node, gold_correct, credit_state, quiz_attempt in rows:
+        quiz_answers += quiz_attempt is not None
+        check_answers += gold_correct is not None and quiz_attempt is None
         answers[worker_id] += 1
         answers_by_kind[kinds[worker_id]] += 1
-        gold[worker_id] += gold_correct is not None
+        on_gold[worker_id] += gold_correct is not None
         if credit_state == "rejected":
             rejected[worker_id] += 1
         else:
             accepted_by_kind[kinds[worker_id]] += 1
     outcomes = [
-        WorkerOutcome(w, answers[w.id], gold[w.id], *states.get(w.id, (quality.ACTIVE, "")), rejected[w.id])
+        WorkerOutcome(w, answers[w.id], on_gold[w.id], *states.get(w.id, (NO_ROW, "")), rejected[w.id])
         for w in setup.crowd
     ]
     reasons: dict[str, dict[str, list[str]]] = {}
     for outcome in outcomes:
-        if outcome.state != quality.ACTIVE:
+        if outcome.state in STOPPED:
+            reason = outcome.reason or (FAILED_QUIZ if outcome.state == gold.FAILED else outcome.state)
             # "accuracy on checks 1/5, at best 62%" and "… 0/5, at best 43%" are the same reason
-            key = re.sub(r"\d+(\.\d+)?", "#", outcome.reason)
-            reasons.setdefault(outcome.worker.kind, {}).setdefault(key, []).append(outcome.reason)
+            key = re.sub(r"\d+(\.\d+)?", "#", reason)
+            reasons.setdefault(outcome.worker.kind, {}).setdefault(key, []).append(reason)
 
     external_title = {f"sku-{n:05d}": f"Product {n}" for n in range(1, len(setup.rows) + 1)}
     scored = [row for row in labels if external_title[row.item_id] not in setup.gold_titles]
@@ -428,8 +482,8 @@ async def _read_back(
     unlabelled = sum(1 for row in scored if not row.label_id)
 
     gold_labels = {f"sku-{int(t.split()[1]):05d}": str(setup.truth[t]) for t in setup.gold_titles}
-    crowd_answers = [Answer(ext, str(w), str(node)) for w, ext, _t, node, _g, state in rows if state != "rejected"]
-    honest = [Answer(ext, str(w), str(node)) for w, ext, _t, node, _g, _s in rows if kinds[w] == HONEST]
+    crowd_answers = [Answer(ext, str(w), str(node)) for w, ext, _t, node, _g, state, _q in rows if state != "rejected"]
+    honest = [Answer(ext, str(w), str(node)) for w, ext, _t, node, _g, _s, _q in rows if kinds[w] == HONEST]
     honest_labels = aggregation.aggregate(honest, "auto", gold_labels) if honest else {}
     honest_correct = sum(
         1
@@ -443,6 +497,8 @@ async def _read_back(
         seconds=elapsed,
         rounds=rounds,
         answers=len(rows),
+        quiz_answers=quiz_answers,
+        check_answers=check_answers,
         rejected=sum(rejected.values()),
         outcomes=outcomes,
         accuracy=correct / len(scored) if scored else 0.0,
@@ -451,6 +507,8 @@ async def _read_back(
         paid_micros=paid,
         method=aggregation.choose_method(crowd_answers, gold_labels) if crowd_answers else "-",
         max_answers=max_answers,
+        qualification=qualification,
+        gold_slots_left=gold_slots_left,
         honest_only_accuracy=honest_correct / len(scored) if scored else 0.0,
         accepted_by_kind=accepted_by_kind,
         answers_by_kind=answers_by_kind,
@@ -479,6 +537,20 @@ def report_run(result: RunResult) -> dict[str, bool]:
     print(f"per-worker cap: {cap}")
     share = result.rejected / result.answers if result.answers else 0.0
     print(f"answers: {result.answers}, rejected by quality control: {result.rejected} ({share:.1%})")
+    print(
+        f"answers on gold: quiz {result.quiz_answers}, hidden checks {result.check_answers}; "
+        f"funded gold answers left unspent: {result.gold_slots_left}"
+    )
+    states = Counter(o.state for o in result.outcomes)
+    if result.qualification:
+        print(
+            f"quiz ({result.qualification} questions): failed {states[gold.FAILED]}, "
+            f"still qualifying {states[gold.QUALIFYING]}, "
+            f"never got a task {states[NO_ROW]}, "
+            f"through it {len(result.outcomes) - states[gold.FAILED] - states[gold.QUALIFYING] - states[NO_ROW]}"
+        )
+    else:
+        print("quiz: none")
     golds = [o.gold for o in result.outcomes]
     loads = [o.answers for o in result.outcomes]
     print(f"answers per worker: median {statistics.median(loads):g}, max {max(loads)}")
@@ -489,7 +561,7 @@ def report_run(result: RunResult) -> dict[str, bool]:
     )
     print()
     header = (
-        f"{'kind':<15}{'workers':>8}{'removed':>9}{'held':>7}{'stopped<=30':>13}"
+        f"{'kind':<15}{'workers':>8}{'removed':>9}{'held':>7}{'failed quiz':>13}{'stopped<=30':>13}"
         f"{'stopped at med/max':>20}{'answers med/max':>17}{'accepted':>10}  target"
     )
     print(header)
@@ -500,14 +572,15 @@ def report_run(result: RunResult) -> dict[str, bool]:
             continue
         removed = sum(1 for o in group if o.state == quality.REMOVED) / len(group)
         held = sum(1 for o in group if o.state == quality.HELD) / len(group)
-        stopped = [o for o in group if o.state != quality.ACTIVE]
+        failed = sum(1 for o in group if o.state == gold.FAILED) / len(group)
+        stopped = [o for o in group if o.state in STOPPED]
         early = sum(1 for o in stopped if o.answers <= TARGET_WITHIN) / len(group)
         total = result.answers_by_kind[kind]
         accepted = result.accepted_by_kind[kind] / total if total else 0.0
         if not result.quality_control:
             target = ""
         elif kind == HONEST:
-            ok = removed + held <= TARGET_HONEST_STOPPED
+            ok = removed + held + failed <= TARGET_HONEST_STOPPED
             checks[f"honest workers stopped <= {TARGET_HONEST_STOPPED:.0%}"] = ok
             target = f"stopped <= {TARGET_HONEST_STOPPED:.0%}: {verdict(ok)}"
         else:
@@ -515,7 +588,7 @@ def report_run(result: RunResult) -> dict[str, bool]:
             checks[f"{kind}s stopped within {TARGET_WITHIN} answers >= {TARGET_CAUGHT:.0%}"] = ok
             target = f"stopped<=30 >= {TARGET_CAUGHT:.0%}: {verdict(ok)}"
         print(
-            f"{kind:<15}{len(group):>8}{removed:>9.2f}{held:>7.2f}{early:>13.2f}"
+            f"{kind:<15}{len(group):>8}{removed:>9.2f}{held:>7.2f}{failed:>13.2f}{early:>13.2f}"
             f"{spread([o.answers for o in stopped]):>20}{spread([o.answers for o in group]):>17}"
             f"{accepted:>10.2f}  {target}"
         )
@@ -574,6 +647,10 @@ def main(argv: list[str] | None = None) -> int:
         f"quality rules: min_gold {MIN_GOLD}, min_accuracy {MIN_ACCURACY}, "
         f"min_seconds a third of the crowd's median, max_share {MAX_SHARE}"
     )
+    print(
+        f"gold: qualification {QUALIFICATION} (quiz before the first paid task), pass_score {PASS_SCORE}, "
+        f"gold_rate {GOLD_RATE} (hidden checks after it); without quality control no quiz, checks only grade"
+    )
     honest = [w.accuracy for w in setup.crowd if w.kind == HONEST]
     if honest:
         print(
@@ -590,8 +667,8 @@ def main(argv: list[str] | None = None) -> int:
         "leaf, later members copy it"
     )
     print(
-        "stopped = removed (gold rule) or held (the hold rules); in the run with quality control "
-        "no admin reinstates anyone"
+        "stopped = removed (gold rule), held (the hold rules) or failed the quiz (no retry within a run); "
+        "in the run with quality control no admin reinstates anyone"
     )
 
     with_qc = run(setup, args.seed, quality_control=True)

@@ -24,6 +24,7 @@ TASK_TYPES = ("categorize",)
 INSERT_CHUNK = 5000
 MAX_GOLD_RATE = 0.5
 CROWD_MIN = 10  # quizzes and checks are funded for at least this many workers
+TYPICAL_ANSWERS_PER_WORKER = 20  # most workers stop long before the cap: fund a quiz per 20 answers of work
 DRAFT, ACTIVE, PAUSED, COMPLETED, CANCELLED = "draft", "active", "paused", "completed", "cancelled"
 
 
@@ -291,15 +292,17 @@ def check_spec(spec: BatchSpec, tree: Tree, require_complete: bool = True) -> in
 def plan_cost(batch: Batch, gold_items: int) -> Cost:
     """The reserve a batch needs: all its work, its checks at `gold_rate`, and quizzes for its crowd.
 
-    The crowd is taken as twice the fewest workers the per-worker cap allows (people drop out, fail
-    and retry), each with a quiz and one check more than the rate gives (checks are drawn at random);
+    The crowd is taken as the larger of twice the fewest workers the per-worker cap allows and one
+    worker per TYPICAL_ANSWERS_PER_WORKER answers of work (people drop out, fail and retry; a spent
+    quiz budget would keep new workers out), each with a quiz and one check more than the rate gives (checks are drawn at random);
     what is not spent is refunded when the batch ends.
     """
     regular = batch.item_count - gold_items
     work = batch.overlap * regular
     checks = quizzes = 0
     if gold_items:
-        crowd = max(CROWD_MIN, 2 * math.ceil(work / (batch.max_answers or max(work, 1))))
+        fewest = math.ceil(work / (batch.max_answers or max(work, 1)))
+        crowd = max(CROWD_MIN, 2 * fewest, math.ceil(work / TYPICAL_ANSWERS_PER_WORKER))
         checks = math.ceil(work * batch.gold_rate / (1 - batch.gold_rate)) + (crowd if batch.gold_rate else 0)
         quizzes = batch.qualification * crowd
     answer = batch.reward_micros + max(batch.bonus_qualified_micros, batch.bonus_expert_micros)
@@ -608,10 +611,12 @@ async def load_funded_batch(
 
 def describe_cost(cost: Cost, available: int, currency: str) -> str:
     answer = format_money(cost.answer_micros, currency)
-    lines = [f"{cost.regular_items} products × {cost.overlap} answers × {answer}"]
-    if cost.check_slots or cost.quiz_slots:
-        gold = f"{cost.quiz_slots} quiz answers and {cost.check_slots} checks"
-        lines.append(f"+ up to {gold} on your {cost.gold_items} gold items × {answer}")
+    lines = [f"{cost.regular_items} product(s) × {cost.overlap} answers × {answer}"]
+    parts = [
+        f"{count} {what}" for count, what in ((cost.quiz_slots, "quiz answers"), (cost.check_slots, "checks")) if count
+    ]
+    if parts:
+        lines.append(f"+ up to {' and '.join(parts)} on your {cost.gold_items} gold item(s) × {answer}")
     lines += [
         f"= {format_money(cost.total, currency)} at most; what is not spent comes back when the batch ends",
         f"Your available funds: {format_money(available, currency)}",

@@ -12,7 +12,8 @@ from tests.factories import SKILLETS, load_batch, products
 ADMIN = 900
 
 
-async def test_spammer_removed_with_message_and_rejections(start_bot: StartBot) -> None:
+async def test_spammer_removed_with_message_and_rejections(start_bot: StartBot, checks_first: None) -> None:
+    # checks_first: the five gold products are served first as checks, all answered wrong.
     bot: RunningBot = await start_bot(admin_ids=str(ADMIN))
     await load_batch(bot.services, products(8, gold={n: SKILLETS for n in range(1, 6)}), overlap=2)
     spam = bot.user(101, "Sam")

@@ -15,8 +15,11 @@ from tests.e2e.fake_telegram import FakeUser
 from tests.factories import KITCHEN, SKILLETS, WOKS
 
 SHOP, OTHER_SHOP, ADMIN, OUTSIDER = 42, 43, 900, 555
+# No quiz: these tests are not about it. Gold still comes as hidden checks (at random unless a test
+# takes `checks_first`), and pans() has one gold item (p1).
 CAPTION = (
-    f'reward=0.02 overlap=2 max_share=1 root="{KITCHEN}" name="Pans" instructions="Pick the most specific category"'
+    f'reward=0.02 overlap=2 max_share=1 qualification=0 root="{KITCHEN}" name="Pans" '
+    'instructions="Pick the most specific category"'
 )
 
 
@@ -62,17 +65,25 @@ async def batch_count(bot: RunningBot) -> int:
         return await session.scalar(select(func.count(Batch.id)))
 
 
-async def test_upload_preview_launch_work_and_results(bot: RunningBot) -> None:
+async def test_upload_preview_launch_work_and_results(bot: RunningBot, checks_first: None) -> None:
     shop = bot.user(SHOP, "Shop")
     said = await upload(bot, shop, csv_file(pans()), "pans.csv")
     assert "Preview" in said and "Pan 1" in said, "the first product exactly as workers see it"
-    assert "4 products × 2 answers × $0.02 = $0.16 at most" in shop.last.body
-    assert "Gold (hidden checks): 1 (25%)" in shop.last.body and "Pick the most specific category" in shop.last.body
-    assert "Not enough funds" in await tap(bot, shop, "🚀 Launch") and "$0.16 more" in shop.last.body
+    # 3 regular products × overlap 2 = 6 answers; gold slots (no quiz, gold_rate 0.1, crowd of 10):
+    # ceil(6 × 0.1 / 0.9) = 1 check + 10 extra = 11; (6 + 11) × $0.02 = $0.34.
+    assert (
+        "3 product(s) × 2 answers × $0.02\n"
+        "+ up to 11 checks on your 1 gold item(s) × $0.02\n"
+        "= $0.34 at most" in shop.last.body
+    )
+    # The gold count is now told in the cost lines above ("on your 1 gold items").
+    assert "Pick the most specific category" in shop.last.body
+    assert "Not enough funds" in await tap(bot, shop, "🚀 Launch") and "$0.34 more" in shop.last.body
     await fund(bot, "1")
-    assert "is live: $0.16 reserved" in await tap(bot, shop, "🚀 Launch")
+    assert "is live: $0.34 reserved" in await tap(bot, shop, "🚀 Launch")
 
-    # Two workers label everything; the rules come first, and behind ℹ Rules on every task.
+    # Two workers label everything (with checks_first, gold Pan 1 comes first as a check, then the
+    # three regular products); the rules come first, and behind ℹ Rules on every task.
     tree = (await bot.services.taxonomies.get(1)).tree
     for worker_id, first_answer in ((101, SKILLETS), (102, WOKS)):
         worker = bot.user(worker_id, f"W{worker_id}")
@@ -116,11 +127,17 @@ async def test_upload_preview_launch_work_and_results(bot: RunningBot) -> None:
 
 async def test_missing_settings_are_asked_with_buttons(bot: RunningBot) -> None:
     shop = bot.user(SHOP, "Shop")
-    await upload(bot, shop, csv_file(pans(2)), "pans.csv", caption=f'root="{KITCHEN}"')
+    await upload(bot, shop, csv_file(pans(2)), "pans.csv", caption=f'root="{KITCHEN}" qualification=0')
     assert "How much should one answer pay?" in shop.last.body
     assert "How many workers" in await tap(bot, shop, "$0.05")
     await tap(bot, shop, "3")
-    assert "2 products × 3 answers × $0.05 = $0.30 at most" in shop.last.body
+    # 1 regular product (p1 is gold) × 3 = 3 answers; gold slots: ceil(3 × 0.1 / 0.9) = 1 check
+    # + 10 extra for the crowd of 10 = 11; (3 + 11) × $0.05 = $0.70.
+    assert (
+        "1 product(s) × 3 answers × $0.05\n"
+        "+ up to 11 checks on your 1 gold item(s) × $0.05\n"
+        "= $0.70 at most" in shop.last.body
+    )
     async with bot.services.db.read() as session:
         batch = await session.get(Batch, 1)
         assert (batch.name, batch.reward_micros, batch.overlap, batch.status) == ("pans", 50_000, 3, "draft")
@@ -134,7 +151,7 @@ async def test_json_and_json_lines_uploads(bot: RunningBot, kind: str) -> None:
     rows = pans(3)
     content = json.dumps(rows) if kind == "json" else "\n".join(json.dumps(row) for row in rows)
     said = await upload(bot, shop, content.encode(), f"pans.{kind}")
-    assert "Preview" in said and "3 products × 2 answers" in shop.last.body
+    assert "Preview" in said and "2 product(s) × 2 answers" in shop.last.body, "3 products, one of them gold"
 
 
 @pytest.mark.parametrize(
@@ -183,7 +200,7 @@ async def test_only_requesters_load_batches(bot: RunningBot) -> None:
     assert "Only requesters" in outsider.last.body and await batch_count(bot) == 0
 
 
-async def test_pause_resume_cancel_refund_and_ownership(bot: RunningBot) -> None:
+async def test_pause_resume_cancel_refund_and_ownership(bot: RunningBot, checks_first: None) -> None:
     shop, other = bot.user(SHOP, "Shop"), bot.user(OTHER_SHOP, "Other")
     await upload(bot, shop, csv_file(pans()), "pans.csv")
     await fund(bot, "1")
@@ -192,17 +209,22 @@ async def test_pause_resume_cancel_refund_and_ownership(bot: RunningBot) -> None
     await worker.send("/work")
     await bot.settle()
     tree = (await bot.services.taxonomies.get(1)).tree
+    # checks_first: the gold Pan 1 comes first (answered right), then the regular Pan 2.
     task = await work.next_task(bot.services, 101)
+    assert task.card.title == "Pan 1"
+    task = (await work.answer(bot.services, 101, task.assignment_id, tree.find(SKILLETS).id)).next_task
     await work.answer(bot.services, 101, task.assignment_id, tree.find(SKILLETS).id)
 
+    # Progress counts regular answers only: 1 of 3 regular products × overlap 2 = 6. Reserved:
+    # (6 + 11 gold slots) × $0.02 = $0.34; spent: 2 answers (gold and regular) × $0.02 = $0.04.
     await shop.send("/batches")
     await bot.settle()
-    assert "#1 Pans" in shop.last.body and "1/8 answers" in shop.last.body and "Spent $0.02 of $0.16" in shop.last.body
+    assert "#1 Pans" in shop.last.body and "1/6 answers" in shop.last.body and "Spent $0.04 of $0.34" in shop.last.body
     assert "100% on 1 gold" in shop.last.body
     assert "paused" in await tap(bot, shop, "⏸ Pause")
     await worker.send("/work")
     await bot.settle()
-    assert "Pan 2" in worker.last.body, "a task already held is kept while paused"
+    assert "Pan 3" in worker.last.body, "a task already held is kept while paused"
     newcomer = bot.user(102, "Nina")
     await newcomer.send("/work")
     await bot.settle()
@@ -218,13 +240,13 @@ async def test_pause_resume_cancel_refund_and_ownership(bot: RunningBot) -> None
     assert "resumed" in await tap(bot, shop, "▶ Resume")
     await shop.send("/batches")
     await bot.settle()
-    assert "$0.14 refunded" in await tap(bot, shop, "⏹ Cancel")
+    assert "$0.30 refunded" in await tap(bot, shop, "⏹ Cancel")  # $0.34 reserved − $0.04 spent
     await worker.press("Cookware & Bakeware")
     await bot.settle()
     assert "no longer available" in worker.last.body
     async with bot.services.db.read() as session:
         funds = await ledger.requester_funds(session, SHOP)
-        assert (funds.available, funds.reserved) == (1_000_000 - 20_000, 0)
+        assert (funds.available, funds.reserved) == (1_000_000 - 2 * 20_000, 0)
         assert await books.inconsistencies(session) == []
 
 
@@ -260,4 +282,5 @@ async def test_daily_digest_reports_running_batches(bot: RunningBot) -> None:
     await tap(bot, shop, "🚀 Launch")
     await bot.run_job("daily-digest")
     await bot.settle()
-    assert "Daily digest" in shop.last.body and "#1 Pans" in shop.last.body and "0/4 answers" in shop.last.body
+    # pans(2): one regular product (p1 is gold) × overlap 2.
+    assert "Daily digest" in shop.last.body and "#1 Pans" in shop.last.body and "0/2 answers" in shop.last.body

@@ -56,7 +56,9 @@ async def test_start_greets_registers_and_sets_commands(bot: RunningBot) -> None
     assert "/work" in ann.last.body and "Skip" in ann.last.body
 
 
-async def test_worker_labels_ten_products(bot: RunningBot) -> None:
+async def test_worker_labels_ten_products(bot: RunningBot, checks_first: None) -> None:
+    # Gold is never in the open pool; with checks_first the two gold products come first as checks
+    # (lowest id first), then the regular products in order: Product 1, 2, 3, … as before.
     gold = {1: SKILLETS, 2: WOKS}
     await load_batch(bot.services, products(12, gold=gold), overlap=1)
     ann = bot.user(101, "Ann")
@@ -258,7 +260,8 @@ async def test_unexpected_error_apologises_without_traceback(
     assert "something went wrong" in ann.last.body.lower() and "Traceback" not in ann.last.body
 
 
-async def test_stats_target_and_breaks(bot: RunningBot) -> None:
+async def test_stats_target_and_breaks(bot: RunningBot, checks_first: None) -> None:
+    # checks_first: the gold Product 1 is the first task, a check answered right.
     await load_batch(bot.services, products(4, gold={1: SKILLETS}), overlap=1)
     ann = bot.user(101)
     await begin(bot, ann)
