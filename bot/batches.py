@@ -294,8 +294,8 @@ def plan_cost(batch: Batch, gold_items: int) -> Cost:
 
     The crowd is taken as the larger of twice the fewest workers the per-worker cap allows and one
     worker per TYPICAL_ANSWERS_PER_WORKER answers of work (people drop out, fail and retry; a spent
-    quiz budget would keep new workers out), each with a quiz and one check more than the rate gives (checks are drawn at random);
-    what is not spent is refunded when the batch ends.
+    quiz budget would keep new workers out), each with a quiz and one check more than the rate
+    gives (checks are drawn at random); what is not spent is refunded when the batch ends.
     """
     regular = batch.item_count - gold_items
     work = batch.overlap * regular
