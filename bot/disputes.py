@@ -2,15 +2,14 @@
 gold changes, every grade, quiz, removal and rejection that rested on it is worked out again.
 """
 
-import math
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import credits, gold, quality
 from bot.errors import DomainError, NotAllowed, TaskUnavailable
-from bot.levels import LEVEL_RANKS, level_of, wilson_upper_bound
+from bot.levels import rank_of
 from bot.services import Services
 from storage.assignments import ANSWERED, answer_counts
 from storage.clock import utcnow
@@ -154,29 +153,21 @@ async def _regrade(session: AsyncSession, tree: Tree, item: Item) -> tuple[set[i
     changed = 0
     for assignment in answered:
         before = assignment.gold_correct
-        if item.gold_node_id is None:
-            assignment.gold_correct, assignment.gold_distance = None, None
-        else:
-            assignment.gold_correct = assignment.answer_node_id == item.gold_node_id
-            assignment.gold_distance = tree.distance(assignment.answer_node_id, item.gold_node_id)
+        gold.grade(tree, assignment, item.gold_node_id)
         changed += assignment.gold_correct != before
     return {assignment.worker_id for assignment in answered}, changed
 
 
 async def _recount_lifetime(session: AsyncSession, worker_id: int) -> None:
-    graded, right = (
-        await session.execute(
-            select(
-                func.count(Assignment.gold_correct),
-                func.coalesce(func.sum(case((Assignment.gold_correct == True, 1), else_=0)), 0),  # noqa: E712
-            ).where(Assignment.worker_id == worker_id, Assignment.status == ANSWERED)
-        )
-    ).one()
-    rank = LEVEL_RANKS[level_of(graded, right).name.lower()]
+    counts = await answer_counts(session, Assignment.worker_id == worker_id)
     await session.execute(
         update(User)
         .where(User.id == worker_id)
-        .values(gold_answers=graded, gold_correct=right, level=rank)
+        .values(
+            gold_answers=counts.gold,
+            gold_correct=counts.gold_correct,
+            level=rank_of(counts.gold, counts.gold_correct),
+        )
         .execution_options(synchronize_session=False)
     )
 
@@ -189,8 +180,7 @@ async def _reconsider(session: AsyncSession, batch: Batch, worker_id: int) -> Re
     if state.state != quality.REMOVED:
         return await _requiz(session, batch, state)
     mine = (Assignment.batch_id == batch.id, Assignment.worker_id == worker_id)
-    counts = await answer_counts(session, *mine)
-    if counts.gold >= batch.min_gold and wilson_upper_bound(counts.gold_correct, counts.gold) < batch.min_accuracy:
+    if quality.proven_below(await answer_counts(session, *mine), batch.min_gold, batch.min_accuracy):
         return None
     state.state, state.reason, state.changed_at = gold.ACTIVE, None, utcnow()
     rejected = await session.execute(
@@ -204,25 +194,13 @@ async def _reconsider(session: AsyncSession, batch: Batch, worker_id: int) -> Re
 
 
 async def _requiz(session: AsyncSession, batch: Batch, state: BatchWorker) -> Reinstated | None:
-    """Recount the current attempt; a dropped question makes room for one more."""
-    answered, right = (
-        await session.execute(
-            select(
-                func.count(Assignment.gold_correct),
-                func.coalesce(func.sum(case((Assignment.gold_correct == True, 1), else_=0)), 0),  # noqa: E712
-            ).where(
-                Assignment.batch_id == batch.id,
-                Assignment.worker_id == state.worker_id,
-                Assignment.quiz_attempt == state.attempts,
-                Assignment.status == ANSWERED,
-            )
-        )
-    ).one()
-    state.quiz_answers, state.quiz_correct = answered, right
-    if answered < batch.qualification:
+    """Score the current attempt again; a dropped question makes room for one more."""
+    score = await gold.attempt_score(session, batch.id, state.worker_id, state.attempts)
+    if score.gold < batch.qualification:
         state.state, state.retry_at = gold.QUALIFYING, None
         return None
-    if right >= math.ceil(batch.pass_score * batch.qualification - 1e-9) and state.state == gold.FAILED:
+    passed = score.gold_correct >= gold.needed_to_pass(batch.pass_score, batch.qualification)
+    if passed and state.state == gold.FAILED:
         state.state, state.retry_at, state.changed_at = gold.ACTIVE, None, utcnow()
         return Reinstated(state.worker_id, batch.name, "quiz", 0)
     return None

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.batches import BatchFacts
 from storage import assignments
-from storage.assignments import ANSWERED
+from storage.assignments import ANSWERED, AnswerCounts, answer_counts
 from storage.models import Assignment, Batch, BatchWorker, Item
 from storage.sql import insert_ignoring_conflicts
 from taxonomy import Tree
@@ -133,7 +133,7 @@ async def _start_attempt(session: AsyncSession, batch_id: int, worker_id: int, a
     await session.execute(
         update(BatchWorker)
         .where(BatchWorker.batch_id == batch_id, BatchWorker.worker_id == worker_id)
-        .values(state=QUALIFYING, attempts=attempt, quiz_answers=0, quiz_correct=0, retry_at=None, reason=None)
+        .values(state=QUALIFYING, attempts=attempt, retry_at=None, reason=None)
         .execution_options(synchronize_session=False)
     )
 
@@ -141,28 +141,17 @@ async def _start_attempt(session: AsyncSession, batch_id: int, worker_id: int, a
 async def after_quiz_answer(
     session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: Assignment, now: datetime
 ) -> QuizStep:
-    """Count a graded quiz answer; after the last one of the attempt, pass or fail the worker."""
-    mine = (BatchWorker.batch_id == batch.id, BatchWorker.worker_id == assignment.worker_id)
-    answered, correct, attempts = (
-        await session.execute(
-            update(BatchWorker)
-            .where(*mine)
-            .values(
-                quiz_answers=BatchWorker.quiz_answers + 1,
-                quiz_correct=BatchWorker.quiz_correct + int(bool(assignment.gold_correct)),
-            )
-            .returning(BatchWorker.quiz_answers, BatchWorker.quiz_correct, BatchWorker.attempts)
-            .execution_options(synchronize_session=False)
-        )
-    ).one()
-    needed = math.ceil(batch.pass_score * batch.qualification - 1e-9)
+    """After a graded quiz answer (already flushed): once the attempt is complete, pass or fail the worker."""
+    attempt = assignment.quiz_attempt
+    score = await attempt_score(session, batch.id, assignment.worker_id, attempt)
+    needed = needed_to_pass(batch.pass_score, batch.qualification)
     passed, retry_at = None, None
-    if answered >= batch.qualification:
-        passed = correct >= needed
+    if score.gold >= batch.qualification:
+        passed = score.gold_correct >= needed
         retry_at = None if passed else now + timedelta(hours=batch.retry_hours)
         await session.execute(
             update(BatchWorker)
-            .where(*mine)
+            .where(BatchWorker.batch_id == batch.id, BatchWorker.worker_id == assignment.worker_id)
             .values(state=ACTIVE if passed else FAILED, retry_at=retry_at, changed_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -175,28 +164,44 @@ async def after_quiz_answer(
         title=title,
         correct=bool(assignment.gold_correct),
         right=category_path(tree, gold),
-        answered=answered,
-        correct_so_far=correct,
+        answered=score.gold,
+        correct_so_far=score.gold_correct,
         size=batch.qualification,
         passed=passed,
         needed=needed,
-        retry_at=retry_at if attempts < QUIZ_ATTEMPTS else None,
-        retries_left=QUIZ_ATTEMPTS - attempts,
+        retry_at=retry_at if attempt < QUIZ_ATTEMPTS else None,
+        retries_left=QUIZ_ATTEMPTS - attempt,
     )
+
+
+def needed_to_pass(pass_score: float, size: int) -> int:
+    """Right answers a quiz of `size` questions needs (the epsilon keeps 0.8 × 5 at 4, not 5)."""
+    return math.ceil(pass_score * size - 1e-9)
+
+
+async def attempt_score(session: AsyncSession, batch_id: int, worker_id: int, attempt: int) -> AnswerCounts:
+    """The attempt's answers so far; `gold` counts only questions still graded (a dropped one is not)."""
+    return await answer_counts(
+        session, Assignment.batch_id == batch_id, Assignment.worker_id == worker_id, Assignment.quiz_attempt == attempt
+    )
+
+
+def grade(tree: Tree, assignment: Assignment, gold: int | None) -> None:
+    """Mark the answer right or wrong against `gold`, with its distance in the tree; no gold: not graded."""
+    if gold is None:
+        assignment.gold_correct, assignment.gold_distance = None, None
+        return
+    assignment.gold_correct = assignment.answer_node_id == gold
+    assignment.gold_distance = tree.distance(assignment.answer_node_id, gold) if gold in tree else None
 
 
 async def quiz_progress(session: AsyncSession, assignment: Assignment) -> tuple[int, int] | None:
     """(this task's place, quiz size) for a quiz task; None for any other task."""
     if assignment.quiz_attempt is None:
         return None
-    done, size = (
-        await session.execute(
-            select(BatchWorker.quiz_answers, Batch.qualification)
-            .join(Batch, Batch.id == BatchWorker.batch_id)
-            .where(BatchWorker.batch_id == assignment.batch_id, BatchWorker.worker_id == assignment.worker_id)
-        )
-    ).one()
-    return done + 1, size
+    done = await attempt_score(session, assignment.batch_id, assignment.worker_id, assignment.quiz_attempt)
+    size = await session.scalar(select(Batch.qualification).where(Batch.id == assignment.batch_id))
+    return done.gold + 1, size
 
 
 def category_path(tree: Tree, node: int | None) -> str:

@@ -35,6 +35,11 @@ def _wilson(correct: int, total: int, z: float, side: float) -> float:
     return (centre + side * margin) / (1 + z * z / total)
 
 
+def rank_of(gold_total: int, gold_correct: int) -> int:
+    """The level as stored on users and required by batches."""
+    return LEVEL_RANKS[level_of(gold_total, gold_correct).name.lower()]
+
+
 def level_of(gold_total: int, gold_correct: int) -> Level:
     bound = wilson_lower_bound(gold_correct, gold_total)
     reached = next((name for name, count, need in LEVELS if gold_total >= count and bound >= need), NEWCOMER)

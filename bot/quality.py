@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import credits, gold, users
 from bot.batches import BatchFacts
-from bot.levels import LEVEL_RANKS, level_of, wilson_upper_bound
-from storage.assignments import ANSWERED, answer_counts
+from bot.levels import rank_of, wilson_upper_bound
+from storage.assignments import ANSWERED, AnswerCounts, answer_counts
 from storage.clock import utcnow
 from storage.models import Assignment, BatchWorker, Item, User
 from storage.sql import upsert_adding
@@ -88,20 +88,20 @@ async def _count_gold(session: AsyncSession, worker_id: int, correct: bool) -> N
         )
     ).first()
     if counts is not None:
-        rank = LEVEL_RANKS[level_of(*counts).name.lower()]
         await session.execute(
-            update(User).where(User.id == worker_id).values(level=rank).execution_options(synchronize_session=False)
+            update(User)
+            .where(User.id == worker_id)
+            .values(level=rank_of(*counts))
+            .execution_options(synchronize_session=False)
         )
 
 
 async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worker_id: int) -> Removal | None:
     mine = (Assignment.batch_id == batch.id, Assignment.worker_id == worker_id)
     counts = await answer_counts(session, *mine)
-    # Remove only on proof: the upper bound. With the lower bound, 5 of 5 right (0.57) would fail
-    # a 0.7 requirement, and every careful newcomer would be thrown out after five checks.
-    bound = wilson_upper_bound(counts.gold_correct, counts.gold)
-    if counts.gold < batch.min_gold or bound >= batch.min_accuracy:
+    if not proven_below(counts, batch.min_gold, batch.min_accuracy):
         return None
+    bound = wilson_upper_bound(counts.gold_correct, counts.gold)
     reason = f"accuracy on checks {counts.gold_correct}/{counts.gold}, at best {bound:.0%}"
     await _set_state(session, batch.id, worker_id, REMOVED, reason)
     last_good = await session.scalar(select(func.max(Assignment.id)).where(*mine, Assignment.gold_correct == True))  # noqa: E712
@@ -118,6 +118,15 @@ async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worke
     for assignment_id in list(since):
         rejected += await credits.reject(session, assignment_id)
     return Removal(batch.name, bound, batch.min_accuracy, await _misses(session, tree, *mine), rejected)
+
+
+def proven_below(counts: AnswerCounts, min_gold: int, min_accuracy: float) -> bool:
+    """Whether `min_gold` checks prove the worker's accuracy is under `min_accuracy`.
+
+    Proof means the upper bound: with the lower bound, 5 of 5 right (0.57) would fail a 0.7
+    requirement, and every careful newcomer would be thrown out after five checks.
+    """
+    return counts.gold >= min_gold and wilson_upper_bound(counts.gold_correct, counts.gold) < min_accuracy
 
 
 async def _misses(session: AsyncSession, tree: Tree, *mine: ColumnElement[bool]) -> tuple[Miss, ...]:

@@ -119,11 +119,11 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
         loaded = await services.taxonomies.get(batch.taxonomy_id, session)
         if not _answerable(loaded.tree, batch, node_id):
             raise TaskUnavailable()
-        gold = await session.scalar(select(Item.gold_node_id).where(Item.id == assignment.item_id))
-        _grade(loaded.tree, assignment, gold, node_id)
+        gold_node = await session.scalar(select(Item.gold_node_id).where(Item.id == assignment.item_id))
+        assignment.answer_node_id = node_id
+        gold.grade(loaded.tree, assignment, gold_node)
         assignment.status = ANSWERED
         assignment.answered_at = now = utcnow()
-        assignment.answer_node_id = node_id
         assignment.credit_state = credits.PENDING
         await session.execute(
             update(Item)
@@ -309,13 +309,6 @@ def _answerable(tree: Tree, batch: BatchFacts, node_id: int) -> bool:
     if not tree.is_within(node_id, batch.root_node_id):
         return False
     return tree.is_leaf(node_id) or not batch.leaf_only
-
-
-def _grade(tree: Tree, assignment: Assignment, gold: int | None, node_id: int) -> None:
-    if gold is None:
-        return
-    assignment.gold_correct = node_id == gold
-    assignment.gold_distance = tree.distance(node_id, gold) if gold in tree else None
 
 
 async def _screen(

@@ -73,7 +73,7 @@ async def _act(update: Update, context: Context, action: callbacks.Action, messa
             result = await work.answer(services, worker_id, assignment_id, node)
             note = texts.answer_note(result.credited_micros, result.pending_micros, currency, result.nudges)
             if isinstance(result.verdict, gold.QuizStep):
-                await _quiz_feedback(context, chat_id, message, result, note, currency)
+                await _quiz_feedback(context, chat_id, message, result.verdict, result.next_task, note, currency)
                 return
             if result.verdict is not None:
                 await quality_verdict(context, chat_id, result.verdict)
@@ -103,12 +103,16 @@ async def quality_verdict(context: Context, chat_id: int, verdict: quality.Remov
 
 
 async def _quiz_feedback(
-    context: Context, chat_id: int, message: Message | None, result: work.Answered, note: str, currency: str
+    context: Context,
+    chat_id: int,
+    message: Message | None,
+    step: gold.QuizStep,
+    following: work.TaskScreen | None,
+    note: str,
+    currency: str,
 ) -> None:
     """A right quiz answer is confirmed above the next task; a wrong one keeps its product on screen
     with the right category and a way to contest it, and the next task comes below."""
-    step = result.verdict
-    assert isinstance(step, gold.QuizStep)
     note = f"{texts.quiz_note(step)}\n{note}"
     if not step.correct:
         markup = keyboards.contest([step.assignment_id])
@@ -121,7 +125,7 @@ async def _quiz_feedback(
         message = None
     if step.passed is False:
         await context.bot.send_message(chat_id, texts.quiz_failed(step), parse_mode=ParseMode.HTML)
-    await _show_next(context, chat_id, message, result.next_task, note, currency)
+    await _show_next(context, chat_id, message, following, note, currency)
 
 
 async def _show_next(

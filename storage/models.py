@@ -323,9 +323,8 @@ class BatchWorker(Base):
     state: Mapped[str] = mapped_column(String(16), default="active")
     # Answers on the batch's own items (gold checks not counted): the per-worker cap applies to these.
     answers: Mapped[int] = mapped_column(Integer, default=0)
+    # Quiz attempts started; the current attempt's answers are the assignments carrying its number.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    quiz_answers: Mapped[int] = mapped_column(Integer, default=0)
-    quiz_correct: Mapped[int] = mapped_column(Integer, default=0)
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(512))
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

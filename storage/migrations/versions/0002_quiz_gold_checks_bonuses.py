@@ -51,8 +51,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("quiz_attempt", sa.Integer(), nullable=True))
 
     with op.batch_alter_table("batch_workers") as batch_op:
-        for column in ("attempts", "quiz_answers", "quiz_correct"):
-            batch_op.add_column(sa.Column(column, sa.Integer(), nullable=False, server_default=_zero()))
+        batch_op.add_column(sa.Column("attempts", sa.Integer(), nullable=False, server_default=_zero()))
         batch_op.add_column(sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True))
 
     with op.batch_alter_table("batches") as batch_op:
@@ -82,8 +81,8 @@ def downgrade() -> None:
         ):
             batch_op.drop_column(column)
     with op.batch_alter_table("batch_workers") as batch_op:
-        for column in ("retry_at", "quiz_correct", "quiz_answers", "attempts"):
-            batch_op.drop_column(column)
+        batch_op.drop_column("retry_at")
+        batch_op.drop_column("attempts")
     with op.batch_alter_table("assignments") as batch_op:
         batch_op.drop_column("quiz_attempt")
         batch_op.drop_column("is_gold")
