@@ -63,9 +63,8 @@ async def claim(session: AsyncSession, worker_id: int, now: datetime, ttl: timed
     batch_id = candidate.item.batch_id
     if candidate.gold_rate and _draw.random() < candidate.gold_rate:
         gold = await assignments.unseen_gold(session, batch_id, worker_id)
-        check = await _serve_gold(session, batch_id, worker_id, gold, now, ttl, candidate.reward_micros, None, 0)
-        if check is not None:
-            return check
+        if gold and await assignments.take_gold_slots(session, batch_id):
+            return await _serve_gold(session, batch_id, worker_id, gold, now, ttl, candidate.reward_micros, None)
     await assignments.take_slot(session, candidate.item.id, candidate.overlap)
     assignment = assignments.reserve(session, candidate.item, worker_id, now, ttl, candidate.reward_micros)
     await session.flush()
@@ -78,16 +77,15 @@ async def _next_quiz_task(session: AsyncSession, worker_id: int, now: datetime, 
         # A new attempt needs a whole quiz of gold the worker has never seen.
         if not gold or (not opening.in_progress and len(gold) < opening.qualification):
             continue
-        attempt = opening.attempts if opening.in_progress else opening.attempts + 1
+        if opening.in_progress:
+            attempt = opening.attempts
         # A new attempt pays for all its questions at once, so it can always be finished.
-        questions = 0 if opening.in_progress else opening.qualification
-        claimed = await _serve_gold(
-            session, opening.batch_id, worker_id, gold, now, ttl, opening.reward_micros, attempt, questions
-        )
-        if claimed is not None:
-            if not opening.in_progress:
-                await _start_attempt(session, opening.batch_id, worker_id, attempt)
-            return claimed
+        elif await assignments.take_gold_slots(session, opening.batch_id, opening.qualification):
+            attempt = opening.attempts + 1
+            await _start_attempt(session, opening.batch_id, worker_id, attempt)
+        else:
+            continue
+        return await _serve_gold(session, opening.batch_id, worker_id, gold, now, ttl, opening.reward_micros, attempt)
     return None
 
 
@@ -100,13 +98,8 @@ async def _serve_gold(
     ttl: timedelta,
     reward: int,
     quiz_attempt: int | None,
-    new_quiz: int,
-) -> Claimed | None:
-    """Reserve the gold item the worker has answered least like; a check or a new quiz is paid for first."""
-    if not gold:
-        return None
-    if (quiz_attempt is None or new_quiz) and not await assignments.take_gold_slots(session, batch_id, new_quiz):
-        return None
+) -> Claimed:
+    """Reserve, of the unseen `gold`, the item whose right answer the worker gave least (the caller paid for it)."""
     given = await _answers_given(session, batch_id, worker_id)
     fewest = min(given[node] for _, node in gold)
     item_id = _draw.choice([item for item, node in gold if given[node] == fewest])
