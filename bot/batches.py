@@ -25,6 +25,9 @@ INSERT_CHUNK = 5000
 MAX_GOLD_RATE = 0.5
 CROWD_MIN = 10  # quizzes and checks are funded for at least this many workers
 TYPICAL_ANSWERS_PER_WORKER = 20  # most workers stop long before the cap: fund a quiz per 20 answers of work
+# Fund quizzes for this many workers per worker the cap makes necessary: with a third of quiz takers
+# passing (spammers fail, so do some honest workers, and retries cost a quiz each) the batch still fills.
+QUIZ_TAKERS_PER_NEEDED_WORKER = 3
 DRAFT, ACTIVE, PAUSED, COMPLETED, CANCELLED = "draft", "active", "paused", "completed", "cancelled"
 
 
@@ -292,9 +295,9 @@ def check_spec(spec: BatchSpec, tree: Tree, require_complete: bool = True) -> in
 def plan_cost(batch: Batch, gold_items: int) -> Cost:
     """The reserve a batch needs: all its work, its checks at `gold_rate`, and quizzes for its crowd.
 
-    The crowd is taken as the larger of twice the fewest workers the per-worker cap allows and one
-    worker per TYPICAL_ANSWERS_PER_WORKER answers of work (people drop out, fail and retry; a spent
-    quiz budget would keep new workers out), each with a quiz and one check more than the rate
+    The crowd is taken as the larger of QUIZ_TAKERS_PER_NEEDED_WORKER times the fewest workers the
+    per-worker cap allows and one worker per TYPICAL_ANSWERS_PER_WORKER answers of work (people drop
+    out, fail and retry; a spent quiz budget would keep new workers out), each with a quiz and one check more than the rate
     gives (checks are drawn at random); what is not spent is refunded when the batch ends.
     """
     regular = batch.item_count - gold_items
@@ -302,7 +305,7 @@ def plan_cost(batch: Batch, gold_items: int) -> Cost:
     checks = quizzes = 0
     if gold_items:
         fewest = math.ceil(work / (batch.max_answers or max(work, 1)))
-        crowd = max(CROWD_MIN, 2 * fewest, math.ceil(work / TYPICAL_ANSWERS_PER_WORKER))
+        crowd = max(CROWD_MIN, QUIZ_TAKERS_PER_NEEDED_WORKER * fewest, math.ceil(work / TYPICAL_ANSWERS_PER_WORKER))
         checks = math.ceil(work * batch.gold_rate / (1 - batch.gold_rate)) + (crowd if batch.gold_rate else 0)
         quizzes = batch.qualification * crowd
     answer = batch.reward_micros + max(batch.bonus_qualified_micros, batch.bonus_expert_micros)

@@ -45,6 +45,11 @@ async def find_open_item(session: AsyncSession, worker_id: int) -> Candidate | N
         | (BatchWorker.answers >= func.coalesce(Batch.max_answers, BatchWorker.answers + 1)),
     )
     qualified = (Batch.qualification == 0) | exists().where(*mine, BatchWorker.state == "active")
+    # Under dynamic overlap a slot past min_overlap opens only once every earlier one is answered,
+    # so the stop rule has seen them all before paying for one more answer.
+    slot_needed = (
+        Batch.confidence.is_(None) | (Item.slots_taken < Batch.min_overlap) | (Item.answers >= Item.slots_taken)
+    )
     pick = (
         select(Item, Batch.overlap, _reward(level), Batch.gold_rate)
         .join(Batch, Batch.id == Item.batch_id)
@@ -56,6 +61,7 @@ async def find_open_item(session: AsyncSession, worker_id: int) -> Candidate | N
             ~stopped,
             _level_ok(level),
             qualified,
+            slot_needed,
         )
         .order_by(Item.is_open, Item.slots_taken.desc(), Item.id)
         .limit(1)

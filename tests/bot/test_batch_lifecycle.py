@@ -82,6 +82,33 @@ async def test_disagreement_keeps_collecting(services: Services) -> None:
         assert (item.answers, item.settled, item.is_open) == (2, False, True)
 
 
+async def test_slots_past_min_overlap_wait_for_the_answers(services: Services) -> None:
+    """Workers holding the first min_overlap slots keep the rest closed until they answer, so an
+    item the stop rule settles is not also handed to more workers who would be paid for nothing."""
+    await launch(services, 1)
+    leaf = {name: (await services.taxonomies.get(1)).tree.find(name).id for name in (SKILLETS, WOKS)}
+    tasks = {}
+    async with services.db.write() as session:
+        session.add_all(User(id=worker, first_name="w") for worker in (1, 2, 3, 4))
+    for worker in (1, 2):
+        tasks[worker] = await work.next_task(services, worker)
+        assert tasks[worker] is not None
+    assert await work.next_task(services, 3) is None, "the third slot waits for the first two answers"
+
+    await work.answer(services, 1, tasks[1].assignment_id, leaf[SKILLETS])
+    assert await work.next_task(services, 3) is None, "one answer of two is not enough to judge"
+    await work.answer(services, 2, tasks[2].assignment_id, leaf[WOKS])
+    third = await work.next_task(services, 3)
+    assert third is not None, "a split crowd needs a third answer"
+    assert await work.next_task(services, 4) is None
+
+    await work.answer(services, 3, third.assignment_id, leaf[SKILLETS])
+    assert await work.next_task(services, 4) is None, "two of three agree: settled at 0.9 confidence"
+    async with services.db.read() as session:
+        item = await session.scalar(select(Item))
+        assert (item.answers, item.slots_taken, item.settled) == (3, 3, True)
+
+
 async def test_progress_and_digest(services: Services) -> None:
     await launch(services, 2, f'reward=0.01 overlap=2 max_share=1 root="{KITCHEN}" name=Plain')
     await answer_all(services, 1, SKILLETS)

@@ -358,10 +358,10 @@ async def test_load_funded_batch_stores_items_and_reserves_cost(services: Servic
         assert await books.inconsistencies(session) == []
     assert stored.status == "active" and stored.item_count == 4 and stored.root_node_id == 638
     assert [tuple(i) for i in items] == [("sku-1", 664), ("sku-2", 662), ("sku-3", None), ("sku-4", None)]
-    # 2 products × 3 answers; a cap of 1 answer per worker means at least 6 workers, funded for 12,
+    # 2 products × 3 answers; a cap of 1 answer per worker means at least 6 workers, funded for 18,
     # each with a 2-question quiz (the file's 2 gold items); checks: 6 × 0.1 / 0.9 → 1, plus 1 each.
-    assert (stored.qualification, stored.quiz_slots, stored.gold_slots) == (2, 12 * 2, 1 + 12)
-    assert reserved == {"requester_reserved": 20_000 * (2 * 3 + 12 * 2 + 1 + 12), "requester_available": 0}
+    assert (stored.qualification, stored.quiz_slots, stored.gold_slots) == (2, 18 * 2, 1 + 18)
+    assert reserved == {"requester_reserved": 20_000 * (2 * 3 + 18 * 2 + 1 + 18), "requester_available": 0}
 
 
 async def test_load_funded_batch_larger_than_one_insert_chunk(services: Services) -> None:
