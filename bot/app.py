@@ -67,6 +67,7 @@ def _register_handlers(application: Application) -> None:
         "new_batch": requester.new_batch,
         "batches": requester.list_batches,
         "results": requester.results_command,
+        "quizzes": requester.quizzes_command,
         # admin (each refuses non-admins itself, and audits the attempt)
         "admin": admin.admin_help,
         "fund": admin.fund,

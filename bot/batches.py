@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ledger
+from bot import credits, ledger
 from bot.batch_files import ItemDraft, Row, validate_rows
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.levels import LEVEL_RANKS
@@ -28,6 +28,7 @@ TYPICAL_ANSWERS_PER_WORKER = 20  # most workers stop long before the cap: fund a
 # Fund quizzes for this many workers per worker the cap makes necessary: with a third of quiz takers
 # passing (spammers fail, so do some honest workers, and retries cost a quiz each) the batch still fills.
 QUIZ_TAKERS_PER_NEEDED_WORKER = 3
+MAX_QUIZ_TOP_UP = 1000  # quizzes a requester may add in one go
 DRAFT, ACTIVE, PAUSED, COMPLETED, CANCELLED = "draft", "active", "paused", "completed", "cancelled"
 
 
@@ -114,6 +115,7 @@ class Progress:
     gold_answers: int
     gold_correct: int
     eta: timedelta | None
+    quizzes_left: int | None  # new workers the quiz budget still lets in (None: the batch has no quiz)
 
     @property
     def gold_accuracy(self) -> float | None:
@@ -297,8 +299,9 @@ def plan_cost(batch: Batch, gold_items: int) -> Cost:
 
     The crowd is taken as the larger of QUIZ_TAKERS_PER_NEEDED_WORKER times the fewest workers the
     per-worker cap allows and one worker per TYPICAL_ANSWERS_PER_WORKER answers of work (people drop
-    out, fail and retry; a spent quiz budget would keep new workers out), each with a quiz and one check more than the rate
-    gives (checks are drawn at random); what is not spent is refunded when the batch ends.
+    out, fail and retry; a spent quiz budget would keep new workers out), each with a quiz and one
+    check more than the rate gives (checks are drawn at random); what is not spent is refunded when
+    the batch ends.
     """
     regular = batch.item_count - gold_items
     work = batch.overlap * regular
@@ -308,8 +311,33 @@ def plan_cost(batch: Batch, gold_items: int) -> Cost:
         crowd = max(CROWD_MIN, QUIZ_TAKERS_PER_NEEDED_WORKER * fewest, math.ceil(work / TYPICAL_ANSWERS_PER_WORKER))
         checks = math.ceil(work * batch.gold_rate / (1 - batch.gold_rate)) + (crowd if batch.gold_rate else 0)
         quizzes = batch.qualification * crowd
-    answer = batch.reward_micros + max(batch.bonus_qualified_micros, batch.bonus_expert_micros)
-    return Cost(regular, gold_items, batch.overlap, answer, checks, quizzes)
+    return Cost(regular, gold_items, batch.overlap, _dearest_answer(batch), checks, quizzes)
+
+
+def _dearest_answer(batch: Batch) -> int:
+    """An answer's pay at the best-paid level: what the reserve sets aside for each."""
+    return batch.reward_micros + max(batch.bonus_qualified_micros, batch.bonus_expert_micros)
+
+
+async def add_quizzes(
+    session: AsyncSession, batch_id: int, requester_id: int, quizzes: int, request: str, currency: str
+) -> int:
+    """Fund `quizzes` more quiz attempts for a running batch whose quiz budget ran low, so new
+    workers can join; returns the amount reserved (0 when this `request` was already carried out)."""
+    batch = await owned(session, batch_id, requester_id, lock=True)
+    if batch.status not in (ACTIVE, PAUSED):
+        raise DomainError(f"This batch is {batch.status}: only a running or paused batch takes more quizzes.")
+    if not batch.qualification:
+        raise DomainError("This batch has no quiz: every worker starts on paid work at once.")
+    if not 1 <= quizzes <= MAX_QUIZ_TOP_UP:
+        raise InvalidInput(f"Add between 1 and {MAX_QUIZ_TOP_UP} quizzes at a time.")
+    questions = quizzes * batch.qualification
+    amount = questions * _dearest_answer(batch)
+    if not await ledger.reserve_for_batch(session, batch.id, requester_id, amount, currency, top_up=request):
+        return 0
+    batch.reserved_micros += amount
+    batch.quiz_slots += questions
+    return amount
 
 
 async def cost_of(session: AsyncSession, batch: Batch) -> Cost:
@@ -519,27 +547,22 @@ async def complete_finished(session: AsyncSession) -> list[Batch]:
 
 
 async def _finish(session: AsyncSession, batch: Batch, status: str) -> int:
-    refund = batch.reserved_micros - await spent(session, batch.id)
+    refund = batch.reserved_micros - await assignments.spent(session, batch.id)
     if refund > 0:
         await ledger.refund_batch(session, batch.id, batch.requester_id, refund)
     batch.status, batch.finished_at = status, utcnow()
     return max(refund, 0)
 
 
-async def spent(session: AsyncSession, batch_id: int) -> int:
-    """What answers took from the batch's reserve (rejected answers' credit went back to available)."""
-    total = await session.scalar(
-        select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(
-            Assignment.batch_id == batch_id, Assignment.status == assignments.ANSWERED
-        )
-    )
-    return int(total)
-
-
 async def progress(session: AsyncSession, batch: Batch, now: datetime) -> Progress:
     """Answers on the batch's own items against what it needs; gold answers count only for accuracy."""
     counts = await assignments.answer_counts(session, Assignment.batch_id == batch.id)
-    work = await assignments.answer_counts(session, Assignment.batch_id == batch.id, Assignment.is_gold == False)  # noqa: E712
+    work = await assignments.answer_counts(
+        session,
+        Assignment.batch_id == batch.id,
+        Assignment.is_gold == False,  # noqa: E712
+        Assignment.credit_state != credits.REJECTED,  # a rejected answer is collected again
+    )
     settled_short = await session.scalar(
         select(func.coalesce(func.sum(batch.overlap - Item.answers), 0)).where(
             Item.batch_id == batch.id,
@@ -556,11 +579,12 @@ async def progress(session: AsyncSession, batch: Batch, now: datetime) -> Progre
         items=batch.item_count,
         answers=work.answers,
         answers_needed=max(needed, work.answers),
-        spent_micros=await spent(session, batch.id),
+        spent_micros=await assignments.spent(session, batch.id),
         reserved_micros=batch.reserved_micros,
         gold_answers=counts.gold,
         gold_correct=counts.gold_correct,
         eta=await _eta(session, batch, now, max(needed - work.answers, 0)),
+        quizzes_left=batch.quiz_slots // batch.qualification if batch.qualification else None,
     )
 
 

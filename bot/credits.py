@@ -8,11 +8,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ledger
 from bot.errors import DomainError
+from storage import assignments
 from storage.models import Assignment, Batch
 
 PENDING = "pending"
 AVAILABLE = "available"
 REJECTED = "rejected"
+HOLDING_A_RESERVE = ("active", "paused")  # batch statuses whose unspent money is not yet refunded
 
 
 async def release_due(session: AsyncSession, now: datetime, hold: timedelta, limit: int = 2000) -> int:
@@ -57,23 +59,55 @@ async def reject(session: AsyncSession, assignment_id: int) -> bool:
         return False
     if assignment.credit_state != PENDING:
         raise DomainError("This answer's credit was already released to the worker.")
-    requester_id = await session.scalar(select(Batch.requester_id).where(Batch.id == assignment.batch_id))
-    await ledger.reject_credit(session, assignment.id, assignment.worker_id, requester_id, assignment.reward_micros)
+    requester_id, status = (
+        await session.execute(select(Batch.requester_id, Batch.status).where(Batch.id == assignment.batch_id))
+    ).one()
+    running = status in HOLDING_A_RESERVE
+    amount = assignment.reward_micros
+    await ledger.reject_credit(session, assignment.id, assignment.worker_id, requester_id, amount, running)
     assignment.credit_state = REJECTED
+    if running:
+        # The money is back in the batch's reserve (refunded at the end like the rest of it, since
+        # `spent` still counts the rejected answer) and buys another answer in its place.
+        await session.execute(
+            update(Batch)
+            .where(Batch.id == assignment.batch_id)
+            .values(
+                reserved_micros=Batch.reserved_micros + amount,
+                gold_slots=Batch.gold_slots + int(assignment.is_gold),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    if not assignment.is_gold:
+        await assignments.reopen_slot(session, assignment.item_id)
     return True
 
 
 async def restore(session: AsyncSession, assignment_id: int, worker_id: int, requester_id: int, amount: int) -> bool:
     """Undo a rejection that rested on wrong gold: the worker is paid, straight to available, since
-    the requester agreed the answer was right. False when the requester no longer has the money."""
+    the requester agreed the answer was right, and the answer counts on its item again. False when
+    the requester no longer has the money."""
+    batch = await session.scalar(
+        select(Batch).join(Assignment, Assignment.batch_id == Batch.id).where(Assignment.id == assignment_id)
+    )
+    # The batch's reserve pays if what it has left covers it (the rejection put the money there,
+    # though an answer in its place may have spent it since); otherwise the requester's funds do.
+    unspent = batch.reserved_micros - await assignments.spent(session, batch.id)
+    from_reserve = batch.status in HOLDING_A_RESERVE and unspent >= amount
     try:
-        await ledger.restore_credit(session, assignment_id, worker_id, requester_id, amount)
+        await ledger.restore_credit(session, assignment_id, worker_id, requester_id, amount, from_reserve)
     except ledger.NotEnoughFunds:
         return False
-    await session.execute(
+    if from_reserve:
+        batch.reserved_micros -= amount
+    restored = await session.execute(
         update(Assignment)
         .where(Assignment.id == assignment_id, Assignment.credit_state == REJECTED)
         .values(credit_state=AVAILABLE)
+        .returning(Assignment.item_id, Assignment.is_gold)
         .execution_options(synchronize_session=False)
     )
+    item_id, is_gold = restored.one()
+    if not is_gold:
+        await assignments.count_again(session, item_id)
     return True

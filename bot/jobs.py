@@ -10,6 +10,7 @@ from bot import batches, credits, ledger, payouts, results, work
 from bot.errors import DomainError
 from bot.payouts import PayoutView
 from bot.services import Services
+from storage import assignments
 from storage.clock import utcnow
 from storage.models import Account, Batch, User
 
@@ -91,7 +92,7 @@ async def complete_batches(services: Services) -> list[Completion]:
     """Finished batches are closed, their unspent money refunded, and their results gathered."""
     async with services.db.write() as session:
         finished = [
-            (batch, await batches.spent(session, batch.id)) for batch in await batches.complete_finished(session)
+            (batch, await assignments.spent(session, batch.id)) for batch in await batches.complete_finished(session)
         ]
     reports = []
     for batch, spent in finished:

@@ -42,13 +42,14 @@ async def fund_requester(session: AsyncSession, key: str, requester_id: int, amo
 
 
 async def reserve_for_batch(
-    session: AsyncSession, batch_id: int, requester_id: int, amount: int, currency: str
+    session: AsyncSession, batch_id: int, requester_id: int, amount: int, currency: str, top_up: str = ""
 ) -> bool:
-    """Set aside a launched batch's whole cost so answers can always be paid."""
+    """Set aside a launched batch's whole cost so answers can always be paid; a `top_up` (naming
+    the request, so a repeat of it posts nothing) adds to the reserve of a running batch."""
     try:
         return await ledger.post(
             session,
-            f"batch:{batch_id}:reserve",
+            f"batch:{batch_id}:reserve" + (f":{top_up}" if top_up else ""),
             "reserve",
             [Leg(REQUESTER_AVAILABLE, requester_id, -amount), Leg(REQUESTER_RESERVED, requester_id, amount)],
             f"batch {batch_id}",
@@ -104,27 +105,31 @@ async def release_credit(session: AsyncSession, answers: int | str, worker_id: i
 
 
 async def reject_credit(
-    session: AsyncSession, assignment_id: int, worker_id: int, requester_id: int, amount: int
+    session: AsyncSession, assignment_id: int, worker_id: int, requester_id: int, amount: int, into_reserve: bool
 ) -> bool:
-    """Quality control rejected the answer: its pending credit goes back to the requester."""
+    """Quality control rejected the answer: its pending credit goes back to the requester, into the
+    reserve of a batch still running (to pay for an answer in its place), else to available funds."""
+    back_to = REQUESTER_RESERVED if into_reserve else REQUESTER_AVAILABLE
     return await ledger.post(
         session,
         f"answer:{assignment_id}:reject",
         "reject",
-        [Leg(WORKER_PENDING, worker_id, -amount), Leg(REQUESTER_AVAILABLE, requester_id, amount)],
+        [Leg(WORKER_PENDING, worker_id, -amount), Leg(back_to, requester_id, amount)],
     )
 
 
 async def restore_credit(
-    session: AsyncSession, assignment_id: int, worker_id: int, requester_id: int, amount: int
+    session: AsyncSession, assignment_id: int, worker_id: int, requester_id: int, amount: int, from_reserve: bool
 ) -> bool:
-    """A rejection is undone (its gold was wrong): the credit goes back to the worker, available at once."""
+    """A rejection is undone (its gold was wrong): the credit goes back to the worker, available at
+    once, out of the batch's reserve while it can pay, else out of the requester's available funds."""
+    payer = REQUESTER_RESERVED if from_reserve else REQUESTER_AVAILABLE
     try:
         return await ledger.post(
             session,
             f"answer:{assignment_id}:restore",
             "restore",
-            [Leg(REQUESTER_AVAILABLE, requester_id, -amount), Leg(WORKER_AVAILABLE, worker_id, amount)],
+            [Leg(payer, requester_id, -amount), Leg(WORKER_AVAILABLE, worker_id, amount)],
         )
     except Overdraft:
         raise NotEnoughFunds("The requester no longer has the money to restore this credit.") from None

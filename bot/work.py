@@ -242,7 +242,9 @@ async def _apply_stop_rule(session: AsyncSession, loaded: LoadedTaxonomy, batch:
     rows = (
         await session.execute(
             select(Assignment.worker_id, Assignment.answer_node_id).where(
-                Assignment.item_id == item_id, Assignment.status == ANSWERED
+                Assignment.item_id == item_id,
+                Assignment.status == ANSWERED,
+                Assignment.credit_state != credits.REJECTED,
             )
         )
     ).all()

@@ -142,6 +142,32 @@ async def list_batches(update: Update, context: Context) -> None:
         )
 
 
+async def quizzes_command(update: Update, context: Context) -> None:
+    """/quizzes BATCH COUNT: fund more quiz attempts so new workers can join a running batch."""
+    services = common.services_of(context)
+    message = update.effective_message
+    person = await common.register(update, services)
+    if not person.is_requester:
+        await message.reply_text(texts.REQUESTERS_ONLY)
+        return
+    numbers = [arg.lstrip("#") for arg in context.args or []]
+    if len(numbers) != 2 or not all(number.isdigit() for number in numbers):
+        await message.reply_text(texts.QUIZZES_USAGE)
+        return
+    batch_id, count = map(int, numbers)
+    # The message names the request: a replayed update reserves nothing twice.
+    request = f"{message.chat_id}:{message.message_id}"
+    currency = services.settings.currency
+    try:
+        async with services.db.write() as session:
+            amount = await batches.add_quizzes(session, batch_id, person.id, count, request, currency)
+    except DomainError as refusal:
+        await message.reply_text(str(refusal))
+        return
+    reply = texts.QUIZZES_ADDED.format(amount=format_money(amount, currency), count=count, id=batch_id)
+    await message.reply_text(reply if amount else texts.QUIZZES_ALREADY)
+
+
 async def results_command(update: Update, context: Context) -> None:
     """/results [batch id]: the files of one batch, or the list to choose from."""
     services = common.services_of(context)

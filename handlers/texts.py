@@ -253,7 +253,9 @@ NEW_BATCH = (
     'instructions="Pick the most specific category"</code>\n'
     "Settings: type, reward, overlap, gold_rate, root, name, leaf_only, confidence, min_overlap, instructions; "
     "quality: qualification, pass, retry_hours, min_gold, min_accuracy, min_seconds, max_share, min_level, "
-    "bonus_qualified, bonus_expert. Anything missing I will ask with buttons."
+    "bonus_qualified, bonus_expert. Anything missing I will ask with buttons.\n"
+    "Then: /batches for progress and controls, /results N for the labels, "
+    "/quizzes N COUNT to fund more quizzes when new workers can no longer join."
 )
 FILE_TOO_BIG = "That file is {size:.1f} MB; bots can download at most 20 MB. Split it into smaller batches."
 NOT_A_BATCH_FILE = "Send the products as a .csv, .json or .jsonl file."
@@ -265,6 +267,10 @@ DISCARDED = "✖ Draft discarded; nothing was reserved."
 PAUSED = "⏸ Batch #{id} paused: workers get no new products from it."
 RESUMED = "▶ Batch #{id} resumed."
 CANCELLED = "⏹ Batch #{id} cancelled. {refund} refunded to your available funds."
+QUIZ_BUDGET_SPENT = "\n⚠ Quiz budget spent: no new worker can join. /quizzes {id} 10 funds ten more quizzes."
+QUIZZES_USAGE = "Usage: /quizzes BATCH COUNT, e.g. /quizzes 3 10 lets ten more new workers take batch 3's quiz."
+QUIZZES_ADDED = "🎓 {amount} reserved: {count} more new worker(s) can take the quiz of batch #{id}."
+QUIZZES_ALREADY = "That top-up was already carried out; nothing more was reserved."
 NO_BATCHES = "You have no batches yet. Send a product file (see /new_batch)."
 BATCH_COMPLETED = "✅ Batch #{id} “{name}” is complete. {refund} unspent, refunded. Results attached."
 RESULTS_CAPTION = "Results of batch #{id}: one label per product, with confidence and agreement."
@@ -293,8 +299,16 @@ def batch_progress(p: Progress, currency: str) -> str:
         f"{progress_bar(share)} {p.answers}/{p.answers_needed} answers · {p.items} products\n"
         f"Spent {format_money(p.spent_micros, currency)} of {format_money(p.reserved_micros, currency)} reserved"
         f" · {eta}\n"
-        f"Crowd accuracy: {accuracy}"
+        f"Crowd accuracy: {accuracy}" + _quiz_budget(p)
     )
+
+
+def _quiz_budget(p: Progress) -> str:
+    if p.quizzes_left is None or p.status not in ("active", "paused"):
+        return ""
+    if p.quizzes_left:
+        return f"\nQuiz budget: {p.quizzes_left} more new worker(s) can take the quiz"
+    return QUIZ_BUDGET_SPENT.format(id=p.id)
 
 
 def _duration(delta: timedelta) -> str:

@@ -224,6 +224,44 @@ async def give_back(session: AsyncSession, assignment: Assignment, status: str) 
     )
 
 
+async def spent(session: AsyncSession, batch_id: int) -> int:
+    """What answers took from the batch's reserve.
+
+    Rejected answers count too: while the batch runs, a rejected credit goes back into its reserve
+    and `reserved_micros` grows by it (see bot.credits.reject), so reserved minus spent stays unspent."""
+    total = await session.scalar(
+        select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(
+            Assignment.batch_id == batch_id, Assignment.status == ANSWERED
+        )
+    )
+    return int(total)
+
+
+async def reopen_slot(session: AsyncSession, item_id: int) -> None:
+    """An answer on this item stopped counting (quality control rejected it): it needs one more."""
+    await session.execute(
+        update(Item)
+        .where(Item.id == item_id)
+        .values(answers=Item.answers - 1, slots_taken=Item.slots_taken - 1, settled=False, is_open=_batch_running)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def count_again(session: AsyncSession, item_id: int) -> None:
+    """A rejected answer on this item counts again: it takes a slot back, closing the item when full."""
+    overlap = select(Batch.overlap).where(Batch.id == Item.batch_id).scalar_subquery()
+    await session.execute(
+        update(Item)
+        .where(Item.id == item_id)
+        .values(
+            answers=Item.answers + 1,
+            slots_taken=Item.slots_taken + 1,
+            is_open=Item.is_open & (Item.slots_taken + 1 < overlap),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def open_for_worker(session: AsyncSession, worker_id: int, lock_rows: bool = False) -> list[Assignment]:
     """The worker's current reservations, newest first."""
     query = (

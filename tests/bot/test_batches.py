@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot import batches, taxonomies
+from bot import batches, ledger, taxonomies
 from bot.batch_files import Row, read_rows, validate_rows
 from bot.batches import BatchSpec, check_spec, load_funded_batch
-from bot.errors import InvalidInput
+from bot.errors import DomainError, InvalidInput
 from bot.services import Services
 from storage import ledger as books
 from storage.models import Account, Batch, Item, LedgerEntry, LedgerTransaction
 from taxonomy import Tree, load_default
+from tests import factories
 from tests.factories import KITCHEN, REQUESTER, SKILLETS, WOKS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kitchen.csv"
@@ -402,3 +403,51 @@ async def test_rejected_file_stores_nothing(services: Services) -> None:
             await load(services, csv_bytes(rows, ["item_id", "title", "gold_category"]), "batch.csv", spec)
         counts = await table_counts(services)
         assert counts == {name: 0 for name in counts}, case
+
+
+async def add_quizzes(services: Services, count: int, request: str, requester: int = REQUESTER) -> int:
+    async with services.db.write() as session:
+        return await batches.add_quizzes(session, 1, requester, count, request, "USD")
+
+
+async def test_more_quizzes_are_reserved_once_per_request(services: Services) -> None:
+    await factories.load_batch(services, factories.products(4, gold={1: SKILLETS, 2: WOKS}), qualification=2)
+    async with services.db.write() as session:
+        await ledger.fund_requester(session, "more", REQUESTER, 1_000_000)
+        before = await session.get(Batch, 1)
+        reserved, slots = before.reserved_micros, before.quiz_slots
+    assert await add_quizzes(services, 5, "chat:1") == 5 * 2 * 20_000
+    assert await add_quizzes(services, 5, "chat:1") == 0, "a repeated request reserves nothing"
+    async with services.db.read() as session:
+        after = await session.get(Batch, 1)
+        assert (after.reserved_micros, after.quiz_slots) == (reserved + 200_000, slots + 10)
+        assert await ledger.requester_funds(session, REQUESTER) == ledger.RequesterFunds(800_000, reserved + 200_000)
+        assert await books.inconsistencies(session) == []
+
+
+@pytest.mark.parametrize(
+    ("qualification", "count", "requester", "refusal"),
+    [
+        (0, 5, REQUESTER, "no quiz"),
+        (2, 0, REQUESTER, "between 1 and 1000"),
+        (2, 1001, REQUESTER, "between 1 and 1000"),
+        (2, 5, REQUESTER + 1, "not yours"),
+        (2, 10**6, REQUESTER, "between 1 and 1000"),
+    ],
+)
+async def test_more_quizzes_refused(
+    services: Services, qualification: int, count: int, requester: int, refusal: str
+) -> None:
+    await factories.load_batch(
+        services, factories.products(4, gold={1: SKILLETS, 2: WOKS}), qualification=qualification
+    )
+    with pytest.raises(DomainError, match=refusal):
+        await add_quizzes(services, count, "chat:1", requester)
+
+
+async def test_more_quizzes_only_for_a_running_batch(services: Services) -> None:
+    await factories.load_batch(services, factories.products(4, gold={1: SKILLETS, 2: WOKS}), qualification=2)
+    async with services.db.write() as session:
+        await batches.cancel(session, 1, REQUESTER)
+    with pytest.raises(DomainError, match="cancelled: only a running or paused batch"):
+        await add_quizzes(services, 1, "chat:2")

@@ -254,17 +254,17 @@ class MoneyMachine(RuleBasedStateMachine):
         if self.attempt(f"answer:{assignment_id}", amount, post, legs, Overdraft):
             self.credits.append(Credit(assignment_id, requester, worker, amount))
 
-    def post_reject(self, credit: Credit) -> None:
+    def post_reject(self, credit: Credit, into_reserve: bool) -> None:
         self.credits.remove(credit)
 
         async def post(session: AsyncSession, value: int) -> bool:
             return await ledger.reject_credit(
-                session, credit.assignment_id, credit.worker_id, credit.requester_id, value
+                session, credit.assignment_id, credit.worker_id, credit.requester_id, value, into_reserve
             )
 
         legs = [
             (WORKER_PENDING, credit.worker_id, -credit.amount),
-            (REQUESTER_AVAILABLE, credit.requester_id, credit.amount),
+            (REQUESTER_RESERVED if into_reserve else REQUESTER_AVAILABLE, credit.requester_id, credit.amount),
         ]
         assert self.attempt(f"answer:{credit.assignment_id}:reject", credit.amount, post, legs, Overdraft)
 
@@ -316,10 +316,11 @@ class MoneyMachine(RuleBasedStateMachine):
         self.post_answer(requester, worker, share)
 
     @precondition(lambda self: self.credits)
-    @rule(data=st.data())
-    def reject_credit(self, data: st.DataObject) -> None:
-        """Rejecting a pending credit returns it to the requester's available funds."""
-        self.post_reject(data.draw(st.sampled_from(self.credits)))
+    @rule(data=st.data(), into_reserve=st.booleans())
+    def reject_credit(self, data: st.DataObject, into_reserve: bool) -> None:
+        """Rejecting a pending credit returns it to the requester: into the reserve of a running
+        batch, or to available funds."""
+        self.post_reject(data.draw(st.sampled_from(self.credits)), into_reserve)
 
     @precondition(lambda self: self.credits)
     @rule(data=st.data())

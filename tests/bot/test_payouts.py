@@ -29,7 +29,7 @@ from bot.services import Services
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.db import Database, connect
-from storage.models import Assignment, Base, LedgerTransaction, Payout, PayoutMethod, User
+from storage.models import Assignment, Base, Batch, Item, LedgerTransaction, Payout, PayoutMethod, User
 from tests.factories import REQUESTER, SKILLETS, load_batch, products
 
 CENT = MICROS // 100
@@ -688,17 +688,26 @@ async def test_release_due_moves_only_credits_past_the_hold(services: Services) 
 
 
 async def test_reject_returns_pending_credit_to_requester(services: Services) -> None:
-    """Rejecting a pending answer moves its credit back to the requester, once; a released credit cannot be rejected."""
+    """Rejecting a pending answer moves its credit back into the running batch's reserve, once, and
+    reopens its product for another answer; a released credit cannot be rejected."""
     ids = await answered_credits(services, 2)
+    kinds = [ledger.REQUESTER_AVAILABLE, ledger.REQUESTER_RESERVED]
     async with services.db.read() as session:
-        requester_before = await books.balances(session, REQUESTER, [ledger.REQUESTER_AVAILABLE])
+        requester_before = await books.balances(session, REQUESTER, kinds)
+        reserved_before = (await session.get(Batch, 1)).reserved_micros
     async with services.db.write() as session:
         assert await credits.reject(session, ids[0]) is True
     async with services.db.write() as session:
         assert await credits.reject(session, ids[0]) is False
     async with services.db.read() as session:
-        requester_after = await books.balances(session, REQUESTER, [ledger.REQUESTER_AVAILABLE])
-    assert requester_after[ledger.REQUESTER_AVAILABLE] - requester_before[ledger.REQUESTER_AVAILABLE] == 20_000
+        requester_after = await books.balances(session, REQUESTER, kinds)
+        assert (await session.get(Batch, 1)).reserved_micros == reserved_before + 20_000
+        item = await session.get(Item, (await session.get(Assignment, ids[0])).item_id)
+        assert (item.answers, item.slots_taken, item.is_open) == (0, 0, True)
+    assert requester_after == {
+        ledger.REQUESTER_AVAILABLE: requester_before[ledger.REQUESTER_AVAILABLE],
+        ledger.REQUESTER_RESERVED: requester_before[ledger.REQUESTER_RESERVED] + 20_000,
+    }
     assert await balance_of(services.db, 1) == WorkerBalance(pending=20_000, available=0, in_flight=0, paid=0)
     async with services.db.write() as session:  # the rejected credit is not released later
         assert await credits.release_due(session, utcnow() + timedelta(days=30), timedelta(hours=24)) == 1

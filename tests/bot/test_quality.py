@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from bot import batches, gold, ledger, levels, quality, results, work
+from bot import batches, gold, jobs, ledger, levels, quality, results, work
 from bot.services import Services
 from storage import ledger as books
 from storage.models import Assignment, Batch, BatchWorker, User
@@ -27,7 +27,7 @@ async def label(services: Services, worker_id: int, category: str, limit: int = 
 
 
 async def test_constant_answerer_is_removed_and_rejected(services: Services, checks_first: None) -> None:
-    await load_batch(services, products(12, gold=GOLD_FIRST), overlap=3)
+    launched = await load_batch(services, products(12, gold=GOLD_FIRST), overlap=3)
     await worker(services, 1)
     answers = await label(services, 1, WOKS)
     assert len(answers) == 5, "removed at the fifth missed check"
@@ -37,7 +37,11 @@ async def test_constant_answerer_is_removed_and_rejected(services: Services, che
     assert removal.missed[0].right.endswith("Skillets & Frying Pans") and removal.missed[0].answered.endswith("Woks")
     async with services.db.read() as session:
         assert (await ledger.worker_balance(session, 1)).pending == 0
-        assert (await ledger.requester_funds(session, REQUESTER)).available == 5 * 20_000
+        # the batch runs on: the rejected credit is back in its reserve, for more checks of others
+        assert await ledger.requester_funds(session, REQUESTER) == ledger.RequesterFunds(
+            available=0, reserved=launched.reserved_micros
+        )
+        assert (await session.get(Batch, 1)).reserved_micros == launched.reserved_micros + 5 * 20_000
         assert await books.inconsistencies(session) == []
         state = await session.get(BatchWorker, (1, 1))
         assert state.state == "removed" and "0/5" in state.reason
@@ -71,6 +75,41 @@ async def test_answers_after_the_last_good_check_are_rejected(
         states = dict((await session.execute(select(Assignment.item_id, Assignment.credit_state))).all())
     assert states[1] == "pending", "the last good check and what came before it are kept"
     assert {states[n] for n in (2, 8, 3, 4, 5, 6)} == {"rejected"}, "everything after it is rejected"
+
+
+async def test_rejected_work_is_collected_again_and_the_books_close(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The products whose answers were rejected go back in the pool, paid for by the money the
+    rejection put back in the batch's reserve; the batch completes with every product labelled
+    and refunds exactly what it did not spend."""
+    draws = iter([1.0, 1.0] + [0.0] * 5)  # two products of work, then five checks, all wrong
+    monkeypatch.setattr(gold._draw, "random", lambda: next(draws, 1.0))
+    monkeypatch.setattr(gold._draw, "choice", lambda seq: seq[0])
+    await load_batch(services, products(10, gold=GOLD_FIRST), overlap=1, gold_rate=0.5)
+    async with services.db.read() as session:
+        reserved_at_launch = (await session.get(Batch, 1)).reserved_micros
+    await worker(services, 1)
+    spam = await label(services, 1, WOKS)
+    assert isinstance(spam[-1].verdict, quality.Removal) and spam[-1].verdict.rejected == 7
+
+    await worker(services, 2)
+    honest = await label(services, 2, SKILLETS)
+    assert len(honest) == 4, "products 7 to 10, two of them again after the rejection"
+    async with services.db.read() as session:
+        assert (await session.get(Batch, 1)).reserved_micros == reserved_at_launch + 7 * 20_000
+        labels, _raw = await results.collect(session, 1, (await services.taxonomies.get(1)).tree)
+    work_rows = [row for row in labels if row.item_id not in {f"sku-{n:04d}" for n in GOLD_FIRST}]
+    assert [(row.item_id, row.answers) for row in work_rows] == [(f"sku-{n:04d}", 1) for n in range(7, 11)]
+    assert {row.label_path.rsplit(" > ", 1)[-1] for row in work_rows} == {"Skillets & Frying Pans"}
+
+    (report,) = await jobs.complete_batches(services)
+    spent = 11 * 20_000  # 2 work + 5 checks by the spammer (rejected), 4 work by the honest worker
+    assert report.refund_micros == reserved_at_launch + 7 * 20_000 - spent
+    async with services.db.read() as session:
+        funds = await ledger.requester_funds(session, REQUESTER)
+        assert funds.reserved == 0 and funds.available == reserved_at_launch - 4 * 20_000
+        assert await books.inconsistencies(session) == []
 
 
 async def test_per_worker_cap(services: Services) -> None:

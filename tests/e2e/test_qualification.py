@@ -4,7 +4,7 @@ from sqlalchemy import select, update
 
 from bot import ledger
 from storage import ledger as books
-from storage.models import Assignment, BatchWorker, User
+from storage.models import Assignment, Batch, BatchWorker, User
 from tests.e2e.conftest import RunningBot, StartBot
 from tests.e2e.fake_telegram import FakeUser
 from tests.e2e.test_worker import COOKWARE, begin, press, send
@@ -136,3 +136,43 @@ async def test_contest_upheld(start_bot: StartBot, checks_first: None) -> None:
     assert "was reviewed: the gold stands" in ann.last.body
     async with bot.services.db.read() as session:
         assert (await session.get(BatchWorker, (1, 101))).state == "failed"
+
+
+async def test_requester_funds_more_quizzes_when_the_budget_is_spent(start_bot: StartBot, checks_first: None) -> None:
+    bot: RunningBot = await start_bot()
+    gold = {n: SKILLETS for n in range(1, 4)}
+    await load_batch(bot.services, products(8, gold=gold), overlap=1, qualification=3, gold_rate=0)
+    async with bot.services.db.write() as session:
+        await session.execute(update(Batch).values(quiz_slots=3))  # one quiz's worth left
+    ann, bob, requester = bot.user(101, "Ann"), bot.user(102, "Bob"), bot.user(REQUESTER, "Rita")
+    await begin(bot, ann)
+    for _ in range(3):
+        await pick(bot, ann, RIGHT)
+    assert "Qualified for “Kitchen”" in ann.last.body
+    await begin(bot, bob)
+    assert "No tasks right now" in bob.last.body, "no quiz left to pay for"
+
+    await send(bot, requester, "/batches")
+    assert "⚠ Quiz budget spent: no new worker can join. /quizzes 1 10" in requester.last.body
+    await send(bot, requester, "/quizzes 1 2")
+    assert "Not enough funds" in requester.last.body
+    async with bot.services.db.write() as session:
+        await ledger.fund_requester(session, "top-up-test", REQUESTER, 1_000_000)
+    order = await requester.send("/quizzes 1 2")
+    await bot.settle()
+    assert "🎓 $0.12 reserved: 2 more new worker(s) can take the quiz of batch #1" in requester.last.body
+    await requester.resend(order)
+    await bot.settle()
+    assert "already carried out" in requester.last.body
+    await send(bot, requester, "/quizzes 1 lots")
+    assert "Usage: /quizzes BATCH COUNT" in requester.last.body
+    await send(bot, bot.user(103, "Stranger"), "/quizzes 1 2")
+    assert "Only requesters" in bot.user(103).last.body
+
+    await send(bot, requester, "/batches")
+    assert "Quiz budget: 2 more new worker(s) can take the quiz" in requester.last.body
+    await send(bot, bob, "/work")
+    assert "Qualification 1 of 3" in bob.last.body
+    async with bot.services.db.read() as session:
+        assert (await ledger.requester_funds(session, REQUESTER)).available == 1_000_000 - 120_000
+        assert await books.inconsistencies(session) == []

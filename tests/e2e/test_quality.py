@@ -1,8 +1,11 @@
 """Quality control through the bot: a spammer removed with the reasons, a too-fast worker held for an admin."""
 
+import re
+
+import pytest
 from sqlalchemy import update
 
-from bot import ledger
+from bot import gold, ledger
 from storage import ledger as books
 from storage.models import Batch
 from tests.e2e.conftest import RunningBot, StartBot
@@ -32,6 +35,39 @@ async def test_spammer_removed_with_message_and_rejections(start_bot: StartBot, 
         assert await books.inconsistencies(session) == []
     await send(bot, spam, "/work")
     assert "No tasks right now" in spam.last.body, "the batch is closed to them"
+
+
+async def test_products_of_a_removed_spammer_go_to_the_next_worker(
+    start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two products of work, then five wrong checks: the spammer is removed, all seven answers are
+    rejected, and the two products come back to the pool, paid for by the money the rejection put
+    back in the batch's reserve."""
+    draws = iter([1.0, 1.0] + [0.0] * 5)
+    monkeypatch.setattr(gold._draw, "random", lambda: next(draws, 1.0))
+    monkeypatch.setattr(gold._draw, "choice", lambda seq: seq[0])
+    bot: RunningBot = await start_bot(admin_ids=str(ADMIN))
+    await load_batch(bot.services, products(8, gold={n: SKILLETS for n in range(1, 6)}), overlap=1, gold_rate=0.5)
+    spam, hana = bot.user(101, "Sam"), bot.user(102, "Hana")
+    await begin(bot, spam)
+    for _ in range(7):
+        for label in (*COOKWARE, "Woks"):
+            await press(bot, spam, label)
+    assert "7 answer(s) since your last correct check were rejected" in spam.last.body
+
+    await begin(bot, hana)
+    seen = []
+    for _ in range(3):
+        seen.append(re.search(r"Product \d+", hana.last.body).group())
+        for label in (*COOKWARE, "Skillets & Frying Pans"):
+            await press(bot, hana, label)
+    assert seen == ["Product 6", "Product 7", "Product 8"], "the spammer's two products, then the last"
+    assert "No tasks right now" in hana.last.body
+    await send(bot, hana, "/balance")
+    assert "$0.06" in hana.last.body
+    async with bot.services.db.read() as session:
+        assert await ledger.worker_balance(session, 101) == ledger.WorkerBalance(0, 0, 0, 0)
+        assert await books.inconsistencies(session) == []
 
 
 async def test_too_fast_worker_held_and_reinstated(start_bot: StartBot) -> None:
