@@ -6,7 +6,7 @@ from telegram import Bot, InputFile, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot import batch_files, batches, ledger, results, taxonomies, work
+from bot import batch_files, batches, ledger, results, taxonomies, users, work
 from bot.errors import DomainError
 from bot.jobs import Completion
 from bot.money import format_money
@@ -24,13 +24,21 @@ async def new_batch(update: Update, context: Context) -> None:
     await update.effective_message.reply_html(texts.NEW_BATCH if person.is_requester else texts.REQUESTERS_ONLY)
 
 
+async def _requester(update: Update, services: Services) -> users.Person | None:
+    """The sender, registered; None (and a refusal sent) when they are not a requester."""
+    person = await common.register(update, services)
+    if person.is_requester:
+        return person
+    await update.effective_message.reply_text(texts.REQUESTERS_ONLY)
+    return None
+
+
 async def on_document(update: Update, context: Context) -> None:
     """A product file: checked whole; stored as a draft only when every row is valid."""
     services = common.services_of(context)
     message = update.effective_message
-    person = await common.register(update, services)
-    if not person.is_requester:
-        await message.reply_text(texts.REQUESTERS_ONLY)
+    person = await _requester(update, services)
+    if person is None:
         return
     document = message.document
     name = document.file_name or "products.csv"
@@ -146,9 +154,8 @@ async def quizzes_command(update: Update, context: Context) -> None:
     """/quizzes BATCH COUNT: fund more quiz attempts so new workers can join a running batch."""
     services = common.services_of(context)
     message = update.effective_message
-    person = await common.register(update, services)
-    if not person.is_requester:
-        await message.reply_text(texts.REQUESTERS_ONLY)
+    person = await _requester(update, services)
+    if person is None:
         return
     numbers = [arg.lstrip("#") for arg in context.args or []]
     if len(numbers) != 2 or not all(number.isdigit() for number in numbers):
