@@ -15,7 +15,7 @@ class Level:
     name: str
     next_name: str | None
     gold_needed: int  # more gold answers needed for the next level (0: enough already)
-    bound_needed: float | None  # the accuracy bound the next level needs
+    bound_needed: float | None  # the accuracy bound the next level needs, if not reached yet
 
 
 def wilson_lower_bound(correct: int, total: int, z: float = 1.96) -> float:
@@ -48,4 +48,4 @@ def level_of(gold_total: int, gold_correct: int) -> Level:
     if following is None:
         return Level(reached, None, 0, None)
     _, count, need = next(level for level in LEVELS if level[0] == following)
-    return Level(reached, following, max(count - gold_total, 0), need)
+    return Level(reached, following, max(count - gold_total, 0), need if bound < need else None)

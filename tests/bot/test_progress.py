@@ -33,6 +33,12 @@ def test_levels_need_volume_and_reliable_accuracy() -> None:
     assert level_of(120, 115).gold_needed == 80
 
 
+def test_next_level_names_only_what_is_missing() -> None:
+    assert (level_of(49, 49).gold_needed, level_of(49, 49).bound_needed) == (1, None), "49/49 is reliable already"
+    assert (level_of(60, 50).gold_needed, level_of(60, 50).bound_needed) == (0, 0.85), "volume there, not accuracy"
+    assert (level_of(10, 5).gold_needed, level_of(10, 5).bound_needed) == (40, 0.85)
+
+
 async def make_worker(services: Services, worker_id: int = 1) -> None:
     async with services.db.write() as session:
         session.add(User(id=worker_id, first_name="Wendy"))

@@ -176,3 +176,27 @@ async def test_requester_funds_more_quizzes_when_the_budget_is_spent(start_bot: 
     async with bot.services.db.read() as session:
         assert (await ledger.requester_funds(session, REQUESTER)).available == 1_000_000 - 120_000
         assert await books.inconsistencies(session) == []
+
+
+async def test_level_gated_batch_hidden_until_the_level_is_earned(start_bot: StartBot, checks_first: None) -> None:
+    """Qualified takes 50 checks reliably above 85 %: fifty right checks in a training batch open
+    the batch that requires it, and /stats says so."""
+    bot: RunningBot = await start_bot()
+    premium = [{**row, "title": f"Premium {row['title']}"} for row in products(2)]
+    await load_batch(bot.services, premium, overlap=1, name="Premium", min_level=1)
+    # 40 products of work at gold_rate 0.5 fund 40 checks, plus 10 for the crowd: 50
+    training = products(90, gold={n: SKILLETS for n in range(1, 51)})
+    await load_batch(bot.services, training, overlap=1, name="Training", gold_rate=0.5)
+    ann = bot.user(101, "Ann")
+    await begin(bot, ann)
+    for n in range(1, 50):
+        assert f"Product {n}\n" in ann.last.body and "Premium" not in ann.last.body, "the gated batch is hidden"
+        await send(bot, ann, "skillet")  # typed search: two updates an answer instead of five
+        await press(bot, ann, "Cookware & Bakeware › Cookware › Skillets & Frying Pans")
+    await send(bot, ann, "/stats")
+    assert "Level: Newcomer → next: Qualified (1 more checked answer(s))" in ann.last.body
+    await send(bot, ann, "/work")
+    await pick(bot, ann, RIGHT)  # the 50th check, right: Qualified
+    assert "Premium Product 1" in ann.last.body, "qualified: the gated batch is open"
+    await send(bot, ann, "/stats")
+    assert "Level: Qualified → next: Expert" in ann.last.body
