@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.batches import BatchFacts
 from storage import assignments
-from storage.assignments import ANSWERED, AnswerCounts, answer_counts
+from storage.assignments import ANSWERED, AnswerCounts, AnsweredTask, answer_counts
 from storage.models import Assignment, Batch, BatchWorker, Item
 from storage.sql import insert_ignoring_conflicts
 from taxonomy import Tree
@@ -66,8 +66,7 @@ async def claim(session: AsyncSession, worker_id: int, now: datetime, ttl: timed
         if gold and await assignments.take_gold_slots(session, batch_id):
             return await _serve_gold(session, batch_id, worker_id, gold, now, ttl, candidate.reward_micros, None)
     await assignments.take_slot(session, candidate.item.id, candidate.overlap)
-    assignment = assignments.reserve(session, candidate.item, worker_id, now, ttl, candidate.reward_micros)
-    await session.flush()
+    assignment = await assignments.reserve(session, candidate.item, worker_id, now, ttl, candidate.reward_micros)
     return Claimed(assignment, candidate.item)
 
 
@@ -104,8 +103,7 @@ async def _serve_gold(
     fewest = min(given[node] for _, node in gold)
     item_id = _draw.choice([item for item, node in gold if given[node] == fewest])
     item = await session.get(Item, item_id)
-    assignment = assignments.reserve(session, item, worker_id, now, ttl, reward, quiz_attempt, is_gold=True)
-    await session.flush()
+    assignment = await assignments.reserve(session, item, worker_id, now, ttl, reward, quiz_attempt, is_gold=True)
     return Claimed(assignment, item)
 
 
@@ -132,9 +130,9 @@ async def _start_attempt(session: AsyncSession, batch_id: int, worker_id: int, a
 
 
 async def after_quiz_answer(
-    session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: Assignment, now: datetime
+    session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: AnsweredTask, now: datetime
 ) -> QuizStep:
-    """After a graded quiz answer (already flushed): once the attempt is complete, pass or fail the worker."""
+    """After a graded quiz answer (already written): once the attempt is complete, pass or fail the worker."""
     attempt = assignment.quiz_attempt
     score = await attempt_score(session, batch.id, assignment.worker_id, attempt)
     needed = needed_to_pass(batch.pass_score, batch.qualification)
@@ -184,8 +182,12 @@ def grade(tree: Tree, assignment: Assignment, gold: int | None) -> None:
     if gold is None:
         assignment.gold_correct, assignment.gold_distance = None, None
         return
-    assignment.gold_correct = assignment.answer_node_id == gold
-    assignment.gold_distance = tree.distance(assignment.answer_node_id, gold) if gold in tree else None
+    assignment.gold_correct, assignment.gold_distance = judge(tree, assignment.answer_node_id, gold)
+
+
+def judge(tree: Tree, answer: int, gold: int) -> tuple[bool, int | None]:
+    """Whether `answer` is the `gold` category, and how far apart the two are in the tree."""
+    return answer == gold, tree.distance(answer, gold) if gold in tree else None
 
 
 async def quiz_progress(session: AsyncSession, assignment: Assignment) -> tuple[int, int] | None:

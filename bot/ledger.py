@@ -63,14 +63,18 @@ async def reserve_for_batch(
 
 async def credit_answer(
     session: AsyncSession, assignment_id: int, requester_id: int, worker_id: int, amount: int
-) -> bool:
-    """Pay an accepted answer from the batch's reserve into the worker's pending balance."""
-    return await ledger.post(
+) -> int | None:
+    """Pay an accepted answer from the batch's reserve into the worker's pending balance.
+
+    Returns that pending balance after the credit, or None when this answer was credited before.
+    """
+    balances = await ledger.post_with_balances(
         session,
         f"answer:{assignment_id}",
         "answer",
         [Leg(REQUESTER_RESERVED, requester_id, -amount), Leg(WORKER_PENDING, worker_id, amount)],
     )
+    return balances[WORKER_PENDING, worker_id] if balances is not None else None
 
 
 @dataclass(frozen=True)

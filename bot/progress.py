@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import credits
@@ -93,9 +93,30 @@ async def set_breaks(session: AsyncSession, worker_id: int, enabled: bool) -> No
     await session.execute(update(User).where(User.id == worker_id).values(breaks_enabled=enabled))
 
 
+_users = User.__table__
+_now = bindparam("now", type_=_users.c.last_answer_at.type)
+# Built once (it runs on every answer). A pause starts a new stretch; SET sees the row as it was.
+_note_answer = (
+    update(_users)
+    .where(_users.c.id == bindparam("worker"))
+    .values(
+        stretch_started_at=case(
+            (_users.c.last_answer_at.is_(None) | (_users.c.last_answer_at <= bindparam("pause_before")), _now),
+            else_=_users.c.stretch_started_at,
+        ),
+        last_answer_at=_now,
+    )
+    .returning(
+        _users.c.daily_target_micros, _users.c.breaks_enabled, _users.c.stretch_started_at, _users.c.break_suggested_at
+    )
+)
+
+
 async def after_answer(session: AsyncSession, worker_id: int, credited: int, now: datetime) -> Nudges:
     """Whether this answer reached the daily target, and whether it is time to suggest a break."""
-    user = await session.get(User, worker_id)
+    user = (
+        await session.execute(_note_answer, {"worker": worker_id, "now": now, "pause_before": now - PAUSE_ENDS_SESSION})
+    ).first()
     if user is None:
         return Nudges()
     reached = None
@@ -109,9 +130,6 @@ async def after_answer(session: AsyncSession, worker_id: int, credited: int, now
         )
         target = user.daily_target_micros
         reached = target if today >= target > today - credited else None
-    if user.last_answer_at is None or now - user.last_answer_at >= PAUSE_ENDS_SESSION:
-        user.stretch_started_at = now
-    user.last_answer_at = now
     suggested = user.break_suggested_at
     take_break = (
         user.breaks_enabled
@@ -119,5 +137,5 @@ async def after_answer(session: AsyncSession, worker_id: int, credited: int, now
         and (suggested is None or suggested < user.stretch_started_at)
     )
     if take_break:
-        user.break_suggested_at = now
+        await session.execute(update(User).where(User.id == worker_id).values(break_suggested_at=now))
     return Nudges(reached, take_break)

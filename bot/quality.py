@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import credits, gold, users
 from bot.batches import BatchFacts
 from bot.levels import rank_of, wilson_upper_bound
-from storage.assignments import ANSWERED, AnswerCounts, answer_counts
+from storage.assignments import ANSWERED, AnswerCounts, AnsweredTask, answer_counts
 from storage.clock import utcnow
 from storage.models import Assignment, BatchWorker, Item, User
 from storage.sql import upsert_adding
@@ -26,6 +26,20 @@ CROWD_SAMPLE, MIN_CROWD_SAMPLE = 101, 30
 FLOOR_SECONDS, UNKNOWN_FLOOR_SECONDS = 60, 2
 FLOOR_CAP = 10.0  # seconds: a crowd of slow, careful workers must not make 12-second answers suspect
 _FLOORS: WeakKeyDictionary[object, dict[int, tuple[float | None, float]]] = WeakKeyDictionary()
+
+# Built once: these run after every answer (Core on the tables: no ORM objects needed).
+_assignments = Assignment.__table__
+_count_in_batch = upsert_adding(BatchWorker.__table__, ("batch_id", "worker_id"), "answers")
+_recent_answers = (
+    select(_assignments.c.item_id, _assignments.c.answer_node_id, _assignments.c.created_at, _assignments.c.answered_at)
+    .where(
+        _assignments.c.batch_id == bindparam("batch"),
+        _assignments.c.worker_id == bindparam("worker"),
+        _assignments.c.status == ANSWERED,
+    )
+    .order_by(_assignments.c.id.desc())
+    .limit(max(SPEED_WINDOW, SAME_ANSWER_RUN))
+)
 
 
 @dataclass(frozen=True)
@@ -58,7 +72,7 @@ class Hold:
 
 
 async def after_answer(
-    session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: Assignment, now: datetime
+    session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: AnsweredTask, now: datetime
 ) -> Removal | Hold | gold.QuizStep | None:
     """Grade a quiz answer, or count the answer for the worker's share of the batch and apply the
     gold rule (after a check) or the speed and pattern rules (after work)."""
@@ -66,11 +80,9 @@ async def after_answer(
         await _count_gold(session, assignment.worker_id, assignment.gold_correct)
     if assignment.quiz_attempt is not None:
         return await gold.after_quiz_answer(session, tree, batch, assignment, now)
-    keys = {"batch_id": batch.id, "worker_id": assignment.worker_id}
     # Checks do not count towards the cap, but the row must exist for a removal to be recorded.
-    await session.execute(
-        upsert_adding(session, BatchWorker.__table__, keys, "answers", 0 if assignment.is_gold else 1)
-    )
+    counted = {"batch_id": batch.id, "worker_id": assignment.worker_id, "answers": 0 if assignment.is_gold else 1}
+    await session.execute(_count_in_batch(session), counted)
     if assignment.is_gold:
         return await _gold_rule(session, tree, batch, assignment.worker_id)
     return await _behaviour_rules(session, batch, assignment)
@@ -142,20 +154,9 @@ async def _misses(session: AsyncSession, tree: Tree, *mine: ColumnElement[bool])
     )
 
 
-async def _behaviour_rules(session: AsyncSession, batch: BatchFacts, assignment: Assignment) -> Hold | None:
+async def _behaviour_rules(session: AsyncSession, batch: BatchFacts, assignment: AnsweredTask) -> Hold | None:
     """Too fast on 3 of the last 10 answers, or one answer for everything where the crowd disagrees."""
-    recent = (
-        await session.execute(
-            select(Assignment.item_id, Assignment.answer_node_id, Assignment.created_at, Assignment.answered_at)
-            .where(
-                Assignment.batch_id == batch.id,
-                Assignment.worker_id == assignment.worker_id,
-                Assignment.status == ANSWERED,
-            )
-            .order_by(Assignment.id.desc())
-            .limit(max(SPEED_WINDOW, SAME_ANSWER_RUN))
-        )
-    ).all()
+    recent = (await session.execute(_recent_answers, {"batch": batch.id, "worker": assignment.worker_id})).all()
     durations = [(done - shown).total_seconds() for _, _, shown, done in recent[:SPEED_WINDOW]]
     limit = batch.min_seconds
     # The crowd's floor never exceeds FLOOR_CAP, so a worker without 3 answers under it needs no query.

@@ -16,7 +16,7 @@ from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
 from bot.services import Services
 from bot.taxonomies import LoadedTaxonomy
 from storage import assignments
-from storage.assignments import ANSWERED, RESERVED
+from storage.assignments import ANSWERED, RESERVED, AnsweredTask
 from storage.clock import utcnow
 from storage.models import Assignment, Item, User
 from taxonomy import Tree
@@ -112,40 +112,43 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
 
     async def record(
         session: AsyncSession,
-    ) -> tuple[Assignment, int, progress.Nudges, quality.Removal | quality.Hold | gold.QuizStep | None, _Next | None]:
-        assignment = await assignments.lock(session, assignment_id)
-        _check_open(assignment, worker_id)
-        batch = await services.batches.get(assignment.batch_id, session)
+    ) -> tuple[int, int, progress.Nudges, quality.Removal | quality.Hold | gold.QuizStep | None, _Next | None]:
+        now = utcnow()
+        answered = await assignments.record_answer(session, assignment_id, worker_id, node_id, now, credits.PENDING)
+        if answered is None:
+            raise _refusal(await assignments.lock(session, assignment_id), worker_id) or TaskUnavailable()
+        batch = await services.batches.get(answered.batch_id, session)
         loaded = await services.taxonomies.get(batch.taxonomy_id, session)
         if not _answerable(loaded.tree, batch, node_id):
-            raise TaskUnavailable()
-        gold_node = await session.scalar(select(Item.gold_node_id).where(Item.id == assignment.item_id))
-        assignment.answer_node_id = node_id
-        gold.grade(loaded.tree, assignment, gold_node)
-        assignment.status = ANSWERED
-        assignment.answered_at = now = utcnow()
-        assignment.credit_state = credits.PENDING
-        await session.execute(
-            update(Item)
-            .where(Item.id == assignment.item_id)
-            .values(answers=Item.answers + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if batch.confidence is not None and not assignment.is_gold:
-            await session.flush()
-            await _apply_stop_rule(session, loaded, batch, assignment.item_id)
-        await ledger.credit_answer(session, assignment.id, batch.requester_id, worker_id, assignment.reward_micros)
-        pending = (await ledger.worker_balance(session, worker_id)).pending
-        await session.flush()
-        nudges = await progress.after_answer(session, worker_id, assignment.reward_micros, now)
-        verdict = await quality.after_answer(session, loaded.tree, batch, assignment, now)
+            raise TaskUnavailable()  # rolls the answer back
+        reward = answered.reward_micros
+        # Pay before touching the item: every answer then locks the requester's account before any item
+        # row (PostgreSQL), so no answer holds an item that another, holding the account, waits for.
+        pending = await ledger.credit_answer(session, answered.id, batch.requester_id, worker_id, reward)
+        if pending is None:  # credited before: the ledger key made this a no-op, so show the balance as it is
+            pending = (await ledger.worker_balance(session, worker_id)).pending
+        answered = await _count_and_grade(session, loaded.tree, answered, node_id)
+        if batch.confidence is not None and not answered.is_gold:
+            await _apply_stop_rule(session, loaded, batch, answered.item_id)
+        nudges = await progress.after_answer(session, worker_id, reward, now)
+        verdict = await quality.after_answer(session, loaded.tree, batch, answered, now)
         if isinstance(verdict, quality.Removal):
             pending = (await ledger.worker_balance(session, worker_id)).pending
-        return assignment, pending, nudges, verdict, await _claim_following(services, session, worker_id)
+        return reward, pending, nudges, verdict, await _claim_following(services, session, worker_id)
 
-    assignment, pending, nudges, verdict, following = await services.db.write_retrying(record)
+    credited, pending, nudges, verdict, following = await services.db.write_retrying(record)
     screen = await _following_screen(services, following)
-    return Answered(assignment.reward_micros, pending, screen, nudges, verdict)
+    return Answered(credited, pending, screen, nudges, verdict)
+
+
+async def _count_and_grade(session: AsyncSession, tree: Tree, answered: AnsweredTask, node_id: int) -> AnsweredTask:
+    """Count the answer on its item and, on a gold item, grade it."""
+    gold_node = await assignments.count_answer(session, answered.item_id)
+    if gold_node is None:
+        return answered
+    correct, distance = gold.judge(tree, node_id, gold_node)
+    await assignments.set_grade(session, answered.id, correct, distance)
+    return replace(answered, gold_correct=correct)
 
 
 async def skip(services: Services, worker_id: int, assignment_id: int) -> TaskScreen | None:
@@ -296,13 +299,21 @@ async def _owned_open(session: AsyncSession, worker_id: int, assignment_id: int)
 
 
 def _check_open(assignment: Assignment | None, worker_id: int) -> None:
+    refusal = _refusal(assignment, worker_id)
+    if refusal is not None:
+        raise refusal
+
+
+def _refusal(assignment: Assignment | None, worker_id: int) -> TaskUnavailable | None:
+    """Why the worker may not act on this assignment; None when it is theirs and open."""
     # The same refusal for "not yours" and "gone": nothing to learn by probing other ids.
     if assignment is None or assignment.worker_id != worker_id:
-        raise TaskUnavailable()
+        return TaskUnavailable()
     if assignment.status == ANSWERED:
-        raise AlreadyAnswered()
+        return AlreadyAnswered()
     if assignment.status != RESERVED:
-        raise TaskUnavailable()
+        return TaskUnavailable()
+    return None
 
 
 def _answerable(tree: Tree, batch: BatchFacts, node_id: int) -> bool:

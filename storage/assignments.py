@@ -3,12 +3,17 @@
 Claiming is one indexed query plus one write, inside a write transaction: on PostgreSQL the
 chosen item row is locked with FOR UPDATE SKIP LOCKED so concurrent claimers pick different
 rows; on SQLite the whole write transaction is serialised by BEGIN IMMEDIATE.
+
+The statements of claiming and answering run on every answer, so they are built once, with their
+values as bound parameters, and written on the tables (Core) where no ORM object is needed: building
+and ORM bookkeeping would cost more than the database does. Parameter names differ from column
+names, which SQLAlchemy would otherwise read as values to SET.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, case, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Assignment, Batch, BatchWorker, Item, User
@@ -16,6 +21,7 @@ from storage.models import Assignment, Batch, BatchWorker, Item, User
 RESERVED = "reserved"
 _batch_running = exists().where(Batch.id == Item.batch_id, Batch.status == "active")
 ANSWERED = "answered"
+_assignments, _items = Assignment.__table__, Item.__table__
 
 
 @dataclass(frozen=True)
@@ -28,17 +34,27 @@ class Candidate:
     gold_rate: float
 
 
-async def find_open_item(session: AsyncSession, worker_id: int) -> Candidate | None:
-    """Lock the item this worker should get next, or None when nothing is left for them.
+def _reward(level: ColumnElement[int]) -> ColumnElement[int]:
+    """The batch's reward plus its bonus for the worker's level."""
+    return Batch.reward_micros + case(
+        (level == 2, Batch.bonus_expert_micros), (level == 1, Batch.bonus_qualified_micros), else_=0
+    )
+
+
+def _level_ok(level: ColumnElement[int]) -> ColumnElement[bool]:
+    return func.coalesce(level, 0) >= Batch.min_level
+
+
+def _open_item_query() -> Select[tuple[Item, int, int, float]]:
+    """The next item for the worker bound as `worker`: built once, it is the query every claim runs.
 
     Skips batches the worker may not work in: suspended, removed or held there, at the cap, below
     the batch's level, or not yet through its quiz. Gold items are never open: they are served
     as checks (see `unseen_gold`).
     """
-    already_seen = exists().where(Assignment.item_id == Item.id, Assignment.worker_id == worker_id)
-    suspended = exists().where(User.id == worker_id, User.suspended_reason.is_not(None))
-    level = select(User.level).where(User.id == worker_id).scalar_subquery()
-    mine = (BatchWorker.batch_id == Item.batch_id, BatchWorker.worker_id == worker_id)
+    worker = bindparam("worker", type_=User.id.type)
+    already_seen = exists().where(Assignment.item_id == Item.id, Assignment.worker_id == worker)
+    mine = (BatchWorker.batch_id == Item.batch_id, BatchWorker.worker_id == worker)
     stopped = exists().where(
         *mine,
         (BatchWorker.state != "active")
@@ -50,27 +66,38 @@ async def find_open_item(session: AsyncSession, worker_id: int) -> Candidate | N
     slot_needed = (
         Batch.confidence.is_(None) | (Item.slots_taken < Batch.min_overlap) | (Item.answers >= Item.slots_taken)
     )
-    pick = (
-        select(Item, Batch.overlap, _reward(level), Batch.gold_rate)
+    return (
+        select(Item, Batch.overlap, _reward(User.level), Batch.gold_rate)
         .join(Batch, Batch.id == Item.batch_id)
+        # The worker's own row, read once for the level and suspension (NULL for an unknown worker).
+        .outerjoin(User, User.id == worker)
         .where(
             Item.is_open == True,  # noqa: E712
             Batch.status == "active",
             ~already_seen,
-            ~suspended,
+            User.suspended_reason.is_(None),
             ~stopped,
-            _level_ok(level),
+            _level_ok(User.level),
             qualified,
             slot_needed,
         )
         .order_by(Item.is_open, Item.slots_taken.desc(), Item.id)
         .limit(1)
     )
-    row = (await session.execute(pick.with_for_update(of=Item, skip_locked=True))).first()
+
+
+_open_item = _open_item_query()
+_claim_open_item = _open_item.with_for_update(of=Item, skip_locked=True)
+_wait_for_open_item = _open_item.with_for_update(of=Item)
+
+
+async def find_open_item(session: AsyncSession, worker_id: int) -> Candidate | None:
+    """Lock the item this worker should get next, or None when nothing is left for them."""
+    row = (await session.execute(_claim_open_item, {"worker": worker_id})).first()
     if row is None and session.bind.dialect.name == "postgresql":
         # Every candidate may be locked by other claimers of the last open slots; wait for them
         # instead of telling this worker there is nothing (PostgreSQL re-checks the row after the wait).
-        row = (await session.execute(pick.with_for_update(of=Item))).first()
+        row = (await session.execute(_wait_for_open_item, {"worker": worker_id})).first()
     return Candidate(*row) if row is not None else None
 
 
@@ -117,28 +144,19 @@ async def quiz_openings(session: AsyncSession, worker_id: int, now: datetime, ma
     return [QuizOpening(batch, size, reward, bool(going), attempts) for batch, size, reward, going, attempts in rows]
 
 
-def _reward(level: ColumnElement[int]) -> ColumnElement[int]:
-    """The batch's reward plus its bonus for the worker's level."""
-    return Batch.reward_micros + case(
-        (level == 2, Batch.bonus_expert_micros), (level == 1, Batch.bonus_qualified_micros), else_=0
+_take_slot = (
+    update(_items)
+    .where(_items.c.id == bindparam("item"))
+    .values(
+        slots_taken=_items.c.slots_taken + 1,
+        is_open=case((_items.c.slots_taken + 1 >= bindparam("overlap"), False), else_=True),
     )
-
-
-def _level_ok(level: ColumnElement[int]) -> ColumnElement[bool]:
-    return func.coalesce(level, 0) >= Batch.min_level
+)
 
 
 async def take_slot(session: AsyncSession, item_id: int, overlap: int) -> None:
     """One more worker on this item; it closes when all its overlap is taken."""
-    await session.execute(
-        update(Item)
-        .where(Item.id == item_id)
-        .values(
-            slots_taken=Item.slots_taken + 1,
-            is_open=case((Item.slots_taken + 1 >= overlap, False), else_=True),
-        )
-        .execution_options(synchronize_session=False)
-    )
+    await session.execute(_take_slot, {"item": item_id, "overlap": overlap})
 
 
 async def unseen_gold(session: AsyncSession, batch_id: int, worker_id: int) -> list[tuple[int, int]]:
@@ -166,7 +184,10 @@ async def take_gold_slots(session: AsyncSession, batch_id: int, quiz_questions: 
     return taken.first() is not None
 
 
-def reserve(
+_reserve = insert(_assignments).returning(_assignments.c.id)
+
+
+async def reserve(
     session: AsyncSession,
     item: Item,
     worker_id: int,
@@ -176,20 +197,24 @@ def reserve(
     quiz_attempt: int | None = None,
     is_gold: bool = False,
 ) -> Assignment:
-    """The assignment showing `item` to the worker until `now + ttl` (the caller took the slot)."""
-    assignment = Assignment(
-        item_id=item.id,
-        batch_id=item.batch_id,
-        worker_id=worker_id,
-        status=RESERVED,
-        created_at=now,
-        expires_at=now + ttl,
-        reward_micros=reward_micros,
-        is_gold=is_gold,
-        quiz_attempt=quiz_attempt,
-    )
-    session.add(assignment)
-    return assignment
+    """The assignment showing `item` to the worker until `now + ttl` (the caller took the slot).
+
+    Inserted without the session's unit of work, which would cost more than the INSERT: the returned
+    Assignment carries the stored values but is not tracked, so changing it saves nothing.
+    """
+    values = {
+        "item_id": item.id,
+        "batch_id": item.batch_id,
+        "worker_id": worker_id,
+        "status": RESERVED,
+        "created_at": now,
+        "expires_at": now + ttl,
+        "reward_micros": reward_micros,
+        "is_gold": is_gold,
+        "quiz_attempt": quiz_attempt,
+    }
+    assignment_id = (await session.execute(_reserve, values)).scalar_one()
+    return Assignment(id=assignment_id, **values)
 
 
 async def lock(session: AsyncSession, assignment_id: int) -> Assignment | None:
@@ -200,6 +225,81 @@ async def lock(session: AsyncSession, assignment_id: int) -> Assignment | None:
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+
+
+@dataclass(frozen=True)
+class AnsweredTask:
+    """An assignment just answered: what paying for it and quality control need to know."""
+
+    id: int
+    item_id: int
+    batch_id: int
+    worker_id: int
+    reward_micros: int
+    is_gold: bool
+    quiz_attempt: int | None
+    gold_correct: bool | None = None  # None: not graded (no gold for this item)
+
+
+_record_answer = (
+    update(_assignments)
+    .where(
+        _assignments.c.id == bindparam("assignment"),
+        _assignments.c.worker_id == bindparam("worker"),
+        _assignments.c.status == RESERVED,
+    )
+    .values(
+        status=ANSWERED,
+        answered_at=bindparam("now"),
+        answer_node_id=bindparam("node"),
+        credit_state=bindparam("credit"),
+    )
+    .returning(
+        _assignments.c.item_id,
+        _assignments.c.batch_id,
+        _assignments.c.reward_micros,
+        _assignments.c.is_gold,
+        _assignments.c.quiz_attempt,
+    )
+)
+_count_answer = (
+    update(_items)
+    .where(_items.c.id == bindparam("item"))
+    .values(answers=_items.c.answers + 1)
+    .returning(_items.c.gold_node_id)
+)
+_set_grade = (
+    update(_assignments)
+    .where(_assignments.c.id == bindparam("assignment"))
+    .values(gold_correct=bindparam("correct"), gold_distance=bindparam("distance"))
+)
+
+
+async def record_answer(
+    session: AsyncSession, assignment_id: int, worker_id: int, node_id: int, now: datetime, credit_state: str
+) -> AnsweredTask | None:
+    """Mark the worker's reserved assignment answered with `node_id`; None when it is not theirs or not
+    reserved. The UPDATE locks the row, so of two concurrent answers only one finds it still reserved."""
+    row = (
+        await session.execute(
+            _record_answer,
+            {"assignment": assignment_id, "worker": worker_id, "now": now, "node": node_id, "credit": credit_state},
+        )
+    ).first()
+    if row is None:
+        return None
+    return AnsweredTask(
+        assignment_id, row.item_id, row.batch_id, worker_id, row.reward_micros, row.is_gold, row.quiz_attempt
+    )
+
+
+async def count_answer(session: AsyncSession, item_id: int) -> int | None:
+    """One more answer on the item; returns its gold category (None for a regular item)."""
+    return (await session.execute(_count_answer, {"item": item_id})).scalar_one()
+
+
+async def set_grade(session: AsyncSession, assignment_id: int, correct: bool, distance: int | None) -> None:
+    await session.execute(_set_grade, {"assignment": assignment_id, "correct": correct, "distance": distance})
 
 
 async def give_back(session: AsyncSession, assignment: Assignment, status: str) -> None:

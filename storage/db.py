@@ -51,6 +51,12 @@ class Database:
         Claims wait on item rows that other claims hold; PostgreSQL breaks the rare cycle by failing
         one transaction, and the fix it recommends is to run that transaction again.
         """
+        # A task of its own: each of the transaction's many driver round trips resumes every
+        # coroutine awaiting it, and under a Telegram handler that chain is a dozen frames deep.
+        # Cancelling the caller cancels the task too.
+        return await asyncio.create_task(self._write_retrying(operation, attempts))
+
+    async def _write_retrying(self, operation: Callable[[AsyncSession], Awaitable[T]], attempts: int) -> T:
         for attempt in range(1, attempts + 1):
             try:
                 async with self.write() as session:
@@ -115,5 +121,6 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        immediate = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        statement = "BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE_OPTION, False) else "BEGIN"
+        # Straight on the driver: one hand-off to its thread, where a cursor would take three.
+        connection.connection.dbapi_connection.run_async(lambda driver: driver.execute(statement))

@@ -8,11 +8,11 @@ with a guarded UPDATE, so a balance can never go below zero even under concurren
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Account, LedgerEntry, LedgerTransaction
-from storage.sql import insert_ignoring_conflicts
+from storage.sql import PerDialect
 
 PLATFORM_OWNER = 0
 # Only the platform's own account may go negative: it is the world outside the ledger.
@@ -36,63 +36,80 @@ class Overdraft(Exception):
         self.shortfall = -amount - balance
 
 
+# Built once: postings are the hottest writes (one per answer), and their shape never changes.
+_accounts = Account.__table__
+_transactions = LedgerTransaction.__table__
+_insert_transaction = PerDialect(
+    lambda dialect: dialect.insert(_transactions).on_conflict_do_nothing().returning(_transactions.c.id)
+)
+_insert_account = PerDialect(lambda dialect: dialect.insert(_accounts).on_conflict_do_nothing())
+_insert_entries = LedgerEntry.__table__.insert()
+_move = (
+    update(_accounts)
+    .where(_accounts.c.kind == bindparam("leg_kind"), _accounts.c.owner_id == bindparam("leg_owner"))
+    .values(balance=_accounts.c.balance + bindparam("leg_amount"))
+    .returning(_accounts.c.id, _accounts.c.balance)
+)
+_move_unless_overdrawn = _move.where(_accounts.c.balance + bindparam("leg_amount") >= 0)
+_find_account = select(_accounts.c.balance).where(
+    _accounts.c.kind == bindparam("leg_kind"), _accounts.c.owner_id == bindparam("leg_owner")
+)
+
+
 async def post(session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], memo: str = "") -> bool:
     """Post a balanced transaction once per key. Returns False if the key was already posted.
 
     The caller's database transaction must roll back on Overdraft (Database.write does).
     """
+    return await post_with_balances(session, key, kind, legs, memo) is not None
+
+
+async def post_with_balances(
+    session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], memo: str = ""
+) -> dict[tuple[str, int], int] | None:
+    """`post`, returning each leg's account balance after the posting by (kind, owner): a caller that
+    shows a balance needs no second read. None if the key was already posted."""
     if sum(leg.amount for leg in legs) != 0 or not legs:
         raise ValueError(f"unbalanced transaction {key}: {legs}")
-    inserted = await session.execute(
-        insert_ignoring_conflicts(session, LedgerTransaction.__table__, key=key, kind=kind, memo=memo[:512]).returning(
-            LedgerTransaction.id
-        )
-    )
+    inserted = await session.execute(_insert_transaction(session), {"key": key, "kind": kind, "memo": memo[:512]})
     transaction_id = inserted.scalar_one_or_none()
     if transaction_id is None:
-        return False
+        return None
+    balances: dict[tuple[str, int], int] = {}
+    entries: list[dict[str, int]] = []
     # A fixed lock order keeps concurrent postings on PostgreSQL free of deadlocks.
-    applied = [(await _apply(session, leg), leg) for leg in sorted(legs, key=lambda leg: (leg.kind, leg.owner_id))]
-    await session.execute(
-        LedgerEntry.__table__.insert(),
-        [{"transaction_id": transaction_id, "account_id": account, "amount": leg.amount} for account, leg in applied],
-    )
-    return True
+    for leg in sorted(legs, key=lambda leg: (leg.kind, leg.owner_id)):
+        account, balances[leg.kind, leg.owner_id] = await _apply(session, leg)
+        entries.append({"transaction_id": transaction_id, "account_id": account, "amount": leg.amount})
+    await session.execute(_insert_entries, entries)
+    return balances
 
 
-async def _apply(session: AsyncSession, leg: Leg) -> int:
-    """Move the leg's amount on its account in one guarded UPDATE; returns the account id."""
-    account = await _update_balance(session, leg)
-    if account is not None:
-        return account
-    found = (
-        await session.execute(
-            select(Account.id, Account.balance).where(Account.kind == leg.kind, Account.owner_id == leg.owner_id)
-        )
-    ).first()
-    if found is not None:
-        raise Overdraft(leg.kind, leg.owner_id, found.balance, leg.amount)
+async def _apply(session: AsyncSession, leg: Leg) -> tuple[int, int]:
+    """Move the leg's amount on its account in one guarded UPDATE; returns the account id and new balance."""
+    moved = await _update_balance(session, leg)
+    if moved is not None:
+        return moved
+    balance = (await session.execute(_find_account, _leg_parameters(leg))).scalar_one_or_none()
+    if balance is not None:
+        raise Overdraft(leg.kind, leg.owner_id, balance, leg.amount)
     # First use of this account: create it, then apply the leg (a concurrent creator is fine).
-    await session.execute(
-        insert_ignoring_conflicts(session, Account.__table__, kind=leg.kind, owner_id=leg.owner_id, balance=0)
-    )
-    account = await _update_balance(session, leg)
-    if account is None:
+    await session.execute(_insert_account(session), {"kind": leg.kind, "owner_id": leg.owner_id, "balance": 0})
+    moved = await _update_balance(session, leg)
+    if moved is None:
         raise Overdraft(leg.kind, leg.owner_id, 0, leg.amount)
-    return account
+    return moved
 
 
-async def _update_balance(session: AsyncSession, leg: Leg) -> int | None:
-    statement = (
-        update(Account)
-        .where(Account.kind == leg.kind, Account.owner_id == leg.owner_id)
-        .values(balance=Account.balance + leg.amount)
-        .returning(Account.id)
-        .execution_options(synchronize_session=False)
-    )
-    if leg.kind not in MAY_GO_NEGATIVE and leg.amount < 0:
-        statement = statement.where(Account.balance + leg.amount >= 0)
-    return (await session.execute(statement)).scalar_one_or_none()
+async def _update_balance(session: AsyncSession, leg: Leg) -> tuple[int, int] | None:
+    guarded = leg.kind not in MAY_GO_NEGATIVE and leg.amount < 0
+    statement = _move_unless_overdrawn if guarded else _move
+    row = (await session.execute(statement, _leg_parameters(leg))).first()
+    return (row.id, row.balance) if row is not None else None
+
+
+def _leg_parameters(leg: Leg) -> dict[str, object]:
+    return {"leg_kind": leg.kind, "leg_owner": leg.owner_id, "leg_amount": leg.amount}
 
 
 async def balances(session: AsyncSession, owner_id: int, kinds: Iterable[str]) -> dict[str, int]:

@@ -1,20 +1,53 @@
 """Dialect-aware statements that SQLAlchemy spells differently on SQLite and PostgreSQL."""
 
-from typing import Any
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+S = TypeVar("S")
+
+
+def dialect_module(session: AsyncSession) -> ModuleType:
+    """The dialect package (with its own `insert`) of the database the session talks to."""
+    return postgresql if session.bind.dialect.name == "postgresql" else sqlite
+
+
+class PerDialect(Generic[S]):
+    """A statement built once per dialect, for hot paths where building it would cost more than running it.
+
+    `build` gets the dialect package (see `dialect_module`); the statement takes its values as
+    parameters when it runs, so one built statement serves every call.
+    """
+
+    def __init__(self, build: Callable[[ModuleType], S]) -> None:
+        self._build = build
+        self._built: dict[str, S] = {}
+
+    def __call__(self, session: AsyncSession) -> S:
+        name = session.bind.dialect.name
+        if name not in self._built:
+            self._built[name] = self._build(dialect_module(session))
+        return self._built[name]
+
 
 def insert_ignoring_conflicts(session: AsyncSession, table: Table, **values: Any) -> Any:
     """INSERT … ON CONFLICT DO NOTHING for the session's dialect."""
-    module = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    return module.insert(table).values(**values).on_conflict_do_nothing()
+    return dialect_module(session).insert(table).values(**values).on_conflict_do_nothing()
 
 
-def upsert_adding(session: AsyncSession, table: Table, keys: dict[str, Any], column: str, amount: int) -> Any:
-    """INSERT the row with `column` = amount, or add `amount` to it when the row exists."""
-    module = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    statement = module.insert(table).values(**keys, **{column: amount})
-    return statement.on_conflict_do_update(index_elements=list(keys), set_={column: getattr(table.c, column) + amount})
+def upsert_adding(table: Table, keys: Sequence[str], column: str) -> PerDialect[Any]:
+    """INSERT a row, or, when a row with the same `keys` exists, add the new row's `column` to it.
+
+    The row's values are given as parameters when the statement runs.
+    """
+
+    def build(dialect: ModuleType) -> Any:
+        statement = dialect.insert(table)
+        added = table.c[column] + statement.excluded[column]
+        return statement.on_conflict_do_update(index_elements=list(keys), set_={column: added})
+
+    return PerDialect(build)

@@ -248,7 +248,7 @@ class MoneyMachine(RuleBasedStateMachine):
         assignment_id = next(self.ids)
 
         async def post(session: AsyncSession, value: int) -> bool:
-            return await ledger.credit_answer(session, assignment_id, requester, worker, value)
+            return await ledger.credit_answer(session, assignment_id, requester, worker, value) is not None
 
         legs = [(REQUESTER_RESERVED, requester, -amount), (WORKER_PENDING, worker, amount)]
         if self.attempt(f"answer:{assignment_id}", amount, post, legs, Overdraft):
