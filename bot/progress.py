@@ -41,6 +41,7 @@ class Nudges:
 
     target_reached_micros: int | None = None
     take_a_break: bool = False
+    level_reached: str | None = None  # the answer was the check that earned this level
 
 
 def _day_start(now: datetime) -> datetime:

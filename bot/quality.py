@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import credits, gold, users
 from bot.batches import BatchFacts
-from bot.levels import rank_of, wilson_upper_bound
+from bot.levels import level_of, rank_of, wilson_upper_bound
 from storage.assignments import ANSWERED, AnswerCounts, AnsweredTask, answer_counts
 from storage.clock import utcnow
 from storage.models import Assignment, BatchWorker, Item, User
@@ -76,8 +76,6 @@ async def after_answer(
 ) -> Removal | Hold | gold.QuizStep | None:
     """Grade a quiz answer, or count the answer for the worker's share of the batch and apply the
     gold rule (after a check) or the speed and pattern rules (after work)."""
-    if assignment.gold_correct is not None:
-        await _count_gold(session, assignment.worker_id, assignment.gold_correct)
     if assignment.quiz_attempt is not None:
         return await gold.after_quiz_answer(session, tree, batch, assignment, now)
     # Checks do not count towards the cap, but the row must exist for a removal to be recorded.
@@ -88,24 +86,28 @@ async def after_answer(
     return await _behaviour_rules(session, batch, assignment)
 
 
-async def _count_gold(session: AsyncSession, worker_id: int, correct: bool) -> None:
-    """Lifetime gold counters and the level they earn, on the user row."""
-    counts = (
+async def count_gold(session: AsyncSession, worker_id: int, correct: bool) -> str | None:
+    """Add a gold answer to the worker's lifetime counters and set the level they earn; returns the
+    level's name when this answer raised it."""
+    row = (
         await session.execute(
             update(User)
             .where(User.id == worker_id)
             .values(gold_answers=User.gold_answers + 1, gold_correct=User.gold_correct + int(correct))
-            .returning(User.gold_answers, User.gold_correct)
+            .returning(User.gold_answers, User.gold_correct, User.level)
             .execution_options(synchronize_session=False)
         )
     ).first()
-    if counts is not None:
-        await session.execute(
-            update(User)
-            .where(User.id == worker_id)
-            .values(level=rank_of(*counts))
-            .execution_options(synchronize_session=False)
-        )
+    if row is None:
+        return None
+    answers, right, was = row
+    rank = rank_of(answers, right)
+    if rank == was:
+        return None
+    await session.execute(
+        update(User).where(User.id == worker_id).values(level=rank).execution_options(synchronize_session=False)
+    )
+    return level_of(answers, right).name if rank > was else None
 
 
 async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worker_id: int) -> Removal | None:

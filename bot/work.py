@@ -131,6 +131,8 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
         if batch.confidence is not None and not answered.is_gold:
             await _apply_stop_rule(session, loaded, batch, answered.item_id)
         nudges = await progress.after_answer(session, worker_id, reward, now)
+        if answered.gold_correct is not None:
+            nudges = replace(nudges, level_reached=await quality.count_gold(session, worker_id, answered.gold_correct))
         verdict = await quality.after_answer(session, loaded.tree, batch, answered, now)
         if isinstance(verdict, quality.Removal):
             pending = (await ledger.worker_balance(session, worker_id)).pending

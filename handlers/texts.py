@@ -85,6 +85,8 @@ def answer_note(credited: int, pending: int, currency: str, nudges: Nudges | Non
         note += f"\n🎯 Daily target of {format_money(nudges.target_reached_micros, currency)} reached. Well done!"
     if nudges and nudges.take_a_break:
         note += f"\n{BREAK_SUGGESTION}"
+    if nudges and nudges.level_reached:
+        note += "\n" + LEVEL_REACHED.format(level=nudges.level_reached, rank=nudges.level_reached.lower())
     return note
 
 
@@ -322,6 +324,9 @@ def digest(progress: list[Progress], currency: str) -> str:
 
 # ---- worker progression ----------------------------------------------------------------------
 
+LEVEL_REACHED = (
+    "🏅 You are now {level}: batches for {rank} workers are open to you, some with a bonus per answer. /stats"
+)
 BREAK_SUGGESTION = "☕ 25 minutes of focus: a short break keeps your accuracy up. (/breaks off to stop these)"
 BREAKS_ON = "☕ Break reminders are on."
 BREAKS_OFF = "Break reminders are off. /breaks on to bring them back."

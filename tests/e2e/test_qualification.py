@@ -191,6 +191,7 @@ async def test_level_gated_batch_hidden_until_the_level_is_earned(start_bot: Sta
     await begin(bot, ann)
     for n in range(1, 50):
         assert f"Product {n}\n" in ann.last.body and "Premium" not in ann.last.body, "the gated batch is hidden"
+        assert "🏅" not in ann.last.body
         await send(bot, ann, "skillet")  # typed search: two updates an answer instead of five
         await press(bot, ann, "Cookware & Bakeware › Cookware › Skillets & Frying Pans")
     await send(bot, ann, "/stats")
@@ -198,5 +199,6 @@ async def test_level_gated_batch_hidden_until_the_level_is_earned(start_bot: Sta
     await send(bot, ann, "/work")
     await pick(bot, ann, RIGHT)  # the 50th check, right: Qualified
     assert "Premium Product 1" in ann.last.body, "qualified: the gated batch is open"
+    assert "🏅 You are now Qualified: batches for qualified workers are open to you" in ann.last.body
     await send(bot, ann, "/stats")
     assert "Level: Qualified → next: Expert" in ann.last.body
