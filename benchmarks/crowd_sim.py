@@ -131,10 +131,18 @@ RETRY_ROUNDS = 10  # a worker who failed the quiz comes back for a retry this ma
 
 HONEST, RANDOM, CONSTANT, FAST, COPIER = "honest", "random clicker", "constant", "too-fast bot", "copier"
 SPAMMERS = (RANDOM, CONSTANT, FAST, COPIER)
+SWITCHER = "switcher"  # opt-in (--switchers): right through the quiz, random leaves after it
 STOPPED = (quality.REMOVED, quality.HELD, gold.FAILED)  # "qualifying", "active" or no row: not stopped
 NO_ROW = "no row"  # the worker never got a task in the batch: no BatchWorker row
 FAILED_QUIZ = "failed the qualification quiz"  # a failed worker's row has no reason text
-SECONDS = {HONEST: (8.0, 40.0), RANDOM: (6.0, 20.0), CONSTANT: (6.0, 20.0), FAST: (0.5, 1.5), COPIER: (6.0, 20.0)}
+SECONDS = {
+    HONEST: (8.0, 40.0),
+    RANDOM: (6.0, 20.0),
+    CONSTANT: (6.0, 20.0),
+    FAST: (0.5, 1.5),
+    COPIER: (6.0, 20.0),
+    SWITCHER: (8.0, 40.0),  # as slow as honest workers: the speed rule must not be what catches them
+}
 
 TARGET_CAUGHT, TARGET_WITHIN = 0.95, 30
 TARGET_HONEST_STOPPED = 0.01
@@ -167,7 +175,9 @@ class Setup:
     rows: list[dict[str, str]]
 
 
-def build_setup(seed: int, workers: int, items: int, spam_share: float, gold_share: float) -> Setup:
+def build_setup(
+    seed: int, workers: int, items: int, spam_share: float, gold_share: float, switcher_share: float = 0.0
+) -> Setup:
     tree = load_default()
     root = tree.find(BATCH_ROOT)
     assert root is not None, f"{BATCH_ROOT!r} is missing from the bundled taxonomy"
@@ -179,7 +189,9 @@ def build_setup(seed: int, workers: int, items: int, spam_share: float, gold_sha
 
     rng = random.Random(f"{seed}:crowd")
     spammers = round(workers * spam_share)
-    kinds = [SPAMMERS[n % len(SPAMMERS)] for n in range(spammers)] + [HONEST] * (workers - spammers)
+    switchers = round(workers * switcher_share)
+    kinds = [SPAMMERS[n % len(SPAMMERS)] for n in range(spammers)] + [SWITCHER] * switchers
+    kinds += [HONEST] * (workers - spammers - switchers)
     rng.shuffle(kinds)
     crowd = []
     for offset, kind in enumerate(kinds):
@@ -214,10 +226,14 @@ class Behaviour:
         self._setup = setup
         self._rng = random.Random(f"{seed}:{stream}")
         self._notebook: dict[str, int] = {}  # the copier ring's shared answers, by product
+        self._given: Counter[int] = Counter()  # answers each worker gave so far
 
     def answer(self, worker: Worker, title: str) -> int:
         setup, rng = self._setup, self._rng
         right = setup.truth[title]
+        self._given[worker.id] += 1
+        if worker.kind == SWITCHER:
+            return right if self._given[worker.id] <= QUALIFICATION else rng.choice(setup.leaves)
         if worker.kind == HONEST:
             if rng.random() < worker.accuracy:
                 return right
@@ -306,6 +322,7 @@ class RunResult:
     outcomes: list[WorkerOutcome]
     accuracy: float  # aggregated labels vs truth on non-gold products
     answers_per_product: float  # work answers (not quiz, not checks) per non-gold product
+    short_products: int  # non-gold products with fewer accepted answers than min_overlap
     unlabelled: int
     correct: int
     paid_micros: int
@@ -532,6 +549,9 @@ async def _read_back(
             key = re.sub(r"\d+(\.\d+)?", "#", reason)
             reasons.setdefault(outcome.worker.kind, {}).setdefault(key, []).append(reason)
 
+    accepted_work = Counter(
+        ext for _w, ext, _t, _n, gold_correct, state, _q in rows if gold_correct is None and state != "rejected"
+    )
     external_title = {f"sku-{n:05d}": f"Product {n}" for n in range(1, len(setup.rows) + 1)}
     scored = [row for row in labels if external_title[row.item_id] not in setup.gold_titles]
     correct = sum(1 for row in scored if row.label_id == str(setup.truth[external_title[row.item_id]]))
@@ -558,6 +578,7 @@ async def _read_back(
         outcomes=outcomes,
         accuracy=correct / len(scored) if scored else 0.0,
         answers_per_product=(len(rows) - quiz_answers - check_answers) / len(scored) if scored else 0.0,
+        short_products=sum(1 for row in scored if accepted_work[row.item_id] < plan.min_overlap),
         unlabelled=unlabelled,
         correct=correct,
         paid_micros=paid,
@@ -626,7 +647,7 @@ def report_run(result: RunResult) -> dict[str, bool]:
     )
     print(header)
     checks: dict[str, bool] = {}
-    for kind in (*SPAMMERS, HONEST):
+    for kind in (*SPAMMERS, SWITCHER, HONEST):
         group = [o for o in result.outcomes if o.worker.kind == kind]
         if not group:
             continue
@@ -643,6 +664,8 @@ def report_run(result: RunResult) -> dict[str, bool]:
         accepted = result.accepted_by_kind[kind] / total if total else 0.0
         if result.plan != WITH_QC:  # the crowd targets are read off the plain run
             target = ""
+        elif kind == SWITCHER:
+            target = "(not in the issue's crowd: no target)"
         elif kind == HONEST:
             ok = removed + held <= TARGET_HONEST_STOPPED
             checks[f"honest workers removed or held <= {TARGET_HONEST_STOPPED:.0%}"] = ok
@@ -677,7 +700,10 @@ def report_run(result: RunResult) -> dict[str, bool]:
         )
     print()
     print(f"aggregation method (auto): {result.method}")
-    print(f"work answers per non-gold product: {result.answers_per_product:.2f}")
+    print(
+        f"work answers per non-gold product: {result.answers_per_product:.2f}; "
+        f"products left with fewer accepted answers than {result.plan.min_overlap}: {result.short_products}"
+    )
     line = f"label accuracy (non-gold products): {result.accuracy:.3f}"
     if result.plan.quality_control:
         ok = result.accuracy >= TARGET_ACCURACY
@@ -699,6 +725,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help=f"default {DEFAULT['workers']} ({QUICK['workers']} with --quick)")
     parser.add_argument("--items", type=int, help=f"default {DEFAULT['items']} ({QUICK['items']} with --quick)")
     parser.add_argument("--spammers", type=float, default=SPAM_SHARE, help="share of the crowd (default 0.3)")
+    parser.add_argument(
+        "--switchers",
+        type=float,
+        default=0.0,
+        help="share of the crowd who answer right through the quiz, then at random (default 0)",
+    )
     parser.add_argument("--gold", type=float, default=GOLD_SHARE, help="share of products with gold (default 0.1)")
     parser.add_argument("--quick", action="store_true", help="a smaller crowd and batch, for a first look")
     args = parser.parse_args(argv)
@@ -706,11 +738,15 @@ def main(argv: list[str] | None = None) -> int:
     workers = args.workers or sizes["workers"]
     items = args.items or sizes["items"]
 
-    setup = build_setup(args.seed, workers, items, args.spammers, args.gold)
+    setup = build_setup(args.seed, workers, items, args.spammers, args.gold, args.switchers)
     kinds = Counter(w.kind for w in setup.crowd)
     print("crowd_sim: a simulated crowd labelling one batch through bot.work, twice")
     print(f"seed: {args.seed}")
-    print(f"workers: {workers} (" + ", ".join(f"{kind} {kinds[kind]}" for kind in (HONEST, *SPAMMERS)) + ")")
+    print(
+        f"workers: {workers} ("
+        + ", ".join(f"{kind} {kinds[kind]}" for kind in (HONEST, *SPAMMERS, SWITCHER) if kinds[kind])
+        + ")"
+    )
     print(
         f"products: {items}, gold {len(setup.gold_titles)}, overlap {OVERLAP}, "
         f"reward {format_money(REWARD_MICROS, CURRENCY)} an answer"

@@ -110,8 +110,17 @@ async def count_gold(session: AsyncSession, worker_id: int, correct: bool) -> st
     return level_of(answers, right).name if rank > was else None
 
 
+def outside_quiz(batch_id: int, worker_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The worker's answers in the batch after its quiz: the checks and the work they judge.
+
+    The quiz is graded on its own; counting its answers here would let a worker who answers with
+    care until qualified, then at random, hide behind five right quiz answers.
+    """
+    return (Assignment.batch_id == batch_id, Assignment.worker_id == worker_id, Assignment.quiz_attempt.is_(None))
+
+
 async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worker_id: int) -> Removal | None:
-    mine = (Assignment.batch_id == batch.id, Assignment.worker_id == worker_id)
+    mine = outside_quiz(batch.id, worker_id)
     counts = await answer_counts(session, *mine)
     if not proven_below(counts, batch.min_gold, batch.min_accuracy):
         return None
@@ -120,14 +129,9 @@ async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worke
     await _set_state(session, batch.id, worker_id, REMOVED, reason)
     last_good = await session.scalar(select(func.max(Assignment.id)).where(*mine, Assignment.gold_correct == True))  # noqa: E712
     rejected = 0
-    # Quiz answers are paid training whatever their outcome: never rejected.
+    # Quiz answers (outside `mine`) are paid training whatever their outcome: never rejected.
     since = await session.scalars(
-        select(Assignment.id).where(
-            *mine,
-            Assignment.id > (last_good or 0),
-            Assignment.credit_state == credits.PENDING,
-            Assignment.quiz_attempt.is_(None),
-        )
+        select(Assignment.id).where(*mine, Assignment.id > (last_good or 0), Assignment.credit_state == credits.PENDING)
     )
     for assignment_id in list(since):
         rejected += await credits.reject(session, assignment_id)

@@ -85,10 +85,26 @@ async def test_quiz_answers_are_never_rejected(services: Services, checks_first:
     while task is not None and not isinstance(verdict, quality.Removal):
         done = await work.answer(services, 1, task.assignment_id, wrong)
         task, verdict = done.next_task, done.verdict
-    assert isinstance(verdict, quality.Removal) and verdict.rejected == 4, "the quiz answer of the 5 misses is kept"
+    assert isinstance(verdict, quality.Removal) and verdict.rejected == 5, "five checks missed after the quiz"
+    assert len(verdict.missed) == 5, "the quiz is graded on its own: its miss is not a missed check"
     async with services.db.read() as session:
         quiz = await session.scalar(select(Assignment.credit_state).where(Assignment.quiz_attempt == 1))
     assert quiz == "pending"
+
+
+async def test_a_perfect_quiz_does_not_shield_careless_work(services: Services, checks_first: None) -> None:
+    """Right through the quiz, then wrong on every check: removed after five checks, as anyone."""
+    await load_batch(services, products(14, gold={n: SKILLETS for n in range(1, 11)}), overlap=1, qualification=5)
+    await worker(services, 1)
+    right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
+    task, verdicts = await work.next_task(services, 1), []
+    for node in [right] * 5 + [wrong] * 5:
+        done = await work.answer(services, 1, task.assignment_id, node)
+        task = done.next_task
+        verdicts.append(done.verdict)
+    assert verdicts[4].passed is True
+    removal = verdicts[-1]
+    assert isinstance(removal, quality.Removal) and len(removal.missed) == 5 and task is None
 
 
 async def test_contested_checks_lift_a_removal_and_restore_pay(services: Services, checks_first: None) -> None:
