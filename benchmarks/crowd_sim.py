@@ -680,6 +680,12 @@ def report_run(result: RunResult) -> dict[str, bool]:
             f"{accepted:>10.2f}  {target}"
         )
     honest = [o for o in result.outcomes if o.worker.kind == HONEST and o.state != NO_ROW]
+    stopped_by_rules = [o for o in honest if o.state in (quality.REMOVED, quality.HELD)]
+    if stopped_by_rules:
+        print(
+            "honest workers removed or held: "
+            + ", ".join(f"{o.state} at accuracy {o.worker.accuracy:.3f}" for o in stopped_by_rules)
+        )
     if result.qualification and honest:
         failed = [o.worker.accuracy for o in honest if o.state == gold.FAILED]
         passed = [o.worker.accuracy for o in honest if o.state != gold.FAILED]
