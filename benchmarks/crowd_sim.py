@@ -15,7 +15,9 @@ The crowd (seeded):
 - too-fast bots: random leaves, 0.5–1.5 s per answer;
 - copiers: a ring sharing a notebook. The first ring member to get a product answers a random
   leaf and writes it down; every later member copies it, so on a product two of them share,
-  the ring outvotes an honest worker with the same wrong label.
+  the ring outvotes an honest worker with the same wrong label;
+- switchers, only with ``--switchers SHARE`` (not in the issue's crowd): right through the quiz,
+  random leaves after it, as slow as honest workers, so only the hidden checks can catch them.
 
 Time per answer is simulated by moving the assignment's ``created_at`` back by the simulated
 duration just before answering: honest workers 8–40 s; random clickers, constant answerers and
