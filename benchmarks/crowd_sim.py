@@ -348,9 +348,9 @@ def run(setup: Setup, seed: int, plan: Plan) -> RunResult:
 
 async def _simulate(url: str, setup: Setup, seed: int, plan: Plan) -> RunResult:
     started = time.perf_counter()
-    # bot.gold draws checks and picks gold products with a module-level generator: seed it so a
-    # seed repeats its figures (as each run's own streams are).
-    gold._draw.seed(f"{seed}:gold:{plan.title}")
+    # bot.gold draws checks and picks gold products at random: seed it so a seed repeats its
+    # figures (as each run's own streams are).
+    gold.seed_draws(f"{seed}:gold:{plan.title}")
     db = connect(url)
     services = build_services(Settings(bot_token="", database_url=url, _env_file=None), db)
     try:

@@ -30,6 +30,11 @@ QUALIFYING, FAILED, ACTIVE = "qualifying", "failed", "active"
 _draw = random.Random()
 
 
+def seed_draws(seed: str) -> None:
+    """Make which tasks are checks, and which gold each gets, repeat from run to run (simulations)."""
+    _draw.seed(seed)
+
+
 @dataclass(frozen=True)
 class Claimed:
     assignment: Assignment
