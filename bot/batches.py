@@ -354,7 +354,7 @@ async def store_batch(
     source_name: str = "",
 ) -> Batch:
     """Insert a draft batch and all its items in the caller's transaction."""
-    gold = sum(1 for draft in drafts if draft.gold_node_id is not None or draft.gold_answer is not None)
+    gold = sum(1 for draft in drafts if draft.gold_node_id is not None)  # as `gold_count` counts them
     if await session.get(User, requester_id) is None:
         session.add(User(id=requester_id, is_requester=True))
         await session.flush()
@@ -478,7 +478,6 @@ async def _open_items(session: AsyncSession, batch: Batch) -> None:
             Item.settled == False,  # noqa: E712
             Item.slots_taken < batch.overlap,
             Item.gold_node_id.is_(None),
-            Item.gold_answer.is_(None),
         )
         .values(is_open=True)
         .execution_options(synchronize_session=False)
@@ -604,6 +603,7 @@ async def _eta(session: AsyncSession, batch: Batch, now: datetime, remaining: in
 
 
 def gold_count(batch_id: int) -> Select[tuple[int]]:
+    """The batch's gold items: those with a gold category (`gold_answer` is for other task types)."""
     return select(func.count(Item.id)).where(Item.batch_id == batch_id, Item.gold_node_id.is_not(None))
 
 

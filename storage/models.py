@@ -177,10 +177,6 @@ class Item(Base):
     # The stop rule found the crowd confident enough: no more answers, even if slots free up.
     settled: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    @property
-    def is_gold(self) -> bool:
-        return self.gold_node_id is not None or self.gold_answer is not None
-
 
 # The claim query walks this index in order: open items, already-started ones first.
 Index("ix_items_claim", Item.is_open, Item.slots_taken.desc(), Item.id)

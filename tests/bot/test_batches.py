@@ -451,3 +451,17 @@ async def test_more_quizzes_only_for_a_running_batch(services: Services) -> None
         await batches.cancel(session, 1, REQUESTER)
     with pytest.raises(DomainError, match="cancelled: only a running or paused batch"):
         await add_quizzes(services, 1, "chat:2")
+
+
+async def test_a_gold_answer_alone_is_not_gold_for_categorizing(services: Services) -> None:
+    """`gold_answer` is for other task types: a row with it but no gold category is ordinary work,
+    served, paid for and counted like any other, and the quiz is sized by the real gold."""
+    rows = factories.products(4, gold={1: SKILLETS, 2: WOKS})
+    rows[2]["gold_answer"] = "yes"
+    batch = await factories.load_batch(services, rows, overlap=1, qualification=5)
+    async with services.db.read() as session:
+        stored = await session.get(Batch, batch.id)
+        cost = await batches.cost_of(session, stored)
+        opened = await session.scalars(select(Item.external_id).where(Item.is_open == True))  # noqa: E712
+        assert (stored.qualification, cost.regular_items, cost.gold_items) == (2, 2, 2)
+        assert sorted(opened) == ["sku-0003", "sku-0004"]
