@@ -115,7 +115,7 @@ class Progress:
     gold_answers: int
     gold_correct: int
     eta: timedelta | None
-    quizzes_left: int | None  # new workers the quiz budget still lets in (None: the batch has no quiz)
+    quizzes_left: int | None  # new workers the quiz budget still lets in (None: no quiz, or not running)
 
     @property
     def gold_accuracy(self) -> float | None:
@@ -325,7 +325,7 @@ async def add_quizzes(
     """Fund `quizzes` more quiz attempts for a running batch whose quiz budget ran low, so new
     workers can join; returns the amount reserved (0 when this `request` was already carried out)."""
     batch = await owned(session, batch_id, requester_id, lock=True)
-    if batch.status not in (ACTIVE, PAUSED):
+    if batch.status not in credits.HOLDING_A_RESERVE:
         raise DomainError(f"This batch is {batch.status}: only a running or paused batch takes more quizzes.")
     if not batch.qualification:
         raise DomainError("This batch has no quiz: every worker starts on paid work at once.")
@@ -515,7 +515,7 @@ async def pause(session: AsyncSession, batch_id: int, requester_id: int, paused:
 async def cancel(session: AsyncSession, batch_id: int, requester_id: int) -> int:
     """Stop the batch for good and refund what it did not spend; returns the refund."""
     batch = await owned(session, batch_id, requester_id, lock=True)
-    if batch.status not in (ACTIVE, PAUSED):
+    if batch.status not in credits.HOLDING_A_RESERVE:
         raise DomainError(f"This batch is {batch.status}; only a running or paused batch can be cancelled.")
     held = await session.scalars(
         select(Assignment)
@@ -583,8 +583,14 @@ async def progress(session: AsyncSession, batch: Batch, now: datetime) -> Progre
         gold_answers=counts.gold,
         gold_correct=counts.gold_correct,
         eta=await _eta(session, batch, now, max(needed - work.answers, 0)),
-        quizzes_left=batch.quiz_slots // batch.qualification if batch.qualification else None,
+        quizzes_left=_quizzes_left(batch),
     )
+
+
+def _quizzes_left(batch: Batch) -> int | None:
+    if not batch.qualification or batch.status not in credits.HOLDING_A_RESERVE:
+        return None
+    return batch.quiz_slots // batch.qualification
 
 
 async def _eta(session: AsyncSession, batch: Batch, now: datetime, remaining: int) -> timedelta | None:

@@ -306,7 +306,7 @@ def batch_progress(p: Progress, currency: str) -> str:
 
 
 def _quiz_budget(p: Progress) -> str:
-    if p.quizzes_left is None or p.status not in ("active", "paused"):
+    if p.quizzes_left is None:
         return ""
     if p.quizzes_left:
         return f"\nQuiz budget: {p.quizzes_left} more new worker(s) can take the quiz"
