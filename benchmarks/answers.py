@@ -23,8 +23,8 @@ Phases, in one run:
    python-telegram-bot plus HTTP on this machine.
 2. ``crowdshelf``: the real bot, same workers, same harness: answers/second over the measured window (after
    a warm-up), p50/p99 latency, the ratio crowdshelf/minimal, and where the bot's time goes per answer
-   (CPU of the event-loop thread and of the other threads, i.e. aiosqlite's; SQL statements; hand-offs to
-   aiosqlite's thread; HTTP requests). The ratio is also given by bot CPU per answer, which other work on
+   (CPU of the event-loop thread and of the other threads, i.e. the SQLite driver's; SQL statements; hand-offs to
+   the driver's thread; HTTP requests). The ratio is also given by bot CPU per answer, which other work on
    the machine disturbs much less than the rates.
 3. ``pool``: next-task latency with a 1,000-item pool against a big pool (``--big``, default 1,000,000:
    1,000 products go through the domain code as a draft, the rest are bulk-inserted as copies of a stored
@@ -34,7 +34,7 @@ Phases, in one run:
    pool runs dry; the bot CPU per answer of each size is printed too.
 4. With ``--profile N``: one more (slower, profiled) run of each application, printing where the event-loop
    thread spends its time by layer, and the top N functions of the bot. cProfile sees the event-loop thread
-   only: the cost of handing work to aiosqlite's thread (waiting for the GIL to come back) shows up as
+   only: the cost of handing work to the SQLite driver's thread (waiting for the GIL to come back) shows up as
    "other threads" CPU and in the hand-offs count, not in the profile.
 
 The bot runs WITHOUT flood limits (a pass-through rate limiter): Telegram itself caps a bot at about 30
@@ -97,7 +97,7 @@ from bot.app import allowed_updates, build_application  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.services import build_services  # noqa: E402
 from handlers.ordering import PerUserOrder  # noqa: E402
-from storage import assignments, migrate  # noqa: E402
+from storage import assignments, migrate, sqlite_driver  # noqa: E402
 from storage import ledger as books  # noqa: E402
 from storage.db import Database, connect  # noqa: E402
 from storage.models import Batch  # noqa: E402
@@ -165,17 +165,15 @@ class BotCounters:
         }
 
 
-def _count_aiosqlite_calls(counters: BotCounters) -> None:
-    """Count every hand-off to aiosqlite's worker thread (cursor, execute, fetch, close, commit ...)."""
-    import aiosqlite.core
+def _count_driver_calls(counters: BotCounters) -> None:
+    """Count every hand-off to the SQLite driver's thread (a statement, a commit ...)."""
+    original = sqlite_driver.Connection.run
 
-    original = aiosqlite.core.Connection._execute
-
-    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    async def counted(self: Any, function: Any, *args: Any) -> Any:
         counters.thread_calls += 1
-        return await original(self, fn, *args, **kwargs)
+        return await original(self, function, *args)
 
-    aiosqlite.core.Connection._execute = counted
+    sqlite_driver.Connection.run = counted  # type: ignore[method-assign]
 
 
 def _count_statements(db: Database, counters: BotCounters) -> None:
@@ -193,7 +191,7 @@ def _count_statements(db: Database, counters: BotCounters) -> None:
 
 
 def _crowdshelf_app(api_root: str, database_url: str, counters: BotCounters) -> tuple[Application, Database]:
-    _count_aiosqlite_calls(counters)
+    _count_driver_calls(counters)
     settings = Settings(bot_token=TOKEN, telegram_api_url=api_root, database_url=database_url, _env_file=None)
     db = connect(database_url)
     _count_statements(db, counters)
@@ -291,7 +289,10 @@ LAYERS = (
     ("HTTP client (httpx, httpcore, anyio, h11)", ("/httpx/", "/httpcore/", "/anyio/", "/h11/", "/sniffio/")),
     ("failed imports (module lookups on the file system)", ("<frozen importlib",)),
     ("SQLAlchemy (+ greenlet bridge)", ("/sqlalchemy/", "/greenlet/", "greenlet.greenlet")),
-    ("aiosqlite hand-offs (queue, futures)", ("/aiosqlite/", "_queue.SimpleQueue", "/queue.py", "/threading.py")),
+    (
+        "SQLite driver hand-offs (executor, futures)",
+        ("/storage/sqlite_driver.py", "/concurrent/futures/", "_queue.SimpleQueue", "/queue.py", "/threading.py"),
+    ),
     ("asyncio event loop", ("/asyncio/", "/selectors.py", "select.epoll", "_asyncio.")),
     ("crowdshelf code", (f"{ROOT}/bot/", f"{ROOT}/handlers/", f"{ROOT}/storage/", f"{ROOT}/taxonomy/")),
     ("this benchmark's hooks", (f"{ROOT}/benchmarks/",)),
@@ -820,7 +821,7 @@ def report_run(run: RunResult) -> None:
         total = sum(bot["sql"].values())
         detail = ", ".join(f"{verb} {run.per_answer(count):.2f}" for verb, count in sorted(bot["sql"].items()) if count)
         say(f"{p} SQL statements/answer", f"{run.per_answer(total):.2f} ({detail})")
-        say(f"{p} aiosqlite thread hand-offs/answer", f"{run.per_answer(bot['thread_calls']):.2f}")
+        say(f"{p} SQLite driver thread hand-offs/answer", f"{run.per_answer(bot['thread_calls']):.2f}")
     for problem, count in run.problems.items():
         say(f"{p} PROBLEM", f"{count}x {problem}")
     if run.telegram_cpu > 0.9:

@@ -14,15 +14,18 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from storage import sqlite_driver
 
 log = logging.getLogger(__name__)
 _WRITE_OPTION = "crowdshelf_write"
 # deadlock_detected, serialization_failure
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 T = TypeVar("T")
+SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000")
 
 
 @dataclass
@@ -30,10 +33,6 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     _write_lock: asyncio.Lock | None = field(default=None, repr=False)
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -98,9 +97,12 @@ def connect(url: str, **engine_options: Any) -> Database:
     if url.startswith("postgresql"):
         # Room for many users' updates at once; a busy bot queues on the pool rather than failing.
         engine_options = {"pool_size": 10, "max_overflow": 20, **engine_options}
+    if url.startswith("sqlite"):
+        path = make_url(url).database or ":memory:"
+        engine_options = {"async_creator": sqlite_driver.creator(path, SQLITE_PRAGMAS), **engine_options}
     engine = create_async_engine(url, **engine_options)
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine)
+        _begin_sqlite_as_asked(engine)
         return Database(engine, _sessionmaker(engine), asyncio.Lock())
     return Database(engine, _sessionmaker(engine))
 
@@ -109,18 +111,10 @@ def _sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control away from the driver so "begin" below decides the mode.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
+def _begin_sqlite_as_asked(engine: AsyncEngine) -> None:
+    # The driver's connections are in autocommit mode (sqlite_driver.creator), so this decides the mode.
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         statement = "BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE_OPTION, False) else "BEGIN"
-        # Straight on the driver: one hand-off to its thread, where a cursor would take three.
+        # Straight on the driver: no cursor for SQLAlchemy to wrap.
         connection.connection.dbapi_connection.run_async(lambda driver: driver.execute(statement))

@@ -1,0 +1,158 @@
+"""SQLite for SQLAlchemy's async engine, with one hand-off to the driver's thread per statement.
+
+SQLAlchemy reaches SQLite through aiosqlite, which runs each call of the DB-API (cursor, execute,
+fetchall, close, commit) in a thread of its own: four hand-offs, each a wake-up of the event loop,
+for every statement. An answer's dozen statements cost fifty of them, about a third of the bot's
+CPU. Here a statement runs, has its rows fetched and its cursor closed in one hand-off, and the
+awaitables SQLAlchemy's adapter calls afterwards read what came back.
+
+SQLite still runs in a thread, never on the event loop: a long statement (a big batch file, an
+export) must not stall every other user's buttons. The classes follow aiosqlite's interface, the
+one SQLAlchemy's adapter is written against; `connect` plugs them in with `async_creator`.
+"""
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Description = tuple[tuple[Any, ...], ...] | None
+
+
+class Connection:
+    """One sqlite3 connection and the one thread that uses it."""
+
+    def __init__(self, connection: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
+        self._connection: sqlite3.Connection | None = connection  # None once closed, as aiosqlite has it
+        self._thread = thread
+
+    async def run(self, function: Callable[..., T], *args: Any) -> T:
+        """Call `function(*args)` in the connection's thread; the one hand-off of every call here."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, partial(function, *args))
+
+    @property
+    def isolation_level(self) -> str | None:
+        return self._open().isolation_level
+
+    def cursor(self) -> "Cursor":
+        return Cursor(self)
+
+    async def execute(self, sql: str, parameters: Sequence[Any] = ()) -> "Cursor":
+        cursor = Cursor(self)
+        await cursor.execute(sql, parameters)
+        return cursor
+
+    async def commit(self) -> None:
+        await self.run(self._open().commit)
+
+    async def rollback(self) -> None:
+        connection = self._open()
+        # The engine rolls back every connection it takes back, committed or not; after a COMMIT
+        # there is nothing to undo, and the hand-off would be one in every sixteen.
+        if connection.in_transaction:
+            await self.run(connection.rollback)
+
+    async def create_function(self, name: str, arguments: int, function: Callable[..., Any], **options: Any) -> None:
+        await self.run(partial(self._open().create_function, name, arguments, function, **options))
+
+    async def close(self) -> None:
+        if self._connection is None:
+            return
+        connection, self._connection = self._connection, None
+        try:
+            await self.run(connection.close)
+        finally:
+            self._thread.shutdown(wait=False)
+
+    def stop(self) -> None:
+        """Give the connection up without waiting (SQLAlchemy's terminate): close it on its thread."""
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            self._thread.submit(connection.close)
+            self._thread.shutdown(wait=False)
+
+    def _open(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+        return self._connection
+
+
+class Cursor:
+    """The outcome of one statement: run, fetched and closed in a single hand-off by `execute`."""
+
+    arraysize = 1
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._rows: list[Any] = []
+        self.description: Description = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+
+    async def __aenter__(self) -> "Cursor":
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.close()
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> "Cursor":
+        await self._run(lambda cursor: cursor.execute(sql, parameters))
+        return self
+
+    async def executemany(self, sql: str, parameters: Iterable[Sequence[Any] | dict[str, Any]]) -> "Cursor":
+        await self._run(lambda cursor: cursor.executemany(sql, parameters))
+        return self
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        count = self.arraysize if size is None else size
+        rows, self._rows = self._rows[:count], self._rows[count:]
+        return rows
+
+    async def close(self) -> None:
+        self._rows = []
+
+    async def _run(self, statement: Callable[[sqlite3.Cursor], object]) -> None:
+        outcome = await self._connection.run(_run_statement, self._connection._open(), statement)
+        self.description, self._rows, self.rowcount, self.lastrowid = outcome
+
+
+def _run_statement(
+    connection: sqlite3.Connection, statement: Callable[[sqlite3.Cursor], object]
+) -> tuple[Description, list[Any], int, int | None]:
+    cursor = connection.cursor()
+    try:
+        statement(cursor)
+        rows = cursor.fetchall() if cursor.description else []
+        # rowcount of an UPDATE … RETURNING is only known once its rows are fetched, hence read last
+        return cursor.description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+def creator(path: str, pragmas: Sequence[str]) -> Callable[[], Any]:
+    """The `async_creator` for `create_async_engine`: opens `path` in autocommit mode (BEGIN is
+    sent by the engine's "begin" event) and applies `pragmas` before anyone uses it."""
+
+    async def open_connection() -> Connection:
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+
+        def open_in_thread() -> sqlite3.Connection:
+            connection = sqlite3.connect(path, isolation_level=None)
+            for pragma in pragmas:
+                connection.execute(f"PRAGMA {pragma}")
+            return connection
+
+        connection = await asyncio.get_running_loop().run_in_executor(thread, open_in_thread)
+        return Connection(connection, thread)
+
+    return open_connection

@@ -1,0 +1,113 @@
+"""The SQLite driver under the async engine: one hand-off per statement, and nothing it changes for callers."""
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from storage import sqlite_driver
+from storage.db import Database, connect
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> AsyncIterator[Database]:
+    db = connect(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
+    async with db.write() as session:
+        await session.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"))
+    yield db
+    await db.dispose()
+
+
+def count_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    original = sqlite_driver.Connection.run
+
+    async def counted(self: sqlite_driver.Connection, function: object, *args: object) -> object:
+        calls.append(getattr(function, "__name__", type(function).__name__))
+        return await original(self, function, *args)
+
+    monkeypatch.setattr(sqlite_driver.Connection, "run", counted)
+    return calls
+
+
+async def test_a_statement_is_one_hand_off(sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A write transaction of two statements costs BEGIN, the two statements and COMMIT: four hand-offs.
+
+    The rollback the engine sends when it takes the connection back has nothing to undo and is skipped."""
+    async with sqlite_db.write() as session:
+        await session.execute(text("SELECT 1"))  # the connection is open and warm before counting
+    calls = count_hand_offs(monkeypatch)
+    async with sqlite_db.write() as session:
+        await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'A')"))
+        rows = (await session.execute(text("SELECT id, body FROM notes"))).all()
+    assert rows == [(1, "A")]
+    assert calls == ["_run_statement"] * 3 + ["commit"]
+
+    calls.clear()
+    async with sqlite_db.read() as session:
+        await session.execute(text("SELECT body FROM notes"))
+    assert calls == ["_run_statement"] * 2 + ["rollback"]  # BEGIN, SELECT, and the end of the read
+
+
+async def test_update_returning_reports_rows_and_rowcount(sqlite_db: Database) -> None:
+    async with sqlite_db.write() as session:
+        await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'A'), (2, 'B')"))
+        result = await session.execute(text("UPDATE notes SET body = 'C' RETURNING id"))
+        assert sorted(result.scalars()) == [1, 2]
+        plain = await session.execute(text("UPDATE notes SET body = 'D' WHERE id = 1"))
+        assert plain.rowcount == 1
+
+
+async def test_driver_errors_reach_callers_as_sqlalchemy_errors(sqlite_db: Database) -> None:
+    """A constraint broken in the driver's thread is the IntegrityError callers catch, and rolls back."""
+    async with sqlite_db.write() as session:
+        await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'A')"))
+    with pytest.raises(IntegrityError):
+        async with sqlite_db.write() as session:
+            await session.execute(text("INSERT INTO notes (id, body) VALUES (2, 'B')"))
+            await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'again')"))
+    with pytest.raises(OperationalError):
+        async with sqlite_db.read() as session:
+            await session.execute(text("SELECT nonsense FROM nowhere"))
+    async with sqlite_db.read() as session:
+        assert list(await session.scalars(text("SELECT id FROM notes"))) == [1]
+
+
+async def test_a_slow_statement_leaves_the_event_loop_free(sqlite_db: Database) -> None:
+    """SQLite works in its own thread: while a statement runs, other users' coroutines go on."""
+
+    def slow(value: int) -> int:
+        time.sleep(0.3)
+        return value
+
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async with sqlite_db.read() as session:
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        await raw.driver_connection.create_function("slow", 1, slow)
+        ticker = asyncio.create_task(tick())
+        assert await session.scalar(text("SELECT slow(7)")) == 7
+        ticker.cancel()
+    assert ticks >= 10
+
+
+async def test_a_closed_connection_refuses_work(tmp_path: Path) -> None:
+    connection = await sqlite_driver.creator(str(tmp_path / "closed.db"), ("foreign_keys=ON",))()
+    cursor = await connection.execute("SELECT 41 + 1")
+    assert await cursor.fetchall() == [(42,)]
+    await connection.close()
+    await connection.close()  # closing twice is harmless, as the engine may do on shutdown
+    with pytest.raises(sqlite3.ProgrammingError):
+        await connection.execute("SELECT 1")
