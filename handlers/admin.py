@@ -99,7 +99,7 @@ async def suspend(update: Update, context: Context) -> None:
     async with services.db.write() as session:
         user = await admin.suspend(session, update.effective_user.id, arguments[0], " ".join(arguments[1:]))
     await update.effective_message.reply_text(f"✔ {user.id} is suspended: {user.suspended_reason}")
-    await notify.tell(context.bot, services, user.id, f"Your account was suspended: {user.suspended_reason}")
+    await notify.tell(context.bot, services, user.id, texts.account_suspended(user.suspended_reason or ""))
 
 
 @admins_only

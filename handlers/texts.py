@@ -7,6 +7,7 @@ from bot.batches import Progress
 from bot.disputes import Contest, Decision, Reinstated
 from bot.gold import QuizStep
 from bot.money import format_money
+from bot.payouts import PayoutView
 from bot.progress import Nudges, WorkerStats
 from bot.quality import Hold, Removal
 from bot.work import Card, SearchScreen, TaskScreen
@@ -151,9 +152,6 @@ PAYOUT_METHOD_REMINDER = (
     "💰 Your available balance reached the payout threshold, but we don't know where to send the money. "
     "Set a payout method with /payout_method."
 )
-PAYOUT_REQUESTED = (
-    "📤 Payout of {amount} to {method} requested (#{id}). An admin will review it; you'll get a message either way."
-)
 PAYOUT_APPROVED_WORKER = "✅ Your payout #{id} of {amount} to {method} was approved.{reference}"
 PAYOUT_REJECTED_WORKER = (
     "❌ Your payout #{id} of {amount} was rejected: {reason}\nThe money is back in your available balance."
@@ -207,6 +205,13 @@ ADMIN_HELP = (
 REJECT_REASON_PROMPT = "Send the reason for rejecting payout #{id}; the worker will read it."
 REFERENCE_SAVED = "✔ Transaction id saved for payout #{id}."
 QUEUE_EMPTY = "No payout requests are waiting."
+
+
+def payout_requested(payout: PayoutView, currency: str) -> str:
+    return (
+        f"📤 Payout of {format_money(payout.amount_micros, currency)} to {escape(payout.method.label)} requested "
+        f"(#{payout.id}). An admin will review it; you'll get a message either way."
+    )
 
 
 def payout_notice(
@@ -372,6 +377,10 @@ def target_set(target: int, earned_today: int, currency: str) -> str:
         f"🎯 Daily target: {format_money(target, currency)}\n"
         f"{progress_bar(share)} {format_money(earned_today, currency)} earned today"
     )
+
+
+def account_suspended(reason: str) -> str:
+    return f"Your account was suspended: {escape(reason)}"
 
 
 # ---- quality control ---------------------------------------------------------------------------

@@ -170,8 +170,9 @@ async def test_admin_commands_and_audit(bot: RunningBot) -> None:
 
     await earn(bot, 1)
     wendy = bot.user(WORKER, "Wendy")
-    assert "suspended" in await say(bot, alice, "/suspend @wendy copying answers")
-    assert "suspended: copying answers" in wendy.last.body
+    # The reason is the admin's own words: markup in it is shown as typed, not taken as formatting.
+    assert "suspended" in await say(bot, alice, "/suspend @wendy copying <b>answers</b> & more")
+    assert "suspended: copying <b>answers</b> & more" in wendy.last.body
     assert "suspended" in await say(bot, wendy, "/work")
     await say(bot, alice, f"/unsuspend {WORKER}")
     assert "active again" in wendy.last.body
