@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ledger, users
 from bot.config import Settings
-from bot.errors import InvalidInput, NotAllowed
+from bot.errors import InvalidInput
 from bot.money import format_money
 from storage import ledger as books
 from storage.clock import utcnow
@@ -33,11 +33,6 @@ class AuditLine:
     action: str
     target: str
     details: str
-
-
-def require_admin(settings: Settings, user_id: int) -> None:
-    if user_id not in settings.admin_ids:
-        raise NotAllowed("Sorry, only admins can do that.")
 
 
 async def audit(session: AsyncSession, actor_id: int, action: str, target: str = "", details: str = "") -> None:

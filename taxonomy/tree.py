@@ -152,10 +152,6 @@ class Tree:
             node = None if node.parent_id is None else self._nodes[node.parent_id]
         return tuple(reversed(nodes))
 
-    def ancestors(self, node_id: int) -> tuple[Node, ...]:
-        """Same as `path`: root first, ending with the node itself."""
-        return self.path(node_id)
-
     def path_names(self, node_id: int, sep: str = " > ") -> str:
         return sep.join(node.name for node in self.path(node_id))
 

@@ -129,7 +129,6 @@ def test_children_and_leaves() -> None:
 def test_path_and_path_names() -> None:
     tree = small()
     assert [n.id for n in tree.path(4)] == [1, 2, 3, 4]
-    assert tree.ancestors(4) == tree.path(4)
     assert [n.id for n in tree.path(1)] == [1]
     assert tree.path_names(4) == "Home > Kitchen > Cookware > Skillets"
     assert tree.path_names(7, sep=" / ") == "Home / Garden / Tools"
