@@ -5,11 +5,12 @@ import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import credits
 from bot.money import MICROS
+from storage.assignments import ANSWERED
 from storage.models import Assignment, Batch, Payout
 
 
@@ -21,34 +22,39 @@ class Earnings:
     lifetime: int
 
 
-def _earned(worker_id: int):  # answers that were paid and not taken back by quality control
+def earned(worker_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The worker's answers that were paid and not taken back by quality control."""
     return (
         Assignment.worker_id == worker_id,
-        Assignment.status == "answered",
+        Assignment.status == ANSWERED,
         Assignment.credit_state != credits.REJECTED,
     )
 
 
+def day_start(now: datetime) -> datetime:
+    """Midnight UTC of `now`'s day: where "today" begins for every figure a worker sees."""
+    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def sum_rewards(session: AsyncSession, *where: ColumnElement[bool]) -> int:
+    return int(await session.scalar(select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(*where)))
+
+
 async def summary(session: AsyncSession, worker_id: int, now: datetime) -> Earnings:
-    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    starts = {"today": day, "week": day - timedelta(days=day.weekday()), "month": day.replace(day=1)}
-    totals = {}
-    for name, start in starts.items():
-        totals[name] = await session.scalar(
-            select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(
-                *_earned(worker_id), Assignment.answered_at >= start
-            )
-        )
-    lifetime = await session.scalar(
-        select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(*_earned(worker_id))
+    day, mine = day_start(now), earned(worker_id)
+    week, month = day - timedelta(days=day.weekday()), day.replace(day=1)
+    return Earnings(
+        today=await sum_rewards(session, *mine, Assignment.answered_at >= day),
+        week=await sum_rewards(session, *mine, Assignment.answered_at >= week),
+        month=await sum_rewards(session, *mine, Assignment.answered_at >= month),
+        lifetime=await sum_rewards(session, *mine),
     )
-    return Earnings(int(totals["today"]), int(totals["week"]), int(totals["month"]), int(lifetime))
 
 
 async def years(session: AsyncSession, worker_id: int) -> list[int]:
     """Years with any earnings, newest first."""
     stamps = await session.scalars(
-        select(Assignment.answered_at).where(*_earned(worker_id)).order_by(Assignment.answered_at)
+        select(Assignment.answered_at).where(*earned(worker_id)).order_by(Assignment.answered_at)
     )
     return sorted({stamp.year for stamp in stamps}, reverse=True)
 
@@ -59,7 +65,7 @@ async def statement_csv(session: AsyncSession, worker_id: int, year: int, curren
     answers = await session.execute(
         select(Assignment.answered_at, Batch.name, Assignment.reward_micros)
         .join(Batch, Batch.id == Assignment.batch_id)
-        .where(*_earned(worker_id), Assignment.answered_at >= start, Assignment.answered_at < end)
+        .where(*earned(worker_id), Assignment.answered_at >= start, Assignment.answered_at < end)
         .order_by(Assignment.answered_at)
     )
     days: dict[tuple[str, str], list[int]] = {}

@@ -1,12 +1,12 @@
 """A worker's own figures: tasks, accuracy, earnings, hourly rate, level, daily target and breaks."""
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import credits
+from bot import credits, earnings
 from bot.levels import Level, level_of
 from storage import assignments
 from storage.models import Assignment, User
@@ -44,21 +44,17 @@ class Nudges:
     level_reached: str | None = None  # the answer was the check that earned this level
 
 
-def _day_start(now: datetime) -> datetime:
-    return now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 async def stats(session: AsyncSession, worker_id: int, now: datetime) -> WorkerStats:
-    today = _day_start(now)
+    today = earnings.day_start(now)
     mine = Assignment.worker_id == worker_id
     counts = await assignments.answer_counts(session, mine)
     answered = (mine, Assignment.status == assignments.ANSWERED)
     tasks_today = await _count(session, *answered, Assignment.answered_at >= today)
     tasks_week = await _count(session, *answered, Assignment.answered_at >= today - timedelta(days=today.weekday()))
     rejected = await _count(session, *answered, Assignment.credit_state == credits.REJECTED)
-    paid = (*answered, Assignment.credit_state != credits.REJECTED)
-    earned = await _sum_rewards(session, *paid)
-    earned_today = await _sum_rewards(session, *paid, Assignment.answered_at >= today)
+    paid = earnings.earned(worker_id)
+    earned = await earnings.sum_rewards(session, *paid)
+    earned_today = await earnings.sum_rewards(session, *paid, Assignment.answered_at >= today)
     spans = await session.execute(select(Assignment.created_at, Assignment.answered_at).where(*paid))
     active = sum((min(done - shown, TASK_TIME_CAP) for shown, done in spans), timedelta())
     hourly = int(earned / (active.total_seconds() / 3600)) if active.total_seconds() >= 60 else None
@@ -80,10 +76,6 @@ async def stats(session: AsyncSession, worker_id: int, now: datetime) -> WorkerS
 
 async def _count(session: AsyncSession, *where: object) -> int:
     return int(await session.scalar(select(func.count(Assignment.id)).where(*where)))
-
-
-async def _sum_rewards(session: AsyncSession, *where: object) -> int:
-    return int(await session.scalar(select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(*where)))
 
 
 async def set_target(session: AsyncSession, worker_id: int, micros: int | None) -> None:
@@ -122,12 +114,8 @@ async def after_answer(session: AsyncSession, worker_id: int, credited: int, now
         return Nudges()
     reached = None
     if user.daily_target_micros:
-        today = await _sum_rewards(
-            session,
-            Assignment.worker_id == worker_id,
-            Assignment.status == assignments.ANSWERED,
-            Assignment.credit_state != credits.REJECTED,
-            Assignment.answered_at >= _day_start(now),
+        today = await earnings.sum_rewards(
+            session, *earnings.earned(worker_id), Assignment.answered_at >= earnings.day_start(now)
         )
         target = user.daily_target_micros
         reached = target if today >= target > today - credited else None
