@@ -11,15 +11,13 @@ from telegram.ext import (
     BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
-    ContextTypes,
     MessageHandler,
     filters,
 )
 
-from bot import jobs, taxonomies
-from bot.money import format_money
+from bot import taxonomies
 from bot.services import Services
-from handlers import admin, common, money, notify, progress, requester, router, texts, worker
+from handlers import admin, common, money, progress, requester, router, scheduled, texts, worker
 from handlers.ordering import PerUserOrder
 
 log = logging.getLogger(__name__)
@@ -92,50 +90,22 @@ def _register_handlers(application: Application) -> None:
 
 def _schedule_jobs(application: Application, services: Services) -> None:
     settings = services.settings
-
-    async def reclaim(_: ContextTypes.DEFAULT_TYPE) -> None:
-        await jobs.reclaim_reservations(services)
-
-    async def release(_: ContextTypes.DEFAULT_TYPE) -> None:
-        await jobs.release_holds(services)
-
-    async def sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
-        result = await jobs.sweep_payouts(services)
-        for worker_id in result.reminders:
-            await notify.tell(context.bot, services, worker_id, texts.PAYOUT_METHOD_REMINDER)
-        for payout in result.created:
-            await notify.tell(
-                context.bot,
-                services,
-                payout.worker_id,
-                texts.PAYOUT_REQUESTED.format(
-                    amount=format_money(payout.amount_micros, settings.currency),
-                    method=payout.method.label,
-                    id=payout.id,
-                ),
-            )
-            await admin.announce_payout(context.bot, services, payout.id)
-
+    queue = application.job_queue
     reclaim_every = min(RECLAIM_EVERY_SECONDS, settings.assignment_ttl_seconds)
+    queue.run_repeating(
+        scheduled.reclaim_reservations, interval=reclaim_every, first=reclaim_every, name="reclaim-reservations"
+    )
     # A credit becomes available at most this long after its hold ends.
     release_every = max(60, min(settings.hold_hours * 3600, RELEASE_EVERY_SECONDS))
-    queue = application.job_queue
-    queue.run_repeating(reclaim, interval=reclaim_every, first=reclaim_every, name="reclaim-reservations")
-    queue.run_repeating(release, interval=release_every, first=10, name="release-holds")
-    queue.run_repeating(sweep, interval=settings.payout_sweep_seconds, first=30, name="payout-sweep")
-
-    async def complete(context: ContextTypes.DEFAULT_TYPE) -> None:
-        for report in await jobs.complete_batches(services):
-            await requester.report_completion(context.bot, services, report)
-
-    async def digest(context: ContextTypes.DEFAULT_TYPE) -> None:
-        for requester_id, lines in (await jobs.daily_digest(services)).items():
-            await notify.tell(context.bot, services, requester_id, texts.digest(lines, settings.currency))
-
+    queue.run_repeating(scheduled.release_holds, interval=release_every, first=10, name="release-holds")
+    queue.run_repeating(scheduled.sweep_payouts, interval=settings.payout_sweep_seconds, first=30, name="payout-sweep")
     queue.run_repeating(
-        complete, interval=COMPLETION_EVERY_SECONDS, first=COMPLETION_EVERY_SECONDS, name="complete-batches"
+        scheduled.complete_batches,
+        interval=COMPLETION_EVERY_SECONDS,
+        first=COMPLETION_EVERY_SECONDS,
+        name="complete-batches",
     )
-    queue.run_daily(digest, time=DIGEST_TIME, name="daily-digest")
+    queue.run_daily(scheduled.daily_digest, time=DIGEST_TIME, name="daily-digest")
 
 
 async def _post_init(application: Application) -> None:

@@ -1,11 +1,11 @@
 """A worker's money: balance, payout method, payout requests, earnings and statements."""
 
 from telegram import InputFile, Update
+from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot import earnings, ledger, payouts, users
 from bot.errors import DomainError
-from bot.money import format_money
 from bot.payout_methods import KINDS, PROMPTS
 from handlers import admin, common, keyboards, texts
 from storage.clock import utcnow
@@ -79,9 +79,7 @@ async def request_payout(update: Update, context: Context) -> None:
         await update.effective_message.reply_text(str(refusal))
         return
     await update.effective_message.reply_text(
-        texts.PAYOUT_REQUESTED.format(
-            amount=format_money(payout.amount_micros, settings.currency), method=payout.method.label, id=payout.id
-        )
+        texts.payout_requested(payout, settings.currency), parse_mode=ParseMode.HTML
     )
     await admin.announce_payout(context.bot, services, payout.id)
 
