@@ -547,7 +547,7 @@ async def _read_back(
     for outcome in outcomes:
         if outcome.state in STOPPED:
             reason = outcome.reason or (FAILED_QUIZ if outcome.state == gold.FAILED else outcome.state)
-            # "accuracy on checks 1/5, at best 62%" and "… 0/5, at best 43%" are the same reason
+            # "gold answers right 1/5, at best 62%" and "… 0/5, at best 43%" are the same reason
             key = re.sub(r"\d+(\.\d+)?", "#", reason)
             reasons.setdefault(outcome.worker.kind, {}).setdefault(key, []).append(reason)
 

@@ -179,7 +179,7 @@ async def _reconsider(session: AsyncSession, batch: Batch, worker_id: int) -> Re
         return None
     if state.state != quality.REMOVED:
         return await _requiz(session, batch, state)
-    mine = quality.outside_quiz(batch.id, worker_id)
+    mine = quality.judged(batch.id, worker_id)
     if quality.proven_below(await answer_counts(session, *mine), batch.min_gold, batch.min_accuracy):
         return None
     state.state, state.reason, state.changed_at = gold.ACTIVE, None, utcnow()
