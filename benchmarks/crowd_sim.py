@@ -110,6 +110,7 @@ from storage.assignments import ANSWERED  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402
 from storage.models import Assignment, Batch, BatchWorker, Item, User  # noqa: E402
+from storage.states import WorkerState  # noqa: E402
 from taxonomy import Tree, load_default  # noqa: E402
 
 BATCH_ROOT = "Home & Garden > Kitchen & Dining"
@@ -134,7 +135,7 @@ RETRY_ROUNDS = 10  # a worker who failed the quiz comes back for a retry this ma
 HONEST, RANDOM, CONSTANT, FAST, COPIER = "honest", "random clicker", "constant", "too-fast bot", "copier"
 SPAMMERS = (RANDOM, CONSTANT, FAST, COPIER)
 SWITCHER = "switcher"  # opt-in (--switchers): right through the quiz, random leaves after it
-STOPPED = (quality.REMOVED, quality.HELD, gold.FAILED)  # "qualifying", "active" or no row: not stopped
+STOPPED = (WorkerState.REMOVED, WorkerState.HELD, WorkerState.FAILED)  # "qualifying", "active" or no row: not stopped
 NO_ROW = "no row"  # the worker never got a task in the batch: no BatchWorker row
 FAILED_QUIZ = "failed the qualification quiz"  # a failed worker's row has no reason text
 SECONDS = {
@@ -546,7 +547,7 @@ async def _read_back(
     reasons: dict[str, dict[str, list[str]]] = {}
     for outcome in outcomes:
         if outcome.state in STOPPED:
-            reason = outcome.reason or (FAILED_QUIZ if outcome.state == gold.FAILED else outcome.state)
+            reason = outcome.reason or (FAILED_QUIZ if outcome.state == WorkerState.FAILED else outcome.state)
             # "gold answers right 1/5, at best 62%" and "… 0/5, at best 43%" are the same reason
             key = re.sub(r"\d+(\.\d+)?", "#", reason)
             reasons.setdefault(outcome.worker.kind, {}).setdefault(key, []).append(reason)
@@ -627,10 +628,10 @@ def report_run(result: RunResult) -> dict[str, bool]:
     states = Counter(o.state for o in result.outcomes)
     if result.qualification:
         print(
-            f"quiz ({result.qualification} questions): failed {states[gold.FAILED]}, "
-            f"still qualifying {states[gold.QUALIFYING]}, "
+            f"quiz ({result.qualification} questions): failed {states[WorkerState.FAILED]}, "
+            f"still qualifying {states[WorkerState.QUALIFYING]}, "
             f"never got a task {states[NO_ROW]}, "
-            f"through it {len(result.outcomes) - states[gold.FAILED] - states[gold.QUALIFYING] - states[NO_ROW]}"
+            f"through it {len(result.outcomes) - states[WorkerState.FAILED] - states[WorkerState.QUALIFYING] - states[NO_ROW]}"
         )
     else:
         print("quiz: none")
@@ -657,9 +658,9 @@ def report_run(result: RunResult) -> dict[str, bool]:
         # budget spent, before their turn) put no answer in and met no rule.
         seen = [o for o in group if o.state != NO_ROW]
         base = len(seen) or 1
-        removed = sum(1 for o in seen if o.state == quality.REMOVED) / base
-        held = sum(1 for o in seen if o.state == quality.HELD) / base
-        failed = sum(1 for o in seen if o.state == gold.FAILED) / base
+        removed = sum(1 for o in seen if o.state == WorkerState.REMOVED) / base
+        held = sum(1 for o in seen if o.state == WorkerState.HELD) / base
+        failed = sum(1 for o in seen if o.state == WorkerState.FAILED) / base
         stopped = [o for o in seen if o.state in STOPPED]
         early = sum(1 for o in stopped if o.answers <= TARGET_WITHIN) / base
         total = result.answers_by_kind[kind]
@@ -682,15 +683,15 @@ def report_run(result: RunResult) -> dict[str, bool]:
             f"{accepted:>10.2f}  {target}"
         )
     honest = [o for o in result.outcomes if o.worker.kind == HONEST and o.state != NO_ROW]
-    stopped_by_rules = [o for o in honest if o.state in (quality.REMOVED, quality.HELD)]
+    stopped_by_rules = [o for o in honest if o.state in (WorkerState.REMOVED, WorkerState.HELD)]
     if stopped_by_rules:
         print(
             "honest workers removed or held: "
             + ", ".join(f"{o.state} at accuracy {o.worker.accuracy:.3f}" for o in stopped_by_rules)
         )
     if result.qualification and honest:
-        failed = [o.worker.accuracy for o in honest if o.state == gold.FAILED]
-        passed = [o.worker.accuracy for o in honest if o.state != gold.FAILED]
+        failed = [o.worker.accuracy for o in honest if o.state == WorkerState.FAILED]
+        passed = [o.worker.accuracy for o in honest if o.state != WorkerState.FAILED]
         print(
             f"honest workers kept out by the quiz after every try: {len(failed)} of {len(honest)}, "
             f"accuracy mean {_mean(failed)} (those let in: {_mean(passed)})"

@@ -13,6 +13,7 @@ from bot.money import format_money
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.models import Assignment, AuditEntry, Payout, User
+from storage.states import AssignmentStatus, PayoutStatus
 
 ROLES = ("requester",)
 
@@ -92,7 +93,7 @@ async def unsuspend(session: AsyncSession, admin_id: int, reference: str) -> Use
 
 async def stats(session: AsyncSession, now: datetime | None = None) -> Stats:
     since = (now or utcnow()) - timedelta(days=1)
-    answered_today = (Assignment.status == "answered", Assignment.answered_at >= since)
+    answered_today = (Assignment.status == AssignmentStatus.ANSWERED, Assignment.answered_at >= since)
     workers, answers = (
         await session.execute(
             select(func.count(func.distinct(Assignment.worker_id)), func.count(Assignment.id)).where(*answered_today)
@@ -101,7 +102,7 @@ async def stats(session: AsyncSession, now: datetime | None = None) -> Stats:
     pending, pending_amount = (
         await session.execute(
             select(func.count(Payout.id), func.coalesce(func.sum(Payout.amount_micros), 0)).where(
-                Payout.status == "requested"
+                Payout.status == PayoutStatus.REQUESTED
             )
         )
     ).one()

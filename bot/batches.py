@@ -18,6 +18,7 @@ from storage import assignments
 from storage.clock import utcnow
 from storage.db import Database
 from storage.models import Assignment, Batch, Item, User
+from storage.states import AssignmentStatus, BatchStatus, CreditState
 from taxonomy import Tree
 
 TASK_TYPES = ("categorize",)
@@ -29,7 +30,6 @@ TYPICAL_ANSWERS_PER_WORKER = 20  # most workers stop long before the cap: fund a
 # passing (spammers fail, so do some honest workers, and retries cost a quiz each) the batch still fills.
 QUIZ_TAKERS_PER_NEEDED_WORKER = 3
 MAX_QUIZ_TOP_UP = 1000  # quizzes a requester may add in one go
-DRAFT, ACTIVE, PAUSED, COMPLETED, CANCELLED = "draft", "active", "paused", "completed", "cancelled"
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ class BatchCache:
             if batch is None:
                 raise KeyError(batch_id)
             facts = facts_of(batch)
-            if batch.status != DRAFT:  # a draft's settings may still change
+            if batch.status != BatchStatus.DRAFT:  # a draft's settings may still change
                 self._facts[batch_id] = facts
         return facts
 
@@ -381,7 +381,7 @@ async def store_batch(
         min_seconds=spec.min_seconds,
         max_answers=max(1, math.ceil(spec.max_share * (len(drafts) - gold))) if spec.max_share < 1 else None,
         min_level=spec.min_level,
-        status=DRAFT,
+        status=BatchStatus.DRAFT,
         item_count=len(drafts),
         source_name=source_name[:256],
     )
@@ -441,7 +441,7 @@ async def owned(session: AsyncSession, batch_id: int, requester_id: int, lock: b
 async def choose(session: AsyncSession, batch_id: int, requester_id: int, setting: str, value: int) -> Batch:
     """Fill in a setting the requester picked with a button (drafts only)."""
     batch = await owned(session, batch_id, requester_id, lock=True)
-    if batch.status != DRAFT:
+    if batch.status != BatchStatus.DRAFT:
         raise DomainError("This batch was already launched or discarded.")
     if setting == "reward" and value > 0:
         batch.reward_micros = value
@@ -456,13 +456,13 @@ async def choose(session: AsyncSession, batch_id: int, requester_id: int, settin
 async def launch(session: AsyncSession, batch_id: int, requester_id: int, currency: str) -> Batch:
     """Reserve the batch's whole cost and open it to workers."""
     batch = await owned(session, batch_id, requester_id, lock=True)
-    if batch.status != DRAFT:
+    if batch.status != BatchStatus.DRAFT:
         raise DomainError(f"This batch is already {batch.status}.")
     if not batch.reward_micros or not batch.overlap:
         raise DomainError("Choose the reward and the overlap first.")
     cost = await cost_of(session, batch)
     await ledger.reserve_for_batch(session, batch.id, requester_id, cost.total, currency)
-    batch.status, batch.reserved_micros, batch.launched_at = ACTIVE, cost.total, utcnow()
+    batch.status, batch.reserved_micros, batch.launched_at = BatchStatus.ACTIVE, cost.total, utcnow()
     batch.gold_slots, batch.quiz_slots = cost.check_slots, cost.quiz_slots
     await _open_items(session, batch)
     return batch
@@ -496,7 +496,7 @@ async def _close_items(session: AsyncSession, batch: Batch) -> None:
 async def discard(session: AsyncSession, batch_id: int, requester_id: int) -> None:
     """Throw a draft away, items and all."""
     batch = await owned(session, batch_id, requester_id, lock=True)
-    if batch.status != DRAFT:
+    if batch.status != BatchStatus.DRAFT:
         raise DomainError(f"Only a draft can be discarded; this batch is {batch.status}.")
     await session.execute(delete(Item).where(Item.batch_id == batch.id))
     await session.delete(batch)
@@ -504,10 +504,10 @@ async def discard(session: AsyncSession, batch_id: int, requester_id: int) -> No
 
 async def pause(session: AsyncSession, batch_id: int, requester_id: int, paused: bool) -> Batch:
     batch = await owned(session, batch_id, requester_id, lock=True)
-    expected = ACTIVE if paused else PAUSED
+    expected = BatchStatus.ACTIVE if paused else BatchStatus.PAUSED
     if batch.status != expected:
         raise DomainError(f"This batch is {batch.status}; it cannot be {'paused' if paused else 'resumed'}.")
-    batch.status = PAUSED if paused else ACTIVE
+    batch.status = BatchStatus.PAUSED if paused else BatchStatus.ACTIVE
     await (_close_items if paused else _open_items)(session, batch)
     return batch
 
@@ -519,29 +519,31 @@ async def cancel(session: AsyncSession, batch_id: int, requester_id: int) -> int
         raise DomainError(f"This batch is {batch.status}; only a running or paused batch can be cancelled.")
     held = await session.scalars(
         select(Assignment)
-        .where(Assignment.batch_id == batch.id, Assignment.status == assignments.RESERVED)
+        .where(Assignment.batch_id == batch.id, Assignment.status == AssignmentStatus.RESERVED)
         .with_for_update()
     )
     for assignment in held:
-        await assignments.give_back(session, assignment, "released")
+        await assignments.give_back(session, assignment, AssignmentStatus.RELEASED)
     await session.execute(
         update(Item)
         .where(Item.batch_id == batch.id)
         .values(is_open=False, settled=True)
         .execution_options(synchronize_session=False)
     )
-    return await _finish(session, batch, CANCELLED)
+    return await _finish(session, batch, BatchStatus.CANCELLED)
 
 
 async def complete_finished(session: AsyncSession) -> list[Batch]:
     """Running batches with no open item and no outstanding task: completed, unspent money refunded."""
     open_item = exists().where(Item.batch_id == Batch.id, Item.is_open == True)  # noqa: E712
-    held = exists().where(Assignment.batch_id == Batch.id, Assignment.status == assignments.RESERVED)
+    held = exists().where(Assignment.batch_id == Batch.id, Assignment.status == AssignmentStatus.RESERVED)
     finished = list(
-        await session.scalars(select(Batch).where(Batch.status == ACTIVE, ~open_item, ~held).with_for_update())
+        await session.scalars(
+            select(Batch).where(Batch.status == BatchStatus.ACTIVE, ~open_item, ~held).with_for_update()
+        )
     )
     for batch in finished:
-        await _finish(session, batch, COMPLETED)
+        await _finish(session, batch, BatchStatus.COMPLETED)
     return finished
 
 
@@ -560,7 +562,7 @@ async def progress(session: AsyncSession, batch: Batch, now: datetime) -> Progre
         session,
         Assignment.batch_id == batch.id,
         Assignment.is_gold == False,  # noqa: E712
-        Assignment.credit_state != credits.REJECTED,  # a rejected answer is collected again
+        Assignment.credit_state != CreditState.REJECTED,  # a rejected answer is collected again
     )
     settled_short = await session.scalar(
         select(func.coalesce(func.sum(batch.overlap - Item.answers), 0)).where(
@@ -595,12 +597,12 @@ def _quizzes_left(batch: Batch) -> int | None:
 
 async def _eta(session: AsyncSession, batch: Batch, now: datetime, remaining: int) -> timedelta | None:
     """From the rate of the last hour's answers; None when nothing is moving."""
-    if remaining == 0 or batch.status != ACTIVE:
+    if remaining == 0 or batch.status != BatchStatus.ACTIVE:
         return timedelta(0) if remaining == 0 else None
     recent = await session.scalar(
         select(func.count(Assignment.id)).where(
             Assignment.batch_id == batch.id,
-            Assignment.status == assignments.ANSWERED,
+            Assignment.status == AssignmentStatus.ANSWERED,
             Assignment.is_gold == False,  # noqa: E712
             Assignment.answered_at >= now - timedelta(hours=1),
         )
@@ -617,7 +619,7 @@ async def of_requester(session: AsyncSession, requester_id: int, limit: int = 10
     return list(
         await session.scalars(
             select(Batch)
-            .where(Batch.requester_id == requester_id, Batch.status != DRAFT)
+            .where(Batch.requester_id == requester_id, Batch.status != BatchStatus.DRAFT)
             .order_by(Batch.id.desc())
             .limit(limit)
         )

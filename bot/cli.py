@@ -16,6 +16,7 @@ from bot.money import format_money, to_micros
 from bot.services import build_services
 from storage import migrate
 from storage.db import connect
+from storage.states import PayoutStatus
 from taxonomy import DEFAULT_TAXONOMY_NAME, TaxonomyError, parse_file
 
 
@@ -78,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     payout = commands.add_parser("payouts", help="payout requests").add_subparsers(required=True, metavar="ACTION")
     export = payout.add_parser("export", help="write PayPal payouts as a PayPal mass-payout CSV")
     export.add_argument(
-        "--status", default=payouts.APPROVED, choices=(payouts.REQUESTED, payouts.APPROVED, payouts.REJECTED)
+        "--status",
+        default=PayoutStatus.APPROVED,
+        choices=(PayoutStatus.REQUESTED, PayoutStatus.APPROVED, PayoutStatus.REJECTED),
     )
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     export.set_defaults(handler=_payouts_export)

@@ -10,11 +10,9 @@ from bot import ledger
 from bot.errors import DomainError
 from storage import assignments
 from storage.models import Assignment, Batch
+from storage.states import BatchStatus, CreditState
 
-PENDING = "pending"
-AVAILABLE = "available"
-REJECTED = "rejected"
-HOLDING_A_RESERVE = ("active", "paused")  # batch statuses whose unspent money is not yet refunded
+HOLDING_A_RESERVE = (BatchStatus.ACTIVE, BatchStatus.PAUSED)  # batch statuses whose unspent money is not yet refunded
 
 
 async def release_due(session: AsyncSession, now: datetime, hold: timedelta, limit: int = 2000) -> int:
@@ -26,7 +24,7 @@ async def release_due(session: AsyncSession, now: datetime, hold: timedelta, lim
     due = (
         await session.execute(
             select(Assignment.id, Assignment.worker_id, Assignment.reward_micros)
-            .where(Assignment.credit_state == PENDING, Assignment.answered_at <= now - hold)
+            .where(Assignment.credit_state == CreditState.PENDING, Assignment.answered_at <= now - hold)
             .order_by(Assignment.credit_state, Assignment.answered_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -44,7 +42,7 @@ async def release_due(session: AsyncSession, now: datetime, hold: timedelta, lim
         await session.execute(
             update(Assignment)
             .where(Assignment.id.in_([row[0] for row in due]))
-            .values(credit_state=AVAILABLE)
+            .values(credit_state=CreditState.AVAILABLE)
             .execution_options(synchronize_session=False)
         )
     return len(due)
@@ -55,9 +53,9 @@ async def reject(session: AsyncSession, assignment_id: int) -> bool:
     assignment = await session.scalar(select(Assignment).where(Assignment.id == assignment_id).with_for_update())
     if assignment is None or assignment.credit_state is None:
         raise DomainError("There is no answer to reject.")
-    if assignment.credit_state == REJECTED:
+    if assignment.credit_state == CreditState.REJECTED:
         return False
-    if assignment.credit_state != PENDING:
+    if assignment.credit_state != CreditState.PENDING:
         raise DomainError("This answer's credit was already released to the worker.")
     requester_id, status = (
         await session.execute(select(Batch.requester_id, Batch.status).where(Batch.id == assignment.batch_id))
@@ -65,7 +63,7 @@ async def reject(session: AsyncSession, assignment_id: int) -> bool:
     running = status in HOLDING_A_RESERVE
     amount = assignment.reward_micros
     await ledger.reject_credit(session, assignment.id, assignment.worker_id, requester_id, amount, running)
-    assignment.credit_state = REJECTED
+    assignment.credit_state = CreditState.REJECTED
     if running:
         # The money is back in the batch's reserve (refunded at the end like the rest of it, since
         # `spent` still counts the rejected answer) and buys another answer in its place.
@@ -102,8 +100,8 @@ async def restore(session: AsyncSession, assignment_id: int, worker_id: int, req
         batch.reserved_micros -= amount
     restored = await session.execute(
         update(Assignment)
-        .where(Assignment.id == assignment_id, Assignment.credit_state == REJECTED)
-        .values(credit_state=AVAILABLE)
+        .where(Assignment.id == assignment_id, Assignment.credit_state == CreditState.REJECTED)
+        .values(credit_state=CreditState.AVAILABLE)
         .returning(Assignment.item_id, Assignment.is_gold)
         .execution_options(synchronize_session=False)
     )

@@ -11,13 +11,13 @@ from bot import credits, gold, quality
 from bot.errors import DomainError, NotAllowed, TaskUnavailable
 from bot.levels import rank_of
 from bot.services import Services
-from storage.assignments import ANSWERED, answer_counts
+from storage.assignments import answer_counts
 from storage.clock import utcnow
 from storage.models import Assignment, Batch, BatchWorker, GoldDispute, Item, User
+from storage.states import AssignmentStatus, CreditState, DisputeState, WorkerState
 from taxonomy import Tree
 
-OPEN, CORRECTED, DROPPED, UPHELD = "open", "corrected", "dropped", "upheld"
-DECISIONS = (CORRECTED, DROPPED, UPHELD)
+DECISIONS = (DisputeState.CORRECTED, DisputeState.DROPPED, DisputeState.UPHELD)
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ async def _contest(session: AsyncSession, tree: Tree, assignment: Assignment) ->
             worker_id=assignment.worker_id,
             answer_node_id=assignment.answer_node_id,
             gold_node_id=item.gold_node_id,
-            status=OPEN,
+            status=DisputeState.OPEN,
         )
         session.add(dispute)
         await session.flush()
@@ -113,13 +113,13 @@ async def _decide(
     batch = await session.scalar(select(Batch).where(Batch.id == dispute.batch_id))
     if decider_id != batch.requester_id and not is_admin:
         raise NotAllowed("Only the batch's requester or an admin can decide on its gold.")
-    if dispute.status != OPEN:
+    if dispute.status != DisputeState.OPEN:
         raise DomainError(f"This dispute was already decided: {dispute.status}.")
     item = await session.scalar(select(Item).where(Item.id == dispute.item_id).with_for_update())
     contesters = await _close_disputes(session, item.id, status, decider_id)
-    if status == UPHELD or item.gold_node_id != dispute.gold_node_id:
+    if status == DisputeState.UPHELD or item.gold_node_id != dispute.gold_node_id:
         return Decision(status, item.title, contesters, 0, ())
-    item.gold_node_id = dispute.answer_node_id if status == CORRECTED else None
+    item.gold_node_id = dispute.answer_node_id if status == DisputeState.CORRECTED else None
     workers, regraded = await _regrade(session, tree, item)
     await session.flush()
     reinstated = []
@@ -135,7 +135,7 @@ async def _close_disputes(session: AsyncSession, item_id: int, status: str, deci
     """One decision answers every open dispute on the item."""
     closed = await session.execute(
         update(GoldDispute)
-        .where(GoldDispute.item_id == item_id, GoldDispute.status == OPEN)
+        .where(GoldDispute.item_id == item_id, GoldDispute.status == DisputeState.OPEN)
         .values(status=status, decided_by=decider_id, decided_at=utcnow())
         .returning(GoldDispute.worker_id)
         .execution_options(synchronize_session=False)
@@ -147,7 +147,9 @@ async def _regrade(session: AsyncSession, tree: Tree, item: Item) -> tuple[set[i
     """Grade every answer on the item against its new gold (none: no longer graded)."""
     answered = list(
         await session.scalars(
-            select(Assignment).where(Assignment.item_id == item.id, Assignment.status == ANSWERED).with_for_update()
+            select(Assignment)
+            .where(Assignment.item_id == item.id, Assignment.status == AssignmentStatus.ANSWERED)
+            .with_for_update()
         )
     )
     changed = 0
@@ -175,16 +177,16 @@ async def _recount_lifetime(session: AsyncSession, worker_id: int) -> None:
 async def _reconsider(session: AsyncSession, batch: Batch, worker_id: int) -> Reinstated | None:
     """Work out the worker's quiz and removal again from the regraded answers."""
     state = await session.get(BatchWorker, (batch.id, worker_id))
-    if state is None or state.state not in (gold.FAILED, gold.QUALIFYING, quality.REMOVED):
+    if state is None or state.state not in (WorkerState.FAILED, WorkerState.QUALIFYING, WorkerState.REMOVED):
         return None
-    if state.state != quality.REMOVED:
+    if state.state != WorkerState.REMOVED:
         return await _requiz(session, batch, state)
     mine = quality.judged(batch.id, worker_id)
     if quality.proven_below(await answer_counts(session, *mine), batch.min_gold, batch.min_accuracy):
         return None
-    state.state, state.reason, state.changed_at = gold.ACTIVE, None, utcnow()
+    state.state, state.reason, state.changed_at = WorkerState.ACTIVE, None, utcnow()
     rejected = await session.execute(
-        select(Assignment.id, Assignment.reward_micros).where(*mine, Assignment.credit_state == credits.REJECTED)
+        select(Assignment.id, Assignment.reward_micros).where(*mine, Assignment.credit_state == CreditState.REJECTED)
     )
     restored = 0
     for assignment_id, reward in rejected.all():
@@ -197,10 +199,10 @@ async def _requiz(session: AsyncSession, batch: Batch, state: BatchWorker) -> Re
     """Score the current attempt again; a dropped question makes room for one more."""
     score = await gold.attempt_score(session, batch.id, state.worker_id, state.attempts)
     if score.gold < batch.qualification:
-        state.state, state.retry_at = gold.QUALIFYING, None
+        state.state, state.retry_at = WorkerState.QUALIFYING, None
         return None
     passed = score.gold_correct >= gold.needed_to_pass(batch.pass_score, batch.qualification)
-    if passed and state.state == gold.FAILED:
-        state.state, state.retry_at, state.changed_at = gold.ACTIVE, None, utcnow()
+    if passed and state.state == WorkerState.FAILED:
+        state.state, state.retry_at, state.changed_at = WorkerState.ACTIVE, None, utcnow()
         return Reinstated(state.worker_id, batch.name, "quiz", 0)
     return None

@@ -8,10 +8,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import credits
 from bot.money import MICROS
-from storage.assignments import ANSWERED
 from storage.models import Assignment, Batch, Payout
+from storage.states import AssignmentStatus, CreditState
 
 
 @dataclass(frozen=True)
@@ -26,8 +25,8 @@ def earned(worker_id: int) -> tuple[ColumnElement[bool], ...]:
     """The worker's answers that were paid and not taken back by quality control."""
     return (
         Assignment.worker_id == worker_id,
-        Assignment.status == ANSWERED,
-        Assignment.credit_state != credits.REJECTED,
+        Assignment.status == AssignmentStatus.ANSWERED,
+        Assignment.credit_state != CreditState.REJECTED,
     )
 
 

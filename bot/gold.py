@@ -18,13 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.batches import BatchFacts
 from storage import assignments
-from storage.assignments import ANSWERED, AnswerCounts, AnsweredTask, answer_counts
+from storage.assignments import AnswerCounts, AnsweredTask, answer_counts
 from storage.models import Assignment, Batch, BatchWorker, Item
 from storage.sql import insert_ignoring_conflicts
+from storage.states import AssignmentStatus, WorkerState
 from taxonomy import Tree
 
 QUIZ_ATTEMPTS = 3  # the first try and two retries
-QUALIFYING, FAILED, ACTIVE = "qualifying", "failed", "active"
 
 # Whether the next task is a check is drawn at random, so no worker can count their way around it.
 _draw = random.Random()
@@ -116,7 +116,11 @@ async def _answers_given(session: AsyncSession, batch_id: int, worker_id: int) -
     """How often the worker gave each category in this batch."""
     rows = await session.execute(
         select(Assignment.answer_node_id, func.count())
-        .where(Assignment.worker_id == worker_id, Assignment.batch_id == batch_id, Assignment.status == ANSWERED)
+        .where(
+            Assignment.worker_id == worker_id,
+            Assignment.batch_id == batch_id,
+            Assignment.status == AssignmentStatus.ANSWERED,
+        )
         .group_by(Assignment.answer_node_id)
     )
     return Counter(dict(rows.all()))
@@ -129,7 +133,7 @@ async def _start_attempt(session: AsyncSession, batch_id: int, worker_id: int, a
     await session.execute(
         update(BatchWorker)
         .where(BatchWorker.batch_id == batch_id, BatchWorker.worker_id == worker_id)
-        .values(state=QUALIFYING, attempts=attempt, retry_at=None, reason=None)
+        .values(state=WorkerState.QUALIFYING, attempts=attempt, retry_at=None, reason=None)
         .execution_options(synchronize_session=False)
     )
 
@@ -148,7 +152,7 @@ async def after_quiz_answer(
         await session.execute(
             update(BatchWorker)
             .where(BatchWorker.batch_id == batch.id, BatchWorker.worker_id == assignment.worker_id)
-            .values(state=ACTIVE if passed else FAILED, retry_at=retry_at, changed_at=now)
+            .values(state=WorkerState.ACTIVE if passed else WorkerState.FAILED, retry_at=retry_at, changed_at=now)
             .execution_options(synchronize_session=False)
         )
     title, gold = (

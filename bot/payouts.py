@@ -16,11 +16,9 @@ from bot.payout_methods import Method, normalise
 from storage import assignments
 from storage.clock import utcnow
 from storage.models import Assignment, Payout, PayoutMethod, PayoutNotice, User
+from storage.states import PayoutStatus
 
 CENT = MICROS // 100
-REQUESTED = "requested"
-APPROVED = "approved"
-REJECTED = "rejected"
 
 
 class AlreadyDecided(DomainError):
@@ -101,7 +99,7 @@ async def request(
         amount_micros=amount,
         method_kind=method.kind,
         method_address=method.address,
-        status=REQUESTED,
+        status=PayoutStatus.REQUESTED,
     )
     session.add(payout)
     await session.flush()
@@ -116,10 +114,10 @@ async def decide(
     payout = await session.scalar(select(Payout).where(Payout.id == payout_id).with_for_update())
     if payout is None:
         raise DomainError(f"There is no payout #{payout_id}.")
-    if payout.status != REQUESTED:
+    if payout.status != PayoutStatus.REQUESTED:
         raise AlreadyDecided(f"Payout #{payout_id} was already {payout.status}.")
     await ledger.settle_payout(session, payout.id, payout.worker_id, payout.amount_micros, approve)
-    payout.status = APPROVED if approve else REJECTED
+    payout.status = PayoutStatus.APPROVED if approve else PayoutStatus.REJECTED
     payout.decided_at = utcnow()
     payout.decided_by = admin_id
     if approve:
@@ -131,7 +129,7 @@ async def decide(
 
 async def set_reference(session: AsyncSession, payout_id: int, reference: str) -> PayoutView:
     payout = await session.get(Payout, payout_id)
-    if payout is None or payout.status != APPROVED:
+    if payout is None or payout.status != PayoutStatus.APPROVED:
         raise DomainError("Only an approved payout can carry a transaction id.")
     payout.reference = reference.strip()[:256]
     return await view(session, payout_id)
@@ -167,14 +165,14 @@ async def worker_record(session: AsyncSession, worker_id: int) -> WorkerRecord:
     paid, count = (
         await session.execute(
             select(func.coalesce(func.sum(Payout.amount_micros), 0), func.count(Payout.id)).where(
-                Payout.worker_id == worker_id, Payout.status == APPROVED
+                Payout.worker_id == worker_id, Payout.status == PayoutStatus.APPROVED
             )
         )
     ).one()
     return WorkerRecord(counts.answers, counts.gold, counts.gold_correct, int(paid), int(count))
 
 
-async def queue(session: AsyncSession, status: str = REQUESTED, limit: int = 50) -> list[PayoutView]:
+async def queue(session: AsyncSession, status: str = PayoutStatus.REQUESTED, limit: int = 50) -> list[PayoutView]:
     """One query for the whole list, so an export of many payouts does not query per payout."""
     rows = await session.execute(_with_worker().where(Payout.status == status).order_by(Payout.id).limit(limit))
     return [_view(payout, user) for payout, user in rows]

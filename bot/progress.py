@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import credits, earnings
+from bot import earnings
 from bot.levels import Level, level_of
 from storage import assignments
 from storage.models import Assignment, User
+from storage.states import AssignmentStatus, CreditState
 
 TASK_TIME_CAP = timedelta(minutes=2)  # a task left open over lunch is not two hours of work
 BREAK_AFTER = timedelta(minutes=25)
@@ -48,10 +49,10 @@ async def stats(session: AsyncSession, worker_id: int, now: datetime) -> WorkerS
     today = earnings.day_start(now)
     mine = Assignment.worker_id == worker_id
     counts = await assignments.answer_counts(session, mine)
-    answered = (mine, Assignment.status == assignments.ANSWERED)
+    answered = (mine, Assignment.status == AssignmentStatus.ANSWERED)
     tasks_today = await _count(session, *answered, Assignment.answered_at >= today)
     tasks_week = await _count(session, *answered, Assignment.answered_at >= today - timedelta(days=today.weekday()))
-    rejected = await _count(session, *answered, Assignment.credit_state == credits.REJECTED)
+    rejected = await _count(session, *answered, Assignment.credit_state == CreditState.REJECTED)
     paid = earnings.earned(worker_id)
     earned = await earnings.sum_rewards(session, *paid)
     earned_today = await earnings.sum_rewards(session, *paid, Assignment.answered_at >= today)

@@ -13,13 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import credits, gold, users
 from bot.batches import BatchFacts
 from bot.levels import level_of, rank_of, wilson_upper_bound
-from storage.assignments import ANSWERED, AnswerCounts, AnsweredTask, answer_counts
+from storage.assignments import AnswerCounts, AnsweredTask, answer_counts
 from storage.clock import utcnow
 from storage.models import Assignment, BatchWorker, Item, User
 from storage.sql import upsert_adding
+from storage.states import AssignmentStatus, CreditState, WorkerState
 from taxonomy import Tree
 
-ACTIVE, REMOVED, HELD = "active", "removed", "held"
 SPEED_WINDOW, SPEED_STRIKES = 10, 3  # 3 of the last 10 answers too fast
 SAME_ANSWER_RUN = 10  # where the crowd disagrees on at least half of them
 CROWD_SAMPLE, MIN_CROWD_SAMPLE = 101, 30
@@ -35,7 +35,7 @@ _recent_answers = (
     .where(
         _assignments.c.batch_id == bindparam("batch"),
         _assignments.c.worker_id == bindparam("worker"),
-        _assignments.c.status == ANSWERED,
+        _assignments.c.status == AssignmentStatus.ANSWERED,
     )
     .order_by(_assignments.c.id.desc())
     .limit(max(SPEED_WINDOW, SAME_ANSWER_RUN))
@@ -137,14 +137,14 @@ async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worke
         return None
     bound = wilson_upper_bound(counts.gold_correct, counts.gold)
     reason = f"gold answers right {counts.gold_correct}/{counts.gold}, at best {bound:.0%}"
-    await _set_state(session, batch.id, worker_id, REMOVED, reason)
+    await _set_state(session, batch.id, worker_id, WorkerState.REMOVED, reason)
     last_good = await session.scalar(select(func.max(Assignment.id)).where(*mine, Assignment.gold_correct == True))  # noqa: E712
     rejected = 0
     since = await session.scalars(
         select(Assignment.id).where(
             *mine,
             Assignment.id > (last_good or 0),
-            Assignment.credit_state == credits.PENDING,
+            Assignment.credit_state == CreditState.PENDING,
             Assignment.quiz_attempt.is_(None),  # quiz answers are paid training whatever their outcome
         )
     )
@@ -200,7 +200,7 @@ async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, 
         select(func.count(func.distinct(Assignment.item_id))).where(
             Assignment.item_id.in_(items),
             Assignment.worker_id != worker_id,
-            Assignment.status == ANSWERED,
+            Assignment.status == AssignmentStatus.ANSWERED,
             Assignment.answer_node_id != answer,
         )
     )
@@ -208,7 +208,7 @@ async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, 
 
 
 async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason: str) -> Hold:
-    await _set_state(session, batch.id, worker_id, HELD, reason)
+    await _set_state(session, batch.id, worker_id, WorkerState.HELD, reason)
     await users.release_reservations(session, worker_id)
     return Hold(batch.id, batch.name, worker_id, reason)
 
@@ -224,7 +224,11 @@ async def _crowd_floor(session: AsyncSession, batch_id: int, worker_id: int) -> 
         return cached[0]
     rows = await session.execute(
         select(Assignment.created_at, Assignment.answered_at)
-        .where(Assignment.batch_id == batch_id, Assignment.worker_id != worker_id, Assignment.status == ANSWERED)
+        .where(
+            Assignment.batch_id == batch_id,
+            Assignment.worker_id != worker_id,
+            Assignment.status == AssignmentStatus.ANSWERED,
+        )
         .order_by(Assignment.id.desc())
         .limit(CROWD_SAMPLE)
     )
@@ -248,8 +252,12 @@ async def reinstate(session: AsyncSession, batch_id: int, worker_id: int) -> boo
     """An admin looked and lets the worker continue in the batch."""
     result = await session.execute(
         update(BatchWorker)
-        .where(BatchWorker.batch_id == batch_id, BatchWorker.worker_id == worker_id, BatchWorker.state != ACTIVE)
-        .values(state=ACTIVE, reason=None, changed_at=utcnow())
+        .where(
+            BatchWorker.batch_id == batch_id,
+            BatchWorker.worker_id == worker_id,
+            BatchWorker.state != WorkerState.ACTIVE,
+        )
+        .values(state=WorkerState.ACTIVE, reason=None, changed_at=utcnow())
         .returning(BatchWorker.worker_id)
         .execution_options(synchronize_session=False)
     )

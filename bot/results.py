@@ -8,10 +8,10 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import aggregation, credits, quality
+from bot import aggregation, quality
 from bot.aggregation import Answer
-from storage import assignments
 from storage.models import Assignment, Item
+from storage.states import AssignmentStatus, CreditState, WorkerState
 from taxonomy import Tree
 
 
@@ -44,12 +44,12 @@ async def collect(session: AsyncSession, batch_id: int, tree: Tree) -> tuple[lis
     answered = list(
         await session.scalars(
             select(Assignment)
-            .where(Assignment.batch_id == batch_id, Assignment.status == assignments.ANSWERED)
+            .where(Assignment.batch_id == batch_id, Assignment.status == AssignmentStatus.ANSWERED)
             .order_by(Assignment.id)
         )
     )
     external = {item.id: item.external_id for item in items}
-    accepted = [a for a in answered if a.credit_state != credits.REJECTED]
+    accepted = [a for a in answered if a.credit_state != CreditState.REJECTED]
     crowd = [Answer(external[a.item_id], str(a.worker_id), str(a.answer_node_id)) for a in accepted]
     gold = {item.external_id: str(item.gold_node_id) for item in items if item.gold_node_id is not None}
     labels = aggregation.aggregate(crowd, method="auto", gold=gold) if crowd else {}
@@ -96,9 +96,9 @@ def _raw(answered: list[Assignment], external: dict[int, str], tree: Tree, state
                 answer_path=_path(tree, node),
                 seconds=seconds,
                 gold=gold,
-                accepted="no" if assignment.credit_state == credits.REJECTED else "yes",
+                accepted="no" if assignment.credit_state == CreditState.REJECTED else "yes",
                 worker_gold_accuracy=accuracy,
-                worker_status=states.get(assignment.worker_id, "active"),
+                worker_status=states.get(assignment.worker_id, WorkerState.ACTIVE),
             )
         )
     return rows

@@ -9,6 +9,7 @@ from bot.config import Settings
 from storage import assignments
 from storage.clock import utcnow
 from storage.models import User
+from storage.states import AssignmentStatus
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ async def mark_unreachable(session: AsyncSession, user_id: int) -> int:
 async def release_reservations(session: AsyncSession, user_id: int) -> int:
     held = await assignments.open_for_worker(session, user_id, lock_rows=True)
     for assignment in held:
-        await assignments.give_back(session, assignment, "released")
+        await assignments.give_back(session, assignment, AssignmentStatus.RELEASED)
     return len(held)
 
 

@@ -9,16 +9,17 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import aggregation, credits, gold, ledger, progress, quality
+from bot import aggregation, gold, ledger, progress, quality
 from bot.aggregation import Answer
 from bot.batches import BatchFacts
 from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
 from bot.services import Services
 from bot.taxonomies import LoadedTaxonomy
 from storage import assignments
-from storage.assignments import ANSWERED, RESERVED, AnsweredTask
+from storage.assignments import AnsweredTask
 from storage.clock import utcnow
 from storage.models import Assignment, Item, User
+from storage.states import AssignmentStatus, CreditState
 from taxonomy import Tree
 
 PAGE_SIZE = 8
@@ -114,7 +115,7 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
         session: AsyncSession,
     ) -> tuple[int, int, progress.Nudges, quality.Removal | quality.Hold | gold.QuizStep | None, _Next | None]:
         now = utcnow()
-        answered = await assignments.record_answer(session, assignment_id, worker_id, node_id, now, credits.PENDING)
+        answered = await assignments.record_answer(session, assignment_id, worker_id, node_id, now, CreditState.PENDING)
         if answered is None:
             raise _refusal(await assignments.lock(session, assignment_id), worker_id) or TaskUnavailable()
         batch = await services.batches.get(answered.batch_id, session)
@@ -159,7 +160,7 @@ async def skip(services: Services, worker_id: int, assignment_id: int) -> TaskSc
     async def give_up(session: AsyncSession) -> _Next | None:
         assignment = await assignments.lock(session, assignment_id)
         _check_open(assignment, worker_id)
-        await assignments.give_back(session, assignment, "skipped")
+        await assignments.give_back(session, assignment, AssignmentStatus.SKIPPED)
         return await _claim_following(services, session, worker_id)
 
     return await _following_screen(services, await services.db.write_retrying(give_up))
@@ -170,7 +171,7 @@ async def stop(services: Services, worker_id: int, assignment_id: int) -> None:
     async with services.db.write() as session:
         assignment = await assignments.lock(session, assignment_id)
         _check_open(assignment, worker_id)
-        await assignments.give_back(session, assignment, "released")
+        await assignments.give_back(session, assignment, AssignmentStatus.RELEASED)
 
 
 async def search(services: Services, worker_id: int, query: str) -> SearchScreen | None:
@@ -248,8 +249,8 @@ async def _apply_stop_rule(session: AsyncSession, loaded: LoadedTaxonomy, batch:
         await session.execute(
             select(Assignment.worker_id, Assignment.answer_node_id).where(
                 Assignment.item_id == item_id,
-                Assignment.status == ANSWERED,
-                Assignment.credit_state != credits.REJECTED,
+                Assignment.status == AssignmentStatus.ANSWERED,
+                Assignment.credit_state != CreditState.REJECTED,
             )
         )
     ).all()
@@ -268,7 +269,7 @@ async def _gold_record(session: AsyncSession, batch_id: int, workers: set[int]) 
             .join(Item, Item.id == Assignment.item_id)
             .where(
                 Assignment.batch_id == batch_id,
-                Assignment.status == ANSWERED,
+                Assignment.status == AssignmentStatus.ANSWERED,
                 Assignment.worker_id.in_(workers),
                 Item.gold_node_id.is_not(None),
             )
@@ -311,9 +312,9 @@ def _refusal(assignment: Assignment | None, worker_id: int) -> TaskUnavailable |
     # The same refusal for "not yours" and "gone": nothing to learn by probing other ids.
     if assignment is None or assignment.worker_id != worker_id:
         return TaskUnavailable()
-    if assignment.status == ANSWERED:
+    if assignment.status == AssignmentStatus.ANSWERED:
         return AlreadyAnswered()
-    if assignment.status != RESERVED:
+    if assignment.status != AssignmentStatus.RESERVED:
         return TaskUnavailable()
     return None
 

@@ -12,6 +12,7 @@ from bot.errors import DomainError, InvalidInput
 from bot.money import format_money, to_micros
 from bot.services import Services
 from handlers import common, keyboards, notify, texts
+from storage.states import PayoutStatus
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -174,7 +175,7 @@ async def payout_queue(update: Update, context: Context) -> None:
 async def payouts_csv(update: Update, context: Context) -> None:
     services = common.services_of(context)
     async with services.db.read() as session:
-        approved = await payouts.queue(session, status=payouts.APPROVED, limit=10_000)
+        approved = await payouts.queue(session, status=PayoutStatus.APPROVED, limit=10_000)
     content = payouts.paypal_mass_payout_csv(approved, services.settings.currency)
     await context.bot.send_document(
         update.effective_chat.id,

@@ -21,6 +21,7 @@ from handlers.callbacks import (
     Statement,
     Stop,
 )
+from storage.states import BatchStatus
 
 
 def _button(label: str, action: callbacks.Action) -> InlineKeyboardButton:
@@ -115,11 +116,11 @@ def launch_or_discard(batch_id: int) -> InlineKeyboardMarkup:
 
 def batch_controls(batch_id: int, status: str) -> InlineKeyboardMarkup:
     row = []
-    if status == "active":
+    if status == BatchStatus.ACTIVE:
         row.append(_button("⏸ Pause", Control(batch_id, "pause")))
-    if status == "paused":
+    if status == BatchStatus.PAUSED:
         row.append(_button("▶ Resume", Control(batch_id, "resume")))
-    if status in ("active", "paused"):
+    if status in (BatchStatus.ACTIVE, BatchStatus.PAUSED):
         row.append(_button("⏹ Cancel", Control(batch_id, "cancel")))
     results = [_button("📥 Results", Control(batch_id, "results")), _button("📥 JSONL", Control(batch_id, "jsonl"))]
     return InlineKeyboardMarkup([row, results] if row else [results])

@@ -17,10 +17,9 @@ from sqlalchemy import ColumnElement, Select, bindparam, case, exists, func, ins
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Assignment, Batch, BatchWorker, Item, User
+from storage.states import AssignmentStatus, BatchStatus, WorkerState
 
-RESERVED = "reserved"
-_batch_running = exists().where(Batch.id == Item.batch_id, Batch.status == "active")
-ANSWERED = "answered"
+_batch_running = exists().where(Batch.id == Item.batch_id, Batch.status == BatchStatus.ACTIVE)
 _assignments, _items = Assignment.__table__, Item.__table__
 
 
@@ -57,10 +56,10 @@ def _open_item_query() -> Select[tuple[Item, int, int, float]]:
     mine = (BatchWorker.batch_id == Item.batch_id, BatchWorker.worker_id == worker)
     stopped = exists().where(
         *mine,
-        (BatchWorker.state != "active")
+        (BatchWorker.state != WorkerState.ACTIVE)
         | (BatchWorker.answers >= func.coalesce(Batch.max_answers, BatchWorker.answers + 1)),
     )
-    qualified = (Batch.qualification == 0) | exists().where(*mine, BatchWorker.state == "active")
+    qualified = (Batch.qualification == 0) | exists().where(*mine, BatchWorker.state == WorkerState.ACTIVE)
     # Under dynamic overlap a slot past min_overlap opens only once every earlier one is answered,
     # so the stop rule has seen them all before paying for one more answer.
     slot_needed = (
@@ -73,7 +72,7 @@ def _open_item_query() -> Select[tuple[Item, int, int, float]]:
         .outerjoin(User, User.id == worker)
         .where(
             Item.is_open == True,  # noqa: E712
-            Batch.status == "active",
+            Batch.status == BatchStatus.ACTIVE,
             ~already_seen,
             User.suspended_reason.is_(None),
             ~stopped,
@@ -118,21 +117,23 @@ async def quiz_openings(session: AsyncSession, worker_id: int, now: datetime, ma
     suspended = exists().where(User.id == worker_id, User.suspended_reason.is_not(None))
     open_work = exists().where(Item.batch_id == Batch.id, Item.is_open == True)  # noqa: E712
     may_start = BatchWorker.state.is_(None) | (
-        (BatchWorker.state == "failed") & (BatchWorker.retry_at <= now) & (BatchWorker.attempts < max_attempts)
+        (BatchWorker.state == WorkerState.FAILED)
+        & (BatchWorker.retry_at <= now)
+        & (BatchWorker.attempts < max_attempts)
     )
     # An attempt under way has its questions paid for; a new one needs a whole quiz's worth.
-    may_take = (BatchWorker.state == "qualifying") | (may_start & (Batch.quiz_slots >= Batch.qualification))
+    may_take = (BatchWorker.state == WorkerState.QUALIFYING) | (may_start & (Batch.quiz_slots >= Batch.qualification))
     rows = await session.execute(
         select(
             Batch.id,
             Batch.qualification,
             _reward(level),
-            BatchWorker.state == "qualifying",
+            BatchWorker.state == WorkerState.QUALIFYING,
             func.coalesce(BatchWorker.attempts, 0),
         )
         .outerjoin(BatchWorker, (BatchWorker.batch_id == Batch.id) & (BatchWorker.worker_id == worker_id))
         .where(
-            Batch.status == "active",
+            Batch.status == BatchStatus.ACTIVE,
             Batch.qualification > 0,
             _level_ok(level),
             ~suspended,
@@ -206,7 +207,7 @@ async def reserve(
         "item_id": item.id,
         "batch_id": item.batch_id,
         "worker_id": worker_id,
-        "status": RESERVED,
+        "status": AssignmentStatus.RESERVED,
         "created_at": now,
         "expires_at": now + ttl,
         "reward_micros": reward_micros,
@@ -246,10 +247,10 @@ _record_answer = (
     .where(
         _assignments.c.id == bindparam("assignment"),
         _assignments.c.worker_id == bindparam("worker"),
-        _assignments.c.status == RESERVED,
+        _assignments.c.status == AssignmentStatus.RESERVED,
     )
     .values(
-        status=ANSWERED,
+        status=AssignmentStatus.ANSWERED,
         answered_at=bindparam("now"),
         answer_node_id=bindparam("node"),
         credit_state=bindparam("credit"),
@@ -331,7 +332,7 @@ async def spent(session: AsyncSession, batch_id: int) -> int:
     and `reserved_micros` grows by it (see bot.credits.reject), so reserved minus spent stays unspent."""
     total = await session.scalar(
         select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(
-            Assignment.batch_id == batch_id, Assignment.status == ANSWERED
+            Assignment.batch_id == batch_id, Assignment.status == AssignmentStatus.ANSWERED
         )
     )
     return int(total)
@@ -366,7 +367,7 @@ async def open_for_worker(session: AsyncSession, worker_id: int, lock_rows: bool
     """The worker's current reservations, newest first."""
     query = (
         select(Assignment)
-        .where(Assignment.worker_id == worker_id, Assignment.status == RESERVED)
+        .where(Assignment.worker_id == worker_id, Assignment.status == AssignmentStatus.RESERVED)
         .order_by(Assignment.id.desc())
     )
     if lock_rows:
@@ -378,14 +379,14 @@ async def reclaim_expired(session: AsyncSession, now: datetime, limit: int = 100
     """Return reservations past their deadline to the pool; returns how many."""
     expired = await session.scalars(
         select(Assignment)
-        .where(Assignment.status == RESERVED, Assignment.expires_at < now)
+        .where(Assignment.status == AssignmentStatus.RESERVED, Assignment.expires_at < now)
         .order_by(Assignment.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     count = 0
     for assignment in expired:
-        await give_back(session, assignment, "expired")
+        await give_back(session, assignment, AssignmentStatus.EXPIRED)
         count += 1
     return count
 
@@ -405,7 +406,7 @@ async def answer_counts(session: AsyncSession, *where: ColumnElement[bool]) -> A
                 func.count(Assignment.id),
                 func.count(Assignment.gold_correct),
                 func.coalesce(func.sum(case((Assignment.gold_correct == True, 1), else_=0)), 0),  # noqa: E712
-            ).where(Assignment.status == ANSWERED, *where)
+            ).where(Assignment.status == AssignmentStatus.ANSWERED, *where)
         )
     ).one()
     return AnswerCounts(int(answers), int(gold), int(correct))

@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from storage.clock import utcnow
+from storage.states import AssignmentStatus, BatchStatus, DisputeState, PayoutStatus, WorkerState
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -144,7 +145,7 @@ class Batch(Base):
     gold_slots: Mapped[int] = mapped_column(Integer, default=0)
     quiz_slots: Mapped[int] = mapped_column(Integer, default=0)
     # draft → active ⇄ paused → completed | cancelled
-    status: Mapped[str] = mapped_column(String(16), default="draft")
+    status: Mapped[str] = mapped_column(String(16), default=BatchStatus.DRAFT)
     item_count: Mapped[int] = mapped_column(Integer, default=0)
     # What launching set aside; the unspent rest is refunded on completion or cancellation.
     reserved_micros: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -204,8 +205,7 @@ class Assignment(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
     worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    # reserved | answered | skipped | expired | released
-    status: Mapped[str] = mapped_column(String(16), default="reserved")
+    status: Mapped[str] = mapped_column(String(16), default=AssignmentStatus.RESERVED)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -216,8 +216,7 @@ class Assignment(Base):
     # Served as a gold check (outside the item's overlap); quiz answers also carry their attempt.
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
     quiz_attempt: Mapped[int | None] = mapped_column(Integer)
-    # For answered assignments: pending → available after the hold, or rejected by quality control.
-    credit_state: Mapped[str | None] = mapped_column(String(16))
+    credit_state: Mapped[str | None] = mapped_column(String(16))  # a CreditState once answered
 
 
 class Account(Base):
@@ -275,8 +274,7 @@ class Payout(Base):
     amount_micros: Mapped[int] = mapped_column(BigInteger)
     method_kind: Mapped[str] = mapped_column(String(16))
     method_address: Mapped[str] = mapped_column(String(256))
-    # requested → approved | rejected
-    status: Mapped[str] = mapped_column(String(16), default="requested")
+    status: Mapped[str] = mapped_column(String(16), default=PayoutStatus.REQUESTED)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[int | None] = mapped_column(BigInteger)
@@ -314,9 +312,7 @@ class BatchWorker(Base):
 
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)
     worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
-    # qualifying (in the quiz) | failed (the quiz; may retry at retry_at) | active |
-    # removed (failed the gold checks) | held (too fast or one answer for all: an admin decides)
-    state: Mapped[str] = mapped_column(String(16), default="active")
+    state: Mapped[str] = mapped_column(String(16), default=WorkerState.ACTIVE)
     # Answers on the batch's own items (gold checks not counted): the per-worker cap applies to these.
     answers: Mapped[int] = mapped_column(Integer, default=0)
     # Quiz attempts started; the current attempt's answers are the assignments carrying its number.
@@ -339,8 +335,7 @@ class GoldDispute(Base):
     worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     answer_node_id: Mapped[int] = mapped_column(BigInteger)
     gold_node_id: Mapped[int] = mapped_column(BigInteger)
-    # open → corrected (gold set to the worker's answer) | dropped (no longer gold) | upheld
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=DisputeState.OPEN)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_by: Mapped[int | None] = mapped_column(BigInteger)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -48,6 +48,7 @@ from storage import ledger as books
 from storage.db import Database, connect
 from storage.ledger import PLATFORM_OWNER, Overdraft
 from storage.models import Account, Base, LedgerEntry, LedgerTransaction, Payout, User
+from storage.states import PayoutStatus
 
 T = TypeVar("T")
 Legs = list[tuple[str, int, int]]
@@ -358,7 +359,7 @@ class MoneyMachine(RuleBasedStateMachine):
                 request()
             return
         view = request()
-        assert (view.worker_id, view.amount_micros, view.status) == (worker, wanted, payouts.REQUESTED)
+        assert (view.worker_id, view.amount_micros, view.status) == (worker, wanted, PayoutStatus.REQUESTED)
         assert view.id not in self.payouts
         self.apply([(WORKER_AVAILABLE, worker, -wanted), (PAYOUT_IN_FLIGHT, worker, wanted)])
         key = f"payout:{view.id}:request"
@@ -368,7 +369,7 @@ class MoneyMachine(RuleBasedStateMachine):
             return await ledger.hold_for_payout(session, view.id, worker, value, CURRENCY)
 
         self.postings.append(Posting(key, wanted, post))
-        self.payouts[view.id] = (worker, wanted, payouts.REQUESTED)
+        self.payouts[view.id] = (worker, wanted, PayoutStatus.REQUESTED)
         self.requested.append(view.id)
 
     @precondition(lambda self: self.requested)
@@ -378,7 +379,7 @@ class MoneyMachine(RuleBasedStateMachine):
         payout_id = data.draw(st.sampled_from(self.requested))
         worker, amount, _ = self.payouts[payout_id]
         view = self.write(lambda session: payouts.decide(session, payout_id, ADMIN, approve, "note"))
-        status = payouts.APPROVED if approve else payouts.REJECTED
+        status = PayoutStatus.APPROVED if approve else PayoutStatus.REJECTED
         assert (view.id, view.status, view.decided_by) == (payout_id, status, ADMIN)
         self.apply(
             [(PAYOUT_IN_FLIGHT, worker, -amount), (PAYOUT_PAID if approve else WORKER_AVAILABLE, worker, amount)]

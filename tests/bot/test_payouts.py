@@ -30,6 +30,7 @@ from storage import ledger as books
 from storage.clock import utcnow
 from storage.db import Database, connect
 from storage.models import Assignment, Base, Batch, Item, LedgerTransaction, Payout, PayoutMethod, User
+from storage.states import CreditState, PayoutStatus
 from tests.factories import REQUESTER, SKILLETS, load_batch, products
 
 CENT = MICROS // 100
@@ -189,11 +190,11 @@ async def test_concurrent_decisions_exactly_one_wins(services: Services, databas
         stored = dict((await session.execute(select(Payout.id, Payout.status))).all())
     assert stored == winners
     for payout_id, status in winners.items():
-        verb = "approve" if status == payouts.APPROVED else "reject"
+        verb = "approve" if status == PayoutStatus.APPROVED else "reject"
         assert await keys_like(services.db, f"payout:{payout_id}:%") == sorted(
             [f"payout:{payout_id}:request", f"payout:{payout_id}:{verb}"]
         )
-    approved = sum(status == payouts.APPROVED for status in winners.values())
+    approved = sum(status == PayoutStatus.APPROVED for status in winners.values())
     expected = WorkerBalance(
         pending=0, available=(8 - approved) * 10 * MICROS, in_flight=0, paid=approved * 10 * MICROS
     )
@@ -370,7 +371,7 @@ async def test_payout_is_whole_cents(db: Database) -> None:
         await make_available(session, WORKER, 12_345_678)
         payout = await payouts.request(session, WORKER, 10 * MICROS, "USD")
     assert payout.amount_micros == 12_340_000
-    assert payout.status == payouts.REQUESTED and payout.method == Method("paypal", "worker@example.com")
+    assert payout.status == PayoutStatus.REQUESTED and payout.method == Method("paypal", "worker@example.com")
     assert await balance_of(db, WORKER) == WorkerBalance(pending=0, available=5_678, in_flight=12_340_000, paid=0)
 
 
@@ -382,13 +383,13 @@ async def test_reject_returns_money_and_approve_pays(db: Database) -> None:
         first = await payouts.request(session, WORKER, 10 * MICROS, "USD")
     async with db.write() as session:
         rejected = await payouts.decide(session, first.id, ADMIN, False, "wrong address")
-    assert (rejected.status, rejected.reason, rejected.decided_by) == (payouts.REJECTED, "wrong address", ADMIN)
+    assert (rejected.status, rejected.reason, rejected.decided_by) == (PayoutStatus.REJECTED, "wrong address", ADMIN)
     assert await balance_of(db, WORKER) == WorkerBalance(pending=0, available=12_345_678, in_flight=0, paid=0)
     async with db.write() as session:
         second = await payouts.request(session, WORKER, 10 * MICROS, "USD")
     async with db.write() as session:
         approved = await payouts.decide(session, second.id, ADMIN, True, "TX-42")
-    assert (approved.status, approved.reference) == (payouts.APPROVED, "TX-42")
+    assert (approved.status, approved.reference) == (PayoutStatus.APPROVED, "TX-42")
     assert await balance_of(db, WORKER) == WorkerBalance(pending=0, available=5_678, in_flight=0, paid=12_340_000)
     for payout_id in (first.id, second.id):
         with pytest.raises(AlreadyDecided):
@@ -406,7 +407,9 @@ def test_paypal_mass_payout_csv_rows() -> None:
     now = utcnow()
 
     def view(payout_id: int, kind: str, address: str, amount: int) -> PayoutView:
-        return PayoutView(payout_id, 1, "w", amount, Method(kind, address), payouts.APPROVED, now, ADMIN, None, None)
+        return PayoutView(
+            payout_id, 1, "w", amount, Method(kind, address), PayoutStatus.APPROVED, now, ADMIN, None, None
+        )
 
     listed = [
         view(3, "paypal", "ann@example.com", 12_340_000),
@@ -682,7 +685,7 @@ async def test_release_due_moves_only_credits_past_the_hold(services: Services) 
     assert await everything(services.db) == released
     async with services.db.read() as session:
         states = dict((await session.execute(select(Assignment.id, Assignment.credit_state))).all())
-    assert states == {ids[0]: credits.AVAILABLE, ids[1]: credits.AVAILABLE, ids[2]: credits.PENDING}
+    assert states == {ids[0]: CreditState.AVAILABLE, ids[1]: CreditState.AVAILABLE, ids[2]: CreditState.PENDING}
     assert await balance_of(services.db, 1) == WorkerBalance(pending=20_000, available=40_000, in_flight=0, paid=0)
     assert await problems(services.db) == []
 
@@ -745,8 +748,8 @@ async def test_reject_racing_release_settles_each_credit_once(services: Services
     async with services.db.read() as session:
         states = dict((await session.execute(select(Assignment.id, Assignment.credit_state))).all())
         requester = await books.balances(session, REQUESTER, [ledger.REQUESTER_AVAILABLE, ledger.REQUESTER_RESERVED])
-    assert set(states) == set(ids) and set(states.values()) <= {credits.AVAILABLE, credits.REJECTED}
-    rejected = sorted(i for i, state in states.items() if state == credits.REJECTED)
+    assert set(states) == set(ids) and set(states.values()) <= {CreditState.AVAILABLE, CreditState.REJECTED}
+    rejected = sorted(i for i, state in states.items() if state == CreditState.REJECTED)
     assert await keys_like(services.db, "answer:%:reject") == sorted(f"answer:{i}:reject" for i in rejected)
     assert requester[ledger.REQUESTER_AVAILABLE] == len(rejected) * 20_000
     released = len(ids) - len(rejected)
@@ -777,7 +780,7 @@ async def test_sweep_requests_reminds_once_and_skips_suspended(services: Service
     second = await jobs.sweep_payouts(services)
     assert (second.created, second.reminders) == ([], [])
     async with services.db.read() as session:
-        assert (await session.execute(select(Payout.worker_id, Payout.status))).all() == [(11, payouts.REQUESTED)]
+        assert (await session.execute(select(Payout.worker_id, Payout.status))).all() == [(11, PayoutStatus.REQUESTED)]
         assert (await session.get(User, 12)).reminded_method_at is not None
     assert await balance_of(services.db, 11) == WorkerBalance(0, 5_678, threshold + 2_340_000, 0)
     assert (await balance_of(services.db, 13)).available == threshold * 2
