@@ -20,20 +20,25 @@ Handler = Callable[[Update, Context], Awaitable[None]]
 REASON_INPUT = "reject_reason:"
 
 
+async def _refused(update: Update, context: Context, action: str, details: str) -> bool:
+    """Whether the sender is not an admin; if so they are told no, and the attempt is audited."""
+    services = common.services_of(context)
+    user_id = update.effective_user.id
+    if user_id in services.settings.admin_ids:
+        return False
+    log.warning("user %s tried admin action %r", user_id, action)
+    async with services.db.write() as session:
+        await admin.audit(session, user_id, "denied", action, details[:200])
+    await context.bot.send_message(update.effective_chat.id, texts.NOT_ALLOWED)
+    return True
+
+
 def admins_only(handler: Handler) -> Handler:
     """Refuse non-admins politely, and write the attempt to the audit log."""
 
     @wraps(handler)
     async def guarded(update: Update, context: Context) -> None:
-        services = common.services_of(context)
-        user_id = update.effective_user.id
-        if user_id not in services.settings.admin_ids:
-            log.warning("user %s tried admin command %r", user_id, handler.__name__)
-            async with services.db.write() as session:
-                await admin.audit(
-                    session, user_id, "denied", handler.__name__, (update.effective_message.text or "")[:200]
-                )
-            await update.effective_message.reply_text(texts.NOT_ALLOWED)
+        if await _refused(update, context, handler.__name__, update.effective_message.text or ""):
             return
         try:
             await handler(update, context)
@@ -197,10 +202,7 @@ async def announce_payout(bot: Bot, services: Services, payout_id: int) -> None:
 async def on_decision(update: Update, context: Context, payout_id: int, approve: bool) -> None:
     services = common.services_of(context)
     admin_id = update.effective_user.id
-    if admin_id not in services.settings.admin_ids:
-        async with services.db.write() as session:
-            await admin.audit(session, admin_id, "denied", "payout decision", str(payout_id))
-        await context.bot.send_message(update.effective_chat.id, texts.NOT_ALLOWED)
+    if await _refused(update, context, "payout decision", str(payout_id)):
         return
     if not approve:
         await common.register(update, services)

@@ -1,4 +1,4 @@
-"""One clock for the whole database layer, so tests can reason about time."""
+"""One clock for the whole bot (UTC, timezone-aware): every "now" comes from here, so tests can move time."""
 
 from datetime import UTC, datetime
 
