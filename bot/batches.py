@@ -13,7 +13,7 @@ from bot import credits, ledger
 from bot.batch_files import ItemDraft, Row, validate_rows
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.levels import LEVEL_RANKS
-from bot.money import format_money, to_micros
+from bot.money import to_micros
 from storage import assignments
 from storage.clock import utcnow
 from storage.db import Database
@@ -642,18 +642,3 @@ async def load_funded_batch(
     memo = f"operator funding for batch {batch.id}"
     await ledger.fund_requester(session, f"batch:{batch.id}:fund", requester_id, cost.total, memo)
     return await launch(session, batch.id, requester_id, currency)
-
-
-def describe_cost(cost: Cost, available: int, currency: str) -> str:
-    answer = format_money(cost.answer_micros, currency)
-    lines = [f"{cost.regular_items} product(s) × {cost.overlap} answers × {answer}"]
-    parts = [
-        f"{count} {what}" for count, what in ((cost.quiz_slots, "quiz answers"), (cost.check_slots, "checks")) if count
-    ]
-    if parts:
-        lines.append(f"+ up to {' and '.join(parts)} on your {cost.gold_items} gold item(s) × {answer}")
-    lines += [
-        f"= {format_money(cost.total, currency)} at most; what is not spent comes back when the batch ends",
-        f"Your available funds: {format_money(available, currency)}",
-    ]
-    return "\n".join(lines)

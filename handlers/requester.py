@@ -101,7 +101,7 @@ async def _next_step(update: Update, context: Context, batch_id: int) -> None:
     await display.send_task(context.bot, chat_id, await work.preview(services, batch.id), currency)
     await context.bot.send_message(
         chat_id,
-        texts.preview_cost(batches.describe_cost(cost, available, currency), batch.instructions),
+        texts.preview_cost(cost, available, currency, batch.instructions),
         parse_mode=ParseMode.HTML,
         reply_markup=keyboards.launch_or_discard(batch.id),
     )

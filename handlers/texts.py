@@ -3,7 +3,7 @@
 from datetime import timedelta
 from html import escape
 
-from bot.batches import Progress
+from bot.batches import Cost, Progress
 from bot.disputes import Contest, Decision, Reinstated
 from bot.gold import QuizStep
 from bot.money import format_money
@@ -290,9 +290,21 @@ def instructions(name: str, text: str) -> str:
     return RULES_HEAD.format(name=escape(name)) + escape(text)
 
 
-def preview_cost(description: str, instructions_text: str) -> str:
+def preview_cost(cost: Cost, available: int, currency: str, instructions_text: str) -> str:
+    answer = format_money(cost.answer_micros, currency)
+    lines = [f"{cost.regular_items} product(s) × {cost.overlap} answers × {answer}"]
+    gold = [
+        f"{count} {what}" for count, what in ((cost.quiz_slots, "quiz answers"), (cost.check_slots, "checks")) if count
+    ]
+    if gold:
+        lines.append(f"+ up to {' and '.join(gold)} on your {cost.gold_items} gold item(s) × {answer}")
+    lines += [
+        f"= {format_money(cost.total, currency)} at most; what is not spent comes back when the batch ends",
+        f"Your available funds: {format_money(available, currency)}",
+    ]
+    body = escape("\n".join(lines))
     rules = f"\n\n<b>Instructions</b>\n{escape(instructions_text)}" if instructions_text else ""
-    return f"💵 <b>Cost</b>\n{escape(description)}{rules}\n\nLaunch to reserve the money and open the batch to workers."
+    return f"💵 <b>Cost</b>\n{body}{rules}\n\nLaunch to reserve the money and open the batch to workers."
 
 
 def batch_progress(p: Progress, currency: str) -> str:
