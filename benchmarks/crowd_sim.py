@@ -106,11 +106,10 @@ from bot.errors import TaskUnavailable  # noqa: E402
 from bot.money import format_money  # noqa: E402
 from bot.services import Services, build_services  # noqa: E402
 from storage import migrate  # noqa: E402
-from storage.assignments import ANSWERED  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402
 from storage.models import Assignment, Batch, BatchWorker, Item, User  # noqa: E402
-from storage.states import WorkerState  # noqa: E402
+from storage.states import AssignmentStatus, WorkerState  # noqa: E402
 from taxonomy import Tree, load_default  # noqa: E402
 
 BATCH_ROOT = "Home & Garden > Kitchen & Dining"
@@ -511,7 +510,7 @@ async def _read_back(
                     Assignment.quiz_attempt,
                 )
                 .join(Item, Item.id == Assignment.item_id)
-                .where(Assignment.batch_id == batch_id, Assignment.status == ANSWERED)
+                .where(Assignment.batch_id == batch_id, Assignment.status == AssignmentStatus.ANSWERED)
                 .order_by(Assignment.id)
             )
         ).all()
