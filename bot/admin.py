@@ -60,7 +60,8 @@ async def fund(
         raise InvalidInput("The amount must be more than zero.")
     user = await find_user(session, reference)
     if not (user.is_requester or user.id in settings.requester_ids):
-        raise InvalidInput(f"{_name(user)} is not a requester; grant the role first: /grant {user.id} requester")
+        name = users.display_name(user.id, user.username, user.first_name)
+        raise InvalidInput(f"{name} is not a requester; grant the role first: /grant {user.id} requester")
     posted = await ledger.fund_requester(session, key, user.id, amount, f"funded by admin {admin_id}")
     if posted:
         await audit(session, admin_id, "fund", str(user.id), format_money(amount, settings.currency))
@@ -112,7 +113,3 @@ async def stats(session: AsyncSession, now: datetime | None = None) -> Stats:
 async def recent_audit(session: AsyncSession, limit: int = 20) -> list[AuditLine]:
     rows = await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
     return [AuditLine(row.created_at, row.actor_id, row.action, row.target, row.details) for row in rows]
-
-
-def _name(user: User) -> str:
-    return f"@{user.username}" if user.username else f"{user.first_name} ({user.id})"

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ledger
+from bot import ledger, users
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.money import MICROS, format_money
 from bot.payout_methods import Method, normalise
@@ -145,11 +145,11 @@ def _with_worker() -> Select[tuple[Payout, User | None]]:
 
 
 def _view(payout: Payout, user: User | None) -> PayoutView:
-    name = (f"@{user.username}" if user.username else user.first_name) if user else ""
+    name = users.display_name(payout.worker_id, user.username, user.first_name) if user else str(payout.worker_id)
     return PayoutView(
         id=payout.id,
         worker_id=payout.worker_id,
-        worker_name=name or str(payout.worker_id),
+        worker_name=name,
         amount_micros=payout.amount_micros,
         method=Method(payout.method_kind, payout.method_address),
         status=payout.status,

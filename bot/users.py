@@ -21,6 +21,11 @@ class Person:
     suspended_reason: str | None
 
 
+def display_name(user_id: int, username: str | None, first_name: str | None) -> str:
+    """How a user is named to admins and requesters: @username when they have one, else first name, else id."""
+    return f"@{username}" if username else first_name or str(user_id)
+
+
 async def register(
     session: AsyncSession, settings: Settings, user_id: int, first_name: str, username: str | None
 ) -> Person:

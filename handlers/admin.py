@@ -291,4 +291,4 @@ async def _notice_text(services: Services, payout_id: int) -> str:
 
 def _name(update: Update) -> str:
     user = update.effective_user
-    return f"@{user.username}" if user.username else user.first_name
+    return users.display_name(user.id, user.username, user.first_name)
