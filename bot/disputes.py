@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import credits, gold, quality
+from bot import credits, gold, quality, users
 from bot.errors import DomainError, NotAllowed, TaskUnavailable
-from bot.levels import rank_of
 from bot.services import Services
 from storage.assignments import answer_counts
 from storage.clock import utcnow
-from storage.models import Assignment, Batch, BatchWorker, GoldDispute, Item, User
+from storage.models import Assignment, Batch, BatchWorker, GoldDispute, Item
 from storage.states import AssignmentStatus, CreditState, DisputeState, WorkerState
 from taxonomy import Tree
 
@@ -124,7 +123,7 @@ async def _decide(
     await session.flush()
     reinstated = []
     for worker_id in sorted(workers):
-        await _recount_lifetime(session, worker_id)
+        await users.recount_gold(session, worker_id)
         outcome = await _reconsider(session, batch, worker_id)
         if outcome is not None:
             reinstated.append(outcome)
@@ -158,20 +157,6 @@ async def _regrade(session: AsyncSession, tree: Tree, item: Item) -> tuple[set[i
         gold.grade(tree, assignment, item.gold_node_id)
         changed += assignment.gold_correct != before
     return {assignment.worker_id for assignment in answered}, changed
-
-
-async def _recount_lifetime(session: AsyncSession, worker_id: int) -> None:
-    counts = await answer_counts(session, Assignment.worker_id == worker_id)
-    await session.execute(
-        update(User)
-        .where(User.id == worker_id)
-        .values(
-            gold_answers=counts.gold,
-            gold_correct=counts.gold_correct,
-            level=rank_of(counts.gold, counts.gold_correct),
-        )
-        .execution_options(synchronize_session=False)
-    )
 
 
 async def _reconsider(session: AsyncSession, batch: Batch, worker_id: int) -> Reinstated | None:

@@ -12,10 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import credits, gold, users
 from bot.batches import BatchFacts
-from bot.levels import level_of, rank_of, wilson_upper_bound
+from bot.levels import wilson_upper_bound
 from storage.assignments import AnswerCounts, AnsweredTask, answer_counts
 from storage.clock import utcnow
-from storage.models import Assignment, BatchWorker, Item, User
+from storage.models import Assignment, BatchWorker, Item
 from storage.sql import upsert_adding
 from storage.states import AssignmentStatus, CreditState, WorkerState
 from taxonomy import Tree
@@ -84,30 +84,6 @@ async def after_answer(
     if assignment.is_gold:
         return await _gold_rule(session, tree, batch, assignment.worker_id)
     return await _behaviour_rules(session, batch, assignment)
-
-
-async def count_gold(session: AsyncSession, worker_id: int, correct: bool) -> str | None:
-    """Add a gold answer to the worker's lifetime counters and set the level they earn; returns the
-    level's name when this answer raised it."""
-    row = (
-        await session.execute(
-            update(User)
-            .where(User.id == worker_id)
-            .values(gold_answers=User.gold_answers + 1, gold_correct=User.gold_correct + int(correct))
-            .returning(User.gold_answers, User.gold_correct, User.level)
-            .execution_options(synchronize_session=False)
-        )
-    ).first()
-    if row is None:
-        return None
-    answers, right, was = row
-    rank = rank_of(answers, right)
-    if rank == was:
-        return None
-    await session.execute(
-        update(User).where(User.id == worker_id).values(level=rank).execution_options(synchronize_session=False)
-    )
-    return level_of(answers, right).name if rank > was else None
 
 
 def judged(batch_id: int, worker_id: int) -> tuple[ColumnElement[bool], ...]:

@@ -1,4 +1,4 @@
-"""Who is talking to the bot: registration, roles, and reachability."""
+"""Who is talking to the bot: registration, roles, reachability, and lifetime gold record and level."""
 
 from dataclasses import dataclass
 
@@ -6,9 +6,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.levels import level_of, rank_of
 from storage import assignments
+from storage.assignments import answer_counts
 from storage.clock import utcnow
-from storage.models import User
+from storage.models import Assignment, User
 from storage.states import AssignmentStatus
 
 
@@ -77,3 +79,42 @@ async def take_expected_input(session: AsyncSession, user_id: int) -> str | None
         return None
     awaiting, user.awaiting = user.awaiting, None
     return awaiting
+
+
+async def record_gold(session: AsyncSession, worker_id: int, correct: bool) -> str | None:
+    """Add a gold answer to the worker's lifetime counters and set the level they earn; returns the
+    level's name when this answer raised it."""
+    row = (
+        await session.execute(
+            update(User)
+            .where(User.id == worker_id)
+            .values(gold_answers=User.gold_answers + 1, gold_correct=User.gold_correct + int(correct))
+            .returning(User.gold_answers, User.gold_correct, User.level)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if row is None:
+        return None
+    answers, right, was = row
+    rank = rank_of(answers, right)
+    if rank == was:
+        return None
+    await session.execute(
+        update(User).where(User.id == worker_id).values(level=rank).execution_options(synchronize_session=False)
+    )
+    return level_of(answers, right).name if rank > was else None
+
+
+async def recount_gold(session: AsyncSession, worker_id: int) -> None:
+    """Count the worker's lifetime gold answers and level again from their answers (after a regrade)."""
+    counts = await answer_counts(session, Assignment.worker_id == worker_id)
+    await session.execute(
+        update(User)
+        .where(User.id == worker_id)
+        .values(
+            gold_answers=counts.gold,
+            gold_correct=counts.gold_correct,
+            level=rank_of(counts.gold, counts.gold_correct),
+        )
+        .execution_options(synchronize_session=False)
+    )

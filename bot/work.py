@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import aggregation, gold, ledger, progress, quality
+from bot import aggregation, gold, ledger, progress, quality, users
 from bot.aggregation import Answer
 from bot.batches import BatchFacts
 from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
@@ -133,7 +133,7 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
             await _apply_stop_rule(session, loaded, batch, answered.item_id)
         nudges = await progress.after_answer(session, worker_id, reward, now)
         if answered.gold_correct is not None:
-            nudges = replace(nudges, level_reached=await quality.count_gold(session, worker_id, answered.gold_correct))
+            nudges = replace(nudges, level_reached=await users.record_gold(session, worker_id, answered.gold_correct))
         verdict = await quality.after_answer(session, loaded.tree, batch, answered, now)
         if isinstance(verdict, quality.Removal):
             pending = (await ledger.worker_balance(session, worker_id)).pending
