@@ -50,11 +50,10 @@ from bot.aggregation import (  # noqa: E402
     majority_vote,
     one_coin,
     one_coin_accuracy,
-    read_answers_csv,
-    read_gold_csv,
     should_stop,
     worker_accuracy,
 )
+from bot.aggregation_files import read_answers_csv, read_gold_csv  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "truth-inference"
 REFERENCE = {  # data set: (items, answers, workers, majority vote, Dawid–Skene)

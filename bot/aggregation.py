@@ -19,8 +19,6 @@ the scheduled jobs and the tests can all call it. Every result is deterministic:
 ordered by string, and ties go to the smallest label.
 """
 
-import csv
-import io
 import math
 import operator
 from collections import Counter
@@ -279,33 +277,6 @@ def worker_accuracy(
             seen[answer.worker] += 1
             right[answer.worker] += answer.label == reference[answer.item]
     return {worker: (right[worker] + default * strength) / (count + strength) for worker, count in seen.items()}
-
-
-def read_answers_csv(text: str) -> list[Answer]:
-    """Answers from CSV text with a header item,worker,answer (or question,worker,answer)."""
-    rows, columns = _csv_rows(text, (("item", "question"), ("worker",), ("answer",)), "answers")
-    return [Answer(item, worker, label) for item, worker, label in _pick(rows, columns, "answers")]
-
-
-def read_gold_csv(text: str) -> dict[str, str]:
-    """Known answers from CSV text with a header item,answer (or question,truth)."""
-    rows, columns = _csv_rows(text, (("item", "question"), ("answer", "truth")), "gold")
-    gold: dict[str, str] = {}
-    for (line, _), (item, label) in zip(rows, _pick(rows, columns, "gold"), strict=True):
-        if gold.get(item, label) != label:
-            raise ValueError(f"gold CSV line {line}: item {item!r} has two answers, {gold[item]!r} and {label!r}")
-        gold[item] = label
-    return gold
-
-
-def labels_csv(labels: Mapping[str, Label]) -> str:
-    """CSV text with a header item,label,confidence,answers; confidence with six decimals."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("item", "label", "confidence", "answers"))
-    for label in labels.values():
-        writer.writerow((label.item, label.label, f"{label.confidence:.6f}", label.answers))
-    return out.getvalue()
 
 
 # --------------------------------------------------------------------------------------------
@@ -717,38 +688,3 @@ def _normalise_logs(scores: list[float]) -> list[float]:
     weights = [math.exp(score - peak) for score in scores]
     total = sum(weights)
     return [weight / total for weight in weights]
-
-
-def _csv_rows(
-    text: str, wanted: tuple[tuple[str, ...], ...], kind: str
-) -> tuple[list[tuple[int, list[str]]], list[int]]:
-    """Rows of a CSV (with their line numbers) and the index of each wanted column.
-
-    Each entry of ``wanted`` lists the accepted names of one column, e.g. ("item", "question");
-    a missing column is a ValueError naming what was expected.
-    """
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
-    header = [name.strip().lower() for name in next(reader, [])]
-    columns, missing = [], []
-    for names in wanted:
-        found = [header.index(name) for name in names if name in header]
-        if found:
-            columns.append(found[0])
-        else:
-            missing.append(" or ".join(names))
-    if missing:
-        expected = ",".join(names[0] for names in wanted)
-        raise ValueError(f"{kind} CSV is missing column {', '.join(missing)}; expected a header like {expected}")
-    rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
-    return rows, columns
-
-
-def _pick(rows: list[tuple[int, list[str]]], columns: list[int], kind: str) -> list[tuple[str, ...]]:
-    """The wanted cells of each row, stripped; a short row or an empty cell is a ValueError with its line."""
-    picked = []
-    for line, row in rows:
-        cells = tuple(row[column].strip() if column < len(row) else "" for column in columns)
-        if not all(cells):
-            raise ValueError(f"{kind} CSV line {line}: every column needs a value, got {','.join(row)!r}")
-        picked.append(cells)
-    return picked

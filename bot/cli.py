@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import aggregation, batch_files, batches, payouts, taxonomies
+from bot import aggregation, aggregation_files, batch_files, batches, payouts, taxonomies
 from bot.app import allowed_updates, build_application
 from bot.batches import BatchSpec
 from bot.config import MissingToken, Settings
@@ -159,12 +159,12 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
 
 def _aggregate(_: Settings, args: argparse.Namespace) -> None:
     try:
-        answers = aggregation.read_answers_csv(args.answers.read_text(encoding="utf-8-sig"))
-        gold = aggregation.read_gold_csv(args.gold.read_text(encoding="utf-8-sig")) if args.gold else None
+        answers = aggregation_files.read_answers_csv(args.answers.read_text(encoding="utf-8-sig"))
+        gold = aggregation_files.read_gold_csv(args.gold.read_text(encoding="utf-8-sig")) if args.gold else None
     except (OSError, ValueError) as error:
         raise DomainError(str(error)) from None
     labels = aggregation.aggregate(answers, method=args.method, gold=gold)
-    args.out.write_text(aggregation.labels_csv(labels), encoding="utf-8")
+    args.out.write_text(aggregation_files.labels_csv(labels), encoding="utf-8")
     print(f"Wrote {len(labels)} labels from {len(answers)} answers to {args.out}.")
 
 

@@ -19,16 +19,14 @@ from bot.aggregation import (
     aggregate,
     choose_method,
     dawid_skene,
-    labels_csv,
     leading_label,
     majority_vote,
     one_coin,
     one_coin_accuracy,
-    read_answers_csv,
-    read_gold_csv,
     should_stop,
     worker_accuracy,
 )
+from bot.aggregation_files import labels_csv, read_answers_csv, read_gold_csv
 
 Method = Callable[..., dict[str, Label]]
 EM_METHODS: list[Method] = [dawid_skene, one_coin]
