@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import credits, gold, quality, users
 from bot.errors import DomainError, NotAllowed, TaskUnavailable
 from bot.services import Services
-from storage.assignments import answer_counts
 from storage.clock import utcnow
 from storage.models import Assignment, Batch, BatchWorker, GoldDispute, Item
 from storage.states import AssignmentStatus, CreditState, DisputeState, WorkerState
@@ -167,7 +166,7 @@ async def _reconsider(session: AsyncSession, batch: Batch, worker_id: int) -> Re
     if state.state != WorkerState.REMOVED:
         return await _requiz(session, batch, state)
     mine = quality.judged(batch.id, worker_id)
-    if quality.proven_below(await answer_counts(session, *mine), batch.min_gold, batch.min_accuracy):
+    if await quality.gold_failure(session, batch.id, worker_id, batch.min_gold, batch.min_accuracy):
         return None
     state.state, state.reason, state.changed_at = WorkerState.ACTIVE, None, utcnow()
     rejected = await session.execute(

@@ -91,8 +91,7 @@ def judged(batch_id: int, worker_id: int) -> tuple[ColumnElement[bool], ...]:
 
     The passed quiz is gold like any check, and five more answers of evidence: judged on its first
     five checks alone, an honest worker at 0.75 accuracy would be removed 1.6 % of the time; counting
-    the quiz, 0.06 %. Failed attempts stay out, as they already cost the worker a cool-down. A worker right
-    through the quiz and careless after it is still removed, once seven checks outweigh it.
+    the quiz, 0.06 %. Failed attempts stay out, as they already cost the worker a cool-down.
     """
     passed_attempt = (
         select(BatchWorker.attempts)
@@ -106,13 +105,35 @@ def judged(batch_id: int, worker_id: int) -> tuple[ColumnElement[bool], ...]:
     )
 
 
+async def gold_failure(
+    session: AsyncSession, batch_id: int, worker_id: int, min_gold: int, min_accuracy: float
+) -> tuple[str, float] | None:
+    """Why the worker's gold answers take them out of the batch, and the accuracy bound; None if they do not.
+
+    Two ways to fail: the passed quiz and the checks after it prove accuracy under `min_accuracy`
+    (`judged`), or not one of at least `min_gold` checks since the quiz was right. The second is a
+    worker careful until qualified and careless after it, whom five right quiz answers would shield
+    for two more checks; an honest worker at 0.7 misses five checks in a row 0.24 % of the time.
+    """
+    counts = await answer_counts(session, *judged(batch_id, worker_id))
+    if proven_below(counts, min_gold, min_accuracy):
+        bound = wilson_upper_bound(counts.gold_correct, counts.gold)
+        return f"gold answers right {counts.gold_correct}/{counts.gold}, at best {bound:.0%}", bound
+    since_quiz = await answer_counts(
+        session, Assignment.batch_id == batch_id, Assignment.worker_id == worker_id, Assignment.quiz_attempt.is_(None)
+    )
+    if since_quiz.gold >= min_gold and since_quiz.gold_correct == 0:
+        bound = wilson_upper_bound(0, since_quiz.gold)
+        return f"no check right since the quiz, 0/{since_quiz.gold}, at best {bound:.0%}", bound
+    return None
+
+
 async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worker_id: int) -> Removal | None:
-    mine = judged(batch.id, worker_id)
-    counts = await answer_counts(session, *mine)
-    if not proven_below(counts, batch.min_gold, batch.min_accuracy):
+    failure = await gold_failure(session, batch.id, worker_id, batch.min_gold, batch.min_accuracy)
+    if failure is None:
         return None
-    bound = wilson_upper_bound(counts.gold_correct, counts.gold)
-    reason = f"gold answers right {counts.gold_correct}/{counts.gold}, at best {bound:.0%}"
+    reason, bound = failure
+    mine = judged(batch.id, worker_id)
     await _set_state(session, batch.id, worker_id, WorkerState.REMOVED, reason)
     last_good = await session.scalar(select(func.max(Assignment.id)).where(*mine, Assignment.gold_correct == True))  # noqa: E712
     rejected = 0

@@ -405,8 +405,8 @@ def removed(removal: Removal) -> str:
     )
     return (
         f"🚫 <b>You were removed from “{escape(removal.batch_name)}”.</b>\n"
-        f"On its hidden checks your accuracy is at best {removal.bound:.0%}; "
-        f"this batch needs {removal.min_accuracy:.0%}.\n\n<b>Checks you missed</b>\n{missed}\n\n"
+        f"Your answers to its known-answer questions show an accuracy of at best {removal.bound:.0%}; "
+        f"this batch needs {removal.min_accuracy:.0%}.\n\n<b>Questions you missed</b>\n{missed}\n\n"
         f"{removal.rejected} answer(s) since your last correct check were rejected and their pending pay "
         "returned to the requester. Other batches are still open to you: /work\n"
         f"If a check itself was wrong, tap {CONTEST_BUTTON}: if the requester agrees, your accuracy is "

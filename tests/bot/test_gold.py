@@ -94,21 +94,44 @@ async def test_quiz_answers_are_never_rejected(services: Services, checks_first:
     assert quiz == "pending"
 
 
-async def test_a_perfect_quiz_does_not_shield_careless_work(services: Services, checks_first: None) -> None:
-    """Right through the quiz, then wrong on every check: the quiz's five right answers outweigh six
-    wrong checks (5 of 11, at best 72 %), not seven."""
-    await load_batch(services, products(16, gold={n: SKILLETS for n in range(1, 13)}), overlap=1, qualification=5)
-    await worker(services, 1)
-    right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
-    task, verdicts = await work.next_task(services, 1), []
-    for node in [right] * 5 + [wrong] * 7:
+async def answer_all(services: Services, task: work.TaskScreen, nodes: list[int]) -> tuple[list[object], object]:
+    verdicts = []
+    for node in nodes:
         done = await work.answer(services, 1, task.assignment_id, node)
         task = done.next_task
         verdicts.append(done.verdict)
+    return verdicts, task
+
+
+async def test_a_perfect_quiz_does_not_shield_careless_work(services: Services, checks_first: None) -> None:
+    """Right through the quiz, then wrong on every check: removed after five checks, as anyone. The
+    quiz's five right answers would outweigh six wrong checks (5 of 11, at best 72 %); not one check
+    right since the quiz is a reason of its own."""
+    await load_batch(services, products(14, gold={n: SKILLETS for n in range(1, 11)}), overlap=1, qualification=5)
+    await worker(services, 1)
+    right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
+    verdicts, task = await answer_all(services, await work.next_task(services, 1), [right] * 5 + [wrong] * 5)
     assert verdicts[4].passed is True
     assert not any(isinstance(verdict, quality.Removal) for verdict in verdicts[:-1])
     removal = verdicts[-1]
-    assert isinstance(removal, quality.Removal) and len(removal.missed) == 7 and task is None
+    assert isinstance(removal, quality.Removal) and len(removal.missed) == 5 and task is None
+    assert f"{removal.bound:.0%}" == "43%", "the bound of 0 of 5"
+    async with services.db.read() as session:
+        reason = await session.scalar(select(BatchWorker.reason))
+    assert reason == "no check right since the quiz, 0/5, at best 43%"
+
+
+async def test_the_passed_quiz_counts_as_evidence(services: Services, checks_first: None) -> None:
+    """4 of 5 in the quiz, then 1 of 5 checks: judged on 5 of 10 (at best 76 %) the worker stays.
+    On the checks alone (1 of 5, at best 62 %) they would be out, as an honest worker at 0.75 would
+    be 1.6 % of the time."""
+    await load_batch(services, products(14, gold={n: SKILLETS for n in range(1, 11)}), overlap=1, qualification=5)
+    await worker(services, 1)
+    right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
+    nodes = [right] * 4 + [wrong] + [right] + [wrong] * 4
+    verdicts, task = await answer_all(services, await work.next_task(services, 1), nodes)
+    assert verdicts[4].passed is True
+    assert not any(isinstance(verdict, quality.Removal) for verdict in verdicts) and task is not None
 
 
 async def test_a_failed_quiz_attempt_is_not_held_against_the_worker(services: Services, checks_first: None) -> None:
@@ -117,18 +140,11 @@ async def test_a_failed_quiz_attempt_is_not_held_against_the_worker(services: Se
     await load_batch(services, products(20, gold={n: SKILLETS for n in range(1, 16)}), overlap=1, qualification=5)
     await worker(services, 1)
     right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
-    task, verdicts = await work.next_task(services, 1), []
-    for _ in range(5):
-        done = await work.answer(services, 1, task.assignment_id, wrong)
-        task = done.next_task
-    assert done.verdict.passed is False and task is None
+    verdicts, task = await answer_all(services, await work.next_task(services, 1), [wrong] * 5)
+    assert verdicts[-1].passed is False and task is None
     async with services.db.write() as session:
         await session.execute(update(BatchWorker).values(retry_at=utcnow() - timedelta(seconds=1)))
-    task = await work.next_task(services, 1)
-    for node in [right] * 5 + [wrong] * 3:
-        done = await work.answer(services, 1, task.assignment_id, node)
-        task = done.next_task
-        verdicts.append(done.verdict)
+    verdicts, task = await answer_all(services, await work.next_task(services, 1), [right] * 5 + [wrong] * 3)
     assert verdicts[4].passed is True
     assert not any(isinstance(verdict, quality.Removal) for verdict in verdicts) and task is not None
 
