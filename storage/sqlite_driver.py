@@ -2,9 +2,9 @@
 
 SQLAlchemy reaches SQLite through aiosqlite, which runs each call of the DB-API (cursor, execute,
 fetchall, close, commit) in a thread of its own: four hand-offs, each a wake-up of the event loop,
-for every statement. An answer's dozen statements cost fifty of them, about a third of the bot's
-CPU. Here a statement runs, has its rows fetched and its cursor closed in one hand-off, and the
-awaitables SQLAlchemy's adapter calls afterwards read what came back.
+for every statement. An answer's dozen statements cost fifty of them. Here a statement runs, has
+its rows fetched and its cursor closed in one hand-off, and the awaitables SQLAlchemy's adapter
+calls afterwards read what came back: fifteen hand-offs an answer, BEGIN and COMMIT included.
 
 SQLite still runs in a thread, never on the event loop: a long statement (a big batch file, an
 export) must not stall every other user's buttons. The classes follow aiosqlite's interface, the
@@ -51,7 +51,7 @@ class Connection:
     async def rollback(self) -> None:
         connection = self._open()
         # The engine rolls back every connection it takes back, committed or not; after a COMMIT
-        # there is nothing to undo, and the hand-off would be one in every sixteen.
+        # there is nothing to undo, and the hand-off would cost every transaction one more.
         if connection.in_transaction:
             await self.run(connection.rollback)
 
