@@ -121,6 +121,17 @@ async def test_a_perfect_quiz_does_not_shield_careless_work(services: Services, 
     assert reason == "no check right since the quiz, 0/5, at best 43%"
 
 
+async def test_nothing_right_since_the_quiz_is_held_to_the_batch_bar(services: Services, checks_first: None) -> None:
+    """With min_accuracy 0.3, five missed checks after a perfect quiz (0 of 5: at best 43 %) remove nobody."""
+    await load_batch(
+        services, products(14, gold={n: SKILLETS for n in range(1, 11)}), overlap=1, qualification=5, min_accuracy=0.3
+    )
+    await worker(services, 1)
+    right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
+    verdicts, task = await answer_all(services, await work.next_task(services, 1), [right] * 5 + [wrong] * 5)
+    assert not any(isinstance(verdict, quality.Removal) for verdict in verdicts) and task is not None
+
+
 async def test_the_passed_quiz_counts_as_evidence(services: Services, checks_first: None) -> None:
     """4 of 5 in the quiz, then 1 of 5 checks: judged on 5 of 10 (at best 76 %) the worker stays.
     On the checks alone (1 of 5, at best 62 %) they would be out, as an honest worker at 0.75 would
