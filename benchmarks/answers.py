@@ -25,7 +25,9 @@ Phases, in one run:
    a warm-up), p50/p99 latency, the ratio crowdshelf/minimal, and where the bot's time goes per answer
    (CPU of the event-loop thread and of the other threads, i.e. the SQLite driver's; SQL statements; hand-offs to
    the driver's thread; HTTP requests). The ratio is also given by bot CPU per answer, which other work on
-   the machine disturbs much less than the rates.
+   the machine disturbs much less than the rates. Phases 1 and 2 alternate for ``--rounds`` rounds (default
+   3): a shared machine's speed drifts by tens of percent within a minute, and back-to-back pairs keep
+   that drift out of the ratio. The ratio of each round is printed, and the figures of all rounds together.
 3. ``pool``: next-task latency with a 1,000-item pool against a big pool (``--big``, default 1,000,000:
    1,000 products go through the domain code as a draft, the rest are bulk-inserted as copies of a stored
    item, then the draft is funded and launched, so the ledger reserves the cost of every item), and the
@@ -867,13 +869,20 @@ async def main_async(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="crowdshelf-bench-") as scratch:
         directory = Path(scratch)
 
-        # 1 + 2: the ceiling, then the bot, on the same harness.
-        minimal = await measure("minimal", "minimal", "", args.workers, warmup, args.seconds)
-        report_run(minimal)
+        # 1 + 2: the ceiling, then the bot, on the same harness; in alternating rounds, because this
+        # machine's speed drifts by tens of percent over a minute and a ratio must not read the drift.
         pool = await make_pool(directory, "throughput", throughput_items)
+        minimal_runs, our_runs = [], []
+        for _ in range(args.rounds):
+            minimal_runs.append(await measure("minimal", "minimal", "", args.workers, warmup, args.seconds))
+            our_runs.append(await measure("crowdshelf", "crowdshelf", pool.url, args.workers, warmup, args.seconds))
+        minimal, ours = combine("minimal", minimal_runs), combine("crowdshelf", our_runs)
+        say("rounds", f"{args.rounds} (minimal, then crowdshelf, each round; figures below add the rounds up)")
+        report_run(minimal)
         say("crowdshelf pool items", pool.items)
-        ours = await measure("crowdshelf", "crowdshelf", pool.url, args.workers, warmup, args.seconds)
         report_run(ours)
+        by_round = [o.rate / m.rate for m, o in zip(minimal_runs, our_runs, strict=True) if m.rate]
+        say("ratio crowdshelf/minimal by round", ", ".join(f"{r:.2f}" for r in by_round))
         ratio = ours.rate / minimal.rate if minimal.rate else float("nan")
         say("ratio crowdshelf/minimal", f"{ratio:.2f} (target >= {TARGET_RATIO}: {verdict(ratio >= TARGET_RATIO)})")
         say(
@@ -956,14 +965,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=10.0, help="measured window per run (default 10)")
     parser.add_argument("--big", type=int, default=1_000_000, help="items in the big pool (default 1,000,000)")
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run (well under a minute)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating minimal/crowdshelf runs (default 3)")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="also profile; print the top N functions")
     args = parser.parse_args(argv)
     if args.quick:
         args.workers = min(args.workers, 10)
         args.seconds = min(args.seconds, 1.5)
         args.big = min(args.big, 20_000)
-    if args.workers < 1 or args.seconds <= 0 or args.big < 1:
-        parser.error("--workers, --seconds and --big must be positive")
+        args.rounds = 1
+    if args.workers < 1 or args.seconds <= 0 or args.big < 1 or args.rounds < 1:
+        parser.error("--workers, --seconds, --big and --rounds must be positive")
     return args
 
 
