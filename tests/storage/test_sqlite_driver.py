@@ -111,3 +111,18 @@ async def test_a_closed_connection_refuses_work(tmp_path: Path) -> None:
     await connection.close()  # closing twice is harmless, as the engine may do on shutdown
     with pytest.raises(sqlite3.ProgrammingError):
         await connection.execute("SELECT 1")
+
+
+async def test_streamed_results_come_through(sqlite_db: Database) -> None:
+    """`stream()` takes SQLAlchemy's server-side cursor, which reads the rows with fetchone/fetchmany."""
+    async with sqlite_db.write() as session:
+        for n in range(1, 6):
+            await session.execute(text("INSERT INTO notes (id, body) VALUES (:id, 'x')"), {"id": n})
+    async with sqlite_db.read() as session:
+        streamed = await session.stream(text("SELECT id FROM notes ORDER BY id"))
+        assert [row.id async for row in streamed] == [1, 2, 3, 4, 5]
+        streamed = await session.stream(text("SELECT id FROM notes ORDER BY id"))
+        first = await streamed.fetchone()
+        rest = [row.id for row in await streamed.fetchmany(2)]
+        assert (first.id, rest) == (1, [2, 3])
+        await streamed.close()
