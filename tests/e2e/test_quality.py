@@ -70,6 +70,28 @@ async def test_products_of_a_removed_spammer_go_to_the_next_worker(
         assert await books.inconsistencies(session) == []
 
 
+async def test_careless_after_a_perfect_quiz_is_removed(start_bot: StartBot, checks_first: None) -> None:
+    """Five right quiz answers, then five wrong checks: out of the batch, told so, the checks' pay taken
+    back; the quiz stays paid."""
+    bot: RunningBot = await start_bot(admin_ids=str(ADMIN))
+    await load_batch(bot.services, products(14, gold={n: SKILLETS for n in range(1, 11)}), overlap=1, qualification=5)
+    sly = bot.user(101, "Sly")
+    await begin(bot, sly)
+    for _ in range(5):
+        for label in (*COOKWARE, "Skillets & Frying Pans"):
+            await press(bot, sly, label)
+    assert "Qualified for “Kitchen”: 5 of 5 right" in sly.last.body
+    for _ in range(5):
+        for label in (*COOKWARE, "Woks"):
+            await press(bot, sly, label)
+    removal = sly.last.body
+    assert "You were removed from “Kitchen”" in removal and "known-answer questions" in removal
+    assert "at best 43%" in removal and "5 answer(s) since your last correct check were rejected" in removal
+    async with bot.services.db.read() as session:
+        assert await ledger.worker_balance(session, 101) == ledger.WorkerBalance(5 * 20_000, 0, 0, 0)
+        assert await books.inconsistencies(session) == []
+
+
 async def test_too_fast_worker_held_and_reinstated(start_bot: StartBot) -> None:
     bot: RunningBot = await start_bot(admin_ids=str(ADMIN))
     await load_batch(bot.services, products(6), overlap=1)
