@@ -166,7 +166,7 @@ async def _reconsider(session: AsyncSession, batch: Batch, worker_id: int) -> Re
     if state.state != WorkerState.REMOVED:
         return await _requiz(session, batch, state)
     mine = quality.judged(batch.id, worker_id)
-    if await quality.gold_failure(session, batch.id, worker_id, batch.min_gold, batch.min_accuracy):
+    if await quality.gold_failure(session, batch, worker_id):
         return None
     state.state, state.reason, state.changed_at = WorkerState.ACTIVE, None, utcnow()
     rejected = await session.execute(

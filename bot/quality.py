@@ -15,7 +15,7 @@ from bot.batches import BatchFacts
 from bot.levels import wilson_upper_bound
 from storage.assignments import AnswerCounts, AnsweredTask, answer_counts
 from storage.clock import utcnow
-from storage.models import Assignment, BatchWorker, Item
+from storage.models import Assignment, Batch, BatchWorker, Item
 from storage.sql import upsert_adding
 from storage.states import AssignmentStatus, CreditState, WorkerState
 from taxonomy import Tree
@@ -105,9 +105,7 @@ def judged(batch_id: int, worker_id: int) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-async def gold_failure(
-    session: AsyncSession, batch_id: int, worker_id: int, min_gold: int, min_accuracy: float
-) -> tuple[str, float] | None:
+async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_id: int) -> tuple[str, float] | None:
     """Why the worker's gold answers take them out of the batch, and the accuracy bound; None if they do not.
 
     Two ways to fail: the passed quiz and the checks after it prove accuracy under `min_accuracy`
@@ -115,23 +113,25 @@ async def gold_failure(
     worker careful until qualified and careless after it, whom five right quiz answers would shield
     for two more checks; an honest worker at 0.7 misses five checks in a row 0.24 % of the time.
     """
-    counts = await answer_counts(session, *judged(batch_id, worker_id))
-    if proven_below(counts, min_gold, min_accuracy):
+    counts = await answer_counts(session, *judged(batch.id, worker_id))
+    if proven_below(counts, batch.min_gold, batch.min_accuracy):
         bound = wilson_upper_bound(counts.gold_correct, counts.gold)
         return f"gold answers right {counts.gold_correct}/{counts.gold}, at best {bound:.0%}", bound
+    if batch.qualification == 0:
+        return None  # no quiz: "since the quiz" is every answer just judged, and they passed
     since_quiz = await answer_counts(
-        session, Assignment.batch_id == batch_id, Assignment.worker_id == worker_id, Assignment.quiz_attempt.is_(None)
+        session, Assignment.batch_id == batch.id, Assignment.worker_id == worker_id, Assignment.quiz_attempt.is_(None)
     )
     # Held to the same bar: a requester who asks for little (min_accuracy under 0.43) is not
     # overruled by five misses.
-    if since_quiz.gold_correct == 0 and proven_below(since_quiz, min_gold, min_accuracy):
+    if since_quiz.gold_correct == 0 and proven_below(since_quiz, batch.min_gold, batch.min_accuracy):
         bound = wilson_upper_bound(0, since_quiz.gold)
         return f"no check right since the quiz, 0/{since_quiz.gold}, at best {bound:.0%}", bound
     return None
 
 
 async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worker_id: int) -> Removal | None:
-    failure = await gold_failure(session, batch.id, worker_id, batch.min_gold, batch.min_accuracy)
+    failure = await gold_failure(session, batch, worker_id)
     if failure is None:
         return None
     reason, bound = failure
