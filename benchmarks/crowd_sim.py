@@ -109,7 +109,7 @@ from storage import migrate  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402
 from storage.models import Assignment, Batch, BatchWorker, Item, User  # noqa: E402
-from storage.states import AssignmentStatus, WorkerState  # noqa: E402
+from storage.states import AssignmentStatus, CreditState, WorkerState  # noqa: E402
 from taxonomy import Tree, load_default  # noqa: E402
 
 BATCH_ROOT = "Home & Garden > Kitchen & Dining"
@@ -535,7 +535,7 @@ async def _read_back(
         answers[worker_id] += 1
         answers_by_kind[kinds[worker_id]] += 1
         on_gold[worker_id] += gold_correct is not None
-        if credit_state == "rejected":
+        if credit_state == CreditState.REJECTED:
             rejected[worker_id] += 1
         else:
             accepted_by_kind[kinds[worker_id]] += 1
@@ -552,7 +552,9 @@ async def _read_back(
             reasons.setdefault(outcome.worker.kind, {}).setdefault(key, []).append(reason)
 
     accepted_work = Counter(
-        ext for _w, ext, _t, _n, gold_correct, state, _q in rows if gold_correct is None and state != "rejected"
+        ext
+        for _w, ext, _t, _n, gold_correct, state, _q in rows
+        if gold_correct is None and state != CreditState.REJECTED
     )
     external_title = {f"sku-{n:05d}": f"Product {n}" for n in range(1, len(setup.rows) + 1)}
     scored = [row for row in labels if external_title[row.item_id] not in setup.gold_titles]
@@ -560,7 +562,9 @@ async def _read_back(
     unlabelled = sum(1 for row in scored if not row.label_id)
 
     gold_labels = {f"sku-{int(t.split()[1]):05d}": str(setup.truth[t]) for t in setup.gold_titles}
-    crowd_answers = [Answer(ext, str(w), str(node)) for w, ext, _t, node, _g, state, _q in rows if state != "rejected"]
+    crowd_answers = [
+        Answer(ext, str(w), str(node)) for w, ext, _t, node, _g, state, _q in rows if state != CreditState.REJECTED
+    ]
     honest = [Answer(ext, str(w), str(node)) for w, ext, _t, node, _g, _s, _q in rows if kinds[w] == HONEST]
     honest_labels = aggregation.aggregate(honest, "auto", gold_labels) if honest else {}
     honest_correct = sum(
