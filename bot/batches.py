@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import credits, ledger
+from bot import ledger
 from bot.batch_files import ItemDraft, Row, validate_rows
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.levels import LEVEL_RANKS
@@ -18,7 +18,7 @@ from storage import assignments
 from storage.clock import utcnow
 from storage.db import Database
 from storage.models import Assignment, Batch, Item, User
-from storage.states import AssignmentStatus, BatchStatus, CreditState
+from storage.states import UNDER_WAY, AssignmentStatus, BatchStatus, CreditState
 from taxonomy import Tree
 
 TASK_TYPES = ("categorize",)
@@ -325,7 +325,7 @@ async def add_quizzes(
     """Fund `quizzes` more quiz attempts for a running batch whose quiz budget ran low, so new
     workers can join; returns the amount reserved (0 when this `request` was already carried out)."""
     batch = await owned(session, batch_id, requester_id, lock=True)
-    if batch.status not in credits.HOLDING_A_RESERVE:
+    if batch.status not in UNDER_WAY:
         raise DomainError(f"This batch is {batch.status}: only a running or paused batch takes more quizzes.")
     if not batch.qualification:
         raise DomainError("This batch has no quiz: every worker starts on paid work at once.")
@@ -515,7 +515,7 @@ async def pause(session: AsyncSession, batch_id: int, requester_id: int, paused:
 async def cancel(session: AsyncSession, batch_id: int, requester_id: int) -> int:
     """Stop the batch for good and refund what it did not spend; returns the refund."""
     batch = await owned(session, batch_id, requester_id, lock=True)
-    if batch.status not in credits.HOLDING_A_RESERVE:
+    if batch.status not in UNDER_WAY:
         raise DomainError(f"This batch is {batch.status}; only a running or paused batch can be cancelled.")
     held = await session.scalars(
         select(Assignment)
@@ -590,7 +590,7 @@ async def progress(session: AsyncSession, batch: Batch, now: datetime) -> Progre
 
 
 def _quizzes_left(batch: Batch) -> int | None:
-    if not batch.qualification or batch.status not in credits.HOLDING_A_RESERVE:
+    if not batch.qualification or batch.status not in UNDER_WAY:
         return None
     return batch.quiz_slots // batch.qualification
 

@@ -10,9 +10,7 @@ from bot import ledger
 from bot.errors import DomainError
 from storage import assignments
 from storage.models import Assignment, Batch
-from storage.states import BatchStatus, CreditState
-
-HOLDING_A_RESERVE = (BatchStatus.ACTIVE, BatchStatus.PAUSED)  # batch statuses whose unspent money is not yet refunded
+from storage.states import UNDER_WAY, CreditState
 
 
 async def release_due(session: AsyncSession, now: datetime, hold: timedelta, limit: int = 2000) -> int:
@@ -60,7 +58,7 @@ async def reject(session: AsyncSession, assignment_id: int) -> bool:
     requester_id, status = (
         await session.execute(select(Batch.requester_id, Batch.status).where(Batch.id == assignment.batch_id))
     ).one()
-    running = status in HOLDING_A_RESERVE
+    running = status in UNDER_WAY
     amount = assignment.reward_micros
     await ledger.reject_credit(session, assignment.id, assignment.worker_id, requester_id, amount, running)
     assignment.credit_state = CreditState.REJECTED
@@ -91,7 +89,7 @@ async def restore(session: AsyncSession, assignment_id: int, worker_id: int, req
     # The batch's reserve pays if what it has left covers it (the rejection put the money there,
     # though an answer in its place may have spent it since); otherwise the requester's funds do.
     unspent = batch.reserved_micros - await assignments.spent(session, batch.id)
-    from_reserve = batch.status in HOLDING_A_RESERVE and unspent >= amount
+    from_reserve = batch.status in UNDER_WAY and unspent >= amount
     try:
         await ledger.restore_credit(session, assignment_id, worker_id, requester_id, amount, from_reserve)
     except ledger.NotEnoughFunds:

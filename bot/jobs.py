@@ -13,7 +13,7 @@ from bot.services import Services
 from storage import assignments
 from storage.clock import utcnow
 from storage.models import Account, Batch, User
-from storage.states import BatchStatus
+from storage.states import UNDER_WAY
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ async def complete_batches(services: Services) -> list[Completion]:
 async def daily_digest(services: Services) -> dict[int, list[batches.Progress]]:
     """Progress of every running batch, by requester."""
     async with services.db.read() as session:
-        running = await session.scalars(select(Batch).where(Batch.status.in_((BatchStatus.ACTIVE, BatchStatus.PAUSED))))
+        running = await session.scalars(select(Batch).where(Batch.status.in_(UNDER_WAY)))
         by_requester: dict[int, list[batches.Progress]] = {}
         for batch in running:
             by_requester.setdefault(batch.requester_id, []).append(await batches.progress(session, batch, utcnow()))

@@ -21,7 +21,7 @@ from handlers.callbacks import (
     Statement,
     Stop,
 )
-from storage.states import BatchStatus
+from storage.states import UNDER_WAY, BatchStatus
 
 
 def _button(label: str, action: callbacks.Action) -> InlineKeyboardButton:
@@ -120,7 +120,7 @@ def batch_controls(batch_id: int, status: str) -> InlineKeyboardMarkup:
         row.append(_button("⏸ Pause", Control(batch_id, "pause")))
     if status == BatchStatus.PAUSED:
         row.append(_button("▶ Resume", Control(batch_id, "resume")))
-    if status in (BatchStatus.ACTIVE, BatchStatus.PAUSED):
+    if status in UNDER_WAY:
         row.append(_button("⏹ Cancel", Control(batch_id, "cancel")))
     results = [_button("📥 Results", Control(batch_id, "results")), _button("📥 JSONL", Control(batch_id, "jsonl"))]
     return InlineKeyboardMarkup([row, results] if row else [results])

@@ -16,6 +16,11 @@ class BatchStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+# Launched and not yet completed or cancelled: such a batch still holds its reserve, and may be
+# paused, resumed, cancelled or given more quizzes.
+UNDER_WAY = (BatchStatus.ACTIVE, BatchStatus.PAUSED)
+
+
 class AssignmentStatus(StrEnum):
     """Assignment.status: a product shown to a worker (reserved) ends answered or given back."""
 
