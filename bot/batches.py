@@ -167,6 +167,15 @@ def facts_of(batch: Batch) -> BatchFacts:
     )
 
 
+def answerable(tree: Tree, batch: Batch | BatchFacts, node_id: int) -> bool:
+    """Whether a worker may give this category as an answer in the batch: below its root, a leaf if leaf_only."""
+    if node_id not in tree or node_id == batch.root_node_id:
+        return False
+    if not tree.is_within(node_id, batch.root_node_id):
+        return False
+    return tree.is_leaf(node_id) or not batch.leaf_only
+
+
 def parse_settings(text: str, default_name: str) -> BatchSpec:
     """`type=categorize reward=0.02 overlap=3 root="Home & Garden" …` (a caption or CLI flags) → spec."""
     try:

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import aggregation, quality
+from bot import aggregation, batches, quality
 from bot.aggregation import Answer
-from storage.models import Assignment, Item
+from storage.models import Assignment, Batch, Item
 from storage.states import AssignmentStatus, CreditState, WorkerState
 from taxonomy import Tree
 
@@ -52,10 +52,17 @@ async def collect(session: AsyncSession, batch_id: int, tree: Tree) -> tuple[lis
     accepted = [a for a in answered if a.credit_state != CreditState.REJECTED]
     crowd = [Answer(external[a.item_id], str(a.worker_id), str(a.answer_node_id)) for a in accepted]
     gold = {item.external_id: str(item.gold_node_id) for item in items if item.gold_node_id is not None}
-    labels = aggregation.aggregate(crowd, method="auto", gold=gold) if crowd else {}
+    batch = await session.get(Batch, batch_id)
+    labels = aggregation.aggregate(crowd, "auto", gold, families(tree, batch)) if crowd and batch else {}
     states = await quality.states(session, batch_id)
     rows = [_result(item, labels.get(item.external_id), crowd, tree) for item in items]
     return rows, _raw(answered, external, tree, states)
+
+
+def families(tree: Tree, batch: Batch) -> dict[str, str]:
+    """Every category a worker could give in the batch, mapped to its parent: the families of
+    ``aggregation.one_coin``, since a worker who misses a category mostly picks one of its siblings."""
+    return {str(node.id): str(node.parent_id) for node in tree if batches.answerable(tree, batch, node.id)}
 
 
 def _result(item: Item, label: aggregation.Label | None, crowd: list[Answer], tree: Tree) -> ResultRow:

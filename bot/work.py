@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import aggregation, gold, ledger, progress, quality, users
+from bot import aggregation, batches, gold, ledger, progress, quality, users
 from bot.aggregation import Answer
 from bot.batches import BatchFacts
 from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
@@ -120,7 +120,7 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
             raise _refusal(await assignments.lock(session, assignment_id), worker_id) or TaskUnavailable()
         batch = await services.batches.get(answered.batch_id, session)
         loaded = await services.taxonomies.get(batch.taxonomy_id, session)
-        if not _answerable(loaded.tree, batch, node_id):
+        if not batches.answerable(loaded.tree, batch, node_id):
             raise TaskUnavailable()  # rolls the answer back
         reward = answered.reward_micros
         # Pay before touching the item: every answer then locks the requester's account before any item
@@ -317,14 +317,6 @@ def _refusal(assignment: Assignment | None, worker_id: int) -> TaskUnavailable |
     if assignment.status != AssignmentStatus.RESERVED:
         return TaskUnavailable()
     return None
-
-
-def _answerable(tree: Tree, batch: BatchFacts, node_id: int) -> bool:
-    if node_id not in tree or node_id == batch.root_node_id:
-        return False
-    if not tree.is_within(node_id, batch.root_node_id):
-        return False
-    return tree.is_leaf(node_id) or not batch.leaf_only
 
 
 async def _screen(
