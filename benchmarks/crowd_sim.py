@@ -175,6 +175,7 @@ class Setup:
     truth: dict[str, int]  # product title → its true leaf
     gold_titles: frozenset[str]
     rows: list[dict[str, str]]
+    families: dict[str, str]  # leaf → its parent, as bot.results.families gives them for the batch
 
 
 def build_setup(
@@ -218,7 +219,8 @@ def build_setup(
             }
         )
     gold_titles = frozenset(f"Product {n}" for n in gold_numbers)
-    return Setup(leaves, siblings, tuple(crowd), truth, gold_titles, rows)
+    families = {str(leaf): str(tree.node(leaf).parent_id) for leaf in leaves}
+    return Setup(leaves, siblings, tuple(crowd), truth, gold_titles, rows, families)
 
 
 class Behaviour:
@@ -270,7 +272,7 @@ def honest_ceiling(setup: Setup, seed: int) -> float:
         for worker in rng.sample(honest, OVERLAP)
     ]
     gold = {row["item_id"]: row["gold_category"] for row in setup.rows if row["gold_category"]}
-    labels = aggregation.aggregate(answers, "auto", gold)
+    labels = aggregation.aggregate(answers, "auto", gold, setup.families)
     scored = [row for row in setup.rows if not row["gold_category"]]
     right = sum(1 for row in scored if labels[row["item_id"]].label == str(setup.truth[row["title"]]))
     return right / len(scored) if scored else float("nan")
@@ -566,7 +568,7 @@ async def _read_back(
         Answer(ext, str(w), str(node)) for w, ext, _t, node, _g, state, _q in rows if state != CreditState.REJECTED
     ]
     honest = [Answer(ext, str(w), str(node)) for w, ext, _t, node, _g, _s, _q in rows if kinds[w] == HONEST]
-    honest_labels = aggregation.aggregate(honest, "auto", gold_labels) if honest else {}
+    honest_labels = aggregation.aggregate(honest, "auto", gold_labels, setup.families) if honest else {}
     honest_correct = sum(
         1
         for row in scored

@@ -5,7 +5,9 @@ the crowd meant. Four ways, from the cheapest to the most expressive:
 
 - majority vote: needs no estimation, so it is the right choice for a handful of items;
 - one-coin: one accuracy per worker, errors spread evenly over the other labels. Two numbers
-  per worker whatever the label space, so it works on a taxonomy with thousands of leaves;
+  per worker whatever the label space, so it works on a taxonomy with thousands of leaves.
+  Given each label's family (in a taxonomy, its parent), it then decides each item knowing
+  that a wrong answer mostly lands on a sibling of the right one;
 - Dawid–Skene: a full confusion matrix per worker (labels² numbers), which also learns *which*
   mistakes a worker makes ("always says Mugs for Cups") when there are few labels and enough
   answers per worker;
@@ -687,7 +689,7 @@ def _family_choices(
     The prior over labels is uniform. One-coin's learned class priors count wrong answers too,
     and with a few items per label (600 products over 348 leaves) they are mostly noise that
     favours the labels the crowd over-picks: in the crowd simulation they cost 0.5 points of
-    accuracy here, and the posteriors were overconfident.
+    accuracy in this step, and made the posteriors overconfident.
 
     The chosen label is always one a worker gave (or the gold answer). Its posterior is
     normalised over the whole label space: the answered labels one by one, the unanswered
