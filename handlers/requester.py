@@ -1,5 +1,7 @@
 """Requesters: batches by file upload, missing settings by buttons, preview, launch, progress, results."""
 
+import asyncio
+from functools import partial
 from pathlib import PurePath
 
 from telegram import Bot, InputFile, Update
@@ -212,7 +214,9 @@ async def send_files(
         (raw, results.RawAnswer, "answers", texts.RAW_CAPTION),
     )
     for rows, kind, name, caption in files:
-        content = results.to_jsonl(rows) if jsonl else results.to_csv(rows, kind)
+        write = partial(results.to_jsonl, rows) if jsonl else partial(results.to_csv, rows, kind)
+        # a big batch's file takes seconds to write: off the event loop, so other users are not kept waiting
+        content = await asyncio.to_thread(write)
         if not content:  # Telegram refuses empty files
             await bot.send_message(chat_id, texts.NO_ANSWERS_YET.format(id=batch_id))
             continue

@@ -3,11 +3,14 @@
 import csv
 import io
 import json
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from bot import aggregation, ledger, work
+from bot import aggregation, ledger, results, work
 from storage import ledger as books
 from storage.models import Assignment, Batch, Item
 from tests.e2e.conftest import RunningBot, StartBot
@@ -126,10 +129,25 @@ async def test_upload_preview_launch_work_and_results(bot: RunningBot, checks_fi
     assert sorted(r["gold"] for r in raw if r["item_id"] == "p1") == ["correct", "incorrect"]
 
 
-async def test_results_settle_a_three_way_split_within_the_family(bot: RunningBot) -> None:
+async def test_results_settle_a_three_way_split_within_the_family(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Three workers agree on 24 products and split three ways on the last: Skillets, its sibling Woks,
     and Mugs, far away. The labels file says one of the siblings, since mistakes mostly land next to the
-    right category; one-coin alone sees a three-way tie and takes the smallest id, Mugs."""
+    right category; one-coin alone sees a three-way tie and takes the smallest id, Mugs.
+
+    The aggregation and the files are made in worker threads, off the event loop that serves everyone."""
+    threads: dict[str, set[str]] = {}
+
+    def noting_thread(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            threads.setdefault(name, set()).add(threading.current_thread().name)
+            return function(*args, **kwargs)
+
+        return run
+
+    monkeypatch.setattr(aggregation, "aggregate", noting_thread("aggregate", aggregation.aggregate))
+    monkeypatch.setattr(results, "to_csv", noting_thread("to_csv", results.to_csv))
     shop = bot.user(SHOP, "Shop")
     rows = [{"item_id": f"p{n:02}", "title": f"Thing {n}", "brand": "Acme"} for n in range(1, 26)]
     await upload(bot, shop, csv_file(rows), "things.csv", caption=CAPTION.replace("overlap=2", "overlap=3"))
@@ -153,6 +171,10 @@ async def test_results_settle_a_three_way_split_within_the_family(bot: RunningBo
     assert len(labels) == 25 and labels["p03"]["label_id"] == str(cookware[3].id)
     assert labels["p25"]["label_id"] in (str(split[101]), str(split[102]))
     assert 0.45 < float(labels["p25"]["confidence"]) < 0.55  # the two siblings share nearly all of it
+    assert threads.keys() == {"aggregate", "to_csv"} and threading.main_thread().name not in set.union(
+        *threads.values()
+    )
+    monkeypatch.undo()
     async with bot.services.db.read() as session:
         crowd = [
             aggregation.Answer(item, str(worker), str(node))
