@@ -53,21 +53,21 @@ async def on_document(update: Update, context: Context) -> None:
     try:
         spec = batches.parse_settings(message.caption or "", default_name=PurePath(name).stem)
         data = bytes(await (await document.get_file()).download_as_bytearray())
-        rows = batch_files.read_rows(data, name)
-        batch_id = await _store_draft(services, person.id, spec, rows, name)
+        batch_id = await store_draft(services, person.id, spec, data, name)
     except DomainError as problem:
         await message.reply_text(str(problem))
         return
     await _next_step(update, context, batch_id)
 
 
-async def _store_draft(
-    services: Services, requester_id: int, spec: batches.BatchSpec, rows: list[batch_files.Row], name: str
-) -> int:
+async def store_draft(services: Services, requester_id: int, spec: batches.BatchSpec, data: bytes, name: str) -> int:
+    """The uploaded file as a draft batch. Reading and checking a big file takes seconds, so it runs in a
+    worker thread and the event loop goes on serving everyone else."""
     taxonomy_id = await taxonomies.ensure_default(services.db)
     tree = (await services.taxonomies.get(taxonomy_id)).tree
+    root_id, drafts = await asyncio.to_thread(lambda: batches.prepare(spec, tree, batch_files.read_rows(data, name)))
     async with services.db.write() as session:
-        batch = await batches.create_draft(session, requester_id, taxonomy_id, tree, spec, rows, name)
+        batch = await batches.store_batch(session, requester_id, taxonomy_id, root_id, spec, drafts, name)
         return batch.id
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot import aggregation, ledger, results, work
+from bot import aggregation, batch_files, batches, ledger, results, work
 from storage import ledger as books
 from storage.models import Assignment, Batch, Item
 from tests.e2e.conftest import RunningBot, StartBot
@@ -62,6 +62,16 @@ async def tap(bot: RunningBot, user: FakeUser, label: str) -> str:
 async def fund(bot: RunningBot, amount: str, requester: int = SHOP) -> None:
     await bot.user(ADMIN, "Ada").send(f"/fund {requester} {amount}")
     await bot.settle()
+
+
+def noting_thread(threads: dict[str, set[str]], name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function``, noting in ``threads[name]`` the name of each thread that calls it."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        threads.setdefault(name, set()).add(threading.current_thread().name)
+        return function(*args, **kwargs)
+
+    return run
 
 
 async def batch_count(bot: RunningBot) -> int:
@@ -138,16 +148,8 @@ async def test_results_settle_a_three_way_split_within_the_family(
 
     The aggregation and the files are made in worker threads, off the event loop that serves everyone."""
     threads: dict[str, set[str]] = {}
-
-    def noting_thread(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            threads.setdefault(name, set()).add(threading.current_thread().name)
-            return function(*args, **kwargs)
-
-        return run
-
-    monkeypatch.setattr(aggregation, "aggregate", noting_thread("aggregate", aggregation.aggregate))
-    monkeypatch.setattr(results, "to_csv", noting_thread("to_csv", results.to_csv))
+    monkeypatch.setattr(aggregation, "aggregate", noting_thread(threads, "aggregate", aggregation.aggregate))
+    monkeypatch.setattr(results, "to_csv", noting_thread(threads, "to_csv", results.to_csv))
     shop = bot.user(SHOP, "Shop")
     rows = [{"item_id": f"p{n:02}", "title": f"Thing {n}", "brand": "Acme"} for n in range(1, 26)]
     await upload(bot, shop, csv_file(rows), "things.csv", caption=CAPTION.replace("overlap=2", "overlap=3"))
@@ -183,6 +185,18 @@ async def test_results_settle_a_three_way_split_within_the_family(
             )
         ]
     assert aggregation.aggregate(crowd)["p25"].label == str(split[103])  # what one-coin alone would say
+
+
+async def test_an_upload_is_read_and_checked_off_the_event_loop(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file of 100,000 rows takes seconds to read and check: a worker thread does it, not the loop everyone shares."""
+    threads: dict[str, set[str]] = {}
+    monkeypatch.setattr(batch_files, "read_rows", noting_thread(threads, "read", batch_files.read_rows))
+    monkeypatch.setattr(batches, "prepare", noting_thread(threads, "check", batches.prepare))
+    shop = bot.user(SHOP, "Shop")
+    assert "Preview" in await upload(bot, shop, csv_file(pans()), "pans.csv")
+    assert threads.keys() == {"read", "check"} and threading.main_thread().name not in set.union(*threads.values())
 
 
 async def test_missing_settings_are_asked_with_buttons(bot: RunningBot) -> None:
