@@ -167,7 +167,7 @@ def facts_of(batch: Batch) -> BatchFacts:
     )
 
 
-def answerable(tree: Tree, batch: Batch | BatchFacts, node_id: int) -> bool:
+def answerable(tree: Tree, batch: BatchFacts, node_id: int) -> bool:
     """Whether a worker may give this category as an answer in the batch: below its root, a leaf if leaf_only."""
     if node_id not in tree or node_id == batch.root_node_id:
         return False
