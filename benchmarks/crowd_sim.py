@@ -713,7 +713,8 @@ def report_run(result: RunResult) -> dict[str, bool]:
             + ", ".join(f"{kind} {count}" for kind, count in result.lifted.most_common())
         )
     print()
-    print(f"aggregation method (auto): {result.method}")
+    families = " (then the family model: the batch's leaves by parent category)" if result.method == "one-coin" else ""
+    print(f"aggregation method (auto): {result.method}{families}")
     print(
         f"work answers per non-gold product: {result.answers_per_product:.2f}; "
         f"products left with fewer accepted answers than {result.plan.min_overlap}: {result.short_products}"
