@@ -688,7 +688,7 @@ def _family_choices(
 
     The prior over labels is uniform. One-coin's learned class priors count wrong answers too,
     and with a few items per label (600 products over 348 leaves) they are mostly noise that
-    favours the labels the crowd over-picks: in the crowd simulation they cost 0.5 points of
+    favours the labels the crowd over-picks: in the crowd simulation they cost 0.3 points of
     accuracy in this step, and made the posteriors overconfident.
 
     The chosen label is always one a worker gave (or the gold answer). Its posterior is
