@@ -82,11 +82,7 @@ async def collect(session: AsyncSession, batch_id: int, tree: Tree) -> tuple[lis
 
 async def _read(session: AsyncSession, statement: Select[Any]) -> list[Row[Any]]:
     result = await session.stream(statement.execution_options(yield_per=READ_SLICE))
-    rows: list[Row[Any]] = []
-    async for part in result.partitions():
-        rows.extend(part)
-        await asyncio.sleep(0)  # a driver that already holds every row does not suspend between slices
-    return rows
+    return [row async for rows in result.partitions() for row in rows]
 
 
 def families(tree: Tree, batch: batches.BatchFacts) -> dict[str, str]:

@@ -116,6 +116,9 @@ class Cursor:
     async def fetchmany(self, size: int | None = None) -> list[Any]:
         count = self.arraysize if size is None else size
         rows, self._rows = self._rows[:count], self._rows[count:]
+        # Only streamed results (SQLAlchemy's yield_per) read in slices, so that other tasks run between
+        # them; these rows are already in memory, so the event loop gets its turn here.
+        await asyncio.sleep(0)
         return rows
 
     async def close(self) -> None:

@@ -113,6 +113,29 @@ async def test_a_closed_connection_refuses_work(tmp_path: Path) -> None:
         await connection.execute("SELECT 1")
 
 
+async def test_a_streamed_read_lets_other_tasks_run_between_slices(sqlite_db: Database) -> None:
+    """The driver holds every row after execute; reading them in slices must still give the loop its turns."""
+    async with sqlite_db.write() as session:
+        for n in range(1, 11):
+            await session.execute(text("INSERT INTO notes (id, body) VALUES (:id, 'x')"), {"id": n})
+    turns: list[int] = []
+
+    async def other_user() -> None:
+        while True:
+            turns.append(len(turns))
+            await asyncio.sleep(0)
+
+    async with sqlite_db.read() as session:
+        streamed = await session.stream(text("SELECT id FROM notes ORDER BY id").execution_options(yield_per=2))
+        running = asyncio.create_task(other_user())
+        await asyncio.sleep(0)
+        seen = []
+        async for _slice in streamed.partitions(2):
+            seen.append(len(turns))
+        running.cancel()
+    assert len(seen) == 5 and seen == sorted(set(seen)), "the other task ran between every two slices"
+
+
 async def test_streamed_results_come_through(sqlite_db: Database) -> None:
     """`stream()` takes SQLAlchemy's server-side cursor, which reads the rows with fetchone/fetchmany."""
     async with sqlite_db.write() as session:
