@@ -105,6 +105,11 @@ def judged(batch_id: int, worker_id: int) -> tuple[ColumnElement[bool], ...]:
     )
 
 
+def _after_quiz(batch_id: int, worker_id: int) -> tuple[ColumnElement[bool], ...]:
+    """The worker's answers in the batch that are not quiz answers: the checks and the work."""
+    return (Assignment.batch_id == batch_id, Assignment.worker_id == worker_id, Assignment.quiz_attempt.is_(None))
+
+
 async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_id: int) -> tuple[str, float] | None:
     """Why the worker's gold answers take them out of the batch, and the accuracy bound; None if they do not.
 
@@ -119,9 +124,7 @@ async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_
         return f"gold answers right {counts.gold_correct}/{counts.gold}, at best {bound:.0%}", bound
     if batch.qualification == 0:
         return None  # no quiz: "since the quiz" is every answer just judged, and they passed
-    since_quiz = await answer_counts(
-        session, Assignment.batch_id == batch.id, Assignment.worker_id == worker_id, Assignment.quiz_attempt.is_(None)
-    )
+    since_quiz = await answer_counts(session, *_after_quiz(batch.id, worker_id))
     # Held to the same bar: a requester who asks for little (min_accuracy under 0.43) is not
     # overruled by five misses.
     if since_quiz.gold_correct == 0 and proven_below(since_quiz, batch.min_gold, batch.min_accuracy):
@@ -139,12 +142,12 @@ async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worke
     await _set_state(session, batch.id, worker_id, WorkerState.REMOVED, reason)
     last_good = await session.scalar(select(func.max(Assignment.id)).where(*mine, Assignment.gold_correct == True))  # noqa: E712
     rejected = 0
+    # after the quiz only: quiz answers are paid training whatever their outcome
     since = await session.scalars(
         select(Assignment.id).where(
-            *mine,
+            *_after_quiz(batch.id, worker_id),
             Assignment.id > (last_good or 0),
             Assignment.credit_state == CreditState.PENDING,
-            Assignment.quiz_attempt.is_(None),  # quiz answers are paid training whatever their outcome
         )
     )
     for assignment_id in list(since):
