@@ -22,7 +22,9 @@ from taxonomy import Tree
 
 SPEED_WINDOW, SPEED_STRIKES = 10, 3  # 3 of the last 10 answers too fast
 SAME_ANSWER_RUN = 10  # where the crowd disagrees on at least half of them
-CROWD_SAMPLE, MIN_CROWD_SAMPLE = 101, 30
+# The crowd's median from its last 1,001 answers: from 101, a third of it wandered by ±0.4 s, enough
+# to put careful workers' quickest answers under the line now and then (a hold in the crowd simulation).
+CROWD_SAMPLE, MIN_CROWD_SAMPLE = 1001, 100
 FLOOR_SECONDS, UNKNOWN_FLOOR_SECONDS = 60, 2
 FLOOR_CAP = 10.0  # seconds: a crowd of slow, careful workers must not make 12-second answers suspect
 _FLOORS: WeakKeyDictionary[object, dict[int, tuple[float | None, float]]] = WeakKeyDictionary()
@@ -218,7 +220,7 @@ async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason
 async def _crowd_floor(session: AsyncSession, batch_id: int, worker_id: int) -> float | None:
     """A third of the other workers' median time on this batch, once there are enough answers to tell.
 
-    Kept for a minute per batch: it moves slowly, and reading 101 answers on every answer would not.
+    Kept for a minute per batch: it moves slowly, and reading 1,001 answers on every answer would not.
     """
     floors = _FLOORS.setdefault(session.bind, {})
     cached = floors.get(batch_id)

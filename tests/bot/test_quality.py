@@ -1,5 +1,7 @@
 """Quality control in a batch: removal on gold, rejected answers, the per-worker cap, speed holds."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -134,6 +136,34 @@ async def test_too_fast_worker_is_held_until_reinstated(services: Services) -> N
     async with services.db.write() as session:
         assert await quality.reinstate(session, 1, 1)
     assert await work.next_task(services, 1) is not None
+
+
+async def _take_seconds(services: Services, worker_id: int, seconds: float) -> None:
+    """Make every answer of the worker look as if it took `seconds`."""
+    async with services.db.write() as session:
+        for assignment in await session.scalars(
+            select(Assignment).where(Assignment.worker_id == worker_id, Assignment.answered_at.is_not(None))
+        ):
+            assignment.created_at = assignment.answered_at - timedelta(seconds=seconds)
+
+
+async def test_without_min_seconds_the_floor_is_a_third_of_the_crowds_median(services: Services) -> None:
+    """The default speed rule waits for quality.MIN_CROWD_SAMPLE answers of others, then holds a
+    worker three of whose last ten answers came under a third of the crowd's median time."""
+    await load_batch(services, products(quality.MIN_CROWD_SAMPLE + 20), overlap=3)
+    for worker_id in (1, 2, 3):
+        await worker(services, worker_id)
+    await label(services, 1, SKILLETS, limit=quality.MIN_CROWD_SAMPLE - 1)
+    await _take_seconds(services, 1, 24.0)
+    early = await label(services, 2, SKILLETS, limit=5)
+    assert all(answer.verdict is None for answer in early), "too few answers of others to judge speed by"
+
+    await label(services, 1, SKILLETS, limit=10)
+    await _take_seconds(services, 1, 24.0)
+    quality._FLOORS.clear()  # the unknown floor is remembered for a moment; that moment has passed
+    fast = await label(services, 3, SKILLETS, limit=5)
+    assert [answer.verdict is None for answer in fast] == [True, True, False]
+    assert "3 of their last 10 answers took under 8.0 s" in fast[-1].verdict.reason
 
 
 def test_settings_reach_the_batch() -> None:
