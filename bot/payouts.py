@@ -83,7 +83,12 @@ async def request(
         raise NotAllowed(f"Your account is suspended ({user.suspended_reason}); payouts are paused.")
     available = (await ledger.worker_balance(session, worker_id)).available
     # Payment rails move whole cents; a sub-cent remainder stays available for next time.
-    amount = available - available % CENT if amount is None else amount
+    if amount is None:
+        amount = available - available % CENT
+    elif amount % CENT:
+        raise InvalidInput(f"Payouts move whole cents: ask for {format_money(amount - amount % CENT, currency)}, say.")
+    elif amount < threshold:
+        raise InvalidInput(f"Payouts start at {format_money(threshold, currency)}: ask for at least that.")
     if amount < threshold or amount <= 0:
         missing = max(threshold - amount, 0)
         raise InvalidInput(

@@ -6,6 +6,7 @@ from telegram.ext import ContextTypes
 
 from bot import earnings, ledger, payouts, users
 from bot.errors import DomainError
+from bot.money import to_micros
 from bot.payout_methods import KINDS, PROMPTS
 from handlers import admin, common, keyboards, texts
 from storage.clock import utcnow
@@ -68,12 +69,18 @@ async def method_typed(update: Update, context: Context, kind: str) -> None:
 
 
 async def request_payout(update: Update, context: Context) -> None:
+    """/payout asks for the whole available balance; /payout 15 for part of it."""
     services = common.services_of(context)
     settings = services.settings
     try:
+        amount = to_micros(context.args[0].lstrip("$€£")) if context.args else None
+    except ValueError:
+        await update.effective_message.reply_text(texts.PAYOUT_USAGE)
+        return
+    try:
         async with services.db.write() as session:
             payout = await payouts.request(
-                session, update.effective_user.id, settings.payout_threshold_micros, settings.currency
+                session, update.effective_user.id, settings.payout_threshold_micros, settings.currency, amount
             )
     except DomainError as refusal:
         await update.effective_message.reply_text(str(refusal))

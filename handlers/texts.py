@@ -31,7 +31,7 @@ HELP = (
     "/balance: pending, available, in-flight and paid money\n"
     "/earnings: today, this week, this month, lifetime; yearly CSV statements\n"
     "/payout_method: where your money goes (PayPal, bank, crypto, gift card)\n"
-    "/payout: request your available balance once it reaches {threshold}\n"
+    "/payout: request your available balance once it reaches {threshold} · /payout 15: part of it\n"
     "/stats: your tasks, accuracy, hourly rate and level · /target 15: a daily earnings goal\n"
     "/breaks off: no break reminders\n"
     "/help: this message\n\n"
@@ -156,6 +156,7 @@ PAYOUT_APPROVED_WORKER = "✅ Your payout #{id} of {amount} to {method} was appr
 PAYOUT_REJECTED_WORKER = (
     "❌ Your payout #{id} of {amount} was rejected: {reason}\nThe money is back in your available balance."
 )
+PAYOUT_USAGE = "Send /payout for your whole available balance, or /payout 15 for part of it."
 STATEMENT_CAPTION = "Your {year} statement: earnings by day and batch, and payouts."
 NO_EARNINGS = "No earnings yet: /work to start."
 

@@ -105,6 +105,24 @@ async def test_balance_hold_release_and_payout_approved(bot: RunningBot) -> None
     assert "Paid: $0.06" in body and "In flight: $0.00" in body
 
 
+async def test_a_worker_withdraws_part_of_the_available_balance(bot: RunningBot) -> None:
+    await earn(bot, 4)
+    await bot.run_job("release-holds")
+    wendy = bot.user(WORKER, "Wendy")
+    await set_paypal(bot, wendy)
+    assert "Send /payout for your whole available balance" in await say(bot, wendy, "/payout lots")
+    assert "Payouts move whole cents: ask for $0.05" in await say(bot, wendy, "/payout 0.055")
+    assert "Your available balance is $0.08; that is less than $0.09" in await say(bot, wendy, "/payout 0.09")
+    assert "Payouts start at $0.04: ask for at least that" in await say(bot, wendy, "/payout 0.03")
+    assert "Payout of $0.05 to PayPal e-mail: wendy@example.com requested (#1)" in await say(
+        bot, wendy, "/payout $0.05"
+    )
+    async with bot.services.db.read() as session:
+        assert await ledger.worker_balance(session, WORKER) == ledger.WorkerBalance(0, 30_000, 50_000, 0)
+        assert await books.inconsistencies(session) == []
+    assert "$0.01 to go" in await say(bot, wendy, "/payout")
+
+
 async def test_payout_rejected_with_reason_returns_money(bot: RunningBot) -> None:
     await earn(bot, 2)
     await bot.run_job("release-holds")
