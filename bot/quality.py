@@ -22,9 +22,10 @@ from taxonomy import Tree
 
 SPEED_WINDOW, SPEED_STRIKES = 10, 3  # 3 of the last 10 answers too fast
 SAME_ANSWER_RUN = 10  # where the crowd disagrees on at least half of them
-# The crowd's median from its last 1,001 answers: from 101, a third of it wandered by ±0.4 s, enough
-# to put careful workers' quickest answers under the line now and then (a hold in the crowd simulation).
-CROWD_SAMPLE, MIN_CROWD_SAMPLE = 1001, 100
+# The crowd's median from the batch's last 1,001 answers, of 3 workers at least: from 101 answers, a
+# third of it wandered by ±0.4 s, enough to put careful workers' quickest answers under the line now
+# and then (a hold in the crowd simulation).
+CROWD_SAMPLE, MIN_CROWD_SAMPLE, MIN_CROWD_WORKERS = 1001, 100, 3
 FLOOR_SECONDS, UNKNOWN_FLOOR_SECONDS = 60, 2
 FLOOR_CAP = 10.0  # seconds: a crowd of slow, careful workers must not make 12-second answers suspect
 _FLOORS: WeakKeyDictionary[object, dict[int, tuple[float | None, float]]] = WeakKeyDictionary()
@@ -186,7 +187,7 @@ async def _behaviour_rules(session: AsyncSession, batch: BatchFacts, assignment:
     limit = batch.min_seconds
     # The crowd's floor never exceeds FLOOR_CAP, so a worker without 3 answers under it needs no query.
     if limit is None and sum(1 for seconds in durations if seconds < FLOOR_CAP) >= SPEED_STRIKES:
-        limit = await _crowd_floor(session, batch.id, assignment.worker_id)
+        limit = await _crowd_floor(session, batch.id)
     if limit and sum(1 for seconds in durations if seconds < limit) >= SPEED_STRIKES:
         reason = f"{SPEED_STRIKES} of their last {SPEED_WINDOW} answers took under {limit:.1f} s"
         return await _hold(session, batch, assignment.worker_id, reason)
@@ -217,28 +218,32 @@ async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason
     return Hold(batch.id, batch.name, worker_id, reason)
 
 
-async def _crowd_floor(session: AsyncSession, batch_id: int, worker_id: int) -> float | None:
-    """A third of the other workers' median time on this batch, once there are enough answers to tell.
+async def _crowd_floor(session: AsyncSession, batch_id: int) -> float | None:
+    """A third of the crowd's median time on this batch, once there are enough answers to tell.
 
+    The crowd's median is the median of each worker's own median over the batch's last answers: a
+    robot's thousand quick answers are one vote, so it cannot drag the line down under itself.
     Kept for a minute per batch: it moves slowly, and reading 1,001 answers on every answer would not.
     """
     floors = _FLOORS.setdefault(session.bind, {})
     cached = floors.get(batch_id)
     if cached is not None and time.monotonic() - cached[1] < (FLOOR_SECONDS if cached[0] else UNKNOWN_FLOOR_SECONDS):
         return cached[0]
-    rows = await session.execute(
-        select(Assignment.created_at, Assignment.answered_at)
-        .where(
-            Assignment.batch_id == batch_id,
-            Assignment.worker_id != worker_id,
-            Assignment.status == AssignmentStatus.ANSWERED,
+    rows = (
+        await session.execute(
+            select(Assignment.worker_id, Assignment.created_at, Assignment.answered_at)
+            .where(Assignment.batch_id == batch_id, Assignment.status == AssignmentStatus.ANSWERED)
+            .order_by(Assignment.id.desc())
+            .limit(CROWD_SAMPLE)
         )
-        .order_by(Assignment.id.desc())
-        .limit(CROWD_SAMPLE)
-    )
-    durations = [(done - shown).total_seconds() for shown, done in rows]
+    ).all()
+    durations: dict[int, list[float]] = {}
+    for worker_id, shown, done in rows:
+        durations.setdefault(worker_id, []).append((done - shown).total_seconds())
+    floor = None
+    if len(rows) >= MIN_CROWD_SAMPLE and len(durations) >= MIN_CROWD_WORKERS:
+        floor = min(statistics.median(map(statistics.median, durations.values())) / 3, FLOOR_CAP)
     # "Not enough answers yet" is kept only briefly: the next ones may bring enough to judge.
-    floor = min(statistics.median(durations) / 3, FLOOR_CAP) if len(durations) >= MIN_CROWD_SAMPLE else None
     floors[batch_id] = (floor, time.monotonic())
     return floor
 

@@ -147,23 +147,43 @@ async def _take_seconds(services: Services, worker_id: int, seconds: float) -> N
             assignment.created_at = assignment.answered_at - timedelta(seconds=seconds)
 
 
-async def test_without_min_seconds_the_floor_is_a_third_of_the_crowds_median(services: Services) -> None:
-    """The default speed rule waits for quality.MIN_CROWD_SAMPLE answers of others, then holds a
-    worker three of whose last ten answers came under a third of the crowd's median time."""
-    await load_batch(services, products(quality.MIN_CROWD_SAMPLE + 20), overlap=3)
-    for worker_id in (1, 2, 3):
+async def _crowd(services: Services, workers: range, answers: int, seconds: float) -> None:
+    """Each worker answers `answers` products, every answer looking as if it took `seconds`."""
+    for worker_id in workers:
         await worker(services, worker_id)
-    await label(services, 1, SKILLETS, limit=quality.MIN_CROWD_SAMPLE - 1)
-    await _take_seconds(services, 1, 24.0)
-    early = await label(services, 2, SKILLETS, limit=5)
-    assert all(answer.verdict is None for answer in early), "too few answers of others to judge speed by"
+        await label(services, worker_id, SKILLETS, limit=answers)
+        await _take_seconds(services, worker_id, seconds)
 
-    await label(services, 1, SKILLETS, limit=10)
+
+async def test_without_min_seconds_the_floor_is_a_third_of_the_crowds_median(services: Services) -> None:
+    """The default speed rule waits for quality.MIN_CROWD_SAMPLE answers, then holds a worker three
+    of whose last ten answers came under a third of the crowd's median time."""
+    await load_batch(services, products(quality.MIN_CROWD_SAMPLE), overlap=5)
+    await _crowd(services, range(1, 5), quality.MIN_CROWD_SAMPLE // 4 - 1, 24.0)
+    await worker(services, 10)
+    early = await label(services, 10, SKILLETS, limit=3)
+    assert all(answer.verdict is None for answer in early), "too few answers yet to judge speed by"
+
+    await label(services, 1, SKILLETS, limit=4)
     await _take_seconds(services, 1, 24.0)
     quality._FLOORS.clear()  # the unknown floor is remembered for a moment; that moment has passed
-    fast = await label(services, 3, SKILLETS, limit=5)
+    await worker(services, 11)
+    fast = await label(services, 11, SKILLETS, limit=5)
     assert [answer.verdict is None for answer in fast] == [True, True, False]
     assert "3 of their last 10 answers took under 8.0 s" in fast[-1].verdict.reason
+
+
+async def test_a_robots_many_quick_answers_do_not_lower_the_floor_under_it(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The crowd's median is taken per worker: however many answers a robot gives, it is one vote."""
+    monkeypatch.setattr(quality, "UNKNOWN_FLOOR_SECONDS", 0)  # a robot's minute is this test's millisecond
+    await load_batch(services, products(200), overlap=5)
+    await _crowd(services, range(1, 5), 10, 24.0)
+    await worker(services, 10)
+    robot = await label(services, 10, SKILLETS)
+    assert isinstance(robot[-1].verdict, quality.Hold) and "under 8.0 s" in robot[-1].verdict.reason
+    assert len(robot) == quality.MIN_CROWD_SAMPLE - 40, "held on the answer that made the crowd's sample big enough"
 
 
 def test_settings_reach_the_batch() -> None:
