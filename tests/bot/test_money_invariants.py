@@ -337,11 +337,14 @@ class MoneyMachine(RuleBasedStateMachine):
         with pytest.raises(Overdraft):
             self.write(lambda session: ledger.release_credit(session, assignment_id, worker, amount))
 
-    @rule(worker=st.sampled_from(WORKERS), share=st.none() | SHARE | st.just(0))
-    def request_payout(self, worker: int, share: int | None) -> None:
-        """Everything available in whole cents (share None), or `share` percent of it as an explicit amount."""
+    @rule(worker=st.sampled_from(WORKERS), share=st.none() | SHARE | st.just(0), cents=st.booleans())
+    def request_payout(self, worker: int, share: int | None, cents: bool) -> None:
+        """Everything available in whole cents (share None), or `share` percent of it as an explicit
+        amount: rounded down to whole cents, or as it comes (refused unless it is whole cents)."""
         available = self.balances[(WORKER_AVAILABLE, worker)]
         amount = None if share is None else available * share // 100
+        if amount is not None and cents:
+            amount -= amount % CENT
         wanted = available - available % CENT if amount is None else amount
 
         def request() -> payouts.PayoutView:
@@ -350,7 +353,7 @@ class MoneyMachine(RuleBasedStateMachine):
         refusal: type[Exception] | None = None
         if worker in self.suspended:
             refusal = NotAllowed
-        elif worker not in self.methods or wanted < THRESHOLD or wanted <= 0:
+        elif worker not in self.methods or wanted < THRESHOLD or wanted <= 0 or wanted % CENT:
             refusal = InvalidInput
         elif wanted > available:
             refusal = NotEnoughFunds
