@@ -155,9 +155,12 @@ async def _crowd(services: Services, workers: range, answers: int, seconds: floa
         await _take_seconds(services, worker_id, seconds)
 
 
-async def test_without_min_seconds_the_floor_is_a_third_of_the_crowds_median(services: Services) -> None:
+async def test_without_min_seconds_the_floor_is_a_third_of_the_crowds_median(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The default speed rule waits for quality.MIN_CROWD_SAMPLE answers, then holds a worker three
     of whose last ten answers came under a third of the crowd's median time."""
+    monkeypatch.setattr(quality, "UNKNOWN_FLOOR_SECONDS", 0)  # the crowd's minute is this test's millisecond
     await load_batch(services, products(quality.MIN_CROWD_SAMPLE), overlap=5)
     await _crowd(services, range(1, 5), quality.MIN_CROWD_SAMPLE // 4 - 1, 24.0)
     await worker(services, 10)
@@ -166,7 +169,6 @@ async def test_without_min_seconds_the_floor_is_a_third_of_the_crowds_median(ser
 
     await label(services, 1, SKILLETS, limit=4)
     await _take_seconds(services, 1, 24.0)
-    quality._FLOORS.clear()  # the unknown floor is remembered for a moment; that moment has passed
     await worker(services, 11)
     fast = await label(services, 11, SKILLETS, limit=5)
     assert [answer.verdict is None for answer in fast] == [True, True, False]
@@ -177,7 +179,7 @@ async def test_a_robots_many_quick_answers_do_not_lower_the_floor_under_it(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The crowd's median is taken per worker: however many answers a robot gives, it is one vote."""
-    monkeypatch.setattr(quality, "UNKNOWN_FLOOR_SECONDS", 0)  # a robot's minute is this test's millisecond
+    monkeypatch.setattr(quality, "UNKNOWN_FLOOR_SECONDS", 0)  # the crowd's minute is this test's millisecond
     await load_batch(services, products(200), overlap=5)
     await _crowd(services, range(1, 5), 10, 24.0)
     await worker(services, 10)
