@@ -105,6 +105,12 @@ def _schedule_jobs(application: Application, services: Services) -> None:
         first=COMPLETION_EVERY_SECONDS,
         name="complete-batches",
     )
+    queue.run_repeating(
+        scheduled.spent_quiz_budgets,
+        interval=COMPLETION_EVERY_SECONDS,
+        first=COMPLETION_EVERY_SECONDS,
+        name="quiz-budgets",
+    )
     queue.run_daily(scheduled.daily_digest, time=DIGEST_TIME, name="daily-digest")
 
 

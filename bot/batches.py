@@ -564,6 +564,54 @@ async def complete_finished(session: AsyncSession) -> list[Batch]:
     return finished
 
 
+@dataclass(frozen=True)
+class SpentQuizBudget:
+    batch_id: int
+    name: str
+    requester_id: int
+    open_items: int  # products still waiting for answers
+
+
+async def newly_spent_quiz_budgets(session: AsyncSession, now: datetime) -> list[SpentQuizBudget]:
+    """Running batches whose quiz budget ran out since the requester was last told, with work left.
+
+    No new worker can join such a batch until the requester funds more quizzes, so they hear of it
+    once each time it happens (a budget that lets workers in again is forgotten, and can run out again).
+    """
+    funded = (Batch.qualification > 0) & (Batch.quiz_slots >= Batch.qualification)
+    await session.execute(
+        update(Batch)
+        .where(funded, Batch.quiz_budget_alerted_at.is_not(None))
+        .values(quiz_budget_alerted_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    open_items = (
+        select(func.count(Item.id)).where(Item.batch_id == Batch.id, Item.is_open == True)  # noqa: E712
+    ).scalar_subquery()
+    rows = (
+        await session.execute(
+            select(Batch.id, Batch.name, Batch.requester_id, open_items)
+            .where(
+                Batch.status == BatchStatus.ACTIVE,
+                Batch.qualification > 0,
+                Batch.quiz_slots < Batch.qualification,
+                Batch.quiz_budget_alerted_at.is_(None),
+                open_items > 0,
+            )
+            .order_by(Batch.id)
+        )
+    ).all()
+    spent = [SpentQuizBudget(*row) for row in rows]
+    if spent:
+        await session.execute(
+            update(Batch)
+            .where(Batch.id.in_([budget.batch_id for budget in spent]))
+            .values(quiz_budget_alerted_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return spent
+
+
 async def _finish(session: AsyncSession, batch: Batch, status: str) -> int:
     refund = batch.reserved_micros - await assignments.spent(session, batch.id)
     if refund > 0:

@@ -105,6 +105,12 @@ async def complete_batches(services: Services) -> list[Completion]:
     return reports
 
 
+async def spent_quiz_budgets(services: Services) -> list[batches.SpentQuizBudget]:
+    """Batches that just ran out of quizzes while work is left: their requesters are to be told."""
+    async with services.db.write() as session:
+        return await batches.newly_spent_quiz_budgets(session, utcnow())
+
+
 async def daily_digest(services: Services) -> dict[int, list[batches.Progress]]:
     """Progress of every running batch, by requester."""
     async with services.db.read() as session:

@@ -2,6 +2,7 @@
 
 import asyncio
 from functools import partial
+from html import escape
 from pathlib import PurePath
 
 from telegram import Bot, InputFile, Update
@@ -98,7 +99,7 @@ async def _next_step(update: Update, context: Context, batch_id: int) -> None:
         await context.bot.send_message(chat_id, texts.ASK_OVERLAP, reply_markup=keyboards.ask_overlap(batch.id))
         return
     await context.bot.send_message(
-        chat_id, texts.PREVIEW_HEAD.format(id=batch.id, name=batch.name), parse_mode=ParseMode.HTML
+        chat_id, texts.PREVIEW_HEAD.format(id=batch.id, name=escape(batch.name)), parse_mode=ParseMode.HTML
     )
     await display.send_task(context.bot, chat_id, await work.preview(services, batch.id), currency)
     await context.bot.send_message(
@@ -241,7 +242,7 @@ async def report_completion(bot: Bot, services: Services, report: Completion) ->
         bot,
         services,
         report.requester_id,
-        texts.BATCH_COMPLETED.format(id=report.batch_id, name=report.name, refund=refund),
+        texts.BATCH_COMPLETED.format(id=report.batch_id, name=escape(report.name), refund=refund),
     )
     if sent is not None:
         await send_files(bot, report.requester_id, report.batch_id, report.labels, report.answers)

@@ -34,6 +34,12 @@ async def complete_batches(context: Context) -> None:
         await requester.report_completion(context.bot, services, report)
 
 
+async def spent_quiz_budgets(context: Context) -> None:
+    services = common.services_of(context)
+    for budget in await jobs.spent_quiz_budgets(services):
+        await notify.tell(context.bot, services, budget.requester_id, texts.quiz_budget_alert(budget))
+
+
 async def daily_digest(context: Context) -> None:
     services = common.services_of(context)
     for requester_id, lines in (await jobs.daily_digest(services)).items():

@@ -3,7 +3,7 @@
 from datetime import timedelta
 from html import escape
 
-from bot.batches import Cost, Progress
+from bot.batches import Cost, Progress, SpentQuizBudget
 from bot.disputes import Contest, Decision, Reinstated
 from bot.gold import QuizStep
 from bot.money import format_money
@@ -276,6 +276,8 @@ PAUSED = "⏸ Batch #{id} paused: workers get no new products from it."
 RESUMED = "▶ Batch #{id} resumed."
 CANCELLED = "⏹ Batch #{id} cancelled. {refund} refunded to your available funds."
 QUIZ_BUDGET_SPENT = "\n⚠ Quiz budget spent: no new worker can join. /quizzes {id} 10 funds ten more quizzes."
+
+
 QUIZZES_USAGE = "Usage: /quizzes BATCH COUNT, e.g. /quizzes 3 10 lets ten more new workers take batch 3's quiz."
 QUIZZES_ADDED = "🎓 {amount} reserved: {count} more new worker(s) can take the quiz of batch #{id}."
 QUIZZES_ALREADY = "That top-up was already carried out; nothing more was reserved."
@@ -329,6 +331,14 @@ def _quiz_budget(p: Progress) -> str:
     if p.quizzes_left:
         return f"\nQuiz budget: {p.quizzes_left} more new worker(s) can take the quiz"
     return QUIZ_BUDGET_SPENT.format(id=p.id)
+
+
+def quiz_budget_alert(budget: SpentQuizBudget) -> str:
+    return (
+        f"⚠ Batch #{budget.batch_id} “{escape(budget.name)}”: its quiz budget is spent, so no new worker can "
+        f"join, and {budget.open_items} product(s) still wait for answers. "
+        f"/quizzes {budget.batch_id} 10 funds ten more quizzes."
+    )
 
 
 def _duration(delta: timedelta) -> str:
@@ -424,7 +434,8 @@ def held(hold: Hold) -> str:
 
 def held_for_admins(hold: Hold) -> str:
     return (
-        f"⏸ Worker {hold.worker_id} is held in batch #{hold.batch_id} “{hold.batch_name}”: {hold.reason}. "
+        f"⏸ Worker {hold.worker_id} is held in batch #{hold.batch_id} “{escape(hold.batch_name)}”: "
+        f"{escape(hold.reason)}. "
         f"To let them continue: /reinstate {hold.worker_id} {hold.batch_id}"
     )
 

@@ -139,16 +139,29 @@ async def test_contest_upheld(start_bot: StartBot, checks_first: None) -> None:
 
 
 async def test_requester_funds_more_quizzes_when_the_budget_is_spent(start_bot: StartBot, checks_first: None) -> None:
+    """The requester hears at once when the last quiz is taken, once, and again only after funding
+    more quizzes that run out too. The batch's name has characters HTML would take for markup."""
     bot: RunningBot = await start_bot()
     gold = {n: SKILLETS for n in range(1, 4)}
-    await load_batch(bot.services, products(8, gold=gold), overlap=1, qualification=3, gold_rate=0)
+    name = "Pots & <Pans>"
+    await load_batch(bot.services, products(8, gold=gold), overlap=1, qualification=3, gold_rate=0, name=name)
     async with bot.services.db.write() as session:
         await session.execute(update(Batch).values(quiz_slots=3))  # one quiz's worth left
-    ann, bob, requester = bot.user(101, "Ann"), bot.user(102, "Bob"), bot.user(REQUESTER, "Rita")
+    ann, bob, carl = bot.user(101, "Ann"), bot.user(102, "Bob"), bot.user(104, "Carl")
+    requester = bot.user(REQUESTER, "Rita")
+    await bot.run_job("quiz-budgets")
     await begin(bot, ann)
     for _ in range(3):
         await pick(bot, ann, RIGHT)
-    assert "Qualified for “Kitchen”" in ann.last.body
+    assert f"Qualified for “{name}”" in ann.last.body
+    assert requester.messages == [], "told only once the budget is spent"
+    await bot.run_job("quiz-budgets")
+    assert requester.last.body == (
+        f"⚠ Batch #1 “{name}”: its quiz budget is spent, so no new worker can join, "
+        "and 4 product(s) still wait for answers. /quizzes 1 10 funds ten more quizzes."
+    )
+    await bot.run_job("quiz-budgets")
+    assert len(requester.messages) == 1, "said once"
     await begin(bot, bob)
     assert "No tasks right now" in bob.last.body, "no quiz left to pay for"
 
@@ -171,8 +184,15 @@ async def test_requester_funds_more_quizzes_when_the_budget_is_spent(start_bot: 
 
     await send(bot, requester, "/batches")
     assert "Quiz budget: 2 more new worker(s) can take the quiz" in requester.last.body
+    told = len(requester.messages)
+    await bot.run_job("quiz-budgets")
     await send(bot, bob, "/work")
     assert "Qualification 1 of 3" in bob.last.body
+    await bot.run_job("quiz-budgets")
+    assert len(requester.messages) == told, "one quiz is still funded"
+    await send(bot, carl, "/work")
+    await bot.run_job("quiz-budgets")
+    assert "its quiz budget is spent" in requester.last.body, "spent again: said again"
     async with bot.services.db.read() as session:
         assert (await ledger.requester_funds(session, REQUESTER)).available == 1_000_000 - 120_000
         assert await books.inconsistencies(session) == []

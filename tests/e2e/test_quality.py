@@ -94,7 +94,7 @@ async def test_careless_after_a_perfect_quiz_is_removed(start_bot: StartBot, che
 
 async def test_too_fast_worker_held_and_reinstated(start_bot: StartBot) -> None:
     bot: RunningBot = await start_bot(admin_ids=str(ADMIN))
-    await load_batch(bot.services, products(6), overlap=1)
+    await load_batch(bot.services, products(6), overlap=1, name="Pots & <Pans>")  # names are text, not markup
     async with bot.services.db.write() as session:
         await session.execute(update(Batch).values(min_seconds=60))
     fast, admin = bot.user(101, "Flash"), bot.user(ADMIN, "Ada")
@@ -104,7 +104,7 @@ async def test_too_fast_worker_held_and_reinstated(start_bot: StartBot) -> None:
         for label in (*COOKWARE, "Woks"):
             await press(bot, fast, label)
     assert "paused for a review" in fast.last.body and "No tasks right now" in fast.message(task_id).body
-    assert "/reinstate 101 1" in admin.last.body
+    assert "held in batch #1 “Pots & <Pans>”" in admin.last.body and "/reinstate 101 1" in admin.last.body
     await send(bot, fast, "/work")
     assert "No tasks right now" in fast.last.body
     await send(bot, bot.user(102, "Nobody"), "/reinstate 101 1")

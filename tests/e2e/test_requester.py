@@ -199,6 +199,27 @@ async def test_an_upload_is_read_and_checked_off_the_event_loop(
     assert threads.keys() == {"read", "check"} and threading.main_thread().name not in set.union(*threads.values())
 
 
+async def test_a_batch_name_is_shown_as_written(bot: RunningBot, checks_first: None) -> None:
+    """Names are the requester's text, not markup: the preview and the completion notice (which
+    carries the results files) reach them whatever characters the name has."""
+    shop = bot.user(SHOP, "Shop")
+    name = "Pots & <Pans>"
+    caption = CAPTION.replace('name="Pans"', f'name="{name}"').replace("overlap=2", "overlap=1")
+    assert f"Preview of batch #1 “{name}”" in await upload(bot, shop, csv_file(pans(2)), "pans.csv", caption)
+    await fund(bot, "1")
+    await tap(bot, shop, "🚀 Launch")
+    await bot.user(101, "Wendy").send("/work")
+    await bot.settle()
+    tree = (await bot.services.taxonomies.get(1)).tree
+    task = await work.next_task(bot.services, 101)
+    while task is not None:
+        task = (await work.answer(bot.services, 101, task.assignment_id, tree.find(SKILLETS).id)).next_task
+    await bot.run_job("complete-batches")
+    await bot.settle()
+    assert shop.texts[-3].startswith(f"✅ Batch #1 “{name}” is complete.")
+    assert shop.messages[-2].document["file_name"] == "batch-1-results.csv"
+
+
 async def test_missing_settings_are_asked_with_buttons(bot: RunningBot) -> None:
     shop = bot.user(SHOP, "Shop")
     await upload(bot, shop, csv_file(pans(2)), "pans.csv", caption=f'root="{KITCHEN}" qualification=0')
