@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Awaitable, Callable
 from functools import wraps
+from html import escape
 
 from telegram import Bot, InputFile, Update
 from telegram.ext import ContextTypes
@@ -252,10 +253,10 @@ async def _decide(update: Update, context: Context, payout_id: int, approve: boo
     amount = format_money(payout.amount_micros, currency)
     if approve:
         text = texts.PAYOUT_APPROVED_WORKER.format(
-            id=payout.id, amount=amount, method=payout.method.label, reference=""
+            id=payout.id, amount=amount, method=escape(payout.method.label), reference=""
         )
     else:
-        text = texts.PAYOUT_REJECTED_WORKER.format(id=payout.id, amount=amount, reason=payout.reason)
+        text = texts.PAYOUT_REJECTED_WORKER.format(id=payout.id, amount=amount, reason=escape(payout.reason or ""))
     await notify.tell(context.bot, services, payout.worker_id, text)
 
 
