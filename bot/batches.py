@@ -577,6 +577,7 @@ async def newly_spent_quiz_budgets(session: AsyncSession, now: datetime) -> list
 
     No new worker can join such a batch until the requester funds more quizzes, so they hear of it
     once each time it happens (a budget that lets workers in again is forgotten, and can run out again).
+    Marking and reading is one UPDATE, so two bot processes running this job never both tell.
     """
     funded = (Batch.qualification > 0) & (Batch.quiz_slots >= Batch.qualification)
     await session.execute(
@@ -585,31 +586,32 @@ async def newly_spent_quiz_budgets(session: AsyncSession, now: datetime) -> list
         .values(quiz_budget_alerted_at=None)
         .execution_options(synchronize_session=False)
     )
-    open_items = (
-        select(func.count(Item.id)).where(Item.batch_id == Batch.id, Item.is_open == True)  # noqa: E712
-    ).scalar_subquery()
-    rows = (
+    open_item = exists().where(Item.batch_id == Batch.id, Item.is_open == True)  # noqa: E712
+    marked = (
         await session.execute(
-            select(Batch.id, Batch.name, Batch.requester_id, open_items)
+            update(Batch)
             .where(
                 Batch.status == BatchStatus.ACTIVE,
                 Batch.qualification > 0,
                 Batch.quiz_slots < Batch.qualification,
                 Batch.quiz_budget_alerted_at.is_(None),
-                open_items > 0,
+                open_item,
             )
-            .order_by(Batch.id)
-        )
-    ).all()
-    spent = [SpentQuizBudget(*row) for row in rows]
-    if spent:
-        await session.execute(
-            update(Batch)
-            .where(Batch.id.in_([budget.batch_id for budget in spent]))
             .values(quiz_budget_alerted_at=now)
+            .returning(Batch.id, Batch.name, Batch.requester_id)
             .execution_options(synchronize_session=False)
         )
-    return spent
+    ).all()
+    waiting = dict(
+        (
+            await session.execute(
+                select(Item.batch_id, func.count(Item.id))
+                .where(Item.batch_id.in_([batch_id for batch_id, _, _ in marked]), Item.is_open == True)  # noqa: E712
+                .group_by(Item.batch_id)
+            )
+        ).all()
+    )
+    return sorted((SpentQuizBudget(*row, waiting[row[0]]) for row in marked), key=lambda budget: budget.batch_id)
 
 
 async def _finish(session: AsyncSession, batch: Batch, status: str) -> int:

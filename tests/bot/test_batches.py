@@ -1,12 +1,13 @@
 """Batch files: reading CSV/JSON/JSON Lines, validating every row, and storing a funded batch all or nothing."""
 
+import asyncio
 import csv
 import io
 import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot import batches, ledger, taxonomies
 from bot.batch_files import Row, read_rows, validate_rows
@@ -14,6 +15,8 @@ from bot.batches import BatchSpec, check_spec, load_funded_batch
 from bot.errors import DomainError, InvalidInput
 from bot.services import Services
 from storage import ledger as books
+from storage.clock import utcnow
+from storage.db import Database, connect
 from storage.models import Account, Batch, Item, LedgerEntry, LedgerTransaction
 from taxonomy import Tree, load_default
 from tests import factories
@@ -465,3 +468,46 @@ async def test_a_gold_answer_alone_is_not_gold_for_categorizing(services: Servic
         opened = await session.scalars(select(Item.external_id).where(Item.is_open == True))  # noqa: E712
         assert (stored.qualification, cost.regular_items, cost.gold_items) == (2, 2, 2)
         assert sorted(opened) == ["sku-0003", "sku-0004"]
+
+
+async def test_spent_quiz_budgets_are_told_once_per_running_batch_with_work_left(services: Services) -> None:
+    """Of four batches with a quiz: one still funded, one spent with work left, one spent and done,
+    one spent but paused; only the second is reported, and only once until it is funded again."""
+    gold = {1: SKILLETS, 2: WOKS}
+    for name in ("funded", "spent", "done", "paused"):
+        await factories.load_batch(services, factories.products(4, gold=gold), qualification=2, name=name)
+    async with services.db.write() as session:
+        for batch_id in (2, 3, 4):
+            (await session.get(Batch, batch_id)).quiz_slots = 1
+        (await session.get(Batch, 4)).status = "paused"
+        await session.execute(update(Item).where(Item.batch_id == 3).values(is_open=False))
+
+    async def spent() -> list[batches.SpentQuizBudget]:
+        async with services.db.write() as session:
+            return await batches.newly_spent_quiz_budgets(session, utcnow())
+
+    assert await spent() == [batches.SpentQuizBudget(2, "spent", REQUESTER, 2)]
+    assert await spent() == [], "told once"
+    async with services.db.write() as session:
+        (await session.get(Batch, 2)).quiz_slots = 2
+    assert await spent() == [], "funded again"
+    async with services.db.write() as session:
+        (await session.get(Batch, 2)).quiz_slots = 0
+    assert await spent() == [batches.SpentQuizBudget(2, "spent", REQUESTER, 2)], "spent again"
+
+
+async def test_two_processes_tell_a_spent_quiz_budget_once(services: Services, database_url: str) -> None:
+    await factories.load_batch(services, factories.products(4, gold={1: SKILLETS, 2: WOKS}), qualification=2)
+    async with services.db.write() as session:
+        (await session.get(Batch, 1)).quiz_slots = 0
+    other = connect(database_url)
+
+    async def spent(database: Database) -> list[batches.SpentQuizBudget]:
+        async with database.write() as session:
+            return await batches.newly_spent_quiz_budgets(session, utcnow())
+
+    try:
+        told = await asyncio.gather(*(spent(database) for database in (services.db, other) * 4))
+    finally:
+        await other.dispose()
+    assert sum(map(len, told)) == 1

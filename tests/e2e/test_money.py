@@ -57,7 +57,9 @@ async def test_payout_method_validated_and_change_confirmed(bot: RunningBot) -> 
     await tap(bot, wendy, "Bank account (IBAN)")
     assert "check digits do not match" in await say(bot, wendy, "DE89 3704 0044 0532 0130 01")
     body = await say(bot, wendy, "de89370400440532013000")
-    assert "changed from PayPal e-mail: wendy&co@example.com to Bank account (IBAN): DE89 3704 0044 0532 0130 00" in body
+    assert (
+        "changed from PayPal e-mail: wendy&co@example.com to Bank account (IBAN): DE89 3704 0044 0532 0130 00" in body
+    )
     # The question was answered: typing again searches instead of changing the method.
     assert "/work" in await say(bot, wendy, "hello")
 
