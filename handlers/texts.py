@@ -276,8 +276,6 @@ PAUSED = "⏸ Batch #{id} paused: workers get no new products from it."
 RESUMED = "▶ Batch #{id} resumed."
 CANCELLED = "⏹ Batch #{id} cancelled. {refund} refunded to your available funds."
 QUIZ_BUDGET_SPENT = "\n⚠ Quiz budget spent: no new worker can join. /quizzes {id} 10 funds ten more quizzes."
-
-
 QUIZZES_USAGE = "Usage: /quizzes BATCH COUNT, e.g. /quizzes 3 10 lets ten more new workers take batch 3's quiz."
 QUIZZES_ADDED = "🎓 {amount} reserved: {count} more new worker(s) can take the quiz of batch #{id}."
 QUIZZES_ALREADY = "That top-up was already carried out; nothing more was reserved."
