@@ -96,6 +96,7 @@ class Cost:
     answer_micros: int  # the most one answer can pay: the reward plus the larger level bonus
     check_slots: int  # answers on gold as hidden checks the reserve pays for
     quiz_slots: int  # and as quiz questions
+    cap: int | None = None  # the answers one worker may give (max_share); None: no cap
 
     @property
     def total(self) -> int:
@@ -320,7 +321,7 @@ def plan_cost(batch: Batch, gold_items: int) -> Cost:
         crowd = max(CROWD_MIN, QUIZ_TAKERS_PER_NEEDED_WORKER * fewest, math.ceil(work / TYPICAL_ANSWERS_PER_WORKER))
         checks = math.ceil(work * batch.gold_rate / (1 - batch.gold_rate)) + (crowd if batch.gold_rate else 0)
         quizzes = batch.qualification * crowd
-    return Cost(regular, gold_items, batch.overlap, _dearest_answer(batch), checks, quizzes)
+    return Cost(regular, gold_items, batch.overlap, _dearest_answer(batch), checks, quizzes, batch.max_answers)
 
 
 def _dearest_answer(batch: Batch) -> int:

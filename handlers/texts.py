@@ -305,7 +305,20 @@ def preview_cost(cost: Cost, available: int, currency: str, instructions_text: s
     ]
     body = escape("\n".join(lines))
     rules = f"\n\n<b>Instructions</b>\n{escape(instructions_text)}" if instructions_text else ""
-    return f"💵 <b>Cost</b>\n{body}{rules}\n\nLaunch to reserve the money and open the batch to workers."
+    return (
+        f"💵 <b>Cost</b>\n{body}{_cap_hint(cost)}{rules}\n\nLaunch to reserve the money and open the batch to workers."
+    )
+
+
+def _cap_hint(cost: Cost) -> str:
+    """Quizzes dearer than the work itself mean the per-worker cap is too small for this batch."""
+    if cost.cap is None or cost.quiz_slots <= cost.overlap * cost.regular_items:
+        return ""
+    return (
+        f"\n\n💡 Each worker may give only {cost.cap} answer(s) here (max_share), so many must take the "
+        "quiz first and the quizzes cost more than the work. For a small batch, put max_share=1 in the "
+        "caption."
+    )
 
 
 def batch_progress(p: Progress, currency: str) -> str:

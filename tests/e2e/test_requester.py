@@ -220,6 +220,19 @@ async def test_a_batch_name_is_shown_as_written(bot: RunningBot, checks_first: N
     assert shop.messages[-2].document["file_name"] == "batch-1-results.csv"
 
 
+async def test_the_preview_says_when_the_per_worker_cap_makes_quizzes_dearer_than_the_work(bot: RunningBot) -> None:
+    shop = bot.user(SHOP, "Shop")
+    rows = [{**row, "gold_category": SKILLETS if n <= 3 else ""} for n, row in enumerate(pans(12), 1)]
+    small = f'reward=0.02 overlap=3 qualification=2 root="{KITCHEN}" name="Small"'
+    # 9 regular products × 3 = 27 answers; max_share 0.1 lets a worker give 1, so 27 workers at least,
+    # and quizzes for three times as many: 81 × 2 = 162 quiz answers.
+    said = await upload(bot, shop, csv_file(rows), "pans.csv", small)
+    assert "+ up to 162 quiz answers" in said
+    assert "💡 Each worker may give only 1 answer(s) here (max_share)" in said and "max_share=1" in said
+    said = await upload(bot, shop, csv_file(rows), "pans.csv", small + " max_share=1")
+    assert "Cost" in said and "💡" not in said
+
+
 async def test_missing_settings_are_asked_with_buttons(bot: RunningBot) -> None:
     shop = bot.user(SHOP, "Shop")
     await upload(bot, shop, csv_file(pans(2)), "pans.csv", caption=f'root="{KITCHEN}" qualification=0')
