@@ -3,7 +3,6 @@
 import logging
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from html import escape
 
 from telegram import Bot, InputFile, Update
 from telegram.ext import ContextTypes
@@ -252,11 +251,9 @@ async def _decide(update: Update, context: Context, payout_id: int, approve: boo
     currency = services.settings.currency
     amount = format_money(payout.amount_micros, currency)
     if approve:
-        text = texts.PAYOUT_APPROVED_WORKER.format(
-            id=payout.id, amount=amount, method=escape(payout.method.label), reference=""
-        )
+        text = texts.payout_approved_worker(payout.id, amount, payout.method.label)
     else:
-        text = texts.PAYOUT_REJECTED_WORKER.format(id=payout.id, amount=amount, reason=escape(payout.reason or ""))
+        text = texts.payout_rejected_worker(payout.id, amount, payout.reason or "")
     await notify.tell(context.bot, services, payout.worker_id, text)
 
 

@@ -1,7 +1,5 @@
 """A worker's money: balance, payout method, payout requests, earnings and statements."""
 
-from html import escape
-
 from telegram import InputFile, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
@@ -38,7 +36,7 @@ async def payout_method(update: Update, context: Context) -> None:
     services = common.services_of(context)
     async with services.db.read() as session:
         current = await payouts.current_method(session, update.effective_user.id)
-    text = texts.PAYOUT_METHOD_CURRENT.format(label=escape(current.label)) if current else texts.PAYOUT_METHOD_CHOOSE
+    text = texts.payout_method_current(current.label) if current else texts.PAYOUT_METHOD_CHOOSE
     await update.effective_message.reply_html(text, reply_markup=keyboards.payout_methods())
 
 
@@ -65,9 +63,9 @@ async def method_typed(update: Update, context: Context, kind: str) -> None:
         await message.reply_text(str(problem))
         return
     if previous is None:
-        await message.reply_html(texts.PAYOUT_METHOD_SET.format(label=escape(new.label)))
+        await message.reply_html(texts.payout_method_set(new.label))
     else:
-        await message.reply_html(texts.PAYOUT_METHOD_CHANGED.format(old=escape(previous.label), new=escape(new.label)))
+        await message.reply_html(texts.payout_method_changed(previous.label, new.label))
 
 
 async def request_payout(update: Update, context: Context) -> None:

@@ -2,7 +2,6 @@
 
 import asyncio
 from functools import partial
-from html import escape
 from pathlib import PurePath
 
 from telegram import Bot, InputFile, Update
@@ -98,9 +97,7 @@ async def _next_step(update: Update, context: Context, batch_id: int) -> None:
     if not batch.overlap:
         await context.bot.send_message(chat_id, texts.ASK_OVERLAP, reply_markup=keyboards.ask_overlap(batch.id))
         return
-    await context.bot.send_message(
-        chat_id, texts.PREVIEW_HEAD.format(id=batch.id, name=escape(batch.name)), parse_mode=ParseMode.HTML
-    )
+    await context.bot.send_message(chat_id, texts.preview_head(batch.id, batch.name), parse_mode=ParseMode.HTML)
     await display.send_task(context.bot, chat_id, await work.preview(services, batch.id), currency)
     await context.bot.send_message(
         chat_id,
@@ -242,7 +239,7 @@ async def report_completion(bot: Bot, services: Services, report: Completion) ->
         bot,
         services,
         report.requester_id,
-        texts.BATCH_COMPLETED.format(id=report.batch_id, name=escape(report.name), refund=refund),
+        texts.batch_completed(report.batch_id, report.name, refund),
     )
     if sent is not None:
         await send_files(bot, report.requester_id, report.batch_id, report.labels, report.answers)

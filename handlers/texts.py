@@ -145,20 +145,36 @@ def _shorten(text: str, limit: int) -> str:
 # ---- money -------------------------------------------------------------------------------
 
 PAYOUT_METHOD_CHOOSE = "Where should your money go? Choose a payout method:"
-PAYOUT_METHOD_CURRENT = "Your payout method: <b>{label}</b>\nChoose below to change it."
-PAYOUT_METHOD_SET = "✔ Payout method saved: <b>{label}</b>"
-PAYOUT_METHOD_CHANGED = "✔ Payout method changed from <b>{old}</b> to <b>{new}</b>."
 PAYOUT_METHOD_REMINDER = (
     "💰 Your available balance reached the payout threshold, but we don't know where to send the money. "
     "Set a payout method with /payout_method."
 )
-PAYOUT_APPROVED_WORKER = "✅ Your payout #{id} of {amount} to {method} was approved.{reference}"
-PAYOUT_REJECTED_WORKER = (
-    "❌ Your payout #{id} of {amount} was rejected: {reason}\nThe money is back in your available balance."
-)
 PAYOUT_USAGE = "Send /payout for your whole available balance, or /payout 15 for part of it."
 STATEMENT_CAPTION = "Your {year} statement: earnings by day and batch, and payouts."
 NO_EARNINGS = "No earnings yet: /work to start."
+
+
+def payout_method_current(label: str) -> str:
+    return f"Your payout method: <b>{escape(label)}</b>\nChoose below to change it."
+
+
+def payout_method_set(label: str) -> str:
+    return f"✔ Payout method saved: <b>{escape(label)}</b>"
+
+
+def payout_method_changed(old: str, new: str) -> str:
+    return f"✔ Payout method changed from <b>{escape(old)}</b> to <b>{escape(new)}</b>."
+
+
+def payout_approved_worker(payout_id: int, amount: str, method: str) -> str:
+    return f"✅ Your payout #{payout_id} of {amount} to {escape(method)} was approved."
+
+
+def payout_rejected_worker(payout_id: int, amount: str, reason: str) -> str:
+    return (
+        f"❌ Your payout #{payout_id} of {amount} was rejected: {escape(reason)}\n"
+        "The money is back in your available balance."
+    )
 
 
 def balance_full(pending: int, available: int, in_flight: int, paid: int, threshold: int, currency: str) -> str:
@@ -269,7 +285,6 @@ FILE_TOO_BIG = "That file is {size:.1f} MB; bots can download at most 20 MB. Spl
 NOT_A_BATCH_FILE = "Send the products as a .csv, .json or .jsonl file."
 ASK_REWARD = "How much should one answer pay?"
 ASK_OVERLAP = "How many workers should answer each product? (More answers, more reliable labels.)"
-PREVIEW_HEAD = "👀 <b>Preview</b> of batch #{id} “{name}”: the first product exactly as workers will see it."
 LAUNCHED = "🚀 Batch #{id} is live: {amount} reserved. Follow it with /batches."
 DISCARDED = "✖ Draft discarded; nothing was reserved."
 PAUSED = "⏸ Batch #{id} paused: workers get no new products from it."
@@ -280,7 +295,6 @@ QUIZZES_USAGE = "Usage: /quizzes BATCH COUNT, e.g. /quizzes 3 10 lets ten more n
 QUIZZES_ADDED = "🎓 {amount} reserved: {count} more new worker(s) can take the quiz of batch #{id}."
 QUIZZES_ALREADY = "That top-up was already carried out; nothing more was reserved."
 NO_BATCHES = "You have no batches yet. Send a product file (see /new_batch)."
-BATCH_COMPLETED = "✅ Batch #{id} “{name}” is complete. {refund} unspent, refunded. Results attached."
 RESULTS_CAPTION = "Results of batch #{id}: one label per product, with confidence and agreement."
 RAW_CAPTION = "Every answer of batch #{id}: worker pseudonym, answer, seconds taken, gold correct or not."
 NO_ANSWERS_YET = "Batch #{id} has no answers yet."
@@ -334,6 +348,14 @@ def batch_progress(p: Progress, currency: str) -> str:
         f" · {eta}\n"
         f"Crowd accuracy: {accuracy}" + _quiz_budget(p)
     )
+
+
+def preview_head(batch_id: int, name: str) -> str:
+    return f"👀 <b>Preview</b> of batch #{batch_id} “{escape(name)}”: the first product exactly as workers will see it."
+
+
+def batch_completed(batch_id: int, name: str, refund: str) -> str:
+    return f"✅ Batch #{batch_id} “{escape(name)}” is complete. {refund} unspent, refunded. Results attached."
 
 
 def _quiz_budget(p: Progress) -> str:
