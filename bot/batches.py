@@ -347,6 +347,7 @@ async def add_quizzes(
         return 0
     batch.reserved_micros += amount
     batch.quiz_slots += questions
+    batch.quiz_budget_alerted_at = None  # when these run out too, the requester hears of it again
     return amount
 
 
@@ -577,16 +578,9 @@ async def newly_spent_quiz_budgets(session: AsyncSession, now: datetime) -> list
     """Running batches whose quiz budget ran out since the requester was last told, with work left.
 
     No new worker can join such a batch until the requester funds more quizzes, so they hear of it
-    once each time it happens (a budget that lets workers in again is forgotten, and can run out again).
+    once each time it happens (``add_quizzes`` clears the mark: the new quizzes can run out too).
     Marking and reading is one UPDATE, so two bot processes running this job never both tell.
     """
-    funded = (Batch.qualification > 0) & (Batch.quiz_slots >= Batch.qualification)
-    await session.execute(
-        update(Batch)
-        .where(funded, Batch.quiz_budget_alerted_at.is_not(None))
-        .values(quiz_budget_alerted_at=None)
-        .execution_options(synchronize_session=False)
-    )
     open_item = exists().where(Item.batch_id == Batch.id, Item.is_open == True)  # noqa: E712
     marked = (
         await session.execute(

@@ -144,7 +144,7 @@ class Batch(Base):
     # checks stop at zero; a quiz attempt takes all its questions when it starts, so it never stalls.
     gold_slots: Mapped[int] = mapped_column(Integer, default=0)
     quiz_slots: Mapped[int] = mapped_column(Integer, default=0)
-    # When the requester was told the quiz budget ran out; cleared once it lets new workers in again.
+    # When the requester was told the quiz budget ran out; cleared when they fund more quizzes.
     quiz_budget_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # draft → active ⇄ paused → completed | cancelled
     status: Mapped[str] = mapped_column(String(16), default=BatchStatus.DRAFT)

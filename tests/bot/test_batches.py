@@ -472,7 +472,8 @@ async def test_a_gold_answer_alone_is_not_gold_for_categorizing(services: Servic
 
 async def test_spent_quiz_budgets_are_told_once_per_running_batch_with_work_left(services: Services) -> None:
     """Of four batches with a quiz: one still funded, one spent with work left, one spent and done,
-    one spent but paused; only the second is reported, and only once until it is funded again."""
+    one spent but paused; only the second is reported, and only once until more quizzes are funded,
+    however soon those are spent too."""
     gold = {1: SKILLETS, 2: WOKS}
     for name in ("funded", "spent", "done", "paused"):
         await factories.load_batch(services, factories.products(4, gold=gold), qualification=2, name=name)
@@ -489,10 +490,12 @@ async def test_spent_quiz_budgets_are_told_once_per_running_batch_with_work_left
     assert await spent() == [batches.SpentQuizBudget(2, "spent", REQUESTER, 2)]
     assert await spent() == [], "told once"
     async with services.db.write() as session:
-        (await session.get(Batch, 2)).quiz_slots = 2
-    assert await spent() == [], "funded again"
-    async with services.db.write() as session:
         (await session.get(Batch, 2)).quiz_slots = 0
+    assert await spent() == [], "still the same spent budget"
+    async with services.db.write() as session:
+        await ledger.fund_requester(session, "more", REQUESTER, 1_000_000)
+        await batches.add_quizzes(session, 2, REQUESTER, 1, "chat:1", "USD")
+        (await session.get(Batch, 2)).quiz_slots = 0  # taken before the job looked again
     assert await spent() == [batches.SpentQuizBudget(2, "spent", REQUESTER, 2)], "spent again"
 
 

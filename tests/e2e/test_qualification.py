@@ -185,7 +185,6 @@ async def test_requester_funds_more_quizzes_when_the_budget_is_spent(start_bot: 
     await send(bot, requester, "/batches")
     assert "Quiz budget: 2 more new worker(s) can take the quiz" in requester.last.body
     told = len(requester.messages)
-    await bot.run_job("quiz-budgets")
     await send(bot, bob, "/work")
     assert "Qualification 1 of 3" in bob.last.body
     await bot.run_job("quiz-budgets")
