@@ -48,7 +48,9 @@ never in the open pool: before their first paid task each worker answers a quiz 
 products (4 right to pass), and after it each task is a hidden check (an unseen gold product)
 with probability 0.1, else work. Quizzes and checks spend the batch's funded quiz and check
 slots (``batches.plan_cost``); when the quiz slots run out, workers not yet through the quiz get no
-work.
+work. With ``--top-up-quizzes`` the requester, told so by the bot (``jobs.spent_quiz_budgets``,
+checked at the start of each round), funds 10 more quizzes each time, as the bot's message
+suggests, and pays for them: then every failed worker gets its retries.
 Which gold product is served, and whether a task is a check, is drawn by ``bot.gold``'s own
 random generator, which the script seeds per run so that a seed repeats its figures.
 
@@ -98,7 +100,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import select, update  # noqa: E402
 
-from bot import aggregation, batch_files, batches, gold, ledger, quality, results, taxonomies, work  # noqa: E402
+from bot import aggregation, batch_files, batches, gold, jobs, ledger, quality, results, taxonomies, work  # noqa: E402
 from bot.aggregation import Answer  # noqa: E402
 from bot.batches import BatchSpec  # noqa: E402
 from bot.config import Settings  # noqa: E402
@@ -130,6 +132,7 @@ PASS_SCORE = 0.8  # share of the quiz right to pass (the product's default)
 GOLD_RATE = 0.1  # share of tasks after the quiz that are hidden checks (the product's default)
 SIBLING_MISTAKE = 0.7  # an honest mistake is a sibling leaf this often, else any leaf
 RETRY_ROUNDS = 10  # a worker who failed the quiz comes back for a retry this many rounds later
+QUIZ_TOP_UP = 10  # quizzes the requester funds when told the quiz budget is spent, as the message suggests
 
 HONEST, RANDOM, CONSTANT, FAST, COPIER = "honest", "random clicker", "constant", "too-fast bot", "copier"
 SPAMMERS = (RANDOM, CONSTANT, FAST, COPIER)
@@ -341,14 +344,14 @@ class RunResult:
     lifted: Counter[str] = field(default_factory=Counter)  # run without quality control: stops undone
 
 
-def run(setup: Setup, seed: int, plan: Plan) -> RunResult:
+def run(setup: Setup, seed: int, plan: Plan, top_up: bool = False) -> RunResult:
     with tempfile.TemporaryDirectory(prefix="crowd-sim-") as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'crowd.db'}"
         migrate.upgrade(url)  # runs its own event loop, so before ours
-        return asyncio.run(_simulate(url, setup, seed, plan))
+        return asyncio.run(_simulate(url, setup, seed, plan, top_up))
 
 
-async def _simulate(url: str, setup: Setup, seed: int, plan: Plan) -> RunResult:
+async def _simulate(url: str, setup: Setup, seed: int, plan: Plan, top_up: bool) -> RunResult:
     started = time.perf_counter()
     # bot.gold draws checks and picks gold products at random: seed it so a seed repeats its
     # figures (as each run's own streams are).
@@ -360,7 +363,7 @@ async def _simulate(url: str, setup: Setup, seed: int, plan: Plan) -> RunResult:
         async with db.write() as session:
             for worker in setup.crowd:
                 session.add(User(id=worker.id, first_name=f"Sim {worker.id}"))
-        rounds, lifted = await _work(services, setup, seed, batch_id, lift_stops=not plan.quality_control)
+        rounds, lifted = await _work(services, setup, seed, batch_id, not plan.quality_control, top_up)
         result = await _read_back(services, setup, batch_id, tree, plan, time.perf_counter() - started, rounds)
         result.lifted = lifted
         return result
@@ -401,13 +404,14 @@ async def _load_batch(services: Services, setup: Setup, plan: Plan) -> tuple[int
 
 
 async def _work(
-    services: Services, setup: Setup, seed: int, batch_id: int, lift_stops: bool
+    services: Services, setup: Setup, seed: int, batch_id: int, lift_stops: bool, top_up: bool
 ) -> tuple[int, Counter[str]]:
     """Turns until a whole round passes with nobody holding or getting a task, and nobody due back.
 
     A removal, a hold or a failed quiz with no try left is a stop: the worker asks for no more
     tasks. A failed quiz with tries left sends the worker away for RETRY_ROUNDS rounds; then the
-    cool-down is over (its end is moved to now) and they ask again.
+    cool-down is over (its end is moved to now) and they ask again. With `top_up`, a spent quiz
+    budget the bot reports is funded again at the start of the next round.
 
     Returns the rounds, and (with `lift_stops`: the run without quality control) how many
     stops of each kind of worker were lifted at once, as an admin reinstating everyone would.
@@ -421,6 +425,8 @@ async def _work(
     rounds = 0
     while True:
         rounds += 1
+        for budget in await jobs.spent_quiz_budgets(services) if top_up else ():
+            await _top_up_quizzes(services, budget.batch_id, rounds)
         for worker_id in [w for w, at in due_back.items() if at <= rounds]:
             await _end_cool_down(services, batch_id, worker_id)
             del due_back[worker_id]
@@ -463,6 +469,14 @@ def _stops(verdict: quality.Removal | quality.Hold | gold.QuizStep | None) -> bo
     if isinstance(verdict, gold.QuizStep):
         return verdict.passed is False
     return verdict is not None
+
+
+async def _top_up_quizzes(services: Services, batch_id: int, round_number: int) -> None:
+    """The requester, told by the bot that no new worker can join, pays in and funds more quizzes."""
+    request = f"crowd-sim:quizzes:{round_number}"
+    async with services.db.write() as session:
+        await ledger.fund_requester(session, request, REQUESTER, QUIZ_TOP_UP * QUALIFICATION * REWARD_MICROS)
+        await batches.add_quizzes(session, batch_id, REQUESTER, QUIZ_TOP_UP, request, CURRENCY)
 
 
 async def _end_cool_down(services: Services, batch_id: int, worker_id: int) -> None:
@@ -748,6 +762,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--gold", type=float, default=GOLD_SHARE, help="share of products with gold (default 0.1)")
     parser.add_argument("--quick", action="store_true", help="a smaller crowd and batch, for a first look")
+    parser.add_argument(
+        "--top-up-quizzes",
+        action="store_true",
+        help="the requester funds 10 more quizzes whenever the bot says the quiz budget is spent",
+    )
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else DEFAULT
     workers = args.workers or sizes["workers"]
@@ -791,11 +810,19 @@ def main(argv: list[str] | None = None) -> int:
         "leaf, later members copy it"
     )
     print(
+        "quiz budget: "
+        + (
+            f"the requester funds {QUIZ_TOP_UP} more quizzes whenever the bot says it is spent"
+            if args.top_up_quizzes
+            else "as launched (plan_cost); once spent, no new worker and no retry gets a quiz"
+        )
+    )
+    print(
         f"stopped = removed (gold rule), held (the hold rules) or failed the quiz on every try (a retry "
         f"comes {RETRY_ROUNDS} rounds after a failure); with quality control no admin reinstates anyone"
     )
 
-    results = [run(setup, args.seed, plan) for plan in (WITH_QC, DYNAMIC, WITHOUT_QC)]
+    results = [run(setup, args.seed, plan, args.top_up_quizzes) for plan in (WITH_QC, DYNAMIC, WITHOUT_QC)]
     checks = {name: ok for result in results for name, ok in report_run(result).items()}
 
     print("\n== summary ==")
