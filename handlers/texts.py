@@ -290,7 +290,8 @@ DISCARDED = "✖ Draft discarded; nothing was reserved."
 PAUSED = "⏸ Batch #{id} paused: workers get no new products from it."
 RESUMED = "▶ Batch #{id} resumed."
 CANCELLED = "⏹ Batch #{id} cancelled. {refund} refunded to your available funds."
-QUIZ_BUDGET_SPENT = "\n⚠ Quiz budget spent: no new worker can join. /quizzes {id} 10 funds ten more quizzes."
+FUND_MORE_QUIZZES = "/quizzes {id} 10 funds ten more quizzes."
+QUIZ_BUDGET_SPENT = "\n⚠ Quiz budget spent: no new worker can join. " + FUND_MORE_QUIZZES
 QUIZZES_USAGE = "Usage: /quizzes BATCH COUNT, e.g. /quizzes 3 10 lets ten more new workers take batch 3's quiz."
 QUIZZES_ADDED = "🎓 {amount} reserved: {count} more new worker(s) can take the quiz of batch #{id}."
 QUIZZES_ALREADY = "That top-up was already carried out; nothing more was reserved."
@@ -370,7 +371,7 @@ def quiz_budget_alert(budget: SpentQuizBudget) -> str:
     return (
         f"⚠ Batch #{budget.batch_id} “{escape(budget.name)}”: its quiz budget is spent, so no new worker can "
         f"join, and {budget.open_items} product(s) still wait for answers. "
-        f"/quizzes {budget.batch_id} 10 funds ten more quizzes."
+        + FUND_MORE_QUIZZES.format(id=budget.batch_id)
     )
 
 
