@@ -96,7 +96,7 @@ class Cost:
     answer_micros: int  # the most one answer can pay: the reward plus the larger level bonus
     check_slots: int  # answers on gold as hidden checks the reserve pays for
     quiz_slots: int  # and as quiz questions
-    cap: int | None = None  # the answers one worker may give (max_share); None: no cap
+    cap: int | None  # the answers one worker may give (max_share); None: no cap
 
     @property
     def total(self) -> int:
