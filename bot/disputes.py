@@ -180,13 +180,15 @@ async def _reconsider(session: AsyncSession, batch: Batch, worker_id: int) -> Re
 
 
 async def _requiz(session: AsyncSession, batch: Batch, state: BatchWorker) -> Reinstated | None:
-    """Score the current attempt again; a dropped question makes room for one more."""
-    score = await gold.attempt_score(session, batch.id, state.worker_id, state.attempts)
-    if score.gold < batch.qualification:
+    """Score the current attempt again, with the earlier ones; a dropped question makes room for one more."""
+    outcome = await gold.quiz_outcome(session, batch, state.worker_id, state.attempts)
+    if outcome.passed is None:
         state.state, state.retry_at = WorkerState.QUALIFYING, None
         return None
-    passed = score.gold_correct >= gold.needed_to_pass(batch.pass_score, batch.qualification)
-    if passed and state.state == WorkerState.FAILED:
+    if outcome.passed and state.state == WorkerState.FAILED:
         state.state, state.retry_at, state.changed_at = WorkerState.ACTIVE, None, utcnow()
         return Reinstated(state.worker_id, batch.name, "quiz", 0)
+    if not outcome.passed and state.state == WorkerState.FAILED and state.retry_at is None:
+        # A corrected question may bring a retry back within reach: the cool-down runs from the failure.
+        state.retry_at = outcome.retry_at(state.changed_at, batch.retry_hours)
     return None

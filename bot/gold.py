@@ -5,6 +5,11 @@ Gold items never sit in the open pool: every worker may meet every gold item onc
 batch's overlap, and each gold answer spends one of the batch's funded gold slots. The gold item
 a worker gets is the one whose right answer they have given least in the batch, so a worker who
 taps the same category for everything meets gold that needs another one, and fails it.
+
+A worker's quiz answers in a batch count together: an attempt passes when all of them, earlier
+failed attempts included, reach the batch's pass mark. Scored on its own, each retry would be a
+fresh draw, and three draws let a worker at 0.6 accuracy through 71 % of the time instead of 34 %.
+A retry is offered only while a perfect next attempt can still reach the mark.
 """
 
 import math
@@ -54,7 +59,9 @@ class QuizStep:
     correct_so_far: int
     size: int
     passed: bool | None  # None until the attempt is complete
-    needed: int  # right answers needed to pass
+    needed: int  # right answers this attempt needs to pass, given the earlier attempts'
+    attempt: int
+    next_needed: int  # right answers a next attempt would need (over `size`: no next attempt)
     retry_at: datetime | None
     retries_left: int
 
@@ -143,16 +150,16 @@ async def after_quiz_answer(
 ) -> QuizStep:
     """After a graded quiz answer (already written): once the attempt is complete, pass or fail the worker."""
     attempt = assignment.quiz_attempt
-    score = await attempt_score(session, batch.id, assignment.worker_id, attempt)
-    needed = needed_to_pass(batch.pass_score, batch.qualification)
-    passed, retry_at = None, None
-    if score.gold >= batch.qualification:
-        passed = score.gold_correct >= needed
-        retry_at = None if passed else now + timedelta(hours=batch.retry_hours)
+    outcome = await quiz_outcome(session, batch, assignment.worker_id, attempt)
+    retry_at = None
+    if outcome.passed is not None:
+        retry_at = outcome.retry_at(now, batch.retry_hours)
         await session.execute(
             update(BatchWorker)
             .where(BatchWorker.batch_id == batch.id, BatchWorker.worker_id == assignment.worker_id)
-            .values(state=WorkerState.ACTIVE if passed else WorkerState.FAILED, retry_at=retry_at, changed_at=now)
+            .values(
+                state=WorkerState.ACTIVE if outcome.passed else WorkerState.FAILED, retry_at=retry_at, changed_at=now
+            )
             .execution_options(synchronize_session=False)
         )
     title, gold = (
@@ -164,14 +171,49 @@ async def after_quiz_answer(
         title=title,
         correct=bool(assignment.gold_correct),
         right=category_path(tree, gold),
-        answered=score.gold,
-        correct_so_far=score.gold_correct,
+        answered=outcome.score.gold,
+        correct_so_far=outcome.score.gold_correct,
         size=batch.qualification,
-        passed=passed,
-        needed=needed,
-        retry_at=retry_at if attempt < QUIZ_ATTEMPTS else None,
-        retries_left=QUIZ_ATTEMPTS - attempt,
+        passed=outcome.passed,
+        needed=outcome.needed,
+        attempt=attempt,
+        next_needed=outcome.next_needed,
+        retry_at=retry_at,
+        retries_left=outcome.retries_left,
     )
+
+
+@dataclass(frozen=True)
+class QuizOutcome:
+    """Where a worker's quiz attempt stands, judged with their earlier attempts in the batch."""
+
+    score: AnswerCounts  # this attempt's graded answers so far
+    needed: int  # right answers this attempt needs
+    passed: bool | None  # None until the attempt has all its questions
+    next_needed: int  # right answers a next attempt would need, if this one fails
+    retries_left: int  # 0 when passed, out of attempts, or when even a perfect next attempt falls short
+
+    def retry_at(self, now: datetime, retry_hours: float) -> datetime | None:
+        return now + timedelta(hours=retry_hours) if self.retries_left else None
+
+
+async def quiz_outcome(session: AsyncSession, batch: BatchFacts | Batch, worker_id: int, attempt: int) -> QuizOutcome:
+    mine = (Assignment.batch_id == batch.id, Assignment.worker_id == worker_id)
+    score = await answer_counts(session, *mine, Assignment.quiz_attempt == attempt)
+    earlier = await answer_counts(session, *mine, Assignment.quiz_attempt < attempt)
+    size = batch.qualification
+    needed = _right_needed(batch.pass_score, earlier.gold, earlier.gold_correct, size)
+    passed = score.gold_correct >= needed if score.gold >= size else None
+    next_needed = _right_needed(
+        batch.pass_score, earlier.gold + score.gold, earlier.gold_correct + score.gold_correct, size
+    )
+    may_retry = passed is False and attempt < QUIZ_ATTEMPTS and next_needed <= size
+    return QuizOutcome(score, needed, passed, next_needed, QUIZ_ATTEMPTS - attempt if may_retry else 0)
+
+
+def _right_needed(pass_score: float, earlier: int, earlier_right: int, size: int) -> int:
+    """Right answers an attempt of `size` questions needs for all the quiz answers to reach `pass_score`."""
+    return max(needed_to_pass(pass_score, earlier + size) - earlier_right, 0)
 
 
 def needed_to_pass(pass_score: float, size: int) -> int:

@@ -495,11 +495,20 @@ def quiz_note(step: QuizStep) -> str:
 
 
 def quiz_failed(step: QuizStep) -> str:
-    score = f"{step.correct_so_far} of {step.size} right; {step.needed} are needed"
+    name = escape(step.batch_name)
+    needed = f"{step.needed} are needed" if step.attempt == 1 else f"with your earlier tries, {step.needed} were needed"
+    score = f"{step.correct_so_far} of {step.size} right; {needed}"
     if step.retry_at is None:
-        return f"📕 You did not qualify for “{escape(step.batch_name)}” ({score}). No tries are left for this batch."
+        if step.next_needed > step.size:
+            why = (
+                f"even {step.size} of {step.size} on a next try would leave your quiz answers here under the pass mark"
+            )
+        else:
+            why = "that was the last try"
+        return f"📕 You did not qualify for “{name}” ({score}): {why}, so it is closed to you. Other batches: /work"
     return (
-        f"📕 You did not qualify for “{escape(step.batch_name)}” yet ({score}). "
+        f"📕 You did not qualify for “{name}” yet ({score}). "
+        f"Your quiz answers in a batch count together, so next time {step.next_needed} of {step.size} are needed. "
         f"You may try again after {step.retry_at:%Y-%m-%d %H:%M} UTC "
         f"({step.retries_left} {'try' if step.retries_left == 1 else 'tries'} left). "
         "Other batches are open to you: /work"

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from bot import disputes, gold, ledger, quality, work
 from bot.services import Services
 from storage import ledger as books
+from storage.assignments import answer_counts
 from storage.clock import utcnow
 from storage.models import Assignment, Batch, BatchWorker, User
 from tests.factories import REQUESTER, SKILLETS, WOKS, load_batch, products
@@ -145,19 +146,88 @@ async def test_the_passed_quiz_counts_as_evidence(services: Services, checks_fir
     assert not any(isinstance(verdict, quality.Removal) for verdict in verdicts) and task is not None
 
 
-async def test_a_failed_quiz_attempt_is_not_held_against_the_worker(services: Services, checks_first: None) -> None:
-    """0 of 5, then 5 of 5 after the cool-down, then three wrong checks: judged on 5 of 8 (at best
-    86 %), so the worker stays; counting the failed try, 5 of 13 (at best 64 %) would remove them."""
+async def retry_now(services: Services) -> None:
+    async with services.db.write() as session:
+        await session.execute(update(BatchWorker).values(retry_at=utcnow() - timedelta(seconds=1)))
+
+
+async def test_quiz_attempts_count_together(services: Services, checks_first: None) -> None:
+    """Pass mark 4 of 5: 3 of 5 leaves the next try needing 5 of 5 (8 of 10); 4 of 5 then makes 7 of
+    10, so the last try needs 5 of 5 again (12 of 15), and passes with it."""
     await load_batch(services, products(20, gold={n: SKILLETS for n in range(1, 16)}), overlap=1, qualification=5)
     await worker(services, 1)
     right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
-    verdicts, task = await answer_all(services, await work.next_task(services, 1), [wrong] * 5)
+    tries = ([right] * 3 + [wrong] * 2, [right] * 4 + [wrong], [right] * 5)
+    outcomes = []
+    for n, nodes in enumerate(tries):
+        if n:
+            await retry_now(services)
+        verdicts, _ = await answer_all(services, await work.next_task(services, 1), nodes)
+        step = verdicts[-1]
+        outcomes.append((step.passed, step.needed, step.next_needed, step.retries_left, step.retry_at is not None))
+    assert outcomes == [(False, 4, 5, 2, True), (False, 5, 5, 1, True), (True, 5, 4, 0, False)]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(2, None), (3, 3)],
+    ids=["2 of 5 then nothing: 6 of 5 needed", "3 and 3 of 5: 6 of 10, 6 of 5 needed"],
+)
+async def test_no_retry_once_a_perfect_try_cannot_reach_the_pass_mark(
+    services: Services, checks_first: None, monkeypatch: pytest.MonkeyPatch, first: int, second: int | None
+) -> None:
+    await load_batch(services, products(20, gold={n: SKILLETS for n in range(1, 16)}), overlap=1, qualification=5)
+    await worker(services, 1)
+    right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
+    for n, score in enumerate(s for s in (first, second) if s is not None):
+        if n:
+            await retry_now(services)
+        verdicts, _ = await answer_all(
+            services, await work.next_task(services, 1), [right] * score + [wrong] * (5 - score)
+        )
+    step = verdicts[-1]
+    assert (step.passed, step.next_needed, step.retries_left, step.retry_at) == (False, 6, 0, None)
+    async with services.db.read() as session:
+        state = await session.get(BatchWorker, (1, 1))
+    assert (state.state, state.retry_at) == ("failed", None)
+    next_year = utcnow() + timedelta(days=365)
+    monkeypatch.setattr(work, "utcnow", lambda: next_year)
+    assert await work.next_task(services, 1) is None, "closed, however long the worker waits"
+
+
+async def test_a_corrected_quiz_question_brings_a_retry_back_within_reach(
+    services: Services, checks_first: None
+) -> None:
+    """2 of 5 closes the quiz; the worker was right on one miss, so 3 of 5: a retry after the cool-down."""
+    gold_items = {1: SKILLETS, 2: SKILLETS, 3: WOKS, 4: WOKS, 5: WOKS} | {n: SKILLETS for n in range(6, 16)}
+    await load_batch(services, products(20, gold=gold_items), overlap=1, qualification=5)
+    await worker(services, 1)
+    skillets = await leaf(services, SKILLETS)
+    verdicts, _ = await answer_all(services, await work.next_task(services, 1), [skillets] * 5)
+    assert (verdicts[-1].correct_so_far, verdicts[-1].retry_at) == (2, None)
+    contest = await disputes.contest(services, 1, verdicts[2].assignment_id)
+    decision = await disputes.decide(services, contest.dispute_id, REQUESTER, "corrected")
+    assert decision.reinstated == ()
+    async with services.db.read() as session:
+        state = await session.get(BatchWorker, (1, 1))
+    assert state.state == "failed" and state.retry_at == state.changed_at + timedelta(hours=24)
+
+
+async def test_only_the_passed_quiz_attempt_is_judged_with_the_checks(services: Services, checks_first: None) -> None:
+    """3 of 5, then 5 of 5 (8 of 10: passed), then a right check and three wrong ones: judged on 6 of
+    9 (at best 88 %), the worker stays."""
+    await load_batch(services, products(20, gold={n: SKILLETS for n in range(1, 16)}), overlap=1, qualification=5)
+    await worker(services, 1)
+    right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
+    verdicts, task = await answer_all(services, await work.next_task(services, 1), [right] * 3 + [wrong] * 2)
     assert verdicts[-1].passed is False and task is None
-    async with services.db.write() as session:
-        await session.execute(update(BatchWorker).values(retry_at=utcnow() - timedelta(seconds=1)))
-    verdicts, task = await answer_all(services, await work.next_task(services, 1), [right] * 5 + [wrong] * 3)
+    await retry_now(services)
+    verdicts, task = await answer_all(services, await work.next_task(services, 1), [right] * 6 + [wrong] * 3)
     assert verdicts[4].passed is True
     assert not any(isinstance(verdict, quality.Removal) for verdict in verdicts) and task is not None
+    async with services.db.read() as session:
+        judged = await answer_counts(session, *quality.judged(1, 1))
+    assert (judged.gold, judged.gold_correct) == (9, 6)
 
 
 async def test_contested_checks_lift_a_removal_and_restore_pay(services: Services, checks_first: None) -> None:

@@ -40,7 +40,7 @@ async def test_quiz_passed_then_paid_work(start_bot: StartBot, checks_first: Non
 async def test_quiz_failed_retried_after_cool_down(start_bot: StartBot, checks_first: None) -> None:
     bot: RunningBot = await start_bot()
     gold = {n: SKILLETS for n in range(1, 6)}
-    await load_batch(bot.services, products(8, gold=gold), overlap=1, qualification=2, gold_rate=0)
+    await load_batch(bot.services, products(8, gold=gold), overlap=1, qualification=2, pass_score=0.75, gold_rate=0)
     ann = bot.user(101, "Ann")
     await begin(bot, ann)
     first = ann.last.message_id
@@ -53,6 +53,7 @@ async def test_quiz_failed_retried_after_cool_down(start_bot: StartBot, checks_f
     await pick(bot, ann, RIGHT)
     failed = ann.last.body
     assert "did not qualify" in failed and "1 of 2 right; 2 are needed" in failed and "(2 tries left)" in failed
+    assert "count together, so next time 2 of 2 are needed" in failed, "3 of 4 in all"
     assert "No tasks right now" in ann.message(second).body
     await send(bot, ann, "/work")
     assert "No tasks right now" in ann.last.body, "the cool-down keeps the quiz closed"
@@ -68,6 +69,25 @@ async def test_quiz_failed_retried_after_cool_down(start_bot: StartBot, checks_f
         assert (state.state, state.attempts) == ("active", 2)
         assert (await ledger.worker_balance(session, 101)).pending == 4 * 20_000, "every quiz answer is paid"
         assert await books.inconsistencies(session) == []
+
+
+async def test_quiz_closed_when_a_perfect_retry_cannot_reach_the_pass_mark(
+    start_bot: StartBot, checks_first: None
+) -> None:
+    bot: RunningBot = await start_bot()
+    gold = {n: SKILLETS for n in range(1, 6)}
+    await load_batch(bot.services, products(8, gold=gold), overlap=1, qualification=2, pass_score=0.75, gold_rate=0)
+    ann = bot.user(101, "Ann")
+    await begin(bot, ann)
+    await pick(bot, ann, WRONG)
+    await pick(bot, ann, WRONG)
+    assert (
+        "📕 You did not qualify for “Kitchen” (0 of 2 right; 2 are needed): even 2 of 2 on a next try would "
+        "leave your quiz answers here under the pass mark, so it is closed to you. Other batches: /work"
+    ) in ann.texts
+    async with bot.services.db.read() as session:
+        state = await session.get(BatchWorker, (1, 101))
+    assert (state.state, state.attempts, state.retry_at) == ("failed", 1, None)
 
 
 async def test_contested_gold_corrected_and_regraded(start_bot: StartBot, checks_first: None) -> None:
