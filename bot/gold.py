@@ -241,13 +241,23 @@ def judge(tree: Tree, answer: int, gold: int) -> tuple[bool, int | None]:
     return answer == gold, tree.distance(answer, gold) if gold in tree else None
 
 
-async def quiz_progress(session: AsyncSession, assignment: Assignment) -> tuple[int, int] | None:
-    """(this task's place, quiz size) for a quiz task; None for any other task."""
+@dataclass(frozen=True)
+class QuizPlace:
+    """A quiz task's place in its attempt, and what passing takes, for the worker to see up front."""
+
+    place: int
+    size: int
+    needed: int  # right answers of `size` this attempt needs
+    retry: bool  # judged with the earlier attempts
+
+
+async def quiz_progress(session: AsyncSession, assignment: Assignment) -> QuizPlace | None:
+    """Where a quiz task stands; None for any other task."""
     if assignment.quiz_attempt is None:
         return None
-    done = await attempt_score(session, assignment.batch_id, assignment.worker_id, assignment.quiz_attempt)
-    size = await session.scalar(select(Batch.qualification).where(Batch.id == assignment.batch_id))
-    return done.gold + 1, size
+    batch = await session.get(Batch, assignment.batch_id)
+    outcome = await quiz_outcome(session, batch, assignment.worker_id, assignment.quiz_attempt)
+    return QuizPlace(outcome.score.gold + 1, batch.qualification, outcome.needed, assignment.quiz_attempt > 1)
 
 
 def category_path(tree: Tree, node: int | None) -> str:

@@ -60,7 +60,7 @@ class TaskScreen:
     instructions: str = ""
     first_in_batch: bool = False  # show the instructions before this first task of the batch
     note: str = ""
-    quiz: tuple[int, int] | None = None  # (this task, of how many) while the worker takes the quiz
+    quiz: gold.QuizPlace | None = None  # while the worker takes the quiz
 
 
 @dataclass(frozen=True)
@@ -220,7 +220,7 @@ class _Next:
     assignment: Assignment
     item: Item
     first_in_batch: bool
-    quiz: tuple[int, int] | None
+    quiz: gold.QuizPlace | None
 
 
 async def _claim_following(services: Services, session: AsyncSession, worker_id: int) -> _Next | None:
@@ -326,7 +326,7 @@ async def _screen(
     node: int | None,
     page: int,
     first: bool = False,
-    quiz: tuple[int, int] | None = None,
+    quiz: gold.QuizPlace | None = None,
 ) -> TaskScreen:
     batch = await services.batches.get(assignment.batch_id)
     loaded = await services.taxonomies.get(batch.taxonomy_id)

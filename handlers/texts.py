@@ -95,8 +95,12 @@ def task(screen: TaskScreen, currency: str, limit: int) -> str:
     """The product card, where the worker is in the tree, and what to do; fits in `limit` characters."""
     head = f"<i>{escape(screen.note)}</i>\n\n" if screen.note else ""
     if screen.quiz is not None:
-        place, size = screen.quiz
-        head += f"🎓 <b>Qualification {place} of {size}</b> for “{escape(screen.batch_name)}” (paid)\n"
+        quiz = screen.quiz
+        earlier = ", counting your earlier tries" if quiz.retry else ""
+        head += (
+            f"🎓 <b>Qualification {quiz.place} of {quiz.size}</b> for “{escape(screen.batch_name)}” "
+            f"(paid; pass with {quiz.needed} of {quiz.size} right{earlier})\n"
+        )
     where = " › ".join(screen.breadcrumb) or "All categories"
     pages = f" · page {screen.page + 1}/{screen.pages}" if screen.pages > 1 else ""
     tail = (

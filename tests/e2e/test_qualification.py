@@ -25,7 +25,8 @@ async def test_quiz_passed_then_paid_work(start_bot: StartBot, checks_first: Non
     await load_batch(bot.services, products(6, gold=gold), overlap=1, qualification=3, gold_rate=0)
     ann = bot.user(101, "Ann")
     await begin(bot, ann)
-    assert "Qualification 1 of 3" in ann.last.body and "Product 1" in ann.last.body
+    assert "Qualification 1 of 3 for “Kitchen” (paid; pass with 3 of 3 right)" in ann.last.body
+    assert "Product 1" in ann.last.body
     await pick(bot, ann, RIGHT)
     assert "✔ Correct · 1 of 1 right so far" in ann.last.body and "Qualification 2 of 3" in ann.last.body
     await pick(bot, ann, RIGHT)
@@ -61,6 +62,7 @@ async def test_quiz_failed_retried_after_cool_down(start_bot: StartBot, checks_f
         await session.execute(update(BatchWorker).values(retry_at=BatchWorker.changed_at))
     await send(bot, ann, "/work")
     assert "Qualification 1 of 2" in ann.last.body and "Product 3" in ann.last.body, "new gold for the new try"
+    assert "(paid; pass with 2 of 2 right, counting your earlier tries)" in ann.last.body
     await pick(bot, ann, RIGHT)
     await pick(bot, ann, RIGHT)
     assert "Qualified for “Kitchen”: 2 of 2 right" in ann.last.body and "Product 6" in ann.last.body
