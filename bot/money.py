@@ -20,6 +20,11 @@ def to_micros(amount: Decimal | str | int) -> int:
     return int(micros)
 
 
+def typed_amount(text: str) -> int:
+    """An amount a person typed in a command, with or without a currency symbol ("$15", "15.50")."""
+    return to_micros(text.strip().lstrip("".join(SYMBOLS.values())))
+
+
 def format_money(micros: int, currency: str = "USD") -> str:
     """ "$0.02", "$1,234.50" or "0.0005 BTC": two decimals unless the amount needs more."""
     sign = "-" if micros < 0 else ""

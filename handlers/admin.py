@@ -9,7 +9,7 @@ from telegram.ext import ContextTypes
 
 from bot import admin, payouts, quality, users
 from bot.errors import DomainError, InvalidInput
-from bot.money import format_money, to_micros
+from bot.money import format_money, typed_amount
 from bot.services import Services
 from handlers import common, keyboards, notify, texts
 from storage.states import PayoutStatus
@@ -64,7 +64,7 @@ async def fund(update: Update, context: Context) -> None:
     services = common.services_of(context)
     who, amount_text = _arguments(context, 2, "/fund USER AMOUNT, e.g. /fund @shop 100")[:2]
     try:
-        amount = to_micros(amount_text)
+        amount = typed_amount(amount_text)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
     message = update.effective_message

@@ -6,7 +6,7 @@ from telegram.ext import ContextTypes
 
 from bot import earnings, ledger, payouts, users
 from bot.errors import DomainError
-from bot.money import to_micros
+from bot.money import typed_amount
 from bot.payout_methods import KINDS, PROMPTS
 from handlers import admin, common, keyboards, texts
 from storage.clock import utcnow
@@ -73,7 +73,7 @@ async def request_payout(update: Update, context: Context) -> None:
     services = common.services_of(context)
     settings = services.settings
     try:
-        amount = to_micros(context.args[0].lstrip("$€£")) if context.args else None
+        amount = typed_amount(context.args[0]) if context.args else None
     except ValueError:
         await update.effective_message.reply_text(texts.PAYOUT_USAGE)
         return

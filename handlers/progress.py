@@ -4,7 +4,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot import progress
-from bot.money import to_micros
+from bot.money import typed_amount
 from handlers import admin, common, texts
 from storage.clock import utcnow
 
@@ -24,14 +24,14 @@ async def target(update: Update, context: Context) -> None:
     services = common.services_of(context)
     await common.register(update, services)
     message = update.effective_message
-    argument = (context.args or [""])[0].lstrip("$").lower()
+    argument = (context.args or [""])[0].lower()
     if argument in ("off", "0"):
         async with services.db.write() as session:
             await progress.set_target(session, update.effective_user.id, None)
         await message.reply_text(texts.TARGET_OFF)
         return
     try:
-        micros = to_micros(argument)
+        micros = typed_amount(argument)
     except ValueError:
         micros = 0
     if micros <= 0:

@@ -180,7 +180,7 @@ async def test_admin_commands_and_audit(bot: RunningBot) -> None:
     await say(bot, shop, "/start")
     assert "not a requester" in await say(bot, alice, "/fund 42 100")
     assert "is now a requester" in await say(bot, alice, "/grant 42 requester")
-    assert "Credited $100.00" in await say(bot, alice, "/fund 42 100")
+    assert "Credited $100.00" in await say(bot, alice, "/fund 42 $100")
     assert "Usage: /fund" in await say(bot, alice, "/fund 42")
     assert "not a non-negative amount" in await say(bot, alice, "/fund 42 -5")
     assert "only admins" in await say(bot, outsider, "/fund 555 1000000")

@@ -266,7 +266,7 @@ async def test_stats_target_and_breaks(bot: RunningBot, checks_first: None) -> N
     ann = bot.user(101)
     await begin(bot, ann)
     task_id = ann.last.message_id
-    await send(bot, ann, "/target 0.04")
+    await send(bot, ann, "/target $0.04")
     assert "Daily target: $0.04" in ann.last.body and "$0.00 earned today" in ann.last.body
     for label in (*COOKWARE, "Skillets & Frying Pans", *COOKWARE, "Woks"):
         await press(bot, ann, label)
