@@ -74,6 +74,7 @@ def _register_handlers(application: Application) -> None:
         "suspend": admin.suspend,
         "unsuspend": admin.unsuspend,
         "reinstate": admin.reinstate,
+        "held": admin.held_queue,
         "audit": admin.audit_log,
         "payouts": admin.payout_queue,
         "payouts_csv": admin.payouts_csv,

@@ -15,7 +15,7 @@ from bot.batches import BatchFacts
 from bot.levels import wilson_upper_bound
 from storage.assignments import AnswerCounts, AnsweredTask, answer_counts
 from storage.clock import utcnow
-from storage.models import Assignment, Batch, BatchWorker, Item
+from storage.models import Assignment, Batch, BatchWorker, Item, User
 from storage.sql import upsert_adding
 from storage.states import AssignmentStatus, CreditState, WorkerState
 from taxonomy import Tree
@@ -144,18 +144,26 @@ async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worke
     mine = judged(batch.id, worker_id)
     await _set_state(session, batch.id, worker_id, WorkerState.REMOVED, reason)
     last_good = await session.scalar(select(func.max(Assignment.id)).where(*mine, Assignment.gold_correct == True))  # noqa: E712
-    rejected = 0
-    # after the quiz only: quiz answers are paid training whatever their outcome
+    rejected = await _reject_pending(session, batch.id, worker_id, since_id=last_good or 0)
+    return Removal(batch.name, bound, batch.min_accuracy, await _misses(session, tree, *mine), rejected)
+
+
+async def _reject_pending(session: AsyncSession, batch_id: int, worker_id: int, since_id: int = 0) -> int:
+    """Reject the worker's answers in the batch after `since_id` whose pay is still in its hold.
+
+    Answers after the quiz only: quiz answers are paid training whatever their outcome.
+    """
     since = await session.scalars(
         select(Assignment.id).where(
-            *_after_quiz(batch.id, worker_id),
-            Assignment.id > (last_good or 0),
+            *_after_quiz(batch_id, worker_id),
+            Assignment.id > since_id,
             Assignment.credit_state == CreditState.PENDING,
         )
     )
+    rejected = 0
     for assignment_id in list(since):
         rejected += await credits.reject(session, assignment_id)
-    return Removal(batch.name, bound, batch.min_accuracy, await _misses(session, tree, *mine), rejected)
+    return rejected
 
 
 def proven_below(counts: AnswerCounts, min_gold: int, min_accuracy: float) -> bool:
@@ -248,13 +256,95 @@ async def _crowd_floor(session: AsyncSession, batch_id: int) -> float | None:
     return floor
 
 
-async def _set_state(session: AsyncSession, batch_id: int, worker_id: int, state: str, reason: str) -> None:
+async def _set_state(session: AsyncSession, batch_id: int, worker_id: int, state: str, reason: str | None) -> None:
     await session.execute(
         update(BatchWorker)
         .where(BatchWorker.batch_id == batch_id, BatchWorker.worker_id == worker_id)
         .values(state=state, reason=reason, changed_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+@dataclass(frozen=True)
+class HeldWorker:
+    """A hold waiting for an admin's look."""
+
+    batch_id: int
+    batch_name: str
+    worker_id: int
+    worker_name: str
+    reason: str
+    since: datetime
+    pending: int  # their answers in the batch whose pay is still in its hold: what a removal rejects
+
+
+@dataclass(frozen=True)
+class Review:
+    """An admin looked at a hold: the worker continues, or is out of the batch with those answers rejected."""
+
+    batch_id: int
+    batch_name: str
+    worker_id: int
+    removed: bool
+    reason: str
+    rejected: int
+
+
+async def held_workers(session: AsyncSession, limit: int) -> list[HeldWorker]:
+    """The oldest holds first: they have waited longest."""
+    pending = (
+        select(func.count(Assignment.id))
+        .where(
+            Assignment.batch_id == BatchWorker.batch_id,
+            Assignment.worker_id == BatchWorker.worker_id,
+            Assignment.quiz_attempt.is_(None),
+            Assignment.credit_state == CreditState.PENDING,
+        )
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(
+            BatchWorker.batch_id,
+            Batch.name,
+            BatchWorker.worker_id,
+            User.first_name,
+            BatchWorker.reason,
+            BatchWorker.changed_at,
+            pending,
+        )
+        .join(Batch, Batch.id == BatchWorker.batch_id)
+        .join(User, User.id == BatchWorker.worker_id)
+        .where(BatchWorker.state == WorkerState.HELD)
+        .order_by(BatchWorker.changed_at, BatchWorker.batch_id, BatchWorker.worker_id)
+        .limit(limit)
+    )
+    return [HeldWorker(*row) for row in rows.all()]
+
+
+async def review_hold(session: AsyncSession, batch_id: int, worker_id: int, remove: bool) -> Review | None:
+    """Decide a hold; None when the worker is not held there (decided already, or a forged button).
+
+    The hold's row is locked while deciding, so of two admins tapping at once only one decides.
+    """
+    held = (
+        select(BatchWorker.reason)
+        .where(
+            BatchWorker.batch_id == batch_id,
+            BatchWorker.worker_id == worker_id,
+            BatchWorker.state == WorkerState.HELD,
+        )
+        .with_for_update()
+    )
+    reason = (await session.execute(held)).scalar_one_or_none()
+    if reason is None:
+        return None
+    name = await session.scalar(select(Batch.name).where(Batch.id == batch_id))
+    if not remove:
+        await _set_state(session, batch_id, worker_id, WorkerState.ACTIVE, None)
+        return Review(batch_id, name, worker_id, False, reason, 0)
+    await _set_state(session, batch_id, worker_id, WorkerState.REMOVED, f"{reason}; confirmed by an admin")
+    rejected = await _reject_pending(session, batch_id, worker_id)
+    return Review(batch_id, name, worker_id, True, reason, rejected)
 
 
 async def reinstate(session: AsyncSession, batch_id: int, worker_id: int) -> bool:

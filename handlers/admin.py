@@ -4,14 +4,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from functools import wraps
 
-from telegram import Bot, InputFile, Update
+from telegram import Bot, InputFile, Message, Update
 from telegram.ext import ContextTypes
 
 from bot import admin, payouts, quality, users
 from bot.errors import DomainError, InvalidInput
 from bot.money import format_money, typed_amount
 from bot.services import Services
-from handlers import common, keyboards, notify, texts
+from handlers import common, display, keyboards, notify, texts
 from storage.states import PayoutStatus
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,48 @@ async def reinstate(update: Update, context: Context) -> None:
         await admin.audit(session, update.effective_user.id, "reinstate", str(user.id), f"batch {batch_id}")
     await update.effective_message.reply_text(f"✔ {user.id} can work on batch {batch_id} again.")
     await notify.tell(context.bot, services, user.id, "▶ You can work on that batch again: /work")
+
+
+@admins_only
+async def held_queue(update: Update, context: Context) -> None:
+    """/held: the holds waiting for a look, each with its two buttons."""
+    services = common.services_of(context)
+    async with services.db.read() as session:
+        waiting = await quality.held_workers(session, texts.MAX_HOLDS_SHOWN)
+    if not waiting:
+        await update.effective_message.reply_text(texts.NO_HOLDS)
+        return
+    await update.effective_message.reply_text(texts.holds_listed(len(waiting)))
+    for held in waiting:
+        await update.effective_message.reply_html(
+            texts.hold_waiting(held), reply_markup=keyboards.hold_review(held.batch_id, held.worker_id)
+        )
+
+
+async def on_review(
+    update: Update, context: Context, batch_id: int, worker_id: int, remove: bool, message: Message | None
+) -> None:
+    """An admin's button on a hold: let the worker continue, or remove them and reject their held-back pay."""
+    services = common.services_of(context)
+    admin_id = update.effective_user.id
+    if await _refused(update, context, "hold review", f"batch {batch_id} worker {worker_id}"):
+        return
+    async with services.db.write() as session:
+        review = await quality.review_hold(session, batch_id, worker_id, remove)
+        if review is not None:
+            details = f"batch {batch_id}" + (f", {review.rejected} rejected" if remove else "")
+            await admin.audit(session, admin_id, "hold_remove" if remove else "hold_continue", str(worker_id), details)
+    if review is None:
+        await context.bot.send_message(update.effective_chat.id, texts.hold_already_decided(batch_id, worker_id))
+        if message is not None:
+            await display.edit_body(message, message.text_html, None)
+        return
+    summary = texts.hold_decided(review, _name(update))
+    if message is not None:
+        await display.edit_body(message, f"{message.text_html}\n\n{summary}", None)
+    else:
+        await context.bot.send_message(update.effective_chat.id, summary)
+    await notify.tell(context.bot, services, worker_id, texts.hold_outcome(review))
 
 
 async def platform_stats(update: Update, context: Context) -> None:

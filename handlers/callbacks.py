@@ -6,6 +6,7 @@ Buttons carry only ids; the server re-checks every one of them, so forged data b
   m:<kind>  choose a payout method   a:<payout> / r:<payout>  approve / reject   e:<year>  statement
   d:<batch>:<r|o>:<value>  fill in a draft's reward or overlap   c:<batch>:<op>  batch control   i:<batch>  rules
   g:<assignment>  contest a missed check   k:<dispute>:<c|d|u>  correct, drop or uphold the contested gold
+  h:<batch>:<worker>:<c|r>  a held worker continues, or is removed
 """
 
 import re
@@ -87,6 +88,13 @@ class Judge:
     status: str  # one of JUDGE_CODES' values
 
 
+@dataclass(frozen=True)
+class ReviewHold:
+    batch_id: int
+    worker_id: int
+    remove: bool
+
+
 CONTROL_OPS = {"l": "launch", "d": "discard", "p": "pause", "u": "resume", "c": "cancel", "r": "results", "j": "jsonl"}
 _OP_CODES = {op: code for code, op in CONTROL_OPS.items()}
 _SETTING_CODES = {"reward": "r", "overlap": "o"}
@@ -107,6 +115,7 @@ Action = (
     | Rules
     | ContestGold
     | Judge
+    | ReviewHold
 )
 
 _NUMBER = r"(0|[1-9][0-9]{0,18})"
@@ -125,6 +134,7 @@ _PATTERNS = {
     "i": re.compile(rf"i:{_NUMBER}"),
     "g": re.compile(rf"g:{_NUMBER}"),
     "k": re.compile(rf"k:{_NUMBER}:([{''.join(JUDGE_CODES)}])"),
+    "h": re.compile(rf"h:{_NUMBER}:{_NUMBER}:([cr])"),
 }
 
 
@@ -156,6 +166,8 @@ def encode(action: Action) -> str:
             data = f"g:{assignment_id}"
         case Judge(dispute_id, status):
             data = f"k:{dispute_id}:{_STATUS_CODES[status]}"
+        case ReviewHold(batch_id, worker_id, remove):
+            data = f"h:{batch_id}:{worker_id}:{'r' if remove else 'c'}"
     if len(data.encode()) > MAX_BYTES:
         raise ValueError(f"callback data over {MAX_BYTES} bytes: {data}")
     return data
@@ -178,6 +190,8 @@ def decode(data: str | None) -> Action | None:
         return Control(int(match.group(1)), CONTROL_OPS[match.group(2)])
     if data[0] == "k":
         return Judge(int(match.group(1)), JUDGE_CODES[match.group(2)])
+    if data[0] == "h":
+        return ReviewHold(int(match.group(1)), int(match.group(2)), remove=match.group(3) == "r")
     numbers = [int(group) if group and group.isdigit() else None for group in match.groups()]
     match data[0]:
         case "b":

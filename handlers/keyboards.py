@@ -15,6 +15,7 @@ from handlers.callbacks import (
     Decide,
     Judge,
     Pick,
+    ReviewHold,
     Rules,
     Skip,
     StartWork,
@@ -87,6 +88,17 @@ def payout_methods() -> InlineKeyboardMarkup:
 def payout_decision(payout_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [[_button("✅ Approve", Decide(payout_id, True)), _button("❌ Reject", Decide(payout_id, False))]]
+    )
+
+
+def hold_review(batch_id: int, worker_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                _button(texts.HOLD_CONTINUE, ReviewHold(batch_id, worker_id, remove=False)),
+                _button(texts.HOLD_REMOVE, ReviewHold(batch_id, worker_id, remove=True)),
+            ]
+        ]
     )
 
 

@@ -5,7 +5,17 @@ from telegram.ext import ContextTypes
 
 from bot import payouts, users
 from handlers import admin, callbacks, common, disputes, money, requester, texts, worker
-from handlers.callbacks import Choose, ChooseMethod, ContestGold, Control, Decide, Judge, Rules, Statement
+from handlers.callbacks import (
+    Choose,
+    ChooseMethod,
+    ContestGold,
+    Control,
+    Decide,
+    Judge,
+    ReviewHold,
+    Rules,
+    Statement,
+)
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -36,6 +46,8 @@ async def on_button(update: Update, context: Context) -> None:
             await disputes.on_contest(update, context, assignment_id)
         case Judge(dispute_id, status):
             await disputes.on_judge(update, context, dispute_id, status, message)
+        case ReviewHold(batch_id, worker_id, remove):
+            await admin.on_review(update, context, batch_id, worker_id, remove, message)
         case _:
             await worker.act(update, context, action, message)
 

@@ -9,7 +9,7 @@ from bot.gold import QuizStep
 from bot.money import format_money
 from bot.payouts import PayoutView
 from bot.progress import Nudges, WorkerStats
-from bot.quality import Hold, Removal
+from bot.quality import HeldWorker, Hold, Removal, Review
 from bot.work import Card, SearchScreen, TaskScreen
 
 TEXT_LIMIT = 4096
@@ -219,7 +219,8 @@ ADMIN_HELP = (
     "<b>Admin commands</b>\n"
     "/payouts: the payout queue · /payouts_csv: approved PayPal payouts as a mass-payout CSV\n"
     "/fund USER AMOUNT: credit a requester · /grant USER requester · /revoke USER requester\n"
-    "/suspend USER [reason] · /unsuspend USER · /reinstate USER BATCH (after a quality hold)\n"
+    "/held: workers held by quality control, to let back in or remove\n"
+    "/suspend USER [reason] · /unsuspend USER · /reinstate USER BATCH (after a hold or removal)\n"
     "/stats: platform figures (then your own) · /audit: latest admin actions\n"
     "USER is a numeric id or @username."
 )
@@ -470,11 +471,52 @@ def held(hold: Hold) -> str:
     )
 
 
+HOLD_CONTINUE = "▶ Let them continue"
+HOLD_REMOVE = "✖ Remove, reject answers"
+NO_HOLDS = "No worker is held by quality control."
+MAX_HOLDS_SHOWN = 20
+
+
 def held_for_admins(hold: Hold) -> str:
     return (
         f"⏸ Worker {hold.worker_id} is held in batch #{hold.batch_id} “{escape(hold.batch_name)}”: "
         f"{escape(hold.reason)}. "
-        f"To let them continue: /reinstate {hold.worker_id} {hold.batch_id}"
+        f"To let them continue: /reinstate {hold.worker_id} {hold.batch_id}, or use the buttons; "
+        "removing them rejects their answers in the batch whose pay is still in its hold."
+    )
+
+
+def hold_waiting(held: HeldWorker) -> str:
+    return (
+        f"⏸ {escape(held.worker_name or str(held.worker_id))} ({held.worker_id}) in batch #{held.batch_id} "
+        f"“{escape(held.batch_name)}”, held since {held.since:%Y-%m-%d %H:%M} UTC: {escape(held.reason)}. "
+        f"{held.pending} answer(s) in the batch still in their hold."
+    )
+
+
+def holds_listed(shown: int) -> str:
+    more = f" The oldest {shown} are shown; decide them to see more." if shown >= MAX_HOLDS_SHOWN else ""
+    return f"{shown} worker(s) held by quality control, oldest first.{more}"
+
+
+def hold_decided(review: Review, admin_name: str) -> str:
+    if review.removed:
+        return f"✖ Removed by {escape(admin_name)}: {review.rejected} answer(s) rejected."
+    return f"▶ Let back in by {escape(admin_name)}."
+
+
+def hold_already_decided(batch_id: int, worker_id: int) -> str:
+    return f"Worker {worker_id} is not held in batch #{batch_id} any more: the hold was already decided."
+
+
+def hold_outcome(review: Review) -> str:
+    """To the worker."""
+    if not review.removed:
+        return f"▶ Your work on “{escape(review.batch_name)}” was reviewed: you can go on. /work"
+    return (
+        f"✖ After a review you are removed from “{escape(review.batch_name)}” ({escape(review.reason)}). "
+        f"{review.rejected} of your answers there, whose pay was still in its hold, are rejected and the money "
+        "goes back to the requester. Other batches are still open to you: /work"
     )
 
 

@@ -99,7 +99,8 @@ async def quality_verdict(context: Context, chat_id: int, verdict: quality.Remov
         return
     await context.bot.send_message(chat_id, texts.held(verdict))
     for admin_id in sorted(services.settings.admin_ids):
-        await notify.tell(context.bot, services, admin_id, texts.held_for_admins(verdict))
+        markup = keyboards.hold_review(verdict.batch_id, verdict.worker_id)
+        await notify.tell(context.bot, services, admin_id, texts.held_for_admins(verdict), markup)
 
 
 async def _quiz_feedback(

@@ -1,5 +1,6 @@
 """Quality control in a batch: removal on gold, rejected answers, the per-worker cap, speed holds."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -8,6 +9,7 @@ from sqlalchemy import select
 from bot import batches, gold, jobs, ledger, levels, quality, results, work
 from bot.services import Services
 from storage import ledger as books
+from storage.db import Database, connect
 from storage.models import Assignment, Batch, BatchWorker, User
 from tests.factories import KITCHEN, REQUESTER, SKILLETS, WOKS, load_batch, products
 
@@ -136,6 +138,40 @@ async def test_too_fast_worker_is_held_until_reinstated(services: Services) -> N
     async with services.db.write() as session:
         assert await quality.reinstate(session, 1, 1)
     assert await work.next_task(services, 1) is not None
+
+
+async def test_two_admins_deciding_a_hold_at_once_decide_it_once(services: Services, database_url: str) -> None:
+    """One removes, one lets back in, from two database connections: one decision, its rejections once."""
+    await load_batch(services, products(10), overlap=1)
+    async with services.db.write() as session:
+        (await session.get(Batch, 1)).min_seconds = 5.0
+    services.batches._facts.clear()
+    await worker(services, 1)
+    await label(services, 1, SKILLETS)
+    other = connect(database_url)
+
+    async def review(database: Database, remove: bool) -> quality.Review | None:
+        async with database.write() as session:
+            return await quality.review_hold(session, 1, 1, remove)
+
+    try:
+        reviews = await asyncio.gather(
+            *(review(db, remove) for db, remove in ((services.db, True), (other, False)) * 3)
+        )
+    finally:
+        await other.dispose()
+    decided = [review for review in reviews if review is not None]
+    assert len(decided) == 1
+    async with services.db.read() as session:
+        state = await session.get(BatchWorker, (1, 1))
+        balance = await ledger.worker_balance(session, 1)
+        assert await books.inconsistencies(session) == []
+    if decided[0].removed:
+        assert (state.state, decided[0].rejected, balance.pending) == ("removed", 3, 0)
+    else:
+        assert (state.state, balance.pending) == ("active", 3 * 20_000)
+    async with services.db.read() as session:
+        assert await quality.held_workers(session, 20) == []
 
 
 async def _take_seconds(services: Services, worker_id: int, seconds: float) -> None:

@@ -5,10 +5,12 @@ import re
 import pytest
 from sqlalchemy import update
 
+from bot import admin as admins
 from bot import gold, ledger
 from storage import ledger as books
 from storage.models import Batch
 from tests.e2e.conftest import RunningBot, StartBot
+from tests.e2e.fake_telegram import FakeUser
 from tests.e2e.test_worker import COOKWARE, begin, press, send
 from tests.factories import SKILLETS, load_batch, products
 
@@ -113,3 +115,70 @@ async def test_too_fast_worker_held_and_reinstated(start_bot: StartBot) -> None:
     assert "can work on batch 1 again" in admin.last.body
     await send(bot, fast, "/work")
     assert "Product 4" in fast.last.body
+
+
+async def hold_a_fast_worker(bot: RunningBot) -> tuple[FakeUser, FakeUser]:
+    """Flash answers three products in no time on a batch whose floor is 60 s: held, the admins told."""
+    await load_batch(bot.services, products(6), overlap=1, name="Pots & <Pans>")
+    async with bot.services.db.write() as session:
+        await session.execute(update(Batch).values(min_seconds=60))
+    fast, admin = bot.user(101, "Flash"), bot.user(ADMIN, "Ada")
+    await send(bot, admin, "/start")
+    await begin(bot, fast)
+    for _ in range(3):
+        for label in (*COOKWARE, "Woks"):
+            await press(bot, fast, label)
+    assert "paused for a review" in fast.last.body
+    return fast, admin
+
+
+async def test_an_admin_removes_a_held_worker_and_their_answers_are_rejected(start_bot: StartBot) -> None:
+    bot: RunningBot = await start_bot(admin_ids=str(ADMIN))
+    fast, admin = await hold_a_fast_worker(bot)
+    notice = admin.last
+    assert notice.buttons == [["▶ Let them continue", "✖ Remove, reject answers"]]
+    let_continue, remove = notice.callback_data[0]
+    await send(bot, bot.user(102, "Nobody"), "/start")
+    await bot.user(102).press_data(remove, bot.user(102).last.message_id)
+    await bot.settle()
+    assert "only admins" in bot.user(102).last.body, "a forged button from a non-admin decides nothing"
+    await press(bot, admin, "✖ Remove, reject answers")
+    assert admin.message(notice.message_id).body.endswith("✖ Removed by Ada: 3 answer(s) rejected.")
+    assert admin.message(notice.message_id).buttons == []
+    told = fast.last.body
+    assert "After a review you are removed from “Pots & <Pans>” (3 of their last 10 answers took under 60.0 s)" in told
+    assert "3 of your answers there, whose pay was still in its hold, are rejected" in told
+    async with bot.services.db.read() as session:
+        assert await ledger.worker_balance(session, 101) == ledger.WorkerBalance(0, 0, 0, 0)
+        assert await books.inconsistencies(session) == []
+    await admin.press_data(let_continue, notice.message_id)  # a second admin's stale tap
+    await bot.settle()
+    assert admin.last.body == "Worker 101 is not held in batch #1 any more: the hold was already decided."
+    await send(bot, fast, "/work")
+    assert "No tasks right now" in fast.last.body, "out of the batch"
+    careful = bot.user(103, "Cleo")
+    await begin(bot, careful)
+    assert "Product 1" in careful.last.body, "the rejected answers' products are open again"
+    await send(bot, admin, "/held")
+    assert admin.last.body == "No worker is held by quality control."
+
+
+async def test_held_workers_listed_for_admins_and_let_back_in(start_bot: StartBot) -> None:
+    bot: RunningBot = await start_bot(admin_ids=str(ADMIN))
+    fast, admin = await hold_a_fast_worker(bot)
+    await send(bot, admin, "/held")
+    listed = admin.last
+    assert listed.body.startswith("⏸ Flash (101) in batch #1 “Pots & <Pans>”, held since ")
+    assert listed.body.endswith(
+        ": 3 of their last 10 answers took under 60.0 s. 3 answer(s) in the batch still in their hold."
+    )
+    assert admin.texts[-2] == "1 worker(s) held by quality control, oldest first."
+    await press(bot, admin, "▶ Let them continue")
+    assert admin.message(listed.message_id).body.endswith("▶ Let back in by Ada.")
+    assert fast.last.body == "▶ Your work on “Pots & <Pans>” was reviewed: you can go on. /work"
+    await send(bot, fast, "/work")
+    assert "Product 4" in fast.last.body
+    async with bot.services.db.read() as session:
+        assert (await ledger.worker_balance(session, 101)).pending == 3 * 20_000, "nothing rejected"
+        audit = await admins.recent_audit(session)
+    assert ("hold_continue", "101", "batch 1") in [(line.action, line.target, line.details) for line in audit]

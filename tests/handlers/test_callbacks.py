@@ -2,7 +2,7 @@
 
 import pytest
 
-from handlers.callbacks import MAX_BYTES, Action, Browse, Pick, Skip, StartWork, Stop, decode, encode
+from handlers.callbacks import MAX_BYTES, Action, Browse, Pick, ReviewHold, Skip, StartWork, Stop, decode, encode
 from taxonomy import load_default
 
 BIG = 9_999_999_999_999_999_999  # the largest 19-digit id
@@ -20,6 +20,8 @@ ACTIONS: list[Action] = [
     Stop(7),
     Stop(BIG),
     StartWork(),
+    ReviewHold(1, 101, remove=True),
+    ReviewHold(BIG, BIG, remove=False),
 ]
 
 
@@ -33,7 +35,7 @@ def test_round_trip(action: Action) -> None:
 
 def test_each_action_kind_is_covered() -> None:
     """The round-trip table holds every action type the codec knows."""
-    assert {type(action) for action in ACTIONS} == {Browse, Pick, Skip, Stop, StartWork}
+    assert {type(action) for action in ACTIONS} == {Browse, Pick, Skip, Stop, StartWork, ReviewHold}
 
 
 @pytest.mark.parametrize(
@@ -76,6 +78,9 @@ def test_each_action_kind_is_covered() -> None:
         "s:99999999999999999999",  # 20 digits
         "b:" + "1" * 70,
         "s:" + "1" * 63,  # over 64 bytes
+        "h:1:2",
+        "h:1:2:x",
+        "h:1:-2:r",
     ],
 )
 def test_decode_rejects_what_this_bot_did_not_make(data: str | None) -> None:
