@@ -187,7 +187,7 @@ async def after_quiz_answer(
 class QuizOutcome:
     """Where a worker's quiz attempt stands, judged with their earlier attempts in the batch."""
 
-    score: AnswerCounts  # this attempt's graded answers so far
+    score: AnswerCounts  # this attempt's graded answers so far (a dropped question is no longer graded)
     needed: int  # right answers this attempt needs
     passed: bool | None  # None until the attempt has all its questions
     next_needed: int  # right answers a next attempt would need, if this one fails
@@ -198,6 +198,7 @@ class QuizOutcome:
 
 
 async def quiz_outcome(session: AsyncSession, batch: BatchFacts | Batch, worker_id: int, attempt: int) -> QuizOutcome:
+    """Score `attempt` with the worker's earlier quiz answers in the batch (see the module's note)."""
     mine = (Assignment.batch_id == batch.id, Assignment.worker_id == worker_id)
     score = await answer_counts(session, *mine, Assignment.quiz_attempt == attempt)
     earlier = await answer_counts(session, *mine, Assignment.quiz_attempt < attempt)
@@ -219,13 +220,6 @@ def _right_needed(pass_score: float, earlier: int, earlier_right: int, size: int
 def needed_to_pass(pass_score: float, size: int) -> int:
     """Right answers a quiz of `size` questions needs (the epsilon keeps 0.8 × 5 at 4, not 5)."""
     return math.ceil(pass_score * size - 1e-9)
-
-
-async def attempt_score(session: AsyncSession, batch_id: int, worker_id: int, attempt: int) -> AnswerCounts:
-    """The attempt's answers so far; `gold` counts only questions still graded (a dropped one is not)."""
-    return await answer_counts(
-        session, Assignment.batch_id == batch_id, Assignment.worker_id == worker_id, Assignment.quiz_attempt == attempt
-    )
 
 
 def grade(tree: Tree, assignment: Assignment, gold: int | None) -> None:
