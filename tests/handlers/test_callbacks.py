@@ -1,8 +1,29 @@
 """The callback-data codec: every action survives a round trip, garbage decodes to None, 64 bytes max."""
 
+from typing import get_args
+
 import pytest
 
-from handlers.callbacks import MAX_BYTES, Action, Browse, Pick, ReviewHold, Skip, StartWork, Stop, decode, encode
+from handlers.callbacks import (
+    MAX_BYTES,
+    Action,
+    Browse,
+    Choose,
+    ChooseMethod,
+    ContestGold,
+    Control,
+    Decide,
+    Judge,
+    Pick,
+    ReviewHold,
+    Rules,
+    Skip,
+    StartWork,
+    Statement,
+    Stop,
+    decode,
+    encode,
+)
 from taxonomy import load_default
 
 BIG = 9_999_999_999_999_999_999  # the largest 19-digit id
@@ -22,6 +43,18 @@ ACTIONS: list[Action] = [
     StartWork(),
     ReviewHold(1, 101, remove=True),
     ReviewHold(BIG, BIG, remove=False),
+    ChooseMethod("paypal"),
+    Decide(3, approve=True),
+    Decide(BIG, approve=False),
+    Statement(2026),
+    Choose(1, "reward", 20_000),
+    Choose(BIG, "overlap", 5),
+    Control(2, "launch"),
+    Control(BIG, "jsonl"),
+    Rules(4),
+    ContestGold(BIG),
+    Judge(6, "corrected"),
+    Judge(BIG, "upheld"),
 ]
 
 
@@ -35,7 +68,7 @@ def test_round_trip(action: Action) -> None:
 
 def test_each_action_kind_is_covered() -> None:
     """The round-trip table holds every action type the codec knows."""
-    assert {type(action) for action in ACTIONS} == {Browse, Pick, Skip, Stop, StartWork, ReviewHold}
+    assert {type(action) for action in ACTIONS} == set(get_args(Action))
 
 
 @pytest.mark.parametrize(
