@@ -97,6 +97,7 @@ class Cost:
     check_slots: int  # answers on gold as hidden checks the reserve pays for
     quiz_slots: int  # and as quiz questions
     cap: int | None  # the answers one worker may give (max_share); None: no cap
+    dynamic: bool  # a confidence is set: answers past min_overlap only while the crowd is split
 
     @property
     def total(self) -> int:
@@ -321,7 +322,16 @@ def plan_cost(batch: Batch, gold_items: int) -> Cost:
         crowd = max(CROWD_MIN, QUIZ_TAKERS_PER_NEEDED_WORKER * fewest, math.ceil(work / TYPICAL_ANSWERS_PER_WORKER))
         checks = math.ceil(work * batch.gold_rate / (1 - batch.gold_rate)) + (crowd if batch.gold_rate else 0)
         quizzes = batch.qualification * crowd
-    return Cost(regular, gold_items, batch.overlap, _dearest_answer(batch), checks, quizzes, batch.max_answers)
+    return Cost(
+        regular,
+        gold_items,
+        batch.overlap,
+        _dearest_answer(batch),
+        checks,
+        quizzes,
+        batch.max_answers,
+        dynamic=batch.confidence is not None,
+    )
 
 
 def _dearest_answer(batch: Batch) -> int:

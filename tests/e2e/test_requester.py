@@ -230,7 +230,28 @@ async def test_the_preview_says_when_the_per_worker_cap_makes_quizzes_dearer_tha
     assert "+ up to 162 quiz answers" in said
     assert "💡 Each worker may give only 1 answer(s) here (max_share)" in said and "max_share=1" in said
     said = await upload(bot, shop, csv_file(rows), "pans.csv", small + " max_share=1")
-    assert "Cost" in said and "💡" not in said
+    assert "Cost" in said and "Each worker may give only" not in said
+
+
+@pytest.mark.parametrize(
+    ("settings", "tip"),
+    [
+        ("overlap=3", "💡 With overlap=5 min_overlap=3 confidence=0.9 in the caption, a product gets more than 3"),
+        ("overlap=2", "💡 With overlap=4 min_overlap=2 confidence=0.9 in the caption"),
+        ("overlap=5 min_overlap=3 confidence=0.9", None),
+        ("overlap=1", None),
+    ],
+)
+async def test_the_preview_suggests_dynamic_overlap_where_it_is_off(
+    bot: RunningBot, settings: str, tip: str | None
+) -> None:
+    shop = bot.user(SHOP, "Shop")
+    said = await upload(bot, shop, csv_file(pans(4)), "pans.csv", f'reward=0.02 {settings} root="{KITCHEN}"')
+    assert "Cost" in said
+    if tip is None:
+        assert "min_overlap=" not in said
+    else:
+        assert tip in said and "what is not used comes back" in said
 
 
 async def test_missing_settings_are_asked_with_buttons(bot: RunningBot) -> None:
