@@ -5,7 +5,7 @@ from html import escape
 
 from bot.batches import Cost, Progress, SpentQuizBudget
 from bot.disputes import Contest, Decision, Reinstated
-from bot.gold import QuizStep
+from bot.gold import QUIZ_ATTEMPTS, QuizStep
 from bot.money import format_money
 from bot.payouts import PayoutView
 from bot.progress import Nudges, WorkerStats
@@ -558,12 +558,11 @@ def quiz_failed(step: QuizStep) -> str:
     needed = f"{step.needed} are needed" if step.attempt == 1 else f"with your earlier tries, {step.needed} were needed"
     score = f"{step.correct_so_far} of {step.size} right; {needed}"
     if step.retry_at is None:
-        if step.next_needed > step.size:
-            why = (
-                f"even {step.size} of {step.size} on a next try would leave your quiz answers here under the pass mark"
-            )
-        else:
+        if step.attempt >= QUIZ_ATTEMPTS:
             why = "that was the last try"
+        else:
+            perfect = f"{step.size} of {step.size}"
+            why = f"even {perfect} on a next try would leave your quiz answers here under the pass mark"
         return f"📕 You did not qualify for “{name}” ({score}): {why}, so it is closed to you. Other batches: /work"
     return (
         f"📕 You did not qualify for “{name}” yet ({score}). "

@@ -1,9 +1,11 @@
 """Message texts: task cards fit Telegram's limits and user-supplied text is escaped for HTML."""
 
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
 
+from bot.gold import QuizStep
 from bot.work import Card, Choice, SearchScreen, TaskScreen
 from handlers import texts
 from taxonomy import load_default
@@ -150,3 +152,48 @@ def test_search_results_escape_query() -> None:
         rendered = Rendered(html)
         assert "<b>wok</b> & pan" in rendered.text
         assert not rendered.tags
+
+
+def failed_quiz(attempt: int, correct: int, needed: int, next_needed: int, retries_left: int) -> QuizStep:
+    return QuizStep(
+        batch_name="Pots & <Pans>",
+        assignment_id=1,
+        title="Pan",
+        correct=False,
+        right="Skillets",
+        answered=5,
+        correct_so_far=correct,
+        size=5,
+        passed=False,
+        needed=needed,
+        attempt=attempt,
+        next_needed=next_needed,
+        retry_at=datetime(2026, 1, 2, 3, 4, tzinfo=UTC) if retries_left else None,
+        retries_left=retries_left,
+    )
+
+
+@pytest.mark.parametrize(
+    ("step", "said"),
+    [
+        (
+            failed_quiz(1, 3, 4, 5, 2),
+            "📕 You did not qualify for “Pots & <Pans>” yet (3 of 5 right; 4 are needed). Your quiz answers in a "
+            "batch count together, so next time 5 of 5 are needed. You may try again after 2026-01-02 03:04 UTC "
+            "(2 tries left). Other batches are open to you: /work",
+        ),
+        (
+            failed_quiz(1, 2, 4, 6, 0),
+            "📕 You did not qualify for “Pots & <Pans>” (2 of 5 right; 4 are needed): even 5 of 5 on a next try "
+            "would leave your quiz answers here under the pass mark, so it is closed to you. Other batches: /work",
+        ),
+        (
+            failed_quiz(3, 4, 5, 5, 0),
+            "📕 You did not qualify for “Pots & <Pans>” (4 of 5 right; with your earlier tries, 5 were needed): "
+            "that was the last try, so it is closed to you. Other batches: /work",
+        ),
+    ],
+    ids=["retry", "out of reach", "last try"],
+)
+def test_a_failed_quiz_says_what_the_next_try_needs_or_why_there_is_none(step: QuizStep, said: str) -> None:
+    assert Rendered(texts.quiz_failed(step)).text == said
