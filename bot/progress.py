@@ -9,12 +9,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import earnings
 from bot.levels import Level, level_of
 from storage import assignments
-from storage.models import Assignment, User
-from storage.states import AssignmentStatus, CreditState
+from storage.models import Assignment, Batch, BatchWorker, User
+from storage.states import UNDER_WAY, AssignmentStatus, CreditState, WorkerState
 
 TASK_TIME_CAP = timedelta(minutes=2)  # a task left open over lunch is not two hours of work
 BREAK_AFTER = timedelta(minutes=25)
 PAUSE_ENDS_SESSION = timedelta(minutes=5)
+
+
+MAX_STANDINGS = 5  # running batches shown in /stats, newest first
+
+
+@dataclass(frozen=True)
+class Standing:
+    """Where the worker stands in one running batch, so no stop in it is a mystery to them."""
+
+    batch_id: int
+    batch_name: str
+    status: str  # one of STANDINGS
+    reason: str | None  # why quality control stopped them (held, removed)
+    retry_at: datetime | None  # retry_later: when the quiz opens again
+    checks: int  # hidden checks answered since the quiz
+    checks_right: int
+    answers: int
+    max_answers: int | None
+
+
+STANDINGS = ("working", "capped", "qualifying", "retry_later", "retry_now", "closed", "held", "removed")
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,7 @@ class WorkerStats:
     level: Level
     target_micros: int | None
     earned_today_micros: int
+    standings: tuple[Standing, ...] = ()
 
     @property
     def rejection_rate(self) -> float:
@@ -72,7 +94,44 @@ async def stats(session: AsyncSession, worker_id: int, now: datetime) -> WorkerS
         level=level_of(counts.gold, counts.gold_correct),
         target_micros=target,
         earned_today_micros=earned_today,
+        standings=await standings(session, worker_id, now),
     )
+
+
+async def standings(session: AsyncSession, worker_id: int, now: datetime) -> tuple[Standing, ...]:
+    mine = (
+        Assignment.batch_id == BatchWorker.batch_id,
+        Assignment.worker_id == BatchWorker.worker_id,
+        Assignment.quiz_attempt.is_(None),
+    )
+    checks = select(func.count(Assignment.gold_correct)).where(*mine).scalar_subquery()
+    right = select(func.count(Assignment.id)).where(*mine, Assignment.gold_correct == True).scalar_subquery()  # noqa: E712
+    rows = await session.execute(
+        select(BatchWorker, Batch.name, Batch.max_answers, checks, right)
+        .join(Batch, Batch.id == BatchWorker.batch_id)
+        .where(BatchWorker.worker_id == worker_id, Batch.status.in_(UNDER_WAY))
+        .order_by(Batch.id.desc())
+        .limit(MAX_STANDINGS)
+    )
+    return tuple(
+        Standing(
+            bw.batch_id, name, _status(bw, max_answers, now), bw.reason, bw.retry_at, n, ok, bw.answers, max_answers
+        )
+        for bw, name, max_answers, n, ok in rows.all()
+    )
+
+
+def _status(worker: BatchWorker, max_answers: int | None, now: datetime) -> str:
+    match worker.state:
+        case WorkerState.FAILED if worker.retry_at is None:
+            return "closed"
+        case WorkerState.FAILED:
+            return "retry_now" if worker.retry_at <= now else "retry_later"
+        case WorkerState.ACTIVE if max_answers is not None and worker.answers >= max_answers:
+            return "capped"
+        case WorkerState.ACTIVE:
+            return "working"
+    return worker.state  # qualifying, held, removed
 
 
 async def _count(session: AsyncSession, *where: object) -> int:

@@ -8,7 +8,7 @@ from bot.disputes import Contest, Decision, Reinstated
 from bot.gold import QUIZ_ATTEMPTS, QuizStep
 from bot.money import format_money
 from bot.payouts import PayoutView
-from bot.progress import Nudges, WorkerStats
+from bot.progress import Nudges, Standing, WorkerStats
 from bot.quality import HeldWorker, Hold, Removal, Review
 from bot.work import Card, SearchScreen, TaskScreen
 
@@ -433,7 +433,31 @@ def worker_stats(s: WorkerStats, currency: str) -> str:
         lines.append(
             f"Today's target: {progress_bar(share)} {money(s.earned_today_micros)} of {money(s.target_micros)}"
         )
+    if s.standings:
+        lines += ["", "<b>Your running batches</b>", *map(standing, s.standings)]
     return "\n".join(lines)
+
+
+def standing(st: Standing) -> str:
+    batch = f"#{st.batch_id} “{escape(st.batch_name)}”"
+    reason = escape(st.reason or "")
+    match st.status:
+        case "working":
+            checks = f"checks {st.checks_right} of {st.checks} right" if st.checks else "no checks yet"
+            return f"✅ {batch}: working · {checks}"
+        case "capped":
+            return f"☑ {batch}: done, you gave the most answers one worker may give here ({st.max_answers})"
+        case "qualifying":
+            return f"🎓 {batch}: quiz under way, /work to go on"
+        case "retry_later":
+            return f"📕 {batch}: quiz again after {st.retry_at:%Y-%m-%d %H:%M} UTC"
+        case "retry_now":
+            return f"📕 {batch}: quiz open again, /work"
+        case "closed":
+            return f"📕 {batch}: quiz not passed, closed to you"
+        case "held":
+            return f"⏸ {batch}: paused for a review ({reason})"
+    return f"✖ {batch}: removed ({reason})"
 
 
 def next_level(s: WorkerStats) -> str:

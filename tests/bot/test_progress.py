@@ -10,7 +10,7 @@ from bot.levels import level_of, wilson_lower_bound
 from bot.services import Services
 from handlers import texts
 from storage.clock import utcnow
-from storage.models import Assignment, User
+from storage.models import Assignment, Batch, BatchWorker, User
 from tests.factories import SKILLETS, WOKS, load_batch, products
 
 
@@ -127,3 +127,41 @@ async def test_breaks_off(services: Services) -> None:
         await progress.set_breaks(session, 1, False)
     await stretch(services, 26, 1)
     assert not (await answer(services, 1)).nudges.take_a_break
+
+
+async def test_standings_show_each_running_batch_newest_first(services: Services) -> None:
+    """Seven batches: the five newest running ones, each with why the worker may or may not work there."""
+    now = utcnow()
+    for n in range(7):
+        await load_batch(services, products(4), overlap=1, name=f"B{n + 1}")
+    async with services.db.write() as session:
+        session.add(User(id=1, first_name="Ann"))
+        await session.flush()
+        rows = [
+            BatchWorker(batch_id=1, worker_id=1, state="active"),
+            BatchWorker(batch_id=2, worker_id=1, state="active", answers=3),
+            BatchWorker(batch_id=3, worker_id=1, state="failed", attempts=1, retry_at=now - timedelta(minutes=1)),
+            BatchWorker(batch_id=4, worker_id=1, state="failed", attempts=1, retry_at=now + timedelta(hours=2)),
+            BatchWorker(batch_id=5, worker_id=1, state="failed", attempts=3),
+            BatchWorker(batch_id=6, worker_id=1, state="qualifying", attempts=1),
+            BatchWorker(batch_id=7, worker_id=1, state="held", reason="too quick"),
+        ]
+        session.add_all(rows)
+        await session.execute(update(Batch).where(Batch.id == 2).values(max_answers=3))
+        await session.execute(update(Batch).where(Batch.id == 6).values(status="completed"))
+    async with services.db.read() as session:
+        shown = await progress.standings(session, 1, now)
+    assert [(st.batch_name, st.status) for st in shown] == [
+        ("B7", "held"),
+        ("B5", "closed"),
+        ("B4", "retry_later"),
+        ("B3", "retry_now"),
+        ("B2", "capped"),
+    ], "B6 is completed, B1 the sixth running batch"
+    assert [texts.standing(st) for st in shown] == [
+        "⏸ #7 “B7”: paused for a review (too quick)",
+        "📕 #5 “B5”: quiz not passed, closed to you",
+        f"📕 #4 “B4”: quiz again after {now + timedelta(hours=2):%Y-%m-%d %H:%M} UTC",
+        "📕 #3 “B3”: quiz open again, /work",
+        "☑ #2 “B2”: done, you gave the most answers one worker may give here (3)",
+    ]

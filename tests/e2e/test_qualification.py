@@ -58,6 +58,8 @@ async def test_quiz_failed_retried_after_cool_down(start_bot: StartBot, checks_f
     assert "No tasks right now" in ann.message(second).body
     await send(bot, ann, "/work")
     assert "No tasks right now" in ann.last.body, "the cool-down keeps the quiz closed"
+    await send(bot, ann, "/stats")
+    assert "📕 #1 “Kitchen”: quiz again after " in ann.last.body
     async with bot.services.db.write() as session:
         await session.execute(update(BatchWorker).values(retry_at=BatchWorker.changed_at))
     await send(bot, ann, "/work")
@@ -90,6 +92,8 @@ async def test_quiz_closed_when_a_perfect_retry_cannot_reach_the_pass_mark(
     async with bot.services.db.read() as session:
         state = await session.get(BatchWorker, (1, 101))
     assert (state.state, state.attempts, state.retry_at) == ("failed", 1, None)
+    await send(bot, ann, "/stats")
+    assert ann.last.body.endswith("📕 #1 “Kitchen”: quiz not passed, closed to you")
 
 
 async def test_contested_gold_corrected_and_regraded(start_bot: StartBot, checks_first: None) -> None:

@@ -156,6 +156,9 @@ async def test_an_admin_removes_a_held_worker_and_their_answers_are_rejected(sta
     assert admin.last.body == "Worker 101 is not held in batch #1 any more: the hold was already decided."
     await send(bot, fast, "/work")
     assert "No tasks right now" in fast.last.body, "out of the batch"
+    await send(bot, fast, "/stats")
+    reason = "3 of their last 10 answers took under 60.0 s; confirmed by an admin"
+    assert fast.last.body.endswith(f"✖ #1 “Pots & <Pans>”: removed ({reason})")
     careful = bot.user(103, "Cleo")
     await begin(bot, careful)
     assert "Product 1" in careful.last.body, "the rejected answers' products are open again"
@@ -166,6 +169,10 @@ async def test_an_admin_removes_a_held_worker_and_their_answers_are_rejected(sta
 async def test_held_workers_listed_for_admins_and_let_back_in(start_bot: StartBot) -> None:
     bot: RunningBot = await start_bot(admin_ids=str(ADMIN))
     fast, admin = await hold_a_fast_worker(bot)
+    await send(bot, fast, "/stats")
+    assert fast.last.body.endswith(
+        "⏸ #1 “Pots & <Pans>”: paused for a review (3 of their last 10 answers took under 60.0 s)"
+    )
     await send(bot, admin, "/held")
     listed = admin.last
     assert listed.body.startswith("⏸ Flash (101) in batch #1 “Pots & <Pans>”, held since ")
