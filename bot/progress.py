@@ -26,16 +26,15 @@ class Standing:
 
     batch_id: int
     batch_name: str
-    status: str  # one of STANDINGS
+    # working, capped, qualifying, retry_later, retry_now (the quiz's cool-down is over), closed (the
+    # quiz), held or removed
+    status: str
     reason: str | None  # why quality control stopped them (held, removed)
     retry_at: datetime | None  # retry_later: when the quiz opens again
     checks: int  # hidden checks answered since the quiz
     checks_right: int
     answers: int
     max_answers: int | None
-
-
-STANDINGS = ("working", "capped", "qualifying", "retry_later", "retry_now", "closed", "held", "removed")
 
 
 @dataclass(frozen=True)

@@ -108,9 +108,19 @@ def judged(batch_id: int, worker_id: int) -> tuple[ColumnElement[bool], ...]:
     )
 
 
-def _after_quiz(batch_id: int, worker_id: int) -> tuple[ColumnElement[bool], ...]:
+def _after_quiz(
+    batch_id: int | ColumnElement[int], worker_id: int | ColumnElement[int]
+) -> tuple[ColumnElement[bool], ...]:
     """The worker's answers in the batch that are not quiz answers: the checks and the work."""
     return (Assignment.batch_id == batch_id, Assignment.worker_id == worker_id, Assignment.quiz_attempt.is_(None))
+
+
+def _rejectable(
+    batch_id: int | ColumnElement[int], worker_id: int | ColumnElement[int]
+) -> tuple[ColumnElement[bool], ...]:
+    """What a removal may reject: answers after the quiz (quiz answers are paid training whatever their
+    outcome) whose pay is still in its hold."""
+    return (*_after_quiz(batch_id, worker_id), Assignment.credit_state == CreditState.PENDING)
 
 
 async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_id: int) -> tuple[str, float] | None:
@@ -149,16 +159,9 @@ async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worke
 
 
 async def _reject_pending(session: AsyncSession, batch_id: int, worker_id: int, since_id: int = 0) -> int:
-    """Reject the worker's answers in the batch after `since_id` whose pay is still in its hold.
-
-    Answers after the quiz only: quiz answers are paid training whatever their outcome.
-    """
+    """Reject the worker's rejectable answers in the batch after `since_id`."""
     since = await session.scalars(
-        select(Assignment.id).where(
-            *_after_quiz(batch_id, worker_id),
-            Assignment.id > since_id,
-            Assignment.credit_state == CreditState.PENDING,
-        )
+        select(Assignment.id).where(*_rejectable(batch_id, worker_id), Assignment.id > since_id)
     )
     rejected = 0
     for assignment_id in list(since):
@@ -294,12 +297,7 @@ async def held_workers(session: AsyncSession, limit: int) -> list[HeldWorker]:
     """The oldest holds first: they have waited longest."""
     pending = (
         select(func.count(Assignment.id))
-        .where(
-            Assignment.batch_id == BatchWorker.batch_id,
-            Assignment.worker_id == BatchWorker.worker_id,
-            Assignment.quiz_attempt.is_(None),
-            Assignment.credit_state == CreditState.PENDING,
-        )
+        .where(*_rejectable(BatchWorker.batch_id, BatchWorker.worker_id))
         .scalar_subquery()
     )
     rows = await session.execute(
