@@ -10,6 +10,7 @@ import io
 from collections.abc import Mapping
 
 from bot.aggregation import Answer, Label
+from bot.csv_files import csv_text
 
 
 def read_answers_csv(text: str) -> list[Answer]:
@@ -31,12 +32,8 @@ def read_gold_csv(text: str) -> dict[str, str]:
 
 def labels_csv(labels: Mapping[str, Label]) -> str:
     """CSV text with a header item,label,confidence,answers; confidence with six decimals."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(("item", "label", "confidence", "answers"))
-    for label in labels.values():
-        writer.writerow((label.item, label.label, f"{label.confidence:.6f}", label.answers))
-    return out.getvalue()
+    lines = [(label.item, label.label, f"{label.confidence:.6f}", label.answers) for label in labels.values()]
+    return csv_text([("item", "label", "confidence", "answers"), *lines])
 
 
 def _csv_rows(

@@ -1,13 +1,12 @@
 """What a worker earned: totals by period and a yearly statement for taxes."""
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.csv_files import csv_text
 from bot.money import MICROS
 from storage.models import Assignment, Batch, Payout
 from storage.states import AssignmentStatus, CreditState
@@ -70,18 +69,16 @@ async def statement_csv(session: AsyncSession, worker_id: int, year: int, curren
     days: dict[tuple[str, str], list[int]] = {}
     for answered_at, batch, reward in answers:
         days.setdefault((answered_at.date().isoformat(), batch), []).append(reward)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["date", "kind", "batch", "tasks", "amount", "currency", "method", "status"])
+    lines: list[list[object]] = [["date", "kind", "batch", "tasks", "amount", "currency", "method", "status"]]
     for (date, batch), rewards in days.items():
-        writer.writerow([date, "earnings", batch, len(rewards), _amount(sum(rewards)), currency, "", ""])
+        lines.append([date, "earnings", batch, len(rewards), _amount(sum(rewards)), currency, "", ""])
     payouts = await session.scalars(
         select(Payout)
         .where(Payout.worker_id == worker_id, Payout.requested_at >= start, Payout.requested_at < end)
         .order_by(Payout.id)
     )
     for payout in payouts:
-        writer.writerow(
+        lines.append(
             [
                 payout.requested_at.date().isoformat(),
                 "payout",
@@ -93,7 +90,7 @@ async def statement_csv(session: AsyncSession, worker_id: int, year: int, curren
                 payout.status,
             ]
         )
-    return out.getvalue()
+    return csv_text(lines)
 
 
 def _amount(micros: int) -> str:

@@ -1,7 +1,5 @@
 """Payout methods, payout requests and admins' decisions on them."""
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,6 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ledger, users
+from bot.csv_files import csv_text
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.money import MICROS, format_money
 from bot.payout_methods import Method, normalise
@@ -202,13 +201,12 @@ async def payout_of_notice(session: AsyncSession, admin_id: int, message_id: int
 
 def paypal_mass_payout_csv(payouts: list[PayoutView], currency: str) -> str:
     """PayPal's mass-payout upload: e-mail, amount, currency, reference id, note; no header row."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    lines: list[list[object]] = []
     for payout in payouts:
         if payout.method.kind != "paypal":
             continue
         amount = f"{Decimal(payout.amount_micros) / MICROS:.2f}"
-        writer.writerow(
+        lines.append(
             [payout.method.address, amount, currency.upper(), f"crowdshelf-{payout.id}", "crowdshelf earnings"]
         )
-    return out.getvalue()
+    return csv_text(lines)

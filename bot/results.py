@@ -1,9 +1,7 @@
 """A batch's results: one aggregated label per product, and every raw answer, as CSV or JSON Lines."""
 
 import asyncio
-import csv
 import functools
-import io
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
@@ -14,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import aggregation, batches, quality
 from bot.aggregation import Answer
+from bot.csv_files import csv_text
 from storage.models import Assignment, Batch, Item
 from storage.states import AssignmentStatus, CreditState, WorkerState
 from taxonomy import Tree
@@ -164,21 +163,9 @@ def _path(tree: Tree, node: str) -> str:
 
 
 def to_csv(rows: list[ResultRow] | list[RawAnswer], kind: type) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
     names = [field.name for field in fields(kind)]
-    writer.writerow(names)
-    for row in rows:
-        writer.writerow([_safe_cell(getattr(row, name)) for name in names])
-    return out.getvalue()
+    return csv_text([names, *([getattr(row, name) for name in names] for row in rows)])
 
 
 def to_jsonl(rows: list[ResultRow] | list[RawAnswer]) -> str:
     return "".join(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in rows)
-
-
-def _safe_cell(value: object) -> object:
-    # A title like "=HYPERLINK(…)" must stay text when the requester opens the file in a spreadsheet.
-    if isinstance(value, str) and value.startswith(("=", "+", "-", "@")):
-        return "'" + value
-    return value

@@ -275,9 +275,13 @@ def test_payouts_export_writes_paypal_rows(database: Path, tmp_path: Path, capsy
                 (12_340_000, "paypal", "w@example.com", "approved"),
                 (5_000_000, "iban", "DE89 3704 0044 0532 0130 00", "approved"),
                 (9_000_000, "paypal", "w@example.com", "requested"),
+                (1_000_000, "paypal", "=1+1@example.com", "approved"),
             ],
         )
     out = tmp_path / "paypal.csv"
     assert run("payouts", "export", "--status", "approved", "--out", str(out)) == 0
-    assert out.read_text() == "w@example.com,12.34,USD,crowdshelf-1,crowdshelf earnings\n"
-    assert "Wrote 1 PayPal payout(s)" in capsys.readouterr().err
+    assert out.read_text() == (
+        "w@example.com,12.34,USD,crowdshelf-1,crowdshelf earnings\n"
+        "'=1+1@example.com,1.00,USD,crowdshelf-4,crowdshelf earnings\n"  # a formula-like address stays text
+    )
+    assert "Wrote 2 PayPal payout(s)" in capsys.readouterr().err

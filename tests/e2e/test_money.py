@@ -1,5 +1,8 @@
 """Money through the bot: payout methods, balances, scheduled payouts, admin decisions, admin commands."""
 
+import csv
+import io
+
 import pytest
 from sqlalchemy import select
 
@@ -30,9 +33,9 @@ async def tap(bot: RunningBot, user: FakeUser, label: str, message_id: int | Non
     return user.last.body
 
 
-async def earn(bot: RunningBot, answers: int) -> None:
+async def earn(bot: RunningBot, answers: int, batch_name: str = "Kitchen") -> None:
     """The worker answers `answers` products at $0.02 each (through the domain: the e2e path is tested elsewhere)."""
-    await load_batch(bot.services, products(answers), overlap=1)
+    await load_batch(bot.services, products(answers), overlap=1, name=batch_name)
     async with bot.services.db.write() as session:
         session.add(User(id=WORKER, first_name="Wendy", username="wendy"))
     leaf = (await bot.services.taxonomies.get(1)).tree.find(SKILLETS).id
@@ -175,6 +178,16 @@ async def test_earnings_and_statement(bot: RunningBot) -> None:
     assert lines[1].endswith(",earnings,Kitchen,3,0.06,USD,,")
 
 
+async def test_statement_keeps_a_formula_like_batch_name_as_text(bot: RunningBot) -> None:
+    """The batch name is the requester's choice: in the worker's statement it must not run as a formula."""
+    await earn(bot, 1, batch_name="=HYPERLINK(http://evil,x)")
+    wendy = bot.user(WORKER, "Wendy")
+    await say(bot, wendy, "/earnings")
+    await tap(bot, wendy, wendy.last.buttons[0][0])
+    rows = list(csv.reader(io.StringIO(wendy.last.document_bytes.decode())))
+    assert rows[1][1:4] == ["earnings", "'=HYPERLINK(http://evil,x)", "1"]
+
+
 async def test_admin_commands_and_audit(bot: RunningBot) -> None:
     alice, shop, outsider = bot.user(ADMIN_A, "Alice"), bot.user(42, "Shop"), bot.user(OUTSIDER, "Mallory")
     await say(bot, shop, "/start")
@@ -231,3 +244,16 @@ async def test_paypal_mass_payout_csv(bot: RunningBot) -> None:
     await tap(bot, alice, "✅ Approve")
     await say(bot, alice, "/payouts_csv")
     assert alice.last.document_bytes.decode() == "wendy@example.com,0.04,USD,crowdshelf-1,crowdshelf earnings\n"
+
+
+async def test_paypal_file_keeps_a_formula_like_address_as_text(bot: RunningBot) -> None:
+    """An e-mail address may start with "=": in the admins' PayPal file it stays text."""
+    await earn(bot, 2)
+    await bot.run_job("release-holds")
+    wendy, alice = bot.user(WORKER, "Wendy"), bot.user(ADMIN_A, "Alice")
+    await set_paypal(bot, wendy, "=1+1@example.com")
+    await say(bot, wendy, "/payout")
+    await say(bot, alice, "/payouts")
+    await tap(bot, alice, "✅ Approve")
+    await say(bot, alice, "/payouts_csv")
+    assert alice.last.document_bytes.decode() == "'=1+1@example.com,0.04,USD,crowdshelf-1,crowdshelf earnings\n"
