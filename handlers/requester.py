@@ -55,7 +55,7 @@ async def on_document(update: Update, context: Context) -> None:
         data = bytes(await (await document.get_file()).download_as_bytearray())
         batch_id = await store_draft(services, person.id, spec, data, name)
     except DomainError as problem:
-        await message.reply_text(str(problem))
+        await message.reply_text(texts.file_refused(str(problem)))
         return
     await _next_step(update, context, batch_id)
 

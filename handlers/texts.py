@@ -92,13 +92,13 @@ def answer_note(credited: int, pending: int, currency: str, nudges: Nudges | Non
 
 
 def task(screen: TaskScreen, currency: str, limit: int) -> str:
-    """The product card, where the worker is in the tree, and what to do; fits in `limit` characters."""
+    """The product card, where the worker is in the tree, and what to do; fits in `limit` UTF-16 units."""
     head = f"<i>{escape(screen.note)}</i>\n\n" if screen.note else ""
     if screen.quiz is not None:
         quiz = screen.quiz
         earlier = ", counting your earlier tries" if quiz.retry else ""
         head += (
-            f"🎓 <b>Qualification {quiz.place} of {quiz.size}</b> for “{escape(screen.batch_name)}” "
+            f"🎓 <b>Qualification {quiz.place} of {quiz.size}</b> for “{escape(_shorten(screen.batch_name, 100))}” "
             f"(paid; pass with {quiz.needed} of {quiz.size} right{earlier})\n"
         )
     where = " › ".join(screen.breadcrumb) or "All categories"
@@ -108,18 +108,20 @@ def task(screen: TaskScreen, currency: str, limit: int) -> str:
         f"Pick the category that fits best, or type a word to search. "
         f"Reward {format_money(screen.reward_micros, currency)}."
     )
-    return head + _card(screen.card, limit - len(head) - len(tail)) + tail
+    return head + _card(screen.card, limit - utf16_len(head) - utf16_len(tail)) + tail
 
 
 def _card(card: Card, room: int) -> str:
-    title = f"🛒 <b>{escape(_shorten(card.title, 300))}</b>"
+    # The HTML is measured, which is never shorter than the text Telegram counts; with little room
+    # (a long note or path) the title and facts shrink too, so the card always fits.
+    title = f"🛒 <b>{escape(_shorten(card.title, min(300, room // 2)))}</b>"
     facts = " · ".join(
-        f"{label}: {escape(_shorten(value, 100))}"
+        f"{label}: {escape(_shorten(value, min(100, room // 8)))}"
         for label, value in (("Brand", card.brand), ("Price", card.price))
         if value
     )
     lines = [title] + ([facts] if facts else [])
-    used = sum(len(line) + 1 for line in lines)
+    used = sum(utf16_len(line) + 1 for line in lines)
     # Descriptions give way first: the title and the tree matter more on a phone screen.
     if card.description and room - used > 40:
         lines.append(escape(_shorten(card.description, min(600, (room - used) // 2))))
@@ -142,8 +144,23 @@ def path_label(path: str, limit: int = 60) -> str:
     return path if len(path) <= limit else "…" + path[-(limit - 1) :]
 
 
+def utf16_len(text: str) -> int:
+    """A length as Telegram counts it, in UTF-16 code units: most emoji count two."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    """`text` in at most `limit` UTF-16 units (Telegram's measure of every limit), cut between
+    characters and ended with "…"; a cut joiner of an emoji sequence goes with the cut."""
+    if utf16_len(text) <= limit:
+        return text
+    kept, used = 0, 1  # the "…"
+    for char in text:
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            break
+        kept += 1
+    return text[:kept].rstrip().removesuffix("\u200d") + "…"
 
 
 # ---- money -------------------------------------------------------------------------------
@@ -309,6 +326,11 @@ RULES_HEAD = "ℹ <b>Rules of “{name}”</b>\n"
 
 def instructions(name: str, text: str) -> str:
     return RULES_HEAD.format(name=escape(name)) + escape(text)
+
+
+def file_refused(problem: str) -> str:
+    """Why a product file was refused; a long list of bad rows is cut to fit in one message."""
+    return _shorten(problem, TEXT_LIMIT)
 
 
 def preview_cost(cost: Cost, available: int, currency: str, instructions_text: str) -> str:

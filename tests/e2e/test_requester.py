@@ -316,6 +316,16 @@ async def test_many_bad_rows_are_listed_up_to_twenty(bot: RunningBot) -> None:
     assert "30 row(s) have problems" in body and body.count("title is empty") == 20 and "… and 10 more" in body
 
 
+async def test_a_very_long_list_of_bad_rows_still_reaches_the_requester(bot: RunningBot) -> None:
+    """Twenty rows with every cell wrong make more than Telegram's 4,096 units: the list is cut, not lost."""
+    bad = {column: "=" + "x" * 300 for column in ("item_id", "title", "description", "brand", "price")}
+    rows = [{**bad, "item_id": f"=p{n}" + "x" * 300, "image_url": "ftp://x/" + "🖼" * 100} for n in range(30)]
+    await upload(bot, bot.user(SHOP, "Shop"), csv_file(rows), "bad.csv")
+    body = bot.user(SHOP).last.body
+    assert body.startswith("The file was rejected: 30 row(s) have problems") and body.endswith("…")
+    assert "Sorry" not in body and await batch_count(bot) == 0
+
+
 async def test_too_big_file_is_refused_before_download(bot: RunningBot) -> None:
     shop = bot.user(SHOP, "Shop")
     await upload(bot, shop, b"x" * (20 * 1024 * 1024 + 1), "huge.csv")

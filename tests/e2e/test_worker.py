@@ -214,6 +214,31 @@ async def test_photo_card_and_fallback_when_photo_fails(bot: RunningBot) -> None
     assert ann.last.photo is None and "Product 2" in ann.last.text, "a photo Telegram cannot fetch falls back to text"
 
 
+async def test_emoji_heavy_photo_card_keeps_its_photo_and_ends_cleanly(bot: RunningBot) -> None:
+    """Telegram counts a caption in UTF-16 units, where most emoji count two: the card is cut to fit,
+    between whole characters and before the HTML is made, so the photo stays."""
+    title, description = "👩‍🍳" * 300, "🥘&<" * 1000  # a joined emoji (five units); two characters HTML escapes
+    row = {
+        "item_id": "sku-1",
+        "title": title,
+        "description": description,
+        "brand": "🇫🇷" * 100,
+        "price": "💲" * 64,
+        "image_url": "https://img.example.com/chef.jpg",
+    }
+    await load_batch(bot.services, [row], overlap=1)
+    ann = bot.user(101)
+    await begin(bot, ann)
+    assert ann.last.photo == row["image_url"], "the caption fits, so the photo is not lost"
+    caption = ann.last.caption
+    assert not any(0xD800 <= ord(char) <= 0xDFFF for char in caption), "no half of a character"
+    shown_title, _, shown_description = caption.splitlines()[:3]
+    for shown, whole in ((shown_title.removeprefix("🛒 "), title), (shown_description, description)):
+        assert shown.endswith("…") and whole.startswith(shown.removesuffix("…")), "cut text, no cut entity"
+        assert not shown.removesuffix("…").endswith("\u200d"), "no dangling joiner"
+    assert caption.endswith("Reward $0.02."), "the category place and reward survive the cut"
+
+
 async def test_accepting_an_inner_category_when_leaf_only_is_off(bot: RunningBot) -> None:
     await load_batch(bot.services, products(1), overlap=1, leaf_only=False)
     ann = bot.user(101)

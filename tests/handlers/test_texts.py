@@ -1,11 +1,12 @@
 """Message texts: task cards fit Telegram's limits and user-supplied text is escaped for HTML."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 
 import pytest
 
-from bot.gold import QuizStep
+from bot.gold import QuizPlace, QuizStep
 from bot.work import Card, Choice, SearchScreen, TaskScreen
 from handlers import texts
 from taxonomy import load_default
@@ -41,8 +42,8 @@ class Rendered(HTMLParser):
 
 
 def telegram_length(text: str) -> int:
-    """Telegram limits the text left after entity parsing, counted in Unicode characters (code points)."""
-    return len(text)
+    """Telegram limits the text left after entity parsing, counted in UTF-16 code units (an emoji is often two)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def deepest_breadcrumb() -> tuple[str, ...]:
@@ -97,6 +98,17 @@ def test_task_text_fits_limit(kind: str, limit: int) -> None:
     assert telegram_length(rendered.text) <= limit
     assert not rendered.open, "a tag was left open"
     assert set(rendered.tags) <= ALLOWED_TAGS
+
+
+@pytest.mark.parametrize("limit", [texts.CAPTION_LIMIT, texts.TEXT_LIMIT])
+def test_quiz_card_with_long_names_fits_limit(limit: int) -> None:
+    """A quiz head with a long emoji batch name and a long note leaves less room: the card shrinks to fit."""
+    note = texts.answer_note(20_000, 1_234_560_000, "USD") + "\n" + "🎯" * 200
+    quiz = replace(screen(LONG_CARDS["emoji"], deepest_breadcrumb(), note), batch_name="🍳" * 256)
+    quiz = replace(quiz, quiz=QuizPlace(place=1, size=5, needed=4, retry=True))
+    rendered = Rendered(texts.task(quiz, "USD", limit))
+    assert telegram_length(rendered.text) <= limit and not rendered.open
+    assert "🛒 🍳" in rendered.text and "Reward $0.02." in rendered.text
 
 
 @pytest.mark.parametrize("limit", [texts.CAPTION_LIMIT, texts.TEXT_LIMIT])
