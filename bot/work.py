@@ -200,12 +200,22 @@ async def preview(services: Services, batch_id: int) -> TaskScreen:
     return _render(await services.taxonomies.get(batch.taxonomy_id), batch, 0, item, None, 0, first=False)
 
 
-async def rules(services: Services, batch_id: int) -> tuple[str, str]:
-    """A batch's name and instructions, for the ℹ Rules button."""
+async def rules(services: Services, batch_id: int, user_id: int) -> tuple[str, str]:
+    """A batch's name and instructions, for the ℹ Rules button, to those who may see the batch: its
+    requester (the button is on the preview), the admins, and the workers it was shown to, who got the
+    rules with their first task of it. Only a forged button reaches anyone else: they learn nothing,
+    not even whether the batch exists."""
     try:
         facts = await services.batches.get(batch_id)
     except KeyError:
         raise TaskUnavailable() from None
+    if user_id != facts.requester_id and user_id not in services.settings.admin_ids:
+        async with services.db.read() as session:
+            shown = await session.scalar(
+                select(Assignment.id).where(Assignment.batch_id == batch_id, Assignment.worker_id == user_id).limit(1)
+            )
+        if shown is None:
+            raise TaskUnavailable()
     return facts.name, facts.instructions
 
 

@@ -225,7 +225,7 @@ async def send_files(
 async def show_rules(update: Update, context: Context, batch_id: int) -> None:
     services = common.services_of(context)
     try:
-        name, rules = await work.rules(services, batch_id)
+        name, rules = await work.rules(services, batch_id, update.effective_user.id)
     except DomainError as refusal:
         await context.bot.send_message(update.effective_chat.id, str(refusal))
         return

@@ -15,7 +15,7 @@ from storage import ledger as books
 from storage.models import Assignment, Batch, Item
 from tests.e2e.conftest import RunningBot, StartBot
 from tests.e2e.fake_telegram import FakeUser
-from tests.factories import KITCHEN, SKILLETS, WOKS
+from tests.factories import KITCHEN, SKILLETS, WOKS, load_batch, products
 
 MUGS = "Tableware > Drinkware > Mugs"
 SHOP, OTHER_SHOP, ADMIN, OUTSIDER = 42, 43, 900, 555
@@ -423,3 +423,25 @@ async def test_daily_digest_reports_running_batches(bot: RunningBot) -> None:
     await bot.settle()
     # pans(2): one regular product (p1 is gold) × overlap 2.
     assert "Daily digest" in shop.last.body and "#1 Pans" in shop.last.body and "0/2 answers" in shop.last.body
+
+
+async def test_rules_only_to_those_who_may_see_the_batch(bot: RunningBot) -> None:
+    """ℹ Rules (i:N) shows a batch's name and instructions to its requester, the admins and the workers
+    it was shown to; a forged button from anyone else learns nothing, not even whether the batch exists."""
+    secret = "Secret client: pick the house brand"
+    await load_batch(bot.services, products(2), overlap=1, requester=SHOP, name="Acme launch", instructions=secret)
+    shown = bot.user(101, "Wendy")
+    await shown.send("/work")
+    await bot.settle()
+    assert secret in await tap(bot, shown, "ℹ Rules")
+    for user_id in (SHOP, ADMIN):
+        user = bot.user(user_id)
+        await user.press_data("i:1", await _any_message(bot, user))
+        await bot.settle()
+        assert secret in user.last.body and "Acme launch" in user.last.body
+    for user_id, batch in ((OUTSIDER, "1"), (OTHER_SHOP, "1"), (102, "1"), (OUTSIDER, "99")):
+        user = bot.user(user_id)
+        await user.press_data(f"i:{batch}", await _any_message(bot, user))
+        await bot.settle()
+        assert user.last.body == "This task is no longer available."
+        assert not any("Acme" in text or "Secret" in text for text in user.texts)
