@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.money import MICROS, format_money, to_micros
+from bot.money import MAX_TYPED_AMOUNT, MICROS, format_money, to_micros, typed_amount
 
 
 @pytest.mark.parametrize(
@@ -48,6 +48,17 @@ def test_to_micros_refuses_garbage(amount: str) -> None:
     """Anything that is not a finite decimal number is refused with a ValueError."""
     with pytest.raises(ValueError):
         to_micros(amount)
+
+
+@pytest.mark.parametrize("text", ["1e30", "99999999999999", "$1000000000.000001", "1e999999"])
+def test_typed_amount_refuses_more_than_the_cap(text: str) -> None:
+    """What would overflow the database is refused, naming the cap; "1e999999" is refused before it is multiplied."""
+    with pytest.raises(ValueError, match="is more than 1,000,000,000, the largest amount accepted"):
+        typed_amount(text)
+
+
+def test_typed_amount_takes_the_cap_itself() -> None:
+    assert typed_amount(f"${MAX_TYPED_AMOUNT}") == MAX_TYPED_AMOUNT * MICROS < 2**63 // 1000
 
 
 @pytest.mark.parametrize(

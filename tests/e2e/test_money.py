@@ -221,6 +221,23 @@ async def test_admin_commands_and_audit(bot: RunningBot) -> None:
         assert (await ledger.worker_balance(session, OUTSIDER)).available == 0
 
 
+@pytest.mark.parametrize("amount", ["1e30", "99999999999999", "1000000000.01"])
+async def test_huge_amounts_are_refused_not_overflowed(bot: RunningBot, amount: str) -> None:
+    """More than the database can add up (a billion units is the cap) is refused in plain words, and nothing is stored."""
+    alice, shop, wendy = bot.user(ADMIN_A, "Alice"), bot.user(42, "Shop"), bot.user(WORKER, "Wendy")
+    await say(bot, shop, "/start")
+    await say(bot, alice, "/grant 42 requester")
+    said = await say(bot, alice, f"/fund 42 {amount}")
+    assert said == f"'{amount}' is more than 1,000,000,000, the largest amount accepted"
+    assert "Usage: /target" in await say(bot, wendy, f"/target {amount}")
+    assert "/payout 15" in await say(bot, wendy, f"/payout {amount}")
+    async with bot.services.db.read() as session:
+        assert (await ledger.requester_funds(session, 42)).available == 0
+        assert (await session.get(User, WORKER)).daily_target_micros is None
+        assert await session.scalar(select(Payout.id)) is None
+    assert "Credited $1,000,000,000.00" in await say(bot, alice, "/fund 42 1000000000"), "the cap itself is allowed"
+
+
 async def test_fund_replayed_update_credits_once(bot: RunningBot) -> None:
     alice = bot.user(ADMIN_A, "Alice")
     await say(bot, bot.user(42, "Shop"), "/start")
