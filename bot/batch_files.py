@@ -27,6 +27,10 @@ REQUIRED = ("item_id", "title")
 LIMITS = {"item_id": 256, "title": 1000, "description": 5000, "brand": 256, "price": 64, "image_url": 2000}
 # A cell a spreadsheet would execute when the results are opened again.
 FORMULA = re.compile(r"[=@\t\r]|[+-][^\d\s.,]")
+# Text that cannot be stored everywhere: SQLite keeps a NUL and PostgreSQL refuses it, neither takes
+# half of a UTF-16 pair (a JSON "\ud800"), and other control characters (tab and line breaks aside)
+# have no place in a product. Such a row is refused like any other bad row.
+NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,10 @@ def _row_problems(row: Row, leaf_only: bool, tree: Tree, root_id: int | None, fi
     for column in COLUMNS:
         if FORMULA.match(values.get(column, "")):
             found.append(f"{column} starts with {values[column][0]!r}, which spreadsheets run as a formula")
+        odd = NOT_TEXT.search(values.get(column, ""))
+        if odd:
+            what = "half of a character" if odd[0] >= "\ud800" else "a control character"
+            found.append(f"{column} contains {what} (U+{ord(odd[0]):04X})")
     url = values.get("image_url", "")
     if url and not _is_web_url(url):
         found.append(f"image_url {url[:80]!r} is not an http(s) address")

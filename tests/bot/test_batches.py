@@ -186,6 +186,10 @@ def test_valid_rows_become_drafts_with_gold_resolved(tree: Tree) -> None:
         ({"brand": "@SUM(A1)"}, "formula"),
         ({"description": "=1+1"}, "formula"),
         ({"item_id": "=A1"}, "formula"),
+        ({"title": "Pan\x00"}, "title contains a control character (U+0000)"),
+        ({"description": "red\x1b[0m"}, "description contains a control character (U+001B)"),
+        ({"item_id": "p\x7f"}, "item_id contains a control character (U+007F)"),
+        ({"brand": "Acme \ud83c"}, "brand contains half of a character (U+D83C)"),
         ({"image_url": "ftp://img.example.com/1.jpg"}, "not an http(s) address"),
         ({"image_url": "javascript:alert(1)"}, "not an http(s) address"),
         ({"image_url": "https://"}, "not an http(s) address"),
@@ -205,6 +209,13 @@ def test_row_problems(tree: Tree, values: dict[str, str], expected: str) -> None
     assert len(found) == 1
     assert found[0].startswith("Line 3: ")
     assert expected in found[0]
+
+
+def test_tabs_and_line_breaks_are_text(tree: Tree) -> None:
+    """Only control characters with no place in text are refused: a tab or line break in a description is fine."""
+    description = "Cast iron\n\tpre-seasoned\r\nready"
+    drafts = validate_rows([row(1, description=description)], SPEC.leaf_only, tree, check_spec(SPEC, tree))
+    assert drafts[0].description == description
 
 
 def test_gold_inner_node_accepted_when_not_leaf_only(tree: Tree) -> None:

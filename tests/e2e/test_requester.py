@@ -308,6 +308,37 @@ async def test_invalid_files_are_rejected_whole(bot: RunningBot, content: bytes,
     assert await batch_count(bot) == 0
 
 
+@pytest.mark.parametrize(
+    ("content", "name", "expected"),
+    [
+        (
+            b"item_id,title\np1,Pan\np2,Pot\np3,Wok\x00\n",
+            "nul.csv",
+            "Line 4: title contains a control character (U+0000)",
+        ),
+        (
+            b'[{"item_id": "p1", "title": "Pan"}, {"item_id": "p2", "title": "Pot\\u0000"}]',
+            "nul.json",
+            "Item 2: title contains a control character (U+0000)",
+        ),
+        (
+            b'{"item_id": "p1", "title": "Pan \\ud83c"}\n',
+            "half.jsonl",
+            "Line 1: title contains half of a character (U+D83C)",
+        ),
+    ],
+)
+async def test_text_a_database_cannot_store_rejects_the_file(
+    bot: RunningBot, content: bytes, name: str, expected: str
+) -> None:
+    """A NUL is stored by SQLite and refused by PostgreSQL: on both, the file is rejected naming the row."""
+    shop = bot.user(SHOP, "Shop")
+    await upload(bot, shop, content, name)
+    assert "The file was rejected: 1 row(s) have problems. Nothing was stored." in shop.last.body
+    assert expected in shop.last.body
+    assert await batch_count(bot) == 0
+
+
 async def test_many_bad_rows_are_listed_up_to_twenty(bot: RunningBot) -> None:
     shop = bot.user(SHOP, "Shop")
     rows = "".join(f"p{n},\n" for n in range(30))
