@@ -159,7 +159,7 @@ async def skip(services: Services, worker_id: int, assignment_id: int) -> TaskSc
 
     async def give_up(session: AsyncSession) -> _Next | None:
         assignment = await assignments.lock(session, assignment_id)
-        _check_open(assignment, worker_id)
+        _check_open(assignment, worker_id, done=(AssignmentStatus.ANSWERED, AssignmentStatus.SKIPPED))
         await assignments.give_back(session, assignment, AssignmentStatus.SKIPPED)
         return await _claim_following(services, session, worker_id)
 
@@ -311,18 +311,25 @@ async def _owned_open(session: AsyncSession, worker_id: int, assignment_id: int)
     return assignment
 
 
-def _check_open(assignment: Assignment | None, worker_id: int) -> None:
-    refusal = _refusal(assignment, worker_id)
+def _check_open(
+    assignment: Assignment | None, worker_id: int, done: tuple[AssignmentStatus, ...] = (AssignmentStatus.ANSWERED,)
+) -> None:
+    refusal = _refusal(assignment, worker_id, done)
     if refusal is not None:
         raise refusal
 
 
-def _refusal(assignment: Assignment | None, worker_id: int) -> TaskUnavailable | None:
-    """Why the worker may not act on this assignment; None when it is theirs and open."""
+def _refusal(
+    assignment: Assignment | None, worker_id: int, done: tuple[AssignmentStatus, ...] = (AssignmentStatus.ANSWERED,)
+) -> TaskUnavailable | None:
+    """Why the worker may not act on this assignment; None when it is theirs and open.
+
+    `done` are the statuses the worker's own press already led to: acting again is a replay (a double tap,
+    an update delivered twice), refused as AlreadyAnswered rather than as gone."""
     # The same refusal for "not yours" and "gone": nothing to learn by probing other ids.
     if assignment is None or assignment.worker_id != worker_id:
         return TaskUnavailable()
-    if assignment.status == AssignmentStatus.ANSWERED:
+    if assignment.status in done:
         return AlreadyAnswered()
     if assignment.status != AssignmentStatus.RESERVED:
         return TaskUnavailable()

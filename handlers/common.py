@@ -34,6 +34,22 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("could not apologise to chat %s: %s", chat.id, error)
 
 
+async def answer_press(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None = None) -> None:
+    """Answer a button press, so the phone stops its spinner.
+
+    Telegram refuses a query once it is about 15 s old (the bot was down or busy) or answered before (a
+    replayed update). That is no reason to drop the press: it is logged and the press is handled all the
+    same, and a text meant for the answer comes as a message instead.
+    """
+    query = update.callback_query
+    try:
+        await query.answer(text)
+    except TelegramError as error:
+        log.info("could not answer callback query %s: %s", query.id, error)
+        if text:
+            await context.bot.send_message(update.effective_chat.id, text)
+
+
 async def register(update: Update, services: Services) -> users.Person:
     """Create or refresh the sender's user row (commands that start something call this)."""
     user = update.effective_user

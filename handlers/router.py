@@ -24,11 +24,15 @@ async def on_button(update: Update, context: Context) -> None:
     query = update.callback_query
     action = callbacks.decode(query.data)
     if action is None:
-        await query.answer(texts.TASK_UNAVAILABLE)
+        await common.answer_press(update, context, texts.TASK_UNAVAILABLE)
+        return
+    message = query.message if isinstance(query.message, Message) else None
+    if isinstance(action, worker.TASK_ACTIONS):
+        # Answered once the outcome is known, so that a replayed press can say it was already recorded.
+        await worker.act(update, context, action, message)
         return
     # Answer at once so the phone stops its spinner; the work below may take a moment.
-    await query.answer()
-    message = query.message if isinstance(query.message, Message) else None
+    await common.answer_press(update, context)
     match action:
         case ChooseMethod(kind):
             await money.choose_method(update, context, kind)
@@ -48,8 +52,6 @@ async def on_button(update: Update, context: Context) -> None:
             await disputes.on_judge(update, context, dispute_id, status, message)
         case ReviewHold(batch_id, worker_id, remove):
             await admin.on_review(update, context, batch_id, worker_id, remove, message)
-        case _:
-            await worker.act(update, context, action, message)
 
 
 async def on_text(update: Update, context: Context) -> None:

@@ -13,6 +13,8 @@ from handlers import callbacks, common, display, keyboards, notify, texts
 from handlers.callbacks import Browse, Pick, Skip, StartWork, Stop
 
 Context = ContextTypes.DEFAULT_TYPE
+# The task buttons act() handles: it answers their presses itself, after the use case.
+TASK_ACTIONS = (Browse, Pick, Skip, Stop, StartWork)
 
 
 async def start(update: Update, context: Context) -> None:
@@ -35,12 +37,15 @@ async def work_command(update: Update, context: Context) -> None:
 
 
 async def act(update: Update, context: Context, action: callbacks.Action, message: Message | None) -> None:
-    """A task button: browse, pick, skip, stop or start. Refusals are said in the chat."""
+    """A task button: browse, pick, skip, stop or start. The press is answered once the use case has
+    decided, so a double tap or replayed update, which the first press already did, hears just that;
+    refusals are said in the chat."""
     try:
         await _act(update, context, action, message)
     except AlreadyAnswered:
-        pass  # a double tap or replay: the first press already did everything
+        await common.answer_press(update, context, texts.ALREADY_RECORDED)
     except TaskUnavailable as refusal:
+        await common.answer_press(update, context)
         await context.bot.send_message(update.effective_chat.id, str(refusal))
 
 
@@ -62,15 +67,18 @@ async def _act(update: Update, context: Context, action: callbacks.Action, messa
     chat_id = update.effective_chat.id
     match action:
         case StartWork():
+            await common.answer_press(update, context)
             await _send_next(update, context, services)
         case Browse(assignment_id, node, page):
             screen = await work.browse(services, worker_id, assignment_id, node, page)
+            await common.answer_press(update, context)
             if message is None:
                 await display.send_task(context.bot, chat_id, screen, currency)
             else:
                 await display.redraw(message, screen, currency)
         case Pick(assignment_id, node):
             result = await work.answer(services, worker_id, assignment_id, node)
+            await common.answer_press(update, context)
             note = texts.answer_note(result.credited_micros, result.pending_micros, currency, result.nudges)
             if isinstance(result.verdict, gold.QuizStep):
                 await _quiz_feedback(context, chat_id, message, result.verdict, result.next_task, note, currency)
@@ -80,9 +88,11 @@ async def _act(update: Update, context: Context, action: callbacks.Action, messa
             await _show_next(context, chat_id, message, result.next_task, note, currency)
         case Skip(assignment_id):
             following = await work.skip(services, worker_id, assignment_id)
+            await common.answer_press(update, context)
             await _show_next(context, chat_id, message, following, texts.SKIPPED, currency)
         case Stop(assignment_id):
             await work.stop(services, worker_id, assignment_id)
+            await common.answer_press(update, context)
             if message is not None:
                 await display.edit_body(message, texts.STOPPED, None)
             else:

@@ -35,6 +35,12 @@ class RunningBot:
     def user(self, user_id: int, first_name: str = "Ann") -> FakeUser:
         return self.telegram.user(user_id, first_name)
 
+    async def stop(self) -> None:
+        """Shut the bot down as an operator would; what users do from now on waits at the server."""
+        await self.app.updater.stop()
+        await self.app.stop()
+        await self.app.shutdown()
+
     async def run_job(self, name: str) -> None:
         (job,) = self.app.job_queue.get_jobs_by_name(name)
         await job.run(self.app)
@@ -71,6 +77,8 @@ async def start_bot(database_url: str, db: Database, telegram: FakeTelegram) -> 
 
     yield start
     for app in running:
+        if not app.running:  # stopped by the test
+            continue
         await app.updater.stop()
         await app.stop()
         await app.shutdown()

@@ -27,7 +27,8 @@ What the server does:
   ignored - like the real server.
 * The methods the bot uses are emulated with the real server's semantics and error
   texts: message ids per chat, HTML/Markdown entity parsing, length limits, inline
-  keyboard rules, edits ("message is not modified" ...), callback query answers,
+  keyboard rules, edits ("message is not modified" ...), callback query answers (refused
+  once answered, or older than ``callback_query_ttl`` seconds by the server's clock),
   blocked users, file upload/download and the 20 MB download limit, long polling with
   offsets and "Conflict" for competing getUpdates calls.
 * A test plays Telegram users through :meth:`FakeTelegram.user` and inspects what the bot
@@ -42,6 +43,7 @@ fetched but not yet fully processed.  Tasks a handler starts on its own
 (``block=False`` handlers, ``application.create_task``) are only covered by ``quiet``.
 
 Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update),
+``advance`` (move the server's clock forward, e.g. past ``callback_query_ttl``),
 ``fail_next`` (inject an error such as a 429 flood wait), ``register_file``,
 ``commands()``, ``errors``, ``callback_queries``, ``files``; ``FakeUser.send_photo``,
 ``message(id)``, ``texts``, ``chat_actions``, ``reply_keyboard``, ``sent``; and
@@ -96,6 +98,8 @@ MAX_CAPTION = 1024
 MAX_CALLBACK_ANSWER = 200
 MAX_BUTTONS = 100
 MAX_CALLBACK_DATA_BYTES = 64
+#: Telegram refuses to answer a callback query this many seconds after the press.
+CALLBACK_QUERY_TTL = 15.0
 
 CHAT_ACTIONS = frozenset(
     {
@@ -254,6 +258,7 @@ class StoredFile:
 @dataclass
 class CallbackQueryRecord:
     query: dict
+    pressed_at: float  # the server's clock, see FakeTelegram.now()
     answered: bool = False
     answer: dict | None = None
 
@@ -1146,7 +1151,7 @@ class FakeUser:
             "chat_instance": str(-(self.fake.bot_user["id"] * 7919 + self.chat_id)),  # stable per chat
             "data": data,
         }
-        self.fake.callback_queries[query["id"]] = CallbackQueryRecord(query=query)
+        self.fake.callback_queries[query["id"]] = CallbackQueryRecord(query=query, pressed_at=self.fake.now())
         self.fake.enqueue({"callback_query": query})
         await asyncio.sleep(0)
         return copy.deepcopy(query)
@@ -1188,7 +1193,10 @@ class FakeTelegram:
         self.base_file_url = ""
         self.port: int | None = None
         self.inflight = 0
+        #: Seconds after a press when answerCallbackQuery starts to fail (tests may shorten it).
+        self.callback_query_ttl = CALLBACK_QUERY_TTL
 
+        self._clock_offset = 0.0
         self._users: dict[int, FakeUser] = {}
         self._updates: list[dict] = []
         self._update_ids = itertools.count(100_000_001)
@@ -1286,6 +1294,14 @@ class FakeTelegram:
     def bot_sender(self) -> dict:
         """The bot as the ``from`` of its messages (getMe's extra flags are not included)."""
         return {k: self.bot_user[k] for k in ("id", "is_bot", "first_name", "username")}
+
+    def now(self) -> float:
+        """The server's clock (Unix seconds): the real time plus whatever advance() added."""
+        return time.time() + self._clock_offset
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass on the server's clock at once, e.g. while the bot is down."""
+        self._clock_offset += seconds
 
     @property
     def pending_updates(self) -> int:
@@ -2055,7 +2071,7 @@ class FakeTelegram:
 
     def _answer_callback_query(self, p: dict, files: dict) -> bool:
         record = self.callback_queries.get(p["callback_query_id"])
-        if record is None or record.answered:
+        if record is None or record.answered or self.now() - record.pressed_at > self.callback_query_ttl:
             raise bad_request("query is too old and response timeout expired or query ID is invalid")
         text = p.get("text")
         if text is not None and utf16_len(text) > MAX_CALLBACK_ANSWER:

@@ -375,6 +375,24 @@ async def test_press_reaches_callback_handler_and_answer_is_recorded(fake):
             await client.answer_callback_query(query["id"], "again")
 
 
+async def test_a_query_is_refused_once_older_than_its_ttl_by_the_servers_clock(fake, client):
+    ann = fake.user(42, "Ann")
+    await client.send_message(ann.id, "Pick one", reply_markup=keyboard([("Red", "color:red")]))
+    late = await ann.press("Red")
+    fake.advance(15.5)
+    with pytest.raises(BadRequest, match="(?i)query is too old and response timeout expired or query ID is invalid"):
+        await client.answer_callback_query(late["id"], "too late")
+    assert ann.callback_answer(late["id"]) is None
+    in_time = await ann.press("Red")
+    fake.advance(14)
+    assert await client.answer_callback_query(in_time["id"], "in time")
+    fake.callback_query_ttl = 1
+    short = await ann.press("Red")
+    fake.advance(2)
+    with pytest.raises(BadRequest, match="(?i)query is too old"):
+        await client.answer_callback_query(short["id"])
+
+
 # --- files --------------------------------------------------------------------------------
 
 

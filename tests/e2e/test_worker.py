@@ -283,6 +283,7 @@ async def test_unexpected_error_apologises_without_traceback(
     for label in (*COOKWARE, "Woks"):
         await press(bot, ann, label)
     assert "something went wrong" in ann.last.body.lower() and "Traceback" not in ann.last.body
+    assert "may not have been completed" in ann.last.body and "lost" not in ann.last.body, "no false comfort"
 
 
 async def test_stats_target_and_breaks(bot: RunningBot, checks_first: None) -> None:
