@@ -34,19 +34,22 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("could not apologise to chat %s: %s", chat.id, error)
 
 
-async def answer_press(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None = None) -> None:
+async def answer_press(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None = None, *, or_message: bool = True
+) -> None:
     """Answer a button press, so the phone stops its spinner.
 
     Telegram refuses a query once it is about 15 s old (the bot was down or busy) or answered before (a
     replayed update). That is no reason to drop the press: it is logged and the press is handled all the
-    same, and a text meant for the answer comes as a message instead.
+    same, and a text meant for the answer comes as a message instead, unless `or_message` is False (a
+    text the person can do without).
     """
     query = update.callback_query
     try:
         await query.answer(text)
     except TelegramError as error:
         log.info("could not answer callback query %s: %s", query.id, error)
-        if text:
+        if text and or_message:
             await context.bot.send_message(update.effective_chat.id, text)
 
 

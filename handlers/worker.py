@@ -43,7 +43,8 @@ async def act(update: Update, context: Context, action: callbacks.Action, messag
     try:
         await _act(update, context, action, message)
     except AlreadyAnswered:
-        await common.answer_press(update, context, texts.ALREADY_RECORDED)
+        # A spent query means the same update came twice: the worker saw the outcome the first time.
+        await common.answer_press(update, context, texts.ALREADY_RECORDED, or_message=False)
     except TaskUnavailable as refusal:
         await common.answer_press(update, context)
         await context.bot.send_message(update.effective_chat.id, str(refusal))
