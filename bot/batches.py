@@ -13,7 +13,7 @@ from bot import ledger
 from bot.batch_files import ItemDraft, Row, validate_rows
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.levels import LEVEL_RANKS
-from bot.money import to_micros
+from bot.money import typed_amount
 from storage import assignments
 from storage.clock import utcnow
 from storage.db import Database
@@ -251,7 +251,7 @@ def _yes_no(value: str) -> bool:
 # Caption (or CLI) setting → the BatchSpec field it fills, and how its text is read.
 _SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "type": ("task_type", str),
-    "reward": ("reward_micros", to_micros),
+    "reward": ("reward_micros", typed_amount),
     "overlap": ("overlap", int),
     "gold_rate": ("gold_rate", _share),
     "root": ("root", lambda value: value or None),
@@ -268,8 +268,8 @@ _SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "qualification": ("qualification", _count),
     "pass": ("pass_score", _share),
     "retry_hours": ("retry_hours", _hours),
-    "bonus_qualified": ("bonus_qualified_micros", to_micros),
-    "bonus_expert": ("bonus_expert_micros", to_micros),
+    "bonus_qualified": ("bonus_qualified_micros", typed_amount),
+    "bonus_expert": ("bonus_expert_micros", typed_amount),
 }
 SETTING_KEYS = tuple(_SETTINGS)
 

@@ -12,7 +12,7 @@ from bot.app import allowed_updates, build_application
 from bot.batches import BatchSpec
 from bot.config import MissingToken, Settings
 from bot.errors import DomainError
-from bot.money import format_money, to_micros
+from bot.money import format_money, typed_amount
 from bot.services import build_services
 from storage import migrate
 from storage.db import connect
@@ -118,7 +118,7 @@ def _taxonomy_load(settings: Settings, args: argparse.Namespace) -> None:
 
 def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
     try:
-        reward = to_micros(args.reward)
+        reward = typed_amount(args.reward)
     except ValueError as error:
         raise DomainError(f"--reward: {error}") from None
     spec = BatchSpec(

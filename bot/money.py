@@ -28,7 +28,8 @@ def to_micros(amount: Decimal | str | int, most: int | None = None) -> int:
 
 
 def typed_amount(text: str) -> int:
-    """An amount a person typed in a command, with or without a currency symbol ("$15", "15.50")."""
+    """An amount a person typed (a command, a caption setting, a CLI flag), with or without a currency
+    symbol ("$15", "15.50"), at most MAX_TYPED_AMOUNT units."""
     return to_micros(text.strip().lstrip("".join(SYMBOLS.values())), most=MAX_TYPED_AMOUNT)
 
 

@@ -525,3 +525,16 @@ async def test_two_processes_tell_a_spent_quiz_budget_once(services: Services, d
     finally:
         await other.dispose()
     assert sum(map(len, told)) == 1
+
+
+@pytest.mark.parametrize("setting", ["reward=1e30", "reward=99999999999999", "bonus_expert=1e30"])
+def test_caption_amounts_over_the_cap_are_refused(setting: str) -> None:
+    """An amount a database column cannot hold is a plain problem naming the setting, not an overflow later."""
+    with pytest.raises(InvalidInput) as raised:
+        batches.parse_settings(f"type=categorize {setting}", "K")
+    (problem,) = raised.value.problems
+    assert problem.startswith(setting.split("=")[0] + ":") and "largest amount accepted" in problem
+
+
+def test_caption_reward_may_carry_the_currency_symbol() -> None:
+    assert batches.parse_settings("reward=$0.02", "K").reward_micros == 20_000
