@@ -3,8 +3,8 @@
 A crash mid-upgrade leaves the database at the revision it started from, never in between: on
 SQLite too, whose Python driver would otherwise commit each CREATE TABLE on its own. One
 transaction for all pending migrations rather than one per migration: this version of the code
-needs the head revision anyway, and a second process starting at the same time waits for the
-write lock and then finds the schema at head.
+needs the head revision anyway; and on SQLite a second process starting at the same time waits
+for the write lock (BEGIN IMMEDIATE) and then finds the schema at head.
 
 SQLite cannot switch foreign keys off inside a transaction, yet a batch migration that rebuilds
 a table others refer to must drop it first (with foreign keys on, that drop deletes or refuses
@@ -39,7 +39,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online(url: str) -> None:
-    options = {}
+    options: dict[str, object] = {}
     if url.startswith("sqlite"):
         options["async_creator"] = sqlite_driver.creator(make_url(url).database or ":memory:", MIGRATION_PRAGMAS)
     db = connect(url, **options)
