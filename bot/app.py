@@ -53,7 +53,7 @@ class _PatientApplication(Application):
             try:
                 await super().initialize()
             except InvalidToken:
-                token = log_masking.mask(self.settings.bot_token, log_masking.secrets_of(self.settings))
+                token = log_masking.mask(self.bot.token, log_masking.secrets_of(self.settings))
                 raise TokenRejected(
                     f"Telegram rejected BOT_TOKEN ({token}): copy the token @BotFather gave you into .env again"
                 ) from None
