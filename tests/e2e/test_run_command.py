@@ -121,7 +121,7 @@ class Run:
         assert any(text in line for line in self.lines), "\n".join(self.lines)[-3000:]
 
     async def ended(self) -> str:
-        """The whole log, once the process has ended by itself."""
+        """The whole log, once the process has ended."""
         await asyncio.wait_for(asyncio.gather(self.process.wait(), self.reading), 90)
         return "\n".join(self.lines)
 
