@@ -1,9 +1,13 @@
 """The composition root: builds the python-telegram-bot Application with handlers, jobs and limits."""
 
+import asyncio
 import datetime
+import itertools
 import logging
+from typing import Any
 
 from telegram import BotCommand, Update
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -15,7 +19,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot import taxonomies
+from bot import log_masking, taxonomies
+from bot.config import Settings
 from bot.services import Services
 from handlers import admin, common, money, progress, requester, router, scheduled, texts, worker
 from handlers.ordering import PerUserOrder
@@ -25,6 +30,44 @@ RECLAIM_EVERY_SECONDS = 30
 RELEASE_EVERY_SECONDS = 600
 COMPLETION_EVERY_SECONDS = 60
 DIGEST_TIME = datetime.time(hour=9, tzinfo=datetime.UTC)
+# Waiting for Telegram at start: 1 s, 2 s, 4 s … between tries, never more than a minute.
+FIRST_RETRY_SECONDS = 1
+LONGEST_RETRY_SECONDS = 60
+
+
+class TokenRejected(Exception):
+    """Telegram refused BOT_TOKEN: a setting to fix, not a failure to wait out."""
+
+
+class _PatientApplication(Application):
+    """Starts once Telegram answers: the first getMe failing on the network is tried again with
+    backoff, said once in the log, so that a bot started during an outage comes up after it."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.settings = settings
+
+    async def initialize(self) -> None:
+        delay = FIRST_RETRY_SECONDS
+        for attempt in itertools.count(1):
+            try:
+                await super().initialize()
+            except InvalidToken:
+                token = log_masking.mask(self.bot.token, log_masking.secrets_of(self.settings))
+                raise TokenRejected(
+                    f"Telegram rejected BOT_TOKEN ({token}): copy the token @BotFather gave you into .env again"
+                ) from None
+            except NetworkError as error:  # TimedOut and Telegram's 5xx too
+                if attempt == 1:
+                    api = self.settings.telegram_api_url
+                    log.warning("Telegram is not reachable at %s (%s); retrying with backoff", api, error)
+                log.debug("try %d failed (%s); next in %d s", attempt, error, delay)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, LONGEST_RETRY_SECONDS)
+            else:
+                if attempt > 1:
+                    log.info("Telegram answered at try %d; starting", attempt)
+                return
 
 
 def build_application(services: Services, rate_limiter: BaseRateLimiter | None = None) -> Application:
@@ -33,6 +76,7 @@ def build_application(services: Services, rate_limiter: BaseRateLimiter | None =
     api = settings.telegram_api_url.rstrip("/")
     application = (
         ApplicationBuilder()
+        .application_class(_PatientApplication, {"settings": settings})
         .token(settings.require_token())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")

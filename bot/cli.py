@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import aggregation, aggregation_files, batch_files, batches, payouts, taxonomies
-from bot.app import allowed_updates, build_application
+from bot import aggregation, aggregation_files, batch_files, batches, log_masking, payouts, taxonomies
+from bot.app import TokenRejected, allowed_updates, build_application
 from bot.batches import BatchSpec
 from bot.config import MissingToken, Settings
 from bot.errors import DomainError
@@ -27,9 +27,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # httpx logs every request at INFO; that drowns the bot's own log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    log_masking.install(settings)
     try:
         return args.handler(settings, args) or 0
-    except (MissingToken, DomainError, TaxonomyError) as error:
+    except (MissingToken, TokenRejected, DomainError, TaxonomyError) as error:
         print(error, file=sys.stderr)
         return 2
     except OSError as error:  # a file that is missing or unreadable: say which, no traceback

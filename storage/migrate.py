@@ -6,6 +6,10 @@ from alembic import command
 from alembic.config import Config
 
 
+class BrokenReferences(RuntimeError):
+    """The migrations left rows that refer to rows which do not exist (SQLite); nothing was committed."""
+
+
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(files("storage") / "migrations"))

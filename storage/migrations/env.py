@@ -1,29 +1,54 @@
-"""Alembic environment: runs migrations over the async engine for the configured URL."""
+"""Alembic environment: every pending migration runs in one transaction on the project's own engine.
+
+A crash mid-upgrade leaves the database at the revision it started from, never in between: on
+SQLite too, whose Python driver would otherwise commit each CREATE TABLE on its own. One
+transaction for all pending migrations rather than one per migration: this version of the code
+needs the head revision anyway; and on SQLite a second process starting at the same time waits
+for the write lock (BEGIN IMMEDIATE) and then finds the schema at head.
+
+SQLite cannot switch foreign keys off inside a transaction, yet a batch migration that rebuilds
+a table others refer to must drop it first (with foreign keys on, that drop deletes or refuses
+for the referring rows). So the migration's connection opens with them off, and the transaction
+commits only if `PRAGMA foreign_key_check` then finds every reference intact: the procedure
+SQLite's documentation gives for schema changes.
+"""
 
 import asyncio
 
 from alembic import context
+from sqlalchemy import make_url
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from storage import sqlite_driver
+from storage.db import SQLITE_PRAGMAS, connect
+from storage.migrate import BrokenReferences
 from storage.models import Base
 
 config = context.config
+MIGRATION_PRAGMAS = (*SQLITE_PRAGMAS, "foreign_keys=OFF")
 
 
 def _run(connection: Connection) -> None:
+    # The connection is already in the write transaction: Alembic runs in it and commits nothing.
     context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
-    with context.begin_transaction():
-        context.run_migrations()
+    context.run_migrations()
+    if connection.dialect.name == "sqlite":
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise BrokenReferences(f"rows refer to missing rows (table, rowid, parent, key): {broken}")
 
 
-async def _run_online() -> None:
-    engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
+async def _run_online(url: str) -> None:
+    options: dict[str, object] = {}
+    if url.startswith("sqlite"):
+        options["async_creator"] = sqlite_driver.creator(make_url(url).database or ":memory:", MIGRATION_PRAGMAS)
+    db = connect(url, **options)
     try:
-        async with engine.connect() as connection:
+        async with db.write() as session:
+            connection = await session.connection()
             await connection.run_sync(_run)
     finally:
-        await engine.dispose()
+        await db.dispose()
 
 
 if context.is_offline_mode():
@@ -31,4 +56,4 @@ if context.is_offline_mode():
     with context.begin_transaction():
         context.run_migrations()
 else:
-    asyncio.run(_run_online())
+    asyncio.run(_run_online(config.get_main_option("sqlalchemy.url") or ""))

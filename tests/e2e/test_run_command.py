@@ -2,9 +2,12 @@
 
 import asyncio
 import os
+import re
+import socket
 import sqlite3
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.e2e.fake_telegram import FakeTelegram
@@ -50,3 +53,91 @@ async def test_run_migrates_and_serves(telegram: FakeTelegram, tmp_path: Path) -
         assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0003",)
         assert connection.execute("SELECT count(*) FROM taxonomy_nodes").fetchone() == (5595,)
         assert connection.execute("SELECT id FROM users").fetchall() == [(5,)]
+
+
+async def test_run_waits_for_telegram_then_serves(tmp_path: Path) -> None:
+    """Telegram down at start: one line in the log, tries again with backoff, then serves as usual."""
+    telegram = FakeTelegram()
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}"
+    run = await Run.start(tmp_path, telegram.token, api, "INFO")
+    try:
+        await run.logged(f"Telegram is not reachable at {api}")
+        await asyncio.sleep(3)  # a few more failed tries
+        await telegram.start(port)
+        await eventually(lambda: telegram.calls("setMyCommands"), 90, "the bot to start")
+        ann = telegram.user(5, "Ann")
+        await ann.send("/start")
+        await eventually(lambda: any("Hi Ann" in m.body for m in ann.messages), 30, "the welcome")
+    finally:
+        log = await run.stop()
+        await telegram.stop()
+    assert log.count("Telegram is not reachable") == 1, log[-3000:]
+    assert re.search(r"Telegram answered at try ([2-9]|\d\d+); starting", log), log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+
+
+async def test_a_rejected_token_is_one_line_and_never_logged(telegram: FakeTelegram, tmp_path: Path) -> None:
+    secret = "RejectedSecretPartOfTheToken"
+    # DEBUG: the Bot API URLs, which carry the token, are logged too.
+    run = await Run.start(tmp_path, f"999999:{secret}", telegram.base_url.removesuffix("/bot"), "DEBUG")
+    log = await run.ended()
+    assert run.process.returncode == 2, log[-3000:]
+    assert telegram.requests and all(call.status == 401 for call in telegram.requests)
+    assert secret not in log
+    assert re.search(r" DEBUG .*/bot999999:\*\*\*$", log, re.MULTILINE), log[-3000:]
+    assert log.splitlines()[-1] == (
+        "Telegram rejected BOT_TOKEN (999999:***): copy the token @BotFather gave you into .env again"
+    )
+    assert "Traceback" not in log, log[-3000:]
+
+
+@dataclass
+class Run:
+    """`crowdshelf run` in a process of its own, its standard error read as it comes."""
+
+    process: asyncio.subprocess.Process
+    lines: list[str]
+    reading: asyncio.Task[None]
+
+    @classmethod
+    async def start(cls, tmp_path: Path, token: str, api: str, log_level: str) -> "Run":
+        env = {
+            **os.environ,
+            "BOT_TOKEN": token,
+            "TELEGRAM_API_URL": api,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
+            "LOG_LEVEL": log_level,
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
+        )
+        lines: list[str] = []
+        return cls(process, lines, asyncio.create_task(_read(process, lines)))
+
+    async def logged(self, text: str) -> None:
+        """Wait until `text` is in the log; fail if the process ends first."""
+        await eventually(lambda: self.reading.done() or any(text in line for line in self.lines), 90, repr(text))
+        assert any(text in line for line in self.lines), "\n".join(self.lines)[-3000:]
+
+    async def ended(self) -> str:
+        """The whole log, once the process has ended."""
+        await asyncio.wait_for(asyncio.gather(self.process.wait(), self.reading), 90)
+        return "\n".join(self.lines)
+
+    async def stop(self) -> str:
+        if self.process.returncode is None:
+            self.process.terminate()
+        return await self.ended()
+
+
+async def _read(process: asyncio.subprocess.Process, lines: list[str]) -> None:
+    assert process.stderr is not None
+    async for line in process.stderr:
+        lines.append(line.decode().rstrip("\n"))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
