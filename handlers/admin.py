@@ -7,7 +7,7 @@ from functools import wraps
 from telegram import Bot, InputFile, Message, Update
 from telegram.ext import ContextTypes
 
-from bot import admin, payouts, quality, users
+from bot import admin, outbox, payouts, quality, users
 from bot.errors import DomainError, InvalidInput
 from bot.money import format_money, typed_amount
 from bot.services import Services
@@ -214,7 +214,7 @@ async def payout_queue(update: Update, context: Context) -> None:
         return
     for payout in waiting:
         await update.effective_message.reply_html(
-            await _notice_text(services, payout.id), reply_markup=keyboards.payout_decision(payout.id)
+            await notice_text(services, payout.id), reply_markup=keyboards.payout_decision(payout.id)
         )
 
 
@@ -229,16 +229,6 @@ async def payouts_csv(update: Update, context: Context) -> None:
         InputFile(content.encode(), filename="paypal-mass-payout.csv"),
         caption=f"{content.count(chr(10))} approved PayPal payout(s)",
     )
-
-
-async def announce_payout(bot: Bot, services: Services, payout_id: int) -> None:
-    """Every admin gets the request with Approve / Reject buttons; the copies are remembered."""
-    text = await _notice_text(services, payout_id)
-    for admin_id in sorted(services.settings.admin_ids):
-        sent = await notify.tell(bot, services, admin_id, text, keyboards.payout_decision(payout_id))
-        if sent is not None:
-            async with services.db.write() as session:
-                await payouts.record_notice(session, payout_id, admin_id, sent.message_id)
 
 
 async def on_decision(update: Update, context: Context, payout_id: int, approve: bool) -> None:
@@ -281,36 +271,31 @@ async def _decide(update: Update, context: Context, payout_id: int, approve: boo
     try:
         async with services.db.write() as session:
             payout = await payouts.decide(session, payout_id, admin_id, approve, note)
+            await outbox.owe_payout_decided(session, payout.id, payout.worker_id)
             await admin.audit(
                 session, admin_id, "payout_approve" if approve else "payout_reject", str(payout_id), note or ""
             )
     except DomainError as refusal:
         await context.bot.send_message(update.effective_chat.id, str(refusal))
         return
+    notify.deliver_soon(context)
     await _update_copies(
         context.bot, services, payout_id, approve, _name(update), payout.reference if approve else payout.reason
     )
-    currency = services.settings.currency
-    amount = format_money(payout.amount_micros, currency)
-    if approve:
-        text = texts.payout_approved_worker(payout.id, amount, payout.method.label)
-    else:
-        text = texts.payout_rejected_worker(payout.id, amount, payout.reason or "")
-    await notify.tell(context.bot, services, payout.worker_id, text)
 
 
 async def _update_copies(
     bot: Bot, services: Services, payout_id: int, approved: bool, admin_name: str, detail: str | None
 ) -> None:
     """The decision replaces the buttons on every admin's copy, so nobody decides twice."""
-    notice = await _notice_text(services, payout_id)
+    notice = await notice_text(services, payout_id)
     async with services.db.read() as session:
         copies = await payouts.notices(session, payout_id)
     for chat_id, message_id in copies:
         await notify.edit(bot, chat_id, message_id, texts.payout_decided(notice, approved, admin_name, detail))
 
 
-async def _notice_text(services: Services, payout_id: int) -> str:
+async def notice_text(services: Services, payout_id: int) -> str:
     async with services.db.read() as session:
         payout = await payouts.view(session, payout_id)
         record = await payouts.worker_record(session, payout.worker_id)

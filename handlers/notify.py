@@ -1,15 +1,54 @@
 """Messages the bot starts itself (not replies): a user who blocked the bot must not break a job."""
 
 import logging
+from dataclasses import dataclass
 
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
+from telegram.ext import ContextTypes
 
 from bot import users
 from bot.services import Services
 
 log = logging.getLogger(__name__)
+# The job that delivers owed messages (handlers.outbox), every few seconds and on demand.
+DELIVERY_JOB = "deliver-owed"
+
+
+@dataclass(frozen=True)
+class Text:
+    html: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    content: bytes
+    filename: str
+    caption: str
+
+
+Outgoing = Text | Document
+
+
+async def send(bot: Bot, chat_id: int, outgoing: Outgoing) -> Message:
+    """One message or file; Telegram's errors are the caller's to handle."""
+    if isinstance(outgoing, Document):
+        document = InputFile(outgoing.content, filename=outgoing.filename)
+        return await bot.send_document(chat_id, document, caption=outgoing.caption)
+    return await bot.send_message(chat_id, outgoing.html, parse_mode=ParseMode.HTML, reply_markup=outgoing.markup)
+
+
+def deliver_soon(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Deliver owed messages now rather than at the next tick: called right after a change owed some.
+
+    A run of its own: runs may overlap, as they do across processes, and the outbox's leases keep
+    each message to one of them.
+    """
+    queue = context.application.job_queue
+    for job in queue.get_jobs_by_name(DELIVERY_JOB):
+        queue.run_once(job.callback, 0, name=f"{DELIVERY_JOB}-now")
 
 
 async def tell(
