@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from telegram.ext import AIORateLimiter, Application
 
 from bot.app import allowed_updates, build_application
@@ -32,10 +32,10 @@ class RunningBot:
         while True:
             await self.telegram.idle(timeout=timeout)
             busy = self.app.update_processor.current_concurrent_updates or not self.app.update_queue.empty()
-            if not busy and self.telegram.pending_updates == 0 and self.telegram.inflight == 0:
-                if not await self.owed_now():
-                    return
-                await self.deliver()  # the delivery job may not have run yet; leases keep runs apart
+            quiet = not busy and self.telegram.pending_updates == 0 and self.telegram.inflight == 0
+            # The delivery job may not have run yet (leases keep runs apart), or may be sending.
+            if quiet and not await self.deliver() and not await self.being_delivered():
+                return
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError("the bot did not settle")
             await asyncio.sleep(0.01)
@@ -44,14 +44,12 @@ class RunningBot:
         """One run of the delivery of owed messages, as the job would run it."""
         return await outbox.deliver(self.app.bot, self.services)
 
-    async def owed_now(self) -> int:
-        """Owed messages that are due, or being sent by a delivery run."""
-        now = utcnow()
+    async def being_delivered(self) -> int:
+        """Owed messages a delivery run has claimed and not yet reported on."""
         async with self.services.db.read() as session:
             return await session.scalar(
                 select(func.count(OutboxMessage.id)).where(
-                    OutboxMessage.state == OutboxState.PENDING,
-                    or_(OutboxMessage.next_attempt_at <= now, OutboxMessage.claimed_until > now),
+                    OutboxMessage.state == OutboxState.PENDING, OutboxMessage.claimed_until > utcnow()
                 )
             )
 
