@@ -41,6 +41,14 @@ class Notice(StrEnum):
     BATCH_LABELS = "batch_labels"  # the results file: {batch_id}
     BATCH_ANSWERS = "batch_answers"  # the raw answers file: {batch_id}
     QUIZ_BUDGET_SPENT = "quiz_budget_spent"  # to the requester: {batch_id, name, open_items}
+    HOLD_FOR_ADMINS = "hold_for_admins"  # to an admin, with Continue / Remove: quality.Hold's fields
+    HOLD_OUTCOME = "hold_outcome"  # to the worker: quality.Review's fields
+    ACCOUNT_SUSPENDED = "account_suspended"  # {reason}
+    ACCOUNT_ACTIVE = "account_active"  # {}
+    BATCH_REOPENED = "batch_reopened"  # to a worker an admin reinstated: {batch_id}
+    CONTEST = "contest"  # to the requester and the admins, with the decisions: disputes.Contest's fields
+    DISPUTE_OUTCOME = "dispute_outcome"  # to a contesting worker: {status, title}
+    DISPUTE_REINSTATED = "dispute_reinstated"  # disputes.Reinstated's fields
 
 
 Owed = Claimed

@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from functools import wraps
 
 from telegram import Bot, InputFile, Message, Update
@@ -10,8 +11,10 @@ from telegram.ext import ContextTypes
 from bot import admin, outbox, payouts, quality, users
 from bot.errors import DomainError, InvalidInput
 from bot.money import format_money, typed_amount
+from bot.outbox import Notice
 from bot.services import Services
 from handlers import common, display, keyboards, notify, texts
+from storage.clock import utcnow
 from storage.states import PayoutStatus
 
 log = logging.getLogger(__name__)
@@ -105,7 +108,7 @@ async def suspend(update: Update, context: Context) -> None:
     async with services.db.write() as session:
         user = await admin.suspend(session, update.effective_user.id, arguments[0], " ".join(arguments[1:]))
     await update.effective_message.reply_text(f"✔ {user.id} is suspended: {user.suspended_reason}")
-    await notify.tell(context.bot, services, user.id, texts.account_suspended(user.suspended_reason or ""))
+    notify.deliver_soon(context)
 
 
 @admins_only
@@ -115,7 +118,7 @@ async def unsuspend(update: Update, context: Context) -> None:
     async with services.db.write() as session:
         user = await admin.unsuspend(session, update.effective_user.id, who)
     await update.effective_message.reply_text(f"✔ {user.id} can work again.")
-    await notify.tell(context.bot, services, user.id, "Your account is active again: /work to continue.")
+    notify.deliver_soon(context)
 
 
 @admins_only
@@ -130,8 +133,10 @@ async def reinstate(update: Update, context: Context) -> None:
         if not await quality.reinstate(session, batch_id, user.id):
             raise InvalidInput(f"{user.id} is not held or removed in batch {batch_id}.")
         await admin.audit(session, update.effective_user.id, "reinstate", str(user.id), f"batch {batch_id}")
+        key = f"batch:{batch_id}:reopened:{user.id}:{utcnow().isoformat()}"
+        await outbox.owe(session, key, user.id, Notice.BATCH_REOPENED, batch_id=batch_id)
     await update.effective_message.reply_text(f"✔ {user.id} can work on batch {batch_id} again.")
-    await notify.tell(context.bot, services, user.id, "▶ You can work on that batch again: /work")
+    notify.deliver_soon(context)
 
 
 @admins_only
@@ -163,6 +168,8 @@ async def on_review(
         if review is not None:
             details = f"batch {batch_id}" + (f", {review.rejected} rejected" if remove else "")
             await admin.audit(session, admin_id, "hold_remove" if remove else "hold_continue", str(worker_id), details)
+            key = f"hold:{batch_id}:{worker_id}:reviewed:{utcnow().isoformat()}"
+            await outbox.owe(session, key, worker_id, Notice.HOLD_OUTCOME, **asdict(review))
     if review is None:
         await context.bot.send_message(update.effective_chat.id, texts.hold_already_decided(batch_id, worker_id))
         if message is not None:
@@ -173,7 +180,7 @@ async def on_review(
         await display.edit_body(message, f"{message.text_html}\n\n{summary}", None)
     else:
         await context.bot.send_message(update.effective_chat.id, summary)
-    await notify.tell(context.bot, services, worker_id, texts.hold_outcome(review))
+    notify.deliver_soon(context)
 
 
 async def platform_stats(update: Update, context: Context) -> None:

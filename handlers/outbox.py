@@ -17,7 +17,7 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter
 from telegram.ext import ContextTypes
 
-from bot import batches, outbox, payouts, results
+from bot import batches, disputes, outbox, payouts, quality, results
 from bot.money import format_money
 from bot.outbox import Notice, Owed
 from bot.services import Services
@@ -137,6 +137,41 @@ async def _quiz_budget_spent(services: Services, chat_id: int, params: Params) -
     return notify.Text(texts.quiz_budget_alert(budget))
 
 
+async def _hold_for_admins(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    hold = quality.Hold(**params)
+    return notify.Text(texts.held_for_admins(hold), keyboards.hold_review(hold.batch_id, hold.worker_id))
+
+
+async def _hold_outcome(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return notify.Text(texts.hold_outcome(quality.Review(**params)))
+
+
+async def _account_suspended(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return notify.Text(texts.account_suspended(params["reason"]))
+
+
+async def _account_active(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return notify.Text(texts.ACCOUNT_ACTIVE)
+
+
+async def _batch_reopened(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return notify.Text(texts.BATCH_REOPENED)
+
+
+async def _contest(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    contest = disputes.Contest(**params)
+    return notify.Text(texts.contest_for_judges(contest), keyboards.judge(contest.dispute_id))
+
+
+async def _dispute_outcome(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    decision = disputes.Decision(params["status"], params["title"], contesters=(), regraded=0, reinstated=())
+    return notify.Text(texts.dispute_outcome(decision))
+
+
+async def _dispute_reinstated(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return notify.Text(texts.reinstated(disputes.Reinstated(**params), services.settings.currency))
+
+
 RENDERERS: dict[Notice, Callable[[Services, int, Params], Awaitable[notify.Outgoing]]] = {
     Notice.PAYOUT_REQUESTED: _payout_requested,
     Notice.PAYOUT_NOTICE: _payout_notice,
@@ -146,4 +181,12 @@ RENDERERS: dict[Notice, Callable[[Services, int, Params], Awaitable[notify.Outgo
     Notice.BATCH_LABELS: _batch_labels,
     Notice.BATCH_ANSWERS: _batch_answers,
     Notice.QUIZ_BUDGET_SPENT: _quiz_budget_spent,
+    Notice.HOLD_FOR_ADMINS: _hold_for_admins,
+    Notice.HOLD_OUTCOME: _hold_outcome,
+    Notice.ACCOUNT_SUSPENDED: _account_suspended,
+    Notice.ACCOUNT_ACTIVE: _account_active,
+    Notice.BATCH_REOPENED: _batch_reopened,
+    Notice.CONTEST: _contest,
+    Notice.DISPUTE_OUTCOME: _dispute_outcome,
+    Notice.DISPUTE_REINSTATED: _dispute_reinstated,
 }

@@ -59,6 +59,7 @@ class RunningBot:
     async def run_job(self, name: str) -> None:
         (job,) = self.app.job_queue.get_jobs_by_name(name)
         await job.run(self.app)
+        await self.settle()  # and what it owes is delivered
 
 
 @pytest.fixture
