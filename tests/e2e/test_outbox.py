@@ -155,3 +155,18 @@ async def test_two_delivery_runs_racing_send_each_message_once(bot: RunningBot, 
     async with bot.services.db.read() as session:
         states = (await session.scalars(select(OutboxMessage.state))).all()
     assert states == [OutboxState.SENT] * len(people)
+
+
+async def test_a_message_telegram_refuses_is_given_up_with_the_reason(bot: RunningBot) -> None:
+    """A BadRequest (here: a chat the bot never talked to) would be refused again: no retry."""
+    known = bot.user(WORKERS[0], "Wendy")
+    async with bot.services.db.write() as session:
+        await outbox.owe(session, "test:stranger", 555, Notice.PAYOUT_METHOD_REMINDER)
+        await outbox.owe(session, "test:known", WORKERS[0], Notice.PAYOUT_METHOD_REMINDER)
+    await bot.settle()
+    assert "don't know where to send the money" in known.last.body
+    async with bot.services.db.read() as session:
+        rows = (
+            await session.execute(select(OutboxMessage.chat_id, OutboxMessage.state, OutboxMessage.last_error))
+        ).all()
+    assert sorted(rows) == [(WORKERS[0], OutboxState.SENT, None), (555, OutboxState.GIVEN_UP, "Chat not found")]
