@@ -135,10 +135,16 @@ async def spent_quiz_budgets(services: Services) -> list[batches.SpentQuizBudget
 
 
 async def daily_digest(services: Services) -> dict[int, list[batches.Progress]]:
-    """Progress of every running batch, by requester."""
+    """Progress of every running batch, by requester; each requester is owed the day's digest, once
+    however many processes run this job (it shows the progress as it is when delivered)."""
+    today = utcnow().date().isoformat()
     async with services.db.read() as session:
         running = await session.scalars(select(Batch).where(Batch.status.in_(UNDER_WAY)))
         by_requester: dict[int, list[batches.Progress]] = {}
         for batch in running:
             by_requester.setdefault(batch.requester_id, []).append(await batches.progress(session, batch, utcnow()))
+    async with services.db.write() as session:
+        for requester_id, lines in by_requester.items():
+            key = f"digest:{today}:{requester_id}"
+            await outbox.owe(session, key, requester_id, Notice.DAILY_DIGEST, batch_ids=[line.id for line in lines])
     return by_requester

@@ -49,6 +49,7 @@ class Notice(StrEnum):
     CONTEST = "contest"  # to the requester and the admins, with the decisions: disputes.Contest's fields
     DISPUTE_OUTCOME = "dispute_outcome"  # to a contesting worker: {status, title}
     DISPUTE_REINSTATED = "dispute_reinstated"  # disputes.Reinstated's fields
+    DAILY_DIGEST = "daily_digest"  # to a requester: {batch_ids} of their running batches
 
 
 Owed = Claimed

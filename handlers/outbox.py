@@ -22,6 +22,7 @@ from bot.money import format_money
 from bot.outbox import Notice, Owed
 from bot.services import Services
 from handlers import admin, common, keyboards, notify, requester, texts
+from storage.clock import utcnow
 from storage.states import PayoutStatus
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,15 @@ async def _dispute_reinstated(services: Services, chat_id: int, params: Params) 
     return notify.Text(texts.reinstated(disputes.Reinstated(**params), services.settings.currency))
 
 
+async def _daily_digest(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    async with services.db.read() as session:
+        lines = [
+            await batches.progress(session, await batches.owned(session, batch_id, chat_id), utcnow())
+            for batch_id in params["batch_ids"]
+        ]
+    return notify.Text(texts.digest(lines, services.settings.currency))
+
+
 RENDERERS: dict[Notice, Callable[[Services, int, Params], Awaitable[notify.Outgoing]]] = {
     Notice.PAYOUT_REQUESTED: _payout_requested,
     Notice.PAYOUT_NOTICE: _payout_notice,
@@ -189,4 +199,5 @@ RENDERERS: dict[Notice, Callable[[Services, int, Params], Awaitable[notify.Outgo
     Notice.CONTEST: _contest,
     Notice.DISPUTE_OUTCOME: _dispute_outcome,
     Notice.DISPUTE_REINSTATED: _dispute_reinstated,
+    Notice.DAILY_DIGEST: _daily_digest,
 }

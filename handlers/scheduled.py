@@ -3,7 +3,7 @@
 from telegram.ext import ContextTypes
 
 from bot import jobs
-from handlers import common, notify, texts
+from handlers import common, notify
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -33,6 +33,5 @@ async def spent_quiz_budgets(context: Context) -> None:
 
 
 async def daily_digest(context: Context) -> None:
-    services = common.services_of(context)
-    for requester_id, lines in (await jobs.daily_digest(services)).items():
-        await notify.tell(context.bot, services, requester_id, texts.digest(lines, services.settings.currency))
+    if await jobs.daily_digest(common.services_of(context)):
+        notify.deliver_soon(context)

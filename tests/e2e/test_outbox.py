@@ -170,3 +170,11 @@ async def test_a_message_telegram_refuses_is_given_up_with_the_reason(bot: Runni
             await session.execute(select(OutboxMessage.chat_id, OutboxMessage.state, OutboxMessage.last_error))
         ).all()
     assert sorted(rows) == [(WORKERS[0], OutboxState.SENT, None), (555, OutboxState.GIVEN_UP, "Chat not found")]
+
+
+async def test_the_daily_digest_goes_out_once_a_day_however_many_processes_run_it(bot: RunningBot) -> None:
+    shop = bot.user(REQUESTER, "Shop")
+    await load_batch(bot.services, products(2), overlap=1, gold_rate=0)
+    await bot.run_job("daily-digest")
+    await bot.run_job("daily-digest")  # another process's run of the same job
+    assert [message.body.split("\n")[0] for message in shop.messages] == ["🗓 Daily digest"]
