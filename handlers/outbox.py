@@ -40,7 +40,13 @@ async def deliver(bot: Bot, services: Services) -> int:
     delivered = 0
     while owed := await outbox.claim(services):
         # Each claimed message heads its own chat, so sending them together keeps every chat's order.
-        delivered += sum(await asyncio.gather(*(_deliver_one(bot, services, message) for message in owed)))
+        outcomes = await asyncio.gather(
+            *(_deliver_one(bot, services, message) for message in owed), return_exceptions=True
+        )
+        for message, outcome in zip(owed, outcomes, strict=True):
+            if isinstance(outcome, BaseException):  # its report did not reach the database: the lease will run out
+                log.error("%s #%d to %s: %r", message.kind, message.id, message.chat_id, outcome, exc_info=outcome)
+        delivered += sum(outcome is True for outcome in outcomes)
     return delivered
 
 
