@@ -4,7 +4,8 @@ Delivered once: a message is leased to one run, sent, and marked sent in the ver
 A process that dies between Telegram taking a message and that commit leaves the lease to run out
 (bot.outbox.LEASE); another run then sends the message again. So a crash costs at most one duplicate
 of the messages in flight, never a lost one (at least once); no other work sits in that window.
-A send that times out may also have reached Telegram; it is retried the same way.
+A crash before the send only delays the message until the lease runs out. A send that times out
+may also have reached Telegram; it is retried the same way, the one other way to a duplicate.
 """
 
 import asyncio
@@ -68,6 +69,8 @@ async def _deliver_one(bot: Bot, services: Services, owed: Owed) -> bool:
         await outbox.retry(services, owed, str(error), wait_at_least=wait)
         return False
     except Exception as error:
+        # A network error, a timeout, a 5xx (PTB raises NetworkError for these) or a rendering bug:
+        # none says the message is wrong for Telegram, so it is tried again after a backoff.
         at = await outbox.retry(services, owed, f"{type(error).__name__}: {error}")
         log.warning(
             "%s #%d to %s failed (attempt %d): %s; again at %s",

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from bot import outbox, work
 from bot.outbox import Notice
 from bot.services import build_services
+from handlers import notify
 from handlers import outbox as delivery
 from storage.clock import utcnow
 from storage.db import connect
@@ -178,3 +179,16 @@ async def test_the_daily_digest_goes_out_once_a_day_however_many_processes_run_i
     await bot.run_job("daily-digest")
     await bot.run_job("daily-digest")  # another process's run of the same job
     assert [message.body.split("\n")[0] for message in shop.messages] == ["🗓 Daily digest"]
+
+
+async def test_a_change_delivers_what_it_owes_at_once(bot: RunningBot) -> None:
+    """No waiting for the next tick: the handler that made the change starts a delivery run."""
+    (tick,) = bot.app.job_queue.get_jobs_by_name(notify.DELIVERY_JOB)
+    tick.enabled = False  # only the kick can deliver now (settle() would deliver too: not used here)
+    worker, admin = bot.user(WORKERS[0], "Wendy"), bot.user(ADMINS[0], "Ada")
+    await worker.send("/start")
+    await admin.send(f"/suspend {WORKERS[0]} spam")
+    deadline = asyncio.get_running_loop().time() + 10
+    while not any("suspended: spam" in message.body for message in worker.messages):
+        assert asyncio.get_running_loop().time() < deadline, "the suspension was not delivered"
+        await asyncio.sleep(0.02)
