@@ -187,6 +187,7 @@ async def test_a_change_delivers_what_it_owes_at_once(bot: RunningBot) -> None:
     tick.enabled = False  # only the kick can deliver now (settle() would deliver too: not used here)
     worker, admin = bot.user(WORKERS[0], "Wendy"), bot.user(ADMINS[0], "Ada")
     await worker.send("/start")
+    await bot.settle()  # registered (nothing is owed yet)
     await admin.send(f"/suspend {WORKERS[0]} spam")
     deadline = asyncio.get_running_loop().time() + 10
     while not any("suspended: spam" in message.body for message in worker.messages):
