@@ -6,10 +6,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ledger, users
+from bot import ledger, outbox, users
 from bot.config import Settings
 from bot.errors import InvalidInput
 from bot.money import format_money
+from bot.outbox import Notice
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.models import Assignment, AuditEntry, Payout, User
@@ -82,6 +83,8 @@ async def suspend(session: AsyncSession, admin_id: int, reference: str, reason: 
     user.suspended_reason = reason.strip()[:512] or "suspended by an admin"
     await users.release_reservations(session, user.id)
     await audit(session, admin_id, "suspend", str(user.id), user.suspended_reason)
+    key = f"account:{user.id}:suspended:{utcnow().isoformat()}"
+    await outbox.owe(session, key, user.id, Notice.ACCOUNT_SUSPENDED, reason=user.suspended_reason)
     return user
 
 
@@ -89,6 +92,7 @@ async def unsuspend(session: AsyncSession, admin_id: int, reference: str) -> Use
     user = await find_user(session, reference)
     user.suspended_reason = None
     await audit(session, admin_id, "unsuspend", str(user.id))
+    await outbox.owe(session, f"account:{user.id}:active:{utcnow().isoformat()}", user.id, Notice.ACCOUNT_ACTIVE)
     return user
 
 

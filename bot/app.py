@@ -22,7 +22,7 @@ from telegram.ext import (
 from bot import log_masking, taxonomies
 from bot.config import Settings
 from bot.services import Services
-from handlers import admin, common, money, progress, requester, router, scheduled, texts, worker
+from handlers import admin, common, money, notify, outbox, progress, requester, router, scheduled, texts, worker
 from handlers.ordering import PerUserOrder
 
 log = logging.getLogger(__name__)
@@ -157,6 +157,9 @@ def _schedule_jobs(application: Application, services: Services) -> None:
         name="quiz-budgets",
     )
     queue.run_daily(scheduled.daily_digest, time=DIGEST_TIME, name="daily-digest")
+    # Owed messages go out right after the change that owes them (outbox.deliver_soon); this catches
+    # retries that came due and whatever another process owed.
+    queue.run_repeating(outbox.deliver_job, interval=outbox.DELIVER_EVERY_SECONDS, first=1, name=notify.DELIVERY_JOB)
 
 
 async def _post_init(application: Application) -> None:

@@ -2,13 +2,14 @@
 gold changes, every grade, quiz, removal and rejection that rested on it is worked out again.
 """
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import credits, gold, quality, users
+from bot import credits, gold, outbox, quality, users
 from bot.errors import DomainError, NotAllowed, TaskUnavailable
+from bot.outbox import Notice
 from bot.services import Services
 from storage.clock import utcnow
 from storage.models import Assignment, Batch, BatchWorker, GoldDispute, Item
@@ -55,7 +56,11 @@ async def contest(services: Services, worker_id: int, assignment_id: int) -> Con
         if assignment is None or assignment.worker_id != worker_id or assignment.gold_correct is not False:
             raise TaskUnavailable()
         tree = await _tree(services, session, assignment.batch_id)
-        return await _contest(session, tree, assignment)
+        found = await _contest(session, tree, assignment)
+        for judge_id in sorted({found.requester_id, *services.settings.admin_ids}):
+            key = f"dispute:{found.dispute_id}:contest:{judge_id}"
+            await outbox.owe(session, key, judge_id, Notice.CONTEST, **asdict(found))
+        return found
 
 
 async def decide(services: Services, dispute_id: int, decider_id: int, status: str) -> Decision:
@@ -67,7 +72,16 @@ async def decide(services: Services, dispute_id: int, decider_id: int, status: s
         if dispute is None:
             raise TaskUnavailable()
         tree = await _tree(services, session, dispute.batch_id)
-        return await _decide(session, tree, dispute, decider_id, decider_id in services.settings.admin_ids, status)
+        decision = await _decide(session, tree, dispute, decider_id, decider_id in services.settings.admin_ids, status)
+        for worker_id in decision.contesters:
+            key = f"dispute:{dispute_id}:outcome:{worker_id}"
+            await outbox.owe(
+                session, key, worker_id, Notice.DISPUTE_OUTCOME, status=decision.status, title=decision.title
+            )
+        for outcome in decision.reinstated:
+            key = f"dispute:{dispute_id}:reinstated:{outcome.worker_id}"
+            await outbox.owe(session, key, outcome.worker_id, Notice.DISPUTE_REINSTATED, **asdict(outcome))
+        return decision
 
 
 async def _tree(services: Services, session: AsyncSession, batch_id: int) -> Tree:

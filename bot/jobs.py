@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot import batches, credits, ledger, payouts, results, work
+from bot import batches, credits, ledger, outbox, payouts, work
 from bot.errors import DomainError
+from bot.outbox import Notice
 from bot.payouts import PayoutView
 from bot.services import Services
 from storage import assignments
@@ -50,7 +51,10 @@ async def release_holds(services: Services) -> int:
 
 
 async def sweep_payouts(services: Services) -> Sweep:
-    """A payout request for every worker whose available balance reached the threshold."""
+    """A payout request for every worker whose available balance reached the threshold.
+
+    The worker and every admin are owed a message about it, in the request's own transaction.
+    """
     threshold = services.settings.payout_threshold_micros
     async with services.db.read() as session:
         owners = list(
@@ -70,10 +74,16 @@ async def sweep_payouts(services: Services) -> Sweep:
             if await payouts.current_method(session, worker_id) is None:
                 if user.reminded_method_at is None:
                     user.reminded_method_at = utcnow()
+                    key = f"payout-method-reminder:{worker_id}:{user.reminded_method_at.isoformat()}"
+                    await outbox.owe(session, key, worker_id, Notice.PAYOUT_METHOD_REMINDER)
                     result.reminders.append(worker_id)
                 continue
             try:
-                result.created.append(await payouts.request(session, worker_id, threshold, services.settings.currency))
+                payout = await payouts.request(session, worker_id, threshold, services.settings.currency)
+                await outbox.owe_payout_requested(
+                    session, payout.id, worker_id, services.settings.admin_ids, tell_worker=True
+                )
+                result.created.append(payout)
             except DomainError as refusal:
                 log.info("no payout for %s: %s", worker_id, refusal)
     return result
@@ -85,37 +95,56 @@ class Completion:
     name: str
     requester_id: int
     refund_micros: int
-    labels: list[results.ResultRow]
-    answers: list[results.RawAnswer]
 
 
 async def complete_batches(services: Services) -> list[Completion]:
-    """Finished batches are closed, their unspent money refunded, and their results gathered."""
-    async with services.db.write() as session:
-        finished = [
-            (batch, await assignments.spent(session, batch.id)) for batch in await batches.complete_finished(session)
-        ]
+    """Finished batches are closed and their unspent money refunded; each requester is owed the
+    news and the results files in the same transaction (the files are written at delivery)."""
     reports = []
-    for batch, spent in finished:
-        tree = (await services.taxonomies.get(batch.taxonomy_id)).tree
-        async with services.db.read() as session:
-            labels, answers = await results.collect(session, batch.id, tree)
-        refund = max(batch.reserved_micros - spent, 0)
-        reports.append(Completion(batch.id, batch.name, batch.requester_id, refund, labels, answers))
+    async with services.db.write() as session:
+        for batch in await batches.complete_finished(session):
+            refund = max(batch.reserved_micros - await assignments.spent(session, batch.id), 0)
+            reports.append(Completion(batch.id, batch.name, batch.requester_id, refund))
+            for part, notice, params in (
+                ("completed", Notice.BATCH_COMPLETED, {"refund_micros": refund}),
+                ("labels", Notice.BATCH_LABELS, {}),
+                ("answers", Notice.BATCH_ANSWERS, {}),
+            ):
+                key = f"batch:{batch.id}:{part}"
+                await outbox.owe(session, key, batch.requester_id, notice, batch_id=batch.id, **params)
     return reports
 
 
 async def spent_quiz_budgets(services: Services) -> list[batches.SpentQuizBudget]:
-    """Batches that just ran out of quizzes while work is left: their requesters are to be told."""
+    """Batches that just ran out of quizzes while work is left: their requesters are owed a message."""
     async with services.db.write() as session:
-        return await batches.newly_spent_quiz_budgets(session, utcnow())
+        now = utcnow()
+        spent = await batches.newly_spent_quiz_budgets(session, now)
+        for budget in spent:
+            key = f"batch:{budget.batch_id}:quiz-budget-spent:{now.isoformat()}"
+            await outbox.owe(
+                session,
+                key,
+                budget.requester_id,
+                Notice.QUIZ_BUDGET_SPENT,
+                batch_id=budget.batch_id,
+                name=budget.name,
+                open_items=budget.open_items,
+            )
+        return spent
 
 
 async def daily_digest(services: Services) -> dict[int, list[batches.Progress]]:
-    """Progress of every running batch, by requester."""
+    """Progress of every running batch, by requester; each requester is owed the day's digest, once
+    however many processes run this job (it shows the progress as it is when delivered)."""
+    today = utcnow().date().isoformat()
     async with services.db.read() as session:
         running = await session.scalars(select(Batch).where(Batch.status.in_(UNDER_WAY)))
         by_requester: dict[int, list[batches.Progress]] = {}
         for batch in running:
             by_requester.setdefault(batch.requester_id, []).append(await batches.progress(session, batch, utcnow()))
+    async with services.db.write() as session:
+        for requester_id, lines in by_requester.items():
+            key = f"digest:{today}:{requester_id}"
+            await outbox.owe(session, key, requester_id, Notice.DAILY_DIGEST, batch_ids=[line.id for line in lines])
     return by_requester

@@ -183,7 +183,8 @@ async def queue(session: AsyncSession, status: str = PayoutStatus.REQUESTED, lim
 
 
 async def record_notice(session: AsyncSession, payout_id: int, admin_id: int, message_id: int) -> None:
-    session.add(PayoutNotice(payout_id=payout_id, admin_id=admin_id, message_id=message_id))
+    """The admin's copy; a copy sent again (after a crash) replaces the first, whose buttons stay harmless."""
+    await session.merge(PayoutNotice(payout_id=payout_id, admin_id=admin_id, message_id=message_id))
 
 
 async def notices(session: AsyncSession, payout_id: int) -> list[tuple[int, int]]:

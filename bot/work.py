@@ -4,15 +4,16 @@ Navigation state (current node and page) travels in the button data and is re-va
 here on every press, so browsing writes nothing; only answers, skips and stops do.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import aggregation, batches, gold, ledger, progress, quality, users
+from bot import aggregation, batches, gold, ledger, outbox, progress, quality, users
 from bot.aggregation import Answer
 from bot.batches import BatchFacts
 from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
+from bot.outbox import Notice
 from bot.services import Services
 from bot.taxonomies import LoadedTaxonomy
 from storage import assignments
@@ -137,6 +138,10 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
         verdict = await quality.after_answer(session, loaded.tree, batch, answered, now)
         if isinstance(verdict, quality.Removal):
             pending = (await ledger.worker_balance(session, worker_id)).pending
+        if isinstance(verdict, quality.Hold):  # the admins are owed a look
+            for admin_id in sorted(services.settings.admin_ids):
+                key = f"hold:{batch.id}:{worker_id}:{now.isoformat()}:{admin_id}"
+                await outbox.owe(session, key, admin_id, Notice.HOLD_FOR_ADMINS, **asdict(verdict))
         return reward, pending, nudges, verdict, await _claim_following(services, session, worker_id)
 
     credited, pending, nudges, verdict, following = await services.db.write_retrying(record)

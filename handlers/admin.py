@@ -2,16 +2,19 @@
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from functools import wraps
 
 from telegram import Bot, InputFile, Message, Update
 from telegram.ext import ContextTypes
 
-from bot import admin, payouts, quality, users
+from bot import admin, outbox, payouts, quality, users
 from bot.errors import DomainError, InvalidInput
 from bot.money import format_money, typed_amount
+from bot.outbox import Notice
 from bot.services import Services
 from handlers import common, display, keyboards, notify, texts
+from storage.clock import utcnow
 from storage.states import PayoutStatus
 
 log = logging.getLogger(__name__)
@@ -105,7 +108,7 @@ async def suspend(update: Update, context: Context) -> None:
     async with services.db.write() as session:
         user = await admin.suspend(session, update.effective_user.id, arguments[0], " ".join(arguments[1:]))
     await update.effective_message.reply_text(f"✔ {user.id} is suspended: {user.suspended_reason}")
-    await notify.tell(context.bot, services, user.id, texts.account_suspended(user.suspended_reason or ""))
+    notify.deliver_soon(context)
 
 
 @admins_only
@@ -115,7 +118,7 @@ async def unsuspend(update: Update, context: Context) -> None:
     async with services.db.write() as session:
         user = await admin.unsuspend(session, update.effective_user.id, who)
     await update.effective_message.reply_text(f"✔ {user.id} can work again.")
-    await notify.tell(context.bot, services, user.id, "Your account is active again: /work to continue.")
+    notify.deliver_soon(context)
 
 
 @admins_only
@@ -130,8 +133,10 @@ async def reinstate(update: Update, context: Context) -> None:
         if not await quality.reinstate(session, batch_id, user.id):
             raise InvalidInput(f"{user.id} is not held or removed in batch {batch_id}.")
         await admin.audit(session, update.effective_user.id, "reinstate", str(user.id), f"batch {batch_id}")
+        key = f"batch:{batch_id}:reopened:{user.id}:{utcnow().isoformat()}"
+        await outbox.owe(session, key, user.id, Notice.BATCH_REOPENED, batch_id=batch_id)
     await update.effective_message.reply_text(f"✔ {user.id} can work on batch {batch_id} again.")
-    await notify.tell(context.bot, services, user.id, "▶ You can work on that batch again: /work")
+    notify.deliver_soon(context)
 
 
 @admins_only
@@ -163,6 +168,8 @@ async def on_review(
         if review is not None:
             details = f"batch {batch_id}" + (f", {review.rejected} rejected" if remove else "")
             await admin.audit(session, admin_id, "hold_remove" if remove else "hold_continue", str(worker_id), details)
+            key = f"hold:{batch_id}:{worker_id}:reviewed:{utcnow().isoformat()}"
+            await outbox.owe(session, key, worker_id, Notice.HOLD_OUTCOME, **asdict(review))
     if review is None:
         await context.bot.send_message(update.effective_chat.id, texts.hold_already_decided(batch_id, worker_id))
         if message is not None:
@@ -173,7 +180,7 @@ async def on_review(
         await display.edit_body(message, f"{message.text_html}\n\n{summary}", None)
     else:
         await context.bot.send_message(update.effective_chat.id, summary)
-    await notify.tell(context.bot, services, worker_id, texts.hold_outcome(review))
+    notify.deliver_soon(context)
 
 
 async def platform_stats(update: Update, context: Context) -> None:
@@ -214,7 +221,7 @@ async def payout_queue(update: Update, context: Context) -> None:
         return
     for payout in waiting:
         await update.effective_message.reply_html(
-            await _notice_text(services, payout.id), reply_markup=keyboards.payout_decision(payout.id)
+            await notice_text(services, payout.id), reply_markup=keyboards.payout_decision(payout.id)
         )
 
 
@@ -229,16 +236,6 @@ async def payouts_csv(update: Update, context: Context) -> None:
         InputFile(content.encode(), filename="paypal-mass-payout.csv"),
         caption=f"{content.count(chr(10))} approved PayPal payout(s)",
     )
-
-
-async def announce_payout(bot: Bot, services: Services, payout_id: int) -> None:
-    """Every admin gets the request with Approve / Reject buttons; the copies are remembered."""
-    text = await _notice_text(services, payout_id)
-    for admin_id in sorted(services.settings.admin_ids):
-        sent = await notify.tell(bot, services, admin_id, text, keyboards.payout_decision(payout_id))
-        if sent is not None:
-            async with services.db.write() as session:
-                await payouts.record_notice(session, payout_id, admin_id, sent.message_id)
 
 
 async def on_decision(update: Update, context: Context, payout_id: int, approve: bool) -> None:
@@ -281,36 +278,31 @@ async def _decide(update: Update, context: Context, payout_id: int, approve: boo
     try:
         async with services.db.write() as session:
             payout = await payouts.decide(session, payout_id, admin_id, approve, note)
+            await outbox.owe_payout_decided(session, payout.id, payout.worker_id)
             await admin.audit(
                 session, admin_id, "payout_approve" if approve else "payout_reject", str(payout_id), note or ""
             )
     except DomainError as refusal:
         await context.bot.send_message(update.effective_chat.id, str(refusal))
         return
+    notify.deliver_soon(context)
     await _update_copies(
         context.bot, services, payout_id, approve, _name(update), payout.reference if approve else payout.reason
     )
-    currency = services.settings.currency
-    amount = format_money(payout.amount_micros, currency)
-    if approve:
-        text = texts.payout_approved_worker(payout.id, amount, payout.method.label)
-    else:
-        text = texts.payout_rejected_worker(payout.id, amount, payout.reason or "")
-    await notify.tell(context.bot, services, payout.worker_id, text)
 
 
 async def _update_copies(
     bot: Bot, services: Services, payout_id: int, approved: bool, admin_name: str, detail: str | None
 ) -> None:
     """The decision replaces the buttons on every admin's copy, so nobody decides twice."""
-    notice = await _notice_text(services, payout_id)
+    notice = await notice_text(services, payout_id)
     async with services.db.read() as session:
         copies = await payouts.notices(session, payout_id)
     for chat_id, message_id in copies:
         await notify.edit(bot, chat_id, message_id, texts.payout_decided(notice, approved, admin_name, detail))
 
 
-async def _notice_text(services: Services, payout_id: int) -> str:
+async def notice_text(services: Services, payout_id: int) -> str:
     async with services.db.read() as session:
         payout = await payouts.view(session, payout_id)
         record = await payouts.worker_record(session, payout.worker_id)

@@ -5,7 +5,7 @@ from telegram.ext import ContextTypes
 
 from bot import admin, disputes
 from bot.errors import DomainError
-from handlers import common, display, keyboards, notify, texts
+from handlers import common, display, notify, texts
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -19,11 +19,7 @@ async def on_contest(update: Update, context: Context, assignment_id: int) -> No
         await context.bot.send_message(update.effective_chat.id, str(refusal))
         return
     await context.bot.send_message(update.effective_chat.id, texts.contest_sent(contest))
-    if contest.already_sent:
-        return
-    for judge_id in sorted({contest.requester_id, *services.settings.admin_ids}):
-        markup = keyboards.judge(contest.dispute_id)
-        await notify.tell(context.bot, services, judge_id, texts.contest_for_judges(contest), markup)
+    notify.deliver_soon(context)  # the judges' notices, owed with the contest
 
 
 async def on_judge(update: Update, context: Context, dispute_id: int, status: str, message: Message | None) -> None:
@@ -43,9 +39,4 @@ async def on_judge(update: Update, context: Context, dispute_id: int, status: st
         await display.edit_body(message, f"{message.text_html}\n\n{summary}", None)
     else:
         await context.bot.send_message(update.effective_chat.id, summary)
-    for worker_id in decision.contesters:
-        await notify.tell(context.bot, services, worker_id, texts.dispute_outcome(decision))
-    for outcome in decision.reinstated:
-        await notify.tell(
-            context.bot, services, outcome.worker_id, texts.reinstated(outcome, services.settings.currency)
-        )
+    notify.deliver_soon(context)  # the contesters' and the reinstated workers' messages

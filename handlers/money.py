@@ -4,11 +4,11 @@ from telegram import InputFile, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
-from bot import earnings, ledger, payouts, users
+from bot import earnings, ledger, outbox, payouts, users
 from bot.errors import DomainError
 from bot.money import typed_amount
 from bot.payout_methods import KINDS, PROMPTS
-from handlers import admin, common, keyboards, texts
+from handlers import common, keyboards, notify, texts
 from storage.clock import utcnow
 
 Context = ContextTypes.DEFAULT_TYPE
@@ -82,13 +82,16 @@ async def request_payout(update: Update, context: Context) -> None:
             payout = await payouts.request(
                 session, update.effective_user.id, settings.payout_threshold_micros, settings.currency, amount
             )
+            await outbox.owe_payout_requested(
+                session, payout.id, payout.worker_id, settings.admin_ids, tell_worker=False
+            )
     except DomainError as refusal:
         await update.effective_message.reply_text(str(refusal))
         return
     await update.effective_message.reply_text(
         texts.payout_requested(payout, settings.currency), parse_mode=ParseMode.HTML
     )
-    await admin.announce_payout(context.bot, services, payout.id)
+    notify.deliver_soon(context)
 
 
 async def earnings_command(update: Update, context: Context) -> None:

@@ -1,30 +1,52 @@
-"""Messages the bot starts itself (not replies): a user who blocked the bot must not break a job."""
+"""Messages the bot starts itself (not replies): what one is, how it is sent, and the kick that delivers
+owed ones now (handlers.outbox delivers them and handles Telegram's errors)."""
 
 import logging
+from dataclasses import dataclass
 
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
-
-from bot import users
-from bot.services import Services
+from telegram.ext import ContextTypes
 
 log = logging.getLogger(__name__)
+# The job that delivers owed messages (handlers.outbox), every few seconds and on demand.
+DELIVERY_JOB = "deliver-owed"
 
 
-async def tell(
-    bot: Bot, services: Services, user_id: int, html: str, markup: InlineKeyboardMarkup | None = None
-) -> Message | None:
-    """Send a message; None when the user cannot be reached (and they are marked so)."""
-    try:
-        return await bot.send_message(user_id, html, parse_mode=ParseMode.HTML, reply_markup=markup)
-    except Forbidden:
-        async with services.db.write() as session:
-            await users.mark_unreachable(session, user_id)
-        log.info("user %s blocked the bot; marked unreachable", user_id)
-    except BadRequest as error:
-        log.warning("could not message %s: %s", user_id, error.message)
-    return None
+@dataclass(frozen=True)
+class Text:
+    html: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    content: bytes
+    filename: str
+    caption: str
+
+
+Outgoing = Text | Document
+
+
+async def send(bot: Bot, chat_id: int, outgoing: Outgoing) -> Message:
+    """One message or file; Telegram's errors are the caller's to handle."""
+    if isinstance(outgoing, Document):
+        document = InputFile(outgoing.content, filename=outgoing.filename)
+        return await bot.send_document(chat_id, document, caption=outgoing.caption)
+    return await bot.send_message(chat_id, outgoing.html, parse_mode=ParseMode.HTML, reply_markup=outgoing.markup)
+
+
+def deliver_soon(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Deliver owed messages now rather than at the next tick: called right after a change owed some.
+
+    A run of its own: runs may overlap, as they do across processes, and the outbox's leases keep
+    each message to one of them.
+    """
+    queue = context.application.job_queue
+    for job in queue.get_jobs_by_name(DELIVERY_JOB):
+        queue.run_once(job.callback, 0, name=f"{DELIVERY_JOB}-now")
 
 
 async def edit(bot: Bot, chat_id: int, message_id: int, html: str) -> None:

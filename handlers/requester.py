@@ -4,13 +4,12 @@ import asyncio
 from functools import partial
 from pathlib import PurePath
 
-from telegram import Bot, InputFile, Update
+from telegram import Bot, Update
 from telegram.constants import ParseMode
 from telegram.ext import ContextTypes
 
 from bot import batch_files, batches, ledger, results, taxonomies, users, work
 from bot.errors import DomainError
-from bot.jobs import Completion
 from bot.money import format_money
 from bot.services import Services
 from handlers import common, display, keyboards, notify, texts
@@ -206,20 +205,28 @@ async def send_files(
     raw: list[results.RawAnswer],
     jsonl: bool = False,
 ) -> None:
+    await notify.send(bot, chat_id, await results_file(batch_id, labels, results.ResultRow, jsonl))
+    await notify.send(bot, chat_id, await results_file(batch_id, raw, results.RawAnswer, jsonl))
+
+
+RESULT_FILES = {
+    results.ResultRow: ("results", texts.RESULTS_CAPTION),
+    results.RawAnswer: ("answers", texts.RAW_CAPTION),
+}
+
+
+async def results_file(
+    batch_id: int, rows: list[results.ResultRow] | list[results.RawAnswer], kind: type, jsonl: bool = False
+) -> notify.Outgoing:
+    """One of a batch's two files: its labels (rows of ResultRow) or every raw answer (RawAnswer)."""
+    name, caption = RESULT_FILES[kind]
+    write = partial(results.to_jsonl, rows) if jsonl else partial(results.to_csv, rows, kind)
+    # a big batch's file takes seconds to write: off the event loop, so other users are not kept waiting
+    content = await asyncio.to_thread(write)
+    if not content:  # Telegram refuses empty files
+        return notify.Text(texts.NO_ANSWERS_YET.format(id=batch_id))
     suffix = "jsonl" if jsonl else "csv"
-    files = (
-        (labels, results.ResultRow, "results", texts.RESULTS_CAPTION),
-        (raw, results.RawAnswer, "answers", texts.RAW_CAPTION),
-    )
-    for rows, kind, name, caption in files:
-        write = partial(results.to_jsonl, rows) if jsonl else partial(results.to_csv, rows, kind)
-        # a big batch's file takes seconds to write: off the event loop, so other users are not kept waiting
-        content = await asyncio.to_thread(write)
-        if not content:  # Telegram refuses empty files
-            await bot.send_message(chat_id, texts.NO_ANSWERS_YET.format(id=batch_id))
-            continue
-        document = InputFile(content.encode(), filename=f"batch-{batch_id}-{name}.{suffix}")
-        await bot.send_document(chat_id, document, caption=caption.format(id=batch_id))
+    return notify.Document(content.encode(), f"batch-{batch_id}-{name}.{suffix}", caption.format(id=batch_id))
 
 
 async def show_rules(update: Update, context: Context, batch_id: int) -> None:
@@ -231,15 +238,3 @@ async def show_rules(update: Update, context: Context, batch_id: int) -> None:
         return
     body = texts.instructions(name, rules or "No special rules.")
     await context.bot.send_message(update.effective_chat.id, body, parse_mode=ParseMode.HTML)
-
-
-async def report_completion(bot: Bot, services: Services, report: Completion) -> None:
-    refund = format_money(report.refund_micros, services.settings.currency)
-    sent = await notify.tell(
-        bot,
-        services,
-        report.requester_id,
-        texts.batch_completed(report.batch_id, report.name, refund),
-    )
-    if sent is not None:
-        await send_files(bot, report.requester_id, report.batch_id, report.labels, report.answers)

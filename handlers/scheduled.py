@@ -1,9 +1,9 @@
-"""The Telegram edge of the scheduled jobs: each runs one job of `bot.jobs`, then tells whom it concerns."""
+"""The Telegram edge of the scheduled jobs: each runs one job of `bot.jobs`, then delivers what it owes."""
 
 from telegram.ext import ContextTypes
 
 from bot import jobs
-from handlers import admin, common, notify, requester, texts
+from handlers import common, notify
 
 Context = ContextTypes.DEFAULT_TYPE
 
@@ -17,30 +17,21 @@ async def release_holds(context: Context) -> None:
 
 
 async def sweep_payouts(context: Context) -> None:
-    services = common.services_of(context)
-    result = await jobs.sweep_payouts(services)
-    for worker_id in result.reminders:
-        await notify.tell(context.bot, services, worker_id, texts.PAYOUT_METHOD_REMINDER)
-    for payout in result.created:
-        await notify.tell(
-            context.bot, services, payout.worker_id, texts.payout_requested(payout, services.settings.currency)
-        )
-        await admin.announce_payout(context.bot, services, payout.id)
+    sweep = await jobs.sweep_payouts(common.services_of(context))
+    if sweep.created or sweep.reminders:
+        notify.deliver_soon(context)
 
 
 async def complete_batches(context: Context) -> None:
-    services = common.services_of(context)
-    for report in await jobs.complete_batches(services):
-        await requester.report_completion(context.bot, services, report)
+    if await jobs.complete_batches(common.services_of(context)):
+        notify.deliver_soon(context)
 
 
 async def spent_quiz_budgets(context: Context) -> None:
-    services = common.services_of(context)
-    for budget in await jobs.spent_quiz_budgets(services):
-        await notify.tell(context.bot, services, budget.requester_id, texts.quiz_budget_alert(budget))
+    if await jobs.spent_quiz_budgets(common.services_of(context)):
+        notify.deliver_soon(context)
 
 
 async def daily_digest(context: Context) -> None:
-    services = common.services_of(context)
-    for requester_id, lines in (await jobs.daily_digest(services)).items():
-        await notify.tell(context.bot, services, requester_id, texts.digest(lines, services.settings.currency))
+    if await jobs.daily_digest(common.services_of(context)):
+        notify.deliver_soon(context)

@@ -508,6 +508,10 @@ def account_suspended(reason: str) -> str:
     return f"Your account was suspended: {escape(reason)}"
 
 
+ACCOUNT_ACTIVE = "Your account is active again: /work to continue."
+BATCH_REOPENED = "▶ You can work on that batch again: /work"
+
+
 # ---- quality control ---------------------------------------------------------------------------
 
 

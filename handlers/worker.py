@@ -102,16 +102,13 @@ async def _act(update: Update, context: Context, action: callbacks.Action, messa
 
 async def quality_verdict(context: Context, chat_id: int, verdict: quality.Removal | quality.Hold) -> None:
     """Tell the worker why quality control stopped them in a batch; a hold also goes to the admins."""
-    services = common.services_of(context)
     if isinstance(verdict, quality.Removal):
         missed = [miss.assignment_id for miss in verdict.missed[: texts.MAX_CONTESTS]]
         markup = keyboards.contest(missed) if missed else None
         await context.bot.send_message(chat_id, texts.removed(verdict), parse_mode=ParseMode.HTML, reply_markup=markup)
         return
     await context.bot.send_message(chat_id, texts.held(verdict))
-    for admin_id in sorted(services.settings.admin_ids):
-        markup = keyboards.hold_review(verdict.batch_id, verdict.worker_id)
-        await notify.tell(context.bot, services, admin_id, texts.held_for_admins(verdict), markup)
+    notify.deliver_soon(context)  # the admins' notices, owed with the hold
 
 
 async def _quiz_feedback(

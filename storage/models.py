@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -20,7 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 from storage.clock import utcnow
-from storage.states import AssignmentStatus, BatchStatus, DisputeState, PayoutStatus, WorkerState
+from storage.states import AssignmentStatus, BatchStatus, DisputeState, OutboxState, PayoutStatus, WorkerState
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING = {
@@ -341,3 +342,31 @@ class GoldDispute(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_by: Mapped[int | None] = mapped_column(BigInteger)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxMessage(Base):
+    """A message the bot owes someone because of a change, written in the change's own transaction.
+
+    It holds a kind and its parameters, never text: the text is rendered in the recipient's language
+    when it is delivered. Delivery retries until Telegram takes it or the message is given up.
+    """
+
+    __tablename__ = "outbox"
+    # The delivery job's look-up: pending messages by due time.
+    __table_args__ = (Index("ix_outbox_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Derived from the cause ("payout:12:requested:101"), so a repeated change cannot owe twice.
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default=OutboxState.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A delivery run's lease: no other run takes the message before it ends.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the last attempt failed, or why the message was given up.
+    last_error: Mapped[str | None] = mapped_column(String(256))

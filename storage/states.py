@@ -62,3 +62,11 @@ class DisputeState(StrEnum):
     CORRECTED = "corrected"  # the gold becomes the worker's answer
     DROPPED = "dropped"  # the item is no longer gold
     UPHELD = "upheld"  # the gold stands
+
+
+class OutboxState(StrEnum):
+    """OutboxMessage.state: a notice waits (and is retried) until Telegram takes it, or it is given up."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    GIVEN_UP = "given_up"  # the user blocked the bot, or Telegram refused the message as such

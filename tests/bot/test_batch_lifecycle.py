@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from bot import batch_files, batches, jobs, ledger, taxonomies, work
+from bot import batch_files, batches, jobs, ledger, results, taxonomies, work
 from bot.batches import BatchSpec
 from bot.services import Services
 from storage import ledger as books
@@ -66,8 +66,9 @@ async def test_dynamic_overlap_stops_agreeing_items_and_refunds(services: Servic
         ] * 3
     (report,) = await jobs.complete_batches(services)
     assert report.refund_micros == 3 * 5 * 10_000 - 6 * 10_000
-    assert [row.answers for row in report.labels] == [2, 2, 2]
     async with services.db.read() as session:
+        labels, _raw = await results.collect(session, 1, (await services.taxonomies.get(1)).tree)
+        assert [row.answers for row in labels] == [2, 2, 2]
         assert (await session.get(Batch, 1)).status == "completed"
         assert (await ledger.requester_funds(session, REQUESTER)).reserved == 0
         assert await books.inconsistencies(session) == []

@@ -5,11 +5,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import func, select
 from telegram.ext import AIORateLimiter, Application
 
 from bot.app import allowed_updates, build_application
 from bot.services import Services, build_services
+from handlers import outbox
+from storage.clock import utcnow
 from storage.db import Database
+from storage.models import OutboxMessage
+from storage.states import OutboxState
 from tests.conftest import make_settings
 from tests.e2e.fake_telegram import FakeTelegram, FakeUser
 
@@ -21,16 +26,32 @@ class RunningBot:
     services: Services
 
     async def settle(self, timeout: float = 10) -> None:
-        """Wait until every update sent so far has been handled and its replies have arrived."""
+        """Wait until every update sent so far has been handled and its replies have arrived, and every
+        message the bot owes is delivered (or waits for a retry that is not due yet)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             await self.telegram.idle(timeout=timeout)
             busy = self.app.update_processor.current_concurrent_updates or not self.app.update_queue.empty()
-            if not busy and self.telegram.pending_updates == 0 and self.telegram.inflight == 0:
+            quiet = not busy and self.telegram.pending_updates == 0 and self.telegram.inflight == 0
+            # The delivery job may not have run yet (leases keep runs apart), or may be sending.
+            if quiet and not await self.deliver() and not await self.being_delivered():
                 return
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError("the bot did not settle")
             await asyncio.sleep(0.01)
+
+    async def deliver(self) -> int:
+        """One run of the delivery of owed messages, as the job would run it."""
+        return await outbox.deliver(self.app.bot, self.services)
+
+    async def being_delivered(self) -> int:
+        """Owed messages a delivery run has claimed and not yet reported on."""
+        async with self.services.db.read() as session:
+            return await session.scalar(
+                select(func.count(OutboxMessage.id)).where(
+                    OutboxMessage.state == OutboxState.PENDING, OutboxMessage.claimed_until > utcnow()
+                )
+            )
 
     def user(self, user_id: int, first_name: str = "Ann") -> FakeUser:
         return self.telegram.user(user_id, first_name)
@@ -44,6 +65,7 @@ class RunningBot:
     async def run_job(self, name: str) -> None:
         (job,) = self.app.job_queue.get_jobs_by_name(name)
         await job.run(self.app)
+        await self.settle()  # and what it owes is delivered
 
 
 @pytest.fixture

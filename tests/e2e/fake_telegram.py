@@ -44,7 +44,7 @@ fetched but not yet fully processed.  Tasks a handler starts on its own
 
 Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update),
 ``advance`` (move the server's clock forward, e.g. past ``callback_query_ttl``),
-``fail_next`` (inject an error such as a 429 flood wait), ``register_file``,
+``fail_next`` (inject an error such as a 429 flood wait), ``fail_at_random``, ``register_file``,
 ``commands()``, ``errors``, ``callback_queries``, ``files``; ``FakeUser.send_photo``,
 ``message(id)``, ``texts``, ``chat_actions``, ``reply_keyboard``, ``sent``; and
 ``BotMessage.buttons``/``callback_data``/``entities``/``source``/``raw``/``history``.
@@ -63,12 +63,13 @@ import itertools
 import json
 import logging
 import mimetypes
+import random
 import re
 import struct
 import time
 import traceback
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1205,6 +1206,7 @@ class FakeTelegram:
         self._allowed_updates: set[str] | None = None
         self._poll: _Poll | None = None
         self._faults: list[dict] = []
+        self._random_faults: list[dict] = []
         self._inflight_methods: dict[str, int] = {}
         self._last_activity = 0.0
         self._closing = False
@@ -1339,6 +1341,25 @@ class FakeTelegram:
                 "method": method.lower(),
                 "error": ApiError(status, description, retry_after),
                 "times": times,
+            }
+        )
+
+    def fail_at_random(
+        self,
+        methods: Iterable[str],
+        share: float,
+        rng: random.Random,
+        description: str = "Bad Gateway",
+        status: int = 502,
+    ) -> None:
+        """Make each valid call of these methods fail with probability ``share``, drawn from ``rng``
+        (seed it, and a run is reproducible)."""
+        self._random_faults.append(
+            {
+                "methods": {method.lower() for method in methods},
+                "share": share,
+                "rng": rng,
+                "error": ApiError(status, description),
             }
         )
 
@@ -1511,6 +1532,9 @@ class FakeTelegram:
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
 
     def _maybe_fail(self, method: str) -> None:
+        for fault in self._random_faults:
+            if method.lower() in fault["methods"] and fault["rng"].random() < fault["share"]:
+                raise fault["error"]
         for fault in self._faults:
             if fault["method"] == method.lower():
                 fault["times"] -= 1

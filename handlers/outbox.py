@@ -1,0 +1,212 @@
+"""Delivery of the messages the bot owes people (bot.outbox): rendered at delivery, sent with retries.
+
+Delivered once: a message is leased to one run, sent, and marked sent in the very next transaction.
+A process that dies between Telegram taking a message and that commit leaves the lease to run out
+(bot.outbox.LEASE); another run then sends the message again. So a crash costs at most one duplicate
+of the messages in flight, never a lost one (at least once); no other work sits in that window.
+A crash before the send only delays the message until the lease runs out. A send that times out
+may also have reached Telegram; it is retried the same way, the one other way to a duplicate.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, RetryAfter
+from telegram.ext import ContextTypes
+
+from bot import batches, disputes, outbox, payouts, quality, results
+from bot.money import format_money
+from bot.outbox import Notice, Owed
+from bot.services import Services
+from handlers import admin, common, keyboards, notify, requester, texts
+from storage.clock import utcnow
+from storage.states import PayoutStatus
+
+log = logging.getLogger(__name__)
+Context = ContextTypes.DEFAULT_TYPE
+Params = dict[str, Any]
+DELIVER_EVERY_SECONDS = 5
+
+
+async def deliver_job(context: Context) -> None:
+    await deliver(context.bot, common.services_of(context))
+
+
+async def deliver(bot: Bot, services: Services) -> int:
+    """Send every due message; returns how many Telegram took. One failure never holds up the others."""
+    delivered = 0
+    while owed := await outbox.claim(services):
+        # Each claimed message heads its own chat, so sending them together keeps every chat's order.
+        outcomes = await asyncio.gather(
+            *(_deliver_one(bot, services, message) for message in owed), return_exceptions=True
+        )
+        for message, outcome in zip(owed, outcomes, strict=True):
+            if isinstance(outcome, BaseException):  # its report did not reach the database: the lease will run out
+                log.error("%s #%d to %s: %r", message.kind, message.id, message.chat_id, outcome, exc_info=outcome)
+        delivered += sum(outcome is True for outcome in outcomes)
+    return delivered
+
+
+async def _deliver_one(bot: Bot, services: Services, owed: Owed) -> bool:
+    try:
+        sent = await notify.send(bot, owed.chat_id, await _render(services, owed))
+    except Forbidden:
+        log.info("user %s blocked the bot; %s given up and the user marked unreachable", owed.chat_id, owed.kind)
+        await outbox.unreachable(services, owed)
+        return False
+    except BadRequest as error:
+        # Telegram refused this very message (chat not found, text it cannot parse, …): sending it
+        # again would be refused again. It stays in the outbox, given up with the reason, for an operator.
+        log.warning("Telegram refused %s #%d to %s: %s; given up", owed.kind, owed.id, owed.chat_id, error.message)
+        await outbox.refused(services, owed, error.message)
+        return False
+    except RetryAfter as error:
+        wait = error.retry_after if isinstance(error.retry_after, timedelta) else timedelta(seconds=error.retry_after)
+        await outbox.retry(services, owed, str(error), wait_at_least=wait)
+        return False
+    except Exception as error:
+        # A network error, a timeout, a 5xx (PTB raises NetworkError for these) or a rendering bug:
+        # none says the message is wrong for Telegram, so it is tried again after a backoff.
+        at = await outbox.retry(services, owed, f"{type(error).__name__}: {error}")
+        log.warning(
+            "%s #%d to %s failed (attempt %d): %s; again at %s",
+            owed.kind,
+            owed.id,
+            owed.chat_id,
+            owed.attempts,
+            error,
+            f"{at:%H:%M:%S}",
+        )
+        return False
+    await outbox.sent(services, owed, sent.message_id)
+    return True
+
+
+async def _render(services: Services, owed: Owed) -> notify.Outgoing:
+    return await RENDERERS[Notice(owed.kind)](services, owed.chat_id, owed.params)
+
+
+async def _payout_requested(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    async with services.db.read() as session:
+        payout = await payouts.view(session, params["payout_id"])
+    return notify.Text(texts.payout_requested(payout, services.settings.currency))
+
+
+async def _payout_notice(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    payout_id = params["payout_id"]
+    async with services.db.read() as session:
+        waiting = (await payouts.view(session, payout_id)).status == PayoutStatus.REQUESTED
+    # A notice delivered after the decision needs no buttons: nobody can decide twice.
+    markup = keyboards.payout_decision(payout_id) if waiting else None
+    return notify.Text(await admin.notice_text(services, payout_id), markup)
+
+
+async def _payout_decided(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    async with services.db.read() as session:
+        payout = await payouts.view(session, params["payout_id"])
+    amount = format_money(payout.amount_micros, services.settings.currency)
+    if payout.status == PayoutStatus.APPROVED:
+        return notify.Text(texts.payout_approved_worker(payout.id, amount, payout.method.label))
+    return notify.Text(texts.payout_rejected_worker(payout.id, amount, payout.reason or ""))
+
+
+async def _payout_method_reminder(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return notify.Text(texts.PAYOUT_METHOD_REMINDER)
+
+
+async def _batch_completed(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    async with services.db.read() as session:
+        batch = await batches.owned(session, params["batch_id"], chat_id)
+    refund = format_money(params["refund_micros"], services.settings.currency)
+    return notify.Text(texts.batch_completed(batch.id, batch.name, refund))
+
+
+async def _batch_file(services: Services, chat_id: int, params: Params, kind: type) -> notify.Outgoing:
+    """Rendered from the database at delivery, so a retry sends the same file and nothing big is stored."""
+    async with services.db.read() as session:
+        batch = await batches.owned(session, params["batch_id"], chat_id)
+        tree = (await services.taxonomies.get(batch.taxonomy_id)).tree
+        labels, raw = await results.collect(session, batch.id, tree)
+    return await requester.results_file(batch.id, labels if kind is results.ResultRow else raw, kind)
+
+
+async def _batch_labels(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return await _batch_file(services, chat_id, params, results.ResultRow)
+
+
+async def _batch_answers(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return await _batch_file(services, chat_id, params, results.RawAnswer)
+
+
+async def _quiz_budget_spent(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    budget = batches.SpentQuizBudget(params["batch_id"], params["name"], chat_id, params["open_items"])
+    return notify.Text(texts.quiz_budget_alert(budget))
+
+
+async def _hold_for_admins(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    hold = quality.Hold(**params)
+    return notify.Text(texts.held_for_admins(hold), keyboards.hold_review(hold.batch_id, hold.worker_id))
+
+
+async def _hold_outcome(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return notify.Text(texts.hold_outcome(quality.Review(**params)))
+
+
+async def _account_suspended(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return notify.Text(texts.account_suspended(params["reason"]))
+
+
+async def _account_active(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return notify.Text(texts.ACCOUNT_ACTIVE)
+
+
+async def _batch_reopened(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return notify.Text(texts.BATCH_REOPENED)
+
+
+async def _contest(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    contest = disputes.Contest(**params)
+    return notify.Text(texts.contest_for_judges(contest), keyboards.judge(contest.dispute_id))
+
+
+async def _dispute_outcome(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    decision = disputes.Decision(params["status"], params["title"], contesters=(), regraded=0, reinstated=())
+    return notify.Text(texts.dispute_outcome(decision))
+
+
+async def _dispute_reinstated(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    return notify.Text(texts.reinstated(disputes.Reinstated(**params), services.settings.currency))
+
+
+async def _daily_digest(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
+    async with services.db.read() as session:
+        lines = [
+            await batches.progress(session, await batches.owned(session, batch_id, chat_id), utcnow())
+            for batch_id in params["batch_ids"]
+        ]
+    return notify.Text(texts.digest(lines, services.settings.currency))
+
+
+RENDERERS: dict[Notice, Callable[[Services, int, Params], Awaitable[notify.Outgoing]]] = {
+    Notice.PAYOUT_REQUESTED: _payout_requested,
+    Notice.PAYOUT_NOTICE: _payout_notice,
+    Notice.PAYOUT_DECIDED: _payout_decided,
+    Notice.PAYOUT_METHOD_REMINDER: _payout_method_reminder,
+    Notice.BATCH_COMPLETED: _batch_completed,
+    Notice.BATCH_LABELS: _batch_labels,
+    Notice.BATCH_ANSWERS: _batch_answers,
+    Notice.QUIZ_BUDGET_SPENT: _quiz_budget_spent,
+    Notice.HOLD_FOR_ADMINS: _hold_for_admins,
+    Notice.HOLD_OUTCOME: _hold_outcome,
+    Notice.ACCOUNT_SUSPENDED: _account_suspended,
+    Notice.ACCOUNT_ACTIVE: _account_active,
+    Notice.BATCH_REOPENED: _batch_reopened,
+    Notice.CONTEST: _contest,
+    Notice.DISPUTE_OUTCOME: _dispute_outcome,
+    Notice.DISPUTE_REINSTATED: _dispute_reinstated,
+    Notice.DAILY_DIGEST: _daily_digest,
+}
