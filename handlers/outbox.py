@@ -174,8 +174,7 @@ async def _contest(services: Services, chat_id: int, params: Params) -> notify.O
 
 
 async def _dispute_outcome(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    decision = disputes.Decision(params["status"], params["title"], contesters=(), regraded=0, reinstated=())
-    return notify.Text(texts.dispute_outcome(decision))
+    return notify.Text(texts.dispute_outcome(params["status"], params["title"]))
 
 
 async def _dispute_reinstated(services: Services, chat_id: int, params: Params) -> notify.Outgoing:

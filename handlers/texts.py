@@ -663,13 +663,13 @@ def dispute_decided(decision: Decision) -> str:
     return f"⚖ Decided: {_DECIDED[decision.status]}.{regraded}"
 
 
-def dispute_outcome(decision: Decision) -> str:
-    """To the workers who contested the item."""
-    if decision.status == "upheld":
-        return f"⚖ Your contest of the check “{escape(_shorten(decision.title, 80))}” was reviewed: the gold stands."
+def dispute_outcome(status: str, title: str) -> str:
+    """To the workers who contested the item, once its dispute was decided with `status`."""
+    if status == "upheld":
+        return f"⚖ Your contest of the check “{escape(_shorten(title, 80))}” was reviewed: the gold stands."
     return (
-        f"⚖ You were right about the check “{escape(_shorten(decision.title, 80))}”: "
-        f"{_DECIDED[decision.status]}, and your accuracy was worked out again."
+        f"⚖ You were right about the check “{escape(_shorten(title, 80))}”: "
+        f"{_DECIDED[status]}, and your accuracy was worked out again."
     )
 
 
