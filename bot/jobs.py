@@ -73,7 +73,11 @@ async def sweep_payouts(services: Services) -> Sweep:
                     result.reminders.append(worker_id)
                 continue
             try:
-                result.created.append(await payouts.request(session, worker_id, threshold, services.settings.currency))
+                # A refusal takes back the payout row too (the savepoint): committed, it would be a
+                # payout without its money.
+                async with session.begin_nested():
+                    created = await payouts.request(session, worker_id, threshold, services.settings.currency)
+                result.created.append(created)
             except DomainError as refusal:
                 log.info("no payout for %s: %s", worker_id, refusal)
     return result

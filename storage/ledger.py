@@ -3,6 +3,8 @@
 Each transaction carries an idempotency key; posting the same key twice is a no-op.
 Account balances are cached on the account row and updated in the same database transaction
 with a guarded UPDATE, so a balance can never go below zero even under concurrency.
+A posting is all or nothing by itself (a savepoint): whatever its caller does with a refusal,
+no transaction row, leg or entry of it stays behind.
 """
 
 from collections.abc import Iterable, Sequence
@@ -59,7 +61,7 @@ _find_account = select(_accounts.c.balance).where(
 async def post(session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], memo: str = "") -> bool:
     """Post a balanced transaction once per key. Returns False if the key was already posted.
 
-    The caller's database transaction must roll back on Overdraft (Database.write does).
+    On Overdraft nothing of the posting is written, and the caller's transaction may go on.
     """
     return await post_with_balances(session, key, kind, legs, memo) is not None
 
@@ -71,6 +73,15 @@ async def post_with_balances(
     shows a balance needs no second read. None if the key was already posted."""
     if sum(leg.amount for leg in legs) != 0 or not legs:
         raise ValueError(f"unbalanced transaction {key}: {legs}")
+    # The refusal comes after the transaction row and the legs sorted before the refused one are
+    # written: the savepoint takes them back, so a caller that catches it and commits keeps none.
+    async with session.begin_nested():
+        return await _post(session, key, kind, legs, memo)
+
+
+async def _post(
+    session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], memo: str
+) -> dict[tuple[str, int], int] | None:
     inserted = await session.execute(_insert_transaction(session), {"key": key, "kind": kind, "memo": memo[:512]})
     transaction_id = inserted.scalar_one_or_none()
     if transaction_id is None:

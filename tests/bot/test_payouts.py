@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import credits, jobs, ledger, payouts, work
+from bot import batches, credits, jobs, ledger, payouts, work
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.ledger import NotEnoughFunds, WorkerBalance
 from bot.money import MICROS
@@ -785,4 +785,57 @@ async def test_sweep_requests_reminds_once_and_skips_suspended(services: Service
     assert await balance_of(services.db, 11) == WorkerBalance(0, 5_678, threshold + 2_340_000, 0)
     assert (await balance_of(services.db, 13)).available == threshold * 2
     assert (await balance_of(services.db, 14)).available == threshold - CENT
+    assert await problems(services.db) == []
+
+
+async def test_a_refused_sweep_request_leaves_nothing(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit between the sweep's read of the balance and its posting (another process's payout, say)
+    makes the posting refuse: the worker's payout row, ledger transaction and in-flight balance are not
+    kept, and the next worker is still paid."""
+    threshold = services.settings.payout_threshold_micros
+    async with services.db.write() as session:
+        for worker_id in (11, 12):
+            await add_worker(session, worker_id, method=("paypal", f"w{worker_id}@example.com"))
+            await make_available(session, worker_id, threshold + 10 * CENT)
+    real = ledger.worker_balance
+
+    async def read_before_a_payout_of_ten_cents(session: AsyncSession, worker_id: int) -> WorkerBalance:
+        balance = await real(session, worker_id)
+        return balance if worker_id != 11 else WorkerBalance(0, balance.available + 10 * CENT, 0, 0)
+
+    monkeypatch.setattr(ledger, "worker_balance", read_before_a_payout_of_ten_cents)
+    swept = await jobs.sweep_payouts(services)
+    monkeypatch.undo()
+    assert [view.worker_id for view in swept.created] == [12]
+    async with services.db.read() as session:
+        assert (await session.execute(select(Payout.worker_id))).scalars().all() == [12]
+        keys = (
+            await session.scalars(select(LedgerTransaction.key).where(LedgerTransaction.kind == "payout_request"))
+        ).all()
+    assert keys == [f"payout:{swept.created[0].id}:request"]
+    assert await balance_of(services.db, 11) == WorkerBalance(0, threshold + 10 * CENT, 0, 0)
+    assert await problems(services.db) == []
+
+
+async def test_a_restore_refused_for_want_of_funds_can_be_made_later(services: Services) -> None:
+    """Restoring a rejected credit the requester cannot pay leaves nothing behind, so once the requester
+    has the money the same restore pays the worker (a refusal must not use up the posting's key)."""
+    batch = await load_batch(services, products(3), overlap=1)
+    async with services.db.write() as session:
+        await add_worker(session, 1)
+    task = await work.next_task(services, 1)
+    await work.answer(services, 1, task.assignment_id, (await services.taxonomies.get(1)).tree.find(SKILLETS).id)
+    async with services.db.write() as session:
+        assert await credits.reject(session, task.assignment_id)
+        await batches.cancel(session, batch.id, REQUESTER)
+    async with services.db.write() as session:  # the requester spends what the cancellation refunded
+        funds = await ledger.requester_funds(session, REQUESTER)
+        await ledger.reserve_for_batch(session, 999, REQUESTER, funds.available, "USD")
+    reward = 20_000
+    async with services.db.write() as session:
+        assert not await credits.restore(session, task.assignment_id, 1, REQUESTER, reward)
+    async with services.db.write() as session:
+        await ledger.fund_requester(session, "fund:again", REQUESTER, reward)
+        assert await credits.restore(session, task.assignment_id, 1, REQUESTER, reward)
+    assert (await balance_of(services.db, 1)).available == reward
     assert await problems(services.db) == []
