@@ -10,7 +10,7 @@ no transaction row, leg or entry of it stays behind.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Account, LedgerEntry, LedgerTransaction
@@ -147,19 +147,78 @@ async def inconsistencies(session: AsyncSession) -> list[str]:
         .having(func.sum(LedgerEntry.amount) != 0)
     )
     problems += [f"transaction {tid} sums to {total}" for tid, total in unbalanced]
-    entry_sums = (
-        select(LedgerEntry.account_id, func.sum(LedgerEntry.amount).label("total"))
-        .group_by(LedgerEntry.account_id)
-        .subquery()
-    )
-    cached = await session.execute(
-        select(
-            Account.id, Account.kind, Account.owner_id, Account.balance, func.coalesce(entry_sums.c.total, 0)
-        ).outerjoin(entry_sums, entry_sums.c.account_id == Account.id)
-    )
-    for _, kind, owner, balance, total in cached:
-        if balance != total:
-            problems.append(f"account {kind}/{owner} caches {balance} but its entries sum to {total}")
-        if balance < 0 and kind not in MAY_GO_NEGATIVE:
-            problems.append(f"account {kind}/{owner} is negative: {balance}")
+    problems += [f"transaction {tid} ({key}) has no entries" for tid, key in await empty_transactions(session)]
+    for account in await account_totals(session):
+        name = f"account {account.kind}/{account.owner_id}"
+        if account.cached != account.total:
+            problems.append(f"{name} caches {account.cached} but its entries sum to {account.total}")
+        if account.cached < 0 and account.kind not in MAY_GO_NEGATIVE:
+            problems.append(f"{name} is negative: {account.cached}")
     return problems
+
+
+@dataclass(frozen=True)
+class AccountTotal:
+    id: int
+    kind: str
+    owner_id: int
+    cached: int  # the balance kept on the account row
+    total: int  # the sum of its entries: the balance itself
+
+
+_has_entries = exists().where(LedgerEntry.transaction_id == LedgerTransaction.id)
+
+
+async def empty_transactions(session: AsyncSession) -> list[tuple[int, str]]:
+    """Transactions (id, key) without entries: a posting cut short, whose key blocks the real one."""
+    rows = await session.execute(
+        select(LedgerTransaction.id, LedgerTransaction.key).where(~_has_entries).order_by(LedgerTransaction.id)
+    )
+    return [(tid, key) for tid, key in rows]
+
+
+async def account_totals(session: AsyncSession, ids: Sequence[int] | None = None) -> list[AccountTotal]:
+    """Each account's cached balance beside the sum of its entries (of the accounts `ids`, else all)."""
+    entry_sums = select(LedgerEntry.account_id, func.sum(LedgerEntry.amount).label("total")).group_by(
+        LedgerEntry.account_id
+    )
+    if ids is not None:
+        entry_sums = entry_sums.where(LedgerEntry.account_id.in_(ids))
+    totals = entry_sums.subquery()
+    query = (
+        select(Account.id, Account.kind, Account.owner_id, Account.balance, func.coalesce(totals.c.total, 0))
+        .outerjoin(totals, totals.c.account_id == Account.id)
+        .order_by(Account.kind, Account.owner_id)
+    )
+    if ids is not None:
+        query = query.where(Account.id.in_(ids))
+    return [AccountTotal(*row) for row in await session.execute(query)]
+
+
+async def stale_balances(session: AsyncSession) -> list[AccountTotal]:
+    """Accounts whose cached balance is not the sum of their entries, their rows locked and read again
+    under the lock: a posting that commits meanwhile on PostgreSQL is counted, and none can follow."""
+    stale = [account.id for account in await account_totals(session) if account.cached != account.total]
+    if not stale:
+        return []
+    # In the postings' lock order (kind, owner), so a repair cannot deadlock with them.
+    await session.execute(
+        select(Account.id).where(Account.id.in_(stale)).order_by(Account.kind, Account.owner_id).with_for_update()
+    )
+    return [account for account in await account_totals(session, stale) if account.cached != account.total]
+
+
+async def delete_empty_transactions(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Delete these transactions if they still have no entries: their keys become free for real postings."""
+    await session.execute(delete(LedgerTransaction).where(LedgerTransaction.id.in_(ids), ~_has_entries))
+
+
+async def set_balances_to_entries(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Set the cached balance of these accounts to the sum of their entries (lock them first)."""
+    total = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(LedgerEntry.account_id == Account.id)
+    await session.execute(
+        update(Account)
+        .where(Account.id.in_(ids))
+        .values(balance=total.scalar_subquery())
+        .execution_options(synchronize_session=False)
+    )
