@@ -97,8 +97,8 @@ async def _payouts_without_their_money(session: AsyncSession) -> list[str]:
     rejected one gave it back; a repaired phantom never had any)."""
     held = _request_moved().where(Payout.status.in_((PayoutStatus.REQUESTED, PayoutStatus.APPROVED)))
     return [
-        f"payout {payout_id} of worker {worker_id} ({status}) is for {amount} but its request put {moved} in flight"
-        for payout_id, worker_id, status, amount, moved in await session.execute(held)
+        f"payout {payout_id} of worker {worker} ({status}) is for {amount} but its request put {int(moved)} in flight"
+        for payout_id, worker, status, amount, moved in await session.execute(held)
         if moved != amount
     ]
 

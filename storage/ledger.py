@@ -192,7 +192,11 @@ async def account_totals(session: AsyncSession, ids: Sequence[int] | None = None
     )
     if ids is not None:
         query = query.where(Account.id.in_(ids))
-    return [AccountTotal(*row) for row in await session.execute(query)]
+    # PostgreSQL sums BIGINTs as NUMERIC: back to int, as every amount is.
+    return [
+        AccountTotal(id_, kind, owner, cached, int(total))
+        for id_, kind, owner, cached, total in await session.execute(query)
+    ]
 
 
 async def stale_balances(session: AsyncSession) -> list[AccountTotal]:

@@ -24,6 +24,7 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgresql: runs on PostgreSQL, when TEST_DATABASE_URL is set")
     config.addinivalue_line(
         "markers", "unsound_books: the test breaks the books on purpose; they are not checked after it"
     )
