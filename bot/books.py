@@ -62,7 +62,14 @@ async def plan_repair(session: AsyncSession) -> Repair:
         )
         if moved == 0
     ]
-    return Repair(phantoms, await ledger.empty_transactions(session), await ledger.stale_balances(session))
+    # A half-written posting only ever left a cache above its entries. Entries below zero are money
+    # paid twice, for a person to settle: a cache set to them would refuse the worker's next payouts.
+    balances = [
+        account
+        for account in await ledger.stale_balances(session)
+        if account.total >= 0 or account.kind in ledger.MAY_GO_NEGATIVE
+    ]
+    return Repair(phantoms, await ledger.empty_transactions(session), balances)
 
 
 async def repair(session: AsyncSession, plan: Repair) -> None:
@@ -79,7 +86,7 @@ async def repair(session: AsyncSession, plan: Repair) -> None:
     await ledger.set_balances_to_entries(session, [account.id for account in plan.balances])
 
 
-def _request_moved() -> Select[tuple[int, int, str, int, int]]:
+def _request_moved() -> Select[int, int, str, int, int]:
     """Each payout beside what its request transaction put in flight (0 when it has no entries)."""
     request_key = literal("payout:") + cast(Payout.id, String) + literal(":request")
     moved = (

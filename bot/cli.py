@@ -133,8 +133,13 @@ def _db_check(settings: Settings, args: argparse.Namespace) -> int:
     if not found:
         print("The books are sound.")
         return 0
-    hint = "" if args.repair else "; `crowdshelf db check --repair` mends what a half-written posting left"
-    print(f"{len(found)} broken invariant(s){hint}.")
+    if args.repair:
+        print(f"{len(found)} broken invariant(s) left that --repair does not mend: they need a person.")
+    else:
+        print(
+            f"{len(found)} broken invariant(s); `crowdshelf db check --repair` mends phantom payouts, "
+            "transactions without entries and cached balances."
+        )
     return 1
 
 

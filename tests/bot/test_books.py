@@ -101,7 +101,8 @@ async def test_db_check_reports_the_books_broken_as_in_the_issue(db: Database, c
         f"account payout_in_flight/{WORKER} caches 300000 but its entries sum to 150000",
         f"payout {phantom} of worker {WORKER} (requested) is for 150000 but its request put 0 in flight",
         f"worker {WORKER} has 300000 in requested payouts but 150000 in payout_in_flight",
-        "4 broken invariant(s); `crowdshelf db check --repair` mends what a half-written posting left.",
+        "4 broken invariant(s); `crowdshelf db check --repair` mends phantom payouts, "
+        "transactions without entries and cached balances.",
     ]
     assert await everything(db) == before, "a check writes nothing"
 
@@ -130,6 +131,32 @@ async def test_db_check_repair_mends_the_books_without_moving_money(db: Database
         await payouts.decide(session, real, ADMIN, approve=True)
     async with db.read() as session:
         assert (await ledger.worker_balance(session, WORKER)).paid == EARNED
+
+
+@pytest.mark.unsound_books
+async def test_db_check_repair_leaves_money_paid_twice_to_a_person(db: Database, crowdshelf: Any) -> None:
+    """An admin approved the phantom too: the worker was paid twice. --repair deletes the empty
+    transaction but moves no money and leaves the in-flight cache above its negative entries, so the
+    loss stays reported (exit 1) and the worker's next payouts are not refused for it."""
+    real, phantom = await broken_as_in_the_issue(db)
+    empty = await empty_transaction_id(db, phantom)
+    for payout_id in (real, phantom):
+        async with db.write() as session:
+            await payouts.decide(session, payout_id, ADMIN, approve=True)
+    left = [
+        f"account payout_in_flight/{WORKER} caches 0 but its entries sum to -150000",
+        f"payout {phantom} of worker {WORKER} (approved) is for 150000 but its request put 0 in flight",
+        f"worker {WORKER} has 0 in requested payouts but -150000 in payout_in_flight",
+    ]
+    status, out = await crowdshelf("db", "check", "--repair")
+    assert status == 1
+    assert out.splitlines() == [
+        "Repairing, in one transaction:",
+        f"  delete ledger transaction {empty} (payout:{phantom}:request): it has no entries",
+        *left,
+        "3 broken invariant(s) left that --repair does not mend: they need a person.",
+    ]
+    assert await problems(db) == left
 
 
 async def test_db_check_on_sound_books(services: Services, db: Database, crowdshelf: Any) -> None:
