@@ -2,6 +2,7 @@
 and on books broken as half-written payout requests left them."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,14 @@ WORKER = 1001
 ADMIN = 4242
 EARNED = 150_000  # $0.15
 THRESHOLD = 100_000
+Command = Callable[..., Awaitable[tuple[int, str]]]
 CONFIG_KEYS = ("BOT_TOKEN", "DATABASE_URL", "ADMIN_IDS", "REQUESTER_IDS", "CURRENCY", "PAYOUT_THRESHOLD", "LOG_LEVEL")
 
 
 @pytest.fixture
 def crowdshelf(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> Any:
+) -> Command:
     """Runs the `crowdshelf` command on the test's database; returns its exit status and what it printed."""
     for key in CONFIG_KEYS:
         monkeypatch.delenv(key, raising=False)
@@ -89,7 +91,7 @@ async def empty_transaction_id(db: Database, phantom: int) -> int:
 
 
 @pytest.mark.unsound_books
-async def test_db_check_reports_the_books_broken_as_in_the_issue(db: Database, crowdshelf: Any) -> None:
+async def test_db_check_reports_the_books_broken_as_in_the_issue(db: Database, crowdshelf: Command) -> None:
     """Each broken invariant is one line, then a count and the way to mend them; exit 1; nothing written."""
     _, phantom = await broken_as_in_the_issue(db)
     empty = await empty_transaction_id(db, phantom)
@@ -107,7 +109,7 @@ async def test_db_check_reports_the_books_broken_as_in_the_issue(db: Database, c
     assert await everything(db) == before, "a check writes nothing"
 
 
-async def test_db_check_repair_mends_the_books_without_moving_money(db: Database, crowdshelf: Any) -> None:
+async def test_db_check_repair_mends_the_books_without_moving_money(db: Database, crowdshelf: Command) -> None:
     """--repair shows its changes, then rejects the phantom, deletes the empty transaction and sets the
     cache to its entries, in one transaction; the real payout can then be paid, once."""
     real, phantom = await broken_as_in_the_issue(db)
@@ -134,7 +136,7 @@ async def test_db_check_repair_mends_the_books_without_moving_money(db: Database
 
 
 @pytest.mark.unsound_books
-async def test_db_check_repair_leaves_money_paid_twice_to_a_person(db: Database, crowdshelf: Any) -> None:
+async def test_db_check_repair_leaves_money_paid_twice_to_a_person(db: Database, crowdshelf: Command) -> None:
     """An admin approved the phantom too: the worker was paid twice. --repair deletes the empty
     transaction but moves no money and leaves the in-flight cache above its negative entries, so the
     loss stays reported (exit 1) and the worker's next payouts are not refused for it."""
@@ -159,7 +161,7 @@ async def test_db_check_repair_leaves_money_paid_twice_to_a_person(db: Database,
     assert await problems(db) == left
 
 
-async def test_db_check_on_sound_books(services: Services, db: Database, crowdshelf: Any) -> None:
+async def test_db_check_on_sound_books(services: Services, db: Database, crowdshelf: Command) -> None:
     """Answers, a paid payout and a waiting one: one line saying the books are sound, exit 0; and
     --repair finds nothing to change."""
     await load_batch(services, products(4), overlap=1)
