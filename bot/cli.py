@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import aggregation, aggregation_files, batch_files, batches, log_masking, payouts, taxonomies
+from bot import aggregation, aggregation_files, batch_files, batches, books, log_masking, payouts, taxonomies
 from bot.app import TokenRejected, allowed_updates, build_application
 from bot.batches import BatchSpec
 from bot.config import MissingToken, Settings
@@ -47,6 +47,16 @@ def _parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database schema").add_subparsers(required=True, metavar="ACTION")
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(handler=_db_upgrade)
+    check = db.add_parser(
+        "check", help="report every broken invariant of the books (read-only, safe while the bot runs)"
+    )
+    check.add_argument(
+        "--repair",
+        action="store_true",
+        help="first mend, in one transaction, what a half-written posting left: phantom payouts, "
+        "transactions without entries, cached balances that differ from their entries",
+    )
+    check.set_defaults(handler=_db_check)
 
     taxonomy = commands.add_parser("taxonomy", help="category trees").add_subparsers(required=True, metavar="ACTION")
     load = taxonomy.add_parser(
@@ -99,6 +109,57 @@ def _run(settings: Settings, _: argparse.Namespace) -> None:
 def _db_upgrade(settings: Settings, _: argparse.Namespace) -> None:
     migrate.upgrade(settings.database_url)
     print("Database is up to date.")
+
+
+def _db_check(settings: Settings, args: argparse.Namespace) -> int:
+    currency = settings.currency
+
+    async def check() -> list[str]:
+        db = connect(settings.database_url)
+        try:
+            if not args.repair:
+                async with db.snapshot() as session:
+                    return await books.problems(session)
+            async with db.write() as session:
+                plan = await books.plan_repair(session)
+                _print_repair(plan, currency)
+                await books.repair(session, plan)
+                return await books.problems(session)
+        finally:
+            await db.dispose()
+
+    found = asyncio.run(check())
+    for problem in found:
+        print(problem)
+    if not found:
+        print("The books are sound.")
+        return 0
+    if args.repair:
+        print(f"{len(found)} broken invariant(s) left that --repair does not mend: they need a person.")
+    else:
+        print(
+            f"{len(found)} broken invariant(s); `crowdshelf db check --repair` mends phantom payouts, "
+            "transactions without entries and cached balances."
+        )
+    return 1
+
+
+def _print_repair(plan: books.Repair, currency: str) -> None:
+    """The change about to be made, before it is made (in the same transaction)."""
+    if not plan:
+        print("Nothing to repair.")
+        return
+    print("Repairing, in one transaction:")
+    for phantom in plan.phantoms:
+        amount = format_money(phantom.amount_micros, currency)
+        print(
+            f"  reject payout {phantom.payout_id} of worker {phantom.worker_id} ({amount}): its request moved no money"
+        )
+    for transaction_id, key in plan.empty_transactions:
+        print(f"  delete ledger transaction {transaction_id} ({key}): it has no entries")
+    for account in plan.balances:
+        before, after = format_money(account.cached, currency), format_money(account.total, currency)
+        print(f"  set account {account.kind}/{account.owner_id} from {before} to {after}, the sum of its entries")
 
 
 def _taxonomy_load(settings: Settings, args: argparse.Namespace) -> None:

@@ -74,6 +74,16 @@ class Database:
             yield session
 
     @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A read session whose queries all see one moment of the database, for checks that compare
+        tables while the bot writes: SQLite's read transactions do that; PostgreSQL's need REPEATABLE READ."""
+        async with self.sessions() as session:
+            if self.engine.dialect.name == "postgresql":
+                options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+                await session.connection(execution_options=options)
+            yield session
+
+    @asynccontextmanager
     async def _transaction(self, write: bool) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
             await session.connection(execution_options={_WRITE_OPTION: write})

@@ -3,12 +3,14 @@
 Each transaction carries an idempotency key; posting the same key twice is a no-op.
 Account balances are cached on the account row and updated in the same database transaction
 with a guarded UPDATE, so a balance can never go below zero even under concurrency.
+A posting is all or nothing by itself (a savepoint): whatever its caller does with a refusal,
+no transaction row, leg or entry of it stays behind.
 """
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Account, LedgerEntry, LedgerTransaction
@@ -59,7 +61,7 @@ _find_account = select(_accounts.c.balance).where(
 async def post(session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], memo: str = "") -> bool:
     """Post a balanced transaction once per key. Returns False if the key was already posted.
 
-    The caller's database transaction must roll back on Overdraft (Database.write does).
+    On Overdraft nothing of the posting is written, and the caller's transaction may go on.
     """
     return await post_with_balances(session, key, kind, legs, memo) is not None
 
@@ -71,6 +73,15 @@ async def post_with_balances(
     shows a balance needs no second read. None if the key was already posted."""
     if sum(leg.amount for leg in legs) != 0 or not legs:
         raise ValueError(f"unbalanced transaction {key}: {legs}")
+    # The refusal comes after the transaction row and the legs sorted before the refused one are
+    # written: the savepoint takes them back, so a caller that catches it and commits keeps none.
+    async with session.begin_nested():
+        return await _post(session, key, kind, legs, memo)
+
+
+async def _post(
+    session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], memo: str
+) -> dict[tuple[str, int], int] | None:
     inserted = await session.execute(_insert_transaction(session), {"key": key, "kind": kind, "memo": memo[:512]})
     transaction_id = inserted.scalar_one_or_none()
     if transaction_id is None:
@@ -136,19 +147,82 @@ async def inconsistencies(session: AsyncSession) -> list[str]:
         .having(func.sum(LedgerEntry.amount) != 0)
     )
     problems += [f"transaction {tid} sums to {total}" for tid, total in unbalanced]
-    entry_sums = (
-        select(LedgerEntry.account_id, func.sum(LedgerEntry.amount).label("total"))
-        .group_by(LedgerEntry.account_id)
-        .subquery()
-    )
-    cached = await session.execute(
-        select(
-            Account.id, Account.kind, Account.owner_id, Account.balance, func.coalesce(entry_sums.c.total, 0)
-        ).outerjoin(entry_sums, entry_sums.c.account_id == Account.id)
-    )
-    for _, kind, owner, balance, total in cached:
-        if balance != total:
-            problems.append(f"account {kind}/{owner} caches {balance} but its entries sum to {total}")
-        if balance < 0 and kind not in MAY_GO_NEGATIVE:
-            problems.append(f"account {kind}/{owner} is negative: {balance}")
+    problems += [f"transaction {tid} ({key}) has no entries" for tid, key in await empty_transactions(session)]
+    for account in await account_totals(session):
+        name = f"account {account.kind}/{account.owner_id}"
+        if account.cached != account.total:
+            problems.append(f"{name} caches {account.cached} but its entries sum to {account.total}")
+        if account.cached < 0 and account.kind not in MAY_GO_NEGATIVE:
+            problems.append(f"{name} is negative: {account.cached}")
     return problems
+
+
+@dataclass(frozen=True)
+class AccountTotal:
+    id: int
+    kind: str
+    owner_id: int
+    cached: int  # the balance kept on the account row
+    total: int  # the sum of its entries: the balance itself
+
+
+_has_entries = exists().where(LedgerEntry.transaction_id == LedgerTransaction.id)
+
+
+async def empty_transactions(session: AsyncSession) -> list[tuple[int, str]]:
+    """Transactions (id, key) without entries: a posting cut short, whose key blocks the real one."""
+    rows = await session.execute(
+        select(LedgerTransaction.id, LedgerTransaction.key).where(~_has_entries).order_by(LedgerTransaction.id)
+    )
+    return [(tid, key) for tid, key in rows]
+
+
+async def account_totals(session: AsyncSession, ids: Sequence[int] | None = None) -> list[AccountTotal]:
+    """Each account's cached balance beside the sum of its entries (of the accounts `ids`, else all)."""
+    entry_sums = select(LedgerEntry.account_id, func.sum(LedgerEntry.amount).label("total")).group_by(
+        LedgerEntry.account_id
+    )
+    if ids is not None:
+        entry_sums = entry_sums.where(LedgerEntry.account_id.in_(ids))
+    totals = entry_sums.subquery()
+    query = (
+        select(Account.id, Account.kind, Account.owner_id, Account.balance, func.coalesce(totals.c.total, 0))
+        .outerjoin(totals, totals.c.account_id == Account.id)
+        .order_by(Account.kind, Account.owner_id)
+    )
+    if ids is not None:
+        query = query.where(Account.id.in_(ids))
+    # PostgreSQL sums BIGINTs as NUMERIC: back to int, as every amount is.
+    return [
+        AccountTotal(id_, kind, owner, cached, int(total))
+        for id_, kind, owner, cached, total in await session.execute(query)
+    ]
+
+
+async def stale_balances(session: AsyncSession) -> list[AccountTotal]:
+    """Accounts whose cached balance is not the sum of their entries, their rows locked and read again
+    under the lock: a posting that commits meanwhile on PostgreSQL is counted, and none can follow."""
+    stale = [account.id for account in await account_totals(session) if account.cached != account.total]
+    if not stale:
+        return []
+    # In the postings' lock order (kind, owner), so a repair cannot deadlock with them.
+    await session.execute(
+        select(Account.id).where(Account.id.in_(stale)).order_by(Account.kind, Account.owner_id).with_for_update()
+    )
+    return [account for account in await account_totals(session, stale) if account.cached != account.total]
+
+
+async def delete_empty_transactions(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Delete these transactions if they still have no entries: their keys become free for real postings."""
+    await session.execute(delete(LedgerTransaction).where(LedgerTransaction.id.in_(ids), ~_has_entries))
+
+
+async def set_balances_to_entries(session: AsyncSession, ids: Sequence[int]) -> None:
+    """Set the cached balance of these accounts to the sum of their entries (lock them first)."""
+    total = select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(LedgerEntry.account_id == Account.id)
+    await session.execute(
+        update(Account)
+        .where(Account.id.in_(ids))
+        .values(balance=total.scalar_subquery())
+        .execution_options(synchronize_session=False)
+    )

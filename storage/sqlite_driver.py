@@ -6,6 +6,10 @@ for every statement. An answer's dozen statements cost fifty of them. Here a sta
 its rows fetched and its cursor closed in one hand-off, and the awaitables SQLAlchemy's adapter
 calls afterwards read what came back: fifteen hand-offs an answer, BEGIN and COMMIT included.
 
+A savepoint (every ledger posting has one) costs no hand-off of its own: SAVEPOINT and RELEASE return
+nothing and cannot fail inside a transaction, so they wait and go to SQLite with the next statement,
+or the COMMIT, in its hand-off.
+
 SQLite still runs in a thread, never on the event loop: a long statement (a big batch file, an
 export) must not stall every other user's buttons. The classes follow aiosqlite's interface, the
 one SQLAlchemy's adapter is written against; `connect` plugs them in with `async_creator`.
@@ -20,6 +24,8 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 Description = tuple[tuple[Any, ...], ...] | None
+# Statements that may wait for the next one (see the module's docstring).
+RIDES_ALONG = ("SAVEPOINT ", "RELEASE SAVEPOINT ")
 
 
 class Connection:
@@ -28,6 +34,7 @@ class Connection:
     def __init__(self, connection: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
         self._connection: sqlite3.Connection | None = connection  # None once closed, as aiosqlite has it
         self._thread = thread
+        self._waiting: list[str] = []  # statements that go with the next one (RIDES_ALONG)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Call `function(*args)` in the connection's thread; the one hand-off of every call here."""
@@ -46,9 +53,17 @@ class Connection:
         return cursor
 
     async def commit(self) -> None:
-        await self.run(self._open().commit)
+        await self.run(commit, self._open(), self.take_waiting())
+
+    def defer(self, sql: str) -> None:
+        self._waiting.append(sql)
+
+    def take_waiting(self) -> list[str]:
+        waiting, self._waiting = self._waiting, []
+        return waiting
 
     async def rollback(self) -> None:
+        self._waiting.clear()  # the rollback undoes them anyway
         connection = self._open()
         # The engine rolls back every connection it takes back, committed or not; after a COMMIT
         # there is nothing to undo, and the hand-off would cost every transaction one more.
@@ -99,6 +114,10 @@ class Cursor:
         await self.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> "Cursor":
+        if sql.startswith(RIDES_ALONG) and not parameters:
+            self._connection.defer(sql)
+            self.description, self._rows, self.rowcount = None, [], -1
+            return self
         await self._run(lambda cursor: cursor.execute(sql, parameters))
         return self
 
@@ -125,21 +144,31 @@ class Cursor:
         self._rows = []
 
     async def _run(self, statement: Callable[[sqlite3.Cursor], object]) -> None:
-        outcome = await self._connection.run(_run_statement, self._connection._open(), statement)
+        connection = self._connection
+        outcome = await connection.run(_run_statement, connection._open(), connection.take_waiting(), statement)
         self.description, self._rows, self.rowcount, self.lastrowid = outcome
 
 
 def _run_statement(
-    connection: sqlite3.Connection, statement: Callable[[sqlite3.Cursor], object]
+    connection: sqlite3.Connection, waiting: list[str], statement: Callable[[sqlite3.Cursor], object]
 ) -> tuple[Description, list[Any], int, int | None]:
     cursor = connection.cursor()
     try:
+        for sql in waiting:
+            cursor.execute(sql)
         statement(cursor)
         rows = cursor.fetchall() if cursor.description else []
         # rowcount of an UPDATE … RETURNING is only known once its rows are fetched, hence read last
         return cursor.description, rows, cursor.rowcount, cursor.lastrowid
     finally:
         cursor.close()
+
+
+def commit(connection: sqlite3.Connection, waiting: list[str]) -> None:
+    """COMMIT, after the statements waiting for it (in the connection's thread)."""
+    for sql in waiting:
+        connection.execute(sql)
+    connection.commit()
 
 
 def creator(path: str, pragmas: Sequence[str]) -> Callable[[], Any]:

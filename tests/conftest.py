@@ -5,13 +5,13 @@ import asyncio
 import os
 import random
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from bot import gold
+from bot import books, gold
 from bot.config import Settings
 from bot.services import Services, build_services
 from storage import migrate
@@ -21,6 +21,13 @@ from storage.models import Base
 TOKEN = "123456:TEST-TOKEN"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgresql: runs on PostgreSQL, when TEST_DATABASE_URL is set")
+    config.addinivalue_line(
+        "markers", "unsound_books: the test breaks the books on purpose; they are not checked after it"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -73,6 +80,31 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     _run_sql(url, f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     return url
+
+
+@pytest.fixture(autouse=True)
+def sound_books(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test that used the database, its books must be sound (bot.books.problems).
+
+    Set up before the test's other fixtures, so it looks after they stopped (the bot included).
+    """
+    if "db" not in request.fixturenames or request.node.get_closest_marker("unsound_books"):
+        yield
+        return
+    url = request.getfixturevalue("database_url")
+    yield
+    found = asyncio.run(_problems(url))
+    if found:
+        pytest.fail("the books are not sound after this test:\n" + "\n".join(found), pytrace=False)
+
+
+async def _problems(url: str) -> list[str]:
+    database = connect(url)
+    try:
+        async with database.read() as session:
+            return await books.problems(session)
+    finally:
+        await database.dispose()
 
 
 @pytest.fixture

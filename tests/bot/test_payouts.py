@@ -19,18 +19,20 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import credits, jobs, ledger, payouts, work
+from bot import batches, credits, jobs, ledger, payouts, work
+from bot import books as invariants
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.ledger import NotEnoughFunds, WorkerBalance
 from bot.money import MICROS
 from bot.payout_methods import Method, normalise
 from bot.payouts import AlreadyDecided, PayoutView
-from bot.services import Services
+from bot.services import Services, build_services
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.db import Database, connect
 from storage.models import Assignment, Base, Batch, Item, LedgerTransaction, Payout, PayoutMethod, User
 from storage.states import CreditState, PayoutStatus
+from tests.conftest import make_settings
 from tests.factories import REQUESTER, SKILLETS, load_batch, products
 
 CENT = MICROS // 100
@@ -786,3 +788,97 @@ async def test_sweep_requests_reminds_once_and_skips_suspended(services: Service
     assert (await balance_of(services.db, 13)).available == threshold * 2
     assert (await balance_of(services.db, 14)).available == threshold - CENT
     assert await problems(services.db) == []
+
+
+async def test_a_refused_sweep_request_leaves_nothing(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A commit between the sweep's read of the balance and its posting (another process's payout, say)
+    makes the posting refuse: the worker's payout row, ledger transaction and in-flight balance are not
+    kept, and the next worker is still paid."""
+    threshold = services.settings.payout_threshold_micros
+    async with services.db.write() as session:
+        for worker_id in (11, 12):
+            await add_worker(session, worker_id, method=("paypal", f"w{worker_id}@example.com"))
+            await make_available(session, worker_id, threshold + 10 * CENT)
+    real = ledger.worker_balance
+
+    async def read_before_a_payout_of_ten_cents(session: AsyncSession, worker_id: int) -> WorkerBalance:
+        balance = await real(session, worker_id)
+        return balance if worker_id != 11 else WorkerBalance(0, balance.available + 10 * CENT, 0, 0)
+
+    monkeypatch.setattr(ledger, "worker_balance", read_before_a_payout_of_ten_cents)
+    swept = await jobs.sweep_payouts(services)
+    monkeypatch.undo()
+    assert [view.worker_id for view in swept.created] == [12]
+    async with services.db.read() as session:
+        assert (await session.execute(select(Payout.worker_id))).scalars().all() == [12]
+        keys = (
+            await session.scalars(select(LedgerTransaction.key).where(LedgerTransaction.kind == "payout_request"))
+        ).all()
+    assert keys == [f"payout:{swept.created[0].id}:request"]
+    assert await balance_of(services.db, 11) == WorkerBalance(0, threshold + 10 * CENT, 0, 0)
+    assert await problems(services.db) == []
+
+
+async def test_a_restore_refused_for_want_of_funds_can_be_made_later(services: Services) -> None:
+    """Restoring a rejected credit the requester cannot pay leaves nothing behind, so once the requester
+    has the money the same restore pays the worker (a refusal must not use up the posting's key)."""
+    batch = await load_batch(services, products(3), overlap=1)
+    async with services.db.write() as session:
+        await add_worker(session, 1)
+    task = await work.next_task(services, 1)
+    await work.answer(services, 1, task.assignment_id, (await services.taxonomies.get(1)).tree.find(SKILLETS).id)
+    async with services.db.write() as session:
+        assert await credits.reject(session, task.assignment_id)
+        await batches.cancel(session, batch.id, REQUESTER)
+    async with services.db.write() as session:  # the requester spends what the cancellation refunded
+        funds = await ledger.requester_funds(session, REQUESTER)
+        await ledger.reserve_for_batch(session, 999, REQUESTER, funds.available, "USD")
+    reward = 20_000
+    async with services.db.write() as session:
+        assert not await credits.restore(session, task.assignment_id, 1, REQUESTER, reward)
+    async with services.db.write() as session:
+        await ledger.fund_requester(session, "fund:again", REQUESTER, reward)
+        assert await credits.restore(session, task.assignment_id, 1, REQUESTER, reward)
+    assert (await balance_of(services.db, 1)).available == reward
+    assert await problems(services.db) == []
+
+
+@pytest.mark.parametrize("database_url", [pytest.param("postgresql", marks=pytest.mark.postgresql)], indirect=True)
+async def test_payout_requests_and_sweeps_from_two_processes_pay_each_earning_once(
+    services: Services, database_url: str
+) -> None:
+    """Ten workers with $0.15 each (threshold $0.10): 50 concurrent /payout requests and payout sweeps
+    for them, from two database engines as two bot processes. Each worker gets one payout of $0.15,
+    every payout's money is in flight, and the books hold (SQLite serialises writes; this race is
+    PostgreSQL's, where a commit lands between a request's read of the balance and its posting)."""
+    workers = range(21, 31)
+    earned = 15 * CENT
+    async with services.db.write() as session:
+        for worker_id in workers:
+            await add_worker(session, worker_id, method=("paypal", f"w{worker_id}@example.com"))
+            await make_available(session, worker_id, earned)
+    settings = make_settings(database_url, payout_threshold="0.10")
+    other = connect(database_url)
+    processes = [build_services(settings, services.db), build_services(settings, other)]
+
+    async def slash_payout(process: Services, worker_id: int) -> None:
+        """What /payout does: one write, a refusal rolls it back."""
+        try:
+            async with process.db.write() as session:
+                await payouts.request(session, worker_id, settings.payout_threshold_micros, "USD")
+        except DomainError:
+            pass
+
+    calls = [
+        jobs.sweep_payouts(processes[n % 2]) if n % 5 == 0 else slash_payout(processes[n % 2], workers[n % 10])
+        for n in range(50)
+    ]
+    try:
+        await asyncio.gather(*calls)
+    finally:
+        await other.dispose()
+    async with services.db.read() as session:
+        paid = (await session.execute(select(Payout.worker_id, Payout.amount_micros).order_by(Payout.worker_id))).all()
+        found = await invariants.problems(session)
+    assert paid == [(worker_id, earned) for worker_id in workers], "one payout per worker, for what they earned"
+    assert found == []

@@ -13,6 +13,7 @@ from storage.models import Account, LedgerEntry, LedgerTransaction
 PLATFORM = "platform"
 FUNDS = "requester_available"
 EARNED = "worker_pending"
+HELD = "escrow"  # sorts before EARNED
 
 
 def fund(owner: int, amount: int) -> list[Leg]:
@@ -110,6 +111,29 @@ async def test_overdraft_raises_and_leaves_nothing(db: Database) -> None:
     assert await balance(db, FUNDS, 1) == 0
 
 
+async def test_a_refused_posting_leaves_nothing_when_its_caller_goes_on(db: Database) -> None:
+    """A caller that catches Overdraft and commits keeps nothing of the refused posting: no transaction
+    row, no entry, and no leg applied before the refused one (HELD sorts before EARNED, so its
+    credit comes first), while the rest of the caller's work is kept."""
+    await post(db, "fund:1", fund(1, 100))
+    await post(db, "spend:1", spend(1, 2, 100))
+    before = await counts(db)
+    async with db.write() as session:
+        with pytest.raises(Overdraft):
+            await ledger.post(session, "hold:1", "test", [Leg(EARNED, 2, -150), Leg(HELD, 2, 150)])
+        assert await ledger.post(session, "hold:2", "test", [Leg(EARNED, 2, -60), Leg(HELD, 2, 60)])
+    assert await counts(db) == (before[0] + 1, before[1] + 2)
+    assert await balance(db, HELD, 2) == 60
+    assert await balance(db, EARNED, 2) == 40
+    async with db.read() as session:
+        keys = set(await session.scalars(select(LedgerTransaction.key)))
+    assert "hold:1" not in keys
+    assert await problems(db) == []
+    # The refused key is not used up either.
+    await post(db, "spend:2", [Leg(PLATFORM, PLATFORM_OWNER, -110), Leg(EARNED, 2, 110)])
+    assert await post(db, "hold:1", [Leg(EARNED, 2, -150), Leg(HELD, 2, 150)])
+
+
 async def test_only_platform_may_go_negative(db: Database) -> None:
     """The platform account may go below zero; any other account kind may not, not even by one micro."""
     await post(db, "fund:1", fund(1, 5))
@@ -124,6 +148,7 @@ async def test_only_platform_may_go_negative(db: Database) -> None:
     assert await problems(db) == []
 
 
+@pytest.mark.unsound_books
 async def test_inconsistencies_detect_tampered_cached_balance(db: Database) -> None:
     """Changing a cached balance behind the ledger's back is reported, naming the account."""
     await post(db, "fund:1", fund(1, 100))
@@ -136,6 +161,7 @@ async def test_inconsistencies_detect_tampered_cached_balance(db: Database) -> N
     assert f"{FUNDS}/1" in found[0] and "101" in found[0] and "100" in found[0]
 
 
+@pytest.mark.unsound_books
 async def test_inconsistencies_detect_negative_and_unbalanced(db: Database) -> None:
     """A non-platform account below zero and a transaction whose entries do not sum to zero are both reported."""
     await post(db, "fund:1", fund(1, 100))

@@ -54,6 +54,32 @@ async def test_a_statement_is_one_hand_off(sqlite_db: Database, monkeypatch: pyt
     assert calls == ["_run_statement"] * 2 + ["rollback"]  # BEGIN, SELECT, and the end of the read
 
 
+async def test_a_savepoint_rides_along_with_the_next_statement(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SAVEPOINT and RELEASE go to SQLite in the hand-off of the statement after them (or the COMMIT),
+    so a savepoint costs no hand-off; rolled back, it still undoes what ran inside it, and nothing else."""
+    async with sqlite_db.write() as session:
+        await session.execute(text("SELECT 1"))
+    calls = count_hand_offs(monkeypatch)
+    async with sqlite_db.write() as session:
+        async with session.begin_nested():
+            await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'kept')"))
+        with pytest.raises(IntegrityError):
+            async with session.begin_nested():
+                await session.execute(text("INSERT INTO notes (id, body) VALUES (2, 'undone')"))
+                await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'a duplicate')"))
+        async with session.begin_nested():
+            await session.execute(text("INSERT INTO notes (id, body) VALUES (3, 'kept too')"))
+    # BEGIN, four INSERTs, ROLLBACK TO, COMMIT (with the last RELEASE)
+    assert calls == ["_run_statement"] * 6 + ["commit"]
+    async with sqlite_db.read() as session:
+        assert (await session.execute(text("SELECT id, body FROM notes ORDER BY id"))).all() == [
+            (1, "kept"),
+            (3, "kept too"),
+        ]
+
+
 async def test_update_returning_reports_rows_and_rowcount(sqlite_db: Database) -> None:
     async with sqlite_db.write() as session:
         await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'A'), (2, 'B')"))
