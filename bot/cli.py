@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy import inspect
+
 from bot import aggregation, aggregation_files, batch_files, batches, books, log_masking, payouts, taxonomies
 from bot.app import TokenRejected, allowed_updates, build_application
 from bot.batches import BatchSpec
@@ -117,6 +119,10 @@ def _db_check(settings: Settings, args: argparse.Namespace) -> int:
     async def check() -> list[str]:
         db = connect(settings.database_url)
         try:
+            async with db.engine.connect() as connection:
+                migrated = await connection.run_sync(lambda sync: inspect(sync).has_table("ledger_transactions"))
+            if not migrated:
+                raise DomainError("DATABASE_URL holds no crowdshelf tables yet: run `crowdshelf db upgrade` first.")
             if not args.repair:
                 async with db.snapshot() as session:
                     return await books.problems(session)

@@ -213,3 +213,18 @@ async def test_answers_over_the_per_worker_cap_are_reported(services: Services, 
     async with db.write() as session:
         await session.execute(update(Batch).values(max_answers=1))
     assert await problems(db) == [f"worker {WORKER} gave 2 answers in batch {batch.id}, over its cap of 1"]
+
+
+def test_db_check_on_a_database_never_migrated_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for key in CONFIG_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    assert cli.main(["db", "check"]) == 2
+    printed = capsys.readouterr()
+    assert printed.out == ""
+    assert printed.err.splitlines() == [
+        "DATABASE_URL holds no crowdshelf tables yet: run `crowdshelf db upgrade` first."
+    ]
