@@ -417,8 +417,8 @@ def _cap_hint(cost: Cost) -> str:
         return ""
     return (
         f"\n\n💡 Each worker may give only {cost.cap} answer(s) here (max_share), so many must take the "
-        "quiz first and the quizzes cost more than the work. For a small batch, put max_share=1 in the "
-        "caption."
+        "quiz first and the quizzes cost more than the work. For a small batch, leave max_share out of the "
+        "caption: then a worker may answer every product."
     )
 
 
