@@ -46,10 +46,7 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             parts = [part.strip() for part in value.replace(";", ",").split(",")]
-            odd = [part for part in parts if part and not part.lstrip("-").isdigit()]
-            if odd:
-                raise ValueError(f"must be Telegram user ids (numbers) separated by commas, not {odd[0]!r}")
-            return frozenset(int(part) for part in parts if part)
+            return frozenset(_user_id(part) for part in parts if part)
         if isinstance(value, int):
             return frozenset({value})
         return value
@@ -102,6 +99,13 @@ class Settings(BaseSettings):
                 "(send /newbot), then put BOT_TOKEN=<the token it gives you> in .env"
             )
         return token
+
+
+def _user_id(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"must be Telegram user ids (numbers) separated by commas, not {text!r}") from None
 
 
 def load_settings() -> Settings:
