@@ -4,9 +4,10 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import TypeVar
 from urllib.parse import urlparse
 
 from bot.errors import InvalidInput
@@ -31,6 +32,8 @@ FORMULA = re.compile(r"[=@\t\r]|[+-][^\d\s.,]")
 # half of a UTF-16 pair (a JSON "\ud800"), and other control characters (tab and line breaks aside)
 # have no place in a product. Such a row is refused like any other bad row.
 NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+QUOTED_LIMIT = 60  # a value quoted in a problem: enough to find it in the file, short enough for many problems
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ def _file_kind(filename: str, text: str) -> str:
 
 def _csv_rows(text: str) -> Iterator[Row]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [name.strip() for name in reader.fieldnames or []]
+    header = [name.strip() for name in _read_csv(lambda: reader.fieldnames, 1) or []]
     missing = [column for column in REQUIRED if column not in header]
     if missing:
         raise InvalidInput(
@@ -79,12 +82,24 @@ def _csv_rows(text: str) -> Iterator[Row]:
     reader.fieldnames = header
     while True:
         first_line = reader.line_num + 1  # a quoted cell may span lines: name the row by where it starts
-        record = next(reader, None)
+        record = _read_csv(lambda: next(reader, None), first_line)
         if record is None:
             return
         if None in record:
             raise InvalidInput(f"Line {first_line} has more cells than the header row.")
         yield Row(f"line {first_line}", {key: (value or "").strip() for key, value in record.items()})
+
+
+def _read_csv(read: Callable[[], T], line: int) -> T:
+    """What `read` reads from the CSV reader. On text, with the lenient default dialect, the csv module
+    refuses only a cell above its field size limit: that is said in plain words, naming the line."""
+    try:
+        return read()
+    except csv.Error:
+        raise InvalidInput(
+            f"Line {line} has a cell longer than {csv.field_size_limit():,} characters; "
+            f"a product's description may have at most {LIMITS['description']:,}."
+        ) from None
 
 
 def _json_rows(text: str) -> Iterator[Row]:
@@ -126,7 +141,9 @@ def _object_row(where: str, record: object) -> Row:
     values = {}
     for key, value in record.items():
         if isinstance(value, (dict, list)):
-            raise InvalidInput(f"{where.capitalize()}: {key} must be a single value, not a list or object.")
+            raise InvalidInput(
+                f"{where.capitalize()}: {_quoted(str(key))} must be a single value, not a list or object."
+            )
         values[str(key).strip()] = _text(value)
     return Row(where, values)
 
@@ -170,7 +187,7 @@ def _row_problems(row: Row, leaf_only: bool, tree: Tree, root_id: int | None, fi
             found.append(f"{column} is empty")
     item_id = values.get("item_id", "")
     if item_id in first_seen:
-        found.append(f"item_id {item_id!r} repeats {first_seen[item_id]}")
+        found.append(f"item_id {_quoted(item_id)} repeats {first_seen[item_id]}")
     elif item_id:
         first_seen[item_id] = row.where
     for column, limit in LIMITS.items():
@@ -185,18 +202,25 @@ def _row_problems(row: Row, leaf_only: bool, tree: Tree, root_id: int | None, fi
             found.append(f"{column} contains {what} (U+{ord(odd[0]):04X})")
     url = values.get("image_url", "")
     if url and not _is_web_url(url):
-        found.append(f"image_url {url[:80]!r} is not an http(s) address")
+        found.append(f"image_url {_quoted(url)} is not an http(s) address")
     for column in ("gold_category", "proposed_category"):
         reference = values.get(column, "")
         if reference:
             node = tree.find(reference)
             if node is None:
-                found.append(f"{column} {reference[:80]!r} is not a category of the taxonomy")
+                found.append(f"{column} {_quoted(reference)} is not a category of the taxonomy")
             elif not tree.is_within(node.id, root_id) or node.id == root_id:
-                found.append(f"{column} {reference[:80]!r} is outside the batch's root category")
+                found.append(f"{column} {_quoted(reference)} is outside the batch's root category")
             elif column == "gold_category" and leaf_only and not tree.is_leaf(node.id):
-                found.append(f"gold_category {reference[:80]!r} has subcategories, but this batch accepts leaves only")
+                found.append(
+                    f"gold_category {_quoted(reference)} has subcategories, but this batch accepts leaves only"
+                )
     return found
+
+
+def _quoted(value: str) -> str:
+    """A value from the file as a problem quotes it: a long one cut, so that many problems fit in a message."""
+    return repr(value if len(value) <= QUOTED_LIMIT else value[: QUOTED_LIMIT - 1] + "…")
 
 
 def _is_web_url(url: str) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 from bot import aggregation, aggregation_files, batch_files, batches, books, log_masking, payouts, taxonomies
 from bot.app import TokenRejected, allowed_updates, build_application
 from bot.batches import BatchSpec
-from bot.config import MissingToken, Settings
+from bot.config import ConfigError, MissingToken, Settings, load_settings
 from bot.errors import DomainError
 from bot.money import format_money, typed_amount
 from bot.services import build_services
@@ -24,8 +24,12 @@ from taxonomy import DEFAULT_TAXONOMY_NAME, TaxonomyError, parse_file
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request at INFO; that drowns the bot's own log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)

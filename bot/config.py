@@ -1,19 +1,29 @@
 """Settings read from the environment or `.env`; the key names are a public interface."""
 
+import logging
 from decimal import Decimal
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.money import to_micros
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///crowdshelf.db"
 PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "your-token-here", "<token>", "123456:ABC"}
+# The database back ends the bot runs on, each with the async driver it needs.
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 
 
 class MissingToken(ValueError):
     """Raised when the bot is asked to run without a usable BOT_TOKEN."""
+
+
+class ConfigError(ValueError):
+    """A setting cannot be used; `str(error)` is one line naming the key and what is wrong."""
 
 
 class Settings(BaseSettings):
@@ -36,16 +46,45 @@ class Settings(BaseSettings):
     def _split_ids(cls, value: object) -> object:
         if isinstance(value, str):
             parts = [part.strip() for part in value.replace(";", ",").split(",")]
-            return frozenset(int(part) for part in parts if part)
+            return frozenset(_user_id(part) for part in parts if part)
         if isinstance(value, int):
             return frozenset({value})
         return value
 
-    @field_validator("payout_threshold")
+    @field_validator("payout_threshold", mode="before")
     @classmethod
-    def _is_money(cls, value: Decimal) -> Decimal:
-        to_micros(value)  # refuses negatives and sub-micro precision at start-up, not at first payout
+    def _is_money(cls, value: object) -> object:
+        # refuses words, negatives and sub-micro precision at start-up, not at first payout
+        to_micros(value)  # type: ignore[arg-type]  # a str from the environment, or a Decimal or int
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _is_usable_database(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("is not a database URL, e.g. sqlite+aiosqlite:///crowdshelf.db") from None
+        backend = url.get_backend_name()
+        wanted = ASYNC_DRIVERS.get(backend)
+        if wanted is None:
+            drivers = " or ".join(f"{driver}://" for driver in ASYNC_DRIVERS.values())
+            raise ValueError(f"must start with {drivers}")
+        if url.drivername != wanted:
+            raise ValueError(f"has no async driver: write {wanted}:// instead of {url.drivername}://")
+        if backend == "sqlite" and url.database and url.database != ":memory:":
+            folder = Path(url.database).parent
+            if not folder.is_dir():
+                raise ValueError(f"names a SQLite file in {str(folder)!r}, a directory that does not exist")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _is_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
 
     @property
     def payout_threshold_micros(self) -> int:
@@ -60,3 +99,24 @@ class Settings(BaseSettings):
                 "(send /newbot), then put BOT_TOKEN=<the token it gives you> in .env"
             )
         return token
+
+
+def _user_id(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"must be Telegram user ids (numbers) separated by commas, not {text!r}") from None
+
+
+def load_settings() -> Settings:
+    """The settings from the environment and `.env`, or a ConfigError naming every key that is wrong."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = [_problem(str(detail["loc"][0]), detail["msg"]) for detail in error.errors()]
+        raise ConfigError("crowdshelf: configuration: " + "; ".join(problems)) from None
+
+
+def _problem(field: str, message: str) -> str:
+    # pydantic prefixes what a validator says; the key is the field's name in capitals (no prefix is set).
+    return f"{field.upper()} {message.removeprefix('Value error, ')}".replace("\n", " ").strip()

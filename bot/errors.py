@@ -23,6 +23,7 @@ class InvalidInput(DomainError):
     """A file or value was rejected; `problems` lists what is wrong, first ones first."""
 
     def __init__(self, summary: str, problems: list[str] | None = None, shown: int = 20) -> None:
+        self.summary = summary
         self.problems = problems or []
         lines = [summary, *self.problems[:shown]]
         if len(self.problems) > shown:

@@ -4,7 +4,8 @@ Buttons carry only ids; the server re-checks every one of them, so forged data b
   b:<assignment>:<node or ->:<page>   browse a node's children   p:<assignment>:<node>  pick a category
   s:<assignment>  skip   x:<assignment>  stop   w  start working
   m:<kind>  choose a payout method   a:<payout> / r:<payout>  approve / reject   e:<year>  statement
-  d:<batch>:<r|o>:<value>  fill in a draft's reward or overlap   c:<batch>:<op>  batch control   i:<batch>  rules
+  d:<batch>:<r|o|a>:<value>  fill in a draft's reward, overlap or adaptive overlap (value: its most)
+  c:<batch>:<op>  batch control   i:<batch>  rules
   g:<assignment>  contest a missed check   k:<dispute>:<c|d|u>  correct, drop or uphold the contested gold
   h:<batch>:<worker>:<c|r>  a held worker continues, or is removed
 """
@@ -62,7 +63,7 @@ class Statement:
 @dataclass(frozen=True)
 class Choose:
     batch_id: int
-    setting: str  # "reward" or "overlap"
+    setting: str  # "reward", "overlap" or "adaptive" (overlap up to value, fewer while the crowd agrees)
     value: int
 
 
@@ -97,7 +98,8 @@ class ReviewHold:
 
 CONTROL_OPS = {"l": "launch", "d": "discard", "p": "pause", "u": "resume", "c": "cancel", "r": "results", "j": "jsonl"}
 _OP_CODES = {op: code for code, op in CONTROL_OPS.items()}
-_SETTING_CODES = {"reward": "r", "overlap": "o"}
+_SETTING_CODES = {"reward": "r", "overlap": "o", "adaptive": "a"}
+_SETTINGS = {code: setting for setting, code in _SETTING_CODES.items()}
 JUDGE_CODES = {"c": "corrected", "d": "dropped", "u": "upheld"}
 _STATUS_CODES = {status: code for code, status in JUDGE_CODES.items()}
 
@@ -129,7 +131,7 @@ _PATTERNS = {
     "a": re.compile(rf"a:{_NUMBER}"),
     "r": re.compile(rf"r:{_NUMBER}"),
     "e": re.compile("e:([0-9]{4})"),
-    "d": re.compile(rf"d:{_NUMBER}:([ro]):{_NUMBER}"),
+    "d": re.compile(rf"d:{_NUMBER}:([{''.join(_SETTINGS)}]):{_NUMBER}"),
     "c": re.compile(rf"c:{_NUMBER}:([{''.join(CONTROL_OPS)}])"),
     "i": re.compile(rf"i:{_NUMBER}"),
     "g": re.compile(rf"g:{_NUMBER}"),
@@ -184,8 +186,7 @@ def decode(data: str | None) -> Action | None:
     if data[0] == "m":
         return ChooseMethod(match.group(1))
     if data[0] == "d":
-        setting = "reward" if match.group(2) == "r" else "overlap"
-        return Choose(int(match.group(1)), setting, int(match.group(3)))
+        return Choose(int(match.group(1)), _SETTINGS[match.group(2)], int(match.group(3)))
     if data[0] == "c":
         return Control(int(match.group(1)), CONTROL_OPS[match.group(2)])
     if data[0] == "k":

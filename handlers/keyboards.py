@@ -2,6 +2,7 @@
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.batches import ADAPTIVE_OVERLAP
 from bot.money import format_money
 from bot.payout_methods import KINDS
 from bot.work import SearchScreen, TaskScreen
@@ -110,14 +111,22 @@ REWARD_CHOICES = (10_000, 20_000, 50_000, 100_000)
 OVERLAP_CHOICES = (1, 3, 5)
 
 
-def ask_reward(batch_id: int, currency: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[_button(format_money(micros, currency), Choose(batch_id, "reward", micros)) for micros in REWARD_CHOICES]]
-    )
+def ask_reward(batch_id: int, currency: str, typed: int = 0) -> InlineKeyboardMarkup:
+    """The usual rewards; above them, when the caption's reward waits to be confirmed, a button taking it."""
+    rows = [[_button(format_money(micros, currency), Choose(batch_id, "reward", micros)) for micros in REWARD_CHOICES]]
+    if typed:
+        confirm = _button(texts.confirm_reward_button(format_money(typed, currency)), Choose(batch_id, "reward", typed))
+        rows.insert(0, [confirm])
+    return InlineKeyboardMarkup(rows)
 
 
 def ask_overlap(batch_id: int) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[_button(str(n), Choose(batch_id, "overlap", n)) for n in OVERLAP_CHOICES]])
+    return InlineKeyboardMarkup(
+        [
+            [_button(texts.ADAPTIVE_OVERLAP_BUTTON, Choose(batch_id, "adaptive", ADAPTIVE_OVERLAP))],
+            [_button(str(n), Choose(batch_id, "overlap", n)) for n in OVERLAP_CHOICES],
+        ]
+    )
 
 
 def launch_or_discard(batch_id: int) -> InlineKeyboardMarkup:

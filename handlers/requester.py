@@ -50,13 +50,15 @@ async def on_document(update: Update, context: Context) -> None:
         await message.reply_text(texts.FILE_TOO_BIG.format(size=document.file_size / 1024 / 1024))
         return
     try:
-        spec = batches.parse_settings(message.caption or "", default_name=PurePath(name).stem)
+        spec, reward_to_confirm = batches.reward_to_confirm(
+            batches.parse_settings(message.caption or "", default_name=PurePath(name).stem)
+        )
         data = bytes(await (await document.get_file()).download_as_bytearray())
         batch_id = await store_draft(services, person.id, spec, data, name)
     except DomainError as problem:
-        await message.reply_text(texts.file_refused(str(problem)))
+        await message.reply_text(texts.file_refused(problem))
         return
-    await _next_step(update, context, batch_id)
+    await _next_step(update, context, batch_id, reward_to_confirm)
 
 
 async def store_draft(services: Services, requester_id: int, spec: batches.BatchSpec, data: bytes, name: str) -> int:
@@ -81,8 +83,9 @@ async def on_choice(update: Update, context: Context, batch_id: int, setting: st
     await _next_step(update, context, batch_id)
 
 
-async def _next_step(update: Update, context: Context, batch_id: int) -> None:
-    """Ask for what is missing, else show the preview with the cost and Launch / Cancel."""
+async def _next_step(update: Update, context: Context, batch_id: int, reward_to_confirm: int = 0) -> None:
+    """Ask for what is missing (or a caption's reward to confirm), else show the preview with the cost and
+    Launch / Cancel."""
     services = common.services_of(context)
     chat_id = update.effective_chat.id
     async with services.db.read() as session:
@@ -91,7 +94,9 @@ async def _next_step(update: Update, context: Context, batch_id: int) -> None:
         available = (await ledger.requester_funds(session, batch.requester_id)).available
     currency = services.settings.currency
     if not batch.reward_micros:
-        await context.bot.send_message(chat_id, texts.ASK_REWARD, reply_markup=keyboards.ask_reward(batch.id, currency))
+        question = texts.confirm_reward(reward_to_confirm, currency) if reward_to_confirm else texts.ASK_REWARD
+        keyboard = keyboards.ask_reward(batch.id, currency, reward_to_confirm)
+        await context.bot.send_message(chat_id, question, reply_markup=keyboard)
         return
     if not batch.overlap:
         await context.bot.send_message(chat_id, texts.ASK_OVERLAP, reply_markup=keyboards.ask_overlap(batch.id))

@@ -3,8 +3,17 @@
 from datetime import timedelta
 from html import escape
 
-from bot.batches import Cost, Progress, SpentQuizBudget
+from bot.batches import (
+    ADAPTIVE_CONFIDENCE,
+    ADAPTIVE_MIN_OVERLAP,
+    ADAPTIVE_OVERLAP,
+    REWARD_TO_CONFIRM_MICROS,
+    Cost,
+    Progress,
+    SpentQuizBudget,
+)
 from bot.disputes import Contest, Decision, Reinstated
+from bot.errors import DomainError, InvalidInput
 from bot.gold import QUIZ_ATTEMPTS, QuizStep
 from bot.money import format_money
 from bot.payouts import PayoutView
@@ -310,7 +319,14 @@ NEW_BATCH = (
 FILE_TOO_BIG = "That file is {size:.1f} MB; bots can download at most 20 MB. Split it into smaller batches."
 NOT_A_BATCH_FILE = "Send the products as a .csv, .json or .jsonl file."
 ASK_REWARD = "How much should one answer pay?"
-ASK_OVERLAP = "How many workers should answer each product? (More answers, more reliable labels.)"
+ASK_OVERLAP = (
+    "How many workers should answer each product? (More answers, more reliable labels.)\n"
+    f"Adaptive: {ADAPTIVE_MIN_OVERLAP} answers each, and up to {ADAPTIVE_OVERLAP} only while the workers disagree "
+    f"(overlap={ADAPTIVE_OVERLAP} min_overlap={ADAPTIVE_MIN_OVERLAP} confidence={ADAPTIVE_CONFIDENCE}): far fewer "
+    f"wrong labels for a few per cent more answers. The reserve covers {ADAPTIVE_OVERLAP} answers a product; "
+    "what is not used comes back."
+)
+ADAPTIVE_OVERLAP_BUTTON = f"{ADAPTIVE_MIN_OVERLAP}–{ADAPTIVE_OVERLAP}, adaptive (recommended)"
 LAUNCHED = "🚀 Batch #{id} is live: {amount} reserved. Follow it with /batches."
 DISCARDED = "✖ Draft discarded; nothing was reserved."
 PAUSED = "⏸ Batch #{id} paused: workers get no new products from it."
@@ -325,6 +341,9 @@ NO_BATCHES = "You have no batches yet. Send a product file (see /new_batch)."
 RESULTS_CAPTION = "Results of batch #{id}: one label per product, with confidence and agreement."
 RAW_CAPTION = "Every answer of batch #{id}: worker pseudonym, answer, seconds taken, gold correct or not."
 NO_ANSWERS_YET = "Batch #{id} has no answers yet."
+PROBLEMS_SHOWN = 20  # more are not read; the requester fixes these and sends the file again
+PROBLEM_LIMIT = 1000  # one bad row's line, so that several fit in a message
+MORE_PROBLEMS = "\n… and {count} more problem(s)"
 RULES_HEAD = "ℹ <b>Rules of “{name}”</b>\n"
 
 
@@ -332,9 +351,32 @@ def instructions(name: str, text: str) -> str:
     return RULES_HEAD.format(name=escape(name)) + escape(text)
 
 
-def file_refused(problem: str) -> str:
-    """Why a product file was refused; a long list of bad rows is cut to fit in one message."""
-    return _shorten(problem, TEXT_LIMIT)
+def confirm_reward(typed_micros: int, currency: str) -> str:
+    typed, limit = format_money(typed_micros, currency), format_money(REWARD_TO_CONFIRM_MICROS, currency)
+    return (
+        f"The caption asks {typed} per answer, more than the {limit} I take without asking. Is that right? "
+        "Nothing is reserved until you launch."
+    )
+
+
+def confirm_reward_button(typed: str) -> str:
+    return f"Yes, {typed} per answer"
+
+
+def file_refused(refusal: DomainError) -> str:
+    """Why a product file was refused, in one message: as many whole problems as fit, then how many more."""
+    if not isinstance(refusal, InvalidInput) or not refusal.problems:
+        return _shorten(str(refusal), TEXT_LIMIT)
+    problems = refusal.problems
+    lines = [_shorten(refusal.summary, PROBLEM_LIMIT)]
+    room = TEXT_LIMIT - utf16_len(MORE_PROBLEMS.format(count=len(problems)))
+    for problem in problems[:PROBLEMS_SHOWN]:
+        line = _shorten(problem, PROBLEM_LIMIT)
+        if utf16_len("\n".join([*lines, line])) > room:
+            break
+        lines.append(line)
+    hidden = len(problems) - (len(lines) - 1)
+    return "\n".join(lines) + (MORE_PROBLEMS.format(count=hidden) if hidden else "")
 
 
 def preview_cost(cost: Cost, available: int, currency: str, instructions_text: str) -> str:
@@ -375,8 +417,8 @@ def _cap_hint(cost: Cost) -> str:
         return ""
     return (
         f"\n\n💡 Each worker may give only {cost.cap} answer(s) here (max_share), so many must take the "
-        "quiz first and the quizzes cost more than the work. For a small batch, put max_share=1 in the "
-        "caption."
+        "quiz first and the quizzes cost more than the work. For a small batch, leave max_share out of the "
+        "caption: then a worker may answer every product."
     )
 
 

@@ -373,10 +373,10 @@ async def test_load_funded_batch_stores_items_and_reserves_cost(services: Servic
         assert await books.inconsistencies(session) == []
     assert stored.status == "active" and stored.item_count == 4 and stored.root_node_id == 638
     assert [tuple(i) for i in items] == [("sku-1", 664), ("sku-2", 662), ("sku-3", None), ("sku-4", None)]
-    # 2 products × 3 answers; a cap of 1 answer per worker means at least 6 workers, funded for 18,
-    # each with a 2-question quiz (the file's 2 gold items); checks: 6 × 0.1 / 0.9 → 1, plus 1 each.
-    assert (stored.qualification, stored.quiz_slots, stored.gold_slots) == (2, 18 * 2, 1 + 18)
-    assert reserved == {"requester_reserved": 20_000 * (2 * 3 + 18 * 2 + 1 + 18), "requester_available": 0}
+    # 2 products × 3 answers; no per-worker cap, so quizzes for the smallest crowd, 10 workers, each
+    # with a 2-question quiz (the file's 2 gold items); checks: 6 × 0.1 / 0.9 → 1, plus 1 each.
+    assert (stored.qualification, stored.quiz_slots, stored.gold_slots) == (2, 10 * 2, 1 + 10)
+    assert reserved == {"requester_reserved": 20_000 * (2 * 3 + 10 * 2 + 1 + 10), "requester_available": 0}
 
 
 async def test_load_funded_batch_larger_than_one_insert_chunk(services: Services) -> None:
@@ -533,7 +533,7 @@ def test_caption_amounts_over_the_cap_are_refused(setting: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         batches.parse_settings(f"type=categorize {setting}", "K")
     (problem,) = raised.value.problems
-    assert problem.startswith(setting.split("=")[0] + ":") and "largest amount accepted" in problem
+    assert problem.startswith(setting.split("=")[0] + " ") and "largest amount accepted" in problem
 
 
 def test_caption_reward_may_carry_the_currency_symbol() -> None:

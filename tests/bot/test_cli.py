@@ -169,9 +169,9 @@ def test_batch_load_example(database: Path, capsys: pytest.CaptureFixture[str]) 
     assert code == 0, err
     products = len(EXAMPLE.read_text(encoding="utf-8").strip().splitlines()) - 1
     assert f"{products} products" in out and "'Kitchen demo'" in out
-    # 9 products × 3 answers, plus gold: 81 workers (three times the 27 a 1-answer cap needs) × a
-    # 3-question quiz, and 27 × 0.1 / 0.9 = 3 checks plus one per worker.
-    reserve = 20_000 * ((products - 3) * 3 + 81 * 3 + 3 + 81)
+    # 9 products × 3 answers, plus gold: with no per-worker cap, a crowd of 10 workers × a 3-question
+    # quiz, and 27 × 0.1 / 0.9 = 3 checks plus one per worker.
+    reserve = 20_000 * ((products - 3) * 3 + 10 * 3 + 3 + 10)
     assert f"${reserve / 1e6:.2f} reserved" in out
     assert query(database, "SELECT status, item_count, root_node_id FROM batches") == [("active", products, 638)]
     assert count(database, "items") == products

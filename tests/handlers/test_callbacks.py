@@ -49,6 +49,8 @@ ACTIONS: list[Action] = [
     Statement(2026),
     Choose(1, "reward", 20_000),
     Choose(BIG, "overlap", 5),
+    Choose(BIG, "adaptive", 5),
+    Choose(BIG, "reward", 1_000_000_000_000_000),  # a caption's reward to confirm: up to a billion units
     Control(2, "launch"),
     Control(BIG, "jsonl"),
     Rules(4),
@@ -114,6 +116,9 @@ def test_each_action_kind_is_covered() -> None:
         "h:1:2",
         "h:1:2:x",
         "h:1:-2:r",
+        "d:1:x:5",
+        "d:1:a:",
+        "d:1:ao:5",
     ],
 )
 def test_decode_rejects_what_this_bot_did_not_make(data: str | None) -> None:
