@@ -2,7 +2,6 @@
 
 import math
 import shlex
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -11,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ledger
 from bot.batch_files import ItemDraft, Row, validate_rows
+from bot.batch_settings import MAX_OVERLAP, SETTING_KEYS, BatchSettings
 from bot.errors import DomainError, InvalidInput, NotAllowed
-from bot.levels import LEVEL_RANKS
-from bot.money import MAX_TYPED_AMOUNT, MICROS, typed_amount
+from bot.money import MAX_TYPED_AMOUNT, MICROS
 from storage import assignments
 from storage.clock import utcnow
 from storage.db import Database
@@ -30,7 +29,6 @@ TYPICAL_ANSWERS_PER_WORKER = 20  # most workers stop long before the cap: fund a
 # passing (spammers fail, so do some honest workers, and retries cost a quiz each) the batch still fills.
 QUIZ_TAKERS_PER_NEEDED_WORKER = 3
 MAX_QUIZ_TOP_UP = 1000  # quizzes a requester may add in one go
-MAX_OVERLAP = 100
 # The overlap question's recommended answer: every product gets ADAPTIVE_MIN_OVERLAP answers, and more
 # (up to ADAPTIVE_OVERLAP) only while its workers disagree. In the crowd simulation this labelled
 # 0.976–0.994 right against 0.933–0.974 at a fixed overlap of 3, at about the same cost per right label.
@@ -188,7 +186,7 @@ def answerable(tree: Tree, batch: BatchFacts, node_id: int) -> bool:
 
 
 def parse_settings(text: str, default_name: str) -> BatchSpec:
-    """`type=categorize reward=0.02 overlap=3 root="Home & Garden" …` (a caption or CLI flags) → spec."""
+    """A caption, `type=categorize reward=0.02 overlap=3 root="Home & Garden" …`, → spec."""
     try:
         words = shlex.split(text or "")
     except ValueError as error:
@@ -206,121 +204,19 @@ def parse_settings(text: str, default_name: str) -> BatchSpec:
             problems.append(f"unknown setting “{key}”; settings: {', '.join(SETTING_KEYS)}")
         else:
             values[key] = value.strip()
-    spec = BatchSpec(name=values.get("name") or default_name)
-    for key, value in values.items():
-        try:
-            spec = _with_setting(spec, key, value)
-        except ValueError as error:
-            problems.append(f"{key} {error}")  # "overlap must be a whole number, e.g. 3"
+    try:
+        settings = BatchSettings.read(values)
+    except InvalidInput as refused:
+        raise InvalidInput(refused.summary, problems + refused.problems) from None
     if problems:
         raise InvalidInput("Some settings are not valid.", problems)
-    return spec
+    return spec_of(settings, default_name)
 
 
-def _with_setting(spec: BatchSpec, key: str, value: str) -> BatchSpec:
-    field, parse = _SETTINGS[key]
-    return replace(spec, **{field: parse(value)})
-
-
-def _number(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError("must be a number, e.g. 0.5") from None
-    if not math.isfinite(number):
-        raise ValueError("must be a number, e.g. 0.5")
-    return number
-
-
-def _whole(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError("must be a whole number, e.g. 3") from None
-
-
-def _share(value: str) -> float:
-    share = _number(value)
-    if not 0 <= share <= 1:
-        raise ValueError("must be between 0 and 1")
-    return share
-
-
-def _count(value: str) -> int:
-    count = _whole(value)
-    if count < 0:
-        raise ValueError("must not be negative")
-    return count
-
-
-def _overlap(value: str) -> int:
-    overlap = _whole(value)
-    if not 1 <= overlap <= MAX_OVERLAP:
-        raise ValueError(f"must be between 1 and {MAX_OVERLAP}")
-    return overlap
-
-
-def _seconds(value: str) -> float | None:
-    if not value:
-        return None  # the default: a third of the crowd's median time
-    seconds = _number(value)
-    if seconds < 0:
-        raise ValueError("must not be negative")
-    return seconds
-
-
-def _hours(value: str) -> float:
-    hours = _number(value)
-    if not 0 <= hours <= 24 * 365:
-        raise ValueError("must be between 0 and 8760 hours")
-    return hours
-
-
-def _reward(value: str) -> int:
-    reward = typed_amount(value)
-    if not reward:
-        raise ValueError("must be more than zero")
-    return reward
-
-
-def _level(value: str) -> int:
-    if value.lower() not in LEVEL_RANKS:
-        raise ValueError(f"must be one of {', '.join(LEVEL_RANKS)}")
-    return LEVEL_RANKS[value.lower()]
-
-
-def _yes_no(value: str) -> bool:
-    if value.lower() in ("true", "yes", "1", "on"):
-        return True
-    if value.lower() in ("false", "no", "0", "off"):
-        return False
-    raise ValueError("must be true or false")
-
-
-# Caption (or CLI) setting → the BatchSpec field it fills, and how its text is read.
-_SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
-    "type": ("task_type", str),
-    "reward": ("reward_micros", _reward),
-    "overlap": ("overlap", _overlap),
-    "gold_rate": ("gold_rate", _share),
-    "root": ("root", lambda value: value or None),
-    "name": ("name", str),
-    "leaf_only": ("leaf_only", _yes_no),
-    "confidence": ("confidence", _share),
-    "min_overlap": ("min_overlap", _overlap),
-    "instructions": ("instructions", str),
-    "min_gold": ("min_gold", _count),
-    "min_accuracy": ("min_accuracy", _share),
-    "min_seconds": ("min_seconds", _seconds),
-    "max_share": ("max_share", _share),
-    "min_level": ("min_level", _level),
-    "qualification": ("qualification", _count),
-    "pass": ("pass_score", _share),
-    "retry_hours": ("retry_hours", _hours),
-    "bonus_qualified": ("bonus_qualified_micros", typed_amount),
-    "bonus_expert": ("bonus_expert_micros", typed_amount),
-}
-SETTING_KEYS = tuple(_SETTINGS)
+def spec_of(settings: BatchSettings, default_name: str) -> BatchSpec:
+    """The spec of the settings given; those left out take BatchSpec's defaults."""
+    given = settings.given()
+    return BatchSpec(**{**given, "name": given.get("name") or default_name})
 
 
 def check_spec(spec: BatchSpec, tree: Tree, require_complete: bool = True) -> int | None:

@@ -1,0 +1,187 @@
+"""A batch's settings as a person types them: in a file's caption (`reward=0.02 overlap=3`) or as flags of
+`crowdshelf batch load` (`--reward 0.02 --overlap 3`). One model names every setting, reads its text and
+says what is wrong with it, so both ways take the same settings and refuse them in the same words."""
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from bot.errors import InvalidInput
+from bot.levels import LEVEL_RANKS
+from bot.money import typed_amount
+
+MAX_OVERLAP = 100
+
+
+def _number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("must be a number, e.g. 0.5") from None
+    if not math.isfinite(number):
+        raise ValueError("must be a number, e.g. 0.5")
+    return number
+
+
+def _whole(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError("must be a whole number, e.g. 3") from None
+
+
+def _share(value: str) -> float:
+    share = _number(value)
+    if not 0 <= share <= 1:
+        raise ValueError("must be between 0 and 1")
+    return share
+
+
+def _count(value: str) -> int:
+    count = _whole(value)
+    if count < 0:
+        raise ValueError("must not be negative")
+    return count
+
+
+def _overlap(value: str) -> int:
+    overlap = _whole(value)
+    if not 1 <= overlap <= MAX_OVERLAP:
+        raise ValueError(f"must be between 1 and {MAX_OVERLAP}")
+    return overlap
+
+
+def _seconds(value: str) -> float | None:
+    if not value:
+        return None  # the default: a third of the crowd's median time
+    seconds = _number(value)
+    if seconds < 0:
+        raise ValueError("must not be negative")
+    return seconds
+
+
+def _hours(value: str) -> float:
+    hours = _number(value)
+    if not 0 <= hours <= 24 * 365:
+        raise ValueError("must be between 0 and 8760 hours")
+    return hours
+
+
+def _reward(value: str) -> int:
+    reward = typed_amount(value)
+    if not reward:
+        raise ValueError("must be more than zero")
+    return reward
+
+
+def _level(value: str) -> int:
+    if value.lower() not in LEVEL_RANKS:
+        raise ValueError(f"must be one of {', '.join(LEVEL_RANKS)}")
+    return LEVEL_RANKS[value.lower()]
+
+
+def _yes_no(value: str) -> bool:
+    if value.lower() in ("true", "yes", "1", "on"):
+        return True
+    if value.lower() in ("false", "no", "0", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _read(reader: Callable[[str], object]) -> Any:
+    """A setting's type: its text, read by `reader` (whose ValueError says what is wrong)."""
+    return BeforeValidator(lambda value: reader(value) if isinstance(value, str) else value)
+
+
+class BatchSettings(BaseModel):
+    """Every setting a requester may give, by the name they type (the alias where the field differs).
+
+    A setting left out is None here and takes BatchSpec's default; `given` has only those typed.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task_type: str | None = Field(None, alias="type", description="the task type: categorize")
+    reward_micros: Annotated[int | None, _read(_reward)] = Field(
+        None, alias="reward", description="pay per answer, e.g. 0.02"
+    )
+    overlap: Annotated[int | None, _read(_overlap)] = Field(
+        None, description=f"answers wanted per product, 1 to {MAX_OVERLAP}"
+    )
+    gold_rate: Annotated[float | None, _read(_share)] = Field(
+        None, description="share of a worker's tasks that are hidden checks on gold items, at most 0.5 (0.1)"
+    )
+    root: Annotated[str | None, _read(lambda value: value or None)] = Field(
+        None, description="the category workers start from, id or path (default: the whole taxonomy)"
+    )
+    name: str | None = Field(None, description="the batch's name (default: the file's name)")
+    leaf_only: Annotated[bool | None, _read(_yes_no)] = Field(
+        None, description="only final categories are answers (true)"
+    )
+    confidence: Annotated[float | None, _read(_share)] = Field(
+        None, description="stop asking about a product once its label is this sure, after min_overlap answers"
+    )
+    min_overlap: Annotated[int | None, _read(_overlap)] = Field(
+        None, description="answers every product gets before confidence may stop it (1)"
+    )
+    instructions: str | None = Field(None, description="rules shown to workers before they start")
+    min_gold: Annotated[int | None, _read(_count)] = Field(
+        None, description="hidden checks a worker answers before min_accuracy applies (5)"
+    )
+    min_accuracy: Annotated[float | None, _read(_share)] = Field(
+        None, description="workers proven less accurate on the checks are removed (0.7)"
+    )
+    min_seconds: Annotated[float | None, _read(_seconds)] = Field(
+        None, description="answers faster than this are held for review (default: a third of the median time)"
+    )
+    max_share: Annotated[float | None, _read(_share)] = Field(
+        None, description="the share of the products one worker may answer (1: no cap)"
+    )
+    min_level: Annotated[int | None, _read(_level)] = Field(
+        None, description=f"the lowest worker level let in: {', '.join(LEVEL_RANKS)} (newcomer)"
+    )
+    qualification: Annotated[int | None, _read(_count)] = Field(
+        None, description="quiz questions on gold items before paid work, 0 for none (5)"
+    )
+    pass_score: Annotated[float | None, _read(_share)] = Field(
+        None, alias="pass", description="the share of the quiz to get right (0.8)"
+    )
+    retry_hours: Annotated[float | None, _read(_hours)] = Field(
+        None, description="hours before a failed quiz may be taken again (24)"
+    )
+    bonus_qualified_micros: Annotated[int | None, _read(typed_amount)] = Field(
+        None, alias="bonus_qualified", description="extra pay per answer for Qualified workers (0)"
+    )
+    bonus_expert_micros: Annotated[int | None, _read(typed_amount)] = Field(
+        None, alias="bonus_expert", description="extra pay per answer for Expert workers (0)"
+    )
+
+    @classmethod
+    def keys(cls) -> tuple[str, ...]:
+        """The settings' names as typed, in the order of the model."""
+        return tuple(field.alias or name for name, field in cls.model_fields.items())
+
+    @classmethod
+    def read(cls, values: Mapping[str, str], named: Callable[[str], str] = str) -> "BatchSettings":
+        """Settings from their texts by key; every bad one is named (through `named`: the caption's key,
+        or the command line's flag) in one InvalidInput."""
+        try:
+            return cls.model_validate(dict(values))
+        except ValidationError as error:
+            problems = [_problem(found, named) for found in error.errors()]
+            raise InvalidInput("Some settings are not valid.", problems) from None
+
+    def given(self) -> dict[str, Any]:
+        """The settings typed, by BatchSpec field."""
+        return self.model_dump(exclude_unset=True)
+
+
+def _problem(found: Any, named: Callable[[str], str]) -> str:
+    key = str(found["loc"][0]) if found["loc"] else ""
+    reason = found.get("ctx", {}).get("error")  # the reader's own words: "must be a whole number, e.g. 3"
+    return f"{named(key)} {reason if isinstance(reason, ValueError) else found['msg']}"
+
+
+SETTING_KEYS = BatchSettings.keys()
