@@ -111,51 +111,49 @@ class BatchSettings(BaseModel):
         None, description=f"answers wanted per product, 1 to {MAX_OVERLAP}"
     )
     gold_rate: Annotated[float | None, _read(_share)] = Field(
-        None, description="share of a worker's tasks that are hidden checks on gold items, at most 0.5 (0.1)"
+        None, description="share of a worker's tasks that are hidden checks on gold items, at most 0.5"
     )
     root: Annotated[str | None, _read(lambda value: value or None)] = Field(
         None, description="the category workers start from, id or path (default: the whole taxonomy)"
     )
     name: str | None = Field(None, description="the batch's name (default: the file's name)")
-    leaf_only: Annotated[bool | None, _read(_yes_no)] = Field(
-        None, description="only final categories are answers (true)"
-    )
+    leaf_only: Annotated[bool | None, _read(_yes_no)] = Field(None, description="only final categories are answers")
     confidence: Annotated[float | None, _read(_share)] = Field(
         None, description="stop asking about a product once its label is this sure, after min_overlap answers"
     )
     min_overlap: Annotated[int | None, _read(_overlap)] = Field(
-        None, description="answers every product gets before confidence may stop it (1)"
+        None, description="answers every product gets before confidence may stop it"
     )
     instructions: str | None = Field(None, description="rules shown to workers before they start")
     min_gold: Annotated[int | None, _read(_count)] = Field(
-        None, description="hidden checks a worker answers before min_accuracy applies (5)"
+        None, description="hidden checks a worker answers before min_accuracy applies"
     )
     min_accuracy: Annotated[float | None, _read(_share)] = Field(
-        None, description="workers proven less accurate on the checks are removed (0.7)"
+        None, description="workers proven less accurate on the checks are removed"
     )
     min_seconds: Annotated[float | None, _read(_seconds)] = Field(
         None, description="answers faster than this are held for review (default: a third of the median time)"
     )
     max_share: Annotated[float | None, _read(_share)] = Field(
-        None, description="the share of the products one worker may answer (1: no cap)"
+        None, description="the share of the products one worker may answer (default: 1, no cap)"
     )
     min_level: Annotated[int | None, _read(_level)] = Field(
-        None, description=f"the lowest worker level let in: {', '.join(LEVEL_RANKS)} (newcomer)"
+        None, description=f"the lowest worker level let in: {', '.join(LEVEL_RANKS)} (default: newcomer, everyone)"
     )
     qualification: Annotated[int | None, _read(_count)] = Field(
-        None, description="quiz questions on gold items before paid work, 0 for none (5)"
+        None, description="quiz questions on gold items before paid work, 0 for none"
     )
     pass_score: Annotated[float | None, _read(_share)] = Field(
-        None, alias="pass", description="the share of the quiz to get right (0.8)"
+        None, alias="pass", description="the share of the quiz to get right"
     )
     retry_hours: Annotated[float | None, _read(_hours)] = Field(
-        None, description="hours before a failed quiz may be taken again (24)"
+        None, description="hours before a failed quiz may be taken again"
     )
     bonus_qualified_micros: Annotated[int | None, _read(typed_amount)] = Field(
-        None, alias="bonus_qualified", description="extra pay per answer for Qualified workers (0)"
+        None, alias="bonus_qualified", description="extra pay per answer for Qualified workers"
     )
     bonus_expert_micros: Annotated[int | None, _read(typed_amount)] = Field(
-        None, alias="bonus_expert", description="extra pay per answer for Expert workers (0)"
+        None, alias="bonus_expert", description="extra pay per answer for Expert workers"
     )
 
     @classmethod

@@ -1,5 +1,6 @@
 """Batches from settings to money: drafts, launch, pause, resume, cancel, completion and progress."""
 
+import hashlib
 import math
 import shlex
 from dataclasses import dataclass, replace
@@ -318,6 +319,7 @@ async def store_batch(
     spec: BatchSpec,
     drafts: list[ItemDraft],
     source_name: str = "",
+    source_hash: str = "",
 ) -> Batch:
     """Insert a draft batch and all its items in the caller's transaction."""
     gold = sum(1 for draft in drafts if draft.gold_node_id is not None)  # as `gold_count` counts them
@@ -350,6 +352,7 @@ async def store_batch(
         status=BatchStatus.DRAFT,
         item_count=len(drafts),
         source_name=source_name[:256],
+        source_hash=source_hash,
     )
     session.add(batch)
     await session.flush()
@@ -388,10 +391,11 @@ async def create_draft(
     spec: BatchSpec,
     rows: list[Row],
     source: str,
+    source_hash: str = "",
 ) -> Batch:
     """Check settings and every row; store the batch as a draft (nothing is stored if anything is wrong)."""
     root_id, drafts = prepare(spec, tree, rows)
-    return await store_batch(session, requester_id, taxonomy_id, root_id, spec, drafts, source)
+    return await store_batch(session, requester_id, taxonomy_id, root_id, spec, drafts, source, source_hash)
 
 
 def prepare(spec: BatchSpec, tree: Tree, rows: list[Row]) -> tuple[int | None, list[ItemDraft]]:
@@ -412,6 +416,18 @@ def reward_to_confirm(spec: BatchSpec) -> tuple[BatchSpec, int]:
     if spec.reward_micros > REWARD_TO_CONFIRM_MICROS:
         return replace(spec, reward_micros=0), spec.reward_micros
     return spec, 0
+
+
+def content_hash(data: bytes) -> str:
+    """What tells the same product file apart from another, whatever its name."""
+    return hashlib.sha256(data).hexdigest()
+
+
+async def loaded_before(session: AsyncSession, requester_id: int, source_hash: str) -> int | None:
+    """The latest of the requester's batches loaded from a file with this content, if any."""
+    return await session.scalar(
+        select(func.max(Batch.id)).where(Batch.requester_id == requester_id, Batch.source_hash == source_hash)
+    )
 
 
 async def owned(session: AsyncSession, batch_id: int, requester_id: int, lock: bool = False) -> Batch:
@@ -665,10 +681,12 @@ async def load_funded_batch(
     spec: BatchSpec,
     rows: list[Row],
     currency: str,
+    source: str = "",
+    source_hash: str = "",
 ) -> Batch:
     """The operator's path (CLI): validate, store, record the requester's funding and launch."""
     check_spec(spec, tree)
-    batch = await create_draft(session, requester_id, taxonomy_id, tree, spec, rows, "")
+    batch = await create_draft(session, requester_id, taxonomy_id, tree, spec, rows, source, source_hash)
     cost = await cost_of(session, batch)
     memo = f"operator funding for batch {batch.id}"
     await ledger.fund_requester(session, f"batch:{batch.id}:fund", requester_id, cost.total, memo)

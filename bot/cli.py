@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -11,13 +12,15 @@ from sqlalchemy import inspect
 
 from bot import aggregation, aggregation_files, batch_files, batches, books, log_masking, payouts, taxonomies
 from bot.app import TokenRejected, allowed_updates, build_application
-from bot.batches import BatchSpec
+from bot.batch_settings import SETTING_KEYS, BatchSettings
 from bot.config import ConfigError, MissingToken, Settings, load_settings
 from bot.errors import DomainError
-from bot.money import format_money, typed_amount
+from bot.money import MICROS, format_money
 from bot.services import build_services
+from handlers import texts
 from storage import migrate
 from storage.db import connect
+from storage.models import Batch
 from storage.states import PayoutStatus
 from taxonomy import DEFAULT_TAXONOMY_NAME, TaxonomyError, parse_file
 
@@ -76,14 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     load_batch = batch.add_parser("load", help="load a CSV/JSON/JSONL product file as a funded, running batch")
     load_batch.add_argument("file", type=Path)
     load_batch.add_argument("--requester", type=int, required=True, help="the requester's Telegram user id")
-    load_batch.add_argument("--type", default="categorize", choices=batches.TASK_TYPES)
-    load_batch.add_argument("--reward", required=True, help="reward per answer, e.g. 0.02")
-    load_batch.add_argument("--overlap", type=int, default=3, help="answers wanted per product")
-    load_batch.add_argument("--root", help="the category workers start from (id or path); default: the whole taxonomy")
-    load_batch.add_argument("--name", required=True)
     load_batch.add_argument("--taxonomy", default=DEFAULT_TAXONOMY_NAME)
-    load_batch.add_argument("--leaf-only", action=argparse.BooleanOptionalAction, default=True)
-    load_batch.add_argument("--instructions", default="")
+    load_batch.add_argument(
+        "--again", action="store_true", help="load a file the requester already loaded, as one more batch"
+    )
+    _add_setting_flags(load_batch)
     load_batch.set_defaults(handler=_batch_load)
 
     aggregate = commands.add_parser("aggregate", help="aggregate crowd answers (item,worker,answer CSV) into labels")
@@ -103,6 +103,48 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     export.set_defaults(handler=_payouts_export)
     return parser
+
+
+SPEC_DEFAULTS = {field.name: field.default for field in dataclasses.fields(batches.BatchSpec)}
+# The chat asks for a missing overlap with buttons; the command line cannot ask, so it takes this one.
+CLI_OVERLAP = "3"
+
+
+def setting_flag(key: str) -> str:
+    """The command line's flag for a caption setting: `min_gold` → `--min-gold`."""
+    return "--" + key.replace("_", "-")
+
+
+def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per caption setting, read and checked by the same model as the caption."""
+    group = parser.add_argument_group("batch settings", "the settings a file's caption takes in the chat")
+    for name, field in BatchSettings.model_fields.items():
+        key = field.alias or name
+        help_text = (field.description or "") + _default_note(key, name)
+        if field.annotation == bool | None:
+            group.add_argument(setting_flag(key), dest=key, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            group.add_argument(setting_flag(key), dest=key, metavar=key.upper(), help=help_text)
+
+
+def _default_note(key: str, name: str) -> str:
+    """A flag's default, from BatchSpec where the description does not say it in words."""
+    if key == "overlap":
+        return f" (default: {CLI_OVERLAP})"
+    default = SPEC_DEFAULTS.get(name)
+    description = BatchSettings.model_fields[name].description or ""
+    if "default" in description or default is None or isinstance(default, str) or key == "reward":
+        return ""
+    if isinstance(default, bool):
+        return f" (default: {str(default).lower()})"
+    return f" (default: {default / MICROS if name.endswith('_micros') else default:g})"
+
+
+def _settings_given(args: argparse.Namespace) -> dict[str, str]:
+    """The settings flags given, as the caption's texts (a yes/no flag as true or false)."""
+    given = {key: getattr(args, key) for key in SETTING_KEYS if getattr(args, key) is not None}
+    typed = {key: str(value).lower() if isinstance(value, bool) else value for key, value in given.items()}
+    return {"overlap": CLI_OVERLAP} | typed
 
 
 def _run(settings: Settings, _: argparse.Namespace) -> None:
@@ -189,23 +231,16 @@ def _taxonomy_load(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
-    try:
-        reward = typed_amount(args.reward)
-    except ValueError as error:
-        raise DomainError(f"--reward: {error}") from None
-    spec = BatchSpec(
-        name=args.name,
-        task_type=args.type,
-        reward_micros=reward,
-        overlap=args.overlap,
-        root=args.root,
-        leaf_only=args.leaf_only,
-        instructions=args.instructions,
-    )
-    rows = batch_files.read_rows(args.file.read_bytes(), args.file.name)
+    spec = batches.spec_of(BatchSettings.read(_settings_given(args), named=setting_flag), args.file.stem)
+    if spec.missing:
+        needed = " and ".join(setting_flag(key) for key in spec.missing)
+        raise DomainError(f"Give {needed}: the command line cannot ask for it as the chat does.")
+    data = args.file.read_bytes()
+    rows = batch_files.read_rows(data, args.file.name)
+    source_hash = batches.content_hash(data)
     migrate.upgrade(settings.database_url)
 
-    async def load() -> tuple[int, int, int]:
+    async def load() -> tuple[Batch, batches.Cost]:
         db = connect(settings.database_url)
         try:
             if args.taxonomy == DEFAULT_TAXONOMY_NAME:
@@ -214,19 +249,36 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
                 taxonomy_id = await taxonomies.find_by_name(session, args.taxonomy)
                 if taxonomy_id is None:
                     raise DomainError(f"No taxonomy named {args.taxonomy!r}; load it with `crowdshelf taxonomy load`.")
+                earlier = await batches.loaded_before(session, args.requester, source_hash)
+                if earlier is not None and not args.again:
+                    raise DomainError(
+                        f"Requester {args.requester} already loaded this file as batch {earlier}; "
+                        "add --again to load it once more."
+                    )
                 tree = await taxonomies.read_tree(session, taxonomy_id)
                 batch = await batches.load_funded_batch(
-                    session, args.requester, taxonomy_id, tree, spec, rows, settings.currency
+                    session,
+                    args.requester,
+                    taxonomy_id,
+                    tree,
+                    spec,
+                    rows,
+                    settings.currency,
+                    args.file.name,
+                    source_hash,
                 )
-                return batch.id, batch.item_count, batch.reserved_micros
+                return batch, await batches.cost_of(session, batch)
         finally:
             await db.dispose()
 
-    batch_id, items, cost = asyncio.run(load())
+    batch, cost = asyncio.run(load())
     print(
-        f"Batch {batch_id} {args.name!r}: {items} products, {format_money(cost, settings.currency)} reserved. "
-        "Workers can start now."
+        f"Batch {batch.id} {batch.name!r}: {batch.item_count} products, "
+        f"{format_money(batch.reserved_micros, settings.currency)} reserved. Workers can start now."
     )
+    print("Cost:")
+    for line in texts.cost_lines(cost, settings.currency):
+        print(f"  {line}")
 
 
 def _aggregate(_: Settings, args: argparse.Namespace) -> None:

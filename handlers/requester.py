@@ -68,7 +68,8 @@ async def store_draft(services: Services, requester_id: int, spec: batches.Batch
     tree = (await services.taxonomies.get(taxonomy_id)).tree
     root_id, drafts = await asyncio.to_thread(lambda: batches.prepare(spec, tree, batch_files.read_rows(data, name)))
     async with services.db.write() as session:
-        batch = await batches.store_batch(session, requester_id, taxonomy_id, root_id, spec, drafts, name)
+        source_hash = batches.content_hash(data)
+        batch = await batches.store_batch(session, requester_id, taxonomy_id, root_id, spec, drafts, name, source_hash)
         return batch.id
 
 

@@ -379,7 +379,8 @@ def file_refused(refusal: DomainError) -> str:
     return "\n".join(lines) + (MORE_PROBLEMS.format(count=hidden) if hidden else "")
 
 
-def preview_cost(cost: Cost, available: int, currency: str, instructions_text: str) -> str:
+def cost_lines(cost: Cost, currency: str) -> list[str]:
+    """The cost breakdown in plain text: in the chat's preview and printed by `crowdshelf batch load`."""
     answer = format_money(cost.answer_micros, currency)
     lines = [f"{cost.regular_items} product(s) × {cost.overlap} answers × {answer}"]
     gold = [
@@ -387,10 +388,12 @@ def preview_cost(cost: Cost, available: int, currency: str, instructions_text: s
     ]
     if gold:
         lines.append(f"+ up to {' and '.join(gold)} on your {cost.gold_items} gold item(s) × {answer}")
-    lines += [
-        f"= {format_money(cost.total, currency)} at most; what is not spent comes back when the batch ends",
-        f"Your available funds: {format_money(available, currency)}",
-    ]
+    lines.append(f"= {format_money(cost.total, currency)} at most; what is not spent comes back when the batch ends")
+    return lines
+
+
+def preview_cost(cost: Cost, available: int, currency: str, instructions_text: str) -> str:
+    lines = [*cost_lines(cost, currency), f"Your available funds: {format_money(available, currency)}"]
     body = escape("\n".join(lines))
     rules = f"\n\n<b>Instructions</b>\n{escape(instructions_text)}" if instructions_text else ""
     return (

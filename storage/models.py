@@ -153,6 +153,8 @@ class Batch(Base):
     # What launching set aside; the unspent rest is refunded on completion or cancellation.
     reserved_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     source_name: Mapped[str] = mapped_column(String(256), default="")
+    # SHA-256 of the product file as loaded, so loading the same file twice is noticed ("": not known).
+    source_hash: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli
+from bot import batches, cli
+from bot.batch_settings import BatchSettings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kitchen.csv"
 KITCHEN = "Home & Garden > Kitchen & Dining"
@@ -173,6 +174,10 @@ def test_batch_load_example(database: Path, capsys: pytest.CaptureFixture[str]) 
     # quiz, and 27 × 0.1 / 0.9 = 3 checks plus one per worker.
     reserve = 20_000 * ((products - 3) * 3 + 10 * 3 + 3 + 10)
     assert f"${reserve / 1e6:.2f} reserved" in out
+    # the cost breakdown the chat's preview shows
+    assert f"{products - 3} product(s) × 3 answers × $0.02" in out
+    assert "+ up to 30 quiz answers and 13 checks on your 3 gold item(s) × $0.02" in out
+    assert f"= ${reserve / 1e6:.2f} at most" in out
     assert query(database, "SELECT status, item_count, root_node_id FROM batches") == [("active", products, 638)]
     assert count(database, "items") == products
     assert query(database, "SELECT balance FROM accounts WHERE kind = 'requester_reserved' AND owner_id = 9001") == [
@@ -222,6 +227,103 @@ def test_batch_load_bad_options(
     assert message in capsys.readouterr().err
     if database.exists() and "batches" in tables(database):
         assert count(database, "batches") == 0
+
+
+# A text each caption setting takes (not its default), to give as a caption and as a flag.
+SETTING_TEXTS = {
+    "type": "validate",  # read here, refused later by check_spec until the type exists
+    "reward": "0.05",
+    "overlap": "4",
+    "gold_rate": "0.2",
+    "root": KITCHEN,
+    "name": "Pans and pots",
+    "leaf_only": "false",
+    "confidence": "0.9",
+    "min_overlap": "2",
+    "instructions": "Look at the photo first",
+    "min_gold": "3",
+    "min_accuracy": "0.8",
+    "min_seconds": "2.5",
+    "max_share": "0.5",
+    "min_level": "expert",
+    "qualification": "2",
+    "pass": "0.6",
+    "retry_hours": "12",
+    "bonus_qualified": "0.01",
+    "bonus_expert": "0.02",
+}
+
+
+def flags_spec(*argv: str) -> batches.BatchSpec:
+    """The spec `crowdshelf batch load FILE --requester 1 ARGV…` would load."""
+    args = cli._parser().parse_args(["batch", "load", "products.csv", "--requester", "1", *argv])
+    return batches.spec_of(BatchSettings.read(cli._settings_given(args)), "products")
+
+
+@pytest.mark.parametrize("key", BatchSettings.keys())
+def test_every_caption_setting_is_a_flag(key: str) -> None:
+    """Each setting a caption takes is a `batch load` flag, read into the same spec as the caption's."""
+    text = SETTING_TEXTS[key]
+    argv = ["--no-leaf-only"] if key == "leaf_only" else [cli.setting_flag(key), text]
+    from_caption = batches.parse_settings(f'overlap=3 {key}="{text}"', "products")
+    assert flags_spec(*argv) == from_caption != batches.parse_settings("overlap=3", "products")
+
+
+def test_setting_texts_cover_every_setting() -> None:
+    assert set(SETTING_TEXTS) == set(BatchSettings.keys())
+
+
+@pytest.mark.parametrize(
+    ("options", "problem"),
+    [
+        (["--overlap", "2.5"], "--overlap must be a whole number, e.g. 3"),
+        (["--min-gold", "-5"], "--min-gold must not be negative"),
+        (["--min-level", "boss"], "--min-level must be one of newcomer, qualified, expert"),
+        (["--pass", "80%"], "--pass must be a number, e.g. 0.5"),
+    ],
+)
+def test_batch_load_names_the_flag_as_the_caption_names_the_key(
+    database: Path, capsys: pytest.CaptureFixture[str], options: list[str], problem: str
+) -> None:
+    """A bad flag is refused in the caption's words, naming the flag, and nothing is stored."""
+    assert run("batch", "load", str(EXAMPLE), "--requester", "9001", "--reward", "0.02", *options) == 2
+    _out, err = capsys.readouterr()
+    assert err.splitlines() == ["Some settings are not valid.", problem]
+    assert not database.exists() or count(database, "batches") == 0
+
+
+def test_batch_load_without_reward_names_the_flag(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The chat asks for a missing reward with buttons; the command line says which flag to give."""
+    assert run("batch", "load", str(EXAMPLE), "--requester", "9001") == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "--reward" in line
+
+
+def test_batch_load_takes_the_file_name_as_the_chat_does(database: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run("batch", "load", str(EXAMPLE), "--requester", "9001", "--reward", "0.02") == 0
+    assert query(database, "SELECT name, source_name, overlap FROM batches") == [("kitchen", "kitchen.csv", 3)]
+
+
+def test_same_file_twice_needs_again(database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same content for the same requester, under any name, is refused in one line naming --again;
+    with --again it loads; another requester's load of it is not refused."""
+    load = ("batch", "load", "--reward", "0.02", "--root", KITCHEN)
+    assert run(*load, str(EXAMPLE), "--requester", "9001") == 0
+    copy = tmp_path / "renamed.csv"
+    copy.write_bytes(EXAMPLE.read_bytes())
+    capsys.readouterr()
+    assert run(*load, str(copy), "--requester", "9001") == 2
+    _out, err = capsys.readouterr()
+    (line,) = err.splitlines()
+    assert "--again" in line and "batch 1" in line
+    assert count(database, "batches") == 1
+    assert run(*load, str(copy), "--requester", "9001", "--again") == 0
+    assert run(*load, str(EXAMPLE), "--requester", "9002") == 0
+    assert query(database, "SELECT id, requester_id, status FROM batches ORDER BY id") == [
+        (1, 9001, "active"),
+        (2, 9001, "active"),
+        (3, 9002, "active"),
+    ]
 
 
 @pytest.mark.parametrize(

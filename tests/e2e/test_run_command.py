@@ -50,7 +50,7 @@ async def test_run_migrates_and_serves(telegram: FakeTelegram, tmp_path: Path) -
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert b"Traceback" not in stderr, stderr.decode()[-2000:]
     with sqlite3.connect(database) as connection:
-        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0004",)
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0005",)
         assert connection.execute("SELECT count(*) FROM taxonomy_nodes").fetchone() == (5595,)
         assert connection.execute("SELECT id FROM users").fetchall() == [(5,)]
 
