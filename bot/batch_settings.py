@@ -90,7 +90,7 @@ def _yes_no(value: str) -> bool:
     raise ValueError("must be true or false")
 
 
-def _read(reader: Callable[[str], object]) -> Any:
+def _read(reader: Callable[[str], object]) -> BeforeValidator:
     """A setting's type: its text, read by `reader` (whose ValueError says what is wrong)."""
     return BeforeValidator(lambda value: reader(value) if isinstance(value, str) else value)
 

@@ -20,7 +20,6 @@ from bot.services import build_services
 from handlers import texts
 from storage import migrate
 from storage.db import connect
-from storage.models import Batch
 from storage.states import PayoutStatus
 from taxonomy import DEFAULT_TAXONOMY_NAME, TaxonomyError, parse_file
 
@@ -132,12 +131,13 @@ def _default_note(key: str, name: str) -> str:
     if key == "overlap":
         return f" (default: {CLI_OVERLAP})"
     default = SPEC_DEFAULTS.get(name)
-    description = BatchSettings.model_fields[name].description or ""
-    if "default" in description or default is None or isinstance(default, str) or key == "reward":
+    if key == "reward" or "default" in (BatchSettings.model_fields[name].description or ""):
         return ""
     if isinstance(default, bool):
         return f" (default: {str(default).lower()})"
-    return f" (default: {default / MICROS if name.endswith('_micros') else default:g})"
+    if isinstance(default, int | float):
+        return f" (default: {default / MICROS if name.endswith('_micros') else default:g})"
+    return ""
 
 
 def _settings_given(args: argparse.Namespace) -> dict[str, str]:
@@ -240,7 +240,7 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
     source_hash = batches.content_hash(data)
     migrate.upgrade(settings.database_url)
 
-    async def load() -> tuple[Batch, batches.Cost]:
+    async def load() -> tuple[int, int, batches.Cost]:
         db = connect(settings.database_url)
         try:
             if args.taxonomy == DEFAULT_TAXONOMY_NAME:
@@ -267,14 +267,14 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
                     args.file.name,
                     source_hash,
                 )
-                return batch, await batches.cost_of(session, batch)
+                return batch.id, batch.item_count, await batches.cost_of(session, batch)
         finally:
             await db.dispose()
 
-    batch, cost = asyncio.run(load())
+    batch_id, items, cost = asyncio.run(load())
     print(
-        f"Batch {batch.id} {batch.name!r}: {batch.item_count} products, "
-        f"{format_money(batch.reserved_micros, settings.currency)} reserved. Workers can start now."
+        f"Batch {batch_id} {spec.name!r}: {items} products, {format_money(cost.total, settings.currency)} reserved. "
+        "Workers can start now."
     )
     print("Cost:")
     for line in texts.cost_lines(cost, settings.currency):
