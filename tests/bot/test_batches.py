@@ -379,6 +379,23 @@ async def test_load_funded_batch_stores_items_and_reserves_cost(services: Servic
     assert reserved == {"requester_reserved": 20_000 * (2 * 3 + 10 * 2 + 1 + 10), "requester_available": 0}
 
 
+async def test_loaded_before_finds_the_same_content_of_the_same_requester(services: Services) -> None:
+    """A batch remembers its file's content hash: the requester's latest batch of it is found, a draft
+    included (the chat stores drafts); another requester's batch or another file is not."""
+    taxonomy_id = await taxonomies.ensure_default(services.db)
+    tree = (await services.taxonomies.get(taxonomy_id)).tree
+    data = csv_bytes([{"item_id": "sku-1", "title": "Wok", "gold_category": ""}])
+    same = batches.content_hash(data)
+    async with services.db.write() as session:
+        first = await load_funded_batch(session, REQUESTER, taxonomy_id, tree, SPEC, read_rows(data, "a.csv"), "USD")
+        assert first.source_hash == "" and await batches.loaded_before(session, REQUESTER, same) is None
+        for requester in (REQUESTER, REQUESTER + 1):
+            await batches.create_draft(session, requester, taxonomy_id, tree, SPEC, read_rows(data, "b.csv"), "b", same)
+        assert await batches.loaded_before(session, REQUESTER, same) == first.id + 1
+        assert await batches.loaded_before(session, REQUESTER + 2, same) is None
+        assert await batches.loaded_before(session, REQUESTER, batches.content_hash(data + b"\n")) is None
+
+
 async def test_load_funded_batch_larger_than_one_insert_chunk(services: Services) -> None:
     """A file with more rows than one bulk insert holds stores every row."""
     count = batches.INSERT_CHUNK + 3
