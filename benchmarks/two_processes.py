@@ -67,6 +67,7 @@ FIRST_SWEEP_SECONDS = 30  # bot/app.py schedules the first sweep this long after
 WORKER_NOTICE = re.compile(r"requested \(#(\d+)\)")
 ADMIN_NOTICE = re.compile(r"Payout #(\d+)")
 LOG_LEVEL = re.compile(r" (WARNING|ERROR|CRITICAL) ")
+EXCEPTION = re.compile(r"[\w.]+(Error|Exception|Conflict): ")  # the last line of a traceback
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument(
         "--seconds", type=float, default=45, help=f"how long both processes run (first sweep: {FIRST_SWEEP_SECONDS} s)"
     )
+    parser.add_argument("--logs", type=Path, help="keep the processes' logs in this directory (default: not kept)")
     parser.add_argument("--kill", action="store_true", help="SIGKILL one process mid-run")
     parser.add_argument("--kill-after", type=float, default=FIRST_SWEEP_SECONDS + 2, help="seconds, with --kill")
     return parser.parse_args()
@@ -191,8 +193,9 @@ def summarise_log(path: Path, name: str) -> None:
     lines = path.read_text(errors="replace").splitlines()
     levels = collections.Counter(match.group(1) for line in lines if (match := LOG_LEVEL.search(line)))
     messages = collections.Counter(LOG_LEVEL.split(line, 1)[-1][:120] for line in lines if LOG_LEVEL.search(line))
-    print(f"process {name} logged {dict(levels) or 'nothing'}")
-    show([f"{count} x {message}" for message, count in messages.most_common(3)])
+    errors = collections.Counter(line[:160] for line in lines if EXCEPTION.match(line))
+    print(f"process {name} logged {dict(levels) or 'nothing'}; its last line: {lines[-1] if lines else '-'}")
+    show([f"{count} x {message}" for message, count in [*messages.most_common(3), *errors.most_common(3)]])
 
 
 async def kill_later(process: asyncio.subprocess.Process, at: float) -> None:
@@ -307,8 +310,9 @@ async def notice_figures(fake: FakeTelegram, db: Database) -> None:
 async def main() -> None:
     args = parse()
     with tempfile.TemporaryDirectory(prefix="two-processes-") as scratch:
-        workdir = Path(scratch)
-        url = args.database_url or f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+        workdir = args.logs or Path(scratch)
+        workdir.mkdir(parents=True, exist_ok=True)
+        url = args.database_url or f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}"
         await empty_database(url)
         db = connect(url)
         fake = FakeTelegram()
