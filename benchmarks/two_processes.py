@@ -186,7 +186,7 @@ async def run_bots(args: argparse.Namespace, fake: FakeTelegram, db: Database, u
     bots = [await start_bot(fake, url, workdir, name) for name in ("a", "b")]
     tasks = [race_the_sweeps(fake, db, typers(args), started + args.seconds)]
     if args.kill:
-        tasks.append(kill_later(bots[1], started + args.kill_after))
+        tasks.append(kill_later(bots[1], started, args.kill_after))
     results = await asyncio.gather(asyncio.sleep(max(0, started + args.seconds - time.monotonic())), *tasks)
     if not results[1]:
         print(f"no payout request within {args.seconds:g} s: nobody typed /payout (is --seconds long enough?)")
@@ -209,10 +209,10 @@ def summarise_log(path: Path, name: str) -> None:
     show([f"{count} x {message}" for message, count in [*messages.most_common(3), *errors.most_common(3)]])
 
 
-async def kill_later(process: asyncio.subprocess.Process, at: float) -> None:
-    await asyncio.sleep(max(0, at - time.monotonic()))
+async def kill_later(process: asyncio.subprocess.Process, started: float, after: float) -> None:
+    await asyncio.sleep(max(0, started + after - time.monotonic()))
     process.kill()
-    print(f"killed process b (SIGKILL) {at:.0f} s after the start")
+    print(f"killed process b (SIGKILL) {after:g} s after the start")
 
 
 def workers(args: argparse.Namespace) -> list[int]:
