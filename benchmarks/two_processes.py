@@ -203,7 +203,10 @@ def summarise_log(path: Path, name: str) -> None:
     """What a process logged (at WARNING and above): how many lines of each level, the commonest messages."""
     lines = path.read_text(errors="replace").splitlines()
     levels = collections.Counter(match.group(1) for line in lines if (match := LOG_LEVEL.search(line)))
-    messages = collections.Counter(LOG_LEVEL.split(line, 1)[-1][:120] for line in lines if LOG_LEVEL.search(line))
+    # Numbers (times, ids) masked, so that repeats of one message count together.
+    messages = collections.Counter(
+        re.sub(r"\d+", "N", LOG_LEVEL.split(line, 1)[-1])[:120] for line in lines if LOG_LEVEL.search(line)
+    )
     errors = collections.Counter(line[:160] for line in lines if EXCEPTION.match(line))
     print(f"process {name} logged {dict(levels) or 'nothing'}; its last line: {lines[-1] if lines else '-'}")
     show([f"{count} x {message}" for message, count in [*messages.most_common(3), *errors.most_common(3)]])
