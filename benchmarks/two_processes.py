@@ -150,10 +150,10 @@ async def start_bot(fake: FakeTelegram, url: str, workdir: Path, name: str) -> a
         PAYOUT_SWEEP_SECONDS="1",
         LOG_LEVEL="WARNING",
     )
-    log = (workdir / f"{name}.log").open("wb")
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", env=env, cwd=workdir, stdout=log, stderr=log
-    )
+    with (workdir / f"{name}.log").open("wb") as log:  # the process writes to its own copy
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", env=env, cwd=workdir, stdout=log, stderr=log
+        )
 
 
 async def payouts_so_far(db: Database) -> int:
@@ -171,9 +171,10 @@ async def race_the_sweeps(fake: FakeTelegram, db: Database, typers: list[int], u
     return False
 
 
-async def stop(process: asyncio.subprocess.Process, how: signal.Signals) -> int:
+async def stop(process: asyncio.subprocess.Process) -> int:
+    """SIGTERM, as an operator stops the bot; a process still running 20 s later is killed (status -9)."""
     if process.returncode is None:
-        process.send_signal(how)
+        process.send_signal(signal.SIGTERM)
     try:
         return await asyncio.wait_for(process.wait(), 20)
     except TimeoutError:
@@ -193,7 +194,7 @@ async def run_bots(args: argparse.Namespace, fake: FakeTelegram, db: Database, u
     early = [name for name, process in zip("ab", bots, strict=True) if process.returncode is not None]
     if early:
         print(f"ended before they were stopped: process {', '.join(early)}")
-    statuses = [await stop(process, signal.SIGTERM) for process in bots]
+    statuses = await asyncio.gather(*(stop(process) for process in bots))
     print(f"processes ended with exit statuses {statuses}")
     for name in ("a", "b"):
         summarise_log(workdir / f"{name}.log", name)
@@ -293,12 +294,8 @@ def notices(fake: FakeTelegram, chats: list[int], pattern: re.Pattern[str], owed
     return Notices(
         delivered=sum(taken.values()),
         duplicates=sum(count - 1 for count in taken.values()),
-        missing=sum(1 for chat, payout in owed_pairs(chats, owed) if (chat, payout) not in taken),
+        missing=sum(1 for chat in chats for payout in owed if (chat, payout) not in taken),
     )
-
-
-def owed_pairs(chats: list[int], owed: set[int]) -> list[tuple[int, int]]:
-    return [(chat, payout) for chat in chats for payout in owed]
 
 
 async def notice_figures(fake: FakeTelegram, db: Database) -> None:
