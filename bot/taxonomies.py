@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import InvalidInput
@@ -87,10 +88,25 @@ async def store(session: AsyncSession, name: str, nodes: Sequence[RawNode], sour
 
 
 async def ensure_default(db: Database) -> int:
-    """Store the bundled Google Product Taxonomy on first start; returns its id."""
-    async with db.write() as session:
+    """Store the bundled Google Product Taxonomy on first start; returns its id.
+
+    Several processes may start together on a new database: one stores it, the others take what it
+    stored (on PostgreSQL their inserts meet its name, which they do not wait for before checking).
+    """
+    async with db.read() as session:
         existing = await find_by_name(session, DEFAULT_TAXONOMY_NAME)
-        if existing is not None:
-            return existing
-        nodes = parse_google(default_taxonomy_text())
-        return await store(session, DEFAULT_TAXONOMY_NAME, nodes, "Google Product Taxonomy 2021-09-21")
+    if existing is not None:
+        return existing
+    nodes = parse_google(default_taxonomy_text())  # parsed before the write: the write lock is not held for it
+    try:
+        async with db.write() as session:
+            existing = await find_by_name(session, DEFAULT_TAXONOMY_NAME)
+            if existing is not None:  # stored by another process while this one parsed
+                return existing
+            return await store(session, DEFAULT_TAXONOMY_NAME, nodes, "Google Product Taxonomy 2021-09-21")
+    except IntegrityError:
+        async with db.read() as session:
+            stored = await find_by_name(session, DEFAULT_TAXONOMY_NAME)
+        if stored is None:
+            raise
+        return stored

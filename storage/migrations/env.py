@@ -26,10 +26,15 @@ from storage.models import Base
 
 config = context.config
 MIGRATION_PRAGMAS = (*SQLITE_PRAGMAS, "foreign_keys=OFF")
+MIGRATION_LOCK = 0x63726F7764  # any constant of the bot's own: "crowd" in ASCII
 
 
 def _run(connection: Connection) -> None:
     # The connection is already in the write transaction: Alembic runs in it and commits nothing.
+    if connection.dialect.name == "postgresql":
+        # Processes starting together on one database migrate one at a time (SQLite's BEGIN IMMEDIATE
+        # does this there): the next finds the schema at head instead of failing on "already exists".
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
     context.run_migrations()
     if connection.dialect.name == "sqlite":
