@@ -143,7 +143,9 @@ def _schedule_jobs(application: Application, services: Services) -> None:
     # A credit becomes available at most this long after its hold ends.
     release_every = max(60, min(settings.hold_hours * 3600, RELEASE_EVERY_SECONDS))
     queue.run_repeating(scheduled.release_holds, interval=release_every, first=10, name="release-holds")
-    queue.run_repeating(scheduled.sweep_payouts, interval=settings.payout_sweep_seconds, first=30, name="payout-sweep")
+    # The first sweep waits for the bot to settle, but never longer than the interval the operator set.
+    sweep_every = settings.payout_sweep_seconds
+    queue.run_repeating(scheduled.sweep_payouts, interval=sweep_every, first=min(30, sweep_every), name="payout-sweep")
     queue.run_repeating(
         scheduled.complete_batches,
         interval=COMPLETION_EVERY_SECONDS,
