@@ -1,7 +1,8 @@
 """Crowd answers, known answers and labels as CSV files, for `crowdshelf aggregate` and the benchmarks.
 
 Answers: a header item,worker,answer (question,worker,answer is read too, as public truth-inference
-data sets name them); gold: item,answer (or question,truth); labels: item,label,confidence,answers.
+data sets name them, and so is the raw answers file the bot sends with /results); gold: item,answer
+(or question,truth); labels: item,label,confidence,answers.
 A missing column, an empty cell or a gold item with two answers is a ValueError naming the line.
 """
 
@@ -14,9 +15,14 @@ from bot.csv_files import csv_text
 
 
 def read_answers_csv(text: str) -> list[Answer]:
-    """Answers from CSV text with a header item,worker,answer (or question,worker,answer)."""
-    rows, columns = _csv_rows(text, (("item", "question"), ("worker",), ("answer",)), "answers")
-    return [Answer(item, worker, label) for item, worker, label in _pick(rows, columns, "answers")]
+    """Answers from CSV text with a header item,worker,answer (or question,worker,answer), or the raw
+    answers file the bot sends with /results as it is (item_id,worker,answer_id,…,accepted,…)."""
+    wanted = (("item", "item_id", "question"), ("worker",), ("answer", "answer_id"), ("accepted",))
+    rows, columns = _csv_rows(text, wanted, "answers", optional=1)
+    picked = _pick(rows, columns[:3], "answers")
+    if len(columns) == 4:  # the bot's labels leave out what quality control rejected, and so does this
+        picked = [cells for cells, (_, row) in zip(picked, rows, strict=True) if _cell(row, columns[3]) != "no"]
+    return [Answer(item, worker, label) for item, worker, label in picked]
 
 
 def read_gold_csv(text: str) -> dict[str, str]:
@@ -37,34 +43,41 @@ def labels_csv(labels: Mapping[str, Label]) -> str:
 
 
 def _csv_rows(
-    text: str, wanted: tuple[tuple[str, ...], ...], kind: str
+    text: str, wanted: tuple[tuple[str, ...], ...], kind: str, optional: int = 0
 ) -> tuple[list[tuple[int, list[str]]], list[int]]:
-    """Rows of a CSV (with their line numbers) and the index of each wanted column.
+    """Rows of a CSV (with their line numbers) and the index of each wanted column that is there.
 
-    Each entry of ``wanted`` lists the accepted names of one column, e.g. ("item", "question");
-    a missing column is a ValueError naming what was expected.
+    Each entry of ``wanted`` lists the accepted names of one column, e.g. ("item", "question"); the
+    last ``optional`` ones may be absent (the indexes then stop before them); any other missing
+    column is a ValueError naming what was expected.
     """
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     header = [name.strip().lower() for name in next(reader, [])]
     columns, missing = [], []
-    for names in wanted:
+    for position, names in enumerate(wanted):
         found = [header.index(name) for name in names if name in header]
         if found:
             columns.append(found[0])
-        else:
+        elif position < len(wanted) - optional:
             missing.append(" or ".join(names))
+        else:
+            break
     if missing:
-        expected = ",".join(names[0] for names in wanted)
+        expected = ",".join(names[0] for names in wanted[: len(wanted) - optional])
         raise ValueError(f"{kind} CSV is missing column {', '.join(missing)}; expected a header like {expected}")
     rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     return rows, columns
+
+
+def _cell(row: list[str], column: int) -> str:
+    return row[column].strip() if column < len(row) else ""
 
 
 def _pick(rows: list[tuple[int, list[str]]], columns: list[int], kind: str) -> list[tuple[str, ...]]:
     """The wanted cells of each row, stripped; a short row or an empty cell is a ValueError with its line."""
     picked = []
     for line, row in rows:
-        cells = tuple(row[column].strip() if column < len(row) else "" for column in columns)
+        cells = tuple(_cell(row, column) for column in columns)
         if not all(cells):
             raise ValueError(f"{kind} CSV line {line}: every column needs a value, got {','.join(row)!r}")
         picked.append(cells)

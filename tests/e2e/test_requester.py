@@ -1,16 +1,18 @@
 """Requesters through the bot: upload, settings by buttons, preview, launch, progress, results."""
 
+import asyncio
 import csv
 import io
 import json
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
-from bot import aggregation, batch_files, batches, ledger, results, work
+from bot import aggregation, batch_files, batches, cli, ledger, results, work
 from storage import ledger as books
 from storage.models import Assignment, Batch, Item
 from tests.e2e.conftest import RunningBot, StartBot
@@ -79,7 +81,7 @@ async def batch_count(bot: RunningBot) -> int:
         return await session.scalar(select(func.count(Batch.id)))
 
 
-async def test_upload_preview_launch_work_and_results(bot: RunningBot, checks_first: None) -> None:
+async def test_upload_preview_launch_work_and_results(bot: RunningBot, checks_first: None, tmp_path: Path) -> None:
     shop = bot.user(SHOP, "Shop")
     said = await upload(bot, shop, csv_file(pans()), "pans.csv")
     assert "Preview" in said and "Pan 1" in said, "the first product exactly as workers see it"
@@ -137,6 +139,14 @@ async def test_upload_preview_launch_work_and_results(bot: RunningBot, checks_fi
     raw = list(csv.DictReader(io.StringIO(answers_file.document_bytes.decode())))
     assert len(raw) == 8 and {r["worker"] for r in raw} == {"worker 1", "worker 2"}
     assert sorted(r["gold"] for r in raw if r["item_id"] == "p1") == ["correct", "incorrect"]
+
+    # `crowdshelf aggregate` reads the raw answers file as the bot sent it.
+    sent = tmp_path / answers_file.document["file_name"]
+    sent.write_bytes(answers_file.document_bytes)
+    out = tmp_path / "labels.csv"
+    assert await asyncio.to_thread(cli.main, ["aggregate", str(sent), "--method", "mv", "--out", str(out)]) == 0
+    relabelled = {row["item"]: row["answers"] for row in csv.DictReader(io.StringIO(out.read_text()))}
+    assert relabelled == {row["item_id"]: "2" for row in rows}
 
 
 async def test_results_settle_a_three_way_split_within_the_family(
