@@ -5,6 +5,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -219,7 +220,8 @@ def parse_settings(text: str, default_name: str) -> BatchSpec:
 
 def _with_setting(spec: BatchSpec, key: str, value: str) -> BatchSpec:
     field, parse = _SETTINGS[key]
-    return replace(spec, **{field: parse(value)})
+    change: dict[str, Any] = {field: parse(value)}  # the parser of `field` gives its type
+    return replace(spec, **change)
 
 
 def _number(value: str) -> float:
@@ -745,7 +747,7 @@ async def _eta(session: AsyncSession, batch: Batch, now: datetime, remaining: in
     return timedelta(hours=remaining / recent) if recent else None
 
 
-def gold_count(batch_id: int) -> Select[tuple[int]]:
+def gold_count(batch_id: int) -> Select[int]:
     """The batch's gold items: those with a gold category (`gold_answer` is for other task types)."""
     return select(func.count(Item.id)).where(Item.batch_id == batch_id, Item.gold_node_id.is_not(None))
 
