@@ -3,11 +3,11 @@ owed ones now (handlers.outbox delivers them and handles Telegram's errors)."""
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import CallbackContext
+
+from handlers.common import BotContext
 
 log = logging.getLogger(__name__)
 # The job that delivers owed messages (handlers.outbox), every few seconds and on demand.
@@ -38,15 +38,15 @@ async def send(bot: Bot, chat_id: int, outgoing: Outgoing) -> Message:
     return await bot.send_message(chat_id, outgoing.html, reply_markup=outgoing.markup)
 
 
-def deliver_soon(context: CallbackContext[Any, Any, Any, Any]) -> None:
+def deliver_soon(context: BotContext) -> None:
     """Deliver owed messages now rather than at the next tick: called right after a change owed some.
 
     A run of its own: runs may overlap, as they do across processes, and the outbox's leases keep
     each message to one of them.
     """
     queue = context.job_queue
-    if queue is None:  # python-telegram-bot without its job-queue extra: the next delivery run is not far
-        return
+    if queue is None:  # the composition root does not build the bot without one
+        raise RuntimeError("python-telegram-bot[job-queue] is not installed")
     for job in queue.get_jobs_by_name(DELIVERY_JOB):
         queue.run_once(job.callback, 0, name=f"{DELIVERY_JOB}-now")
 
