@@ -1,9 +1,11 @@
-# Two commands: `make run` starts the bot, `make test` runs every test. Both set up .venv first.
+# Two commands: `make run` starts the bot, `make test` runs every test and then the type check
+# (`make typecheck` alone). Both set up .venv first.
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
+TYPED = bot handlers storage taxonomy
 
-.PHONY: run test bench
+.PHONY: run test typecheck bench
 
 $(BIN)/crowdshelf: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +19,10 @@ run: $(BIN)/crowdshelf
 
 test: $(BIN)/crowdshelf
 	$(BIN)/python -m pytest
+	$(BIN)/python -m mypy $(TYPED)
+
+typecheck: $(BIN)/crowdshelf
+	$(BIN)/python -m mypy $(TYPED)
 
 bench: $(BIN)/crowdshelf
 	$(BIN)/python benchmarks/answers.py

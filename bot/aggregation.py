@@ -490,7 +490,11 @@ class _Slots:
     @staticmethod
     def build(crowd: _Crowd) -> "_Slots":
         """Lay out the slots of every group and index them by worker and by label."""
-        starts, labels, answers, clamped, weights = [], [], [], [], []
+        starts: list[int] = []
+        labels: list[tuple[int, ...]] = []
+        answers: list[tuple[tuple[int, int], ...]] = []
+        clamped: list[int] = []
+        weights: list[int] = []
         worker_slots: list[list[int]] = [[] for _ in crowd.workers]
         worker_answers = [0] * len(crowd.workers)
         label_slots: list[list[int]] = [[] for _ in crowd.labels]

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from telegram import BotCommand, Update
+from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
     AIORateLimiter,
@@ -15,6 +16,8 @@ from telegram.ext import (
     BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
+    ContextTypes,
+    Defaults,
     MessageHandler,
     filters,
 )
@@ -80,12 +83,16 @@ def build_application(services: Services, rate_limiter: BaseRateLimiter | None =
         .token(settings.require_token())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
+        .context_types(ContextTypes(context=common.BotContext))
+        # Every text the bot sends is HTML (handlers.texts escapes what people wrote).
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
         .concurrent_updates(PerUserOrder())
         .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
         .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
         .build()
     )
-    application.bot_data["services"] = services
+    application.bot_data[common.SERVICES] = services
     _register_handlers(application)
     _schedule_jobs(application, services)
     return application
@@ -136,6 +143,8 @@ def _register_handlers(application: Application) -> None:
 def _schedule_jobs(application: Application, services: Services) -> None:
     settings = services.settings
     queue = application.job_queue
+    if queue is None:  # python-telegram-bot without its job-queue extra, which the project depends on
+        raise RuntimeError("python-telegram-bot[job-queue] is not installed")
     reclaim_every = min(RECLAIM_EVERY_SECONDS, settings.assignment_ttl_seconds)
     queue.run_repeating(
         scheduled.reclaim_reservations, interval=reclaim_every, first=reclaim_every, name="reclaim-reservations"
@@ -165,9 +174,15 @@ def _schedule_jobs(application: Application, services: Services) -> None:
 
 
 async def _post_init(application: Application) -> None:
-    services: Services = application.bot_data["services"]
+    services: Services = application.bot_data[common.SERVICES]
     await taxonomies.ensure_default(services.db)
     await application.bot.set_my_commands([BotCommand(name, description) for name, description in texts.COMMANDS])
+
+
+async def _post_shutdown(application: Application) -> None:
+    """After the last update and job: the database's connections are closed, not left to the process's end."""
+    services: Services = application.bot_data[common.SERVICES]
+    await services.db.dispose()
 
 
 def allowed_updates() -> list[str]:

@@ -231,7 +231,12 @@ def _is_web_url(url: str) -> bool:
 def _draft(values: dict[str, str], tree: Tree) -> ItemDraft:
     def node_id(column: str) -> int | None:
         reference = values.get(column, "")
-        return tree.find(reference).id if reference else None
+        if not reference:
+            return None
+        node = tree.find(reference)
+        if node is None:  # _row_problems refused the row
+            raise ValueError(f"{column} {reference!r} is not a category")
+        return node.id
 
     return ItemDraft(
         external_id=values["item_id"],

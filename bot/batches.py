@@ -657,7 +657,7 @@ async def _eta(session: AsyncSession, batch: Batch, now: datetime, remaining: in
     return timedelta(hours=remaining / recent) if recent else None
 
 
-def gold_count(batch_id: int) -> Select[tuple[int]]:
+def gold_count(batch_id: int) -> Select[int]:
     """The batch's gold items: those with a gold category (`gold_answer` is for other task types)."""
     return select(func.count(Item.id)).where(Item.batch_id == batch_id, Item.gold_node_id.is_not(None))
 

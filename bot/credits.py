@@ -83,9 +83,11 @@ async def restore(session: AsyncSession, assignment_id: int, worker_id: int, req
     """Undo a rejection that rested on wrong gold: the worker is paid, straight to available, since
     the requester agreed the answer was right, and the answer counts on its item again. False when
     the requester no longer has the money."""
-    batch = await session.scalar(
-        select(Batch).join(Assignment, Assignment.batch_id == Batch.id).where(Assignment.id == assignment_id)
-    )
+    batch = (
+        await session.scalars(
+            select(Batch).join(Assignment, Assignment.batch_id == Batch.id).where(Assignment.id == assignment_id)
+        )
+    ).one()
     # The batch's reserve pays if what it has left covers it (the rejection put the money there,
     # though an answer in its place may have spent it since); otherwise the requester's funds do.
     unspent = batch.reserved_micros - await assignments.spent(session, batch.id)

@@ -90,8 +90,8 @@ async def _tree(services: Services, session: AsyncSession, batch_id: int) -> Tre
 
 
 async def _contest(session: AsyncSession, tree: Tree, assignment: Assignment) -> Contest:
-    item = await session.get(Item, assignment.item_id)
-    batch = await session.get(Batch, assignment.batch_id)
+    item = await session.get_one(Item, assignment.item_id)
+    batch = await session.get_one(Batch, assignment.batch_id)
     if item.gold_node_id is None or item.gold_node_id == assignment.answer_node_id:
         raise DomainError("This check was already corrected or dropped.")
     dispute = await session.scalar(select(GoldDispute).where(GoldDispute.assignment_id == assignment.id))
@@ -122,12 +122,12 @@ async def _contest(session: AsyncSession, tree: Tree, assignment: Assignment) ->
 async def _decide(
     session: AsyncSession, tree: Tree, dispute: GoldDispute, decider_id: int, is_admin: bool, status: str
 ) -> Decision:
-    batch = await session.scalar(select(Batch).where(Batch.id == dispute.batch_id))
+    batch = (await session.scalars(select(Batch).where(Batch.id == dispute.batch_id))).one()
     if decider_id != batch.requester_id and not is_admin:
         raise NotAllowed("Only the batch's requester or an admin can decide on its gold.")
     if dispute.status != DisputeState.OPEN:
         raise DomainError(f"This dispute was already decided: {dispute.status}.")
-    item = await session.scalar(select(Item).where(Item.id == dispute.item_id).with_for_update())
+    item = (await session.scalars(select(Item).where(Item.id == dispute.item_id).with_for_update())).one()
     contesters = await _close_disputes(session, item.id, status, decider_id)
     if status == DisputeState.UPHELD or item.gold_node_id != dispute.gold_node_id:
         return Decision(status, item.title, contesters, 0, ())
@@ -202,7 +202,8 @@ async def _requiz(session: AsyncSession, batch: Batch, state: BatchWorker) -> Re
     if outcome.passed and state.state == WorkerState.FAILED:
         state.state, state.retry_at, state.changed_at = WorkerState.ACTIVE, None, utcnow()
         return Reinstated(state.worker_id, batch.name, "quiz", 0)
-    if not outcome.passed and state.state == WorkerState.FAILED and state.retry_at is None:
+    failed_at = state.changed_at  # set with every failure
+    if not outcome.passed and state.state == WorkerState.FAILED and state.retry_at is None and failed_at is not None:
         # A corrected question may bring a retry back within reach: the cool-down runs from the failure.
-        state.retry_at = outcome.retry_at(state.changed_at, batch.retry_hours)
+        state.retry_at = outcome.retry_at(failed_at, batch.retry_hours)
     return None

@@ -35,7 +35,8 @@ def day_start(now: datetime) -> datetime:
 
 
 async def sum_rewards(session: AsyncSession, *where: ColumnElement[bool]) -> int:
-    return int(await session.scalar(select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(*where)))
+    total = await session.execute(select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(*where))
+    return int(total.scalar_one())
 
 
 async def summary(session: AsyncSession, worker_id: int, now: datetime) -> Earnings:
@@ -54,7 +55,7 @@ async def years(session: AsyncSession, worker_id: int) -> list[int]:
     stamps = await session.scalars(
         select(Assignment.answered_at).where(*earned(worker_id)).order_by(Assignment.answered_at)
     )
-    return sorted({stamp.year for stamp in stamps}, reverse=True)
+    return sorted({stamp.year for stamp in stamps if stamp is not None}, reverse=True)  # (all are answered)
 
 
 async def statement_csv(session: AsyncSession, worker_id: int, year: int, currency: str) -> str:
@@ -68,7 +69,8 @@ async def statement_csv(session: AsyncSession, worker_id: int, year: int, curren
     )
     days: dict[tuple[str, str], list[int]] = {}
     for answered_at, batch, reward in answers:
-        days.setdefault((answered_at.date().isoformat(), batch), []).append(reward)
+        if answered_at is not None:  # as every answered assignment's
+            days.setdefault((answered_at.date().isoformat(), batch), []).append(reward)
     lines: list[list[object]] = [["date", "kind", "batch", "tasks", "amount", "currency", "method", "status"]]
     for (date, batch), rewards in days.items():
         lines.append([date, "earnings", batch, len(rewards), _amount(sum(rewards)), currency, "", ""])

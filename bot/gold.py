@@ -114,12 +114,12 @@ async def _serve_gold(
     given = await _answers_given(session, batch_id, worker_id)
     fewest = min(given[node] for _, node in gold)
     item_id = _draw.choice([item for item, node in gold if given[node] == fewest])
-    item = await session.get(Item, item_id)
+    item = await session.get_one(Item, item_id)
     assignment = await assignments.reserve(session, item, worker_id, now, ttl, reward, quiz_attempt, is_gold=True)
     return Claimed(assignment, item)
 
 
-async def _answers_given(session: AsyncSession, batch_id: int, worker_id: int) -> Counter[int]:
+async def _answers_given(session: AsyncSession, batch_id: int, worker_id: int) -> Counter[int | None]:
     """How often the worker gave each category in this batch."""
     rows = await session.execute(
         select(Assignment.answer_node_id, func.count())
@@ -146,10 +146,10 @@ async def _start_attempt(session: AsyncSession, batch_id: int, worker_id: int, a
 
 
 async def after_quiz_answer(
-    session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: AnsweredTask, now: datetime
+    session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: AnsweredTask, attempt: int, now: datetime
 ) -> QuizStep:
-    """After a graded quiz answer (already written): once the attempt is complete, pass or fail the worker."""
-    attempt = assignment.quiz_attempt
+    """After a graded quiz answer (already written) of quiz `attempt`: once the attempt is complete, pass or fail
+    the worker."""
     outcome = await quiz_outcome(session, batch, assignment.worker_id, attempt)
     retry_at = None
     if outcome.passed is not None:
@@ -224,10 +224,11 @@ def needed_to_pass(pass_score: float, size: int) -> int:
 
 def grade(tree: Tree, assignment: Assignment, gold: int | None) -> None:
     """Mark the answer right or wrong against `gold`, with its distance in the tree; no gold: not graded."""
-    if gold is None:
+    answer = assignment.answer_node_id
+    if gold is None or answer is None:
         assignment.gold_correct, assignment.gold_distance = None, None
         return
-    assignment.gold_correct, assignment.gold_distance = judge(tree, assignment.answer_node_id, gold)
+    assignment.gold_correct, assignment.gold_distance = judge(tree, answer, gold)
 
 
 def judge(tree: Tree, answer: int, gold: int) -> tuple[bool, int | None]:
@@ -249,7 +250,7 @@ async def quiz_progress(session: AsyncSession, assignment: Assignment) -> QuizPl
     """Where a quiz task stands; None for any other task."""
     if assignment.quiz_attempt is None:
         return None
-    batch = await session.get(Batch, assignment.batch_id)
+    batch = await session.get_one(Batch, assignment.batch_id)
     outcome = await quiz_outcome(session, batch, assignment.worker_id, assignment.quiz_attempt)
     return QuizPlace(outcome.score.gold + 1, batch.qualification, outcome.needed, assignment.quiz_attempt > 1)
 

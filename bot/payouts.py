@@ -144,7 +144,7 @@ async def view(session: AsyncSession, payout_id: int) -> PayoutView:
     return _view(*row)
 
 
-def _with_worker() -> Select[tuple[Payout, User | None]]:
+def _with_worker() -> Select[Payout, User | None]:
     return select(Payout, User).outerjoin(User, User.id == Payout.worker_id)
 
 

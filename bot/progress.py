@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import earnings
@@ -78,7 +78,8 @@ async def stats(session: AsyncSession, worker_id: int, now: datetime) -> WorkerS
     earned = await earnings.sum_rewards(session, *paid)
     earned_today = await earnings.sum_rewards(session, *paid, Assignment.answered_at >= today)
     spans = await session.execute(select(Assignment.created_at, Assignment.answered_at).where(*paid))
-    active = sum((min(done - shown, TASK_TIME_CAP) for shown, done in spans), timedelta())
+    # (every answered assignment has its answered_at)
+    active = sum((min(done - shown, TASK_TIME_CAP) for shown, done in spans if done is not None), timedelta())
     hourly = int(earned / (active.total_seconds() / 3600)) if active.total_seconds() >= 60 else None
     target = await session.scalar(select(User.daily_target_micros).where(User.id == worker_id))
     return WorkerStats(
@@ -122,10 +123,10 @@ async def standings(session: AsyncSession, worker_id: int, now: datetime) -> tup
 
 def _status(worker: BatchWorker, max_answers: int | None, now: datetime) -> str:
     match worker.state:
-        case WorkerState.FAILED if worker.retry_at is None:
-            return "closed"
-        case WorkerState.FAILED:
+        case WorkerState.FAILED if worker.retry_at is not None:
             return "retry_now" if worker.retry_at <= now else "retry_later"
+        case WorkerState.FAILED:
+            return "closed"
         case WorkerState.ACTIVE if max_answers is not None and worker.answers >= max_answers:
             return "capped"
         case WorkerState.ACTIVE:
@@ -133,8 +134,8 @@ def _status(worker: BatchWorker, max_answers: int | None, now: datetime) -> str:
     return worker.state  # qualifying, held, removed
 
 
-async def _count(session: AsyncSession, *where: object) -> int:
-    return int(await session.scalar(select(func.count(Assignment.id)).where(*where)))
+async def _count(session: AsyncSession, *where: ColumnElement[bool]) -> int:
+    return (await session.execute(select(func.count(Assignment.id)).where(*where))).scalar_one()
 
 
 async def set_target(session: AsyncSession, worker_id: int, micros: int | None) -> None:

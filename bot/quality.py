@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, bindparam, func, select, update
+from sqlalchemy import ColumnElement, SQLColumnExpression, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import credits, gold, users
@@ -80,7 +80,7 @@ async def after_answer(
     """Grade a quiz answer, or count the answer for the worker's share of the batch and apply the
     gold rule (after a check) or the speed and pattern rules (after work)."""
     if assignment.quiz_attempt is not None:
-        return await gold.after_quiz_answer(session, tree, batch, assignment, now)
+        return await gold.after_quiz_answer(session, tree, batch, assignment, assignment.quiz_attempt, now)
     # Checks do not count towards the cap, but the row must exist for a removal to be recorded.
     counted = {"batch_id": batch.id, "worker_id": assignment.worker_id, "answers": 0 if assignment.is_gold else 1}
     await session.execute(_count_in_batch(session), counted)
@@ -109,14 +109,14 @@ def judged(batch_id: int, worker_id: int) -> tuple[ColumnElement[bool], ...]:
 
 
 def _after_quiz(
-    batch_id: int | ColumnElement[int], worker_id: int | ColumnElement[int]
+    batch_id: int | SQLColumnExpression[int], worker_id: int | SQLColumnExpression[int]
 ) -> tuple[ColumnElement[bool], ...]:
     """The worker's answers in the batch that are not quiz answers: the checks and the work."""
     return (Assignment.batch_id == batch_id, Assignment.worker_id == worker_id, Assignment.quiz_attempt.is_(None))
 
 
 def _rejectable(
-    batch_id: int | ColumnElement[int], worker_id: int | ColumnElement[int]
+    batch_id: int | SQLColumnExpression[int], worker_id: int | SQLColumnExpression[int]
 ) -> tuple[ColumnElement[bool], ...]:
     """What a removal may reject: answers after the quiz (quiz answers are paid training whatever their
     outcome) whose pay is still in its hold."""
@@ -212,14 +212,16 @@ async def _behaviour_rules(session: AsyncSession, batch: BatchFacts, assignment:
 
 async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, answer: int) -> bool:
     """Whether other workers answered something else on at least half of these items."""
-    count = await session.scalar(
-        select(func.count(func.distinct(Assignment.item_id))).where(
-            Assignment.item_id.in_(items),
-            Assignment.worker_id != worker_id,
-            Assignment.status == AssignmentStatus.ANSWERED,
-            Assignment.answer_node_id != answer,
+    count = (
+        await session.execute(
+            select(func.count(func.distinct(Assignment.item_id))).where(
+                Assignment.item_id.in_(items),
+                Assignment.worker_id != worker_id,
+                Assignment.status == AssignmentStatus.ANSWERED,
+                Assignment.answer_node_id != answer,
+            )
         )
-    )
+    ).scalar_one()
     return count >= len(items) // 2
 
 
@@ -250,7 +252,8 @@ async def _crowd_floor(session: AsyncSession, batch_id: int) -> float | None:
     ).all()
     durations: dict[int, list[float]] = {}
     for worker_id, shown, done in rows:
-        durations.setdefault(worker_id, []).append((done - shown).total_seconds())
+        if done is not None:  # as every answered assignment's
+            durations.setdefault(worker_id, []).append((done - shown).total_seconds())
     floor = None
     if len(rows) >= MIN_CROWD_SAMPLE and len(durations) >= MIN_CROWD_WORKERS:
         floor = min(statistics.median(map(statistics.median, durations.values())) / 3, FLOOR_CAP)
@@ -336,7 +339,7 @@ async def review_hold(session: AsyncSession, batch_id: int, worker_id: int, remo
     reason = (await session.execute(held)).scalar_one_or_none()
     if reason is None:
         return None
-    name = await session.scalar(select(Batch.name).where(Batch.id == batch_id))
+    name = (await session.execute(select(Batch.name).where(Batch.id == batch_id))).scalar_one()
     if not remove:
         await _set_state(session, batch_id, worker_id, WorkerState.ACTIVE, None)
         return Review(batch_id, name, worker_id, False, reason, 0)

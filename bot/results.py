@@ -79,7 +79,7 @@ async def collect(session: AsyncSession, batch_id: int, tree: Tree) -> tuple[lis
     return await asyncio.to_thread(_tabulate, batch, tree, items, answered, states)
 
 
-async def _read(session: AsyncSession, statement: Select[Any]) -> list[Row[Any]]:
+async def _read(session: AsyncSession, statement: Select[*tuple[Any, ...]]) -> list[Row[Any]]:
     result = await session.stream(statement.execution_options(yield_per=READ_SLICE))
     return [row async for rows in result.partitions() for row in rows]
 

@@ -93,7 +93,7 @@ async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
             )
         held = await assignments.open_for_worker(session, worker_id)
         if held:
-            item = await session.get(Item, held[0].item_id)
+            item = await session.get_one(Item, held[0].item_id)
             return await _next_of(services, session, held[0], item)
         return await _claim_following(services, session, worker_id)
 
@@ -104,7 +104,7 @@ async def browse(services: Services, worker_id: int, assignment_id: int, node: i
     """The task with the children of `node` (None: the batch root) on `page`."""
     async with services.db.read() as session:
         assignment = await _owned_open(session, worker_id, assignment_id)
-        item = await session.get(Item, assignment.item_id)
+        item = await session.get_one(Item, assignment.item_id)
         quiz = await gold.quiz_progress(session, assignment)
     return await _screen(services, assignment, item, node, page, quiz=quiz)
 
@@ -131,7 +131,7 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
             pending = (await ledger.worker_balance(session, worker_id)).pending
         answered = await _count_and_grade(session, loaded.tree, answered, node_id)
         if batch.confidence is not None and not answered.is_gold:
-            await _apply_stop_rule(session, loaded, batch, answered.item_id)
+            await _apply_stop_rule(session, loaded, batch, batch.confidence, answered.item_id)
         nudges = await progress.after_answer(session, worker_id, reward, now)
         if answered.gold_correct is not None:
             nudges = replace(nudges, level_reached=await users.record_gold(session, worker_id, answered.gold_correct))
@@ -163,8 +163,8 @@ async def skip(services: Services, worker_id: int, assignment_id: int) -> TaskSc
     """Give the product up without penalty; it goes back to the pool for others."""
 
     async def give_up(session: AsyncSession) -> _Next | None:
-        assignment = await assignments.lock(session, assignment_id)
-        _check_open(assignment, worker_id, done=(AssignmentStatus.ANSWERED, AssignmentStatus.SKIPPED))
+        locked = await assignments.lock(session, assignment_id)
+        assignment = _check_open(locked, worker_id, done=(AssignmentStatus.ANSWERED, AssignmentStatus.SKIPPED))
         await assignments.give_back(session, assignment, AssignmentStatus.SKIPPED)
         return await _claim_following(services, session, worker_id)
 
@@ -174,8 +174,7 @@ async def skip(services: Services, worker_id: int, assignment_id: int) -> TaskSc
 async def stop(services: Services, worker_id: int, assignment_id: int) -> None:
     """End the session: the open product goes back to the pool."""
     async with services.db.write() as session:
-        assignment = await assignments.lock(session, assignment_id)
-        _check_open(assignment, worker_id)
+        assignment = _check_open(await assignments.lock(session, assignment_id), worker_id)
         await assignments.give_back(session, assignment, AssignmentStatus.RELEASED)
 
 
@@ -200,7 +199,7 @@ async def search(services: Services, worker_id: int, query: str) -> SearchScreen
 async def preview(services: Services, batch_id: int) -> TaskScreen:
     """The batch's first product exactly as a worker will see it (buttons lead nowhere)."""
     async with services.db.read() as session:
-        item = await session.scalar(select(Item).where(Item.batch_id == batch_id).order_by(Item.id).limit(1))
+        item = (await session.scalars(select(Item).where(Item.batch_id == batch_id).order_by(Item.id).limit(1))).one()
     batch = await services.batches.get(batch_id)
     return _render(await services.taxonomies.get(batch.taxonomy_id), batch, 0, item, None, 0, first=False)
 
@@ -258,7 +257,9 @@ async def _following_screen(services: Services, following: _Next | None) -> Task
     )
 
 
-async def _apply_stop_rule(session: AsyncSession, loaded: LoadedTaxonomy, batch: BatchFacts, item_id: int) -> None:
+async def _apply_stop_rule(
+    session: AsyncSession, loaded: LoadedTaxonomy, batch: BatchFacts, confidence: float, item_id: int
+) -> None:
     """Dynamic overlap: close the item once the crowd is confident enough (see aggregation.should_stop)."""
     rows = (
         await session.execute(
@@ -272,7 +273,7 @@ async def _apply_stop_rule(session: AsyncSession, loaded: LoadedTaxonomy, batch:
     answers = [Answer(str(item_id), str(worker), str(node)) for worker, node in rows]
     accuracy = await _gold_record(session, batch.id, {worker for worker, _ in rows})
     labels = loaded.size_under(batch.root_node_id)
-    if aggregation.should_stop(answers, accuracy, labels, batch.confidence, batch.min_overlap, batch.overlap):
+    if aggregation.should_stop(answers, accuracy, labels, confidence, batch.min_overlap, batch.overlap):
         await session.execute(update(Item).where(Item.id == item_id).values(settled=True, is_open=False))
 
 
@@ -311,17 +312,17 @@ async def _first_in_batch(services: Services, session: AsyncSession, assignment:
 
 
 async def _owned_open(session: AsyncSession, worker_id: int, assignment_id: int) -> Assignment:
-    assignment = await session.scalar(select(Assignment).where(Assignment.id == assignment_id))
-    _check_open(assignment, worker_id)
-    return assignment
+    return _check_open(await session.scalar(select(Assignment).where(Assignment.id == assignment_id)), worker_id)
 
 
 def _check_open(
     assignment: Assignment | None, worker_id: int, done: tuple[AssignmentStatus, ...] = (AssignmentStatus.ANSWERED,)
-) -> None:
+) -> Assignment:
+    """The assignment, when it is the worker's and open; else its refusal is raised."""
     refusal = _refusal(assignment, worker_id, done)
-    if refusal is not None:
-        raise refusal
+    if refusal is not None or assignment is None:  # a missing one is refused: this tells the type checker
+        raise refusal or TaskUnavailable()
+    return assignment
 
 
 def _refusal(

@@ -1,38 +1,39 @@
 """Admin commands and payout decisions. Every admin action is audited; so is every refused attempt."""
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict
 from functools import wraps
+from html import escape
+from typing import Any
 
 from telegram import Bot, InputFile, Message, Update
-from telegram.ext import ContextTypes
 
 from bot import admin, outbox, payouts, quality, users
-from bot.errors import DomainError, InvalidInput
+from bot.errors import InvalidInput
 from bot.money import format_money, typed_amount
 from bot.outbox import Notice
 from bot.services import Services
 from handlers import common, display, keyboards, notify, texts
+from handlers.common import BotContext
 from storage.clock import utcnow
 from storage.states import PayoutStatus
 
 log = logging.getLogger(__name__)
-Context = ContextTypes.DEFAULT_TYPE
-Handler = Callable[[Update, Context], Awaitable[None]]
+Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
 REASON_INPUT = "reject_reason:"
 
 
-async def _refused(update: Update, context: Context, action: str, details: str) -> bool:
+async def _refused(update: Update, context: BotContext, action: str, details: str) -> bool:
     """Whether the sender is not an admin; if so they are told no, and the attempt is audited."""
-    services = common.services_of(context)
-    user_id = update.effective_user.id
+    services = context.services
+    user_id = common.sender(update).id
     if user_id in services.settings.admin_ids:
         return False
     log.warning("user %s tried admin action %r", user_id, action)
     async with services.db.write() as session:
         await admin.audit(session, user_id, "denied", action, details[:200])
-    await context.bot.send_message(update.effective_chat.id, texts.NOT_ALLOWED)
+    await context.bot.send_message(common.chat_id(update), texts.NOT_ALLOWED)
     return True
 
 
@@ -40,90 +41,89 @@ def admins_only(handler: Handler) -> Handler:
     """Refuse non-admins politely, and write the attempt to the audit log."""
 
     @wraps(handler)
-    async def guarded(update: Update, context: Context) -> None:
-        if await _refused(update, context, handler.__name__, update.effective_message.text or ""):
+    async def guarded(update: Update, context: BotContext) -> None:
+        if await _refused(update, context, handler.__name__, common.message(update).text or ""):
             return
-        try:
-            await handler(update, context)
-        except DomainError as refusal:
-            await update.effective_message.reply_text(str(refusal))
+        await handler(update, context)
 
     return guarded
 
 
-def _arguments(context: Context, needed: int, usage: str) -> list[str]:
-    if len(context.args or []) < needed:
+def _arguments(context: BotContext, needed: int, usage: str) -> list[str]:
+    arguments = context.args or []
+    if len(arguments) < needed:
         raise InvalidInput(f"Usage: {usage}")
-    return list(context.args)
+    return arguments
 
 
 @admins_only
-async def admin_help(update: Update, context: Context) -> None:
-    await update.effective_message.reply_html(texts.ADMIN_HELP)
+async def admin_help(update: Update, context: BotContext) -> None:
+    await common.message(update).reply_text(texts.ADMIN_HELP)
 
 
 @admins_only
-async def fund(update: Update, context: Context) -> None:
-    services = common.services_of(context)
+async def fund(update: Update, context: BotContext) -> None:
+    services = context.services
     who, amount_text = _arguments(context, 2, "/fund USER AMOUNT, e.g. /fund @shop 100")[:2]
     try:
         amount = typed_amount(amount_text)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
-    message = update.effective_message
+    message = common.message(update)
     # The key comes from the admin's message, so a replayed update cannot fund twice.
     key = f"fund:{message.chat_id}:{message.message_id}"
     async with services.db.write() as session:
-        user, posted = await admin.fund(session, services.settings, update.effective_user.id, who, amount, key)
+        user, posted = await admin.fund(session, services.settings, common.sender(update).id, who, amount, key)
     if posted:
         await message.reply_text(
             f"✔ Credited {format_money(amount, services.settings.currency)} "
-            f"to {user.first_name or user.id} ({user.id})."
+            f"to {escape(user.first_name or str(user.id))} ({user.id})."
         )
 
 
 @admins_only
-async def grant(update: Update, context: Context) -> None:
+async def grant(update: Update, context: BotContext) -> None:
     await _set_role(update, context, granted=True)
 
 
 @admins_only
-async def revoke(update: Update, context: Context) -> None:
+async def revoke(update: Update, context: BotContext) -> None:
     await _set_role(update, context, granted=False)
 
 
-async def _set_role(update: Update, context: Context, granted: bool) -> None:
-    services = common.services_of(context)
+async def _set_role(update: Update, context: BotContext, granted: bool) -> None:
+    services = context.services
     who, role = _arguments(context, 2, f"/{'grant' if granted else 'revoke'} USER requester")[:2]
     async with services.db.write() as session:
-        user = await admin.set_role(session, update.effective_user.id, who, role, granted)
+        user = await admin.set_role(session, common.sender(update).id, who, role, granted)
     verb = "is now" if granted else "is no longer"
-    await update.effective_message.reply_text(f"✔ {user.first_name or user.id} ({user.id}) {verb} a {role}.")
+    name = escape(user.first_name or str(user.id))
+    await common.message(update).reply_text(f"✔ {name} ({user.id}) {verb} a {escape(role)}.")
 
 
 @admins_only
-async def suspend(update: Update, context: Context) -> None:
-    services = common.services_of(context)
+async def suspend(update: Update, context: BotContext) -> None:
+    services = context.services
     arguments = _arguments(context, 1, "/suspend USER [reason]")
     async with services.db.write() as session:
-        user = await admin.suspend(session, update.effective_user.id, arguments[0], " ".join(arguments[1:]))
-    await update.effective_message.reply_text(f"✔ {user.id} is suspended: {user.suspended_reason}")
+        user = await admin.suspend(session, common.sender(update).id, arguments[0], " ".join(arguments[1:]))
+    await common.message(update).reply_text(f"✔ {user.id} is suspended: {escape(user.suspended_reason or '')}")
     notify.deliver_soon(context)
 
 
 @admins_only
-async def unsuspend(update: Update, context: Context) -> None:
-    services = common.services_of(context)
+async def unsuspend(update: Update, context: BotContext) -> None:
+    services = context.services
     (who,) = _arguments(context, 1, "/unsuspend USER")[:1]
     async with services.db.write() as session:
-        user = await admin.unsuspend(session, update.effective_user.id, who)
-    await update.effective_message.reply_text(f"✔ {user.id} can work again.")
+        user = await admin.unsuspend(session, common.sender(update).id, who)
+    await common.message(update).reply_text(f"✔ {user.id} can work again.")
     notify.deliver_soon(context)
 
 
 @admins_only
-async def reinstate(update: Update, context: Context) -> None:
-    services = common.services_of(context)
+async def reinstate(update: Update, context: BotContext) -> None:
+    services = context.services
     who, batch_text = _arguments(context, 2, "/reinstate USER BATCH")[:2]
     if not batch_text.lstrip("#").isdigit():
         raise InvalidInput("Usage: /reinstate USER BATCH (the batch's number)")
@@ -132,35 +132,35 @@ async def reinstate(update: Update, context: Context) -> None:
         user = await admin.find_user(session, who)
         if not await quality.reinstate(session, batch_id, user.id):
             raise InvalidInput(f"{user.id} is not held or removed in batch {batch_id}.")
-        await admin.audit(session, update.effective_user.id, "reinstate", str(user.id), f"batch {batch_id}")
+        await admin.audit(session, common.sender(update).id, "reinstate", str(user.id), f"batch {batch_id}")
         key = f"batch:{batch_id}:reopened:{user.id}:{utcnow().isoformat()}"
         await outbox.owe(session, key, user.id, Notice.BATCH_REOPENED, batch_id=batch_id)
-    await update.effective_message.reply_text(f"✔ {user.id} can work on batch {batch_id} again.")
+    await common.message(update).reply_text(f"✔ {user.id} can work on batch {batch_id} again.")
     notify.deliver_soon(context)
 
 
 @admins_only
-async def held_queue(update: Update, context: Context) -> None:
+async def held_queue(update: Update, context: BotContext) -> None:
     """/held: the holds waiting for a look, each with its two buttons."""
-    services = common.services_of(context)
+    services = context.services
     async with services.db.read() as session:
         waiting = await quality.held_workers(session, texts.MAX_HOLDS_SHOWN)
     if not waiting:
-        await update.effective_message.reply_text(texts.NO_HOLDS)
+        await common.message(update).reply_text(texts.NO_HOLDS)
         return
-    await update.effective_message.reply_text(texts.holds_listed(len(waiting)))
+    await common.message(update).reply_text(texts.holds_listed(len(waiting)))
     for held in waiting:
-        await update.effective_message.reply_html(
+        await common.message(update).reply_text(
             texts.hold_waiting(held), reply_markup=keyboards.hold_review(held.batch_id, held.worker_id)
         )
 
 
 async def on_review(
-    update: Update, context: Context, batch_id: int, worker_id: int, remove: bool, message: Message | None
+    update: Update, context: BotContext, batch_id: int, worker_id: int, remove: bool, message: Message | None
 ) -> None:
     """An admin's button on a hold: let the worker continue, or remove them and reject their held-back pay."""
-    services = common.services_of(context)
-    admin_id = update.effective_user.id
+    services = context.services
+    admin_id = common.sender(update).id
     if await _refused(update, context, "hold review", f"batch {batch_id} worker {worker_id}"):
         return
     async with services.db.write() as session:
@@ -171,7 +171,7 @@ async def on_review(
             key = f"hold:{batch_id}:{worker_id}:reviewed:{utcnow().isoformat()}"
             await outbox.owe(session, key, worker_id, Notice.HOLD_OUTCOME, **asdict(review))
     if review is None:
-        await context.bot.send_message(update.effective_chat.id, texts.hold_already_decided(batch_id, worker_id))
+        await context.bot.send_message(common.chat_id(update), texts.hold_already_decided(batch_id, worker_id))
         if message is not None:
             await display.edit_body(message, message.text_html, None)
         return
@@ -179,20 +179,20 @@ async def on_review(
     if message is not None:
         await display.edit_body(message, f"{message.text_html}\n\n{summary}", None)
     else:
-        await context.bot.send_message(update.effective_chat.id, summary)
+        await context.bot.send_message(common.chat_id(update), summary)
     notify.deliver_soon(context)
 
 
-async def platform_stats(update: Update, context: Context) -> None:
+async def platform_stats(update: Update, context: BotContext) -> None:
     """Called from /stats for admins only."""
-    services = common.services_of(context)
+    services = context.services
     currency = services.settings.currency
     async with services.db.read() as session:
         figures = await admin.stats(session)
     money = "\n".join(
         f"  {kind}: {format_money(total, currency)}" for kind, total in sorted(figures.money_by_account.items())
     )
-    await update.effective_message.reply_text(
+    await common.message(update).reply_text(
         f"📊 Last 24 hours: {figures.active_workers_today} active worker(s), {figures.answers_today} answer(s)\n"
         f"Pending payouts: {figures.pending_payouts} ({format_money(figures.pending_payout_micros, currency)})\n"
         f"Money by account kind:\n{money or '  none yet'}"
@@ -200,91 +200,83 @@ async def platform_stats(update: Update, context: Context) -> None:
 
 
 @admins_only
-async def audit_log(update: Update, context: Context) -> None:
-    services = common.services_of(context)
+async def audit_log(update: Update, context: BotContext) -> None:
+    services = context.services
     async with services.db.read() as session:
         lines = await admin.recent_audit(session)
     body = "\n".join(
         f"{line.at:%Y-%m-%d %H:%M} {line.actor_id} {line.action} {line.target} {line.details}".rstrip()
         for line in lines
     )
-    await update.effective_message.reply_text("🧾 Latest admin actions:\n" + (body or "none yet"))
+    await common.message(update).reply_text("🧾 Latest admin actions:\n" + (escape(body) or "none yet"))
 
 
 @admins_only
-async def payout_queue(update: Update, context: Context) -> None:
-    services = common.services_of(context)
+async def payout_queue(update: Update, context: BotContext) -> None:
+    services = context.services
     async with services.db.read() as session:
         waiting = await payouts.queue(session)
     if not waiting:
-        await update.effective_message.reply_text(texts.QUEUE_EMPTY)
+        await common.message(update).reply_text(texts.QUEUE_EMPTY)
         return
     for payout in waiting:
-        await update.effective_message.reply_html(
+        await common.message(update).reply_text(
             await notice_text(services, payout.id), reply_markup=keyboards.payout_decision(payout.id)
         )
 
 
 @admins_only
-async def payouts_csv(update: Update, context: Context) -> None:
-    services = common.services_of(context)
+async def payouts_csv(update: Update, context: BotContext) -> None:
+    services = context.services
     async with services.db.read() as session:
         approved = await payouts.queue(session, status=PayoutStatus.APPROVED, limit=10_000)
     content = payouts.paypal_mass_payout_csv(approved, services.settings.currency)
     await context.bot.send_document(
-        update.effective_chat.id,
+        common.chat_id(update),
         InputFile(content.encode(), filename="paypal-mass-payout.csv"),
         caption=f"{content.count(chr(10))} approved PayPal payout(s)",
     )
 
 
-async def on_decision(update: Update, context: Context, payout_id: int, approve: bool) -> None:
-    services = common.services_of(context)
-    admin_id = update.effective_user.id
+async def on_decision(update: Update, context: BotContext, payout_id: int, approve: bool) -> None:
+    services = context.services
+    admin_id = common.sender(update).id
     if await _refused(update, context, "payout decision", str(payout_id)):
         return
     if not approve:
         await common.register(update, services)
         async with services.db.write() as session:
             await users.expect_input(session, admin_id, f"{REASON_INPUT}{payout_id}")
-        await context.bot.send_message(update.effective_chat.id, texts.REJECT_REASON_PROMPT.format(id=payout_id))
+        await context.bot.send_message(common.chat_id(update), texts.REJECT_REASON_PROMPT.format(id=payout_id))
         return
     await _decide(update, context, payout_id, approve=True, note=None)
 
 
-async def reason_typed(update: Update, context: Context, payout_id: int) -> None:
-    await _decide(update, context, payout_id, approve=False, note=update.effective_message.text)
+async def reason_typed(update: Update, context: BotContext, payout_id: int) -> None:
+    await _decide(update, context, payout_id, approve=False, note=common.typed(update))
 
 
-async def reference_replied(update: Update, context: Context, payout_id: int) -> None:
-    services = common.services_of(context)
-    reference = update.effective_message.text
-    try:
-        async with services.db.write() as session:
-            payout = await payouts.set_reference(session, payout_id, reference)
-            await admin.audit(session, update.effective_user.id, "payout_reference", str(payout_id), reference[:200])
-    except DomainError as refusal:
-        await update.effective_message.reply_text(str(refusal))
-        return
-    await update.effective_message.reply_text(texts.REFERENCE_SAVED.format(id=payout_id))
+async def reference_replied(update: Update, context: BotContext, payout_id: int) -> None:
+    services = context.services
+    reference = common.typed(update)
+    async with services.db.write() as session:
+        payout = await payouts.set_reference(session, payout_id, reference)
+        await admin.audit(session, common.sender(update).id, "payout_reference", str(payout_id), reference[:200])
+    await common.message(update).reply_text(texts.REFERENCE_SAVED.format(id=payout_id))
     await _update_copies(
         context.bot, services, payout_id, approved=True, admin_name=_name(update), detail=payout.reference
     )
 
 
-async def _decide(update: Update, context: Context, payout_id: int, approve: bool, note: str | None) -> None:
-    services = common.services_of(context)
-    admin_id = update.effective_user.id
-    try:
-        async with services.db.write() as session:
-            payout = await payouts.decide(session, payout_id, admin_id, approve, note)
-            await outbox.owe_payout_decided(session, payout.id, payout.worker_id)
-            await admin.audit(
-                session, admin_id, "payout_approve" if approve else "payout_reject", str(payout_id), note or ""
-            )
-    except DomainError as refusal:
-        await context.bot.send_message(update.effective_chat.id, str(refusal))
-        return
+async def _decide(update: Update, context: BotContext, payout_id: int, approve: bool, note: str | None) -> None:
+    services = context.services
+    admin_id = common.sender(update).id
+    async with services.db.write() as session:
+        payout = await payouts.decide(session, payout_id, admin_id, approve, note)
+        await outbox.owe_payout_decided(session, payout.id, payout.worker_id)
+        await admin.audit(
+            session, admin_id, "payout_approve" if approve else "payout_reject", str(payout_id), note or ""
+        )
     notify.deliver_soon(context)
     await _update_copies(
         context.bot, services, payout_id, approve, _name(update), payout.reference if approve else payout.reason
@@ -322,5 +314,5 @@ async def notice_text(services: Services, payout_id: int) -> str:
 
 
 def _name(update: Update) -> str:
-    user = update.effective_user
+    user = common.sender(update)
     return users.display_name(user.id, user.username, user.first_name)

@@ -193,22 +193,23 @@ def decode(data: str | None) -> Action | None:
         return Judge(int(match.group(1)), JUDGE_CODES[match.group(2)])
     if data[0] == "h":
         return ReviewHold(int(match.group(1)), int(match.group(2)), remove=match.group(3) == "r")
-    numbers = [int(group) if group and group.isdigit() else None for group in match.groups()]
+    if data[0] == "w":
+        return StartWork()
+    if data[0] == "b":
+        node = match.group(3)
+        return Browse(int(match.group(1)), None if node is None else int(node), int(match.group(4)))
+    if data[0] == "p":
+        return Pick(int(match.group(1)), int(match.group(2)))
+    number = int(match.group(1))
     match data[0]:
-        case "b":
-            return Browse(numbers[0], numbers[2], numbers[3])
-        case "p":
-            return Pick(numbers[0], numbers[1])
         case "s":
-            return Skip(numbers[0])
+            return Skip(number)
         case "x":
-            return Stop(numbers[0])
+            return Stop(number)
         case "a" | "r":
-            return Decide(numbers[0], approve=data[0] == "a")
+            return Decide(number, approve=data[0] == "a")
         case "e":
-            return Statement(numbers[0])
+            return Statement(number)
         case "i":
-            return Rules(numbers[0])
-        case "g":
-            return ContestGold(numbers[0])
-    return StartWork()
+            return Rules(number)
+    return ContestGold(number)  # "g", the one pattern left

@@ -1,41 +1,89 @@
-"""What every update shares: the error handler, and noticing users who blocked the bot."""
+"""What every update shares: the context handlers get, the sender and chat of an update, the error
+handler (refusals and failures alike), and noticing users who blocked the bot."""
 
 import logging
+from typing import Any, TypeVar
 
-from telegram import Update
+from telegram import CallbackQuery, Message, Update, User
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import ContextTypes
+from telegram.ext import CallbackContext, ExtBot
 
 from bot import users
+from bot.errors import DomainError
 from bot.services import Services
 from handlers import texts
 
 log = logging.getLogger(__name__)
+SERVICES = "services"  # the key of the services in bot_data, put there by the composition root
+T = TypeVar("T")
 
 
-def services_of(context: ContextTypes.DEFAULT_TYPE) -> Services:
-    """The services the composition root put in bot_data (wiring, not state)."""
-    return context.application.bot_data["services"]
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The context of every handler and job (python-telegram-bot's custom context types), with the services."""
+
+    @property
+    def services(self) -> Services:
+        """What every use case needs: wiring, not state."""
+        services: Services = self.bot_data[SERVICES]
+        return services
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log with the update; a blocked user is marked unreachable; anyone else gets an apology, never a traceback."""
+# Every handler is registered for a person's private message or button press, so an update without its
+# sender, chat or message is not one a handler can get; should one come anyway, the error handler logs it.
+
+
+def sender(update: Update) -> User:
+    return _present(update.effective_user, "sender", update)
+
+
+def chat_id(update: Update) -> int:
+    return _present(update.effective_chat, "chat", update).id
+
+
+def message(update: Update) -> Message:
+    """The message of a command or typed text (a button's message may be gone: see router.on_button)."""
+    return _present(update.effective_message, "message", update)
+
+
+def typed(update: Update) -> str:
+    """What a person typed (handlers of text messages only)."""
+    return _present(message(update).text, "text", update)
+
+
+def press(update: Update) -> CallbackQuery:
+    return _present(update.callback_query, "button press", update)
+
+
+def _present(value: T | None, what: str, update: Update) -> T:
+    if value is None:
+        raise ValueError(f"update {update.update_id} has no {what}")
+    return value
+
+
+async def on_error(update: object, context: BotContext) -> None:
+    """A refusal is said in its own words; a blocked user is marked unreachable; any other failure is
+    logged with the update and the user gets an apology, never a traceback."""
+    error = context.error
     user = update.effective_user if isinstance(update, Update) else None
-    if isinstance(context.error, Forbidden) and user is not None:
-        await user_unreachable(services_of(context), user.id)
+    if isinstance(error, Forbidden) and user is not None:
+        await user_unreachable(context.services, user.id)
         return
-    log.error("update %s failed", update.to_dict() if isinstance(update, Update) else update, exc_info=context.error)
+    if isinstance(error, DomainError):
+        reply = texts.refused(error)
+    else:
+        log.error("update %s failed", update.to_dict() if isinstance(update, Update) else update, exc_info=error)
+        reply = texts.SOMETHING_WENT_WRONG
     chat = update.effective_chat if isinstance(update, Update) else None
     if chat is None:
         return
     try:
-        await context.bot.send_message(chat.id, texts.SOMETHING_WENT_WRONG)
-    except TelegramError as error:
-        log.warning("could not apologise to chat %s: %s", chat.id, error)
+        await context.bot.send_message(chat.id, reply)
+    except TelegramError as failure:
+        log.warning("could not reply to chat %s: %s", chat.id, failure)
 
 
 async def answer_press(
-    update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None = None, *, or_message: bool = True
+    update: Update, context: BotContext, text: str | None = None, *, or_message: bool = True
 ) -> None:
     """Answer a button press, so the phone stops its spinner.
 
@@ -44,18 +92,18 @@ async def answer_press(
     same, and a text meant for the answer comes as a message instead, unless `or_message` is False (a
     text the person can do without).
     """
-    query = update.callback_query
+    query = press(update)
     try:
         await query.answer(text)
     except TelegramError as error:
         log.info("could not answer callback query %s: %s", query.id, error)
         if text and or_message:
-            await context.bot.send_message(update.effective_chat.id, text)
+            await context.bot.send_message(chat_id(update), text)
 
 
 async def register(update: Update, services: Services) -> users.Person:
     """Create or refresh the sender's user row (commands that start something call this)."""
-    user = update.effective_user
+    user = sender(update)
     async with services.db.write() as session:
         return await users.register(session, services.settings, user.id, user.first_name, user.username)
 

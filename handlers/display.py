@@ -8,7 +8,6 @@ import logging
 from html import escape
 
 from telegram import Bot, InlineKeyboardMarkup, InputMediaPhoto, Message
-from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from bot.work import TaskScreen
@@ -19,9 +18,7 @@ log = logging.getLogger(__name__)
 
 async def send_task(bot: Bot, chat_id: int, screen: TaskScreen, currency: str) -> Message:
     if screen.first_in_batch:
-        await bot.send_message(
-            chat_id, texts.instructions(screen.batch_name, screen.instructions), parse_mode=ParseMode.HTML
-        )
+        await bot.send_message(chat_id, texts.instructions(screen.batch_name, screen.instructions))
     markup = keyboards.task(screen)
     if screen.card.image_url:
         try:
@@ -29,14 +26,11 @@ async def send_task(bot: Bot, chat_id: int, screen: TaskScreen, currency: str) -
                 chat_id,
                 screen.card.image_url,
                 caption=texts.task(screen, currency, texts.CAPTION_LIMIT),
-                parse_mode=ParseMode.HTML,
                 reply_markup=markup,
             )
         except BadRequest as error:
             log.warning("photo %s not shown (%s); sending a text card", screen.card.image_url, error.message)
-    return await bot.send_message(
-        chat_id, texts.task(screen, currency, texts.TEXT_LIMIT), parse_mode=ParseMode.HTML, reply_markup=markup
-    )
+    return await bot.send_message(chat_id, texts.task(screen, currency, texts.TEXT_LIMIT), reply_markup=markup)
 
 
 async def redraw(message: Message, screen: TaskScreen, currency: str) -> None:
@@ -57,15 +51,11 @@ async def replace_task(bot: Bot, chat_id: int, message: Message | None, screen: 
     try:
         if wants_photo and message.photo:
             caption = texts.task(screen, currency, texts.CAPTION_LIMIT)
-            media = InputMediaPhoto(screen.card.image_url, caption=caption, parse_mode=ParseMode.HTML)
+            media = InputMediaPhoto(screen.card.image_url, caption=caption)
             await message.edit_media(media, reply_markup=keyboards.task(screen))
             return
         if not wants_photo and not message.photo:
-            await message.edit_text(
-                texts.task(screen, currency, texts.TEXT_LIMIT),
-                parse_mode=ParseMode.HTML,
-                reply_markup=keyboards.task(screen),
-            )
+            await message.edit_text(texts.task(screen, currency, texts.TEXT_LIMIT), reply_markup=keyboards.task(screen))
             return
     except BadRequest as error:
         log.warning("could not edit message %s in place (%s)", message.message_id, error.message)
@@ -77,9 +67,9 @@ async def edit_body(message: Message, html: str, markup: InlineKeyboardMarkup | 
     """Edit text or caption, whichever the message has; an unchanged message is not an error."""
     try:
         if message.photo:
-            await message.edit_caption(html, parse_mode=ParseMode.HTML, reply_markup=markup)
+            await message.edit_caption(html, reply_markup=markup)
         else:
-            await message.edit_text(html, parse_mode=ParseMode.HTML, reply_markup=markup)
+            await message.edit_text(html, reply_markup=markup)
     except BadRequest as error:
         if "not modified" not in error.message:
             raise

@@ -5,9 +5,9 @@ import logging
 from dataclasses import dataclass
 
 from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
-from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ContextTypes
+
+from handlers.common import BotContext
 
 log = logging.getLogger(__name__)
 # The job that delivers owed messages (handlers.outbox), every few seconds and on demand.
@@ -35,16 +35,18 @@ async def send(bot: Bot, chat_id: int, outgoing: Outgoing) -> Message:
     if isinstance(outgoing, Document):
         document = InputFile(outgoing.content, filename=outgoing.filename)
         return await bot.send_document(chat_id, document, caption=outgoing.caption)
-    return await bot.send_message(chat_id, outgoing.html, parse_mode=ParseMode.HTML, reply_markup=outgoing.markup)
+    return await bot.send_message(chat_id, outgoing.html, reply_markup=outgoing.markup)
 
 
-def deliver_soon(context: ContextTypes.DEFAULT_TYPE) -> None:
+def deliver_soon(context: BotContext) -> None:
     """Deliver owed messages now rather than at the next tick: called right after a change owed some.
 
     A run of its own: runs may overlap, as they do across processes, and the outbox's leases keep
     each message to one of them.
     """
-    queue = context.application.job_queue
+    queue = context.job_queue
+    if queue is None:  # the composition root does not build the bot without one
+        raise RuntimeError("python-telegram-bot[job-queue] is not installed")
     for job in queue.get_jobs_by_name(DELIVERY_JOB):
         queue.run_once(job.callback, 0, name=f"{DELIVERY_JOB}-now")
 
@@ -52,6 +54,6 @@ def deliver_soon(context: ContextTypes.DEFAULT_TYPE) -> None:
 async def edit(bot: Bot, chat_id: int, message_id: int, html: str) -> None:
     """Replace a message's text and drop its buttons; a message that is gone is not an error."""
     try:
-        await bot.edit_message_text(html, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML)
+        await bot.edit_message_text(html, chat_id=chat_id, message_id=message_id)
     except (BadRequest, Forbidden) as error:
         log.info("could not edit message %s in chat %s: %s", message_id, chat_id, error.message)

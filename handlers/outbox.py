@@ -16,24 +16,23 @@ from typing import Any
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter
-from telegram.ext import ContextTypes
 
 from bot import batches, disputes, outbox, payouts, quality, results
 from bot.money import format_money
 from bot.outbox import Notice, Owed
 from bot.services import Services
-from handlers import admin, common, keyboards, notify, requester, texts
+from handlers import admin, keyboards, notify, requester, texts
+from handlers.common import BotContext
 from storage.clock import utcnow
 from storage.states import PayoutStatus
 
 log = logging.getLogger(__name__)
-Context = ContextTypes.DEFAULT_TYPE
 Params = dict[str, Any]
 DELIVER_EVERY_SECONDS = 5
 
 
-async def deliver_job(context: Context) -> None:
-    await deliver(context.bot, common.services_of(context))
+async def deliver_job(context: BotContext) -> None:
+    await deliver(context.bot, context.services)
 
 
 async def deliver(bot: Bot, services: Services) -> int:

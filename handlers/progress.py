@@ -1,33 +1,32 @@
 """A worker's own progress: /stats, /target and /breaks."""
 
 from telegram import Update
-from telegram.ext import ContextTypes
 
 from bot import progress
 from bot.money import typed_amount
 from handlers import admin, common, texts
+from handlers.common import BotContext
 from storage.clock import utcnow
 
-Context = ContextTypes.DEFAULT_TYPE
 
-
-async def stats(update: Update, context: Context) -> None:
-    services = common.services_of(context)
-    if update.effective_user.id in services.settings.admin_ids:
+async def stats(update: Update, context: BotContext) -> None:
+    services = context.services
+    user_id = common.sender(update).id
+    if user_id in services.settings.admin_ids:
         await admin.platform_stats(update, context)
     async with services.db.read() as session:
-        figures = await progress.stats(session, update.effective_user.id, utcnow())
-    await update.effective_message.reply_html(texts.worker_stats(figures, services.settings.currency))
+        figures = await progress.stats(session, user_id, utcnow())
+    await common.message(update).reply_text(texts.worker_stats(figures, services.settings.currency))
 
 
-async def target(update: Update, context: Context) -> None:
-    services = common.services_of(context)
-    await common.register(update, services)
-    message = update.effective_message
+async def target(update: Update, context: BotContext) -> None:
+    services = context.services
+    worker_id = (await common.register(update, services)).id
+    message = common.message(update)
     argument = (context.args or [""])[0].lower()
     if argument in ("off", "0"):
         async with services.db.write() as session:
-            await progress.set_target(session, update.effective_user.id, None)
+            await progress.set_target(session, worker_id, None)
         await message.reply_text(texts.TARGET_OFF)
         return
     try:
@@ -38,15 +37,15 @@ async def target(update: Update, context: Context) -> None:
         await message.reply_text(texts.TARGET_USAGE)
         return
     async with services.db.write() as session:
-        await progress.set_target(session, update.effective_user.id, micros)
-        figures = await progress.stats(session, update.effective_user.id, utcnow())
+        await progress.set_target(session, worker_id, micros)
+        figures = await progress.stats(session, worker_id, utcnow())
     await message.reply_text(texts.target_set(micros, figures.earned_today_micros, services.settings.currency))
 
 
-async def breaks(update: Update, context: Context) -> None:
-    services = common.services_of(context)
-    await common.register(update, services)
+async def breaks(update: Update, context: BotContext) -> None:
+    services = context.services
+    worker_id = (await common.register(update, services)).id
     enabled = (context.args or ["on"])[0].lower() != "off"
     async with services.db.write() as session:
-        await progress.set_breaks(session, update.effective_user.id, enabled)
-    await update.effective_message.reply_text(texts.BREAKS_ON if enabled else texts.BREAKS_OFF)
+        await progress.set_breaks(session, worker_id, enabled)
+    await common.message(update).reply_text(texts.BREAKS_ON if enabled else texts.BREAKS_OFF)

@@ -5,24 +5,21 @@ from functools import partial
 from pathlib import PurePath
 
 from telegram import Bot, Update
-from telegram.constants import ParseMode
-from telegram.ext import ContextTypes
 
 from bot import batch_files, batches, ledger, results, taxonomies, users, work
-from bot.errors import DomainError
 from bot.money import format_money
 from bot.services import Services
 from handlers import common, display, keyboards, notify, texts
+from handlers.common import BotContext
 from storage.clock import utcnow
 
-Context = ContextTypes.DEFAULT_TYPE
 BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 BATCH_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".txt")
 
 
-async def new_batch(update: Update, context: Context) -> None:
-    person = await common.register(update, common.services_of(context))
-    await update.effective_message.reply_html(texts.NEW_BATCH if person.is_requester else texts.REQUESTERS_ONLY)
+async def new_batch(update: Update, context: BotContext) -> None:
+    person = await common.register(update, context.services)
+    await common.message(update).reply_text(texts.NEW_BATCH if person.is_requester else texts.REQUESTERS_ONLY)
 
 
 async def _requester(update: Update, services: Services) -> users.Person | None:
@@ -30,34 +27,33 @@ async def _requester(update: Update, services: Services) -> users.Person | None:
     person = await common.register(update, services)
     if person.is_requester:
         return person
-    await update.effective_message.reply_text(texts.REQUESTERS_ONLY)
+    await common.message(update).reply_text(texts.REQUESTERS_ONLY)
     return None
 
 
-async def on_document(update: Update, context: Context) -> None:
+async def on_document(update: Update, context: BotContext) -> None:
     """A product file: checked whole; stored as a draft only when every row is valid."""
-    services = common.services_of(context)
-    message = update.effective_message
+    services = context.services
+    message = common.message(update)
     person = await _requester(update, services)
     if person is None:
         return
     document = message.document
+    if document is None:  # registered for messages with a document only
+        raise ValueError(f"update {update.update_id} has no document")
     name = document.file_name or "products.csv"
     if PurePath(name).suffix.lower() not in BATCH_SUFFIXES:
         await message.reply_text(texts.NOT_A_BATCH_FILE)
         return
-    if (document.file_size or 0) > BOT_DOWNLOAD_LIMIT:
-        await message.reply_text(texts.FILE_TOO_BIG.format(size=document.file_size / 1024 / 1024))
+    size = document.file_size or 0
+    if size > BOT_DOWNLOAD_LIMIT:
+        await message.reply_text(texts.FILE_TOO_BIG.format(size=size / 1024 / 1024))
         return
-    try:
-        spec, reward_to_confirm = batches.reward_to_confirm(
-            batches.parse_settings(message.caption or "", default_name=PurePath(name).stem)
-        )
-        data = bytes(await (await document.get_file()).download_as_bytearray())
-        batch_id = await store_draft(services, person.id, spec, data, name)
-    except DomainError as problem:
-        await message.reply_text(texts.file_refused(problem))
-        return
+    spec, reward_to_confirm = batches.reward_to_confirm(
+        batches.parse_settings(message.caption or "", default_name=PurePath(name).stem)
+    )
+    data = bytes(await (await document.get_file()).download_as_bytearray())
+    batch_id = await store_draft(services, person.id, spec, data, name)
     await _next_step(update, context, batch_id, reward_to_confirm)
 
 
@@ -73,24 +69,19 @@ async def store_draft(services: Services, requester_id: int, spec: batches.Batch
         return batch.id
 
 
-async def on_choice(update: Update, context: Context, batch_id: int, setting: str, value: int) -> None:
-    services = common.services_of(context)
-    try:
-        async with services.db.write() as session:
-            await batches.choose(session, batch_id, update.effective_user.id, setting, value)
-    except DomainError as refusal:
-        await context.bot.send_message(update.effective_chat.id, str(refusal))
-        return
+async def on_choice(update: Update, context: BotContext, batch_id: int, setting: str, value: int) -> None:
+    async with context.services.db.write() as session:
+        await batches.choose(session, batch_id, common.sender(update).id, setting, value)
     await _next_step(update, context, batch_id)
 
 
-async def _next_step(update: Update, context: Context, batch_id: int, reward_to_confirm: int = 0) -> None:
+async def _next_step(update: Update, context: BotContext, batch_id: int, reward_to_confirm: int = 0) -> None:
     """Ask for what is missing (or a caption's reward to confirm), else show the preview with the cost and
     Launch / Cancel."""
-    services = common.services_of(context)
-    chat_id = update.effective_chat.id
+    services = context.services
+    chat_id = common.chat_id(update)
     async with services.db.read() as session:
-        batch = await batches.owned(session, batch_id, update.effective_user.id)
+        batch = await batches.owned(session, batch_id, common.sender(update).id)
         cost = await batches.cost_of(session, batch)
         available = (await ledger.requester_funds(session, batch.requester_id)).available
     currency = services.settings.currency
@@ -102,63 +93,58 @@ async def _next_step(update: Update, context: Context, batch_id: int, reward_to_
     if not batch.overlap:
         await context.bot.send_message(chat_id, texts.ASK_OVERLAP, reply_markup=keyboards.ask_overlap(batch.id))
         return
-    await context.bot.send_message(chat_id, texts.preview_head(batch.id, batch.name), parse_mode=ParseMode.HTML)
+    await context.bot.send_message(chat_id, texts.preview_head(batch.id, batch.name))
     await display.send_task(context.bot, chat_id, await work.preview(services, batch.id), currency)
     await context.bot.send_message(
         chat_id,
         texts.preview_cost(cost, available, currency, batch.instructions),
-        parse_mode=ParseMode.HTML,
         reply_markup=keyboards.launch_or_discard(batch.id),
     )
 
 
-async def on_control(update: Update, context: Context, batch_id: int, op: str) -> None:
-    services = common.services_of(context)
-    requester_id = update.effective_user.id
-    chat_id = update.effective_chat.id
+async def on_control(update: Update, context: BotContext, batch_id: int, op: str) -> None:
+    services = context.services
+    requester_id = common.sender(update).id
+    chat_id = common.chat_id(update)
     currency = services.settings.currency
-    try:
-        if op in ("results", "jsonl"):
-            await send_results(context, services, chat_id, batch_id, requester_id, jsonl=op == "jsonl")
-            return
-        async with services.db.write() as session:
-            if op == "launch":
-                batch = await batches.launch(session, batch_id, requester_id, currency)
-                reply = texts.LAUNCHED.format(id=batch.id, amount=format_money(batch.reserved_micros, currency))
-            elif op == "discard":
-                await batches.discard(session, batch_id, requester_id)
-                reply = texts.DISCARDED
-            elif op in ("pause", "resume"):
-                await batches.pause(session, batch_id, requester_id, paused=op == "pause")
-                reply = (texts.PAUSED if op == "pause" else texts.RESUMED).format(id=batch_id)
-            else:
-                refund = await batches.cancel(session, batch_id, requester_id)
-                reply = texts.CANCELLED.format(id=batch_id, refund=format_money(refund, currency))
-    except DomainError as refusal:
-        await context.bot.send_message(chat_id, str(refusal))
+    if op in ("results", "jsonl"):
+        await send_results(context, services, chat_id, batch_id, requester_id, jsonl=op == "jsonl")
         return
+    async with services.db.write() as session:
+        if op == "launch":
+            batch = await batches.launch(session, batch_id, requester_id, currency)
+            reply = texts.LAUNCHED.format(id=batch.id, amount=format_money(batch.reserved_micros, currency))
+        elif op == "discard":
+            await batches.discard(session, batch_id, requester_id)
+            reply = texts.DISCARDED
+        elif op in ("pause", "resume"):
+            await batches.pause(session, batch_id, requester_id, paused=op == "pause")
+            reply = (texts.PAUSED if op == "pause" else texts.RESUMED).format(id=batch_id)
+        else:
+            refund = await batches.cancel(session, batch_id, requester_id)
+            reply = texts.CANCELLED.format(id=batch_id, refund=format_money(refund, currency))
     await context.bot.send_message(chat_id, reply)
 
 
-async def list_batches(update: Update, context: Context) -> None:
-    services = common.services_of(context)
-    message = update.effective_message
+async def list_batches(update: Update, context: BotContext) -> None:
+    services = context.services
+    message = common.message(update)
     async with services.db.read() as session:
-        found = await batches.of_requester(session, update.effective_user.id)
+        found = await batches.of_requester(session, common.sender(update).id)
         progress = [await batches.progress(session, batch, utcnow()) for batch in found]
     if not progress:
         await message.reply_text(texts.NO_BATCHES)
         return
     for p in progress:
-        await message.reply_html(
+        await message.reply_text(
             texts.batch_progress(p, services.settings.currency), reply_markup=keyboards.batch_controls(p.id, p.status)
         )
 
 
-async def quizzes_command(update: Update, context: Context) -> None:
+async def quizzes_command(update: Update, context: BotContext) -> None:
     """/quizzes BATCH COUNT: fund more quiz attempts so new workers can join a running batch."""
-    services = common.services_of(context)
-    message = update.effective_message
+    services = context.services
+    message = common.message(update)
     person = await _requester(update, services)
     if person is None:
         return
@@ -170,31 +156,23 @@ async def quizzes_command(update: Update, context: Context) -> None:
     # The message names the request: a replayed update reserves nothing twice.
     request = f"{message.chat_id}:{message.message_id}"
     currency = services.settings.currency
-    try:
-        async with services.db.write() as session:
-            amount = await batches.add_quizzes(session, batch_id, person.id, count, request, currency)
-    except DomainError as refusal:
-        await message.reply_text(str(refusal))
-        return
+    async with services.db.write() as session:
+        amount = await batches.add_quizzes(session, batch_id, person.id, count, request, currency)
     reply = texts.QUIZZES_ADDED.format(amount=format_money(amount, currency), count=count, id=batch_id)
     await message.reply_text(reply if amount else texts.QUIZZES_ALREADY)
 
 
-async def results_command(update: Update, context: Context) -> None:
+async def results_command(update: Update, context: BotContext) -> None:
     """/results [batch id]: the files of one batch, or the list to choose from."""
-    services = common.services_of(context)
     if context.args and context.args[0].lstrip("#").isdigit():
         batch_id = int(context.args[0].lstrip("#"))
-        try:
-            await send_results(context, services, update.effective_chat.id, batch_id, update.effective_user.id)
-        except DomainError as refusal:
-            await update.effective_message.reply_text(str(refusal))
+        await send_results(context, context.services, common.chat_id(update), batch_id, common.sender(update).id)
         return
     await list_batches(update, context)
 
 
 async def send_results(
-    context: Context, services: Services, chat_id: int, batch_id: int, requester_id: int, jsonl: bool = False
+    context: BotContext, services: Services, chat_id: int, batch_id: int, requester_id: int, jsonl: bool = False
 ) -> None:
     async with services.db.read() as session:
         batch = await batches.owned(session, batch_id, requester_id)
@@ -235,12 +213,7 @@ async def results_file(
     return notify.Document(content.encode(), f"batch-{batch_id}-{name}.{suffix}", caption.format(id=batch_id))
 
 
-async def show_rules(update: Update, context: Context, batch_id: int) -> None:
-    services = common.services_of(context)
-    try:
-        name, rules = await work.rules(services, batch_id, update.effective_user.id)
-    except DomainError as refusal:
-        await context.bot.send_message(update.effective_chat.id, str(refusal))
-        return
+async def show_rules(update: Update, context: BotContext, batch_id: int) -> None:
+    name, rules = await work.rules(context.services, batch_id, common.sender(update).id)
     body = texts.instructions(name, rules or "No special rules.")
-    await context.bot.send_message(update.effective_chat.id, body, parse_mode=ParseMode.HTML)
+    await context.bot.send_message(common.chat_id(update), body)

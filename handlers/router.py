@@ -1,7 +1,6 @@
 """One entry for buttons and one for typed text, sending each to the handler it belongs to."""
 
 from telegram import Message, Update
-from telegram.ext import ContextTypes
 
 from bot import payouts, users
 from handlers import admin, callbacks, common, disputes, money, requester, texts, worker
@@ -16,12 +15,11 @@ from handlers.callbacks import (
     Rules,
     Statement,
 )
+from handlers.common import BotContext
 
-Context = ContextTypes.DEFAULT_TYPE
 
-
-async def on_button(update: Update, context: Context) -> None:
-    query = update.callback_query
+async def on_button(update: Update, context: BotContext) -> None:
+    query = common.press(update)
     action = callbacks.decode(query.data)
     if action is None:
         await common.answer_press(update, context, texts.TASK_UNAVAILABLE)
@@ -54,11 +52,11 @@ async def on_button(update: Update, context: Context) -> None:
             await admin.on_review(update, context, batch_id, worker_id, remove, message)
 
 
-async def on_text(update: Update, context: Context) -> None:
+async def on_text(update: Update, context: BotContext) -> None:
     """Typed text answers a question the bot asked (stored in the database), else it searches."""
-    services = common.services_of(context)
-    user_id = update.effective_user.id
-    replied = update.effective_message.reply_to_message
+    services = context.services
+    user_id = common.sender(update).id
+    replied = common.message(update).reply_to_message
     if replied is not None and user_id in services.settings.admin_ids:
         async with services.db.read() as session:
             payout_id = await payouts.payout_of_notice(session, user_id, replied.message_id)

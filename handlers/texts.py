@@ -363,8 +363,14 @@ def confirm_reward_button(typed: str) -> str:
     return f"Yes, {typed} per answer"
 
 
-def file_refused(refusal: DomainError) -> str:
-    """Why a product file was refused, in one message: as many whole problems as fit, then how many more."""
+def refused(refusal: DomainError) -> str:
+    """Why something cannot be done, in one message; for a refused file, as many whole problems as fit,
+    then how many more. Escaped, as the words may quote what the person sent."""
+    return escape(_refusal(refusal))
+
+
+def _refusal(refusal: DomainError) -> str:
+    # Telegram's limit counts the text as shown, so escaping does not change what fits.
     if not isinstance(refusal, InvalidInput) or not refusal.problems:
         return _shorten(str(refusal), TEXT_LIMIT)
     problems = refusal.problems
@@ -578,7 +584,7 @@ def removed(removal: Removal) -> str:
 
 def held(hold: Hold) -> str:
     return (
-        f"⏸ Your work on “{hold.batch_name}” is paused for a review ({hold.reason}). "
+        f"⏸ Your work on “{escape(hold.batch_name)}” is paused for a review ({escape(hold.reason)}). "
         "An admin will look soon; other batches are still open to you."
     )
 

@@ -1,75 +1,74 @@
 """Worker commands and buttons: parse the update, call bot.work, render the result."""
 
 from dataclasses import replace
+from html import escape
 
 from telegram import Message, Update
-from telegram.constants import ParseMode
-from telegram.ext import ContextTypes
 
 from bot import gold, quality, work
-from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
-from bot.services import Services
+from bot.errors import AlreadyAnswered, DomainError
 from handlers import callbacks, common, display, keyboards, notify, texts
 from handlers.callbacks import Browse, Pick, Skip, StartWork, Stop
+from handlers.common import BotContext
 
-Context = ContextTypes.DEFAULT_TYPE
 # The task buttons act() handles: it answers their presses itself, after the use case.
 TASK_ACTIONS = (Browse, Pick, Skip, Stop, StartWork)
 
 
-async def start(update: Update, context: Context) -> None:
-    services = common.services_of(context)
-    person = await common.register(update, services)
-    await update.effective_message.reply_html(texts.welcome(person.first_name), reply_markup=keyboards.start_working())
+async def start(update: Update, context: BotContext) -> None:
+    person = await common.register(update, context.services)
+    await common.message(update).reply_text(texts.welcome(person.first_name), reply_markup=keyboards.start_working())
 
 
-async def help_command(update: Update, context: Context) -> None:
-    settings = common.services_of(context).settings
-    await update.effective_message.reply_html(
+async def help_command(update: Update, context: BotContext) -> None:
+    settings = context.services.settings
+    await common.message(update).reply_text(
         texts.help_text(settings.assignment_ttl_seconds, settings.payout_threshold_micros, settings.currency)
     )
 
 
-async def work_command(update: Update, context: Context) -> None:
-    services = common.services_of(context)
+async def work_command(update: Update, context: BotContext) -> None:
+    services = context.services
     await common.register(update, services)
-    await _send_next(update, context, services)
+    screen = await work.next_task(services, common.sender(update).id)
+    await _send_screen(context, common.chat_id(update), screen, services.settings.currency)
 
 
-async def act(update: Update, context: Context, action: callbacks.Action, message: Message | None) -> None:
+async def act(update: Update, context: BotContext, action: callbacks.Action, message: Message | None) -> None:
     """A task button: browse, pick, skip, stop or start. The press is answered once the use case has
     decided, so a double tap or replayed update, which the first press already did, hears just that;
-    refusals are said in the chat."""
+    refusals are said in the chat (by the error handler)."""
     try:
         await _act(update, context, action, message)
     except AlreadyAnswered:
         # A spent query means the same update came twice: the worker saw the outcome the first time.
         await common.answer_press(update, context, texts.ALREADY_RECORDED, or_message=False)
-    except TaskUnavailable as refusal:
+    except DomainError:
         await common.answer_press(update, context)
-        await context.bot.send_message(update.effective_chat.id, str(refusal))
+        raise
 
 
-async def search(update: Update, context: Context) -> None:
+async def search(update: Update, context: BotContext) -> None:
     """Typed words search the categories of the worker's open product."""
-    services = common.services_of(context)
-    message = update.effective_message
-    found = await work.search(services, update.effective_user.id, message.text)
+    services = context.services
+    found = await work.search(services, common.sender(update).id, common.typed(update))
+    message = common.message(update)
     if found is None:
         await message.reply_text(texts.NO_OPEN_TASK)
         return
-    await message.reply_html(texts.search_results(found), reply_markup=keyboards.search(found))
+    await message.reply_text(texts.search_results(found), reply_markup=keyboards.search(found))
 
 
-async def _act(update: Update, context: Context, action: callbacks.Action, message: Message | None) -> None:
-    services = common.services_of(context)
-    worker_id = update.effective_user.id
+async def _act(update: Update, context: BotContext, action: callbacks.Action, message: Message | None) -> None:
+    services = context.services
+    worker_id = common.sender(update).id
     currency = services.settings.currency
-    chat_id = update.effective_chat.id
+    chat_id = common.chat_id(update)
     match action:
         case StartWork():
+            screen = await work.next_task(services, worker_id)
             await common.answer_press(update, context)
-            await _send_next(update, context, services)
+            await _send_screen(context, chat_id, screen, currency)
         case Browse(assignment_id, node, page):
             screen = await work.browse(services, worker_id, assignment_id, node, page)
             await common.answer_press(update, context)
@@ -100,19 +99,19 @@ async def _act(update: Update, context: Context, action: callbacks.Action, messa
                 await context.bot.send_message(chat_id, texts.STOPPED)
 
 
-async def quality_verdict(context: Context, chat_id: int, verdict: quality.Removal | quality.Hold) -> None:
+async def quality_verdict(context: BotContext, chat_id: int, verdict: quality.Removal | quality.Hold) -> None:
     """Tell the worker why quality control stopped them in a batch; a hold also goes to the admins."""
     if isinstance(verdict, quality.Removal):
         missed = [miss.assignment_id for miss in verdict.missed[: texts.MAX_CONTESTS]]
         markup = keyboards.contest(missed) if missed else None
-        await context.bot.send_message(chat_id, texts.removed(verdict), parse_mode=ParseMode.HTML, reply_markup=markup)
+        await context.bot.send_message(chat_id, texts.removed(verdict), reply_markup=markup)
         return
     await context.bot.send_message(chat_id, texts.held(verdict))
     notify.deliver_soon(context)  # the admins' notices, owed with the hold
 
 
 async def _quiz_feedback(
-    context: Context,
+    context: BotContext,
     chat_id: int,
     message: Message | None,
     step: gold.QuizStep,
@@ -128,20 +127,23 @@ async def _quiz_feedback(
         if message is not None:
             await display.edit_body(message, texts.quiz_missed(step), markup)
         else:
-            await context.bot.send_message(
-                chat_id, texts.quiz_missed(step), parse_mode=ParseMode.HTML, reply_markup=markup
-            )
+            await context.bot.send_message(chat_id, texts.quiz_missed(step), reply_markup=markup)
         message = None
     if step.passed is False:
-        await context.bot.send_message(chat_id, texts.quiz_failed(step), parse_mode=ParseMode.HTML)
+        await context.bot.send_message(chat_id, texts.quiz_failed(step))
     await _show_next(context, chat_id, message, following, note, currency)
 
 
 async def _show_next(
-    context: Context, chat_id: int, message: Message | None, screen: work.TaskScreen | None, note: str, currency: str
+    context: BotContext,
+    chat_id: int,
+    message: Message | None,
+    screen: work.TaskScreen | None,
+    note: str,
+    currency: str,
 ) -> None:
     if screen is None:
-        body = f"{note}\n\n{texts.NO_TASKS}"
+        body = f"{escape(note)}\n\n{texts.NO_TASKS}"
         if message is not None:
             await display.edit_body(message, body, None)
         else:
@@ -150,13 +152,8 @@ async def _show_next(
     await display.replace_task(context.bot, chat_id, message, replace(screen, note=note), currency)
 
 
-async def _send_next(update: Update, context: Context, services: Services) -> None:
-    try:
-        screen = await work.next_task(services, update.effective_user.id)
-    except NotAllowed as refusal:
-        await context.bot.send_message(update.effective_chat.id, str(refusal))
-        return
+async def _send_screen(context: BotContext, chat_id: int, screen: work.TaskScreen | None, currency: str) -> None:
     if screen is None:
-        await context.bot.send_message(update.effective_chat.id, texts.NO_TASKS)
+        await context.bot.send_message(chat_id, texts.NO_TASKS)
         return
-    await display.send_task(context.bot, update.effective_chat.id, screen, services.settings.currency)
+    await display.send_task(context.bot, chat_id, screen, currency)

@@ -13,7 +13,7 @@ names, which SQLAlchemy would otherwise read as values to SET.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, bindparam, case, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Assignment, Batch, BatchWorker, Item, User
@@ -33,18 +33,18 @@ class Candidate:
     gold_rate: float
 
 
-def _reward(level: ColumnElement[int]) -> ColumnElement[int]:
+def _reward(level: SQLColumnExpression[int]) -> ColumnElement[int]:
     """The batch's reward plus its bonus for the worker's level."""
     return Batch.reward_micros + case(
         (level == 2, Batch.bonus_expert_micros), (level == 1, Batch.bonus_qualified_micros), else_=0
     )
 
 
-def _level_ok(level: ColumnElement[int]) -> ColumnElement[bool]:
+def _level_ok(level: SQLColumnExpression[int]) -> ColumnElement[bool]:
     return func.coalesce(level, 0) >= Batch.min_level
 
 
-def _open_item_query() -> Select[tuple[Item, int, int, float]]:
+def _open_item_query() -> Select[Item, int, int, float]:
     """The next item for the worker bound as `worker`: built once, it is the query every claim runs.
 
     Skips batches the worker may not work in: suspended, removed or held there, at the cap, below
@@ -93,7 +93,7 @@ _wait_for_open_item = _open_item.with_for_update(of=Item)
 async def find_open_item(session: AsyncSession, worker_id: int) -> Candidate | None:
     """Lock the item this worker should get next, or None when nothing is left for them."""
     row = (await session.execute(_claim_open_item, {"worker": worker_id})).first()
-    if row is None and session.bind.dialect.name == "postgresql":
+    if row is None and session.get_bind().dialect.name == "postgresql":
         # Every candidate may be locked by other claimers of the last open slots; wait for them
         # instead of telling this worker there is nothing (PostgreSQL re-checks the row after the wait).
         row = (await session.execute(_wait_for_open_item, {"worker": worker_id})).first()
@@ -168,7 +168,7 @@ async def unseen_gold(session: AsyncSession, batch_id: int, worker_id: int) -> l
         .where(Item.batch_id == batch_id, Item.gold_node_id.is_not(None), ~seen)
         .order_by(Item.id)
     )
-    return [(item_id, node) for item_id, node in rows]
+    return [(item_id, node) for item_id, node in rows if node is not None]  # (the query keeps gold items only)
 
 
 async def take_gold_slots(session: AsyncSession, batch_id: int, quiz_questions: int = 0) -> bool:
@@ -330,12 +330,12 @@ async def spent(session: AsyncSession, batch_id: int) -> int:
 
     Rejected answers count too: while the batch runs, a rejected credit goes back into its reserve
     and `reserved_micros` grows by it (see bot.credits.reject), so reserved minus spent stays unspent."""
-    total = await session.scalar(
+    total = await session.execute(
         select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(
             Assignment.batch_id == batch_id, Assignment.status == AssignmentStatus.ANSWERED
         )
     )
-    return int(total)
+    return int(total.scalar_one())
 
 
 async def reopen_slot(session: AsyncSession, item_id: int) -> None:

@@ -127,4 +127,7 @@ def _begin_sqlite_as_asked(engine: AsyncEngine) -> None:
     def _on_begin(connection: Connection) -> None:
         statement = "BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE_OPTION, False) else "BEGIN"
         # Straight on the driver: no cursor for SQLAlchemy to wrap.
-        connection.connection.dbapi_connection.run_async(lambda driver: driver.execute(statement))
+        driver = connection.connection.dbapi_connection
+        if driver is None:  # only a connection being closed has none, and that one begins nothing
+            raise RuntimeError("BEGIN on a closed connection")
+        driver.run_async(lambda sqlite: sqlite.execute(statement))

@@ -1,6 +1,7 @@
 """ORM models: the database is the only state of the bot (no balances or tasks in memory)."""
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -49,6 +51,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+    # Every model here is mapped to a Table (SQLAlchemy types it as any FromClause), so Model.__table__.insert() types.
+    __table__: ClassVar[Table]
 
 
 class User(Base):

@@ -13,7 +13,7 @@ S = TypeVar("S")
 
 def dialect_module(session: AsyncSession) -> ModuleType:
     """The dialect package (with its own `insert`) of the database the session talks to."""
-    return postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
 
 
 class PerDialect(Generic[S]):
@@ -28,7 +28,7 @@ class PerDialect(Generic[S]):
         self._built: dict[str, S] = {}
 
     def __call__(self, session: AsyncSession) -> S:
-        name = session.bind.dialect.name
+        name = session.get_bind().dialect.name
         if name not in self._built:
             self._built[name] = self._build(dialect_module(session))
         return self._built[name]

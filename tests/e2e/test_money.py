@@ -221,6 +221,15 @@ async def test_admin_commands_and_audit(bot: RunningBot) -> None:
         assert (await ledger.worker_balance(session, OUTSIDER)).available == 0
 
 
+async def test_a_refusal_is_said_as_typed_and_cut_to_fit_one_message(bot: RunningBot) -> None:
+    """A refusal quotes what was typed as it was typed, and a long one is cut to Telegram's 4,096
+    characters rather than refused by Telegram and replaced by an apology."""
+    alice = bot.user(ADMIN_A, "Alice")
+    assert await say(bot, alice, "/fund 42 <b>5</b>&") == "'<b>5</b>&' is not an amount of money"
+    said = await say(bot, alice, "/fund 42 " + "x" * 4080)  # quoted, the refusal is 4,108 characters
+    assert said.startswith("'xxx") and said.endswith("…") and len(said) == 4096
+
+
 @pytest.mark.parametrize("amount", ["1e30", "99999999999999", "1000000000.01"])
 async def test_huge_amounts_are_refused_not_overflowed(bot: RunningBot, amount: str) -> None:
     """More than the database can add up (a billion units is the cap) is refused in plain words, and nothing is stored."""

@@ -4,7 +4,7 @@ from sqlalchemy import select, update
 
 from bot import ledger
 from storage import ledger as books
-from storage.models import Assignment, Batch, BatchWorker, User
+from storage.models import Assignment, Batch, BatchWorker, Item, User
 from tests.e2e.conftest import RunningBot, StartBot
 from tests.e2e.fake_telegram import FakeUser
 from tests.e2e.test_worker import COOKWARE, begin, press, send
@@ -247,3 +247,22 @@ async def test_level_gated_batch_hidden_until_the_level_is_earned(start_bot: Sta
     assert "🏅 You are now Qualified: batches for qualified workers are open to you" in ann.last.body
     await send(bot, ann, "/stats")
     assert "Level: Qualified → next: Expert" in ann.last.body
+
+
+async def test_quiz_passed_on_the_last_product_of_a_batch_named_with_markup(
+    start_bot: StartBot, checks_first: None
+) -> None:
+    """Every message is HTML: the worker's last screen quotes the batch's name as the requester typed it."""
+    bot: RunningBot = await start_bot()
+    name = "Pots & <Pans>"
+    gold = {n: SKILLETS for n in range(1, 4)}
+    await load_batch(bot.services, products(4, gold=gold), overlap=1, qualification=3, gold_rate=0, name=name)
+    ann = bot.user(101, "Ann")
+    await begin(bot, ann)
+    await pick(bot, ann, RIGHT)
+    await pick(bot, ann, RIGHT)
+    async with bot.services.db.write() as session:  # the product after the quiz is taken meanwhile
+        await session.execute(update(Item).where(Item.title == "Product 4").values(is_open=False))
+    await pick(bot, ann, RIGHT)
+    assert f"Qualified for “{name}”: 3 of 3 right" in ann.last.body and "No tasks right now" in ann.last.body
+    assert not any("Sorry" in text for text in ann.texts)

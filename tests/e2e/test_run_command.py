@@ -10,6 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import text
+
+from bot.app import build_application
+from bot.services import build_services
+from storage.db import Database
+from tests.conftest import make_settings
 from tests.e2e.fake_telegram import FakeTelegram
 
 
@@ -141,3 +147,14 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+async def test_shutdown_closes_the_database_connections(database_url: str, db: Database) -> None:
+    """What run_polling does after the last update: the pooled database connections are closed, not
+    left for the process's exit to drop."""
+    application = build_application(build_services(make_settings(database_url, bot_token="1:test"), db))
+    async with db.read() as session:
+        await session.execute(text("SELECT 1"))
+    assert db.engine.pool.checkedin() > 0
+    await application.post_shutdown(application)
+    assert db.engine.pool.checkedin() == 0
