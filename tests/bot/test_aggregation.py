@@ -484,7 +484,9 @@ def test_read_answers_csv_accepts_both_headers(text: str) -> None:
 
 def test_read_answers_csv_rejects_a_missing_column_clearly() -> None:
     """The error names the missing column and the header expected."""
-    with pytest.raises(ValueError, match="missing column answer or answer_id; expected a header like item,worker,answer"):
+    with pytest.raises(
+        ValueError, match="missing column answer or answer_id; expected a header like item,worker,answer"
+    ):
         read_answers_csv("item,worker,label\np1,w1,mug\n")
     with pytest.raises(ValueError, match="missing column item or item_id or question, worker"):
         read_answers_csv("answer\nmug\n")
