@@ -3,7 +3,7 @@
 The bot has one event loop for all its users: whatever part of a big job runs on it, every worker's next
 button press waits for. Two such jobs, timed here as the bot runs them:
 
-1. upload: a requester sends a product file; ``handlers.requester.store_draft`` reads and checks it (in a
+1. upload: a requester sends a product file; ``bot.batches.load_draft`` reads and checks it (in a
    worker thread) and stores the draft batch;
 2. export: a requester's ``/results N``, or the end of a batch, runs ``bot.results.collect`` (read every
    answer in slices, aggregate and lay out the rows in a worker thread), then writes the two CSV files in
@@ -46,7 +46,6 @@ from bot import batches, ledger, results, taxonomies  # noqa: E402
 from bot.batches import BatchSpec  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.services import Services, build_services  # noqa: E402
-from handlers.requester import store_draft  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402
@@ -142,7 +141,7 @@ async def measure(url: str, items: int, overlap: int, workers: int) -> None:
     spec = BatchSpec(name="Big", reward_micros=20_000, overlap=overlap, root=KITCHEN, qualification=0)
     print(f"products: {items:,} ({len(data) / 1e6:.1f} MB of CSV, one in ten gold)")
     async with watching_the_loop("upload"):
-        batch_id = await store_draft(services, REQUESTER, spec, data, "products.csv")
+        batch_id = await batches.load_draft(services, REQUESTER, spec, data, "products.csv")
     await fund_and_launch(services, batch_id)
     answers = await answer_everything(services, tree, batch_id, overlap, workers)
     print(f"answers: {answers:,} ({overlap} per product, {workers} workers)")

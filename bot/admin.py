@@ -1,16 +1,17 @@
 """Admin actions: funding requesters, roles, suspensions, platform stats; each one audited."""
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ledger, outbox, users
+from bot import ledger, outbox, quality, users
 from bot.config import Settings
 from bot.errors import InvalidInput
 from bot.money import format_money
 from bot.outbox import Notice
+from bot.services import Services
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.models import Assignment, AuditEntry, Payout, User
@@ -35,6 +36,100 @@ class AuditLine:
     action: str
     target: str
     details: str
+
+
+@dataclass(frozen=True)
+class Named:
+    """A user an admin named in a command."""
+
+    id: int
+    first_name: str | None
+
+
+@dataclass(frozen=True)
+class Funded:
+    requester: Named
+    posted: bool  # False: this very message funded them before
+
+
+@dataclass(frozen=True)
+class Suspended:
+    user_id: int
+    reason: str
+
+
+async def refuse(services: Services, user_id: int, action: str, details: str) -> None:
+    """Someone who is not an admin tried an admin action: the attempt is audited."""
+    async with services.db.write() as session:
+        await audit(session, user_id, "denied", action, details[:200])
+
+
+async def fund_requester(services: Services, admin_id: int, reference: str, amount: int, key: str) -> Funded:
+    """/fund: credit a requester once per `key` (derived from the admin's message)."""
+    async with services.db.write() as session:
+        user, posted = await fund(session, services.settings, admin_id, reference, amount, key)
+        return Funded(Named(user.id, user.first_name), posted)
+
+
+async def grant_role(services: Services, admin_id: int, reference: str, role: str, granted: bool) -> Named:
+    """/grant and /revoke."""
+    async with services.db.write() as session:
+        user = await set_role(session, admin_id, reference, role, granted)
+        return Named(user.id, user.first_name)
+
+
+async def suspend_user(services: Services, admin_id: int, reference: str, reason: str) -> Suspended:
+    async with services.db.write() as session:
+        user = await suspend(session, admin_id, reference, reason)
+        return Suspended(user.id, user.suspended_reason or "")
+
+
+async def unsuspend_user(services: Services, admin_id: int, reference: str) -> int:
+    """/unsuspend; returns the user's id."""
+    async with services.db.write() as session:
+        return (await unsuspend(session, admin_id, reference)).id
+
+
+async def reinstate_worker(services: Services, admin_id: int, reference: str, batch_id: int) -> int:
+    """/reinstate: a worker held or removed in a batch may work on it again; returns their id."""
+    async with services.db.write() as session:
+        user = await find_user(session, reference)
+        if not await quality.reinstate(session, batch_id, user.id):
+            raise InvalidInput(f"{user.id} is not held or removed in batch {batch_id}.")
+        await audit(session, admin_id, "reinstate", str(user.id), f"batch {batch_id}")
+        key = f"batch:{batch_id}:reopened:{user.id}:{utcnow().isoformat()}"
+        await outbox.owe(session, key, user.id, Notice.BATCH_REOPENED, batch_id=batch_id)
+        return user.id
+
+
+async def holds_waiting(services: Services, limit: int) -> list[quality.HeldWorker]:
+    """/held: the holds waiting for an admin's look."""
+    async with services.db.read() as session:
+        return await quality.held_workers(session, limit)
+
+
+async def decide_hold(
+    services: Services, admin_id: int, batch_id: int, worker_id: int, remove: bool
+) -> quality.Review | None:
+    """An admin lets a held worker continue, or removes them; None when the hold was decided before."""
+    async with services.db.write() as session:
+        review = await quality.review_hold(session, batch_id, worker_id, remove)
+        if review is not None:
+            details = f"batch {batch_id}" + (f", {review.rejected} rejected" if remove else "")
+            await audit(session, admin_id, "hold_remove" if remove else "hold_continue", str(worker_id), details)
+            key = f"hold:{batch_id}:{worker_id}:reviewed:{utcnow().isoformat()}"
+            await outbox.owe(session, key, worker_id, Notice.HOLD_OUTCOME, **asdict(review))
+        return review
+
+
+async def platform_stats(services: Services) -> Stats:
+    async with services.db.read() as session:
+        return await stats(session)
+
+
+async def audit_log(services: Services) -> list[AuditLine]:
+    async with services.db.read() as session:
+        return await recent_audit(session)
 
 
 async def audit(session: AsyncSession, actor_id: int, action: str, target: str = "", details: str = "") -> None:

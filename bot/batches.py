@@ -1,15 +1,17 @@
 """Batches from settings to money: drafts, launch, pause, resume, cancel, completion and progress."""
 
+import asyncio
 import hashlib
 import math
 import shlex
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ledger
+from bot import batch_files, ledger, taxonomies
 from bot.batch_files import ItemDraft, Row, validate_rows
 from bot.batch_settings import MAX_OVERLAP, SETTING_KEYS, BatchSettings
 from bot.errors import DomainError, InvalidInput, NotAllowed
@@ -20,6 +22,9 @@ from storage.db import Database
 from storage.models import Assignment, Batch, Item, User
 from storage.states import UNDER_WAY, AssignmentStatus, BatchStatus, CreditState
 from taxonomy import Tree
+
+if TYPE_CHECKING:  # the services hold a BatchCache: imported for the annotations only
+    from bot.services import Services
 
 TASK_TYPES = ("categorize",)
 INSERT_CHUNK = 5000
@@ -691,3 +696,89 @@ async def load_funded_batch(
     memo = f"operator funding for batch {batch.id}"
     await ledger.fund_requester(session, f"batch:{batch.id}:fund", requester_id, cost.total, memo)
     return await launch(session, batch.id, requester_id, currency)
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A draft batch as its requester sees it before launch: what is still missing, and its cost."""
+
+    id: int
+    name: str
+    reward_micros: int
+    overlap: int
+    instructions: str
+    cost: Cost
+    available_micros: int  # the requester's funds
+
+
+async def load_draft(services: "Services", requester_id: int, spec: BatchSpec, data: bytes, name: str) -> int:
+    """An uploaded product file as a draft batch; returns its id. Reading and checking a big file takes
+    seconds, so it runs in a worker thread and the event loop goes on serving everyone else."""
+    taxonomy_id = await taxonomies.ensure_default(services.db)
+    tree = (await services.taxonomies.get(taxonomy_id)).tree
+    root_id, drafts = await asyncio.to_thread(lambda: prepare(spec, tree, batch_files.read_rows(data, name)))
+    async with services.db.write() as session:
+        batch = await store_batch(session, requester_id, taxonomy_id, root_id, spec, drafts, name, content_hash(data))
+        return batch.id
+
+
+async def choose_setting(services: "Services", batch_id: int, requester_id: int, setting: str, value: int) -> None:
+    """A setting of a draft picked with a button."""
+    async with services.db.write() as session:
+        await choose(session, batch_id, requester_id, setting, value)
+
+
+async def draft(services: "Services", batch_id: int, requester_id: int) -> Draft:
+    async with services.db.read() as session:
+        batch = await owned(session, batch_id, requester_id)
+        cost = await cost_of(session, batch)
+        available = (await ledger.requester_funds(session, batch.requester_id)).available
+        return Draft(batch.id, batch.name, batch.reward_micros, batch.overlap, batch.instructions, cost, available)
+
+
+async def launch_batch(services: "Services", batch_id: int, requester_id: int) -> int:
+    """Launch: returns the amount reserved for the batch."""
+    async with services.db.write() as session:
+        return (await launch(session, batch_id, requester_id, services.settings.currency)).reserved_micros
+
+
+async def discard_batch(services: "Services", batch_id: int, requester_id: int) -> None:
+    async with services.db.write() as session:
+        await discard(session, batch_id, requester_id)
+
+
+async def pause_batch(services: "Services", batch_id: int, requester_id: int, paused: bool) -> None:
+    """Pause (paused=True) or resume."""
+    async with services.db.write() as session:
+        await pause(session, batch_id, requester_id, paused=paused)
+
+
+async def cancel_batch(services: "Services", batch_id: int, requester_id: int) -> int:
+    """Cancel: returns the refund."""
+    async with services.db.write() as session:
+        return await cancel(session, batch_id, requester_id)
+
+
+async def fund_quizzes(services: "Services", batch_id: int, requester_id: int, quizzes: int, request: str) -> int:
+    """/quizzes: see add_quizzes; returns the amount reserved (0: this request was carried out before)."""
+    async with services.db.write() as session:
+        return await add_quizzes(session, batch_id, requester_id, quizzes, request, services.settings.currency)
+
+
+async def requester_batches(services: "Services", requester_id: int) -> list[Progress]:
+    """/batches: the requester's latest batches and how far each has got."""
+    async with services.db.read() as session:
+        return [await progress(session, batch, utcnow()) for batch in await of_requester(session, requester_id)]
+
+
+async def digest(services: "Services", requester_id: int, batch_ids: list[int]) -> list[Progress]:
+    """The daily digest: how far each of these batches of the requester has got."""
+    async with services.db.read() as session:
+        return [
+            await progress(session, await owned(session, batch_id, requester_id), utcnow()) for batch_id in batch_ids
+        ]
+
+
+async def batch_name(services: "Services", batch_id: int, requester_id: int) -> str:
+    async with services.db.read() as session:
+        return (await owned(session, batch_id, requester_id)).name

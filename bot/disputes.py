@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import credits, gold, outbox, quality, users
+from bot import admin, credits, gold, outbox, quality, users
 from bot.errors import DomainError, NotAllowed, TaskUnavailable
 from bot.outbox import Notice
 from bot.services import Services
@@ -72,7 +72,10 @@ async def decide(services: Services, dispute_id: int, decider_id: int, status: s
         if dispute is None:
             raise TaskUnavailable()
         tree = await _tree(services, session, dispute.batch_id)
-        decision = await _decide(session, tree, dispute, decider_id, decider_id in services.settings.admin_ids, status)
+        by_admin = decider_id in services.settings.admin_ids
+        decision = await _decide(session, tree, dispute, decider_id, by_admin, status)
+        if by_admin:
+            await admin.audit(session, decider_id, "gold_dispute", str(dispute_id), status)
         for worker_id in decision.contesters:
             key = f"dispute:{dispute_id}:outcome:{worker_id}"
             await outbox.owe(

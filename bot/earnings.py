@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.csv_files import csv_text
 from bot.money import MICROS
+from bot.services import Services
+from storage.clock import utcnow
 from storage.models import Assignment, Batch, Payout
 from storage.states import AssignmentStatus, CreditState
 
@@ -18,6 +20,25 @@ class Earnings:
     week: int
     month: int
     lifetime: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    """/earnings: the totals, and the years a statement can be asked for (none: nothing earned yet)."""
+
+    totals: Earnings
+    years: list[int]
+
+
+async def overview(services: Services, worker_id: int) -> Overview:
+    async with services.db.read() as session:
+        return Overview(await summary(session, worker_id, utcnow()), await years(session, worker_id))
+
+
+async def statement(services: Services, worker_id: int, year: int) -> str:
+    """The worker's earnings statement for a year, as CSV."""
+    async with services.db.read() as session:
+        return await statement_csv(session, worker_id, year, services.settings.currency)
 
 
 def earned(worker_id: int) -> tuple[ColumnElement[bool], ...]:

@@ -8,7 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import earnings
 from bot.levels import Level, level_of
+from bot.services import Services
 from storage import assignments
+from storage.clock import utcnow
 from storage.models import Assignment, Batch, BatchWorker, User
 from storage.states import UNDER_WAY, AssignmentStatus, CreditState, WorkerState
 
@@ -136,6 +138,25 @@ def _status(worker: BatchWorker, max_answers: int | None, now: datetime) -> str:
 
 async def _count(session: AsyncSession, *where: ColumnElement[bool]) -> int:
     return (await session.execute(select(func.count(Assignment.id)).where(*where))).scalar_one()
+
+
+async def worker_stats(services: Services, worker_id: int) -> WorkerStats:
+    """/stats: the worker's figures."""
+    async with services.db.read() as session:
+        return await stats(session, worker_id, utcnow())
+
+
+async def set_daily_target(services: Services, worker_id: int, micros: int | None) -> WorkerStats:
+    """/target: the daily target set (None: off), and the figures it is measured against."""
+    async with services.db.write() as session:
+        await set_target(session, worker_id, micros)
+        return await stats(session, worker_id, utcnow())
+
+
+async def take_breaks(services: Services, worker_id: int, enabled: bool) -> None:
+    """/breaks: whether the worker is reminded to take a break."""
+    async with services.db.write() as session:
+        await set_breaks(session, worker_id, enabled)
 
 
 async def set_target(session: AsyncSession, worker_id: int, micros: int | None) -> None:

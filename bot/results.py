@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import aggregation, batches, quality
 from bot.aggregation import Answer
 from bot.csv_files import csv_text
+from bot.services import Services
 from storage.models import Assignment, Batch, Item
 from storage.states import AssignmentStatus, CreditState, WorkerState
 from taxonomy import Tree
@@ -40,6 +41,20 @@ class RawAnswer:
     accepted: str  # "no" when quality control rejected the answer (it is left out of the labels)
     worker_gold_accuracy: str  # the worker's share right on this batch's gold, e.g. "0.90 of 10"
     worker_status: str  # active, removed or held in this batch
+
+
+@dataclass(frozen=True)
+class BatchResults:
+    labels: list[ResultRow]
+    raw: list[RawAnswer]
+
+
+async def batch_results(services: Services, batch_id: int, requester_id: int) -> BatchResults:
+    """/results: the requester's batch's labels and raw answers (read again at each delivery of the files)."""
+    async with services.db.read() as session:
+        batch = await batches.owned(session, batch_id, requester_id)
+        tree = (await services.taxonomies.get(batch.taxonomy_id)).tree
+        return BatchResults(*await collect(session, batch.id, tree))
 
 
 READ_SLICE = 1_000

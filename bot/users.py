@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.levels import level_of, rank_of
+from bot.services import Services
 from storage import assignments
 from storage.assignments import answer_counts
 from storage.clock import utcnow
@@ -48,6 +49,34 @@ async def register(
         is_requester=user.is_requester or user_id in settings.requester_ids,
         suspended_reason=user.suspended_reason,
     )
+
+
+async def register_user(services: Services, user_id: int, first_name: str, username: str | None) -> Person:
+    """Someone wrote to the bot: their user row, created or refreshed."""
+    async with services.db.write() as session:
+        return await register(session, services.settings, user_id, first_name, username)
+
+
+async def user_blocked_bot(services: Services, user_id: int) -> int:
+    """The user blocked the bot; returns how many reservations were released."""
+    async with services.db.write() as session:
+        return await mark_unreachable(session, user_id)
+
+
+async def await_typed(services: Services, user_id: int, awaiting: str) -> None:
+    """The user's next typed message answers `awaiting` (a question the bot asks them)."""
+    async with services.db.write() as session:
+        await expect_input(session, user_id, awaiting)
+
+
+async def question_answered(services: Services, user_id: int) -> str | None:
+    """What the user's typed message answers, if the bot asked them something; used once."""
+    async with services.db.read() as session:
+        awaiting = await expected_input(session, user_id)
+    if awaiting:  # taken in a write, so two quick messages cannot both answer the question
+        async with services.db.write() as session:
+            awaiting = await take_expected_input(session, user_id)
+    return awaiting
 
 
 async def mark_unreachable(session: AsyncSession, user_id: int) -> int:

@@ -2,22 +2,18 @@
 
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import asdict
 from functools import wraps
 from html import escape
 from typing import Any
 
 from telegram import Bot, InputFile, Message, Update
 
-from bot import admin, outbox, payouts, quality, users
+from bot import admin, users, wallet
 from bot.errors import InvalidInput
 from bot.money import format_money, typed_amount
-from bot.outbox import Notice
 from bot.services import Services
 from handlers import common, display, keyboards, notify, texts
 from handlers.common import BotContext
-from storage.clock import utcnow
-from storage.states import PayoutStatus
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
@@ -31,8 +27,7 @@ async def _refused(update: Update, context: BotContext, action: str, details: st
     if user_id in services.settings.admin_ids:
         return False
     log.warning("user %s tried admin action %r", user_id, action)
-    async with services.db.write() as session:
-        await admin.audit(session, user_id, "denied", action, details[:200])
+    await admin.refuse(services, user_id, action, details)
     await context.bot.send_message(common.chat_id(update), texts.NOT_ALLOWED)
     return True
 
@@ -72,9 +67,9 @@ async def fund(update: Update, context: BotContext) -> None:
     message = common.message(update)
     # The key comes from the admin's message, so a replayed update cannot fund twice.
     key = f"fund:{message.chat_id}:{message.message_id}"
-    async with services.db.write() as session:
-        user, posted = await admin.fund(session, services.settings, common.sender(update).id, who, amount, key)
-    if posted:
+    funded = await admin.fund_requester(services, common.sender(update).id, who, amount, key)
+    if funded.posted:
+        user = funded.requester
         await message.reply_text(
             f"✔ Credited {format_money(amount, services.settings.currency)} "
             f"to {escape(user.first_name or str(user.id))} ({user.id})."
@@ -94,8 +89,7 @@ async def revoke(update: Update, context: BotContext) -> None:
 async def _set_role(update: Update, context: BotContext, granted: bool) -> None:
     services = context.services
     who, role = _arguments(context, 2, f"/{'grant' if granted else 'revoke'} USER requester")[:2]
-    async with services.db.write() as session:
-        user = await admin.set_role(session, common.sender(update).id, who, role, granted)
+    user = await admin.grant_role(services, common.sender(update).id, who, role, granted)
     verb = "is now" if granted else "is no longer"
     name = escape(user.first_name or str(user.id))
     await common.message(update).reply_text(f"✔ {name} ({user.id}) {verb} a {escape(role)}.")
@@ -105,9 +99,8 @@ async def _set_role(update: Update, context: BotContext, granted: bool) -> None:
 async def suspend(update: Update, context: BotContext) -> None:
     services = context.services
     arguments = _arguments(context, 1, "/suspend USER [reason]")
-    async with services.db.write() as session:
-        user = await admin.suspend(session, common.sender(update).id, arguments[0], " ".join(arguments[1:]))
-    await common.message(update).reply_text(f"✔ {user.id} is suspended: {escape(user.suspended_reason or '')}")
+    suspended = await admin.suspend_user(services, common.sender(update).id, arguments[0], " ".join(arguments[1:]))
+    await common.message(update).reply_text(f"✔ {suspended.user_id} is suspended: {escape(suspended.reason)}")
     notify.deliver_soon(context)
 
 
@@ -115,9 +108,8 @@ async def suspend(update: Update, context: BotContext) -> None:
 async def unsuspend(update: Update, context: BotContext) -> None:
     services = context.services
     (who,) = _arguments(context, 1, "/unsuspend USER")[:1]
-    async with services.db.write() as session:
-        user = await admin.unsuspend(session, common.sender(update).id, who)
-    await common.message(update).reply_text(f"✔ {user.id} can work again.")
+    user_id = await admin.unsuspend_user(services, common.sender(update).id, who)
+    await common.message(update).reply_text(f"✔ {user_id} can work again.")
     notify.deliver_soon(context)
 
 
@@ -128,14 +120,8 @@ async def reinstate(update: Update, context: BotContext) -> None:
     if not batch_text.lstrip("#").isdigit():
         raise InvalidInput("Usage: /reinstate USER BATCH (the batch's number)")
     batch_id = int(batch_text.lstrip("#"))
-    async with services.db.write() as session:
-        user = await admin.find_user(session, who)
-        if not await quality.reinstate(session, batch_id, user.id):
-            raise InvalidInput(f"{user.id} is not held or removed in batch {batch_id}.")
-        await admin.audit(session, common.sender(update).id, "reinstate", str(user.id), f"batch {batch_id}")
-        key = f"batch:{batch_id}:reopened:{user.id}:{utcnow().isoformat()}"
-        await outbox.owe(session, key, user.id, Notice.BATCH_REOPENED, batch_id=batch_id)
-    await common.message(update).reply_text(f"✔ {user.id} can work on batch {batch_id} again.")
+    user_id = await admin.reinstate_worker(services, common.sender(update).id, who, batch_id)
+    await common.message(update).reply_text(f"✔ {user_id} can work on batch {batch_id} again.")
     notify.deliver_soon(context)
 
 
@@ -143,8 +129,7 @@ async def reinstate(update: Update, context: BotContext) -> None:
 async def held_queue(update: Update, context: BotContext) -> None:
     """/held: the holds waiting for a look, each with its two buttons."""
     services = context.services
-    async with services.db.read() as session:
-        waiting = await quality.held_workers(session, texts.MAX_HOLDS_SHOWN)
+    waiting = await admin.holds_waiting(services, texts.MAX_HOLDS_SHOWN)
     if not waiting:
         await common.message(update).reply_text(texts.NO_HOLDS)
         return
@@ -163,13 +148,7 @@ async def on_review(
     admin_id = common.sender(update).id
     if await _refused(update, context, "hold review", f"batch {batch_id} worker {worker_id}"):
         return
-    async with services.db.write() as session:
-        review = await quality.review_hold(session, batch_id, worker_id, remove)
-        if review is not None:
-            details = f"batch {batch_id}" + (f", {review.rejected} rejected" if remove else "")
-            await admin.audit(session, admin_id, "hold_remove" if remove else "hold_continue", str(worker_id), details)
-            key = f"hold:{batch_id}:{worker_id}:reviewed:{utcnow().isoformat()}"
-            await outbox.owe(session, key, worker_id, Notice.HOLD_OUTCOME, **asdict(review))
+    review = await admin.decide_hold(services, admin_id, batch_id, worker_id, remove)
     if review is None:
         await context.bot.send_message(common.chat_id(update), texts.hold_already_decided(batch_id, worker_id))
         if message is not None:
@@ -187,8 +166,7 @@ async def platform_stats(update: Update, context: BotContext) -> None:
     """Called from /stats for admins only."""
     services = context.services
     currency = services.settings.currency
-    async with services.db.read() as session:
-        figures = await admin.stats(session)
+    figures = await admin.platform_stats(services)
     money = "\n".join(
         f"  {kind}: {format_money(total, currency)}" for kind, total in sorted(figures.money_by_account.items())
     )
@@ -202,8 +180,7 @@ async def platform_stats(update: Update, context: BotContext) -> None:
 @admins_only
 async def audit_log(update: Update, context: BotContext) -> None:
     services = context.services
-    async with services.db.read() as session:
-        lines = await admin.recent_audit(session)
+    lines = await admin.audit_log(services)
     body = "\n".join(
         f"{line.at:%Y-%m-%d %H:%M} {line.actor_id} {line.action} {line.target} {line.details}".rstrip()
         for line in lines
@@ -214,8 +191,7 @@ async def audit_log(update: Update, context: BotContext) -> None:
 @admins_only
 async def payout_queue(update: Update, context: BotContext) -> None:
     services = context.services
-    async with services.db.read() as session:
-        waiting = await payouts.queue(session)
+    waiting = await wallet.payout_queue(services)
     if not waiting:
         await common.message(update).reply_text(texts.QUEUE_EMPTY)
         return
@@ -227,10 +203,7 @@ async def payout_queue(update: Update, context: BotContext) -> None:
 
 @admins_only
 async def payouts_csv(update: Update, context: BotContext) -> None:
-    services = context.services
-    async with services.db.read() as session:
-        approved = await payouts.queue(session, status=PayoutStatus.APPROVED, limit=10_000)
-    content = payouts.paypal_mass_payout_csv(approved, services.settings.currency)
+    content = await wallet.paypal_payouts_csv(context.services)
     await context.bot.send_document(
         common.chat_id(update),
         InputFile(content.encode(), filename="paypal-mass-payout.csv"),
@@ -245,8 +218,7 @@ async def on_decision(update: Update, context: BotContext, payout_id: int, appro
         return
     if not approve:
         await common.register(update, services)
-        async with services.db.write() as session:
-            await users.expect_input(session, admin_id, f"{REASON_INPUT}{payout_id}")
+        await users.await_typed(services, admin_id, f"{REASON_INPUT}{payout_id}")
         await context.bot.send_message(common.chat_id(update), texts.REJECT_REASON_PROMPT.format(id=payout_id))
         return
     await _decide(update, context, payout_id, approve=True, note=None)
@@ -259,9 +231,7 @@ async def reason_typed(update: Update, context: BotContext, payout_id: int) -> N
 async def reference_replied(update: Update, context: BotContext, payout_id: int) -> None:
     services = context.services
     reference = common.typed(update)
-    async with services.db.write() as session:
-        payout = await payouts.set_reference(session, payout_id, reference)
-        await admin.audit(session, common.sender(update).id, "payout_reference", str(payout_id), reference[:200])
+    payout = await wallet.record_reference(services, common.sender(update).id, payout_id, reference)
     await common.message(update).reply_text(texts.REFERENCE_SAVED.format(id=payout_id))
     await _update_copies(
         context.bot, services, payout_id, approved=True, admin_name=_name(update), detail=payout.reference
@@ -271,12 +241,7 @@ async def reference_replied(update: Update, context: BotContext, payout_id: int)
 async def _decide(update: Update, context: BotContext, payout_id: int, approve: bool, note: str | None) -> None:
     services = context.services
     admin_id = common.sender(update).id
-    async with services.db.write() as session:
-        payout = await payouts.decide(session, payout_id, admin_id, approve, note)
-        await outbox.owe_payout_decided(session, payout.id, payout.worker_id)
-        await admin.audit(
-            session, admin_id, "payout_approve" if approve else "payout_reject", str(payout_id), note or ""
-        )
+    payout = await wallet.decide_payout(services, admin_id, payout_id, approve, note)
     notify.deliver_soon(context)
     await _update_copies(
         context.bot, services, payout_id, approve, _name(update), payout.reference if approve else payout.reason
@@ -288,16 +253,14 @@ async def _update_copies(
 ) -> None:
     """The decision replaces the buttons on every admin's copy, so nobody decides twice."""
     notice = await notice_text(services, payout_id)
-    async with services.db.read() as session:
-        copies = await payouts.notices(session, payout_id)
+    copies = await wallet.notice_copies(services, payout_id)
     for chat_id, message_id in copies:
         await notify.edit(bot, chat_id, message_id, texts.payout_decided(notice, approved, admin_name, detail))
 
 
 async def notice_text(services: Services, payout_id: int) -> str:
-    async with services.db.read() as session:
-        payout = await payouts.view(session, payout_id)
-        record = await payouts.worker_record(session, payout.worker_id)
+    found = await wallet.payout_notice(services, payout_id)
+    payout, record = found.payout, found.record
     return texts.payout_notice(
         payout.id,
         payout.worker_name,

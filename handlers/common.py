@@ -104,11 +104,9 @@ async def answer_press(
 async def register(update: Update, services: Services) -> users.Person:
     """Create or refresh the sender's user row (commands that start something call this)."""
     user = sender(update)
-    async with services.db.write() as session:
-        return await users.register(session, services.settings, user.id, user.first_name, user.username)
+    return await users.register_user(services, user.id, user.first_name, user.username)
 
 
 async def user_unreachable(services: Services, user_id: int) -> None:
-    async with services.db.write() as session:
-        released = await users.mark_unreachable(session, user_id)
+    released = await users.user_blocked_bot(services, user_id)
     log.info("user %s blocked the bot; released %d reservation(s)", user_id, released)

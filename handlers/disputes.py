@@ -2,7 +2,7 @@
 
 from telegram import Message, Update
 
-from bot import admin, disputes
+from bot import disputes
 from handlers import common, display, notify, texts
 from handlers.common import BotContext
 
@@ -19,9 +19,6 @@ async def on_judge(update: Update, context: BotContext, dispute_id: int, status:
     services = context.services
     judge_id = common.sender(update).id
     decision = await disputes.decide(services, dispute_id, judge_id, status)
-    if judge_id in services.settings.admin_ids:
-        async with services.db.write() as session:
-            await admin.audit(session, judge_id, "gold_dispute", str(dispute_id), status)
     summary = texts.dispute_decided(decision)
     if message is not None:
         await display.edit_body(message, f"{message.text_html}\n\n{summary}", None)

@@ -17,13 +17,12 @@ from typing import Any
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
-from bot import batches, disputes, outbox, payouts, quality, results
+from bot import batches, disputes, outbox, quality, results, wallet
 from bot.money import format_money
 from bot.outbox import Notice, Owed
 from bot.services import Services
 from handlers import admin, keyboards, notify, requester, texts
 from handlers.common import BotContext
-from storage.clock import utcnow
 from storage.states import PayoutStatus
 
 log = logging.getLogger(__name__)
@@ -90,23 +89,20 @@ async def _render(services: Services, owed: Owed) -> notify.Outgoing:
 
 
 async def _payout_requested(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    async with services.db.read() as session:
-        payout = await payouts.view(session, params["payout_id"])
+    payout = await wallet.payout(services, params["payout_id"])
     return notify.Text(texts.payout_requested(payout, services.settings.currency))
 
 
 async def _payout_notice(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
     payout_id = params["payout_id"]
-    async with services.db.read() as session:
-        waiting = (await payouts.view(session, payout_id)).status == PayoutStatus.REQUESTED
+    waiting = (await wallet.payout(services, payout_id)).status == PayoutStatus.REQUESTED
     # A notice delivered after the decision needs no buttons: nobody can decide twice.
     markup = keyboards.payout_decision(payout_id) if waiting else None
     return notify.Text(await admin.notice_text(services, payout_id), markup)
 
 
 async def _payout_decided(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    async with services.db.read() as session:
-        payout = await payouts.view(session, params["payout_id"])
+    payout = await wallet.payout(services, params["payout_id"])
     amount = format_money(payout.amount_micros, services.settings.currency)
     if payout.status == PayoutStatus.APPROVED:
         return notify.Text(texts.payout_approved_worker(payout.id, amount, payout.method.label))
@@ -118,19 +114,17 @@ async def _payout_method_reminder(services: Services, chat_id: int, params: Para
 
 
 async def _batch_completed(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    async with services.db.read() as session:
-        batch = await batches.owned(session, params["batch_id"], chat_id)
+    batch_id = params["batch_id"]
+    name = await batches.batch_name(services, batch_id, chat_id)
     refund = format_money(params["refund_micros"], services.settings.currency)
-    return notify.Text(texts.batch_completed(batch.id, batch.name, refund))
+    return notify.Text(texts.batch_completed(batch_id, name, refund))
 
 
 async def _batch_file(services: Services, chat_id: int, params: Params, kind: type) -> notify.Outgoing:
     """Rendered from the database at delivery, so a retry sends the same file and nothing big is stored."""
-    async with services.db.read() as session:
-        batch = await batches.owned(session, params["batch_id"], chat_id)
-        tree = (await services.taxonomies.get(batch.taxonomy_id)).tree
-        labels, raw = await results.collect(session, batch.id, tree)
-    return await requester.results_file(batch.id, labels if kind is results.ResultRow else raw, kind)
+    batch_id = params["batch_id"]
+    found = await results.batch_results(services, batch_id, chat_id)
+    return await requester.results_file(batch_id, found.labels if kind is results.ResultRow else found.raw, kind)
 
 
 async def _batch_labels(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
@@ -181,11 +175,7 @@ async def _dispute_reinstated(services: Services, chat_id: int, params: Params) 
 
 
 async def _daily_digest(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    async with services.db.read() as session:
-        lines = [
-            await batches.progress(session, await batches.owned(session, batch_id, chat_id), utcnow())
-            for batch_id in params["batch_ids"]
-        ]
+    lines = await batches.digest(services, chat_id, params["batch_ids"])
     return notify.Text(texts.digest(lines, services.settings.currency))
 
 

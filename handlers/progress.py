@@ -6,7 +6,6 @@ from bot import progress
 from bot.money import typed_amount
 from handlers import admin, common, texts
 from handlers.common import BotContext
-from storage.clock import utcnow
 
 
 async def stats(update: Update, context: BotContext) -> None:
@@ -14,8 +13,7 @@ async def stats(update: Update, context: BotContext) -> None:
     user_id = common.sender(update).id
     if user_id in services.settings.admin_ids:
         await admin.platform_stats(update, context)
-    async with services.db.read() as session:
-        figures = await progress.stats(session, user_id, utcnow())
+    figures = await progress.worker_stats(services, user_id)
     await common.message(update).reply_text(texts.worker_stats(figures, services.settings.currency))
 
 
@@ -25,8 +23,7 @@ async def target(update: Update, context: BotContext) -> None:
     message = common.message(update)
     argument = (context.args or [""])[0].lower()
     if argument in ("off", "0"):
-        async with services.db.write() as session:
-            await progress.set_target(session, worker_id, None)
+        await progress.set_daily_target(services, worker_id, None)
         await message.reply_text(texts.TARGET_OFF)
         return
     try:
@@ -36,9 +33,7 @@ async def target(update: Update, context: BotContext) -> None:
     if micros <= 0:
         await message.reply_text(texts.TARGET_USAGE)
         return
-    async with services.db.write() as session:
-        await progress.set_target(session, worker_id, micros)
-        figures = await progress.stats(session, worker_id, utcnow())
+    figures = await progress.set_daily_target(services, worker_id, micros)
     await message.reply_text(texts.target_set(micros, figures.earned_today_micros, services.settings.currency))
 
 
@@ -46,6 +41,5 @@ async def breaks(update: Update, context: BotContext) -> None:
     services = context.services
     worker_id = (await common.register(update, services)).id
     enabled = (context.args or ["on"])[0].lower() != "off"
-    async with services.db.write() as session:
-        await progress.set_breaks(session, worker_id, enabled)
+    await progress.take_breaks(services, worker_id, enabled)
     await common.message(update).reply_text(texts.BREAKS_ON if enabled else texts.BREAKS_OFF)

@@ -6,12 +6,11 @@ from pathlib import PurePath
 
 from telegram import Bot, Update
 
-from bot import batch_files, batches, ledger, results, taxonomies, users, work
+from bot import batches, results, users, work
 from bot.money import format_money
 from bot.services import Services
 from handlers import common, display, keyboards, notify, texts
 from handlers.common import BotContext
-from storage.clock import utcnow
 
 BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 BATCH_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".txt")
@@ -53,25 +52,12 @@ async def on_document(update: Update, context: BotContext) -> None:
         batches.parse_settings(message.caption or "", default_name=PurePath(name).stem)
     )
     data = bytes(await (await document.get_file()).download_as_bytearray())
-    batch_id = await store_draft(services, person.id, spec, data, name)
+    batch_id = await batches.load_draft(services, person.id, spec, data, name)
     await _next_step(update, context, batch_id, reward_to_confirm)
 
 
-async def store_draft(services: Services, requester_id: int, spec: batches.BatchSpec, data: bytes, name: str) -> int:
-    """The uploaded file as a draft batch. Reading and checking a big file takes seconds, so it runs in a
-    worker thread and the event loop goes on serving everyone else."""
-    taxonomy_id = await taxonomies.ensure_default(services.db)
-    tree = (await services.taxonomies.get(taxonomy_id)).tree
-    root_id, drafts = await asyncio.to_thread(lambda: batches.prepare(spec, tree, batch_files.read_rows(data, name)))
-    async with services.db.write() as session:
-        source_hash = batches.content_hash(data)
-        batch = await batches.store_batch(session, requester_id, taxonomy_id, root_id, spec, drafts, name, source_hash)
-        return batch.id
-
-
 async def on_choice(update: Update, context: BotContext, batch_id: int, setting: str, value: int) -> None:
-    async with context.services.db.write() as session:
-        await batches.choose(session, batch_id, common.sender(update).id, setting, value)
+    await batches.choose_setting(context.services, batch_id, common.sender(update).id, setting, value)
     await _next_step(update, context, batch_id)
 
 
@@ -80,10 +66,7 @@ async def _next_step(update: Update, context: BotContext, batch_id: int, reward_
     Launch / Cancel."""
     services = context.services
     chat_id = common.chat_id(update)
-    async with services.db.read() as session:
-        batch = await batches.owned(session, batch_id, common.sender(update).id)
-        cost = await batches.cost_of(session, batch)
-        available = (await ledger.requester_funds(session, batch.requester_id)).available
+    batch = await batches.draft(services, batch_id, common.sender(update).id)
     currency = services.settings.currency
     if not batch.reward_micros:
         question = texts.confirm_reward(reward_to_confirm, currency) if reward_to_confirm else texts.ASK_REWARD
@@ -97,7 +80,7 @@ async def _next_step(update: Update, context: BotContext, batch_id: int, reward_
     await display.send_task(context.bot, chat_id, await work.preview(services, batch.id), currency)
     await context.bot.send_message(
         chat_id,
-        texts.preview_cost(cost, available, currency, batch.instructions),
+        texts.preview_cost(batch.cost, batch.available_micros, currency, batch.instructions),
         reply_markup=keyboards.launch_or_discard(batch.id),
     )
 
@@ -110,28 +93,25 @@ async def on_control(update: Update, context: BotContext, batch_id: int, op: str
     if op in ("results", "jsonl"):
         await send_results(context, services, chat_id, batch_id, requester_id, jsonl=op == "jsonl")
         return
-    async with services.db.write() as session:
-        if op == "launch":
-            batch = await batches.launch(session, batch_id, requester_id, currency)
-            reply = texts.LAUNCHED.format(id=batch.id, amount=format_money(batch.reserved_micros, currency))
-        elif op == "discard":
-            await batches.discard(session, batch_id, requester_id)
-            reply = texts.DISCARDED
-        elif op in ("pause", "resume"):
-            await batches.pause(session, batch_id, requester_id, paused=op == "pause")
-            reply = (texts.PAUSED if op == "pause" else texts.RESUMED).format(id=batch_id)
-        else:
-            refund = await batches.cancel(session, batch_id, requester_id)
-            reply = texts.CANCELLED.format(id=batch_id, refund=format_money(refund, currency))
+    if op == "launch":
+        reserved = await batches.launch_batch(services, batch_id, requester_id)
+        reply = texts.LAUNCHED.format(id=batch_id, amount=format_money(reserved, currency))
+    elif op == "discard":
+        await batches.discard_batch(services, batch_id, requester_id)
+        reply = texts.DISCARDED
+    elif op in ("pause", "resume"):
+        await batches.pause_batch(services, batch_id, requester_id, paused=op == "pause")
+        reply = (texts.PAUSED if op == "pause" else texts.RESUMED).format(id=batch_id)
+    else:
+        refund = await batches.cancel_batch(services, batch_id, requester_id)
+        reply = texts.CANCELLED.format(id=batch_id, refund=format_money(refund, currency))
     await context.bot.send_message(chat_id, reply)
 
 
 async def list_batches(update: Update, context: BotContext) -> None:
     services = context.services
     message = common.message(update)
-    async with services.db.read() as session:
-        found = await batches.of_requester(session, common.sender(update).id)
-        progress = [await batches.progress(session, batch, utcnow()) for batch in found]
+    progress = await batches.requester_batches(services, common.sender(update).id)
     if not progress:
         await message.reply_text(texts.NO_BATCHES)
         return
@@ -156,8 +136,7 @@ async def quizzes_command(update: Update, context: BotContext) -> None:
     # The message names the request: a replayed update reserves nothing twice.
     request = f"{message.chat_id}:{message.message_id}"
     currency = services.settings.currency
-    async with services.db.write() as session:
-        amount = await batches.add_quizzes(session, batch_id, person.id, count, request, currency)
+    amount = await batches.fund_quizzes(services, batch_id, person.id, count, request)
     reply = texts.QUIZZES_ADDED.format(amount=format_money(amount, currency), count=count, id=batch_id)
     await message.reply_text(reply if amount else texts.QUIZZES_ALREADY)
 
@@ -174,11 +153,8 @@ async def results_command(update: Update, context: BotContext) -> None:
 async def send_results(
     context: BotContext, services: Services, chat_id: int, batch_id: int, requester_id: int, jsonl: bool = False
 ) -> None:
-    async with services.db.read() as session:
-        batch = await batches.owned(session, batch_id, requester_id)
-        tree = (await services.taxonomies.get(batch.taxonomy_id)).tree
-        labels, raw = await results.collect(session, batch.id, tree)
-    await send_files(context.bot, chat_id, batch.id, labels, raw, jsonl)
+    found = await results.batch_results(services, batch_id, requester_id)
+    await send_files(context.bot, chat_id, batch_id, found.labels, found.raw, jsonl)
 
 
 async def send_files(

@@ -2,7 +2,7 @@
 
 from telegram import Message, Update
 
-from bot import payouts, users
+from bot import users, wallet
 from handlers import admin, callbacks, common, disputes, money, requester, texts, worker
 from handlers.callbacks import (
     Choose,
@@ -58,16 +58,11 @@ async def on_text(update: Update, context: BotContext) -> None:
     user_id = common.sender(update).id
     replied = common.message(update).reply_to_message
     if replied is not None and user_id in services.settings.admin_ids:
-        async with services.db.read() as session:
-            payout_id = await payouts.payout_of_notice(session, user_id, replied.message_id)
+        payout_id = await wallet.payout_replied_to(services, user_id, replied.message_id)
         if payout_id is not None:
             await admin.reference_replied(update, context, payout_id)
             return
-    async with services.db.read() as session:
-        awaiting = await users.expected_input(session, user_id)
-    if awaiting:  # taken in a write, so two quick messages cannot both answer the question
-        async with services.db.write() as session:
-            awaiting = await users.take_expected_input(session, user_id)
+    awaiting = await users.question_answered(services, user_id)
     if awaiting and awaiting.startswith(money.METHOD_INPUT):
         await money.method_typed(update, context, awaiting.removeprefix(money.METHOD_INPUT))
     elif awaiting and awaiting.startswith(admin.REASON_INPUT):

@@ -1,6 +1,7 @@
 """Gold outside the overlap: which check a worker gets, the quiz's limits, the gold budget, bonuses,
 and contested gold lifting a removal."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from bot.services import Services
 from storage import ledger as books
 from storage.assignments import answer_counts
 from storage.clock import utcnow
-from storage.models import Assignment, Batch, BatchWorker, User
+from storage.models import Assignment, AuditEntry, Batch, BatchWorker, User
 from tests.factories import REQUESTER, SKILLETS, WOKS, load_batch, products
 
 
@@ -253,3 +254,25 @@ async def test_contested_checks_lift_a_removal_and_restore_pay(services: Service
         assert (await session.get(User, 1)).gold_correct == 2
         assert await books.inconsistencies(session) == []
     assert (await work.next_task(services, 1)) is not None, "back to work"
+
+
+async def test_an_admins_decision_on_contested_gold_is_audited_with_it(services: Services, checks_first: None) -> None:
+    """The decision and its audit line are one unit of work: an admin's is audited, the requester's not."""
+    admin_id = 99
+    services = replace(services, settings=services.settings.model_copy(update={"admin_ids": frozenset({admin_id})}))
+    await load_batch(services, products(12, gold={n: WOKS for n in range(1, 6)}), overlap=1)
+    await worker(services, 1)
+    right = await leaf(services, SKILLETS)
+    task = await work.next_task(services, 1)
+    for _ in range(5):
+        done = await work.answer(services, 1, task.assignment_id, right)
+        task = done.next_task
+    first, second = [await disputes.contest(services, 1, miss.assignment_id) for miss in done.verdict.missed[:2]]
+    await disputes.decide(services, first.dispute_id, REQUESTER, "corrected")
+    await disputes.decide(services, second.dispute_id, admin_id, "upheld")
+    async with services.db.read() as session:
+        audited = [
+            (entry.actor_id, entry.target, entry.details)
+            for entry in await session.scalars(select(AuditEntry).where(AuditEntry.action == "gold_dispute"))
+        ]
+    assert audited == [(admin_id, str(second.dispute_id), "upheld")]
