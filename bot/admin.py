@@ -12,7 +12,6 @@ from bot.errors import InvalidInput
 from bot.money import format_money
 from bot.outbox import Notice
 from storage import ledger as books
-from storage.clock import utcnow
 from storage.models import Assignment, AuditEntry, Payout, User
 from storage.states import AssignmentStatus, PayoutStatus
 
@@ -78,26 +77,26 @@ async def set_role(session: AsyncSession, admin_id: int, reference: str, role: s
     return user
 
 
-async def suspend(session: AsyncSession, admin_id: int, reference: str, reason: str) -> User:
+async def suspend(session: AsyncSession, admin_id: int, reference: str, reason: str, now: datetime) -> User:
     user = await find_user(session, reference)
     user.suspended_reason = reason.strip()[:512] or "suspended by an admin"
     await users.release_reservations(session, user.id)
     await audit(session, admin_id, "suspend", str(user.id), user.suspended_reason)
-    key = f"account:{user.id}:suspended:{utcnow().isoformat()}"
+    key = f"account:{user.id}:suspended:{now.isoformat()}"
     await outbox.owe(session, key, user.id, Notice.ACCOUNT_SUSPENDED, reason=user.suspended_reason)
     return user
 
 
-async def unsuspend(session: AsyncSession, admin_id: int, reference: str) -> User:
+async def unsuspend(session: AsyncSession, admin_id: int, reference: str, now: datetime) -> User:
     user = await find_user(session, reference)
     user.suspended_reason = None
     await audit(session, admin_id, "unsuspend", str(user.id))
-    await outbox.owe(session, f"account:{user.id}:active:{utcnow().isoformat()}", user.id, Notice.ACCOUNT_ACTIVE)
+    await outbox.owe(session, f"account:{user.id}:active:{now.isoformat()}", user.id, Notice.ACCOUNT_ACTIVE)
     return user
 
 
-async def stats(session: AsyncSession, now: datetime | None = None) -> Stats:
-    since = (now or utcnow()) - timedelta(days=1)
+async def stats(session: AsyncSession, now: datetime) -> Stats:
+    since = now - timedelta(days=1)
     answered_today = (Assignment.status == AssignmentStatus.ANSWERED, Assignment.answered_at >= since)
     workers, answers = (
         await session.execute(

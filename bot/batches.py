@@ -15,7 +15,6 @@ from bot.batch_settings import MAX_OVERLAP, SETTING_KEYS, BatchSettings
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.money import MAX_TYPED_AMOUNT, MICROS
 from storage import assignments
-from storage.clock import utcnow
 from storage.db import Database
 from storage.models import Assignment, Batch, Item, User
 from storage.states import UNDER_WAY, AssignmentStatus, BatchStatus, CreditState
@@ -457,7 +456,7 @@ async def choose(session: AsyncSession, batch_id: int, requester_id: int, settin
     return batch
 
 
-async def launch(session: AsyncSession, batch_id: int, requester_id: int, currency: str) -> Batch:
+async def launch(session: AsyncSession, batch_id: int, requester_id: int, currency: str, now: datetime) -> Batch:
     """Reserve the batch's whole cost and open it to workers."""
     batch = await owned(session, batch_id, requester_id, lock=True)
     if batch.status != BatchStatus.DRAFT:
@@ -466,7 +465,7 @@ async def launch(session: AsyncSession, batch_id: int, requester_id: int, curren
         raise DomainError("Choose the reward and the overlap first.")
     cost = await cost_of(session, batch)
     await ledger.reserve_for_batch(session, batch.id, requester_id, cost.total, currency)
-    batch.status, batch.reserved_micros, batch.launched_at = BatchStatus.ACTIVE, cost.total, utcnow()
+    batch.status, batch.reserved_micros, batch.launched_at = BatchStatus.ACTIVE, cost.total, now
     batch.gold_slots, batch.quiz_slots = cost.check_slots, cost.quiz_slots
     await _open_items(session, batch)
     return batch
@@ -516,7 +515,7 @@ async def pause(session: AsyncSession, batch_id: int, requester_id: int, paused:
     return batch
 
 
-async def cancel(session: AsyncSession, batch_id: int, requester_id: int) -> int:
+async def cancel(session: AsyncSession, batch_id: int, requester_id: int, now: datetime) -> int:
     """Stop the batch for good and refund what it did not spend; returns the refund."""
     batch = await owned(session, batch_id, requester_id, lock=True)
     if batch.status not in UNDER_WAY:
@@ -534,10 +533,10 @@ async def cancel(session: AsyncSession, batch_id: int, requester_id: int) -> int
         .values(is_open=False, settled=True)
         .execution_options(synchronize_session=False)
     )
-    return await _finish(session, batch, BatchStatus.CANCELLED)
+    return await _finish(session, batch, BatchStatus.CANCELLED, now)
 
 
-async def complete_finished(session: AsyncSession) -> list[Batch]:
+async def complete_finished(session: AsyncSession, now: datetime) -> list[Batch]:
     """Running batches with no open item and no outstanding task: completed, unspent money refunded."""
     open_item = exists().where(Item.batch_id == Batch.id, Item.is_open == True)  # noqa: E712
     held = exists().where(Assignment.batch_id == Batch.id, Assignment.status == AssignmentStatus.RESERVED)
@@ -547,7 +546,7 @@ async def complete_finished(session: AsyncSession) -> list[Batch]:
         )
     )
     for batch in finished:
-        await _finish(session, batch, BatchStatus.COMPLETED)
+        await _finish(session, batch, BatchStatus.COMPLETED, now)
     return finished
 
 
@@ -594,11 +593,11 @@ async def newly_spent_quiz_budgets(session: AsyncSession, now: datetime) -> list
     return sorted((SpentQuizBudget(*row, waiting[row[0]]) for row in marked), key=lambda budget: budget.batch_id)
 
 
-async def _finish(session: AsyncSession, batch: Batch, status: str) -> int:
+async def _finish(session: AsyncSession, batch: Batch, status: str, now: datetime) -> int:
     refund = batch.reserved_micros - await assignments.spent(session, batch.id)
     if refund > 0:
         await ledger.refund_batch(session, batch.id, batch.requester_id, refund)
-    batch.status, batch.finished_at = status, utcnow()
+    batch.status, batch.finished_at = status, now
     return max(refund, 0)
 
 
@@ -681,6 +680,7 @@ async def load_funded_batch(
     spec: BatchSpec,
     rows: list[Row],
     currency: str,
+    now: datetime,
     source: str = "",
     source_hash: str = "",
 ) -> Batch:
@@ -690,4 +690,4 @@ async def load_funded_batch(
     cost = await cost_of(session, batch)
     memo = f"operator funding for batch {batch.id}"
     await ledger.fund_requester(session, f"batch:{batch.id}:fund", requester_id, cost.total, memo)
-    return await launch(session, batch.id, requester_id, currency)
+    return await launch(session, batch.id, requester_id, currency, now)

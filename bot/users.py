@@ -1,6 +1,7 @@
 """Who is talking to the bot: registration, roles, reachability, and lifetime gold record and level."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,7 +10,6 @@ from bot.config import Settings
 from bot.levels import level_of, rank_of
 from storage import assignments
 from storage.assignments import answer_counts
-from storage.clock import utcnow
 from storage.models import Assignment, User
 from storage.states import AssignmentStatus
 
@@ -29,7 +29,7 @@ def display_name(user_id: int, username: str | None, first_name: str | None) -> 
 
 
 async def register(
-    session: AsyncSession, settings: Settings, user_id: int, first_name: str, username: str | None
+    session: AsyncSession, settings: Settings, user_id: int, first_name: str, username: str | None, now: datetime
 ) -> Person:
     """Create or refresh the user; anyone who writes to the bot is reachable again."""
     user = await session.get(User, user_id)
@@ -39,7 +39,7 @@ async def register(
     user.first_name = first_name[:256]
     user.username = username
     user.is_reachable = True
-    user.last_seen_at = utcnow()
+    user.last_seen_at = now
     await session.flush()
     return Person(
         id=user_id,

@@ -16,7 +16,6 @@ from bot.outbox import Notice
 from bot.services import Services
 from handlers import common, display, keyboards, notify, texts
 from handlers.common import BotContext
-from storage.clock import utcnow
 from storage.states import PayoutStatus
 
 log = logging.getLogger(__name__)
@@ -106,7 +105,9 @@ async def suspend(update: Update, context: BotContext) -> None:
     services = context.services
     arguments = _arguments(context, 1, "/suspend USER [reason]")
     async with services.db.write() as session:
-        user = await admin.suspend(session, common.sender(update).id, arguments[0], " ".join(arguments[1:]))
+        user = await admin.suspend(
+            session, common.sender(update).id, arguments[0], " ".join(arguments[1:]), services.clock.now()
+        )
     await common.message(update).reply_text(f"✔ {user.id} is suspended: {escape(user.suspended_reason or '')}")
     notify.deliver_soon(context)
 
@@ -116,7 +117,7 @@ async def unsuspend(update: Update, context: BotContext) -> None:
     services = context.services
     (who,) = _arguments(context, 1, "/unsuspend USER")[:1]
     async with services.db.write() as session:
-        user = await admin.unsuspend(session, common.sender(update).id, who)
+        user = await admin.unsuspend(session, common.sender(update).id, who, services.clock.now())
     await common.message(update).reply_text(f"✔ {user.id} can work again.")
     notify.deliver_soon(context)
 
@@ -130,10 +131,10 @@ async def reinstate(update: Update, context: BotContext) -> None:
     batch_id = int(batch_text.lstrip("#"))
     async with services.db.write() as session:
         user = await admin.find_user(session, who)
-        if not await quality.reinstate(session, batch_id, user.id):
+        if not await quality.reinstate(session, batch_id, user.id, services.clock.now()):
             raise InvalidInput(f"{user.id} is not held or removed in batch {batch_id}.")
         await admin.audit(session, common.sender(update).id, "reinstate", str(user.id), f"batch {batch_id}")
-        key = f"batch:{batch_id}:reopened:{user.id}:{utcnow().isoformat()}"
+        key = f"batch:{batch_id}:reopened:{user.id}:{services.clock.now().isoformat()}"
         await outbox.owe(session, key, user.id, Notice.BATCH_REOPENED, batch_id=batch_id)
     await common.message(update).reply_text(f"✔ {user.id} can work on batch {batch_id} again.")
     notify.deliver_soon(context)
@@ -164,11 +165,11 @@ async def on_review(
     if await _refused(update, context, "hold review", f"batch {batch_id} worker {worker_id}"):
         return
     async with services.db.write() as session:
-        review = await quality.review_hold(session, batch_id, worker_id, remove)
+        review = await quality.review_hold(session, batch_id, worker_id, remove, services.clock.now())
         if review is not None:
             details = f"batch {batch_id}" + (f", {review.rejected} rejected" if remove else "")
             await admin.audit(session, admin_id, "hold_remove" if remove else "hold_continue", str(worker_id), details)
-            key = f"hold:{batch_id}:{worker_id}:reviewed:{utcnow().isoformat()}"
+            key = f"hold:{batch_id}:{worker_id}:reviewed:{services.clock.now().isoformat()}"
             await outbox.owe(session, key, worker_id, Notice.HOLD_OUTCOME, **asdict(review))
     if review is None:
         await context.bot.send_message(common.chat_id(update), texts.hold_already_decided(batch_id, worker_id))
@@ -188,7 +189,7 @@ async def platform_stats(update: Update, context: BotContext) -> None:
     services = context.services
     currency = services.settings.currency
     async with services.db.read() as session:
-        figures = await admin.stats(session)
+        figures = await admin.stats(session, services.clock.now())
     money = "\n".join(
         f"  {kind}: {format_money(total, currency)}" for kind, total in sorted(figures.money_by_account.items())
     )
@@ -272,7 +273,7 @@ async def _decide(update: Update, context: BotContext, payout_id: int, approve: 
     services = context.services
     admin_id = common.sender(update).id
     async with services.db.write() as session:
-        payout = await payouts.decide(session, payout_id, admin_id, approve, note)
+        payout = await payouts.decide(session, payout_id, admin_id, approve, services.clock.now(), note)
         await outbox.owe_payout_decided(session, payout.id, payout.worker_id)
         await admin.audit(
             session, admin_id, "payout_approve" if approve else "payout_reject", str(payout_id), note or ""

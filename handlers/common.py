@@ -105,7 +105,9 @@ async def register(update: Update, services: Services) -> users.Person:
     """Create or refresh the sender's user row (commands that start something call this)."""
     user = sender(update)
     async with services.db.write() as session:
-        return await users.register(session, services.settings, user.id, user.first_name, user.username)
+        return await users.register(
+            session, services.settings, user.id, user.first_name, user.username, services.clock.now()
+        )
 
 
 async def user_unreachable(services: Services, user_id: int) -> None:

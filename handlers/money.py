@@ -8,7 +8,6 @@ from bot.money import typed_amount
 from bot.payout_methods import KINDS, PROMPTS
 from handlers import common, keyboards, notify, texts
 from handlers.common import BotContext
-from storage.clock import utcnow
 
 METHOD_INPUT = "payout_method:"
 
@@ -53,7 +52,9 @@ async def method_typed(update: Update, context: BotContext, kind: str) -> None:
     worker_id = common.sender(update).id
     try:
         async with services.db.write() as session:
-            previous, new = await payouts.set_method(session, worker_id, kind, common.typed(update))
+            previous, new = await payouts.set_method(
+                session, worker_id, kind, common.typed(update), services.clock.now()
+            )
     except DomainError:
         async with services.db.write() as session:  # let them try again without tapping the kind anew
             await users.expect_input(session, worker_id, METHOD_INPUT + kind)
@@ -88,7 +89,7 @@ async def earnings_command(update: Update, context: BotContext) -> None:
     services = context.services
     worker_id = common.sender(update).id
     async with services.db.read() as session:
-        totals = await earnings.summary(session, worker_id, utcnow())
+        totals = await earnings.summary(session, worker_id, services.clock.now())
         years = await earnings.years(session, worker_id)
     if not years:
         await common.message(update).reply_text(texts.NO_EARNINGS)

@@ -23,7 +23,6 @@ from bot.outbox import Notice, Owed
 from bot.services import Services
 from handlers import admin, keyboards, notify, requester, texts
 from handlers.common import BotContext
-from storage.clock import utcnow
 from storage.states import PayoutStatus
 
 log = logging.getLogger(__name__)
@@ -183,7 +182,7 @@ async def _dispute_reinstated(services: Services, chat_id: int, params: Params) 
 async def _daily_digest(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
     async with services.db.read() as session:
         lines = [
-            await batches.progress(session, await batches.owned(session, batch_id, chat_id), utcnow())
+            await batches.progress(session, await batches.owned(session, batch_id, chat_id), services.clock.now())
             for batch_id in params["batch_ids"]
         ]
     return notify.Text(texts.digest(lines, services.settings.currency))

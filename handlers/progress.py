@@ -6,7 +6,6 @@ from bot import progress
 from bot.money import typed_amount
 from handlers import admin, common, texts
 from handlers.common import BotContext
-from storage.clock import utcnow
 
 
 async def stats(update: Update, context: BotContext) -> None:
@@ -15,7 +14,7 @@ async def stats(update: Update, context: BotContext) -> None:
     if user_id in services.settings.admin_ids:
         await admin.platform_stats(update, context)
     async with services.db.read() as session:
-        figures = await progress.stats(session, user_id, utcnow())
+        figures = await progress.stats(session, user_id, services.clock.now())
     await common.message(update).reply_text(texts.worker_stats(figures, services.settings.currency))
 
 
@@ -38,7 +37,7 @@ async def target(update: Update, context: BotContext) -> None:
         return
     async with services.db.write() as session:
         await progress.set_target(session, worker_id, micros)
-        figures = await progress.stats(session, worker_id, utcnow())
+        figures = await progress.stats(session, worker_id, services.clock.now())
     await message.reply_text(texts.target_set(micros, figures.earned_today_micros, services.settings.currency))
 
 

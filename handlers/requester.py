@@ -11,7 +11,6 @@ from bot.money import format_money
 from bot.services import Services
 from handlers import common, display, keyboards, notify, texts
 from handlers.common import BotContext
-from storage.clock import utcnow
 
 BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 BATCH_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".txt")
@@ -112,7 +111,7 @@ async def on_control(update: Update, context: BotContext, batch_id: int, op: str
         return
     async with services.db.write() as session:
         if op == "launch":
-            batch = await batches.launch(session, batch_id, requester_id, currency)
+            batch = await batches.launch(session, batch_id, requester_id, currency, services.clock.now())
             reply = texts.LAUNCHED.format(id=batch.id, amount=format_money(batch.reserved_micros, currency))
         elif op == "discard":
             await batches.discard(session, batch_id, requester_id)
@@ -121,7 +120,7 @@ async def on_control(update: Update, context: BotContext, batch_id: int, op: str
             await batches.pause(session, batch_id, requester_id, paused=op == "pause")
             reply = (texts.PAUSED if op == "pause" else texts.RESUMED).format(id=batch_id)
         else:
-            refund = await batches.cancel(session, batch_id, requester_id)
+            refund = await batches.cancel(session, batch_id, requester_id, services.clock.now())
             reply = texts.CANCELLED.format(id=batch_id, refund=format_money(refund, currency))
     await context.bot.send_message(chat_id, reply)
 
@@ -131,7 +130,7 @@ async def list_batches(update: Update, context: BotContext) -> None:
     message = common.message(update)
     async with services.db.read() as session:
         found = await batches.of_requester(session, common.sender(update).id)
-        progress = [await batches.progress(session, batch, utcnow()) for batch in found]
+        progress = [await batches.progress(session, batch, services.clock.now()) for batch in found]
     if not progress:
         await message.reply_text(texts.NO_BATCHES)
         return

@@ -6,12 +6,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot import disputes, gold, ledger, quality, work
+from bot import disputes, ledger, quality, work
 from bot.services import Services
 from storage import ledger as books
 from storage.assignments import answer_counts
 from storage.clock import utcnow
 from storage.models import Assignment, Batch, BatchWorker, User
+from tests.conftest import MovableClock, ScriptedRandom
 from tests.factories import REQUESTER, SKILLETS, WOKS, load_batch, products
 
 
@@ -24,18 +25,9 @@ async def leaf(services: Services, path: str) -> int:
     return (await services.taxonomies.get(1)).tree.find(path).id
 
 
-def draws(monkeypatch: pytest.MonkeyPatch, *values: float) -> None:
-    """Whether each next task is a check (0.0) or work (1.0); the first of equal gold items."""
-    sequence = iter(values)
-    monkeypatch.setattr(gold._draw, "random", lambda: next(sequence))
-    monkeypatch.setattr(gold._draw, "choice", lambda seq: seq[0])
-
-
-async def test_check_needs_another_answer_than_the_workers_usual(
-    services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_check_needs_another_answer_than_the_workers_usual(services: Services, draws: ScriptedRandom) -> None:
     """A worker who answered Skillets three times gets the Woks check first, not the Skillets one."""
-    draws(monkeypatch, 1.0, 1.0, 1.0, 0.0)
+    draws.script(1.0, 1.0, 1.0, 0.0)
     await load_batch(services, products(8, gold={1: SKILLETS, 2: WOKS}), overlap=1, gold_rate=0.5)
     await worker(services, 1)
     skillets = await leaf(services, SKILLETS)
@@ -174,7 +166,7 @@ async def test_quiz_attempts_count_together(services: Services, checks_first: No
     ids=["2 of 5 then nothing: 6 of 5 needed", "3 and 3 of 5: 6 of 10, 6 of 5 needed"],
 )
 async def test_no_retry_once_a_perfect_try_cannot_reach_the_pass_mark(
-    services: Services, checks_first: None, monkeypatch: pytest.MonkeyPatch, first: int, second: int | None
+    services: Services, checks_first: None, clock: MovableClock, first: int, second: int | None
 ) -> None:
     await load_batch(services, products(20, gold={n: SKILLETS for n in range(1, 16)}), overlap=1, qualification=5)
     await worker(services, 1)
@@ -190,8 +182,7 @@ async def test_no_retry_once_a_perfect_try_cannot_reach_the_pass_mark(
     async with services.db.read() as session:
         state = await session.get(BatchWorker, (1, 1))
     assert (state.state, state.retry_at) == ("failed", None)
-    next_year = utcnow() + timedelta(days=365)
-    monkeypatch.setattr(work, "utcnow", lambda: next_year)
+    clock.advance(timedelta(days=365).total_seconds())
     assert await work.next_task(services, 1) is None, "closed, however long the worker waits"
 
 
