@@ -138,12 +138,12 @@ async def test_the_passed_quiz_counts_as_evidence(services: Services, checks_fir
     assert not any(isinstance(verdict, quality.Removal) for verdict in verdicts) and task is not None
 
 
-async def retry_now(services: Services) -> None:
-    async with services.db.write() as session:
-        await session.execute(update(BatchWorker).values(retry_at=utcnow() - timedelta(seconds=1)))
+async def retry_now(services: Services, clock: MovableClock) -> None:
+    """The cool-down after a failed quiz passes."""
+    clock.advance(timedelta(hours=(await services.batches.get(1)).retry_hours).total_seconds())
 
 
-async def test_quiz_attempts_count_together(services: Services, checks_first: None) -> None:
+async def test_quiz_attempts_count_together(services: Services, checks_first: None, clock: MovableClock) -> None:
     """Pass mark 4 of 5: 3 of 5 leaves the next try needing 5 of 5 (8 of 10); 4 of 5 then makes 7 of
     10, so the last try needs 5 of 5 again (12 of 15), and passes with it."""
     await load_batch(services, products(20, gold={n: SKILLETS for n in range(1, 16)}), overlap=1, qualification=5)
@@ -153,7 +153,7 @@ async def test_quiz_attempts_count_together(services: Services, checks_first: No
     outcomes = []
     for n, nodes in enumerate(tries):
         if n:
-            await retry_now(services)
+            await retry_now(services, clock)
         verdicts, _ = await answer_all(services, await work.next_task(services, 1), nodes)
         step = verdicts[-1]
         outcomes.append((step.passed, step.needed, step.next_needed, step.retries_left, step.retry_at is not None))
@@ -173,7 +173,7 @@ async def test_no_retry_once_a_perfect_try_cannot_reach_the_pass_mark(
     right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
     for n, score in enumerate(s for s in (first, second) if s is not None):
         if n:
-            await retry_now(services)
+            await retry_now(services, clock)
         verdicts, _ = await answer_all(
             services, await work.next_task(services, 1), [right] * score + [wrong] * (5 - score)
         )
@@ -204,7 +204,9 @@ async def test_a_corrected_quiz_question_brings_a_retry_back_within_reach(
     assert state.state == "failed" and state.retry_at == state.changed_at + timedelta(hours=24)
 
 
-async def test_only_the_passed_quiz_attempt_is_judged_with_the_checks(services: Services, checks_first: None) -> None:
+async def test_only_the_passed_quiz_attempt_is_judged_with_the_checks(
+    services: Services, checks_first: None, clock: MovableClock
+) -> None:
     """3 of 5, then 5 of 5 (8 of 10: passed), then a right check and three wrong ones: judged on 6 of
     9 (at best 88 %), the worker stays."""
     await load_batch(services, products(20, gold={n: SKILLETS for n in range(1, 16)}), overlap=1, qualification=5)
@@ -212,7 +214,7 @@ async def test_only_the_passed_quiz_attempt_is_judged_with_the_checks(services: 
     right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
     verdicts, task = await answer_all(services, await work.next_task(services, 1), [right] * 3 + [wrong] * 2)
     assert verdicts[-1].passed is False and task is None
-    await retry_now(services)
+    await retry_now(services, clock)
     verdicts, task = await answer_all(services, await work.next_task(services, 1), [right] * 6 + [wrong] * 3)
     assert verdicts[4].passed is True
     assert not any(isinstance(verdict, quality.Removal) for verdict in verdicts) and task is not None
