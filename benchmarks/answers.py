@@ -716,7 +716,7 @@ async def make_pool(directory: Path, name: str, items: int) -> Pool:
             await ledger.fund_requester(
                 session, f"batch:{batch_id}:fund", REQUESTER, cost.total, f"benchmark batch {batch_id}"
             )
-            await batches.launch(session, batch_id, REQUESTER, settings.currency)
+            await batches.launch(session, batch_id, REQUESTER, settings.currency, services.clock.now())
         async with db.read() as session:
             problems = await books.inconsistencies(session)
     finally:

@@ -99,7 +99,7 @@ async def fund_and_launch(services: Services, batch_id: int) -> None:
     async with services.db.write() as session:
         cost = await batches.cost_of(session, await session.get_one(Batch, batch_id))
         await ledger.fund_requester(session, f"batch:{batch_id}:fund", REQUESTER, cost.total, "benchmark funding")
-        await batches.launch(session, batch_id, REQUESTER, services.settings.currency)
+        await batches.launch(session, batch_id, REQUESTER, services.settings.currency, services.clock.now())
 
 
 async def answer_everything(services: Services, tree: Tree, batch_id: int, overlap: int, workers: int) -> int:

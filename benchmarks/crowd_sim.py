@@ -354,11 +354,11 @@ def run(setup: Setup, seed: int, plan: Plan, top_up: bool = False) -> RunResult:
 
 async def _simulate(url: str, setup: Setup, seed: int, plan: Plan, top_up: bool) -> RunResult:
     started = time.perf_counter()
-    # bot.gold draws checks and picks gold products at random: seed it so a seed repeats its
-    # figures (as each run's own streams are).
-    gold.seed_draws(f"{seed}:gold:{plan.title}")
     db = connect(url)
-    services = build_services(Settings(bot_token="", database_url=url, _env_file=None), db)
+    # The bot draws checks and picks gold products at random: seed its draws so a seed repeats its
+    # figures (as each run's own streams are).
+    draws = random.Random(f"{seed}:gold:{plan.title}")
+    services = build_services(Settings(bot_token="", database_url=url, _env_file=None), db, draws=draws)
     try:
         batch_id, tree = await _load_batch(services, setup, plan)
         async with db.write() as session:
@@ -400,7 +400,9 @@ async def _load_batch(services: Services, setup: Setup, plan: Plan) -> tuple[int
     data = "\n".join(json.dumps(row) for row in setup.rows).encode()
     parsed = batch_files.read_rows(data, "products.jsonl")
     async with services.db.write() as session:
-        batch = await batches.load_funded_batch(session, REQUESTER, taxonomy_id, tree, spec, parsed, CURRENCY)
+        batch = await batches.load_funded_batch(
+            session, REQUESTER, taxonomy_id, tree, spec, parsed, CURRENCY, services.clock.now()
+        )
         return batch.id, tree
 
 
@@ -455,7 +457,7 @@ async def _work(
                 continue
             elif lift_stops:
                 async with services.db.write() as session:
-                    await quality.reinstate(session, batch_id, worker.id)
+                    await quality.reinstate(session, batch_id, worker.id, services.clock.now())
                 lifted[worker.kind] += 1
             else:
                 stopped.add(worker.id)

@@ -54,6 +54,7 @@ import bot  # noqa: E402
 from bot import ledger, payouts, taxonomies  # noqa: E402
 from storage import ledger as books  # noqa: E402
 from storage import migrate  # noqa: E402
+from storage.clock import utcnow  # noqa: E402
 from storage.db import Database, connect  # noqa: E402
 from storage.models import Account, LedgerEntry, LedgerTransaction, Payout, User  # noqa: E402
 from tests.e2e.fake_telegram import FakeTelegram  # noqa: E402
@@ -118,7 +119,7 @@ async def make_available(db: Database, worker_id: int, amount: int) -> None:
     async with db.write() as session:
         session.add(User(id=worker_id, first_name=f"Worker {worker_id}"))
         await session.flush()
-        await payouts.set_method(session, worker_id, "paypal", f"worker{worker_id}@example.com")
+        await payouts.set_method(session, worker_id, "paypal", f"worker{worker_id}@example.com", utcnow())
         await ledger.fund_requester(session, f"bench-fund:{worker_id}", REQUESTER, amount)
         await ledger.reserve_for_batch(session, worker_id, REQUESTER, amount, "USD")
         await ledger.credit_answer(session, worker_id, REQUESTER, worker_id, amount)

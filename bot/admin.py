@@ -13,7 +13,6 @@ from bot.money import format_money
 from bot.outbox import Notice
 from bot.services import Services
 from storage import ledger as books
-from storage.clock import utcnow
 from storage.models import Assignment, AuditEntry, Payout, User
 from storage.states import AssignmentStatus, PayoutStatus
 
@@ -80,24 +79,25 @@ async def grant_role(services: Services, admin_id: int, reference: str, role: st
 
 async def suspend_user(services: Services, admin_id: int, reference: str, reason: str) -> Suspended:
     async with services.db.write() as session:
-        user = await suspend(session, admin_id, reference, reason)
+        user = await suspend(session, admin_id, reference, reason, services.clock.now())
         return Suspended(user.id, user.suspended_reason or "")
 
 
 async def unsuspend_user(services: Services, admin_id: int, reference: str) -> int:
     """/unsuspend; returns the user's id."""
     async with services.db.write() as session:
-        return (await unsuspend(session, admin_id, reference)).id
+        return (await unsuspend(session, admin_id, reference, services.clock.now())).id
 
 
 async def reinstate_worker(services: Services, admin_id: int, reference: str, batch_id: int) -> int:
     """/reinstate: a worker held or removed in a batch may work on it again; returns their id."""
+    now = services.clock.now()
     async with services.db.write() as session:
         user = await find_user(session, reference)
-        if not await quality.reinstate(session, batch_id, user.id):
+        if not await quality.reinstate(session, batch_id, user.id, now):
             raise InvalidInput(f"{user.id} is not held or removed in batch {batch_id}.")
         await audit(session, admin_id, "reinstate", str(user.id), f"batch {batch_id}")
-        key = f"batch:{batch_id}:reopened:{user.id}:{utcnow().isoformat()}"
+        key = f"batch:{batch_id}:reopened:{user.id}:{now.isoformat()}"
         await outbox.owe(session, key, user.id, Notice.BATCH_REOPENED, batch_id=batch_id)
         return user.id
 
@@ -112,19 +112,20 @@ async def decide_hold(
     services: Services, admin_id: int, batch_id: int, worker_id: int, remove: bool
 ) -> quality.Review | None:
     """An admin lets a held worker continue, or removes them; None when the hold was decided before."""
+    now = services.clock.now()
     async with services.db.write() as session:
-        review = await quality.review_hold(session, batch_id, worker_id, remove)
+        review = await quality.review_hold(session, batch_id, worker_id, remove, now)
         if review is not None:
             details = f"batch {batch_id}" + (f", {review.rejected} rejected" if remove else "")
             await audit(session, admin_id, "hold_remove" if remove else "hold_continue", str(worker_id), details)
-            key = f"hold:{batch_id}:{worker_id}:reviewed:{utcnow().isoformat()}"
+            key = f"hold:{batch_id}:{worker_id}:reviewed:{now.isoformat()}"
             await outbox.owe(session, key, worker_id, Notice.HOLD_OUTCOME, **asdict(review))
         return review
 
 
 async def platform_stats(services: Services) -> Stats:
     async with services.db.read() as session:
-        return await stats(session)
+        return await stats(session, services.clock.now())
 
 
 async def audit_log(services: Services) -> list[AuditLine]:
@@ -173,26 +174,26 @@ async def set_role(session: AsyncSession, admin_id: int, reference: str, role: s
     return user
 
 
-async def suspend(session: AsyncSession, admin_id: int, reference: str, reason: str) -> User:
+async def suspend(session: AsyncSession, admin_id: int, reference: str, reason: str, now: datetime) -> User:
     user = await find_user(session, reference)
     user.suspended_reason = reason.strip()[:512] or "suspended by an admin"
     await users.release_reservations(session, user.id)
     await audit(session, admin_id, "suspend", str(user.id), user.suspended_reason)
-    key = f"account:{user.id}:suspended:{utcnow().isoformat()}"
+    key = f"account:{user.id}:suspended:{now.isoformat()}"
     await outbox.owe(session, key, user.id, Notice.ACCOUNT_SUSPENDED, reason=user.suspended_reason)
     return user
 
 
-async def unsuspend(session: AsyncSession, admin_id: int, reference: str) -> User:
+async def unsuspend(session: AsyncSession, admin_id: int, reference: str, now: datetime) -> User:
     user = await find_user(session, reference)
     user.suspended_reason = None
     await audit(session, admin_id, "unsuspend", str(user.id))
-    await outbox.owe(session, f"account:{user.id}:active:{utcnow().isoformat()}", user.id, Notice.ACCOUNT_ACTIVE)
+    await outbox.owe(session, f"account:{user.id}:active:{now.isoformat()}", user.id, Notice.ACCOUNT_ACTIVE)
     return user
 
 
-async def stats(session: AsyncSession, now: datetime | None = None) -> Stats:
-    since = (now or utcnow()) - timedelta(days=1)
+async def stats(session: AsyncSession, now: datetime) -> Stats:
+    since = now - timedelta(days=1)
     answered_today = (Assignment.status == AssignmentStatus.ANSWERED, Assignment.answered_at >= since)
     workers, answers = (
         await session.execute(

@@ -17,7 +17,6 @@ from bot.batch_settings import MAX_OVERLAP, SETTING_KEYS, BatchSettings
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.money import MAX_TYPED_AMOUNT, MICROS
 from storage import assignments
-from storage.clock import utcnow
 from storage.db import Database
 from storage.models import Assignment, Batch, Item, User
 from storage.states import UNDER_WAY, AssignmentStatus, BatchStatus, CreditState
@@ -462,7 +461,7 @@ async def choose(session: AsyncSession, batch_id: int, requester_id: int, settin
     return batch
 
 
-async def launch(session: AsyncSession, batch_id: int, requester_id: int, currency: str) -> Batch:
+async def launch(session: AsyncSession, batch_id: int, requester_id: int, currency: str, now: datetime) -> Batch:
     """Reserve the batch's whole cost and open it to workers."""
     batch = await owned(session, batch_id, requester_id, lock=True)
     if batch.status != BatchStatus.DRAFT:
@@ -471,7 +470,7 @@ async def launch(session: AsyncSession, batch_id: int, requester_id: int, curren
         raise DomainError("Choose the reward and the overlap first.")
     cost = await cost_of(session, batch)
     await ledger.reserve_for_batch(session, batch.id, requester_id, cost.total, currency)
-    batch.status, batch.reserved_micros, batch.launched_at = BatchStatus.ACTIVE, cost.total, utcnow()
+    batch.status, batch.reserved_micros, batch.launched_at = BatchStatus.ACTIVE, cost.total, now
     batch.gold_slots, batch.quiz_slots = cost.check_slots, cost.quiz_slots
     await _open_items(session, batch)
     return batch
@@ -521,7 +520,7 @@ async def pause(session: AsyncSession, batch_id: int, requester_id: int, paused:
     return batch
 
 
-async def cancel(session: AsyncSession, batch_id: int, requester_id: int) -> int:
+async def cancel(session: AsyncSession, batch_id: int, requester_id: int, now: datetime) -> int:
     """Stop the batch for good and refund what it did not spend; returns the refund."""
     batch = await owned(session, batch_id, requester_id, lock=True)
     if batch.status not in UNDER_WAY:
@@ -539,10 +538,10 @@ async def cancel(session: AsyncSession, batch_id: int, requester_id: int) -> int
         .values(is_open=False, settled=True)
         .execution_options(synchronize_session=False)
     )
-    return await _finish(session, batch, BatchStatus.CANCELLED)
+    return await _finish(session, batch, BatchStatus.CANCELLED, now)
 
 
-async def complete_finished(session: AsyncSession) -> list[Batch]:
+async def complete_finished(session: AsyncSession, now: datetime) -> list[Batch]:
     """Running batches with no open item and no outstanding task: completed, unspent money refunded."""
     open_item = exists().where(Item.batch_id == Batch.id, Item.is_open == True)  # noqa: E712
     held = exists().where(Assignment.batch_id == Batch.id, Assignment.status == AssignmentStatus.RESERVED)
@@ -552,7 +551,7 @@ async def complete_finished(session: AsyncSession) -> list[Batch]:
         )
     )
     for batch in finished:
-        await _finish(session, batch, BatchStatus.COMPLETED)
+        await _finish(session, batch, BatchStatus.COMPLETED, now)
     return finished
 
 
@@ -599,11 +598,11 @@ async def newly_spent_quiz_budgets(session: AsyncSession, now: datetime) -> list
     return sorted((SpentQuizBudget(*row, waiting[row[0]]) for row in marked), key=lambda budget: budget.batch_id)
 
 
-async def _finish(session: AsyncSession, batch: Batch, status: str) -> int:
+async def _finish(session: AsyncSession, batch: Batch, status: str, now: datetime) -> int:
     refund = batch.reserved_micros - await assignments.spent(session, batch.id)
     if refund > 0:
         await ledger.refund_batch(session, batch.id, batch.requester_id, refund)
-    batch.status, batch.finished_at = status, utcnow()
+    batch.status, batch.finished_at = status, now
     return max(refund, 0)
 
 
@@ -686,6 +685,7 @@ async def load_funded_batch(
     spec: BatchSpec,
     rows: list[Row],
     currency: str,
+    now: datetime,
     source: str = "",
     source_hash: str = "",
 ) -> Batch:
@@ -695,7 +695,7 @@ async def load_funded_batch(
     cost = await cost_of(session, batch)
     memo = f"operator funding for batch {batch.id}"
     await ledger.fund_requester(session, f"batch:{batch.id}:fund", requester_id, cost.total, memo)
-    return await launch(session, batch.id, requester_id, currency)
+    return await launch(session, batch.id, requester_id, currency, now)
 
 
 @dataclass(frozen=True)
@@ -739,7 +739,8 @@ async def draft(services: "Services", batch_id: int, requester_id: int) -> Draft
 async def launch_batch(services: "Services", batch_id: int, requester_id: int) -> int:
     """Launch: returns the amount reserved for the batch."""
     async with services.db.write() as session:
-        return (await launch(session, batch_id, requester_id, services.settings.currency)).reserved_micros
+        now = services.clock.now()
+        return (await launch(session, batch_id, requester_id, services.settings.currency, now)).reserved_micros
 
 
 async def discard_batch(services: "Services", batch_id: int, requester_id: int) -> None:
@@ -756,7 +757,7 @@ async def pause_batch(services: "Services", batch_id: int, requester_id: int, pa
 async def cancel_batch(services: "Services", batch_id: int, requester_id: int) -> int:
     """Cancel: returns the refund."""
     async with services.db.write() as session:
-        return await cancel(session, batch_id, requester_id)
+        return await cancel(session, batch_id, requester_id, services.clock.now())
 
 
 async def fund_quizzes(services: "Services", batch_id: int, requester_id: int, quizzes: int, request: str) -> int:
@@ -768,15 +769,15 @@ async def fund_quizzes(services: "Services", batch_id: int, requester_id: int, q
 async def requester_batches(services: "Services", requester_id: int) -> list[Progress]:
     """/batches: the requester's latest batches and how far each has got."""
     async with services.db.read() as session:
-        return [await progress(session, batch, utcnow()) for batch in await of_requester(session, requester_id)]
+        now = services.clock.now()
+        return [await progress(session, batch, now) for batch in await of_requester(session, requester_id)]
 
 
 async def digest(services: "Services", requester_id: int, batch_ids: list[int]) -> list[Progress]:
     """The daily digest: how far each of these batches of the requester has got."""
+    now = services.clock.now()
     async with services.db.read() as session:
-        return [
-            await progress(session, await owned(session, batch_id, requester_id), utcnow()) for batch_id in batch_ids
-        ]
+        return [await progress(session, await owned(session, batch_id, requester_id), now) for batch_id in batch_ids]
 
 
 async def batch_name(services: "Services", batch_id: int, requester_id: int) -> str:

@@ -7,13 +7,13 @@ repair of what a posting cut short by a refusal left behind before postings were
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Select, String, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ledger import PAYOUT_IN_FLIGHT, PAYOUT_PAID
 from storage import ledger
-from storage.clock import utcnow
 from storage.ledger import AccountTotal
 from storage.models import Account, Assignment, Batch, LedgerEntry, LedgerTransaction, Payout
 from storage.states import AssignmentStatus, PayoutStatus
@@ -72,14 +72,14 @@ async def plan_repair(session: AsyncSession) -> Repair:
     return Repair(phantoms, await ledger.empty_transactions(session), balances)
 
 
-async def repair(session: AsyncSession, plan: Repair) -> None:
+async def repair(session: AsyncSession, plan: Repair, now: datetime) -> None:
     """Mend what `plan_repair` found, without moving money: a phantom payout is rejected (its request
     never took the money, so nothing goes back), empty transactions go, caches become their entries."""
     if plan.phantoms:
         await session.execute(
             update(Payout)
             .where(Payout.id.in_([phantom.payout_id for phantom in plan.phantoms]))
-            .values(status=PayoutStatus.REJECTED, decided_at=utcnow(), reason=PHANTOM_REASON)
+            .values(status=PayoutStatus.REJECTED, decided_at=now, reason=PHANTOM_REASON)
             .execution_options(synchronize_session=False)
         )
     await ledger.delete_empty_transactions(session, [tid for tid, _ in plan.empty_transactions])

@@ -16,7 +16,7 @@ from bot.batch_settings import SETTING_KEYS, BatchSettings
 from bot.config import ConfigError, MissingToken, Settings, load_settings
 from bot.errors import DomainError
 from bot.money import MICROS, format_money
-from bot.services import build_services
+from bot.services import SystemClock, build_services
 from handlers import texts
 from storage import migrate
 from storage.db import connect
@@ -175,7 +175,7 @@ def _db_check(settings: Settings, args: argparse.Namespace) -> int:
             async with db.write() as session:
                 plan = await books.plan_repair(session)
                 _print_repair(plan, currency)
-                await books.repair(session, plan)
+                await books.repair(session, plan, SystemClock().now())
                 return await books.problems(session)
         finally:
             await db.dispose()
@@ -264,6 +264,7 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
                     spec,
                     rows,
                     settings.currency,
+                    SystemClock().now(),
                     args.file.name,
                     source_hash,
                 )

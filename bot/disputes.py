@@ -3,6 +3,7 @@ gold changes, every grade, quiz, removal and rejection that rested on it is work
 """
 
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,6 @@ from bot import admin, credits, gold, outbox, quality, users
 from bot.errors import DomainError, NotAllowed, TaskUnavailable
 from bot.outbox import Notice
 from bot.services import Services
-from storage.clock import utcnow
 from storage.models import Assignment, Batch, BatchWorker, GoldDispute, Item
 from storage.states import AssignmentStatus, CreditState, DisputeState, WorkerState
 from taxonomy import Tree
@@ -73,7 +73,7 @@ async def decide(services: Services, dispute_id: int, decider_id: int, status: s
             raise TaskUnavailable()
         tree = await _tree(services, session, dispute.batch_id)
         by_admin = decider_id in services.settings.admin_ids
-        decision = await _decide(session, tree, dispute, decider_id, by_admin, status)
+        decision = await _decide(session, tree, dispute, decider_id, by_admin, status, services.clock.now())
         if by_admin:
             await admin.audit(session, decider_id, "gold_dispute", str(dispute_id), status)
         for worker_id in decision.contesters:
@@ -123,7 +123,13 @@ async def _contest(session: AsyncSession, tree: Tree, assignment: Assignment) ->
 
 
 async def _decide(
-    session: AsyncSession, tree: Tree, dispute: GoldDispute, decider_id: int, is_admin: bool, status: str
+    session: AsyncSession,
+    tree: Tree,
+    dispute: GoldDispute,
+    decider_id: int,
+    is_admin: bool,
+    status: str,
+    now: datetime,
 ) -> Decision:
     batch = (await session.scalars(select(Batch).where(Batch.id == dispute.batch_id))).one()
     if decider_id != batch.requester_id and not is_admin:
@@ -131,7 +137,7 @@ async def _decide(
     if dispute.status != DisputeState.OPEN:
         raise DomainError(f"This dispute was already decided: {dispute.status}.")
     item = (await session.scalars(select(Item).where(Item.id == dispute.item_id).with_for_update())).one()
-    contesters = await _close_disputes(session, item.id, status, decider_id)
+    contesters = await _close_disputes(session, item.id, status, decider_id, now)
     if status == DisputeState.UPHELD or item.gold_node_id != dispute.gold_node_id:
         return Decision(status, item.title, contesters, 0, ())
     item.gold_node_id = dispute.answer_node_id if status == DisputeState.CORRECTED else None
@@ -140,18 +146,20 @@ async def _decide(
     reinstated = []
     for worker_id in sorted(workers):
         await users.recount_gold(session, worker_id)
-        outcome = await _reconsider(session, batch, worker_id)
+        outcome = await _reconsider(session, batch, worker_id, now)
         if outcome is not None:
             reinstated.append(outcome)
     return Decision(status, item.title, contesters, regraded, tuple(reinstated))
 
 
-async def _close_disputes(session: AsyncSession, item_id: int, status: str, decider_id: int) -> tuple[int, ...]:
+async def _close_disputes(
+    session: AsyncSession, item_id: int, status: str, decider_id: int, now: datetime
+) -> tuple[int, ...]:
     """One decision answers every open dispute on the item."""
     closed = await session.execute(
         update(GoldDispute)
         .where(GoldDispute.item_id == item_id, GoldDispute.status == DisputeState.OPEN)
-        .values(status=status, decided_by=decider_id, decided_at=utcnow())
+        .values(status=status, decided_by=decider_id, decided_at=now)
         .returning(GoldDispute.worker_id)
         .execution_options(synchronize_session=False)
     )
@@ -175,17 +183,17 @@ async def _regrade(session: AsyncSession, tree: Tree, item: Item) -> tuple[set[i
     return {assignment.worker_id for assignment in answered}, changed
 
 
-async def _reconsider(session: AsyncSession, batch: Batch, worker_id: int) -> Reinstated | None:
+async def _reconsider(session: AsyncSession, batch: Batch, worker_id: int, now: datetime) -> Reinstated | None:
     """Work out the worker's quiz and removal again from the regraded answers."""
     state = await session.get(BatchWorker, (batch.id, worker_id))
     if state is None or state.state not in (WorkerState.FAILED, WorkerState.QUALIFYING, WorkerState.REMOVED):
         return None
     if state.state != WorkerState.REMOVED:
-        return await _requiz(session, batch, state)
+        return await _requiz(session, batch, state, now)
     mine = quality.judged(batch.id, worker_id)
     if await quality.gold_failure(session, batch, worker_id):
         return None
-    state.state, state.reason, state.changed_at = WorkerState.ACTIVE, None, utcnow()
+    state.state, state.reason, state.changed_at = WorkerState.ACTIVE, None, now
     rejected = await session.execute(
         select(Assignment.id, Assignment.reward_micros).where(*mine, Assignment.credit_state == CreditState.REJECTED)
     )
@@ -196,14 +204,14 @@ async def _reconsider(session: AsyncSession, batch: Batch, worker_id: int) -> Re
     return Reinstated(worker_id, batch.name, "removal", restored)
 
 
-async def _requiz(session: AsyncSession, batch: Batch, state: BatchWorker) -> Reinstated | None:
+async def _requiz(session: AsyncSession, batch: Batch, state: BatchWorker, now: datetime) -> Reinstated | None:
     """Score the current attempt again, with the earlier ones; a dropped question makes room for one more."""
     outcome = await gold.quiz_outcome(session, batch, state.worker_id, state.attempts)
     if outcome.passed is None:
         state.state, state.retry_at = WorkerState.QUALIFYING, None
         return None
     if outcome.passed and state.state == WorkerState.FAILED:
-        state.state, state.retry_at, state.changed_at = WorkerState.ACTIVE, None, utcnow()
+        state.state, state.retry_at, state.changed_at = WorkerState.ACTIVE, None, now
         return Reinstated(state.worker_id, batch.name, "quiz", 0)
     failed_at = state.changed_at  # set with every failure
     if not outcome.passed and state.state == WorkerState.FAILED and state.retry_at is None and failed_at is not None:

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.csv_files import csv_text
 from bot.money import MICROS
 from bot.services import Services
-from storage.clock import utcnow
 from storage.models import Assignment, Batch, Payout
 from storage.states import AssignmentStatus, CreditState
 
@@ -32,7 +31,7 @@ class Overview:
 
 async def overview(services: Services, worker_id: int) -> Overview:
     async with services.db.read() as session:
-        return Overview(await summary(session, worker_id, utcnow()), await years(session, worker_id))
+        return Overview(await summary(session, worker_id, services.clock.now()), await years(session, worker_id))
 
 
 async def statement(services: Services, worker_id: int, year: int) -> str:

@@ -13,10 +13,10 @@ A retry is offered only while a perfect next attempt can still reach the mark.
 """
 
 import math
-import random
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from random import Random
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,14 +30,6 @@ from storage.states import AssignmentStatus, WorkerState
 from taxonomy import Tree
 
 QUIZ_ATTEMPTS = 3  # the first try and two retries
-
-# Whether the next task is a check is drawn at random, so no worker can count their way around it.
-_draw = random.Random()
-
-
-def seed_draws(seed: str) -> None:
-    """Make which tasks are checks, and which gold each gets, repeat from run to run (simulations)."""
-    _draw.seed(seed)
 
 
 @dataclass(frozen=True)
@@ -66,23 +58,26 @@ class QuizStep:
     retries_left: int
 
 
-async def claim(session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta) -> Claimed | None:
-    """Reserve the worker's next task: work in a batch they may work in (sometimes a check instead),
-    else the next quiz task of a batch they may qualify for, else None."""
+async def claim(session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta, draw: Random) -> Claimed | None:
+    """Reserve the worker's next task: work in a batch they may work in (sometimes a check instead, drawn
+    at random so no worker can count their way around it), else the next quiz task of a batch they may
+    qualify for, else None."""
     candidate = await assignments.find_open_item(session, worker_id)
     if candidate is None:
-        return await _next_quiz_task(session, worker_id, now, ttl)
+        return await _next_quiz_task(session, worker_id, now, ttl, draw)
     batch_id = candidate.item.batch_id
-    if candidate.gold_rate and _draw.random() < candidate.gold_rate:
+    if candidate.gold_rate and draw.random() < candidate.gold_rate:
         gold = await assignments.unseen_gold(session, batch_id, worker_id)
         if gold and await assignments.take_gold_slots(session, batch_id):
-            return await _serve_gold(session, batch_id, worker_id, gold, now, ttl, candidate.reward_micros, None)
+            return await _serve_gold(session, batch_id, worker_id, gold, now, ttl, draw, candidate.reward_micros, None)
     await assignments.take_slot(session, candidate.item.id, candidate.overlap)
     assignment = await assignments.reserve(session, candidate.item, worker_id, now, ttl, candidate.reward_micros)
     return Claimed(assignment, candidate.item)
 
 
-async def _next_quiz_task(session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta) -> Claimed | None:
+async def _next_quiz_task(
+    session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta, draw: Random
+) -> Claimed | None:
     for opening in await assignments.quiz_openings(session, worker_id, now, QUIZ_ATTEMPTS):
         gold = await assignments.unseen_gold(session, opening.batch_id, worker_id)
         # A new attempt needs a whole quiz of gold the worker has never seen.
@@ -96,7 +91,9 @@ async def _next_quiz_task(session: AsyncSession, worker_id: int, now: datetime, 
             await _start_attempt(session, opening.batch_id, worker_id, attempt)
         else:
             continue
-        return await _serve_gold(session, opening.batch_id, worker_id, gold, now, ttl, opening.reward_micros, attempt)
+        return await _serve_gold(
+            session, opening.batch_id, worker_id, gold, now, ttl, draw, opening.reward_micros, attempt
+        )
     return None
 
 
@@ -107,13 +104,14 @@ async def _serve_gold(
     gold: list[tuple[int, int]],
     now: datetime,
     ttl: timedelta,
+    draw: Random,
     reward: int,
     quiz_attempt: int | None,
 ) -> Claimed:
     """Reserve, of the unseen `gold`, the item whose right answer the worker gave least (the caller paid for it)."""
     given = await _answers_given(session, batch_id, worker_id)
     fewest = min(given[node] for _, node in gold)
-    item_id = _draw.choice([item for item, node in gold if given[node] == fewest])
+    item_id = draw.choice([item for item, node in gold if given[node] == fewest])
     item = await session.get_one(Item, item_id)
     assignment = await assignments.reserve(session, item, worker_id, now, ttl, reward, quiz_attempt, is_gold=True)
     return Claimed(assignment, item)

@@ -12,7 +12,6 @@ from bot.outbox import Notice
 from bot.payouts import PayoutView
 from bot.services import Services
 from storage import assignments
-from storage.clock import utcnow
 from storage.models import Account, Batch, User
 from storage.states import UNDER_WAY
 
@@ -41,7 +40,7 @@ async def release_holds(services: Services) -> int:
     total = 0
     while True:
         async with services.db.write() as session:
-            released = await credits.release_due(session, utcnow(), hold)
+            released = await credits.release_due(session, services.clock.now(), hold)
         if not released:
             break
         total += released
@@ -73,7 +72,7 @@ async def sweep_payouts(services: Services) -> Sweep:
                 continue
             if await payouts.current_method(session, worker_id) is None:
                 if user.reminded_method_at is None:
-                    user.reminded_method_at = utcnow()
+                    user.reminded_method_at = services.clock.now()
                     key = f"payout-method-reminder:{worker_id}:{user.reminded_method_at.isoformat()}"
                     await outbox.owe(session, key, worker_id, Notice.PAYOUT_METHOD_REMINDER)
                     result.reminders.append(worker_id)
@@ -105,7 +104,7 @@ async def complete_batches(services: Services) -> list[Completion]:
     news and the results files in the same transaction (the files are written at delivery)."""
     reports = []
     async with services.db.write() as session:
-        for batch in await batches.complete_finished(session):
+        for batch in await batches.complete_finished(session, services.clock.now()):
             refund = max(batch.reserved_micros - await assignments.spent(session, batch.id), 0)
             reports.append(Completion(batch.id, batch.name, batch.requester_id, refund))
             for part, notice, params in (
@@ -121,7 +120,7 @@ async def complete_batches(services: Services) -> list[Completion]:
 async def spent_quiz_budgets(services: Services) -> list[batches.SpentQuizBudget]:
     """Batches that just ran out of quizzes while work is left: their requesters are owed a message."""
     async with services.db.write() as session:
-        now = utcnow()
+        now = services.clock.now()
         spent = await batches.newly_spent_quiz_budgets(session, now)
         for budget in spent:
             key = f"batch:{budget.batch_id}:quiz-budget-spent:{now.isoformat()}"
@@ -140,12 +139,13 @@ async def spent_quiz_budgets(services: Services) -> list[batches.SpentQuizBudget
 async def daily_digest(services: Services) -> dict[int, list[batches.Progress]]:
     """Progress of every running batch, by requester; each requester is owed the day's digest, once
     however many processes run this job (it shows the progress as it is when delivered)."""
-    today = utcnow().date().isoformat()
+    now = services.clock.now()
+    today = now.date().isoformat()
     async with services.db.read() as session:
         running = await session.scalars(select(Batch).where(Batch.status.in_(UNDER_WAY)))
         by_requester: dict[int, list[batches.Progress]] = {}
         for batch in running:
-            by_requester.setdefault(batch.requester_id, []).append(await batches.progress(session, batch, utcnow()))
+            by_requester.setdefault(batch.requester_id, []).append(await batches.progress(session, batch, now))
     async with services.db.write() as session:
         for requester_id, lines in by_requester.items():
             key = f"digest:{today}:{requester_id}"

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import payouts, users
 from bot.services import Services
 from storage import outbox
-from storage.clock import utcnow
 from storage.outbox import Claimed
 
 log = logging.getLogger(__name__)
@@ -85,7 +84,7 @@ async def owe_payout_decided(session: AsyncSession, payout_id: int, worker_id: i
 
 async def claim(services: Services, limit: int = CLAIM_LIMIT) -> list[Owed]:
     """Due messages, leased to this run: no other run (or process) sends them while the lease lasts."""
-    now = utcnow()
+    now = services.clock.now()
     async with services.db.write() as session:
         return await outbox.claim(session, now, now + LEASE, limit)
 
@@ -93,14 +92,14 @@ async def claim(services: Services, limit: int = CLAIM_LIMIT) -> list[Owed]:
 async def sent(services: Services, owed: Owed, message_id: int) -> None:
     """Telegram took the message. An admin's payout notice is remembered, so a decision can edit it."""
     async with services.db.write() as session:
-        await outbox.mark_sent(session, owed.id, utcnow())
+        await outbox.mark_sent(session, owed.id, services.clock.now())
         if owed.kind == Notice.PAYOUT_NOTICE:
             await payouts.record_notice(session, owed.params["payout_id"], owed.chat_id, message_id)
 
 
 async def retry(services: Services, owed: Owed, error: str, wait_at_least: timedelta = timedelta(0)) -> datetime:
     """A passing failure: try again after a backoff that doubles with each attempt, up to a cap."""
-    at = utcnow() + max(backoff(owed.attempts), wait_at_least)
+    at = services.clock.now() + max(backoff(owed.attempts), wait_at_least)
     async with services.db.write() as session:
         await outbox.retry_at(session, owed.id, at, error)
     return at

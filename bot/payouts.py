@@ -13,7 +13,6 @@ from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.money import MICROS, format_money
 from bot.payout_methods import Method, normalise
 from storage import assignments
-from storage.clock import utcnow
 from storage.models import Assignment, Payout, PayoutMethod, PayoutNotice, User
 from storage.states import PayoutStatus
 
@@ -58,15 +57,17 @@ async def current_method(session: AsyncSession, user_id: int) -> Method | None:
     return Method(row.kind, row.address) if row else None
 
 
-async def set_method(session: AsyncSession, user_id: int, kind: str, typed: str) -> tuple[Method | None, Method]:
+async def set_method(
+    session: AsyncSession, user_id: int, kind: str, typed: str, now: datetime
+) -> tuple[Method | None, Method]:
     """Validate and store the method; returns (previous, new)."""
     address = normalise(kind, typed)
     row = await session.get(PayoutMethod, user_id)
     previous = Method(row.kind, row.address) if row else None
     if row is None:
-        session.add(PayoutMethod(user_id=user_id, kind=kind, address=address, updated_at=utcnow()))
+        session.add(PayoutMethod(user_id=user_id, kind=kind, address=address, updated_at=now))
     else:
-        row.kind, row.address, row.updated_at = kind, address, utcnow()
+        row.kind, row.address, row.updated_at = kind, address, now
     user = await session.get(User, user_id)
     if user is not None:
         user.reminded_method_at = None
@@ -112,7 +113,7 @@ async def request(
 
 
 async def decide(
-    session: AsyncSession, payout_id: int, admin_id: int, approve: bool, note: str | None = None
+    session: AsyncSession, payout_id: int, admin_id: int, approve: bool, now: datetime, note: str | None = None
 ) -> PayoutView:
     """Approve (note = external reference) or reject (note = reason). Exactly one decision ever counts."""
     payout = await session.scalar(select(Payout).where(Payout.id == payout_id).with_for_update())
@@ -122,7 +123,7 @@ async def decide(
         raise AlreadyDecided(f"Payout #{payout_id} was already {payout.status}.")
     await ledger.settle_payout(session, payout.id, payout.worker_id, payout.amount_micros, approve)
     payout.status = PayoutStatus.APPROVED if approve else PayoutStatus.REJECTED
-    payout.decided_at = utcnow()
+    payout.decided_at = now
     payout.decided_by = admin_id
     if approve:
         payout.reference = (note or None) and note[:256]

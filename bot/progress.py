@@ -10,7 +10,6 @@ from bot import earnings
 from bot.levels import Level, level_of
 from bot.services import Services
 from storage import assignments
-from storage.clock import utcnow
 from storage.models import Assignment, Batch, BatchWorker, User
 from storage.states import UNDER_WAY, AssignmentStatus, CreditState, WorkerState
 
@@ -143,14 +142,14 @@ async def _count(session: AsyncSession, *where: ColumnElement[bool]) -> int:
 async def worker_stats(services: Services, worker_id: int) -> WorkerStats:
     """/stats: the worker's figures."""
     async with services.db.read() as session:
-        return await stats(session, worker_id, utcnow())
+        return await stats(session, worker_id, services.clock.now())
 
 
 async def set_daily_target(services: Services, worker_id: int, micros: int | None) -> WorkerStats:
     """/target: the daily target set (None: off), and the figures it is measured against."""
     async with services.db.write() as session:
         await set_target(session, worker_id, micros)
-        return await stats(session, worker_id, utcnow())
+        return await stats(session, worker_id, services.clock.now())
 
 
 async def take_breaks(services: Services, worker_id: int, enabled: bool) -> None:

@@ -14,7 +14,6 @@ from bot import credits, gold, users
 from bot.batches import BatchFacts
 from bot.levels import wilson_upper_bound
 from storage.assignments import AnswerCounts, AnsweredTask, answer_counts
-from storage.clock import utcnow
 from storage.models import Assignment, Batch, BatchWorker, Item, User
 from storage.sql import upsert_adding
 from storage.states import AssignmentStatus, CreditState, WorkerState
@@ -85,8 +84,8 @@ async def after_answer(
     counted = {"batch_id": batch.id, "worker_id": assignment.worker_id, "answers": 0 if assignment.is_gold else 1}
     await session.execute(_count_in_batch(session), counted)
     if assignment.is_gold:
-        return await _gold_rule(session, tree, batch, assignment.worker_id)
-    return await _behaviour_rules(session, batch, assignment)
+        return await _gold_rule(session, tree, batch, assignment.worker_id, now)
+    return await _behaviour_rules(session, batch, assignment, now)
 
 
 def judged(batch_id: int, worker_id: int) -> tuple[ColumnElement[bool], ...]:
@@ -146,13 +145,15 @@ async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_
     return None
 
 
-async def _gold_rule(session: AsyncSession, tree: Tree, batch: BatchFacts, worker_id: int) -> Removal | None:
+async def _gold_rule(
+    session: AsyncSession, tree: Tree, batch: BatchFacts, worker_id: int, now: datetime
+) -> Removal | None:
     failure = await gold_failure(session, batch, worker_id)
     if failure is None:
         return None
     reason, bound = failure
     mine = judged(batch.id, worker_id)
-    await _set_state(session, batch.id, worker_id, WorkerState.REMOVED, reason)
+    await _set_state(session, batch.id, worker_id, WorkerState.REMOVED, reason, now)
     last_good = await session.scalar(select(func.max(Assignment.id)).where(*mine, Assignment.gold_correct == True))  # noqa: E712
     rejected = await _reject_pending(session, batch.id, worker_id, since_id=last_good or 0)
     return Removal(batch.name, bound, batch.min_accuracy, await _misses(session, tree, *mine), rejected)
@@ -191,7 +192,9 @@ async def _misses(session: AsyncSession, tree: Tree, *mine: ColumnElement[bool])
     )
 
 
-async def _behaviour_rules(session: AsyncSession, batch: BatchFacts, assignment: AnsweredTask) -> Hold | None:
+async def _behaviour_rules(
+    session: AsyncSession, batch: BatchFacts, assignment: AnsweredTask, now: datetime
+) -> Hold | None:
     """Too fast on 3 of the last 10 answers, or one answer for everything where the crowd disagrees."""
     recent = (await session.execute(_recent_answers, {"batch": batch.id, "worker": assignment.worker_id})).all()
     durations = [(done - shown).total_seconds() for _, _, shown, done in recent[:SPEED_WINDOW]]
@@ -201,12 +204,12 @@ async def _behaviour_rules(session: AsyncSession, batch: BatchFacts, assignment:
         limit = await _crowd_floor(session, batch.id)
     if limit and sum(1 for seconds in durations if seconds < limit) >= SPEED_STRIKES:
         reason = f"{SPEED_STRIKES} of their last {SPEED_WINDOW} answers took under {limit:.1f} s"
-        return await _hold(session, batch, assignment.worker_id, reason)
+        return await _hold(session, batch, assignment.worker_id, reason, now)
     run = recent[:SAME_ANSWER_RUN]
     constant = len(run) == SAME_ANSWER_RUN and len({node for _, node, _, _ in run}) == 1
     if constant and await _disagreeing(session, [item for item, _, _, _ in run], assignment.worker_id, run[0][1]):
         reason = f"the same answer for {SAME_ANSWER_RUN} products in a row"
-        return await _hold(session, batch, assignment.worker_id, reason)
+        return await _hold(session, batch, assignment.worker_id, reason, now)
     return None
 
 
@@ -225,8 +228,8 @@ async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, 
     return count >= len(items) // 2
 
 
-async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason: str) -> Hold:
-    await _set_state(session, batch.id, worker_id, WorkerState.HELD, reason)
+async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason: str, now: datetime) -> Hold:
+    await _set_state(session, batch.id, worker_id, WorkerState.HELD, reason, now)
     await users.release_reservations(session, worker_id)
     return Hold(batch.id, batch.name, worker_id, reason)
 
@@ -262,11 +265,13 @@ async def _crowd_floor(session: AsyncSession, batch_id: int) -> float | None:
     return floor
 
 
-async def _set_state(session: AsyncSession, batch_id: int, worker_id: int, state: str, reason: str | None) -> None:
+async def _set_state(
+    session: AsyncSession, batch_id: int, worker_id: int, state: str, reason: str | None, now: datetime
+) -> None:
     await session.execute(
         update(BatchWorker)
         .where(BatchWorker.batch_id == batch_id, BatchWorker.worker_id == worker_id)
-        .values(state=state, reason=reason, changed_at=utcnow())
+        .values(state=state, reason=reason, changed_at=now)
         .execution_options(synchronize_session=False)
     )
 
@@ -322,7 +327,9 @@ async def held_workers(session: AsyncSession, limit: int) -> list[HeldWorker]:
     return [HeldWorker(*row) for row in rows.all()]
 
 
-async def review_hold(session: AsyncSession, batch_id: int, worker_id: int, remove: bool) -> Review | None:
+async def review_hold(
+    session: AsyncSession, batch_id: int, worker_id: int, remove: bool, now: datetime
+) -> Review | None:
     """Decide a hold; None when the worker is not held there (decided already, or a forged button).
 
     The hold's row is locked while deciding, so of two admins tapping at once only one decides.
@@ -341,14 +348,14 @@ async def review_hold(session: AsyncSession, batch_id: int, worker_id: int, remo
         return None
     name = (await session.execute(select(Batch.name).where(Batch.id == batch_id))).scalar_one()
     if not remove:
-        await _set_state(session, batch_id, worker_id, WorkerState.ACTIVE, None)
+        await _set_state(session, batch_id, worker_id, WorkerState.ACTIVE, None, now)
         return Review(batch_id, name, worker_id, False, reason, 0)
-    await _set_state(session, batch_id, worker_id, WorkerState.REMOVED, f"{reason}; confirmed by an admin")
+    await _set_state(session, batch_id, worker_id, WorkerState.REMOVED, f"{reason}; confirmed by an admin", now)
     rejected = await _reject_pending(session, batch_id, worker_id)
     return Review(batch_id, name, worker_id, True, reason, rejected)
 
 
-async def reinstate(session: AsyncSession, batch_id: int, worker_id: int) -> bool:
+async def reinstate(session: AsyncSession, batch_id: int, worker_id: int, now: datetime) -> bool:
     """An admin looked and lets the worker continue in the batch."""
     result = await session.execute(
         update(BatchWorker)
@@ -357,7 +364,7 @@ async def reinstate(session: AsyncSession, batch_id: int, worker_id: int) -> boo
             BatchWorker.worker_id == worker_id,
             BatchWorker.state != WorkerState.ACTIVE,
         )
-        .values(state=WorkerState.ACTIVE, reason=None, changed_at=utcnow())
+        .values(state=WorkerState.ACTIVE, reason=None, changed_at=now)
         .returning(BatchWorker.worker_id)
         .execution_options(synchronize_session=False)
     )

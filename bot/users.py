@@ -1,6 +1,7 @@
 """Who is talking to the bot: registration, roles, reachability, and lifetime gold record and level."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +11,6 @@ from bot.levels import level_of, rank_of
 from bot.services import Services
 from storage import assignments
 from storage.assignments import answer_counts
-from storage.clock import utcnow
 from storage.models import Assignment, User
 from storage.states import AssignmentStatus
 
@@ -30,7 +30,7 @@ def display_name(user_id: int, username: str | None, first_name: str | None) -> 
 
 
 async def register(
-    session: AsyncSession, settings: Settings, user_id: int, first_name: str, username: str | None
+    session: AsyncSession, settings: Settings, user_id: int, first_name: str, username: str | None, now: datetime
 ) -> Person:
     """Create or refresh the user; anyone who writes to the bot is reachable again."""
     user = await session.get(User, user_id)
@@ -40,7 +40,7 @@ async def register(
     user.first_name = first_name[:256]
     user.username = username
     user.is_reachable = True
-    user.last_seen_at = utcnow()
+    user.last_seen_at = now
     await session.flush()
     return Person(
         id=user_id,
@@ -54,7 +54,7 @@ async def register(
 async def register_user(services: Services, user_id: int, first_name: str, username: str | None) -> Person:
     """Someone wrote to the bot: their user row, created or refreshed."""
     async with services.db.write() as session:
-        return await register(session, services.settings, user_id, first_name, username)
+        return await register(session, services.settings, user_id, first_name, username, services.clock.now())
 
 
 async def user_blocked_bot(services: Services, user_id: int) -> int:

@@ -36,7 +36,7 @@ async def set_payout_method(
     can try again without tapping the kind anew. Returns the previous method (if any) and the new one."""
     try:
         async with services.db.write() as session:
-            return await payouts.set_method(session, worker_id, kind, typed)
+            return await payouts.set_method(session, worker_id, kind, typed, services.clock.now())
     except DomainError:
         await users.await_typed(services, worker_id, retry)
         raise
@@ -56,7 +56,7 @@ async def decide_payout(
 ) -> PayoutView:
     """An admin approves (note: the transaction id) or rejects (note: the reason); the worker is told."""
     async with services.db.write() as session:
-        payout = await payouts.decide(session, payout_id, admin_id, approve, note)
+        payout = await payouts.decide(session, payout_id, admin_id, approve, services.clock.now(), note)
         await outbox.owe_payout_decided(session, payout.id, payout.worker_id)
         await admin.audit(
             session, admin_id, "payout_approve" if approve else "payout_reject", str(payout_id), note or ""

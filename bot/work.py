@@ -18,7 +18,6 @@ from bot.services import Services
 from bot.taxonomies import LoadedTaxonomy
 from storage import assignments
 from storage.assignments import AnsweredTask
-from storage.clock import utcnow
 from storage.models import Assignment, Item, User
 from storage.states import AssignmentStatus, CreditState
 from taxonomy import Tree
@@ -115,7 +114,7 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
     async def record(
         session: AsyncSession,
     ) -> tuple[int, int, progress.Nudges, quality.Removal | quality.Hold | gold.QuizStep | None, _Next | None]:
-        now = utcnow()
+        now = services.clock.now()
         answered = await assignments.record_answer(session, assignment_id, worker_id, node_id, now, CreditState.PENDING)
         if answered is None:
             raise _refusal(await assignments.lock(session, assignment_id), worker_id) or TaskUnavailable()
@@ -226,7 +225,7 @@ async def rules(services: Services, batch_id: int, user_id: int) -> tuple[str, s
 async def reclaim_expired(services: Services) -> int:
     """Return expired reservations to the pool (run by a scheduled job)."""
     async with services.db.write() as session:
-        return await assignments.reclaim_expired(session, utcnow())
+        return await assignments.reclaim_expired(session, services.clock.now())
 
 
 @dataclass(frozen=True)
@@ -238,7 +237,7 @@ class _Next:
 
 
 async def _claim_following(services: Services, session: AsyncSession, worker_id: int) -> _Next | None:
-    claimed = await gold.claim(session, worker_id, utcnow(), services.assignment_ttl)
+    claimed = await gold.claim(session, worker_id, services.clock.now(), services.assignment_ttl, services.random)
     if claimed is None:
         return None
     return await _next_of(services, session, claimed.assignment, claimed.item)

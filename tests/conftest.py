@@ -5,13 +5,15 @@ import asyncio
 import os
 import random
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import text
 
-from bot import books, gold
+from bot import books
 from bot.config import Settings
 from bot.services import Services, build_services
 from storage import migrate
@@ -20,6 +22,7 @@ from storage.models import Base
 
 TOKEN = "123456:TEST-TOKEN"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+T = TypeVar("T")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
 
@@ -125,22 +128,65 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url)
 
 
-@pytest.fixture
-def services(settings: Settings, db: Database) -> Services:
-    return build_services(settings, db)
+class MovableClock:
+    """The real time, moved forward by `advance` and stopped by `freeze`: the bot and the test read
+    the same now."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+        self._stopped_at: datetime | None = None
+
+    def now(self) -> datetime:
+        return (self._stopped_at or datetime.now(UTC)) + self.offset
+
+    def freeze(self) -> None:
+        self._stopped_at = datetime.now(UTC)
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
 
 
-class _ChecksFirst(random.Random):
-    """Serve a check whenever the worker has one left, and the first of equally good ones."""
+class ScriptedRandom(random.Random):
+    """Random draws until a test scripts them; then each draw comes from the script and a choice
+    among equals is the first one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._script: Iterator[float] | None = None
+        self._then: float | None = None
+
+    def script(self, *draws: float, then: float | None = None) -> None:
+        """The next draws (whether the next task is a check: 0.0 yes, 1.0 no), then `then` for ever
+        (None: running out of draws fails the test)."""
+        self._script, self._then = iter(draws), then
 
     def random(self) -> float:
-        return 0.0
+        if self._script is None:
+            return super().random()
+        draw = next(self._script, self._then)
+        assert draw is not None, "the scripted draws ran out"
+        return draw
 
-    def choice(self, seq):  # type: ignore[no-untyped-def]
-        return seq[0]
+    def choice(self, seq: Sequence[T]) -> T:
+        return super().choice(seq) if self._script is None else seq[0]
 
 
 @pytest.fixture
-def checks_first(monkeypatch: pytest.MonkeyPatch) -> None:
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def draws() -> ScriptedRandom:
+    return ScriptedRandom()
+
+
+@pytest.fixture
+def services(settings: Settings, db: Database, clock: MovableClock, draws: ScriptedRandom) -> Services:
+    return build_services(settings, db, clock, draws)
+
+
+@pytest.fixture
+def checks_first(draws: ScriptedRandom) -> None:
     """Gold comes in a known order: every task is a check until the worker has seen all gold."""
-    monkeypatch.setattr(gold, "_draw", _ChecksFirst())
+    draws.script(then=0.0)

@@ -63,5 +63,5 @@ async def load_batch(
     tree = (await services.taxonomies.get(taxonomy_id)).tree
     async with services.db.write() as session:
         return await batches.load_funded_batch(
-            session, requester, taxonomy_id, tree, spec, parsed, services.settings.currency
+            session, requester, taxonomy_id, tree, spec, parsed, services.settings.currency, services.clock.now()
         )

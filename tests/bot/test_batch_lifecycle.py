@@ -23,7 +23,7 @@ async def launch(services: Services, count: int, caption: str = SETTINGS) -> Bat
     async with services.db.write() as session:
         await ledger.fund_requester(session, "test-fund", REQUESTER, 10_000_000)
         batch = await batches.create_draft(session, REQUESTER, taxonomy_id, tree, spec, rows, "b.jsonl")
-        return await batches.launch(session, batch.id, REQUESTER, "USD")
+        return await batches.launch(session, batch.id, REQUESTER, "USD", services.clock.now())
 
 
 async def answer_all(services: Services, worker: int, category: str) -> int:

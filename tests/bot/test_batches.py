@@ -353,7 +353,9 @@ async def load(services: Services, data: bytes, filename: str, spec: BatchSpec =
     tree = (await services.taxonomies.get(taxonomy_id)).tree
     rows = read_rows(data, filename)
     async with services.db.write() as session:
-        return await load_funded_batch(session, REQUESTER, taxonomy_id, tree, spec, rows, services.settings.currency)
+        return await load_funded_batch(
+            session, REQUESTER, taxonomy_id, tree, spec, rows, services.settings.currency, services.clock.now()
+        )
 
 
 async def test_load_funded_batch_stores_items_and_reserves_cost(services: Services) -> None:
@@ -387,7 +389,9 @@ async def test_loaded_before_finds_the_same_content_of_the_same_requester(servic
     data = csv_bytes([{"item_id": "sku-1", "title": "Wok", "gold_category": ""}])
     same = batches.content_hash(data)
     async with services.db.write() as session:
-        first = await load_funded_batch(session, REQUESTER, taxonomy_id, tree, SPEC, read_rows(data, "a.csv"), "USD")
+        first = await load_funded_batch(
+            session, REQUESTER, taxonomy_id, tree, SPEC, read_rows(data, "a.csv"), "USD", services.clock.now()
+        )
         assert first.source_hash == "" and await batches.loaded_before(session, REQUESTER, same) is None
         for requester in (REQUESTER, REQUESTER + 1):
             await batches.create_draft(session, requester, taxonomy_id, tree, SPEC, read_rows(data, "b.csv"), "b", same)
@@ -479,7 +483,7 @@ async def test_more_quizzes_refused(
 async def test_more_quizzes_only_for_a_running_batch(services: Services) -> None:
     await factories.load_batch(services, factories.products(4, gold={1: SKILLETS, 2: WOKS}), qualification=2)
     async with services.db.write() as session:
-        await batches.cancel(session, 1, REQUESTER)
+        await batches.cancel(session, 1, REQUESTER, services.clock.now())
     with pytest.raises(DomainError, match="cancelled: only a running or paused batch"):
         await add_quizzes(services, 1, "chat:2")
 

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from bot import books, cli, ledger, payouts, work
 from bot.services import Services
+from storage.clock import utcnow
 from storage.db import Database
 from storage.models import Account, Base, Batch, LedgerTransaction, Payout, TaxonomyNode
 from storage.states import PayoutStatus
@@ -130,7 +131,7 @@ async def test_db_check_repair_mends_the_books_without_moving_money(db: Database
     assert statuses == {real: PayoutStatus.REQUESTED, phantom: PayoutStatus.REJECTED}
     assert balance == ledger.WorkerBalance(pending=0, available=0, in_flight=EARNED, paid=0)
     async with db.write() as session:
-        await payouts.decide(session, real, ADMIN, approve=True)
+        await payouts.decide(session, real, ADMIN, True, utcnow())
     async with db.read() as session:
         assert (await ledger.worker_balance(session, WORKER)).paid == EARNED
 
@@ -144,7 +145,7 @@ async def test_db_check_repair_leaves_money_paid_twice_to_a_person(db: Database,
     empty = await empty_transaction_id(db, phantom)
     for payout_id in (real, phantom):
         async with db.write() as session:
-            await payouts.decide(session, payout_id, ADMIN, approve=True)
+            await payouts.decide(session, payout_id, ADMIN, True, utcnow())
     left = [
         f"account payout_in_flight/{WORKER} caches 0 but its entries sum to -150000",
         f"payout {phantom} of worker {WORKER} (approved) is for 150000 but its request put 0 in flight",
@@ -173,7 +174,7 @@ async def test_db_check_on_sound_books(services: Services, db: Database, crowdsh
     async with db.write() as session:
         await make_available(session, WORKER, 2 * EARNED)
         first = await payouts.request(session, WORKER, THRESHOLD, "USD", EARNED)
-        await payouts.decide(session, first.id, ADMIN, approve=True)
+        await payouts.decide(session, first.id, ADMIN, True, services.clock.now())
         await payouts.request(session, WORKER, THRESHOLD, "USD", EARNED)
     before = await everything(db)
     assert await crowdshelf("db", "check") == (0, "The books are sound.\n")

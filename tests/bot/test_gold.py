@@ -7,12 +7,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot import disputes, gold, ledger, quality, work
+from bot import disputes, ledger, quality, work
 from bot.services import Services
 from storage import ledger as books
 from storage.assignments import answer_counts
 from storage.clock import utcnow
 from storage.models import Assignment, AuditEntry, Batch, BatchWorker, User
+from tests.conftest import MovableClock, ScriptedRandom
 from tests.factories import REQUESTER, SKILLETS, WOKS, load_batch, products
 
 
@@ -25,18 +26,9 @@ async def leaf(services: Services, path: str) -> int:
     return (await services.taxonomies.get(1)).tree.find(path).id
 
 
-def draws(monkeypatch: pytest.MonkeyPatch, *values: float) -> None:
-    """Whether each next task is a check (0.0) or work (1.0); the first of equal gold items."""
-    sequence = iter(values)
-    monkeypatch.setattr(gold._draw, "random", lambda: next(sequence))
-    monkeypatch.setattr(gold._draw, "choice", lambda seq: seq[0])
-
-
-async def test_check_needs_another_answer_than_the_workers_usual(
-    services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_check_needs_another_answer_than_the_workers_usual(services: Services, draws: ScriptedRandom) -> None:
     """A worker who answered Skillets three times gets the Woks check first, not the Skillets one."""
-    draws(monkeypatch, 1.0, 1.0, 1.0, 0.0)
+    draws.script(1.0, 1.0, 1.0, 0.0)
     await load_batch(services, products(8, gold={1: SKILLETS, 2: WOKS}), overlap=1, gold_rate=0.5)
     await worker(services, 1)
     skillets = await leaf(services, SKILLETS)
@@ -147,12 +139,12 @@ async def test_the_passed_quiz_counts_as_evidence(services: Services, checks_fir
     assert not any(isinstance(verdict, quality.Removal) for verdict in verdicts) and task is not None
 
 
-async def retry_now(services: Services) -> None:
-    async with services.db.write() as session:
-        await session.execute(update(BatchWorker).values(retry_at=utcnow() - timedelta(seconds=1)))
+async def retry_now(services: Services, clock: MovableClock) -> None:
+    """The cool-down after a failed quiz passes."""
+    clock.advance(timedelta(hours=(await services.batches.get(1)).retry_hours).total_seconds())
 
 
-async def test_quiz_attempts_count_together(services: Services, checks_first: None) -> None:
+async def test_quiz_attempts_count_together(services: Services, checks_first: None, clock: MovableClock) -> None:
     """Pass mark 4 of 5: 3 of 5 leaves the next try needing 5 of 5 (8 of 10); 4 of 5 then makes 7 of
     10, so the last try needs 5 of 5 again (12 of 15), and passes with it."""
     await load_batch(services, products(20, gold={n: SKILLETS for n in range(1, 16)}), overlap=1, qualification=5)
@@ -162,7 +154,7 @@ async def test_quiz_attempts_count_together(services: Services, checks_first: No
     outcomes = []
     for n, nodes in enumerate(tries):
         if n:
-            await retry_now(services)
+            await retry_now(services, clock)
         verdicts, _ = await answer_all(services, await work.next_task(services, 1), nodes)
         step = verdicts[-1]
         outcomes.append((step.passed, step.needed, step.next_needed, step.retries_left, step.retry_at is not None))
@@ -175,14 +167,14 @@ async def test_quiz_attempts_count_together(services: Services, checks_first: No
     ids=["2 of 5 then nothing: 6 of 5 needed", "3 and 3 of 5: 6 of 10, 6 of 5 needed"],
 )
 async def test_no_retry_once_a_perfect_try_cannot_reach_the_pass_mark(
-    services: Services, checks_first: None, monkeypatch: pytest.MonkeyPatch, first: int, second: int | None
+    services: Services, checks_first: None, clock: MovableClock, first: int, second: int | None
 ) -> None:
     await load_batch(services, products(20, gold={n: SKILLETS for n in range(1, 16)}), overlap=1, qualification=5)
     await worker(services, 1)
     right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
     for n, score in enumerate(s for s in (first, second) if s is not None):
         if n:
-            await retry_now(services)
+            await retry_now(services, clock)
         verdicts, _ = await answer_all(
             services, await work.next_task(services, 1), [right] * score + [wrong] * (5 - score)
         )
@@ -191,8 +183,7 @@ async def test_no_retry_once_a_perfect_try_cannot_reach_the_pass_mark(
     async with services.db.read() as session:
         state = await session.get(BatchWorker, (1, 1))
     assert (state.state, state.retry_at) == ("failed", None)
-    next_year = utcnow() + timedelta(days=365)
-    monkeypatch.setattr(work, "utcnow", lambda: next_year)
+    clock.advance(timedelta(days=365).total_seconds())
     assert await work.next_task(services, 1) is None, "closed, however long the worker waits"
 
 
@@ -214,7 +205,9 @@ async def test_a_corrected_quiz_question_brings_a_retry_back_within_reach(
     assert state.state == "failed" and state.retry_at == state.changed_at + timedelta(hours=24)
 
 
-async def test_only_the_passed_quiz_attempt_is_judged_with_the_checks(services: Services, checks_first: None) -> None:
+async def test_only_the_passed_quiz_attempt_is_judged_with_the_checks(
+    services: Services, checks_first: None, clock: MovableClock
+) -> None:
     """3 of 5, then 5 of 5 (8 of 10: passed), then a right check and three wrong ones: judged on 6 of
     9 (at best 88 %), the worker stays."""
     await load_batch(services, products(20, gold={n: SKILLETS for n in range(1, 16)}), overlap=1, qualification=5)
@@ -222,7 +215,7 @@ async def test_only_the_passed_quiz_attempt_is_judged_with_the_checks(services: 
     right, wrong = await leaf(services, SKILLETS), await leaf(services, WOKS)
     verdicts, task = await answer_all(services, await work.next_task(services, 1), [right] * 3 + [wrong] * 2)
     assert verdicts[-1].passed is False and task is None
-    await retry_now(services)
+    await retry_now(services, clock)
     verdicts, task = await answer_all(services, await work.next_task(services, 1), [right] * 6 + [wrong] * 3)
     assert verdicts[4].passed is True
     assert not any(isinstance(verdict, quality.Removal) for verdict in verdicts) and task is not None

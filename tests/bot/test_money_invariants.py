@@ -45,6 +45,7 @@ from bot.ledger import (
 )
 from bot.money import MICROS
 from storage import ledger as books
+from storage.clock import utcnow
 from storage.db import Database, connect
 from storage.ledger import PLATFORM_OWNER, Overdraft
 from storage.models import Account, Base, LedgerEntry, LedgerTransaction, Payout, User
@@ -168,7 +169,7 @@ class MoneyMachine(RuleBasedStateMachine):
             session.add_all(User(id=worker, first_name=f"Worker {worker}") for worker in WORKERS)
             await session.flush()
             for worker in WITH_METHOD:
-                await payouts.set_method(session, worker, "paypal", f"worker{worker}@example.com")
+                await payouts.set_method(session, worker, "paypal", f"worker{worker}@example.com", utcnow())
 
         self.write(people)
 
@@ -381,7 +382,7 @@ class MoneyMachine(RuleBasedStateMachine):
         """Approval moves the in-flight money to paid, rejection back to available."""
         payout_id = data.draw(st.sampled_from(self.requested))
         worker, amount, _ = self.payouts[payout_id]
-        view = self.write(lambda session: payouts.decide(session, payout_id, ADMIN, approve, "note"))
+        view = self.write(lambda session: payouts.decide(session, payout_id, ADMIN, approve, utcnow(), "note"))
         status = PayoutStatus.APPROVED if approve else PayoutStatus.REJECTED
         assert (view.id, view.status, view.decided_by) == (payout_id, status, ADMIN)
         self.apply(
@@ -404,7 +405,7 @@ class MoneyMachine(RuleBasedStateMachine):
         """A second decision on a decided payout is refused and moves nothing."""
         payout_id = data.draw(st.sampled_from(self.decided))
         with pytest.raises(payouts.AlreadyDecided):
-            self.write(lambda session: payouts.decide(session, payout_id, ADMIN + 1, approve, "late"))
+            self.write(lambda session: payouts.decide(session, payout_id, ADMIN + 1, approve, utcnow(), "late"))
 
     @precondition(lambda self: self.postings)
     @rule(data=st.data(), change=st.integers(-CENT, CENT))
@@ -417,7 +418,7 @@ class MoneyMachine(RuleBasedStateMachine):
     def set_method(self, worker: int, kind: str) -> None:
         """Setting a payout method returns the previous one (None the first time) and moves no money."""
         previous, current = self.write(
-            lambda session: payouts.set_method(session, worker, kind, f"w{worker}.{kind}@example.com")
+            lambda session: payouts.set_method(session, worker, kind, f"w{worker}.{kind}@example.com", utcnow())
         )
         assert (previous is None) == (worker not in self.methods)
         assert current.kind == kind

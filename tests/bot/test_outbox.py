@@ -1,14 +1,12 @@
 """The outbox: owed once per cause, leased to one delivery run, retried with a capped backoff, in order per chat."""
 
-from datetime import timedelta
-
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bot import outbox
 from bot.outbox import Notice
 from bot.services import Services
-from storage.clock import utcnow
 from storage.models import OutboxMessage
+from tests.conftest import MovableClock
 
 ANN, BOB = 101, 102
 
@@ -26,9 +24,8 @@ async def claimed(services: Services) -> list[tuple[str, int]]:
     return [(keys[owed.id], owed.attempts) for owed in taken]
 
 
-async def lease_runs_out(services: Services) -> None:
-    async with services.db.write() as session:
-        await session.execute(update(OutboxMessage).values(claimed_until=utcnow() - timedelta(seconds=1)))
+def lease_runs_out(clock: MovableClock) -> None:
+    clock.advance(outbox.LEASE.total_seconds())
 
 
 async def test_one_cause_owes_one_message(services: Services) -> None:
@@ -38,30 +35,31 @@ async def test_one_cause_owes_one_message(services: Services) -> None:
         assert await session.scalar(select(func.count(OutboxMessage.id))) == 1
 
 
-async def test_a_leased_message_goes_to_no_other_run_until_the_lease_runs_out(services: Services) -> None:
+async def test_a_leased_message_goes_to_no_other_run_until_the_lease_runs_out(
+    services: Services, clock: MovableClock
+) -> None:
     """A run that dies between Telegram taking the message and marking it sent: the message goes out
     once more after the lease, never sooner, and never a third time once it is marked."""
     await owe(services, "a", ANN)
     assert await claimed(services) == [("a", 1)]
     assert await claimed(services) == [], "leased to the first run"
-    await lease_runs_out(services)
+    lease_runs_out(clock)
     (owed,) = await outbox.claim(services)
     assert owed.attempts == 2
     await outbox.sent(services, owed, message_id=7)
-    await lease_runs_out(services)
+    lease_runs_out(clock)
     assert await claimed(services) == []
 
 
-async def test_a_failed_message_waits_and_holds_back_only_its_own_chat(services: Services) -> None:
+async def test_a_failed_message_waits_and_holds_back_only_its_own_chat(services: Services, clock: MovableClock) -> None:
     await owe(services, "ann first", ANN)
     await owe(services, "ann second", ANN)
     await owe(services, "bob", BOB)
     first, bobs = await outbox.claim(services)
-    assert await outbox.retry(services, first, "Bad Gateway") > utcnow()
+    assert await outbox.retry(services, first, "Bad Gateway") > services.clock.now()
     await outbox.sent(services, bobs, message_id=1)
     assert await claimed(services) == [], "Ann's second message waits behind her first"
-    async with services.db.write() as session:
-        await session.execute(update(OutboxMessage).values(next_attempt_at=utcnow()))
+    clock.advance(outbox.backoff(1).total_seconds())
     assert await claimed(services) == [("ann first", 2)]
 
 

@@ -54,7 +54,7 @@ async def add_worker(
     session.add(User(id=worker_id, first_name=f"Worker {worker_id}", **fields))
     await session.flush()
     if method is not None:
-        await payouts.set_method(session, worker_id, *method)
+        await payouts.set_method(session, worker_id, *method, utcnow())
         await session.flush()
 
 
@@ -173,7 +173,9 @@ async def test_concurrent_decisions_exactly_one_wins(services: Services, databas
 
     async def decide(database: Database, payout_id: int, approve: bool) -> PayoutView:
         async with database.write() as session:
-            return await payouts.decide(session, payout_id, ADMIN if approve else OTHER_ADMIN, approve, "race")
+            return await payouts.decide(
+                session, payout_id, ADMIN if approve else OTHER_ADMIN, approve, services.clock.now(), "race"
+            )
 
     calls = []
     for n, payout_id in enumerate(ids):
@@ -321,11 +323,11 @@ async def test_failed_decision_leaves_nothing(db: Database, monkeypatch: pytest.
     fail_after(monkeypatch, ledger, "settle_payout", 1)
     with pytest.raises(Injected):
         async with db.write() as session:
-            await payouts.decide(session, payout.id, ADMIN, approve, "note")
+            await payouts.decide(session, payout.id, ADMIN, approve, utcnow(), "note")
     assert await everything(db) == before
     monkeypatch.undo()
     async with db.write() as session:  # the decision can still be taken
-        assert (await payouts.decide(session, payout.id, ADMIN, approve, "note")).decided_by == ADMIN
+        assert (await payouts.decide(session, payout.id, ADMIN, approve, utcnow(), "note")).decided_by == ADMIN
     assert await problems(db) == []
 
 
@@ -384,22 +386,22 @@ async def test_reject_returns_money_and_approve_pays(db: Database) -> None:
         await make_available(session, WORKER, 12_345_678)
         first = await payouts.request(session, WORKER, 10 * MICROS, "USD")
     async with db.write() as session:
-        rejected = await payouts.decide(session, first.id, ADMIN, False, "wrong address")
+        rejected = await payouts.decide(session, first.id, ADMIN, False, utcnow(), "wrong address")
     assert (rejected.status, rejected.reason, rejected.decided_by) == (PayoutStatus.REJECTED, "wrong address", ADMIN)
     assert await balance_of(db, WORKER) == WorkerBalance(pending=0, available=12_345_678, in_flight=0, paid=0)
     async with db.write() as session:
         second = await payouts.request(session, WORKER, 10 * MICROS, "USD")
     async with db.write() as session:
-        approved = await payouts.decide(session, second.id, ADMIN, True, "TX-42")
+        approved = await payouts.decide(session, second.id, ADMIN, True, utcnow(), "TX-42")
     assert (approved.status, approved.reference) == (PayoutStatus.APPROVED, "TX-42")
     assert await balance_of(db, WORKER) == WorkerBalance(pending=0, available=5_678, in_flight=0, paid=12_340_000)
     for payout_id in (first.id, second.id):
         with pytest.raises(AlreadyDecided):
             async with db.write() as session:
-                await payouts.decide(session, payout_id, OTHER_ADMIN, True)
+                await payouts.decide(session, payout_id, OTHER_ADMIN, True, utcnow())
     with pytest.raises(DomainError, match="no payout"):
         async with db.write() as session:
-            await payouts.decide(session, 999, ADMIN, True)
+            await payouts.decide(session, 999, ADMIN, True, utcnow())
     assert await balance_of(db, WORKER) == WorkerBalance(pending=0, available=5_678, in_flight=0, paid=12_340_000)
     assert await problems(db) == []
 
@@ -630,14 +632,14 @@ async def test_changing_method_returns_previous(db: Database) -> None:
     """Setting a method returns (previous, new); an invalid address changes nothing; a change re-arms the reminder."""
     async with db.write() as session:
         await add_worker(session, WORKER, method=None, reminded_method_at=utcnow())
-        first = await payouts.set_method(session, WORKER, "paypal", "Ann@Example.com")
+        first = await payouts.set_method(session, WORKER, "paypal", "Ann@Example.com", utcnow())
     assert first == (None, Method("paypal", "Ann@example.com"))
     async with db.write() as session:
-        second = await payouts.set_method(session, WORKER, "iban", "de89370400440532013000")
+        second = await payouts.set_method(session, WORKER, "iban", "de89370400440532013000", utcnow())
     assert second == (Method("paypal", "Ann@example.com"), Method("iban", "DE89 3704 0044 0532 0130 00"))
     with pytest.raises(InvalidInput):
         async with db.write() as session:
-            await payouts.set_method(session, WORKER, "crypto", "not a wallet")
+            await payouts.set_method(session, WORKER, "crypto", "not a wallet", utcnow())
     async with db.read() as session:
         assert await payouts.current_method(session, WORKER) == Method("iban", "DE89 3704 0044 0532 0130 00")
         assert (await session.get(User, WORKER)).reminded_method_at is None
@@ -829,7 +831,7 @@ async def test_a_restore_refused_for_want_of_funds_can_be_made_later(services: S
     await work.answer(services, 1, task.assignment_id, (await services.taxonomies.get(1)).tree.find(SKILLETS).id)
     async with services.db.write() as session:
         assert await credits.reject(session, task.assignment_id)
-        await batches.cancel(session, batch.id, REQUESTER)
+        await batches.cancel(session, batch.id, REQUESTER, services.clock.now())
     async with services.db.write() as session:  # the requester spends what the cancellation refunded
         funds = await ledger.requester_funds(session, REQUESTER)
         await ledger.reserve_for_batch(session, 999, REQUESTER, funds.available, "USD")

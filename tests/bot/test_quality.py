@@ -6,11 +6,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import batches, gold, jobs, ledger, levels, quality, results, work
+from bot import batches, jobs, ledger, levels, quality, results, work
 from bot.services import Services
 from storage import ledger as books
 from storage.db import Database, connect
 from storage.models import Assignment, Batch, BatchWorker, User
+from tests.conftest import ScriptedRandom
 from tests.factories import KITCHEN, REQUESTER, SKILLETS, WOKS, load_batch, products
 
 GOLD_FIRST = {n: SKILLETS for n in range(1, 7)}
@@ -61,13 +62,9 @@ async def test_careful_worker_keeps_working(services: Services, checks_first: No
     assert len(answers) == 12 and all(a.verdict is None for a in answers)
 
 
-async def test_answers_after_the_last_good_check_are_rejected(
-    services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_answers_after_the_last_good_check_are_rejected(services: Services, draws: ScriptedRandom) -> None:
     # A check, two products of work, then checks until removal.
-    draws = iter([0.0, 1.0, 1.0] + [0.0] * 20)
-    monkeypatch.setattr(gold._draw, "random", lambda: next(draws))
-    monkeypatch.setattr(gold._draw, "choice", lambda seq: seq[0])
+    draws.script(0.0, 1.0, 1.0, *[0.0] * 20)
     gold_items = {1: SKILLETS, 3: SKILLETS, 4: SKILLETS, 5: SKILLETS, 6: SKILLETS, 7: SKILLETS}
     await load_batch(services, products(12, gold=gold_items), overlap=1, gold_rate=0.5)
     await worker(services, 1)
@@ -81,15 +78,11 @@ async def test_answers_after_the_last_good_check_are_rejected(
     assert {states[n] for n in (2, 8, 3, 4, 5, 6)} == {"rejected"}, "everything after it is rejected"
 
 
-async def test_rejected_work_is_collected_again_and_the_books_close(
-    services: Services, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_rejected_work_is_collected_again_and_the_books_close(services: Services, draws: ScriptedRandom) -> None:
     """The products whose answers were rejected go back in the pool, paid for by the money the
     rejection put back in the batch's reserve; the batch completes with every product labelled
     and refunds exactly what it did not spend."""
-    draws = iter([1.0, 1.0] + [0.0] * 5)  # two products of work, then five checks, all wrong
-    monkeypatch.setattr(gold._draw, "random", lambda: next(draws, 1.0))
-    monkeypatch.setattr(gold._draw, "choice", lambda seq: seq[0])
+    draws.script(1.0, 1.0, *[0.0] * 5, then=1.0)  # two products of work, then five checks, all wrong
     await load_batch(services, products(10, gold=GOLD_FIRST), overlap=1, gold_rate=0.5)
     async with services.db.read() as session:
         reserved_at_launch = (await session.get(Batch, 1)).reserved_micros
@@ -136,7 +129,7 @@ async def test_too_fast_worker_is_held_until_reinstated(services: Services) -> N
     assert len(answers) == 3 and isinstance(answers[-1].verdict, quality.Hold)
     assert await work.next_task(services, 1) is None
     async with services.db.write() as session:
-        assert await quality.reinstate(session, 1, 1)
+        assert await quality.reinstate(session, 1, 1, services.clock.now())
     assert await work.next_task(services, 1) is not None
 
 
@@ -152,7 +145,7 @@ async def test_two_admins_deciding_a_hold_at_once_decide_it_once(services: Servi
 
     async def review(database: Database, remove: bool) -> quality.Review | None:
         async with database.write() as session:
-            return await quality.review_hold(session, 1, 1, remove)
+            return await quality.review_hold(session, 1, 1, remove, services.clock.now())
 
     try:
         reviews = await asyncio.gather(

@@ -6,13 +6,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import ledger, work
+from bot import jobs, ledger, work
 from bot.errors import AlreadyAnswered, TaskUnavailable
 from bot.services import Services, build_services
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.db import connect
 from storage.models import Assignment, Item, User
+from tests.conftest import MovableClock
 from tests.factories import SKILLETS, WOKS, load_batch, products
 
 
@@ -136,6 +137,34 @@ async def test_expired_reservation_returns_to_pool(services: Services) -> None:
     assert await work.reclaim_expired(services) == 1
     again = await work.next_task(services, 2)
     assert again is not None and again.card.title == "Product 1"
+
+
+async def test_moving_the_clock_expires_a_reservation_and_ends_the_hold(
+    services: Services, clock: MovableClock
+) -> None:
+    """Time moves through the services: past the reservation's lifetime the job returns the product
+    to the pool, past the hold the job makes the answer's credit available."""
+    clock.freeze()
+    await load_batch(services, products(2), overlap=1)
+    for worker in (1, 2):
+        await add_worker(services, worker)
+    first = await work.next_task(services, 1)
+    skillets = (await services.taxonomies.get(1)).tree.find(SKILLETS).id
+    await work.answer(services, 1, first.assignment_id, skillets)  # and Product 2 is reserved for worker 1
+    assert await work.next_task(services, 2) is None
+    clock.advance(services.settings.assignment_ttl_seconds - 1)
+    assert await jobs.reclaim_reservations(services) == 0
+    clock.advance(2)
+    assert await jobs.reclaim_reservations(services) == 1
+    again = await work.next_task(services, 2)
+    assert again is not None and again.card.title == "Product 2"
+    hold = timedelta(hours=services.settings.hold_hours).total_seconds()
+    clock.advance(hold - services.settings.assignment_ttl_seconds - 2)
+    assert await jobs.release_holds(services) == 0
+    clock.advance(2)
+    assert await jobs.release_holds(services) == 1
+    async with services.db.read() as session:
+        assert await ledger.worker_balance(session, 1) == ledger.WorkerBalance(0, 20_000, 0, 0)
 
 
 async def test_search_under_root_with_paths(services: Services) -> None:

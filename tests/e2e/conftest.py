@@ -11,11 +11,10 @@ from telegram.ext import AIORateLimiter, Application
 from bot.app import allowed_updates, build_application
 from bot.services import Services, build_services
 from handlers import outbox
-from storage.clock import utcnow
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.states import OutboxState
-from tests.conftest import make_settings
+from tests.conftest import MovableClock, ScriptedRandom, make_settings
 from tests.e2e.fake_telegram import FakeTelegram, FakeUser
 
 
@@ -49,7 +48,7 @@ class RunningBot:
         async with self.services.db.read() as session:
             return await session.scalar(
                 select(func.count(OutboxMessage.id)).where(
-                    OutboxMessage.state == OutboxState.PENDING, OutboxMessage.claimed_until > utcnow()
+                    OutboxMessage.state == OutboxState.PENDING, OutboxMessage.claimed_until > self.services.clock.now()
                 )
             )
 
@@ -80,14 +79,16 @@ StartBot = Callable[..., Awaitable[RunningBot]]
 
 
 @pytest.fixture
-async def start_bot(database_url: str, db: Database, telegram: FakeTelegram) -> AsyncIterator[StartBot]:
+async def start_bot(
+    database_url: str, db: Database, telegram: FakeTelegram, clock: MovableClock, draws: ScriptedRandom
+) -> AsyncIterator[StartBot]:
     """Starts the bot against the fake server, with any settings overridden; stops it after the test."""
     running: list[Application] = []
 
     async def start(**overrides: object) -> RunningBot:
         api = telegram.base_url.removesuffix("/bot")
         settings = make_settings(database_url, bot_token=telegram.token, telegram_api_url=api, **overrides)
-        services = build_services(settings, db)
+        services = build_services(settings, db, clock, draws)
         # A generous limit: the limiter's code path runs, the tests are not slowed down.
         app = build_application(services, rate_limiter=AIORateLimiter(overall_max_rate=1000, max_retries=1))
         await app.initialize()

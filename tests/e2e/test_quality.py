@@ -2,13 +2,13 @@
 
 import re
 
-import pytest
 from sqlalchemy import update
 
 from bot import admin as admins
-from bot import gold, ledger
+from bot import ledger
 from storage import ledger as books
 from storage.models import Batch
+from tests.conftest import ScriptedRandom
 from tests.e2e.conftest import RunningBot, StartBot
 from tests.e2e.fake_telegram import FakeUser
 from tests.e2e.test_worker import COOKWARE, begin, press, send
@@ -39,15 +39,11 @@ async def test_spammer_removed_with_message_and_rejections(start_bot: StartBot, 
     assert "No tasks right now" in spam.last.body, "the batch is closed to them"
 
 
-async def test_products_of_a_removed_spammer_go_to_the_next_worker(
-    start_bot: StartBot, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_products_of_a_removed_spammer_go_to_the_next_worker(start_bot: StartBot, draws: ScriptedRandom) -> None:
     """Two products of work, then five wrong checks: the spammer is removed, all seven answers are
     rejected, and the two products come back to the pool, paid for by the money the rejection put
     back in the batch's reserve."""
-    draws = iter([1.0, 1.0] + [0.0] * 5)
-    monkeypatch.setattr(gold._draw, "random", lambda: next(draws, 1.0))
-    monkeypatch.setattr(gold._draw, "choice", lambda seq: seq[0])
+    draws.script(1.0, 1.0, *[0.0] * 5, then=1.0)
     bot: RunningBot = await start_bot(admin_ids=str(ADMIN))
     await load_batch(bot.services, products(8, gold={n: SKILLETS for n in range(1, 6)}), overlap=1, gold_rate=0.5)
     spam, hana = bot.user(101, "Sam"), bot.user(102, "Hana")

@@ -1,12 +1,12 @@
 """A worker's whole day through the real Application and the fake Bot API."""
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot import ledger
 from storage import ledger as books
-from storage.clock import utcnow
 from storage.models import Assignment, Item, User
+from tests.conftest import MovableClock
 from tests.e2e.conftest import RunningBot
 from tests.e2e.fake_telegram import FakeUser
 from tests.factories import SKILLETS, WOKS, load_batch, products
@@ -168,15 +168,14 @@ async def test_forged_and_stale_buttons_change_nothing(bot: RunningBot) -> None:
     assert "Barware" in ann.last.body
 
 
-async def test_expired_reservation_goes_to_another_worker(bot: RunningBot) -> None:
+async def test_expired_reservation_goes_to_another_worker(bot: RunningBot, clock: MovableClock) -> None:
     await load_batch(bot.services, products(1), overlap=1)
     ann, bob = bot.user(101, "Ann"), bot.user(102, "Bob")
     await begin(bot, ann)
     stale = ann.last.message_id
     await send(bot, bob, "/work")
     assert "No tasks right now" in bob.last.body
-    async with bot.services.db.write() as session:
-        await session.execute(update(Assignment).values(expires_at=utcnow()))
+    clock.advance(bot.services.settings.assignment_ttl_seconds)
     await bot.run_job("reclaim-reservations")
     await send(bot, bob, "/work")
     assert "Product 1" in bob.last.body
