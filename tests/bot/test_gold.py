@@ -224,8 +224,8 @@ async def test_only_the_passed_quiz_attempt_is_judged_with_the_checks(
     assert (judged.gold, judged.gold_correct) == (9, 6)
 
 
-async def test_contested_checks_lift_a_removal_and_restore_pay(services: Services, checks_first: None) -> None:
-    """The requester's gold was wrong on two of five checks: 2 of 5 right clears the 0.7 bar again."""
+async def removed_by_five_wrong_checks(services: Services) -> quality.Removal:
+    """Worker 1 answers Skillets on five checks whose gold (Woks) is wrong, and is removed for it."""
     await load_batch(services, products(12, gold={n: WOKS for n in range(1, 6)}), overlap=1)
     await worker(services, 1)
     right = await leaf(services, SKILLETS)
@@ -233,8 +233,14 @@ async def test_contested_checks_lift_a_removal_and_restore_pay(services: Service
     for _ in range(5):
         done = await work.answer(services, 1, task.assignment_id, right)
         task = done.next_task
-    removal = done.verdict
-    assert isinstance(removal, quality.Removal) and removal.rejected == 5
+    assert isinstance(done.verdict, quality.Removal)
+    return done.verdict
+
+
+async def test_contested_checks_lift_a_removal_and_restore_pay(services: Services, checks_first: None) -> None:
+    """The requester's gold was wrong on two of five checks: 2 of 5 right clears the 0.7 bar again."""
+    removal = await removed_by_five_wrong_checks(services)
+    assert removal.rejected == 5
     first, second = [await disputes.contest(services, 1, miss.assignment_id) for miss in removal.missed[:2]]
     still_out = await disputes.decide(services, first.dispute_id, REQUESTER, "corrected")
     assert still_out.reinstated == (), "1 of 5 is not enough"
@@ -253,14 +259,8 @@ async def test_an_admins_decision_on_contested_gold_is_audited_with_it(services:
     """The decision and its audit line are one unit of work: an admin's is audited, the requester's not."""
     admin_id = 99
     services = replace(services, settings=services.settings.model_copy(update={"admin_ids": frozenset({admin_id})}))
-    await load_batch(services, products(12, gold={n: WOKS for n in range(1, 6)}), overlap=1)
-    await worker(services, 1)
-    right = await leaf(services, SKILLETS)
-    task = await work.next_task(services, 1)
-    for _ in range(5):
-        done = await work.answer(services, 1, task.assignment_id, right)
-        task = done.next_task
-    first, second = [await disputes.contest(services, 1, miss.assignment_id) for miss in done.verdict.missed[:2]]
+    removal = await removed_by_five_wrong_checks(services)
+    first, second = [await disputes.contest(services, 1, miss.assignment_id) for miss in removal.missed[:2]]
     await disputes.decide(services, first.dispute_id, REQUESTER, "corrected")
     await disputes.decide(services, second.dispute_id, admin_id, "upheld")
     async with services.db.read() as session:
