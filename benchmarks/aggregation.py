@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.aggregation import (  # noqa: E402
+from bot.aggregation.files import read_answers_csv, read_gold_csv  # noqa: E402
+from bot.aggregation.methods import (  # noqa: E402
     Answer,
     Label,
     choose_method,
@@ -53,7 +54,6 @@ from bot.aggregation import (  # noqa: E402
     should_stop,
     worker_accuracy,
 )
-from bot.aggregation_files import read_answers_csv, read_gold_csv  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "datasets" / "truth-inference"
 REFERENCE = {  # data set: (items, answers, workers, majority vote, Dawid–Skene)

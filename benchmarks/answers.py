@@ -94,10 +94,13 @@ from telegram.ext import (  # noqa: E402
     ContextTypes,
 )
 
-from bot import batch_files, batches, ledger, taxonomies  # noqa: E402
-from bot.app import allowed_updates, build_application  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.services import build_services  # noqa: E402
+from bot import taxonomies  # noqa: E402
+from bot.batches import files as batch_files  # noqa: E402
+from bot.batches import lifecycle as batches  # noqa: E402
+from bot.money import ledger  # noqa: E402
+from bot.wiring.app import allowed_updates, build_application  # noqa: E402
+from bot.wiring.config import Settings  # noqa: E402
+from bot.wiring.services import build_services  # noqa: E402
 from handlers.ordering import PerUserOrder  # noqa: E402
 from storage import assignments, migrate, sqlite_driver  # noqa: E402
 from storage import ledger as books  # noqa: E402

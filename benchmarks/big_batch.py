@@ -42,10 +42,13 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import insert, select  # noqa: E402
 
-from bot import batches, ledger, results, taxonomies  # noqa: E402
-from bot.batches import BatchSpec  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.services import Services, build_services  # noqa: E402
+from bot import taxonomies  # noqa: E402
+from bot.batches import lifecycle as batches  # noqa: E402
+from bot.batches import results  # noqa: E402
+from bot.batches.lifecycle import BatchSpec  # noqa: E402
+from bot.money import ledger  # noqa: E402
+from bot.wiring.config import Settings  # noqa: E402
+from bot.wiring.services import Services, build_services  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402

@@ -101,13 +101,20 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import select, update  # noqa: E402
 
-from bot import aggregation, batch_files, batches, gold, jobs, ledger, quality, results, taxonomies, work  # noqa: E402
-from bot.aggregation import Answer  # noqa: E402
-from bot.batches import BatchSpec  # noqa: E402
-from bot.config import Settings  # noqa: E402
+from bot import jobs, taxonomies, work  # noqa: E402
+from bot.aggregation import methods as aggregation  # noqa: E402
+from bot.aggregation.methods import Answer  # noqa: E402
+from bot.batches import files as batch_files  # noqa: E402
+from bot.batches import lifecycle as batches  # noqa: E402
+from bot.batches import results  # noqa: E402
+from bot.batches.lifecycle import BatchSpec  # noqa: E402
 from bot.errors import TaskUnavailable  # noqa: E402
-from bot.money import format_money  # noqa: E402
-from bot.services import Services, build_services  # noqa: E402
+from bot.money import ledger  # noqa: E402
+from bot.money.amounts import format_money  # noqa: E402
+from bot.quality import gold  # noqa: E402
+from bot.quality import rules as quality  # noqa: E402
+from bot.wiring.config import Settings  # noqa: E402
+from bot.wiring.services import Services, build_services  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402

@@ -45,9 +45,9 @@ from telegram import Bot  # noqa: E402
 from telegram.request import HTTPXRequest  # noqa: E402
 
 from bot import jobs, outbox, taxonomies, work  # noqa: E402
-from bot.config import Settings  # noqa: E402
 from bot.outbox import Notice  # noqa: E402
-from bot.services import Services, build_services  # noqa: E402
+from bot.wiring.config import Settings  # noqa: E402
+from bot.wiring.services import Services, build_services  # noqa: E402
 from handlers import outbox as delivery  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.clock import utcnow  # noqa: E402

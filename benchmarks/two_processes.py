@@ -51,7 +51,8 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 import bot  # noqa: E402
-from bot import ledger, payouts, taxonomies  # noqa: E402
+from bot import taxonomies  # noqa: E402
+from bot.money import ledger, payouts  # noqa: E402
 from storage import ledger as books  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
@@ -70,7 +71,7 @@ WORKERS_FROM = 10_000
 REQUESTER = 9_000
 ADMINS = (4242, 4343)
 AVAILABLE = 150_000  # $0.15 in micros
-FIRST_SWEEP_SECONDS = 30  # bot/app.py schedules the first sweep this long after the start
+FIRST_SWEEP_SECONDS = 30  # bot/wiring/app.py schedules the first sweep this long after the start
 WORKER_NOTICE = re.compile(r"requested \(#(\d+)\)")
 ADMIN_NOTICE = re.compile(r"Payout #(\d+)")
 LOG_LEVEL = re.compile(r" (WARNING|ERROR|CRITICAL) ")
@@ -153,7 +154,7 @@ async def start_bot(fake: FakeTelegram, url: str, workdir: Path, name: str) -> a
     )
     with (workdir / f"{name}.log").open("wb") as log:  # the process writes to its own copy
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", env=env, cwd=workdir, stdout=log, stderr=log
+            sys.executable, "-m", "bot.wiring.cli", "run", env=env, cwd=workdir, stdout=log, stderr=log
         )
 
 
@@ -258,7 +259,7 @@ async def db_check(db: Database, url: str, workdir: Path) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.wiring.cli",
         "db",
         "check",
         env=child_env(DATABASE_URL=url),

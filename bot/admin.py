@@ -6,12 +6,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ledger, outbox, quality, users
-from bot.config import Settings
+from bot import outbox, users
 from bot.errors import InvalidInput
-from bot.money import format_money
+from bot.money import ledger
+from bot.money.amounts import format_money
 from bot.outbox import Notice
-from bot.services import Services
+from bot.quality import rules as quality
+from bot.wiring.config import Settings
+from bot.wiring.services import Services
 from storage import ledger as books
 from storage.models import Assignment, AuditEntry, Payout, User
 from storage.states import AssignmentStatus, PayoutStatus

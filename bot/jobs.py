@@ -6,11 +6,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot import batches, credits, ledger, outbox, payouts, work
+from bot import outbox, work
+from bot.batches import lifecycle as batches
 from bot.errors import DomainError
+from bot.money import credits, ledger, payouts
+from bot.money.payouts import PayoutView
 from bot.outbox import Notice
-from bot.payouts import PayoutView
-from bot.services import Services
+from bot.wiring.services import Services
 from storage import assignments
 from storage.models import Account, Batch, User
 from storage.states import UNDER_WAY

@@ -14,8 +14,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import payouts, users
-from bot.services import Services
+from bot import users
+from bot.money import payouts
+from bot.wiring.services import Services
 from storage import outbox
 from storage.outbox import Claimed
 

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, bindparam, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import earnings
-from bot.levels import Level, level_of
-from bot.services import Services
+from bot.money import earnings
+from bot.quality.levels import Level, level_of
+from bot.wiring.services import Services
 from storage import assignments
 from storage.models import Assignment, Batch, BatchWorker, User
 from storage.states import UNDER_WAY, AssignmentStatus, CreditState, WorkerState

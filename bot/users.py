@@ -6,9 +6,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.levels import level_of, rank_of
-from bot.services import Services
+from bot.quality.levels import level_of, rank_of
+from bot.wiring.config import Settings
+from bot.wiring.services import Services
 from storage import assignments
 from storage.assignments import answer_counts
 from storage.models import Assignment, User

@@ -9,13 +9,18 @@ from dataclasses import asdict, dataclass, replace
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import aggregation, batches, gold, ledger, outbox, progress, quality, users
-from bot.aggregation import Answer
-from bot.batches import BatchFacts
+from bot import outbox, progress, users
+from bot.aggregation import methods as aggregation
+from bot.aggregation.methods import Answer
+from bot.batches import lifecycle as batches
+from bot.batches.lifecycle import BatchFacts
 from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
+from bot.money import ledger
 from bot.outbox import Notice
-from bot.services import Services
+from bot.quality import gold
+from bot.quality import rules as quality
 from bot.taxonomies import LoadedTaxonomy
+from bot.wiring.services import Services
 from storage import assignments
 from storage.assignments import AnsweredTask
 from storage.models import Assignment, Item, User

@@ -8,10 +8,11 @@ from typing import Any
 
 from telegram import Bot, InputFile, Message, Update
 
-from bot import admin, users, wallet
+from bot import admin, users
 from bot.errors import InvalidInput
-from bot.money import format_money, typed_amount
-from bot.services import Services
+from bot.money import wallet
+from bot.money.amounts import format_money, typed_amount
+from bot.wiring.services import Services
 from handlers import common, display, keyboards, notify, texts
 from handlers.common import BotContext
 

@@ -10,7 +10,7 @@ from telegram.ext import CallbackContext, ExtBot
 
 from bot import users
 from bot.errors import DomainError
-from bot.services import Services
+from bot.wiring.services import Services
 from handlers import texts
 
 log = logging.getLogger(__name__)

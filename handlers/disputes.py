@@ -2,7 +2,7 @@
 
 from telegram import Message, Update
 
-from bot import disputes
+from bot.quality import disputes
 from handlers import common, display, notify, texts
 from handlers.common import BotContext
 

@@ -2,9 +2,9 @@
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.batches import ADAPTIVE_OVERLAP
-from bot.money import format_money
-from bot.payout_methods import KINDS
+from bot.batches.lifecycle import ADAPTIVE_OVERLAP
+from bot.money.amounts import format_money
+from bot.money.payout_methods import KINDS
 from bot.work import SearchScreen, TaskScreen
 from handlers import callbacks, texts
 from handlers.callbacks import (

@@ -2,9 +2,10 @@
 
 from telegram import InputFile, Update
 
-from bot import earnings, users, wallet
-from bot.money import typed_amount
-from bot.payout_methods import KINDS, PROMPTS
+from bot import users
+from bot.money import earnings, wallet
+from bot.money.amounts import typed_amount
+from bot.money.payout_methods import KINDS, PROMPTS
 from handlers import common, keyboards, notify, texts
 from handlers.common import BotContext
 

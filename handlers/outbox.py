@@ -17,10 +17,15 @@ from typing import Any
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
-from bot import batches, disputes, outbox, quality, results, wallet
-from bot.money import format_money
+from bot import outbox
+from bot.batches import lifecycle as batches
+from bot.batches import results
+from bot.money import wallet
+from bot.money.amounts import format_money
 from bot.outbox import Notice, Owed
-from bot.services import Services
+from bot.quality import disputes
+from bot.quality import rules as quality
+from bot.wiring.services import Services
 from handlers import admin, keyboards, notify, requester, texts
 from handlers.common import BotContext
 from storage.states import PayoutStatus

@@ -3,7 +3,7 @@
 from telegram import Update
 
 from bot import progress
-from bot.money import typed_amount
+from bot.money.amounts import typed_amount
 from handlers import admin, common, texts
 from handlers.common import BotContext
 

@@ -6,9 +6,11 @@ from pathlib import PurePath
 
 from telegram import Bot, Update
 
-from bot import batches, results, users, work
-from bot.money import format_money
-from bot.services import Services
+from bot import users, work
+from bot.batches import lifecycle as batches
+from bot.batches import results
+from bot.money.amounts import format_money
+from bot.wiring.services import Services
 from handlers import common, display, keyboards, notify, texts
 from handlers.common import BotContext
 

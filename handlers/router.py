@@ -2,7 +2,8 @@
 
 from telegram import Message, Update
 
-from bot import users, wallet
+from bot import users
+from bot.money import wallet
 from handlers import admin, callbacks, common, disputes, money, requester, texts, worker
 from handlers.callbacks import (
     Choose,

@@ -3,7 +3,7 @@
 from datetime import timedelta
 from html import escape
 
-from bot.batches import (
+from bot.batches.lifecycle import (
     ADAPTIVE_CONFIDENCE,
     ADAPTIVE_MIN_OVERLAP,
     ADAPTIVE_OVERLAP,
@@ -12,13 +12,13 @@ from bot.batches import (
     Progress,
     SpentQuizBudget,
 )
-from bot.disputes import Contest, Decision, Reinstated
 from bot.errors import DomainError, InvalidInput
-from bot.gold import QUIZ_ATTEMPTS, QuizStep
-from bot.money import format_money
-from bot.payouts import PayoutView
+from bot.money.amounts import format_money
+from bot.money.payouts import PayoutView
 from bot.progress import Nudges, Standing, WorkerStats
-from bot.quality import HeldWorker, Hold, Removal, Review
+from bot.quality.disputes import Contest, Decision, Reinstated
+from bot.quality.gold import QUIZ_ATTEMPTS, QuizStep
+from bot.quality.rules import HeldWorker, Hold, Removal, Review
 from bot.work import Card, SearchScreen, TaskScreen
 
 TEXT_LIMIT = 4096

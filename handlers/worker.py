@@ -5,8 +5,10 @@ from html import escape
 
 from telegram import Message, Update
 
-from bot import gold, quality, work
+from bot import work
 from bot.errors import AlreadyAnswered, DomainError
+from bot.quality import gold
+from bot.quality import rules as quality
 from handlers import callbacks, common, display, keyboards, notify, texts
 from handlers.callbacks import Browse, Pick, Skip, StartWork, Stop
 from handlers.common import BotContext

@@ -329,7 +329,7 @@ async def spent(session: AsyncSession, batch_id: int) -> int:
     """What answers took from the batch's reserve.
 
     Rejected answers count too: while the batch runs, a rejected credit goes back into its reserve
-    and `reserved_micros` grows by it (see bot.credits.reject), so reserved minus spent stays unspent."""
+    and `reserved_micros` grows by it (see bot.money.credits.reject), so reserved minus spent stays unspent."""
     total = await session.execute(
         select(func.coalesce(func.sum(Assignment.reward_micros), 0)).where(
             Assignment.batch_id == batch_id, Assignment.status == AssignmentStatus.ANSWERED

@@ -13,9 +13,9 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import text
 
-from bot import books
-from bot.config import Settings
-from bot.services import Services, build_services
+from bot.money import books
+from bot.wiring.config import Settings
+from bot.wiring.services import Services, build_services
 from storage import migrate
 from storage.db import Database, connect
 from storage.models import Base

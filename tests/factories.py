@@ -2,9 +2,11 @@
 
 import json
 
-from bot import batch_files, batches, taxonomies
-from bot.batches import BatchSpec
-from bot.services import Services
+from bot import taxonomies
+from bot.batches import files as batch_files
+from bot.batches import lifecycle as batches
+from bot.batches.lifecycle import BatchSpec
+from bot.wiring.services import Services
 from storage.models import Batch
 
 KITCHEN = "Home & Garden > Kitchen & Dining"

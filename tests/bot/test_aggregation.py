@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from bot.aggregation import (
+from bot.aggregation.files import labels_csv, read_answers_csv, read_gold_csv
+from bot.aggregation.methods import (
     CONFUSION_SMOOTHING,
     PRIOR_SMOOTHING,
     Answer,
@@ -26,7 +27,6 @@ from bot.aggregation import (
     should_stop,
     worker_accuracy,
 )
-from bot.aggregation_files import labels_csv, read_answers_csv, read_gold_csv
 
 Method = Callable[..., dict[str, Label]]
 EM_METHODS: list[Method] = [dawid_skene, one_coin]

@@ -2,9 +2,13 @@
 
 from sqlalchemy import select
 
-from bot import batch_files, batches, jobs, ledger, results, taxonomies, work
-from bot.batches import BatchSpec
-from bot.services import Services
+from bot import jobs, taxonomies, work
+from bot.batches import files as batch_files
+from bot.batches import lifecycle as batches
+from bot.batches import results
+from bot.batches.lifecycle import BatchSpec
+from bot.money import ledger
+from bot.wiring.services import Services
 from storage import ledger as books
 from storage.models import Batch, Item, User
 from tests.factories import KITCHEN, REQUESTER, SKILLETS, WOKS, products

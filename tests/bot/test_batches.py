@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from bot import batches, ledger, taxonomies
-from bot.batch_files import Row, read_rows, validate_rows
-from bot.batches import BatchSpec, check_spec, load_funded_batch
+from bot import taxonomies
+from bot.batches import lifecycle as batches
+from bot.batches.files import Row, read_rows, validate_rows
+from bot.batches.lifecycle import BatchSpec, check_spec, load_funded_batch
 from bot.errors import DomainError, InvalidInput
-from bot.services import Services
+from bot.money import ledger
+from bot.wiring.services import Services
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.db import Database, connect

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot import books, cli, ledger, payouts, work
-from bot.services import Services
+from bot import work
+from bot.money import books, ledger, payouts
+from bot.wiring import cli
+from bot.wiring.services import Services
 from storage.clock import utcnow
 from storage.db import Database
 from storage.models import Account, Base, Batch, LedgerTransaction, Payout, TaxonomyNode

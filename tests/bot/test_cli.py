@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot import batches, cli
-from bot.batch_settings import BatchSettings
+from bot.batches import lifecycle as batches
+from bot.batches.settings import BatchSettings
+from bot.wiring import cli
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kitchen.csv"
 KITCHEN = "Home & Garden > Kitchen & Dining"

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from bot.config import DEFAULT_DATABASE_URL, MissingToken, Settings
+from bot.wiring.config import DEFAULT_DATABASE_URL, MissingToken, Settings
 
 KEYS = ("BOT_TOKEN", "DATABASE_URL", "ADMIN_IDS", "REQUESTER_IDS", "CURRENCY", "PAYOUT_THRESHOLD", "TELEGRAM_API_URL")
 

@@ -12,12 +12,17 @@ CONFIG_KEYS = ("BOT_TOKEN", "DATABASE_URL", "ADMIN_IDS", "REQUESTER_IDS", "PAYOU
 
 
 def crowdshelf(tmp_path: Path, command: list[str], **environment: str) -> subprocess.CompletedProcess[str]:
-    """`python -m bot.cli COMMAND` in an empty directory (no .env), with only `environment` set of its keys."""
+    """`python -m bot.wiring.cli COMMAND` in an empty directory (no .env), with only `environment` set of its keys."""
     env = {key: value for key, value in os.environ.items() if key not in CONFIG_KEYS}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.update(BOT_TOKEN="123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw", **environment)
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot.wiring.cli", *command],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

@@ -7,8 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot import disputes, ledger, quality, work
-from bot.services import Services
+from bot import work
+from bot.money import ledger
+from bot.quality import disputes
+from bot.quality import rules as quality
+from bot.wiring.services import Services
 from storage import ledger as books
 from storage.assignments import answer_counts
 from storage.clock import utcnow

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot import log_masking
+from bot.wiring import log_masking
 from tests.conftest import make_settings
 
 TOKEN = "123456:Token-Secret_Half"

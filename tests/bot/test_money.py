@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from bot.money import MAX_TYPED_AMOUNT, MICROS, format_money, to_micros, typed_amount
+from bot.money.amounts import MAX_TYPED_AMOUNT, MICROS, format_money, to_micros, typed_amount
 
 
 @pytest.mark.parametrize(

@@ -31,9 +31,10 @@ from hypothesis.stateful import (
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ledger, payouts
 from bot.errors import InvalidInput, NotAllowed
-from bot.ledger import (
+from bot.money import ledger, payouts
+from bot.money.amounts import MICROS
+from bot.money.ledger import (
     PAYOUT_IN_FLIGHT,
     PAYOUT_PAID,
     PLATFORM,
@@ -43,7 +44,6 @@ from bot.ledger import (
     WORKER_PENDING,
     NotEnoughFunds,
 )
-from bot.money import MICROS
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.db import Database, connect

@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from bot import outbox
 from bot.outbox import Notice
-from bot.services import Services
+from bot.wiring.services import Services
 from storage.models import OutboxMessage
 from tests.conftest import MovableClock
 

@@ -19,14 +19,16 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import batches, credits, jobs, ledger, payouts, work
-from bot import books as invariants
+from bot import jobs, work
+from bot.batches import lifecycle as batches
 from bot.errors import DomainError, InvalidInput, NotAllowed
-from bot.ledger import NotEnoughFunds, WorkerBalance
-from bot.money import MICROS
-from bot.payout_methods import Method, normalise
-from bot.payouts import AlreadyDecided, PayoutView
-from bot.services import Services, build_services
+from bot.money import books as invariants
+from bot.money import credits, ledger, payouts
+from bot.money.amounts import MICROS
+from bot.money.ledger import NotEnoughFunds, WorkerBalance
+from bot.money.payout_methods import Method, normalise
+from bot.money.payouts import AlreadyDecided, PayoutView
+from bot.wiring.services import Services, build_services
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.db import Database, connect

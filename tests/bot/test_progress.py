@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from bot import credits, progress, work
-from bot.levels import level_of, wilson_lower_bound
-from bot.services import Services
+from bot import progress, work
+from bot.money import credits
+from bot.quality.levels import level_of, wilson_lower_bound
+from bot.wiring.services import Services
 from handlers import texts
 from storage.clock import utcnow
 from storage.models import Assignment, Batch, BatchWorker, User

@@ -6,8 +6,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import batches, jobs, ledger, levels, quality, results, work
-from bot.services import Services
+from bot import jobs, work
+from bot.batches import lifecycle as batches
+from bot.batches import results
+from bot.money import ledger
+from bot.quality import levels
+from bot.quality import rules as quality
+from bot.wiring.services import Services
 from storage import ledger as books
 from storage.db import Database, connect
 from storage.models import Assignment, Batch, BatchWorker, User

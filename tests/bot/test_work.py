@@ -6,9 +6,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot import jobs, ledger, work
+from bot import jobs, work
 from bot.errors import AlreadyAnswered, TaskUnavailable
-from bot.services import Services, build_services
+from bot.money import ledger
+from bot.wiring.services import Services, build_services
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.db import connect

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from telegram.ext import AIORateLimiter, Application
 
-from bot.app import allowed_updates, build_application
-from bot.services import Services, build_services
+from bot.wiring.app import allowed_updates, build_application
+from bot.wiring.services import Services, build_services
 from handlers import outbox
 from storage.db import Database
 from storage.models import OutboxMessage

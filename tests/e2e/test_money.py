@@ -6,7 +6,8 @@ import io
 import pytest
 from sqlalchemy import select
 
-from bot import ledger, work
+from bot import work
+from bot.money import ledger
 from storage import ledger as books
 from storage.models import AuditEntry, Payout, User
 from tests.e2e.conftest import RunningBot, StartBot

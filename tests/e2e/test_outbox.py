@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 
 from bot import outbox, work
 from bot.outbox import Notice
-from bot.services import build_services
+from bot.wiring.services import build_services
 from handlers import notify
 from handlers import outbox as delivery
 from storage.clock import utcnow

@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from bot import ledger
+from bot.money import ledger
 from handlers import texts
 from storage import ledger as books
 from storage.models import Assignment

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select, update
 
-from bot import ledger
+from bot.money import ledger
 from storage import ledger as books
 from storage.models import Assignment, Batch, BatchWorker, Item, User
 from tests.e2e.conftest import RunningBot, StartBot

@@ -5,7 +5,7 @@ import re
 from sqlalchemy import update
 
 from bot import admin as admins
-from bot import ledger
+from bot.money import ledger
 from storage import ledger as books
 from storage.models import Batch
 from tests.conftest import ScriptedRandom

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bot import aggregation, batch_files, batches, cli, ledger, results, work
+from bot import work
+from bot.aggregation import methods as aggregation
+from bot.batches import files as batch_files
+from bot.batches import lifecycle as batches
+from bot.batches import results
+from bot.money import ledger
+from bot.wiring import cli
 from storage import ledger as books
 from storage.models import Assignment, Batch, Item
 from tests.e2e.conftest import RunningBot, StartBot

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from bot.app import build_application
-from bot.services import build_services
+from bot.wiring.app import build_application
+from bot.wiring.services import build_services
 from storage.db import Database
 from tests.conftest import make_settings
 from tests.e2e.fake_telegram import FakeTelegram
@@ -39,7 +39,7 @@ async def test_run_migrates_and_serves(telegram: FakeTelegram, tmp_path: Path) -
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.wiring.cli",
         "run",
         env=env,
         cwd=tmp_path,
@@ -116,7 +116,7 @@ class Run:
             "LOG_LEVEL": log_level,
         }
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
+            sys.executable, "-m", "bot.wiring.cli", "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
         )
         lines: list[str] = []
         return cls(process, lines, asyncio.create_task(_read(process, lines)))

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from bot import ledger
+from bot.money import ledger
 from storage import ledger as books
 from storage.models import Assignment, Item, User
 from tests.conftest import MovableClock

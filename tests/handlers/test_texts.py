@@ -6,7 +6,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bot.gold import QuizPlace, QuizStep
+from bot.quality.gold import QuizPlace, QuizStep
 from bot.work import Card, Choice, SearchScreen, TaskScreen
 from handlers import texts
 from taxonomy import load_default

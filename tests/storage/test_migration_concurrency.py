@@ -56,7 +56,7 @@ def test_processes_starting_together_migrate_a_new_postgresql_database_once(fres
     environment = {**os.environ, "DATABASE_URL": fresh_postgres_database, "LOG_LEVEL": "WARNING"}
     starts = [
         subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "db", "upgrade"],
+            [sys.executable, "-m", "bot.wiring.cli", "db", "upgrade"],
             env=environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

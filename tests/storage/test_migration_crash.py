@@ -26,7 +26,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from bot import work
-from bot.services import build_services
+from bot.wiring.services import build_services
 from storage import migrate
 from storage.db import connect
 from storage.migrate import BrokenReferences
@@ -79,7 +79,7 @@ class Kill:
 
 def test_a_first_migration_killed_anywhere_is_redone(tmp_path: Path) -> None:
     def upgrade(path: Path) -> subprocess.Popen[bytes]:
-        return _start([sys.executable, "-m", "bot.cli", "db", "upgrade"], {"DATABASE_URL": _url(path)})
+        return _start([sys.executable, "-m", "bot.wiring.cli", "db", "upgrade"], {"DATABASE_URL": _url(path)})
 
     kills = _kill_repeatedly(tmp_path, KILLS, start=upgrade, prepare=lambda path: None, opened=Path.exists)
 

@@ -10,8 +10,8 @@ import csv
 import io
 from collections.abc import Mapping
 
-from bot.aggregation import Answer, Label
-from bot.csv_files import csv_text
+from bot.aggregation.methods import Answer, Label
+from bot.batches.csv_files import csv_text
 
 
 def read_answers_csv(text: str) -> list[Answer]:

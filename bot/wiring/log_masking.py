@@ -11,7 +11,7 @@ from urllib.parse import quote, quote_plus
 
 from sqlalchemy import make_url
 
-from bot.config import Settings
+from bot.wiring.config import Settings
 
 MASK = "***"
 _EXCEPTIONS = logging.Formatter()

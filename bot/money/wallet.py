@@ -3,11 +3,12 @@ payout method and payout requests; an admin's decisions on payouts and the payou
 
 from dataclasses import dataclass
 
-from bot import admin, ledger, outbox, payouts, users
+from bot import admin, outbox, users
 from bot.errors import DomainError
-from bot.payout_methods import Method
-from bot.payouts import PayoutView, WorkerRecord
-from bot.services import Services
+from bot.money import ledger, payouts
+from bot.money.payout_methods import Method
+from bot.money.payouts import PayoutView, WorkerRecord
+from bot.wiring.services import Services
 from storage.states import PayoutStatus
 
 

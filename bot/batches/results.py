@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy import Row, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import aggregation, batches, quality
-from bot.aggregation import Answer
-from bot.csv_files import csv_text
-from bot.services import Services
+from bot.aggregation import methods as aggregation
+from bot.aggregation.methods import Answer
+from bot.batches import lifecycle as batches
+from bot.batches.csv_files import csv_text
+from bot.quality import rules as quality
+from bot.wiring.services import Services
 from storage.models import Assignment, Batch, Item
 from storage.states import AssignmentStatus, CreditState, WorkerState
 from taxonomy import Tree

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from bot.errors import InvalidInput
-from bot.levels import LEVEL_RANKS
-from bot.money import typed_amount
+from bot.money.amounts import typed_amount
+from bot.quality.levels import LEVEL_RANKS
 
 MAX_OVERLAP = 100
 

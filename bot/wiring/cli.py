@@ -10,13 +10,19 @@ from pathlib import Path
 
 from sqlalchemy import inspect
 
-from bot import aggregation, aggregation_files, batch_files, batches, books, log_masking, payouts, taxonomies
-from bot.app import TokenRejected, allowed_updates, build_application
-from bot.batch_settings import SETTING_KEYS, BatchSettings
-from bot.config import ConfigError, MissingToken, Settings, load_settings
+from bot import taxonomies
+from bot.aggregation import files as aggregation_files
+from bot.aggregation import methods as aggregation
+from bot.batches import files as batch_files
+from bot.batches import lifecycle as batches
+from bot.batches.settings import SETTING_KEYS, BatchSettings
 from bot.errors import DomainError
-from bot.money import MICROS, format_money
-from bot.services import SystemClock, build_services
+from bot.money import books, payouts
+from bot.money.amounts import MICROS, format_money
+from bot.wiring import log_masking
+from bot.wiring.app import TokenRejected, allowed_updates, build_application
+from bot.wiring.config import ConfigError, MissingToken, Settings, load_settings
+from bot.wiring.services import SystemClock, build_services
 from handlers import texts
 from storage import migrate
 from storage.db import connect

@@ -7,11 +7,12 @@ from decimal import Decimal
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ledger, users
-from bot.csv_files import csv_text
+from bot import users
+from bot.batches.csv_files import csv_text
 from bot.errors import DomainError, InvalidInput, NotAllowed
-from bot.money import MICROS, format_money
-from bot.payout_methods import Method, normalise
+from bot.money import ledger
+from bot.money.amounts import MICROS, format_money
+from bot.money.payout_methods import Method, normalise
 from storage import assignments
 from storage.models import Assignment, Payout, PayoutMethod, PayoutNotice, User
 from storage.states import PayoutStatus

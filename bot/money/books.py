@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Select, String, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.ledger import PAYOUT_IN_FLIGHT, PAYOUT_PAID
+from bot.money.ledger import PAYOUT_IN_FLIGHT, PAYOUT_PAID
 from storage import ledger
 from storage.ledger import AccountTotal
 from storage.models import Account, Assignment, Batch, LedgerEntry, LedgerTransaction, Payout

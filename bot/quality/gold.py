@@ -21,7 +21,7 @@ from random import Random
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.batches import BatchFacts
+from bot.batches.lifecycle import BatchFacts
 from storage import assignments
 from storage.assignments import AnswerCounts, AnsweredTask, answer_counts
 from storage.models import Assignment, Batch, BatchWorker, Item

@@ -22,9 +22,10 @@ from telegram.ext import (
     filters,
 )
 
-from bot import log_masking, taxonomies
-from bot.config import Settings
-from bot.services import Services
+from bot import taxonomies
+from bot.wiring import log_masking
+from bot.wiring.config import Settings
+from bot.wiring.services import Services
 from handlers import admin, common, money, notify, outbox, progress, requester, router, scheduled, texts, worker
 from handlers.ordering import PerUserOrder
 

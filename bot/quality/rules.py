@@ -1,5 +1,5 @@
 """Quality control: the rules that stop a worker in a batch, checked after every answer (the quiz
-that lets them in is graded in bot.gold)."""
+that lets them in is graded in bot.quality.gold)."""
 
 import statistics
 import time
@@ -10,9 +10,11 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import ColumnElement, SQLColumnExpression, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import credits, gold, users
-from bot.batches import BatchFacts
-from bot.levels import wilson_upper_bound
+from bot import users
+from bot.batches.lifecycle import BatchFacts
+from bot.money import credits
+from bot.quality import gold
+from bot.quality.levels import wilson_upper_bound
 from storage.assignments import AnswerCounts, AnsweredTask, answer_counts
 from storage.models import Assignment, Batch, BatchWorker, Item, User
 from storage.sql import upsert_adding

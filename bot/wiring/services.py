@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 from random import Random
 from typing import Protocol
 
-from bot.batches import BatchCache
-from bot.config import Settings
+from bot.batches.lifecycle import BatchCache
 from bot.taxonomies import TaxonomyCache
+from bot.wiring.config import Settings
 from storage.clock import utcnow
 from storage.db import Database
 

@@ -8,10 +8,13 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import admin, credits, gold, outbox, quality, users
+from bot import admin, outbox, users
 from bot.errors import DomainError, NotAllowed, TaskUnavailable
+from bot.money import credits
 from bot.outbox import Notice
-from bot.services import Services
+from bot.quality import gold
+from bot.quality import rules as quality
+from bot.wiring.services import Services
 from storage.models import Assignment, Batch, BatchWorker, GoldDispute, Item
 from storage.states import AssignmentStatus, CreditState, DisputeState, WorkerState
 from taxonomy import Tree

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DomainError
-from bot.money import format_money
+from bot.money.amounts import format_money
 from storage import ledger
 from storage.ledger import PLATFORM_OWNER, Leg, Overdraft
 

@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import batch_files, ledger, taxonomies
-from bot.batch_files import ItemDraft, Row, validate_rows
-from bot.batch_settings import MAX_OVERLAP, SETTING_KEYS, BatchSettings
+from bot import taxonomies
+from bot.batches import files as batch_files
+from bot.batches.files import ItemDraft, Row, validate_rows
+from bot.batches.settings import MAX_OVERLAP, SETTING_KEYS, BatchSettings
 from bot.errors import DomainError, InvalidInput, NotAllowed
-from bot.money import MAX_TYPED_AMOUNT, MICROS
+from bot.money import ledger
+from bot.money.amounts import MAX_TYPED_AMOUNT, MICROS
 from storage import assignments
 from storage.db import Database
 from storage.models import Assignment, Batch, Item, User
@@ -23,7 +25,7 @@ from storage.states import UNDER_WAY, AssignmentStatus, BatchStatus, CreditState
 from taxonomy import Tree
 
 if TYPE_CHECKING:  # the services hold a BatchCache: imported for the annotations only
-    from bot.services import Services
+    from bot.wiring.services import Services
 
 TASK_TYPES = ("categorize",)
 INSERT_CHUNK = 5000

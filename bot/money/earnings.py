@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.csv_files import csv_text
-from bot.money import MICROS
-from bot.services import Services
+from bot.batches.csv_files import csv_text
+from bot.money.amounts import MICROS
+from bot.wiring.services import Services
 from storage.models import Assignment, Batch, Payout
 from storage.states import AssignmentStatus, CreditState
 

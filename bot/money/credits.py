@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ledger
 from bot.errors import DomainError
+from bot.money import ledger
 from storage import assignments
 from storage.models import Assignment, Batch
 from storage.states import UNDER_WAY, CreditState
