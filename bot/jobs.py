@@ -80,10 +80,7 @@ async def sweep_payouts(services: Services) -> Sweep:
                     result.reminders.append(worker_id)
                 continue
             try:
-                # A refusal takes back the payout row too (the savepoint): committed, it would be a
-                # payout without its money.
-                async with session.begin_nested():
-                    payout = await payouts.request(session, worker_id, threshold, services.settings.currency)
+                payout = await payouts.request(session, worker_id, threshold, services.settings.currency)
                 await outbox.owe_payout_requested(
                     session, payout.id, worker_id, services.settings.admin_ids, tell_worker=True
                 )

@@ -100,16 +100,19 @@ async def request(
     method = await current_method(session, worker_id)
     if method is None:
         raise InvalidInput("Set where your money goes first: /payout_method.")
-    payout = Payout(
-        worker_id=worker_id,
-        amount_micros=amount,
-        method_kind=method.kind,
-        method_address=method.address,
-        status=PayoutStatus.REQUESTED,
-    )
-    session.add(payout)
-    await session.flush()
-    await ledger.hold_for_payout(session, payout.id, worker_id, amount, currency)
+    # The payout row and the money it holds, or neither: a caller that catches the refusal (the sweep)
+    # and commits must not keep a payout without its money.
+    async with session.begin_nested():
+        payout = Payout(
+            worker_id=worker_id,
+            amount_micros=amount,
+            method_kind=method.kind,
+            method_address=method.address,
+            status=PayoutStatus.REQUESTED,
+        )
+        session.add(payout)
+        await session.flush()
+        await ledger.hold_for_payout(session, payout.id, worker_id, amount, currency)
     return await view(session, payout.id)
 
 
