@@ -122,6 +122,8 @@ class Batch(Base):
     reward_micros: Mapped[int] = mapped_column(BigInteger)
     overlap: Mapped[int] = mapped_column(Integer)
     leaf_only: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The task type's own settings (attributes, questions, correct=…), as its `configure` made them.
+    task_config: Mapped[dict] = mapped_column(JSON, default=dict)
     instructions: Mapped[str] = mapped_column(Text, default="")
     # Share of tasks served from gold items (used by quality control).
     gold_rate: Mapped[float] = mapped_column(Float, default=0.0)
@@ -178,9 +180,11 @@ class Item(Base):
     brand: Mapped[str] = mapped_column(String(256), default="")
     price: Mapped[str] = mapped_column(String(64), default="")
     image_url: Mapped[str] = mapped_column(Text, default="")
-    gold_node_id: Mapped[int | None] = mapped_column(BigInteger)
-    proposed_node_id: Mapped[int | None] = mapped_column(BigInteger)
-    gold_answer: Mapped[str | None] = mapped_column(Text)
+    # What the task type keeps of the row beyond the card ({"proposed": "5181"}), and the right
+    # label per question of a gold item ({"category": "5181"}); `is_gold` indexes the gold items.
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    gold: Mapped[dict | None] = mapped_column(JSON)
+    is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
     slots_taken: Mapped[int] = mapped_column(Integer, default=0)
     answers: Mapped[int] = mapped_column(Integer, default=0)
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -193,7 +197,7 @@ Index("ix_items_claim", Item.is_open, Item.slots_taken.desc(), Item.id)
 # "Is anything of this batch still open?" without reading the whole batch.
 Index("ix_items_batch_open", Item.batch_id, Item.is_open)
 # The gold items of a batch, for quizzes and checks.
-Index("ix_items_batch_gold", Item.batch_id, Item.gold_node_id)
+Index("ix_items_batch_gold", Item.batch_id, Item.is_gold)
 
 
 class Assignment(Base):
@@ -218,7 +222,9 @@ class Assignment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    answer_node_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The label per question ({"category": "5181"}); filled one question at a time while reserved.
+    answer: Mapped[dict | None] = mapped_column(JSON)
+    # Graded against the item's gold: right on every question it has gold for, and (in a tree) how far off.
     gold_correct: Mapped[bool | None] = mapped_column(Boolean)
     gold_distance: Mapped[int | None] = mapped_column(Integer)
     reward_micros: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -342,8 +348,9 @@ class GoldDispute(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"))
     worker_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    answer_node_id: Mapped[int] = mapped_column(BigInteger)
-    gold_node_id: Mapped[int] = mapped_column(BigInteger)
+    # The worker's answer and the gold it was graded against, as they were when contested.
+    answer: Mapped[dict] = mapped_column(JSON)
+    gold: Mapped[dict] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default=DisputeState.OPEN)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_by: Mapped[int | None] = mapped_column(BigInteger)

@@ -1,0 +1,17 @@
+"""Every task type by its name: adding a type is its module and a line here."""
+
+from bot.errors import InvalidInput
+from bot.tasks import categorize
+from bot.tasks.base import TaskType
+
+TYPES: dict[str, TaskType] = {
+    categorize.TYPE.name: categorize.TYPE,
+}
+
+
+def get(name: str) -> TaskType:
+    """The type of that name; a stored batch's type is always known, so only typed names can fail."""
+    try:
+        return TYPES[name]
+    except KeyError:
+        raise InvalidInput(f"type {name!r} is not supported; use one of: {', '.join(TYPES)}") from None
