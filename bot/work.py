@@ -1,10 +1,14 @@
-"""A worker's loop: get the next product, browse the taxonomy, answer, skip or stop.
+"""A worker's loop: get the next product, answer its questions, skip or stop.
 
-Navigation state (current node and page) travels in the button data and is re-validated
-here on every press, so browsing writes nothing; only answers, skips and stops do.
+What a product asks comes from its batch's task type (bot.tasks): one question after another on the
+same card, each answered by a button, by a category from the taxonomy's pages, or by typed text.
+The answers so far are kept on the reservation, so a card survives a restart. Navigation state in a
+tree (current node and page) travels in the button data and is re-validated here on every press, so
+browsing writes nothing; only answers, skips and stops do.
 """
 
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,20 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox, progress, users
 from bot.aggregation import methods as aggregation
 from bot.aggregation.methods import Answer
-from bot.batches import lifecycle as batches
 from bot.batches.lifecycle import BatchFacts
+from bot.batches.task import BatchTask, task_of
 from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
 from bot.money import ledger
 from bot.outbox import Notice
 from bot.quality import gold
 from bot.quality import rules as quality
-from bot.taxonomies import LoadedTaxonomy
+from bot.tasks import tree_questions
+from bot.tasks.base import Described, Question, QuestionKind
 from bot.wiring.services import Services
 from storage import assignments
 from storage.assignments import AnsweredTask
 from storage.models import Assignment, Item, User
 from storage.states import AssignmentStatus, CreditState
-from taxonomy import Tree
 
 PAGE_SIZE = 8
 SEARCH_RESULTS = 8
@@ -38,6 +42,7 @@ class Card:
     brand: str
     price: str
     image_url: str
+    facts: tuple[tuple[str, str], ...] = ()  # what the type adds, by code: (("proposed", "Cookware › Skillets"),)
 
 
 @dataclass(frozen=True)
@@ -54,14 +59,20 @@ class TaskScreen:
     batch_name: str
     card: Card
     reward_micros: int
-    breadcrumb: tuple[str, ...]  # from the taxonomy's top (or the batch root) down to `here`
-    here: int | None  # the node whose children are offered; None above the taxonomy's top level
-    parent: int | None  # where "Back" leads
-    choices: tuple[Choice, ...]
-    page: int
-    pages: int
-    can_go_back: bool
-    accept_here: bool  # leaf_only=false: the worker may pick `here` itself
+    question: Question
+    question_index: int  # among the type's questions: the buttons carry it, so a late press is known
+    question_count: int
+    answered: Described = ()  # this card's questions answered so far, described
+    needs_photo: bool = False  # an image task: the card offers "photo does not load" and links the photo
+    # A tree question's page: the categories under `here`.
+    breadcrumb: tuple[str, ...] = ()  # from the taxonomy's top (or the batch root) down to `here`
+    here: int | None = None  # the node whose children are offered; None above the taxonomy's top level
+    parent: int | None = None  # where "Back" leads
+    choices: tuple[Choice, ...] = ()
+    page: int = 0
+    pages: int = 1
+    can_go_back: bool = False
+    accept_here: bool = False  # leaf_only=false: the worker may pick `here` itself
     instructions: str = ""
     first_in_batch: bool = False  # show the instructions before this first task of the batch
     note: str = ""
@@ -78,11 +89,24 @@ class SearchScreen:
 
 @dataclass(frozen=True)
 class Answered:
+    """A product answered (or, with `partial`, one of its questions: `next_task` is the same card)."""
+
     credited_micros: int
     pending_micros: int
     next_task: TaskScreen | None
     nudges: progress.Nudges
     verdict: quality.Removal | quality.Hold | gold.QuizStep | None = None
+    partial: bool = False
+
+
+@dataclass(frozen=True)
+class ButtonsOnly:
+    """Typed text while the open question is answered with buttons."""
+
+    assignment_id: int
+
+
+Typed = Answered | SearchScreen | ButtonsOnly | None
 
 
 async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
@@ -113,33 +137,42 @@ async def browse(services: Services, worker_id: int, assignment_id: int, node: i
     return await _screen(services, assignment, item, node, page, quiz=quiz)
 
 
-async def answer(services: Services, worker_id: int, assignment_id: int, node_id: int) -> Answered:
-    """Record the answer, credit the worker, and claim the next product, all in one transaction."""
+async def answer(services: Services, worker_id: int, assignment_id: int, question_index: int, value: str) -> Answered:
+    """Answer the card's open question with a pressed or typed `value`. Once every question is answered,
+    record the answer, credit the worker and claim the next product, all in one transaction."""
 
     async def record(
         session: AsyncSession,
-    ) -> tuple[int, int, progress.Nudges, quality.Removal | quality.Hold | gold.QuizStep | None, _Next | None]:
+    ) -> tuple[int, int, progress.Nudges, quality.Removal | quality.Hold | gold.QuizStep | None, _Next | None] | _Next:
         now = services.clock.now()
-        answered = await assignments.record_answer(session, assignment_id, worker_id, node_id, now, CreditState.PENDING)
+        locked = await assignments.lock_with_payload(session, assignment_id)
+        assignment = _check_open(locked[0] if locked else None, worker_id)
+        payload = locked[1] if locked else {}
+        batch = await services.batches.get(assignment.batch_id, session)
+        task = await task_of(batch, services.taxonomies, session)
+        answers = dict(assignment.answer or {})
+        label, question = _read_answer(task, payload, answers, question_index, value)
+        answers[question.key] = label
+        if task.type.next_question(payload, answers, task.context) is not None:
+            await assignments.save_partial(session, assignment_id, worker_id, answers)
+            item = await session.get_one(Item, assignment.item_id)
+            return _Next(replace_answer(assignment, answers), item, False, await gold.quiz_progress(session, assignment))
+        answered = await assignments.record_answer(session, assignment_id, worker_id, answers, now, CreditState.PENDING)
         if answered is None:
             raise _refusal(await assignments.lock(session, assignment_id), worker_id) or TaskUnavailable()
-        batch = await services.batches.get(answered.batch_id, session)
-        loaded = await services.taxonomies.get(batch.taxonomy_id, session)
-        if not batches.answerable(loaded.tree, batch, node_id):
-            raise TaskUnavailable()  # rolls the answer back
         reward = answered.reward_micros
         # Pay before touching the item: every answer then locks the requester's account before any item
         # row (PostgreSQL), so no answer holds an item that another, holding the account, waits for.
         pending = await ledger.credit_answer(session, answered.id, batch.requester_id, worker_id, reward)
         if pending is None:  # credited before: the ledger key made this a no-op, so show the balance as it is
             pending = (await ledger.worker_balance(session, worker_id)).pending
-        answered = await _count_and_grade(session, loaded.tree, answered, node_id)
+        answered = await _count_and_grade(session, task, answered, answers)
         if batch.confidence is not None and not answered.is_gold:
-            await _apply_stop_rule(session, loaded, batch, batch.confidence, answered.item_id)
+            await _apply_stop_rule(session, task, batch, batch.confidence, answered.item_id)
         nudges = await progress.after_answer(session, worker_id, reward, now)
         if answered.gold_correct is not None:
             nudges = replace(nudges, level_reached=await users.record_gold(session, worker_id, answered.gold_correct))
-        verdict = await quality.after_answer(session, loaded.tree, batch, answered, now)
+        verdict = await quality.after_answer(session, task, batch, answered, now)
         if isinstance(verdict, quality.Removal):
             pending = (await ledger.worker_balance(session, worker_id)).pending
         if isinstance(verdict, quality.Hold):  # the admins are owed a look
@@ -148,19 +181,76 @@ async def answer(services: Services, worker_id: int, assignment_id: int, node_id
                 await outbox.owe(session, key, admin_id, Notice.HOLD_FOR_ADMINS, **asdict(verdict))
         return reward, pending, nudges, verdict, await _claim_following(services, session, worker_id)
 
-    credited, pending, nudges, verdict, following = await services.db.write_retrying(record)
+    outcome = await services.db.write_retrying(record)
+    if isinstance(outcome, _Next):  # a question of several: the same card asks the next one
+        screen = await _following_screen(services, outcome)
+        return Answered(0, 0, screen, progress.Nudges(), partial=True)
+    credited, pending, nudges, verdict, following = outcome
     screen = await _following_screen(services, following)
     return Answered(credited, pending, screen, nudges, verdict)
 
 
-async def _count_and_grade(session: AsyncSession, tree: Tree, answered: AnsweredTask, node_id: int) -> AnsweredTask:
+def _read_answer(
+    task: BatchTask, payload: dict[str, Any], answers: dict[str, str], question_index: int, value: str
+) -> tuple[str, Question]:
+    """The label `value` gives the open question; a press for a question already answered is a replay."""
+    open_question = task.type.next_question(payload, answers, task.context)
+    questions = task.questions
+    if open_question is None or question_index >= len(questions):
+        raise TaskUnavailable()
+    if questions[question_index] != open_question:
+        asked_before = questions[question_index].key in answers
+        raise AlreadyAnswered() if asked_before else TaskUnavailable()
+    if open_question.kind == QuestionKind.CHOICE:  # a button carries its option's place, to fit in 64 bytes
+        if not value.isdigit() or int(value) >= len(open_question.options):
+            raise TaskUnavailable()
+        value = open_question.options[int(value)]
+    label = task.type.accept(open_question, value, task.context)
+    if label is None:
+        raise TaskUnavailable()
+    return label, open_question
+
+
+def replace_answer(assignment: Assignment, answers: dict[str, str]) -> Assignment:
+    """The assignment as the card shows it after `answers` (an untracked copy: nothing is saved by it)."""
+    copy = Assignment(**{column.key: getattr(assignment, column.key) for column in Assignment.__table__.columns})
+    copy.answer = answers
+    return copy
+
+
+async def typed(services: Services, worker_id: int, text: str) -> Typed:
+    """Typed words: the answer to a typed question, a search for a tree question, else a pointer to the
+    buttons; None when the worker has no open task."""
+    async with services.db.read() as session:
+        held = await assignments.open_for_worker(session, worker_id)
+        if not held:
+            return None
+        assignment = held[0]
+        payload = (await session.get_one(Item, assignment.item_id)).payload
+    batch = await services.batches.get(assignment.batch_id)
+    task = await task_of(batch, services.taxonomies)
+    question = task.type.next_question(payload, assignment.answer or {}, task.context)
+    if question is None:
+        return None
+    if question.kind == QuestionKind.TEXT:
+        return await answer(services, worker_id, assignment.id, task.questions.index(question), text)
+    if question.kind == QuestionKind.TREE:
+        return _search(task, assignment.id, text)
+    return ButtonsOnly(assignment.id)
+
+
+async def _count_and_grade(
+    session: AsyncSession, task: BatchTask, answered: AnsweredTask, answers: dict[str, str]
+) -> AnsweredTask:
     """Count the answer on its item and, on a gold item, grade it."""
-    gold_node = await assignments.count_answer(session, answered.item_id)
-    if gold_node is None:
+    gold_labels = await assignments.count_answer(session, answered.item_id)
+    if gold_labels is None:
         return answered
-    correct, distance = gold.judge(tree, node_id, gold_node)
-    await assignments.set_grade(session, answered.id, correct, distance)
-    return replace(answered, gold_correct=correct)
+    grade = task.grade(answers, gold_labels)
+    if grade is None:
+        return answered
+    await assignments.set_grade(session, answered.id, grade.correct, grade.distance)
+    return replace(answered, gold_correct=grade.correct)
 
 
 async def skip(services: Services, worker_id: int, assignment_id: int) -> TaskScreen | None:
@@ -182,22 +272,16 @@ async def stop(services: Services, worker_id: int, assignment_id: int) -> None:
         await assignments.give_back(session, assignment, AssignmentStatus.RELEASED)
 
 
-async def search(services: Services, worker_id: int, query: str) -> SearchScreen | None:
-    """Categories under the batch root matching typed words; None when the worker has no open task."""
-    async with services.db.read() as session:
-        held = await assignments.open_for_worker(session, worker_id)
-    if not held:
-        return None
-    assignment = held[0]
-    batch = await services.batches.get(assignment.batch_id)
-    loaded = await services.taxonomies.get(batch.taxonomy_id)
-    found = loaded.index.search(query, under=batch.root_node_id, limit=SEARCH_RESULTS + 1)
+def _search(task: BatchTask, assignment_id: int, query: str) -> SearchScreen:
+    """Categories under the batch root matching typed words."""
+    context = task.context
+    found = task.taxonomy.index.search(query, under=context.root_id, limit=SEARCH_RESULTS + 1)
     matches = tuple(
-        Choice(node.id, _path_below(loaded.tree, node.id, batch.root_node_id), loaded.tree.is_leaf(node.id))
+        Choice(node.id, tree_questions.path(str(node.id), context, below_root=True), context.tree.is_leaf(node.id))
         for node in found
-        if node.id != batch.root_node_id
+        if node.id != context.root_id
     )[:SEARCH_RESULTS]
-    return SearchScreen(assignment.id, query, matches, batch.leaf_only)
+    return SearchScreen(assignment_id, query, matches, context.leaf_only)
 
 
 async def preview(services: Services, batch_id: int) -> TaskScreen:
@@ -205,7 +289,7 @@ async def preview(services: Services, batch_id: int) -> TaskScreen:
     async with services.db.read() as session:
         item = (await session.scalars(select(Item).where(Item.batch_id == batch_id).order_by(Item.id).limit(1))).one()
     batch = await services.batches.get(batch_id)
-    return _render(await services.taxonomies.get(batch.taxonomy_id), batch, 0, item, None, 0, first=False)
+    return _render(await task_of(batch, services.taxonomies), batch, 0, item, {}, None, 0, first=False)
 
 
 async def rules(services: Services, batch_id: int, user_id: int) -> tuple[str, str]:
@@ -262,41 +346,47 @@ async def _following_screen(services: Services, following: _Next | None) -> Task
 
 
 async def _apply_stop_rule(
-    session: AsyncSession, loaded: LoadedTaxonomy, batch: BatchFacts, confidence: float, item_id: int
+    session: AsyncSession, task: BatchTask, batch: BatchFacts, confidence: float, item_id: int
 ) -> None:
-    """Dynamic overlap: close the item once the crowd is confident enough (see aggregation.should_stop)."""
+    """Dynamic overlap: close the item once the crowd is confident enough on every question it was asked
+    (see aggregation.should_stop)."""
     rows = (
         await session.execute(
-            select(Assignment.worker_id, Assignment.answer_node_id).where(
+            select(Assignment.worker_id, Assignment.answer).where(
                 Assignment.item_id == item_id,
                 Assignment.status == AssignmentStatus.ANSWERED,
                 Assignment.credit_state != CreditState.REJECTED,
             )
         )
     ).all()
-    answers = [Answer(str(item_id), str(worker), str(node)) for worker, node in rows]
-    accuracy = await _gold_record(session, batch.id, {worker for worker, _ in rows})
-    labels = loaded.size_under(batch.root_node_id)
-    if aggregation.should_stop(answers, accuracy, labels, confidence, batch.min_overlap, batch.overlap):
-        await session.execute(update(Item).where(Item.id == item_id).values(settled=True, is_open=False))
+    workers = {worker for worker, _ in rows}
+    asked = [question for question in task.questions if any(question.key in (labels or {}) for _, labels in rows)]
+    for question in asked:
+        answers = [Answer(str(item_id), str(worker), labels[question.key]) for worker, labels in rows if labels and question.key in labels]
+        accuracy = await _gold_record(session, batch.id, question.key, workers)
+        size = task.type.label_space(question, task.context).size
+        if not aggregation.should_stop(answers, accuracy, size, confidence, batch.min_overlap, batch.overlap):
+            return
+    await session.execute(update(Item).where(Item.id == item_id).values(settled=True, is_open=False))
 
 
-async def _gold_record(session: AsyncSession, batch_id: int, workers: set[int]) -> dict[str, float]:
-    """The workers' smoothed accuracy on this batch's gold items."""
+async def _gold_record(session: AsyncSession, batch_id: int, key: str, workers: set[int]) -> dict[str, float]:
+    """The workers' smoothed accuracy on this batch's gold for question `key`."""
     rows = (
         await session.execute(
-            select(Assignment.item_id, Assignment.worker_id, Assignment.answer_node_id, Item.gold_node_id)
+            select(Assignment.item_id, Assignment.worker_id, Assignment.answer, Item.gold)
             .join(Item, Item.id == Assignment.item_id)
             .where(
                 Assignment.batch_id == batch_id,
                 Assignment.status == AssignmentStatus.ANSWERED,
                 Assignment.worker_id.in_(workers),
-                Item.gold_node_id.is_not(None),
+                Item.is_gold == True,  # noqa: E712
             )
         )
     ).all()
-    answers = [Answer(str(item), str(worker), str(node)) for item, worker, node, _ in rows]
-    return aggregation.worker_accuracy(answers, {str(item): str(gold) for item, _, _, gold in rows})
+    graded = [(item, worker, labels[key], right[key]) for item, worker, labels, right in rows if key in (labels or {}) and key in (right or {})]
+    answers = [Answer(str(item), str(worker), label) for item, worker, label, _ in graded]
+    return aggregation.worker_accuracy(answers, {str(item): right for item, _, _, right in graded})
 
 
 async def _first_in_batch(services: Services, session: AsyncSession, assignment: Assignment) -> bool:
@@ -356,27 +446,57 @@ async def _screen(
     quiz: gold.QuizPlace | None = None,
 ) -> TaskScreen:
     batch = await services.batches.get(assignment.batch_id)
-    loaded = await services.taxonomies.get(batch.taxonomy_id)
-    return replace(_render(loaded, batch, assignment.id, item, node, page, first), quiz=quiz)
+    task = await task_of(batch, services.taxonomies)
+    screen = _render(task, batch, assignment.id, item, assignment.answer or {}, node, page, first)
+    return replace(screen, quiz=quiz)
 
 
 def _render(
-    loaded: LoadedTaxonomy, batch: BatchFacts, assignment_id: int, item: Item, node: int | None, page: int, first: bool
+    task: BatchTask,
+    batch: BatchFacts,
+    assignment_id: int,
+    item: Item,
+    answers: dict[str, str],
+    node: int | None,
+    page: int,
+    first: bool,
 ) -> TaskScreen:
-    tree = loaded.tree
-    root = batch.root_node_id
+    question = task.type.next_question(item.payload, answers, task.context)
+    if question is None:  # every question answered: the answer is being recorded
+        raise AlreadyAnswered()
+    facts = tuple(task.type.card_facts(item.payload, task.context).items())
+    screen = TaskScreen(
+        assignment_id=assignment_id,
+        batch_id=batch.id,
+        batch_name=batch.name,
+        card=Card(item.title, item.description, item.brand, item.price, item.image_url, facts),
+        reward_micros=batch.reward_micros,
+        question=question,
+        question_index=task.questions.index(question),
+        question_count=len(task.questions),
+        answered=task.describe(answers),
+        needs_photo=task.type.needs_photo,
+        instructions=batch.instructions,
+        first_in_batch=first and bool(batch.instructions),
+    )
+    if question.kind != QuestionKind.TREE:
+        if node is not None or page:
+            raise TaskUnavailable()  # a tree's button for a card that asks no tree question
+        return screen
+    return _tree_page(screen, task, node, page)
+
+
+def _tree_page(screen: TaskScreen, task: BatchTask, node: int | None, page: int) -> TaskScreen:
+    """The card at `node`'s children (None: the batch root), on `page`."""
+    tree, root = task.context.tree, task.context.root_id
     here = root if node is None else node
     if here is not None and (here not in tree or not tree.is_within(here, root)):
         raise TaskUnavailable()
     if here is not None and tree.is_leaf(here):
         raise TaskUnavailable()
     listing = tree.page(here, page, PAGE_SIZE)
-    return TaskScreen(
-        assignment_id=assignment_id,
-        batch_id=batch.id,
-        batch_name=batch.name,
-        card=Card(item.title, item.description, item.brand, item.price, item.image_url),
-        reward_micros=batch.reward_micros,
+    return replace(
+        screen,
         breadcrumb=tuple(n.name for n in tree.path(here)) if here is not None else (),
         here=here,
         parent=tree.node(here).parent_id if here is not None else None,
@@ -384,14 +504,5 @@ def _render(
         page=listing.page,
         pages=listing.pages,
         can_go_back=here != root,
-        accept_here=not batch.leaf_only and here is not None and here != root,
-        instructions=batch.instructions,
-        first_in_batch=first and bool(batch.instructions),
+        accept_here=not task.context.leaf_only and here is not None and here != root,
     )
-
-
-def _path_below(tree: Tree, node_id: int, root: int | None) -> str:
-    names = [n.name for n in tree.path(node_id)]
-    if root is not None:
-        names = names[len(tree.path(root)) :]
-    return " › ".join(names)

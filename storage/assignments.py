@@ -160,15 +160,15 @@ async def take_slot(session: AsyncSession, item_id: int, overlap: int) -> None:
     await session.execute(_take_slot, {"item": item_id, "overlap": overlap})
 
 
-async def unseen_gold(session: AsyncSession, batch_id: int, worker_id: int) -> list[tuple[int, int]]:
-    """(item id, gold category) of the batch's gold items this worker has never been shown."""
+async def unseen_gold(session: AsyncSession, batch_id: int, worker_id: int) -> list[tuple[int, dict[str, str]]]:
+    """(item id, gold labels) of the batch's gold items this worker has never been shown."""
     seen = exists().where(Assignment.item_id == Item.id, Assignment.worker_id == worker_id)
     rows = await session.execute(
-        select(Item.id, Item.gold_node_id)
-        .where(Item.batch_id == batch_id, Item.gold_node_id.is_not(None), ~seen)
+        select(Item.id, Item.gold)
+        .where(Item.batch_id == batch_id, Item.is_gold == True, ~seen)  # noqa: E712
         .order_by(Item.id)
     )
-    return [(item_id, node) for item_id, node in rows if node is not None]  # (the query keeps gold items only)
+    return [(item_id, gold) for item_id, gold in rows if gold]  # (the query keeps gold items only)
 
 
 async def take_gold_slots(session: AsyncSession, batch_id: int, quiz_questions: int = 0) -> bool:
@@ -228,6 +228,20 @@ async def lock(session: AsyncSession, assignment_id: int) -> Assignment | None:
     )
 
 
+async def lock_with_payload(session: AsyncSession, assignment_id: int) -> tuple[Assignment, dict] | None:
+    """An assignment, its row locked for the rest of the transaction (PostgreSQL), with its item's payload."""
+    row = (
+        await session.execute(
+            select(Assignment, Item.payload)
+            .join(Item, Item.id == Assignment.item_id)
+            .where(Assignment.id == assignment_id)
+            .with_for_update(of=Assignment)
+            .execution_options(populate_existing=True)
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else None
+
+
 @dataclass(frozen=True)
 class AnsweredTask:
     """An assignment just answered: what paying for it and quality control need to know."""
@@ -252,7 +266,7 @@ _record_answer = (
     .values(
         status=AssignmentStatus.ANSWERED,
         answered_at=bindparam("now"),
-        answer_node_id=bindparam("node"),
+        answer=bindparam("answer", type_=Assignment.answer.type),
         credit_state=bindparam("credit"),
     )
     .returning(
@@ -267,7 +281,17 @@ _count_answer = (
     update(_items)
     .where(_items.c.id == bindparam("item"))
     .values(answers=_items.c.answers + 1)
-    .returning(_items.c.gold_node_id)
+    .returning(_items.c.gold)
+)
+_save_partial = (
+    update(_assignments)
+    .where(
+        _assignments.c.id == bindparam("assignment"),
+        _assignments.c.worker_id == bindparam("worker"),
+        _assignments.c.status == AssignmentStatus.RESERVED,
+    )
+    .values(answer=bindparam("answer", type_=Assignment.answer.type))
+    .returning(_assignments.c.id)
 )
 _set_grade = (
     update(_assignments)
@@ -277,14 +301,20 @@ _set_grade = (
 
 
 async def record_answer(
-    session: AsyncSession, assignment_id: int, worker_id: int, node_id: int, now: datetime, credit_state: str
+    session: AsyncSession,
+    assignment_id: int,
+    worker_id: int,
+    answer: dict[str, str],
+    now: datetime,
+    credit_state: str,
 ) -> AnsweredTask | None:
-    """Mark the worker's reserved assignment answered with `node_id`; None when it is not theirs or not
-    reserved. The UPDATE locks the row, so of two concurrent answers only one finds it still reserved."""
+    """Mark the worker's reserved assignment answered with `answer` (a label per question); None when it
+    is not theirs or not reserved. The UPDATE locks the row, so of two concurrent answers only one finds
+    it still reserved."""
     row = (
         await session.execute(
             _record_answer,
-            {"assignment": assignment_id, "worker": worker_id, "now": now, "node": node_id, "credit": credit_state},
+            {"assignment": assignment_id, "worker": worker_id, "now": now, "answer": answer, "credit": credit_state},
         )
     ).first()
     if row is None:
@@ -294,9 +324,16 @@ async def record_answer(
     )
 
 
-async def count_answer(session: AsyncSession, item_id: int) -> int | None:
-    """One more answer on the item; returns its gold category (None for a regular item)."""
-    return (await session.execute(_count_answer, {"item": item_id})).scalar_one()
+async def save_partial(session: AsyncSession, assignment_id: int, worker_id: int, answer: dict[str, str]) -> bool:
+    """Keep the questions answered so far on a reserved assignment; False when it is no longer the worker's."""
+    saved = await session.execute(_save_partial, {"assignment": assignment_id, "worker": worker_id, "answer": answer})
+    return saved.first() is not None
+
+
+async def count_answer(session: AsyncSession, item_id: int) -> dict[str, str] | None:
+    """One more answer on the item; returns its gold labels (None for a regular item)."""
+    gold: dict[str, str] | None = (await session.execute(_count_answer, {"item": item_id})).scalar_one()
+    return gold
 
 
 async def set_grade(session: AsyncSession, assignment_id: int, correct: bool, distance: int | None) -> None:

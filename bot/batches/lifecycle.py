@@ -6,7 +6,7 @@ import math
 import shlex
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,6 +84,7 @@ class BatchFacts:
     name: str
     requester_id: int
     task_type: str
+    task_config: dict[str, Any]
     taxonomy_id: int
     root_node_id: int | None
     reward_micros: int
@@ -166,6 +167,7 @@ def facts_of(batch: Batch) -> BatchFacts:
         name=batch.name,
         requester_id=batch.requester_id,
         task_type=batch.task_type,
+        task_config=batch.task_config,
         taxonomy_id=batch.taxonomy_id,
         root_node_id=batch.root_node_id,
         reward_micros=batch.reward_micros,

@@ -1,10 +1,14 @@
-"""A batch's results: one aggregated label per product, and every raw answer, as CSV or JSON Lines."""
+"""A batch's results: one aggregated label per product and question, and every raw answer, as CSV or JSON Lines.
+
+A type with one question (categorize, image_match) keeps the classic columns: label_id, label_path,
+confidence, answers, agreement, and answer_id, answer_path in the raw answers. A type with several gives
+each question its columns, named by its key: `color`, `color_confidence`, `color_agreement` (and
+`category_path` beside a category)."""
 
 import asyncio
-import functools
 import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, Select, select
@@ -14,56 +18,41 @@ from bot.aggregation import methods as aggregation
 from bot.aggregation.methods import Answer
 from bot.batches import lifecycle as batches
 from bot.batches.csv_files import csv_text
+from bot.batches.task import BatchTask, task_of
 from bot.quality import rules as quality
+from bot.tasks.base import Question, QuestionKind
 from bot.wiring.services import Services
 from storage.models import Assignment, Batch, Item
 from storage.states import AssignmentStatus, CreditState, WorkerState
-from taxonomy import Tree
 
 
 @dataclass(frozen=True)
-class ResultRow:
-    item_id: str
-    title: str
-    label_id: str
-    label_path: str
-    confidence: str
-    answers: int
-    agreement: str
+class Table:
+    """A file's rows, each a value per column."""
 
-
-@dataclass(frozen=True)
-class RawAnswer:
-    item_id: str
-    worker: str  # a pseudonym: "worker 3" means the same person throughout this batch, and nothing outside it
-    answer_id: str
-    answer_path: str
-    seconds: int
-    gold: str  # "correct", "incorrect" or "" for ordinary items
-    accepted: str  # "no" when quality control rejected the answer (it is left out of the labels)
-    worker_gold_accuracy: str  # the worker's share right on this batch's gold, e.g. "0.90 of 10"
-    worker_status: str  # active, removed or held in this batch
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class BatchResults:
-    labels: list[ResultRow]
-    raw: list[RawAnswer]
+    labels: Table
+    raw: Table
 
 
 async def batch_results(services: Services, batch_id: int, requester_id: int) -> BatchResults:
     """/results: the requester's batch's labels and raw answers (read again at each delivery of the files)."""
     async with services.db.read() as session:
         batch = await batches.owned(session, batch_id, requester_id)
-        tree = (await services.taxonomies.get(batch.taxonomy_id)).tree
-        return BatchResults(*await collect(session, batch.id, tree))
+        task = await task_of(batches.facts_of(batch), services.taxonomies, session)
+        return await collect(session, batch.id, task)
 
 
 READ_SLICE = 1_000
 """Rows fetched per database round trip when reading a batch: other updates run between slices."""
 
 
-async def collect(session: AsyncSession, batch_id: int, tree: Tree) -> tuple[list[ResultRow], list[RawAnswer]]:
+async def collect(session: AsyncSession, batch_id: int, task: BatchTask) -> BatchResults:
     """The batch's labels and raw answers.
 
     On a big batch this is seconds of work (20,000 products with 3 answers each: 14 s in
@@ -71,19 +60,15 @@ async def collect(session: AsyncSession, batch_id: int, tree: Tree) -> tuple[lis
     after the reading runs in a worker thread: meanwhile the event loop goes on serving every other
     user's buttons.
     """
-    batch = batches.facts_of(await session.get_one(Batch, batch_id))
     items = await _read(
-        session,
-        select(Item.id, Item.external_id, Item.title, Item.gold_node_id)
-        .where(Item.batch_id == batch_id)
-        .order_by(Item.id),
+        session, select(Item.id, Item.external_id, Item.title, Item.gold).where(Item.batch_id == batch_id).order_by(Item.id)
     )
     answered = await _read(
         session,
         select(
             Assignment.item_id,
             Assignment.worker_id,
-            Assignment.answer_node_id,
+            Assignment.answer,
             Assignment.created_at,
             Assignment.answered_at,
             Assignment.gold_correct,
@@ -93,7 +78,7 @@ async def collect(session: AsyncSession, batch_id: int, tree: Tree) -> tuple[lis
         .order_by(Assignment.id),
     )
     states = await quality.states(session, batch_id)
-    return await asyncio.to_thread(_tabulate, batch, tree, items, answered, states)
+    return await asyncio.to_thread(_tabulate, task, items, answered, states)
 
 
 async def _read(session: AsyncSession, statement: Select[*tuple[Any, ...]]) -> list[Row[Any]]:
@@ -101,51 +86,78 @@ async def _read(session: AsyncSession, statement: Select[*tuple[Any, ...]]) -> l
     return [row async for rows in result.partitions() for row in rows]
 
 
-def families(tree: Tree, batch: batches.BatchFacts) -> dict[str, str]:
-    """Every category a worker could give in the batch, mapped to its parent: the families of
-    ``aggregation.one_coin``, since a worker who misses a category mostly picks one of its siblings."""
-    return {str(node.id): str(node.parent_id) for node in tree if batches.answerable(tree, batch, node.id)}
-
-
-def _tabulate(
-    batch: batches.BatchFacts, tree: Tree, items: list[Row[Any]], answered: list[Row[Any]], states: dict[int, str]
-) -> tuple[list[ResultRow], list[RawAnswer]]:
-    """Aggregate the accepted answers and lay out both files' rows (pure: runs in a worker thread)."""
+def _tabulate(task: BatchTask, items: list[Row[Any]], answered: list[Row[Any]], states: dict[int, str]) -> BatchResults:
+    """Aggregate the accepted answers, question by question, and lay out both files (pure: runs in a worker thread)."""
+    questions = task.questions
     external = {item.id: item.external_id for item in items}
-    crowd = [
-        Answer(external[a.item_id], str(a.worker_id), str(a.answer_node_id))
-        for a in answered
-        if a.credit_state != CreditState.REJECTED
-    ]
-    gold = {item.external_id: str(item.gold_node_id) for item in items if item.gold_node_id is not None}
-    labels = aggregation.aggregate(crowd, "auto", gold, families(tree, batch)) if crowd else {}
-    votes: dict[str, list[str]] = {}
-    for answer in crowd:
-        votes.setdefault(answer.item, []).append(answer.label)
-    path = functools.cache(functools.partial(_path, tree))
-    rows = [_result(item, labels.get(item.external_id), votes.get(item.external_id, []), path) for item in items]
-    return rows, _raw(answered, external, path, states)
+    accepted = [a for a in answered if a.credit_state != CreditState.REJECTED]
+    rows: list[dict[str, Any]] = [{"item_id": item.external_id, "title": item.title} for item in items]
+    for question in questions:
+        crowd = [
+            Answer(external[a.item_id], str(a.worker_id), a.answer[question.key])
+            for a in accepted
+            if a.answer and question.key in a.answer
+        ]
+        gold = {item.external_id: item.gold[question.key] for item in items if item.gold and question.key in item.gold}
+        space = task.type.label_space(question, task.context)
+        labels = aggregation.aggregate(crowd, "auto", gold, space.families) if crowd else {}
+        votes: dict[str, list[str]] = {}
+        for answer in crowd:
+            votes.setdefault(answer.item, []).append(answer.label)
+        for row in rows:
+            row.update(_label_cells(task, question, len(questions), labels.get(row["item_id"]), votes.get(row["item_id"], [])))
+    if len(questions) > 1:
+        per_item = Counter(external[a.item_id] for a in accepted)
+        for row in rows:
+            row["answers"] = per_item[row["item_id"]]
+    return BatchResults(Table(_label_columns(questions), rows), _raw(task, answered, external, states))
 
 
-def _result(item: Row[Any], label: aggregation.Label | None, votes: list[str], path: Callable[[str], str]) -> ResultRow:
-    """One product's row; ``votes`` are its accepted answers."""
-    if label is None:
-        return ResultRow(item.external_id, item.title, "", "", "", 0, "")
-    agreement = votes.count(label.label) / len(votes) if votes else 0.0
-    return ResultRow(
-        item_id=item.external_id,
-        title=item.title,
-        label_id=label.label,
-        label_path=path(label.label),
-        confidence=f"{label.confidence:.4f}",
-        answers=len(votes),
-        agreement=f"{agreement:.4f}",
-    )
+def _label_columns(questions: tuple[Question, ...]) -> tuple[str, ...]:
+    if len(questions) == 1:
+        return ("item_id", "title", "label_id", "label_path", "confidence", "answers", "agreement")
+    columns = ["item_id", "title"]
+    for question in questions:
+        columns.append(question.key)
+        if question.kind == QuestionKind.TREE:
+            columns.append(f"{question.key}_path")
+        columns += [f"{question.key}_confidence", f"{question.key}_agreement"]
+    return (*columns, "answers")
 
 
-def _raw(
-    answered: list[Row[Any]], external: dict[int, str], path: Callable[[str], str], states: dict[int, str]
-) -> list[RawAnswer]:
+def _label_cells(
+    task: BatchTask, question: Question, questions: int, label: aggregation.Label | None, votes: list[str]
+) -> dict[str, Any]:
+    """One product's cells for one question; ``votes`` are its accepted answers to it."""
+    agreement = votes.count(label.label) / len(votes) if label is not None and votes else 0.0
+    value = label.label if label is not None else ""
+    described = task.type.describe(question, value, task.context) if label is not None else ""
+    confidence = f"{label.confidence:.4f}" if label is not None else ""
+    share = f"{agreement:.4f}" if label is not None else ""
+    if questions == 1:
+        return {
+            "label_id": value,
+            "label_path": described,
+            "confidence": confidence,
+            "answers": len(votes) if label is not None else 0,
+            "agreement": share,
+        }
+    cells = {question.key: value}
+    if question.kind == QuestionKind.TREE:
+        cells[f"{question.key}_path"] = described
+    return {**cells, f"{question.key}_confidence": confidence, f"{question.key}_agreement": share}
+
+
+RAW_TAIL = ("seconds", "gold", "accepted", "worker_gold_accuracy", "worker_status")
+
+
+def _raw(task: BatchTask, answered: list[Row[Any]], external: dict[int, str], states: dict[int, str]) -> Table:
+    """Every answer: the worker as a pseudonym ("worker 3" is the same person throughout this batch, and
+    nobody outside it), its labels, how long it took, its grade on gold, whether quality control accepted
+    it, and the worker's accuracy on this batch's gold and standing in it."""
+    questions = task.questions
+    single = len(questions) == 1
+    label_columns = ("answer_id", "answer_path") if single else tuple(question.key for question in questions)
     pseudonyms: dict[int, str] = {}
     checks: dict[int, list[bool]] = {}
     for assignment in answered:
@@ -153,36 +165,32 @@ def _raw(
             checks.setdefault(assignment.worker_id, []).append(assignment.gold_correct)
     rows = []
     for assignment in answered:
-        worker = pseudonyms.setdefault(assignment.worker_id, f"worker {len(pseudonyms) + 1}")
-        gold = "" if assignment.gold_correct is None else "correct" if assignment.gold_correct else "incorrect"
-        seconds = int((assignment.answered_at - assignment.created_at).total_seconds())
-        node = str(assignment.answer_node_id)
+        labels = assignment.answer or {}
         graded = checks.get(assignment.worker_id, [])
-        accuracy = f"{sum(graded) / len(graded):.2f} of {len(graded)}" if graded else ""
-        rows.append(
-            RawAnswer(
-                item_id=external[assignment.item_id],
-                worker=worker,
-                answer_id=node,
-                answer_path=path(node),
-                seconds=seconds,
-                gold=gold,
-                accepted="no" if assignment.credit_state == CreditState.REJECTED else "yes",
-                worker_gold_accuracy=accuracy,
-                worker_status=states.get(assignment.worker_id, WorkerState.ACTIVE),
-            )
+        row: dict[str, Any] = {
+            "item_id": external[assignment.item_id],
+            "worker": pseudonyms.setdefault(assignment.worker_id, f"worker {len(pseudonyms) + 1}"),
+        }
+        if single:
+            label = labels.get(questions[0].key, "")
+            row["answer_id"] = label
+            row["answer_path"] = task.type.describe(questions[0], label, task.context) if label else ""
+        else:
+            row.update({question.key: labels.get(question.key, "") for question in questions})
+        row.update(
+            seconds=int((assignment.answered_at - assignment.created_at).total_seconds()),
+            gold="" if assignment.gold_correct is None else "correct" if assignment.gold_correct else "incorrect",
+            accepted="no" if assignment.credit_state == CreditState.REJECTED else "yes",
+            worker_gold_accuracy=f"{sum(graded) / len(graded):.2f} of {len(graded)}" if graded else "",
+            worker_status=states.get(assignment.worker_id, WorkerState.ACTIVE),
         )
-    return rows
+        rows.append(row)
+    return Table(("item_id", "worker", *label_columns, *RAW_TAIL), rows)
 
 
-def _path(tree: Tree, node: str) -> str:
-    return tree.path_names(int(node)) if node.isdigit() and int(node) in tree else ""
+def to_csv(table: Table) -> str:
+    return csv_text([table.columns, *([row[name] for name in table.columns] for row in table.rows)])
 
 
-def to_csv(rows: list[ResultRow] | list[RawAnswer], kind: type) -> str:
-    names = [field.name for field in fields(kind)]
-    return csv_text([names, *([getattr(row, name) for name in names] for row in rows)])
-
-
-def to_jsonl(rows: list[ResultRow] | list[RawAnswer]) -> str:
-    return "".join(json.dumps(asdict(row), ensure_ascii=False) + "\n" for row in rows)
+def to_jsonl(table: Table) -> str:
+    return "".join(json.dumps({name: row[name] for name in table.columns}, ensure_ascii=False) + "\n" for row in table.rows)

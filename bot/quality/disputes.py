@@ -9,15 +9,16 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import admin, outbox, users
+from bot.batches.task import BatchTask, task_of
 from bot.errors import DomainError, NotAllowed, TaskUnavailable
 from bot.money import credits
 from bot.outbox import Notice
 from bot.quality import gold
 from bot.quality import rules as quality
+from bot.tasks.base import Described
 from bot.wiring.services import Services
 from storage.models import Assignment, Batch, BatchWorker, GoldDispute, Item
 from storage.states import AssignmentStatus, CreditState, DisputeState, WorkerState
-from taxonomy import Tree
 
 DECISIONS = (DisputeState.CORRECTED, DisputeState.DROPPED, DisputeState.UPHELD)
 
@@ -30,8 +31,8 @@ class Contest:
     requester_id: int
     batch_name: str
     title: str
-    gold: str
-    answered: str
+    gold: Described
+    answered: Described
     already_sent: bool
 
 
@@ -58,8 +59,8 @@ async def contest(services: Services, worker_id: int, assignment_id: int) -> Con
         assignment = await session.get(Assignment, assignment_id)
         if assignment is None or assignment.worker_id != worker_id or assignment.gold_correct is not False:
             raise TaskUnavailable()
-        tree = await _tree(services, session, assignment.batch_id)
-        found = await _contest(session, tree, assignment)
+        task = await _task(services, session, assignment.batch_id)
+        found = await _contest(session, task, assignment)
         for judge_id in sorted({found.requester_id, *services.settings.admin_ids}):
             key = f"dispute:{found.dispute_id}:contest:{judge_id}"
             await outbox.owe(session, key, judge_id, Notice.CONTEST, **asdict(found))
@@ -74,9 +75,9 @@ async def decide(services: Services, dispute_id: int, decider_id: int, status: s
         dispute = await session.scalar(select(GoldDispute).where(GoldDispute.id == dispute_id).with_for_update())
         if dispute is None:
             raise TaskUnavailable()
-        tree = await _tree(services, session, dispute.batch_id)
+        task = await _task(services, session, dispute.batch_id)
         by_admin = decider_id in services.settings.admin_ids
-        decision = await _decide(session, tree, dispute, decider_id, by_admin, status, services.clock.now())
+        decision = await _decide(session, task, dispute, decider_id, by_admin, status, services.clock.now())
         if by_admin:
             await admin.audit(session, decider_id, "gold_dispute", str(dispute_id), status)
         for worker_id in decision.contesters:
@@ -90,15 +91,15 @@ async def decide(services: Services, dispute_id: int, decider_id: int, status: s
         return decision
 
 
-async def _tree(services: Services, session: AsyncSession, batch_id: int) -> Tree:
-    batch = await services.batches.get(batch_id, session)
-    return (await services.taxonomies.get(batch.taxonomy_id, session)).tree
+async def _task(services: Services, session: AsyncSession, batch_id: int) -> BatchTask:
+    return await task_of(await services.batches.get(batch_id, session), services.taxonomies, session)
 
 
-async def _contest(session: AsyncSession, tree: Tree, assignment: Assignment) -> Contest:
+async def _contest(session: AsyncSession, task: BatchTask, assignment: Assignment) -> Contest:
     item = await session.get_one(Item, assignment.item_id)
     batch = await session.get_one(Batch, assignment.batch_id)
-    if item.gold_node_id is None or item.gold_node_id == assignment.answer_node_id:
+    grade = task.grade(assignment.answer or {}, item.gold) if item.gold else None
+    if grade is None or grade.correct:
         raise DomainError("This check was already corrected or dropped.")
     dispute = await session.scalar(select(GoldDispute).where(GoldDispute.assignment_id == assignment.id))
     already = dispute is not None
@@ -108,8 +109,8 @@ async def _contest(session: AsyncSession, tree: Tree, assignment: Assignment) ->
             item_id=item.id,
             batch_id=batch.id,
             worker_id=assignment.worker_id,
-            answer_node_id=assignment.answer_node_id,
-            gold_node_id=item.gold_node_id,
+            answer=assignment.answer,
+            gold=item.gold,
             status=DisputeState.OPEN,
         )
         session.add(dispute)
@@ -119,15 +120,15 @@ async def _contest(session: AsyncSession, tree: Tree, assignment: Assignment) ->
         batch.requester_id,
         batch.name,
         item.title,
-        gold.category_path(tree, dispute.gold_node_id),
-        gold.category_path(tree, dispute.answer_node_id),
+        task.describe(dispute.gold),
+        task.describe(_graded_part(dispute.answer, dispute.gold)),
         already,
     )
 
 
 async def _decide(
     session: AsyncSession,
-    tree: Tree,
+    task: BatchTask,
     dispute: GoldDispute,
     decider_id: int,
     is_admin: bool,
@@ -141,10 +142,12 @@ async def _decide(
         raise DomainError(f"This dispute was already decided: {dispute.status}.")
     item = (await session.scalars(select(Item).where(Item.id == dispute.item_id).with_for_update())).one()
     contesters = await _close_disputes(session, item.id, status, decider_id, now)
-    if status == DisputeState.UPHELD or item.gold_node_id != dispute.gold_node_id:
+    if status == DisputeState.UPHELD or item.gold != dispute.gold:
         return Decision(status, item.title, contesters, 0, ())
-    item.gold_node_id = dispute.answer_node_id if status == DisputeState.CORRECTED else None
-    workers, regraded = await _regrade(session, tree, item)
+    corrected = status == DisputeState.CORRECTED
+    item.gold = {**dispute.gold, **_graded_part(dispute.answer, dispute.gold)} if corrected else None
+    item.is_gold = corrected
+    workers, regraded = await _regrade(session, task, item)
     await session.flush()
     reinstated = []
     for worker_id in sorted(workers):
@@ -169,7 +172,12 @@ async def _close_disputes(
     return tuple(sorted({worker for (worker,) in closed}))
 
 
-async def _regrade(session: AsyncSession, tree: Tree, item: Item) -> tuple[set[int], int]:
+def _graded_part(answer: dict[str, str], gold: dict[str, str]) -> dict[str, str]:
+    """The answer's labels for the questions the gold has: what a correction makes the new gold."""
+    return {key: label for key, label in answer.items() if key in gold}
+
+
+async def _regrade(session: AsyncSession, task: BatchTask, item: Item) -> tuple[set[int], int]:
     """Grade every answer on the item against its new gold (none: no longer graded)."""
     answered = list(
         await session.scalars(
@@ -181,7 +189,7 @@ async def _regrade(session: AsyncSession, tree: Tree, item: Item) -> tuple[set[i
     changed = 0
     for assignment in answered:
         before = assignment.gold_correct
-        gold.grade(tree, assignment, item.gold_node_id)
+        gold.grade(task, assignment, item.gold)
         changed += assignment.gold_correct != before
     return {assignment.worker_id for assignment in answered}, changed
 

@@ -12,6 +12,7 @@ fresh draw, and three draws let a worker at 0.6 accuracy through 71 % of the tim
 A retry is offered only while a perfect next attempt can still reach the mark.
 """
 
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -22,12 +23,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.batches.lifecycle import BatchFacts
+from bot.batches.task import BatchTask
+from bot.tasks.base import Described
 from storage import assignments
 from storage.assignments import AnswerCounts, AnsweredTask, answer_counts
 from storage.models import Assignment, Batch, BatchWorker, Item
 from storage.sql import insert_ignoring_conflicts
 from storage.states import AssignmentStatus, WorkerState
-from taxonomy import Tree
 
 QUIZ_ATTEMPTS = 3  # the first try and two retries
 
@@ -46,7 +48,7 @@ class QuizStep:
     assignment_id: int
     title: str
     correct: bool
-    right: str  # the right category's path
+    right: Described  # the gold answer
     answered: int  # quiz answers so far in this attempt
     correct_so_far: int
     size: int
@@ -101,7 +103,7 @@ async def _serve_gold(
     session: AsyncSession,
     batch_id: int,
     worker_id: int,
-    gold: list[tuple[int, int]],
+    gold: list[tuple[int, dict[str, str]]],
     now: datetime,
     ttl: timedelta,
     draw: Random,
@@ -110,25 +112,28 @@ async def _serve_gold(
 ) -> Claimed:
     """Reserve, of the unseen `gold`, the item whose right answer the worker gave least (the caller paid for it)."""
     given = await _answers_given(session, batch_id, worker_id)
-    fewest = min(given[node] for _, node in gold)
-    item_id = draw.choice([item for item, node in gold if given[node] == fewest])
+    fewest = min(given[_key(labels)] for _, labels in gold)
+    item_id = draw.choice([item for item, labels in gold if given[_key(labels)] == fewest])
     item = await session.get_one(Item, item_id)
     assignment = await assignments.reserve(session, item, worker_id, now, ttl, reward, quiz_attempt, is_gold=True)
     return Claimed(assignment, item)
 
 
-async def _answers_given(session: AsyncSession, batch_id: int, worker_id: int) -> Counter[int | None]:
-    """How often the worker gave each category in this batch."""
-    rows = await session.execute(
-        select(Assignment.answer_node_id, func.count())
-        .where(
+async def _answers_given(session: AsyncSession, batch_id: int, worker_id: int) -> Counter[str]:
+    """How often the worker gave each answer in this batch."""
+    rows = await session.scalars(
+        select(Assignment.answer).where(
             Assignment.worker_id == worker_id,
             Assignment.batch_id == batch_id,
             Assignment.status == AssignmentStatus.ANSWERED,
         )
-        .group_by(Assignment.answer_node_id)
     )
-    return Counter(dict(rows.all()))
+    return Counter(_key(labels or {}) for labels in rows)
+
+
+def _key(labels: dict[str, str]) -> str:
+    """Labels as one comparable value (JSON columns cannot be grouped by on PostgreSQL)."""
+    return json.dumps(labels, sort_keys=True)
 
 
 async def _start_attempt(session: AsyncSession, batch_id: int, worker_id: int, attempt: int) -> None:
@@ -144,7 +149,7 @@ async def _start_attempt(session: AsyncSession, batch_id: int, worker_id: int, a
 
 
 async def after_quiz_answer(
-    session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: AnsweredTask, attempt: int, now: datetime
+    session: AsyncSession, task: BatchTask, batch: BatchFacts, assignment: AnsweredTask, attempt: int, now: datetime
 ) -> QuizStep:
     """After a graded quiz answer (already written) of quiz `attempt`: once the attempt is complete, pass or fail
     the worker."""
@@ -160,15 +165,13 @@ async def after_quiz_answer(
             )
             .execution_options(synchronize_session=False)
         )
-    title, gold = (
-        await session.execute(select(Item.title, Item.gold_node_id).where(Item.id == assignment.item_id))
-    ).one()
+    title, gold = (await session.execute(select(Item.title, Item.gold).where(Item.id == assignment.item_id))).one()
     return QuizStep(
         batch_name=batch.name,
         assignment_id=assignment.id,
         title=title,
         correct=bool(assignment.gold_correct),
-        right=category_path(tree, gold),
+        right=task.describe(gold or {}),
         answered=outcome.score.gold,
         correct_so_far=outcome.score.gold_correct,
         size=batch.qualification,
@@ -220,18 +223,11 @@ def needed_to_pass(pass_score: float, size: int) -> int:
     return math.ceil(pass_score * size - 1e-9)
 
 
-def grade(tree: Tree, assignment: Assignment, gold: int | None) -> None:
-    """Mark the answer right or wrong against `gold`, with its distance in the tree; no gold: not graded."""
-    answer = assignment.answer_node_id
-    if gold is None or answer is None:
-        assignment.gold_correct, assignment.gold_distance = None, None
-        return
-    assignment.gold_correct, assignment.gold_distance = judge(tree, answer, gold)
-
-
-def judge(tree: Tree, answer: int, gold: int) -> tuple[bool, int | None]:
-    """Whether `answer` is the `gold` category, and how far apart the two are in the tree."""
-    return answer == gold, tree.distance(answer, gold) if gold in tree else None
+def grade(task: BatchTask, assignment: Assignment, gold: dict[str, str] | None) -> None:
+    """Mark the answer right or wrong against `gold`, with its distance in a tree; no gold: not graded."""
+    grade = task.grade(assignment.answer or {}, gold) if gold else None
+    assignment.gold_correct = grade.correct if grade else None
+    assignment.gold_distance = grade.distance if grade else None
 
 
 @dataclass(frozen=True)
@@ -251,8 +247,3 @@ async def quiz_progress(session: AsyncSession, assignment: Assignment) -> QuizPl
     batch = await session.get_one(Batch, assignment.batch_id)
     outcome = await quiz_outcome(session, batch, assignment.worker_id, assignment.quiz_attempt)
     return QuizPlace(outcome.score.gold + 1, batch.qualification, outcome.needed, assignment.quiz_attempt > 1)
-
-
-def category_path(tree: Tree, node: int | None) -> str:
-    """ "A › B › C" for messages; "?" for a category the taxonomy no longer has."""
-    return tree.path_names(node, " › ") if node is not None and node in tree else "?"

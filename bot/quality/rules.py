@@ -1,6 +1,7 @@
 """Quality control: the rules that stop a worker in a batch, checked after every answer (the quiz
 that lets them in is graded in bot.quality.gold)."""
 
+import json
 import statistics
 import time
 from dataclasses import dataclass
@@ -12,14 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import users
 from bot.batches.lifecycle import BatchFacts
+from bot.batches.task import BatchTask
 from bot.money import credits
 from bot.quality import gold
 from bot.quality.levels import wilson_upper_bound
+from bot.tasks.base import Described
 from storage.assignments import AnswerCounts, AnsweredTask, answer_counts
 from storage.models import Assignment, Batch, BatchWorker, Item, User
 from storage.sql import upsert_adding
 from storage.states import AssignmentStatus, CreditState, WorkerState
-from taxonomy import Tree
 
 SPEED_WINDOW, SPEED_STRIKES = 10, 3  # 3 of the last 10 answers too fast
 SAME_ANSWER_RUN = 10  # where the crowd disagrees on at least half of them
@@ -35,7 +37,7 @@ _FLOORS: WeakKeyDictionary[object, dict[int, tuple[float | None, float]]] = Weak
 _assignments = Assignment.__table__
 _count_in_batch = upsert_adding(BatchWorker.__table__, ("batch_id", "worker_id"), "answers")
 _recent_answers = (
-    select(_assignments.c.item_id, _assignments.c.answer_node_id, _assignments.c.created_at, _assignments.c.answered_at)
+    select(_assignments.c.item_id, _assignments.c.answer, _assignments.c.created_at, _assignments.c.answered_at)
     .where(
         _assignments.c.batch_id == bindparam("batch"),
         _assignments.c.worker_id == bindparam("worker"),
@@ -50,8 +52,8 @@ _recent_answers = (
 class Miss:
     assignment_id: int
     title: str
-    answered: str
-    right: str
+    answered: Described
+    right: Described
 
 
 @dataclass(frozen=True)
@@ -76,17 +78,17 @@ class Hold:
 
 
 async def after_answer(
-    session: AsyncSession, tree: Tree, batch: BatchFacts, assignment: AnsweredTask, now: datetime
+    session: AsyncSession, task: BatchTask, batch: BatchFacts, assignment: AnsweredTask, now: datetime
 ) -> Removal | Hold | gold.QuizStep | None:
     """Grade a quiz answer, or count the answer for the worker's share of the batch and apply the
     gold rule (after a check) or the speed and pattern rules (after work)."""
     if assignment.quiz_attempt is not None:
-        return await gold.after_quiz_answer(session, tree, batch, assignment, assignment.quiz_attempt, now)
+        return await gold.after_quiz_answer(session, task, batch, assignment, assignment.quiz_attempt, now)
     # Checks do not count towards the cap, but the row must exist for a removal to be recorded.
     counted = {"batch_id": batch.id, "worker_id": assignment.worker_id, "answers": 0 if assignment.is_gold else 1}
     await session.execute(_count_in_batch(session), counted)
     if assignment.is_gold:
-        return await _gold_rule(session, tree, batch, assignment.worker_id, now)
+        return await _gold_rule(session, task, batch, assignment.worker_id, now)
     return await _behaviour_rules(session, batch, assignment, now)
 
 
@@ -148,7 +150,7 @@ async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_
 
 
 async def _gold_rule(
-    session: AsyncSession, tree: Tree, batch: BatchFacts, worker_id: int, now: datetime
+    session: AsyncSession, task: BatchTask, batch: BatchFacts, worker_id: int, now: datetime
 ) -> Removal | None:
     failure = await gold_failure(session, batch, worker_id)
     if failure is None:
@@ -158,7 +160,7 @@ async def _gold_rule(
     await _set_state(session, batch.id, worker_id, WorkerState.REMOVED, reason, now)
     last_good = await session.scalar(select(func.max(Assignment.id)).where(*mine, Assignment.gold_correct == True))  # noqa: E712
     rejected = await _reject_pending(session, batch.id, worker_id, since_id=last_good or 0)
-    return Removal(batch.name, bound, batch.min_accuracy, await _misses(session, tree, *mine), rejected)
+    return Removal(batch.name, bound, batch.min_accuracy, await _misses(session, task, *mine), rejected)
 
 
 async def _reject_pending(session: AsyncSession, batch_id: int, worker_id: int, since_id: int = 0) -> int:
@@ -181,15 +183,15 @@ def proven_below(counts: AnswerCounts, min_gold: int, min_accuracy: float) -> bo
     return counts.gold >= min_gold and wilson_upper_bound(counts.gold_correct, counts.gold) < min_accuracy
 
 
-async def _misses(session: AsyncSession, tree: Tree, *mine: ColumnElement[bool]) -> tuple[Miss, ...]:
+async def _misses(session: AsyncSession, task: BatchTask, *mine: ColumnElement[bool]) -> tuple[Miss, ...]:
     rows = await session.execute(
-        select(Assignment.id, Item.title, Assignment.answer_node_id, Item.gold_node_id)
+        select(Assignment.id, Item.title, Assignment.answer, Item.gold)
         .join(Item, Item.id == Assignment.item_id)
         .where(*mine, Assignment.gold_correct == False)  # noqa: E712
         .order_by(Assignment.id)
     )
     return tuple(
-        Miss(assignment_id, title, gold.category_path(tree, answered), gold.category_path(tree, right))
+        Miss(assignment_id, title, task.describe(answered or {}), task.describe(right or {}))
         for assignment_id, title, answered, right in rows
     )
 
@@ -208,26 +210,25 @@ async def _behaviour_rules(
         reason = f"{SPEED_STRIKES} of their last {SPEED_WINDOW} answers took under {limit:.1f} s"
         return await _hold(session, batch, assignment.worker_id, reason, now)
     run = recent[:SAME_ANSWER_RUN]
-    constant = len(run) == SAME_ANSWER_RUN and len({node for _, node, _, _ in run}) == 1
+    constant = len(run) == SAME_ANSWER_RUN and len({json.dumps(labels, sort_keys=True) for _, labels, _, _ in run}) == 1
     if constant and await _disagreeing(session, [item for item, _, _, _ in run], assignment.worker_id, run[0][1]):
         reason = f"the same answer for {SAME_ANSWER_RUN} products in a row"
         return await _hold(session, batch, assignment.worker_id, reason, now)
     return None
 
 
-async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, answer: int) -> bool:
+async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, answer: dict[str, str]) -> bool:
     """Whether other workers answered something else on at least half of these items."""
-    count = (
-        await session.execute(
-            select(func.count(func.distinct(Assignment.item_id))).where(
-                Assignment.item_id.in_(items),
-                Assignment.worker_id != worker_id,
-                Assignment.status == AssignmentStatus.ANSWERED,
-                Assignment.answer_node_id != answer,
-            )
+    others = await session.execute(
+        select(Assignment.item_id, Assignment.answer).where(
+            Assignment.item_id.in_(items),
+            Assignment.worker_id != worker_id,
+            Assignment.status == AssignmentStatus.ANSWERED,
         )
-    ).scalar_one()
-    return count >= len(items) // 2
+    )
+    # Compared here: JSON has no equality in PostgreSQL.
+    differing = {item for item, labels in others if labels != answer}
+    return len(differing) >= len(items) // 2
 
 
 async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason: str, now: datetime) -> Hold:

@@ -34,6 +34,11 @@ class Question:
     prompt: str = ""
 
 
+# Labels as a person reads them, in the type's order of questions: (the question's key, or a requester's
+# own wording of it; the label described). Plain strings, so they travel in an outbox message's parameters.
+Described = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True)
 class TaskContext:
     """What a type needs besides the item: the batch's type settings and its taxonomy."""
