@@ -1,11 +1,13 @@
 """Every task type by its name: adding a type is its module and a line here."""
 
 from bot.errors import InvalidInput
-from bot.tasks import categorize
+from bot.tasks import categorize, image_match, validate
 from bot.tasks.base import TaskType
 
 TYPES: dict[str, TaskType] = {
     categorize.TYPE.name: categorize.TYPE,
+    validate.TYPE.name: validate.TYPE,
+    image_match.TYPE.name: image_match.TYPE,
 }
 
 
