@@ -7,23 +7,16 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from bot.errors import InvalidInput
-from taxonomy import Tree
+from bot.tasks import registry
+from bot.tasks.base import TaskContext, TaskType
+from bot.tasks.reading import quoted
 
-COLUMNS = (
-    "item_id",
-    "title",
-    "description",
-    "brand",
-    "price",
-    "image_url",
-    "gold_category",
-    "proposed_category",
-    "gold_answer",
-)
+# The product card, the same for every type; a type reads its own columns besides (TaskType.columns).
+COLUMNS = ("item_id", "title", "description", "brand", "price", "image_url")
 REQUIRED = ("item_id", "title")
 LIMITS = {"item_id": 256, "title": 1000, "description": 5000, "brand": 256, "price": 64, "image_url": 2000}
 # A cell a spreadsheet would execute when the results are opened again.
@@ -32,7 +25,6 @@ FORMULA = re.compile(r"[=@\t\r]|[+-][^\d\s.,]")
 # half of a UTF-16 pair (a JSON "\ud800"), and other control characters (tab and line breaks aside)
 # have no place in a product. Such a row is refused like any other bad row.
 NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-QUOTED_LIMIT = 60  # a value quoted in a problem: enough to find it in the file, short enough for many problems
 T = TypeVar("T")
 
 
@@ -77,7 +69,7 @@ def _csv_rows(text: str) -> Iterator[Row]:
     if missing:
         raise InvalidInput(
             f"The header row lacks the required column(s) {', '.join(missing)}. "
-            f"Columns: {', '.join(COLUMNS)} (item_id and title are required)."
+            f"Columns: {', '.join(COLUMNS)} and the task type's own (item_id and title are required)."
         )
     reader.fieldnames = header
     while True:
@@ -142,7 +134,7 @@ def _object_row(where: str, record: object) -> Row:
     for key, value in record.items():
         if isinstance(value, (dict, list)):
             raise InvalidInput(
-                f"{where.capitalize()}: {_quoted(str(key))} must be a single value, not a list or object."
+                f"{where.capitalize()}: {quoted(str(key))} must be a single value, not a list or object."
             )
         values[str(key).strip()] = _text(value)
     return Row(where, values)
@@ -156,22 +148,25 @@ class ItemDraft:
     brand: str
     price: str
     image_url: str
-    gold_node_id: int | None
-    proposed_node_id: int | None
-    gold_answer: str | None
+    payload: dict[str, Any]
+    gold: dict[str, str] | None
 
 
-def validate_rows(rows: list[Row], leaf_only: bool, tree: Tree, root_id: int | None) -> list[ItemDraft]:
-    """Every row checked; any problem rejects the whole file, naming each bad row."""
+def validate_rows(rows: list[Row], task_type: TaskType, context: TaskContext) -> list[ItemDraft]:
+    """Every row checked, the card here and the rest by its type; any problem rejects the whole file,
+    naming each bad row."""
     problems: list[str] = []
     drafts: list[ItemDraft] = []
     first_seen: dict[str, str] = {}
+    own = task_type.columns(context)
     for row in rows:
-        row_problems = _row_problems(row, leaf_only, tree, root_id, first_seen)
+        row_problems = _row_problems(row, own, task_type.name, first_seen)
+        reading = task_type.read_row(row.values, context)
+        row_problems += reading.problems
         if row_problems:
             problems.append(f"{row.where.capitalize()}: " + "; ".join(row_problems))
         elif not problems:
-            drafts.append(_draft(row.values, tree))
+            drafts.append(_draft(row.values, reading.payload, reading.gold))
     if problems:
         raise InvalidInput(
             f"The file was rejected: {len(problems)} row(s) have problems. Nothing was stored.", problems
@@ -179,7 +174,7 @@ def validate_rows(rows: list[Row], leaf_only: bool, tree: Tree, root_id: int | N
     return drafts
 
 
-def _row_problems(row: Row, leaf_only: bool, tree: Tree, root_id: int | None, first_seen: dict[str, str]) -> list[str]:
+def _row_problems(row: Row, own: tuple[str, ...], type_name: str, first_seen: dict[str, str]) -> list[str]:
     values = row.values
     found = []
     for column in REQUIRED:
@@ -187,13 +182,13 @@ def _row_problems(row: Row, leaf_only: bool, tree: Tree, root_id: int | None, fi
             found.append(f"{column} is empty")
     item_id = values.get("item_id", "")
     if item_id in first_seen:
-        found.append(f"item_id {_quoted(item_id)} repeats {first_seen[item_id]}")
+        found.append(f"item_id {quoted(item_id)} repeats {first_seen[item_id]}")
     elif item_id:
         first_seen[item_id] = row.where
     for column, limit in LIMITS.items():
         if len(values.get(column, "")) > limit:
             found.append(f"{column} is longer than {limit} characters")
-    for column in COLUMNS:
+    for column in (*COLUMNS, *own):
         if FORMULA.match(values.get(column, "")):
             found.append(f"{column} starts with {values[column][0]!r}, which spreadsheets run as a formula")
         odd = NOT_TEXT.search(values.get(column, ""))
@@ -202,25 +197,16 @@ def _row_problems(row: Row, leaf_only: bool, tree: Tree, root_id: int | None, fi
             found.append(f"{column} contains {what} (U+{ord(odd[0]):04X})")
     url = values.get("image_url", "")
     if url and not _is_web_url(url):
-        found.append(f"image_url {_quoted(url)} is not an http(s) address")
-    for column in ("gold_category", "proposed_category"):
-        reference = values.get(column, "")
-        if reference:
-            node = tree.find(reference)
-            if node is None:
-                found.append(f"{column} {_quoted(reference)} is not a category of the taxonomy")
-            elif not tree.is_within(node.id, root_id) or node.id == root_id:
-                found.append(f"{column} {_quoted(reference)} is outside the batch's root category")
-            elif column == "gold_category" and leaf_only and not tree.is_leaf(node.id):
-                found.append(
-                    f"gold_category {_quoted(reference)} has subcategories, but this batch accepts leaves only"
-                )
+        found.append(f"image_url {quoted(url)} is not an http(s) address")
+    for column in sorted(_foreign(values, own)):
+        found.append(f"{column} is not read by type {type_name}; its columns: {', '.join(own) or 'none'}")
     return found
 
 
-def _quoted(value: str) -> str:
-    """A value from the file as a problem quotes it: a long one cut, so that many problems fit in a message."""
-    return repr(value if len(value) <= QUOTED_LIMIT else value[: QUOTED_LIMIT - 1] + "…")
+def _foreign(values: dict[str, str], own: tuple[str, ...]) -> set[str]:
+    """Filled columns another type reads but this one does not: gold that would silently not be gold."""
+    theirs = {"proposed_category", "gold_answer", "gold_category"} | {c for c in values if c.startswith("gold_")}
+    return {column for column in theirs - set(own) if values.get(column)}
 
 
 def _is_web_url(url: str) -> bool:
@@ -228,16 +214,7 @@ def _is_web_url(url: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.netloc) and " " not in url
 
 
-def _draft(values: dict[str, str], tree: Tree) -> ItemDraft:
-    def node_id(column: str) -> int | None:
-        reference = values.get(column, "")
-        if not reference:
-            return None
-        node = tree.find(reference)
-        if node is None:  # _row_problems refused the row
-            raise ValueError(f"{column} {reference!r} is not a category")
-        return node.id
-
+def _draft(values: dict[str, str], payload: dict[str, Any], gold: dict[str, str] | None) -> ItemDraft:
     return ItemDraft(
         external_id=values["item_id"],
         title=values["title"],
@@ -245,7 +222,6 @@ def _draft(values: dict[str, str], tree: Tree) -> ItemDraft:
         brand=values.get("brand", ""),
         price=values.get("price", ""),
         image_url=values.get("image_url", ""),
-        gold_node_id=node_id("gold_category"),
-        proposed_node_id=node_id("proposed_category"),
-        gold_answer=values.get("gold_answer") or None,
+        payload=payload,
+        gold=gold,
     )
