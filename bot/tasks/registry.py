@@ -1,11 +1,13 @@
 """Every task type by its name: adding a type is its module and a line here."""
 
 from bot.errors import InvalidInput
-from bot.tasks import categorize
+from bot.tasks import attributes, categorize, image_quality
 from bot.tasks.base import TaskType
 
 TYPES: dict[str, TaskType] = {
     categorize.TYPE.name: categorize.TYPE,
+    attributes.TYPE.name: attributes.TYPE,
+    image_quality.TYPE.name: image_quality.TYPE,
 }
 
 
