@@ -1,13 +1,15 @@
 """Every task type by its name: adding a type is its module and a line here."""
 
 from bot.errors import InvalidInput
-from bot.tasks import categorize, image_match, validate
+from bot.tasks import attributes, categorize, image_match, image_quality, validate
 from bot.tasks.base import TaskType
 
 TYPES: dict[str, TaskType] = {
     categorize.TYPE.name: categorize.TYPE,
     validate.TYPE.name: validate.TYPE,
+    attributes.TYPE.name: attributes.TYPE,
     image_match.TYPE.name: image_match.TYPE,
+    image_quality.TYPE.name: image_quality.TYPE,
 }
 
 

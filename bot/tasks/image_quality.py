@@ -1,0 +1,141 @@
+"""image_quality: the product's photo, with yes/no questions answered one tap each.
+
+`questions=blurry,person,logo:Is there a logo?` chooses them: built-in keys, which the text layer words,
+or the requester's own `key:Question text?` (no commas in the text); without it, blurry, person and
+white_background. Every question offers yes, no and "photo does not load" (no_image), and that last one
+answers the whole item. Gold is the file's `gold_<key>` column per question."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.errors import InvalidInput
+from bot.tasks import choices
+from bot.tasks.base import Grade, LabelSpace, Question, QuestionKind, RowReading, TaskContext
+from bot.tasks.reading import NO, YES, quoted, typed_label, yes_no
+from taxonomy import Tree
+
+SETTING = "questions"
+BUILT_IN = (
+    "blurry",
+    "person",
+    "white_background",
+    "watermark",
+    "text_overlay",
+    "cropped",
+    "multiple_products",
+    "dark",
+)
+DEFAULT = ("blurry", "person", "white_background")
+NO_IMAGE = "no_image"
+OPTIONS = (YES, NO, NO_IMAGE)
+MAX_QUESTIONS = 10
+PROMPT_LIMIT = 200
+NO_PHOTO = "image_url is empty: image_quality needs a photo"
+
+
+class ImageQuality:
+    name = "image_quality"
+    settings: tuple[str, ...] = (SETTING,)
+    needs_photo = True
+
+    def columns(self, context: TaskContext) -> tuple[str, ...]:
+        return tuple(choices.gold_column(question.key) for question in self.questions(context))
+
+    def configure(self, settings: Mapping[str, str], tree: Tree) -> dict[str, Any]:
+        parts = [part.strip() for part in settings.get(SETTING, "").split(",") if part.strip()]
+        if not parts:  # an empty `questions=` too: nothing chosen is the default
+            return {"questions": [{"key": key, "prompt": ""} for key in DEFAULT]}
+        problems: list[str] = []
+        if len(parts) > MAX_QUESTIONS:
+            problems.append(f"questions: at most {MAX_QUESTIONS} questions, not {len(parts)}")
+        questions: list[dict[str, str]] = []
+        keys: set[str] = set()
+        for part in parts:
+            question, found = _read_question(part)
+            problems += found
+            if question["key"] in keys:
+                problems.append(f"questions: the key {quoted(question['key'])} is given more than once")
+            keys.add(question["key"])
+            questions.append(question)
+        if problems:
+            raise InvalidInput(choices.SETTINGS_SUMMARY, problems)
+        return {"questions": questions}
+
+    def read_row(self, values: Mapping[str, str], context: TaskContext) -> RowReading:
+        problems = [] if values.get("image_url", "") else [NO_PHOTO]
+        gold: dict[str, str] = {}
+        for question in self.questions(context):
+            column = choices.gold_column(question.key)
+            value = values.get(column, "")
+            if not value:
+                continue
+            label = _gold_label(value)
+            if label is None:
+                problems.append(f"{column} {quoted(value)} is not {YES}, {NO} or {NO_IMAGE}")
+            else:
+                gold[question.key] = label
+        if NO_IMAGE in gold.values() and set(gold.values()) != {NO_IMAGE}:
+            problems.append(
+                f"{NO_IMAGE} is mixed with {YES}/{NO} in the gold columns: a photo that does not load"
+                " answers the whole item, so give no_image alone"
+            )
+        if problems:
+            return RowReading(problems=tuple(problems))
+        if NO_IMAGE in gold.values():
+            # The worker who sees no photo says so at the first question, and that ends the item.
+            return RowReading(gold={self.questions(context)[0].key: NO_IMAGE})
+        return RowReading(gold=gold or None)
+
+    def questions(self, context: TaskContext) -> tuple[Question, ...]:
+        return tuple(
+            Question(question["key"], QuestionKind.CHOICE, OPTIONS, question["prompt"])
+            for question in context.config["questions"]
+        )
+
+    def next_question(
+        self, payload: Mapping[str, Any], answers: Mapping[str, str], context: TaskContext
+    ) -> Question | None:
+        if NO_IMAGE in answers.values():
+            return None  # one "photo does not load" answers the item: the other questions need the photo
+        return next((question for question in self.questions(context) if question.key not in answers), None)
+
+    def accept(self, question: Question, value: str, context: TaskContext) -> str | None:
+        return choices.chosen(question, value)
+
+    def grade(self, question: Question, label: str, gold: str, context: TaskContext) -> Grade:
+        return Grade(label == gold)
+
+    def label_space(self, question: Question, context: TaskContext) -> LabelSpace:
+        return LabelSpace(len(OPTIONS))
+
+    def describe(self, question: Question, label: str, context: TaskContext) -> str:
+        return label
+
+    def card_facts(self, payload: Mapping[str, Any], context: TaskContext) -> Mapping[str, str]:
+        return {}
+
+
+def _read_question(part: str) -> tuple[dict[str, str], list[str]]:
+    """One built-in key or `key:Question text?` of the setting, and what is wrong with it."""
+    key, colon, prompt = (text.strip() for text in part.partition(":"))
+    if not colon:
+        if key in BUILT_IN:
+            return {"key": key, "prompt": ""}, []
+        return {"key": key, "prompt": ""}, [
+            f"questions: {quoted(key)} is not a built-in question ({', '.join(BUILT_IN)});"
+            f" write your own as key:Question text?"
+        ]
+    problem = choices.key_problem(SETTING, key)
+    problems = [problem] if problem else []
+    if not prompt:
+        problems.append(f"questions: {quoted(key)} has no question; write {key}:Question text?")
+    elif len(prompt) > PROMPT_LIMIT:
+        problems.append(f"questions: the question of {quoted(key)} is longer than {PROMPT_LIMIT} characters")
+    return {"key": key, "prompt": prompt}, problems
+
+
+def _gold_label(value: str) -> str | None:
+    return NO_IMAGE if typed_label(value) == NO_IMAGE else yes_no(value)
+
+
+TYPE = ImageQuality()
