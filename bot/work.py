@@ -82,6 +82,7 @@ class TaskScreen:
 @dataclass(frozen=True)
 class SearchScreen:
     assignment_id: int
+    question_index: int
     query: str
     matches: tuple[Choice, ...]
     leaf_only: bool
@@ -235,7 +236,7 @@ async def typed(services: Services, worker_id: int, text: str) -> Typed:
     if question.kind == QuestionKind.TEXT:
         return await answer(services, worker_id, assignment.id, task.questions.index(question), text)
     if question.kind == QuestionKind.TREE:
-        return _search(task, assignment.id, text)
+        return _search(task, assignment.id, task.questions.index(question), text)
     return ButtonsOnly(assignment.id)
 
 
@@ -272,7 +273,7 @@ async def stop(services: Services, worker_id: int, assignment_id: int) -> None:
         await assignments.give_back(session, assignment, AssignmentStatus.RELEASED)
 
 
-def _search(task: BatchTask, assignment_id: int, query: str) -> SearchScreen:
+def _search(task: BatchTask, assignment_id: int, question_index: int, query: str) -> SearchScreen:
     """Categories under the batch root matching typed words."""
     context = task.context
     found = task.taxonomy.index.search(query, under=context.root_id, limit=SEARCH_RESULTS + 1)
@@ -281,7 +282,7 @@ def _search(task: BatchTask, assignment_id: int, query: str) -> SearchScreen:
         for node in found
         if node.id != context.root_id
     )[:SEARCH_RESULTS]
-    return SearchScreen(assignment_id, query, matches, context.leaf_only)
+    return SearchScreen(assignment_id, question_index, query, matches, context.leaf_only)
 
 
 async def preview(services: Services, batch_id: int) -> TaskScreen:

@@ -1,7 +1,8 @@
 """The compact codec for inline-button data (Telegram allows 64 bytes).
 
 Buttons carry only ids; the server re-checks every one of them, so forged data buys nothing.
-  b:<assignment>:<node or ->:<page>   browse a node's children   p:<assignment>:<node>  pick a category
+  b:<assignment>:<node or ->:<page>   browse a node's children
+  p:<assignment>:<question>:<value>   answer the card's question (value: a category's id, or an option's place)
   s:<assignment>  skip   x:<assignment>  stop   w  start working
   m:<kind>  choose a payout method   a:<payout> / r:<payout>  approve / reject   e:<year>  statement
   d:<batch>:<r|o|a>:<value>  fill in a draft's reward, overlap or adaptive overlap (value: its most)
@@ -26,7 +27,8 @@ class Browse:
 @dataclass(frozen=True)
 class Pick:
     assignment_id: int
-    node: int
+    question: int  # the question's place among its type's questions, so a late press is known for one
+    value: int  # a category's id, or the chosen option's place
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ Action = (
 _NUMBER = r"(0|[1-9][0-9]{0,18})"
 _PATTERNS = {
     "b": re.compile(rf"b:{_NUMBER}:(-|{_NUMBER}):{_NUMBER}"),
-    "p": re.compile(rf"p:{_NUMBER}:{_NUMBER}"),
+    "p": re.compile(rf"p:{_NUMBER}:{_NUMBER}:{_NUMBER}"),
     "s": re.compile(rf"s:{_NUMBER}"),
     "x": re.compile(rf"x:{_NUMBER}"),
     "w": re.compile("w"),
@@ -144,8 +146,8 @@ def encode(action: Action) -> str:
     match action:
         case Browse(assignment_id, node, page):
             data = f"b:{assignment_id}:{'-' if node is None else node}:{page}"
-        case Pick(assignment_id, node):
-            data = f"p:{assignment_id}:{node}"
+        case Pick(assignment_id, question, value):
+            data = f"p:{assignment_id}:{question}:{value}"
         case Skip(assignment_id):
             data = f"s:{assignment_id}"
         case Stop(assignment_id):
@@ -199,7 +201,7 @@ def decode(data: str | None) -> Action | None:
         node = match.group(3)
         return Browse(int(match.group(1)), None if node is None else int(node), int(match.group(4)))
     if data[0] == "p":
-        return Pick(int(match.group(1)), int(match.group(2)))
+        return Pick(int(match.group(1)), int(match.group(2)), int(match.group(3)))
     number = int(match.group(1))
     match data[0]:
         case "s":

@@ -30,6 +30,9 @@ async def send_task(bot: Bot, chat_id: int, screen: TaskScreen, currency: str) -
             )
         except BadRequest as error:
             log.warning("photo %s not shown (%s); sending a text card", screen.card.image_url, error.message)
+            # Where the photo is the task, the worker gets its address, and answers "does not load" if it does not.
+            body = texts.task(screen, currency, texts.TEXT_LIMIT, photo_link=screen.needs_photo)
+            return await bot.send_message(chat_id, body, reply_markup=markup)
     return await bot.send_message(chat_id, texts.task(screen, currency, texts.TEXT_LIMIT), reply_markup=markup)
 
 

@@ -5,6 +5,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.batches.lifecycle import ADAPTIVE_OVERLAP
 from bot.money.amounts import format_money
 from bot.money.payout_methods import KINDS
+from bot.tasks.base import QuestionKind
 from bot.work import SearchScreen, TaskScreen
 from handlers import callbacks, texts
 from handlers.callbacks import (
@@ -34,10 +35,34 @@ def start_working() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[_button(texts.START_BUTTON, StartWork())]])
 
 
+CHOICES_PER_ROW = 3  # option buttons side by side: short labels stay readable on a phone
+
+
 def task(screen: TaskScreen) -> InlineKeyboardMarkup:
+    """The card's buttons: answers to its open question (options, or a page of categories; none for a
+    typed one), then skip, stop and the rules."""
     aid = screen.assignment_id
+    if screen.question.kind == QuestionKind.TREE:
+        rows = _tree_rows(screen)
+    else:
+        options = [
+            _button(texts.button_label(texts.label_text(option)), Pick(aid, screen.question_index, place))
+            for place, option in enumerate(screen.question.options)
+        ]
+        rows = [options[start : start + CHOICES_PER_ROW] for start in range(0, len(options), CHOICES_PER_ROW)]
+    navigation = [_button(texts.BUTTON_SKIP, Skip(aid)), _button(texts.BUTTON_STOP, Stop(aid))]
+    if screen.can_go_back:
+        navigation.insert(0, _button(texts.BUTTON_BACK, Browse(aid, screen.parent, 0)))
+    rows.append(navigation)
+    if screen.instructions:
+        rows.append([_button(texts.BUTTON_RULES, Rules(screen.batch_id))])
+    return InlineKeyboardMarkup(rows)
+
+
+def _tree_rows(screen: TaskScreen) -> list[list[InlineKeyboardButton]]:
+    aid, question = screen.assignment_id, screen.question_index
     rows = [
-        [_button(texts.button_label(choice.label), _choose(aid, choice.node_id, choice.is_leaf, leaf_only=True))]
+        [_button(texts.button_label(choice.label), _choose(aid, question, choice.node_id, choice.is_leaf, True))]
         for choice in screen.choices
     ]
     paging = []
@@ -48,14 +73,8 @@ def task(screen: TaskScreen) -> InlineKeyboardMarkup:
     if paging:
         rows.append(paging)
     if screen.accept_here and screen.here is not None:
-        rows.append([_button("✅ " + texts.button_label(screen.breadcrumb[-1]), Pick(aid, screen.here))])
-    navigation = [_button(texts.BUTTON_SKIP, Skip(aid)), _button(texts.BUTTON_STOP, Stop(aid))]
-    if screen.can_go_back:
-        navigation.insert(0, _button(texts.BUTTON_BACK, Browse(aid, screen.parent, 0)))
-    rows.append(navigation)
-    if screen.instructions:
-        rows.append([_button(texts.BUTTON_RULES, Rules(screen.batch_id))])
-    return InlineKeyboardMarkup(rows)
+        rows.append([_button("✅ " + texts.button_label(screen.breadcrumb[-1]), Pick(aid, question, screen.here))])
+    return rows
 
 
 def search(screen: SearchScreen) -> InlineKeyboardMarkup:
@@ -64,7 +83,7 @@ def search(screen: SearchScreen) -> InlineKeyboardMarkup:
         [
             _button(
                 _search_label(m.label, opens=screen.leaf_only and not m.is_leaf),
-                _choose(aid, m.node_id, m.is_leaf, screen.leaf_only),
+                _choose(aid, screen.question_index, m.node_id, m.is_leaf, screen.leaf_only),
             )
         ]
         for m in screen.matches
@@ -77,9 +96,9 @@ def _search_label(path: str, opens: bool) -> str:
     return texts.path_label(path) + (" ›" if opens else "")
 
 
-def _choose(aid: int, node: int, is_leaf: bool, leaf_only: bool) -> callbacks.Action:
+def _choose(aid: int, question: int, node: int, is_leaf: bool, leaf_only: bool) -> callbacks.Action:
     # Opening a branch and answering with a leaf are different presses of the same-looking button.
-    return Pick(aid, node) if is_leaf or not leaf_only else Browse(aid, node, 0)
+    return Pick(aid, question, node) if is_leaf or not leaf_only else Browse(aid, node, 0)
 
 
 def payout_methods() -> InlineKeyboardMarkup:

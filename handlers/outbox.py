@@ -125,19 +125,19 @@ async def _batch_completed(services: Services, chat_id: int, params: Params) -> 
     return notify.Text(texts.batch_completed(batch_id, name, refund))
 
 
-async def _batch_file(services: Services, chat_id: int, params: Params, kind: type) -> notify.Outgoing:
+async def _batch_file(services: Services, chat_id: int, params: Params, name: str) -> notify.Outgoing:
     """Rendered from the database at delivery, so a retry sends the same file and nothing big is stored."""
     batch_id = params["batch_id"]
     found = await results.batch_results(services, batch_id, chat_id)
-    return await requester.results_file(batch_id, found.labels if kind is results.ResultRow else found.raw, kind)
+    return await requester.results_file(batch_id, found.labels if name == requester.LABELS else found.raw, name)
 
 
 async def _batch_labels(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    return await _batch_file(services, chat_id, params, results.ResultRow)
+    return await _batch_file(services, chat_id, params, requester.LABELS)
 
 
 async def _batch_answers(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    return await _batch_file(services, chat_id, params, results.RawAnswer)
+    return await _batch_file(services, chat_id, params, requester.RAW)
 
 
 async def _quiz_budget_spent(services: Services, chat_id: int, params: Params) -> notify.Outgoing:

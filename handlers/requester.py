@@ -160,35 +160,25 @@ async def send_results(
 
 
 async def send_files(
-    bot: Bot,
-    chat_id: int,
-    batch_id: int,
-    labels: list[results.ResultRow],
-    raw: list[results.RawAnswer],
-    jsonl: bool = False,
+    bot: Bot, chat_id: int, batch_id: int, labels: results.Table, raw: results.Table, jsonl: bool = False
 ) -> None:
-    await notify.send(bot, chat_id, await results_file(batch_id, labels, results.ResultRow, jsonl))
-    await notify.send(bot, chat_id, await results_file(batch_id, raw, results.RawAnswer, jsonl))
+    await notify.send(bot, chat_id, await results_file(batch_id, labels, LABELS, jsonl))
+    await notify.send(bot, chat_id, await results_file(batch_id, raw, RAW, jsonl))
 
 
-RESULT_FILES = {
-    results.ResultRow: ("results", texts.RESULTS_CAPTION),
-    results.RawAnswer: ("answers", texts.RAW_CAPTION),
-}
+LABELS, RAW = "results", "answers"  # the two files of a batch, by the name they carry
+RESULT_CAPTIONS = {LABELS: texts.RESULTS_CAPTION, RAW: texts.RAW_CAPTION}
 
 
-async def results_file(
-    batch_id: int, rows: list[results.ResultRow] | list[results.RawAnswer], kind: type, jsonl: bool = False
-) -> notify.Outgoing:
-    """One of a batch's two files: its labels (rows of ResultRow) or every raw answer (RawAnswer)."""
-    name, caption = RESULT_FILES[kind]
-    write = partial(results.to_jsonl, rows) if jsonl else partial(results.to_csv, rows, kind)
+async def results_file(batch_id: int, table: results.Table, name: str, jsonl: bool = False) -> notify.Outgoing:
+    """One of a batch's two files: its labels (LABELS) or every raw answer (RAW)."""
+    write = partial(results.to_jsonl, table) if jsonl else partial(results.to_csv, table)
     # a big batch's file takes seconds to write: off the event loop, so other users are not kept waiting
-    content = await asyncio.to_thread(write)
+    content = await asyncio.to_thread(write) if table.rows else ""
     if not content:  # Telegram refuses empty files
         return notify.Text(texts.NO_ANSWERS_YET.format(id=batch_id))
     suffix = "jsonl" if jsonl else "csv"
-    return notify.Document(content.encode(), f"batch-{batch_id}-{name}.{suffix}", caption.format(id=batch_id))
+    return notify.Document(content.encode(), f"batch-{batch_id}-{name}.{suffix}", RESULT_CAPTIONS[name].format(id=batch_id))
 
 
 async def show_rules(update: Update, context: BotContext, batch_id: int) -> None:

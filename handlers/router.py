@@ -69,4 +69,4 @@ async def on_text(update: Update, context: BotContext) -> None:
     elif awaiting and awaiting.startswith(admin.REASON_INPUT):
         await admin.reason_typed(update, context, int(awaiting.removeprefix(admin.REASON_INPUT)))
     else:
-        await worker.search(update, context)
+        await worker.typed(update, context)

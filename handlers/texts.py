@@ -1,5 +1,6 @@
 """Every user-facing string, and the functions that turn domain views into message text (HTML)."""
 
+from collections.abc import Sequence
 from datetime import timedelta
 from html import escape
 
@@ -19,6 +20,7 @@ from bot.progress import Nudges, Standing, WorkerStats
 from bot.quality.disputes import Contest, Decision, Reinstated
 from bot.quality.gold import QUIZ_ATTEMPTS, QuizStep
 from bot.quality.rules import HeldWorker, Hold, Removal, Review
+from bot.tasks.base import Question, QuestionKind
 from bot.work import Card, SearchScreen, TaskScreen
 
 TEXT_LIMIT = 4096
@@ -58,7 +60,8 @@ SAVED = "✔ Saved"
 STOPPED = "⏹ Stopped. Your answers are saved. Send /work whenever you want to continue."
 TASK_UNAVAILABLE = "This task is no longer available."
 ALREADY_RECORDED = "✔ Already recorded."
-NO_OPEN_TASK = "There is no product open for you. Send /work to get one, then type a word to search its categories."
+NO_OPEN_TASK = "There is no product open for you. Send /work to get one."
+USE_THE_BUTTONS = "This question is answered with the buttons under the product."
 NO_MATCHES = "No category under this batch matches “{query}”. Try another word, or use the buttons above."
 SEARCH_HEADER = "🔎 Categories matching “{query}”: tap one to answer."
 SEARCH_OPEN_HINT = " (› opens a category)"
@@ -104,8 +107,54 @@ def answer_note(credited: int, pending: int, currency: str, nudges: Nudges | Non
     return note
 
 
-def task(screen: TaskScreen, currency: str, limit: int) -> str:
-    """The product card, where the worker is in the tree, and what to do; fits in `limit` UTF-16 units."""
+# What each type's questions, labels and card facts say. A requester's own question or value is shown as written.
+QUESTION_TEXTS = {
+    "category": "Pick the category that fits best, or type a word to search.",
+    "verdict": "Is the proposed category right for this product?",
+    "match": "Does the photo show this product?",
+    "blurry": "Is the photo blurry?",
+    "person": "Is there a person in the photo?",
+    "white_background": "Is the background white?",
+    "watermark": "Is there a watermark on the photo?",
+    "text_overlay": "Is there text over the photo?",
+    "cropped": "Is the product cut off at the edges?",
+    "multiple_products": "Does the photo show more than one product?",
+    "dark": "Is the photo too dark?",
+}
+LABEL_TEXTS = {"yes": "✔ Yes", "no": "✖ No", "no_image": "⚠ Photo does not load"}
+FACT_TEXTS = {"proposed": "Proposed"}
+PHOTO_LINK = "🖼 Photo: {url}"
+
+
+def question_text(question: Question) -> str:
+    """What the worker is asked: the requester's own words, the type's question, or one made from its name."""
+    if question.prompt:
+        return question.prompt
+    if question.key in QUESTION_TEXTS:
+        return QUESTION_TEXTS[question.key]
+    name = question_name(question.key).lower()
+    return f"Type the {name}." if question.kind == QuestionKind.TEXT else f"Choose the {name}:"
+
+
+def question_name(key: str) -> str:
+    """A question's name in a list of answers: "white_background" → "White background"."""
+    return key.replace("_", " ").capitalize()
+
+
+def label_text(label: str) -> str:
+    return LABEL_TEXTS.get(label, label)
+
+
+def described(labels: Sequence[Sequence[str]]) -> str:
+    """Answers as a person reads them: one alone as it is, several named by their question."""
+    if len(labels) == 1:
+        return label_text(labels[0][1])
+    return "; ".join(f"{question_name(question)}: {label_text(label)}" for question, label in labels)
+
+
+def task(screen: TaskScreen, currency: str, limit: int, photo_link: bool = False) -> str:
+    """The product card and its open question (for a category, where the worker is in the tree);
+    fits in `limit` UTF-16 units. `photo_link`: the photo could not be shown, so its address is."""
     head = f"<i>{escape(screen.note)}</i>\n\n" if screen.note else ""
     if screen.quiz is not None:
         quiz = screen.quiz
@@ -114,14 +163,25 @@ def task(screen: TaskScreen, currency: str, limit: int) -> str:
             f"🎓 <b>Qualification {quiz.place} of {quiz.size}</b> for “{escape(_shorten(screen.batch_name, 100))}” "
             f"(paid; pass with {quiz.needed} of {quiz.size} right{earlier})\n"
         )
-    where = " › ".join(screen.breadcrumb) or "All categories"
-    pages = f" · page {screen.page + 1}/{screen.pages}" if screen.pages > 1 else ""
-    tail = (
-        f"\n\n📂 <b>{escape(where)}</b>{pages}\n"
-        f"Pick the category that fits best, or type a word to search. "
-        f"Reward {format_money(screen.reward_micros, currency)}."
-    )
+    tail = _task_tail(screen, currency)
+    if photo_link:
+        tail = "\n" + PHOTO_LINK.format(url=escape(_shorten(screen.card.image_url, 300))) + tail
     return head + _card(screen.card, limit - utf16_len(head) - utf16_len(tail)) + tail
+
+
+def _task_tail(screen: TaskScreen, currency: str) -> str:
+    reward = f"Reward {format_money(screen.reward_micros, currency)}."
+    done = "".join(
+        f"\n✔ {escape(question_name(question))}: {escape(_shorten(label_text(label), 60))}"
+        for question, label in screen.answered
+    )
+    if screen.question.kind == QuestionKind.TREE:
+        where = " › ".join(screen.breadcrumb) or "All categories"
+        pages = f" · page {screen.page + 1}/{screen.pages}" if screen.pages > 1 else ""
+        ask = f"\n\n📂 <b>{escape(where)}</b>{pages}\n{escape(question_text(screen.question))} {reward}"
+        return ("\n" + done.lstrip("\n") if done else "") + ask
+    step = f" ({screen.question_index + 1} of {screen.question_count})" if screen.question_count > 1 else ""
+    return f"\n{done}\n\n❓ <b>{escape(_shorten(question_text(screen.question), 300))}</b>{step}\n{reward}"
 
 
 def _card(card: Card, room: int) -> str:
@@ -134,6 +194,9 @@ def _card(card: Card, room: int) -> str:
         if value
     )
     lines = [title] + ([facts] if facts else [])
+    lines += [
+        f"{FACT_TEXTS.get(code, code)}: <b>{escape(_shorten(value, min(200, room // 4)))}</b>" for code, value in card.facts
+    ]
     used = sum(utf16_len(line) + 1 for line in lines)
     # Descriptions give way first: the title and the tree matter more on a phone screen.
     if card.description and room - used > 40:
@@ -568,7 +631,8 @@ BATCH_REOPENED = "▶ You can work on that batch again: /work"
 
 def removed(removal: Removal) -> str:
     missed = "\n".join(
-        f"{n}. {escape(_shorten(miss.title, 80))}: you chose {escape(miss.answered)}; right: {escape(miss.right)}"
+        f"{n}. {escape(_shorten(miss.title, 80))}: you chose {escape(described(miss.answered))}; "
+        f"right: {escape(described(miss.right))}"
         for n, miss in enumerate(removal.missed[:MAX_CONTESTS], 1)
     )
     return (
@@ -647,9 +711,13 @@ JUDGE_DROP = "🗑 Drop this gold item"
 JUDGE_UPHOLD = "✖ The gold is right"
 
 
+def _the_right(labels: Sequence[Sequence[str]]) -> str:
+    return "The right category" if [question for question, _ in labels] == ["category"] else "The right answer"
+
+
 def quiz_note(step: QuizStep) -> str:
     """Feedback on one quiz answer, shown above the next task (or with the corrected product)."""
-    verdict = "✔ Correct" if step.correct else f"✘ The right category is {step.right}"
+    verdict = "✔ Correct" if step.correct else f"✘ {_the_right(step.right)} is {described(step.right)}"
     if step.passed is None:
         return f"{verdict} · {step.correct_so_far} of {step.answered} right so far"
     if step.passed:
@@ -680,7 +748,7 @@ def quiz_failed(step: QuizStep) -> str:
 
 def quiz_missed(step: QuizStep) -> str:
     return (
-        f"🛒 {escape(_shorten(step.title, 120))}\n✘ Not quite: the right category is <b>{escape(step.right)}</b>.\n"
+        f"🛒 {escape(_shorten(step.title, 120))}\n✘ Not quite: {_the_right(step.right).lower()} is <b>{escape(described(step.right))}</b>.\n"
         f"If you are sure the check itself is wrong, tap {CONTEST_BUTTON}."
     )
 
@@ -695,8 +763,8 @@ def contest_for_judges(contest: Contest) -> str:
     return (
         f"⚖ <b>A worker contests a gold item</b> in “{escape(contest.batch_name)}”\n"
         f"Product: {escape(_shorten(contest.title, 200))}\n"
-        f"Gold: {escape(contest.gold)}\n"
-        f"The worker chose: {escape(contest.answered)}\n\n"
+        f"Gold: {escape(described(contest.gold))}\n"
+        f"The worker chose: {escape(described(contest.answered))}\n\n"
         "If the gold is wrong, everyone it graded is graded again: accuracy, quizzes, removals and "
         "rejected pay follow."
     )

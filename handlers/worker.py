@@ -50,15 +50,20 @@ async def act(update: Update, context: BotContext, action: callbacks.Action, mes
         raise
 
 
-async def search(update: Update, context: BotContext) -> None:
-    """Typed words search the categories of the worker's open product."""
+async def typed(update: Update, context: BotContext) -> None:
+    """Typed words answer the open product's typed question, or search its categories."""
     services = context.services
-    found = await work.search(services, common.sender(update).id, common.typed(update))
+    found = await work.typed(services, common.sender(update).id, common.typed(update))
     message = common.message(update)
-    if found is None:
-        await message.reply_text(texts.NO_OPEN_TASK)
-        return
-    await message.reply_text(texts.search_results(found), reply_markup=keyboards.search(found))
+    match found:
+        case None:
+            await message.reply_text(texts.NO_OPEN_TASK)
+        case work.ButtonsOnly():
+            await message.reply_text(texts.USE_THE_BUTTONS)
+        case work.SearchScreen():
+            await message.reply_text(texts.search_results(found), reply_markup=keyboards.search(found))
+        case work.Answered():
+            await _answered(context, common.chat_id(update), None, found, services.settings.currency)
 
 
 async def _act(update: Update, context: BotContext, action: callbacks.Action, message: Message | None) -> None:
@@ -78,16 +83,10 @@ async def _act(update: Update, context: BotContext, action: callbacks.Action, me
                 await display.send_task(context.bot, chat_id, screen, currency)
             else:
                 await display.redraw(message, screen, currency)
-        case Pick(assignment_id, node):
-            result = await work.answer(services, worker_id, assignment_id, node)
+        case Pick(assignment_id, question, value):
+            result = await work.answer(services, worker_id, assignment_id, question, str(value))
             await common.answer_press(update, context)
-            note = texts.answer_note(result.credited_micros, result.pending_micros, currency, result.nudges)
-            if isinstance(result.verdict, gold.QuizStep):
-                await _quiz_feedback(context, chat_id, message, result.verdict, result.next_task, note, currency)
-                return
-            if result.verdict is not None:
-                await quality_verdict(context, chat_id, result.verdict)
-            await _show_next(context, chat_id, message, result.next_task, note, currency)
+            await _answered(context, chat_id, message, result, currency)
         case Skip(assignment_id):
             following = await work.skip(services, worker_id, assignment_id)
             await common.answer_press(update, context)
@@ -99,6 +98,25 @@ async def _act(update: Update, context: BotContext, action: callbacks.Action, me
                 await display.edit_body(message, texts.STOPPED, None)
             else:
                 await context.bot.send_message(chat_id, texts.STOPPED)
+
+
+async def _answered(
+    context: BotContext, chat_id: int, message: Message | None, result: work.Answered, currency: str
+) -> None:
+    """After an answer: the card's next question, or the outcome and the next product."""
+    if result.partial and result.next_task is not None:
+        if message is None:
+            await display.send_task(context.bot, chat_id, result.next_task, currency)
+        else:
+            await display.redraw(message, result.next_task, currency)
+        return
+    note = texts.answer_note(result.credited_micros, result.pending_micros, currency, result.nudges)
+    if isinstance(result.verdict, gold.QuizStep):
+        await _quiz_feedback(context, chat_id, message, result.verdict, result.next_task, note, currency)
+        return
+    if result.verdict is not None:
+        await quality_verdict(context, chat_id, result.verdict)
+    await _show_next(context, chat_id, message, result.next_task, note, currency)
 
 
 async def quality_verdict(context: BotContext, chat_id: int, verdict: quality.Removal | quality.Hold) -> None:

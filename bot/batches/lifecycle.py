@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import taxonomies
 from bot.batches import files as batch_files
 from bot.batches.files import ItemDraft, Row, validate_rows
-from bot.batches.settings import MAX_OVERLAP, SETTING_KEYS, BatchSettings
+from bot.tasks import registry
+from bot.tasks.base import TaskContext
+from bot.batches.settings import MAX_OVERLAP, SETTING_KEYS, TYPE_SETTING_KEYS, BatchSettings
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.money import ledger
 from bot.money.amounts import MAX_TYPED_AMOUNT, MICROS
@@ -27,7 +29,6 @@ from taxonomy import Tree
 if TYPE_CHECKING:  # the services hold a BatchCache: imported for the annotations only
     from bot.wiring.services import Services
 
-TASK_TYPES = ("categorize",)
 INSERT_CHUNK = 5000
 MAX_GOLD_RATE = 0.5
 CROWD_MIN = 10  # quizzes and checks are funded for at least this many workers
@@ -70,6 +71,8 @@ class BatchSpec:
     retry_hours: float = 24.0
     bonus_qualified_micros: int = 0
     bonus_expert_micros: int = 0
+    # The type's own settings as typed ("attributes", "questions", "correct"), read by its `configure`.
+    task_settings: tuple[tuple[str, str], ...] = ()
 
     @property
     def missing(self) -> list[str]:
@@ -185,15 +188,6 @@ def facts_of(batch: Batch) -> BatchFacts:
     )
 
 
-def answerable(tree: Tree, batch: BatchFacts, node_id: int) -> bool:
-    """Whether a worker may give this category as an answer in the batch: below its root, a leaf if leaf_only."""
-    if node_id not in tree or node_id == batch.root_node_id:
-        return False
-    if not tree.is_within(node_id, batch.root_node_id):
-        return False
-    return tree.is_leaf(node_id) or not batch.leaf_only
-
-
 def parse_settings(text: str, default_name: str) -> BatchSpec:
     """A caption, `type=categorize reward=0.02 overlap=3 root="Home & Garden" …`, → spec."""
     try:
@@ -225,14 +219,33 @@ def parse_settings(text: str, default_name: str) -> BatchSpec:
 def spec_of(settings: BatchSettings, default_name: str) -> BatchSpec:
     """The spec of the settings given; those left out take BatchSpec's defaults."""
     given = settings.given()
-    return BatchSpec(**{**given, "name": given.get("name") or default_name})
+    typed = tuple((key, given.pop(key)) for key in TYPE_SETTING_KEYS if key in given)
+    return BatchSpec(**{**given, "name": given.get("name") or default_name, "task_settings": typed})
 
 
-def check_spec(spec: BatchSpec, tree: Tree, require_complete: bool = True) -> int | None:
-    """Validate the batch settings; returns the root node id (None: the whole taxonomy)."""
+@dataclass(frozen=True)
+class Setup:
+    """What the settings make of a batch before its rows are read."""
+
+    root_id: int | None  # None: the whole taxonomy
+    task_config: dict[str, Any]
+
+
+def check_spec(spec: BatchSpec, tree: Tree, require_complete: bool = True) -> Setup:
+    """Validate the batch settings, the task type's own included."""
     problems = []
-    if spec.task_type not in TASK_TYPES:
-        problems.append(f"type {spec.task_type!r} is not supported; use one of: {', '.join(TASK_TYPES)}")
+    config: dict[str, Any] = {}
+    task_type = registry.TYPES.get(spec.task_type)
+    if task_type is None:
+        problems.append(f"type {spec.task_type!r} is not supported; use one of: {', '.join(registry.TYPES)}")
+    else:
+        own = dict(spec.task_settings)
+        for key in sorted(set(own) - set(task_type.settings)):
+            problems.append(f"{key} is not a setting of type {task_type.name}")
+        try:
+            config = task_type.configure({key: own[key] for key in task_type.settings if key in own}, tree)
+        except InvalidInput as refused:
+            problems += refused.problems or [refused.summary]
     if spec.reward_micros <= 0 and (require_complete or spec.reward_micros < 0):
         problems.append("reward must be more than zero")
     if not 1 <= spec.overlap <= MAX_OVERLAP and (require_complete or spec.overlap != 0):
@@ -256,7 +269,7 @@ def check_spec(spec: BatchSpec, tree: Tree, require_complete: bool = True) -> in
             root_id = root.id
     if problems:
         raise InvalidInput("The batch settings are not valid.", problems)
-    return root_id
+    return Setup(root_id, config)
 
 
 def plan_cost(batch: Batch, gold_items: int) -> Cost:
@@ -323,14 +336,14 @@ async def store_batch(
     session: AsyncSession,
     requester_id: int,
     taxonomy_id: int,
-    root_id: int | None,
+    setup: Setup,
     spec: BatchSpec,
     drafts: list[ItemDraft],
     source_name: str = "",
     source_hash: str = "",
 ) -> Batch:
     """Insert a draft batch and all its items in the caller's transaction."""
-    gold = sum(1 for draft in drafts if draft.gold_node_id is not None)  # as `gold_count` counts them
+    gold = sum(1 for draft in drafts if draft.gold)  # as `gold_count` counts them
     if await session.get(User, requester_id) is None:
         session.add(User(id=requester_id, is_requester=True))
         await session.flush()
@@ -338,8 +351,9 @@ async def store_batch(
         requester_id=requester_id,
         name=spec.name.strip()[:256],
         task_type=spec.task_type,
+        task_config=setup.task_config,
         taxonomy_id=taxonomy_id,
-        root_node_id=root_id,
+        root_node_id=setup.root_id,
         reward_micros=spec.reward_micros,
         overlap=spec.overlap,
         leaf_only=spec.leaf_only,
@@ -381,9 +395,9 @@ def _item_values(batch_id: int, draft: ItemDraft) -> dict[str, object]:
         "brand": draft.brand,
         "price": draft.price,
         "image_url": draft.image_url,
-        "gold_node_id": draft.gold_node_id,
-        "proposed_node_id": draft.proposed_node_id,
-        "gold_answer": draft.gold_answer,
+        "payload": draft.payload,
+        "gold": draft.gold or None,
+        "is_gold": bool(draft.gold),
         "slots_taken": 0,
         "answers": 0,
         "is_open": False,  # a draft's items open at launch
@@ -402,17 +416,18 @@ async def create_draft(
     source_hash: str = "",
 ) -> Batch:
     """Check settings and every row; store the batch as a draft (nothing is stored if anything is wrong)."""
-    root_id, drafts = prepare(spec, tree, rows)
-    return await store_batch(session, requester_id, taxonomy_id, root_id, spec, drafts, source, source_hash)
+    setup, drafts = prepare(spec, tree, rows)
+    return await store_batch(session, requester_id, taxonomy_id, setup, spec, drafts, source, source_hash)
 
 
-def prepare(spec: BatchSpec, tree: Tree, rows: list[Row]) -> tuple[int | None, list[ItemDraft]]:
-    """The batch root's id and every row checked against the tree; raises InvalidInput naming the bad ones.
+def prepare(spec: BatchSpec, tree: Tree, rows: list[Row]) -> tuple[Setup, list[ItemDraft]]:
+    """The batch's setup and every row checked by its task type; raises InvalidInput naming the bad ones.
 
     Pure and CPU-bound (about 1.4 s for 100,000 rows), so an upload handler runs it in a worker thread.
     """
-    root_id = check_spec(spec, tree, require_complete=False)
-    return root_id, validate_rows(rows, spec.leaf_only, tree, root_id)
+    setup = check_spec(spec, tree, require_complete=False)
+    context = TaskContext(setup.task_config, tree, setup.root_id, spec.leaf_only)
+    return setup, validate_rows(rows, registry.TYPES[spec.task_type], context)
 
 
 def reward_to_confirm(spec: BatchSpec) -> tuple[BatchSpec, int]:
@@ -489,7 +504,7 @@ async def _open_items(session: AsyncSession, batch: Batch) -> None:
             Item.batch_id == batch.id,
             Item.settled == False,  # noqa: E712
             Item.slots_taken < batch.overlap,
-            Item.gold_node_id.is_(None),
+            Item.is_gold == False,  # noqa: E712
         )
         .values(is_open=True)
         .execution_options(synchronize_session=False)
@@ -623,7 +638,7 @@ async def progress(session: AsyncSession, batch: Batch, now: datetime) -> Progre
         select(func.coalesce(func.sum(batch.overlap - Item.answers), 0)).where(
             Item.batch_id == batch.id,
             Item.settled == True,  # noqa: E712
-            Item.gold_node_id.is_(None),
+            Item.is_gold == False,  # noqa: E712
         )
     )
     gold_items = await session.scalar(gold_count(batch.id)) or 0
@@ -666,8 +681,8 @@ async def _eta(session: AsyncSession, batch: Batch, now: datetime, remaining: in
 
 
 def gold_count(batch_id: int) -> Select[int]:
-    """The batch's gold items: those with a gold category (`gold_answer` is for other task types)."""
-    return select(func.count(Item.id)).where(Item.batch_id == batch_id, Item.gold_node_id.is_not(None))
+    """The batch's gold items."""
+    return select(func.count(Item.id)).where(Item.batch_id == batch_id, Item.is_gold == True)  # noqa: E712
 
 
 async def of_requester(session: AsyncSession, requester_id: int, limit: int = 10) -> list[Batch]:
@@ -720,9 +735,9 @@ async def load_draft(services: "Services", requester_id: int, spec: BatchSpec, d
     seconds, so it runs in a worker thread and the event loop goes on serving everyone else."""
     taxonomy_id = await taxonomies.ensure_default(services.db)
     tree = (await services.taxonomies.get(taxonomy_id)).tree
-    root_id, drafts = await asyncio.to_thread(lambda: prepare(spec, tree, batch_files.read_rows(data, name)))
+    setup, drafts = await asyncio.to_thread(lambda: prepare(spec, tree, batch_files.read_rows(data, name)))
     async with services.db.write() as session:
-        batch = await store_batch(session, requester_id, taxonomy_id, root_id, spec, drafts, name, content_hash(data))
+        batch = await store_batch(session, requester_id, taxonomy_id, setup, spec, drafts, name, content_hash(data))
         return batch.id
 
 

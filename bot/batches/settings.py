@@ -103,7 +103,11 @@ class BatchSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    task_type: str | None = Field(None, alias="type", description="the task type: categorize")
+    task_type: str | None = Field(
+        None,
+        alias="type",
+        description="the task type: categorize, validate, attributes, image_match or image_quality",
+    )
     reward_micros: Annotated[int | None, _read(_reward)] = Field(
         None, alias="reward", description="pay per answer, e.g. 0.02"
     )
@@ -155,6 +159,14 @@ class BatchSettings(BaseModel):
     bonus_expert_micros: Annotated[int | None, _read(typed_amount)] = Field(
         None, alias="bonus_expert", description="extra pay per answer for Expert workers"
     )
+    # The task types' own settings, kept as typed: the batch's type reads them (TaskType.configure).
+    correct: str | None = Field(None, description="validate: a No goes on to pick the right category (true/false)")
+    attributes: str | None = Field(
+        None, description='attributes: what to tag, e.g. "color:black|white|other; brand:text"'
+    )
+    questions: str | None = Field(
+        None, description="image_quality: yes/no questions, e.g. blurry,person,logo:Is there a logo?"
+    )
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -183,3 +195,4 @@ def _problem(found: Any, named: Callable[[str], str]) -> str:
 
 
 SETTING_KEYS = BatchSettings.keys()
+TYPE_SETTING_KEYS = ("correct", "attributes", "questions")

@@ -193,13 +193,13 @@ def question(tree: Tree, key: str) -> Question:
     return next(q for q in TYPE.questions(context(tree)) if q.key == key)
 
 
-@pytest.mark.parametrize(("value", "label"), [("0", "black"), ("1", "white"), ("3", "other")])
-def test_a_pressed_button_is_its_options_index(tree: Tree, value: str, label: str) -> None:
-    assert TYPE.accept(question(tree, "color"), value, context(tree)) == label
+@pytest.mark.parametrize("label", ["black", "white", "other"])
+def test_an_option_is_an_answer(tree: Tree, label: str) -> None:
+    assert TYPE.accept(question(tree, "color"), label, context(tree)) == label
 
 
-@pytest.mark.parametrize("value", ["4", "-1", "01", " 1", "1.0", "+1", "black", "", "٣", "²", "9" * 5000])
-def test_anything_but_an_options_index_is_no_answer(tree: Tree, value: str) -> None:
+@pytest.mark.parametrize("value", ["0", "Black", " black", "steel", "", "9" * 5000])
+def test_anything_but_an_option_is_no_answer(tree: Tree, value: str) -> None:
     assert TYPE.accept(question(tree, "color"), value, context(tree)) is None
 
 
