@@ -453,7 +453,7 @@ async def _work(
             node = behaviour.answer(worker, task.card.title)
             await _backdate(services, task.assignment_id, behaviour.seconds(worker))
             try:
-                done = await work.answer(services, worker.id, task.assignment_id, node)
+                done = await work.answer(services, worker.id, task.assignment_id, 0, str(node))
             except TaskUnavailable:
                 tasks[worker.id] = None
                 continue

@@ -101,7 +101,7 @@ async def owe_everything(services: Services, messages: int, requesters: int) -> 
         await load_batch(services, products(3), overlap=1, gold_rate=0, requester=requester)
         task = await work.next_task(services, LABELLER)
         while task is not None:
-            task = (await work.answer(services, LABELLER, task.assignment_id, leaf)).next_task
+            task = (await work.answer(services, LABELLER, task.assignment_id, 0, str(leaf))).next_task
     assert len(await jobs.complete_batches(services)) == requesters
     return messages + 3 * requesters
 

@@ -14,11 +14,16 @@ from bot.aggregation.methods import Answer, Label
 from bot.batches.csv_files import csv_text
 
 
-def read_answers_csv(text: str) -> list[Answer]:
+def read_answers_csv(text: str, question: str | None = None) -> list[Answer]:
     """Answers from CSV text with a header item,worker,answer (or question,worker,answer), or the raw
-    answers file the bot sends with /results as it is (item_id,worker,answer_id,…,accepted,…)."""
-    wanted = (("item", "item_id", "question"), ("worker",), ("answer", "answer_id"), ("accepted",))
+    answers file the bot sends with /results as it is (item_id,worker,answer_id,…,accepted,…). With
+    `question`, that column of a raw answers file with a column per question; a row without an answer
+    to it (a question asked only after some answers) is left out."""
+    answer = ("answer", "answer_id") if question is None else (question.lower(),)
+    wanted = (("item", "item_id", "question"), ("worker",), answer, ("accepted",))
     rows, columns = _csv_rows(text, wanted, "answers", optional=1)
+    if question is not None:
+        rows = [(line, row) for line, row in rows if _cell(row, columns[2])]
     picked = _pick(rows, columns[:3], "answers")
     if len(columns) == 4:  # the bot's labels leave out what quality control rejected, and so does this
         picked = [cells for cells, (_, row) in zip(picked, rows, strict=True) if _cell(row, columns[3]) != "no"]

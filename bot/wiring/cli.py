@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     aggregate.add_argument("answers", type=Path)
     aggregate.add_argument("--method", default="auto", choices=("auto", "ds", "one-coin", "mv"))
     aggregate.add_argument("--gold", type=Path, help="known answers: CSV item,answer")
+    aggregate.add_argument(
+        "--question", help="in the answers file of a type with several questions, the question's column to aggregate"
+    )
     aggregate.add_argument("--out", type=Path, required=True, help="labels CSV to write: item,label,confidence,answers")
     aggregate.set_defaults(handler=_aggregate)
 
@@ -290,7 +293,7 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
 
 def _aggregate(_: Settings, args: argparse.Namespace) -> None:
     try:
-        answers = aggregation_files.read_answers_csv(args.answers.read_text(encoding="utf-8-sig"))
+        answers = aggregation_files.read_answers_csv(args.answers.read_text(encoding="utf-8-sig"), args.question)
         gold = aggregation_files.read_gold_csv(args.gold.read_text(encoding="utf-8-sig")) if args.gold else None
     except (OSError, ValueError) as error:
         raise DomainError(str(error)) from None

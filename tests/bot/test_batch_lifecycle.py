@@ -37,7 +37,7 @@ async def answer_all(services: Services, worker: int, category: str) -> int:
     leaf = (await services.taxonomies.get(1)).tree.find(category).id
     done, task = 0, await work.next_task(services, worker)
     while task is not None:
-        task = (await work.answer(services, worker, task.assignment_id, leaf)).next_task
+        task = (await work.answer(services, worker, task.assignment_id, 0, str(leaf))).next_task
         done += 1
     return done
 
@@ -100,14 +100,14 @@ async def test_slots_past_min_overlap_wait_for_the_answers(services: Services) -
         assert tasks[worker] is not None
     assert await work.next_task(services, 3) is None, "the third slot waits for the first two answers"
 
-    await work.answer(services, 1, tasks[1].assignment_id, leaf[SKILLETS])
+    await work.answer(services, 1, tasks[1].assignment_id, 0, str(leaf[SKILLETS]))
     assert await work.next_task(services, 3) is None, "one answer of two is not enough to judge"
-    await work.answer(services, 2, tasks[2].assignment_id, leaf[WOKS])
+    await work.answer(services, 2, tasks[2].assignment_id, 0, str(leaf[WOKS]))
     third = await work.next_task(services, 3)
     assert third is not None, "a split crowd needs a third answer"
     assert await work.next_task(services, 4) is None
 
-    await work.answer(services, 3, third.assignment_id, leaf[SKILLETS])
+    await work.answer(services, 3, third.assignment_id, 0, str(leaf[SKILLETS]))
     assert await work.next_task(services, 4) is None, "two of three agree: settled at 0.9 confidence"
     async with services.db.read() as session:
         item = await session.scalar(select(Item))

@@ -172,7 +172,7 @@ async def test_db_check_on_sound_books(services: Services, db: Database, crowdsh
         await add_worker(session, WORKER)
     skillets = (await services.taxonomies.get(1)).tree.find(SKILLETS).id
     task = await work.next_task(services, WORKER)
-    await work.answer(services, WORKER, task.assignment_id, skillets)
+    await work.answer(services, WORKER, task.assignment_id, 0, str(skillets))
     async with db.write() as session:
         await make_available(session, WORKER, 2 * EARNED)
         first = await payouts.request(session, WORKER, THRESHOLD, "USD", EARNED)
@@ -211,7 +211,7 @@ async def test_answers_over_the_per_worker_cap_are_reported(services: Services, 
     skillets = (await services.taxonomies.get(1)).tree.find(SKILLETS).id
     task = await work.next_task(services, WORKER)
     for _ in range(2):
-        task = (await work.answer(services, WORKER, task.assignment_id, skillets)).next_task
+        task = (await work.answer(services, WORKER, task.assignment_id, 0, str(skillets))).next_task
     assert await problems(db) == []
     async with db.write() as session:
         await session.execute(update(Batch).values(max_answers=1))

@@ -37,7 +37,7 @@ async def test_check_needs_another_answer_than_the_workers_usual(services: Servi
     skillets = await leaf(services, SKILLETS)
     task = await work.next_task(services, 1)
     for _ in range(3):
-        task = (await work.answer(services, 1, task.assignment_id, skillets)).next_task
+        task = (await work.answer(services, 1, task.assignment_id, 0, str(skillets))).next_task
     assert task.card.title == "Product 2", "the Woks check"
 
 
@@ -48,7 +48,7 @@ async def test_checks_stop_when_the_gold_budget_is_spent(services: Services, che
     await worker(services, 1)
     first = await work.next_task(services, 1)
     right = await leaf(services, SKILLETS)
-    second = (await work.answer(services, 1, first.assignment_id, right)).next_task
+    second = (await work.answer(services, 1, first.assignment_id, 0, str(right))).next_task
     assert (first.card.title, second.card.title) == ("Product 1", "Product 3"), "one check funded, then work"
 
 
@@ -70,7 +70,7 @@ async def test_level_bonus_paid_and_reserved(services: Services) -> None:
     await worker(services, 1, level=1)
     task = await work.next_task(services, 1)
     assert task.reward_micros == 20_000, "the card shows the batch's reward"
-    done = await work.answer(services, 1, task.assignment_id, await leaf(services, SKILLETS))
+    done = await work.answer(services, 1, task.assignment_id, 0, str(await leaf(services, SKILLETS)))
     assert done.credited_micros == 30_000
 
 
@@ -82,7 +82,7 @@ async def test_quiz_answers_are_never_rejected(services: Services, checks_first:
     task = await work.next_task(services, 1)
     verdict = None
     while task is not None and not isinstance(verdict, quality.Removal):
-        done = await work.answer(services, 1, task.assignment_id, wrong)
+        done = await work.answer(services, 1, task.assignment_id, 0, str(wrong))
         task, verdict = done.next_task, done.verdict
     assert isinstance(verdict, quality.Removal) and verdict.rejected == 4, "the passed quiz and four checks: five gold"
     assert len(verdict.missed) == 5, "the quiz's miss is evidence like a missed check"
@@ -94,7 +94,7 @@ async def test_quiz_answers_are_never_rejected(services: Services, checks_first:
 async def answer_all(services: Services, task: work.TaskScreen, nodes: list[int]) -> tuple[list[object], object]:
     verdicts = []
     for node in nodes:
-        done = await work.answer(services, 1, task.assignment_id, node)
+        done = await work.answer(services, 1, task.assignment_id, 0, str(node))
         task = done.next_task
         verdicts.append(done.verdict)
     return verdicts, task
@@ -234,7 +234,7 @@ async def removed_by_five_wrong_checks(services: Services) -> quality.Removal:
     right = await leaf(services, SKILLETS)
     task = await work.next_task(services, 1)
     for _ in range(5):
-        done = await work.answer(services, 1, task.assignment_id, right)
+        done = await work.answer(services, 1, task.assignment_id, 0, str(right))
         task = done.next_task
     assert isinstance(done.verdict, quality.Removal)
     return done.verdict

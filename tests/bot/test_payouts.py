@@ -252,10 +252,10 @@ async def test_failed_answer_leaves_nothing(services: Services, monkeypatch: pyt
     before = await everything(services.db)
     fail_after(monkeypatch, books, "_apply", 2)
     with pytest.raises(Injected):
-        await work.answer(services, 1, task.assignment_id, skillets)
+        await work.answer(services, 1, task.assignment_id, 0, str(skillets))
     assert await everything(services.db) == before
     monkeypatch.undo()
-    result = await work.answer(services, 1, task.assignment_id, skillets)
+    result = await work.answer(services, 1, task.assignment_id, 0, str(skillets))
     assert result.pending_micros == 20_000
     assert await problems(services.db) == []
 
@@ -663,7 +663,7 @@ async def answered_credits(services: Services, count: int, workers: tuple[int, .
         for _ in range(count):
             assert task is not None
             ids.append(task.assignment_id)
-            task = (await work.answer(services, worker_id, task.assignment_id, leaf)).next_task
+            task = (await work.answer(services, worker_id, task.assignment_id, 0, str(leaf))).next_task
         if task is not None:
             await work.stop(services, worker_id, task.assignment_id)
     return ids
@@ -830,7 +830,9 @@ async def test_a_restore_refused_for_want_of_funds_can_be_made_later(services: S
     async with services.db.write() as session:
         await add_worker(session, 1)
     task = await work.next_task(services, 1)
-    await work.answer(services, 1, task.assignment_id, (await services.taxonomies.get(1)).tree.find(SKILLETS).id)
+    await work.answer(
+        services, 1, task.assignment_id, 0, str((await services.taxonomies.get(1)).tree.find(SKILLETS).id)
+    )
     async with services.db.write() as session:
         assert await credits.reject(session, task.assignment_id)
         await batches.cancel(session, batch.id, REQUESTER, services.clock.now())

@@ -50,7 +50,7 @@ async def answer(services: Services, count: int, category: str = SKILLETS, worke
     task = await work.next_task(services, worker_id)
     result = None
     for _ in range(count):
-        result = await work.answer(services, worker_id, task.assignment_id, leaf)
+        result = await work.answer(services, worker_id, task.assignment_id, 0, str(leaf))
         task = result.next_task
     return result
 
@@ -88,9 +88,9 @@ async def test_daily_target_reached_once(services: Services) -> None:
     assert (await answer(services, 2)).nudges.target_reached_micros is None
     task = await work.next_task(services, 1)
     leaf = (await services.taxonomies.get(1)).tree.find(SKILLETS).id
-    third = await work.answer(services, 1, task.assignment_id, leaf)
+    third = await work.answer(services, 1, task.assignment_id, 0, str(leaf))
     assert third.nudges.target_reached_micros == 60_000
-    fourth = await work.answer(services, 1, third.next_task.assignment_id, leaf)
+    fourth = await work.answer(services, 1, third.next_task.assignment_id, 0, str(leaf))
     assert fourth.nudges.target_reached_micros is None, "said once, when crossed"
 
 

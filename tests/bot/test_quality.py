@@ -31,7 +31,7 @@ async def label(services: Services, worker_id: int, category: str, limit: int = 
     leaf = (await services.taxonomies.get(1)).tree.find(category).id
     done, task = [], await work.next_task(services, worker_id)
     while task is not None and len(done) < limit:
-        done.append(await work.answer(services, worker_id, task.assignment_id, leaf))
+        done.append(await work.answer(services, worker_id, task.assignment_id, 0, str(leaf)))
         task = done[-1].next_task
     return done
 
@@ -259,7 +259,7 @@ async def test_level_gated_batch_hidden_until_qualified(services: Services, chec
     training = await label(services, 1, SKILLETS, limit=49)
     assert len(training) == 49 and training[-1].next_task.batch_name == "Training", "still a newcomer"
     leaf = (await services.taxonomies.get(1)).tree.find(SKILLETS).id
-    fiftieth = await work.answer(services, 1, training[-1].next_task.assignment_id, leaf)
+    fiftieth = await work.answer(services, 1, training[-1].next_task.assignment_id, 0, str(leaf))
     assert fiftieth.next_task.batch_name == "Kitchen", "qualified: the gated batch appears"
     async with services.db.read() as session:
         user = await session.get(User, 1)

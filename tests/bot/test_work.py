@@ -30,7 +30,7 @@ async def test_answer_credits_pending_and_offers_next(services: Services) -> Non
     assert first is not None and first.card.title == "Product 1"
     assert first.breadcrumb == ("Home & Garden", "Kitchen & Dining")
     skillets = (await services.taxonomies.get(1)).tree.find(SKILLETS)
-    result = await work.answer(services, 1, first.assignment_id, skillets.id)
+    result = await work.answer(services, 1, first.assignment_id, 0, str(skillets.id))
     assert result.credited_micros == 20_000 and result.pending_micros == 20_000
     assert result.next_task is not None and result.next_task.card.title == "Product 2"
     async with services.db.read() as session:
@@ -43,9 +43,9 @@ async def test_same_answer_twice_posts_once(services: Services) -> None:
     await add_worker(services, 1)
     task = await work.next_task(services, 1)
     skillets = (await services.taxonomies.get(1)).tree.find(SKILLETS)
-    await work.answer(services, 1, task.assignment_id, skillets.id)
+    await work.answer(services, 1, task.assignment_id, 0, str(skillets.id))
     with pytest.raises(AlreadyAnswered):
-        await work.answer(services, 1, task.assignment_id, skillets.id)
+        await work.answer(services, 1, task.assignment_id, 0, str(skillets.id))
     async with services.db.read() as session:
         assert (await ledger.worker_balance(session, 1)).pending == 20_000
 
@@ -57,12 +57,16 @@ async def test_refuses_other_workers_and_outside_root(services: Services) -> Non
     task = await work.next_task(services, 1)
     tree = (await services.taxonomies.get(1)).tree
     with pytest.raises(TaskUnavailable):
-        await work.answer(services, 2, task.assignment_id, tree.find(SKILLETS).id)
+        await work.answer(services, 2, task.assignment_id, 0, str(tree.find(SKILLETS).id))
     with pytest.raises(TaskUnavailable):  # a category outside the batch root
-        await work.answer(services, 1, task.assignment_id, tree.find("Animals & Pet Supplies").id)
+        await work.answer(services, 1, task.assignment_id, 0, str(tree.find("Animals & Pet Supplies").id))
     with pytest.raises(TaskUnavailable):  # not a leaf
         await work.answer(
-            services, 1, task.assignment_id, tree.find("Home & Garden > Kitchen & Dining > Cookware & Bakeware").id
+            services,
+            1,
+            task.assignment_id,
+            0,
+            str(tree.find("Home & Garden > Kitchen & Dining > Cookware & Bakeware").id),
         )
     with pytest.raises(TaskUnavailable):
         await work.browse(services, 1, task.assignment_id, tree.find("Animals & Pet Supplies").id, 0)
@@ -75,7 +79,7 @@ async def test_gold_graded_with_tree_distance(services: Services, checks_first: 
     tree = (await services.taxonomies.get(1)).tree
     for worker, category in ((1, SKILLETS), (2, WOKS)):
         task = await work.next_task(services, worker)
-        await work.answer(services, worker, task.assignment_id, tree.find(category).id)
+        await work.answer(services, worker, task.assignment_id, 0, str(tree.find(category).id))
     async with services.db.read() as session:
         graded = (
             await session.execute(
@@ -97,7 +101,7 @@ async def test_never_same_item_twice_and_overlap_respected(services: Services) -
         task = await work.next_task(services, worker)
         while task is not None:
             seen.setdefault(worker, []).append(task.card.title)
-            task = (await work.answer(services, worker, task.assignment_id, leaf)).next_task
+            task = (await work.answer(services, worker, task.assignment_id, 0, str(leaf))).next_task
     assert all(len(titles) == len(set(titles)) for titles in seen.values())
     assert sum(len(titles) for titles in seen.values()) == 4
     assert 3 not in seen
@@ -151,7 +155,7 @@ async def test_moving_the_clock_expires_a_reservation_and_ends_the_hold(
         await add_worker(services, worker)
     first = await work.next_task(services, 1)
     skillets = (await services.taxonomies.get(1)).tree.find(SKILLETS).id
-    await work.answer(services, 1, first.assignment_id, skillets)  # and Product 2 is reserved for worker 1
+    await work.answer(services, 1, first.assignment_id, 0, str(skillets))  # and Product 2 is reserved for worker 1
     assert await work.next_task(services, 2) is None
     clock.advance(services.settings.assignment_ttl_seconds - 1)
     assert await jobs.reclaim_reservations(services) == 0
@@ -205,7 +209,7 @@ async def test_race_for_last_items(services: Services, workers: int) -> None:
         done = 0
         task = await work.next_task(services, worker)
         while task is not None:
-            result = await work.answer(services, worker, task.assignment_id, leaf)
+            result = await work.answer(services, worker, task.assignment_id, 0, str(leaf))
             done += 1
             task = result.next_task
         return done
@@ -232,7 +236,7 @@ async def test_race_across_two_processes(services: Services, database_url: str) 
     async def labour(process: Services, worker: int) -> int:
         done, task = 0, await work.next_task(process, worker)
         while task is not None:
-            task = (await work.answer(process, worker, task.assignment_id, leaf)).next_task
+            task = (await work.answer(process, worker, task.assignment_id, 0, str(leaf))).next_task
             done += 1
         return done
 

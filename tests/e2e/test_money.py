@@ -42,7 +42,7 @@ async def earn(bot: RunningBot, answers: int, batch_name: str = "Kitchen") -> No
     leaf = (await bot.services.taxonomies.get(1)).tree.find(SKILLETS).id
     task = await work.next_task(bot.services, WORKER)
     while task is not None:
-        task = (await work.answer(bot.services, WORKER, task.assignment_id, leaf)).next_task
+        task = (await work.answer(bot.services, WORKER, task.assignment_id, 0, str(leaf))).next_task
 
 
 async def set_paypal(bot: RunningBot, worker: FakeUser, address: str = "wendy@example.com") -> None:

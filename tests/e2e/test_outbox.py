@@ -90,7 +90,7 @@ async def test_a_502_to_the_requester_at_completion_delays_the_news_and_its_file
     leaf = (await bot.services.taxonomies.get(1)).tree.find(SKILLETS).id
     task = await work.next_task(bot.services, WORKERS[0])
     while task is not None:
-        task = (await work.answer(bot.services, WORKERS[0], task.assignment_id, leaf)).next_task
+        task = (await work.answer(bot.services, WORKERS[0], task.assignment_id, 0, str(leaf))).next_task
     bot.telegram.fail_next("sendMessage", *BAD_GATEWAY)
     await bot.run_job("complete-batches")
     await bot.settle()

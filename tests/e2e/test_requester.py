@@ -115,7 +115,9 @@ async def test_upload_preview_launch_work_and_results(bot: RunningBot, checks_fi
         assert "Pick the most specific" in await tap(bot, worker, "ℹ Rules")
         task = await work.next_task(bot.services, worker_id)
         for category in (first_answer, SKILLETS, SKILLETS, WOKS):
-            task = (await work.answer(bot.services, worker_id, task.assignment_id, tree.find(category).id)).next_task
+            task = (
+                await work.answer(bot.services, worker_id, task.assignment_id, 0, str(tree.find(category).id))
+            ).next_task
     await bot.run_job("complete-batches")
     await bot.settle()
     assert "is complete" in shop.texts[-3]
@@ -182,7 +184,7 @@ async def test_results_settle_a_three_way_split_within_the_family(
         while task is not None:
             number = int(task.card.title.split()[1])
             node = split[worker_id] if number == 25 else cookware[number % 12].id
-            task = (await work.answer(bot.services, worker_id, task.assignment_id, node)).next_task
+            task = (await work.answer(bot.services, worker_id, task.assignment_id, 0, str(node))).next_task
     await bot.run_job("complete-batches")
     await bot.settle()
     labels = {row["item_id"]: row for row in csv.DictReader(io.StringIO(shop.messages[-2].document_bytes.decode()))}
@@ -229,7 +231,7 @@ async def test_a_batch_name_is_shown_as_written(bot: RunningBot, checks_first: N
     tree = (await bot.services.taxonomies.get(1)).tree
     task = await work.next_task(bot.services, 101)
     while task is not None:
-        task = (await work.answer(bot.services, 101, task.assignment_id, tree.find(SKILLETS).id)).next_task
+        task = (await work.answer(bot.services, 101, task.assignment_id, 0, str(tree.find(SKILLETS).id))).next_task
     await bot.run_job("complete-batches")
     await bot.settle()
     assert shop.texts[-3].startswith(f"✅ Batch #1 “{name}” is complete.")
@@ -398,8 +400,8 @@ async def test_pause_resume_cancel_refund_and_ownership(bot: RunningBot, checks_
     # checks_first: the gold Pan 1 comes first (answered right), then the regular Pan 2.
     task = await work.next_task(bot.services, 101)
     assert task.card.title == "Pan 1"
-    task = (await work.answer(bot.services, 101, task.assignment_id, tree.find(SKILLETS).id)).next_task
-    await work.answer(bot.services, 101, task.assignment_id, tree.find(SKILLETS).id)
+    task = (await work.answer(bot.services, 101, task.assignment_id, 0, str(tree.find(SKILLETS).id))).next_task
+    await work.answer(bot.services, 101, task.assignment_id, 0, str(tree.find(SKILLETS).id))
 
     # Progress counts regular answers only: 1 of 3 regular products × overlap 2 = 6. Reserved:
     # (6 + 11 gold slots) × $0.02 = $0.34; spent: 2 answers (gold and regular) × $0.02 = $0.04.

@@ -34,8 +34,8 @@ ACTIONS: list[Action] = [
     Browse(0, 0, 0),
     Browse(BIG, BIG, BIG),
     Browse(BIG, None, BIG),
-    Pick(5, 664),
-    Pick(BIG, BIG),
+    Pick(5, 0, 664),
+    Pick(BIG, 19, BIG),
     Skip(12),
     Skip(BIG),
     Stop(7),
@@ -139,7 +139,7 @@ def test_every_default_taxonomy_node_fits() -> None:
     tree = load_default()
     assert len(tree) > 5000
     for node in tree:
-        for action in (Browse(BIG, node.id, 999), Pick(BIG, node.id)):
+        for action in (Browse(BIG, node.id, 999), Pick(BIG, 19, node.id)):
             data = encode(action)
             assert len(data.encode()) <= MAX_BYTES
             assert decode(data) == action

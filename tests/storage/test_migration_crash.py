@@ -223,7 +223,7 @@ async def _populate(url: str) -> None:
             task = await work.next_task(services, worker)
             for _ in range(40):
                 assert task is not None
-                task = (await work.answer(services, worker, task.assignment_id, leaf)).next_task
+                task = (await work.answer(services, worker, task.assignment_id, 0, str(leaf))).next_task
     finally:
         await db.dispose()
 
