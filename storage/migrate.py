@@ -10,6 +10,10 @@ class BrokenReferences(RuntimeError):
     """The migrations left rows that refer to rows which do not exist (SQLite); nothing was committed."""
 
 
+class CannotDowngrade(RuntimeError):
+    """A downgrade met data the older schema has no column for; it changed nothing rather than drop it."""
+
+
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(files("storage") / "migrations"))

@@ -7,10 +7,10 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import make_url, text
+from sqlalchemy import text
 
 from storage.db import connect
-from tests.conftest import POSTGRES_URL
+from tests.storage.scratch import postgres_database
 from tests.storage.test_migration_crash import HEAD
 
 STARTS = 3
@@ -18,25 +18,8 @@ STARTS = 3
 
 @pytest.fixture
 def fresh_postgres_database() -> Iterator[str]:
-    """A database of its own beside the test database, so the shared schema is left alone."""
-    url = make_url(POSTGRES_URL)
-    scratch = url.set(database=f"{url.database}_migration_race")
-    _administer(url.render_as_string(hide_password=False), f'DROP DATABASE IF EXISTS "{scratch.database}"')
-    _administer(url.render_as_string(hide_password=False), f'CREATE DATABASE "{scratch.database}"')
-    yield scratch.render_as_string(hide_password=False)
-    _administer(url.render_as_string(hide_password=False), f'DROP DATABASE IF EXISTS "{scratch.database}"')
-
-
-def _administer(url: str, statement: str) -> None:
-    async def run() -> None:
-        database = connect(url, isolation_level="AUTOCOMMIT")
-        try:
-            async with database.engine.connect() as connection:
-                await connection.execute(text(statement))
-        finally:
-            await database.dispose()
-
-    asyncio.run(run())
+    with postgres_database("migration_race") as url:
+        yield url
 
 
 def _revision(url: str) -> str | None:
