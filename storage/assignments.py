@@ -228,18 +228,25 @@ async def lock(session: AsyncSession, assignment_id: int) -> Assignment | None:
     )
 
 
+_lock_with_payload = (
+    select(_assignments, _items.c.payload)
+    .join(_items, _items.c.id == _assignments.c.item_id)
+    .where(_assignments.c.id == bindparam("assignment"))
+    .with_for_update(of=_assignments)
+)
+
+
 async def lock_with_payload(session: AsyncSession, assignment_id: int) -> tuple[Assignment, dict] | None:
-    """An assignment, its row locked for the rest of the transaction (PostgreSQL), with its item's payload."""
-    row = (
-        await session.execute(
-            select(Assignment, Item.payload)
-            .join(Item, Item.id == Assignment.item_id)
-            .where(Assignment.id == assignment_id)
-            .with_for_update(of=Assignment)
-            .execution_options(populate_existing=True)
-        )
-    ).first()
-    return (row[0], row[1]) if row is not None else None
+    """An assignment, its row locked for the rest of the transaction (PostgreSQL), with its item's payload.
+
+    Read on the tables: the Assignment returned is not tracked, so the answer's own UPDATEs later in the
+    transaction are not hidden from other readers of the row by a stale copy in the session."""
+    row = (await session.execute(_lock_with_payload, {"assignment": assignment_id})).first()
+    if row is None:
+        return None
+    values = row._asdict()
+    payload = values.pop("payload")
+    return Assignment(**values), payload
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,7 @@ class Item(Base):
     # What the task type keeps of the row beyond the card ({"proposed": "5181"}), and the right
     # label per question of a gold item ({"category": "5181"}); `is_gold` indexes the gold items.
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
-    gold: Mapped[dict | None] = mapped_column(JSON)
+    gold: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     is_gold: Mapped[bool] = mapped_column(Boolean, default=False)
     slots_taken: Mapped[int] = mapped_column(Integer, default=0)
     answers: Mapped[int] = mapped_column(Integer, default=0)
@@ -223,7 +223,7 @@ class Assignment(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The label per question ({"category": "5181"}); filled one question at a time while reserved.
-    answer: Mapped[dict | None] = mapped_column(JSON)
+    answer: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     # Graded against the item's gold: right on every question it has gold for, and (in a tree) how far off.
     gold_correct: Mapped[bool | None] = mapped_column(Boolean)
     gold_distance: Mapped[int | None] = mapped_column(Integer)
