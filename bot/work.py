@@ -157,7 +157,9 @@ async def answer(services: Services, worker_id: int, assignment_id: int, questio
         if task.type.next_question(payload, answers, task.context) is not None:
             await assignments.save_partial(session, assignment_id, worker_id, answers)
             item = await session.get_one(Item, assignment.item_id)
-            return _Next(replace_answer(assignment, answers), item, False, await gold.quiz_progress(session, assignment))
+            return _Next(
+                replace_answer(assignment, answers), item, False, await gold.quiz_progress(session, assignment)
+            )
         answered = await assignments.record_answer(session, assignment_id, worker_id, answers, now, CreditState.PENDING)
         if answered is None:
             raise _refusal(await assignments.lock(session, assignment_id), worker_id) or TaskUnavailable()
@@ -363,7 +365,11 @@ async def _apply_stop_rule(
     workers = {worker for worker, _ in rows}
     asked = [question for question in task.questions if any(question.key in (labels or {}) for _, labels in rows)]
     for question in asked:
-        answers = [Answer(str(item_id), str(worker), labels[question.key]) for worker, labels in rows if labels and question.key in labels]
+        answers = [
+            Answer(str(item_id), str(worker), labels[question.key])
+            for worker, labels in rows
+            if labels and question.key in labels
+        ]
         accuracy = await _gold_record(session, batch.id, question.key, workers)
         size = task.type.label_space(question, task.context).size
         if not aggregation.should_stop(answers, accuracy, size, confidence, batch.min_overlap, batch.overlap):
@@ -385,7 +391,11 @@ async def _gold_record(session: AsyncSession, batch_id: int, key: str, workers: 
             )
         )
     ).all()
-    graded = [(item, worker, labels[key], right[key]) for item, worker, labels, right in rows if key in (labels or {}) and key in (right or {})]
+    graded = [
+        (item, worker, labels[key], right[key])
+        for item, worker, labels, right in rows
+        if key in (labels or {}) and key in (right or {})
+    ]
     answers = [Answer(str(item), str(worker), label) for item, worker, label, _ in graded]
     return aggregation.worker_accuracy(answers, {str(item): right for item, _, _, right in graded})
 

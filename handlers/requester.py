@@ -178,7 +178,9 @@ async def results_file(batch_id: int, table: results.Table, name: str, jsonl: bo
     if not content:  # Telegram refuses empty files
         return notify.Text(texts.NO_ANSWERS_YET.format(id=batch_id))
     suffix = "jsonl" if jsonl else "csv"
-    return notify.Document(content.encode(), f"batch-{batch_id}-{name}.{suffix}", RESULT_CAPTIONS[name].format(id=batch_id))
+    return notify.Document(
+        content.encode(), f"batch-{batch_id}-{name}.{suffix}", RESULT_CAPTIONS[name].format(id=batch_id)
+    )
 
 
 async def show_rules(update: Update, context: BotContext, batch_id: int) -> None:

@@ -195,7 +195,8 @@ def _card(card: Card, room: int) -> str:
     )
     lines = [title] + ([facts] if facts else [])
     lines += [
-        f"{FACT_TEXTS.get(code, code)}: <b>{escape(_shorten(value, min(200, room // 4)))}</b>" for code, value in card.facts
+        f"{FACT_TEXTS.get(code, code)}: <b>{escape(_shorten(value, min(200, room // 4)))}</b>"
+        for code, value in card.facts
     ]
     used = sum(utf16_len(line) + 1 for line in lines)
     # Descriptions give way first: the title and the tree matter more on a phone screen.
@@ -748,7 +749,8 @@ def quiz_failed(step: QuizStep) -> str:
 
 def quiz_missed(step: QuizStep) -> str:
     return (
-        f"🛒 {escape(_shorten(step.title, 120))}\n✘ Not quite: {_the_right(step.right).lower()} is <b>{escape(described(step.right))}</b>.\n"
+        f"🛒 {escape(_shorten(step.title, 120))}\n"
+        f"✘ Not quite: {_the_right(step.right).lower()} is <b>{escape(described(step.right))}</b>.\n"
         f"If you are sure the check itself is wrong, tap {CONTEST_BUTTON}."
     )
 

@@ -285,10 +285,7 @@ _record_answer = (
     )
 )
 _count_answer = (
-    update(_items)
-    .where(_items.c.id == bindparam("item"))
-    .values(answers=_items.c.answers + 1)
-    .returning(_items.c.gold)
+    update(_items).where(_items.c.id == bindparam("item")).values(answers=_items.c.answers + 1).returning(_items.c.gold)
 )
 _save_partial = (
     update(_assignments)

@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from bot.errors import InvalidInput
-from bot.tasks import registry
 from bot.tasks.base import TaskContext, TaskType
 from bot.tasks.reading import quoted
 

@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import taxonomies
 from bot.batches import files as batch_files
 from bot.batches.files import ItemDraft, Row, validate_rows
-from bot.tasks import registry
-from bot.tasks.base import TaskContext
 from bot.batches.settings import MAX_OVERLAP, SETTING_KEYS, TYPE_SETTING_KEYS, BatchSettings
 from bot.errors import DomainError, InvalidInput, NotAllowed
 from bot.money import ledger
 from bot.money.amounts import MAX_TYPED_AMOUNT, MICROS
+from bot.tasks import registry
+from bot.tasks.base import TaskContext
 from storage import assignments
 from storage.db import Database
 from storage.models import Assignment, Batch, Item, User

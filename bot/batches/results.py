@@ -22,7 +22,7 @@ from bot.batches.task import BatchTask, task_of
 from bot.quality import rules as quality
 from bot.tasks.base import Question, QuestionKind
 from bot.wiring.services import Services
-from storage.models import Assignment, Batch, Item
+from storage.models import Assignment, Item
 from storage.states import AssignmentStatus, CreditState, WorkerState
 
 
@@ -61,7 +61,8 @@ async def collect(session: AsyncSession, batch_id: int, task: BatchTask) -> Batc
     user's buttons.
     """
     items = await _read(
-        session, select(Item.id, Item.external_id, Item.title, Item.gold).where(Item.batch_id == batch_id).order_by(Item.id)
+        session,
+        select(Item.id, Item.external_id, Item.title, Item.gold).where(Item.batch_id == batch_id).order_by(Item.id),
     )
     answered = await _read(
         session,
@@ -105,7 +106,9 @@ def _tabulate(task: BatchTask, items: list[Row[Any]], answered: list[Row[Any]], 
         for answer in crowd:
             votes.setdefault(answer.item, []).append(answer.label)
         for row in rows:
-            row.update(_label_cells(task, question, len(questions), labels.get(row["item_id"]), votes.get(row["item_id"], [])))
+            row.update(
+                _label_cells(task, question, len(questions), labels.get(row["item_id"]), votes.get(row["item_id"], []))
+            )
     if len(questions) > 1:
         per_item = Counter(external[a.item_id] for a in accepted)
         for row in rows:
@@ -193,4 +196,6 @@ def to_csv(table: Table) -> str:
 
 
 def to_jsonl(table: Table) -> str:
-    return "".join(json.dumps({name: row[name] for name in table.columns}, ensure_ascii=False) + "\n" for row in table.rows)
+    return "".join(
+        json.dumps({name: row[name] for name in table.columns}, ensure_ascii=False) + "\n" for row in table.rows
+    )

@@ -48,4 +48,6 @@ class BatchTask:
 async def task_of(batch: BatchFacts, taxonomies: TaxonomyCache, session: AsyncSession | None = None) -> BatchTask:
     loaded = await taxonomies.get(batch.taxonomy_id, session)
     task_type = registry.TYPES[batch.task_type]
-    return BatchTask(task_type, TaskContext(batch.task_config, loaded.tree, batch.root_node_id, batch.leaf_only), loaded)
+    return BatchTask(
+        task_type, TaskContext(batch.task_config, loaded.tree, batch.root_node_id, batch.leaf_only), loaded
+    )
