@@ -370,10 +370,14 @@ def payout_decided(notice: str, approved: bool, admin: str, detail: str | None) 
 REQUESTERS_ONLY = "Only requesters can load batches. Ask an admin to grant you the requester role."
 NEW_BATCH = (
     "Send me the product file: CSV (UTF-8, header row), JSON (a list of objects) or JSON Lines.\n"
-    "Columns: item_id, title (required); description, brand, price, image_url, gold_category (optional).\n"
+    "Columns: item_id, title (required); description, brand, price, image_url (optional); "
+    "and by type: gold_category, proposed_category, gold_answer, gold_&lt;question&gt;.\n"
     "Put settings in the file's caption, e.g.\n"
     '<code>reward=0.02 overlap=3 root="Home &amp; Garden" name="Kitchen" '
     'instructions="Pick the most specific category"</code>\n'
+    "Types (type=…): categorize (the default: pick a category), validate (confirm proposed_category; "
+    "correct=true lets a No pick the right one), attributes (attributes=\"color:black|white|other; brand:text\"), "
+    "image_match (does the photo show the product?), image_quality (questions=blurry,person,white_background).\n"
     "Settings: type, reward, overlap, gold_rate, root, name, leaf_only, confidence, min_overlap, instructions; "
     "quality: qualification, pass, retry_hours, min_gold, min_accuracy, min_seconds, max_share, min_level, "
     "bonus_qualified, bonus_expert. Anything missing I will ask with buttons.\n"
