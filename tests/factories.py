@@ -5,7 +5,9 @@ import json
 from bot import taxonomies
 from bot.batches import files as batch_files
 from bot.batches import lifecycle as batches
+from bot.batches import results
 from bot.batches.lifecycle import BatchSpec
+from bot.batches.task import task_of
 from bot.wiring.services import Services
 from storage.models import Batch
 
@@ -67,3 +69,10 @@ async def load_batch(
         return await batches.load_funded_batch(
             session, requester, taxonomy_id, tree, spec, parsed, services.settings.currency, services.clock.now()
         )
+
+
+async def results_of(services: Services, batch_id: int) -> results.BatchResults:
+    """The batch's results files as its requester would get them."""
+    async with services.db.read() as session:
+        task = await task_of(await services.batches.get(batch_id, session), services.taxonomies, session)
+        return await results.collect(session, batch_id, task)
