@@ -176,10 +176,11 @@ async def test_search_under_root_with_paths(services: Services) -> None:
     await load_batch(services, products(1))
     await add_worker(services, 1)
     task = await work.next_task(services, 1)
-    found = await work.search(services, 1, "skillet")
-    assert found.assignment_id == task.assignment_id
+    found = await work.typed(services, 1, "skillet")
+    assert isinstance(found, work.SearchScreen)
+    assert (found.assignment_id, found.question_index) == (task.assignment_id, 0)
     assert found.matches[0].label == "Cookware & Bakeware › Cookware › Skillets & Frying Pans"
-    assert await work.search(services, 2, "skillet") is None
+    assert await work.typed(services, 2, "skillet") is None
 
 
 async def test_paging_lists_every_child_once(services: Services) -> None:

@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 import pytest
 
 from bot.quality.gold import QuizPlace, QuizStep
+from bot.tasks import categorize
 from bot.work import Card, Choice, SearchScreen, TaskScreen
 from handlers import texts
 from taxonomy import load_default
@@ -65,6 +66,9 @@ def screen(
         batch_name="Kitchen",
         card=card,
         reward_micros=20_000,
+        question=categorize.CATEGORY,
+        question_index=0,
+        question_count=1,
         breadcrumb=breadcrumb,
         here=638,
         parent=536,
@@ -160,7 +164,7 @@ def test_welcome_escapes_name() -> None:
 def test_search_results_escape_query() -> None:
     """A search query with markup is echoed literally."""
     for matches in ((), (Choice(1, "Woks", True),)):
-        html = texts.search_results(SearchScreen(1, "<b>wok</b> & pan", matches, True))
+        html = texts.search_results(SearchScreen(1, 0, "<b>wok</b> & pan", matches, True))
         rendered = Rendered(html)
         assert "<b>wok</b> & pan" in rendered.text
         assert not rendered.tags
