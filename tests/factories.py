@@ -45,6 +45,7 @@ async def load_batch(
     requester: int = REQUESTER,
     qualification: int = 0,
     gold_rate: float = 0.1,
+    task_type: str = "categorize",
     **settings: object,
 ) -> Batch:
     """A funded, running batch, as the operator's CLI would load it (no quiz unless asked for)."""
@@ -53,7 +54,7 @@ async def load_batch(
     spec = BatchSpec(
         max_share=1.0,
         name=name,
-        task_type="categorize",
+        task_type=task_type,
         reward_micros=reward,
         overlap=overlap,
         root=root,
