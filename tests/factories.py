@@ -5,7 +5,9 @@ import json
 from bot import taxonomies
 from bot.batches import files as batch_files
 from bot.batches import lifecycle as batches
+from bot.batches import results
 from bot.batches.lifecycle import BatchSpec
+from bot.batches.task import task_of
 from bot.wiring.services import Services
 from storage.models import Batch
 
@@ -43,6 +45,7 @@ async def load_batch(
     requester: int = REQUESTER,
     qualification: int = 0,
     gold_rate: float = 0.1,
+    task_type: str = "categorize",
     **settings: object,
 ) -> Batch:
     """A funded, running batch, as the operator's CLI would load it (no quiz unless asked for)."""
@@ -51,7 +54,7 @@ async def load_batch(
     spec = BatchSpec(
         max_share=1.0,
         name=name,
-        task_type="categorize",
+        task_type=task_type,
         reward_micros=reward,
         overlap=overlap,
         root=root,
@@ -67,3 +70,10 @@ async def load_batch(
         return await batches.load_funded_batch(
             session, requester, taxonomy_id, tree, spec, parsed, services.settings.currency, services.clock.now()
         )
+
+
+async def results_of(services: Services, batch_id: int) -> results.BatchResults:
+    """The batch's results files as its requester would get them."""
+    async with services.db.read() as session:
+        task = await task_of(await services.batches.get(batch_id, session), services.taxonomies, session)
+        return await results.collect(session, batch_id, task)

@@ -5,13 +5,12 @@ from sqlalchemy import select
 from bot import jobs, taxonomies, work
 from bot.batches import files as batch_files
 from bot.batches import lifecycle as batches
-from bot.batches import results
 from bot.batches.lifecycle import BatchSpec
 from bot.money import ledger
 from bot.wiring.services import Services
 from storage import ledger as books
 from storage.models import Batch, Item, User
-from tests.factories import KITCHEN, REQUESTER, SKILLETS, WOKS, products
+from tests.factories import KITCHEN, REQUESTER, SKILLETS, WOKS, products, results_of
 
 SETTINGS = f'reward=0.01 overlap=5 min_overlap=2 confidence=0.9 max_share=1 root="{KITCHEN}" name=Dynamic'
 
@@ -71,11 +70,11 @@ async def test_dynamic_overlap_stops_agreeing_items_and_refunds(services: Servic
     (report,) = await jobs.complete_batches(services)
     assert report.refund_micros == 3 * 5 * 10_000 - 6 * 10_000
     async with services.db.read() as session:
-        labels, _raw = await results.collect(session, 1, (await services.taxonomies.get(1)).tree)
-        assert [row.answers for row in labels] == [2, 2, 2]
         assert (await session.get(Batch, 1)).status == "completed"
         assert (await ledger.requester_funds(session, REQUESTER)).reserved == 0
         assert await books.inconsistencies(session) == []
+    labels = (await results_of(services, 1)).labels
+    assert [row["answers"] for row in labels.rows] == [2, 2, 2]
 
 
 async def test_disagreement_keeps_collecting(services: Services) -> None:

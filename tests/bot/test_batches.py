@@ -11,10 +11,12 @@ from sqlalchemy import func, select, update
 
 from bot import taxonomies
 from bot.batches import lifecycle as batches
-from bot.batches.files import Row, read_rows, validate_rows
-from bot.batches.lifecycle import BatchSpec, check_spec, load_funded_batch
+from bot.batches.files import ItemDraft, Row, read_rows, validate_rows
+from bot.batches.lifecycle import BatchSpec, Setup, check_spec, load_funded_batch
 from bot.errors import DomainError, InvalidInput
 from bot.money import ledger
+from bot.tasks import categorize
+from bot.tasks.base import TaskContext
 from bot.wiring.services import Services
 from storage import ledger as books
 from storage.clock import utcnow
@@ -47,9 +49,15 @@ def row(n: int, **values: str) -> Row:
     return Row(f"line {n + 1}", {"item_id": f"sku-{n}", "title": f"Product {n}", **values})
 
 
+def validate(rows: list[Row], tree: Tree, spec: BatchSpec = SPEC) -> list[ItemDraft]:
+    """The rows checked as a categorize batch of these settings."""
+    setup = check_spec(spec, tree)
+    return validate_rows(rows, categorize.TYPE, TaskContext(setup.task_config, tree, setup.root_id, spec.leaf_only))
+
+
 def problems_of(rows: list[Row], tree: Tree, spec: BatchSpec = SPEC) -> list[str]:
     with pytest.raises(InvalidInput) as raised:
-        validate_rows(rows, spec.leaf_only, tree, check_spec(spec, tree))
+        validate(rows, tree, spec)
     assert "Nothing was stored" in str(raised.value)
     return raised.value.problems
 
@@ -160,15 +168,17 @@ def test_csv_missing_both_required_columns_named() -> None:
 
 
 def test_valid_rows_become_drafts_with_gold_resolved(tree: Tree) -> None:
-    """Gold given as an id, a full path or a unique name resolves to the node id; other fields are kept."""
+    """Gold given as an id, a full path or a unique name resolves to the node id (as the category's
+    label); other fields are kept."""
     rows = [
         row(1, gold_category=WOKS_ID),
         row(2, gold_category=SKILLETS),
         row(3, gold_category="home & garden > kitchen & dining > cookware & bakeware > cookware > woks"),
         row(4, description="d", brand="b", price="1", image_url="https://img.example.com/4.jpg"),
     ]
-    drafts = validate_rows(rows, SPEC.leaf_only, tree, check_spec(SPEC, tree))
-    assert [d.gold_node_id for d in drafts] == [664, tree.find(SKILLETS).id, 664, None]
+    drafts = validate(rows, tree)
+    skillets = str(tree.find(SKILLETS).id)
+    assert [d.gold for d in drafts] == [{"category": "664"}, {"category": skillets}, {"category": "664"}, None]
     assert drafts[3].image_url == "https://img.example.com/4.jpg" and drafts[3].brand == "b"
     assert [d.external_id for d in drafts] == ["sku-1", "sku-2", "sku-3", "sku-4"]
 
@@ -216,15 +226,15 @@ def test_row_problems(tree: Tree, values: dict[str, str], expected: str) -> None
 def test_tabs_and_line_breaks_are_text(tree: Tree) -> None:
     """Only control characters with no place in text are refused: a tab or line break in a description is fine."""
     description = "Cast iron\n\tpre-seasoned\r\nready"
-    drafts = validate_rows([row(1, description=description)], SPEC.leaf_only, tree, check_spec(SPEC, tree))
+    drafts = validate([row(1, description=description)], tree)
     assert drafts[0].description == description
 
 
 def test_gold_inner_node_accepted_when_not_leaf_only(tree: Tree) -> None:
     """A batch that accepts inner categories takes an inner gold category."""
     spec = BatchSpec(name="K", task_type="categorize", reward_micros=1, overlap=1, root=KITCHEN, leaf_only=False)
-    drafts = validate_rows([row(1, gold_category=COFFEE)], spec.leaf_only, tree, check_spec(spec, tree))
-    assert drafts[0].gold_node_id == tree.find(COFFEE).id
+    drafts = validate([row(1, gold_category=COFFEE)], tree, spec)
+    assert drafts[0].gold == {"category": str(tree.find(COFFEE).id)}
 
 
 def test_whole_taxonomy_batch_accepts_any_gold(tree: Tree) -> None:
@@ -232,8 +242,8 @@ def test_whole_taxonomy_batch_accepts_any_gold(tree: Tree) -> None:
     spec = BatchSpec(name="All", task_type="categorize", reward_micros=1, overlap=1, root=None)
     live = tree.find("Animals & Pet Supplies > Live Animals")
     assert tree.is_leaf(live.id)
-    drafts = validate_rows([row(1, gold_category=str(live.id))], spec.leaf_only, tree, check_spec(spec, tree))
-    assert drafts[0].gold_node_id == live.id
+    drafts = validate([row(1, gold_category=str(live.id))], tree, spec)
+    assert drafts[0].gold == {"category": str(live.id)}
 
 
 def test_duplicate_item_id_names_first_occurrence(tree: Tree) -> None:
@@ -259,7 +269,7 @@ def test_at_most_twenty_problems_shown(tree: Tree) -> None:
     """With 25 bad rows, the message lists the first 20 and says “… and 5 more”; all 25 are kept on the error."""
     rows = [row(n, title="") for n in range(1, 26)]
     with pytest.raises(InvalidInput) as raised:
-        validate_rows(rows, SPEC.leaf_only, tree, check_spec(SPEC, tree))
+        validate(rows, tree)
     error = raised.value
     assert len(error.problems) == 25
     lines = str(error).splitlines()
@@ -271,7 +281,7 @@ def test_at_most_twenty_problems_shown(tree: Tree) -> None:
 def test_exactly_twenty_problems_have_no_more_line(tree: Tree) -> None:
     """With exactly 20 bad rows nothing is hidden, so there is no “… and N more” line."""
     with pytest.raises(InvalidInput) as raised:
-        validate_rows([row(n, title="") for n in range(1, 21)], SPEC.leaf_only, tree, check_spec(SPEC, tree))
+        validate([row(n, title="") for n in range(1, 21)], tree)
     assert "more" not in str(raised.value)
     assert len(str(raised.value).splitlines()) == 21
 
@@ -309,7 +319,7 @@ def test_check_spec_lists_every_problem(tree: Tree) -> None:
 def test_check_spec_for_drafts_allows_unchosen_reward_and_overlap(tree: Tree) -> None:
     """A draft may leave reward and overlap at 0 (asked later with buttons), but never negative or over 100."""
     unchosen = BatchSpec(name="K", task_type="categorize", reward_micros=0, overlap=0, root=KITCHEN)
-    assert check_spec(unchosen, tree, require_complete=False) == 638
+    assert check_spec(unchosen, tree, require_complete=False) == Setup(638, {})
     with pytest.raises(InvalidInput):
         check_spec(unchosen, tree)
     for bad in ({"reward_micros": -1}, {"overlap": 101}):
@@ -319,12 +329,13 @@ def test_check_spec_for_drafts_allows_unchosen_reward_and_overlap(tree: Tree) ->
 
 
 def test_check_spec_returns_root(tree: Tree) -> None:
-    """A valid spec gives its root node id (by path or id), or None for the whole taxonomy."""
-    assert check_spec(SPEC, tree) == tree.find(KITCHEN).id
-    assert (
-        check_spec(BatchSpec(name="K", task_type="categorize", reward_micros=1, overlap=100, root="638"), tree) == 638
-    )
-    assert check_spec(BatchSpec(name="K", task_type="categorize", reward_micros=1, overlap=1, root=None), tree) is None
+    """A valid spec gives its root node id (by path or id), or None for the whole taxonomy, and the
+    task type's settings (categorize has none)."""
+    assert check_spec(SPEC, tree) == Setup(tree.find(KITCHEN).id, {})
+    by_id = BatchSpec(name="K", task_type="categorize", reward_micros=1, overlap=100, root="638")
+    assert check_spec(by_id, tree) == Setup(638, {})
+    whole = BatchSpec(name="K", task_type="categorize", reward_micros=1, overlap=1, root=None)
+    assert check_spec(whole, tree) == Setup(None, {})
 
 
 def test_example_file_gold_answers_match_products(tree: Tree) -> None:
@@ -372,11 +383,16 @@ async def test_load_funded_batch_stores_items_and_reserves_cost(services: Servic
     batch = await load(services, csv_bytes(rows), "batch.csv")
     async with services.db.read() as session:
         stored = await session.get(Batch, batch.id)
-        items = (await session.execute(select(Item.external_id, Item.gold_node_id).order_by(Item.id))).all()
+        items = (await session.execute(select(Item.external_id, Item.gold, Item.is_gold).order_by(Item.id))).all()
         reserved = await books.balances(session, REQUESTER, ["requester_reserved", "requester_available"])
         assert await books.inconsistencies(session) == []
     assert stored.status == "active" and stored.item_count == 4 and stored.root_node_id == 638
-    assert [tuple(i) for i in items] == [("sku-1", 664), ("sku-2", 662), ("sku-3", None), ("sku-4", None)]
+    assert [tuple(i) for i in items] == [
+        ("sku-1", {"category": "664"}, True),
+        ("sku-2", {"category": "662"}, True),
+        ("sku-3", None, False),
+        ("sku-4", None, False),
+    ]
     # 2 products × 3 answers; no per-worker cap, so quizzes for the smallest crowd, 10 workers, each
     # with a 2-question quiz (the file's 2 gold items); checks: 6 × 0.1 / 0.9 → 1, plus 1 each.
     assert (stored.qualification, stored.quiz_slots, stored.gold_slots) == (2, 10 * 2, 1 + 10)
@@ -490,11 +506,18 @@ async def test_more_quizzes_only_for_a_running_batch(services: Services) -> None
         await add_quizzes(services, 1, "chat:2")
 
 
-async def test_a_gold_answer_alone_is_not_gold_for_categorizing(services: Services) -> None:
-    """`gold_answer` is for other task types: a row with it but no gold category is ordinary work,
-    served, paid for and counted like any other, and the quiz is sized by the real gold."""
+async def test_a_gold_answer_in_a_categorize_file_refuses_the_row(services: Services) -> None:
+    """`gold_answer` is for other task types: in a categorize file it would silently not be gold, so its
+    row is refused, naming the column, and nothing is stored. An empty `gold_answer` cell is no answer:
+    that file loads, its row is ordinary work, and the quiz is sized by the real gold."""
     rows = factories.products(4, gold={1: SKILLETS, 2: WOKS})
     rows[2]["gold_answer"] = "yes"
+    with pytest.raises(InvalidInput) as raised:
+        await factories.load_batch(services, rows, overlap=1, qualification=5)
+    assert raised.value.problems == ["Line 3: gold_answer is not read by type categorize; its columns: gold_category"]
+    counts = await table_counts(services)
+    assert counts == {name: 0 for name in counts}
+    rows[2]["gold_answer"] = ""
     batch = await factories.load_batch(services, rows, overlap=1, qualification=5)
     async with services.db.read() as session:
         stored = await session.get(Batch, batch.id)

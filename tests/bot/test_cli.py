@@ -184,11 +184,12 @@ def test_batch_load_example(database: Path, capsys: pytest.CaptureFixture[str]) 
     assert query(database, "SELECT balance FROM accounts WHERE kind = 'requester_reserved' AND owner_id = 9001") == [
         (reserve,)
     ]
-    gold = query(
-        database, "SELECT external_id, gold_node_id FROM items WHERE gold_node_id IS NOT NULL ORDER BY external_id"
-    )
+    gold = query(database, "SELECT external_id, gold FROM items WHERE gold IS NOT NULL ORDER BY external_id")
     assert [item for item, _ in gold] == ["sku-003", "sku-004", "sku-008"]
-    assert dict(gold)["sku-008"] == 662  # given as a full path in the file
+    assert json.loads(dict(gold)["sku-008"]) == {"category": "662"}  # given as a full path in the file
+    assert query(database, "SELECT external_id FROM items WHERE is_gold ORDER BY external_id") == [
+        (item,) for item, _ in gold
+    ]
 
 
 def test_batch_load_bad_file_names_rows(database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -232,7 +233,7 @@ def test_batch_load_bad_options(
 
 # A text each caption setting takes (not its default), to give as a caption and as a flag.
 SETTING_TEXTS = {
-    "type": "validate",  # read here, refused later by check_spec until the type exists
+    "type": "validate",
     "reward": "0.05",
     "overlap": "4",
     "gold_rate": "0.2",
@@ -252,6 +253,10 @@ SETTING_TEXTS = {
     "retry_hours": "12",
     "bonus_qualified": "0.01",
     "bonus_expert": "0.02",
+    # The types' own settings: kept as typed here, read by the batch's type when it is checked.
+    "correct": "true",
+    "attributes": "color:black|white|other; material:steel|wood; brand:text",
+    "questions": "blurry,logo:Is there a logo?",
 }
 
 

@@ -8,7 +8,6 @@ from sqlalchemy import select
 
 from bot import jobs, work
 from bot.batches import lifecycle as batches
-from bot.batches import results
 from bot.money import ledger
 from bot.quality import levels
 from bot.quality import rules as quality
@@ -17,7 +16,7 @@ from storage import ledger as books
 from storage.db import Database, connect
 from storage.models import Assignment, Batch, BatchWorker, User
 from tests.conftest import ScriptedRandom
-from tests.factories import KITCHEN, REQUESTER, SKILLETS, WOKS, load_batch, products
+from tests.factories import KITCHEN, REQUESTER, SKILLETS, WOKS, load_batch, products, results_of
 
 GOLD_FIRST = {n: SKILLETS for n in range(1, 7)}
 
@@ -44,7 +43,8 @@ async def test_constant_answerer_is_removed_and_rejected(services: Services, che
     removal = answers[-1].verdict
     assert isinstance(removal, quality.Removal) and answers[-1].next_task is None
     assert removal.rejected == 5 and len(removal.missed) == 5 and removal.bound < 0.7
-    assert removal.missed[0].right.endswith("Skillets & Frying Pans") and removal.missed[0].answered.endswith("Woks")
+    assert removal.missed[0].right == (("category", SKILLETS.replace(" > ", " › ")),)
+    assert removal.missed[0].answered == (("category", WOKS.replace(" > ", " › ")),)
     async with services.db.read() as session:
         assert (await ledger.worker_balance(session, 1)).pending == 0
         # the batch runs on: the rejected credit is back in its reserve, for more checks of others
@@ -55,9 +55,11 @@ async def test_constant_answerer_is_removed_and_rejected(services: Services, che
         assert await books.inconsistencies(session) == []
         state = await session.get(BatchWorker, (1, 1))
         assert state.state == "removed" and "0/5" in state.reason
-        labels, raw = await results.collect(session, 1, (await services.taxonomies.get(1)).tree)
-    assert all(row.answers == 0 for row in labels), "rejected answers are left out of the labels"
-    assert {(r.accepted, r.worker_status, r.worker_gold_accuracy) for r in raw} == {("no", "removed", "0.00 of 5")}
+    found = await results_of(services, 1)
+    assert all(row["answers"] == 0 for row in found.labels.rows), "rejected answers are left out of the labels"
+    assert {(r["accepted"], r["worker_status"], r["worker_gold_accuracy"]) for r in found.raw.rows} == {
+        ("no", "removed", "0.00 of 5")
+    }
 
 
 async def test_careful_worker_keeps_working(services: Services, checks_first: None) -> None:
@@ -100,10 +102,10 @@ async def test_rejected_work_is_collected_again_and_the_books_close(services: Se
     assert len(honest) == 4, "products 7 to 10, two of them again after the rejection"
     async with services.db.read() as session:
         assert (await session.get(Batch, 1)).reserved_micros == reserved_at_launch + 7 * 20_000
-        labels, _raw = await results.collect(session, 1, (await services.taxonomies.get(1)).tree)
-    work_rows = [row for row in labels if row.item_id not in {f"sku-{n:04d}" for n in GOLD_FIRST}]
-    assert [(row.item_id, row.answers) for row in work_rows] == [(f"sku-{n:04d}", 1) for n in range(7, 11)]
-    assert {row.label_path.rsplit(" > ", 1)[-1] for row in work_rows} == {"Skillets & Frying Pans"}
+    labels = (await results_of(services, 1)).labels
+    work_rows = [row for row in labels.rows if row["item_id"] not in {f"sku-{n:04d}" for n in GOLD_FIRST}]
+    assert [(row["item_id"], row["answers"]) for row in work_rows] == [(f"sku-{n:04d}", 1) for n in range(7, 11)]
+    assert {row["label_path"].rsplit(" > ", 1)[-1] for row in work_rows} == {"Skillets & Frying Pans"}
 
     (report,) = await jobs.complete_batches(services)
     spent = 11 * 20_000  # 2 work + 5 checks by the spammer (rejected), 4 work by the honest worker

@@ -9,11 +9,13 @@ from sqlalchemy import select
 from bot import jobs, work
 from bot.errors import AlreadyAnswered, TaskUnavailable
 from bot.money import ledger
+from bot.tasks import registry
 from bot.wiring.services import Services, build_services
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.db import connect
 from storage.models import Assignment, Item, User
+from tests.bot import two_questions
 from tests.conftest import MovableClock
 from tests.factories import SKILLETS, WOKS, load_batch, products
 
@@ -176,10 +178,11 @@ async def test_search_under_root_with_paths(services: Services) -> None:
     await load_batch(services, products(1))
     await add_worker(services, 1)
     task = await work.next_task(services, 1)
-    found = await work.search(services, 1, "skillet")
-    assert found.assignment_id == task.assignment_id
+    found = await work.typed(services, 1, "skillet")
+    assert isinstance(found, work.SearchScreen)
+    assert (found.assignment_id, found.question_index) == (task.assignment_id, 0)
     assert found.matches[0].label == "Cookware & Bakeware › Cookware › Skillets & Frying Pans"
-    assert await work.search(services, 2, "skillet") is None
+    assert await work.typed(services, 2, "skillet") is None
 
 
 async def test_paging_lists_every_child_once(services: Services) -> None:
@@ -251,3 +254,131 @@ async def test_race_across_two_processes(services: Services, database_url: str) 
         )
         assert (await books.totals_by_kind(session))[ledger.WORKER_PENDING] == 6 * 20_000
         assert await books.inconsistencies(session) == []
+
+
+# --- a card of several questions (a type registered for these tests only) ----------------------
+
+
+@pytest.fixture
+def registered(services: Services, monkeypatch: pytest.MonkeyPatch) -> Services:
+    """The services, with the test type registered for this test only."""
+    monkeypatch.setitem(registry.TYPES, two_questions.TYPE.name, two_questions.TYPE)
+    return services
+
+
+async def answers_of(services: Services, assignment_id: int) -> tuple[str, dict[str, str] | None]:
+    async with services.db.read() as session:
+        assignment = await session.get_one(Assignment, assignment_id)
+        return assignment.status, assignment.answer
+
+
+async def test_a_card_keeps_its_first_answer_on_the_reservation(registered: Services) -> None:
+    """The first of two answers is kept on the reservation, unpaid, and the same card asks the second,
+    after a resend too; the second answer records both, pays once, and serves the next product."""
+    services = registered
+    await load_batch(services, products(2), overlap=1, task_type=two_questions.TYPE.name)
+    await add_worker(services, 1)
+    card = await work.next_task(services, 1)
+    assert (card.question, card.question_index, card.question_count, card.answered) == (two_questions.COLOR, 0, 2, ())
+    assert card.choices == ()  # a choice, not a page of the tree
+
+    first = await work.answer(services, 1, card.assignment_id, 0, "1")  # the second option
+    assert first.partial and (first.credited_micros, first.pending_micros) == (0, 0)
+    following = first.next_task
+    assert following is not None and following.assignment_id == card.assignment_id
+    assert (following.question, following.question_index, following.answered) == (
+        two_questions.CATEGORY,
+        1,
+        (("color", "blue"),),
+    )
+    assert following.breadcrumb == ("Home & Garden", "Kitchen & Dining") and following.choices
+    assert await answers_of(services, card.assignment_id) == ("reserved", {"color": "blue"})
+    async with services.db.read() as session:
+        assert (await session.get_one(Item, 1)).answers == 0
+        assert (await ledger.worker_balance(session, 1)).pending == 0
+
+    resent = await work.next_task(services, 1)
+    assert resent == following
+
+    skillets = str((await services.taxonomies.get(1)).tree.find(SKILLETS).id)
+    done = await work.answer(services, 1, card.assignment_id, 1, skillets)
+    assert not done.partial and done.credited_micros == 20_000
+    assert done.next_task is not None and done.next_task.card.title == "Product 2"
+    assert await answers_of(services, card.assignment_id) == ("answered", {"color": "blue", "category": skillets})
+    async with services.db.read() as session:
+        assert (await session.get_one(Item, 1)).answers == 1
+        assert (await ledger.worker_balance(session, 1)).pending == 20_000
+        assert await books.inconsistencies(session) == []
+
+
+async def test_a_press_for_an_answered_question_is_a_replay(registered: Services) -> None:
+    """A second press for the first question, once it is answered, is AlreadyAnswered (a double tap),
+    and changes nothing: the first answer stands."""
+    services = registered
+    await load_batch(services, products(1), overlap=1, task_type=two_questions.TYPE.name)
+    await add_worker(services, 1)
+    card = await work.next_task(services, 1)
+    await work.answer(services, 1, card.assignment_id, 0, "0")
+    for value in ("0", "1"):
+        with pytest.raises(AlreadyAnswered):
+            await work.answer(services, 1, card.assignment_id, 0, value)
+    assert await answers_of(services, card.assignment_id) == ("reserved", {"color": "red"})
+
+
+@pytest.mark.parametrize(
+    ("question", "value"),
+    [
+        (0, "2"),  # past the last option
+        (0, "-1"),
+        (0, "red"),  # a button carries the option's place, never its label
+        (0, ""),
+        (1, "1"),  # a later question, not asked yet
+        (2, "0"),  # no such question
+    ],
+)
+async def test_a_press_the_card_did_not_offer_is_unavailable(registered: Services, question: int, value: str) -> None:
+    services = registered
+    await load_batch(services, products(1), overlap=1, task_type=two_questions.TYPE.name)
+    await add_worker(services, 1)
+    card = await work.next_task(services, 1)
+    with pytest.raises(TaskUnavailable):
+        await work.answer(services, 1, card.assignment_id, question, value)
+    assert await answers_of(services, card.assignment_id) == ("reserved", None)
+
+
+async def test_typed_words_on_a_choice_point_at_the_buttons_then_search_the_tree(registered: Services) -> None:
+    services = registered
+    await load_batch(services, products(1), overlap=1, task_type=two_questions.TYPE.name)
+    await add_worker(services, 1)
+    card = await work.next_task(services, 1)
+    assert await work.typed(services, 1, "red") == work.ButtonsOnly(card.assignment_id)
+    assert await answers_of(services, card.assignment_id) == ("reserved", None)
+    await work.answer(services, 1, card.assignment_id, 0, "0")
+    found = await work.typed(services, 1, "skillet")
+    assert isinstance(found, work.SearchScreen) and (found.assignment_id, found.question_index) == (
+        card.assignment_id,
+        1,
+    )
+
+
+async def test_a_gold_card_is_right_only_when_every_question_is(registered: Services, checks_first: None) -> None:
+    """A check of two questions: the right colour and a wrong category is a miss, graded by the category's distance."""
+    services = registered
+    rows = products(2, gold={1: SKILLETS})
+    rows[0]["gold_color"] = "red"
+    await load_batch(services, rows, overlap=3, task_type=two_questions.TYPE.name)
+    tree = (await services.taxonomies.get(1)).tree
+    for worker, (color, category) in {1: ("0", SKILLETS), 2: ("0", WOKS), 3: ("1", SKILLETS)}.items():
+        await add_worker(services, worker)
+        card = await work.next_task(services, worker)
+        await work.answer(services, worker, card.assignment_id, 0, color)
+        await work.answer(services, worker, card.assignment_id, 1, str(tree.find(category).id))
+    async with services.db.read() as session:
+        graded = (
+            await session.execute(
+                select(Assignment.worker_id, Assignment.gold_correct, Assignment.gold_distance)
+                .where(Assignment.is_gold == True)  # noqa: E712
+                .order_by(Assignment.worker_id)
+            )
+        ).all()
+    assert [tuple(row) for row in graded] == [(1, True, 0), (2, False, 2), (3, False, 0)]

@@ -98,10 +98,17 @@ def test_each_action_kind_is_covered() -> None:
         "s:1:2",
         "x:1:",
         "p:1",
-        "p:1:2:3",
+        "p:1:2",
+        "p:1:2:3:4",
         "p:1:-",
-        "p:-1:2",
-        "p:01:2",
+        "p:1:-:2",
+        "p:1:0:-",
+        "p:-1:0:2",
+        "p:1:-1:2",
+        "p:01:0:2",
+        "p:1:00:2",
+        "p:1:0:02",
+        "p:1:0:",
         "b:1:-",
         "b:1:2",
         "b:1:-:0:",
@@ -126,7 +133,7 @@ def test_decode_rejects_what_this_bot_did_not_make(data: str | None) -> None:
     assert decode(data) is None
 
 
-@pytest.mark.parametrize("data", ["s:0", "s:10", "x:100", "p:0:0", "b:0:-:0"])
+@pytest.mark.parametrize("data", ["s:0", "s:10", "x:100", "p:0:0:0", "p:10:0:100", "b:0:-:0"])
 def test_decode_accepts_canonical_zero_and_plain_numbers(data: str) -> None:
     """A lone zero is canonical and accepted; only *leading* zeros are refused."""
     decoded = decode(data)

@@ -7,6 +7,8 @@ from html.parser import HTMLParser
 import pytest
 
 from bot.quality.gold import QuizPlace, QuizStep
+from bot.tasks import categorize
+from bot.tasks.base import Question, QuestionKind
 from bot.work import Card, Choice, SearchScreen, TaskScreen
 from handlers import texts
 from taxonomy import load_default
@@ -65,6 +67,9 @@ def screen(
         batch_name="Kitchen",
         card=card,
         reward_micros=20_000,
+        question=categorize.CATEGORY,
+        question_index=0,
+        question_count=1,
         breadcrumb=breadcrumb,
         here=638,
         parent=536,
@@ -160,7 +165,7 @@ def test_welcome_escapes_name() -> None:
 def test_search_results_escape_query() -> None:
     """A search query with markup is echoed literally."""
     for matches in ((), (Choice(1, "Woks", True),)):
-        html = texts.search_results(SearchScreen(1, "<b>wok</b> & pan", matches, True))
+        html = texts.search_results(SearchScreen(1, 0, "<b>wok</b> & pan", matches, True))
         rendered = Rendered(html)
         assert "<b>wok</b> & pan" in rendered.text
         assert not rendered.tags
@@ -209,3 +214,23 @@ def failed_quiz(attempt: int, correct: int, needed: int, next_needed: int, retri
 )
 def test_a_failed_quiz_says_what_the_next_try_needs_or_why_there_is_none(step: QuizStep, said: str) -> None:
     assert Rendered(texts.quiz_failed(step)).text == said
+
+
+@pytest.mark.parametrize("limit", [texts.CAPTION_LIMIT, texts.TEXT_LIMIT])
+def test_choice_card_with_long_answers_fits_and_escapes(limit: int) -> None:
+    """A card's later question: the answers so far and a requester's own long question with markup are
+    shown literally, shortened, and the whole fits the limit."""
+    question = Question("logo", QuestionKind.CHOICE, ("yes", "no"), prompt="Is there a <logo> & more? " * 40)
+    card = replace(
+        screen(LONG_CARDS["angles"], note=texts.answer_note(20_000, 40_000, "USD")),
+        question=question,
+        question_index=2,
+        question_count=3,
+        answered=(("blurry", "no"), ("Tagline <i>", "<b>" * 100)),
+    )
+    rendered = Rendered(texts.task(card, "USD", limit))
+    assert telegram_length(rendered.text) <= limit and not rendered.open
+    assert set(rendered.tags) <= ALLOWED_TAGS
+    assert "✔ Blurry: ✖ No" in rendered.text and "✔ Tagline <i>: <b><b>" in rendered.text
+    assert "❓ Is there a <logo> & more?" in rendered.text and "(3 of 3)" in rendered.text
+    assert "📂" not in rendered.text, "no tree on a choice"
