@@ -134,7 +134,7 @@ def _label_cells(
     """One product's cells for one question; ``votes`` are its accepted answers to it."""
     agreement = votes.count(label.label) / len(votes) if label is not None and votes else 0.0
     value = label.label if label is not None else ""
-    described = task.type.describe(question, value, task.context) if label is not None else ""
+    described = _described(task, question, value) if label is not None else ""
     confidence = f"{label.confidence:.4f}" if label is not None else ""
     share = f"{agreement:.4f}" if label is not None else ""
     if questions == 1:
@@ -149,6 +149,15 @@ def _label_cells(
     if question.kind == QuestionKind.TREE:
         cells[f"{question.key}_path"] = described
     return {**cells, f"{question.key}_confidence": confidence, f"{question.key}_agreement": share}
+
+
+def _described(task: BatchTask, question: Question, label: str) -> str:
+    """A label as the files give it: a category as the full path a batch file's `gold_category` takes
+    ("A > B > C"; empty for one the taxonomy no longer has), any other label as its type describes it."""
+    if question.kind != QuestionKind.TREE:
+        return task.type.describe(question, label, task.context)
+    tree = task.context.tree
+    return tree.path_names(int(label)) if label.isdigit() and int(label) in tree else ""
 
 
 RAW_TAIL = ("seconds", "gold", "accepted", "worker_gold_accuracy", "worker_status")
@@ -177,7 +186,7 @@ def _raw(task: BatchTask, answered: list[Row[Any]], external: dict[int, str], st
         if single:
             label = labels.get(questions[0].key, "")
             row["answer_id"] = label
-            row["answer_path"] = task.type.describe(questions[0], label, task.context) if label else ""
+            row["answer_path"] = _described(task, questions[0], label) if label else ""
         else:
             row.update({question.key: labels.get(question.key, "") for question in questions})
         row.update(
