@@ -62,6 +62,9 @@ async def test_run_migrates_and_serves(telegram: FakeTelegram, tmp_path: Path) -
     assert b"Traceback" not in stderr, stderr.decode()[-2000:]
     with sqlite3.connect(database) as connection:
         assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
+        # The claim query walks this index in its order; SQLite's table rebuilds in migrations must keep it.
+        (claim_index,) = connection.execute("SELECT sql FROM sqlite_master WHERE name = 'ix_items_claim'").fetchone()
+        assert claim_index.endswith("(is_open, slots_taken DESC, id)"), claim_index
         assert connection.execute("SELECT count(*) FROM taxonomy_nodes").fetchone() == (5595,)
         assert connection.execute("SELECT id FROM users").fetchall() == [(5,)]
 
