@@ -3,9 +3,9 @@
 The bot has one event loop for all its users: whatever part of a big job runs on it, every worker's next
 button press waits for. Two such jobs, timed here as the bot runs them:
 
-1. upload: a requester sends a product file; ``bot.batches.load_draft`` reads and checks it (in a
+1. upload: a requester sends a product file; ``bot.batches.lifecycle.load_draft`` reads and checks it (in a
    worker thread) and stores the draft batch;
-2. export: a requester's ``/results N``, or the end of a batch, runs ``bot.results.collect`` (read every
+2. export: a requester's ``/results N``, or the end of a batch, runs ``bot.batches.results.collect`` (read every
    answer in slices, aggregate and lay out the rows in a worker thread), then writes the two CSV files in
    a worker thread as ``handlers.requester.send_files`` does.
 
@@ -46,7 +46,9 @@ from bot import taxonomies  # noqa: E402
 from bot.batches import lifecycle as batches  # noqa: E402
 from bot.batches import results  # noqa: E402
 from bot.batches.lifecycle import BatchSpec  # noqa: E402
+from bot.batches.task import task_of  # noqa: E402
 from bot.money import ledger  # noqa: E402
+from bot.tasks.categorize import CATEGORY  # noqa: E402
 from bot.wiring.config import Settings  # noqa: E402
 from bot.wiring.services import Services, build_services  # noqa: E402
 from storage import migrate  # noqa: E402
@@ -124,7 +126,7 @@ async def answer_everything(services: Services, tree: Tree, batch_id: int, overl
                 "created_at": now,
                 "expires_at": now,
                 "answered_at": now,
-                "answer_node_id": rng.choice(leaves),
+                "answer": {CATEGORY.key: str(rng.choice(leaves))},
                 "reward_micros": 20_000,
                 "credit_state": CreditState.PENDING,
             }
@@ -150,9 +152,12 @@ async def measure(url: str, items: int, overlap: int, workers: int) -> None:
     print(f"answers: {answers:,} ({overlap} per product, {workers} workers)")
     async with watching_the_loop("export"):
         async with db.read() as session:
-            labels, raw = await results.collect(session, batch_id, tree)
-        for rows, kind in ((labels, results.ResultRow), (raw, results.RawAnswer)):
-            await asyncio.to_thread(results.to_csv, rows, kind)
+            batch = batches.facts_of(await session.get_one(Batch, batch_id))
+            found = await results.collect(session, batch_id, await task_of(batch, services.taxonomies, session))
+        for table in (found.labels, found.raw):
+            await asyncio.to_thread(results.to_csv, table)
+    labelled = sum(1 for row in found.labels.rows if row["label_id"])
+    print(f"exported: {labelled:,} of {len(found.labels.rows):,} products labelled, {len(found.raw.rows):,} answers")
     await db.dispose()
 
 

@@ -174,7 +174,7 @@ async def results_file(batch_id: int, table: results.Table, name: str, jsonl: bo
     """One of a batch's two files: its labels (LABELS) or every raw answer (RAW)."""
     write = partial(results.to_jsonl, table) if jsonl else partial(results.to_csv, table)
     # a big batch's file takes seconds to write: off the event loop, so other users are not kept waiting
-    content = await asyncio.to_thread(write) if table.rows else ""
+    content = await asyncio.to_thread(write)
     if not content:  # Telegram refuses empty files
         return notify.Text(texts.NO_ANSWERS_YET.format(id=batch_id))
     suffix = "jsonl" if jsonl else "csv"

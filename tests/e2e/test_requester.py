@@ -128,10 +128,10 @@ async def test_upload_preview_launch_work_and_results(bot: RunningBot, checks_fi
 
     async with bot.services.db.read() as session:
         crowd = [
-            aggregation.Answer(item, str(worker), str(node))
-            for item, worker, node in (
+            aggregation.Answer(item, str(worker), answer["category"])
+            for item, worker, answer in (
                 await session.execute(
-                    select(Item.external_id, Assignment.worker_id, Assignment.answer_node_id).join(
+                    select(Item.external_id, Assignment.worker_id, Assignment.answer).join(
                         Assignment, Assignment.item_id == Item.id
                     )
                 )
@@ -197,9 +197,9 @@ async def test_results_settle_a_three_way_split_within_the_family(
     monkeypatch.undo()
     async with bot.services.db.read() as session:
         crowd = [
-            aggregation.Answer(item, str(worker), str(node))
-            for item, worker, node in await session.execute(
-                select(Item.external_id, Assignment.worker_id, Assignment.answer_node_id).join(Item)
+            aggregation.Answer(item, str(worker), answer["category"])
+            for item, worker, answer in await session.execute(
+                select(Item.external_id, Assignment.worker_id, Assignment.answer).join(Item)
             )
         ]
     assert aggregation.aggregate(crowd)["p25"].label == str(split[103])  # what one-coin alone would say

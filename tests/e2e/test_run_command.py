@@ -10,13 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from bot.wiring.app import build_application
 from bot.wiring.services import build_services
+from storage import migrate
 from storage.db import Database
 from tests.conftest import make_settings
 from tests.e2e.fake_telegram import FakeTelegram
+
+HEAD = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
+"""The newest migration: the one a new database is brought to."""
 
 
 async def eventually(condition: Callable[[], object], timeout: float, what: str) -> None:
@@ -56,7 +61,10 @@ async def test_run_migrates_and_serves(telegram: FakeTelegram, tmp_path: Path) -
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert b"Traceback" not in stderr, stderr.decode()[-2000:]
     with sqlite3.connect(database) as connection:
-        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == ("0005",)
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchone() == (HEAD,)
+        # The claim query walks this index in its order; SQLite's table rebuilds in migrations must keep it.
+        (claim_index,) = connection.execute("SELECT sql FROM sqlite_master WHERE name = 'ix_items_claim'").fetchone()
+        assert claim_index.endswith("(is_open, slots_taken DESC, id)"), claim_index
         assert connection.execute("SELECT count(*) FROM taxonomy_nodes").fetchone() == (5595,)
         assert connection.execute("SELECT id FROM users").fetchall() == [(5,)]
 

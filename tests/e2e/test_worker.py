@@ -4,6 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.money import ledger
+from handlers import callbacks
 from storage import ledger as books
 from storage.models import Assignment, Item, User
 from tests.conftest import MovableClock
@@ -152,8 +153,10 @@ async def test_forged_and_stale_buttons_change_nothing(bot: RunningBot) -> None:
     await begin(bot, ann)
     await begin(bot, bob)
     ann_assignment = data_of(ann, "Barware").split(":")[1]
-    bob_pick = f"p:{ann_assignment}:662"  # a pick on Ann's task
-    for forged in (bob_pick, "p:999999:662", "b:1:1:0", "totally-not-ours"):
+    # Well-formed picks of a category Ann's task takes (Skillets), so only whose task it is refuses them.
+    bob_pick = callbacks.encode(callbacks.Pick(int(ann_assignment), 0, 662))  # a pick on Ann's task
+    nobodys_pick = callbacks.encode(callbacks.Pick(999999, 0, 662))
+    for forged in (bob_pick, nobodys_pick, "b:1:1:0", "totally-not-ours"):
         query = await bob.press_data(forged, bob.last.message_id)
         await bot.settle()
         answer = bob.callback_answer(query["id"])
@@ -245,9 +248,10 @@ async def test_accepting_an_inner_category_when_leaf_only_is_off(bot: RunningBot
     await press(bot, ann, "Cookware & Bakeware")
     await press(bot, ann, "✅ Cookware & Bakeware")
     async with bot.services.db.read() as session:
-        chosen = await session.scalar(select(Assignment.answer_node_id))
+        chosen = await session.scalar(select(Assignment.answer))
     tree = (await bot.services.taxonomies.get(1)).tree
-    assert tree.path_names(chosen) == "Home & Garden > Kitchen & Dining > Cookware & Bakeware"
+    assert list(chosen) == ["category"]
+    assert tree.path_names(int(chosen["category"])) == "Home & Garden > Kitchen & Dining > Cookware & Bakeware"
 
 
 async def test_stop_releases_the_product(bot: RunningBot) -> None:

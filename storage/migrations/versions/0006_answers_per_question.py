@@ -95,6 +95,7 @@ def upgrade() -> None:
         for column in ("gold_node_id", "proposed_node_id", "gold_answer"):
             batch_op.drop_column(column)
         batch_op.create_index("ix_items_batch_gold", ["batch_id", "is_gold"], unique=False)
+    _restore_claim_index()
     with op.batch_alter_table("assignments") as batch_op:
         batch_op.drop_column("answer_node_id")
     with op.batch_alter_table("gold_disputes") as batch_op:
@@ -128,6 +129,7 @@ def downgrade() -> None:
         for column in ("payload", "gold", "is_gold"):
             batch_op.drop_column(column)
         batch_op.create_index("ix_items_batch_gold", ["batch_id", "gold_node_id"], unique=False)
+    _restore_claim_index()
     with op.batch_alter_table("assignments") as batch_op:
         batch_op.drop_column("answer")
     with op.batch_alter_table("gold_disputes") as batch_op:
@@ -135,6 +137,16 @@ def downgrade() -> None:
         batch_op.alter_column("gold_node_id", existing_type=sa.BigInteger(), nullable=False)
         batch_op.drop_column("answer")
         batch_op.drop_column("gold")
+
+
+def _restore_claim_index() -> None:
+    """SQLite rebuilds a table to drop or change a column and copies its indexes as it reads them back,
+    which loses the claim index's DESC: claiming would then sort the whole open pool. Made again as 0001
+    made it; PostgreSQL alters the table in place and keeps the index as it was."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    op.drop_index("ix_items_claim", table_name="items")
+    op.create_index("ix_items_claim", "items", ["is_open", sa.literal_column("slots_taken DESC"), "id"], unique=False)
 
 
 def _items_to_labels(bind: Connection) -> None:
