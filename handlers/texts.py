@@ -19,7 +19,7 @@ from bot.money.payouts import PayoutView
 from bot.progress import Nudges, Standing, WorkerStats
 from bot.quality.disputes import Contest, Decision, Reinstated
 from bot.quality.gold import QUIZ_ATTEMPTS, QuizStep
-from bot.quality.rules import HeldWorker, Hold, Removal, Review
+from bot.quality.rules import HeldWorker, Hold, Removal, Review, at_best
 from bot.tasks.base import Question, QuestionKind
 from bot.work import Card, SearchScreen, TaskScreen
 
@@ -638,7 +638,7 @@ def removed(removal: Removal) -> str:
     )
     return (
         f"🚫 <b>You were removed from “{escape(removal.batch_name)}”.</b>\n"
-        f"Your answers to its known-answer questions show an accuracy of at best {removal.bound:.0%}; "
+        f"Your answers to its known-answer questions show an accuracy of at best {at_best(removal.bound)}; "
         f"this batch needs {removal.min_accuracy:.0%}.\n\n<b>Questions you missed</b>\n{missed}\n\n"
         f"{removal.rejected} answer(s) since your last correct check were rejected and their pending pay "
         "returned to the requester. Other batches are still open to you: /work\n"
