@@ -145,9 +145,14 @@ def label_text(label: str) -> str:
     return LABEL_TEXTS.get(label, label)
 
 
+# The questions of one-question types: their answer alone reads by itself ("✔ Yes", a category's path).
+SELF_EXPLAINED = ("category", "verdict", "match")
+
+
 def described(labels: Sequence[Sequence[str]]) -> str:
-    """Answers as a person reads them: one alone as it is, several named by their question."""
-    if len(labels) == 1:
+    """Answers as a person reads them, named by their question: a lone "✖ No" would not say to which of
+    a card's questions (gold may give one of several). A lone category or verdict stands as it is."""
+    if len(labels) == 1 and labels[0][0] in SELF_EXPLAINED:
         return label_text(labels[0][1])
     return "; ".join(f"{question_name(question)}: {label_text(label)}" for question, label in labels)
 
