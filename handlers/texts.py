@@ -186,7 +186,8 @@ def _task_tail(screen: TaskScreen, currency: str) -> str:
         ask = f"\n\n📂 <b>{escape(where)}</b>{pages}\n{escape(question_text(screen.question))} {reward}"
         return ("\n" + done.lstrip("\n") if done else "") + ask
     step = f" ({screen.question_index + 1} of {screen.question_count})" if screen.question_count > 1 else ""
-    return f"\n{done}\n\n❓ <b>{escape(_shorten(question_text(screen.question), 300))}</b>{step}\n{reward}"
+    ask = f"\n\n❓ <b>{escape(_shorten(question_text(screen.question), 300))}</b>{step}\n{reward}"
+    return ("\n" + done if done else "") + ask  # one blank line under the card, answers or none
 
 
 def _card(card: Card, room: int) -> str:
