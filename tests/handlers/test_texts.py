@@ -222,3 +222,8 @@ def test_a_failed_quiz_says_what_the_next_try_needs_or_why_there_is_none(step: Q
 )
 def test_answers_are_named_by_their_question_unless_the_card_asks_one(labels: tuple, said: str) -> None:
     assert texts.described(labels) == said
+
+
+def test_a_question_is_named_by_its_key_or_as_the_requester_wrote_it() -> None:
+    assert texts.question_name("white_background") == "White background"
+    assert texts.question_name("Is the Nike logo_mark there?") == "Is the Nike logo_mark there?"
