@@ -14,6 +14,13 @@ class AlreadyAnswered(TaskUnavailable):
     """A repeat of an answer that was already recorded (double tap, replayed update)."""
 
 
+class NotAnAnswer(DomainError):
+    """Typed text the open question does not take (too long to be a value): the task stays open."""
+
+    def __init__(self) -> None:
+        super().__init__("That was not taken as the answer: type the value alone, in a few words.")
+
+
 class NotAllowed(DomainError):
     def __init__(self, message: str = "You are not allowed to do that.") -> None:
         super().__init__(message)

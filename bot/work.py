@@ -18,7 +18,7 @@ from bot.aggregation import methods as aggregation
 from bot.aggregation.methods import Answer
 from bot.batches.lifecycle import BatchFacts
 from bot.batches.task import BatchTask, task_of
-from bot.errors import AlreadyAnswered, NotAllowed, TaskUnavailable
+from bot.errors import AlreadyAnswered, NotAllowed, NotAnAnswer, TaskUnavailable
 from bot.money import ledger
 from bot.outbox import Notice
 from bot.quality import gold
@@ -209,8 +209,8 @@ def _read_answer(
             raise TaskUnavailable()
         value = open_question.options[int(value)]
     label = task.type.accept(open_question, value, task.context)
-    if label is None:
-        raise TaskUnavailable()
+    if label is None:  # a refused typed value leaves the card open: the worker types another
+        raise NotAnAnswer() if open_question.kind == QuestionKind.TEXT else TaskUnavailable()
     return label, open_question
 
 

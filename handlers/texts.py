@@ -1,5 +1,6 @@
 """Every user-facing string, and the functions that turn domain views into message text (HTML)."""
 
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from html import escape
@@ -19,7 +20,7 @@ from bot.money.payouts import PayoutView
 from bot.progress import Nudges, Standing, WorkerStats
 from bot.quality.disputes import Contest, Decision, Reinstated
 from bot.quality.gold import QUIZ_ATTEMPTS, QuizStep
-from bot.quality.rules import HeldWorker, Hold, Removal, Review
+from bot.quality.rules import HeldWorker, Hold, Removal, Review, at_best
 from bot.tasks.base import Question, QuestionKind
 from bot.work import Card, SearchScreen, TaskScreen
 
@@ -121,6 +122,7 @@ QUESTION_TEXTS = {
     "multiple_products": "Does the photo show more than one product?",
     "dark": "Is the photo too dark?",
 }
+_KEY = re.compile(r"[a-z][a-z0-9_]*")  # a question's key, as types name them
 LABEL_TEXTS = {"yes": "✔ Yes", "no": "✖ No", "no_image": "⚠ Photo does not load"}
 FACT_TEXTS = {"proposed": "Proposed"}
 PHOTO_LINK = "🖼 Photo: {url}"
@@ -137,17 +139,23 @@ def question_text(question: Question) -> str:
 
 
 def question_name(key: str) -> str:
-    """A question's name in a list of answers: "white_background" → "White background"."""
-    return key.replace("_", " ").capitalize()
+    """A question's name in a list of answers: a key worded ("white_background" → "White background"), a
+    requester's own question as they wrote it."""
+    return key.replace("_", " ").capitalize() if _KEY.fullmatch(key) else key
 
 
 def label_text(label: str) -> str:
     return LABEL_TEXTS.get(label, label)
 
 
+# The questions of one-question types: their answer alone reads by itself ("✔ Yes", a category's path).
+SELF_EXPLAINED = ("category", "verdict", "match")
+
+
 def described(labels: Sequence[Sequence[str]]) -> str:
-    """Answers as a person reads them: one alone as it is, several named by their question."""
-    if len(labels) == 1:
+    """Answers as a person reads them, named by their question: a lone "✖ No" would not say to which of
+    a card's questions (gold may give one of several). A lone category or verdict stands as it is."""
+    if len(labels) == 1 and labels[0][0] in SELF_EXPLAINED:
         return label_text(labels[0][1])
     return "; ".join(f"{question_name(question)}: {label_text(label)}" for question, label in labels)
 
@@ -163,25 +171,39 @@ def task(screen: TaskScreen, currency: str, limit: int, photo_link: bool = False
             f"🎓 <b>Qualification {quiz.place} of {quiz.size}</b> for “{escape(_shorten(screen.batch_name, 100))}” "
             f"(paid; pass with {quiz.needed} of {quiz.size} right{earlier})\n"
         )
-    tail = _task_tail(screen, currency)
+    tail = _task_tail(screen, currency, limit // 4)
     if photo_link:
         tail = "\n" + PHOTO_LINK.format(url=escape(_shorten(screen.card.image_url, 300))) + tail
     return head + _card(screen.card, limit - utf16_len(head) - utf16_len(tail)) + tail
 
 
-def _task_tail(screen: TaskScreen, currency: str) -> str:
+def _task_tail(screen: TaskScreen, currency: str, answers_room: int) -> str:
     reward = f"Reward {format_money(screen.reward_micros, currency)}."
-    done = "".join(
-        f"\n✔ {escape(question_name(question))}: {escape(_shorten(label_text(label), 60))}"
-        for question, label in screen.answered
-    )
+    done = _answered(screen.answered, answers_room)
     if screen.question.kind == QuestionKind.TREE:
         where = " › ".join(screen.breadcrumb) or "All categories"
         pages = f" · page {screen.page + 1}/{screen.pages}" if screen.pages > 1 else ""
         ask = f"\n\n📂 <b>{escape(where)}</b>{pages}\n{escape(question_text(screen.question))} {reward}"
         return ("\n" + done.lstrip("\n") if done else "") + ask
     step = f" ({screen.question_index + 1} of {screen.question_count})" if screen.question_count > 1 else ""
-    return f"\n{done}\n\n❓ <b>{escape(_shorten(question_text(screen.question), 300))}</b>{step}\n{reward}"
+    ask = f"\n\n❓ <b>{escape(_shorten(question_text(screen.question), 300))}</b>{step}\n{reward}"
+    return ("\n" + done if done else "") + ask  # one blank line under the card, answers or none
+
+
+def _answered(answered: Sequence[Sequence[str]], room: int) -> str:
+    """The card's answers so far, a line each; the latest that fit in `room` (a card may ask twenty
+    questions, and a caption holds 1,024 units), the earlier ones counted."""
+    lines = [
+        f"\n✔ {escape(_shorten(question_name(question), 60))}: {escape(_shorten(label_text(label), 60))}"
+        for question, label in answered
+    ]
+    shown: list[str] = []
+    for line in reversed(lines):
+        if utf16_len("".join([line, *shown])) > room:
+            break
+        shown.insert(0, line)
+    hidden = len(lines) - len(shown)
+    return (f"\n✔ {hidden} earlier answer(s)" if hidden else "") + "".join(shown)
 
 
 def _card(card: Card, room: int) -> str:
@@ -642,7 +664,7 @@ def removed(removal: Removal) -> str:
     )
     return (
         f"🚫 <b>You were removed from “{escape(removal.batch_name)}”.</b>\n"
-        f"Your answers to its known-answer questions show an accuracy of at best {removal.bound:.0%}; "
+        f"Your answers to its known-answer questions show an accuracy of at best {at_best(removal.bound)}; "
         f"this batch needs {removal.min_accuracy:.0%}.\n\n<b>Questions you missed</b>\n{missed}\n\n"
         f"{removal.rejected} answer(s) since your last correct check were rejected and their pending pay "
         "returned to the requester. Other batches are still open to you: /work\n"

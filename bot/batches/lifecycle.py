@@ -197,23 +197,29 @@ def parse_settings(text: str, default_name: str) -> BatchSpec:
             f'The settings could not be read: {error}. Quote values with spaces: name="My batch".'
         ) from None
     values: dict[str, str] = {}
+    # A type's own keys besides those the settings model names: its `configure` reads and judges them.
+    others = sorted(registry.setting_keys() - set(SETTING_KEYS))
+    own: dict[str, str] = {}
     problems = []
     for word in words:
         key, sep, value = word.partition("=")
         key = key.strip().lower()
         if not sep:
             problems.append(f"“{word}” is not key=value")
-        elif key not in SETTING_KEYS:
-            problems.append(f"unknown setting “{key}”; settings: {', '.join(SETTING_KEYS)}")
-        else:
+        elif key in SETTING_KEYS:
             values[key] = value.strip()
+        elif key in others:
+            own[key] = value.strip()
+        else:
+            problems.append(f"unknown setting “{key}”; settings: {', '.join([*SETTING_KEYS, *others])}")
     try:
         settings = BatchSettings.read(values)
     except InvalidInput as refused:
         raise InvalidInput(refused.summary, problems + refused.problems) from None
     if problems:
         raise InvalidInput("Some settings are not valid.", problems)
-    return spec_of(settings, default_name)
+    spec = spec_of(settings, default_name)
+    return replace(spec, task_settings=(*spec.task_settings, *own.items()))
 
 
 def spec_of(settings: BatchSettings, default_name: str) -> BatchSpec:

@@ -2,6 +2,7 @@
 that lets them in is graded in bot.quality.gold)."""
 
 import json
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -137,7 +138,7 @@ async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_
     counts = await answer_counts(session, *judged(batch.id, worker_id))
     if proven_below(counts, batch.min_gold, batch.min_accuracy):
         bound = wilson_upper_bound(counts.gold_correct, counts.gold)
-        return f"gold answers right {counts.gold_correct}/{counts.gold}, at best {bound:.0%}", bound
+        return f"gold answers right {counts.gold_correct}/{counts.gold}, at best {at_best(bound)}", bound
     if batch.qualification == 0:
         return None  # no quiz: "since the quiz" is every answer just judged, and they passed
     since_quiz = await answer_counts(session, *_after_quiz(batch.id, worker_id))
@@ -145,7 +146,7 @@ async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_
     # overruled by five misses.
     if since_quiz.gold_correct == 0 and proven_below(since_quiz, batch.min_gold, batch.min_accuracy):
         bound = wilson_upper_bound(0, since_quiz.gold)
-        return f"no check right since the quiz, 0/{since_quiz.gold}, at best {bound:.0%}", bound
+        return f"no check right since the quiz, 0/{since_quiz.gold}, at best {at_best(bound)}", bound
     return None
 
 
@@ -172,6 +173,11 @@ async def _reject_pending(session: AsyncSession, batch_id: int, worker_id: int, 
     for assignment_id in list(since):
         rejected += await credits.reject(session, assignment_id)
     return rejected
+
+
+def at_best(bound: float) -> str:
+    """An accuracy bound in whole percent, rounded down: 0.6994 must not read as the 70 % it falls short of."""
+    return f"{math.floor(bound * 100)}%"
 
 
 def proven_below(counts: AnswerCounts, min_gold: int, min_accuracy: float) -> bool:

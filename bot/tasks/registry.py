@@ -13,6 +13,11 @@ TYPES: dict[str, TaskType] = {
 }
 
 
+def setting_keys() -> set[str]:
+    """The caption keys the types read besides the common settings."""
+    return {key for task_type in TYPES.values() for key in task_type.settings}
+
+
 def get(name: str) -> TaskType:
     """The type of that name; a stored batch's type is always known, so only typed names can fail."""
     try:
