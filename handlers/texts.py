@@ -181,7 +181,7 @@ def _task_tail(screen: TaskScreen, currency: str) -> str:
         ask = f"\n\n📂 <b>{escape(where)}</b>{pages}\n{escape(question_text(screen.question))} {reward}"
         return ("\n" + done.lstrip("\n") if done else "") + ask
     step = f" ({screen.question_index + 1} of {screen.question_count})" if screen.question_count > 1 else ""
-    return f"\n{done}\n\n❓ <b>{escape(_shorten(question_text(screen.question), 300))}</b>{step}\n{reward}"
+    return f"{done}\n\n❓ <b>{escape(_shorten(question_text(screen.question), 300))}</b>{step}\n{reward}"
 
 
 def _card(card: Card, room: int) -> str:
