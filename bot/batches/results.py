@@ -62,7 +62,9 @@ async def collect(session: AsyncSession, batch_id: int, task: BatchTask) -> Batc
     """
     items = await _read(
         session,
-        select(Item.id, Item.external_id, Item.title, Item.gold).where(Item.batch_id == batch_id).order_by(Item.id),
+        select(Item.id, Item.external_id, Item.title, Item.gold, Item.payload)
+        .where(Item.batch_id == batch_id)
+        .order_by(Item.id),
     )
     answered = await _read(
         session,
@@ -93,6 +95,8 @@ def _tabulate(task: BatchTask, items: list[Row[Any]], answered: list[Row[Any]], 
     external = {item.id: item.external_id for item in items}
     accepted = [a for a in answered if a.credit_state != CreditState.REJECTED]
     rows: list[dict[str, Any]] = [{"item_id": item.external_id, "title": item.title} for item in items]
+    labels: dict[str, dict[str, aggregation.Label]] = {}  # by question, by item
+    votes: dict[str, dict[str, list[str]]] = {}
     for question in questions:
         crowd = [
             Answer(external[a.item_id], str(a.worker_id), a.answer[question.key])
@@ -101,19 +105,34 @@ def _tabulate(task: BatchTask, items: list[Row[Any]], answered: list[Row[Any]], 
         ]
         gold = {item.external_id: item.gold[question.key] for item in items if item.gold and question.key in item.gold}
         space = task.type.label_space(question, task.context)
-        labels = aggregation.aggregate(crowd, "auto", gold, space.families) if crowd else {}
-        votes: dict[str, list[str]] = {}
+        labels[question.key] = aggregation.aggregate(crowd, "auto", gold, space.families) if crowd else {}
         for answer in crowd:
-            votes.setdefault(answer.item, []).append(answer.label)
-        for row in rows:
-            row.update(
-                _label_cells(task, question, len(questions), labels.get(row["item_id"]), votes.get(row["item_id"], []))
-            )
+            votes.setdefault(question.key, {}).setdefault(answer.item, []).append(answer.label)
+    for item, row in zip(items, rows, strict=True):
+        chosen = {key: found[row["item_id"]].label for key, found in labels.items() if row["item_id"] in found}
+        reached = _reached(task, item.payload, chosen)
+        for question in questions:
+            label = labels[question.key].get(row["item_id"]) if question.key in reached else None
+            answers = votes.get(question.key, {}).get(row["item_id"], [])
+            row.update(_label_cells(task, question, len(questions), label, answers))
     if len(questions) > 1:
         per_item = Counter(external[a.item_id] for a in accepted)
         for row in rows:
             row["answers"] = per_item[row["item_id"]]
     return BatchResults(Table(_label_columns(questions), rows), _raw(task, answered, external, states))
+
+
+def _reached(task: BatchTask, payload: dict[str, Any], chosen: dict[str, str]) -> set[str]:
+    """The questions the item asks when answered with the crowd's labels: a question the labels before it
+    lead away from (validate's category after a Yes) gets no label, whatever a few workers gave."""
+    reached: set[str] = set()
+    answers: dict[str, str] = {}
+    while (question := task.type.next_question(payload, answers, task.context)) is not None:
+        reached.add(question.key)
+        if question.key not in chosen:
+            break
+        answers[question.key] = chosen[question.key]
+    return reached
 
 
 def _label_columns(questions: tuple[Question, ...]) -> tuple[str, ...]:

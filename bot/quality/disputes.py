@@ -145,7 +145,8 @@ async def _decide(
     if status == DisputeState.UPHELD or item.gold != dispute.gold:
         return Decision(status, item.title, contesters, 0, ())
     corrected = status == DisputeState.CORRECTED
-    item.gold = {**dispute.gold, **_graded_part(dispute.answer, dispute.gold)} if corrected else None
+    # The answer alone: a question it did not reach (validate's category after a Yes) is no part of what it says.
+    item.gold = _graded_part(dispute.answer, dispute.gold) if corrected else None
     item.is_gold = corrected
     workers, regraded = await _regrade(session, task, item)
     await session.flush()

@@ -111,9 +111,10 @@ async def _serve_gold(
     quiz_attempt: int | None,
 ) -> Claimed:
     """Reserve, of the unseen `gold`, the item whose right answer the worker gave least (the caller paid for it)."""
-    given = await _answers_given(session, batch_id, worker_id)
-    fewest = min(given[_key(labels)] for _, labels in gold)
-    item_id = draw.choice([item for item, labels in gold if given[_key(labels)] == fewest])
+    given = [(json.loads(key), count) for key, count in (await _answers_given(session, batch_id, worker_id)).items()]
+    times = {item: _times_given(labels, given) for item, labels in gold}
+    fewest = min(times.values())
+    item_id = draw.choice([item for item, _ in gold if times[item] == fewest])
     item = await session.get_one(Item, item_id)
     assignment = await assignments.reserve(session, item, worker_id, now, ttl, reward, quiz_attempt, is_gold=True)
     return Claimed(assignment, item)
@@ -134,6 +135,15 @@ async def _answers_given(session: AsyncSession, batch_id: int, worker_id: int) -
 def _key(labels: dict[str, str]) -> str:
     """Labels as one comparable value (JSON columns cannot be grouped by on PostgreSQL)."""
     return json.dumps(labels, sort_keys=True)
+
+
+def _times_given(right: dict[str, str], given: list[tuple[dict[str, str], int]]) -> int:
+    """How often the worker gave this gold's right answer, of their (answer, times) `given`: answers that
+    agree with it on every question it has gold for. An answer may say more than the gold (validate's
+    category after a No, where the gold is the verdict alone) and is still the answer that gold takes as right."""
+    return sum(
+        count for labels, count in given if all(labels.get(question) == label for question, label in right.items())
+    )
 
 
 async def _start_attempt(session: AsyncSession, batch_id: int, worker_id: int, attempt: int) -> None:

@@ -44,6 +44,8 @@ fetched but not yet fully processed.  Tasks a handler starts on its own
 
 Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update),
 ``advance`` (move the server's clock forward, e.g. past ``callback_query_ttl``),
+``broken_photo_urls`` (addresses whose content is no image) and ``unreachable_photo_urls`` (addresses
+Telegram cannot download: a dead link, a host it cannot reach), refused as Telegram refuses them,
 ``fail_next`` (inject an error such as a 429 flood wait), ``fail_at_random``, ``register_file``,
 ``commands()``, ``errors``, ``callback_queries``, ``files``; ``FakeUser.send_photo``,
 ``message(id)``, ``texts``, ``chat_actions``, ``reply_keyboard``, ``sent``; and
@@ -1182,7 +1184,10 @@ class FakeTelegram:
             "has_main_web_app": False,
         }
         self.requests: list[ApiCall] = []
+        #: URLs that serve something other than an image.
         self.broken_photo_urls: set[str] = set()
+        #: URLs Telegram cannot download at all.
+        self.unreachable_photo_urls: set[str] = set()
         self.callback_queries: dict[str, CallbackQueryRecord] = {}
         self.bot_commands: dict[tuple[str, str], list[dict]] = {}
         self.files: dict[str, StoredFile] = {}
@@ -1737,6 +1742,8 @@ class FakeTelegram:
         if is_http_url(value):
             if value in self.broken_photo_urls:
                 raise bad_request("wrong type of the web page content")
+            if value in self.unreachable_photo_urls:
+                raise bad_request("wrong file identifier/HTTP URL specified")
             return value, value
         stored = self.files.get(value)
         if stored is None:

@@ -468,6 +468,19 @@ async def test_photos_urls_uploads_and_edits(fake, client):
         )
 
 
+async def test_a_photo_url_telegram_cannot_download_is_refused_everywhere(fake, client):
+    ann = fake.user(8)
+    dead = "https://img.example/gone.jpg"
+    fake.unreachable_photo_urls.add(dead)
+    with pytest.raises(BadRequest, match="(?i)^Wrong file identifier/http url specified$"):
+        await client.send_photo(ann.id, dead, caption="gone")
+    assert ann.messages == [], "nothing reaches the chat"
+    sent = await client.send_photo(ann.id, "https://img.example/ok.jpg", caption="ok")
+    with pytest.raises(BadRequest, match="(?i)^Wrong file identifier/http url specified$"):
+        await client.edit_message_media(InputMediaPhoto(dead), chat_id=ann.id, message_id=sent.message_id)
+    assert ann.last.photo == "https://img.example/ok.jpg", "the photo shown stays"
+
+
 # --- misc ---------------------------------------------------------------------------------
 
 
