@@ -1,14 +1,17 @@
 """Quality control in a batch: removal on gold, rejected answers, the per-worker cap, speed holds."""
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from bot import jobs, work
+from bot import jobs, taxonomies, work
+from bot.batches import files as batch_files
 from bot.batches import lifecycle as batches
 from bot.batches import results
+from bot.batches.lifecycle import BatchSpec
 from bot.money import ledger
 from bot.quality import levels
 from bot.quality import rules as quality
@@ -220,6 +223,68 @@ async def test_a_robots_many_quick_answers_do_not_lower_the_floor_under_it(
     robot = await label(services, 10, SKILLETS)
     assert isinstance(robot[-1].verdict, quality.Hold) and "under 8.0 s" in robot[-1].verdict.reason
     assert len(robot) == quality.MIN_CROWD_SAMPLE - 40, "held on the answer that made the crowd's sample big enough"
+
+
+async def _validate_batch(services: Services, count: int) -> None:
+    """A validate batch with correct=true: a No goes on to the right category (two questions)."""
+    taxonomy_id = await taxonomies.ensure_default(services.db)
+    tree = (await services.taxonomies.get(taxonomy_id)).tree
+    rows = [{**row, "proposed_category": SKILLETS} for row in products(count)]
+    spec = BatchSpec(
+        name="Proposed",
+        task_type="validate",
+        task_settings=(("correct", "true"),),
+        reward_micros=20_000,
+        overlap=5,
+        root=KITCHEN,
+        qualification=0,
+        max_share=1.0,
+    )
+    parsed = batch_files.read_rows("\n".join(json.dumps(row) for row in rows).encode(), "batch.jsonl")
+    async with services.db.write() as session:
+        await batches.load_funded_batch(
+            session, REQUESTER, taxonomy_id, tree, spec, parsed, services.settings.currency, services.clock.now()
+        )
+
+
+async def _confirm_or_correct(
+    services: Services, worker_id: int, answers: int, no_every: int, yes: float, no: float
+) -> list[work.Answered]:
+    """The worker says Yes in `yes` seconds, except every `no_every`-th product (0: none): No and Woks, in `no` s."""
+    await worker(services, worker_id)
+    woks = str((await services.taxonomies.get(1)).tree.find(WOKS).id)
+    task, done = await work.next_task(services, worker_id), []
+    while task is not None and len(done) < answers:
+        correcting = no_every and len(done) % no_every == 0
+        async with services.db.write() as session:
+            shown = services.clock.now() - timedelta(seconds=no if correcting else yes)
+            await session.execute(
+                update(Assignment).where(Assignment.id == task.assignment_id).values(created_at=shown)
+            )
+        if correcting:
+            await work.answer(services, worker_id, task.assignment_id, 0, "1")  # ✖ No
+            done.append(await work.answer(services, worker_id, task.assignment_id, 1, woks))
+        else:
+            done.append(await work.answer(services, worker_id, task.assignment_id, 0, "0"))  # ✔ Yes
+        task = done[-1].next_task
+    return done
+
+
+async def test_speed_is_measured_per_question_where_products_ask_more_or_fewer(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crowd confirms in 6 s and, more often than not, corrects (No, then the category: two questions) in
+    24 s: a median of 24 s a product but 12 s a question. A careful worker's 6-second Yes is not fast, though
+    under a third of the median a product; a robot's 1-second Yes is."""
+    monkeypatch.setattr(quality, "UNKNOWN_FLOOR_SECONDS", 0)  # the crowd's minute is this test's millisecond
+    await _validate_batch(services, quality.MIN_CROWD_SAMPLE)
+    for crowd_worker in range(1, 5):
+        await _confirm_or_correct(services, crowd_worker, quality.MIN_CROWD_SAMPLE // 4, 2, 6.0, 24.0)
+    careful = await _confirm_or_correct(services, 10, 5, 0, 6.0, 0.0)
+    assert len(careful) == 5 and all(answer.verdict is None for answer in careful)
+    robot = await _confirm_or_correct(services, 11, 3, 0, 1.0, 0.0)
+    assert isinstance(robot[-1].verdict, quality.Hold)
+    assert robot[-1].verdict.reason == "3 of their last 10 answers took under 4.0 s a question"
 
 
 def test_settings_reach_the_batch() -> None:
