@@ -229,7 +229,7 @@ BRANDS = (
     "WMF",
     "Fiskars",
 )
-CONSTANT_WORDS = ("ok", "n/a", "brand", "none", "x")  # what a constant answerer types, one each
+CONSTANT_WORDS = ("ok", "n/a", "brand", "none", "x")  # a constant answerer types one of these, always the same
 PROPOSED_RIGHT = 0.5  # validate: share of products whose proposed category is right
 PROPOSED_SIBLING = 0.6  # … and of the wrong ones, share that are a sibling leaf of the right one
 MATCH_SHARES: dict[str, float] = {YES: 0.55, NO: 0.40, NO_IMAGE: 0.05}
@@ -367,7 +367,12 @@ class SimItem:
     title: str
     truth: dict[str, str]  # the right label per question (a typed brand as written)
     scored: tuple[str, ...]  # the questions a truthful worker is asked: where its label is scored
-    is_gold: bool
+    payload: dict[str, Any]  # as the type reads the row
+    gold: dict[str, str] | None  # as the type reads the row's gold columns; None: not a gold product
+
+    @property
+    def is_gold(self) -> bool:
+        return self.gold is not None
 
 
 @dataclass(frozen=True)
@@ -446,7 +451,7 @@ def build_setup(type_name: str, seed: int, sizes: Sizes) -> Setup:
         reading = task_type.read_row(row, context)
         assert not reading.problems, reading.problems
         scored = _asked(task_type, context, reading.payload, truth)
-        items.append(SimItem(row["item_id"], row["title"], truth, scored, n in gold_numbers))
+        items.append(SimItem(row["item_id"], row["title"], truth, scored, reading.payload, reading.gold))
         rows.append(row)
     return Setup(scenario, task_type, context, leaves, build_crowd(seed, sizes, leaves), tuple(items), rows)
 
@@ -479,8 +484,10 @@ class Behaviour:
         seen.add(title)
         if worker.kind == SWITCHER:
             return right if len(seen) <= QUALIFICATION else self._any(question)
+        if worker.kind == HONEST and rng.random() < worker.accuracy:
+            return self._typed(right) if question.kind == TEXT else right
         if worker.kind == HONEST:
-            return self._typed(right) if rng.random() < worker.accuracy else self._mistake(question, right)
+            return self._mistake(question, right)
         if worker.kind == CONSTANT:
             return (
                 worker.leaf if question.kind == TREE else worker.word if question.kind == TEXT else question.options[0]
@@ -507,9 +514,7 @@ class Behaviour:
         return self._rng.choice([option for option in question.options if option not in (right, NO_IMAGE)])
 
     def _typed(self, text: str) -> str:
-        """A right answer as typed: a brand in the case and spacing the worker happened to use."""
-        if text not in BRANDS:
-            return text
+        """A right answer as typed: in the case and spacing the worker happened to use."""
         return self._rng.choice((text, text.lower(), text.upper(), f" {text} ", text.replace(" ", "  ")))
 
 
@@ -528,19 +533,14 @@ def honest_ceiling(setup: Setup, seed: int) -> dict[str, float]:
     rng = random.Random(f"{seed}:{setup.scenario.name}:ceiling")
     answers: list[tuple[str, str, dict[str, str]]] = []
     for item in setup.items:
-        payload = setup.task_type.read_row(_row_of(setup, item), setup.context).payload
         for worker in rng.sample(honest, OVERLAP):
             labels: dict[str, str] = {}
-            while (question := setup.task_type.next_question(payload, labels, setup.context)) is not None:
+            while (question := setup.task_type.next_question(item.payload, labels, setup.context)) is not None:
                 label = setup.task_type.accept(question, behaviour.pick(worker, item.title, question), setup.context)
                 assert label is not None
                 labels[question.key] = label
             answers.append((item.external_id, str(worker.id), labels))
     return _accuracy(setup, _aggregate(setup, answers))[0]
-
-
-def _row_of(setup: Setup, item: SimItem) -> dict[str, str]:
-    return next(row for row in setup.rows if row["item_id"] == item.external_id)
 
 
 def _aggregate(setup: Setup, answers: Sequence[tuple[str, str, Mapping[str, str]]]) -> dict[str, dict[str, str]]:
@@ -555,13 +555,8 @@ def _aggregate(setup: Setup, answers: Sequence[tuple[str, str, Mapping[str, str]
 
 
 def _gold_labels(setup: Setup, question: Question) -> dict[str, str]:
-    """The gold products' right labels for `question`, as the file's gold columns give them (only for the
-    questions a truthful worker is asked)."""
-    return {
-        item.external_id: setup.label(question, item.truth[question.key])
-        for item in setup.items
-        if item.is_gold and question.key in item.scored
-    }
+    """The gold products' right labels for `question`, as the results aggregate with them."""
+    return {item.external_id: item.gold[question.key] for item in setup.items if question.key in (item.gold or {})}
 
 
 def _accuracy(setup: Setup, labels: Mapping[str, Mapping[str, str]]) -> tuple[dict[str, float], int, int]:
@@ -973,10 +968,6 @@ def _methods(setup: Setup, accepted: Sequence[tuple[str, str, Mapping[str, str]]
 # --------------------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
 def _mean(values: Sequence[float]) -> str:
     return f"{statistics.mean(values):.3f}" if values else "-"
 
@@ -994,7 +985,7 @@ class KindFigures:
     """One kind of worker in one run: shares of those who got a task."""
 
     workers: int
-    no_task: int
+    no_task: int  # never got a task: shares are of the others, and without others there are none
     removed: float
     held: float
     failed: float
@@ -1034,7 +1025,7 @@ def checks_of(result: RunResult) -> dict[str, bool]:
     if result.plan == WITH_QC:
         for kind in (*SPAMMERS, HONEST):
             figures = kind_figures(result, kind)
-            if figures is None:
+            if figures is None or figures.no_task == figures.workers:
                 continue
             if kind == HONEST:
                 ok = figures.removed + figures.held <= TARGET_HONEST_STOPPED
@@ -1146,7 +1137,7 @@ def report_summary(results: Sequence[RunResult]) -> None:
         for kind in (*SPAMMERS, HONEST):
             figures = kind_figures(result, kind)
             width = 8 if kind == HONEST else 9
-            if not result.plan.quality_control or figures is None:
+            if not result.plan.quality_control or figures is None or figures.no_task == figures.workers:
                 cells += f"{'-':>{width}}"
             else:
                 cells += f"{figures.removed + figures.held if kind == HONEST else figures.early:>{width}.2f}"
