@@ -54,7 +54,7 @@ come within it; the simulated one takes minutes of simulated time).
 The same crowd labels each type's batch three times, each on a fresh database:
 
 1. with quality control at a fixed overlap of 3 (the issue's setting);
-2. with quality control and adaptive overlap (``overlap=5 min_overlap=3 confidence=0.9``): every
+2. with quality control and dynamic (adaptive) overlap (``overlap=5 min_overlap=3 confidence=0.9``): every
    product gets 3 answers, and up to 5 while the crowd is split (its leading label's posterior under
    0.9 on a question it was asked, ``aggregation.should_stop``);
 3. with quality control effectively off (no quiz, min_gold out of reach, min_seconds 1 ms, no cap
@@ -167,7 +167,7 @@ FIRST_WORKER = 1001
 REWARD_MICROS = 20_000
 CURRENCY = "USD"
 OVERLAP = 3
-DYNAMIC_OVERLAP = 5  # the adaptive-overlap run: up to this many answers on a product the crowd splits on
+DYNAMIC_OVERLAP = 5  # the dynamic-overlap run: up to this many answers on a product the crowd splits on
 DYNAMIC_CONFIDENCE = 0.9  # … until its leading label's posterior reaches this (aggregation.should_stop)
 GOLD_SHARE = 0.10
 SPAM_SHARE = 0.30
@@ -414,7 +414,8 @@ def build_crowd(seed: int, sizes: Sizes, leaves: Leaves) -> tuple[Worker, ...]:
     crowd = []
     for offset, kind in enumerate(kinds):
         accuracy = rng.uniform(0.6, 0.95) if kind == HONEST else 0.0
-        leaf, word = (rng.choice(leaves.all), rng.choice(CONSTANT_WORDS)) if kind == CONSTANT else ("", "")
+        leaf = rng.choice(leaves.all) if kind == CONSTANT else ""
+        word = CONSTANT_WORDS[offset % len(CONSTANT_WORDS)] if kind == CONSTANT else ""
         crowd.append(Worker(FIRST_WORKER + offset, kind, accuracy, leaf, word))
     return tuple(crowd)
 
@@ -433,7 +434,7 @@ def build_setup(type_name: str, seed: int, sizes: Sizes) -> Setup:
     task_type = registry.TYPES[type_name]
     context = TaskContext(task_type.configure(dict(scenario.settings), tree), tree, root.id, True)
 
-    rng = random.Random(f"{seed}:{type_name}:items")
+    rng = random.Random(f"{seed}:items")
     gold_numbers = set(rng.sample(range(1, sizes.items + 1), round(sizes.items * sizes.gold_share)))
     items, rows = [], []
     for n in range(1, sizes.items + 1):
@@ -471,7 +472,7 @@ class Behaviour:
 
     def __init__(self, setup: Setup, seed: int, stream: str = "answers") -> None:
         self._setup = setup
-        self._rng = random.Random(f"{seed}:{setup.scenario.name}:{stream}")
+        self._rng = random.Random(f"{seed}:{stream}")
         self._truth = {item.title: item.truth for item in setup.items}
         self._notebook: dict[tuple[str, str], str] = {}  # the copier ring's shared answers, by product and question
         self._seen: dict[int, set[str]] = {}  # products each worker met so far
@@ -493,7 +494,9 @@ class Behaviour:
                 worker.leaf if question.kind == TREE else worker.word if question.kind == TEXT else question.options[0]
             )
         if worker.kind == COPIER:
-            return self._notebook.setdefault((title, question.key), self._any(question))
+            if (title, question.key) not in self._notebook:
+                self._notebook[title, question.key] = self._any(question)
+            return self._notebook[title, question.key]
         return self._any(question)  # random clickers and bots
 
     def seconds(self, worker: Worker, question: Question) -> float:
@@ -530,7 +533,7 @@ def honest_ceiling(setup: Setup, seed: int) -> dict[str, float]:
     if len(honest) < OVERLAP:
         return {}
     behaviour = Behaviour(setup, seed, "ceiling answers")
-    rng = random.Random(f"{seed}:{setup.scenario.name}:ceiling")
+    rng = random.Random(f"{seed}:ceiling")
     answers: list[tuple[str, str, dict[str, str]]] = []
     for item in setup.items:
         for worker in rng.sample(honest, OVERLAP):
@@ -584,7 +587,7 @@ def _accuracy(setup: Setup, labels: Mapping[str, Mapping[str, str]]) -> tuple[di
 
 @dataclass(frozen=True)
 class Plan:
-    """One labelling of the batch: with or without quality control, at a fixed or adaptive overlap."""
+    """One labelling of the batch: with or without quality control, at a fixed or dynamic overlap."""
 
     title: str
     quality_control: bool
@@ -596,7 +599,7 @@ class Plan:
 
 WITH_QC = Plan("with quality control", quality_control=True, short="QC, overlap 3")
 DYNAMIC = Plan(
-    f"with quality control and adaptive overlap ({OVERLAP}-{DYNAMIC_OVERLAP})",
+    f"with quality control and dynamic overlap ({OVERLAP}-{DYNAMIC_OVERLAP})",
     quality_control=True,
     overlap=DYNAMIC_OVERLAP,
     confidence=DYNAMIC_CONFIDENCE,
@@ -672,7 +675,7 @@ async def _simulate(url: str, setup: Setup, seed: int, plan: Plan, top_up: bool)
     db = connect(url)
     # The bot draws checks and picks gold products at random: seed its draws so a seed repeats its
     # figures (as each run's own streams are).
-    draws = random.Random(f"{seed}:{setup.scenario.name}:gold:{plan.title}")
+    draws = random.Random(f"{seed}:gold:{plan.title}")
     services = build_services(Settings(bot_token="", database_url=url, _env_file=None), db, draws=draws)
     try:
         batch_id = await _load_batch(services, setup, plan)
@@ -738,7 +741,7 @@ async def _work(
     stops of each kind of worker were lifted at once, as an admin reinstating everyone would.
     """
     behaviour = Behaviour(setup, seed)
-    order_rng = random.Random(f"{seed}:{setup.scenario.name}:order")
+    order_rng = random.Random(f"{seed}:order")
     tasks: dict[int, work.TaskScreen | None] = {}
     stopped: set[int] = set()
     due_back: dict[int, int] = {}  # worker → the round their quiz cool-down ends
