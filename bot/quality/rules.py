@@ -4,6 +4,7 @@ that lets them in is graded in bot.quality.gold)."""
 import json
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from weakref import WeakKeyDictionary
@@ -228,7 +229,10 @@ def _seconds_a_question(shown: datetime, done: datetime, labels: dict[str, str] 
 
 
 async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, answer: dict[str, str]) -> bool:
-    """Whether other workers answered something else on at least half of these items."""
+    """Whether most of the other workers answered something else on at least half of these items.
+
+    Most, not any: on a yes/no question an honest worker says Yes ten times in a row now and then, and
+    one other worker's mistake on half of those products held honest workers in the crowd simulation."""
     others = await session.execute(
         select(Assignment.item_id, Assignment.answer).where(
             Assignment.item_id.in_(items),
@@ -237,8 +241,11 @@ async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, 
         )
     )
     # Compared here: JSON has no equality in PostgreSQL.
-    differing = {item for item, labels in others if labels != answer}
-    return len(differing) >= len(items) // 2
+    votes: dict[int, Counter[bool]] = {}
+    for item, labels in others:
+        votes.setdefault(item, Counter())[labels != answer] += 1
+    differing = sum(1 for counted in votes.values() if counted[True] > counted[False])
+    return differing >= len(items) // 2
 
 
 async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason: str, now: datetime) -> Hold:

@@ -311,6 +311,22 @@ async def test_same_answer_for_everything_is_held_when_the_crowd_disagrees(servi
     assert "same answer for 10 products in a row" in second[-1].verdict.reason
 
 
+async def test_one_other_answer_is_not_the_crowd_disagreeing(services: Services) -> None:
+    """Ten Skillets in a row where two of the three others said Skillets too: the same answer, but the
+    crowd agrees with it (one worker's Woks on every product is not the crowd; that worker is held)."""
+    await load_batch(services, products(12), overlap=4)
+    async with services.db.write() as session:
+        (await session.get(Batch, 1)).min_seconds = 0.000001  # speed is not what this test is about
+    services.batches._facts.clear()
+    for worker_id in (1, 2, 3, 4):
+        await worker(services, worker_id)
+    assert len(await label(services, 1, SKILLETS)) == len(await label(services, 2, SKILLETS)) == 12
+    third = await label(services, 3, WOKS)
+    assert len(third) == 10 and isinstance(third[-1].verdict, quality.Hold)
+    fourth = await label(services, 4, SKILLETS)
+    assert len(fourth) == 12 and all(answer.verdict is None for answer in fourth)
+
+
 async def test_level_gated_batch_hidden_until_qualified(services: Services, checks_first: None) -> None:
     """A min_level=qualified batch is invisible to newcomers and appears once 50 checks are reliably right."""
     await load_batch(services, products(3), overlap=1)
