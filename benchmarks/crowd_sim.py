@@ -100,11 +100,12 @@ Run it from the repository root::
     python benchmarks/crowd_sim.py --quick                 # 40 workers, 150 products
     python benchmarks/crowd_sim.py --type validate --seed 7 --workers 100 --items 600
 
-The runs go to ``--jobs`` processes (default 2); a seed gives the same figures whatever the number.
+The fifteen runs (five types, three runs each) go to ``--jobs`` worker processes (default 2), each
+on its own SQLite database; all five types at the default sizes take about four minutes on two cores.
 Simulated time is only the gap between showing and answering a product: the crowd's answers arrive
 as fast as the machine records them, so anything the product keeps for a stretch of wall-clock time
-(a cached figure, say) sees the whole batch pass within that stretch. Read such rules' figures with
-that in mind.
+(a cached figure, say, such as the speed rule's crowd floor) sees the whole batch pass within that
+stretch. Read such rules' figures with that in mind.
 
 Output is plain ``name: value`` lines and small tables with each target beside its figure, then a
 summary table with one line per type and run; the exit status is 0 whatever the figures (missed
