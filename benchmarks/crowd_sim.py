@@ -1,88 +1,121 @@
-"""A simulated crowd against the real domain code: does quality control catch the spammers?
+"""A simulated crowd against the real domain code: does quality control catch the spammers, for every task type?
 
 The script drives ``bot.work.next_task`` and ``bot.work.answer`` (the calls a worker's Telegram
-buttons end in, with the rules of ``bot.gold`` and ``bot.quality`` running inside them: the
-qualification quiz, hidden checks, removal on gold, holds, the cap per worker) for a crowd of
-simulated workers on one batch, then reads the outcome back from the database and through
-``bot.results.collect`` (the labels a requester downloads).
+buttons end in, with the rules of ``bot.quality.gold`` and ``bot.quality.rules`` running inside them:
+the qualification quiz, hidden checks, removal on gold, holds, the cap per worker) for a crowd of
+simulated workers on one batch of each task type, then reads the outcome back from the database and
+through ``bot.batches.results.collect`` (the labels a requester downloads).
 
-The crowd (seeded):
+The task types (``--type``, default all five), each a batch of the same size:
 
-- honest workers, each with an accuracy drawn uniformly from 0.6–0.95; a wrong answer is a
-  sibling leaf of the right one 70 % of the time (the usual confusion), else any leaf;
-- random clickers: any leaf under the batch root, uniformly;
-- constant answerers: one leaf of their own, always;
-- too-fast bots: random leaves, 0.5–1.5 s per answer;
-- copiers: a ring sharing a notebook. The first ring member to get a product answers a random
-  leaf and writes it down; every later member copies it, so on a product two of them share,
-  the ring outvotes an honest worker with the same wrong label;
+- ``categorize``: a leaf of the batch root's subtree;
+- ``validate`` with ``correct=true``: is the proposed category right (half of them are; a wrong one
+  is a sibling leaf 60 % of the time), and after a No the right category;
+- ``attributes`` with ``color`` (4 values), ``material`` (4 values) and a typed ``brand`` (one of 12);
+- ``image_match``: does the photo show the product (yes 55 %, no 40 %, the photo does not load 5 %);
+- ``image_quality`` with its default questions ``blurry`` (yes 25 %), ``person`` (15 %) and
+  ``white_background`` (50 %); on 5 % of the products the photo does not load, which the first
+  question's "no_image" answers for the whole product.
+
+Each question is answered with its own ``work.answer`` call, as a worker's button or typed text
+would: a CHOICE question with its option's index, a TREE question with a category id, a TEXT question
+with typed text; a card with several questions returns ``partial=True`` until its last.
+
+The crowd (seeded, the same workers for every type):
+
+- honest workers, each with an accuracy drawn uniformly from 0.6–0.95, the chance they answer any one
+  question right. A wrong category is a sibling leaf of the right one 70 % of the time (the usual
+  confusion), else any leaf; a wrong option is another option, except that nobody honest says the
+  photo does not load when it does; a wrong typed brand is another brand of the 12. A right typed
+  brand comes in varied case and spacing, which the core folds;
+- random clickers: any leaf, any option (the photo-does-not-load button too), any of the 12 brands;
+- constant answerers: one leaf of their own, always the first option (Yes), one typed word of their own;
+- too-fast bots: random answers, 0.3–1.5 s per question;
+- copiers: a ring sharing a notebook. The first ring member to get a question of a product answers
+  it as a random clicker would and writes it down; every later member copies it, so on a product
+  two of them share, the ring outvotes an honest worker with the same wrong label;
 - switchers, only with ``--switchers SHARE`` (not in the issue's crowd): right through the quiz,
-  random leaves after it, as slow as honest workers, so only the hidden checks can catch them.
+  random answers after it, as slow as honest workers, so only the hidden checks can catch them.
 
 Time per answer is simulated by moving the assignment's ``created_at`` back by the simulated
-duration just before answering: honest workers 8–40 s; random clickers, constant answerers and
-copiers 6–20 s (they still click through the category tree, only without reading the product);
-bots 0.5–1.5 s.
+duration, the sum of its questions', before each answer (seconds per question):
 
-Workers take turns (a seeded shuffle per round), each answering its open task and receiving the
-next, until nobody gets a task. A worker stops asking for tasks once removed, held, or failed in
-the quiz with no try left; nobody is reinstated. A worker who fails the quiz with tries left comes
-back 10 rounds later as if its cool-down had passed (a real batch runs for days, so retries come
-within it; the simulated one takes minutes of simulated time).
+    honest and switchers: category 8–40, button 3–12, typed 5–20;
+    random clickers, constant answerers, copiers: category 6–20 (they still click through the tree,
+    only without reading the product), button 2–6, typed 3–8;
+    bots: category 0.5–1.5, button 0.3–1, typed 0.5–1.5.
 
-The same crowd labels the same batch three times, each on a fresh database:
+Workers take turns (a seeded shuffle per round), each answering every question of its open product
+and receiving the next, until nobody gets a task. A worker stops asking for tasks once removed, held,
+or failed in the quiz with no try left; nobody is reinstated. A worker who fails the quiz with tries
+left comes back 10 rounds later as if its cool-down had passed (a real batch runs for days, so retries
+come within it; the simulated one takes minutes of simulated time).
+
+The same crowd labels each type's batch three times, each on a fresh database:
 
 1. with quality control at a fixed overlap of 3 (the issue's setting);
-2. with quality control and dynamic overlap: every product gets 3 answers, and up to 5 while
-   the crowd is split (its leading label's posterior under 0.9, ``aggregation.should_stop``);
+2. with quality control and dynamic (adaptive) overlap (``overlap=5 min_overlap=3 confidence=0.9``): every
+   product gets 3 answers, and up to 5 while the crowd is split (its leading label's posterior under
+   0.9 on a question it was asked, ``aggregation.should_stop``);
 3. with quality control effectively off (no quiz, min_gold out of reach, min_seconds 1 ms, no cap
    per worker, and any hold lifted at once with ``quality.reinstate``, as an admin waving
    everyone through would; the hidden checks still come at gold_rate, but only grade), for the
    label accuracy and cost without it.
 
 The batch: root "Home & Garden > Kitchen & Dining" of the bundled taxonomy, leaves only (348
-leaves); each product's true category a random leaf; 10 % of products gold; overlap 3;
-reward 0.02; min_gold 5, min_accuracy 0.7, min_seconds from the crowd, max_share 0.2 (a cap the
-requester sets here: by default a worker may answer every product); and the product's defaults
-for gold: qualification 5, pass_score 0.8, gold_rate 0.1. Gold products are never in the open
-pool: before their first paid task each worker answers a quiz of 5 gold products (4 right to
-pass), and after it each task is a hidden check (an unseen gold product) with probability 0.1,
-else work. Quizzes and checks spend the batch's funded quiz and check
-slots (``batches.plan_cost``); when the quiz slots run out, workers not yet through the quiz get no
-work. With ``--top-up-quizzes`` the requester, told so by the bot (``jobs.spent_quiz_budgets``,
-checked at the start of each round), funds 10 more quizzes each time, as the bot's message
-suggests, and pays for them: then every failed worker gets its retries.
-Which gold product is served, and whether a task is a check, is drawn by ``bot.gold``'s own
-random generator, which the script seeds per run so that a seed repeats its figures.
+leaves); 10 % of products gold (their truth in the type's gold columns: ``gold_category``,
+``gold_<attribute>``, ``gold_answer``, ``gold_<question>``); reward 0.02; min_gold 5, min_accuracy
+0.7, min_seconds from the crowd, max_share 0.2 (a cap the requester sets here: by default a worker may
+answer every product); and the product's defaults for gold: qualification 5, pass_score 0.8,
+gold_rate 0.1. A gold answer is right when every question it has gold for is. Gold products are never
+in the open pool: before their first paid task each worker answers a quiz of 5 gold products (4 right
+to pass), and after it each task is a hidden check (an unseen gold product) with probability 0.1, else
+work. Quizzes and checks spend the batch's funded quiz and check slots (``batches.plan_cost``); when
+the quiz slots run out, workers not yet through the quiz get no work. With ``--top-up-quizzes`` the
+requester, told so by the bot (``jobs.spent_quiz_budgets``, checked at the start of each round),
+funds 10 more quizzes each time, as the bot's message suggests, and pays for them: then every failed
+worker gets its retries. Which gold product is served, and whether a task is a check, is drawn by
+``bot.quality.gold``'s own random generator, which the script seeds per run so that a seed repeats
+its figures.
 
-Targets (from the issue), read off the first run: at least 95 % of each spammer kind stopped
-(removed, held by a hold rule, or failed in the quiz on every try; all three are shown) within its
-first 30 answers (quiz answers count), at most 1 % of honest workers removed or held, label
-accuracy at least 0.95 at overlap 3 with 30 % of the crowd spammers (checked on the second run
-too). Shares are of the workers who got at least one task: the others (the batch done, or its quiz
-budget spent, before their turn) put no answer in and met no rule; the "no task" column counts
-them. Honest workers kept out by the quiz after every try are shown apart, with their accuracy:
-the quiz exists to keep workers under ``pass`` out, and the issue counts removals, not failed
-quizzes, against the 1 %.
+Label accuracy is per question, over the non-gold products that ask it when answered truthfully (a
+validate product's category only when its proposed category is wrong; an image_quality product whose
+photo does not load only its first question); a type's accuracy is the mean over its questions. A
+label is one product's answer to one question, so the cost per correct label is what the workers were
+paid over the right labels.
+
+Targets (from the issue), per type: at least 95 % of each spammer kind stopped (removed, held by a
+hold rule, or failed in the quiz on every try; all three are shown) within its first 30 answers
+(quiz answers count; an answer is a product, whatever its questions), read off the first run; at most
+1 % of honest workers removed or held, read off the first run; label accuracy at least 0.95 with
+quality control (both overlaps) with 30 % of the crowd spammers. Shares are of the workers who got at
+least one task: the others (the batch done, or its quiz budget spent, before their turn) put no answer
+in and met no rule; the "no task" column counts them. Honest workers kept out by the quiz after every
+try are shown apart, with their accuracy: the quiz exists to keep workers under ``pass`` out, and the
+issue counts removals, not failed quizzes, against the 1 %.
 
 Run it from the repository root::
 
-    python benchmarks/crowd_sim.py            # 100 workers, 600 products
-    python benchmarks/crowd_sim.py --quick    # 40 workers, 200 products
-    python benchmarks/crowd_sim.py --seed 7 --workers 60 --items 900
+    python benchmarks/crowd_sim.py                         # every type, 80 workers, 300 products
+    python benchmarks/crowd_sim.py --quick                 # 40 workers, 150 products
+    python benchmarks/crowd_sim.py --type validate --seed 7 --workers 100 --items 600
 
-Simulated time is only the gap between showing and answering a product: the crowd's answers
-arrive as fast as the machine records them (a default run takes about four minutes on two
-cores), so anything the product keeps for a stretch of wall-clock time (a cached figure,
-say) sees the whole batch pass within that stretch. Read such rules' figures with that in mind.
+The fifteen runs (five types, three runs each) go to ``--jobs`` worker processes (default 2), each
+on its own SQLite database; all five types at the default sizes take about four minutes on two cores.
+Simulated time is only the gap between showing and answering a product: the crowd's answers arrive
+as fast as the machine records them, so anything the product keeps for a stretch of wall-clock time
+(a cached figure, say, such as the speed rule's crowd floor) sees the whole batch pass within that
+stretch. Read such rules' figures with that in mind.
 
-Output is plain ``name: value`` lines and small tables with each target beside its figure; the
-exit status is 0 whatever the figures (missed targets are printed, not fatal).
+Output is plain ``name: value`` lines and small tables with each target beside its figure, then a
+summary table with one line per type and run; the exit status is 0 whatever the figures (missed
+targets are printed, not fatal).
 """
 
 import argparse
 import asyncio
 import json
+import multiprocessing
 import random
 import re
 import statistics
@@ -90,10 +123,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -108,11 +143,16 @@ from bot.batches import files as batch_files  # noqa: E402
 from bot.batches import lifecycle as batches  # noqa: E402
 from bot.batches import results  # noqa: E402
 from bot.batches.lifecycle import BatchSpec  # noqa: E402
+from bot.batches.task import BatchTask, task_of  # noqa: E402
 from bot.errors import TaskUnavailable  # noqa: E402
 from bot.money import ledger  # noqa: E402
 from bot.money.amounts import format_money  # noqa: E402
 from bot.quality import gold  # noqa: E402
 from bot.quality import rules as quality  # noqa: E402
+from bot.tasks import registry  # noqa: E402
+from bot.tasks.base import Question, QuestionKind, TaskContext, TaskType  # noqa: E402
+from bot.tasks.image_quality import NO_IMAGE  # noqa: E402
+from bot.tasks.reading import NO, YES, typed_label  # noqa: E402
 from bot.wiring.config import Settings  # noqa: E402
 from bot.wiring.services import Services, build_services  # noqa: E402
 from storage import migrate  # noqa: E402
@@ -120,7 +160,7 @@ from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402
 from storage.models import Assignment, Batch, BatchWorker, Item, User  # noqa: E402
 from storage.states import AssignmentStatus, CreditState, WorkerState  # noqa: E402
-from taxonomy import Tree, load_default  # noqa: E402
+from taxonomy import load_default  # noqa: E402
 
 BATCH_ROOT = "Home & Garden > Kitchen & Dining"
 REQUESTER = 1
@@ -144,25 +184,168 @@ QUIZ_TOP_UP = 10  # quizzes the requester funds when told the quiz budget is spe
 
 HONEST, RANDOM, CONSTANT, FAST, COPIER = "honest", "random clicker", "constant", "too-fast bot", "copier"
 SPAMMERS = (RANDOM, CONSTANT, FAST, COPIER)
-SWITCHER = "switcher"  # opt-in (--switchers): right through the quiz, random leaves after it
+SWITCHER = "switcher"  # opt-in (--switchers): right through the quiz, random answers after it
 STOPPED = (WorkerState.REMOVED, WorkerState.HELD, WorkerState.FAILED)  # "qualifying", "active" or no row: not stopped
 NO_ROW = "no row"  # the worker never got a task in the batch: no BatchWorker row
 FAILED_QUIZ = "failed the qualification quiz"  # a failed worker's row has no reason text
-SECONDS = {
-    HONEST: (8.0, 40.0),
-    RANDOM: (6.0, 20.0),
-    CONSTANT: (6.0, 20.0),
-    FAST: (0.5, 1.5),
-    COPIER: (6.0, 20.0),
-    SWITCHER: (8.0, 40.0),  # as slow as honest workers: the speed rule must not be what catches them
+TREE, CHOICE, TEXT = QuestionKind.TREE, QuestionKind.CHOICE, QuestionKind.TEXT
+CAREFUL = {TREE: (8.0, 40.0), CHOICE: (3.0, 12.0), TEXT: (5.0, 20.0)}
+CARELESS = {TREE: (6.0, 20.0), CHOICE: (2.0, 6.0), TEXT: (3.0, 8.0)}  # answers without reading the product
+SECONDS = {  # per question, by its kind
+    HONEST: CAREFUL,
+    RANDOM: CARELESS,
+    CONSTANT: CARELESS,
+    FAST: {TREE: (0.5, 1.5), CHOICE: (0.3, 1.0), TEXT: (0.5, 1.5)},
+    COPIER: CARELESS,
+    SWITCHER: CAREFUL,  # as slow as honest workers: the speed rule must not be what catches them
 }
 
 TARGET_CAUGHT, TARGET_WITHIN = 0.95, 30
 TARGET_HONEST_STOPPED = 0.01
 TARGET_ACCURACY = 0.95
 
-QUICK = {"workers": 40, "items": 200}
-DEFAULT = {"workers": 100, "items": 600}
+QUICK = {"workers": 40, "items": 150}
+DEFAULT = {"workers": 80, "items": 300}
+JOBS = 2
+SCRATCH = Path("/dev/shm")
+
+
+# --------------------------------------------------------------------------------------------
+# The task types' products: their file columns and their truth
+# --------------------------------------------------------------------------------------------
+
+COLORS = ("black", "white", "silver", "red")
+MATERIALS = ("steel", "wood", "plastic", "glass")
+BRANDS = (
+    "Acme",
+    "Zwilling",
+    "OXO",
+    "Le Creuset",
+    "Lodge",
+    "Tefal",
+    "Pyrex",
+    "KitchenAid",
+    "Joseph Joseph",
+    "Brabantia",
+    "WMF",
+    "Fiskars",
+)
+CONSTANT_WORDS = ("ok", "n/a", "brand", "none", "x")  # a constant answerer types one of these, always the same
+PROPOSED_RIGHT = 0.5  # validate: share of products whose proposed category is right
+PROPOSED_SIBLING = 0.6  # … and of the wrong ones, share that are a sibling leaf of the right one
+MATCH_SHARES: dict[str, float] = {YES: 0.55, NO: 0.40, NO_IMAGE: 0.05}
+NO_PHOTO_SHARE = 0.05  # image_quality: products whose photo does not load
+QUALITY_YES = {"blurry": 0.25, "person": 0.15, "white_background": 0.5}
+
+
+@dataclass(frozen=True)
+class Leaves:
+    """The categories a worker of the batch may give, and each one's sibling leaves."""
+
+    all: tuple[str, ...]
+    siblings: dict[str, tuple[str, ...]]
+
+    def near(self, rng: random.Random, leaf: str) -> str:
+        """Another leaf: a sibling SIBLING_MISTAKE of the time (when it has one), else any."""
+        near = self.siblings[leaf]
+        if near and rng.random() < SIBLING_MISTAKE:
+            return rng.choice(near)
+        return rng.choice([other for other in self.all if other != leaf])
+
+
+# A product of a type: its own file columns (besides item_id, title, description, price) and its
+# true label per question; and the gold columns that give that truth.
+Product = tuple[dict[str, str], dict[str, str]]
+
+
+def _categorize(rng: random.Random, leaves: Leaves) -> Product:
+    return {}, {"category": rng.choice(leaves.all)}
+
+
+def _validate(rng: random.Random, leaves: Leaves) -> Product:
+    right = rng.choice(leaves.all)
+    if rng.random() < PROPOSED_RIGHT:
+        proposed = right
+    elif leaves.siblings[right] and rng.random() < PROPOSED_SIBLING:
+        proposed = rng.choice(leaves.siblings[right])
+    else:
+        proposed = rng.choice([leaf for leaf in leaves.all if leaf != right])
+    return {"proposed_category": proposed}, {"verdict": YES if proposed == right else NO, "category": right}
+
+
+def _attributes(rng: random.Random, leaves: Leaves) -> Product:
+    # The brand is asked, so the card does not show it.
+    return {}, {"color": rng.choice(COLORS), "material": rng.choice(MATERIALS), "brand": rng.choice(BRANDS)}
+
+
+def _image_match(rng: random.Random, leaves: Leaves) -> Product:
+    return {}, {"match": rng.choices(tuple(MATCH_SHARES), tuple(MATCH_SHARES.values()))[0]}
+
+
+def _image_quality(rng: random.Random, leaves: Leaves) -> Product:
+    if rng.random() < NO_PHOTO_SHARE:
+        return {}, dict.fromkeys(QUALITY_YES, NO_IMAGE)
+    return {}, {key: YES if rng.random() < share else NO for key, share in QUALITY_YES.items()}
+
+
+def _gold_category(truth: Mapping[str, str]) -> dict[str, str]:
+    return {"gold_category": truth["category"]}
+
+
+def _gold_per_question(truth: Mapping[str, str]) -> dict[str, str]:
+    return {f"gold_{key}": label for key, label in truth.items()}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One task type's batch: its caption settings, how a product is drawn, and its gold columns."""
+
+    name: str
+    settings: tuple[tuple[str, str], ...]
+    product: Callable[[random.Random, Leaves], Product]
+    gold_columns: Callable[[Mapping[str, str]], dict[str, str]]
+    photo: bool = False  # rows carry an image_url
+    summary: str = ""
+
+
+SCENARIOS = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario("categorize", (), _categorize, _gold_category, summary="a leaf of the root's subtree"),
+        Scenario(
+            "validate",
+            (("correct", "true"),),
+            _validate,
+            _gold_category,
+            summary=f"proposed category right {PROPOSED_RIGHT:.0%}; a wrong one a sibling {PROPOSED_SIBLING:.0%}",
+        ),
+        Scenario(
+            "attributes",
+            (("attributes", f"color:{'|'.join(COLORS)}; material:{'|'.join(MATERIALS)}; brand:text"),),
+            _attributes,
+            _gold_per_question,
+            summary=f"color of {len(COLORS)}, material of {len(MATERIALS)}, brand typed (one of {len(BRANDS)})",
+        ),
+        Scenario(
+            "image_match",
+            (),
+            _image_match,
+            lambda truth: {"gold_answer": truth["match"]},
+            photo=True,
+            summary=", ".join(f"{label} {share:.0%}" for label, share in MATCH_SHARES.items()),
+        ),
+        Scenario(
+            "image_quality",
+            (),
+            _image_quality,
+            _gold_per_question,
+            photo=True,
+            summary=f"photo does not load {NO_PHOTO_SHARE:.0%}; yes "
+            + ", ".join(f"{key} {share:.0%}" for key, share in QUALITY_YES.items()),
+        ),
+    )
+}
+assert tuple(SCENARIOS) == tuple(registry.TYPES), "a task type without a scenario (or the other way round)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,118 +358,227 @@ class Worker:
     id: int
     kind: str
     accuracy: float = 0.0  # honest workers only
-    constant: int = 0  # constant answerers only: their one leaf
+    leaf: str = ""  # constant answerers only: their one category
+    word: str = ""  # constant answerers only: what they type
+
+
+@dataclass(frozen=True)
+class SimItem:
+    external_id: str
+    title: str
+    truth: dict[str, str]  # the right label per question (a typed brand as written)
+    scored: tuple[str, ...]  # the questions a truthful worker is asked: where its label is scored
+    payload: dict[str, Any]  # as the type reads the row
+    gold: dict[str, str] | None  # as the type reads the row's gold columns; None: not a gold product
+
+    @property
+    def is_gold(self) -> bool:
+        return self.gold is not None
+
+
+@dataclass(frozen=True)
+class Sizes:
+    workers: int
+    items: int
+    spam_share: float = SPAM_SHARE
+    gold_share: float = GOLD_SHARE
+    switcher_share: float = 0.0
 
 
 @dataclass(frozen=True)
 class Setup:
-    leaves: tuple[int, ...]
-    siblings: dict[int, tuple[int, ...]]
+    scenario: Scenario
+    task_type: TaskType
+    context: TaskContext
+    leaves: Leaves
     crowd: tuple[Worker, ...]
-    truth: dict[str, int]  # product title → its true leaf
-    gold_titles: frozenset[str]
+    items: tuple[SimItem, ...]
     rows: list[dict[str, str]]
-    families: dict[str, str]  # leaf → its parent, as bot.results.families gives them for the batch
+
+    @property
+    def questions(self) -> tuple[Question, ...]:
+        return self.task_type.questions(self.context)
+
+    def label(self, question: Question, truth: str) -> str:
+        """A true label as the core stores it (a typed one folded)."""
+        return typed_label(truth) if question.kind == TEXT else truth
 
 
-def build_setup(
-    seed: int, workers: int, items: int, spam_share: float, gold_share: float, switcher_share: float = 0.0
-) -> Setup:
-    tree = load_default()
-    root = tree.find(BATCH_ROOT)
-    assert root is not None, f"{BATCH_ROOT!r} is missing from the bundled taxonomy"
-    leaves = tuple(n.id for n in tree if n.id != root.id and tree.is_within(n.id, root.id) and tree.is_leaf(n.id))
-    siblings = {
-        leaf: tuple(s for s in tree.node(tree.node(leaf).parent_id).children if s != leaf and tree.is_leaf(s))
-        for leaf in leaves
-    }
-
+def build_crowd(seed: int, sizes: Sizes, leaves: Leaves) -> tuple[Worker, ...]:
+    """The same crowd for every type: seeded by the seed alone."""
     rng = random.Random(f"{seed}:crowd")
-    spammers = round(workers * spam_share)
-    switchers = round(workers * switcher_share)
+    spammers = round(sizes.workers * sizes.spam_share)
+    switchers = round(sizes.workers * sizes.switcher_share)
     kinds = [SPAMMERS[n % len(SPAMMERS)] for n in range(spammers)] + [SWITCHER] * switchers
-    kinds += [HONEST] * (workers - spammers - switchers)
+    kinds += [HONEST] * (sizes.workers - spammers - switchers)
     rng.shuffle(kinds)
     crowd = []
     for offset, kind in enumerate(kinds):
         accuracy = rng.uniform(0.6, 0.95) if kind == HONEST else 0.0
-        constant = rng.choice(leaves) if kind == CONSTANT else 0
-        crowd.append(Worker(FIRST_WORKER + offset, kind, accuracy, constant))
+        leaf = rng.choice(leaves.all) if kind == CONSTANT else ""
+        word = CONSTANT_WORDS[offset % len(CONSTANT_WORDS)] if kind == CONSTANT else ""
+        crowd.append(Worker(FIRST_WORKER + offset, kind, accuracy, leaf, word))
+    return tuple(crowd)
+
+
+def build_setup(type_name: str, seed: int, sizes: Sizes) -> Setup:
+    tree = load_default()
+    root = tree.find(BATCH_ROOT)
+    assert root is not None, f"{BATCH_ROOT!r} is missing from the bundled taxonomy"
+    ids = [n.id for n in tree if n.id != root.id and tree.is_within(n.id, root.id) and tree.is_leaf(n.id)]
+    siblings = {
+        str(leaf): tuple(str(s) for s in tree.node(tree.node(leaf).parent_id).children if s != leaf and tree.is_leaf(s))
+        for leaf in ids
+    }
+    leaves = Leaves(tuple(map(str, ids)), siblings)
+    scenario = SCENARIOS[type_name]
+    task_type = registry.TYPES[type_name]
+    context = TaskContext(task_type.configure(dict(scenario.settings), tree), tree, root.id, True)
 
     rng = random.Random(f"{seed}:items")
-    gold_numbers = set(rng.sample(range(1, items + 1), round(items * gold_share)))
-    truth, rows = {}, []
-    for n in range(1, items + 1):
-        title = f"Product {n}"
-        truth[title] = rng.choice(leaves)
-        rows.append(
-            {
-                "item_id": f"sku-{n:05d}",
-                "title": title,
-                "description": f"Simulated product {n}",
-                "brand": "Acme",
-                "price": "9.99",
-                "gold_category": str(truth[title]) if n in gold_numbers else "",
-            }
-        )
-    gold_titles = frozenset(f"Product {n}" for n in gold_numbers)
-    families = {str(leaf): str(tree.node(leaf).parent_id) for leaf in leaves}
-    return Setup(leaves, siblings, tuple(crowd), truth, gold_titles, rows, families)
+    gold_numbers = set(rng.sample(range(1, sizes.items + 1), round(sizes.items * sizes.gold_share)))
+    items, rows = [], []
+    for n in range(1, sizes.items + 1):
+        columns, truth = scenario.product(rng, leaves)
+        row = {
+            "item_id": f"sku-{n:05d}",
+            "title": f"Product {n}",
+            "description": f"Simulated product {n}",
+            "price": "9.99",
+            **({"image_url": f"https://images.example.com/{n}.jpg"} if scenario.photo else {"brand": "Acme"}),
+            **columns,
+        }
+        if n in gold_numbers:
+            row.update(scenario.gold_columns(truth))
+        reading = task_type.read_row(row, context)
+        assert not reading.problems, reading.problems
+        scored = _asked(task_type, context, reading.payload, truth)
+        items.append(SimItem(row["item_id"], row["title"], truth, scored, reading.payload, reading.gold))
+        rows.append(row)
+    return Setup(scenario, task_type, context, leaves, build_crowd(seed, sizes, leaves), tuple(items), rows)
+
+
+def _asked(
+    task_type: TaskType, context: TaskContext, payload: Mapping[str, Any], truth: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The questions the type asks a worker who answers every one truthfully."""
+    answers: dict[str, str] = {}
+    while (question := task_type.next_question(payload, answers, context)) is not None:
+        answers[question.key] = truth[question.key]
+    return tuple(answers)
 
 
 class Behaviour:
-    """What each simulated worker answers, and how long it takes."""
+    """What each simulated worker answers to each question, and how long it takes."""
 
     def __init__(self, setup: Setup, seed: int, stream: str = "answers") -> None:
         self._setup = setup
         self._rng = random.Random(f"{seed}:{stream}")
-        self._notebook: dict[str, int] = {}  # the copier ring's shared answers, by product
-        self._given: Counter[int] = Counter()  # answers each worker gave so far
+        self._truth = {item.title: item.truth for item in setup.items}
+        self._notebook: dict[tuple[str, str], str] = {}  # the copier ring's shared answers, by product and question
+        self._seen: dict[int, set[str]] = {}  # products each worker met so far
 
-    def answer(self, worker: Worker, title: str) -> int:
-        setup, rng = self._setup, self._rng
-        right = setup.truth[title]
-        self._given[worker.id] += 1
+    def pick(self, worker: Worker, title: str, question: Question) -> str:
+        """The answer as the worker means it: a category id, an option's label, or the typed text."""
+        rng = self._rng
+        right = self._truth[title][question.key]
+        seen = self._seen.setdefault(worker.id, set())
+        seen.add(title)
         if worker.kind == SWITCHER:
-            return right if self._given[worker.id] <= QUALIFICATION else rng.choice(setup.leaves)
+            return right if len(seen) <= QUALIFICATION else self._any(question)
+        if worker.kind == HONEST and rng.random() < worker.accuracy:
+            return self._typed(right) if question.kind == TEXT else right
         if worker.kind == HONEST:
-            if rng.random() < worker.accuracy:
-                return right
-            near = setup.siblings[right]
-            if near and rng.random() < SIBLING_MISTAKE:
-                return rng.choice(near)
-            return rng.choice([leaf for leaf in setup.leaves if leaf != right])
+            return self._mistake(question, right)
         if worker.kind == CONSTANT:
-            return worker.constant
+            return (
+                worker.leaf if question.kind == TREE else worker.word if question.kind == TEXT else question.options[0]
+            )
         if worker.kind == COPIER:
-            if title not in self._notebook:
-                self._notebook[title] = rng.choice(setup.leaves)
-            return self._notebook[title]
-        return rng.choice(setup.leaves)  # random clickers and bots
+            if (title, question.key) not in self._notebook:
+                self._notebook[title, question.key] = self._any(question)
+            return self._notebook[title, question.key]
+        return self._any(question)  # random clickers and bots
 
-    def seconds(self, worker: Worker) -> float:
-        low, high = SECONDS[worker.kind]
+    def seconds(self, worker: Worker, question: Question) -> float:
+        low, high = SECONDS[worker.kind][question.kind]
         return self._rng.uniform(low, high)
 
+    def _any(self, question: Question) -> str:
+        if question.kind == TREE:
+            return self._rng.choice(self._setup.leaves.all)
+        return self._rng.choice(BRANDS if question.kind == TEXT else question.options)
 
-def honest_ceiling(setup: Setup, seed: int) -> float:
-    """Label accuracy (non-gold products) if every product got OVERLAP answers from honest workers
-    only, aggregated the same way (in memory, no database): the most spam control can reach."""
+    def _mistake(self, question: Question, right: str) -> str:
+        if question.kind == TREE:
+            return self._setup.leaves.near(self._rng, right)
+        if question.kind == TEXT:
+            return self._rng.choice([brand for brand in BRANDS if brand != right])
+        # Nobody honest says a photo that loads does not (nor, when it does not, anything but yes or no).
+        return self._rng.choice([option for option in question.options if option not in (right, NO_IMAGE)])
+
+    def _typed(self, text: str) -> str:
+        """A right answer as typed: in the case and spacing the worker happened to use."""
+        return self._rng.choice((text, text.lower(), text.upper(), f" {text} ", text.replace(" ", "  ")))
+
+
+def encoded(question: Question, answer: str) -> str:
+    """An answer as the button or message carries it: a CHOICE question's option by its index."""
+    return str(question.options.index(answer)) if question.kind == CHOICE else answer
+
+
+def honest_ceiling(setup: Setup, seed: int) -> dict[str, float]:
+    """Label accuracy per question (non-gold products) if every product got OVERLAP answers from
+    honest workers only, aggregated the same way (in memory, no database): the most spam control can reach."""
     honest = [worker for worker in setup.crowd if worker.kind == HONEST]
     if len(honest) < OVERLAP:
-        return float("nan")
+        return {}
     behaviour = Behaviour(setup, seed, "ceiling answers")
     rng = random.Random(f"{seed}:ceiling")
-    answers = [
-        Answer(row["item_id"], str(worker.id), str(behaviour.answer(worker, row["title"])))
-        for row in setup.rows
-        for worker in rng.sample(honest, OVERLAP)
-    ]
-    gold = {row["item_id"]: row["gold_category"] for row in setup.rows if row["gold_category"]}
-    labels = aggregation.aggregate(answers, "auto", gold, setup.families)
-    scored = [row for row in setup.rows if not row["gold_category"]]
-    right = sum(1 for row in scored if labels[row["item_id"]].label == str(setup.truth[row["title"]]))
-    return right / len(scored) if scored else float("nan")
+    answers: list[tuple[str, str, dict[str, str]]] = []
+    for item in setup.items:
+        for worker in rng.sample(honest, OVERLAP):
+            labels: dict[str, str] = {}
+            while (question := setup.task_type.next_question(item.payload, labels, setup.context)) is not None:
+                label = setup.task_type.accept(question, behaviour.pick(worker, item.title, question), setup.context)
+                assert label is not None
+                labels[question.key] = label
+            answers.append((item.external_id, str(worker.id), labels))
+    return _accuracy(setup, _aggregate(setup, answers))[0]
+
+
+def _aggregate(setup: Setup, answers: Sequence[tuple[str, str, Mapping[str, str]]]) -> dict[str, dict[str, str]]:
+    """Labels per question and product from (product, worker, labels) answers, as the results aggregate them."""
+    labels: dict[str, dict[str, str]] = {}
+    for question in setup.questions:
+        crowd = [Answer(item, worker, given[question.key]) for item, worker, given in answers if question.key in given]
+        families = setup.task_type.label_space(question, setup.context).families
+        found = aggregation.aggregate(crowd, "auto", _gold_labels(setup, question), families) if crowd else {}
+        labels[question.key] = {item: label.label for item, label in found.items()}
+    return labels
+
+
+def _gold_labels(setup: Setup, question: Question) -> dict[str, str]:
+    """The gold products' right labels for `question`, as the results aggregate with them."""
+    return {item.external_id: item.gold[question.key] for item in setup.items if question.key in (item.gold or {})}
+
+
+def _accuracy(setup: Setup, labels: Mapping[str, Mapping[str, str]]) -> tuple[dict[str, float], int, int]:
+    """Per question, the share of non-gold products whose label is right; the right labels; the products
+    with a scored question left without a label."""
+    shares, right_labels, unlabelled = {}, 0, set()
+    for question in setup.questions:
+        scored = [item for item in setup.items if not item.is_gold and question.key in item.scored]
+        right = 0
+        for item in scored:
+            label = labels[question.key].get(item.external_id, "")
+            right += label == setup.label(question, item.truth[question.key])
+            if not label:
+                unlabelled.add(item.external_id)
+        if scored:
+            shares[question.key] = right / len(scored)
+        right_labels += right
+    return shares, right_labels, len(unlabelled)
 
 
 # --------------------------------------------------------------------------------------------
@@ -303,22 +595,25 @@ class Plan:
     overlap: int = OVERLAP  # the most answers a product gets
     min_overlap: int = OVERLAP  # the fewest; below `overlap` it stops once `confidence` is reached
     confidence: float | None = None
+    short: str = ""  # its name in the summary
 
 
-WITH_QC = Plan("with quality control", quality_control=True)
+WITH_QC = Plan("with quality control", quality_control=True, short="QC, overlap 3")
 DYNAMIC = Plan(
     f"with quality control and dynamic overlap ({OVERLAP}-{DYNAMIC_OVERLAP})",
     quality_control=True,
     overlap=DYNAMIC_OVERLAP,
     confidence=DYNAMIC_CONFIDENCE,
+    short=f"QC, overlap {OVERLAP}-{DYNAMIC_OVERLAP}",
 )
-WITHOUT_QC = Plan("without quality control", quality_control=False)
+WITHOUT_QC = Plan("without quality control", quality_control=False, short="no QC, overlap 3")
+PLANS = (WITH_QC, DYNAMIC, WITHOUT_QC)
 
 
 @dataclass
 class WorkerOutcome:
     worker: Worker
-    answers: int  # every answer they got in (quiz, checks, work), so before any stop
+    answers: int  # every product they answered (quiz, checks, work), so before any stop
     gold: int  # of which on gold (quiz and checks)
     state: str  # active, qualifying, failed (the quiz), removed, held, or NO_ROW (never got a task)
     reason: str
@@ -327,6 +622,7 @@ class WorkerOutcome:
 
 @dataclass
 class RunResult:
+    type_name: str
     plan: Plan
     seconds: float
     rounds: int
@@ -335,13 +631,13 @@ class RunResult:
     check_answers: int
     rejected: int
     outcomes: list[WorkerOutcome]
-    accuracy: float  # aggregated labels vs truth on non-gold products
+    accuracy_by_question: dict[str, float]  # aggregated labels vs truth on non-gold products
     answers_per_product: float  # work answers (not quiz, not checks) per non-gold product
     short_products: int  # non-gold products with fewer accepted answers than min_overlap
     unlabelled: int
-    correct: int
+    correct: int  # right labels (a product's answer to one question is a label)
     paid_micros: int
-    method: str
+    methods: dict[str, str]  # aggregation method per question
     max_answers: int | None
     qualification: int  # the batch's quiz size (0: no quiz)
     gold_slots_left: int  # funded gold answers (quiz and checks) not spent
@@ -351,9 +647,25 @@ class RunResult:
     reasons: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # kind → rule → the reasons given
     lifted: Counter[str] = field(default_factory=Counter)  # run without quality control: stops undone
 
+    @property
+    def accuracy(self) -> float:
+        """The mean over the type's questions."""
+        return statistics.mean(self.accuracy_by_question.values()) if self.accuracy_by_question else 0.0
+
+    @property
+    def cost_per_label(self) -> float:
+        return self.paid_micros / self.correct / 1e6 if self.correct else float("nan")
+
+
+def run_job(job: tuple[str, int, Sizes, Plan, bool]) -> RunResult:
+    """One run from scratch (a worker process builds its own setup: the same, from the same seed)."""
+    type_name, seed, sizes, plan, top_up = job
+    return run(build_setup(type_name, seed, sizes), seed, plan, top_up)
+
 
 def run(setup: Setup, seed: int, plan: Plan, top_up: bool = False) -> RunResult:
-    with tempfile.TemporaryDirectory(prefix="crowd-sim-") as folder:
+    # In memory where the system offers a folder there (Linux): the figures are the rules', not the disk's.
+    with tempfile.TemporaryDirectory(prefix="crowd-sim-", dir=SCRATCH if SCRATCH.is_dir() else None) as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'crowd.db'}"
         migrate.upgrade(url)  # runs its own event loop, so before ours
         return asyncio.run(_simulate(url, setup, seed, plan, top_up))
@@ -367,19 +679,19 @@ async def _simulate(url: str, setup: Setup, seed: int, plan: Plan, top_up: bool)
     draws = random.Random(f"{seed}:gold:{plan.title}")
     services = build_services(Settings(bot_token="", database_url=url, _env_file=None), db, draws=draws)
     try:
-        batch_id, tree = await _load_batch(services, setup, plan)
+        batch_id = await _load_batch(services, setup, plan)
         async with db.write() as session:
             for worker in setup.crowd:
                 session.add(User(id=worker.id, first_name=f"Sim {worker.id}"))
         rounds, lifted = await _work(services, setup, seed, batch_id, not plan.quality_control, top_up)
-        result = await _read_back(services, setup, batch_id, tree, plan, time.perf_counter() - started, rounds)
+        result = await _read_back(services, setup, batch_id, plan, time.perf_counter() - started, rounds)
         result.lifted = lifted
         return result
     finally:
         await db.dispose()
 
 
-async def _load_batch(services: Services, setup: Setup, plan: Plan) -> tuple[int, Tree]:
+async def _load_batch(services: Services, setup: Setup, plan: Plan) -> int:
     taxonomy_id = await taxonomies.ensure_default(services.db)
     tree = (await services.taxonomies.get(taxonomy_id)).tree
     if plan.quality_control:
@@ -394,7 +706,9 @@ async def _load_batch(services: Services, setup: Setup, plan: Plan) -> tuple[int
     else:  # no quiz; the same checks, out of reach (they still come at gold_rate, but only grade)
         rules = {"min_gold": 10**9, "min_accuracy": 0.0, "min_seconds": 0.001, "max_share": 1.0, "qualification": 0}
     spec = BatchSpec(
-        name="Crowd simulation",
+        name=f"Crowd simulation: {setup.scenario.name}",
+        task_type=setup.scenario.name,
+        task_settings=setup.scenario.settings,
         reward_micros=REWARD_MICROS,
         overlap=plan.overlap,
         min_overlap=plan.min_overlap,
@@ -410,7 +724,7 @@ async def _load_batch(services: Services, setup: Setup, plan: Plan) -> tuple[int
         batch = await batches.load_funded_batch(
             session, REQUESTER, taxonomy_id, tree, spec, parsed, CURRENCY, services.clock.now()
         )
-        return batch.id, tree
+        return batch.id
 
 
 async def _work(
@@ -418,10 +732,11 @@ async def _work(
 ) -> tuple[int, Counter[str]]:
     """Turns until a whole round passes with nobody holding or getting a task, and nobody due back.
 
-    A removal, a hold or a failed quiz with no try left is a stop: the worker asks for no more
-    tasks. A failed quiz with tries left sends the worker away for RETRY_ROUNDS rounds; then the
-    cool-down is over (its end is moved to now) and they ask again. With `top_up`, a spent quiz
-    budget the bot reports is funded again at the start of the next round.
+    In a turn a worker answers every question of its open product. A removal, a hold or a failed quiz
+    with no try left is a stop: the worker asks for no more tasks. A failed quiz with tries left sends
+    the worker away for RETRY_ROUNDS rounds; then the cool-down is over (its end is moved to now) and
+    they ask again. With `top_up`, a spent quiz budget the bot reports is funded again at the start of
+    the next round.
 
     Returns the rounds, and (with `lift_stops`: the run without quality control) how many
     stops of each kind of worker were lifted at once, as an admin reinstating everyone would.
@@ -450,10 +765,8 @@ async def _work(
             if task is None:
                 continue
             busy = True
-            node = behaviour.answer(worker, task.card.title)
-            await _backdate(services, task.assignment_id, behaviour.seconds(worker))
             try:
-                done = await work.answer(services, worker.id, task.assignment_id, 0, str(node))
+                done = await _answer_product(services, behaviour, worker, task)
             except TaskUnavailable:
                 tasks[worker.id] = None
                 continue
@@ -472,6 +785,24 @@ async def _work(
             if not due_back:
                 return rounds - 1, lifted
             rounds = min(due_back.values()) - 1  # nobody is working: skip to the next return
+
+
+async def _answer_product(
+    services: Services, behaviour: Behaviour, worker: Worker, task: work.TaskScreen
+) -> work.Answered:
+    """Every question of the product, one `work.answer` each, as its buttons or typed text would; the
+    product was shown the sum of its questions' seconds before the answer that completes it."""
+    screen, seconds = task, 0.0
+    while True:
+        answer = behaviour.pick(worker, screen.card.title, screen.question)
+        seconds += behaviour.seconds(worker, screen.question)
+        await _backdate(services, screen.assignment_id, seconds)
+        value = encoded(screen.question, answer)
+        done = await work.answer(services, worker.id, screen.assignment_id, screen.question_index, value)
+        if not done.partial:
+            return done
+        assert done.next_task is not None and done.next_task.assignment_id == screen.assignment_id
+        screen = done.next_task
 
 
 def _stops(verdict: quality.Removal | quality.Hold | gold.QuizStep | None) -> bool:
@@ -511,11 +842,12 @@ async def _backdate(services: Services, assignment_id: int, seconds: float) -> N
 
 
 async def _read_back(
-    services: Services, setup: Setup, batch_id: int, tree: Tree, plan: Plan, elapsed: float, rounds: int
+    services: Services, setup: Setup, batch_id: int, plan: Plan, elapsed: float, rounds: int
 ) -> RunResult:
     kinds = {worker.id: worker.kind for worker in setup.crowd}
     async with services.db.read() as session:
-        labels, _raw = await results.collect(session, batch_id, tree)
+        task = await task_of(await services.batches.get(batch_id, session), services.taxonomies, session)
+        labels = _labels_of(task, (await results.collect(session, batch_id, task)).labels.rows)
         states = {
             worker_id: (state, reason or "")
             for worker_id, state, reason in await session.execute(
@@ -529,8 +861,7 @@ async def _read_back(
                 select(
                     Assignment.worker_id,
                     Item.external_id,
-                    Item.title,
-                    Assignment.answer_node_id,
+                    Assignment.answer,
                     Assignment.gold_correct,
                     Assignment.credit_state,
                     Assignment.quiz_attempt,
@@ -552,10 +883,13 @@ async def _read_back(
             )
         ).one()
 
-    answers, on_gold, rejected = Counter(), Counter(), Counter()
-    accepted_by_kind, answers_by_kind = Counter(), Counter()
+    answers: Counter[int] = Counter()
+    on_gold: Counter[int] = Counter()
+    rejected: Counter[int] = Counter()
+    accepted_by_kind: Counter[str] = Counter()
+    answers_by_kind: Counter[str] = Counter()
     quiz_answers = check_answers = 0
-    for worker_id, _external, _title, _node, gold_correct, credit_state, quiz_attempt in rows:
+    for worker_id, _external, _labels, gold_correct, credit_state, quiz_attempt in rows:
         quiz_answers += quiz_attempt is not None
         check_answers += gold_correct is not None and quiz_attempt is None
         answers[worker_id] += 1
@@ -578,28 +912,17 @@ async def _read_back(
             reasons.setdefault(outcome.worker.kind, {}).setdefault(key, []).append(reason)
 
     accepted_work = Counter(
-        ext
-        for _w, ext, _t, _n, gold_correct, state, _q in rows
-        if gold_correct is None and state != CreditState.REJECTED
+        ext for _w, ext, _l, gold_correct, state, _q in rows if gold_correct is None and state != CreditState.REJECTED
     )
-    external_title = {f"sku-{n:05d}": f"Product {n}" for n in range(1, len(setup.rows) + 1)}
-    scored = [row for row in labels if external_title[row.item_id] not in setup.gold_titles]
-    correct = sum(1 for row in scored if row.label_id == str(setup.truth[external_title[row.item_id]]))
-    unlabelled = sum(1 for row in scored if not row.label_id)
-
-    gold_labels = {f"sku-{int(t.split()[1]):05d}": str(setup.truth[t]) for t in setup.gold_titles}
-    crowd_answers = [
-        Answer(ext, str(w), str(node)) for w, ext, _t, node, _g, state, _q in rows if state != CreditState.REJECTED
-    ]
-    honest = [Answer(ext, str(w), str(node)) for w, ext, _t, node, _g, _s, _q in rows if kinds[w] == HONEST]
-    honest_labels = aggregation.aggregate(honest, "auto", gold_labels, setup.families) if honest else {}
-    honest_correct = sum(
-        1
-        for row in scored
-        if (label := honest_labels.get(row.item_id)) and label.label == str(setup.truth[external_title[row.item_id]])
-    )
+    scored = [item for item in setup.items if not item.is_gold]
+    accuracy, correct, unlabelled = _accuracy(setup, labels)
+    accepted = [(ext, str(w), given or {}) for w, ext, given, _g, state, _q in rows if state != CreditState.REJECTED]
+    honest = [(ext, str(w), given or {}) for w, ext, given, _g, _s, _q in rows if kinds[w] == HONEST]
+    honest_accuracy = _accuracy(setup, _aggregate(setup, honest))[0] if honest else {}
+    work_answers = len(rows) - quiz_answers - check_answers
 
     return RunResult(
+        type_name=setup.scenario.name,
         plan=plan,
         seconds=elapsed,
         rounds=rounds,
@@ -608,30 +931,45 @@ async def _read_back(
         check_answers=check_answers,
         rejected=sum(rejected.values()),
         outcomes=outcomes,
-        accuracy=correct / len(scored) if scored else 0.0,
-        answers_per_product=(len(rows) - quiz_answers - check_answers) / len(scored) if scored else 0.0,
-        short_products=sum(1 for row in scored if accepted_work[row.item_id] < plan.min_overlap),
+        accuracy_by_question=accuracy,
+        answers_per_product=work_answers / len(scored) if scored else 0.0,
+        short_products=sum(1 for item in scored if accepted_work[item.external_id] < plan.min_overlap),
         unlabelled=unlabelled,
         correct=correct,
         paid_micros=paid,
-        method=aggregation.choose_method(crowd_answers, gold_labels) if crowd_answers else "-",
+        methods=_methods(setup, accepted),
         max_answers=max_answers,
         qualification=qualification,
         gold_slots_left=gold_slots_left,
-        honest_only_accuracy=honest_correct / len(scored) if scored else 0.0,
+        honest_only_accuracy=statistics.mean(honest_accuracy.values()) if honest_accuracy else 0.0,
         accepted_by_kind=accepted_by_kind,
         answers_by_kind=answers_by_kind,
         reasons=reasons,
     )
 
 
+def _labels_of(task: BatchTask, rows: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """The results file's label per question and product: `label_id` for a one-question type, else the
+    question's own column."""
+    questions = task.questions
+    return {
+        question.key: {row["item_id"]: row["label_id" if len(questions) == 1 else question.key] for row in rows}
+        for question in questions
+    }
+
+
+def _methods(setup: Setup, accepted: Sequence[tuple[str, str, Mapping[str, str]]]) -> dict[str, str]:
+    """The aggregation method "auto" chose for each question."""
+    methods = {}
+    for question in setup.questions:
+        crowd = [Answer(ext, worker, given[question.key]) for ext, worker, given in accepted if question.key in given]
+        methods[question.key] = aggregation.choose_method(crowd, _gold_labels(setup, question)) if crowd else "-"
+    return methods
+
+
 # --------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
 
 
 def _mean(values: Sequence[float]) -> str:
@@ -642,9 +980,72 @@ def spread(values: Sequence[int]) -> str:
     return f"{statistics.median(values):g}/{max(values)}" if values else "-"
 
 
-def report_run(result: RunResult) -> dict[str, bool]:
-    """Print one run; returns the targets it was checked against (quality-control run only)."""
-    print(f"\n== {result.plan.title} ==")
+def per_question(accuracy: Mapping[str, float]) -> str:
+    return ", ".join(f"{key} {share:.3f}" for key, share in accuracy.items())
+
+
+@dataclass(frozen=True)
+class KindFigures:
+    """One kind of worker in one run: shares of those who got a task."""
+
+    workers: int
+    no_task: int  # never got a task: shares are of the others, and without others there are none
+    removed: float
+    held: float
+    failed: float
+    early: float  # stopped within TARGET_WITHIN answers
+    stopped_at: str
+    answers: str
+    accepted: float
+
+
+def kind_figures(result: RunResult, kind: str) -> KindFigures | None:
+    group = [o for o in result.outcomes if o.worker.kind == kind]
+    if not group:
+        return None
+    # Shares of the workers who got at least one task: the others (the batch done, or its quiz
+    # budget spent, before their turn) put no answer in and met no rule.
+    seen = [o for o in group if o.state != NO_ROW]
+    base = len(seen) or 1
+    stopped = [o for o in seen if o.state in STOPPED]
+    total = result.answers_by_kind[kind]
+    return KindFigures(
+        workers=len(group),
+        no_task=len(group) - len(seen),
+        removed=sum(1 for o in seen if o.state == WorkerState.REMOVED) / base,
+        held=sum(1 for o in seen if o.state == WorkerState.HELD) / base,
+        failed=sum(1 for o in seen if o.state == WorkerState.FAILED) / base,
+        early=sum(1 for o in stopped if o.answers <= TARGET_WITHIN) / base,
+        stopped_at=spread([o.answers for o in stopped]),
+        answers=spread([o.answers for o in seen]),
+        accepted=result.accepted_by_kind[kind] / total if total else 0.0,
+    )
+
+
+def checks_of(result: RunResult) -> dict[str, bool]:
+    """The targets a run is checked against: the crowd's on the fixed-overlap run, accuracy on both runs
+    with quality control."""
+    checks: dict[str, bool] = {}
+    if result.plan == WITH_QC:
+        for kind in (*SPAMMERS, HONEST):
+            figures = kind_figures(result, kind)
+            if figures is None or figures.no_task == figures.workers:
+                continue
+            if kind == HONEST:
+                ok = figures.removed + figures.held <= TARGET_HONEST_STOPPED
+                checks[f"honest workers removed or held <= {TARGET_HONEST_STOPPED:.0%}"] = ok
+            else:
+                checks[f"{kind}s stopped within {TARGET_WITHIN} answers >= {TARGET_CAUGHT:.0%}"] = (
+                    figures.early >= TARGET_CAUGHT
+                )
+    if result.plan.quality_control:
+        checks[f"label accuracy >= {TARGET_ACCURACY} {result.plan.title}"] = result.accuracy >= TARGET_ACCURACY
+    return checks
+
+
+def report_run(result: RunResult) -> None:
+    """Print one run in detail."""
+    print(f"\n== {result.type_name}, {result.plan.title} ==")
     print(f"time: {result.seconds:.1f} s ({result.rounds} rounds of turns)")
     cap = f"{result.max_answers} answers per worker" if result.max_answers else "none"
     print(f"per-worker cap: {cap}")
@@ -656,11 +1057,10 @@ def report_run(result: RunResult) -> dict[str, bool]:
     )
     states = Counter(o.state for o in result.outcomes)
     if result.qualification:
+        through = len(result.outcomes) - states[WorkerState.FAILED] - states[WorkerState.QUALIFYING] - states[NO_ROW]
         print(
             f"quiz ({result.qualification} questions): failed {states[WorkerState.FAILED]}, "
-            f"still qualifying {states[WorkerState.QUALIFYING]}, "
-            f"never got a task {states[NO_ROW]}, "
-            f"through it {len(result.outcomes) - states[WorkerState.FAILED] - states[WorkerState.QUALIFYING] - states[NO_ROW]}"
+            f"still qualifying {states[WorkerState.QUALIFYING]}, never got a task {states[NO_ROW]}, through it {through}"
         )
     else:
         print("quiz: none")
@@ -673,44 +1073,18 @@ def report_run(result: RunResult) -> dict[str, bool]:
         f"workers with at least {MIN_GOLD} (min_gold): {enough} of {len(golds)}"
     )
     print()
-    header = (
+    print(
         f"{'kind':<15}{'workers':>8}{'no task':>8}{'removed':>9}{'held':>7}{'failed quiz':>13}{'stopped<=30':>13}"
-        f"{'stopped at med/max':>20}{'answers med/max':>17}{'accepted':>10}  target"
+        f"{'stopped at med/max':>20}{'answers med/max':>17}{'accepted':>10}"
     )
-    print(header)
-    checks: dict[str, bool] = {}
     for kind in (*SPAMMERS, SWITCHER, HONEST):
-        group = [o for o in result.outcomes if o.worker.kind == kind]
-        if not group:
-            continue
-        # Shares of the workers who got at least one task: the others (the batch done, or its quiz
-        # budget spent, before their turn) put no answer in and met no rule.
-        seen = [o for o in group if o.state != NO_ROW]
-        base = len(seen) or 1
-        removed = sum(1 for o in seen if o.state == WorkerState.REMOVED) / base
-        held = sum(1 for o in seen if o.state == WorkerState.HELD) / base
-        failed = sum(1 for o in seen if o.state == WorkerState.FAILED) / base
-        stopped = [o for o in seen if o.state in STOPPED]
-        early = sum(1 for o in stopped if o.answers <= TARGET_WITHIN) / base
-        total = result.answers_by_kind[kind]
-        accepted = result.accepted_by_kind[kind] / total if total else 0.0
-        if result.plan != WITH_QC:  # the crowd targets are read off the plain run
-            target = ""
-        elif kind == SWITCHER:
-            target = "(not in the issue's crowd: no target)"
-        elif kind == HONEST:
-            ok = removed + held <= TARGET_HONEST_STOPPED
-            checks[f"honest workers removed or held <= {TARGET_HONEST_STOPPED:.0%}"] = ok
-            target = f"removed+held <= {TARGET_HONEST_STOPPED:.0%}: {verdict(ok)}"
-        else:
-            ok = early >= TARGET_CAUGHT
-            checks[f"{kind}s stopped within {TARGET_WITHIN} answers >= {TARGET_CAUGHT:.0%}"] = ok
-            target = f"stopped<=30 >= {TARGET_CAUGHT:.0%}: {verdict(ok)}"
-        print(
-            f"{kind:<15}{len(group):>8}{len(group) - len(seen):>8}{removed:>9.2f}{held:>7.2f}{failed:>13.2f}"
-            f"{early:>13.2f}{spread([o.answers for o in stopped]):>20}{spread([o.answers for o in seen]):>17}"
-            f"{accepted:>10.2f}  {target}"
-        )
+        figures = kind_figures(result, kind)
+        if figures is not None:
+            print(
+                f"{kind:<15}{figures.workers:>8}{figures.no_task:>8}{figures.removed:>9.2f}{figures.held:>7.2f}"
+                f"{figures.failed:>13.2f}{figures.early:>13.2f}{figures.stopped_at:>20}{figures.answers:>17}"
+                f"{figures.accepted:>10.2f}"
+            )
     honest = [o for o in result.outcomes if o.worker.kind == HONEST and o.state != NO_ROW]
     stopped_by_rules = [o for o in honest if o.state in (WorkerState.REMOVED, WorkerState.HELD)]
     if stopped_by_rules:
@@ -737,32 +1111,144 @@ def report_run(result: RunResult) -> dict[str, bool]:
             + ", ".join(f"{kind} {count}" for kind, count in result.lifted.most_common())
         )
     print()
-    families = " (then the family model: the batch's leaves by parent category)" if result.method == "one-coin" else ""
-    print(f"aggregation method (auto): {result.method}{families}")
+    print("aggregation method (auto): " + ", ".join(f"{key} {method}" for key, method in result.methods.items()))
     print(
         f"work answers per non-gold product: {result.answers_per_product:.2f}; "
         f"products left with fewer accepted answers than {result.plan.min_overlap}: {result.short_products}"
     )
-    line = f"label accuracy (non-gold products): {result.accuracy:.3f}"
-    if result.plan.quality_control:
-        ok = result.accuracy >= TARGET_ACCURACY
-        checks[f"label accuracy >= {TARGET_ACCURACY} {result.plan.title}"] = ok
-        line += f"  target >= {TARGET_ACCURACY}: {verdict(ok)}"
-    print(line)
+    print(f"label accuracy (non-gold products): {result.accuracy:.3f} ({per_question(result.accuracy_by_question)})")
     if result.unlabelled:
-        print(f"products without a label: {result.unlabelled}")
+        print(f"products with a question left without a label: {result.unlabelled}")
     print(f"reference, this run's honest answers alone (spam dropped, not replaced): {result.honest_only_accuracy:.3f}")
     print(f"paid to workers: {format_money(result.paid_micros, CURRENCY)}")
-    per_label = result.paid_micros / result.correct / 1e6 if result.correct else float("nan")
-    print(f"correct labels: {result.correct}; cost per correct label: {per_label:.4f} {CURRENCY}")
-    return checks
+    print(f"correct labels: {result.correct}; cost per correct label: {result.cost_per_label:.4f} {CURRENCY}")
+
+
+SHORT = {RANDOM: "random", CONSTANT: "constant", FAST: "bot", COPIER: "copier"}
+
+
+def report_summary(results: Sequence[RunResult]) -> None:
+    """One line per type and run: accuracy, answers per product, spammers caught, honest workers
+    stopped, cost per correct label, and each question's accuracy."""
+    print("\n== summary ==")
+    print(
+        f"{'type':<14}{'run':<18}{'accuracy':>9}{'ans/prod':>9}"
+        + "".join(f"{SHORT[kind]:>9}" for kind in SPAMMERS)
+        + f"{'honest':>8}{'$/label':>9}  accuracy per question"
+    )
+    for result in results:
+        cells = ""
+        for kind in (*SPAMMERS, HONEST):
+            figures = kind_figures(result, kind)
+            width = 8 if kind == HONEST else 9
+            if not result.plan.quality_control or figures is None or figures.no_task == figures.workers:
+                cells += f"{'-':>{width}}"
+            else:
+                cells += f"{figures.removed + figures.held if kind == HONEST else figures.early:>{width}.2f}"
+        questions = per_question(result.accuracy_by_question) if len(result.accuracy_by_question) > 1 else ""
+        print(
+            f"{result.type_name:<14}{result.plan.short:<18}{result.accuracy:>9.3f}{result.answers_per_product:>9.2f}"
+            f"{cells}{result.cost_per_label:>9.4f}  {questions}".rstrip()
+        )
+    print(
+        f"accuracy: mean over the type's questions; ans/prod: work answers per non-gold product; "
+        f"{', '.join(SHORT.values())}: share of that spammer kind stopped within {TARGET_WITHIN} answers; "
+        f"honest: share of honest workers removed or held; $/label: paid to workers per correct label ({CURRENCY})"
+    )
+
+
+def describe_setup(setup: Setup, seed: int) -> None:
+    questions = ", ".join(f"{q.key} ({q.kind})" for q in setup.questions)
+    print(f"\n{setup.scenario.name}: {questions}; {setup.scenario.summary}")
+    settings = " ".join(f'{key}="{value}"' for key, value in setup.scenario.settings)
+    if settings:
+        print(f"  settings: {settings}")
+    gold = sum(item.is_gold for item in setup.items)
+    print(f"  products: {len(setup.items)}, gold {gold}")
+    ceiling = honest_ceiling(setup, seed)
+    if ceiling:
+        print(
+            f"  reference label accuracy, {OVERLAP} honest answers on every product (no spammers, in memory): "
+            f"{statistics.mean(ceiling.values()):.3f} ({per_question(ceiling)})"
+        )
+
+
+def describe_crowd(seed: int, sizes: Sizes, top_up: bool) -> None:
+    setup = build_setup("categorize", seed, sizes)
+    kinds = Counter(w.kind for w in setup.crowd)
+    print("crowd_sim: a simulated crowd labelling one batch of each task type through bot.work, three times")
+    print(f"seed: {seed}")
+    print(
+        f"workers: {sizes.workers} ("
+        + ", ".join(f"{kind} {kinds[kind]}" for kind in (HONEST, *SPAMMERS, SWITCHER) if kinds[kind])
+        + ")"
+    )
+    print(
+        f"products per batch: {sizes.items}, overlap {OVERLAP}, reward {format_money(REWARD_MICROS, CURRENCY)} an answer"
+    )
+    print(f"batch root: {BATCH_ROOT} ({len(setup.leaves.all)} leaves, leaf_only)")
+    print(
+        f"quality rules: min_gold {MIN_GOLD}, min_accuracy {MIN_ACCURACY}, "
+        f"min_seconds a third of the crowd's median, max_share {MAX_SHARE}"
+    )
+    print(
+        f"gold: qualification {QUALIFICATION} (quiz before the first paid task), pass_score {PASS_SCORE}, "
+        f"gold_rate {GOLD_RATE} (hidden checks after it); without quality control no quiz, checks only grade"
+    )
+    honest = [w.accuracy for w in setup.crowd if w.kind == HONEST]
+    if honest:
+        print(
+            f"honest accuracy per question: 0.60-0.95 uniform, this crowd's mean {statistics.mean(honest):.3f}; "
+            f"{SIBLING_MISTAKE:.0%} of wrong categories a sibling leaf"
+        )
+    print(
+        "seconds per question (category/button/typed): "
+        + ", ".join(
+            f"{kind} " + "/".join(f"{lo:g}-{hi:g}" for lo, hi in SECONDS[kind].values())
+            for kind in (HONEST, RANDOM, FAST)
+        )
+        + " (constant answerers and copiers as random clickers, switchers as honest workers)"
+    )
+    print(
+        "copier model: a ring sharing a notebook; the first member on a product's question answers at "
+        "random, later members copy it"
+    )
+    print(
+        "quiz budget: "
+        + (
+            f"the requester funds {QUIZ_TOP_UP} more quizzes whenever the bot says it is spent"
+            if top_up
+            else "as launched (plan_cost); once spent, no new worker and no retry gets a quiz"
+        )
+    )
+    print(
+        f"stopped = removed (gold rule), held (the hold rules) or failed the quiz on every try (a retry "
+        f"comes {RETRY_ROUNDS} rounds after a failure); with quality control no admin reinstates anyone"
+    )
+
+
+def run_all(jobs_wanted: list[tuple[str, int, Sizes, Plan, bool]], processes: int) -> list[RunResult]:
+    """Every run, in `processes` worker processes; results in the order asked."""
+    if processes <= 1:
+        return [run_job(job) for job in jobs_wanted]
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(run_job, jobs_wanted))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--type",
+        nargs="+",
+        choices=tuple(SCENARIOS),
+        default=list(SCENARIOS),
+        help="the task types to simulate (default: all five)",
+    )
     parser.add_argument("--workers", type=int, help=f"default {DEFAULT['workers']} ({QUICK['workers']} with --quick)")
-    parser.add_argument("--items", type=int, help=f"default {DEFAULT['items']} ({QUICK['items']} with --quick)")
+    parser.add_argument(
+        "--items", type=int, help=f"products per batch; default {DEFAULT['items']} ({QUICK['items']} with --quick)"
+    )
     parser.add_argument("--spammers", type=float, default=SPAM_SHARE, help="share of the crowd (default 0.3)")
     parser.add_argument(
         "--switchers",
@@ -777,75 +1263,35 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the requester funds 10 more quizzes whenever the bot says the quiz budget is spent",
     )
+    parser.add_argument("--jobs", type=int, default=JOBS, help=f"runs at once, in worker processes (default {JOBS})")
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else DEFAULT
-    workers = args.workers or sizes["workers"]
-    items = args.items or sizes["items"]
+    defaults = QUICK if args.quick else DEFAULT
+    sizes = Sizes(
+        args.workers or defaults["workers"], args.items or defaults["items"], args.spammers, args.gold, args.switchers
+    )
+    types = [name for name in SCENARIOS if name in args.type]
 
-    setup = build_setup(args.seed, workers, items, args.spammers, args.gold, args.switchers)
-    kinds = Counter(w.kind for w in setup.crowd)
-    print("crowd_sim: a simulated crowd labelling one batch through bot.work, twice")
-    print(f"seed: {args.seed}")
-    print(
-        f"workers: {workers} ("
-        + ", ".join(f"{kind} {kinds[kind]}" for kind in (HONEST, *SPAMMERS, SWITCHER) if kinds[kind])
-        + ")"
-    )
-    print(
-        f"products: {items}, gold {len(setup.gold_titles)}, overlap {OVERLAP}, "
-        f"reward {format_money(REWARD_MICROS, CURRENCY)} an answer"
-    )
-    print(f"batch root: {BATCH_ROOT} ({len(setup.leaves)} leaves, leaf_only)")
-    print(
-        f"quality rules: min_gold {MIN_GOLD}, min_accuracy {MIN_ACCURACY}, "
-        f"min_seconds a third of the crowd's median, max_share {MAX_SHARE}"
-    )
-    print(
-        f"gold: qualification {QUALIFICATION} (quiz before the first paid task), pass_score {PASS_SCORE}, "
-        f"gold_rate {GOLD_RATE} (hidden checks after it); without quality control no quiz, checks only grade"
-    )
-    honest = [w.accuracy for w in setup.crowd if w.kind == HONEST]
-    if honest:
-        print(
-            f"honest accuracy: 0.60-0.95 uniform, this crowd's mean {statistics.mean(honest):.3f}; "
-            f"{SIBLING_MISTAKE:.0%} of mistakes a sibling leaf"
-        )
-    ceiling = honest_ceiling(setup, args.seed)
-    print(
-        f"reference label accuracy, {OVERLAP} honest answers on every product (no spammers, in memory): {ceiling:.3f}"
-    )
-    print("seconds per answer: " + ", ".join(f"{k} {lo:g}-{hi:g}" for k, (lo, hi) in SECONDS.items()))
-    print(
-        "copier model: a ring sharing a notebook; the first member on a product answers a random "
-        "leaf, later members copy it"
-    )
-    print(
-        "quiz budget: "
-        + (
-            f"the requester funds {QUIZ_TOP_UP} more quizzes whenever the bot says it is spent"
-            if args.top_up_quizzes
-            else "as launched (plan_cost); once spent, no new worker and no retry gets a quiz"
-        )
-    )
-    print(
-        f"stopped = removed (gold rule), held (the hold rules) or failed the quiz on every try (a retry "
-        f"comes {RETRY_ROUNDS} rounds after a failure); with quality control no admin reinstates anyone"
-    )
-
-    results = [run(setup, args.seed, plan, args.top_up_quizzes) for plan in (WITH_QC, DYNAMIC, WITHOUT_QC)]
-    checks = {name: ok for result in results for name, ok in report_run(result).items()}
-
-    print("\n== summary ==")
+    started = time.perf_counter()
+    describe_crowd(args.seed, sizes, args.top_up_quizzes)
+    for name in types:
+        describe_setup(build_setup(name, args.seed, sizes), args.seed)
+    wanted = [(name, args.seed, sizes, plan, args.top_up_quizzes) for name in types for plan in PLANS]
+    results = run_all(wanted, args.jobs)
     for result in results:
-        per_label = result.paid_micros / result.correct / 1e6 if result.correct else float("nan")
+        report_run(result)
+    report_summary(results)
+
+    print()
+    for name in types:
+        checks = {
+            check: ok for result in results if result.type_name == name for check, ok in checks_of(result).items()
+        }
+        missed = [check for check, ok in checks.items() if not ok]
         print(
-            f"{result.plan.title}: label accuracy {result.accuracy:.3f}, "
-            f"{result.answers_per_product:.2f} work answers per product, "
-            f"cost per correct label {per_label:.4f} {CURRENCY}"
+            f"targets {name}: {len(checks) - len(missed)} of {len(checks)} met"
+            + (f"; missed: {'; '.join(missed)}" if missed else "")
         )
-    for name, ok in checks.items():
-        print(f"target {name}: {verdict(ok)}")
-    print(f"targets met: {sum(checks.values())} of {len(checks)}")
+    print(f"wall time: {time.perf_counter() - started:.0f} s")
     return 0
 
 

@@ -38,6 +38,8 @@ AUTO_MAX_DS_LABELS = 10
 
 CONFUSION_SMOOTHING = 0.01
 """Pseudo-count added to every cell of a Dawid–Skene confusion matrix (see ``_ds_tables``)."""
+CONFUSION_DIAGONAL = 0.3
+"""Pseudo-count added to the diagonal besides: before any evidence, a worker answers a label right."""
 PRIOR_SMOOTHING = 1.0
 """Pseudo-count added to every label when class priors are estimated, so no label gets prior 0."""
 ACCURACY_PSEUDO_COUNTS = (1.0, 1.0)
@@ -403,6 +405,11 @@ def _ds_tables(crowd: _Crowd, posteriors: list[list[float]], groups_of_key: list
     label a worker never saw, or an answer it never gave, is unlikely but never impossible (no
     log 0, no 0/0). The smoothing is small because a real matrix is mostly its diagonal, and a
     large pseudo-count would pull rare workers towards "answers at random".
+
+    ``CONFUSION_DIAGONAL`` on the diagonal says the same for a label a worker has (almost) never met:
+    without it, that label's row is uniform for everyone, so it explains any disagreement better than
+    the labels the workers did give, and a rare label ("photo does not load") won items nobody gave
+    it (the crowd simulation: a fifth of an image_quality question's products).
     """
     width = len(crowd.labels)
     weighted = [[size * probability for probability in row] for size, row in zip(crowd.sizes, posteriors, strict=True)]
@@ -411,17 +418,19 @@ def _ds_tables(crowd: _Crowd, posteriors: list[list[float]], groups_of_key: list
         [sum(column) for column in zip(*map(weighted.__getitem__, groups), strict=True)] if groups else zero
         for groups in groups_of_key
     ]
+    prior = [
+        [CONFUSION_SMOOTHING + (CONFUSION_DIAGONAL if true == said else 0.0) for true in range(width)]
+        for said in range(width)
+    ]
     tables: list[tuple[float, ...]] = []
     for worker in range(len(crowd.workers)):
-        rows = expected[worker * width : (worker + 1) * width]
-        log_totals = [math.log(sum(column) + width * CONFUSION_SMOOTHING) for column in zip(*rows, strict=True)]
+        rows = [
+            [count + pseudo for count, pseudo in zip(row, pseudo_row, strict=True)]
+            for row, pseudo_row in zip(expected[worker * width : (worker + 1) * width], prior, strict=True)
+        ]
+        log_totals = [math.log(sum(column)) for column in zip(*rows, strict=True)]
         for row in rows:
-            tables.append(
-                tuple(
-                    math.log(count + CONFUSION_SMOOTHING) - log_total
-                    for count, log_total in zip(row, log_totals, strict=True)
-                )
-            )
+            tables.append(tuple(math.log(count) - log_total for count, log_total in zip(row, log_totals, strict=True)))
     return tables
 
 

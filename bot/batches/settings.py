@@ -136,7 +136,7 @@ class BatchSettings(BaseModel):
         None, description="workers proven less accurate on the checks are removed"
     )
     min_seconds: Annotated[float | None, _read(_seconds)] = Field(
-        None, description="answers faster than this are held for review (default: a third of the median time)"
+        None, description="answers faster than this per question are held (default: a third of the median time)"
     )
     max_share: Annotated[float | None, _read(_share)] = Field(
         None, description="the share of the products one worker may answer (default: 1, no cap)"

@@ -5,6 +5,7 @@ import json
 import math
 import statistics
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from weakref import WeakKeyDictionary
@@ -90,7 +91,7 @@ async def after_answer(
     await session.execute(_count_in_batch(session), counted)
     if assignment.is_gold:
         return await _gold_rule(session, task, batch, assignment.worker_id, now)
-    return await _behaviour_rules(session, batch, assignment, now)
+    return await _behaviour_rules(session, task, batch, assignment, now)
 
 
 def judged(batch_id: int, worker_id: int) -> tuple[ColumnElement[bool], ...]:
@@ -203,17 +204,22 @@ async def _misses(session: AsyncSession, task: BatchTask, *mine: ColumnElement[b
 
 
 async def _behaviour_rules(
-    session: AsyncSession, batch: BatchFacts, assignment: AnsweredTask, now: datetime
+    session: AsyncSession, task: BatchTask, batch: BatchFacts, assignment: AnsweredTask, now: datetime
 ) -> Hold | None:
-    """Too fast on 3 of the last 10 answers, or one answer for everything where the crowd disagrees."""
+    """Too fast on 3 of the last 10 answers, or one answer for everything where the crowd disagrees.
+
+    Speed is time per question answered: where the questions a product asks vary (validate asks for the
+    category only after a No), a quick careful Yes measured against a median the slower corrections
+    raise held every third honest worker in the crowd simulation."""
     recent = (await session.execute(_recent_answers, {"batch": batch.id, "worker": assignment.worker_id})).all()
-    durations = [(done - shown).total_seconds() for _, _, shown, done in recent[:SPEED_WINDOW]]
+    durations = [_seconds_a_question(shown, done, labels) for _, labels, shown, done in recent[:SPEED_WINDOW]]
     limit = batch.min_seconds
     # The crowd's floor never exceeds FLOOR_CAP, so a worker without 3 answers under it needs no query.
     if limit is None and sum(1 for seconds in durations if seconds < FLOOR_CAP) >= SPEED_STRIKES:
         limit = await _crowd_floor(session, batch.id)
     if limit and sum(1 for seconds in durations if seconds < limit) >= SPEED_STRIKES:
-        reason = f"{SPEED_STRIKES} of their last {SPEED_WINDOW} answers took under {limit:.1f} s"
+        unit = " a question" if len(task.questions) > 1 else ""
+        reason = f"{SPEED_STRIKES} of their last {SPEED_WINDOW} answers took under {limit:.1f} s{unit}"
         return await _hold(session, batch, assignment.worker_id, reason, now)
     run = recent[:SAME_ANSWER_RUN]
     constant = len(run) == SAME_ANSWER_RUN and len({json.dumps(labels, sort_keys=True) for _, labels, _, _ in run}) == 1
@@ -223,8 +229,16 @@ async def _behaviour_rules(
     return None
 
 
+def _seconds_a_question(shown: datetime, done: datetime, labels: dict[str, str] | None) -> float:
+    """How long an answer took per question it answered."""
+    return (done - shown).total_seconds() / max(len(labels or {}), 1)
+
+
 async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, answer: dict[str, str]) -> bool:
-    """Whether other workers answered something else on at least half of these items."""
+    """Whether most of the other workers answered something else on at least half of these items.
+
+    Most, not any: on a yes/no question an honest worker says Yes ten times in a row now and then, and
+    one other worker's mistake on half of those products held honest workers in the crowd simulation."""
     others = await session.execute(
         select(Assignment.item_id, Assignment.answer).where(
             Assignment.item_id.in_(items),
@@ -233,8 +247,11 @@ async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, 
         )
     )
     # Compared here: JSON has no equality in PostgreSQL.
-    differing = {item for item, labels in others if labels != answer}
-    return len(differing) >= len(items) // 2
+    votes: dict[int, Counter[bool]] = {}
+    for item, labels in others:
+        votes.setdefault(item, Counter())[labels != answer] += 1
+    differing = sum(1 for counted in votes.values() if counted[True] > counted[False])
+    return differing >= len(items) // 2
 
 
 async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason: str, now: datetime) -> Hold:
@@ -244,7 +261,7 @@ async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason
 
 
 async def _crowd_floor(session: AsyncSession, batch_id: int) -> float | None:
-    """A third of the crowd's median time on this batch, once there are enough answers to tell.
+    """A third of the crowd's median time a question on this batch, once there are enough answers to tell.
 
     The crowd's median is the median of each worker's own median over the batch's last answers: a
     robot's thousand quick answers are one vote, so it cannot drag the line down under itself.
@@ -256,16 +273,16 @@ async def _crowd_floor(session: AsyncSession, batch_id: int) -> float | None:
         return cached[0]
     rows = (
         await session.execute(
-            select(Assignment.worker_id, Assignment.created_at, Assignment.answered_at)
+            select(Assignment.worker_id, Assignment.created_at, Assignment.answered_at, Assignment.answer)
             .where(Assignment.batch_id == batch_id, Assignment.status == AssignmentStatus.ANSWERED)
             .order_by(Assignment.id.desc())
             .limit(CROWD_SAMPLE)
         )
     ).all()
     durations: dict[int, list[float]] = {}
-    for worker_id, shown, done in rows:
+    for worker_id, shown, done, labels in rows:
         if done is not None:  # as every answered assignment's
-            durations.setdefault(worker_id, []).append((done - shown).total_seconds())
+            durations.setdefault(worker_id, []).append(_seconds_a_question(shown, done, labels))
     floor = None
     if len(rows) >= MIN_CROWD_SAMPLE and len(durations) >= MIN_CROWD_WORKERS:
         floor = min(statistics.median(map(statistics.median, durations.values())) / 3, FLOOR_CAP)

@@ -13,6 +13,7 @@ import pytest
 
 from bot.aggregation.files import labels_csv, read_answers_csv, read_gold_csv
 from bot.aggregation.methods import (
+    CONFUSION_DIAGONAL,
     CONFUSION_SMOOTHING,
     PRIOR_SMOOTHING,
     Answer,
@@ -125,6 +126,34 @@ def test_dawid_skene_beats_majority_when_one_good_worker_faces_two_consistently_
     assert all(learned[item].label == "cup" for item in test_cups)
     assert accuracy(learned, truth) == 1.0
     assert accuracy(voted, truth) < 0.9
+
+
+def yes_no_and_a_rare_third(seed: int) -> tuple[list[Answer], dict[str, str]]:
+    """A photo question: yes or no, and on one product in twenty "no_image" (the photo does not load).
+    28 workers of accuracy 0.6 to 0.95, 3 per product; a wrong answer is yes or no, never no_image."""
+    rng = random.Random(seed)
+    skill = {f"w{n:02}": 0.6 + 0.35 * n / 27 for n in range(28)}
+    truth: dict[str, str] = {}
+    answers: list[Answer] = []
+    for index in range(150):
+        item = f"i{index}"
+        truth[item] = "no_image" if rng.random() < 0.05 else rng.choice(("yes", "no"))
+        for worker in rng.sample(sorted(skill), 3):
+            wrong = [label for label in ("yes", "no") if label != truth[item]]
+            answers.append(Answer(item, worker, truth[item] if rng.random() < skill[worker] else rng.choice(wrong)))
+    return answers, truth
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_dawid_skene_does_not_give_a_rare_label_to_products_nobody_gave_it(seed: int) -> None:
+    """A label few answers carry must not become where every disagreement goes: with a uniform row for
+    it, Dawid–Skene gave a label none of its workers gave to 3 to 27 of these 150 products, mostly "no_image"."""
+    answers, _ = yes_no_and_a_rare_third(seed)
+    given: dict[str, set[str]] = {}
+    for answer in answers:
+        given.setdefault(answer.item, set()).add(answer.label)
+    learned = dawid_skene(answers)
+    assert sum(1 for item, label in learned.items() if label.label not in given[item]) <= 1
 
 
 # --- gold -------------------------------------------------------------------------------------
@@ -385,11 +414,18 @@ def textbook_coins(said: Said, post: dict[str, list[float]], size: int) -> Chanc
 
 
 def textbook_confusions(said: Said, post: dict[str, list[float]], size: int) -> Chances:
-    """Dawid–Skene M-step: expected counts of (true k, answered j) plus the smoothing, rows normalised."""
+    """Dawid–Skene M-step: expected counts of (true k, answered j) plus the smoothing (more on the diagonal),
+    rows normalised."""
     counts: Chances = {}
     for item, pairs in said.items():
         for worker, j in pairs:
-            matrix = counts.setdefault(worker, [[CONFUSION_SMOOTHING] * size for _ in range(size)])
+            matrix = counts.setdefault(
+                worker,
+                [
+                    [CONFUSION_SMOOTHING + (CONFUSION_DIAGONAL if k == j else 0.0) for j in range(size)]
+                    for k in range(size)
+                ],
+            )
             for k in range(size):
                 matrix[k][j] += post[item][k]
     return {worker: [[cell / sum(row) for cell in row] for row in matrix] for worker, matrix in counts.items()}

@@ -1,13 +1,16 @@
 """Quality control in a batch: removal on gold, rejected answers, the per-worker cap, speed holds."""
 
 import asyncio
+import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from bot import jobs, work
+from bot import jobs, taxonomies, work
+from bot.batches import files as batch_files
 from bot.batches import lifecycle as batches
+from bot.batches.lifecycle import BatchSpec
 from bot.money import ledger
 from bot.quality import levels
 from bot.quality import rules as quality
@@ -224,6 +227,68 @@ async def test_a_robots_many_quick_answers_do_not_lower_the_floor_under_it(
     assert len(robot) == quality.MIN_CROWD_SAMPLE - 40, "held on the answer that made the crowd's sample big enough"
 
 
+async def _validate_batch(services: Services, count: int) -> None:
+    """A validate batch with correct=true: a No goes on to the right category (two questions)."""
+    taxonomy_id = await taxonomies.ensure_default(services.db)
+    tree = (await services.taxonomies.get(taxonomy_id)).tree
+    rows = [{**row, "proposed_category": SKILLETS} for row in products(count)]
+    spec = BatchSpec(
+        name="Proposed",
+        task_type="validate",
+        task_settings=(("correct", "true"),),
+        reward_micros=20_000,
+        overlap=5,
+        root=KITCHEN,
+        qualification=0,
+        max_share=1.0,
+    )
+    parsed = batch_files.read_rows("\n".join(json.dumps(row) for row in rows).encode(), "batch.jsonl")
+    async with services.db.write() as session:
+        await batches.load_funded_batch(
+            session, REQUESTER, taxonomy_id, tree, spec, parsed, services.settings.currency, services.clock.now()
+        )
+
+
+async def _confirm_or_correct(
+    services: Services, worker_id: int, answers: int, no_every: int, yes: float, no: float
+) -> list[work.Answered]:
+    """The worker says Yes in `yes` seconds, except every `no_every`-th product (0: none): No and Woks, in `no` s."""
+    await worker(services, worker_id)
+    woks = str((await services.taxonomies.get(1)).tree.find(WOKS).id)
+    task, done = await work.next_task(services, worker_id), []
+    while task is not None and len(done) < answers:
+        correcting = no_every and len(done) % no_every == 0
+        async with services.db.write() as session:
+            shown = services.clock.now() - timedelta(seconds=no if correcting else yes)
+            await session.execute(
+                update(Assignment).where(Assignment.id == task.assignment_id).values(created_at=shown)
+            )
+        if correcting:
+            await work.answer(services, worker_id, task.assignment_id, 0, "1")  # ✖ No
+            done.append(await work.answer(services, worker_id, task.assignment_id, 1, woks))
+        else:
+            done.append(await work.answer(services, worker_id, task.assignment_id, 0, "0"))  # ✔ Yes
+        task = done[-1].next_task
+    return done
+
+
+async def test_speed_is_measured_per_question_where_products_ask_more_or_fewer(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crowd confirms in 6 s and, more often than not, corrects (No, then the category: two questions) in
+    24 s: a median of 24 s a product but 12 s a question. A careful worker's 6-second Yes is not fast, though
+    under a third of the median a product; a robot's 1-second Yes is."""
+    monkeypatch.setattr(quality, "UNKNOWN_FLOOR_SECONDS", 0)  # the crowd's minute is this test's millisecond
+    await _validate_batch(services, quality.MIN_CROWD_SAMPLE)
+    for crowd_worker in range(1, 5):
+        await _confirm_or_correct(services, crowd_worker, quality.MIN_CROWD_SAMPLE // 4, 2, 6.0, 24.0)
+    careful = await _confirm_or_correct(services, 10, 5, 0, 6.0, 0.0)
+    assert len(careful) == 5 and all(answer.verdict is None for answer in careful)
+    robot = await _confirm_or_correct(services, 11, 3, 0, 1.0, 0.0)
+    assert isinstance(robot[-1].verdict, quality.Hold)
+    assert robot[-1].verdict.reason == "3 of their last 10 answers took under 4.0 s a question"
+
+
 def test_settings_reach_the_batch() -> None:
     spec = batches.parse_settings(f'min_gold=3 min_accuracy=0.8 min_seconds=2 max_share=0.2 root="{KITCHEN}"', "n")
     assert (spec.min_gold, spec.min_accuracy, spec.min_seconds, spec.max_share) == (3, 0.8, 2.0, 0.2)
@@ -246,6 +311,22 @@ async def test_same_answer_for_everything_is_held_when_the_crowd_disagrees(servi
     second = await label(services, 2, SKILLETS)
     assert len(second) == 10 and isinstance(second[-1].verdict, quality.Hold)
     assert "same answer for 10 products in a row" in second[-1].verdict.reason
+
+
+async def test_one_other_answer_is_not_the_crowd_disagreeing(services: Services) -> None:
+    """Ten Skillets in a row where two of the three others said Skillets too: the same answer, but the
+    crowd agrees with it (one worker's Woks on every product is not the crowd; that worker is held)."""
+    await load_batch(services, products(12), overlap=4)
+    async with services.db.write() as session:
+        (await session.get(Batch, 1)).min_seconds = 0.000001  # speed is not what this test is about
+    services.batches._facts.clear()
+    for worker_id in (1, 2, 3, 4):
+        await worker(services, worker_id)
+    assert len(await label(services, 1, SKILLETS)) == len(await label(services, 2, SKILLETS)) == 12
+    third = await label(services, 3, WOKS)
+    assert len(third) == 10 and isinstance(third[-1].verdict, quality.Hold)
+    fourth = await label(services, 4, SKILLETS)
+    assert len(fourth) == 12 and all(answer.verdict is None for answer in fourth)
 
 
 async def test_level_gated_batch_hidden_until_qualified(services: Services, checks_first: None) -> None:
