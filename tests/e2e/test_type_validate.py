@@ -143,8 +143,8 @@ async def test_upload_quiz_confirm_correct_and_results(bot: RunningBot, checks_f
     assert labels_file.document["file_name"] == "batch-1-results.csv"
     rows = {line["item_id"]: line for line in csv.DictReader(io.StringIO(labels_file.document_bytes.decode()))}
     assert list(next(iter(rows.values()))) == COLUMNS
-    woks_path = "Home & Garden › Kitchen & Dining › Cookware & Bakeware › Cookware › Woks"
-    mugs_path = "Home & Garden › Kitchen & Dining › Tableware › Drinkware › Mugs"
+    woks_path = "Home & Garden > Kitchen & Dining > Cookware & Bakeware > Cookware > Woks"
+    mugs_path = "Home & Garden > Kitchen & Dining > Tableware > Drinkware > Mugs"
     expected = {  # verdict, its agreement, category, its path, its agreement
         "g1": ("yes", "1.0000", "", "", ""),
         "g2": ("no", "1.0000", woks, woks_path, "1.0000"),
