@@ -8,6 +8,8 @@ from sqlalchemy import update
 from bot import progress, work
 from bot.money import credits
 from bot.quality.levels import level_of, wilson_lower_bound
+from bot.quality.rules import StopReason
+from bot.reasons import Reason, dumps
 from bot.wiring.services import Services
 from handlers import texts
 from storage.clock import utcnow
@@ -145,7 +147,9 @@ async def test_standings_show_each_running_batch_newest_first(services: Services
             BatchWorker(batch_id=4, worker_id=1, state="failed", attempts=1, retry_at=now + timedelta(hours=2)),
             BatchWorker(batch_id=5, worker_id=1, state="failed", attempts=3),
             BatchWorker(batch_id=6, worker_id=1, state="qualifying", attempts=1),
-            BatchWorker(batch_id=7, worker_id=1, state="held", reason="too quick"),
+            BatchWorker(
+                batch_id=7, worker_id=1, state="held", reason=dumps(Reason.of(StopReason.SAME_ANSWER, run=10), 512)
+            ),
         ]
         session.add_all(rows)
         await session.execute(update(Batch).where(Batch.id == 2).values(max_answers=3))
@@ -160,7 +164,7 @@ async def test_standings_show_each_running_batch_newest_first(services: Services
         ("B2", "capped"),
     ], "B6 is completed, B1 the sixth running batch"
     assert [texts.standing(st) for st in shown] == [
-        "⏸ #7 “B7”: paused for a review (too quick)",
+        "⏸ #7 “B7”: paused for a review (the same answer for 10 products in a row)",
         "📕 #5 “B5”: quiz not passed, closed to you",
         f"📕 #4 “B4”: quiz again after {now + timedelta(hours=2):%Y-%m-%d %H:%M} UTC",
         "📕 #3 “B3”: quiz open again, /work",
