@@ -20,6 +20,7 @@ from bot.money.payouts import PayoutView
 from bot.progress import Nudges, Standing, WorkerStats
 from bot.quality.disputes import Contest, Decision, Reinstated
 from bot.quality.gold import QUIZ_ATTEMPTS, QuizStep
+from bot.quality.levels import Level
 from bot.quality.rules import HeldWorker, Hold, Removal, Review
 from bot.reasons import Reason
 from bot.tasks.base import Question, QuestionKind
@@ -106,7 +107,8 @@ def answer_note(credited: int, pending: int, currency: str, nudges: Nudges | Non
     if nudges and nudges.take_a_break:
         note += f"\n{BREAK_SUGGESTION}"
     if nudges and nudges.level_reached:
-        note += "\n" + LEVEL_REACHED.format(level=nudges.level_reached, rank=nudges.level_reached.lower())
+        name = LEVEL_NAMES[nudges.level_reached]
+        note += "\n" + LEVEL_REACHED.format(level=name, rank=name.lower())
     return note
 
 
@@ -574,6 +576,7 @@ def digest(progress: list[Progress], currency: str) -> str:
 LEVEL_REACHED = (
     "🏅 You are now {level}: batches for {rank} workers are open to you, some with a bonus per answer. /stats"
 )
+LEVEL_NAMES = {"newcomer": "Newcomer", "qualified": "Qualified", "expert": "Expert"}
 BREAK_SUGGESTION = "☕ 25 minutes of focus: a short break keeps your accuracy up. (/breaks off to stop these)"
 BREAKS_ON = "☕ Break reminders are on."
 BREAKS_OFF = "Break reminders are off. /breaks on to bring them back."
@@ -593,7 +596,8 @@ def worker_stats(s: WorkerStats, currency: str) -> str:
         f"Accuracy on hidden checks: {accuracy}",
         f"Rejected answers: {s.rejection_rate:.0%}",
         f"Earned: {money(s.earned_micros)} · effective rate {hourly}",
-        f"Level: <b>{s.level.name}</b>" + (f" → next: {next_level(s)}" if s.level.next_name else " (top level)"),
+        f"Level: <b>{LEVEL_NAMES[s.level.name]}</b>"
+        + (f" → next: {next_level(s.level, s.level.next_name)}" if s.level.next_name else " (top level)"),
     ]
     if s.target_micros:
         share = s.earned_today_micros / s.target_micros
@@ -627,14 +631,13 @@ def standing(st: Standing) -> str:
     return f"✖ {batch}: removed ({reason})"
 
 
-def next_level(s: WorkerStats) -> str:
-    level = s.level
+def next_level(level: Level, next_name: str) -> str:
     needs = []
     if level.gold_needed:
         needs.append(f"{level.gold_needed} more checked answer(s)")
     if level.bound_needed is not None:
         needs.append(f"check accuracy reliably above {level.bound_needed:.0%}")
-    return f"{level.next_name} ({' and '.join(needs)})"
+    return f"{LEVEL_NAMES[next_name]} ({' and '.join(needs)})"
 
 
 def target_set(target: int, earned_today: int, currency: str) -> str:

@@ -27,12 +27,12 @@ def test_wilson_lower_bound(correct: int, total: int, expected: float) -> None:
 
 
 def test_levels_need_volume_and_reliable_accuracy() -> None:
-    assert level_of(0, 0).name == "Newcomer" and level_of(0, 0).gold_needed == 50
-    assert level_of(49, 49).name == "Newcomer", "volume first"
-    assert level_of(50, 50).name == "Qualified" and level_of(50, 50).next_name == "Expert"
-    assert level_of(50, 45).name == "Newcomer", "90% of 50 is not reliably above 85%"
-    assert level_of(200, 195).name == "Expert" and level_of(200, 195).next_name is None
-    assert level_of(200, 185).name == "Qualified", "92.5% of 200 is not reliably above 92%"
+    assert level_of(0, 0).name == "newcomer" and level_of(0, 0).gold_needed == 50
+    assert level_of(49, 49).name == "newcomer", "volume first"
+    assert level_of(50, 50).name == "qualified" and level_of(50, 50).next_name == "expert"
+    assert level_of(50, 45).name == "newcomer", "90% of 50 is not reliably above 85%"
+    assert level_of(200, 195).name == "expert" and level_of(200, 195).next_name is None
+    assert level_of(200, 185).name == "qualified", "92.5% of 200 is not reliably above 92%"
     assert level_of(120, 115).gold_needed == 80
 
 
@@ -79,7 +79,7 @@ async def test_stats_figures(services: Services, checks_first: None) -> None:
     assert figures.earned_micros == 3 * 20_000 and figures.rejection_rate == 0.25
     # $0.06 over 30 s + 30 s + 120 s of active time = $1.20 an hour.
     assert figures.hourly_micros == 1_200_000
-    assert figures.level.name == "Newcomer" and figures.level.gold_needed == 48
+    assert figures.level.name == "newcomer" and figures.level.gold_needed == 48
 
 
 async def test_daily_target_reached_once(services: Services) -> None:
