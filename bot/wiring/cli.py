@@ -16,7 +16,7 @@ from bot.aggregation import methods as aggregation
 from bot.batches import files as batch_files
 from bot.batches import lifecycle as batches
 from bot.batches.settings import SETTING_KEYS, BatchSettings
-from bot.errors import DomainError, ErrorCode
+from bot.errors import DomainError, ErrorCode, InvalidInput
 from bot.money import books, payouts
 from bot.money.amounts import MICROS, format_money
 from bot.wiring import log_masking
@@ -288,11 +288,18 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _aggregate(_: Settings, args: argparse.Namespace) -> None:
-    answers = aggregation_files.read_answers_csv(args.answers.read_text(encoding="utf-8-sig"), args.question)
-    gold = aggregation_files.read_gold_csv(args.gold.read_text(encoding="utf-8-sig")) if args.gold else None
+    answers = aggregation_files.read_answers_csv(_text_of(args.answers), args.question)
+    gold = aggregation_files.read_gold_csv(_text_of(args.gold)) if args.gold else None
     labels = aggregation.aggregate(answers, method=args.method, gold=gold)
     args.out.write_text(aggregation_files.labels_csv(labels), encoding="utf-8")
     print(messages.CLI_AGGREGATED.format(labels=len(labels), answers=len(answers), out=args.out))
+
+
+def _text_of(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidInput(batch_files.FileRefusal.NOT_UTF8, byte=error.start) from None
 
 
 def _payouts_export(settings: Settings, args: argparse.Namespace) -> None:
