@@ -94,6 +94,8 @@ ERRORS = {
     # the command line
     "taxonomy_no_name": "A taxonomy needs a name.",
     "taxonomy_name_taken": "A taxonomy named {name!r} already exists; choose another name.",
+    "aggregation_too_many_cells": "Dawid–Skene would need {cells:,} confusion cells ({workers} workers, "
+    "{labels} labels); use one_coin for a label space this large",
     "csv_missing_column": "{file} CSV is missing column {missing:,/or}; expected a header like {expected}",
     "csv_empty_cell": "{file} CSV line {line}: every column needs a value, got {row!r}",
     "csv_two_gold_answers": "gold CSV line {line}: item {item!r} has two answers, {first!r} and {second!r}",

@@ -454,8 +454,12 @@ def test_no_answers_no_labels(method: Method) -> None:
 def test_dawid_skene_refuses_a_label_space_too_large_for_confusion_matrices() -> None:
     """A taxonomy-sized label space would exhaust memory; DS says so and auto picks one-coin."""
     answers = [Answer(f"i{index}", f"w{index % 50}", f"leaf-{index}") for index in range(300)]
-    with pytest.raises(ValueError, match="use one_coin"):
+    with pytest.raises(InvalidInput) as raised:
         dawid_skene(answers)
+    assert refusal(raised.value) == (
+        "Dawid–Skene would need 4,500,000 confusion cells (50 workers, 300 labels); "
+        "use one_coin for a label space this large"
+    )
     assert choose_method(answers) == "one-coin"
     assert len(aggregate(answers)) == 300
 
