@@ -204,6 +204,33 @@ REASONS = {
     "suspended_by_admin": "suspended by an admin",
 }
 
+# What each batch setting means, by the key a caption types (`crowdshelf batch load --help` shows them).
+SETTING_HELP = {
+    "type": "the task type: categorize, validate, attributes, image_match or image_quality",
+    "reward": "pay per answer, e.g. 0.02",
+    "overlap": "answers wanted per product, 1 to 100",
+    "gold_rate": "share of a worker's tasks that are hidden checks on gold items, at most 0.5",
+    "root": "the category workers start from, id or path (default: the whole taxonomy)",
+    "name": "the batch's name (default: the file's name)",
+    "leaf_only": "only final categories are answers",
+    "confidence": "stop asking about a product once its label is this sure, after min_overlap answers",
+    "min_overlap": "answers every product gets before confidence may stop it",
+    "instructions": "rules shown to workers before they start",
+    "min_gold": "hidden checks a worker answers before min_accuracy applies",
+    "min_accuracy": "workers proven less accurate on the checks are removed",
+    "min_seconds": "answers faster than this are held for review (default: a third of the median time)",
+    "max_share": "the share of the products one worker may answer (default: 1, no cap)",
+    "min_level": "the lowest worker level let in: newcomer, qualified, expert (default: newcomer, everyone)",
+    "qualification": "quiz questions on gold items before paid work, 0 for none",
+    "pass": "the share of the quiz to get right",
+    "retry_hours": "hours before a failed quiz may be taken again",
+    "bonus_qualified": "extra pay per answer for Qualified workers",
+    "bonus_expert": "extra pay per answer for Expert workers",
+    "correct": "validate: a No goes on to pick the right category (true/false)",
+    "attributes": 'attributes: what to tag, e.g. "color:black|white|other; brand:text"',
+    "questions": "image_quality: yes/no questions, e.g. blurry,person,logo:Is there a logo?",
+}
+
 # What `crowdshelf` prints besides refusals.
 CLI_UP_TO_DATE = "Database is up to date."
 CLI_BOOKS_SOUND = "The books are sound."

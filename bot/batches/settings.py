@@ -119,77 +119,38 @@ def _read(reader: Callable[[str], object]) -> BeforeValidator:
 
 
 class BatchSettings(BaseModel):
-    """Every setting a requester may give, by the name they type (the alias where the field differs).
+    """Every setting a requester may give, by the name they type (the alias where the field differs);
+    the text layer says what each means (handlers.messages.SETTING_HELP, the command line's help).
 
     A setting left out is None here and takes BatchSpec's default; `given` has only those typed.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    task_type: str | None = Field(
-        None,
-        alias="type",
-        description="the task type: categorize, validate, attributes, image_match or image_quality",
-    )
-    reward_micros: Annotated[int | None, _read(_reward)] = Field(
-        None, alias="reward", description="pay per answer, e.g. 0.02"
-    )
-    overlap: Annotated[int | None, _read(_overlap)] = Field(
-        None, description=f"answers wanted per product, 1 to {MAX_OVERLAP}"
-    )
-    gold_rate: Annotated[float | None, _read(_share)] = Field(
-        None, description="share of a worker's tasks that are hidden checks on gold items, at most 0.5"
-    )
-    root: Annotated[str | None, _read(lambda value: value or None)] = Field(
-        None, description="the category workers start from, id or path (default: the whole taxonomy)"
-    )
-    name: str | None = Field(None, description="the batch's name (default: the file's name)")
-    leaf_only: Annotated[bool | None, _read(_yes_no)] = Field(None, description="only final categories are answers")
-    confidence: Annotated[float | None, _read(_share)] = Field(
-        None, description="stop asking about a product once its label is this sure, after min_overlap answers"
-    )
-    min_overlap: Annotated[int | None, _read(_overlap)] = Field(
-        None, description="answers every product gets before confidence may stop it"
-    )
-    instructions: str | None = Field(None, description="rules shown to workers before they start")
-    min_gold: Annotated[int | None, _read(_count)] = Field(
-        None, description="hidden checks a worker answers before min_accuracy applies"
-    )
-    min_accuracy: Annotated[float | None, _read(_share)] = Field(
-        None, description="workers proven less accurate on the checks are removed"
-    )
-    min_seconds: Annotated[float | None, _read(_seconds)] = Field(
-        None, description="answers faster than this are held for review (default: a third of the median time)"
-    )
-    max_share: Annotated[float | None, _read(_share)] = Field(
-        None, description="the share of the products one worker may answer (default: 1, no cap)"
-    )
-    min_level: Annotated[int | None, _read(_level)] = Field(
-        None, description=f"the lowest worker level let in: {', '.join(LEVEL_RANKS)} (default: newcomer, everyone)"
-    )
-    qualification: Annotated[int | None, _read(_count)] = Field(
-        None, description="quiz questions on gold items before paid work, 0 for none"
-    )
-    pass_score: Annotated[float | None, _read(_share)] = Field(
-        None, alias="pass", description="the share of the quiz to get right"
-    )
-    retry_hours: Annotated[float | None, _read(_hours)] = Field(
-        None, description="hours before a failed quiz may be taken again"
-    )
-    bonus_qualified_micros: Annotated[int | None, _read(typed_amount)] = Field(
-        None, alias="bonus_qualified", description="extra pay per answer for Qualified workers"
-    )
-    bonus_expert_micros: Annotated[int | None, _read(typed_amount)] = Field(
-        None, alias="bonus_expert", description="extra pay per answer for Expert workers"
-    )
+    task_type: str | None = Field(None, alias="type")
+    reward_micros: Annotated[int | None, _read(_reward)] = Field(None, alias="reward")
+    overlap: Annotated[int | None, _read(_overlap)] = None
+    gold_rate: Annotated[float | None, _read(_share)] = None
+    root: Annotated[str | None, _read(lambda value: value or None)] = None
+    name: str | None = None
+    leaf_only: Annotated[bool | None, _read(_yes_no)] = None
+    confidence: Annotated[float | None, _read(_share)] = None
+    min_overlap: Annotated[int | None, _read(_overlap)] = None
+    instructions: str | None = None
+    min_gold: Annotated[int | None, _read(_count)] = None
+    min_accuracy: Annotated[float | None, _read(_share)] = None
+    min_seconds: Annotated[float | None, _read(_seconds)] = None
+    max_share: Annotated[float | None, _read(_share)] = None
+    min_level: Annotated[int | None, _read(_level)] = None
+    qualification: Annotated[int | None, _read(_count)] = None
+    pass_score: Annotated[float | None, _read(_share)] = Field(None, alias="pass")
+    retry_hours: Annotated[float | None, _read(_hours)] = None
+    bonus_qualified_micros: Annotated[int | None, _read(typed_amount)] = Field(None, alias="bonus_qualified")
+    bonus_expert_micros: Annotated[int | None, _read(typed_amount)] = Field(None, alias="bonus_expert")
     # The task types' own settings, kept as typed: the batch's type reads them (TaskType.configure).
-    correct: str | None = Field(None, description="validate: a No goes on to pick the right category (true/false)")
-    attributes: str | None = Field(
-        None, description='attributes: what to tag, e.g. "color:black|white|other; brand:text"'
-    )
-    questions: str | None = Field(
-        None, description="image_quality: yes/no questions, e.g. blurry,person,logo:Is there a logo?"
-    )
+    correct: str | None = None
+    attributes: str | None = None
+    questions: str | None = None
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:

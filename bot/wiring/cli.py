@@ -138,7 +138,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("batch settings", "the settings a file's caption takes in the chat")
     for name, field in BatchSettings.model_fields.items():
         key = field.alias or name
-        help_text = (field.description or "") + _default_note(key, name)
+        help_text = messages.SETTING_HELP[key] + _default_note(key, name)
         if field.annotation == bool | None:
             group.add_argument(setting_flag(key), dest=key, action=argparse.BooleanOptionalAction, help=help_text)
         else:
@@ -150,7 +150,7 @@ def _default_note(key: str, name: str) -> str:
     if key == "overlap":
         return f" (default: {CLI_OVERLAP})"
     default = SPEC_DEFAULTS.get(name)
-    if key == "reward" or "default" in (BatchSettings.model_fields[name].description or ""):
+    if key == "reward" or "default" in messages.SETTING_HELP[key]:
         return ""
     if isinstance(default, bool):
         return f" (default: {str(default).lower()})"

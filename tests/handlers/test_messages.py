@@ -13,7 +13,7 @@ import bot
 import handlers
 from bot.batches.files import CardProblem, FileRefusal
 from bot.batches.lifecycle import BatchRefusal
-from bot.batches.settings import SettingProblem
+from bot.batches.settings import BatchSettings, SettingProblem
 from bot.errors import (
     DomainError,
     ErrorCode,
@@ -189,3 +189,8 @@ def test_a_persons_long_words_are_cut_to_fit_the_column() -> None:
     assert len(stored) <= 512
     kept = loads(stored)
     assert kept.code == Typed.TEXT and words.startswith(kept.params["text"]) and len(kept.params["text"]) > 390
+
+
+def test_every_batch_setting_is_explained() -> None:
+    """The command line's help for each setting comes from the text layer: none may be missing."""
+    assert sorted(messages.SETTING_HELP) == sorted(BatchSettings.keys())
