@@ -8,6 +8,7 @@ amount under a name ending in `_micros` is money in the parameters' `currency`; 
 a list of lists); a nested Problem or Reason is its own words.
 """
 
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -276,19 +277,12 @@ def reason_text(reason: Reason) -> str:
 def problem_lines(problems: Iterable[Problem]) -> list[str]:
     """A line per problem; the problems of one row (next to each other, as they are found) share its line."""
     lines: list[str] = []
-    row: Place | None = None
-    said: list[str] = []
-    for problem in problems:
-        place = problem.place
-        if said and (place is None or place != row):
-            lines.append(_placed(row, said))
-            said = []
-        row = place
-        said.append(problem_text(problem))
+    for place, group in itertools.groupby(problems, key=lambda problem: problem.place):
+        said = [problem_text(problem) for problem in group]
         if place is None:
-            lines.append(said.pop())
-    if said:
-        lines.append(_placed(row, said))
+            lines += said
+        else:
+            lines.append(PLACED.format(place=_PlaceText(place).head(), problems=PROBLEM_SEPARATOR.join(said)))
     return lines
 
 
@@ -304,21 +298,15 @@ def one_line(error: InvalidInput) -> str:
     return f"{error_text(error)} {PROBLEM_SEPARATOR.join(map(problem_text, error.problems))}".strip()
 
 
-def _placed(place: Place | None, said: Sequence[str]) -> str:
-    joined = PROBLEM_SEPARATOR.join(said)
-    return joined if place is None else PLACED.format(place=_PlaceText(place).head(), problems=joined)
-
-
 def _fill(template: str, params: Mapping[str, Any]) -> str:
-    currency = params.get("currency", "")
-    return template.format(**{key: _worded(key, value, currency) for key, value in params.items()})
+    return template.format(**{key: _worded(key, value, params) for key, value in params.items()})
 
 
-def _worded(key: str, value: object, currency: str) -> object:
+def _worded(key: str, value: object, params: Mapping[str, Any]) -> object:
     if isinstance(value, Place):
         return _PlaceText(value)
     if key.endswith("_micros") and isinstance(value, int):
-        return format_money(value, currency)
+        return format_money(value, params["currency"])  # an amount always comes with its currency
     if isinstance(value, Problem):
         return problem_text(value)
     if isinstance(value, Reason):
