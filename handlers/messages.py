@@ -195,8 +195,8 @@ PROBLEMS = {
 
 REASONS = {
     "text": "{text}",
-    "gold_below": "gold answers right {right}/{total}, at best {bound:.0%}",
-    "no_check_since_quiz": "no check right since the quiz, 0/{total}, at best {bound:.0%}",
+    "gold_below": "gold answers right {right}/{total}, at best {percent}%",
+    "no_check_since_quiz": "no check right since the quiz, 0/{total}, at best {percent}%",
     "too_fast": "{strikes} of their last {window} answers took under {seconds:.1f} s",
     "same_answer": "the same answer for {run} products in a row",
     "confirmed_by_admin": "{reason}; confirmed by an admin",

@@ -2,6 +2,7 @@
 that lets them in is graded in bot.quality.gold)."""
 
 import json
+import math
 import statistics
 import time
 from dataclasses import dataclass
@@ -39,8 +40,10 @@ REASON_LIMIT = 512  # BatchWorker.reason's length
 class StopReason(ReasonCode):
     """Why quality control stopped a worker in a batch (BatchWorker.reason)."""
 
-    GOLD_BELOW = "gold_below"  # {right, total, bound}: the checks prove accuracy at best `bound`
-    NO_CHECK_SINCE_QUIZ = "no_check_since_quiz"  # {total, bound}
+    # The checks prove accuracy at best `percent` (whole, rounded down: 69.94 % must not read as the 70 % it
+    # falls short of).
+    GOLD_BELOW = "gold_below"  # {right, total, percent}
+    NO_CHECK_SINCE_QUIZ = "no_check_since_quiz"  # {total, percent}
     TOO_FAST = "too_fast"  # {strikes, window, seconds}: `strikes` of the last `window` answers under `seconds`
     SAME_ANSWER = "same_answer"  # {run}: one answer for `run` products in a row, where the crowd disagrees
     CONFIRMED = "confirmed_by_admin"  # {reason}: an admin looked at the hold and removed the worker
@@ -150,7 +153,8 @@ async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_
     counts = await answer_counts(session, *judged(batch.id, worker_id))
     if proven_below(counts, batch.min_gold, batch.min_accuracy):
         bound = wilson_upper_bound(counts.gold_correct, counts.gold)
-        return Reason.of(StopReason.GOLD_BELOW, right=counts.gold_correct, total=counts.gold, bound=bound), bound
+        reason = Reason.of(StopReason.GOLD_BELOW, right=counts.gold_correct, total=counts.gold, percent=_percent(bound))
+        return reason, bound
     if batch.qualification == 0:
         return None  # no quiz: "since the quiz" is every answer just judged, and they passed
     since_quiz = await answer_counts(session, *_after_quiz(batch.id, worker_id))
@@ -158,8 +162,12 @@ async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_
     # overruled by five misses.
     if since_quiz.gold_correct == 0 and proven_below(since_quiz, batch.min_gold, batch.min_accuracy):
         bound = wilson_upper_bound(0, since_quiz.gold)
-        return Reason.of(StopReason.NO_CHECK_SINCE_QUIZ, total=since_quiz.gold, bound=bound), bound
+        return Reason.of(StopReason.NO_CHECK_SINCE_QUIZ, total=since_quiz.gold, percent=_percent(bound)), bound
     return None
+
+
+def _percent(bound: float) -> int:
+    return math.floor(bound * 100)
 
 
 async def _gold_rule(

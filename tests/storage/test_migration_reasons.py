@@ -58,7 +58,7 @@ CODES = {
     HELD_FAST: ("too_fast", {"strikes": 3, "window": 10, "seconds": 2.1}),
     REMOVED: (
         "confirmed_by_admin",
-        {"reason": {"code": "gold_below", "params": {"right": 1, "total": 5, "bound": 0.62}}},
+        {"reason": {"code": "gold_below", "params": {"right": 1, "total": 5, "percent": 62}}},
     ),
     SAME: ("same_answer", {"run": 10}),
     "no reason given": ("payout_no_reason_given", {}),

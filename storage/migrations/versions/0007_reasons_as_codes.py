@@ -42,12 +42,12 @@ _QUALITY: dict[str, tuple[re.Pattern[str], str]] = {
         "the same answer for {run} products in a row",
     ),
     "gold_below": (
-        re.compile(r"gold answers right (?P<right>\d+)/(?P<total>\d+), at best (?P<bound>\d+)%"),
-        "gold answers right {right}/{total}, at best {bound:.0%}",
+        re.compile(r"gold answers right (?P<right>\d+)/(?P<total>\d+), at best (?P<percent>\d+)%"),
+        "gold answers right {right}/{total}, at best {percent}%",
     ),
     "no_check_since_quiz": (
-        re.compile(r"no check right since the quiz, 0/(?P<total>\d+), at best (?P<bound>\d+)%"),
-        "no check right since the quiz, 0/{total}, at best {bound:.0%}",
+        re.compile(r"no check right since the quiz, 0/(?P<total>\d+), at best (?P<percent>\d+)%"),
+        "no check right since the quiz, 0/{total}, at best {percent}%",
     ),
 }
 _CONFIRMED_SUFFIX = "; confirmed by an admin"
@@ -63,8 +63,6 @@ def _reason(code: str, **params: Any) -> dict[str, Any]:
 
 
 def _number(name: str, text: str) -> float | int:
-    if name == "bound":
-        return int(text) / 100  # stored as the share it was, "at best 43%" → 0.43
     return float(text) if name == "seconds" else int(text)
 
 
