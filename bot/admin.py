@@ -7,11 +7,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox, users
-from bot.errors import InvalidInput
+from bot.errors import ErrorCode, InvalidInput
 from bot.money import ledger
 from bot.money.amounts import format_money
 from bot.outbox import Notice
 from bot.quality import rules as quality
+from bot.reasons import Reason, ReasonCode, dumps
 from bot.wiring.config import Settings
 from bot.wiring.services import Services
 from storage import ledger as books
@@ -19,6 +20,19 @@ from storage.models import Assignment, AuditEntry, Payout, User
 from storage.states import AssignmentStatus, PayoutStatus
 
 ROLES = ("requester",)
+REASON_LIMIT = 512  # User.suspended_reason's length
+
+
+class AdminRefusal(ErrorCode):
+    NOT_STOPPED = "admin_not_stopped"  # {user_id, batch_id}: not held or removed there
+    NO_USER = "admin_no_user"  # {reference}
+    AMOUNT_NOT_POSITIVE = "admin_amount_not_positive"
+    NOT_A_REQUESTER = "admin_not_a_requester"  # {name, user_id}
+    UNKNOWN_ROLE = "admin_unknown_role"  # {role, roles}
+
+
+class SuspendReason(ReasonCode):
+    BY_ADMIN = "suspended_by_admin"  # the admin gave no reason
 
 
 @dataclass(frozen=True)
@@ -56,7 +70,7 @@ class Funded:
 @dataclass(frozen=True)
 class Suspended:
     user_id: int
-    reason: str
+    reason: Reason
 
 
 async def refuse(services: Services, user_id: int, action: str, details: str) -> None:
@@ -81,8 +95,8 @@ async def grant_role(services: Services, admin_id: int, reference: str, role: st
 
 async def suspend_user(services: Services, admin_id: int, reference: str, reason: str) -> Suspended:
     async with services.db.write() as session:
-        user = await suspend(session, admin_id, reference, reason, services.clock.now())
-        return Suspended(user.id, user.suspended_reason or "")
+        user, why = await suspend(session, admin_id, reference, reason, services.clock.now())
+        return Suspended(user.id, why)
 
 
 async def unsuspend_user(services: Services, admin_id: int, reference: str) -> int:
@@ -97,7 +111,7 @@ async def reinstate_worker(services: Services, admin_id: int, reference: str, ba
     async with services.db.write() as session:
         user = await find_user(session, reference)
         if not await quality.reinstate(session, batch_id, user.id, now):
-            raise InvalidInput(f"{user.id} is not held or removed in batch {batch_id}.")
+            raise InvalidInput(AdminRefusal.NOT_STOPPED, user_id=user.id, batch_id=batch_id)
         await audit(session, admin_id, "reinstate", str(user.id), f"batch {batch_id}")
         key = f"batch:{batch_id}:reopened:{user.id}:{now.isoformat()}"
         await outbox.owe(session, key, user.id, Notice.BATCH_REOPENED, batch_id=batch_id)
@@ -147,7 +161,7 @@ async def find_user(session: AsyncSession, reference: str) -> User:
     else:
         user = await session.scalar(select(User).where(func.lower(User.username) == reference.lstrip("@").lower()))
     if user is None:
-        raise InvalidInput(f"No user {reference!r} has talked to the bot yet (use their numeric id or @username).")
+        raise InvalidInput(AdminRefusal.NO_USER, reference=reference)
     return user
 
 
@@ -156,11 +170,11 @@ async def fund(
 ) -> tuple[User, bool]:
     """Credit a requester's available funds once per `key` (derived from the admin's message)."""
     if amount <= 0:
-        raise InvalidInput("The amount must be more than zero.")
+        raise InvalidInput(AdminRefusal.AMOUNT_NOT_POSITIVE)
     user = await find_user(session, reference)
     if not (user.is_requester or user.id in settings.requester_ids):
         name = users.display_name(user.id, user.username, user.first_name)
-        raise InvalidInput(f"{name} is not a requester; grant the role first: /grant {user.id} requester")
+        raise InvalidInput(AdminRefusal.NOT_A_REQUESTER, name=name, user_id=user.id)
     posted = await ledger.fund_requester(session, key, user.id, amount, f"funded by admin {admin_id}")
     if posted:
         await audit(session, admin_id, "fund", str(user.id), format_money(amount, settings.currency))
@@ -169,21 +183,25 @@ async def fund(
 
 async def set_role(session: AsyncSession, admin_id: int, reference: str, role: str, granted: bool) -> User:
     if role not in ROLES:
-        raise InvalidInput(f"Unknown role {role!r}; roles: {', '.join(ROLES)}.")
+        raise InvalidInput(AdminRefusal.UNKNOWN_ROLE, role=role, roles=list(ROLES))
     user = await find_user(session, reference)
     user.is_requester = granted
     await audit(session, admin_id, "grant" if granted else "revoke", str(user.id), role)
     return user
 
 
-async def suspend(session: AsyncSession, admin_id: int, reference: str, reason: str, now: datetime) -> User:
+async def suspend(
+    session: AsyncSession, admin_id: int, reference: str, typed: str, now: datetime
+) -> tuple[User, Reason]:
+    """Suspend the user for the reason the admin typed (kept as typed), or for no reason given."""
     user = await find_user(session, reference)
-    user.suspended_reason = reason.strip()[:512] or "suspended by an admin"
+    reason = Reason.typed(typed.strip()) if typed.strip() else Reason.of(SuspendReason.BY_ADMIN)
+    user.suspended_reason = dumps(reason, REASON_LIMIT)
     await users.release_reservations(session, user.id)
-    await audit(session, admin_id, "suspend", str(user.id), user.suspended_reason)
+    await audit(session, admin_id, "suspend", str(user.id), typed.strip())
     key = f"account:{user.id}:suspended:{now.isoformat()}"
-    await outbox.owe(session, key, user.id, Notice.ACCOUNT_SUSPENDED, reason=user.suspended_reason)
-    return user
+    await outbox.owe(session, key, user.id, Notice.ACCOUNT_SUSPENDED, reason=reason.as_dict())
+    return user, reason
 
 
 async def unsuspend(session: AsyncSession, admin_id: int, reference: str, now: datetime) -> User:

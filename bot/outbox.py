@@ -43,7 +43,7 @@ class Notice(StrEnum):
     QUIZ_BUDGET_SPENT = "quiz_budget_spent"  # to the requester: {batch_id, name, open_items}
     HOLD_FOR_ADMINS = "hold_for_admins"  # to an admin, with Continue / Remove: quality.Hold's fields
     HOLD_OUTCOME = "hold_outcome"  # to the worker: quality.Review's fields
-    ACCOUNT_SUSPENDED = "account_suspended"  # {reason}
+    ACCOUNT_SUSPENDED = "account_suspended"  # {reason}: a bot.reasons.Reason, as_dict()
     ACCOUNT_ACTIVE = "account_active"  # {}
     BATCH_REOPENED = "batch_reopened"  # to a worker an admin reinstated: {batch_id}
     CONTEST = "contest"  # to the requester and the admins, with the decisions: disputes.Contest's fields

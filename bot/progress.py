@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.money import earnings
 from bot.quality.levels import Level, level_of
+from bot.reasons import Reason, loads_optional
 from bot.wiring.services import Services
 from storage import assignments
 from storage.models import Assignment, Batch, BatchWorker, User
@@ -30,7 +31,7 @@ class Standing:
     # working, capped, qualifying, retry_later, retry_now (the quiz's cool-down is over), closed (the
     # quiz), held or removed
     status: str
-    reason: str | None  # why quality control stopped them (held, removed)
+    reason: Reason | None  # why quality control stopped them (held, removed)
     retry_at: datetime | None  # retry_later: when the quiz opens again
     checks: int  # hidden checks answered since the quiz
     checks_right: int
@@ -116,7 +117,15 @@ async def standings(session: AsyncSession, worker_id: int, now: datetime) -> tup
     )
     return tuple(
         Standing(
-            bw.batch_id, name, _status(bw, max_answers, now), bw.reason, bw.retry_at, n, ok, bw.answers, max_answers
+            bw.batch_id,
+            name,
+            _status(bw, max_answers, now),
+            loads_optional(bw.reason),
+            bw.retry_at,
+            n,
+            ok,
+            bw.answers,
+            max_answers,
         )
         for bw, name, max_answers, n, ok in rows.all()
     )

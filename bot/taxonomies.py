@@ -7,10 +7,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import InvalidInput
+from bot.errors import ErrorCode, InvalidInput
 from storage.db import Database
 from storage.models import Taxonomy, TaxonomyNode
 from taxonomy import DEFAULT_TAXONOMY_NAME, RawNode, SearchIndex, Tree, default_taxonomy_text, parse_google
+
+
+class TaxonomyRefusal(ErrorCode):
+    NO_NAME = "taxonomy_no_name"
+    NAME_TAKEN = "taxonomy_name_taken"  # {name}
 
 
 @dataclass
@@ -70,9 +75,9 @@ async def store(session: AsyncSession, name: str, nodes: Sequence[RawNode], sour
     """Save a validated taxonomy under a new name; returns its id."""
     name = name.strip()
     if not name:
-        raise InvalidInput("A taxonomy needs a name.")
+        raise InvalidInput(TaxonomyRefusal.NO_NAME)
     if await find_by_name(session, name) is not None:
-        raise InvalidInput(f"A taxonomy named {name!r} already exists; choose another name.")
+        raise InvalidInput(TaxonomyRefusal.NAME_TAKEN, name=name)
     Tree.build(nodes)  # refuses cycles, orphans and duplicate ids before anything is written
     taxonomy = Taxonomy(name=name, source=source[:512], node_count=len(nodes))
     session.add(taxonomy)

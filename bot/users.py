@@ -7,6 +7,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.quality.levels import level_of, rank_of
+from bot.reasons import Reason, loads_optional
 from bot.wiring.config import Settings
 from bot.wiring.services import Services
 from storage import assignments
@@ -21,7 +22,7 @@ class Person:
     first_name: str
     is_admin: bool
     is_requester: bool
-    suspended_reason: str | None
+    suspended_reason: Reason | None
 
 
 def display_name(user_id: int, username: str | None, first_name: str | None) -> str:
@@ -47,7 +48,7 @@ async def register(
         first_name=user.first_name,
         is_admin=user_id in settings.admin_ids,
         is_requester=user.is_requester or user_id in settings.requester_ids,
-        suspended_reason=user.suspended_reason,
+        suspended_reason=loads_optional(user.suspended_reason),
     )
 
 

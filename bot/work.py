@@ -13,12 +13,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import outbox, progress, users
+from bot import outbox, progress, reasons, users
 from bot.aggregation import methods as aggregation
 from bot.aggregation.methods import Answer
 from bot.batches.lifecycle import BatchFacts
 from bot.batches.task import BatchTask, task_of
-from bot.errors import AlreadyAnswered, NotAllowed, NotAnAnswer, TaskUnavailable
+from bot.errors import AlreadyAnswered, ErrorCode, NotAllowed, NotAnAnswer, TaskUnavailable
 from bot.money import ledger
 from bot.outbox import Notice
 from bot.quality import gold
@@ -33,6 +33,10 @@ from storage.states import AssignmentStatus, CreditState
 
 PAGE_SIZE = 8
 SEARCH_RESULTS = 8
+
+
+class WorkRefusal(ErrorCode):
+    SUSPENDED = "work_suspended"  # {reason}: the suspension's
 
 
 @dataclass(frozen=True)
@@ -116,10 +120,7 @@ async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
     async def claim(session: AsyncSession) -> _Next | None:
         user = await session.get(User, worker_id)
         if user is not None and user.suspended_reason:
-            raise NotAllowed(
-                f"Your account is suspended: {user.suspended_reason}. "
-                "Contact the admins if you think this is a mistake."
-            )
+            raise NotAllowed(WorkRefusal.SUSPENDED, reason=reasons.loads(user.suspended_reason))
         held = await assignments.open_for_worker(session, worker_id)
         if held:
             item = await session.get_one(Item, held[0].item_id)

@@ -9,11 +9,12 @@ from typing import Any
 from telegram import Bot, InputFile, Message, Update
 
 from bot import admin, users
-from bot.errors import InvalidInput
+from bot.errors import ErrorCode, InvalidInput, Refusal, ValueProblem
 from bot.money import wallet
 from bot.money.amounts import format_money, typed_amount
+from bot.reasons import Reason
 from bot.wiring.services import Services
-from handlers import common, display, keyboards, notify, texts
+from handlers import common, display, keyboards, messages, notify, texts
 from handlers.common import BotContext
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,14 @@ def admins_only(handler: Handler) -> Handler:
     return guarded
 
 
+class Usage(ErrorCode):
+    USAGE = "usage"  # {usage}: the command's form
+
+
 def _arguments(context: BotContext, needed: int, usage: str) -> list[str]:
     arguments = context.args or []
     if len(arguments) < needed:
-        raise InvalidInput(f"Usage: {usage}")
+        raise InvalidInput(Usage.USAGE, usage=usage)
     return arguments
 
 
@@ -63,8 +68,8 @@ async def fund(update: Update, context: BotContext) -> None:
     who, amount_text = _arguments(context, 2, "/fund USER AMOUNT, e.g. /fund @shop 100")[:2]
     try:
         amount = typed_amount(amount_text)
-    except ValueError as error:
-        raise InvalidInput(str(error)) from None
+    except ValueProblem as error:
+        raise InvalidInput(Refusal.VALUE_INVALID, problem=error.problem) from None
     message = common.message(update)
     # The key comes from the admin's message, so a replayed update cannot fund twice.
     key = f"fund:{message.chat_id}:{message.message_id}"
@@ -101,7 +106,8 @@ async def suspend(update: Update, context: BotContext) -> None:
     services = context.services
     arguments = _arguments(context, 1, "/suspend USER [reason]")
     suspended = await admin.suspend_user(services, common.sender(update).id, arguments[0], " ".join(arguments[1:]))
-    await common.message(update).reply_text(f"✔ {suspended.user_id} is suspended: {escape(suspended.reason)}")
+    reason = messages.reason_text(suspended.reason)
+    await common.message(update).reply_text(f"✔ {suspended.user_id} is suspended: {escape(reason)}")
     notify.deliver_soon(context)
 
 
@@ -119,7 +125,7 @@ async def reinstate(update: Update, context: BotContext) -> None:
     services = context.services
     who, batch_text = _arguments(context, 2, "/reinstate USER BATCH")[:2]
     if not batch_text.lstrip("#").isdigit():
-        raise InvalidInput("Usage: /reinstate USER BATCH (the batch's number)")
+        raise InvalidInput(Usage.USAGE, usage="/reinstate USER BATCH (the batch's number)")
     batch_id = int(batch_text.lstrip("#"))
     user_id = await admin.reinstate_worker(services, common.sender(update).id, who, batch_id)
     await common.message(update).reply_text(f"✔ {user_id} can work on batch {batch_id} again.")
@@ -204,7 +210,7 @@ async def payout_queue(update: Update, context: BotContext) -> None:
 
 @admins_only
 async def payouts_csv(update: Update, context: BotContext) -> None:
-    content = await wallet.paypal_payouts_csv(context.services)
+    content = await wallet.paypal_payouts_csv(context.services, texts.PAYPAL_NOTE)
     await context.bot.send_document(
         common.chat_id(update),
         InputFile(content.encode(), filename="paypal-mass-payout.csv"),
@@ -245,8 +251,12 @@ async def _decide(update: Update, context: BotContext, payout_id: int, approve: 
     payout = await wallet.decide_payout(services, admin_id, payout_id, approve, note)
     notify.deliver_soon(context)
     await _update_copies(
-        context.bot, services, payout_id, approve, _name(update), payout.reference if approve else payout.reason
+        context.bot, services, payout_id, approve, _name(update), payout.reference if approve else _said(payout.reason)
     )
+
+
+def _said(reason: Reason | None) -> str | None:
+    return messages.reason_text(reason) if reason else None
 
 
 async def _update_copies(
@@ -267,7 +277,7 @@ async def notice_text(services: Services, payout_id: int) -> str:
         payout.worker_name,
         payout.worker_id,
         payout.amount_micros,
-        payout.method.label,
+        texts.method_label(payout.method),
         record.accuracy,
         record.gold_answers,
         record.answers,

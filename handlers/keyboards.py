@@ -102,7 +102,7 @@ def _choose(aid: int, question: int, node: int, is_leaf: bool, leaf_only: bool) 
 
 
 def payout_methods() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[_button(label, ChooseMethod(kind))] for kind, label in KINDS.items()])
+    return InlineKeyboardMarkup([[_button(texts.METHOD_KINDS[kind], ChooseMethod(kind))] for kind in KINDS])
 
 
 def payout_decision(payout_id: int) -> InlineKeyboardMarkup:

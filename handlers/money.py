@@ -5,7 +5,7 @@ from telegram import InputFile, Update
 from bot import users
 from bot.money import earnings, wallet
 from bot.money.amounts import typed_amount
-from bot.money.payout_methods import KINDS, PROMPTS
+from bot.money.payout_methods import KINDS
 from handlers import common, keyboards, notify, texts
 from handlers.common import BotContext
 
@@ -30,7 +30,7 @@ async def balance(update: Update, context: BotContext) -> None:
 
 async def payout_method(update: Update, context: BotContext) -> None:
     current = await wallet.payout_method(context.services, common.sender(update).id)
-    text = texts.payout_method_current(current.label) if current else texts.PAYOUT_METHOD_CHOOSE
+    text = texts.payout_method_current(texts.method_label(current)) if current else texts.PAYOUT_METHOD_CHOOSE
     await common.message(update).reply_text(text, reply_markup=keyboards.payout_methods())
 
 
@@ -41,7 +41,7 @@ async def choose_method(update: Update, context: BotContext, kind: str) -> None:
     services = context.services
     await common.register(update, services)
     await users.await_typed(services, common.sender(update).id, METHOD_INPUT + kind)
-    await context.bot.send_message(common.chat_id(update), PROMPTS[kind])
+    await context.bot.send_message(common.chat_id(update), texts.METHOD_PROMPTS[kind])
 
 
 async def method_typed(update: Update, context: BotContext, kind: str) -> None:
@@ -51,9 +51,9 @@ async def method_typed(update: Update, context: BotContext, kind: str) -> None:
     )
     message = common.message(update)
     if previous is None:
-        await message.reply_text(texts.payout_method_set(new.label))
+        await message.reply_text(texts.payout_method_set(texts.method_label(new)))
     else:
-        await message.reply_text(texts.payout_method_changed(previous.label, new.label))
+        await message.reply_text(texts.payout_method_changed(texts.method_label(previous), texts.method_label(new)))
 
 
 async def request_payout(update: Update, context: BotContext) -> None:

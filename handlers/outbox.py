@@ -25,6 +25,7 @@ from bot.money.amounts import format_money
 from bot.outbox import Notice, Owed
 from bot.quality import disputes
 from bot.quality import rules as quality
+from bot.reasons import Reason
 from bot.wiring.services import Services
 from handlers import admin, keyboards, notify, requester, texts
 from handlers.common import BotContext
@@ -110,8 +111,8 @@ async def _payout_decided(services: Services, chat_id: int, params: Params) -> n
     payout = await wallet.payout(services, params["payout_id"])
     amount = format_money(payout.amount_micros, services.settings.currency)
     if payout.status == PayoutStatus.APPROVED:
-        return notify.Text(texts.payout_approved_worker(payout.id, amount, payout.method.label))
-    return notify.Text(texts.payout_rejected_worker(payout.id, amount, payout.reason or ""))
+        return notify.Text(texts.payout_approved_worker(payout.id, amount, texts.method_label(payout.method)))
+    return notify.Text(texts.payout_rejected_worker(payout.id, amount, payout.reason))
 
 
 async def _payout_method_reminder(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
@@ -146,16 +147,17 @@ async def _quiz_budget_spent(services: Services, chat_id: int, params: Params) -
 
 
 async def _hold_for_admins(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    hold = quality.Hold(**params)
+    hold = quality.Hold(**{**params, "reason": Reason.from_dict(params["reason"])})
     return notify.Text(texts.held_for_admins(hold), keyboards.hold_review(hold.batch_id, hold.worker_id))
 
 
 async def _hold_outcome(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    return notify.Text(texts.hold_outcome(quality.Review(**params)))
+    review = quality.Review(**{**params, "reason": Reason.from_dict(params["reason"])})
+    return notify.Text(texts.hold_outcome(review))
 
 
 async def _account_suspended(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    return notify.Text(texts.account_suspended(params["reason"]))
+    return notify.Text(texts.account_suspended(Reason.from_dict(params["reason"])))
 
 
 async def _account_active(services: Services, chat_id: int, params: Params) -> notify.Outgoing:

@@ -1,5 +1,6 @@
 """Every user-facing string, and the functions that turn domain views into message text (HTML)."""
 
+import math
 import re
 from collections.abc import Sequence
 from datetime import timedelta
@@ -16,13 +17,17 @@ from bot.batches.lifecycle import (
 )
 from bot.errors import DomainError, InvalidInput
 from bot.money.amounts import format_money
+from bot.money.payout_methods import Method
 from bot.money.payouts import PayoutView
 from bot.progress import Nudges, Standing, WorkerStats
 from bot.quality.disputes import Contest, Decision, Reinstated
 from bot.quality.gold import QUIZ_ATTEMPTS, QuizStep
-from bot.quality.rules import HeldWorker, Hold, Removal, Review, at_best
+from bot.quality.levels import Level
+from bot.quality.rules import HeldWorker, Hold, Removal, Review
+from bot.reasons import Reason
 from bot.tasks.base import Question, QuestionKind
 from bot.work import Card, SearchScreen, TaskScreen
+from handlers import messages
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -104,7 +109,8 @@ def answer_note(credited: int, pending: int, currency: str, nudges: Nudges | Non
     if nudges and nudges.take_a_break:
         note += f"\n{BREAK_SUGGESTION}"
     if nudges and nudges.level_reached:
-        note += "\n" + LEVEL_REACHED.format(level=nudges.level_reached, rank=nudges.level_reached.lower())
+        name = LEVEL_NAMES[nudges.level_reached]
+        note += "\n" + LEVEL_REACHED.format(level=name, rank=name.lower())
     return note
 
 
@@ -265,6 +271,19 @@ def _shorten(text: str, limit: int) -> str:
 # ---- money -------------------------------------------------------------------------------
 
 PAYOUT_METHOD_CHOOSE = "Where should your money go? Choose a payout method:"
+METHOD_KINDS = {
+    "paypal": "PayPal e-mail",
+    "iban": "Bank account (IBAN)",
+    "crypto": "Crypto wallet (BTC or ETH)",
+    "giftcard": "Gift card e-mail",
+}
+METHOD_PROMPTS = {
+    "paypal": "Send the e-mail address of your PayPal account.",
+    "iban": "Send your IBAN, e.g. DE89 3704 0044 0532 0130 00.",
+    "crypto": "Send your Bitcoin (bc1…, 1…, 3…) or Ethereum (0x…) wallet address.",
+    "giftcard": "Send the e-mail address the gift card should go to.",
+}
+PAYPAL_NOTE = "crowdshelf earnings"  # what PayPal shows the payee beside a mass payout
 PAYOUT_METHOD_REMINDER = (
     "💰 Your available balance reached the payout threshold, but we don't know where to send the money. "
     "Set a payout method with /payout_method."
@@ -272,6 +291,10 @@ PAYOUT_METHOD_REMINDER = (
 PAYOUT_USAGE = "Send /payout for your whole available balance, or /payout 15 for part of it."
 STATEMENT_CAPTION = "Your {year} statement: earnings by day and batch, and payouts."
 NO_EARNINGS = "No earnings yet: /work to start."
+
+
+def method_label(method: Method) -> str:
+    return f"{METHOD_KINDS[method.kind]}: {method.address}"
 
 
 def payout_method_current(label: str) -> str:
@@ -290,9 +313,10 @@ def payout_approved_worker(payout_id: int, amount: str, method: str) -> str:
     return f"✅ Your payout #{payout_id} of {amount} to {escape(method)} was approved."
 
 
-def payout_rejected_worker(payout_id: int, amount: str, reason: str) -> str:
+def payout_rejected_worker(payout_id: int, amount: str, reason: Reason | None) -> str:
+    said = messages.reason_text(reason) if reason else ""
     return (
-        f"❌ Your payout #{payout_id} of {amount} was rejected: {escape(reason)}\n"
+        f"❌ Your payout #{payout_id} of {amount} was rejected: {escape(said)}\n"
         "The money is back in your available balance."
     )
 
@@ -347,8 +371,8 @@ QUEUE_EMPTY = "No payout requests are waiting."
 
 def payout_requested(payout: PayoutView, currency: str) -> str:
     return (
-        f"📤 Payout of {format_money(payout.amount_micros, currency)} to {escape(payout.method.label)} requested "
-        f"(#{payout.id}). An admin will review it; you'll get a message either way."
+        f"📤 Payout of {format_money(payout.amount_micros, currency)} to {escape(method_label(payout.method))} "
+        f"requested (#{payout.id}). An admin will review it; you'll get a message either way."
     )
 
 
@@ -398,7 +422,7 @@ NEW_BATCH = (
     '<code>reward=0.02 overlap=3 root="Home &amp; Garden" name="Kitchen" '
     'instructions="Pick the most specific category"</code>\n'
     "Types (type=…): categorize (the default: pick a category), validate (confirm proposed_category; "
-    "correct=true lets a No pick the right one), attributes (attributes=\"color:black|white|other; brand:text\"), "
+    'correct=true lets a No pick the right one), attributes (attributes="color:black|white|other; brand:text"), '
     "image_match (does the photo show the product?), image_quality (questions=blurry,person,white_background).\n"
     "Settings: type, reward, overlap, gold_rate, root, name, leaf_only, confidence, min_overlap, instructions; "
     "quality: qualification, pass, retry_hours, min_gold, min_accuracy, min_seconds, max_share, min_level, "
@@ -461,10 +485,11 @@ def refused(refusal: DomainError) -> str:
 
 def _refusal(refusal: DomainError) -> str:
     # Telegram's limit counts the text as shown, so escaping does not change what fits.
-    if not isinstance(refusal, InvalidInput) or not refusal.problems:
-        return _shorten(str(refusal), TEXT_LIMIT)
-    problems = refusal.problems
-    lines = [_shorten(refusal.summary, PROBLEM_LIMIT)]
+    summary = messages.error_text(refusal)
+    problems = messages.problem_lines(refusal.problems) if isinstance(refusal, InvalidInput) else []
+    if not problems:
+        return _shorten(summary, TEXT_LIMIT)
+    lines = [_shorten(summary, PROBLEM_LIMIT)]
     room = TEXT_LIMIT - utf16_len(MORE_PROBLEMS.format(count=len(problems)))
     for problem in problems[:PROBLEMS_SHOWN]:
         line = _shorten(problem, PROBLEM_LIMIT)
@@ -574,6 +599,7 @@ def digest(progress: list[Progress], currency: str) -> str:
 LEVEL_REACHED = (
     "🏅 You are now {level}: batches for {rank} workers are open to you, some with a bonus per answer. /stats"
 )
+LEVEL_NAMES = {"newcomer": "Newcomer", "qualified": "Qualified", "expert": "Expert"}
 BREAK_SUGGESTION = "☕ 25 minutes of focus: a short break keeps your accuracy up. (/breaks off to stop these)"
 BREAKS_ON = "☕ Break reminders are on."
 BREAKS_OFF = "Break reminders are off. /breaks on to bring them back."
@@ -593,7 +619,8 @@ def worker_stats(s: WorkerStats, currency: str) -> str:
         f"Accuracy on hidden checks: {accuracy}",
         f"Rejected answers: {s.rejection_rate:.0%}",
         f"Earned: {money(s.earned_micros)} · effective rate {hourly}",
-        f"Level: <b>{s.level.name}</b>" + (f" → next: {next_level(s)}" if s.level.next_name else " (top level)"),
+        f"Level: <b>{LEVEL_NAMES[s.level.name]}</b>"
+        + (f" → next: {next_level(s.level, s.level.next_name)}" if s.level.next_name else " (top level)"),
     ]
     if s.target_micros:
         share = s.earned_today_micros / s.target_micros
@@ -607,7 +634,7 @@ def worker_stats(s: WorkerStats, currency: str) -> str:
 
 def standing(st: Standing) -> str:
     batch = f"#{st.batch_id} “{escape(st.batch_name)}”"
-    reason = escape(st.reason or "")
+    reason = escape(messages.reason_text(st.reason)) if st.reason else ""
     match st.status:
         case "working":
             checks = f"checks {st.checks_right} of {st.checks} right" if st.checks else "no checks yet"
@@ -627,14 +654,13 @@ def standing(st: Standing) -> str:
     return f"✖ {batch}: removed ({reason})"
 
 
-def next_level(s: WorkerStats) -> str:
-    level = s.level
+def next_level(level: Level, next_name: str) -> str:
     needs = []
     if level.gold_needed:
         needs.append(f"{level.gold_needed} more checked answer(s)")
     if level.bound_needed is not None:
         needs.append(f"check accuracy reliably above {level.bound_needed:.0%}")
-    return f"{level.next_name} ({' and '.join(needs)})"
+    return f"{LEVEL_NAMES[next_name]} ({' and '.join(needs)})"
 
 
 def target_set(target: int, earned_today: int, currency: str) -> str:
@@ -645,8 +671,8 @@ def target_set(target: int, earned_today: int, currency: str) -> str:
     )
 
 
-def account_suspended(reason: str) -> str:
-    return f"Your account was suspended: {escape(reason)}"
+def account_suspended(reason: Reason) -> str:
+    return f"Your account was suspended: {escape(messages.reason_text(reason))}"
 
 
 ACCOUNT_ACTIVE = "Your account is active again: /work to continue."
@@ -654,6 +680,11 @@ BATCH_REOPENED = "▶ You can work on that batch again: /work"
 
 
 # ---- quality control ---------------------------------------------------------------------------
+
+
+def _at_best(bound: float) -> str:
+    """An accuracy bound in whole percent, rounded down: 0.6994 must not read as the 70 % it falls short of."""
+    return f"{math.floor(bound * 100)}%"
 
 
 def removed(removal: Removal) -> str:
@@ -664,7 +695,7 @@ def removed(removal: Removal) -> str:
     )
     return (
         f"🚫 <b>You were removed from “{escape(removal.batch_name)}”.</b>\n"
-        f"Your answers to its known-answer questions show an accuracy of at best {at_best(removal.bound)}; "
+        f"Your answers to its known-answer questions show an accuracy of at best {_at_best(removal.bound)}; "
         f"this batch needs {removal.min_accuracy:.0%}.\n\n<b>Questions you missed</b>\n{missed}\n\n"
         f"{removal.rejected} answer(s) since your last correct check were rejected and their pending pay "
         "returned to the requester. Other batches are still open to you: /work\n"
@@ -675,7 +706,8 @@ def removed(removal: Removal) -> str:
 
 def held(hold: Hold) -> str:
     return (
-        f"⏸ Your work on “{escape(hold.batch_name)}” is paused for a review ({escape(hold.reason)}). "
+        f"⏸ Your work on “{escape(hold.batch_name)}” is paused for a review "
+        f"({escape(messages.reason_text(hold.reason))}). "
         "An admin will look soon; other batches are still open to you."
     )
 
@@ -689,7 +721,7 @@ MAX_HOLDS_SHOWN = 20
 def held_for_admins(hold: Hold) -> str:
     return (
         f"⏸ Worker {hold.worker_id} is held in batch #{hold.batch_id} “{escape(hold.batch_name)}”: "
-        f"{escape(hold.reason)}. "
+        f"{escape(messages.reason_text(hold.reason))}. "
         f"To let them continue: /reinstate {hold.worker_id} {hold.batch_id}, or use the buttons; "
         "removing them rejects their answers in the batch whose pay is still in its hold."
     )
@@ -698,7 +730,8 @@ def held_for_admins(hold: Hold) -> str:
 def hold_waiting(held: HeldWorker) -> str:
     return (
         f"⏸ {escape(held.worker_name or str(held.worker_id))} ({held.worker_id}) in batch #{held.batch_id} "
-        f"“{escape(held.batch_name)}”, held since {held.since:%Y-%m-%d %H:%M} UTC: {escape(held.reason)}. "
+        f"“{escape(held.batch_name)}”, held since {held.since:%Y-%m-%d %H:%M} UTC: "
+        f"{escape(messages.reason_text(held.reason))}. "
         f"{held.pending} answer(s) in the batch still in their hold."
     )
 
@@ -723,7 +756,8 @@ def hold_outcome(review: Review) -> str:
     if not review.removed:
         return f"▶ Your work on “{escape(review.batch_name)}” was reviewed: you can go on. /work"
     return (
-        f"✖ After a review you are removed from “{escape(review.batch_name)}” ({escape(review.reason)}). "
+        f"✖ After a review you are removed from “{escape(review.batch_name)}” "
+        f"({escape(messages.reason_text(review.reason))}). "
         f"{review.rejected} of your answers there, whose pay was still in its hold, are rejected and the money "
         "goes back to the requester. Other batches are still open to you: /work"
     )

@@ -67,6 +67,7 @@ class User(Base):
     # False once Telegram told us the user blocked the bot; set back on their next update.
     is_reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     # Set by an admin; a suspended user gets no tasks and no payouts.
+    # Reasons are codes with parameters, as JSON text (bot.reasons): the text layer words them.
     suspended_reason: Mapped[str | None] = mapped_column(String(512))
     # What the user's next typed message answers ("payout_method:paypal", "reject_reason:12");
     # kept here rather than in memory so it survives restarts and works across bot processes.
@@ -294,7 +295,7 @@ class Payout(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by: Mapped[int | None] = mapped_column(BigInteger)
     reference: Mapped[str | None] = mapped_column(String(256))
-    reason: Mapped[str | None] = mapped_column(String(512))
+    reason: Mapped[str | None] = mapped_column(String(512))  # a rejection's, as JSON text (bot.reasons)
 
 
 class PayoutNotice(Base):
@@ -333,7 +334,7 @@ class BatchWorker(Base):
     # Quiz attempts started; the current attempt's answers are the assignments carrying its number.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reason: Mapped[str | None] = mapped_column(String(512))
+    reason: Mapped[str | None] = mapped_column(String(512))  # a hold's or removal's, as JSON text (bot.reasons)
     changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 

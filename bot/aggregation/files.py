@@ -3,7 +3,7 @@
 Answers: a header item,worker,answer (question,worker,answer is read too, as public truth-inference
 data sets name them, and so is the raw answers file the bot sends with /results); gold: item,answer
 (or question,truth); labels: item,label,confidence,answers.
-A missing column, an empty cell or a gold item with two answers is a ValueError naming the line.
+A missing column, an empty cell or a gold item with two answers is an InvalidInput naming the line.
 """
 
 import csv
@@ -12,6 +12,15 @@ from collections.abc import Mapping
 
 from bot.aggregation.methods import Answer, Label
 from bot.batches.csv_files import csv_text
+from bot.errors import ErrorCode, InvalidInput
+
+
+class CsvRefusal(ErrorCode):
+    """{file}: "answers" or "gold", the file's role."""
+
+    MISSING_COLUMN = "csv_missing_column"  # {file, missing: each a list of accepted names, expected: a header}
+    EMPTY_CELL = "csv_empty_cell"  # {file, line, row: the row's cells}
+    TWO_GOLD_ANSWERS = "csv_two_gold_answers"  # {line, item, first, second}
 
 
 def read_answers_csv(text: str, question: str | None = None) -> list[Answer]:
@@ -36,7 +45,7 @@ def read_gold_csv(text: str) -> dict[str, str]:
     gold: dict[str, str] = {}
     for (line, _), (item, label) in zip(rows, _pick(rows, columns, "gold"), strict=True):
         if gold.get(item, label) != label:
-            raise ValueError(f"gold CSV line {line}: item {item!r} has two answers, {gold[item]!r} and {label!r}")
+            raise InvalidInput(CsvRefusal.TWO_GOLD_ANSWERS, line=line, item=item, first=gold[item], second=label)
         gold[item] = label
     return gold
 
@@ -54,22 +63,23 @@ def _csv_rows(
 
     Each entry of ``wanted`` lists the accepted names of one column, e.g. ("item", "question"); the
     last ``optional`` ones may be absent (the indexes then stop before them); any other missing
-    column is a ValueError naming what was expected.
+    column is an InvalidInput naming what was expected.
     """
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     header = [name.strip().lower() for name in next(reader, [])]
-    columns, missing = [], []
+    columns: list[int] = []
+    missing: list[list[str]] = []
     for position, names in enumerate(wanted):
         found = [header.index(name) for name in names if name in header]
         if found:
             columns.append(found[0])
         elif position < len(wanted) - optional:
-            missing.append(" or ".join(names))
+            missing.append(list(names))
         else:
             break
     if missing:
         expected = ",".join(names[0] for names in wanted[: len(wanted) - optional])
-        raise ValueError(f"{kind} CSV is missing column {', '.join(missing)}; expected a header like {expected}")
+        raise InvalidInput(CsvRefusal.MISSING_COLUMN, file=kind, missing=missing, expected=expected)
     rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
     return rows, columns
 
@@ -79,11 +89,11 @@ def _cell(row: list[str], column: int) -> str:
 
 
 def _pick(rows: list[tuple[int, list[str]]], columns: list[int], kind: str) -> list[tuple[str, ...]]:
-    """The wanted cells of each row, stripped; a short row or an empty cell is a ValueError with its line."""
+    """The wanted cells of each row, stripped; a short row or an empty cell is an InvalidInput with its line."""
     picked = []
     for line, row in rows:
         cells = tuple(_cell(row, column) for column in columns)
         if not all(cells):
-            raise ValueError(f"{kind} CSV line {line}: every column needs a value, got {','.join(row)!r}")
+            raise InvalidInput(CsvRefusal.EMPTY_CELL, file=kind, line=line, row=",".join(row))
         picked.append(cells)
     return picked

@@ -27,6 +27,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from bot.errors import ErrorCode, InvalidInput
+
 METHODS = ("auto", "ds", "one-coin", "mv")
 DEFAULT_ACCURACY = 0.7
 """Accuracy assumed for a worker nobody has measured yet: better than chance, far from perfect."""
@@ -48,6 +50,10 @@ DS_MAX_CELLS = 2_000_000
 """Dawid–Skene keeps workers × labels² probabilities; beyond this it refuses and points to one-coin."""
 ACCURACY_FLOOR = 1e-6
 """Accuracies are kept within [floor, 1 - floor]: at exactly 1 a single answer would be certain."""
+
+
+class AggregationRefusal(ErrorCode):
+    TOO_MANY_CELLS = "aggregation_too_many_cells"  # {cells, workers, labels}: Dawid–Skene's confusion matrices
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,7 @@ def dawid_skene(
     (priors and confusion matrices from the current soft labels, smoothed) and an E-step
     (posteriors from them, in log space). Stops after ``iterations`` rounds or once no
     posterior moved by more than ``tolerance``. Costs workers × labels² memory, so it refuses
-    beyond ``DS_MAX_CELLS`` (a ValueError): for a large label space use ``one_coin``.
+    beyond ``DS_MAX_CELLS`` (an InvalidInput): for a large label space use ``one_coin``.
     """
     _check_em_arguments(iterations, tolerance)
     crowd = _Crowd.build(answers, gold)
@@ -116,9 +122,8 @@ def dawid_skene(
         return {}
     cells = len(crowd.workers) * len(crowd.labels) ** 2
     if cells > DS_MAX_CELLS:
-        raise ValueError(
-            f"Dawid–Skene would need {cells:,} confusion cells ({len(crowd.workers)} workers, "
-            f"{len(crowd.labels)} labels); use one_coin for a label space this large"
+        raise InvalidInput(
+            AggregationRefusal.TOO_MANY_CELLS, cells=cells, workers=len(crowd.workers), labels=len(crowd.labels)
         )
     posteriors = _soft_majority(crowd)
     keys = _group_keys(crowd)

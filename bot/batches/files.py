@@ -10,9 +10,9 @@ from pathlib import PurePath
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from bot.errors import InvalidInput
+from bot.errors import ErrorCode, InvalidInput, Place, PlaceKind, Problem, ProblemCode
 from bot.tasks.base import TaskContext, TaskType
-from bot.tasks.reading import quoted
+from bot.tasks.reading import RowProblem, clip
 
 # The product card, the same for every type; a type reads its own columns besides (TaskType.columns).
 COLUMNS = ("item_id", "title", "description", "brand", "price", "image_url")
@@ -27,9 +27,36 @@ NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 T = TypeVar("T")
 
 
+class FileRefusal(ErrorCode):
+    NOT_UTF8 = "file_not_utf8"  # {byte}
+    EMPTY = "file_empty"
+    NO_PRODUCTS = "file_no_products"
+    MISSING_COLUMNS = "file_missing_columns"  # {missing, columns}: lists of column names
+    EXTRA_CELLS = "file_extra_cells"  # {place}
+    CELL_TOO_LONG = "file_cell_too_long"  # {place, limit, description_limit}
+    JSON_INVALID = "file_json_invalid"  # {detail (the JSON reader's words), line, column}
+    JSON_NOT_A_LIST = "file_json_not_a_list"
+    JSON_LINE_INVALID = "file_json_line_invalid"  # {place, detail}
+    NOT_AN_OBJECT = "file_not_an_object"  # {place}
+    NOT_A_SINGLE_VALUE = "file_not_a_single_value"  # {place, key}
+    ROWS_REJECTED = "file_rows_rejected"  # {rows}: the problems name each bad row
+
+
+class CardProblem(ProblemCode):
+    """What is wrong with a row's product card (the type's own columns are its type's to check)."""
+
+    ITEM_ID_REPEATS = "item_id_repeats"  # {item_id, first: the Place of the row that has it}
+    TOO_LONG = "column_too_long"  # {column, limit}
+    FORMULA = "column_formula"  # {column, start: the first character}
+    CONTROL_CHARACTER = "column_control_character"  # {column, codepoint}
+    HALF_CHARACTER = "column_half_character"  # {column, codepoint}: half of a UTF-16 pair
+    NOT_A_WEB_URL = "image_url_not_web"  # {url}
+    FOREIGN_COLUMN = "column_of_another_type"  # {column, type, columns: the type's own}
+
+
 @dataclass(frozen=True)
 class Row:
-    where: str  # how the requester finds it in their file: "line 4" or "item 3"
+    place: Place  # how the requester finds it in their file: line 4, item 3
     values: dict[str, str]
 
 
@@ -38,16 +65,13 @@ def read_rows(data: bytes, filename: str) -> list[Row]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise InvalidInput(
-            f"The file is not UTF-8 text (byte {error.start} cannot be read). "
-            "Save it as UTF-8, e.g. “CSV UTF-8” in Excel."
-        ) from None
+        raise InvalidInput(FileRefusal.NOT_UTF8, byte=error.start) from None
     if not text.strip():
-        raise InvalidInput("The file is empty.")
+        raise InvalidInput(FileRefusal.EMPTY)
     kind = _file_kind(filename, text)
     rows = list(_csv_rows(text) if kind == "csv" else _json_rows(text) if kind == "json" else _jsonl_rows(text))
     if not rows:
-        raise InvalidInput("The file has no products in it.")
+        raise InvalidInput(FileRefusal.NO_PRODUCTS)
     return rows
 
 
@@ -66,10 +90,7 @@ def _csv_rows(text: str) -> Iterator[Row]:
     header = [name.strip() for name in _read_csv(lambda: reader.fieldnames, 1) or []]
     missing = [column for column in REQUIRED if column not in header]
     if missing:
-        raise InvalidInput(
-            f"The header row lacks the required column(s) {', '.join(missing)}. "
-            f"Columns: {', '.join(COLUMNS)} and the task type's own (item_id and title are required)."
-        )
+        raise InvalidInput(FileRefusal.MISSING_COLUMNS, missing=missing, columns=list(COLUMNS))
     reader.fieldnames = header
     while True:
         first_line = reader.line_num + 1  # a quoted cell may span lines: name the row by where it starts
@@ -77,8 +98,8 @@ def _csv_rows(text: str) -> Iterator[Row]:
         if record is None:
             return
         if None in record:
-            raise InvalidInput(f"Line {first_line} has more cells than the header row.")
-        yield Row(f"line {first_line}", {key: (value or "").strip() for key, value in record.items()})
+            raise InvalidInput(FileRefusal.EXTRA_CELLS, place=Place(PlaceKind.LINE, first_line))
+        yield Row(Place(PlaceKind.LINE, first_line), {key: (value or "").strip() for key, value in record.items()})
 
 
 def _read_csv(read: Callable[[], T], line: int) -> T:
@@ -88,8 +109,10 @@ def _read_csv(read: Callable[[], T], line: int) -> T:
         return read()
     except csv.Error:
         raise InvalidInput(
-            f"Line {line} has a cell longer than {csv.field_size_limit():,} characters; "
-            f"a product's description may have at most {LIMITS['description']:,}."
+            FileRefusal.CELL_TOO_LONG,
+            place=Place(PlaceKind.LINE, line),
+            limit=csv.field_size_limit(),
+            description_limit=LIMITS["description"],
         ) from None
 
 
@@ -97,13 +120,11 @@ def _json_rows(text: str) -> Iterator[Row]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
-        raise InvalidInput(
-            f"The JSON is not valid: {error.msg} at line {error.lineno}, column {error.colno}."
-        ) from None
+        raise InvalidInput(FileRefusal.JSON_INVALID, detail=error.msg, line=error.lineno, column=error.colno) from None
     if not isinstance(document, list):
-        raise InvalidInput('A JSON batch file must be a list of product objects: [{"item_id": …, "title": …}, …].')
+        raise InvalidInput(FileRefusal.JSON_NOT_A_LIST)
     for position, record in enumerate(document, start=1):
-        yield _object_row(f"item {position}", record)
+        yield _object_row(Place(PlaceKind.ITEM, position), record)
 
 
 def _jsonl_rows(text: str) -> Iterator[Row]:
@@ -113,8 +134,9 @@ def _jsonl_rows(text: str) -> Iterator[Row]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise InvalidInput(f"Line {line_number} is not valid JSON: {error.msg}.") from None
-        yield _object_row(f"line {line_number}", record)
+            place = Place(PlaceKind.LINE, line_number)
+            raise InvalidInput(FileRefusal.JSON_LINE_INVALID, place=place, detail=error.msg) from None
+        yield _object_row(Place(PlaceKind.LINE, line_number), record)
 
 
 def _text(value: object) -> str:
@@ -126,17 +148,15 @@ def _text(value: object) -> str:
     return str(value).strip()
 
 
-def _object_row(where: str, record: object) -> Row:
+def _object_row(place: Place, record: object) -> Row:
     if not isinstance(record, dict):
-        raise InvalidInput(f"{where.capitalize()} is not an object with product fields.")
+        raise InvalidInput(FileRefusal.NOT_AN_OBJECT, place=place)
     values = {}
     for key, value in record.items():
         if isinstance(value, (dict, list)):
-            raise InvalidInput(
-                f"{where.capitalize()}: {quoted(str(key))} must be a single value, not a list or object."
-            )
+            raise InvalidInput(FileRefusal.NOT_A_SINGLE_VALUE, place=place, key=clip(str(key)))
         values[str(key).strip()] = _text(value)
-    return Row(where, values)
+    return Row(place, values)
 
 
 @dataclass(frozen=True)
@@ -154,51 +174,51 @@ class ItemDraft:
 def validate_rows(rows: list[Row], task_type: TaskType, context: TaskContext) -> list[ItemDraft]:
     """Every row checked, the card here and the rest by its type; any problem rejects the whole file,
     naming each bad row."""
-    problems: list[str] = []
+    problems: list[Problem] = []
+    rejected = 0  # rows with problems
     drafts: list[ItemDraft] = []
-    first_seen: dict[str, str] = {}
+    first_seen: dict[str, Place] = {}
     own = task_type.columns(context)
     for row in rows:
         row_problems = _row_problems(row, own, task_type.name, first_seen)
         reading = task_type.read_row(row.values, context)
         row_problems += reading.problems
         if row_problems:
-            problems.append(f"{row.where.capitalize()}: " + "; ".join(row_problems))
+            rejected += 1
+            problems += (problem.at(row.place) for problem in row_problems)
         elif not problems:
             drafts.append(_draft(row.values, reading.payload, reading.gold))
     if problems:
-        raise InvalidInput(
-            f"The file was rejected: {len(problems)} row(s) have problems. Nothing was stored.", problems
-        )
+        raise InvalidInput(FileRefusal.ROWS_REJECTED, problems, rows=rejected)
     return drafts
 
 
-def _row_problems(row: Row, own: tuple[str, ...], type_name: str, first_seen: dict[str, str]) -> list[str]:
+def _row_problems(row: Row, own: tuple[str, ...], type_name: str, first_seen: dict[str, Place]) -> list[Problem]:
     values = row.values
     found = []
     for column in REQUIRED:
         if not values.get(column):
-            found.append(f"{column} is empty")
+            found.append(Problem.of(RowProblem.EMPTY, column=column))
     item_id = values.get("item_id", "")
     if item_id in first_seen:
-        found.append(f"item_id {quoted(item_id)} repeats {first_seen[item_id]}")
+        found.append(Problem.of(CardProblem.ITEM_ID_REPEATS, item_id=clip(item_id), first=first_seen[item_id]))
     elif item_id:
-        first_seen[item_id] = row.where
+        first_seen[item_id] = row.place
     for column, limit in LIMITS.items():
         if len(values.get(column, "")) > limit:
-            found.append(f"{column} is longer than {limit} characters")
+            found.append(Problem.of(CardProblem.TOO_LONG, column=column, limit=limit))
     for column in (*COLUMNS, *own):
         if FORMULA.match(values.get(column, "")):
-            found.append(f"{column} starts with {values[column][0]!r}, which spreadsheets run as a formula")
+            found.append(Problem.of(CardProblem.FORMULA, column=column, start=values[column][0]))
         odd = NOT_TEXT.search(values.get(column, ""))
         if odd:
-            what = "half of a character" if odd[0] >= "\ud800" else "a control character"
-            found.append(f"{column} contains {what} (U+{ord(odd[0]):04X})")
+            what = CardProblem.HALF_CHARACTER if odd[0] >= "\ud800" else CardProblem.CONTROL_CHARACTER
+            found.append(Problem.of(what, column=column, codepoint=ord(odd[0])))
     url = values.get("image_url", "")
     if url and not _is_web_url(url):
-        found.append(f"image_url {quoted(url)} is not an http(s) address")
+        found.append(Problem.of(CardProblem.NOT_A_WEB_URL, url=clip(url)))
     for column in sorted(_foreign(values, own)):
-        found.append(f"{column} is not read by type {type_name}; its columns: {', '.join(own) or 'none'}")
+        found.append(Problem.of(CardProblem.FOREIGN_COLUMN, column=column, type=type_name, columns=list(own)))
     return found
 
 

@@ -15,7 +15,7 @@ from bot import taxonomies
 from bot.batches import files as batch_files
 from bot.batches.files import ItemDraft, Row, validate_rows
 from bot.batches.settings import MAX_OVERLAP, SETTING_KEYS, TYPE_SETTING_KEYS, BatchSettings
-from bot.errors import DomainError, InvalidInput, NotAllowed
+from bot.errors import DomainError, ErrorCode, InvalidInput, NotAllowed, Problem, ProblemCode, Refusal
 from bot.money import ledger
 from bot.money.amounts import MAX_TYPED_AMOUNT, MICROS
 from bot.tasks import registry
@@ -45,6 +45,40 @@ ADAPTIVE_OVERLAP, ADAPTIVE_MIN_OVERLAP, ADAPTIVE_CONFIDENCE = 5, 3, 0.9
 # takes seconds to a minute, so even 100 units is far beyond any wage for it, and a larger figure is
 # almost surely a slip (a total budget typed as the reward, "1e9", zeros too many).
 REWARD_TO_CONFIRM_MICROS = 100 * MICROS
+
+
+class BatchRefusal(ErrorCode):
+    CAPTION_UNREADABLE = "caption_unreadable"  # {detail}: the words of the reader that splits it
+    QUIZZES_NOT_UNDER_WAY = "quizzes_not_under_way"  # {status}
+    NO_QUIZ = "no_quiz"
+    QUIZ_TOP_UP_RANGE = "quiz_top_up_range"  # {most}
+    NOT_YOURS = "batch_not_yours"
+    DRAFT_DECIDED = "draft_decided"
+    CHOICE_UNAVAILABLE = "choice_unavailable"
+    ALREADY = "batch_already"  # {status}
+    REWARD_OVERLAP_MISSING = "reward_overlap_missing"
+    DISCARD_NOT_DRAFT = "discard_not_draft"  # {status}
+    CANNOT_PAUSE = "cannot_pause"  # {status}
+    CANNOT_RESUME = "cannot_resume"  # {status}
+    CANCEL_NOT_UNDER_WAY = "cancel_not_under_way"  # {status}
+
+
+class CaptionProblem(ProblemCode):
+    NOT_KEY_VALUE = "caption_not_key_value"  # {word}
+    UNKNOWN_SETTING = "caption_unknown_setting"  # {key, keys}
+
+
+class SpecProblem(ProblemCode):
+    """What is wrong with the settings together."""
+
+    REWARD_NOT_POSITIVE = "spec_reward_not_positive"
+    OVERLAP_RANGE = "spec_overlap_range"  # {most}
+    MIN_OVERLAP_RANGE = "spec_min_overlap_range"
+    GOLD_RATE_TOO_HIGH = "spec_gold_rate_too_high"  # {most}
+    BONUS_NEGATIVE = "spec_bonus_negative"
+    NO_NAME = "spec_no_name"
+    ROOT_UNKNOWN = "spec_root_unknown"  # {root}
+    ROOT_IS_LEAF = "spec_root_is_leaf"  # {root}
 
 
 @dataclass(frozen=True)
@@ -193,9 +227,7 @@ def parse_settings(text: str, default_name: str) -> BatchSpec:
     try:
         words = shlex.split(text or "")
     except ValueError as error:
-        raise InvalidInput(
-            f'The settings could not be read: {error}. Quote values with spaces: name="My batch".'
-        ) from None
+        raise InvalidInput(BatchRefusal.CAPTION_UNREADABLE, detail=str(error)) from None
     values: dict[str, str] = {}
     # A type's own keys besides those the settings model names: its `configure` reads and judges them.
     others = sorted(registry.setting_keys() - set(SETTING_KEYS))
@@ -205,19 +237,19 @@ def parse_settings(text: str, default_name: str) -> BatchSpec:
         key, sep, value = word.partition("=")
         key = key.strip().lower()
         if not sep:
-            problems.append(f"“{word}” is not key=value")
+            problems.append(Problem.of(CaptionProblem.NOT_KEY_VALUE, word=word))
         elif key in SETTING_KEYS:
             values[key] = value.strip()
         elif key in others:
             own[key] = value.strip()
         else:
-            problems.append(f"unknown setting “{key}”; settings: {', '.join([*SETTING_KEYS, *others])}")
+            problems.append(Problem.of(CaptionProblem.UNKNOWN_SETTING, key=key, keys=[*SETTING_KEYS, *others]))
     try:
         settings = BatchSettings.read(values)
     except InvalidInput as refused:
-        raise InvalidInput(refused.summary, problems + refused.problems) from None
+        raise InvalidInput(refused.code, problems + refused.problems, **refused.params) from None
     if problems:
-        raise InvalidInput("Some settings are not valid.", problems)
+        raise InvalidInput(Refusal.SETTINGS_INVALID, problems)
     spec = spec_of(settings, default_name)
     return replace(spec, task_settings=(*spec.task_settings, *own.items()))
 
@@ -239,42 +271,42 @@ class Setup:
 
 def check_spec(spec: BatchSpec, tree: Tree, require_complete: bool = True) -> Setup:
     """Validate the batch settings, the task type's own included."""
-    problems = []
+    problems: list[Problem] = []
     config: dict[str, Any] = {}
     task_type = registry.TYPES.get(spec.task_type)
     if task_type is None:
-        problems.append(f"type {spec.task_type!r} is not supported; use one of: {', '.join(registry.TYPES)}")
+        problems.append(registry.unknown(spec.task_type))
     else:
         own = dict(spec.task_settings)
         for key in sorted(set(own) - set(task_type.settings)):
-            problems.append(f"{key} is not a setting of type {task_type.name}")
+            problems.append(Problem.of(registry.TypeProblem.NOT_ITS_SETTING, key=key, type=task_type.name))
         try:
             config = task_type.configure({key: own[key] for key in task_type.settings if key in own}, tree)
         except InvalidInput as refused:
-            problems += refused.problems or [refused.summary]
+            problems += refused.problems
     if spec.reward_micros <= 0 and (require_complete or spec.reward_micros < 0):
-        problems.append("reward must be more than zero")
+        problems.append(Problem.of(SpecProblem.REWARD_NOT_POSITIVE))
     if not 1 <= spec.overlap <= MAX_OVERLAP and (require_complete or spec.overlap != 0):
-        problems.append(f"overlap must be between 1 and {MAX_OVERLAP}")
+        problems.append(Problem.of(SpecProblem.OVERLAP_RANGE, most=MAX_OVERLAP))
     if spec.overlap and not 1 <= spec.min_overlap <= spec.overlap:
-        problems.append("min_overlap must be between 1 and overlap")
+        problems.append(Problem.of(SpecProblem.MIN_OVERLAP_RANGE))
     if spec.gold_rate > MAX_GOLD_RATE:
-        problems.append(f"gold_rate must be at most {MAX_GOLD_RATE}: checks are a sample of the work, not the work")
+        problems.append(Problem.of(SpecProblem.GOLD_RATE_TOO_HIGH, most=MAX_GOLD_RATE))
     if spec.bonus_qualified_micros < 0 or spec.bonus_expert_micros < 0:
-        problems.append("bonuses must not be negative")
+        problems.append(Problem.of(SpecProblem.BONUS_NEGATIVE))
     if not spec.name.strip():
-        problems.append("the batch needs a name")
+        problems.append(Problem.of(SpecProblem.NO_NAME))
     root_id = None
     if spec.root:
         root = tree.find(spec.root)
         if root is None:
-            problems.append(f"root {spec.root!r} is not a category of the taxonomy")
+            problems.append(Problem.of(SpecProblem.ROOT_UNKNOWN, root=spec.root))
         elif tree.is_leaf(root.id):
-            problems.append(f"root {spec.root!r} has no subcategories to choose from")
+            problems.append(Problem.of(SpecProblem.ROOT_IS_LEAF, root=spec.root))
         else:
             root_id = root.id
     if problems:
-        raise InvalidInput("The batch settings are not valid.", problems)
+        raise InvalidInput(Refusal.BATCH_SETTINGS_INVALID, problems)
     return Setup(root_id, config)
 
 
@@ -319,11 +351,11 @@ async def add_quizzes(
     workers can join; returns the amount reserved (0 when this `request` was already carried out)."""
     batch = await owned(session, batch_id, requester_id, lock=True)
     if batch.status not in UNDER_WAY:
-        raise DomainError(f"This batch is {batch.status}: only a running or paused batch takes more quizzes.")
+        raise DomainError(BatchRefusal.QUIZZES_NOT_UNDER_WAY, status=batch.status)
     if not batch.qualification:
-        raise DomainError("This batch has no quiz: every worker starts on paid work at once.")
+        raise DomainError(BatchRefusal.NO_QUIZ)
     if not 1 <= quizzes <= MAX_QUIZ_TOP_UP:
-        raise InvalidInput(f"Add between 1 and {MAX_QUIZ_TOP_UP} quizzes at a time.")
+        raise InvalidInput(BatchRefusal.QUIZ_TOP_UP_RANGE, most=MAX_QUIZ_TOP_UP)
     questions = quizzes * batch.qualification
     amount = questions * _dearest_answer(batch)
     if not await ledger.reserve_for_batch(session, batch.id, requester_id, amount, currency, top_up=request):
@@ -464,7 +496,7 @@ async def owned(session: AsyncSession, batch_id: int, requester_id: int, lock: b
     query = select(Batch).where(Batch.id == batch_id)
     batch = await session.scalar(query.with_for_update() if lock else query)
     if batch is None or batch.requester_id != requester_id:
-        raise NotAllowed("That batch is not yours, or it does not exist.")
+        raise NotAllowed(BatchRefusal.NOT_YOURS)
     return batch
 
 
@@ -472,7 +504,7 @@ async def choose(session: AsyncSession, batch_id: int, requester_id: int, settin
     """Fill in a setting the requester picked with a button (drafts only)."""
     batch = await owned(session, batch_id, requester_id, lock=True)
     if batch.status != BatchStatus.DRAFT:
-        raise DomainError("This batch was already launched or discarded.")
+        raise DomainError(BatchRefusal.DRAFT_DECIDED)
     if setting == "reward" and 0 < value <= MAX_TYPED_AMOUNT * MICROS:
         batch.reward_micros = value
     elif setting == "overlap" and 1 <= value <= MAX_OVERLAP:
@@ -482,7 +514,7 @@ async def choose(session: AsyncSession, batch_id: int, requester_id: int, settin
         batch.overlap, batch.min_overlap = ADAPTIVE_OVERLAP, ADAPTIVE_MIN_OVERLAP
         batch.confidence = ADAPTIVE_CONFIDENCE
     else:
-        raise DomainError("That choice is not available.")
+        raise DomainError(BatchRefusal.CHOICE_UNAVAILABLE)
     return batch
 
 
@@ -490,9 +522,9 @@ async def launch(session: AsyncSession, batch_id: int, requester_id: int, curren
     """Reserve the batch's whole cost and open it to workers."""
     batch = await owned(session, batch_id, requester_id, lock=True)
     if batch.status != BatchStatus.DRAFT:
-        raise DomainError(f"This batch is already {batch.status}.")
+        raise DomainError(BatchRefusal.ALREADY, status=batch.status)
     if not batch.reward_micros or not batch.overlap:
-        raise DomainError("Choose the reward and the overlap first.")
+        raise DomainError(BatchRefusal.REWARD_OVERLAP_MISSING)
     cost = await cost_of(session, batch)
     await ledger.reserve_for_batch(session, batch.id, requester_id, cost.total, currency)
     batch.status, batch.reserved_micros, batch.launched_at = BatchStatus.ACTIVE, cost.total, now
@@ -530,7 +562,7 @@ async def discard(session: AsyncSession, batch_id: int, requester_id: int) -> No
     """Throw a draft away, items and all."""
     batch = await owned(session, batch_id, requester_id, lock=True)
     if batch.status != BatchStatus.DRAFT:
-        raise DomainError(f"Only a draft can be discarded; this batch is {batch.status}.")
+        raise DomainError(BatchRefusal.DISCARD_NOT_DRAFT, status=batch.status)
     await session.execute(delete(Item).where(Item.batch_id == batch.id))
     await session.delete(batch)
 
@@ -539,7 +571,7 @@ async def pause(session: AsyncSession, batch_id: int, requester_id: int, paused:
     batch = await owned(session, batch_id, requester_id, lock=True)
     expected = BatchStatus.ACTIVE if paused else BatchStatus.PAUSED
     if batch.status != expected:
-        raise DomainError(f"This batch is {batch.status}; it cannot be {'paused' if paused else 'resumed'}.")
+        raise DomainError(BatchRefusal.CANNOT_PAUSE if paused else BatchRefusal.CANNOT_RESUME, status=batch.status)
     batch.status = BatchStatus.PAUSED if paused else BatchStatus.ACTIVE
     await (_close_items if paused else _open_items)(session, batch)
     return batch
@@ -549,7 +581,7 @@ async def cancel(session: AsyncSession, batch_id: int, requester_id: int, now: d
     """Stop the batch for good and refund what it did not spend; returns the refund."""
     batch = await owned(session, batch_id, requester_id, lock=True)
     if batch.status not in UNDER_WAY:
-        raise DomainError(f"This batch is {batch.status}; only a running or paused batch can be cancelled.")
+        raise DomainError(BatchRefusal.CANCEL_NOT_UNDER_WAY, status=batch.status)
     held = await session.scalars(
         select(Assignment)
         .where(Assignment.batch_id == batch.id, Assignment.status == AssignmentStatus.RESERVED)

@@ -8,20 +8,43 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Problem, ProblemCode, Refusal, ValueProblem
 from bot.money.amounts import typed_amount
 from bot.quality.levels import LEVEL_RANKS
 
 MAX_OVERLAP = 100
+MAX_HOURS = 24 * 365
+
+
+class SettingProblem(ProblemCode):
+    """What is wrong with one setting as typed: {key} (the caption's key or the command line's flag), and
+    {problem}, what its reader found."""
+
+    INVALID = "setting_invalid"
+    NOT_READ = "setting_not_read"  # {key, detail}: the settings model's own words, for a value no reader saw
+
+
+class ValueCode(ProblemCode):
+    """What a setting's reader finds wrong with its text (said after the setting's name)."""
+
+    NOT_A_NUMBER = "value_not_a_number"
+    NOT_WHOLE = "value_not_whole"
+    NOT_A_SHARE = "value_not_a_share"
+    NEGATIVE = "value_negative"
+    OUT_OF_RANGE = "value_out_of_range"  # {fewest, most}
+    HOURS_OUT_OF_RANGE = "value_hours_out_of_range"  # {most}
+    NOT_POSITIVE = "value_not_positive"
+    NOT_A_LEVEL = "value_not_a_level"  # {levels}
+    NOT_YES_NO = "value_not_yes_no"
 
 
 def _number(value: str) -> float:
     try:
         number = float(value)
     except ValueError:
-        raise ValueError("must be a number, e.g. 0.5") from None
+        raise ValueProblem(ValueCode.NOT_A_NUMBER) from None
     if not math.isfinite(number):
-        raise ValueError("must be a number, e.g. 0.5")
+        raise ValueProblem(ValueCode.NOT_A_NUMBER)
     return number
 
 
@@ -29,27 +52,27 @@ def _whole(value: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise ValueError("must be a whole number, e.g. 3") from None
+        raise ValueProblem(ValueCode.NOT_WHOLE) from None
 
 
 def _share(value: str) -> float:
     share = _number(value)
     if not 0 <= share <= 1:
-        raise ValueError("must be between 0 and 1")
+        raise ValueProblem(ValueCode.NOT_A_SHARE)
     return share
 
 
 def _count(value: str) -> int:
     count = _whole(value)
     if count < 0:
-        raise ValueError("must not be negative")
+        raise ValueProblem(ValueCode.NEGATIVE)
     return count
 
 
 def _overlap(value: str) -> int:
     overlap = _whole(value)
     if not 1 <= overlap <= MAX_OVERLAP:
-        raise ValueError(f"must be between 1 and {MAX_OVERLAP}")
+        raise ValueProblem(ValueCode.OUT_OF_RANGE, fewest=1, most=MAX_OVERLAP)
     return overlap
 
 
@@ -58,27 +81,27 @@ def _seconds(value: str) -> float | None:
         return None  # the default: a third of the crowd's median time
     seconds = _number(value)
     if seconds < 0:
-        raise ValueError("must not be negative")
+        raise ValueProblem(ValueCode.NEGATIVE)
     return seconds
 
 
 def _hours(value: str) -> float:
     hours = _number(value)
-    if not 0 <= hours <= 24 * 365:
-        raise ValueError("must be between 0 and 8760 hours")
+    if not 0 <= hours <= MAX_HOURS:
+        raise ValueProblem(ValueCode.HOURS_OUT_OF_RANGE, most=MAX_HOURS)
     return hours
 
 
 def _reward(value: str) -> int:
     reward = typed_amount(value)
     if not reward:
-        raise ValueError("must be more than zero")
+        raise ValueProblem(ValueCode.NOT_POSITIVE)
     return reward
 
 
 def _level(value: str) -> int:
     if value.lower() not in LEVEL_RANKS:
-        raise ValueError(f"must be one of {', '.join(LEVEL_RANKS)}")
+        raise ValueProblem(ValueCode.NOT_A_LEVEL, levels=list(LEVEL_RANKS))
     return LEVEL_RANKS[value.lower()]
 
 
@@ -87,86 +110,47 @@ def _yes_no(value: str) -> bool:
         return True
     if value.lower() in ("false", "no", "0", "off"):
         return False
-    raise ValueError("must be true or false")
+    raise ValueProblem(ValueCode.NOT_YES_NO)
 
 
 def _read(reader: Callable[[str], object]) -> BeforeValidator:
-    """A setting's type: its text, read by `reader` (whose ValueError says what is wrong)."""
+    """A setting's type: its text, read by `reader` (whose ValueProblem says what is wrong)."""
     return BeforeValidator(lambda value: reader(value) if isinstance(value, str) else value)
 
 
 class BatchSettings(BaseModel):
-    """Every setting a requester may give, by the name they type (the alias where the field differs).
+    """Every setting a requester may give, by the name they type (the alias where the field differs);
+    the text layer says what each means (handlers.messages.SETTING_HELP, the command line's help).
 
     A setting left out is None here and takes BatchSpec's default; `given` has only those typed.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    task_type: str | None = Field(
-        None,
-        alias="type",
-        description="the task type: categorize, validate, attributes, image_match or image_quality",
-    )
-    reward_micros: Annotated[int | None, _read(_reward)] = Field(
-        None, alias="reward", description="pay per answer, e.g. 0.02"
-    )
-    overlap: Annotated[int | None, _read(_overlap)] = Field(
-        None, description=f"answers wanted per product, 1 to {MAX_OVERLAP}"
-    )
-    gold_rate: Annotated[float | None, _read(_share)] = Field(
-        None, description="share of a worker's tasks that are hidden checks on gold items, at most 0.5"
-    )
-    root: Annotated[str | None, _read(lambda value: value or None)] = Field(
-        None, description="the category workers start from, id or path (default: the whole taxonomy)"
-    )
-    name: str | None = Field(None, description="the batch's name (default: the file's name)")
-    leaf_only: Annotated[bool | None, _read(_yes_no)] = Field(None, description="only final categories are answers")
-    confidence: Annotated[float | None, _read(_share)] = Field(
-        None, description="stop asking about a product once its label is this sure, after min_overlap answers"
-    )
-    min_overlap: Annotated[int | None, _read(_overlap)] = Field(
-        None, description="answers every product gets before confidence may stop it"
-    )
-    instructions: str | None = Field(None, description="rules shown to workers before they start")
-    min_gold: Annotated[int | None, _read(_count)] = Field(
-        None, description="hidden checks a worker answers before min_accuracy applies"
-    )
-    min_accuracy: Annotated[float | None, _read(_share)] = Field(
-        None, description="workers proven less accurate on the checks are removed"
-    )
-    min_seconds: Annotated[float | None, _read(_seconds)] = Field(
-        None, description="answers faster than this per question are held (default: a third of the median time)"
-    )
-    max_share: Annotated[float | None, _read(_share)] = Field(
-        None, description="the share of the products one worker may answer (default: 1, no cap)"
-    )
-    min_level: Annotated[int | None, _read(_level)] = Field(
-        None, description=f"the lowest worker level let in: {', '.join(LEVEL_RANKS)} (default: newcomer, everyone)"
-    )
-    qualification: Annotated[int | None, _read(_count)] = Field(
-        None, description="quiz questions on gold items before paid work, 0 for none"
-    )
-    pass_score: Annotated[float | None, _read(_share)] = Field(
-        None, alias="pass", description="the share of the quiz to get right"
-    )
-    retry_hours: Annotated[float | None, _read(_hours)] = Field(
-        None, description="hours before a failed quiz may be taken again"
-    )
-    bonus_qualified_micros: Annotated[int | None, _read(typed_amount)] = Field(
-        None, alias="bonus_qualified", description="extra pay per answer for Qualified workers"
-    )
-    bonus_expert_micros: Annotated[int | None, _read(typed_amount)] = Field(
-        None, alias="bonus_expert", description="extra pay per answer for Expert workers"
-    )
+    task_type: str | None = Field(None, alias="type")
+    reward_micros: Annotated[int | None, _read(_reward)] = Field(None, alias="reward")
+    overlap: Annotated[int | None, _read(_overlap)] = None
+    gold_rate: Annotated[float | None, _read(_share)] = None
+    root: Annotated[str | None, _read(lambda value: value or None)] = None
+    name: str | None = None
+    leaf_only: Annotated[bool | None, _read(_yes_no)] = None
+    confidence: Annotated[float | None, _read(_share)] = None
+    min_overlap: Annotated[int | None, _read(_overlap)] = None
+    instructions: str | None = None
+    min_gold: Annotated[int | None, _read(_count)] = None
+    min_accuracy: Annotated[float | None, _read(_share)] = None
+    min_seconds: Annotated[float | None, _read(_seconds)] = None
+    max_share: Annotated[float | None, _read(_share)] = None
+    min_level: Annotated[int | None, _read(_level)] = None
+    qualification: Annotated[int | None, _read(_count)] = None
+    pass_score: Annotated[float | None, _read(_share)] = Field(None, alias="pass")
+    retry_hours: Annotated[float | None, _read(_hours)] = None
+    bonus_qualified_micros: Annotated[int | None, _read(typed_amount)] = Field(None, alias="bonus_qualified")
+    bonus_expert_micros: Annotated[int | None, _read(typed_amount)] = Field(None, alias="bonus_expert")
     # The task types' own settings, kept as typed: the batch's type reads them (TaskType.configure).
-    correct: str | None = Field(None, description="validate: a No goes on to pick the right category (true/false)")
-    attributes: str | None = Field(
-        None, description='attributes: what to tag, e.g. "color:black|white|other; brand:text"'
-    )
-    questions: str | None = Field(
-        None, description="image_quality: yes/no questions, e.g. blurry,person,logo:Is there a logo?"
-    )
+    correct: str | None = None
+    attributes: str | None = None
+    questions: str | None = None
 
     @classmethod
     def keys(cls) -> tuple[str, ...]:
@@ -181,17 +165,19 @@ class BatchSettings(BaseModel):
             return cls.model_validate(dict(values))
         except ValidationError as error:
             problems = [_problem(found, named) for found in error.errors()]
-            raise InvalidInput("Some settings are not valid.", problems) from None
+            raise InvalidInput(Refusal.SETTINGS_INVALID, problems) from None
 
     def given(self) -> dict[str, Any]:
         """The settings typed, by BatchSpec field."""
         return self.model_dump(exclude_unset=True)
 
 
-def _problem(found: Any, named: Callable[[str], str]) -> str:
-    key = str(found["loc"][0]) if found["loc"] else ""
-    reason = found.get("ctx", {}).get("error")  # the reader's own words: "must be a whole number, e.g. 3"
-    return f"{named(key)} {reason if isinstance(reason, ValueError) else found['msg']}"
+def _problem(found: Any, named: Callable[[str], str]) -> Problem:
+    key = named(str(found["loc"][0]) if found["loc"] else "")
+    reason = found.get("ctx", {}).get("error")  # what the reader found: ValueCode.NOT_WHOLE
+    if isinstance(reason, ValueProblem):
+        return Problem.of(SettingProblem.INVALID, key=key, problem=reason.problem)
+    return Problem.of(SettingProblem.NOT_READ, key=key, detail=found["msg"])
 
 
 SETTING_KEYS = BatchSettings.keys()

@@ -2,6 +2,8 @@
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from bot.errors import ProblemCode, ValueProblem
+
 MICROS = 1_000_000
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 # The most anyone may type as an amount (/fund, /payout, /target): a billion units is far beyond any real
@@ -10,20 +12,30 @@ SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
 MAX_TYPED_AMOUNT = 1_000_000_000
 
 
+class AmountProblem(ProblemCode):
+    """An amount that cannot be read: {amount} as given."""
+
+    NOT_AN_AMOUNT = "amount_not_an_amount"
+    NEGATIVE = "amount_negative"
+    TOO_LARGE = "amount_too_large"  # {amount, most}
+    TOO_PRECISE = "amount_too_precise"
+
+
 def to_micros(amount: Decimal | str | int, most: int | None = None) -> int:
     """Parse a currency amount ("0.02", Decimal) into micros, refusing negatives, sub-micro precision
-    and, when given, more than `most` units."""
+    and, when given, more than `most` units (a ValueProblem: a ValueError that says which)."""
+    given = str(amount)
     try:
-        value = Decimal(str(amount).strip())
+        value = Decimal(given.strip())
     except InvalidOperation:
-        raise ValueError(f"{amount!r} is not an amount of money") from None
+        raise ValueProblem(AmountProblem.NOT_AN_AMOUNT, amount=given) from None
     if not value.is_finite() or value < 0:
-        raise ValueError(f"{amount!r} is not a non-negative amount of money")
+        raise ValueProblem(AmountProblem.NEGATIVE, amount=given)
     if most is not None and value > most:  # before the product, which "1e999999" would overflow
-        raise ValueError(f"{amount!r} is more than {most:,}, the largest amount accepted")
+        raise ValueProblem(AmountProblem.TOO_LARGE, amount=given, most=most)
     micros = value * MICROS
     if micros != micros.to_integral_value():
-        raise ValueError(f"{amount!r} has more than 6 decimal places")
+        raise ValueProblem(AmountProblem.TOO_PRECISE, amount=given)
     return int(micros)
 
 

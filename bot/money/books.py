@@ -13,13 +13,15 @@ from sqlalchemy import Select, String, cast, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.money.ledger import PAYOUT_IN_FLIGHT, PAYOUT_PAID
+from bot.money.payouts import REASON_LIMIT, PayoutReason
+from bot.reasons import Reason, dumps
 from storage import ledger
 from storage.ledger import AccountTotal
 from storage.models import Account, Assignment, Batch, LedgerEntry, LedgerTransaction, Payout
 from storage.states import AssignmentStatus, PayoutStatus
 
 # The reason a repaired phantom payout carries: no admin rejected it, the books did.
-PHANTOM_REASON = "its request moved no money (found by db check --repair)"
+PHANTOM_REASON = dumps(Reason.of(PayoutReason.MOVED_NO_MONEY), REASON_LIMIT)
 
 
 @dataclass(frozen=True)

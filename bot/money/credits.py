@@ -6,11 +6,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import DomainError
+from bot.errors import DomainError, ErrorCode
 from bot.money import ledger
 from storage import assignments
 from storage.models import Assignment, Batch
 from storage.states import UNDER_WAY, CreditState
+
+
+class CreditRefusal(ErrorCode):
+    NO_ANSWER = "credit_no_answer"
+    ALREADY_RELEASED = "credit_already_released"
 
 
 async def release_due(session: AsyncSession, now: datetime, hold: timedelta, limit: int = 2000) -> int:
@@ -50,11 +55,11 @@ async def reject(session: AsyncSession, assignment_id: int) -> bool:
     """Quality control rejects an answer still in its hold; returns False if it was already rejected."""
     assignment = await session.scalar(select(Assignment).where(Assignment.id == assignment_id).with_for_update())
     if assignment is None or assignment.credit_state is None:
-        raise DomainError("There is no answer to reject.")
+        raise DomainError(CreditRefusal.NO_ANSWER)
     if assignment.credit_state == CreditState.REJECTED:
         return False
     if assignment.credit_state != CreditState.PENDING:
-        raise DomainError("This answer's credit was already released to the worker.")
+        raise DomainError(CreditRefusal.ALREADY_RELEASED)
     requester_id, status = (
         await session.execute(select(Batch.requester_id, Batch.status).where(Batch.id == assignment.batch_id))
     ).one()

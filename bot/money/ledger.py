@@ -4,8 +4,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.errors import DomainError
-from bot.money.amounts import format_money
+from bot.errors import DomainError, ErrorCode
 from storage import ledger
 from storage.ledger import PLATFORM_OWNER, Leg, Overdraft
 
@@ -16,6 +15,14 @@ WORKER_PENDING = "worker_pending"
 WORKER_AVAILABLE = "worker_available"
 PAYOUT_IN_FLIGHT = "payout_in_flight"
 PAYOUT_PAID = "payout_paid"
+
+
+class FundsRefusal(ErrorCode):
+    """Money that is not there; amounts in micros, with their {currency}."""
+
+    FOR_BATCH = "funds_short_for_batch"  # {needed_micros, short_micros}
+    FOR_RESTORE = "funds_short_for_restore"
+    FOR_PAYOUT = "funds_short_for_payout"  # {available_micros, amount_micros}
 
 
 class NotEnoughFunds(DomainError):
@@ -56,8 +63,7 @@ async def reserve_for_batch(
         )
     except Overdraft as short:
         raise NotEnoughFunds(
-            f"Not enough funds: this batch needs {format_money(amount, currency)}, "
-            f"{format_money(short.shortfall, currency)} more than you have available."
+            FundsRefusal.FOR_BATCH, needed_micros=amount, short_micros=short.shortfall, currency=currency
         ) from None
 
 
@@ -136,7 +142,7 @@ async def restore_credit(
             [Leg(payer, requester_id, -amount), Leg(WORKER_AVAILABLE, worker_id, amount)],
         )
     except Overdraft:
-        raise NotEnoughFunds("The requester no longer has the money to restore this credit.") from None
+        raise NotEnoughFunds(FundsRefusal.FOR_RESTORE) from None
 
 
 async def hold_for_payout(session: AsyncSession, payout_id: int, worker_id: int, amount: int, currency: str) -> bool:
@@ -149,9 +155,9 @@ async def hold_for_payout(session: AsyncSession, payout_id: int, worker_id: int,
             [Leg(WORKER_AVAILABLE, worker_id, -amount), Leg(PAYOUT_IN_FLIGHT, worker_id, amount)],
         )
     except Overdraft as short:
+        available = amount - short.shortfall
         raise NotEnoughFunds(
-            f"Your available balance is {format_money(amount - short.shortfall, currency)}; "
-            f"that is less than {format_money(amount, currency)}."
+            FundsRefusal.FOR_PAYOUT, available_micros=available, amount_micros=amount, currency=currency
         ) from None
 
 

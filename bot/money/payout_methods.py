@@ -4,20 +4,22 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from bot.errors import InvalidInput
+from bot.errors import ErrorCode, InvalidInput
 
-KINDS = {
-    "paypal": "PayPal e-mail",
-    "iban": "Bank account (IBAN)",
-    "crypto": "Crypto wallet (BTC or ETH)",
-    "giftcard": "Gift card e-mail",
-}
-PROMPTS = {
-    "paypal": "Send the e-mail address of your PayPal account.",
-    "iban": "Send your IBAN, e.g. DE89 3704 0044 0532 0130 00.",
-    "crypto": "Send your Bitcoin (bc1…, 1…, 3…) or Ethereum (0x…) wallet address.",
-    "giftcard": "Send the e-mail address the gift card should go to.",
-}
+KINDS = ("paypal", "iban", "crypto", "giftcard")  # the text layer names each and asks for its address
+
+
+class AddressRefusal(ErrorCode):
+    UNKNOWN_KIND = "method_unknown_kind"  # {kind}
+    NOT_AN_EMAIL = "method_not_an_email"  # {text}: what was typed, cut
+    NOT_AN_IBAN = "method_not_an_iban"
+    IBAN_LENGTH = "method_iban_length"  # {country, expected, given}
+    IBAN_CHECKSUM = "method_iban_checksum"
+    BECH32_CHECKSUM = "method_bech32_checksum"
+    BASE58_CHECKSUM = "method_base58_checksum"
+    NOT_A_WALLET = "method_not_a_wallet"
+
+
 _EMAIL = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 )
@@ -64,12 +66,8 @@ _BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 
 @dataclass(frozen=True)
 class Method:
-    kind: str
+    kind: str  # one of KINDS
     address: str
-
-    @property
-    def label(self) -> str:
-        return f"{KINDS[self.kind]}: {self.address}"
 
 
 def normalise(kind: str, typed: str) -> str:
@@ -81,12 +79,12 @@ def normalise(kind: str, typed: str) -> str:
         return _iban(text)
     if kind == "crypto":
         return _wallet(text)
-    raise InvalidInput(f"Unknown payout method {kind!r}.")
+    raise InvalidInput(AddressRefusal.UNKNOWN_KIND, kind=kind)
 
 
 def _email(text: str) -> str:
     if len(text) > 254 or not _EMAIL.fullmatch(text):
-        raise InvalidInput(f"“{text[:80]}” is not an e-mail address. Please send it like name@example.com.")
+        raise InvalidInput(AddressRefusal.NOT_AN_EMAIL, text=text[:80])
     local, domain = text.rsplit("@", 1)
     return f"{local}@{domain.lower()}"
 
@@ -94,15 +92,13 @@ def _email(text: str) -> str:
 def _iban(text: str) -> str:
     iban = re.sub(r"[\s-]", "", text).upper()
     if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", iban):
-        raise InvalidInput(
-            "That is not an IBAN: it starts with a country code and two check digits, e.g. DE89 3704 0044 0532 0130 00."
-        )
+        raise InvalidInput(AddressRefusal.NOT_AN_IBAN)
     expected = _IBAN_LENGTHS.get(iban[:2])
     if expected and len(iban) != expected:
-        raise InvalidInput(f"An IBAN from {iban[:2]} has {expected} characters; this one has {len(iban)}.")
+        raise InvalidInput(AddressRefusal.IBAN_LENGTH, country=iban[:2], expected=expected, given=len(iban))
     digits = "".join(str(int(ch, 36)) for ch in iban[4:] + iban[:4])
     if int(digits) % 97 != 1:
-        raise InvalidInput("The IBAN's check digits do not match: please check it for a typo.")
+        raise InvalidInput(AddressRefusal.IBAN_CHECKSUM)
     return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
 
 
@@ -112,14 +108,12 @@ def _wallet(text: str) -> str:
     if text.lower().startswith("bc1"):
         if _bech32_valid(text):
             return text.lower()
-        raise InvalidInput("That Bitcoin address (bc1…) has a typo: its checksum does not match.")
+        raise InvalidInput(AddressRefusal.BECH32_CHECKSUM)
     if text[:1] in ("1", "3") and 25 <= len(text) <= 35:
         if _base58check_valid(text):
             return text
-        raise InvalidInput("That Bitcoin address has a typo: its checksum does not match.")
-    raise InvalidInput(
-        "Send a Bitcoin address (starting with bc1, 1 or 3) or an Ethereum address (0x and 40 hex digits)."
-    )
+        raise InvalidInput(AddressRefusal.BASE58_CHECKSUM)
+    raise InvalidInput(AddressRefusal.NOT_A_WALLET)
 
 
 def _base58check_valid(text: str) -> bool:

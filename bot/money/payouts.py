@@ -9,15 +9,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import users
 from bot.batches.csv_files import csv_text
-from bot.errors import DomainError, InvalidInput, NotAllowed
+from bot.errors import DomainError, ErrorCode, InvalidInput, NotAllowed
 from bot.money import ledger
-from bot.money.amounts import MICROS, format_money
+from bot.money.amounts import MICROS
 from bot.money.payout_methods import Method, normalise
+from bot.reasons import Reason, ReasonCode, dumps, loads, loads_optional
 from storage import assignments
 from storage.models import Assignment, Payout, PayoutMethod, PayoutNotice, User
 from storage.states import PayoutStatus
 
 CENT = MICROS // 100
+REASON_LIMIT = 512  # Payout.reason's length
+
+
+class PayoutRefusal(ErrorCode):
+    """Amounts in micros, with their {currency}."""
+
+    SUSPENDED = "payout_suspended"  # {reason}: the suspension's
+    WHOLE_CENTS = "payout_whole_cents"  # {suggested_micros}
+    UNDER_THRESHOLD = "payout_under_threshold"  # {threshold_micros}: asked for less
+    THRESHOLD_NOT_REACHED = "payout_threshold_not_reached"  # {threshold_micros, available_micros, missing_micros}
+    NO_METHOD = "payout_no_method"
+    NO_PAYOUT = "payout_unknown"  # {payout_id}
+    ALREADY_DECIDED = "payout_already_decided"  # {payout_id, status}
+    REFERENCE_NOT_APPROVED = "payout_reference_not_approved"
+
+
+class PayoutReason(ReasonCode):
+    """Why a payout was rejected, when no admin typed a reason."""
+
+    NONE_GIVEN = "payout_no_reason_given"
+    MOVED_NO_MONEY = "payout_moved_no_money"  # rejected by `crowdshelf db check --repair`
 
 
 class AlreadyDecided(DomainError):
@@ -35,7 +57,7 @@ class PayoutView:
     requested_at: datetime
     decided_by: int | None
     reference: str | None
-    reason: str | None
+    reason: Reason | None
 
 
 @dataclass(frozen=True)
@@ -81,25 +103,26 @@ async def request(
     """Request a payout of `amount` (default: everything available), at or over the threshold."""
     user = await session.get(User, worker_id)
     if user is not None and user.suspended_reason:
-        raise NotAllowed(f"Your account is suspended ({user.suspended_reason}); payouts are paused.")
+        raise NotAllowed(PayoutRefusal.SUSPENDED, reason=loads(user.suspended_reason))
     available = (await ledger.worker_balance(session, worker_id)).available
     # Payment rails move whole cents; a sub-cent remainder stays available for next time.
     if amount is None:
         amount = available - available % CENT
     elif amount % CENT:
-        raise InvalidInput(f"Payouts move whole cents: ask for {format_money(amount - amount % CENT, currency)}, say.")
+        raise InvalidInput(PayoutRefusal.WHOLE_CENTS, suggested_micros=amount - amount % CENT, currency=currency)
     elif amount < threshold:
-        raise InvalidInput(f"Payouts start at {format_money(threshold, currency)}: ask for at least that.")
+        raise InvalidInput(PayoutRefusal.UNDER_THRESHOLD, threshold_micros=threshold, currency=currency)
     if amount < threshold or amount <= 0:
-        missing = max(threshold - amount, 0)
         raise InvalidInput(
-            f"Payouts start at {format_money(threshold, currency)}. "
-            f"You have {format_money(available, currency)} available; "
-            f"{format_money(missing, currency)} to go."
+            PayoutRefusal.THRESHOLD_NOT_REACHED,
+            threshold_micros=threshold,
+            available_micros=available,
+            missing_micros=max(threshold - amount, 0),
+            currency=currency,
         )
     method = await current_method(session, worker_id)
     if method is None:
-        raise InvalidInput("Set where your money goes first: /payout_method.")
+        raise InvalidInput(PayoutRefusal.NO_METHOD)
     # The payout row and the money it holds, or neither: a caller that catches the refusal (the sweep)
     # and commits must not keep a payout without its money.
     async with session.begin_nested():
@@ -119,12 +142,13 @@ async def request(
 async def decide(
     session: AsyncSession, payout_id: int, admin_id: int, approve: bool, now: datetime, note: str | None = None
 ) -> PayoutView:
-    """Approve (note = external reference) or reject (note = reason). Exactly one decision ever counts."""
+    """Approve (note = external reference) or reject (note = the admin's reason, kept as typed). Exactly one
+    decision ever counts."""
     payout = await session.scalar(select(Payout).where(Payout.id == payout_id).with_for_update())
     if payout is None:
-        raise DomainError(f"There is no payout #{payout_id}.")
+        raise DomainError(PayoutRefusal.NO_PAYOUT, payout_id=payout_id)
     if payout.status != PayoutStatus.REQUESTED:
-        raise AlreadyDecided(f"Payout #{payout_id} was already {payout.status}.")
+        raise AlreadyDecided(PayoutRefusal.ALREADY_DECIDED, payout_id=payout_id, status=payout.status)
     await ledger.settle_payout(session, payout.id, payout.worker_id, payout.amount_micros, approve)
     payout.status = PayoutStatus.APPROVED if approve else PayoutStatus.REJECTED
     payout.decided_at = now
@@ -132,14 +156,15 @@ async def decide(
     if approve:
         payout.reference = (note or None) and note[:256]
     else:
-        payout.reason = (note or "no reason given")[:512]
+        reason = Reason.typed(note) if note else Reason.of(PayoutReason.NONE_GIVEN)
+        payout.reason = dumps(reason, REASON_LIMIT)
     return await view(session, payout.id)
 
 
 async def set_reference(session: AsyncSession, payout_id: int, reference: str) -> PayoutView:
     payout = await session.get(Payout, payout_id)
     if payout is None or payout.status != PayoutStatus.APPROVED:
-        raise DomainError("Only an approved payout can carry a transaction id.")
+        raise DomainError(PayoutRefusal.REFERENCE_NOT_APPROVED)
     payout.reference = reference.strip()[:256]
     return await view(session, payout_id)
 
@@ -165,7 +190,7 @@ def _view(payout: Payout, user: User | None) -> PayoutView:
         requested_at=payout.requested_at,
         decided_by=payout.decided_by,
         reference=payout.reference,
-        reason=payout.reason,
+        reason=loads_optional(payout.reason),
     )
 
 
@@ -205,14 +230,13 @@ async def payout_of_notice(session: AsyncSession, admin_id: int, message_id: int
     )
 
 
-def paypal_mass_payout_csv(payouts: list[PayoutView], currency: str) -> str:
-    """PayPal's mass-payout upload: e-mail, amount, currency, reference id, note; no header row."""
+def paypal_mass_payout_csv(payouts: list[PayoutView], currency: str, note: str) -> str:
+    """PayPal's mass-payout upload: e-mail, amount, currency, reference id, `note` (the text layer's words
+    to the payee); no header row."""
     lines: list[list[object]] = []
     for payout in payouts:
         if payout.method.kind != "paypal":
             continue
         amount = f"{Decimal(payout.amount_micros) / MICROS:.2f}"
-        lines.append(
-            [payout.method.address, amount, currency.upper(), f"crowdshelf-{payout.id}", "crowdshelf earnings"]
-        )
+        lines.append([payout.method.address, amount, currency.upper(), f"crowdshelf-{payout.id}", note])
     return csv_text(lines)

@@ -102,8 +102,8 @@ async def payout_queue(services: Services) -> list[PayoutView]:
         return await payouts.queue(session)
 
 
-async def paypal_payouts_csv(services: Services) -> str:
-    """/payouts_csv: every approved PayPal payout, in PayPal's mass-payout format."""
+async def paypal_payouts_csv(services: Services, note: str) -> str:
+    """/payouts_csv: every approved PayPal payout, in PayPal's mass-payout format, with `note` to each payee."""
     async with services.db.read() as session:
         approved = await payouts.queue(session, status=PayoutStatus.APPROVED, limit=10_000)
-    return payouts.paypal_mass_payout_csv(approved, services.settings.currency)
+    return payouts.paypal_mass_payout_csv(approved, services.settings.currency, note)

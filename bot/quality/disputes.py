@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import admin, outbox, users
 from bot.batches.task import BatchTask, task_of
-from bot.errors import DomainError, NotAllowed, TaskUnavailable
+from bot.errors import DomainError, ErrorCode, NotAllowed, TaskUnavailable
 from bot.money import credits
 from bot.outbox import Notice
 from bot.quality import gold
@@ -21,6 +21,12 @@ from storage.models import Assignment, Batch, BatchWorker, GoldDispute, Item
 from storage.states import AssignmentStatus, CreditState, DisputeState, WorkerState
 
 DECISIONS = (DisputeState.CORRECTED, DisputeState.DROPPED, DisputeState.UPHELD)
+
+
+class DisputeRefusal(ErrorCode):
+    CHECK_ALREADY_FIXED = "dispute_check_already_fixed"
+    NOT_A_JUDGE = "dispute_not_a_judge"
+    ALREADY_DECIDED = "dispute_already_decided"  # {status}
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,7 @@ async def _contest(session: AsyncSession, task: BatchTask, assignment: Assignmen
     batch = await session.get_one(Batch, assignment.batch_id)
     grade = task.grade(assignment.answer or {}, item.gold) if item.gold else None
     if grade is None or grade.correct:
-        raise DomainError("This check was already corrected or dropped.")
+        raise DomainError(DisputeRefusal.CHECK_ALREADY_FIXED)
     dispute = await session.scalar(select(GoldDispute).where(GoldDispute.assignment_id == assignment.id))
     already = dispute is not None
     if dispute is None:
@@ -137,9 +143,9 @@ async def _decide(
 ) -> Decision:
     batch = (await session.scalars(select(Batch).where(Batch.id == dispute.batch_id))).one()
     if decider_id != batch.requester_id and not is_admin:
-        raise NotAllowed("Only the batch's requester or an admin can decide on its gold.")
+        raise NotAllowed(DisputeRefusal.NOT_A_JUDGE)
     if dispute.status != DisputeState.OPEN:
-        raise DomainError(f"This dispute was already decided: {dispute.status}.")
+        raise DomainError(DisputeRefusal.ALREADY_DECIDED, status=dispute.status)
     item = (await session.scalars(select(Item).where(Item.id == dispute.item_id).with_for_update())).one()
     contesters = await _close_disputes(session, item.id, status, decider_id, now)
     if status == DisputeState.UPHELD or item.gold != dispute.gold:

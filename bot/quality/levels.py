@@ -3,16 +3,17 @@
 import math
 from dataclasses import dataclass
 
-NEWCOMER = "Newcomer"
+# A level is a code, as the caption's min_level names it; the text layer words it.
+NEWCOMER, QUALIFIED, EXPERT = "newcomer", "qualified", "expert"
 # Ranks stored on users and required by batches (min_level).
-LEVEL_RANKS = {"newcomer": 0, "qualified": 1, "expert": 2}
+LEVEL_RANKS = {NEWCOMER: 0, QUALIFIED: 1, EXPERT: 2}
 # (name, gold answers needed, Wilson lower bound needed), highest first.
-LEVELS = (("Expert", 200, 0.92), ("Qualified", 50, 0.85))
+LEVELS = ((EXPERT, 200, 0.92), (QUALIFIED, 50, 0.85))
 
 
 @dataclass(frozen=True)
 class Level:
-    name: str
+    name: str  # a code: newcomer, qualified or expert
     next_name: str | None
     gold_needed: int  # more gold answers needed for the next level (0: enough already)
     bound_needed: float | None  # the accuracy bound the next level needs, if not reached yet
@@ -37,7 +38,7 @@ def _wilson(correct: int, total: int, z: float, side: float) -> float:
 
 def rank_of(gold_total: int, gold_correct: int) -> int:
     """The level as stored on users and required by batches."""
-    return LEVEL_RANKS[level_of(gold_total, gold_correct).name.lower()]
+    return LEVEL_RANKS[level_of(gold_total, gold_correct).name]
 
 
 def level_of(gold_total: int, gold_correct: int) -> Level:

@@ -19,6 +19,7 @@ from bot.batches.task import BatchTask
 from bot.money import credits
 from bot.quality import gold
 from bot.quality.levels import wilson_upper_bound
+from bot.reasons import Reason, ReasonCode, dumps, loads
 from bot.tasks.base import Described
 from storage.assignments import AnswerCounts, AnsweredTask, answer_counts
 from storage.models import Assignment, Batch, BatchWorker, Item, User
@@ -34,6 +35,21 @@ CROWD_SAMPLE, MIN_CROWD_SAMPLE, MIN_CROWD_WORKERS = 1001, 100, 3
 FLOOR_SECONDS, UNKNOWN_FLOOR_SECONDS = 60, 2
 FLOOR_CAP = 10.0  # seconds: a crowd of slow, careful workers must not make 12-second answers suspect
 _FLOORS: WeakKeyDictionary[object, dict[int, tuple[float | None, float]]] = WeakKeyDictionary()
+REASON_LIMIT = 512  # BatchWorker.reason's length
+
+
+class StopReason(ReasonCode):
+    """Why quality control stopped a worker in a batch (BatchWorker.reason)."""
+
+    # The checks prove accuracy at best `percent` (whole, rounded down: 69.94 % must not read as the 70 % it
+    # falls short of).
+    GOLD_BELOW = "gold_below"  # {right, total, percent}
+    NO_CHECK_SINCE_QUIZ = "no_check_since_quiz"  # {total, percent}
+    TOO_FAST = "too_fast"  # {strikes, window, seconds}: `strikes` of the last `window` answers under `seconds`
+    TOO_FAST_PER_QUESTION = "too_fast_per_question"  # the same, timed per question on a card of several
+    SAME_ANSWER = "same_answer"  # {run}: one answer for `run` products in a row, where the crowd disagrees
+    CONFIRMED = "confirmed_by_admin"  # {reason}: an admin looked at the hold and removed the worker
+
 
 # Built once: these run after every answer (Core on the tables: no ORM objects needed).
 _assignments = Assignment.__table__
@@ -76,7 +92,7 @@ class Hold:
     batch_id: int
     batch_name: str
     worker_id: int
-    reason: str
+    reason: Reason
 
 
 async def after_answer(
@@ -128,7 +144,7 @@ def _rejectable(
     return (*_after_quiz(batch_id, worker_id), Assignment.credit_state == CreditState.PENDING)
 
 
-async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_id: int) -> tuple[str, float] | None:
+async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_id: int) -> tuple[Reason, float] | None:
     """Why the worker's gold answers take them out of the batch, and the accuracy bound; None if they do not.
 
     Two ways to fail: the passed quiz and the checks after it prove accuracy under `min_accuracy`
@@ -139,7 +155,8 @@ async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_
     counts = await answer_counts(session, *judged(batch.id, worker_id))
     if proven_below(counts, batch.min_gold, batch.min_accuracy):
         bound = wilson_upper_bound(counts.gold_correct, counts.gold)
-        return f"gold answers right {counts.gold_correct}/{counts.gold}, at best {at_best(bound)}", bound
+        reason = Reason.of(StopReason.GOLD_BELOW, right=counts.gold_correct, total=counts.gold, percent=_percent(bound))
+        return reason, bound
     if batch.qualification == 0:
         return None  # no quiz: "since the quiz" is every answer just judged, and they passed
     since_quiz = await answer_counts(session, *_after_quiz(batch.id, worker_id))
@@ -147,8 +164,12 @@ async def gold_failure(session: AsyncSession, batch: BatchFacts | Batch, worker_
     # overruled by five misses.
     if since_quiz.gold_correct == 0 and proven_below(since_quiz, batch.min_gold, batch.min_accuracy):
         bound = wilson_upper_bound(0, since_quiz.gold)
-        return f"no check right since the quiz, 0/{since_quiz.gold}, at best {at_best(bound)}", bound
+        return Reason.of(StopReason.NO_CHECK_SINCE_QUIZ, total=since_quiz.gold, percent=_percent(bound)), bound
     return None
+
+
+def _percent(bound: float) -> int:
+    return math.floor(bound * 100)
 
 
 async def _gold_rule(
@@ -174,11 +195,6 @@ async def _reject_pending(session: AsyncSession, batch_id: int, worker_id: int, 
     for assignment_id in list(since):
         rejected += await credits.reject(session, assignment_id)
     return rejected
-
-
-def at_best(bound: float) -> str:
-    """An accuracy bound in whole percent, rounded down: 0.6994 must not read as the 70 % it falls short of."""
-    return f"{math.floor(bound * 100)}%"
 
 
 def proven_below(counts: AnswerCounts, min_gold: int, min_accuracy: float) -> bool:
@@ -218,13 +234,13 @@ async def _behaviour_rules(
     if limit is None and sum(1 for seconds in durations if seconds < FLOOR_CAP) >= SPEED_STRIKES:
         limit = await _crowd_floor(session, batch.id)
     if limit and sum(1 for seconds in durations if seconds < limit) >= SPEED_STRIKES:
-        unit = " a question" if len(task.questions) > 1 else ""
-        reason = f"{SPEED_STRIKES} of their last {SPEED_WINDOW} answers took under {limit:.1f} s{unit}"
+        code = StopReason.TOO_FAST_PER_QUESTION if len(task.questions) > 1 else StopReason.TOO_FAST
+        reason = Reason.of(code, strikes=SPEED_STRIKES, window=SPEED_WINDOW, seconds=limit)
         return await _hold(session, batch, assignment.worker_id, reason, now)
     run = recent[:SAME_ANSWER_RUN]
     constant = len(run) == SAME_ANSWER_RUN and len({json.dumps(labels, sort_keys=True) for _, labels, _, _ in run}) == 1
     if constant and await _disagreeing(session, [item for item, _, _, _ in run], assignment.worker_id, run[0][1]):
-        reason = f"the same answer for {SAME_ANSWER_RUN} products in a row"
+        reason = Reason.of(StopReason.SAME_ANSWER, run=SAME_ANSWER_RUN)
         return await _hold(session, batch, assignment.worker_id, reason, now)
     return None
 
@@ -254,7 +270,7 @@ async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, 
     return differing >= len(items) // 2
 
 
-async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason: str, now: datetime) -> Hold:
+async def _hold(session: AsyncSession, batch: BatchFacts, worker_id: int, reason: Reason, now: datetime) -> Hold:
     await _set_state(session, batch.id, worker_id, WorkerState.HELD, reason, now)
     await users.release_reservations(session, worker_id)
     return Hold(batch.id, batch.name, worker_id, reason)
@@ -292,12 +308,13 @@ async def _crowd_floor(session: AsyncSession, batch_id: int) -> float | None:
 
 
 async def _set_state(
-    session: AsyncSession, batch_id: int, worker_id: int, state: str, reason: str | None, now: datetime
+    session: AsyncSession, batch_id: int, worker_id: int, state: str, reason: Reason | None, now: datetime
 ) -> None:
+    stored = None if reason is None else dumps(reason, REASON_LIMIT)
     await session.execute(
         update(BatchWorker)
         .where(BatchWorker.batch_id == batch_id, BatchWorker.worker_id == worker_id)
-        .values(state=state, reason=reason, changed_at=now)
+        .values(state=state, reason=stored, changed_at=now)
         .execution_options(synchronize_session=False)
     )
 
@@ -310,7 +327,7 @@ class HeldWorker:
     batch_name: str
     worker_id: int
     worker_name: str
-    reason: str
+    reason: Reason
     since: datetime
     pending: int  # their answers in the batch whose pay is still in its hold: what a removal rejects
 
@@ -323,7 +340,7 @@ class Review:
     batch_name: str
     worker_id: int
     removed: bool
-    reason: str
+    reason: Reason
     rejected: int
 
 
@@ -350,7 +367,10 @@ async def held_workers(session: AsyncSession, limit: int) -> list[HeldWorker]:
         .order_by(BatchWorker.changed_at, BatchWorker.batch_id, BatchWorker.worker_id)
         .limit(limit)
     )
-    return [HeldWorker(*row) for row in rows.all()]
+    return [
+        HeldWorker(batch_id, name, worker_id, first_name, loads(reason), since, pending)
+        for batch_id, name, worker_id, first_name, reason, since, pending in rows.all()
+    ]
 
 
 async def review_hold(
@@ -369,14 +389,17 @@ async def review_hold(
         )
         .with_for_update()
     )
-    reason = (await session.execute(held)).scalar_one_or_none()
-    if reason is None:
+    stored = (await session.execute(held)).scalar_one_or_none()
+    if stored is None:
         return None
+    reason = loads(stored)
     name = (await session.execute(select(Batch.name).where(Batch.id == batch_id))).scalar_one()
     if not remove:
         await _set_state(session, batch_id, worker_id, WorkerState.ACTIVE, None, now)
         return Review(batch_id, name, worker_id, False, reason, 0)
-    await _set_state(session, batch_id, worker_id, WorkerState.REMOVED, f"{reason}; confirmed by an admin", now)
+    await _set_state(
+        session, batch_id, worker_id, WorkerState.REMOVED, Reason.of(StopReason.CONFIRMED, reason=reason), now
+    )
     rejected = await _reject_pending(session, batch_id, worker_id)
     return Review(batch_id, name, worker_id, True, reason, rejected)
 

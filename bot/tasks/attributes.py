@@ -7,10 +7,10 @@ column per attribute; a row with any of them is a gold item, checked on the attr
 from collections.abc import Mapping
 from typing import Any
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Problem, ProblemCode, Refusal
 from bot.tasks import choices
 from bot.tasks.base import Grade, LabelSpace, Question, QuestionKind, RowReading, TaskContext
-from bot.tasks.reading import quoted, typed_label
+from bot.tasks.reading import clip, typed_label
 from taxonomy import Tree
 
 SETTING = "attributes"
@@ -20,8 +20,18 @@ MIN_VALUES, MAX_VALUES = 2, 30
 VALUE_LIMIT = 40  # a button's text
 TYPED_LIMIT = 200
 TYPED_SPACE = 50  # a guess at how many different values workers type for one attribute
-LISTING_LIMIT = 200  # the values a problem lists: enough to see them, short enough for many problems
-REQUIRED = 'attributes is required for type attributes, e.g. attributes="color:black|white|other; brand:text"'
+
+
+class AttributesProblem(ProblemCode):
+    REQUIRED = "attributes_required"
+    TOO_MANY = "attributes_too_many"  # {most, given}
+    NO_VALUES = "attributes_no_values"  # {key, typed: the word that asks for a typed value}
+    EMPTY_VALUE = "attributes_empty_value"  # {key}
+    VALUE_COUNT = "attributes_value_count"  # {key, fewest, most, given}
+    VALUE_TOO_LONG = "attributes_value_too_long"  # {key, value, most}
+    VALUE_REPEATED = "attributes_value_repeated"  # {key, value}
+    GOLD_NOT_A_VALUE = "attributes_gold_not_a_value"  # {column, value, key, values: the question's options}
+    GOLD_NOT_TYPED = "attributes_gold_not_typed"  # {column, value, most}
 
 
 class Attributes:
@@ -35,26 +45,26 @@ class Attributes:
     def configure(self, settings: Mapping[str, str], tree: Tree) -> dict[str, Any]:
         parts = [part.strip() for part in settings.get(SETTING, "").split(";") if part.strip()]
         if not parts:
-            raise InvalidInput(choices.SETTINGS_SUMMARY, [REQUIRED])
-        problems: list[str] = []
+            raise InvalidInput(Refusal.BATCH_SETTINGS_INVALID, [Problem.of(AttributesProblem.REQUIRED)])
+        problems: list[Problem] = []
         if len(parts) > MAX_ATTRIBUTES:
-            problems.append(f"attributes: at most {MAX_ATTRIBUTES} attributes, not {len(parts)}")
+            problems.append(Problem.of(AttributesProblem.TOO_MANY, most=MAX_ATTRIBUTES, given=len(parts)))
         attributes: list[dict[str, Any]] = []
         keys: set[str] = set()
         for part in parts:
             attribute, found = _read_attribute(part)
             problems += found
             if attribute["key"] in keys:
-                problems.append(f"attributes: the key {quoted(attribute['key'])} is given more than once")
+                problems.append(choices.repeated_key(SETTING, attribute["key"]))
             keys.add(attribute["key"])
             attributes.append(attribute)
         if problems:
-            raise InvalidInput(choices.SETTINGS_SUMMARY, problems)
+            raise InvalidInput(Refusal.BATCH_SETTINGS_INVALID, problems)
         return {"attributes": attributes}
 
     def read_row(self, values: Mapping[str, str], context: TaskContext) -> RowReading:
         gold: dict[str, str] = {}
-        problems: list[str] = []
+        problems: list[Problem] = []
         for question in self.questions(context):
             column = choices.gold_column(question.key)
             value = values.get(column, "")
@@ -97,13 +107,13 @@ class Attributes:
         return {}
 
 
-def _read_attribute(part: str) -> tuple[dict[str, Any], list[str]]:
+def _read_attribute(part: str) -> tuple[dict[str, Any], list[Problem]]:
     """One `key:value|value|…` or `key:text` of the setting, and what is wrong with it."""
     key, colon, written = (text.strip() for text in part.partition(":"))
     problem = choices.key_problem(SETTING, key)
     problems = [problem] if problem else []
     if not colon or not written:
-        problems.append(f"attributes: {quoted(key)} has no values; write {key}:value|value|… or {key}:{TYPED}")
+        problems.append(Problem.of(AttributesProblem.NO_VALUES, key=clip(key), typed=TYPED))
         return {"key": key, "values": None}, problems
     if typed_label(written) == TYPED:
         return {"key": key, "values": None}, problems
@@ -111,19 +121,20 @@ def _read_attribute(part: str) -> tuple[dict[str, Any], list[str]]:
     return {"key": key, "values": values}, problems + _value_problems(key, values)
 
 
-def _value_problems(key: str, values: list[str]) -> list[str]:
+def _value_problems(key: str, values: list[str]) -> list[Problem]:
     problems = []
     if "" in values:
-        problems.append(f"attributes: {key} has an empty value")
+        problems.append(Problem.of(AttributesProblem.EMPTY_VALUE, key=key))
     given = [value for value in values if value]
     if not MIN_VALUES <= len(given) <= MAX_VALUES:
-        problems.append(f"attributes: {key} needs {MIN_VALUES} to {MAX_VALUES} values, not {len(given)}")
+        count = {"fewest": MIN_VALUES, "most": MAX_VALUES, "given": len(given)}
+        problems.append(Problem.of(AttributesProblem.VALUE_COUNT, key=key, **count))
     seen: set[str] = set()
     for value in given:
         if len(value) > VALUE_LIMIT:
-            problems.append(f"attributes: {key}'s value {quoted(value)} is longer than {VALUE_LIMIT} characters")
+            problems.append(Problem.of(AttributesProblem.VALUE_TOO_LONG, key=key, value=clip(value), most=VALUE_LIMIT))
         if typed_label(value) in seen:
-            problems.append(f"attributes: {key}'s value {quoted(value)} is given more than once")
+            problems.append(Problem.of(AttributesProblem.VALUE_REPEATED, key=key, value=clip(value)))
         seen.add(typed_label(value))
     return problems
 
@@ -149,15 +160,16 @@ def _gold(question: Question, value: str) -> str | None:
     return written.get(typed_label(value))
 
 
-def _gold_problem(question: Question, column: str, value: str) -> str:
+def _gold_problem(question: Question, column: str, value: str) -> Problem:
     if question.kind == QuestionKind.CHOICE:
-        return f"{column} {quoted(value)} is not a value of {question.key}; use one of: {_listing(question.options)}"
-    return f"{column} {quoted(value)} is no typed value: it must have 1 to {TYPED_LIMIT} characters"
-
-
-def _listing(values: tuple[str, ...]) -> str:
-    text = ", ".join(values)
-    return text if len(text) <= LISTING_LIMIT else text[: LISTING_LIMIT - 1] + "…"
+        return Problem.of(
+            AttributesProblem.GOLD_NOT_A_VALUE,
+            column=column,
+            value=clip(value),
+            key=question.key,
+            values=list(question.options),
+        )
+    return Problem.of(AttributesProblem.GOLD_NOT_TYPED, column=column, value=clip(value), most=TYPED_LIMIT)
 
 
 TYPE = Attributes()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from bot.errors import Problem
 from taxonomy import Tree
 
 
@@ -55,7 +56,7 @@ class RowReading:
 
     payload: dict[str, Any] = field(default_factory=dict)
     gold: dict[str, str] | None = None  # None: an ordinary item; else the right label per question
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)

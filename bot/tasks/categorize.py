@@ -28,9 +28,9 @@ class Categorize:
         reference = values.get("gold_category", "")
         if not reference:
             return RowReading()
-        node, problem = tree_questions.read_reference("gold_category", reference, context, as_answer=True)
-        if node is None:
-            return RowReading(problems=(problem,))
+        node = tree_questions.read_reference("gold_category", reference, context, as_answer=True)
+        if not isinstance(node, int):
+            return RowReading(problems=(node,))
         return RowReading(gold={CATEGORY.key: str(node)})
 
     def questions(self, context: TaskContext) -> tuple[Question, ...]:

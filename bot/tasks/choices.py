@@ -3,23 +3,31 @@ question's key, and reading a chosen option."""
 
 import re
 
+from bot.errors import Problem, ProblemCode
 from bot.tasks.base import Question
-from bot.tasks.reading import quoted
+from bot.tasks.reading import clip
 
 GOLD_PREFIX = "gold_"
-SETTINGS_SUMMARY = "The batch settings are not valid."
 # A key becomes the gold column gold_<key> and the results' columns: safe in any file and any header.
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
-def key_problem(setting: str, key: str) -> str | None:
+class KeyProblem(ProblemCode):
+    """A requester's question key in a setting (attributes, questions) that cannot be one: {setting, key}."""
+
+    NOT_A_KEY = "question_key_not_a_key"
+    REPEATED = "question_key_repeated"
+
+
+def key_problem(setting: str, key: str) -> Problem | None:
     """Why a requester's question key cannot be one; None when it is fine."""
     if _KEY.fullmatch(key):
         return None
-    return (
-        f"{setting}: the key {quoted(key)} must be 1–32 lower-case letters, digits or underscores,"
-        " starting with a letter"
-    )
+    return Problem.of(KeyProblem.NOT_A_KEY, setting=setting, key=clip(key))
+
+
+def repeated_key(setting: str, key: str) -> Problem:
+    return Problem.of(KeyProblem.REPEATED, setting=setting, key=clip(key))
 
 
 def gold_column(key: str) -> str:

@@ -6,8 +6,9 @@ buttons). Gold is the file's `gold_answer`."""
 from collections.abc import Mapping
 from typing import Any
 
+from bot.errors import Problem
 from bot.tasks.base import Grade, LabelSpace, Question, QuestionKind, RowReading, TaskContext
-from bot.tasks.reading import NO, YES, quoted, yes_no
+from bot.tasks.reading import NO, YES, RowProblem, clip, yes_no
 from taxonomy import Tree
 
 NO_IMAGE = "no_image"
@@ -26,14 +27,14 @@ class ImageMatch:
         return {}
 
     def read_row(self, values: Mapping[str, str], context: TaskContext) -> RowReading:
-        problems: list[str] = []
+        problems: list[Problem] = []
         # The core refuses a row without a photo too; checked here so the type holds by itself.
         if not values.get("image_url", ""):
-            problems.append("image_url is empty: image_match needs a photo")
+            problems.append(Problem.of(RowProblem.NO_PHOTO, type=self.name))
         value = values.get("gold_answer", "")
         answer = _read_answer(value) if value else None
         if value and answer is None:
-            problems.append(f"gold_answer {quoted(value)} is not yes, no or no_image")
+            problems.append(Problem.of(RowProblem.NOT_YES_NO_OR_NO_IMAGE, column="gold_answer", value=clip(value)))
         if problems:
             return RowReading(problems=tuple(problems))
         return RowReading(gold=None if answer is None else {MATCH.key: answer})

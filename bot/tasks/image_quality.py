@@ -8,10 +8,10 @@ answers the whole item. Gold is the file's `gold_<key>` column per question."""
 from collections.abc import Mapping
 from typing import Any
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Problem, ProblemCode, Refusal
 from bot.tasks import choices
 from bot.tasks.base import Grade, LabelSpace, Question, QuestionKind, RowReading, TaskContext
-from bot.tasks.reading import NO, YES, quoted, typed_label, yes_no
+from bot.tasks.reading import NO, YES, RowProblem, clip, typed_label, yes_no
 from taxonomy import Tree
 
 SETTING = "questions"
@@ -30,7 +30,14 @@ NO_IMAGE = "no_image"
 OPTIONS = (YES, NO, NO_IMAGE)
 MAX_QUESTIONS = 10
 PROMPT_LIMIT = 200
-NO_PHOTO = "image_url is empty: image_quality needs a photo"
+
+
+class ImageQualityProblem(ProblemCode):
+    TOO_MANY = "image_quality_too_many"  # {most, given}
+    NOT_BUILT_IN = "image_quality_not_built_in"  # {key, built_in}
+    NO_PROMPT = "image_quality_no_prompt"  # {key}
+    PROMPT_TOO_LONG = "image_quality_prompt_too_long"  # {key, most}
+    NO_IMAGE_MIXED = "image_quality_no_image_mixed"  # no_image beside yes/no in one row's gold
 
 
 class ImageQuality:
@@ -45,24 +52,24 @@ class ImageQuality:
         parts = [part.strip() for part in settings.get(SETTING, "").split(",") if part.strip()]
         if not parts:  # an empty `questions=` too: nothing chosen is the default
             return {"questions": [{"key": key, "prompt": ""} for key in DEFAULT]}
-        problems: list[str] = []
+        problems: list[Problem] = []
         if len(parts) > MAX_QUESTIONS:
-            problems.append(f"questions: at most {MAX_QUESTIONS} questions, not {len(parts)}")
+            problems.append(Problem.of(ImageQualityProblem.TOO_MANY, most=MAX_QUESTIONS, given=len(parts)))
         questions: list[dict[str, str]] = []
         keys: set[str] = set()
         for part in parts:
             question, found = _read_question(part)
             problems += found
             if question["key"] in keys:
-                problems.append(f"questions: the key {quoted(question['key'])} is given more than once")
+                problems.append(choices.repeated_key(SETTING, question["key"]))
             keys.add(question["key"])
             questions.append(question)
         if problems:
-            raise InvalidInput(choices.SETTINGS_SUMMARY, problems)
+            raise InvalidInput(Refusal.BATCH_SETTINGS_INVALID, problems)
         return {"questions": questions}
 
     def read_row(self, values: Mapping[str, str], context: TaskContext) -> RowReading:
-        problems = [] if values.get("image_url", "") else [NO_PHOTO]
+        problems = [] if values.get("image_url", "") else [Problem.of(RowProblem.NO_PHOTO, type=self.name)]
         gold: dict[str, str] = {}
         for question in self.questions(context):
             column = choices.gold_column(question.key)
@@ -71,14 +78,11 @@ class ImageQuality:
                 continue
             label = _gold_label(value)
             if label is None:
-                problems.append(f"{column} {quoted(value)} is not {YES}, {NO} or {NO_IMAGE}")
+                problems.append(Problem.of(RowProblem.NOT_YES_NO_OR_NO_IMAGE, column=column, value=clip(value)))
             else:
                 gold[question.key] = label
         if NO_IMAGE in gold.values() and set(gold.values()) != {NO_IMAGE}:
-            problems.append(
-                f"{NO_IMAGE} is mixed with {YES}/{NO} in the gold columns: a photo that does not load"
-                " answers the whole item, so give no_image alone"
-            )
+            problems.append(Problem.of(ImageQualityProblem.NO_IMAGE_MIXED))
         if problems:
             return RowReading(problems=tuple(problems))
         if NO_IMAGE in gold.values():
@@ -115,22 +119,21 @@ class ImageQuality:
         return {}
 
 
-def _read_question(part: str) -> tuple[dict[str, str], list[str]]:
+def _read_question(part: str) -> tuple[dict[str, str], list[Problem]]:
     """One built-in key or `key:Question text?` of the setting, and what is wrong with it."""
     key, colon, prompt = (text.strip() for text in part.partition(":"))
     if not colon:
         if key in BUILT_IN:
             return {"key": key, "prompt": ""}, []
         return {"key": key, "prompt": ""}, [
-            f"questions: {quoted(key)} is not a built-in question ({', '.join(BUILT_IN)});"
-            f" write your own as key:Question text?"
+            Problem.of(ImageQualityProblem.NOT_BUILT_IN, key=clip(key), built_in=list(BUILT_IN))
         ]
     problem = choices.key_problem(SETTING, key)
     problems = [problem] if problem else []
     if not prompt:
-        problems.append(f"questions: {quoted(key)} has no question; write {key}:Question text?")
+        problems.append(Problem.of(ImageQualityProblem.NO_PROMPT, key=clip(key)))
     elif len(prompt) > PROMPT_LIMIT:
-        problems.append(f"questions: the question of {quoted(key)} is longer than {PROMPT_LIMIT} characters")
+        problems.append(Problem.of(ImageQualityProblem.PROMPT_TOO_LONG, key=clip(key), most=PROMPT_LIMIT))
     return {"key": key, "prompt": prompt}, problems
 
 

@@ -1,7 +1,9 @@
 """Reading what requesters and workers type, the same way for every type: yes/no values, typed labels,
-and values quoted back in a problem."""
+values quoted back in a problem, and the problems every type may find in a row."""
 
 import unicodedata
+
+from bot.errors import ProblemCode
 
 QUOTED_LIMIT = 60  # a value quoted in a problem: enough to find it in the file, short enough for many problems
 YES, NO = "yes", "no"
@@ -9,9 +11,18 @@ _YES_WORDS = ("yes", "y", "true", "1")
 _NO_WORDS = ("no", "n", "false", "0")
 
 
-def quoted(value: str) -> str:
+class RowProblem(ProblemCode):
+    """What is wrong with a file row, found by the core's checks and by any type's."""
+
+    EMPTY = "column_empty"  # {column}
+    NO_PHOTO = "no_photo"  # {type}: image_url is empty, and the type shows the photo
+    NOT_YES_NO = "gold_not_yes_no"  # {column, value}
+    NOT_YES_NO_OR_NO_IMAGE = "gold_not_yes_no_no_image"  # {column, value}
+
+
+def clip(value: str) -> str:
     """A value from the file as a problem quotes it: a long one cut, so that many problems fit in a message."""
-    return repr(value if len(value) <= QUOTED_LIMIT else value[: QUOTED_LIMIT - 1] + "…")
+    return value if len(value) <= QUOTED_LIMIT else value[: QUOTED_LIMIT - 1] + "…"
 
 
 def yes_no(value: str) -> str | None:

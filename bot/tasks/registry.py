@@ -1,6 +1,6 @@
 """Every task type by its name: adding a type is its module and a line here."""
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Problem, ProblemCode, Refusal
 from bot.tasks import attributes, categorize, image_match, image_quality, validate
 from bot.tasks.base import TaskType
 
@@ -18,9 +18,18 @@ def setting_keys() -> set[str]:
     return {key for task_type in TYPES.values() for key in task_type.settings}
 
 
+class TypeProblem(ProblemCode):
+    UNKNOWN = "type_unknown"  # {type, types}
+    NOT_ITS_SETTING = "type_setting_unknown"  # {key, type}
+
+
+def unknown(name: str) -> Problem:
+    return Problem.of(TypeProblem.UNKNOWN, type=name, types=list(TYPES))
+
+
 def get(name: str) -> TaskType:
     """The type of that name; a stored batch's type is always known, so only typed names can fail."""
     try:
         return TYPES[name]
     except KeyError:
-        raise InvalidInput(f"type {name!r} is not supported; use one of: {', '.join(TYPES)}") from None
+        raise InvalidInput(Refusal.BATCH_SETTINGS_INVALID, [unknown(name)]) from None

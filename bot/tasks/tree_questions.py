@@ -5,11 +5,20 @@ one, grading by tree distance, and the families aggregation groups siblings by."
 import functools
 from collections.abc import Mapping
 
+from bot.errors import Problem, ProblemCode
 from bot.tasks.base import Grade, LabelSpace, TaskContext
-from bot.tasks.reading import quoted
+from bot.tasks.reading import clip
 from taxonomy import Tree
 
 PATH_SEPARATOR = " › "
+
+
+class CategoryProblem(ProblemCode):
+    """A file's category that cannot be one: each {column, reference} (the id or path as written)."""
+
+    UNKNOWN = "category_unknown"
+    OUTSIDE_ROOT = "category_outside_root"
+    NOT_A_LEAF = "category_not_a_leaf"
 
 
 def answerable(context: TaskContext, node_id: int) -> bool:
@@ -27,7 +36,7 @@ def accept(value: str, context: TaskContext) -> str | None:
     return value if answerable(context, int(value)) else None
 
 
-def read_reference(column: str, reference: str, context: TaskContext, as_answer: bool) -> tuple[int | None, str]:
+def read_reference(column: str, reference: str, context: TaskContext, as_answer: bool) -> int | Problem:
     """A file's category (an id or a full path) as a node id, or the problem with it.
 
     `as_answer`: it must be a category a worker could give (a gold answer); a proposed category need
@@ -35,12 +44,14 @@ def read_reference(column: str, reference: str, context: TaskContext, as_answer:
     tree = context.tree
     node = tree.find(reference)
     if node is None:
-        return None, f"{column} {quoted(reference)} is not a category of the taxonomy"
-    if not tree.is_within(node.id, context.root_id) or node.id == context.root_id:
-        return None, f"{column} {quoted(reference)} is outside the batch's root category"
-    if as_answer and context.leaf_only and not tree.is_leaf(node.id):
-        return None, f"{column} {quoted(reference)} has subcategories, but this batch accepts leaves only"
-    return node.id, ""
+        problem = CategoryProblem.UNKNOWN
+    elif not tree.is_within(node.id, context.root_id) or node.id == context.root_id:
+        problem = CategoryProblem.OUTSIDE_ROOT
+    elif as_answer and context.leaf_only and not tree.is_leaf(node.id):
+        problem = CategoryProblem.NOT_A_LEAF
+    else:
+        return node.id
+    return Problem.of(problem, column=column, reference=clip(reference))
 
 
 def grade(label: str, gold: str, context: TaskContext) -> Grade:

@@ -8,10 +8,10 @@ gives the verdict and, when correcting, the category too)."""
 from collections.abc import Mapping
 from typing import Any
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Problem, ProblemCode, Refusal
 from bot.tasks import tree_questions
 from bot.tasks.base import Grade, LabelSpace, Question, QuestionKind, RowReading, TaskContext
-from bot.tasks.reading import NO, YES, quoted, yes_no
+from bot.tasks.reading import NO, YES, RowProblem, clip, yes_no
 from taxonomy import Tree
 
 VERDICT = Question("verdict", QuestionKind.CHOICE, (YES, NO))
@@ -19,6 +19,13 @@ CATEGORY = Question("category", QuestionKind.TREE)
 CORRECT = "correct"
 # A caption is typed by a requester who means a flag: only the plain spellings, so a typo is caught.
 _FLAGS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+class ValidateProblem(ProblemCode):
+    CORRECT_NOT_A_FLAG = "validate_correct_not_a_flag"  # {key}
+    # A row's gold_answer and gold_category contradict each other: {answer, reference} as written.
+    YES_BUT_ANOTHER_CATEGORY = "validate_yes_but_another_category"
+    NO_BUT_THE_PROPOSED_CATEGORY = "validate_no_but_the_proposed_category"
 
 
 class Validate:
@@ -34,11 +41,13 @@ class Validate:
             return {CORRECT: False}
         flag = _FLAGS.get(settings[CORRECT].strip().lower())
         if flag is None:
-            raise InvalidInput("The batch settings are not valid.", [f"{CORRECT} must be true or false"])
+            raise InvalidInput(
+                Refusal.BATCH_SETTINGS_INVALID, [Problem.of(ValidateProblem.CORRECT_NOT_A_FLAG, key=CORRECT)]
+            )
         return {CORRECT: flag}
 
     def read_row(self, values: Mapping[str, str], context: TaskContext) -> RowReading:
-        problems: list[str] = []
+        problems: list[Problem] = []
         proposed = _read_proposed(values.get("proposed_category", ""), context, problems)
         answer = _read_answer(values.get("gold_answer", ""), problems)
         reference = values.get("gold_category", "")
@@ -46,12 +55,13 @@ class Validate:
         if problems or proposed is None:  # no proposed category always comes with its problem
             return RowReading(problems=tuple(problems))
         if answer is not None and right is not None and (answer == YES) != (right == proposed):
-            which = "is not" if answer == YES else "is"
+            code = (
+                ValidateProblem.YES_BUT_ANOTHER_CATEGORY
+                if answer == YES
+                else ValidateProblem.NO_BUT_THE_PROPOSED_CATEGORY
+            )
             return RowReading(
-                problems=(
-                    f"gold_answer {quoted(values['gold_answer'])} disagrees with gold_category "
-                    f"{quoted(reference)}, which {which} the proposed category",
-                )
+                problems=(Problem.of(code, answer=clip(values["gold_answer"]), reference=clip(reference)),)
             )
         payload = {"proposed": str(proposed)}
         return RowReading(payload=payload, gold=_gold(answer, proposed, right, context))
@@ -96,33 +106,36 @@ def _correcting(context: TaskContext) -> bool:
     return bool(context.config.get(CORRECT, False))
 
 
-def _read_proposed(reference: str, context: TaskContext, problems: list[str]) -> int | None:
+def _read_proposed(reference: str, context: TaskContext, problems: list[Problem]) -> int | None:
     if not reference:
-        problems.append("proposed_category is empty")
+        problems.append(Problem.of(RowProblem.EMPTY, column="proposed_category"))
         return None
     # Any category under the root may be proposed, even one a worker could not pick (a parent in a leaf-only batch).
-    node, problem = tree_questions.read_reference("proposed_category", reference, context, as_answer=False)
-    if node is None:
-        problems.append(problem)
-    return node
+    node = tree_questions.read_reference("proposed_category", reference, context, as_answer=False)
+    return _node(node, problems)
 
 
-def _read_answer(value: str, problems: list[str]) -> str | None:
+def _read_answer(value: str, problems: list[Problem]) -> str | None:
     if not value:
         return None
     answer = yes_no(value)
     if answer is None:
-        problems.append(f"gold_answer {quoted(value)} is not yes or no")
+        problems.append(Problem.of(RowProblem.NOT_YES_NO, column="gold_answer", value=clip(value)))
     return answer
 
 
-def _read_category(reference: str, context: TaskContext, problems: list[str]) -> int | None:
+def _read_category(reference: str, context: TaskContext, problems: list[Problem]) -> int | None:
     if not reference:
         return None
-    node, problem = tree_questions.read_reference("gold_category", reference, context, as_answer=True)
-    if node is None:
-        problems.append(problem)
-    return node
+    return _node(tree_questions.read_reference("gold_category", reference, context, as_answer=True), problems)
+
+
+def _node(found: int | Problem, problems: list[Problem]) -> int | None:
+    """A category read from the file, or None with its problem added to `problems`."""
+    if isinstance(found, int):
+        return found
+    problems.append(found)
+    return None
 
 
 def _gold(answer: str | None, proposed: int, right: int | None, context: TaskContext) -> dict[str, str] | None:

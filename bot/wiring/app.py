@@ -23,6 +23,7 @@ from telegram.ext import (
 )
 
 from bot import taxonomies
+from bot.errors import DomainError, ErrorCode
 from bot.wiring import log_masking
 from bot.wiring.config import Settings
 from bot.wiring.services import Services
@@ -39,8 +40,14 @@ FIRST_RETRY_SECONDS = 1
 LONGEST_RETRY_SECONDS = 60
 
 
-class TokenRejected(Exception):
+class AppRefusal(ErrorCode):
+    TOKEN_REJECTED = "token_rejected"  # {token}: masked
+
+
+class TokenRejected(DomainError):
     """Telegram refused BOT_TOKEN: a setting to fix, not a failure to wait out."""
+
+    default_code = AppRefusal.TOKEN_REJECTED
 
 
 class _PatientApplication(Application):
@@ -58,9 +65,7 @@ class _PatientApplication(Application):
                 await super().initialize()
             except InvalidToken:
                 token = log_masking.mask(self.bot.token, log_masking.secrets_of(self.settings))
-                raise TokenRejected(
-                    f"Telegram rejected BOT_TOKEN ({token}): copy the token @BotFather gave you into .env again"
-                ) from None
+                raise TokenRejected(token=token) from None
             except NetworkError as error:  # TimedOut and Telegram's 5xx too
                 if attempt == 1:
                     api = self.settings.telegram_api_url

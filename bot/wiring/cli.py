@@ -16,18 +16,25 @@ from bot.aggregation import methods as aggregation
 from bot.batches import files as batch_files
 from bot.batches import lifecycle as batches
 from bot.batches.settings import SETTING_KEYS, BatchSettings
-from bot.errors import DomainError
+from bot.errors import DomainError, ErrorCode, InvalidInput
 from bot.money import books, payouts
 from bot.money.amounts import MICROS, format_money
 from bot.wiring import log_masking
-from bot.wiring.app import TokenRejected, allowed_updates, build_application
-from bot.wiring.config import ConfigError, MissingToken, Settings, load_settings
+from bot.wiring.app import allowed_updates, build_application
+from bot.wiring.config import ConfigError, Settings, load_settings
 from bot.wiring.services import SystemClock, build_services
-from handlers import texts
+from handlers import messages, texts
 from storage import migrate
 from storage.db import connect
 from storage.states import PayoutStatus
 from taxonomy import DEFAULT_TAXONOMY_NAME, TaxonomyError, parse_file
+
+
+class CliRefusal(ErrorCode):
+    NO_TABLES = "cli_no_tables"
+    SETTING_NEEDED = "cli_setting_needed"  # {flags}
+    NO_TAXONOMY = "cli_no_taxonomy"  # {name}
+    LOADED_BEFORE = "cli_loaded_before"  # {requester, batch_id}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings()
     except ConfigError as error:
-        print(error, file=sys.stderr)
+        print(messages.one_line(error), file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request at INFO; that drowns the bot's own log.
@@ -44,7 +51,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_masking.install(settings)
     try:
         return args.handler(settings, args) or 0
-    except (MissingToken, TokenRejected, DomainError, TaxonomyError) as error:
+    except DomainError as error:  # MissingToken and TokenRejected too
+        print(messages.plain(error), file=sys.stderr)
+        return 2
+    except TaxonomyError as error:
         print(error, file=sys.stderr)
         return 2
     except OSError as error:  # a file that is missing or unreadable: say which, no traceback
@@ -128,7 +138,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("batch settings", "the settings a file's caption takes in the chat")
     for name, field in BatchSettings.model_fields.items():
         key = field.alias or name
-        help_text = (field.description or "") + _default_note(key, name)
+        help_text = messages.SETTING_HELP[key] + _default_note(key, name)
         if field.annotation == bool | None:
             group.add_argument(setting_flag(key), dest=key, action=argparse.BooleanOptionalAction, help=help_text)
         else:
@@ -140,7 +150,7 @@ def _default_note(key: str, name: str) -> str:
     if key == "overlap":
         return f" (default: {CLI_OVERLAP})"
     default = SPEC_DEFAULTS.get(name)
-    if key == "reward" or "default" in (BatchSettings.model_fields[name].description or ""):
+    if key == "reward" or "default" in messages.SETTING_HELP[key]:
         return ""
     if isinstance(default, bool):
         return f" (default: {str(default).lower()})"
@@ -165,7 +175,7 @@ def _run(settings: Settings, _: argparse.Namespace) -> None:
 
 def _db_upgrade(settings: Settings, _: argparse.Namespace) -> None:
     migrate.upgrade(settings.database_url)
-    print("Database is up to date.")
+    print(messages.CLI_UP_TO_DATE)
 
 
 def _db_check(settings: Settings, args: argparse.Namespace) -> int:
@@ -177,7 +187,7 @@ def _db_check(settings: Settings, args: argparse.Namespace) -> int:
             async with db.engine.connect() as connection:
                 migrated = await connection.run_sync(lambda sync: inspect(sync).has_table("ledger_transactions"))
             if not migrated:
-                raise DomainError("DATABASE_URL holds no crowdshelf tables yet: run `crowdshelf db upgrade` first.")
+                raise DomainError(CliRefusal.NO_TABLES)
             if not args.repair:
                 async with db.snapshot() as session:
                     return await books.problems(session)
@@ -193,34 +203,26 @@ def _db_check(settings: Settings, args: argparse.Namespace) -> int:
     for problem in found:
         print(problem)
     if not found:
-        print("The books are sound.")
+        print(messages.CLI_BOOKS_SOUND)
         return 0
-    if args.repair:
-        print(f"{len(found)} broken invariant(s) left that --repair does not mend: they need a person.")
-    else:
-        print(
-            f"{len(found)} broken invariant(s); `crowdshelf db check --repair` mends phantom payouts, "
-            "transactions without entries and cached balances."
-        )
+    print((messages.CLI_BROKEN_AFTER_REPAIR if args.repair else messages.CLI_BROKEN).format(count=len(found)))
     return 1
 
 
 def _print_repair(plan: books.Repair, currency: str) -> None:
     """The change about to be made, before it is made (in the same transaction)."""
     if not plan:
-        print("Nothing to repair.")
+        print(messages.CLI_NOTHING_TO_REPAIR)
         return
-    print("Repairing, in one transaction:")
+    print(messages.CLI_REPAIRING)
     for phantom in plan.phantoms:
         amount = format_money(phantom.amount_micros, currency)
-        print(
-            f"  reject payout {phantom.payout_id} of worker {phantom.worker_id} ({amount}): its request moved no money"
-        )
+        print(messages.CLI_REJECT_PHANTOM.format(payout=phantom.payout_id, worker=phantom.worker_id, amount=amount))
     for transaction_id, key in plan.empty_transactions:
-        print(f"  delete ledger transaction {transaction_id} ({key}): it has no entries")
+        print(messages.CLI_DELETE_EMPTY.format(transaction=transaction_id, key=key))
     for account in plan.balances:
         before, after = format_money(account.cached, currency), format_money(account.total, currency)
-        print(f"  set account {account.kind}/{account.owner_id} from {before} to {after}, the sum of its entries")
+        print(messages.CLI_SET_BALANCE.format(kind=account.kind, owner=account.owner_id, before=before, after=after))
 
 
 def _taxonomy_load(settings: Settings, args: argparse.Namespace) -> None:
@@ -236,14 +238,13 @@ def _taxonomy_load(settings: Settings, args: argparse.Namespace) -> None:
             await db.dispose()
 
     taxonomy_id = asyncio.run(store())
-    print(f"Loaded taxonomy {args.name!r} (id {taxonomy_id}): {len(nodes)} categories.")
+    print(messages.CLI_TAXONOMY_LOADED.format(name=args.name, id=taxonomy_id, count=len(nodes)))
 
 
 def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
     spec = batches.spec_of(BatchSettings.read(_settings_given(args), named=setting_flag), args.file.stem)
     if spec.missing:
-        needed = " and ".join(setting_flag(key) for key in spec.missing)
-        raise DomainError(f"Give {needed}: the command line cannot ask for it as the chat does.")
+        raise DomainError(CliRefusal.SETTING_NEEDED, flags=[setting_flag(key) for key in spec.missing])
     data = args.file.read_bytes()
     rows = batch_files.read_rows(data, args.file.name)
     source_hash = batches.content_hash(data)
@@ -257,13 +258,10 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
             async with db.write() as session:
                 taxonomy_id = await taxonomies.find_by_name(session, args.taxonomy)
                 if taxonomy_id is None:
-                    raise DomainError(f"No taxonomy named {args.taxonomy!r}; load it with `crowdshelf taxonomy load`.")
+                    raise DomainError(CliRefusal.NO_TAXONOMY, name=args.taxonomy)
                 earlier = await batches.loaded_before(session, args.requester, source_hash)
                 if earlier is not None and not args.again:
-                    raise DomainError(
-                        f"Requester {args.requester} already loaded this file as batch {earlier}; "
-                        "add --again to load it once more."
-                    )
+                    raise DomainError(CliRefusal.LOADED_BEFORE, requester=args.requester, batch_id=earlier)
                 tree = await taxonomies.read_tree(session, taxonomy_id)
                 batch = await batches.load_funded_batch(
                     session,
@@ -282,24 +280,26 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
             await db.dispose()
 
     batch_id, items, cost = asyncio.run(load())
-    print(
-        f"Batch {batch_id} {spec.name!r}: {items} products, {format_money(cost.total, settings.currency)} reserved. "
-        "Workers can start now."
-    )
-    print("Cost:")
+    reserved = format_money(cost.total, settings.currency)
+    print(messages.CLI_BATCH_LOADED.format(id=batch_id, name=spec.name, items=items, amount=reserved))
+    print(messages.CLI_COST)
     for line in texts.cost_lines(cost, settings.currency):
         print(f"  {line}")
 
 
 def _aggregate(_: Settings, args: argparse.Namespace) -> None:
-    try:
-        answers = aggregation_files.read_answers_csv(args.answers.read_text(encoding="utf-8-sig"), args.question)
-        gold = aggregation_files.read_gold_csv(args.gold.read_text(encoding="utf-8-sig")) if args.gold else None
-    except (OSError, ValueError) as error:
-        raise DomainError(str(error)) from None
+    answers = aggregation_files.read_answers_csv(_text_of(args.answers), args.question)
+    gold = aggregation_files.read_gold_csv(_text_of(args.gold)) if args.gold else None
     labels = aggregation.aggregate(answers, method=args.method, gold=gold)
     args.out.write_text(aggregation_files.labels_csv(labels), encoding="utf-8")
-    print(f"Wrote {len(labels)} labels from {len(answers)} answers to {args.out}.")
+    print(messages.CLI_AGGREGATED.format(labels=len(labels), answers=len(answers), out=args.out))
+
+
+def _text_of(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise InvalidInput(batch_files.FileRefusal.NOT_UTF8, byte=error.start) from None
 
 
 def _payouts_export(settings: Settings, args: argparse.Namespace) -> None:
@@ -310,7 +310,7 @@ def _payouts_export(settings: Settings, args: argparse.Namespace) -> None:
                 found = await payouts.queue(session, status=args.status, limit=1_000_000)
         finally:
             await db.dispose()
-        return payouts.paypal_mass_payout_csv(found, settings.currency)
+        return payouts.paypal_mass_payout_csv(found, settings.currency, texts.PAYPAL_NOTE)
 
     migrate.upgrade(settings.database_url)
     content = asyncio.run(export())
@@ -318,7 +318,7 @@ def _payouts_export(settings: Settings, args: argparse.Namespace) -> None:
         sys.stdout.write(content)
     else:
         args.out.write_text(content, encoding="utf-8")
-        print(f"Wrote {content.count(chr(10))} PayPal payout(s) to {args.out}.", file=sys.stderr)
+        print(messages.CLI_PAYOUTS_WRITTEN.format(count=content.count(chr(10)), out=args.out), file=sys.stderr)
 
 
 if __name__ == "__main__":

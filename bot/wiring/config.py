@@ -3,27 +3,54 @@
 import logging
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.errors import DomainError, ErrorCode, InvalidInput, Problem, ProblemCode, ValueProblem
 from bot.money.amounts import to_micros
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///crowdshelf.db"
 PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "your-token-here", "<token>", "123456:ABC"}
 # The database back ends the bot runs on, each with the async driver it needs.
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-class MissingToken(ValueError):
+class ConfigRefusal(ErrorCode):
+    INVALID = "config_invalid"  # the problems name each key; said on one line
+    NO_TOKEN = "config_no_token"
+
+
+class ConfigProblem(ProblemCode):
+    """A setting that cannot be used: {key} (its name in the environment) and what is wrong."""
+
+    INVALID = "config_setting_invalid"  # {key, problem}: what its validator found
+    NOT_READ = "config_setting_not_read"  # {key, detail}: pydantic's own words (a number that is no number, …)
+
+
+class ConfigValue(ProblemCode):
+    """What a setting's validator finds wrong (said after the key)."""
+
+    NOT_A_DATABASE_URL = "config_not_a_database_url"
+    UNKNOWN_BACKEND = "config_unknown_backend"  # {drivers}
+    NO_ASYNC_DRIVER = "config_no_async_driver"  # {wanted, given}: driver names
+    NO_SUCH_FOLDER = "config_no_such_folder"  # {folder}
+    NOT_A_LOG_LEVEL = "config_not_a_log_level"  # {levels}
+    NOT_USER_IDS = "config_not_user_ids"  # {text}
+
+
+class MissingToken(DomainError):
     """Raised when the bot is asked to run without a usable BOT_TOKEN."""
 
+    default_code = ConfigRefusal.NO_TOKEN
 
-class ConfigError(ValueError):
-    """A setting cannot be used; `str(error)` is one line naming the key and what is wrong."""
+
+class ConfigError(InvalidInput):
+    """Settings that cannot be used: one problem per key, said on one line."""
 
 
 class Settings(BaseSettings):
@@ -64,18 +91,19 @@ class Settings(BaseSettings):
         try:
             url = make_url(value)
         except ArgumentError:
-            raise ValueError("is not a database URL, e.g. sqlite+aiosqlite:///crowdshelf.db") from None
+            raise ValueProblem(ConfigValue.NOT_A_DATABASE_URL) from None
         backend = url.get_backend_name()
         wanted = ASYNC_DRIVERS.get(backend)
         if wanted is None:
-            drivers = " or ".join(f"{driver}://" for driver in ASYNC_DRIVERS.values())
-            raise ValueError(f"must start with {drivers}")
+            raise ValueProblem(
+                ConfigValue.UNKNOWN_BACKEND, drivers=[f"{driver}://" for driver in ASYNC_DRIVERS.values()]
+            )
         if url.drivername != wanted:
-            raise ValueError(f"has no async driver: write {wanted}:// instead of {url.drivername}://")
+            raise ValueProblem(ConfigValue.NO_ASYNC_DRIVER, wanted=wanted, given=url.drivername)
         if backend == "sqlite" and url.database and url.database != ":memory:":
             folder = Path(url.database).parent
             if not folder.is_dir():
-                raise ValueError(f"names a SQLite file in {str(folder)!r}, a directory that does not exist")
+                raise ValueProblem(ConfigValue.NO_SUCH_FOLDER, folder=str(folder))
         return value
 
     @field_validator("log_level")
@@ -83,7 +111,7 @@ class Settings(BaseSettings):
     def _is_log_level(cls, value: str) -> str:
         level = value.strip().upper()
         if level not in logging.getLevelNamesMapping():
-            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+            raise ValueProblem(ConfigValue.NOT_A_LOG_LEVEL, levels=list(LOG_LEVELS))
         return level
 
     @property
@@ -94,10 +122,7 @@ class Settings(BaseSettings):
         """The token, or a one-line explanation of how to get one."""
         token = self.bot_token.strip()
         if token in PLACEHOLDER_TOKENS or ":" not in token:
-            raise MissingToken(
-                "BOT_TOKEN is not set: create a bot with @BotFather in Telegram "
-                "(send /newbot), then put BOT_TOKEN=<the token it gives you> in .env"
-            )
+            raise MissingToken()
         return token
 
 
@@ -105,7 +130,7 @@ def _user_id(text: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"must be Telegram user ids (numbers) separated by commas, not {text!r}") from None
+        raise ValueProblem(ConfigValue.NOT_USER_IDS, text=text) from None
 
 
 def load_settings() -> Settings:
@@ -113,10 +138,12 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as error:
-        problems = [_problem(str(detail["loc"][0]), detail["msg"]) for detail in error.errors()]
-        raise ConfigError("crowdshelf: configuration: " + "; ".join(problems)) from None
+        raise ConfigError(ConfigRefusal.INVALID, [_problem(detail) for detail in error.errors()]) from None
 
 
-def _problem(field: str, message: str) -> str:
-    # pydantic prefixes what a validator says; the key is the field's name in capitals (no prefix is set).
-    return f"{field.upper()} {message.removeprefix('Value error, ')}".replace("\n", " ").strip()
+def _problem(detail: Any) -> Problem:
+    key = str(detail["loc"][0]).upper()  # the key is the field's name in capitals (no prefix is set)
+    found = detail.get("ctx", {}).get("error")
+    if isinstance(found, ValueProblem):
+        return Problem.of(ConfigProblem.INVALID, key=key, problem=found.problem)
+    return Problem.of(ConfigProblem.NOT_READ, key=key, detail=detail["msg"].replace("\n", " ").strip())

@@ -28,6 +28,8 @@ from bot.aggregation.methods import (
     should_stop,
     worker_accuracy,
 )
+from bot.errors import InvalidInput
+from tests.words import refusal
 
 Method = Callable[..., dict[str, Label]]
 EM_METHODS: list[Method] = [dawid_skene, one_coin]
@@ -488,8 +490,12 @@ def test_no_answers_no_labels(method: Method) -> None:
 def test_dawid_skene_refuses_a_label_space_too_large_for_confusion_matrices() -> None:
     """A taxonomy-sized label space would exhaust memory; DS says so and auto picks one-coin."""
     answers = [Answer(f"i{index}", f"w{index % 50}", f"leaf-{index}") for index in range(300)]
-    with pytest.raises(ValueError, match="use one_coin"):
+    with pytest.raises(InvalidInput) as raised:
         dawid_skene(answers)
+    assert refusal(raised.value) == (
+        "Dawid–Skene would need 4,500,000 confusion cells (50 workers, 300 labels); "
+        "use one_coin for a label space this large"
+    )
     assert choose_method(answers) == "one-coin"
     assert len(aggregate(answers)) == 300
 
@@ -520,28 +526,38 @@ def test_read_answers_csv_accepts_both_headers(text: str) -> None:
 
 def test_read_answers_csv_rejects_a_missing_column_clearly() -> None:
     """The error names the missing column and the header expected."""
-    with pytest.raises(
-        ValueError, match="missing column answer or answer_id; expected a header like item,worker,answer"
-    ):
+    with pytest.raises(InvalidInput) as raised:
         read_answers_csv("item,worker,label\np1,w1,mug\n")
-    with pytest.raises(ValueError, match="missing column item or item_id or question, worker"):
+    assert raised.value.params == {
+        "file": "answers",
+        "missing": [["answer", "answer_id"]],
+        "expected": "item,worker,answer",
+    }
+    assert refusal(raised.value) == (
+        "answers CSV is missing column answer or answer_id; expected a header like item,worker,answer"
+    )
+    with pytest.raises(InvalidInput) as raised:
         read_answers_csv("answer\nmug\n")
+    assert "missing column item or item_id or question, worker" in refusal(raised.value)
 
 
 def test_read_answers_csv_names_the_line_of_an_empty_cell() -> None:
     """A bad row is reported by its line, so a requester can fix the file."""
-    with pytest.raises(ValueError, match="line 3"):
+    with pytest.raises(InvalidInput) as raised:
         read_answers_csv("item,worker,answer\np1,w1,mug\np2,,cup\n")
+    assert refusal(raised.value) == "answers CSV line 3: every column needs a value, got 'p2,,cup'"
 
 
 def test_read_gold_csv_accepts_both_headers_and_refuses_two_answers() -> None:
     """item,answer or question,truth; one item with two different answers is refused."""
     assert read_gold_csv("item,answer\np1,mug\np2,cup\n") == {"p1": "mug", "p2": "cup"}
     assert read_gold_csv("question,truth\n1,0\n") == {"1": "0"}
-    with pytest.raises(ValueError, match="missing column answer or truth"):
+    with pytest.raises(InvalidInput) as raised:
         read_gold_csv("item,label\np1,mug\n")
-    with pytest.raises(ValueError, match="line 3: item 'p1' has two answers"):
+    assert "missing column answer or truth" in refusal(raised.value)
+    with pytest.raises(InvalidInput) as raised:
         read_gold_csv("item,answer\np1,mug\np1,cup\n")
+    assert refusal(raised.value) == "gold CSV line 3: item 'p1' has two answers, 'mug' and 'cup'"
 
 
 def test_labels_csv_format() -> None:

@@ -12,8 +12,8 @@ from sqlalchemy import func, select, update
 from bot import taxonomies
 from bot.batches import lifecycle as batches
 from bot.batches.files import ItemDraft, Row, read_rows, validate_rows
-from bot.batches.lifecycle import BatchSpec, Setup, check_spec, load_funded_batch
-from bot.errors import DomainError, InvalidInput
+from bot.batches.lifecycle import BatchRefusal, BatchSpec, Setup, check_spec, load_funded_batch
+from bot.errors import DomainError, InvalidInput, Place, PlaceKind
 from bot.money import ledger
 from bot.tasks import categorize
 from bot.tasks.base import TaskContext
@@ -25,6 +25,7 @@ from storage.models import Account, Batch, Item, LedgerEntry, LedgerTransaction
 from taxonomy import Tree, load_default
 from tests import factories
 from tests.factories import KITCHEN, REQUESTER, SKILLETS, WOKS
+from tests.words import problem_lines, refusal
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "kitchen.csv"
 COFFEE = "Home & Garden > Kitchen & Dining > Kitchen Appliances > Coffee Makers & Espresso Machines"
@@ -45,8 +46,16 @@ def csv_bytes(rows: list[dict[str, str]], columns: list[str] | None = None) -> b
     return out.getvalue().encode()
 
 
+def line(number: int) -> Place:
+    return Place(PlaceKind.LINE, number)
+
+
+def item(number: int) -> Place:
+    return Place(PlaceKind.ITEM, number)
+
+
 def row(n: int, **values: str) -> Row:
-    return Row(f"line {n + 1}", {"item_id": f"sku-{n}", "title": f"Product {n}", **values})
+    return Row(line(n + 1), {"item_id": f"sku-{n}", "title": f"Product {n}", **values})
 
 
 def validate(rows: list[Row], tree: Tree, spec: BatchSpec = SPEC) -> list[ItemDraft]:
@@ -58,14 +67,14 @@ def validate(rows: list[Row], tree: Tree, spec: BatchSpec = SPEC) -> list[ItemDr
 def problems_of(rows: list[Row], tree: Tree, spec: BatchSpec = SPEC) -> list[str]:
     with pytest.raises(InvalidInput) as raised:
         validate(rows, tree, spec)
-    assert "Nothing was stored" in str(raised.value)
-    return raised.value.problems
+    assert "Nothing was stored" in refusal(raised.value)
+    return problem_lines(raised.value)
 
 
 def rejection(data: bytes, filename: str) -> str:
     with pytest.raises(InvalidInput) as raised:
         read_rows(data, filename)
-    return str(raised.value)
+    return refusal(raised.value)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -76,15 +85,15 @@ def test_reads_csv() -> None:
     data = b'item_id,title,brand,price\nsku-1, Skillet ,Lodge,19.90\r\nsku-2,"Wok, 14""",,\n'
     rows = read_rows(data, "products.csv")
     assert rows == [
-        Row("line 2", {"item_id": "sku-1", "title": "Skillet", "brand": "Lodge", "price": "19.90"}),
-        Row("line 3", {"item_id": "sku-2", "title": 'Wok, 14"', "brand": "", "price": ""}),
+        Row(line(2), {"item_id": "sku-1", "title": "Skillet", "brand": "Lodge", "price": "19.90"}),
+        Row(line(3), {"item_id": "sku-2", "title": 'Wok, 14"', "brand": "", "price": ""}),
     ]
 
 
 def test_reads_csv_with_bom_as_excel_saves_it() -> None:
     """The UTF-8 byte-order mark of “CSV UTF-8” exports does not end up in the first column's name."""
     rows = read_rows("\ufeffitem_id,title\nsku-1,Café crème\n".encode(), "export.CSV")
-    assert rows == [Row("line 2", {"item_id": "sku-1", "title": "Café crème"})]
+    assert rows == [Row(line(2), {"item_id": "sku-1", "title": "Café crème"})]
 
 
 def test_reads_json_list() -> None:
@@ -94,8 +103,8 @@ def test_reads_json_list() -> None:
     )
     rows = read_rows(data.encode(), "batch.json")
     assert rows == [
-        Row("item 1", {"item_id": "1", "title": "Skillet", "price": "19.9", "brand": ""}),
-        Row("item 2", {"item_id": "b", "title": "Wok"}),
+        Row(item(1), {"item_id": "1", "title": "Skillet", "price": "19.9", "brand": ""}),
+        Row(item(2), {"item_id": "b", "title": "Wok"}),
     ]
 
 
@@ -104,28 +113,28 @@ def test_reads_json_lines_skipping_blank_lines() -> None:
     data = b'{"item_id": "a", "title": "Skillet"}\n\n{"item_id": "b", "title": "Wok"}\n'
     for name in ("batch.jsonl", "batch.ndjson"):
         assert read_rows(data, name) == [
-            Row("line 1", {"item_id": "a", "title": "Skillet"}),
-            Row("line 3", {"item_id": "b", "title": "Wok"}),
+            Row(line(1), {"item_id": "a", "title": "Skillet"}),
+            Row(line(3), {"item_id": "b", "title": "Wok"}),
         ]
 
 
 @pytest.mark.parametrize(
     ("data", "first"),
     [
-        (b'[{"item_id": "a", "title": "T"}]', "item 1"),
-        (b'  {"item_id": "a", "title": "T"}\n', "line 1"),
-        (b"item_id,title\na,T\n", "line 2"),
+        (b'[{"item_id": "a", "title": "T"}]', item(1)),
+        (b'  {"item_id": "a", "title": "T"}\n', line(1)),
+        (b"item_id,title\na,T\n", line(2)),
     ],
 )
-def test_format_guessed_without_extension(data: bytes, first: str) -> None:
+def test_format_guessed_without_extension(data: bytes, first: Place) -> None:
     """A file without a known extension (e.g. sent as a document named “products”) is recognised by content."""
-    assert read_rows(data, "products")[0].where == first
+    assert read_rows(data, "products")[0].place == first
 
 
 def test_csv_row_spanning_lines_is_named_by_its_first_line() -> None:
     """A row whose quoted description spans two lines is reported at the line where it starts."""
     rows = read_rows(b'item_id,title,description\nsku-1,,"first\nsecond"\nsku-2,B,x\n', "p.csv")
-    assert [r.where for r in rows] == ["line 2", "line 4"]
+    assert [r.place for r in rows] == [line(2), line(4)]
 
 
 @pytest.mark.parametrize(
@@ -251,8 +260,8 @@ def test_duplicate_item_id_names_first_occurrence(tree: Tree) -> None:
     rows = [
         row(1),
         row(2),
-        Row("line 4", {"item_id": "sku-1", "title": "Again"}),
-        Row("line 5", {"item_id": "sku-1", "title": "Third"}),
+        Row(line(4), {"item_id": "sku-1", "title": "Again"}),
+        Row(line(5), {"item_id": "sku-1", "title": "Third"}),
     ]
     found = problems_of(rows, tree)
     assert found == ["Line 4: item_id 'sku-1' repeats line 2", "Line 5: item_id 'sku-1' repeats line 2"]
@@ -272,7 +281,7 @@ def test_at_most_twenty_problems_shown(tree: Tree) -> None:
         validate(rows, tree)
     error = raised.value
     assert len(error.problems) == 25
-    lines = str(error).splitlines()
+    lines = refusal(error).splitlines()
     assert "25 row(s)" in lines[0]
     assert lines[1:21] == [f"Line {n + 1}: title is empty" for n in range(1, 21)]
     assert lines[21:] == ["… and 5 more"]
@@ -282,8 +291,8 @@ def test_exactly_twenty_problems_have_no_more_line(tree: Tree) -> None:
     """With exactly 20 bad rows nothing is hidden, so there is no “… and N more” line."""
     with pytest.raises(InvalidInput) as raised:
         validate([row(n, title="") for n in range(1, 21)], tree)
-    assert "more" not in str(raised.value)
-    assert len(str(raised.value).splitlines()) == 21
+    assert "more" not in refusal(raised.value)
+    assert len(refusal(raised.value).splitlines()) == 21
 
 
 @pytest.mark.parametrize(
@@ -305,8 +314,8 @@ def test_check_spec_rejections(tree: Tree, changes: dict[str, object], expected:
     values = {"name": "K", "task_type": "categorize", "reward_micros": 20_000, "overlap": 3, "root": KITCHEN, **changes}
     with pytest.raises(InvalidInput) as raised:
         check_spec(BatchSpec(**values), tree)
-    assert len(raised.value.problems) == 1
-    assert expected in raised.value.problems[0]
+    (problem,) = problem_lines(raised.value)
+    assert expected in problem
 
 
 def test_check_spec_lists_every_problem(tree: Tree) -> None:
@@ -479,31 +488,36 @@ async def test_more_quizzes_are_reserved_once_per_request(services: Services) ->
 
 
 @pytest.mark.parametrize(
-    ("qualification", "count", "requester", "refusal"),
+    ("qualification", "count", "requester", "code"),
     [
-        (0, 5, REQUESTER, "no quiz"),
-        (2, 0, REQUESTER, "between 1 and 1000"),
-        (2, 1001, REQUESTER, "between 1 and 1000"),
-        (2, 5, REQUESTER + 1, "not yours"),
-        (2, 10**6, REQUESTER, "between 1 and 1000"),
+        (0, 5, REQUESTER, BatchRefusal.NO_QUIZ),
+        (2, 0, REQUESTER, BatchRefusal.QUIZ_TOP_UP_RANGE),
+        (2, 1001, REQUESTER, BatchRefusal.QUIZ_TOP_UP_RANGE),
+        (2, 5, REQUESTER + 1, BatchRefusal.NOT_YOURS),
+        (2, 10**6, REQUESTER, BatchRefusal.QUIZ_TOP_UP_RANGE),
     ],
 )
 async def test_more_quizzes_refused(
-    services: Services, qualification: int, count: int, requester: int, refusal: str
+    services: Services, qualification: int, count: int, requester: int, code: BatchRefusal
 ) -> None:
     await factories.load_batch(
         services, factories.products(4, gold={1: SKILLETS, 2: WOKS}), qualification=qualification
     )
-    with pytest.raises(DomainError, match=refusal):
+    with pytest.raises(DomainError) as raised:
         await add_quizzes(services, count, "chat:1", requester)
+    assert raised.value.code == code
+    if code == BatchRefusal.QUIZ_TOP_UP_RANGE:
+        assert refusal(raised.value) == "Add between 1 and 1000 quizzes at a time."
 
 
 async def test_more_quizzes_only_for_a_running_batch(services: Services) -> None:
     await factories.load_batch(services, factories.products(4, gold={1: SKILLETS, 2: WOKS}), qualification=2)
     async with services.db.write() as session:
         await batches.cancel(session, 1, REQUESTER, services.clock.now())
-    with pytest.raises(DomainError, match="cancelled: only a running or paused batch"):
+    with pytest.raises(DomainError) as raised:
         await add_quizzes(services, 1, "chat:2")
+    assert (raised.value.code, raised.value.params) == (BatchRefusal.QUIZZES_NOT_UNDER_WAY, {"status": "cancelled"})
+    assert "cancelled: only a running or paused batch" in refusal(raised.value)
 
 
 async def test_a_gold_answer_in_a_categorize_file_refuses_the_row(services: Services) -> None:
@@ -514,7 +528,9 @@ async def test_a_gold_answer_in_a_categorize_file_refuses_the_row(services: Serv
     rows[2]["gold_answer"] = "yes"
     with pytest.raises(InvalidInput) as raised:
         await factories.load_batch(services, rows, overlap=1, qualification=5)
-    assert raised.value.problems == ["Line 3: gold_answer is not read by type categorize; its columns: gold_category"]
+    assert problem_lines(raised.value) == [
+        "Line 3: gold_answer is not read by type categorize; its columns: gold_category"
+    ]
     counts = await table_counts(services)
     assert counts == {name: 0 for name in counts}
     rows[2]["gold_answer"] = ""
@@ -578,7 +594,7 @@ def test_caption_amounts_over_the_cap_are_refused(setting: str) -> None:
     """An amount a database column cannot hold is a plain problem naming the setting, not an overflow later."""
     with pytest.raises(InvalidInput) as raised:
         batches.parse_settings(f"type=categorize {setting}", "K")
-    (problem,) = raised.value.problems
+    (problem,) = problem_lines(raised.value)
     assert problem.startswith(setting.split("=")[0] + " ") and "largest amount accepted" in problem
 
 

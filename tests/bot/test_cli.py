@@ -369,6 +369,15 @@ def test_aggregate_refuses_a_bad_file(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "worker" in capsys.readouterr().err
 
 
+def test_aggregate_refuses_a_file_that_is_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Bytes that are not UTF-8 are a one-line refusal saying where, not a traceback."""
+    answers = tmp_path / "answers.csv"
+    answers.write_bytes(b"item,worker,answer\nq1,w1,caf\xe9\n")
+    assert run("aggregate", str(answers), "--out", str(tmp_path / "labels.csv")) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("The file is not UTF-8 text (byte 28 cannot be read).")
+
+
 def test_payouts_export_writes_paypal_rows(database: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run("db", "upgrade") == 0
     with sqlite3.connect(database) as connection:

@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.wiring.config import DEFAULT_DATABASE_URL, MissingToken, Settings
+from tests import words
 
 KEYS = ("BOT_TOKEN", "DATABASE_URL", "ADMIN_IDS", "REQUESTER_IDS", "CURRENCY", "PAYOUT_THRESHOLD", "TELEGRAM_API_URL")
 
@@ -98,7 +99,7 @@ def test_require_token_refuses_missing_and_placeholders(token: str) -> None:
     settings = Settings(_env_file=None, bot_token=token)
     with pytest.raises(MissingToken) as raised:
         settings.require_token()
-    message = str(raised.value)
+    message = words.refusal(raised.value)
     assert "@BotFather" in message and "BOT_TOKEN" in message
     assert "\n" not in message
 

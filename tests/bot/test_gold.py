@@ -11,7 +11,9 @@ from bot import work
 from bot.money import ledger
 from bot.quality import disputes
 from bot.quality import rules as quality
+from bot.reasons import loads
 from bot.wiring.services import Services
+from handlers import messages
 from storage import ledger as books
 from storage.assignments import answer_counts
 from storage.clock import utcnow
@@ -115,7 +117,8 @@ async def test_a_perfect_quiz_does_not_shield_careless_work(services: Services, 
     assert f"{removal.bound:.0%}" == "43%", "the bound of 0 of 5"
     async with services.db.read() as session:
         reason = await session.scalar(select(BatchWorker.reason))
-    assert reason == "no check right since the quiz, 0/5, at best 43%"
+    assert loads(reason).code == quality.StopReason.NO_CHECK_SINCE_QUIZ
+    assert messages.reason_text(loads(reason)) == "no check right since the quiz, 0/5, at best 43%"
 
 
 async def test_nothing_right_since_the_quiz_is_held_to_the_batch_bar(services: Services, checks_first: None) -> None:

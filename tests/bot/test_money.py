@@ -4,7 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from bot.money.amounts import MAX_TYPED_AMOUNT, MICROS, format_money, to_micros, typed_amount
+from bot.errors import Problem, ValueProblem
+from bot.money.amounts import MAX_TYPED_AMOUNT, MICROS, AmountProblem, format_money, to_micros, typed_amount
+from tests.words import said
 
 
 @pytest.mark.parametrize(
@@ -32,15 +34,18 @@ def test_to_micros_parses_exactly(amount: str | Decimal | int, micros: int) -> N
 @pytest.mark.parametrize("amount", ["-0.01", "-1", Decimal("-0.000001")])
 def test_to_micros_refuses_negatives(amount: str | Decimal) -> None:
     """A negative amount of money is refused with a ValueError."""
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueProblem) as raised:
         to_micros(amount)
+    assert said([raised.value.problem]) == (f"{str(amount)!r} is not a non-negative amount of money",)
 
 
 @pytest.mark.parametrize("amount", ["0.0000001", "1.1234567", Decimal("0.0000005")])
 def test_to_micros_refuses_sub_micro_precision(amount: str | Decimal) -> None:
     """More than six significant decimal places cannot be represented and is refused."""
-    with pytest.raises(ValueError, match="6 decimal places"):
+    with pytest.raises(ValueProblem) as raised:
         to_micros(amount)
+    assert raised.value.problem == Problem.of(AmountProblem.TOO_PRECISE, amount=str(amount))
+    assert "6 decimal places" in said([raised.value.problem])[0]
 
 
 @pytest.mark.parametrize("amount", ["", "abc", "1,000", "0.0.1", "$1", "NaN", "Infinity", "-Infinity", "1 000"])
@@ -53,8 +58,10 @@ def test_to_micros_refuses_garbage(amount: str) -> None:
 @pytest.mark.parametrize("text", ["1e30", "99999999999999", "$1000000000.000001", "1e999999"])
 def test_typed_amount_refuses_more_than_the_cap(text: str) -> None:
     """What would overflow the database is refused, naming the cap; "1e999999" is refused before it is multiplied."""
-    with pytest.raises(ValueError, match="is more than 1,000,000,000, the largest amount accepted"):
+    with pytest.raises(ValueProblem) as raised:
         typed_amount(text)
+    (problem,) = said([raised.value.problem])
+    assert "is more than 1,000,000,000, the largest amount accepted" in problem
 
 
 def test_typed_amount_takes_the_cap_itself() -> None:

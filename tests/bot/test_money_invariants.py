@@ -44,6 +44,7 @@ from bot.money.ledger import (
     WORKER_PENDING,
     NotEnoughFunds,
 )
+from bot.reasons import Reason, dumps
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.db import Database, connect
@@ -427,7 +428,7 @@ class MoneyMachine(RuleBasedStateMachine):
     @rule(worker=st.sampled_from(SUSPENDABLE), suspend=st.booleans())
     def suspend(self, worker: int, suspend: bool) -> None:
         """An admin suspends or reinstates a worker; a suspended worker's payout requests are refused."""
-        reason = "testing" if suspend else None
+        reason = dumps(Reason.typed("testing"), 512) if suspend else None
 
         async def change(session: AsyncSession) -> None:
             await session.execute(update(User).where(User.id == worker).values(suspended_reason=reason))

@@ -8,6 +8,8 @@ from sqlalchemy import update
 from bot import progress, work
 from bot.money import credits
 from bot.quality.levels import level_of, wilson_lower_bound
+from bot.quality.rules import StopReason
+from bot.reasons import Reason, dumps
 from bot.wiring.services import Services
 from handlers import texts
 from storage.clock import utcnow
@@ -25,12 +27,12 @@ def test_wilson_lower_bound(correct: int, total: int, expected: float) -> None:
 
 
 def test_levels_need_volume_and_reliable_accuracy() -> None:
-    assert level_of(0, 0).name == "Newcomer" and level_of(0, 0).gold_needed == 50
-    assert level_of(49, 49).name == "Newcomer", "volume first"
-    assert level_of(50, 50).name == "Qualified" and level_of(50, 50).next_name == "Expert"
-    assert level_of(50, 45).name == "Newcomer", "90% of 50 is not reliably above 85%"
-    assert level_of(200, 195).name == "Expert" and level_of(200, 195).next_name is None
-    assert level_of(200, 185).name == "Qualified", "92.5% of 200 is not reliably above 92%"
+    assert level_of(0, 0).name == "newcomer" and level_of(0, 0).gold_needed == 50
+    assert level_of(49, 49).name == "newcomer", "volume first"
+    assert level_of(50, 50).name == "qualified" and level_of(50, 50).next_name == "expert"
+    assert level_of(50, 45).name == "newcomer", "90% of 50 is not reliably above 85%"
+    assert level_of(200, 195).name == "expert" and level_of(200, 195).next_name is None
+    assert level_of(200, 185).name == "qualified", "92.5% of 200 is not reliably above 92%"
     assert level_of(120, 115).gold_needed == 80
 
 
@@ -77,7 +79,7 @@ async def test_stats_figures(services: Services, checks_first: None) -> None:
     assert figures.earned_micros == 3 * 20_000 and figures.rejection_rate == 0.25
     # $0.06 over 30 s + 30 s + 120 s of active time = $1.20 an hour.
     assert figures.hourly_micros == 1_200_000
-    assert figures.level.name == "Newcomer" and figures.level.gold_needed == 48
+    assert figures.level.name == "newcomer" and figures.level.gold_needed == 48
 
 
 async def test_daily_target_reached_once(services: Services) -> None:
@@ -145,7 +147,9 @@ async def test_standings_show_each_running_batch_newest_first(services: Services
             BatchWorker(batch_id=4, worker_id=1, state="failed", attempts=1, retry_at=now + timedelta(hours=2)),
             BatchWorker(batch_id=5, worker_id=1, state="failed", attempts=3),
             BatchWorker(batch_id=6, worker_id=1, state="qualifying", attempts=1),
-            BatchWorker(batch_id=7, worker_id=1, state="held", reason="too quick"),
+            BatchWorker(
+                batch_id=7, worker_id=1, state="held", reason=dumps(Reason.of(StopReason.SAME_ANSWER, run=10), 512)
+            ),
         ]
         session.add_all(rows)
         await session.execute(update(Batch).where(Batch.id == 2).values(max_answers=3))
@@ -160,7 +164,7 @@ async def test_standings_show_each_running_batch_newest_first(services: Services
         ("B2", "capped"),
     ], "B6 is completed, B1 the sixth running batch"
     assert [texts.standing(st) for st in shown] == [
-        "⏸ #7 “B7”: paused for a review (too quick)",
+        "⏸ #7 “B7”: paused for a review (the same answer for 10 products in a row)",
         "📕 #5 “B5”: quiz not passed, closed to you",
         f"📕 #4 “B4”: quiz again after {now + timedelta(hours=2):%Y-%m-%d %H:%M} UTC",
         "📕 #3 “B3”: quiz open again, /work",

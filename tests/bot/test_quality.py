@@ -14,7 +14,9 @@ from bot.batches.lifecycle import BatchSpec
 from bot.money import ledger
 from bot.quality import levels
 from bot.quality import rules as quality
+from bot.reasons import Reason, loads
 from bot.wiring.services import Services
+from handlers import messages
 from storage import ledger as books
 from storage.db import Database, connect
 from storage.models import Assignment, Batch, BatchWorker, User
@@ -57,7 +59,7 @@ async def test_constant_answerer_is_removed_and_rejected(services: Services, che
         assert (await session.get(Batch, 1)).reserved_micros == launched.reserved_micros + 5 * 20_000
         assert await books.inconsistencies(session) == []
         state = await session.get(BatchWorker, (1, 1))
-        assert state.state == "removed" and "0/5" in state.reason
+        assert state.state == "removed" and "0/5" in messages.reason_text(loads(state.reason))
     found = await results_of(services, 1)
     assert all(row["answers"] == 0 for row in found.labels.rows), "rejected answers are left out of the labels"
     assert {(r["accepted"], r["worker_status"], r["worker_gold_accuracy"]) for r in found.raw.rows} == {
@@ -211,7 +213,7 @@ async def test_without_min_seconds_the_floor_is_a_third_of_the_crowds_median(
     await worker(services, 11)
     fast = await label(services, 11, SKILLETS, limit=5)
     assert [answer.verdict is None for answer in fast] == [True, True, False]
-    assert "3 of their last 10 answers took under 8.0 s" in fast[-1].verdict.reason
+    assert messages.reason_text(fast[-1].verdict.reason) == "3 of their last 10 answers took under 8.0 s"
 
 
 async def test_a_robots_many_quick_answers_do_not_lower_the_floor_under_it(
@@ -223,7 +225,8 @@ async def test_a_robots_many_quick_answers_do_not_lower_the_floor_under_it(
     await _crowd(services, range(1, 5), 10, 24.0)
     await worker(services, 10)
     robot = await label(services, 10, SKILLETS)
-    assert isinstance(robot[-1].verdict, quality.Hold) and "under 8.0 s" in robot[-1].verdict.reason
+    assert isinstance(robot[-1].verdict, quality.Hold)
+    assert "under 8.0 s" in messages.reason_text(robot[-1].verdict.reason)
     assert len(robot) == quality.MIN_CROWD_SAMPLE - 40, "held on the answer that made the crowd's sample big enough"
 
 
@@ -310,7 +313,8 @@ async def test_same_answer_for_everything_is_held_when_the_crowd_disagrees(servi
     assert len(first) == 15 and all(a.verdict is None for a in first), "nobody to disagree with yet"
     second = await label(services, 2, SKILLETS)
     assert len(second) == 10 and isinstance(second[-1].verdict, quality.Hold)
-    assert "same answer for 10 products in a row" in second[-1].verdict.reason
+    assert second[-1].verdict.reason == Reason.of(quality.StopReason.SAME_ANSWER, run=10)
+    assert messages.reason_text(second[-1].verdict.reason) == "the same answer for 10 products in a row"
 
 
 async def test_one_other_answer_is_not_the_crowd_disagreeing(services: Services) -> None:

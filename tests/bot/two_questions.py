@@ -5,7 +5,9 @@ mixes both kinds of question. No module of the bot registers it; a test does, fo
 from collections.abc import Mapping
 from typing import Any
 
+from bot.errors import Problem
 from bot.tasks import tree_questions
+from bot.tasks.attributes import AttributesProblem
 from bot.tasks.base import Grade, LabelSpace, Question, QuestionKind, RowReading, TaskContext
 from taxonomy import Tree
 
@@ -29,13 +31,20 @@ class ColorThenCategory:
         color = values.get("gold_color", "")
         if color:
             if color not in COLOR.options:
-                return RowReading(problems=(f"gold_color {color!r} is not red or blue",))
+                problem = Problem.of(
+                    AttributesProblem.GOLD_NOT_A_VALUE,
+                    column="gold_color",
+                    value=color,
+                    key="color",
+                    values=["red", "blue"],
+                )
+                return RowReading(problems=(problem,))
             gold[COLOR.key] = color
         reference = values.get("gold_category", "")
         if reference:
-            node, problem = tree_questions.read_reference("gold_category", reference, context, as_answer=True)
-            if node is None:
-                return RowReading(problems=(problem,))
+            node = tree_questions.read_reference("gold_category", reference, context, as_answer=True)
+            if not isinstance(node, int):
+                return RowReading(problems=(node,))
             gold[CATEGORY.key] = str(node)
         return RowReading(gold=gold or None)
 

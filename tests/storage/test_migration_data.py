@@ -130,7 +130,7 @@ def test_the_upgrade_turns_node_ids_into_labels_and_changes_nothing_else(old_dat
     before = _sync(old_database, _contents)
     assert [len(before[table]) for table in ("accounts", "ledger_transactions", "ledger_entries")] == [6, 7, 14]
 
-    migrate.upgrade(old_database)
+    migrate.upgrade(old_database, NEW)
 
     after = _sync(old_database, _contents)
     assert _sync(old_database, _revision) == NEW
@@ -146,7 +146,7 @@ def test_the_upgrade_turns_node_ids_into_labels_and_changes_nothing_else(old_dat
 def test_the_downgrade_gives_back_the_old_schema_and_every_value(old_database: str) -> None:
     before_schema = _sync(old_database, _schema)
     before = _sync(old_database, _contents)
-    migrate.upgrade(old_database)
+    migrate.upgrade(old_database, NEW)
 
     command.downgrade(migrate.alembic_config(old_database), OLD)
 
@@ -164,7 +164,7 @@ def test_the_downgrade_gives_back_the_old_schema_and_every_value(old_database: s
     ],
 )
 def test_the_downgrade_refuses_what_the_old_columns_cannot_hold(old_database: str, change: str, refusal: str) -> None:
-    migrate.upgrade(old_database)
+    migrate.upgrade(old_database, NEW)
     _sync(old_database, lambda connection: connection.execute(sa.text(change)))
     before = _sync(old_database, _contents)
 

@@ -5,11 +5,12 @@ from typing import Any
 
 import pytest
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Refusal
 from bot.tasks import attributes, registry
 from bot.tasks.attributes import TYPE
 from bot.tasks.base import Grade, LabelSpace, Question, QuestionKind, RowReading, TaskContext
 from taxonomy import Tree, load_default
+from tests.words import said
 
 EXAMPLE = "color:black|white|red|other; material:steel|wood|plastic|other; brand:text"
 
@@ -26,8 +27,8 @@ def configure(tree: Tree, text: str) -> dict[str, Any]:
 def problems_of(tree: Tree, text: str) -> list[str]:
     with pytest.raises(InvalidInput) as refused:
         configure(tree, text)
-    assert refused.value.summary == "The batch settings are not valid."
-    return refused.value.problems
+    assert refused.value.code == Refusal.BATCH_SETTINGS_INVALID
+    return list(said(refused.value.problems))
 
 
 def context(tree: Tree, text: str = EXAMPLE) -> TaskContext:
@@ -55,7 +56,7 @@ def test_configure_trims_and_keeps_values_as_written(tree: Tree) -> None:
 def test_attributes_are_required(tree: Tree, settings: dict[str, str]) -> None:
     with pytest.raises(InvalidInput) as refused:
         TYPE.configure(settings, tree)
-    assert refused.value.problems == [attributes.REQUIRED]
+    assert [problem.code for problem in refused.value.problems] == [attributes.AttributesProblem.REQUIRED]
 
 
 @pytest.mark.parametrize("key", ["c", "color_2", "a" * 32])
@@ -153,19 +154,21 @@ def test_a_choice_gold_is_stored_as_the_value_as_written(tree: Tree) -> None:
 def test_a_choice_gold_must_be_one_of_the_values(tree: Tree) -> None:
     reading = TYPE.read_row({"gold_color": "purple", "gold_material": "wood"}, context(tree))
     assert reading.gold is None
-    assert reading.problems == ("gold_color 'purple' is not a value of color; use one of: black, white, red, other",)
+    assert said(reading.problems) == (
+        "gold_color 'purple' is not a value of color; use one of: black, white, red, other",
+    )
 
 
 def test_a_long_listing_of_values_is_cut(tree: Tree) -> None:
     ctx = context(tree, attribute_list(1, 30))
-    (problem,) = TYPE.read_row({"gold_a0": "nope"}, ctx).problems
+    (problem,) = said(TYPE.read_row({"gold_a0": "nope"}, ctx).problems)
     assert problem.startswith("gold_a0 'nope' is not a value of a0; use one of: value 0, value 1")
     assert problem.endswith("…") and len(problem) < 300
 
 
 def test_a_typed_gold_must_be_typeable(tree: Tree) -> None:
     assert TYPE.read_row({"gold_brand": "b" * 200}, context(tree)).gold == {"brand": "b" * 200}
-    (problem,) = TYPE.read_row({"gold_brand": "b" * 201}, context(tree)).problems
+    (problem,) = said(TYPE.read_row({"gold_brand": "b" * 201}, context(tree)).problems)
     assert problem.startswith("gold_brand 'bbb") and "1 to 200 characters" in problem
 
 

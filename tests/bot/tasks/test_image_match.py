@@ -6,6 +6,7 @@ from bot.tasks import registry
 from bot.tasks.base import Grade, LabelSpace, QuestionKind, RowReading, TaskContext
 from bot.tasks.image_match import MATCH, TYPE
 from taxonomy import load_default
+from tests.words import said
 
 PHOTO = "https://example.com/skillet.jpg"
 
@@ -62,17 +63,19 @@ def test_gold_answer(value: str, label: str) -> None:
 
 @pytest.mark.parametrize("value", ["maybe", "image", "noimage", "no photo"])
 def test_gold_answer_must_be_yes_no_or_no_image(value: str) -> None:
-    assert read(image_url=PHOTO, gold_answer=value).problems == (f"gold_answer {value!r} is not yes, no or no_image",)
+    assert said(read(image_url=PHOTO, gold_answer=value).problems) == (
+        f"gold_answer {value!r} is not yes, no or no_image",
+    )
 
 
 def test_a_row_without_a_photo_is_refused() -> None:
-    assert read(title="Skillet").problems == ("image_url is empty: image_match needs a photo",)
-    assert read(image_url="", gold_answer="yes").problems == ("image_url is empty: image_match needs a photo",)
+    assert said(read(title="Skillet").problems) == ("image_url is empty: image_match needs a photo",)
+    assert said(read(image_url="", gold_answer="yes").problems) == ("image_url is empty: image_match needs a photo",)
 
 
 def test_every_problem_of_a_row_is_reported() -> None:
     reading = read(image_url="", gold_answer="sure")
-    assert reading.problems == (
+    assert said(reading.problems) == (
         "image_url is empty: image_match needs a photo",
         "gold_answer 'sure' is not yes, no or no_image",
     )

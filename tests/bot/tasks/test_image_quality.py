@@ -5,13 +5,15 @@ from typing import Any
 
 import pytest
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Refusal
 from bot.tasks import image_quality, registry
 from bot.tasks.base import Grade, LabelSpace, Question, QuestionKind, RowReading, TaskContext
-from bot.tasks.image_quality import NO_IMAGE, NO_PHOTO, OPTIONS, TYPE
+from bot.tasks.image_quality import NO_IMAGE, OPTIONS, TYPE
 from taxonomy import Tree, load_default
+from tests.words import said
 
 PHOTO = "https://example.com/mug.jpg"
+NO_PHOTO = "image_url is empty: image_quality needs a photo"
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +28,8 @@ def configure(tree: Tree, text: str) -> dict[str, Any]:
 def problems_of(tree: Tree, text: str) -> list[str]:
     with pytest.raises(InvalidInput) as refused:
         configure(tree, text)
-    assert refused.value.summary == "The batch settings are not valid."
-    return refused.value.problems
+    assert refused.value.code == Refusal.BATCH_SETTINGS_INVALID
+    return list(said(refused.value.problems))
 
 
 def context(tree: Tree, text: str | None = None) -> TaskContext:
@@ -117,8 +119,8 @@ def test_columns_are_the_gold_of_each_question(tree: Tree) -> None:
 
 def test_a_row_needs_a_photo(tree: Tree) -> None:
     assert TYPE.read_row({"title": "Mug", "image_url": PHOTO}, context(tree)) == RowReading()
-    assert TYPE.read_row({"title": "Mug", "image_url": ""}, context(tree)).problems == (NO_PHOTO,)
-    assert TYPE.read_row({"title": "Mug"}, context(tree)).problems == (NO_PHOTO,)
+    assert said(TYPE.read_row({"title": "Mug", "image_url": ""}, context(tree)).problems) == (NO_PHOTO,)
+    assert said(TYPE.read_row({"title": "Mug"}, context(tree)).problems) == (NO_PHOTO,)
 
 
 def test_gold_reads_yes_and_no_and_holds_the_given_questions(tree: Tree) -> None:
@@ -128,7 +130,7 @@ def test_gold_reads_yes_and_no_and_holds_the_given_questions(tree: Tree) -> None
 
 def test_bad_gold_values_are_problems(tree: Tree) -> None:
     row = {"image_url": "", "gold_blurry": "maybe", "gold_person": "yes"}
-    assert TYPE.read_row(row, context(tree)).problems == (
+    assert said(TYPE.read_row(row, context(tree)).problems) == (
         NO_PHOTO,
         "gold_blurry 'maybe' is not yes, no or no_image",
     )
@@ -145,9 +147,9 @@ def test_a_no_image_gold_is_the_first_questions(tree: Tree, given: dict[str, str
 
 
 def test_no_image_is_not_mixed_with_yes_or_no(tree: Tree) -> None:
-    (problem,) = TYPE.read_row(
-        {"image_url": PHOTO, "gold_blurry": "no_image", "gold_person": "yes"}, context(tree)
-    ).problems
+    (problem,) = said(
+        TYPE.read_row({"image_url": PHOTO, "gold_blurry": "no_image", "gold_person": "yes"}, context(tree)).problems
+    )
     assert "give no_image alone" in problem
 
 

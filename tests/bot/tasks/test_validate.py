@@ -5,12 +5,13 @@ from typing import Any
 
 import pytest
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Refusal
 from bot.tasks import registry, tree_questions
 from bot.tasks.base import Grade, LabelSpace, QuestionKind, RowReading, TaskContext
-from bot.tasks.reading import quoted
+from bot.tasks.reading import clip
 from bot.tasks.validate import CATEGORY, TYPE, VERDICT
 from taxonomy import load_default
+from tests.words import said
 
 COOKWARE_AND_BAKEWARE = 6070  # the batch root in these tests
 COOKWARE = 654  # has subcategories
@@ -70,8 +71,8 @@ def test_configure_without_correct_does_not_correct() -> None:
 def test_configure_refuses_anything_else(value: str) -> None:
     with pytest.raises(InvalidInput) as raised:
         TYPE.configure({"correct": value}, load_default())
-    assert raised.value.summary == "The batch settings are not valid."
-    assert raised.value.problems == ["correct must be true or false"]
+    assert raised.value.code == Refusal.BATCH_SETTINGS_INVALID
+    assert said(raised.value.problems) == ("correct must be true or false",)
 
 
 # --- read_row: the proposed category --------------------------------------------------------
@@ -87,21 +88,21 @@ def test_proposed_category_may_have_subcategories_in_a_leaf_only_batch() -> None
 
 
 def test_proposed_category_is_required() -> None:
-    assert read().problems == ("proposed_category is empty",)
-    assert read(proposed_category="", gold_answer="yes").problems == ("proposed_category is empty",)
+    assert said(read().problems) == ("proposed_category is empty",)
+    assert said(read(proposed_category="", gold_answer="yes").problems) == ("proposed_category is empty",)
 
 
 def test_proposed_category_must_be_in_the_taxonomy() -> None:
-    assert read(proposed_category="Kitchen > Nowhere").problems == (
+    assert said(read(proposed_category="Kitchen > Nowhere").problems) == (
         "proposed_category 'Kitchen > Nowhere' is not a category of the taxonomy",
     )
 
 
 def test_proposed_category_must_be_below_the_root() -> None:
-    assert read(proposed_category=str(TILT_SKILLETS)).problems == (
+    assert said(read(proposed_category=str(TILT_SKILLETS)).problems) == (
         f"proposed_category '{TILT_SKILLETS}' is outside the batch's root category",
     )
-    assert read(proposed_category=str(COOKWARE_AND_BAKEWARE)).problems == (
+    assert said(read(proposed_category=str(COOKWARE_AND_BAKEWARE)).problems) == (
         f"proposed_category '{COOKWARE_AND_BAKEWARE}' is outside the batch's root category",
     )
 
@@ -121,13 +122,13 @@ def test_gold_answer_is_the_verdict(value: str, verdict: str) -> None:
 
 
 def test_gold_answer_must_be_yes_or_no() -> None:
-    assert read(proposed_category=str(SKILLETS), gold_answer="perhaps").problems == (
+    assert said(read(proposed_category=str(SKILLETS), gold_answer="perhaps").problems) == (
         "gold_answer 'perhaps' is not yes or no",
     )
 
 
 def test_a_long_bad_gold_answer_is_cut_in_the_problem() -> None:
-    (problem,) = read(proposed_category=str(SKILLETS), gold_answer="x" * 200).problems
+    (problem,) = said(read(proposed_category=str(SKILLETS), gold_answer="x" * 200).problems)
     assert problem.startswith("gold_answer 'xxx") and problem.endswith("…' is not yes or no")
     assert len(problem) < 100
 
@@ -158,32 +159,32 @@ def test_gold_answer_and_gold_category_that_agree() -> None:
 def test_gold_answer_yes_with_another_gold_category_is_refused() -> None:
     reading = read(proposed_category=str(SKILLETS), gold_answer="yes", gold_category=str(CAKE_PANS))
     assert reading.gold is None
-    assert reading.problems == (
+    assert said(reading.problems) == (
         f"gold_answer 'yes' disagrees with gold_category '{CAKE_PANS}', which is not the proposed category",
     )
 
 
 def test_gold_answer_no_with_the_proposed_category_as_gold_is_refused() -> None:
     reading = read(proposed_category=str(SKILLETS), gold_answer="no", gold_category=SKILLETS_PATH)
-    assert reading.problems == (
-        f"gold_answer 'no' disagrees with gold_category {quoted(SKILLETS_PATH)}, which is the proposed category",
+    assert said(reading.problems) == (
+        f"gold_answer 'no' disagrees with gold_category {clip(SKILLETS_PATH)!r}, which is the proposed category",
     )
 
 
 def test_gold_category_must_be_in_the_taxonomy() -> None:
-    assert read(proposed_category=str(SKILLETS), gold_category="999999999").problems == (
+    assert said(read(proposed_category=str(SKILLETS), gold_category="999999999").problems) == (
         "gold_category '999999999' is not a category of the taxonomy",
     )
 
 
 def test_gold_category_must_be_below_the_root() -> None:
-    assert read(proposed_category=str(SKILLETS), gold_category=str(TILT_SKILLETS)).problems == (
+    assert said(read(proposed_category=str(SKILLETS), gold_category=str(TILT_SKILLETS)).problems) == (
         f"gold_category '{TILT_SKILLETS}' is outside the batch's root category",
     )
 
 
 def test_gold_category_must_be_an_answer_a_worker_could_give() -> None:
-    assert read(proposed_category=str(SKILLETS), gold_category=str(COOKWARE), leaf_only=True).problems == (
+    assert said(read(proposed_category=str(SKILLETS), gold_category=str(COOKWARE), leaf_only=True).problems) == (
         f"gold_category '{COOKWARE}' has subcategories, but this batch accepts leaves only",
     )
     reading = read(True, proposed_category=str(SKILLETS), gold_category=str(COOKWARE), leaf_only=False)
@@ -192,7 +193,7 @@ def test_gold_category_must_be_an_answer_a_worker_could_give() -> None:
 
 def test_every_problem_of_a_row_is_reported() -> None:
     reading = read(gold_answer="maybe", gold_category="Nowhere")
-    assert reading.problems == (
+    assert said(reading.problems) == (
         "proposed_category is empty",
         "gold_answer 'maybe' is not yes or no",
         "gold_category 'Nowhere' is not a category of the taxonomy",
