@@ -49,15 +49,8 @@ class Attributes:
         problems: list[Problem] = []
         if len(parts) > MAX_ATTRIBUTES:
             problems.append(Problem.of(AttributesProblem.TOO_MANY, most=MAX_ATTRIBUTES, given=len(parts)))
-        attributes: list[dict[str, Any]] = []
-        keys: set[str] = set()
-        for part in parts:
-            attribute, found = _read_attribute(part)
-            problems += found
-            if attribute["key"] in keys:
-                problems.append(choices.repeated_key(SETTING, attribute["key"]))
-            keys.add(attribute["key"])
-            attributes.append(attribute)
+        attributes, found = choices.read_keyed(SETTING, parts, _read_attribute)
+        problems += found
         if problems:
             raise InvalidInput(Refusal.BATCH_SETTINGS_INVALID, problems)
         return {"attributes": attributes}

@@ -2,6 +2,8 @@
 question's key, and reading a chosen option."""
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from bot.errors import Problem, ProblemCode
 from bot.tasks.base import Question
@@ -28,6 +30,24 @@ def key_problem(setting: str, key: str) -> Problem | None:
 
 def repeated_key(setting: str, key: str) -> Problem:
     return Problem.of(KeyProblem.REPEATED, setting=setting, key=clip(key))
+
+
+def read_keyed(
+    setting: str, parts: list[str], read: Callable[[str], tuple[dict[str, Any], list[Problem]]]
+) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """Each part of a setting read by `read` into an entry with its "key", and every problem; a key given
+    twice is one more."""
+    entries: list[dict[str, Any]] = []
+    problems: list[Problem] = []
+    keys: set[str] = set()
+    for part in parts:
+        entry, found = read(part)
+        problems += found
+        if entry["key"] in keys:
+            problems.append(repeated_key(setting, entry["key"]))
+        keys.add(entry["key"])
+        entries.append(entry)
+    return entries, problems
 
 
 def gold_column(key: str) -> str:

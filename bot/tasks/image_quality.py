@@ -55,15 +55,8 @@ class ImageQuality:
         problems: list[Problem] = []
         if len(parts) > MAX_QUESTIONS:
             problems.append(Problem.of(ImageQualityProblem.TOO_MANY, most=MAX_QUESTIONS, given=len(parts)))
-        questions: list[dict[str, str]] = []
-        keys: set[str] = set()
-        for part in parts:
-            question, found = _read_question(part)
-            problems += found
-            if question["key"] in keys:
-                problems.append(choices.repeated_key(SETTING, question["key"]))
-            keys.add(question["key"])
-            questions.append(question)
+        questions, found = choices.read_keyed(SETTING, parts, _read_question)
+        problems += found
         if problems:
             raise InvalidInput(Refusal.BATCH_SETTINGS_INVALID, problems)
         return {"questions": questions}
@@ -119,7 +112,7 @@ class ImageQuality:
         return {}
 
 
-def _read_question(part: str) -> tuple[dict[str, str], list[Problem]]:
+def _read_question(part: str) -> tuple[dict[str, Any], list[Problem]]:
     """One built-in key or `key:Question text?` of the setting, and what is wrong with it."""
     key, colon, prompt = (text.strip() for text in part.partition(":"))
     if not colon:
