@@ -289,7 +289,8 @@ async def test_speed_is_measured_per_question_where_products_ask_more_or_fewer(
     assert len(careful) == 5 and all(answer.verdict is None for answer in careful)
     robot = await _confirm_or_correct(services, 11, 3, 0, 1.0, 0.0)
     assert isinstance(robot[-1].verdict, quality.Hold)
-    assert robot[-1].verdict.reason == "3 of their last 10 answers took under 4.0 s a question"
+    reason = robot[-1].verdict.reason
+    assert reason.code == quality.StopReason.TOO_FAST_PER_QUESTION and round(reason.params["seconds"], 1) == 4.0
 
 
 def test_settings_reach_the_batch() -> None:

@@ -9,13 +9,25 @@ from typing import Any
 
 import pytest
 
-from bot.errors import InvalidInput
+from bot.errors import InvalidInput, Problem, ProblemCode, Refusal
 from bot.tasks import registry
 from bot.tasks.base import Grade, LabelSpace, Question, QuestionKind, RowReading, TaskContext
+from handlers import messages
 from taxonomy import Tree
 from tests.e2e.conftest import RunningBot, StartBot
 from tests.e2e.test_requester import ADMIN, SHOP, csv_file, fund, tap, upload
 from tests.e2e.test_worker import begin, press, send
+
+
+class RatingProblem(ProblemCode):
+    SCALE = "rating_scale"  # {scale}
+    STARS = "rating_stars"  # {value, scale}
+
+
+WORDS = {
+    RatingProblem.SCALE: "scale {scale!r} is not 3, 4 or 5",
+    RatingProblem.STARS: "gold_stars {value!r} is not 1 to {scale}",
+}
 
 
 class Rating:
@@ -32,7 +44,7 @@ class Rating:
     def configure(self, settings: Mapping[str, str], tree: Tree) -> dict[str, Any]:
         scale = settings.get("scale", "5")
         if scale not in ("3", "4", "5"):
-            raise InvalidInput("The batch settings are not valid.", [f"scale {scale!r} is not 3, 4 or 5"])
+            raise InvalidInput(Refusal.BATCH_SETTINGS_INVALID, [Problem.of(RatingProblem.SCALE, scale=scale)])
         return {"scale": int(scale)}
 
     def read_row(self, values: Mapping[str, str], context: TaskContext) -> RowReading:
@@ -40,7 +52,7 @@ class Rating:
         if not value:
             return RowReading()
         if value not in self.stars(context).options:
-            return RowReading(problems=(f"gold_stars {value!r} is not 1 to {context.config['scale']}",))
+            return RowReading(problems=(Problem.of(RatingProblem.STARS, value=value, scale=context.config["scale"]),))
         return RowReading(gold={"stars": value})
 
     def questions(self, context: TaskContext) -> tuple[Question, ...]:
@@ -75,6 +87,8 @@ class Rating:
 async def bot(monkeypatch: pytest.MonkeyPatch, start_bot: StartBot) -> RunningBot:
     # monkeypatch first: torn down last, so the type stays registered until the bot has stopped.
     monkeypatch.setitem(registry.TYPES, Rating.name, Rating())
+    for code, words in WORDS.items():  # a type's problems are worded in the text layer's catalogue
+        monkeypatch.setitem(messages.PROBLEMS, code, words)
     return await start_bot(admin_ids=str(ADMIN), requester_ids=str(SHOP))
 
 
