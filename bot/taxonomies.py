@@ -109,7 +109,8 @@ async def ensure_default(db: Database) -> int:
             if existing is not None:  # stored by another process while this one parsed
                 return existing
             return await store(session, DEFAULT_TAXONOMY_NAME, nodes, "Google Product Taxonomy 2021-09-21")
-    except IntegrityError:
+    # The other process's row meets this one's insert, or (PostgreSQL reads each statement anew) `store`'s own check.
+    except (IntegrityError, InvalidInput):
         async with db.read() as session:
             stored = await find_by_name(session, DEFAULT_TAXONOMY_NAME)
         if stored is None:
