@@ -158,9 +158,8 @@ async def answer(services: Services, worker_id: int, assignment_id: int, questio
         if task.type.next_question(payload, answers, task.context) is not None:
             await assignments.save_partial(session, assignment_id, worker_id, answers)
             item = await session.get_one(Item, assignment.item_id)
-            return _Next(
-                replace_answer(assignment, answers), item, False, await gold.quiz_progress(session, assignment)
-            )
+            assignment.answer = answers  # untracked (see lock_with_payload): the card shows it, nothing saves it
+            return _Next(assignment, item, False, await gold.quiz_progress(session, assignment))
         answered = await assignments.record_answer(session, assignment_id, worker_id, answers, now, CreditState.PENDING)
         if answered is None:
             raise _refusal(await assignments.lock(session, assignment_id), worker_id) or TaskUnavailable()
@@ -213,13 +212,6 @@ def _read_answer(
     if label is None:  # a refused typed value leaves the card open: the worker types another
         raise NotAnAnswer() if open_question.kind == QuestionKind.TEXT else TaskUnavailable()
     return label, open_question
-
-
-def replace_answer(assignment: Assignment, answers: dict[str, str]) -> Assignment:
-    """The assignment as the card shows it after `answers` (an untracked copy: nothing is saved by it)."""
-    copy = Assignment(**{column.key: getattr(assignment, column.key) for column in Assignment.__table__.columns})
-    copy.answer = answers
-    return copy
 
 
 async def typed(services: Services, worker_id: int, text: str) -> Typed:
@@ -363,7 +355,7 @@ async def _apply_stop_rule(
             )
         )
     ).all()
-    workers = {worker for worker, _ in rows}
+    gold_answers = await _gold_answers(session, batch.id, {worker for worker, _ in rows})
     asked = [question for question in task.questions if any(question.key in (labels or {}) for _, labels in rows)]
     for question in asked:
         answers = [
@@ -371,31 +363,37 @@ async def _apply_stop_rule(
             for worker, labels in rows
             if labels and question.key in labels
         ]
-        accuracy = await _gold_record(session, batch.id, question.key, workers)
+        accuracy = _accuracy(gold_answers, question.key)
         size = task.type.label_space(question, task.context).size
         if not aggregation.should_stop(answers, accuracy, size, confidence, batch.min_overlap, batch.overlap):
             return
     await session.execute(update(Item).where(Item.id == item_id).values(settled=True, is_open=False))
 
 
-async def _gold_record(session: AsyncSession, batch_id: int, key: str, workers: set[int]) -> dict[str, float]:
-    """The workers' smoothed accuracy on this batch's gold for question `key`."""
-    rows = (
-        await session.execute(
-            select(Assignment.item_id, Assignment.worker_id, Assignment.answer, Item.gold)
-            .join(Item, Item.id == Assignment.item_id)
-            .where(
-                Assignment.batch_id == batch_id,
-                Assignment.status == AssignmentStatus.ANSWERED,
-                Assignment.worker_id.in_(workers),
-                Item.is_gold == True,  # noqa: E712
-            )
+GoldAnswer = tuple[int, int, dict[str, str] | None, dict[str, str] | None]  # item, worker, answer, gold
+
+
+async def _gold_answers(session: AsyncSession, batch_id: int, workers: set[int]) -> list[GoldAnswer]:
+    """The workers' answers on this batch's gold items, with the gold: (item, worker, answer, gold)."""
+    rows = await session.execute(
+        select(Assignment.item_id, Assignment.worker_id, Assignment.answer, Item.gold)
+        .join(Item, Item.id == Assignment.item_id)
+        .where(
+            Assignment.batch_id == batch_id,
+            Assignment.status == AssignmentStatus.ANSWERED,
+            Assignment.worker_id.in_(workers),
+            Item.is_gold == True,  # noqa: E712
         )
-    ).all()
+    )
+    return [(item, worker, answer, gold) for item, worker, answer, gold in rows]
+
+
+def _accuracy(gold_answers: list[GoldAnswer], key: str) -> dict[str, float]:
+    """The workers' smoothed accuracy on the gold of question `key`."""
     graded = [
         (item, worker, labels[key], right[key])
-        for item, worker, labels, right in rows
-        if key in (labels or {}) and key in (right or {})
+        for item, worker, labels, right in gold_answers
+        if labels and right and key in labels and key in right
     ]
     answers = [Answer(str(item), str(worker), label) for item, worker, label, _ in graded]
     return aggregation.worker_accuracy(answers, {str(item): right for item, _, _, right in graded})

@@ -12,7 +12,6 @@ fresh draw, and three draws let a worker at 0.6 accuracy through 71 % of the tim
 A retry is offered only while a perfect next attempt can still reach the mark.
 """
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -111,7 +110,7 @@ async def _serve_gold(
     quiz_attempt: int | None,
 ) -> Claimed:
     """Reserve, of the unseen `gold`, the item whose right answer the worker gave least (the caller paid for it)."""
-    given = [(json.loads(key), count) for key, count in (await _answers_given(session, batch_id, worker_id)).items()]
+    given = [(dict(labels), count) for labels, count in (await _answers_given(session, batch_id, worker_id)).items()]
     times = {item: _times_given(labels, given) for item, labels in gold}
     fewest = min(times.values())
     item_id = draw.choice([item for item, _ in gold if times[item] == fewest])
@@ -120,8 +119,9 @@ async def _serve_gold(
     return Claimed(assignment, item)
 
 
-async def _answers_given(session: AsyncSession, batch_id: int, worker_id: int) -> Counter[str]:
-    """How often the worker gave each answer in this batch."""
+async def _answers_given(session: AsyncSession, batch_id: int, worker_id: int) -> Counter[tuple[tuple[str, str], ...]]:
+    """How often the worker gave each answer in this batch (an answer as its sorted labels: JSON columns
+    cannot be grouped by on PostgreSQL, so they are counted here)."""
     rows = await session.scalars(
         select(Assignment.answer).where(
             Assignment.worker_id == worker_id,
@@ -129,12 +129,7 @@ async def _answers_given(session: AsyncSession, batch_id: int, worker_id: int) -
             Assignment.status == AssignmentStatus.ANSWERED,
         )
     )
-    return Counter(_key(labels or {}) for labels in rows)
-
-
-def _key(labels: dict[str, str]) -> str:
-    """Labels as one comparable value (JSON columns cannot be grouped by on PostgreSQL)."""
-    return json.dumps(labels, sort_keys=True)
+    return Counter(tuple(sorted((labels or {}).items())) for labels in rows)
 
 
 def _times_given(right: dict[str, str], given: list[tuple[dict[str, str], int]]) -> int:

@@ -1,7 +1,6 @@
 """Quality control: the rules that stop a worker in a batch, checked after every answer (the quiz
 that lets them in is graded in bot.quality.gold)."""
 
-import json
 import math
 import statistics
 import time
@@ -238,7 +237,7 @@ async def _behaviour_rules(
         reason = Reason.of(code, strikes=SPEED_STRIKES, window=SPEED_WINDOW, seconds=limit)
         return await _hold(session, batch, assignment.worker_id, reason, now)
     run = recent[:SAME_ANSWER_RUN]
-    constant = len(run) == SAME_ANSWER_RUN and len({json.dumps(labels, sort_keys=True) for _, labels, _, _ in run}) == 1
+    constant = len(run) == SAME_ANSWER_RUN and all(labels == run[0][1] for _, labels, _, _ in run)
     if constant and await _disagreeing(session, [item for item, _, _, _ in run], assignment.worker_id, run[0][1]):
         reason = Reason.of(StopReason.SAME_ANSWER, run=SAME_ANSWER_RUN)
         return await _hold(session, batch, assignment.worker_id, reason, now)
