@@ -31,7 +31,7 @@ Phases, in one run:
 3. ``pool``: next-task latency with a 1,000-item pool against a big pool (``--big``, default 1,000,000:
    1,000 products go through the domain code as a draft, the rest are bulk-inserted as copies of a stored
    item, then the draft is funded and launched, so the ledger reserves the cost of every item), and the
-   SQLite query plan of the SELECT that ``storage.assignments.find_open_item`` sends. Runs go small, big, big,
+   query plan of the UPDATE that ``storage.assignments.claim_open_item`` sends. Runs go small, big, big,
    small (one of each with ``--quick``), each stopping after the same number of answers, well before a small
    pool runs dry; the bot CPU per answer of each size is printed too.
 4. With ``--profile N``: one more (slower, profiled) run of each application, printing where the event-loop
@@ -49,6 +49,12 @@ Run it from the repository root::
     python benchmarks/answers.py --quick        # a smoke run: 10 workers, 1.5 s windows, 20,000-item big pool
     python benchmarks/answers.py --workers 100 --seconds 20 --big 200000
     python benchmarks/answers.py --profile 30   # also profile both applications
+    python benchmarks/answers.py --compare-sqlite-driver   # also the bot on SQLAlchemy's stock aiosqlite
+    python benchmarks/answers.py --database postgresql --instances 2   # on TEST_DATABASE_URL; 2 instances too
+
+With ``--instances N`` each round also runs N bot processes on the one database (each its own Application
+and engine), the fake server handing each update to whichever instance asks first; it prints their bot CPU
+per answer against one instance's and checks the database for duplicate claims afterwards.
 
 Output is plain ``name: value`` lines. The exit status is non-zero only when something failed (the bot did
 not start, a worker got an unexpected reply or none); targets are printed beside the figures, never enforced.
@@ -83,7 +89,7 @@ if str(ROOT) not in sys.path:
 
 import sqlalchemy  # noqa: E402
 import telegram  # noqa: E402
-from sqlalchemy import event, update  # noqa: E402
+from sqlalchemy import event, text, update  # noqa: E402
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update  # noqa: E402
 from telegram.ext import (  # noqa: E402
     Application,
@@ -105,7 +111,7 @@ from handlers.ordering import PerUserOrder  # noqa: E402
 from storage import assignments, migrate, sqlite_driver  # noqa: E402
 from storage import ledger as books  # noqa: E402
 from storage.db import Database, connect  # noqa: E402
-from storage.models import Batch  # noqa: E402
+from storage.models import Batch, Item  # noqa: E402
 from tests.e2e.fake_telegram import FakeTelegram, FakeUser  # noqa: E402
 from tests.factories import REQUESTER, products  # noqa: E402
 
@@ -124,6 +130,8 @@ TARGET_RATE = 300.0
 TARGET_RATIO = 0.7
 TARGET_POOL_RATIO = 1.5
 REPLY_TIMEOUT = 30.0
+TARGET_INSTANCE_CPU_RATIO = 1.15
+CROWDSHELF, STOCK_AIOSQLITE = "crowdshelf", "crowdshelf-aiosqlite"  # the bot with its own SQLite driver, or without
 NEXT_TASK_METHODS = ("sendMessage", "sendPhoto", "editMessageText", "editMessageCaption", "editMessageMedia")
 
 
@@ -195,10 +203,13 @@ def _count_statements(db: Database, counters: BotCounters) -> None:
         counters.sql["ROLLBACK"] += 1
 
 
-def _crowdshelf_app(api_root: str, database_url: str, counters: BotCounters) -> tuple[Application, Database]:
-    _count_driver_calls(counters)
+def _crowdshelf_app(
+    api_root: str, database_url: str, counters: BotCounters, own_sqlite_driver: bool = True
+) -> tuple[Application, Database]:
+    if own_sqlite_driver:
+        _count_driver_calls(counters)
     settings = Settings(bot_token=TOKEN, telegram_api_url=api_root, database_url=database_url, _env_file=None)
-    db = connect(database_url)
+    db = connect(database_url, own_sqlite_driver=own_sqlite_driver)
     _count_statements(db, counters)
     return build_application(build_services(settings, db), rate_limiter=NoRateLimit()), db
 
@@ -247,8 +258,8 @@ def bot_process(kind: str, api_root: str, database_url: str, connection: Any) ->
 async def _serve_bot(kind: str, api_root: str, database_url: str, connection: Any) -> None:
     counters = BotCounters()
     db: Database | None = None
-    if kind == "crowdshelf":
-        application, db = _crowdshelf_app(api_root, database_url, counters)
+    if kind in (CROWDSHELF, STOCK_AIOSQLITE):
+        application, db = _crowdshelf_app(api_root, database_url, counters, own_sqlite_driver=kind == CROWDSHELF)
     else:
         application = _minimal_app(api_root)
     await application.initialize()
@@ -487,6 +498,33 @@ class TimedTelegram(FakeTelegram):
         self.recording = False
 
 
+class SpreadingTelegram(TimedTelegram):
+    """The fake server in front of several bot instances: each update goes to exactly one of their
+    concurrent getUpdates calls (handed out once, whoever asks first), as a load balancer would spread
+    webhook requests. The real server allows one poller; this is the benchmark's stand-in for that."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._arrived = asyncio.Event()
+
+    def enqueue(self, update: dict) -> dict:
+        queued = super().enqueue(update)
+        self._arrived.set()
+        return queued
+
+    async def _get_updates(self, p: dict) -> list[dict]:
+        limit = min(max(p.get("limit", 100), 1), 100)
+        deadline = time.perf_counter() + max(p.get("timeout", 0), 0)
+        while True:
+            handed = self._updates[:limit]
+            if handed or self._closing or time.perf_counter() >= deadline:
+                del self._updates[: len(handed)]
+                return handed
+            arrived = self._arrived = asyncio.Event() if self._arrived.is_set() else self._arrived
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait(), max(deadline - time.perf_counter(), 0))
+
+
 @dataclass
 class Crew:
     """The simulated workers, and what went wrong for them."""
@@ -584,21 +622,24 @@ async def measure(
     window: float,
     max_answers: int | None = None,
     profile_top: int = 0,
+    instances: int = 1,
 ) -> RunResult:
-    """Start a fresh fake server and bot, let `workers` label, and measure one window after the warm-up."""
-    telegram = TimedTelegram()
+    """Start a fresh fake server and bot (`instances` of it, on one database), let `workers` label, and
+    measure one window after the warm-up."""
+    telegram = SpreadingTelegram() if instances > 1 else TimedTelegram()
     await telegram.start()
-    runner = BotRunner(kind, telegram.base_url.removesuffix("/bot"), database_url)
+    runners = [BotRunner(kind, telegram.base_url.removesuffix("/bot"), database_url) for _ in range(instances)]
+    runner = runners[0]
     crew = Crew(telegram, workers)
     profile: dict[str, Any] = {}
     try:
-        await runner.start()
+        await asyncio.gather(*(each.start() for each in runners))
         crew.launch()
         await crew.wait_started()
         await asyncio.sleep(warmup)
         if profile_top:
             await runner.profile_start()
-        before = await runner.snapshot()
+        before = await _snapshot(runners)
         telegram_cpu = time.process_time()
         telegram.start_recording()
         started = time.perf_counter()
@@ -610,14 +651,14 @@ async def measure(
         telegram.stop_recording()
         elapsed = time.perf_counter() - started
         telegram_cpu = time.process_time() - telegram_cpu
-        after = await runner.snapshot()
+        after = await _snapshot(runners)
         if profile_top:
             profile = await runner.profile_stop(profile_top)
     finally:
         await crew.halt()
         try:
             await telegram.drain()
-            await runner.stop()
+            await asyncio.gather(*(each.stop() for each in runners))
         finally:
             await telegram.stop()
     bot = {
@@ -639,6 +680,15 @@ async def measure(
         unexpected=dict(crew.unexpected),
         profile=profile,
     )
+
+
+async def _snapshot(runners: list[BotRunner]) -> dict[str, Any]:
+    """The counters of every instance added up (wall time: the first instance's)."""
+    snapshots = [await runner.snapshot() for runner in runners]
+    total = {key: sum(each[key] for each in snapshots) for key in ("cpu", "loop_cpu", "thread_calls")}
+    total["wall"] = snapshots[0]["wall"]
+    total["sql"] = dict(sum((collections.Counter(each["sql"]) for each in snapshots), collections.Counter()))
+    return total
 
 
 def combine(name: str, runs: list[RunResult]) -> RunResult:
@@ -668,22 +718,29 @@ def combine(name: str, runs: list[RunResult]) -> RunResult:
 @dataclass
 class Pool:
     url: str
-    path: Path
+    path: Path | None  # the SQLite file; None on PostgreSQL
     items: int
     batch_id: int
     load_seconds: float
 
+    def remove(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
-async def make_pool(directory: Path, name: str, items: int) -> Pool:
-    """A migrated SQLite file with one funded, launched batch of `items` products under BATCH_ROOT.
+
+async def make_pool(directory: Path, name: str, items: int, postgresql_url: str = "") -> Pool:
+    """A migrated database with one funded, launched batch of `items` products under BATCH_ROOT: a new
+    SQLite file, or the PostgreSQL database at `postgresql_url` emptied first (its schema dropped).
 
     Up to DOMAIN_LOADED products go through the domain code as a draft; the rest are bulk-inserted into that
     draft as copies of a stored item; then the draft is funded and launched like any other, so the ledger
     reserves reward x overlap x every item and stays consistent.
     """
     started = time.perf_counter()
-    path = directory / f"{name}.db"
-    url = f"sqlite+aiosqlite:///{path}"
+    path = None if postgresql_url else directory / f"{name}.db"
+    url = postgresql_url or f"sqlite+aiosqlite:///{path}"
+    if postgresql_url:
+        await _empty_postgresql(url)
     await asyncio.to_thread(migrate.upgrade, url)
     settings = Settings(bot_token=TOKEN, database_url=url, _env_file=None)
     loaded = min(items, DOMAIN_LOADED)
@@ -709,8 +766,10 @@ async def make_pool(directory: Path, name: str, items: int) -> Pool:
             batch_id = (await batches.create_draft(session, REQUESTER, taxonomy_id, tree, spec, rows, "benchmark")).id
     finally:
         await db.dispose()
-    if items > loaded:
+    if items > loaded and path is not None:
         await asyncio.to_thread(_bulk_items, path, batch_id, loaded, items - loaded)
+    elif items > loaded:
+        await _bulk_items_postgresql(url, batch_id, loaded, items - loaded)
     db = connect(url)
     try:
         async with db.write() as session:
@@ -727,6 +786,38 @@ async def make_pool(directory: Path, name: str, items: int) -> Pool:
     if problems:
         raise RuntimeError("the ledger is inconsistent after loading: " + "; ".join(problems[:5]))
     return Pool(url, path, items, batch_id, time.perf_counter() - started)
+
+
+async def _empty_postgresql(url: str) -> None:
+    db = connect(url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        await db.dispose()
+
+
+async def _bulk_items_postgresql(url: str, batch_id: int, after: int, count: int) -> None:
+    """`_bulk_items` on PostgreSQL: copies of the batch's first item, made by one INSERT … SELECT."""
+    varying = {
+        "external_id": "'bulk-' || lpad(n::text, 7, '0')",
+        "title": "'Product ' || n",
+        "description": "'Description of product ' || n",
+    }
+    columns = [column.name for column in Item.__table__.columns if column.name != "id"]
+    values = ", ".join(varying.get(name, f"t.{name}") for name in columns)
+    statement = (
+        f"INSERT INTO items ({', '.join(columns)}) SELECT {values} FROM items t, generate_series(CAST(:first AS INTEGER), CAST(:last AS INTEGER)) n "
+        "WHERE t.id = (SELECT min(id) FROM items WHERE batch_id = :batch)"
+    )
+    db = connect(url)
+    try:
+        async with db.engine.begin() as connection:
+            await connection.execute(text(statement), {"first": after + 1, "last": after + count, "batch": batch_id})
+            await connection.execute(text("ANALYZE items"))
+    finally:
+        await db.dispose()
 
 
 def _bulk_items(path: Path, batch_id: int, after: int, count: int) -> None:
@@ -761,24 +852,26 @@ def _bulk_items(path: Path, batch_id: int, after: int, count: int) -> None:
 
 
 async def claim_query_plan(pool: Pool) -> list[str]:
-    """EXPLAIN QUERY PLAN of the SELECT that storage.assignments.find_open_item really sends (then rolled back)."""
+    """EXPLAIN QUERY PLAN of the UPDATE that storage.assignments.claim_open_item really sends (then rolled back)."""
     db = connect(pool.url)
     captured: list[tuple[str, Any]] = []
 
     @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
     def _capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM items" in statement:
+        if statement.lstrip().upper().startswith("UPDATE ITEMS"):
             captured.append((statement, parameters))
 
     try:
         async with db.sessions() as session:
-            await assignments.find_open_item(session, REQUESTER)
+            await assignments.claim_open_item(session, REQUESTER)
             await session.rollback()
     finally:
         await db.dispose()
     if not captured:
-        raise RuntimeError("find_open_item sent no SELECT on items")
+        raise RuntimeError("claim_open_item sent no UPDATE on items")
     statement, parameters = captured[0]
+    if pool.path is None:
+        return [" ".join(statement.split()), *await _postgresql_plan(pool.url, statement, parameters)]
     connection = sqlite3.connect(pool.path)
     try:
         rows = connection.execute("EXPLAIN QUERY PLAN " + statement, parameters).fetchall()
@@ -790,6 +883,37 @@ async def claim_query_plan(pool: Pool) -> list[str]:
         depth[node] = depth.get(parent, -1) + 1
         lines.append("  " * depth[node] + detail)
     return [" ".join(statement.split()), *lines]
+
+
+async def _postgresql_plan(url: str, statement: str, parameters: Any) -> list[str]:
+    db = connect(url)
+    try:
+        async with db.engine.connect() as connection:
+            rows = await connection.exec_driver_sql("EXPLAIN " + statement, parameters)
+            return [row[0] for row in rows]
+    finally:
+        await db.dispose()
+
+
+async def duplicate_claims(url: str) -> list[str]:
+    """What several instances must never do: an item over its overlap, a worker given an item twice, or
+    holding two reservations at once."""
+    checks = {
+        "items over their overlap": "SELECT count(*) FROM items i JOIN batches b ON b.id = i.batch_id WHERE "
+        "(SELECT count(*) FROM assignments a WHERE a.item_id = i.id AND a.status IN ('reserved', 'answered') "
+        "AND NOT a.is_gold) > b.overlap",
+        "items given twice to one worker": "SELECT count(*) FROM (SELECT item_id, worker_id FROM assignments "
+        "GROUP BY item_id, worker_id HAVING count(*) > 1) twice",
+        "workers holding two reservations": "SELECT count(*) FROM (SELECT worker_id FROM assignments "
+        "WHERE status = 'reserved' GROUP BY worker_id HAVING count(*) > 1) two",
+    }
+    db = connect(url)
+    try:
+        async with db.read() as session:
+            found = {name: (await session.execute(text(sql))).scalar_one() for name, sql in checks.items()}
+    finally:
+        await db.dispose()
+    return [f"{count} {name}" for name, count in found.items() if count]
 
 
 # --------------------------------------------------------------------------------------
@@ -826,7 +950,8 @@ def report_run(run: RunResult) -> None:
         total = sum(bot["sql"].values())
         detail = ", ".join(f"{verb} {run.per_answer(count):.2f}" for verb, count in sorted(bot["sql"].items()) if count)
         say(f"{p} SQL statements/answer", f"{run.per_answer(total):.2f} ({detail})")
-        say(f"{p} SQLite driver thread hand-offs/answer", f"{run.per_answer(bot['thread_calls']):.2f}")
+        if bot["thread_calls"]:  # counted on the SQLite driver of the project only
+            say(f"{p} SQLite driver thread hand-offs/answer", f"{run.per_answer(bot['thread_calls']):.2f}")
     for problem, count in run.problems.items():
         say(f"{p} PROBLEM", f"{count}x {problem}")
     if run.telegram_cpu > 0.9:
@@ -851,8 +976,10 @@ def report_profile(run: RunResult) -> None:
 async def main_async(args: argparse.Namespace) -> int:
     warmup = 0.5 if args.quick else 3.0
     throughput_items = 3_000 if args.quick else 20_000
+    postgresql = args.postgresql_url
     say("benchmark", "crowdshelf answers: the real Application over loopback HTTP against the fake Bot API server")
-    say("setup", "the bot in a process of its own; the fake server and the simulated workers in another; SQLite (WAL)")
+    database = "PostgreSQL (the database given, emptied first)" if postgresql else "SQLite (WAL)"
+    say("setup", f"the bot in a process of its own; the fake server and the simulated workers in another; {database}")
     say(
         "rate limiter",
         "none (pass-through): Telegram caps a bot at ~30 messages/s; the target of 300 answers/s on one "
@@ -874,12 +1001,22 @@ async def main_async(args: argparse.Namespace) -> int:
 
         # 1 + 2: the ceiling, then the bot, on the same harness; in alternating rounds, because this
         # machine's speed drifts by tens of percent over a minute and a ratio must not read the drift.
-        pool = await make_pool(directory, "throughput", throughput_items)
-        minimal_runs, our_runs = [], []
+        pool = await make_pool(directory, "throughput", throughput_items, postgresql)
+        minimal_runs, our_runs, stock_runs, spread_runs = [], [], [], []
         for _ in range(args.rounds):
             minimal_runs.append(await measure("minimal", "minimal", "", args.workers, warmup, args.seconds))
-            our_runs.append(await measure("crowdshelf", "crowdshelf", pool.url, args.workers, warmup, args.seconds))
-        minimal, ours = combine("minimal", minimal_runs), combine("crowdshelf", our_runs)
+            our_runs.append(await measure(CROWDSHELF, CROWDSHELF, pool.url, args.workers, warmup, args.seconds))
+            if args.compare_sqlite_driver:
+                stock_runs.append(
+                    await measure(STOCK_AIOSQLITE, STOCK_AIOSQLITE, pool.url, args.workers, warmup, args.seconds)
+                )
+            if args.instances > 1:
+                name = f"crowdshelf x{args.instances}"
+                run = await measure(
+                    name, CROWDSHELF, pool.url, args.workers, warmup, args.seconds, None, 0, args.instances
+                )
+                spread_runs.append(run)
+        minimal, ours = combine("minimal", minimal_runs), combine(CROWDSHELF, our_runs)
         say("rounds", f"{args.rounds} (minimal, then crowdshelf, each round; figures below add the rounds up)")
         report_run(minimal)
         say("crowdshelf pool items", pool.items)
@@ -899,10 +1036,30 @@ async def main_async(args: argparse.Namespace) -> int:
             f"{cpu_ratio:.2f} (the same comparison by cost: less sensitive to other load on the machine)",
         )
         failed |= bool(minimal.unexpected or ours.unexpected or not minimal.answers or not ours.answers)
-        pool.path.unlink(missing_ok=True)
+        if stock_runs:
+            stock = combine(STOCK_AIOSQLITE, stock_runs)
+            report_run(stock)
+            say(
+                "own SQLite driver against aiosqlite",
+                f"answers/s {ours.rate / stock.rate:.2f}x, bot CPU per answer "
+                f"{ours.per_answer(ours.bot['cpu']) / stock.per_answer(stock.bot['cpu']):.2f}x",
+            )
+            failed |= bool(stock.unexpected or not stock.answers)
+        if spread_runs:
+            spread = combine(f"crowdshelf x{args.instances}", spread_runs)
+            report_run(spread)
+            growth = spread.per_answer(spread.bot["cpu"]) / ours.per_answer(ours.bot["cpu"])
+            say(
+                f"bot CPU per answer, {args.instances} instances against 1",
+                f"{growth:.2f} (target <= {TARGET_INSTANCE_CPU_RATIO}: {verdict(growth <= TARGET_INSTANCE_CPU_RATIO)})",
+            )
+            duplicates = await duplicate_claims(pool.url)
+            say("duplicate claims", "; ".join(duplicates) or "none")
+            failed |= bool(spread.unexpected or not spread.answers or duplicates)
+        pool.remove()
 
         # 3: next-task latency against the size of the pool; small, big, big, small cancels drift in the machine.
-        big = await make_pool(directory, "big", max(args.big, SMALL_POOL))
+        big = await make_pool(directory, "big", max(args.big, SMALL_POOL), postgresql)
         say("pool small items", SMALL_POOL)
         say("pool big items", big.items)
         say("pool big load s", f"{big.load_seconds:.1f}")
@@ -916,7 +1073,9 @@ async def main_async(args: argparse.Namespace) -> int:
         order = ("pool small", "pool big") if args.quick else ("pool small", "pool big", "pool big", "pool small")
         for round_number, label in enumerate(order):
             if label == "pool small":
-                which = await make_pool(directory, f"small-{round_number}", SMALL_POOL)
+                which = await make_pool(directory, f"small-{round_number}", SMALL_POOL, postgresql)
+            elif postgresql and round_number:  # one database: the small pool replaced the big one
+                which = big = await make_pool(directory, "big", big.items, postgresql)
             else:
                 which = big
             run = await measure(label, "crowdshelf", which.url, args.workers, min(warmup, 1.0), args.seconds, cap)
@@ -940,11 +1099,11 @@ async def main_async(args: argparse.Namespace) -> int:
         )
         cpu_ratio = big_run.per_answer(big_run.bot["cpu"]) / small_run.per_answer(small_run.bot["cpu"])
         say("pool CPU-per-answer ratio big/small", f"{cpu_ratio:.2f} (less sensitive to other load on the machine)")
-        big.path.unlink(missing_ok=True)
+        big.remove()
 
         # 4: where the time goes (extra, slower runs, so the figures above stay unprofiled).
         if args.profile:
-            pool = await make_pool(directory, "profile", throughput_items)
+            pool = await make_pool(directory, "profile", throughput_items, postgresql)
             window = max(args.seconds / 2, 2.0)
             profiled = [
                 await measure("minimal", "minimal", "", args.workers, warmup, window, profile_top=args.profile),
@@ -970,14 +1129,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run (well under a minute)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating minimal/crowdshelf runs (default 3)")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="also profile; print the top N functions")
+    parser.add_argument(
+        "--database", choices=("sqlite", "postgresql"), default="sqlite", help="where the bot keeps its data"
+    )
+    parser.add_argument(
+        "--database-url",
+        default="",
+        help="PostgreSQL's async URL (default: TEST_DATABASE_URL); the benchmark empties that database",
+    )
+    parser.add_argument(
+        "--instances",
+        type=int,
+        default=1,
+        help="also run N bot instances on the one database, the fake server spreading the updates (default 1)",
+    )
+    parser.add_argument(
+        "--compare-sqlite-driver", action="store_true", help="also run the bot on aiosqlite without its own driver"
+    )
     args = parser.parse_args(argv)
+    args.postgresql_url = ""
+    if args.database == "postgresql":
+        args.postgresql_url = args.database_url or os.environ.get("TEST_DATABASE_URL", "")
+        if not args.postgresql_url.startswith("postgresql+asyncpg://"):
+            parser.error("--database postgresql needs --database-url or TEST_DATABASE_URL: postgresql+asyncpg://…")
+    if args.compare_sqlite_driver and args.postgresql_url:
+        parser.error("--compare-sqlite-driver compares SQLite drivers: leave --database at sqlite")
     if args.quick:
         args.workers = min(args.workers, 10)
         args.seconds = min(args.seconds, 1.5)
         args.big = min(args.big, 20_000)
         args.rounds = 1
-    if args.workers < 1 or args.seconds <= 0 or args.big < 1 or args.rounds < 1:
-        parser.error("--workers, --seconds, --big and --rounds must be positive")
+    if args.workers < 1 or args.seconds <= 0 or args.big < 1 or args.rounds < 1 or args.instances < 1:
+        parser.error("--workers, --seconds, --big, --rounds and --instances must be positive")
     return args
 
 

@@ -1,8 +1,9 @@
 """Claiming items for workers and giving reservations back: the queries where races live.
 
-Claiming is one indexed query plus one write, inside a write transaction: on PostgreSQL the
-chosen item row is locked with FOR UPDATE SKIP LOCKED so concurrent claimers pick different
-rows; on SQLite the whole write transaction is serialised by BEGIN IMMEDIATE.
+Claiming is one UPDATE that takes a slot on the item an indexed subquery picks, plus the INSERT of the
+reservation, inside a write transaction: on PostgreSQL the chosen item row is locked with FOR UPDATE
+SKIP LOCKED so concurrent claimers pick different rows; on SQLite the whole write transaction is
+serialised by BEGIN IMMEDIATE.
 
 The statements of claiming and answering run on every answer, so they are built once, with their
 values as bound parameters, and written on the tables (Core) where no ORM object is needed: building
@@ -12,8 +13,21 @@ names, which SQLAlchemy would otherwise read as values to SET.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, bindparam, case, exists, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    Select,
+    SQLColumnExpression,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Assignment, Batch, BatchWorker, Item, User
@@ -44,14 +58,14 @@ def _level_ok(level: SQLColumnExpression[int]) -> ColumnElement[bool]:
     return func.coalesce(level, 0) >= Batch.min_level
 
 
-def _open_item_query() -> Select[Item, int, int, float]:
-    """The next item for the worker bound as `worker`: built once, it is the query every claim runs.
+def _open_item_query() -> Select[int]:
+    """The id of the next item for the worker bound as `worker`: built once, it is the query every claim runs.
 
     Skips batches the worker may not work in: suspended, removed or held there, at the cap, below
     the batch's level, or not yet through its quiz. Gold items are never open: they are served
     as checks (see `unseen_gold`).
     """
-    worker = bindparam("worker", type_=User.id.type)
+    worker = _worker
     already_seen = exists().where(Assignment.item_id == Item.id, Assignment.worker_id == worker)
     mine = (BatchWorker.batch_id == Item.batch_id, BatchWorker.worker_id == worker)
     stopped = exists().where(
@@ -66,7 +80,7 @@ def _open_item_query() -> Select[Item, int, int, float]:
         Batch.confidence.is_(None) | (Item.slots_taken < Batch.min_overlap) | (Item.answers >= Item.slots_taken)
     )
     return (
-        select(Item, Batch.overlap, _reward(User.level), Batch.gold_rate)
+        select(Item.id)
         .join(Batch, Batch.id == Item.batch_id)
         # The worker's own row, read once for the level and suspension (NULL for an unknown worker).
         .outerjoin(User, User.id == worker)
@@ -85,19 +99,44 @@ def _open_item_query() -> Select[Item, int, int, float]:
     )
 
 
-_open_item = _open_item_query()
-_claim_open_item = _open_item.with_for_update(of=Item, skip_locked=True)
-_wait_for_open_item = _open_item.with_for_update(of=Item)
+def _batch_fact(column: Any) -> ScalarSelect[Any]:
+    """A fact of the claimed item's batch, read by the claim's RETURNING."""
+    return select(column).where(Batch.id == _items.c.batch_id).scalar_subquery()
 
 
-async def find_open_item(session: AsyncSession, worker_id: int) -> Candidate | None:
-    """Lock the item this worker should get next, or None when nothing is left for them."""
+def _claim_item(locking: dict[str, bool]) -> Any:
+    """Take a slot on the worker's next item and return the item, in one statement: the item row is locked
+    by its subquery (FOR UPDATE [SKIP LOCKED] on PostgreSQL) and closes when all its overlap is taken."""
+    overlap = _batch_fact(Batch.overlap)
+    level = select(User.level).where(User.id == _worker).scalar_subquery()
+    return (
+        update(_items)
+        .where(_items.c.id == _open_item_query().with_for_update(of=Item, **locking).scalar_subquery())
+        .values(
+            slots_taken=_items.c.slots_taken + 1,
+            is_open=case((_items.c.slots_taken + 1 >= overlap, False), else_=True),
+        )
+        .returning(*_items.c, overlap, _batch_fact(_reward(level)), _batch_fact(Batch.gold_rate))
+    )
+
+
+_worker = bindparam("worker", type_=User.id.type)
+_claim_open_item = _claim_item({"skip_locked": True})
+_wait_for_open_item = _claim_item({})
+
+
+async def claim_open_item(session: AsyncSession, worker_id: int) -> Candidate | None:
+    """Take a slot on the item this worker should get next (the caller reserves it, or gives the slot back
+    with `return_slot`), or None when nothing is left for them."""
     row = (await session.execute(_claim_open_item, {"worker": worker_id})).first()
     if row is None and session.get_bind().dialect.name == "postgresql":
         # Every candidate may be locked by other claimers of the last open slots; wait for them
         # instead of telling this worker there is nothing (PostgreSQL re-checks the row after the wait).
         row = (await session.execute(_wait_for_open_item, {"worker": worker_id})).first()
-    return Candidate(*row) if row is not None else None
+    if row is None:
+        return None
+    *item, overlap, reward, gold_rate = row
+    return Candidate(Item(**dict(zip(_items.c.keys(), item, strict=True))), overlap, reward, gold_rate)
 
 
 @dataclass(frozen=True)
@@ -143,21 +182,6 @@ async def quiz_openings(session: AsyncSession, worker_id: int, now: datetime, ma
         .order_by(Batch.id)
     )
     return [QuizOpening(batch, size, reward, bool(going), attempts) for batch, size, reward, going, attempts in rows]
-
-
-_take_slot = (
-    update(_items)
-    .where(_items.c.id == bindparam("item"))
-    .values(
-        slots_taken=_items.c.slots_taken + 1,
-        is_open=case((_items.c.slots_taken + 1 >= bindparam("overlap"), False), else_=True),
-    )
-)
-
-
-async def take_slot(session: AsyncSession, item_id: int, overlap: int) -> None:
-    """One more worker on this item; it closes when all its overlap is taken."""
-    await session.execute(_take_slot, {"item": item_id, "overlap": overlap})
 
 
 async def unseen_gold(session: AsyncSession, batch_id: int, worker_id: int) -> list[tuple[int, dict[str, str]]]:
@@ -358,9 +382,14 @@ async def give_back(session: AsyncSession, assignment: Assignment, status: str) 
             .execution_options(synchronize_session=False)
         )
         return
+    await return_slot(session, assignment.item_id)
+
+
+async def return_slot(session: AsyncSession, item_id: int) -> None:
+    """A slot taken on this item goes back to the pool."""
     await session.execute(
         update(Item)
-        .where(Item.id == assignment.item_id)
+        .where(Item.id == item_id)
         .values(slots_taken=Item.slots_taken - 1, is_open=~Item.settled & _batch_running)
         .execution_options(synchronize_session=False)
     )

@@ -102,19 +102,58 @@ def _sqlstate(error: DBAPIError) -> str | None:
     return getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
 
 
-def connect(url: str, **engine_options: Any) -> Database:
+def connect(url: str, own_sqlite_driver: bool = True, **engine_options: Any) -> Database:
     """Create the engine for `url` with the settings its dialect needs."""
+    if url.startswith("sqlite") and own_sqlite_driver:
+        _refuse_isolation_level(engine_options)
+        _refuse_isolation_level(engine_options.get("execution_options", {}))
     if url.startswith("postgresql"):
         # Room for many users' updates at once; a busy bot queues on the pool rather than failing.
         engine_options = {"pool_size": 10, "max_overflow": 20, **engine_options}
-    if url.startswith("sqlite"):
+    if url.startswith("sqlite") and own_sqlite_driver:
         path = make_url(url).database or ":memory:"
         engine_options = {"async_creator": sqlite_driver.creator(path, SQLITE_PRAGMAS), **engine_options}
+    elif url.startswith("sqlite"):
+        # Autocommit at the driver: the engine's "begin" event below sends BEGIN itself.
+        engine_options = {"connect_args": {"isolation_level": None}, **engine_options}
     engine = create_async_engine(url, **engine_options)
     if engine.dialect.name == "sqlite":
-        _begin_sqlite_as_asked(engine)
+        if own_sqlite_driver:
+            _begin_sqlite_as_asked(engine)
+        else:
+            _set_up_sqlite(engine)
         return Database(engine, _sessionmaker(engine), asyncio.Lock())
     return Database(engine, _sessionmaker(engine))
+
+
+def _set_up_sqlite(engine: AsyncEngine) -> None:
+    """SQLAlchemy's documented recipe for SQLite transactions: the driver in autocommit mode, the
+    engine's "begin" event sending BEGIN (IMMEDIATE for writes), and the pragmas on each new connection."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(driver: Any, _record: Any) -> None:
+        cursor = driver.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class IsolationLevelRefused(ValueError):
+    """SQLite's transactions here are begun by the engine's "begin" event, not by an isolation level."""
+
+
+def _refuse_isolation_level(options: dict[str, Any]) -> None:
+    if "isolation_level" in options:
+        raise IsolationLevelRefused(
+            f"isolation_level={options['isolation_level']!r} is not supported on SQLite: every transaction is "
+            "serializable already (one writer at a time, BEGIN IMMEDIATE for writes), and the connections stay "
+            "in autocommit mode so that the engine can begin them so"
+        )
 
 
 def _sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
@@ -123,6 +162,10 @@ def _sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 def _begin_sqlite_as_asked(engine: AsyncEngine) -> None:
     # The driver's connections are in autocommit mode (sqlite_driver.creator), so this decides the mode.
+    @event.listens_for(engine.sync_engine, "set_connection_execution_options")
+    def _on_options(_connection: Connection, options: dict[str, Any]) -> None:
+        _refuse_isolation_level(options)
+
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
         statement = "BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE_OPTION, False) else "BEGIN"

@@ -1,20 +1,39 @@
 """Posting to the double-entry ledger: one transaction per movement, entries summing to zero.
 
 Each transaction carries an idempotency key; posting the same key twice is a no-op.
-Account balances are cached on the account row and updated in the same database transaction
-with a guarded UPDATE, so a balance can never go below zero even under concurrency.
-A posting is all or nothing by itself (a savepoint): whatever its caller does with a refusal,
-no transaction row, leg or entry of it stays behind.
+Account balances are cached on the account row and moved in the same statements as the entries are
+written, after a check that nothing goes below zero, made on rows no one else can change meanwhile
+(locked on PostgreSQL; SQLite has one writer at a time).
+A posting is all or nothing by itself (one statement on PostgreSQL, a savepoint on SQLite): whatever
+its caller does with a refusal, no transaction row, leg or entry of it stays behind. An answer's credit
+costs two statements on PostgreSQL (lock, post) and three on SQLite, whatever accounts are new.
 """
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    Row,
+    String,
+    TextClause,
+    TextualSelect,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeEngine
 
-from storage.models import Account, LedgerEntry, LedgerTransaction
-from storage.sql import PerDialect
+from storage.clock import utcnow
+from storage.models import Account, LedgerEntry, LedgerTransaction, UTCDateTime
 
 PLATFORM_OWNER = 0
 # Only the platform's own account may go negative: it is the world outside the ledger.
@@ -38,26 +57,6 @@ class Overdraft(Exception):
         self.shortfall = -amount - balance
 
 
-# Built once: postings are the hottest writes (one per answer), and their shape never changes.
-_accounts = Account.__table__
-_transactions = LedgerTransaction.__table__
-_insert_transaction = PerDialect(
-    lambda dialect: dialect.insert(_transactions).on_conflict_do_nothing().returning(_transactions.c.id)
-)
-_insert_account = PerDialect(lambda dialect: dialect.insert(_accounts).on_conflict_do_nothing())
-_insert_entries = LedgerEntry.__table__.insert()
-_move = (
-    update(_accounts)
-    .where(_accounts.c.kind == bindparam("leg_kind"), _accounts.c.owner_id == bindparam("leg_owner"))
-    .values(balance=_accounts.c.balance + bindparam("leg_amount"))
-    .returning(_accounts.c.id, _accounts.c.balance)
-)
-_move_unless_overdrawn = _move.where(_accounts.c.balance + bindparam("leg_amount") >= 0)
-_find_account = select(_accounts.c.balance).where(
-    _accounts.c.kind == bindparam("leg_kind"), _accounts.c.owner_id == bindparam("leg_owner")
-)
-
-
 async def post(session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], memo: str = "") -> bool:
     """Post a balanced transaction once per key. Returns False if the key was already posted.
 
@@ -70,57 +69,160 @@ async def post_with_balances(
     session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], memo: str = ""
 ) -> dict[tuple[str, int], int] | None:
     """`post`, returning each leg's account balance after the posting by (kind, owner): a caller that
-    shows a balance needs no second read. None if the key was already posted."""
+    shows a balance needs no second read. None if the key was already posted.
+
+    A fixed lock order, (kind, owner), keeps concurrent postings on PostgreSQL free of deadlocks."""
     if sum(leg.amount for leg in legs) != 0 or not legs:
         raise ValueError(f"unbalanced transaction {key}: {legs}")
-    # The refusal comes after the transaction row and the legs sorted before the refused one are
-    # written: the savepoint takes them back, so a caller that catches it and commits keeps none.
+    merged = _by_account(legs)
+    values = {"key": key, "kind": kind, "memo": memo[:512], "now": utcnow()}
+    for number, (account, amount) in enumerate(merged.items()):
+        values |= {f"kind_{number}": account[0], f"owner_{number}": account[1], f"amount_{number}": amount}
+    if session.get_bind().dialect.name == "postgresql":
+        return await _post_in_one_statement(session, merged, values)
+    # SQLite runs one writer at a time, but has no writing WITH: three statements, made all or nothing
+    # by a savepoint. The refusal comes after the transaction row is written, so the savepoint takes it back.
     async with session.begin_nested():
-        return await _post(session, key, kind, legs, memo)
+        return await _post_in_three_statements(session, merged, values)
 
 
-async def _post(
-    session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], memo: str
-) -> dict[tuple[str, int], int] | None:
-    inserted = await session.execute(_insert_transaction(session), {"key": key, "kind": kind, "memo": memo[:512]})
-    transaction_id = inserted.scalar_one_or_none()
-    if transaction_id is None:
-        return None
-    balances: dict[tuple[str, int], int] = {}
-    entries: list[dict[str, int]] = []
-    # A fixed lock order keeps concurrent postings on PostgreSQL free of deadlocks.
+def _by_account(legs: Sequence[Leg]) -> dict[tuple[str, int], int]:
+    """The legs' amounts by account (kind, owner) in lock order; two legs on one account are one move."""
+    merged: dict[tuple[str, int], int] = {}
     for leg in sorted(legs, key=lambda leg: (leg.kind, leg.owner_id)):
-        account, balances[leg.kind, leg.owner_id] = await _apply(session, leg)
-        entries.append({"transaction_id": transaction_id, "account_id": account, "amount": leg.amount})
-    await session.execute(_insert_entries, entries)
+        merged[leg.kind, leg.owner_id] = merged.get((leg.kind, leg.owner_id), 0) + leg.amount
+    return merged
+
+
+def _guarded(account: tuple[str, int], amount: int) -> bool:
+    """Whether this move may take the account below zero, and so must be checked."""
+    return amount < 0 and account[0] not in MAY_GO_NEGATIVE
+
+
+def _check(merged: dict[tuple[str, int], int], balances: dict[tuple[str, int], int], after: bool) -> None:
+    """Raise Overdraft for the first move that leaves its account below zero (`balances` are before the
+    posting, or with `after` once it is applied); a missing account holds nothing."""
+    for account, amount in merged.items():
+        if _guarded(account, amount):
+            before = balances.get(account, 0) - (amount if after and account in balances else 0)
+            if before + amount < 0:
+                raise Overdraft(account[0], account[1], before, amount)
+
+
+_statements: dict[tuple[str, int], TextualSelect | TextClause] = {}  # built once per shape: (which, number of accounts)
+
+
+def _statement(which: str, accounts: int) -> TextualSelect | TextClause:
+    if (which, accounts) not in _statements:
+        _statements[which, accounts] = _BUILDERS[which](accounts)
+    return _statements[which, accounts]
+
+
+def _pairs(accounts: int) -> str:
+    return ", ".join(f"(:kind_{n}, CAST(:owner_{n} AS BIGINT))" for n in range(accounts))
+
+
+def _legs(accounts: int) -> str:
+    return ", ".join(f"(:kind_{n}, CAST(:owner_{n} AS BIGINT), CAST(:amount_{n} AS BIGINT))" for n in range(accounts))
+
+
+_INSERT_TRANSACTION = (
+    "INSERT INTO ledger_transactions (key, kind, memo, created_at) VALUES (:key, :kind, :memo, :now) "
+    "ON CONFLICT (key) DO NOTHING RETURNING id"
+)
+_UPSERT_ACCOUNTS = (
+    "INSERT INTO accounts (kind, owner_id, balance) SELECT kind, owner_id, amount FROM legs {where} "
+    "ORDER BY kind, owner_id ON CONFLICT (kind, owner_id) DO UPDATE SET balance = accounts.balance + excluded.balance "
+    "RETURNING id, kind, owner_id, balance"
+)
+_RESULT_COLUMNS: dict[str, TypeEngine[Any]] = {"kind": String(), "owner_id": BigInteger(), "balance": BigInteger()}
+
+
+def _lock_accounts(accounts: int) -> TextualSelect | TextClause:
+    """PostgreSQL: the posting's accounts, locked in lock order, and whether the key was posted."""
+    return text(
+        "SELECT kind, owner_id, balance, EXISTS (SELECT 1 FROM ledger_transactions WHERE key = :key) AS posted "
+        f"FROM accounts WHERE (kind, owner_id) IN ({_pairs(accounts)}) ORDER BY kind, owner_id FOR UPDATE"
+    ).columns(**_RESULT_COLUMNS, posted=Boolean())
+
+
+def _post_all(accounts: int) -> TextualSelect | TextClause:
+    """PostgreSQL: the whole posting in one statement, so all of it or none; nothing once the key is posted."""
+    return (
+        text(
+            f"WITH tx AS ({_INSERT_TRANSACTION}), legs (kind, owner_id, amount) AS (VALUES {_legs(accounts)}), "
+            f"moved AS ({_UPSERT_ACCOUNTS.format(where='WHERE EXISTS (SELECT 1 FROM tx)')}), "
+            "entries AS (INSERT INTO ledger_entries (transaction_id, account_id, amount) "
+            "SELECT tx.id, moved.id, legs.amount FROM tx, moved JOIN legs USING (kind, owner_id)) "
+            "SELECT kind, owner_id, balance FROM moved"
+        )
+        .bindparams(bindparam("now", type_=UTCDateTime()))
+        .columns(**_RESULT_COLUMNS)
+    )
+
+
+def _insert_transaction(accounts: int) -> TextualSelect | TextClause:
+    return text(_INSERT_TRANSACTION).bindparams(bindparam("now", type_=UTCDateTime())).columns(id=Integer())
+
+
+def _move(accounts: int) -> TextualSelect | TextClause:
+    """SQLite: every leg on its account, created with the leg's amount when it is new."""
+    # SQLite needs a WHERE before ON CONFLICT in an INSERT … SELECT, to tell it from a join's ON.
+    upsert = _UPSERT_ACCOUNTS.format(where="WHERE true")
+    return text(f"WITH legs (kind, owner_id, amount) AS (VALUES {_legs(accounts)}) {upsert}").columns(
+        id=Integer(), **_RESULT_COLUMNS
+    )
+
+
+def _insert_entries(accounts: int) -> TextualSelect | TextClause:
+    """SQLite: the entries, on the accounts the legs name."""
+    return text(
+        f"WITH legs (kind, owner_id, amount) AS (VALUES {_legs(accounts)}) "
+        "INSERT INTO ledger_entries (transaction_id, account_id, amount) "
+        "SELECT :transaction, accounts.id, legs.amount FROM legs JOIN accounts USING (kind, owner_id)"
+    )
+
+
+def _balances_of(rows: Sequence[Row[Any]]) -> dict[tuple[str, int], int]:
+    """The accounts' balances a posting's statement returned, by (kind, owner), once the legs are moved."""
+    return {(row.kind, row.owner_id): row.balance for row in rows}
+
+
+_BUILDERS = {
+    "lock": _lock_accounts,
+    "post": _post_all,
+    "transaction": _insert_transaction,
+    "move": _move,
+    "entries": _insert_entries,
+}
+
+
+async def _post_in_one_statement(
+    session: AsyncSession, merged: dict[tuple[str, int], int], values: dict[str, object]
+) -> dict[tuple[str, int], int] | None:
+    """PostgreSQL: lock the accounts the posting may overdraw (all of them, in lock order, so that no two
+    postings wait on each other), check, then write everything in one statement."""
+    if any(_guarded(account, amount) for account, amount in merged.items()):
+        rows = (await session.execute(_statement("lock", len(merged)), values)).all()
+        if any(row.posted for row in rows):
+            return None
+        _check(merged, {(row.kind, row.owner_id): row.balance for row in rows}, after=False)
+    rows = (await session.execute(_statement("post", len(merged)), values)).all()
+    if not rows:  # the key was posted meanwhile (the transaction row's insert did nothing)
+        return None
+    return _balances_of(rows)
+
+
+async def _post_in_three_statements(
+    session: AsyncSession, merged: dict[tuple[str, int], int], values: dict[str, object]
+) -> dict[tuple[str, int], int] | None:
+    transaction = (await session.execute(_statement("transaction", 0), values)).scalar_one_or_none()
+    if transaction is None:
+        return None
+    balances = _balances_of((await session.execute(_statement("move", len(merged)), values)).all())
+    _check(merged, balances, after=True)
+    await session.execute(_statement("entries", len(merged)), {**values, "transaction": transaction})
     return balances
-
-
-async def _apply(session: AsyncSession, leg: Leg) -> tuple[int, int]:
-    """Move the leg's amount on its account in one guarded UPDATE; returns the account id and new balance."""
-    moved = await _update_balance(session, leg)
-    if moved is not None:
-        return moved
-    balance = (await session.execute(_find_account, _leg_parameters(leg))).scalar_one_or_none()
-    if balance is not None:
-        raise Overdraft(leg.kind, leg.owner_id, balance, leg.amount)
-    # First use of this account: create it, then apply the leg (a concurrent creator is fine).
-    await session.execute(_insert_account(session), {"kind": leg.kind, "owner_id": leg.owner_id, "balance": 0})
-    moved = await _update_balance(session, leg)
-    if moved is None:
-        raise Overdraft(leg.kind, leg.owner_id, 0, leg.amount)
-    return moved
-
-
-async def _update_balance(session: AsyncSession, leg: Leg) -> tuple[int, int] | None:
-    guarded = leg.kind not in MAY_GO_NEGATIVE and leg.amount < 0
-    statement = _move_unless_overdrawn if guarded else _move
-    row = (await session.execute(statement, _leg_parameters(leg))).first()
-    return (row.id, row.balance) if row is not None else None
-
-
-def _leg_parameters(leg: Leg) -> dict[str, object]:
-    return {"leg_kind": leg.kind, "leg_owner": leg.owner_id, "leg_amount": leg.amount}
 
 
 async def balances(session: AsyncSession, owner_id: int, kinds: Iterable[str]) -> dict[str, int]:

@@ -14,6 +14,7 @@ SQLite's documentation gives for schema changes.
 """
 
 import asyncio
+from typing import Any
 
 from alembic import context
 from sqlalchemy import make_url
@@ -44,7 +45,7 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_online(url: str) -> None:
-    options: dict[str, object] = {}
+    options: dict[str, Any] = {}
     if url.startswith("sqlite"):
         options["async_creator"] = sqlite_driver.creator(make_url(url).database or ":memory:", MIGRATION_PRAGMAS)
     db = connect(url, **options)

@@ -8,9 +8,10 @@ validation, the review hold on credits and the scheduled payout sweep.
 import asyncio
 import csv
 import hashlib
+import inspect
 import io
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -100,19 +101,25 @@ class Injected(RuntimeError):
 
 
 def fail_after(monkeypatch: pytest.MonkeyPatch, owner: object, name: str, call: int) -> None:
-    """Let the `call`-th call of owner.name do its work, then raise, as a crash right after it would."""
-    original: Callable[..., Awaitable[Any]] = getattr(owner, name)
+    """Let the `call`-th call of owner.name (a coroutine function or a plain one) do its work, then raise,
+    as a crash right after it would."""
+    original: Callable[..., Any] = getattr(owner, name)
     calls = 0
 
-    async def failing(*args: Any, **kwargs: Any) -> Any:
+    def after(result: Any) -> Any:
         nonlocal calls
         calls += 1
-        result = await original(*args, **kwargs)
         if calls == call:
             raise Injected(f"{name} call {call}")
         return result
 
-    monkeypatch.setattr(owner, name, failing)
+    async def failing_coroutine(*args: Any, **kwargs: Any) -> Any:
+        return after(await original(*args, **kwargs))
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        return after(original(*args, **kwargs))
+
+    monkeypatch.setattr(owner, name, failing_coroutine if inspect.iscoroutinefunction(original) else failing)
 
 
 def plain(message: str) -> bool:
@@ -214,9 +221,9 @@ async def test_concurrent_decisions_exactly_one_wins(services: Services, databas
 
 
 async def test_failed_funding_leaves_nothing(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A crash between the two legs of a funding posting leaves no transaction, entry or balance change."""
+    """A crash once a funding posting's legs moved leaves no transaction, entry or balance change."""
     before = await everything(db)
-    fail_after(monkeypatch, books, "_apply", 2)
+    fail_after(monkeypatch, books, "_balances_of", 1)
     with pytest.raises(Injected):
         async with db.write() as session:
             await ledger.fund_requester(session, "fund:once", REQUESTER, 5 * MICROS)
@@ -232,7 +239,7 @@ async def test_failed_reserve_leaves_nothing(db: Database, monkeypatch: pytest.M
     async with db.write() as session:
         await ledger.fund_requester(session, "fund:1", REQUESTER, 5 * MICROS)
     before = await everything(db)
-    fail_after(monkeypatch, books, "_apply", 2)
+    fail_after(monkeypatch, books, "_balances_of", 1)
     with pytest.raises(Injected):
         async with db.write() as session:
             await ledger.reserve_for_batch(session, 1, REQUESTER, 3 * MICROS, "USD")
@@ -252,7 +259,7 @@ async def test_failed_answer_leaves_nothing(services: Services, monkeypatch: pyt
     assert task is not None
     skillets = (await services.taxonomies.get(1)).tree.find(SKILLETS).id
     before = await everything(services.db)
-    fail_after(monkeypatch, books, "_apply", 2)
+    fail_after(monkeypatch, books, "_balances_of", 1)
     with pytest.raises(Injected):
         await work.answer(services, 1, task.assignment_id, 0, str(skillets))
     assert await everything(services.db) == before
@@ -273,7 +280,7 @@ async def test_failed_release_leaves_nothing(services: Services, monkeypatch: py
             await credits.release_due(session, later, hold)
     assert await everything(services.db) == before
     monkeypatch.undo()
-    fail_after(monkeypatch, books, "_apply", 2)  # a crash between the two legs of a release
+    fail_after(monkeypatch, books, "_balances_of", 1)  # a crash once a release's legs moved
     with pytest.raises(Injected):
         async with services.db.write() as session:
             await credits.release_due(session, later, hold)
@@ -292,7 +299,7 @@ async def test_failed_credit_rejection_leaves_nothing(services: Services, monkey
     """A crash while returning a rejected answer's credit leaves the credit pending with the worker."""
     first = (await answered_credits(services, 1))[0]
     before = await everything(services.db)
-    fail_after(monkeypatch, books, "_apply", 2)
+    fail_after(monkeypatch, books, "_balances_of", 1)
     with pytest.raises(Injected):
         async with services.db.write() as session:
             await credits.reject(session, first)

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from storage import sqlite_driver
-from storage.db import Database, connect
+from storage.db import Database, IsolationLevelRefused, connect
 
 
 @pytest.fixture
@@ -175,3 +175,23 @@ async def test_streamed_results_come_through(sqlite_db: Database) -> None:
         rest = [row.id for row in await streamed.fetchmany(2)]
         assert (first.id, rest) == (1, [2, 3])
         await streamed.close()
+
+
+@pytest.mark.parametrize("level", ["AUTOCOMMIT", "SERIALIZABLE", "READ UNCOMMITTED"])
+async def test_an_isolation_level_is_refused_with_a_reason(tmp_path: Path, level: str) -> None:
+    """The driver keeps connections in autocommit mode and the engine begins each transaction (BEGIN
+    IMMEDIATE for writes): an isolation level, for the engine or for one connection, is refused in words."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'levels.db'}"
+    with pytest.raises(IsolationLevelRefused, match=f"isolation_level='{level}' is not supported on SQLite"):
+        connect(url, isolation_level=level)
+    with pytest.raises(IsolationLevelRefused, match="serializable already"):
+        connect(url, execution_options={"isolation_level": level})
+    db = connect(url)
+    try:
+        async with db.sessions() as session:
+            with pytest.raises(IsolationLevelRefused, match=f"isolation_level='{level}'"):
+                await session.connection(execution_options={"isolation_level": level})
+        async with db.write() as session:  # the refused option left nothing behind
+            assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await db.dispose()
