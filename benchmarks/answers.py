@@ -77,6 +77,7 @@ import pstats
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -114,6 +115,7 @@ from storage.db import Database, connect  # noqa: E402
 from storage.models import Batch, Item  # noqa: E402
 from tests.e2e.fake_telegram import FakeTelegram, FakeUser  # noqa: E402
 from tests.factories import REQUESTER, products  # noqa: E402
+from tests.statements import purpose as statement_purpose  # noqa: E402
 
 log = logging.getLogger("benchmark")
 
@@ -131,6 +133,7 @@ TARGET_RATIO = 0.7
 TARGET_POOL_RATIO = 1.5
 REPLY_TIMEOUT = 30.0
 TARGET_INSTANCE_CPU_RATIO = 1.15
+STATEMENTS_BY_PURPOSE = threading.Event()  # set by --statements: the bots count statements by purpose too
 CROWDSHELF, STOCK_AIOSQLITE = "crowdshelf", "crowdshelf-aiosqlite"  # the bot with its own SQLite driver, or without
 NEXT_TASK_METHODS = ("sendMessage", "sendPhoto", "editMessageText", "editMessageCaption", "editMessageMedia")
 
@@ -166,6 +169,7 @@ class BotCounters:
     """What the bot process did; read at the start and at the end of a measured window."""
 
     sql: collections.Counter = field(default_factory=collections.Counter)
+    purposes: collections.Counter = field(default_factory=collections.Counter)  # "KIND module:function"
     thread_calls: int = 0
 
     def snapshot(self) -> dict[str, Any]:
@@ -174,6 +178,7 @@ class BotCounters:
             "loop_cpu": time.thread_time(),  # read on the event-loop thread
             "wall": time.perf_counter(),
             "sql": dict(self.sql),
+            "purposes": dict(self.purposes),
             "thread_calls": self.thread_calls,
         }
 
@@ -189,14 +194,22 @@ def _count_driver_calls(counters: BotCounters) -> None:
     sqlite_driver.Connection.run = counted  # type: ignore[method-assign]
 
 
-def _count_statements(db: Database, counters: BotCounters) -> None:
+def _count_statements(db: Database, counters: BotCounters, by_purpose: bool) -> None:
+    """Count statements by kind; `by_purpose` also by the project function that sent each (which costs a
+    walk up the stack per statement, so only when asked)."""
+
     @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
     def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        counters.sql[statement.lstrip().split(None, 1)[0].upper()] += 1
+        kind = statement.lstrip().split(None, 1)[0].upper()
+        counters.sql[kind] += 1
+        if by_purpose:
+            counters.purposes[f"{kind} {statement_purpose()}"] += 1
 
     @event.listens_for(db.engine.sync_engine, "commit")
     def _commit(conn: Any) -> None:
         counters.sql["COMMIT"] += 1
+        if by_purpose:
+            counters.purposes[f"COMMIT {statement_purpose()}"] += 1
 
     @event.listens_for(db.engine.sync_engine, "rollback")
     def _rollback(conn: Any) -> None:
@@ -204,13 +217,13 @@ def _count_statements(db: Database, counters: BotCounters) -> None:
 
 
 def _crowdshelf_app(
-    api_root: str, database_url: str, counters: BotCounters, own_sqlite_driver: bool = True
+    api_root: str, database_url: str, counters: BotCounters, own_sqlite_driver: bool, by_purpose: bool
 ) -> tuple[Application, Database]:
     if own_sqlite_driver:
         _count_driver_calls(counters)
     settings = Settings(bot_token=TOKEN, telegram_api_url=api_root, database_url=database_url, _env_file=None)
     db = connect(database_url, own_sqlite_driver=own_sqlite_driver)
-    _count_statements(db, counters)
+    _count_statements(db, counters, by_purpose)
     return build_application(build_services(settings, db), rate_limiter=NoRateLimit()), db
 
 
@@ -244,22 +257,22 @@ def _minimal_app(api_root: str) -> Application:
     return application
 
 
-def bot_process(kind: str, api_root: str, database_url: str, connection: Any) -> None:
+def bot_process(kind: str, api_root: str, database_url: str, connection: Any, by_purpose: bool = False) -> None:
     """Entry point of the child process: run one bot until told to stop, answering the parent's requests."""
     logging.basicConfig(level=logging.WARNING, format=f"{kind} bot: %(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(_serve_bot(kind, api_root, database_url, connection))
+        asyncio.run(_serve_bot(kind, api_root, database_url, connection, by_purpose))
     except BaseException as error:  # tell the parent instead of leaving it waiting
         with contextlib.suppress(Exception):
             connection.send(("failed", repr(error)))
         raise
 
 
-async def _serve_bot(kind: str, api_root: str, database_url: str, connection: Any) -> None:
+async def _serve_bot(kind: str, api_root: str, database_url: str, connection: Any, by_purpose: bool) -> None:
     counters = BotCounters()
     db: Database | None = None
     if kind in (CROWDSHELF, STOCK_AIOSQLITE):
-        application, db = _crowdshelf_app(api_root, database_url, counters, own_sqlite_driver=kind == CROWDSHELF)
+        application, db = _crowdshelf_app(api_root, database_url, counters, kind == CROWDSHELF, by_purpose)
     else:
         application = _minimal_app(api_root)
     await application.initialize()
@@ -352,7 +365,10 @@ class BotRunner:
         context = multiprocessing.get_context("spawn")
         self._connection, child_end = context.Pipe()
         self.process = context.Process(
-            target=bot_process, args=(kind, api_root, database_url, child_end), name=f"bot-{kind}", daemon=True
+            target=bot_process,
+            args=(kind, api_root, database_url, child_end, STATEMENTS_BY_PURPOSE.is_set()),
+            name=f"bot-{kind}",
+            daemon=True,
         )
         self.kind = kind
         self.failed = False
@@ -594,6 +610,7 @@ class RunResult:
     failed_calls: dict[str, int]
     unexpected: dict[str, int]
     profile: dict[str, Any] = field(default_factory=dict)
+    duplicates: list[str] = field(default_factory=list)  # duplicate claims found afterwards (several instances)
 
     @property
     def rate(self) -> float:
@@ -667,6 +684,7 @@ async def measure(
         "wall": after["wall"] - before["wall"],
         "thread_calls": after["thread_calls"] - before["thread_calls"],
         "sql": {verb: after["sql"].get(verb, 0) - before["sql"].get(verb, 0) for verb in after["sql"]},
+        "purposes": {key: n - before["purposes"].get(key, 0) for key, n in after["purposes"].items()},
     }
     return RunResult(
         name=name,
@@ -687,7 +705,8 @@ async def _snapshot(runners: list[BotRunner]) -> dict[str, Any]:
     snapshots = [await runner.snapshot() for runner in runners]
     total = {key: sum(each[key] for each in snapshots) for key in ("cpu", "loop_cpu", "thread_calls")}
     total["wall"] = snapshots[0]["wall"]
-    total["sql"] = dict(sum((collections.Counter(each["sql"]) for each in snapshots), collections.Counter()))
+    for key in ("sql", "purposes"):
+        total[key] = dict(sum((collections.Counter(each[key]) for each in snapshots), collections.Counter()))
     return total
 
 
@@ -696,7 +715,8 @@ def combine(name: str, runs: list[RunResult]) -> RunResult:
     bot: dict[str, Any] = {
         key: sum(run.bot[key] for run in runs) for key in ("cpu", "loop_cpu", "wall", "thread_calls")
     }
-    bot["sql"] = dict(sum((collections.Counter(run.bot["sql"]) for run in runs), collections.Counter()))
+    for key in ("sql", "purposes"):
+        bot[key] = dict(sum((collections.Counter(run.bot[key]) for run in runs), collections.Counter()))
     return RunResult(
         name=name,
         answers=sum(run.answers for run in runs),
@@ -950,6 +970,9 @@ def report_run(run: RunResult) -> None:
         total = sum(bot["sql"].values())
         detail = ", ".join(f"{verb} {run.per_answer(count):.2f}" for verb, count in sorted(bot["sql"].items()) if count)
         say(f"{p} SQL statements/answer", f"{run.per_answer(total):.2f} ({detail})")
+        for purpose, count in sorted(bot["purposes"].items(), key=lambda pair: -pair[1]):
+            if count:
+                say(f"{p} SQL statements/answer by purpose", f"{run.per_answer(count):.2f} {purpose}")
         if bot["thread_calls"]:  # counted on the SQLite driver of the project only
             say(f"{p} SQLite driver thread hand-offs/answer", f"{run.per_answer(bot['thread_calls']):.2f}")
     for problem, count in run.problems.items():
@@ -1001,25 +1024,30 @@ async def main_async(args: argparse.Namespace) -> int:
 
         # 1 + 2: the ceiling, then the bot, on the same harness; in alternating rounds, because this
         # machine's speed drifts by tens of percent over a minute and a ratio must not read the drift.
-        pool = await make_pool(directory, "throughput", throughput_items, postgresql)
         minimal_runs, our_runs, stock_runs, spread_runs = [], [], [], []
+
+        async def on_fresh_pool(name: str, kind: str, instances: int = 1) -> RunResult:
+            # Each run labels a pool of its own: one that earlier runs used up would slow the later ones.
+            pool = await make_pool(directory, "throughput", throughput_items, postgresql)
+            try:
+                run = await measure(name, kind, pool.url, args.workers, warmup, args.seconds, None, 0, instances)
+                if instances > 1:
+                    run.duplicates = await duplicate_claims(pool.url)
+                return run
+            finally:
+                pool.remove()
+
         for _ in range(args.rounds):
             minimal_runs.append(await measure("minimal", "minimal", "", args.workers, warmup, args.seconds))
-            our_runs.append(await measure(CROWDSHELF, CROWDSHELF, pool.url, args.workers, warmup, args.seconds))
+            our_runs.append(await on_fresh_pool(CROWDSHELF, CROWDSHELF))
             if args.compare_sqlite_driver:
-                stock_runs.append(
-                    await measure(STOCK_AIOSQLITE, STOCK_AIOSQLITE, pool.url, args.workers, warmup, args.seconds)
-                )
+                stock_runs.append(await on_fresh_pool(STOCK_AIOSQLITE, STOCK_AIOSQLITE))
             if args.instances > 1:
-                name = f"crowdshelf x{args.instances}"
-                run = await measure(
-                    name, CROWDSHELF, pool.url, args.workers, warmup, args.seconds, None, 0, args.instances
-                )
-                spread_runs.append(run)
+                spread_runs.append(await on_fresh_pool(f"crowdshelf x{args.instances}", CROWDSHELF, args.instances))
         minimal, ours = combine("minimal", minimal_runs), combine(CROWDSHELF, our_runs)
         say("rounds", f"{args.rounds} (minimal, then crowdshelf, each round; figures below add the rounds up)")
         report_run(minimal)
-        say("crowdshelf pool items", pool.items)
+        say("crowdshelf pool items", f"{throughput_items} (a new pool for each run)")
         report_run(ours)
         by_round = [o.rate / m.rate for m, o in zip(minimal_runs, our_runs, strict=True) if m.rate]
         say("ratio crowdshelf/minimal by round", ", ".join(f"{r:.2f}" for r in by_round))
@@ -1053,10 +1081,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 f"bot CPU per answer, {args.instances} instances against 1",
                 f"{growth:.2f} (target <= {TARGET_INSTANCE_CPU_RATIO}: {verdict(growth <= TARGET_INSTANCE_CPU_RATIO)})",
             )
-            duplicates = await duplicate_claims(pool.url)
+            duplicates = [problem for run in spread_runs for problem in run.duplicates]
             say("duplicate claims", "; ".join(duplicates) or "none")
             failed |= bool(spread.unexpected or not spread.answers or duplicates)
-        pool.remove()
 
         # 3: next-task latency against the size of the pool; small, big, big, small cancels drift in the machine.
         big = await make_pool(directory, "big", max(args.big, SMALL_POOL), postgresql)
@@ -1144,6 +1171,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also run N bot instances on the one database, the fake server spreading the updates (default 1)",
     )
     parser.add_argument(
+        "--statements", action="store_true", help="also count the bot's statements by the function that sent them"
+    )
+    parser.add_argument(
         "--compare-sqlite-driver", action="store_true", help="also run the bot on aiosqlite without its own driver"
     )
     args = parser.parse_args(argv)
@@ -1166,6 +1196,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.statements:
+        STATEMENTS_BY_PURPOSE.set()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return asyncio.run(main_async(args))

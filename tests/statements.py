@@ -45,7 +45,7 @@ class Recording:
         return "\n".join(lines)
 
 
-def _purpose() -> str:
+def purpose() -> str:
     """The innermost project function on the stack (the one that sent the statement). SQLAlchemy's async
     layer runs the statement in a greenlet of its own: the caller's frames are in the greenlet it left."""
     for frame in (inspect.currentframe(), greenlet.getcurrent().parent and greenlet.getcurrent().parent.gr_frame):
@@ -72,10 +72,10 @@ def recorded(engine: AsyncEngine) -> Iterator[Recording]:
 
     def executed(conn: Connection, cursor: Any, sql: str, parameters: Any, context: Any, many: bool) -> None:
         text = " ".join(sql.split())
-        recording.statements.append(Statement(text.split(None, 1)[0].upper(), _purpose(), text))
+        recording.statements.append(Statement(text.split(None, 1)[0].upper(), purpose(), text))
 
     def ended(kind: str) -> Any:
-        return lambda conn: recording.statements.append(Statement(kind, _purpose(), kind))
+        return lambda conn: recording.statements.append(Statement(kind, purpose(), kind))
 
     listeners = [
         ("before_cursor_execute", executed),

@@ -177,6 +177,11 @@ class Progress:
 
 
 class BatchCache:
+    """Each process keeps a batch's facts once it has read them, for as long as it runs, with no invalidation:
+    a batch's settings change only while it is a draft (drafts are not kept), so every process, on any
+    instance, holds the same facts. What does change on a running batch (its status, reserve, gold and quiz
+    slots, each worker's count against the cap) is never kept here: the statements that act on it read it."""
+
     def __init__(self, db: Database) -> None:
         self._db = db
         self._facts: dict[int, BatchFacts] = {}
