@@ -160,16 +160,17 @@ async def answer(services: Services, worker_id: int, assignment_id: int, questio
             item = await session.get_one(Item, assignment.item_id)
             assignment.answer = answers  # untracked (see lock_with_payload): the card shows it, nothing saves it
             return _Next(assignment, item, False, await gold.quiz_progress(session, assignment))
-        answered = await assignments.record_answer(session, assignment_id, worker_id, answers, now, CreditState.PENDING)
-        if answered is None:
-            raise _refusal(await assignments.lock(session, assignment_id), worker_id) or TaskUnavailable()
-        reward = answered.reward_micros
+        reward = assignment.reward_micros
         # Pay before touching the item: every answer then locks the requester's account before any item
-        # row (PostgreSQL), so no answer holds an item that another, holding the account, waits for.
-        pending = await ledger.credit_answer(session, answered.id, batch.requester_id, worker_id, reward)
+        # row (PostgreSQL), so no answer holds an item that another, holding the account, waits for. The
+        # assignment's row is locked already, so recording it after the credit cannot find it taken.
+        pending = await ledger.credit_answer(session, assignment_id, batch.requester_id, worker_id, reward)
+        recorded = await assignments.record_answer(session, assignment_id, worker_id, answers, now, CreditState.PENDING)
+        if recorded is None:
+            raise _refusal(await assignments.lock(session, assignment_id), worker_id) or TaskUnavailable()
         if pending is None:  # credited before: the ledger key made this a no-op, so show the balance as it is
             pending = (await ledger.worker_balance(session, worker_id)).pending
-        answered = await _count_and_grade(session, task, answered, answers)
+        answered = await _grade(session, task, *recorded, answers)
         if batch.confidence is not None and not answered.is_gold:
             await _apply_stop_rule(session, task, batch, batch.confidence, answered.item_id)
         nudges = await progress.after_answer(session, worker_id, reward, now)
@@ -235,11 +236,14 @@ async def typed(services: Services, worker_id: int, text: str) -> Typed:
     return ButtonsOnly(assignment.id)
 
 
-async def _count_and_grade(
-    session: AsyncSession, task: BatchTask, answered: AnsweredTask, answers: dict[str, str]
+async def _grade(
+    session: AsyncSession,
+    task: BatchTask,
+    answered: AnsweredTask,
+    gold_labels: dict[str, str] | None,
+    answers: dict[str, str],
 ) -> AnsweredTask:
-    """Count the answer on its item and, on a gold item, grade it."""
-    gold_labels = await assignments.count_answer(session, answered.item_id)
+    """On a gold item, grade the answer (record_answer counted it on the item and read the gold)."""
     if gold_labels is None:
         return answered
     grade = task.grade(answers, gold_labels)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    true,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -311,6 +312,22 @@ _record_answer = (
 _count_answer = (
     update(_items).where(_items.c.id == bindparam("item")).values(answers=_items.c.answers + 1).returning(_items.c.gold)
 )
+
+
+def _record_and_count() -> Any:
+    """PostgreSQL: `_record_answer` and `_count_answer` as one statement (a writing WITH)."""
+    answered = _record_answer.cte("answered")
+    counted = (
+        update(_items)
+        .where(_items.c.id == answered.c.item_id)
+        .values(answers=_items.c.answers + 1)
+        .returning(_items.c.gold)
+        .cte("counted")
+    )
+    return select(answered, counted.c.gold).select_from(answered.join(counted, true()))
+
+
+_record_and_count_answer = _record_and_count()
 _save_partial = (
     update(_assignments)
     .where(
@@ -335,33 +352,29 @@ async def record_answer(
     answer: dict[str, str],
     now: datetime,
     credit_state: str,
-) -> AnsweredTask | None:
-    """Mark the worker's reserved assignment answered with `answer` (a label per question); None when it
+) -> tuple[AnsweredTask, dict[str, str] | None] | None:
+    """Mark the worker's reserved assignment answered with `answer` (a label per question) and count the
+    answer on its item; returns it with the item's gold labels (None for a regular item), or None when it
     is not theirs or not reserved. The UPDATE locks the row, so of two concurrent answers only one finds
-    it still reserved."""
-    row = (
-        await session.execute(
-            _record_answer,
-            {"assignment": assignment_id, "worker": worker_id, "now": now, "answer": answer, "credit": credit_state},
-        )
-    ).first()
+    it still reserved. One statement on PostgreSQL; SQLite, which cannot write in a WITH, takes two."""
+    values = {"assignment": assignment_id, "worker": worker_id, "now": now, "answer": answer, "credit": credit_state}
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    row = (await session.execute(_record_and_count_answer if postgresql else _record_answer, values)).first()
     if row is None:
         return None
-    return AnsweredTask(
+    answered = AnsweredTask(
         assignment_id, row.item_id, row.batch_id, worker_id, row.reward_micros, row.is_gold, row.quiz_attempt
     )
+    if postgresql:
+        return answered, row.gold
+    gold: dict[str, str] | None = (await session.execute(_count_answer, {"item": answered.item_id})).scalar_one()
+    return answered, gold
 
 
 async def save_partial(session: AsyncSession, assignment_id: int, worker_id: int, answer: dict[str, str]) -> bool:
     """Keep the questions answered so far on a reserved assignment; False when it is no longer the worker's."""
     saved = await session.execute(_save_partial, {"assignment": assignment_id, "worker": worker_id, "answer": answer})
     return saved.first() is not None
-
-
-async def count_answer(session: AsyncSession, item_id: int) -> dict[str, str] | None:
-    """One more answer on the item; returns its gold labels (None for a regular item)."""
-    gold: dict[str, str] | None = (await session.execute(_count_answer, {"item": item_id})).scalar_one()
-    return gold
 
 
 async def set_grade(session: AsyncSession, assignment_id: int, correct: bool, distance: int | None) -> None:

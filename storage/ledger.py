@@ -6,7 +6,7 @@ written, after a check that nothing goes below zero, made on rows no one else ca
 (locked on PostgreSQL; SQLite has one writer at a time).
 A posting is all or nothing by itself (one statement on PostgreSQL, a savepoint on SQLite): whatever
 its caller does with a refusal, no transaction row, leg or entry of it stays behind. An answer's credit
-costs two statements on PostgreSQL (lock, post) and three on SQLite, whatever accounts are new.
+costs two statements on PostgreSQL (lock, post) once its accounts exist, and three on SQLite.
 """
 
 from collections.abc import Iterable, Sequence
@@ -139,11 +139,25 @@ _RESULT_COLUMNS: dict[str, TypeEngine[Any]] = {"kind": String(), "owner_id": Big
 
 
 def _lock_accounts(accounts: int) -> TextualSelect | TextClause:
-    """PostgreSQL: the posting's accounts, locked in lock order, and whether the key was posted."""
+    """PostgreSQL: the posting's accounts, locked in lock order, and whether the key was posted; no row
+    (and no lock) unless every account exists. Locking those that exist would take them out of order
+    (a new one sorts anywhere), and two postings that each hold what the other waits for deadlock."""
+    pairs = _pairs(accounts)
     return text(
         "SELECT kind, owner_id, balance, EXISTS (SELECT 1 FROM ledger_transactions WHERE key = :key) AS posted "
-        f"FROM accounts WHERE (kind, owner_id) IN ({_pairs(accounts)}) ORDER BY kind, owner_id FOR UPDATE"
+        f"FROM accounts WHERE (kind, owner_id) IN ({pairs}) "
+        f"AND (SELECT count(*) FROM accounts WHERE (kind, owner_id) IN ({pairs})) = {accounts} "
+        "ORDER BY kind, owner_id FOR UPDATE"
     ).columns(**_RESULT_COLUMNS, posted=Boolean())
+
+
+def _create_accounts(accounts: int) -> TextClause:
+    """PostgreSQL: the posting's accounts that do not exist yet, empty (waiting for a concurrent creator)."""
+    return text(
+        "INSERT INTO accounts (kind, owner_id, balance) SELECT kind, owner_id, 0 "
+        f"FROM (VALUES {_legs(accounts)}) AS legs (kind, owner_id, amount) ORDER BY kind, owner_id "
+        "ON CONFLICT (kind, owner_id) DO NOTHING"
+    )
 
 
 def _post_all(accounts: int) -> TextualSelect | TextClause:
@@ -190,6 +204,7 @@ def _balances_of(rows: Sequence[Row[Any]]) -> dict[tuple[str, int], int]:
 
 _BUILDERS = {
     "lock": _lock_accounts,
+    "create": _create_accounts,
     "post": _post_all,
     "transaction": _insert_transaction,
     "move": _move,
@@ -200,13 +215,32 @@ _BUILDERS = {
 async def _post_in_one_statement(
     session: AsyncSession, merged: dict[tuple[str, int], int], values: dict[str, object]
 ) -> dict[tuple[str, int], int] | None:
-    """PostgreSQL: lock the accounts the posting may overdraw (all of them, in lock order, so that no two
-    postings wait on each other), check, then write everything in one statement."""
-    if any(_guarded(account, amount) for account, amount in merged.items()):
+    """PostgreSQL: lock the accounts of a posting that may overdraw one (all of them, in lock order, so that
+    no two postings wait on each other), check, then write everything in one statement. The first posting
+    on a new account creates it first, in a savepoint, so a refusal leaves no empty account behind."""
+    if not any(_guarded(account, amount) for account, amount in merged.items()):
+        return await _write(session, merged, values)
+    rows = (await session.execute(_statement("lock", len(merged)), values)).all()
+    if rows:
+        return await _check_and_write(session, merged, values, rows)
+    async with session.begin_nested():
+        await session.execute(_statement("create", len(merged)), values)
         rows = (await session.execute(_statement("lock", len(merged)), values)).all()
-        if any(row.posted for row in rows):
-            return None
-        _check(merged, {(row.kind, row.owner_id): row.balance for row in rows}, after=False)
+        return await _check_and_write(session, merged, values, rows)
+
+
+async def _check_and_write(
+    session: AsyncSession, merged: dict[tuple[str, int], int], values: dict[str, object], locked: Sequence[Row[Any]]
+) -> dict[tuple[str, int], int] | None:
+    if any(row.posted for row in locked):
+        return None
+    _check(merged, {(row.kind, row.owner_id): row.balance for row in locked}, after=False)
+    return await _write(session, merged, values)
+
+
+async def _write(
+    session: AsyncSession, merged: dict[tuple[str, int], int], values: dict[str, object]
+) -> dict[tuple[str, int], int] | None:
     rows = (await session.execute(_statement("post", len(merged)), values)).all()
     if not rows:  # the key was posted meanwhile (the transaction row's insert did nothing)
         return None

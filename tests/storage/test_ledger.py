@@ -9,6 +9,7 @@ from storage import ledger
 from storage.db import Database, connect
 from storage.ledger import PLATFORM_OWNER, Leg, Overdraft
 from storage.models import Account, LedgerEntry, LedgerTransaction
+from tests.statements import recorded
 
 PLATFORM = "platform"
 FUNDS = "requester_available"
@@ -220,3 +221,26 @@ async def test_concurrent_spending_from_two_processes(db: Database, database_url
     finally:
         await other.dispose()
     await check_spent_exactly(db, results)
+
+
+async def test_a_posting_costs_few_statements(db: Database) -> None:
+    """PostgreSQL: one writing statement, after a locking read when a leg could overdraw (the first posting
+    on a new account creates it in a savepoint first); SQLite: three statements in a savepoint, whatever
+    accounts are new."""
+    postgresql = db.engine.dialect.name == "postgresql"
+    for key, legs in (("fund:1", fund(1, 100)), ("spend:new", spend(1, 2, 30)), ("spend:old", spend(1, 2, 30))):
+        async with db.write() as session:
+            with recorded(db.engine) as posting:
+                assert await ledger.post(session, key, "test", legs)
+        kinds = [statement.kind for statement in posting.statements]
+        if postgresql:
+            expected = {
+                "fund:1": ["WITH"],  # nothing to overdraw: no lock needed
+                "spend:new": ["SELECT", "SAVEPOINT", "INSERT", "SELECT", "WITH", "RELEASE"],
+                "spend:old": ["SELECT", "WITH"],
+            }
+            assert kinds == expected[key], posting.listing()
+        else:
+            assert kinds == ["SAVEPOINT", "INSERT", "WITH", "WITH", "RELEASE"], posting.listing()
+    assert await balance(db, EARNED, 2) == 60
+    assert await problems(db) == []
