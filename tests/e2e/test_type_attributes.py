@@ -159,8 +159,9 @@ async def test_attributes_end_to_end(bot: RunningBot, draws: ScriptedRandom, tmp
                 assert "Qualified for “Tags”: 2 of 2 right" in worker.last.body, "the typed brand counted as ACME"
         assert "No tasks right now" in worker.last.body
         async with bot.services.db.read() as session:
-            graded = await session.scalars(select(Assignment.gold_correct).where(Assignment.worker_id == worker_id))
-            assert [grade for grade in graded if grade is not None] == [True] * len(GOLD)
+            query = select(Assignment.gold_graded, Assignment.gold_right).where(Assignment.worker_id == worker_id)
+            graded = [(count, right) for count, right in await session.execute(query) if count]
+            assert len(graded) == len(GOLD) and all(right == count for count, right in graded)
 
     await bot.run_job("complete-batches")
     await bot.settle()
