@@ -782,12 +782,12 @@ def _answers(questions: int, size: int) -> str:
 
 
 def _missed(step: QuizStep, shown: Callable[[str], str] = str) -> str:
-    """What was wrong on a missed quiz item, `shown` wrapping the right labels: the right answer, or of
-    several questions the ones missed ("2 of 3 right: the right answer is person: no")."""
-    if len(step.wrong) == len(step.right):
-        return f"{_the_right(step.right)} is {shown(described(step.wrong))}"
-    right = len(step.right) - len(step.wrong)
-    return f"{right} of {len(step.right)} right: {_the_right(step.wrong).lower()} is {shown(described(step.wrong))}"
+    """What was wrong on a missed quiz item, `shown` wrapping the right labels: the right answer, or where
+    some of its questions were right, the ones missed ("2 of 3 right: the right answer is Person: ✖ No")."""
+    if not step.item_right:
+        return f"{_the_right(step.right)} is {shown(described(step.right))}"
+    wrong = _the_right(step.wrong).lower()
+    return f"{step.item_right} of {step.item_graded} right: {wrong} is {shown(described(step.wrong))}"
 
 
 def _lower_first(text: str) -> str:

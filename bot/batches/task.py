@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.batches.lifecycle import BatchFacts
 from bot.tasks import registry
-from bot.tasks.base import Described, Grade, ItemGrade, Question, TaskContext, TaskType
+from bot.tasks.base import Described, ItemGrade, Question, TaskContext, TaskType
 from bot.taxonomies import LoadedTaxonomy, TaxonomyCache
 
 
@@ -24,18 +24,14 @@ class BatchTask:
         return next((question for question in self.questions if question.key == key), None)
 
     def grade(self, answer: dict[str, str], gold: dict[str, str]) -> ItemGrade | None:
-        """An answer against a gold item's labels, question by question. A question with gold that the answer
-        never reached counts wrong: what ended the card early denies that gold (a Yes where the gold corrects
-        the category, "photo does not load" where it has a photo), and counting it keeps the gold answers an
-        item gives the same for every worker. None when the gold has no question of the type."""
+        """An answer against a gold item's labels, question by question: each question both answered and
+        with gold is one gold answer. A question the answer never reached is not graded: what ended the card
+        early (a Yes where the gold corrects the category, "photo does not load") is the one mistake, counted
+        once. None when no answered question has gold."""
         grades = {
-            question.key: (
-                self.type.grade(question, answer[question.key], gold[question.key], self.context)
-                if question.key in answer
-                else Grade(False)
-            )
+            question.key: self.type.grade(question, answer[question.key], gold[question.key], self.context)
             for question in self.questions
-            if question.key in gold
+            if question.key in gold and question.key in answer
         }
         if not grades:
             return None

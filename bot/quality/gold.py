@@ -52,9 +52,11 @@ class QuizStep:
     batch_name: str
     assignment_id: int
     title: str
-    correct: bool  # every question with gold right
+    correct: bool  # every graded question right
     right: Described  # the gold answer
-    wrong: Described  # the gold answer of each question answered wrong (all of `right` when none was right)
+    wrong: Described  # the gold answer of each question answered wrong
+    item_graded: int  # this answer's gold answers (its questions both answered and with gold)
+    item_right: int
     answered: int  # gold answers so far in this attempt (one per question with gold)
     correct_so_far: int
     size: int  # the items an attempt asks
@@ -195,6 +197,8 @@ async def after_quiz_answer(
         correct=grade is not None and grade.correct,
         right=task.describe(gold or {}),
         wrong=task.describe(wrong),
+        item_graded=grade.graded if grade else 0,
+        item_right=grade.right if grade else 0,
         answered=outcome.score.gold,
         correct_so_far=outcome.score.gold_correct,
         size=batch.qualification,

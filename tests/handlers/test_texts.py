@@ -180,6 +180,8 @@ def failed_quiz(attempt: int, correct: int, needed: int, next_needed: int, retri
         correct=False,
         right=(("category", "Skillets"),),
         wrong=(("category", "Skillets"),),
+        item_graded=1,
+        item_right=0,
         answered=5,
         correct_so_far=correct,
         size=5,
@@ -226,6 +228,7 @@ IMAGE_GOLD = (("blurry", "no"), ("person", "yes"), ("white_background", "yes"))
 def image_quiz(wrong: tuple[tuple[str, str], ...], **counts: Any) -> QuizStep:
     """A quiz answer on an image_quality item of three questions, `wrong` the gold of those missed."""
     step = replace(failed_quiz(1, 0, 12, 15, 2), right=IMAGE_GOLD, wrong=wrong, correct=not wrong)
+    step = replace(step, item_graded=3, item_right=3 - len(wrong))
     return replace(step, passed=None, retry_at=None, retries_left=0, **counts)
 
 

@@ -2,9 +2,10 @@
 
 A database at 0007 holds test_migration_data's categorize run (one question: each graded answer becomes
 1 of 1 or 0 of 1) and an attributes batch with three questions: an answer right on two of three (its typed
-brand in other case and spacing), one right on all, one on an item with gold for one question only, and
-one whose stored grade its labels do not bear out, which keeps its grade as one gold answer. The workers'
-lifetime counters move by the gold answers gained; downgraded again, the database is what it was.
+brand in other case and spacing), one right on all, one that never answered the brand (graded on two),
+one on an item with gold for one question only, and one whose stored grade its labels do not bear out,
+which keeps its grade as one gold answer. The workers' lifetime counters move by the gold answers gained;
+downgraded again, the database is what it was.
 """
 
 from collections.abc import Iterator
@@ -36,13 +37,14 @@ ANSWERS = {
     22: (11, 202, {"color": "black", "material": "steel", "brand": "acme works"}, True),
     23: (12, 201, {"color": "red", "material": "steel", "brand": "x"}, False),
     24: (13, 202, {"color": "red", "material": "wood", "brand": "y"}, False),
+    25: (11, 203, {"color": "black", "material": "wood"}, False),  # the brand never answered: not graded
 }
 # What 0008 makes of every graded answer: (gold_graded, gold_right); every other answer is 0 of 0.
-GRADED = {1: (1, 1), 2: (1, 0), 6: (1, 1), 21: (3, 2), 22: (3, 3), 23: (1, 0), 24: (1, 0)}
+GRADED = {1: (1, 1), 2: (1, 0), 6: (1, 1), 21: (3, 2), 22: (3, 3), 23: (1, 0), 24: (1, 0), 25: (2, 1)}
 # The workers' lifetime (gold answers, right) before and after: 201 gains two answers, both right
-# (answer 21); 202 gains two, both right (answer 22).
-COUNTERS_BEFORE = {100: (0, 0), 201: (4, 1), 202: (3, 1), 203: (1, 1)}
-COUNTERS_AFTER = {100: (0, 0), 201: (6, 3), 202: (5, 3), 203: (1, 1)}
+# (answer 21); 202 gains two, both right (answer 22); 203 one, right (answer 25).
+COUNTERS_BEFORE = {100: (0, 0), 201: (4, 1), 202: (3, 1), 203: (2, 1)}
+COUNTERS_AFTER = {100: (0, 0), 201: (6, 3), 202: (5, 3), 203: (3, 2)}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -91,7 +93,7 @@ def _add_attributes_batch(connection: Connection) -> None:
     for assignment_id, (item_id, worker_id, answer, correct) in ANSWERS.items():
         values = {"item_id": item_id, "batch_id": 2, "worker_id": worker_id, "answer": answer}
         _copy(connection, "assignments", 1, id=assignment_id, **values, gold_correct=correct, is_gold=True)
-    for worker_id in (201, 202):
+    for worker_id in (201, 202, 203):
         graded = [correct for _item, worker, _answer, correct in ANSWERS.values() if worker == worker_id]
         connection.execute(
             sa.text(

@@ -2,8 +2,8 @@
 
 assignments.gold_correct (right on every question, or not) becomes gold_graded and gold_right: how
 many of the item's questions were graded and how many of them were right. Each graded row is graded
-again from its stored answer and the item's gold: a question with gold counts, right when the answer's
-label is the gold's (typed values compared as the bot compares them), wrong when the answer has none.
+again from its stored answer and the item's gold: a question both answered and with gold counts, right
+when the answer's label is the gold's (typed values compared as the bot compares them).
 Where that disagrees with the stored grade (a gold the bot could not read back so), the row keeps its
 grade as one gold answer, right or wrong. Rows never graded stay 0 of 0. The workers' lifetime counters
 (users.gold_answers, users.gold_correct) move by the same difference, so they keep counting every gold
@@ -105,8 +105,9 @@ def downgrade() -> None:
 
 def _counts(answer: Mapping[str, Any], gold: Mapping[str, Any], correct: bool) -> tuple[int, int]:
     """(graded, right) of a graded answer: per question of its gold; its stored grade where they disagree."""
-    graded = len(gold)
-    right = sum(key in answer and _folded(answer[key]) == _folded(label) for key, label in gold.items())
+    answered = [key for key in gold if key in answer]
+    graded = len(answered)
+    right = sum(_folded(answer[key]) == _folded(gold[key]) for key in answered)
     if graded == 0 or (right == graded) != correct:
         return 1, int(correct)
     return graded, right
