@@ -67,10 +67,10 @@ leaves); 10 % of products gold (their truth in the type's gold columns: ``gold_c
 ``gold_<attribute>``, ``gold_answer``, ``gold_<question>``); reward 0.02; min_gold 5, min_accuracy
 0.7, min_seconds from the crowd, max_share 0.2 (a cap the requester sets here: by default a worker may
 answer every product); and the product's defaults for gold: qualification 5, pass_score 0.8,
-gold_rate 0.1. Each question a gold product has gold for is one gold answer, right or wrong (a product
+gold_rate 0.1. Each question of a gold product answered and with gold is one gold answer (a product
 with three questions gives three). Gold products are never in the open pool: before their first paid
-task each worker answers a quiz of 5 gold products (80 % of their gold answers right to pass), and after it each task is a hidden check (an unseen gold product) with probability 0.1, else
-work. Quizzes and checks spend the batch's funded quiz and check slots (``batches.plan_cost``); when
+task each worker answers a quiz of 5 gold products (80 % of their gold answers right to pass), and
+after it each task is a hidden check (an unseen gold product) with probability 0.1, else work. Quizzes and checks spend the batch's funded quiz and check slots (``batches.plan_cost``); when
 the quiz slots run out, workers not yet through the quiz get no work. With ``--top-up-quizzes`` the
 requester, told so by the bot (``jobs.spent_quiz_budgets``, checked at the start of each round),
 funds 10 more quizzes each time, as the bot's message suggests, and pays for them: then every failed

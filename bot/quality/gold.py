@@ -11,8 +11,9 @@ failed attempts included, reach the batch's pass mark. Scored on its own, each r
 fresh draw, and three draws let a worker at 0.6 accuracy through 71 % of the time instead of 34 %.
 A retry is offered only while a perfect next attempt can still reach the mark.
 
-The mark counts gold answers, one per question an item has gold for: an item with three questions
-gives three, so one wrong question of three costs a third of the item rather than all of it. An
+The mark counts gold answers, one per question of an item both answered and with gold: an item with
+three questions gives three, so one wrong question of three costs a third of the item rather than all
+of it (a question the answer never reached, validate's category after a Yes, is not graded). An
 attempt still asks `qualification` items; what it will ask in gold answers is known once its items are
 served, so until then (and for a next attempt) each item still to come counts the most questions a
 gold item of the batch has: a retry is offered when a perfect next attempt could reach the mark.
