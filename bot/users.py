@@ -111,14 +111,14 @@ async def take_expected_input(session: AsyncSession, user_id: int) -> str | None
     return awaiting
 
 
-async def record_gold(session: AsyncSession, worker_id: int, correct: bool) -> str | None:
-    """Add a gold answer to the worker's lifetime counters and set the level they earn; returns the
-    level's name when this answer raised it."""
+async def record_gold(session: AsyncSession, worker_id: int, graded: int, right: int) -> str | None:
+    """Add an answer's gold answers (`graded`, `right` of them) to the worker's lifetime counters and set the
+    level they earn; returns the level's name when this answer raised it."""
     row = (
         await session.execute(
             update(User)
             .where(User.id == worker_id)
-            .values(gold_answers=User.gold_answers + 1, gold_correct=User.gold_correct + int(correct))
+            .values(gold_answers=User.gold_answers + graded, gold_correct=User.gold_correct + right)
             .returning(User.gold_answers, User.gold_correct, User.level)
             .execution_options(synchronize_session=False)
         )

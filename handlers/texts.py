@@ -2,7 +2,7 @@
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from html import escape
 
@@ -175,7 +175,7 @@ def task(screen: TaskScreen, currency: str, limit: int, photo_link: bool = False
         earlier = ", counting your earlier tries" if quiz.retry else ""
         head += (
             f"🎓 <b>Qualification {quiz.place} of {quiz.size}</b> for “{escape(_shorten(screen.batch_name, 100))}” "
-            f"(paid; pass with {quiz.needed} of {quiz.size} right{earlier})\n"
+            f"(paid; pass with {quiz.needed} of {quiz.questions} {_answers(quiz.questions, quiz.size)}right{earlier})\n"
         )
     tail = _task_tail(screen, currency, limit // 4)
     if photo_link:
@@ -776,13 +776,31 @@ def _the_right(labels: Sequence[Sequence[str]]) -> str:
     return "The right category" if [question for question, _ in labels] == ["category"] else "The right answer"
 
 
+def _answers(questions: int, size: int) -> str:
+    """ "answers " where a quiz item asks several questions, each counted: "4 of 5 right" is of products."""
+    return "" if questions == size else "answers "
+
+
+def _missed(step: QuizStep, shown: Callable[[str], str] = str) -> str:
+    """What was wrong on a missed quiz item, `shown` wrapping the right labels: the right answer, or where
+    some of its questions were right, the ones missed ("2 of 3 right: the right answer is Person: ✖ No")."""
+    if not step.item_right:
+        return f"{_the_right(step.right)} is {shown(described(step.right))}"
+    wrong = _the_right(step.wrong).lower()
+    return f"{step.item_right} of {step.item_graded} right: {wrong} is {shown(described(step.wrong))}"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def quiz_note(step: QuizStep) -> str:
     """Feedback on one quiz answer, shown above the next task (or with the corrected product)."""
-    verdict = "✔ Correct" if step.correct else f"✘ {_the_right(step.right)} is {described(step.right)}"
+    verdict = "✔ Correct" if step.correct else f"✘ {_missed(step)}"
     if step.passed is None:
         return f"{verdict} · {step.correct_so_far} of {step.answered} right so far"
     if step.passed:
-        score = f"{step.correct_so_far} of {step.size} right"
+        score = f"{step.correct_so_far} of {step.questions} {_answers(step.questions, step.size)}right"
         return f"{verdict}\n🎓 Qualified for “{step.batch_name}”: {score}. Paid work follows."
     return verdict
 
@@ -790,17 +808,18 @@ def quiz_note(step: QuizStep) -> str:
 def quiz_failed(step: QuizStep) -> str:
     name = escape(step.batch_name)
     needed = f"{step.needed} are needed" if step.attempt == 1 else f"with your earlier tries, {step.needed} were needed"
-    score = f"{step.correct_so_far} of {step.size} right; {needed}"
+    score = f"{step.correct_so_far} of {step.questions} {_answers(step.questions, step.size)}right; {needed}"
     if step.retry_at is None:
         if step.attempt >= QUIZ_ATTEMPTS:
             why = "that was the last try"
         else:
-            perfect = f"{step.size} of {step.size}"
+            perfect = f"{step.next_questions} of {step.next_questions}"
             why = f"even {perfect} on a next try would leave your quiz answers here under the pass mark"
         return f"📕 You did not qualify for “{name}” ({score}): {why}, so it is closed to you. Other batches: /work"
     return (
         f"📕 You did not qualify for “{name}” yet ({score}). "
-        f"Your quiz answers in a batch count together, so next time {step.next_needed} of {step.size} are needed. "
+        f"Your quiz answers in a batch count together, so next time {step.next_needed} of {step.next_questions} "
+        "are needed. "
         f"You may try again after {step.retry_at:%Y-%m-%d %H:%M} UTC "
         f"({step.retries_left} {'try' if step.retries_left == 1 else 'tries'} left). "
         "Other batches are open to you: /work"
@@ -810,7 +829,7 @@ def quiz_failed(step: QuizStep) -> str:
 def quiz_missed(step: QuizStep) -> str:
     return (
         f"🛒 {escape(_shorten(step.title, 120))}\n"
-        f"✘ Not quite: {_the_right(step.right).lower()} is <b>{escape(described(step.right))}</b>.\n"
+        f"✘ Not quite: {_lower_first(_missed(step, lambda labels: f'<b>{escape(labels)}</b>'))}.\n"
         f"If you are sure the check itself is wrong, tap {CONTEST_BUTTON}."
     )
 

@@ -76,8 +76,9 @@ class User(Base):
     reminded_method_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The worker's own daily earnings goal (/target), and whether we suggest breaks (/breaks).
     daily_target_micros: Mapped[int | None] = mapped_column(BigInteger)
-    # Lifetime answers on gold and the level they earned (0 Newcomer, 1 Qualified, 2 Expert),
-    # kept here so the claim query can gate batches by level without counting history.
+    # Lifetime gold answers (one per graded question), how many of them right, and the level they
+    # earned (0 Newcomer, 1 Qualified, 2 Expert), kept here so the claim query can gate batches by
+    # level without counting history.
     gold_answers: Mapped[int] = mapped_column(Integer, default=0)
     gold_correct: Mapped[int] = mapped_column(Integer, default=0)
     level: Mapped[int] = mapped_column(Integer, default=0)
@@ -225,8 +226,10 @@ class Assignment(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The label per question ({"category": "5181"}); filled one question at a time while reserved.
     answer: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
-    # Graded against the item's gold: right on every question it has gold for, and (in a tree) how far off.
-    gold_correct: Mapped[bool | None] = mapped_column(Boolean)
+    # Graded against the item's gold, each of its questions with gold one gold answer: how many were
+    # graded (0: not a graded answer), how many of them right, and (in a tree) how far off.
+    gold_graded: Mapped[int] = mapped_column(Integer, default=0)
+    gold_right: Mapped[int] = mapped_column(Integer, default=0)
     gold_distance: Mapped[int | None] = mapped_column(Integer)
     reward_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     # Served as a gold check (outside the item's overlap); quiz answers also carry their attempt.

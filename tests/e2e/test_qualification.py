@@ -140,9 +140,11 @@ async def test_contested_gold_corrected_and_regraded(start_bot: StartBot, checks
     await send(bot, ann, "/work")
     assert "Product 2" in ann.last.body or "Product 3" in ann.last.body, "paid work is open to her now"
     async with bot.services.db.read() as session:
-        query = select(Assignment.worker_id, Assignment.gold_correct).where(Assignment.item_id == 1)
-        grades = {worker: correct for worker, correct in await session.execute(query)}
-        assert grades == {101: True, 102: False}
+        query = select(Assignment.worker_id, Assignment.gold_graded, Assignment.gold_right).where(
+            Assignment.item_id == 1
+        )
+        grades = {worker: (graded, right) for worker, graded, right in await session.execute(query)}
+        assert grades == {101: (1, 1), 102: (1, 0)}
         assert (await session.get(User, 101)).gold_correct == 1 and (await session.get(User, 102)).gold_correct == 0
         assert (await session.get(BatchWorker, (1, 101))).state == "active"
 

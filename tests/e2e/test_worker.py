@@ -111,8 +111,8 @@ async def test_worker_labels_ten_products(bot: RunningBot, checks_first: None) -
             await session.scalars(select(Assignment).where(Assignment.status == "answered").order_by(Assignment.id))
         )
         assert len(answered) == 10
-        graded = [(a.gold_correct, a.gold_distance) for a in answered if a.gold_correct is not None]
-        assert graded == [(True, 0), (False, 2)]
+        graded = [(a.gold_graded, a.gold_right, a.gold_distance) for a in answered if a.gold_graded]
+        assert graded == [(1, 1, 0), (1, 0, 2)]
         assert await ledger.worker_balance(session, 101) == ledger.WorkerBalance(10 * 20_000, 0, 0, 0)
         assert await books.inconsistencies(session) == []
     await send(bot, ann, "/balance")
