@@ -30,7 +30,7 @@ async def test_spammer_removed_with_message_and_rejections(start_bot: StartBot, 
     removal = spam.last.body
     assert "You were removed from “Kitchen”" in removal and "at best 43%" in removal
     assert removal.count("you chose Home & Garden › Kitchen & Dining › Cookware & Bakeware › Cookware › Woks") == 5
-    assert "5 answer(s) since your last correct check were rejected" in removal
+    assert "5 answers since your last correct check were rejected" in removal
     assert "No tasks right now" in spam.message(task_id).body
     async with bot.services.db.read() as session:
         assert await ledger.worker_balance(session, 101) == ledger.WorkerBalance(0, 0, 0, 0)
@@ -84,7 +84,7 @@ async def test_careless_after_a_perfect_quiz_is_removed(start_bot: StartBot, che
             await press(bot, sly, label)
     removal = sly.last.body
     assert "You were removed from “Kitchen”" in removal and "known-answer questions" in removal
-    assert "at best 43%" in removal and "5 answer(s) since your last correct check were rejected" in removal
+    assert "at best 43%" in removal and "5 answers since your last correct check were rejected" in removal
     async with bot.services.db.read() as session:
         assert await ledger.worker_balance(session, 101) == ledger.WorkerBalance(5 * 20_000, 0, 0, 0)
         assert await books.inconsistencies(session) == []

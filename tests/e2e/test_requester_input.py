@@ -72,9 +72,9 @@ async def test_many_long_problems_fit_in_one_message_saying_how_many_more(bot: R
     await upload(bot, shop, csv_file(rows), "dup.csv", f"reward=0.02 overlap=3 {SETTINGS}")
     body = shop.last.body
     lines = body.splitlines()
-    assert lines[0] == "The file was rejected: 30 row(s) have problems. Nothing was stored."
+    assert lines[0] == "The file was rejected: 30 rows have problems. Nothing was stored."
     assert lines[2] == f"Line 3: item_id '{'p' * 59}…' repeats line 2; item_id is longer than 256 characters"
-    assert lines[-1] == "… and 10 more problem(s)" and len(lines) == 22
+    assert lines[-1] == "… and 10 more problems" and len(lines) == 22
     assert utf16_len(body) <= TEXT_LIMIT and await batch_count(bot) == 0
 
 

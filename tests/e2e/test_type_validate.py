@@ -345,7 +345,7 @@ async def test_rows_a_validate_batch_cannot_use_are_refused_naming_them(bot: Run
     rows[1]["gold_answer"] = "yes"  # and gold_category says the proposal is wrong
     await upload(bot, shop, csv_file(rows), "categories.csv", CAPTION)
     refusal = shop.last.body
-    assert "The file was rejected: 5 row(s) have problems. Nothing was stored." in refusal
+    assert "The file was rejected: 5 rows have problems. Nothing was stored." in refusal
     assert "Line 3: gold_answer 'yes' disagrees with gold_category" in refusal
     assert (
         "Line 4: gold_color is not read by type validate; its columns: proposed_category, gold_answer, gold_category"
