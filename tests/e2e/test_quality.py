@@ -51,7 +51,7 @@ async def test_products_of_a_removed_spammer_go_to_the_next_worker(start_bot: St
     for _ in range(7):
         for label in (*COOKWARE, "Woks"):
             await press(bot, spam, label)
-    assert "7 answer(s) since your last correct check were rejected" in spam.last.body
+    assert "7 answers since your last correct check were rejected" in spam.last.body
 
     await begin(bot, hana)
     seen = []
@@ -139,7 +139,7 @@ async def test_an_admin_removes_a_held_worker_and_their_answers_are_rejected(sta
     await bot.settle()
     assert "only admins" in bot.user(102).last.body, "a forged button from a non-admin decides nothing"
     await press(bot, admin, "✖ Remove, reject answers")
-    assert admin.message(notice.message_id).body.endswith("✖ Removed by Ada: 3 answer(s) rejected.")
+    assert admin.message(notice.message_id).body.endswith("✖ Removed by Ada: 3 answers rejected.")
     assert admin.message(notice.message_id).buttons == []
     told = fast.last.body
     assert "After a review you are removed from “Pots & <Pans>” (3 of their last 10 answers took under 60.0 s)" in told
@@ -173,9 +173,9 @@ async def test_held_workers_listed_for_admins_and_let_back_in(start_bot: StartBo
     listed = admin.last
     assert listed.body.startswith("⏸ Flash (101) in batch #1 “Pots & <Pans>”, held since ")
     assert listed.body.endswith(
-        ": 3 of their last 10 answers took under 60.0 s. 3 answer(s) in the batch still in their hold."
+        ": 3 of their last 10 answers took under 60.0 s. 3 answers in the batch still in their hold."
     )
-    assert admin.texts[-2] == "1 worker(s) held by quality control, oldest first."
+    assert admin.texts[-2] == "1 worker held by quality control, oldest first."
     await press(bot, admin, "▶ Let them continue")
     assert admin.message(listed.message_id).body.endswith("▶ Let back in by Ada.")
     assert fast.last.body == "▶ Your work on “Pots & <Pans>” was reviewed: you can go on. /work"

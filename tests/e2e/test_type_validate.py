@@ -112,7 +112,7 @@ async def test_upload_quiz_confirm_correct_and_results(bot: RunningBot, checks_f
         "❓ Is the proposed category right for this product? (1 of 2)\nReward $0.02."
     ), "one blank line between the card and its question"
     assert preview.buttons == [[YES, NO], ["⏭ Skip", "⏹ Stop"]]
-    assert "4 product(s) × 3 answers × $0.02" in shop.last.body
+    assert "4 products × 3 answers × $0.02" in shop.last.body
     await fund(bot, "5")
     assert "is live" in await tap(bot, shop, "🚀 Launch")
 
@@ -230,7 +230,7 @@ async def test_a_spammer_who_always_says_yes_is_removed(bot: RunningBot, checks_
     assert "accuracy of at best 64%; this batch needs 70%" in removal, "2 of 7 right, the quiz included"
     assert f"1. Enamel mug: you chose ✔ Yes; right: Verdict: ✖ No; Category: {MUGS.replace(' > ', ' › ')}" in removal
     assert "3. Glass tumbler: you chose ✔ Yes; right: ✖ No" in removal
-    assert "5 answer(s) since your last correct check were rejected" in removal
+    assert "5 answers since your last correct check were rejected" in removal
     assert "No tasks right now" in sly.message(card).body
     await send(bot, sly, "/work")
     assert "No tasks right now" in sly.last.body, "the batch is closed to them"
