@@ -93,7 +93,7 @@ async def revoke(update: Update, context: BotContext) -> None:
 
 async def _set_role(update: Update, context: BotContext, granted: bool) -> None:
     services = context.services
-    who, role = _arguments(context, 2, f"/{'grant' if granted else 'revoke'} USER requester")[:2]
+    who, role = _arguments(context, 2, _("/grant USER requester") if granted else _("/revoke USER requester"))[:2]
     user = await admin.grant_role(services, common.sender(update).id, who, role, granted)
     name = user.first_name or str(user.id)
     await common.message(update).reply_text(texts.role_set(name, user.id, role, granted))
@@ -111,7 +111,7 @@ async def suspend(update: Update, context: BotContext) -> None:
 @admins_only
 async def unsuspend(update: Update, context: BotContext) -> None:
     services = context.services
-    (who,) = _arguments(context, 1, "/unsuspend USER")[:1]
+    (who,) = _arguments(context, 1, _("/unsuspend USER"))[:1]
     user_id = await admin.unsuspend_user(services, common.sender(update).id, who)
     await common.message(update).reply_text(texts.unsuspended(user_id))
     notify.deliver_soon(context)
@@ -120,7 +120,7 @@ async def unsuspend(update: Update, context: BotContext) -> None:
 @admins_only
 async def reinstate(update: Update, context: BotContext) -> None:
     services = context.services
-    who, batch_text = _arguments(context, 2, "/reinstate USER BATCH")[:2]
+    who, batch_text = _arguments(context, 2, _("/reinstate USER BATCH"))[:2]
     if not batch_text.lstrip("#").isdigit():
         raise InvalidInput(Usage.USAGE, usage=_("/reinstate USER BATCH (the batch's number)"))
     batch_id = int(batch_text.lstrip("#"))

@@ -108,7 +108,7 @@ def payout_methods() -> InlineKeyboardMarkup:
 
 def payout_decision(payout_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[_button("✅ Approve", Decide(payout_id, True)), _button("❌ Reject", Decide(payout_id, False))]]
+        [[_button(_("✅ Approve"), Decide(payout_id, True)), _button(_("❌ Reject"), Decide(payout_id, False))]]
     )
 
 
@@ -153,19 +153,22 @@ def ask_overlap(batch_id: int) -> InlineKeyboardMarkup:
 
 def launch_or_discard(batch_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[_button("🚀 Launch", Control(batch_id, "launch")), _button("✖ Cancel", Control(batch_id, "discard"))]]
+        [[_button(_("🚀 Launch"), Control(batch_id, "launch")), _button(_("✖ Cancel"), Control(batch_id, "discard"))]]
     )
 
 
 def batch_controls(batch_id: int, status: str) -> InlineKeyboardMarkup:
     row = []
     if status == BatchStatus.ACTIVE:
-        row.append(_button("⏸ Pause", Control(batch_id, "pause")))
+        row.append(_button(_("⏸ Pause"), Control(batch_id, "pause")))
     if status == BatchStatus.PAUSED:
-        row.append(_button("▶ Resume", Control(batch_id, "resume")))
+        row.append(_button(_("▶ Resume"), Control(batch_id, "resume")))
     if status in UNDER_WAY:
-        row.append(_button("⏹ Cancel", Control(batch_id, "cancel")))
-    results = [_button("📥 Results", Control(batch_id, "results")), _button("📥 JSONL", Control(batch_id, "jsonl"))]
+        row.append(_button(_("⏹ Cancel"), Control(batch_id, "cancel")))
+    results = [
+        _button(_("📥 Results"), Control(batch_id, "results")),
+        _button(_("📥 JSONL"), Control(batch_id, "jsonl")),
+    ]
     return InlineKeyboardMarkup([row, results] if row else [results])
 
 

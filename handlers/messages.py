@@ -27,7 +27,7 @@ ERRORS: dict[str, str | Plural] = {
     "not_allowed": N_("You are not allowed to do that."),
     "settings_invalid": N_("Some settings are not valid."),
     "batch_settings_invalid": N_("The batch settings are not valid."),
-    "value_invalid": N_("{problem}"),
+    "value_invalid": "{problem}",
     "not_an_answer": N_("That was not taken as the answer: type the value alone, in a few words."),
     "usage": N_("Usage: {usage}"),
     # product files
@@ -230,7 +230,7 @@ PROBLEMS: dict[str, str | Plural] = {
 }
 
 REASONS: dict[str, str | Plural] = {
-    "text": N_("{text}"),
+    "text": "{text}",
     "gold_below": N_("gold answers right {right}/{total}, at best {percent:percent}"),
     "no_check_since_quiz": N_("no check right since the quiz, 0/{total}, at best {percent:percent}"),
     "too_fast": N_("{strikes} of their last {window} answers took under {seconds:.1f} s"),

@@ -640,14 +640,12 @@ def cost_lines(cost: Cost, currency: str) -> list[str]:
     products = ngettext("{count} product", "{count} products", cost.regular_items).format(count=cost.regular_items)
     answers = ngettext("{count} answer", "{count} answers", cost.overlap).format(count=cost.overlap)
     lines = [f"{products} × {answers} × {answer}"]
-    gold = [
-        ngettext(singular, plural, count).format(count=count)
-        for count, singular, plural in (
-            (cost.quiz_slots, "{count} quiz answer", "{count} quiz answers"),
-            (cost.check_slots, "{count} check", "{count} checks"),
-        )
-        if count
-    ]
+    gold = []
+    if cost.quiz_slots:
+        quiz = ngettext("{count} quiz answer", "{count} quiz answers", cost.quiz_slots)
+        gold.append(quiz.format(count=cost.quiz_slots))
+    if cost.check_slots:
+        gold.append(ngettext("{count} check", "{count} checks", cost.check_slots).format(count=cost.check_slots))
     if gold:
         lines.append(
             ngettext(
