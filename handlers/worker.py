@@ -12,6 +12,7 @@ from bot.quality import rules as quality
 from handlers import callbacks, common, display, keyboards, notify, texts
 from handlers.callbacks import Browse, Pick, Skip, StartWork, Stop
 from handlers.common import BotContext
+from handlers.i18n import gettext as _
 
 # The task buttons act() handles: it answers their presses itself, after the use case.
 TASK_ACTIONS = (Browse, Pick, Skip, Stop, StartWork)
@@ -44,7 +45,7 @@ async def act(update: Update, context: BotContext, action: callbacks.Action, mes
         await _act(update, context, action, message)
     except AlreadyAnswered:
         # A spent query means the same update came twice: the worker saw the outcome the first time.
-        await common.answer_press(update, context, texts.ALREADY_RECORDED, or_message=False)
+        await common.answer_press(update, context, _(texts.ALREADY_RECORDED), or_message=False)
     except DomainError:
         await common.answer_press(update, context)
         raise
@@ -57,9 +58,9 @@ async def typed(update: Update, context: BotContext) -> None:
     message = common.message(update)
     match found:
         case None:
-            await message.reply_text(texts.NO_OPEN_TASK)
+            await message.reply_text(_(texts.NO_OPEN_TASK))
         case work.ButtonsOnly():
-            await message.reply_text(texts.USE_THE_BUTTONS)
+            await message.reply_text(_(texts.USE_THE_BUTTONS))
         case work.SearchScreen():
             await message.reply_text(texts.search_results(found), reply_markup=keyboards.search(found))
         case work.Answered():
@@ -90,14 +91,14 @@ async def _act(update: Update, context: BotContext, action: callbacks.Action, me
         case Skip(assignment_id):
             following = await work.skip(services, worker_id, assignment_id)
             await common.answer_press(update, context)
-            await _show_next(context, chat_id, message, following, texts.SKIPPED, currency)
+            await _show_next(context, chat_id, message, following, _(texts.SKIPPED), currency)
         case Stop(assignment_id):
             await work.stop(services, worker_id, assignment_id)
             await common.answer_press(update, context)
             if message is not None:
-                await display.edit_body(message, texts.STOPPED, None)
+                await display.edit_body(message, _(texts.STOPPED), None)
             else:
-                await context.bot.send_message(chat_id, texts.STOPPED)
+                await context.bot.send_message(chat_id, _(texts.STOPPED))
 
 
 async def _answered(
@@ -163,7 +164,7 @@ async def _show_next(
     currency: str,
 ) -> None:
     if screen is None:
-        body = f"{escape(note)}\n\n{texts.NO_TASKS}"
+        body = f"{escape(note)}\n\n{_(texts.NO_TASKS)}"
         if message is not None:
             await display.edit_body(message, body, None)
         else:
@@ -174,6 +175,6 @@ async def _show_next(
 
 async def _send_screen(context: BotContext, chat_id: int, screen: work.TaskScreen | None, currency: str) -> None:
     if screen is None:
-        await context.bot.send_message(chat_id, texts.NO_TASKS)
+        await context.bot.send_message(chat_id, _(texts.NO_TASKS))
         return
     await display.send_task(context.bot, chat_id, screen, currency)

@@ -26,6 +26,7 @@ from storage.clock import utcnow
 from storage.states import AssignmentStatus, BatchStatus, DisputeState, OutboxState, PayoutStatus, WorkerState
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+LANGUAGE_LENGTH = 35  # a BCP 47 language tag as Telegram gives it, with room to spare
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -63,6 +64,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     first_name: Mapped[str] = mapped_column(String(256), default="")
     username: Mapped[str | None] = mapped_column(String(64))
+    # Their Telegram language tag ("de", "pt-br") as they last wrote: messages sent later are in it.
+    language: Mapped[str | None] = mapped_column(String(LANGUAGE_LENGTH))
     is_requester: Mapped[bool] = mapped_column(Boolean, default=False)
     # False once Telegram told us the user blocked the bot; set back on their next update.
     is_reachable: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -19,6 +19,7 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -27,7 +28,8 @@ from bot.errors import DomainError, ErrorCode
 from bot.wiring import log_masking
 from bot.wiring.config import Settings
 from bot.wiring.services import Services
-from handlers import admin, common, money, notify, outbox, progress, requester, router, scheduled, texts, worker
+from handlers import admin, common, i18n, money, notify, outbox, progress, requester, router, scheduled, texts, worker
+from handlers.i18n import gettext as _
 from handlers.ordering import PerUserOrder
 
 log = logging.getLogger(__name__)
@@ -136,6 +138,8 @@ def _register_handlers(application: Application) -> None:
         "payouts": admin.payout_queue,
         "payouts_csv": admin.payouts_csv,
     }
+    # Before any other: the rest of the update speaks the sender's language.
+    application.add_handler(TypeHandler(Update, common.choose_language), group=-1)
     # Commands first: a command must never be read as a search query or an answer to a question.
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback, filters=private))
@@ -182,7 +186,17 @@ def _schedule_jobs(application: Application, services: Services) -> None:
 async def _post_init(application: Application) -> None:
     services: Services = application.bot_data[common.SERVICES]
     await taxonomies.ensure_default(services.db)
-    await application.bot.set_my_commands([BotCommand(name, description) for name, description in texts.COMMANDS])
+    await _set_commands(application, services.settings.default_language)
+
+
+async def _set_commands(application: Application, default_language: str) -> None:
+    """The command menu in the default language, and in each other language a catalogue speaks, for the
+    people whose Telegram is set to it."""
+    for language in i18n.languages():
+        with i18n.speaking(language):
+            commands = [BotCommand(name, _(description)) for name, description in texts.COMMANDS]
+        code = None if language == default_language else language.replace("_", "-").lower()
+        await application.bot.set_my_commands(commands, language_code=code)
 
 
 async def _post_shutdown(application: Application) -> None:

@@ -18,12 +18,13 @@ from bot.batches import lifecycle as batches
 from bot.batches.settings import SETTING_KEYS, BatchSettings
 from bot.errors import DomainError, ErrorCode, InvalidInput
 from bot.money import books, payouts
-from bot.money.amounts import MICROS, format_money
+from bot.money.amounts import MICROS
 from bot.wiring import log_masking
 from bot.wiring.app import allowed_updates, build_application
 from bot.wiring.config import ConfigError, Settings, load_settings
 from bot.wiring.services import SystemClock, build_services
-from handlers import messages, texts
+from handlers import formatting, i18n, messages, texts
+from handlers.i18n import gettext as _
 from storage import migrate
 from storage.db import connect
 from storage.states import PayoutStatus
@@ -44,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(messages.one_line(error), file=sys.stderr)
         return 2
+    i18n.set_language(settings.default_language)  # the command line speaks the default language
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request at INFO; that drowns the bot's own log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -138,7 +140,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("batch settings", "the settings a file's caption takes in the chat")
     for name, field in BatchSettings.model_fields.items():
         key = field.alias or name
-        help_text = messages.SETTING_HELP[key] + _default_note(key, name)
+        help_text = _(messages.SETTING_HELP[key]) + _default_note(key, name)
         if field.annotation == bool | None:
             group.add_argument(setting_flag(key), dest=key, action=argparse.BooleanOptionalAction, help=help_text)
         else:
@@ -166,16 +168,16 @@ def _settings_given(args: argparse.Namespace) -> dict[str, str]:
     return {"overlap": CLI_OVERLAP} | typed
 
 
-def _run(settings: Settings, _: argparse.Namespace) -> None:
+def _run(settings: Settings, args: argparse.Namespace) -> None:
     settings.require_token()
     migrate.upgrade(settings.database_url)
     application = build_application(build_services(settings, connect(settings.database_url)))
     application.run_polling(allowed_updates=allowed_updates())
 
 
-def _db_upgrade(settings: Settings, _: argparse.Namespace) -> None:
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
     migrate.upgrade(settings.database_url)
-    print(messages.CLI_UP_TO_DATE)
+    print(_(messages.CLI_UP_TO_DATE))
 
 
 def _db_check(settings: Settings, args: argparse.Namespace) -> int:
@@ -203,26 +205,34 @@ def _db_check(settings: Settings, args: argparse.Namespace) -> int:
     for problem in found:
         print(problem)
     if not found:
-        print(messages.CLI_BOOKS_SOUND)
+        print(_(messages.CLI_BOOKS_SOUND))
         return 0
-    print((messages.CLI_BROKEN_AFTER_REPAIR if args.repair else messages.CLI_BROKEN).format(count=len(found)))
+    print(messages.fill(messages.CLI_BROKEN_AFTER_REPAIR if args.repair else messages.CLI_BROKEN, count=len(found)))
     return 1
 
 
 def _print_repair(plan: books.Repair, currency: str) -> None:
     """The change about to be made, before it is made (in the same transaction)."""
     if not plan:
-        print(messages.CLI_NOTHING_TO_REPAIR)
+        print(_(messages.CLI_NOTHING_TO_REPAIR))
         return
-    print(messages.CLI_REPAIRING)
+    print(_(messages.CLI_REPAIRING))
     for phantom in plan.phantoms:
-        amount = format_money(phantom.amount_micros, currency)
-        print(messages.CLI_REJECT_PHANTOM.format(payout=phantom.payout_id, worker=phantom.worker_id, amount=amount))
+        amount = formatting.money(phantom.amount_micros, currency)
+        print(
+            messages.fill(
+                messages.CLI_REJECT_PHANTOM, payout=phantom.payout_id, worker=phantom.worker_id, amount=amount
+            )
+        )
     for transaction_id, key in plan.empty_transactions:
-        print(messages.CLI_DELETE_EMPTY.format(transaction=transaction_id, key=key))
+        print(messages.fill(messages.CLI_DELETE_EMPTY, transaction=transaction_id, key=key))
     for account in plan.balances:
-        before, after = format_money(account.cached, currency), format_money(account.total, currency)
-        print(messages.CLI_SET_BALANCE.format(kind=account.kind, owner=account.owner_id, before=before, after=after))
+        before, after = formatting.money(account.cached, currency), formatting.money(account.total, currency)
+        print(
+            messages.fill(
+                messages.CLI_SET_BALANCE, kind=account.kind, owner=account.owner_id, before=before, after=after
+            )
+        )
 
 
 def _taxonomy_load(settings: Settings, args: argparse.Namespace) -> None:
@@ -238,7 +248,7 @@ def _taxonomy_load(settings: Settings, args: argparse.Namespace) -> None:
             await db.dispose()
 
     taxonomy_id = asyncio.run(store())
-    print(messages.CLI_TAXONOMY_LOADED.format(name=args.name, id=taxonomy_id, count=len(nodes)))
+    print(messages.fill(messages.CLI_TAXONOMY_LOADED, name=args.name, id=taxonomy_id, count=len(nodes)))
 
 
 def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
@@ -280,19 +290,19 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
             await db.dispose()
 
     batch_id, items, cost = asyncio.run(load())
-    reserved = format_money(cost.total, settings.currency)
-    print(messages.CLI_BATCH_LOADED.format(id=batch_id, name=spec.name, items=items, amount=reserved))
-    print(messages.CLI_COST)
+    reserved = formatting.money(cost.total, settings.currency)
+    print(messages.fill(messages.CLI_BATCH_LOADED, id=batch_id, name=spec.name, items=items, amount=reserved))
+    print(_(messages.CLI_COST))
     for line in texts.cost_lines(cost, settings.currency):
         print(f"  {line}")
 
 
-def _aggregate(_: Settings, args: argparse.Namespace) -> None:
+def _aggregate(settings: Settings, args: argparse.Namespace) -> None:
     answers = aggregation_files.read_answers_csv(_text_of(args.answers), args.question)
     gold = aggregation_files.read_gold_csv(_text_of(args.gold)) if args.gold else None
     labels = aggregation.aggregate(answers, method=args.method, gold=gold)
     args.out.write_text(aggregation_files.labels_csv(labels), encoding="utf-8")
-    print(messages.CLI_AGGREGATED.format(labels=len(labels), answers=len(answers), out=args.out))
+    print(messages.fill(messages.CLI_AGGREGATED, labels=len(labels), answers=len(answers), out=args.out))
 
 
 def _text_of(path: Path) -> str:
@@ -318,7 +328,7 @@ def _payouts_export(settings: Settings, args: argparse.Namespace) -> None:
         sys.stdout.write(content)
     else:
         args.out.write_text(content, encoding="utf-8")
-        print(messages.CLI_PAYOUTS_WRITTEN.format(count=content.count(chr(10)), out=args.out), file=sys.stderr)
+        print(messages.fill(messages.CLI_PAYOUTS_WRITTEN, count=content.count(chr(10)), out=args.out), file=sys.stderr)
 
 
 if __name__ == "__main__":

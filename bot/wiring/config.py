@@ -12,6 +12,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.errors import DomainError, ErrorCode, InvalidInput, Problem, ProblemCode, ValueProblem
 from bot.money.amounts import to_micros
+from handlers import i18n
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///crowdshelf.db"
 PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "your-token-here", "<token>", "123456:ABC"}
@@ -41,6 +42,7 @@ class ConfigValue(ProblemCode):
     NO_SUCH_FOLDER = "config_no_such_folder"  # {folder}
     NOT_A_LOG_LEVEL = "config_not_a_log_level"  # {levels}
     NOT_USER_IDS = "config_not_user_ids"  # {text}
+    NOT_A_LANGUAGE = "config_not_a_language"  # {languages}: those with a catalogue
 
 
 class MissingToken(DomainError):
@@ -67,6 +69,8 @@ class Settings(BaseSettings):
     assignment_ttl_seconds: int = Field(600, gt=0)
     hold_hours: float = Field(24, ge=0)
     log_level: str = "INFO"
+    # The language of people whose Telegram language has no catalogue (and of the command line).
+    default_language: str = i18n.SOURCE
 
     @field_validator("admin_ids", "requester_ids", mode="before")
     @classmethod
@@ -113,6 +117,14 @@ class Settings(BaseSettings):
         if level not in logging.getLevelNamesMapping():
             raise ValueProblem(ConfigValue.NOT_A_LOG_LEVEL, levels=list(LOG_LEVELS))
         return level
+
+    @field_validator("default_language")
+    @classmethod
+    def _is_spoken(cls, value: str) -> str:
+        language = i18n.supported(value)
+        if language is None:
+            raise ValueProblem(ConfigValue.NOT_A_LANGUAGE, languages=i18n.languages())
+        return language
 
     @property
     def payout_threshold_micros(self) -> int:

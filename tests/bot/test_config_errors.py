@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG_KEYS = ("BOT_TOKEN", "DATABASE_URL", "ADMIN_IDS", "REQUESTER_IDS", "PAYOUT_THRESHOLD", "LOG_LEVEL")
+CONFIG_KEYS = (
+    "BOT_TOKEN",
+    "DATABASE_URL",
+    "ADMIN_IDS",
+    "REQUESTER_IDS",
+    "PAYOUT_THRESHOLD",
+    "LOG_LEVEL",
+    "DEFAULT_LANGUAGE",
+)
 
 
 def crowdshelf(tmp_path: Path, command: list[str], **environment: str) -> subprocess.CompletedProcess[str]:
@@ -43,6 +51,9 @@ def crowdshelf(tmp_path: Path, command: list[str], **environment: str) -> subpro
         ("REQUESTER_IDS", "1, bob", "not 'bob'"),
         ("PAYOUT_THRESHOLD", "ten", "'ten' is not an amount of money"),
         ("LOG_LEVEL", "LOUD", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("DEFAULT_LANGUAGE", "xx", "must be a language the bot speaks: en"),
+        ("DEFAULT_LANGUAGE", "de", "must be a language the bot speaks: en"),  # a language, but no catalogue
+        ("DEFAULT_LANGUAGE", "not a language", "must be a language the bot speaks: en"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_key(
@@ -53,6 +64,11 @@ def test_a_bad_setting_is_one_line_naming_the_key(
     assert done.stderr.endswith("\n") and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"crowdshelf: configuration: {key} ") and says in done.stderr
     assert list(tmp_path.iterdir()) == [], "nothing was created, no database file either"
+
+
+def test_a_regional_default_language_is_spoken_in_its_language(tmp_path: Path) -> None:
+    done = crowdshelf(tmp_path, ["db", "upgrade"], DATABASE_URL="sqlite+aiosqlite:///x.db", DEFAULT_LANGUAGE="en-GB")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "Database is up to date.\n", "")
 
 
 def test_a_lower_case_log_level_is_taken(tmp_path: Path) -> None:

@@ -978,6 +978,7 @@ class FakeUser:
         self.chat_id = user_id
         self.first_name = first_name
         self.username = username
+        self.language_code = "en"  # what the user's Telegram app is set to; a test may change it
         self.blocked = False
         self.messages: list[BotMessage] = []
         self.sent: list[dict] = []  # Message objects this user sent to the bot
@@ -997,7 +998,7 @@ class FakeUser:
         user: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
         if self.username:
             user["username"] = self.username
-        user["language_code"] = "en"
+        user["language_code"] = self.language_code
         return user
 
     @property

@@ -71,7 +71,7 @@ async def test_one_wrong_question_of_three_counts_two_of_three(bot: RunningBot, 
     assert product(ann).startswith("p"), "a check says nothing: paid work follows"
 
     await send(bot, ann, "/stats")
-    assert "Accuracy on hidden checks: 78% on 9 check(s)" in ann.last.body, "7 of 9 gold answers, quiz included"
+    assert "Accuracy on hidden checks: 78% on 9 checks" in ann.last.body, "7 of 9 gold answers, quiz included"
     assert "✅ #1 “Photos”: working · checks 2 of 3 right" in ann.last.body
     async with bot.services.db.read() as session:
         graded = await session.execute(

@@ -122,7 +122,7 @@ async def test_attributes_end_to_end(bot: RunningBot, draws: ScriptedRandom, tmp
     assert "Preview of batch #1 “Tags”" in said, "the first product as workers see it"
     assert preview.body == "🛒 Gold g1\n\n❓ Choose the color: (1 of 3)\nReward $0.02."
     assert preview.buttons == [["black", "white", "red"], ["other"], ["⏭ Skip", "⏹ Stop"]]
-    assert "3 product(s) × 3 answers × $0.02" in shop.last.body
+    assert "3 products × 3 answers × $0.02" in shop.last.body
     await fund(bot, "5")
     assert "is live" in await tap(bot, shop, "🚀 Launch")
 
@@ -144,7 +144,7 @@ async def test_attributes_end_to_end(bot: RunningBot, draws: ScriptedRandom, tmp
     chose = "you chose Color: black; Material: steel; Brand: aaa; right:"
     assert f"Gold g2: {chose} Material: wood; Brand: acme" in removal
     assert f"Gold g3: {chose} Color: white; Material: plastic" in removal
-    assert "3 answer(s) since your last correct check were rejected" in removal, "p1, p2 and g3"
+    assert "3 answers since your last correct check were rejected" in removal, "p1, p2 and g3"
     await send(bot, sam, "/work")
     assert "No tasks right now" in sam.last.body, "the batch is closed to them"
 

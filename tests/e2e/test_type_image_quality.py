@@ -146,7 +146,7 @@ async def test_image_quality_end_to_end(bot: RunningBot, draws: ScriptedRandom) 
     assert f"Gold g2: {chose} Person: ✖ No" in removal
     assert f"Gold g3: {chose} Is there a logo?: ✖ No" in removal
     assert f"Gold g4: {chose} Blurry: ⚠ Photo does not load" in removal
-    assert "4 answer(s) since your last correct check were rejected" in removal
+    assert "4 answers since your last correct check were rejected" in removal
     await send(bot, sam, "/work")
     assert "No tasks right now" in sam.last.body
 

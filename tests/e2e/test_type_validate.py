@@ -113,7 +113,7 @@ async def test_upload_quiz_confirm_correct_and_results(bot: RunningBot, checks_f
         "❓ Is the proposed category right for this product? (1 of 2)\nReward $0.02."
     ), "one blank line between the card and its question"
     assert preview.buttons == [[YES, NO], ["⏭ Skip", "⏹ Stop"]]
-    assert "4 product(s) × 3 answers × $0.02" in shop.last.body
+    assert "4 products × 3 answers × $0.02" in shop.last.body
     await fund(bot, "5")
     assert "is live" in await tap(bot, shop, "🚀 Launch")
 
@@ -231,7 +231,7 @@ async def test_a_spammer_who_always_says_yes_is_removed(bot: RunningBot, checks_
     assert "accuracy of at best 69%; this batch needs 70%" in removal, "3 of 8 right, the quiz included"
     assert f"1. Enamel mug: you chose ✔ Yes; right: Verdict: ✖ No; Category: {MUGS.replace(' > ', ' › ')}" in removal
     assert "3. Glass tumbler: you chose ✔ Yes; right: ✖ No" in removal
-    assert "5 answer(s) since your last correct check were rejected" in removal
+    assert "5 answers since your last correct check were rejected" in removal
     assert "No tasks right now" in sly.message(card).body
     await send(bot, sly, "/work")
     assert "No tasks right now" in sly.last.body, "the batch is closed to them"
@@ -348,7 +348,7 @@ async def test_rows_a_validate_batch_cannot_use_are_refused_naming_them(bot: Run
     rows[1]["gold_answer"] = "yes"  # and gold_category says the proposal is wrong
     await upload(bot, shop, csv_file(rows), "categories.csv", CAPTION)
     refusal = shop.last.body
-    assert "The file was rejected: 5 row(s) have problems. Nothing was stored." in refusal
+    assert "The file was rejected: 5 rows have problems. Nothing was stored." in refusal
     assert "Line 3: gold_answer 'yes' disagrees with gold_category" in refusal
     assert (
         "Line 4: gold_color is not read by type validate; its columns: proposed_category, gold_answer, gold_category"

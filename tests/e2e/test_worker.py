@@ -302,8 +302,8 @@ async def test_stats_target_and_breaks(bot: RunningBot, checks_first: None) -> N
     assert "🎯 Daily target of $0.04 reached" in ann.message(task_id).body
     await send(bot, ann, "/stats")
     stats = ann.last.body
-    assert "Tasks: 2 today · 2 this week" in stats and "Accuracy on hidden checks: 100% on 1 check(s)" in stats
-    assert "Level: Newcomer → next: Qualified (49 more checked answer(s)" in stats
+    assert "Tasks: 2 today · 2 this week" in stats and "Accuracy on hidden checks: 100% on 1 check" in stats
+    assert "Level: Newcomer → next: Qualified (49 more checked answers" in stats
     assert "Today's target: ▓▓▓▓▓▓▓▓▓▓ $0.04 of $0.04" in stats
     assert stats.endswith("Your running batches\n✅ #1 “Kitchen”: working · checks 1 of 1 right")
     await send(bot, ann, "/breaks off")

@@ -202,7 +202,7 @@ def failed_quiz(attempt: int, correct: int, needed: int, next_needed: int, retri
         (
             failed_quiz(1, 3, 4, 5, 2),
             "📕 You did not qualify for “Pots & <Pans>” yet (3 of 5 right; 4 are needed). Your quiz answers in a "
-            "batch count together, so next time 5 of 5 are needed. You may try again after 2026-01-02 03:04 UTC "
+            "batch count together, so next time 5 of 5 are needed. You may try again after Jan 2, 2026, 03:04 UTC "
             "(2 tries left). Other batches are open to you: /work",
         ),
         (

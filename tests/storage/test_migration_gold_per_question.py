@@ -21,7 +21,7 @@ from storage import migrate
 from tests.conftest import BACKENDS
 from tests.storage.test_migration_data import OLD_RUN, _contents, _empty_database, _revision, _sync
 
-OLD, NEW = "0007", "0008_gold_per_question"
+OLD, NEW = "0007", "0008"
 TAGS = {
     "attributes": [
         {"key": "color", "values": ["black", "white", "red"]},

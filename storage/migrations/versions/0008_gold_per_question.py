@@ -12,7 +12,7 @@ answer; the level follows at the worker's next one.
 The downgrade gives each row back its right-or-wrong (right when every graded question was) and the
 counters their old difference.
 
-Revision ID: 0008_gold_per_question
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-06 21:00:00
 """
@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.engine import Connection, Row
 
-revision: str = "0008_gold_per_question"
+revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
