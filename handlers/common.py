@@ -6,12 +6,13 @@ from typing import Any, TypeVar
 
 from telegram import CallbackQuery, Message, Update, User
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext, ExtBot, Job
 
 from bot import users
 from bot.errors import DomainError
 from bot.wiring.services import Services
 from handlers import texts
+from handlers.metrics import METRICS, Metrics
 
 log = logging.getLogger(__name__)
 SERVICES = "services"  # the key of the services in bot_data, put there by the composition root
@@ -26,6 +27,18 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         """What every use case needs: wiring, not state."""
         services: Services = self.bot_data[SERVICES]
         return services
+
+    @property
+    def metrics(self) -> Metrics:
+        metrics: Metrics = self.bot_data[METRICS]
+        return metrics
+
+    @classmethod
+    def from_job(cls, job: Job[Any], application: Application[Any, Any, Any, Any, Any, Any]) -> "BotContext":
+        """Every job run builds its context here: where runs are counted, whatever the job."""
+        metrics: Metrics = application.bot_data[METRICS]
+        metrics.job_runs.labels(job=job.name).inc()
+        return super().from_job(job, application)
 
 
 # Every handler is registered for a person's private message or button press, so an update without its
@@ -58,6 +71,11 @@ def _present(value: T | None, what: str, update: Update) -> T:
     if value is None:
         raise ValueError(f"update {update.update_id} has no {what}")
     return value
+
+
+def unexpected(error: Exception | None) -> bool:
+    """A failure, as opposed to a refusal said to the user or a user who blocked the bot."""
+    return not isinstance(error, DomainError | Forbidden)
 
 
 async def on_error(update: object, context: BotContext) -> None:

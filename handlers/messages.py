@@ -110,6 +110,9 @@ ERRORS = {
     "cli_no_taxonomy": "No taxonomy named {name!r}; load it with `crowdshelf taxonomy load`.",
     "cli_loaded_before": "Requester {requester} already loaded this file as batch {batch_id}; "
     "add --again to load it once more.",
+    "cli_webhook_url_needed": "WEBHOOK_URL is not set: put the webhook's public URL (and WEBHOOK_SECRET) in .env",
+    "cli_telegram_refused": "Telegram refused: {reason}",
+    "cli_telegram_unreachable": "Telegram is not reachable at {api}: {reason}",
 }
 
 PROBLEMS = {
@@ -192,6 +195,12 @@ PROBLEMS = {
     "config_no_such_folder": "names a SQLite file in {folder!r}, a directory that does not exist",
     "config_not_a_log_level": "must be one of {levels}",
     "config_not_user_ids": "must be Telegram user ids (numbers) separated by commas, not {text!r}",
+    "config_not_host_port": "must be host:port, e.g. 0.0.0.0:8080, not {text!r}",
+    "config_not_a_path": "must be a URL path starting with /, e.g. /telegram",
+    "config_not_a_url": "must be the webhook's public URL, e.g. https://bot.example.com/telegram",
+    "config_secret_needed": "must be set when WEBHOOK_URL is: Telegram sends it with every update, "
+    "and requests without it are refused",
+    "config_not_a_secret": "must be 1-256 characters, each a letter, a digit, _ or - (what Telegram accepts)",
 }
 
 REASONS = {
@@ -252,6 +261,12 @@ CLI_BATCH_LOADED = "Batch {id} {name!r}: {items} products, {amount} reserved. Wo
 CLI_COST = "Cost:"
 CLI_AGGREGATED = "Wrote {labels} labels from {answers} answers to {out}."
 CLI_PAYOUTS_WRITTEN = "Wrote {count} PayPal payout(s) to {out}."
+CLI_CONNECTIONS = "must be a whole number from 1 to 100, not {text!r}"
+CLI_WEBHOOK_SET = "Webhook set: Telegram posts {updates} to {url} with the secret, at most {connections} at a time."
+CLI_WEBHOOK_DELETED = "Webhook deleted: the bot takes its updates by polling again."
+CLI_WEBHOOK_NONE = "No webhook is set: the bot takes its updates by polling."
+CLI_WEBHOOK_INFO = "Webhook: {url}\nPending updates: {pending}\nMax connections: {connections}\nUpdates: {updates}"
+CLI_WEBHOOK_LAST_ERROR = "Last error: {message} ({when:%Y-%m-%d %H:%M:%S} UTC)"
 
 PLACES = {"line": "line {number}", "item": "item {number}"}
 PLACE_HEADS = {"line": "Line {number}", "item": "Item {number}"}  # at the start of a sentence
