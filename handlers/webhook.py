@@ -54,7 +54,7 @@ class UpdateEndpoint:
         self._secret = services.settings.webhook_secret.encode()
         self._failed: set[int] = set()
 
-    async def __call__(self, request: Request) -> Response:
+    async def receive(self, request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, self._secret):
             return _status(HTTPStatus.FORBIDDEN)
@@ -118,7 +118,7 @@ def web_app(endpoint: UpdateEndpoint, metrics: Metrics) -> Starlette:
 
     return Starlette(
         routes=[
-            Route(services.settings.webhook_path, endpoint, methods=["POST"]),
+            Route(services.settings.webhook_path, endpoint.receive, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics_text, methods=["GET"]),
         ]

@@ -1,0 +1,292 @@
+"""Webhook mode through the real Application and web server: the fake Bot API posts updates to it."""
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select
+from telegram.ext import AIORateLimiter, Application
+
+from bot import updates
+from bot.wiring.app import allowed_updates, build_application, webhook_app
+from bot.wiring.services import build_services
+from handlers import webhook
+from storage.db import Database, connect
+from storage.models import Assignment, SeenUpdate, User
+from storage.states import AssignmentStatus
+from tests.conftest import MovableClock, ScriptedRandom, make_settings
+from tests.e2e.conftest import RunningBot
+from tests.e2e.fake_telegram import FakeTelegram, FakeUser
+from tests.e2e.test_worker import COOKWARE, begin, press
+from tests.factories import load_batch, products
+
+SECRET = "s3cret-Token_for-tests"
+PUBLIC_URL = "https://bot.example.com/telegram"
+
+
+@dataclass
+class Instance(RunningBot):
+    """One `crowdshelf run` in webhook mode: the bot and its web server on a port of its own."""
+
+    base: str = ""
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.base}/telegram"
+
+    async def register(self) -> None:
+        """What `crowdshelf webhook set` does at deploy, pointed at this instance."""
+        await self.app.bot.set_webhook(self.webhook_url, secret_token=SECRET, allowed_updates=allowed_updates())
+
+
+StartInstance = Callable[..., Awaitable[Instance]]
+
+
+@pytest.fixture
+async def start_instance(
+    database_url: str, telegram: FakeTelegram, clock: MovableClock, draws: ScriptedRandom
+) -> AsyncIterator[StartInstance]:
+    """Starts an instance (each with its own connections to the one database); stops them after the test."""
+    async with AsyncExitStack() as stack:
+
+        async def start(database: Database | None = None, **overrides: object) -> Instance:
+            api = telegram.base_url.removesuffix("/bot")
+            settings = make_settings(
+                database_url,
+                bot_token=telegram.token,
+                telegram_api_url=api,
+                webhook_url=PUBLIC_URL,
+                webhook_secret=SECRET,
+                **overrides,
+            )
+            if database is None:
+                database = connect(database_url)
+                stack.push_async_callback(database.dispose)
+            services = build_services(settings, database, clock, draws)
+            app = build_application(services, rate_limiter=AIORateLimiter(overall_max_rate=1000, max_retries=1))
+            web = webhook_app(app)
+            await app.initialize()
+            await app.post_init(app)
+            await app.start()
+            stack.push_async_callback(_stop, app)
+            port = await stack.enter_async_context(webhook.serving(web, "127.0.0.1", 0))
+            return Instance(app, telegram, services, base=f"http://127.0.0.1:{port}")
+
+        yield start
+
+
+async def _stop(app: Application) -> None:
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+
+
+def start_update(user: FakeUser, update_id: int) -> dict:
+    """A /start from `user`, as Telegram posts it."""
+    message = {
+        "message_id": update_id,
+        "from": user.user_dict,
+        "chat": user.chat_dict,
+        "date": int(time.time()),
+        "text": "/start",
+        "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+    }
+    return {"update_id": update_id, "message": message}
+
+
+async def post(url: str, body: bytes | dict, secret: str | None = SECRET) -> int:
+    headers = {webhook.SECRET_HEADER: secret} if secret is not None else {}
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers["Content-Type"] = "application/json"
+    async with aiohttp.ClientSession() as http, http.post(url, data=data, headers=headers) as response:
+        return response.status
+
+
+def welcomes(user: FakeUser) -> int:
+    return sum("Hi " in m.body for m in user.messages)
+
+
+async def count(db: Database, column: object, *where: object) -> int:
+    async with db.read() as session:
+        return await session.scalar(select(func.count(column)).where(*where))  # type: ignore[arg-type]
+
+
+async def eventually(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def test_a_worker_labels_products_through_the_webhook(start_instance: StartInstance, db: Database) -> None:
+    bot = await start_instance()
+    await bot.register()
+    await load_batch(bot.services, products(3), overlap=1)
+    ann = bot.user(101, "Ann")
+    await begin(bot, ann)
+    for _ in range(2):
+        for label in COOKWARE:
+            await press(bot, ann, label)
+        await press(bot, ann, "Skillets & Frying Pans")
+    assert "✔ +$0.02 · pending $0.04" in ann.last.body and "Product 3" in ann.last.body
+    answered = Assignment.status == AssignmentStatus.ANSWERED
+    assert await count(db, Assignment.id, answered, Assignment.worker_id == 101) == 2
+    telegram = bot.telegram
+    assert not telegram.calls("getUpdates"), "an instance in webhook mode never polls"
+    assert telegram.webhook_posts and all(p.status == 200 for p in telegram.webhook_posts)
+    assert telegram.pending_updates == 0
+    assert await count(db, SeenUpdate.update_id, SeenUpdate.done.is_(True)) == len(telegram.webhook_posts)
+
+
+async def test_a_request_without_the_right_secret_gets_403_and_changes_nothing(
+    start_instance: StartInstance, db: Database
+) -> None:
+    bot = await start_instance()
+    eve = bot.user(7, "Eve")
+    update = start_update(eve, 1)
+    for secret in (None, "", "wrong", SECRET + "x", SECRET[:-1]):
+        assert await post(bot.webhook_url, update, secret) == 403
+    assert await post(bot.webhook_url, b"{not json", SECRET) == 400
+    assert await post(bot.webhook_url, b"[1, 2]", SECRET) == 400
+    assert await post(bot.webhook_url, {"message": update["message"]}, SECRET) == 400  # no update_id
+    await bot.settle()
+    assert not eve.messages and not bot.telegram.calls("sendMessage")
+    assert await count(db, User.id) == 0
+    assert await count(db, SeenUpdate.update_id) == 0
+    # The same update with the secret is processed: the refusals above were not for want of a good update.
+    assert await post(bot.webhook_url, update, SECRET) == 200
+    assert welcomes(eve) == 1
+
+
+@pytest.mark.parametrize("instances", [1, 2])
+async def test_an_update_delivered_twice_is_processed_once(
+    start_instance: StartInstance, db: Database, instances: int
+) -> None:
+    first = await start_instance()
+    second = await start_instance() if instances == 2 else first
+    users = [first.user(200 + n, f"User{n}") for n in range(5)]
+    for n, user in enumerate(users):
+        update = start_update(user, 1000 + n)
+        # Both at once: one processes it, the other answers 503 (taken, not yet done) or 200 (done already).
+        statuses = await asyncio.gather(post(first.webhook_url, update), post(second.webhook_url, update))
+        assert sorted(statuses) in ([200, 200], [200, 503]), statuses
+        await first.settle()
+        # Telegram sends again what got a 503: it is done by now.
+        assert await post(second.webhook_url, update) == 200
+        assert await post(first.webhook_url, update) == 200
+    await first.settle()
+    assert [welcomes(user) for user in users] == [1] * 5
+    assert await count(db, User.id) == 5
+
+
+async def test_an_update_whose_request_was_cut_is_sent_again_and_processed_once(
+    start_instance: StartInstance, db: Database
+) -> None:
+    bot = await start_instance()
+    await bot.register()
+    telegram = bot.telegram
+    telegram.webhook_timeout = 0.3  # Telegram stops waiting for the answer, as if the connection broke
+    stall = telegram.stall("sendMessage")  # the bot is caught mid-update, its reply not yet sent
+    ann = bot.user(5, "Ann")
+    await ann.send("/start")
+    await asyncio.wait_for(stall.reached.wait(), 30)
+    await eventually(lambda: len(telegram.webhook_posts) >= 3, "Telegram to send the update again")
+    update_id = telegram.webhook_posts[0].update_id
+    cut, *again = telegram.posts_of(update_id)
+    assert cut.status is None and cut.error == "Read timeout expired"
+    # While the first request's work goes on, its update is another's to wait for: 503, try later.
+    assert {post.status for post in again} <= {None, 503}
+    telegram.webhook_timeout = 10
+    stall.release()
+    await bot.settle()
+    assert telegram.posts_of(update_id)[-1].status == 200
+    assert welcomes(ann) == 1
+    assert await count(db, User.id) == 1
+
+
+async def test_an_update_of_an_instance_that_died_mid_update_is_processed_once_by_another(
+    start_instance: StartInstance, db: Database, clock: MovableClock
+) -> None:
+    """The claim of an instance that died (no answer, no give-back) runs out; then another takes it."""
+    bot = await start_instance()
+    ann = bot.user(5, "Ann")
+    update = start_update(ann, 77)
+    # What a killed instance leaves: the update taken, never done, never given back.
+    assert await updates.take(bot.services, 77) is updates.Taken.NEW
+    assert await post(bot.webhook_url, update) == 503
+    assert not ann.messages
+    clock.advance(updates.LEASE.total_seconds() + 1)
+    assert await post(bot.webhook_url, update) == 200
+    assert await post(bot.webhook_url, update) == 200
+    await bot.settle()
+    assert welcomes(ann) == 1
+
+
+async def test_a_failed_update_is_given_back_for_telegram_to_send_again(
+    start_instance: StartInstance, db: Database
+) -> None:
+    bot = await start_instance()
+    ann = bot.user(5, "Ann")
+    update = start_update(ann, 78)
+    bot.telegram.fail_next("sendMessage", "Internal Server Error", status=500)
+    # The reply failed: the error handler's apology went out, and the update is not done.
+    assert await post(bot.webhook_url, update) == 500
+    assert await count(db, SeenUpdate.update_id) == 0
+    assert await post(bot.webhook_url, update) == 200
+    await bot.settle()
+    assert welcomes(ann) == 1
+
+
+async def test_healthz_says_whether_the_database_answers(start_instance: StartInstance, database_url: str) -> None:
+    up = await start_instance()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{up.base}/healthz") as response:
+            assert response.status == 200
+        down_url = (
+            "postgresql+asyncpg://nobody@127.0.0.1:9/nothing"
+            if database_url.startswith("postgresql")
+            else "sqlite+aiosqlite:////nonexistent-folder/crowdshelf.db"
+        )
+        down = connect(down_url)
+        try:
+            services = build_services(up.services.settings, down, up.services.clock)
+            app = build_application(services)
+            async with webhook.serving(webhook_app(app), "127.0.0.1", 0) as port:
+                response = await http.get(f"http://127.0.0.1:{port}/healthz")
+                assert response.status == 503 and "database" in await response.text()
+        finally:
+            await down.dispose()
+
+
+async def test_metrics_count_the_answers_and_time_them(start_instance: StartInstance) -> None:
+    bot = await start_instance()
+    await bot.register()
+    await load_batch(bot.services, products(4), overlap=1)
+    ann = bot.user(101, "Ann")
+    await begin(bot, ann)
+    for _ in range(3):
+        for label in COOKWARE:
+            await press(bot, ann, label)
+        await press(bot, ann, "Skillets & Frying Pans")
+    await bot.run_job("reclaim-reservations")
+    async with aiohttp.ClientSession() as http, http.get(f"{bot.base}/metrics") as response:
+        assert response.status == 200 and response.content_type == "text/plain"
+        text = await response.text()
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+    assert samples[("crowdshelf_answers_total", ())] == 3
+    assert samples[("crowdshelf_answer_seconds_count", ())] == 3
+    assert samples[("crowdshelf_claim_seconds_count", ())] == 1  # ▶ Start working; answers claim the next
+    assert samples[("crowdshelf_open_reservations", ())] == 1  # product 4, on screen
+    assert samples[("crowdshelf_payouts_waiting", ())] == 0
+    assert samples[("crowdshelf_job_runs_total", (("job", "reclaim-reservations"),))] == 1
