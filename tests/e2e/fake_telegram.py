@@ -1543,7 +1543,9 @@ class FakeTelegram:
             if method is None:
                 raise ApiError(404, "Not Found")
             params = self.schema.decode(method, raw, files)
-            await self._wait_if_stalled(method)
+            if not await self._wait_if_stalled(method, request):
+                # The bot went away while its call was held (an instance killed mid-update): nothing happens.
+                return web.Response(status=499)
             self._maybe_fail(method)
             if method == "getUpdates":
                 result = await self._get_updates(params)
@@ -1613,13 +1615,19 @@ class FakeTelegram:
                 return web.Response(body=stored.data, content_type="application/octet-stream")
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
 
-    async def _wait_if_stalled(self, method: str) -> None:
+    async def _wait_if_stalled(self, method: str, request: web.Request) -> bool:
+        """False when the caller went away while its call was held."""
         stall = next((stall for stall in self._stalls if stall.method == method.lower()), None)
         if stall is None:
-            return
+            return True
         self._stalls.remove(stall)
         stall.reached.set()
-        await stall.released.wait()
+        while not stall.released.is_set():
+            if request.transport is None or request.transport.is_closing():
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stall.released.wait(), 0.05)
+        return True
 
     def _maybe_fail(self, method: str) -> None:
         for fault in self._random_faults:

@@ -1,11 +1,18 @@
-"""Webhook mode through the real Application and web server: the fake Bot API posts updates to it."""
+"""Webhook mode through the real Application and web server: the fake Bot API posts updates to it.
+
+The last tests run it as an operator does: `crowdshelf run` and `crowdshelf webhook set|info|delete`
+as processes of their own."""
 
 import asyncio
 import json
+import os
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -23,6 +30,7 @@ from storage.states import AssignmentStatus
 from tests.conftest import MovableClock, ScriptedRandom, make_settings
 from tests.e2e.conftest import RunningBot
 from tests.e2e.fake_telegram import FakeTelegram, FakeUser
+from tests.e2e.test_run_command import _free_port
 from tests.e2e.test_worker import COOKWARE, begin, press
 from tests.factories import load_batch, products
 
@@ -290,3 +298,188 @@ async def test_metrics_count_the_answers_and_time_them(start_instance: StartInst
     assert samples[("crowdshelf_open_reservations", ())] == 1  # product 4, on screen
     assert samples[("crowdshelf_payouts_waiting", ())] == 0
     assert samples[("crowdshelf_job_runs_total", (("job", "reclaim-reservations"),))] == 1
+
+
+WEBHOOK_KEYS = ("WEBHOOK_URL", "WEBHOOK_LISTEN", "WEBHOOK_PATH", "WEBHOOK_SECRET")
+
+
+def environment(telegram: FakeTelegram, tmp_path: Path, **settings: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if key not in WEBHOOK_KEYS}
+    env.update(
+        BOT_TOKEN=telegram.token,
+        TELEGRAM_API_URL=telegram.base_url.removesuffix("/bot"),
+        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
+        LOG_LEVEL="WARNING",
+    )
+    env.update(settings)
+    return env
+
+
+async def crowdshelf(env: dict[str, str], *command: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.wiring.cli",
+        *command,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 90)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_webhook_set_info_delete(telegram: FakeTelegram, tmp_path: Path) -> None:
+    hook = f"http://127.0.0.1:{_free_port()}/telegram"  # nothing listens there
+    env = environment(telegram, tmp_path, WEBHOOK_URL=hook, WEBHOOK_SECRET=SECRET)
+
+    assert await crowdshelf(env, "webhook", "info") == (
+        0,
+        "No webhook is set: the bot takes its updates by polling.\n",
+        "",
+    )
+    code, out, err = await crowdshelf(env, "webhook", "set", "--max-connections", "5")
+    assert (code, err) == (0, "")
+    assert out == (
+        f"Webhook set: Telegram posts message, callback_query to {hook} with the secret, at most 5 at a time.\n"
+    )
+    assert telegram.webhook == {"url": hook, "secret_token": SECRET, "max_connections": 5}
+    (call,) = telegram.calls("setWebhook")
+    assert call.params["allowed_updates"] == ["message", "callback_query"]
+
+    # An update Telegram cannot deliver: info shows it waiting, and why.
+    await telegram.user(5, "Ann").send("/start")
+    await eventually(lambda: telegram.webhook_posts, "a post to the webhook")
+    code, out, err = await crowdshelf(env, "webhook", "info")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[:4] == [
+        f"Webhook: {hook}",
+        "Pending updates: 1",
+        "Max connections: 5",
+        "Updates: callback_query, message",
+    ]
+    assert lines[4].startswith("Last error: Connection failed") and lines[4].endswith(" UTC)"), out
+
+    assert await crowdshelf(env, "webhook", "delete", "--drop-pending-updates") == (
+        0,
+        "Webhook deleted: the bot takes its updates by polling again.\n",
+        "",
+    )
+    assert telegram.webhook is None and telegram.pending_updates == 0
+    assert await crowdshelf(env, "webhook", "info") == (
+        0,
+        "No webhook is set: the bot takes its updates by polling.\n",
+        "",
+    )
+
+
+async def test_webhook_set_says_telegrams_refusal_in_one_line(telegram: FakeTelegram, tmp_path: Path) -> None:
+    env = environment(telegram, tmp_path, WEBHOOK_URL="http://bot.example.com/telegram", WEBHOOK_SECRET=SECRET)
+    code, out, err = await crowdshelf(env, "webhook", "set")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith("Telegram refused: ") and "HTTPS" in err.upper(), err
+    assert telegram.webhook is None
+
+
+async def test_webhook_set_needs_the_url(telegram: FakeTelegram, tmp_path: Path) -> None:
+    code, out, err = await crowdshelf(environment(telegram, tmp_path), "webhook", "set")
+    assert (code, out) == (2, "")
+    assert err.startswith("WEBHOOK_URL is not set") and err.count("\n") == 1
+    assert not telegram.calls("setWebhook")
+
+
+@pytest.fixture
+def run_environment(telegram: FakeTelegram, tmp_path: Path, database_url: str) -> tuple[dict[str, str], str]:
+    """`crowdshelf run` in webhook mode on the test's database, and the address it serves."""
+    port = _free_port()
+    env = environment(
+        telegram,
+        tmp_path,
+        DATABASE_URL=database_url,
+        WEBHOOK_URL=PUBLIC_URL,
+        WEBHOOK_SECRET=SECRET,
+        WEBHOOK_LISTEN=f"127.0.0.1:{port}",
+    )
+    return env, f"http://127.0.0.1:{port}"
+
+
+async def start_run(env: dict[str, str], base: str) -> asyncio.subprocess.Process:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.wiring.cli", "run", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    async with aiohttp.ClientSession() as http:
+        for _ in range(900):
+            if process.returncode is not None:
+                assert process.stderr is not None
+                raise AssertionError((await process.stderr.read()).decode()[-3000:])
+            try:
+                async with http.get(f"{base}/healthz") as response:
+                    if response.status == 200:
+                        return process
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    process.kill()
+    raise AssertionError("crowdshelf run did not serve /healthz")
+
+
+async def test_run_serves_the_webhook_and_stops_on_sigterm(
+    telegram: FakeTelegram, run_environment: tuple[dict[str, str], str], db: Database
+) -> None:
+    env, base = run_environment
+    process = await start_run(env, base)
+    try:
+        telegram.balance_webhook([f"{base}/telegram"])
+        await telegram_set_webhook(telegram)
+        ann = telegram.user(5, "Ann")
+        await ann.send("/start")
+        await eventually(lambda: welcomes(ann) == 1, "the welcome")
+        assert not telegram.calls("getUpdates") and not telegram.calls("setWebhook")[1:]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()[-3000:]
+    assert "Traceback" not in stderr.decode()
+    assert await count(db, User.id) == 1
+
+
+async def telegram_set_webhook(telegram: FakeTelegram) -> None:
+    """The deploy's `crowdshelf webhook set`, straight to the fake server."""
+    url = f"{telegram.base_url}{telegram.token}/setWebhook"
+    payload = {"url": PUBLIC_URL, "secret_token": SECRET, "allowed_updates": ["message", "callback_query"]}
+    async with aiohttp.ClientSession() as http, http.post(url, json=payload) as response:
+        assert response.status == 200
+
+
+async def test_an_update_of_a_killed_instance_is_processed_once_by_another(
+    telegram: FakeTelegram,
+    run_environment: tuple[dict[str, str], str],
+    start_instance: StartInstance,
+    db: Database,
+    clock: MovableClock,
+) -> None:
+    """kill -9 in the middle of an update: Telegram sends it again; once the dead instance's claim has
+    run out, the other instance processes it, once."""
+    env, base = run_environment
+    process = await start_run(env, base)
+    other = await start_instance()
+    try:
+        telegram.balance_webhook([f"{base}/telegram"])
+        await telegram_set_webhook(telegram)
+        stall = telegram.stall("sendMessage")
+        ann = telegram.user(5, "Ann")
+        await ann.send("/start")
+        await asyncio.wait_for(stall.reached.wait(), 60)  # registered, its welcome under way
+    finally:
+        process.kill()
+        await process.wait()
+    telegram.balance_webhook([other.webhook_url])
+    await eventually(lambda: any(post.status == 503 for post in telegram.webhook_posts), "the other instance to wait")
+    assert welcomes(ann) == 0
+    clock.advance(updates.LEASE.total_seconds() + 1)
+    await other.settle()
+    assert welcomes(ann) == 1
+    assert telegram.webhook_posts[-1].status == 200
+    assert await count(db, User.id) == 1
