@@ -297,7 +297,8 @@ async def test_metrics_count_the_answers_and_time_them(start_instance: StartInst
     assert samples[("crowdshelf_claim_seconds_count", ())] == 1  # ▶ Start working; answers claim the next
     assert samples[("crowdshelf_open_reservations", ())] == 1  # product 4, on screen
     assert samples[("crowdshelf_payouts_waiting", ())] == 0
-    assert samples[("crowdshelf_job_runs_total", (("job", "reclaim-reservations"),))] == 1
+    # At least the run above (on a slow machine its schedule may have run it too).
+    assert samples[("crowdshelf_job_runs_total", (("job", "reclaim-reservations"),))] >= 1
 
 
 WEBHOOK_KEYS = ("WEBHOOK_URL", "WEBHOOK_LISTEN", "WEBHOOK_PATH", "WEBHOOK_SECRET")
