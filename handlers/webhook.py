@@ -78,7 +78,7 @@ class UpdateEndpoint:
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 return None
             return Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError):  # not JSON, or JSON that is no update
+        except (ValueError, TypeError, KeyError, AttributeError):  # not JSON, or JSON that is no update
             return None
 
     async def _process(self, update: Update) -> Response:

@@ -164,6 +164,8 @@ async def test_a_request_without_the_right_secret_gets_403_and_changes_nothing(
     assert await post(bot.webhook_url, b"{not json", SECRET) == 400
     assert await post(bot.webhook_url, b"[1, 2]", SECRET) == 400
     assert await post(bot.webhook_url, {"message": update["message"]}, SECRET) == 400  # no update_id
+    assert await post(bot.webhook_url, {"update_id": 2, "message": 5}, SECRET) == 400
+    assert await post(bot.webhook_url, {"update_id": 3, "message": {"text": "/start"}}, SECRET) == 400
     await bot.settle()
     assert not eve.messages and not bot.telegram.calls("sendMessage")
     assert await count(db, User.id) == 0
