@@ -254,6 +254,25 @@ async def test_a_failed_update_is_given_back_for_telegram_to_send_again(
     assert welcomes(ann) == 1
 
 
+async def test_the_seen_updates_are_forgotten_by_a_job_once_telegram_cannot_send_them_again(
+    start_instance: StartInstance, db: Database, clock: MovableClock
+) -> None:
+    bot = await start_instance()
+    ann = bot.user(5, "Ann")
+    assert await post(bot.webhook_url, start_update(ann, 90)) == 200
+    clock.advance(updates.REMEMBERED_FOR.total_seconds() - 60)
+    assert await post(bot.webhook_url, start_update(ann, 91)) == 200
+    await bot.run_job("forget-seen-updates")
+    assert await count(db, SeenUpdate.update_id) == 2, "a day has not passed for either"
+    clock.advance(120)
+    await bot.run_job("forget-seen-updates")
+    async with db.read() as session:
+        assert list(await session.scalars(select(SeenUpdate.update_id))) == [91]
+    assert await post(bot.webhook_url, start_update(ann, 91)) == 200
+    await bot.settle()
+    assert welcomes(ann) == 2, "91 is still remembered: not processed again"
+
+
 async def test_healthz_says_whether_the_database_answers(start_instance: StartInstance, database_url: str) -> None:
     up = await start_instance()
     async with aiohttp.ClientSession() as http:
