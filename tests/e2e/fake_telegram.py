@@ -1210,7 +1210,12 @@ class FakeUser:
 class FakeTelegram:
     """The fake Bot API server plus the state of all chats."""
 
-    def __init__(self, token: str = "123456:TEST-TOKEN", bot_username: str = "crowdshelf_test_bot") -> None:
+    def __init__(
+        self,
+        token: str = "123456:TEST-TOKEN",
+        bot_username: str = "crowdshelf_test_bot",
+        first_update_id: int = 100_000_001,
+    ) -> None:
         self.token = token
         self.schema = Schema.load()
         bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 123456
@@ -1254,7 +1259,8 @@ class FakeTelegram:
         self._clock_offset = 0.0
         self._users: dict[int, FakeUser] = {}
         self._updates: list[dict] = []
-        self._update_ids = itertools.count(100_000_001)
+        # Telegram's update ids only grow: a server standing in for the same bot again starts past the last one.
+        self._update_ids = itertools.count(first_update_id)
         self._query_ids = itertools.count(4_200_000_000_000_000_001)
         self._file_ids = itertools.count(1)
         self._allowed_updates: set[str] | None = None
@@ -1676,6 +1682,11 @@ class FakeTelegram:
         return self._deliverable(limit)
 
     def _deliverable(self, limit: int) -> list[dict]:
+        return copy.deepcopy(self._allowed_pending()[:limit])
+
+    def _allowed_pending(self) -> list[dict]:
+        """The pending updates of the kinds the bot asked for (the others are dropped, as Telegram does)."""
+
         def allowed(update: dict) -> bool:
             kind = next(k for k in update if k != "update_id")
             if self._allowed_updates is None:
@@ -1683,7 +1694,7 @@ class FakeTelegram:
             return kind in self._allowed_updates
 
         self._updates = [u for u in self._updates if allowed(u)]
-        return copy.deepcopy(self._updates[:limit])
+        return self._updates
 
     def _delete_webhook(self, p: dict, files: dict) -> bool:
         if p.get("drop_pending_updates"):
@@ -1739,12 +1750,12 @@ class FakeTelegram:
                 room = self.webhook["max_connections"] - len(self._posting)
                 due = [
                     u
-                    for u in self._deliverable(len(self._updates))
+                    for u in self._allowed_pending()
                     if u["update_id"] not in self._posting and self._retry_at.get(u["update_id"], 0) <= now
                 ]
                 for update in due[: max(room, 0)]:
                     self._posting.add(update["update_id"])
-                    task = loop.create_task(self._post_update(session, update))
+                    task = loop.create_task(self._post_update(session, copy.deepcopy(update)))
                     self._post_tasks.add(task)
                     task.add_done_callback(self._post_tasks.discard)
                 waits = [at - now for key, at in self._retry_at.items() if key not in self._posting and at > now]
