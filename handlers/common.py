@@ -6,13 +6,14 @@ from typing import Any, TypeVar
 
 from telegram import CallbackQuery, Message, Update, User
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext, ExtBot, Job
 
 from bot import users
 from bot.errors import DomainError
 from bot.wiring.services import Services
 from handlers import i18n, texts
 from handlers.i18n import gettext as _
+from handlers.metrics import METRICS, Metrics
 
 log = logging.getLogger(__name__)
 SERVICES = "services"  # the key of the services in bot_data, put there by the composition root
@@ -27,6 +28,18 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         """What every use case needs: wiring, not state."""
         services: Services = self.bot_data[SERVICES]
         return services
+
+    @property
+    def metrics(self) -> Metrics:
+        metrics: Metrics = self.bot_data[METRICS]
+        return metrics
+
+    @classmethod
+    def from_job(cls, job: Job[Any], application: Application[Any, Any, Any, Any, Any, Any]) -> "BotContext":
+        """Every job run builds its context here: where runs are counted, whatever the job."""
+        metrics: Metrics = application.bot_data[METRICS]
+        metrics.job_runs.labels(job=job.name).inc()
+        return super().from_job(job, application)
 
 
 # Every handler is registered for a person's private message or button press, so an update without its
@@ -67,6 +80,11 @@ async def choose_language(update: Update, context: BotContext) -> None:
     it, else in DEFAULT_LANGUAGE."""
     user = update.effective_user
     i18n.set_language(i18n.choose(user.language_code if user else None, context.services.settings.default_language))
+
+
+def unexpected(error: Exception | None) -> bool:
+    """A failure, as opposed to a refusal said to the user or a user who blocked the bot."""
+    return not isinstance(error, DomainError | Forbidden)
 
 
 async def on_error(update: object, context: BotContext) -> None:

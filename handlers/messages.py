@@ -137,6 +137,9 @@ ERRORS: dict[str, str | Plural] = {
     "cli_loaded_before": N_(
         "Requester {requester} already loaded this file as batch {batch_id}; add --again to load it once more."
     ),
+    "cli_webhook_url_needed": N_("WEBHOOK_URL is not set: put the webhook's public URL (and WEBHOOK_SECRET) in .env"),
+    "cli_telegram_refused": N_("Telegram refused: {reason}"),
+    "cli_telegram_unreachable": N_("Telegram is not reachable at {api}: {reason}"),
 }
 
 PROBLEMS: dict[str, str | Plural] = {
@@ -227,6 +230,13 @@ PROBLEMS: dict[str, str | Plural] = {
     "config_not_a_log_level": N_("must be one of {levels}"),
     "config_not_user_ids": N_("must be Telegram user ids (numbers) separated by commas, not {text!r}"),
     "config_not_a_language": N_("must be a language the bot speaks: {languages:or}"),
+    "config_not_host_port": N_("must be host:port, e.g. 0.0.0.0:8080, not {text!r}"),
+    "config_not_a_path": N_("must be a URL path starting with /, e.g. /telegram"),
+    "config_not_a_url": N_("must be the webhook's public URL, e.g. https://bot.example.com/telegram"),
+    "config_secret_needed": N_(
+        "must be set when WEBHOOK_URL is: Telegram sends it with every update, and requests without it are refused"
+    ),
+    "config_not_a_secret": N_("must be 1-256 characters, each a letter, a digit, _ or - (what Telegram accepts)"),
 }
 
 REASONS: dict[str, str | Plural] = {
@@ -298,6 +308,12 @@ CLI_BATCH_LOADED = Nn_(
 CLI_COST = N_("Cost:")
 CLI_AGGREGATED = N_("Wrote {labels} labels from {answers} answers to {out}.")
 CLI_PAYOUTS_WRITTEN = Nn_("Wrote {count} PayPal payout to {out}.", "Wrote {count} PayPal payouts to {out}.")
+CLI_CONNECTIONS = N_("must be a whole number from 1 to 100, not {text!r}")
+CLI_WEBHOOK_SET = N_("Webhook set: Telegram posts {updates} to {url} with the secret, at most {connections} at a time.")
+CLI_WEBHOOK_DELETED = N_("Webhook deleted: the bot takes its updates by polling again.")
+CLI_WEBHOOK_NONE = N_("No webhook is set: the bot takes its updates by polling.")
+CLI_WEBHOOK_INFO = N_("Webhook: {url}\nPending updates: {pending}\nMax connections: {connections}\nUpdates: {updates}")
+CLI_WEBHOOK_LAST_ERROR = N_("Last error: {message} ({when})")
 
 # The words of a state the core names by its code (a batch "active", a payout "approved", …).
 STATUSES = {

@@ -33,7 +33,8 @@ async def help_command(update: Update, context: BotContext) -> None:
 async def work_command(update: Update, context: BotContext) -> None:
     services = context.services
     await common.register(update, services)
-    screen = await work.next_task(services, common.sender(update).id)
+    with context.metrics.claim_seconds.time():
+        screen = await work.next_task(services, common.sender(update).id)
     await _send_screen(context, common.chat_id(update), screen, services.settings.currency)
 
 
@@ -64,6 +65,7 @@ async def typed(update: Update, context: BotContext) -> None:
         case work.SearchScreen():
             await message.reply_text(texts.search_results(found), reply_markup=keyboards.search(found))
         case work.Answered():
+            context.metrics.answers.inc()
             await _answered(context, common.chat_id(update), None, found, services.settings.currency)
 
 
@@ -74,7 +76,8 @@ async def _act(update: Update, context: BotContext, action: callbacks.Action, me
     chat_id = common.chat_id(update)
     match action:
         case StartWork():
-            screen = await work.next_task(services, worker_id)
+            with context.metrics.claim_seconds.time():
+                screen = await work.next_task(services, worker_id)
             await common.answer_press(update, context)
             await _send_screen(context, chat_id, screen, currency)
         case Browse(assignment_id, node, page):
@@ -85,7 +88,9 @@ async def _act(update: Update, context: BotContext, action: callbacks.Action, me
             else:
                 await display.redraw(message, screen, currency)
         case Pick(assignment_id, question, value):
-            result = await work.answer(services, worker_id, assignment_id, question, str(value))
+            with context.metrics.answer_seconds.time():
+                result = await work.answer(services, worker_id, assignment_id, question, str(value))
+            context.metrics.answers.inc()
             await common.answer_press(update, context)
             await _answered(context, chat_id, message, result, currency)
         case Skip(assignment_id):

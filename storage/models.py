@@ -390,3 +390,16 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Why the last attempt failed, or why the message was given up.
     last_error: Mapped[str | None] = mapped_column(String(256))
+
+
+class SeenUpdate(Base):
+    """A Telegram update an instance took in webhook mode: claimed while it is processed (until
+    `claimed_until`, so that a dead instance's claim runs out), then done; forgotten after `expires_at`,
+    once Telegram would no longer send it again."""
+
+    __tablename__ = "seen_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -5,10 +5,13 @@ import asyncio
 import dataclasses
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import inspect
+from telegram import Bot, WebhookInfo
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
 from bot import taxonomies
 from bot.aggregation import files as aggregation_files
@@ -20,7 +23,7 @@ from bot.errors import DomainError, ErrorCode, InvalidInput
 from bot.money import books, payouts
 from bot.money.amounts import MICROS
 from bot.wiring import log_masking
-from bot.wiring.app import allowed_updates, build_application
+from bot.wiring.app import TokenRejected, allowed_updates, build_application, serve_webhook
 from bot.wiring.config import ConfigError, Settings, load_settings
 from bot.wiring.services import SystemClock, build_services
 from handlers import formatting, i18n, messages, texts
@@ -30,12 +33,17 @@ from storage.db import connect
 from storage.states import PayoutStatus
 from taxonomy import DEFAULT_TAXONOMY_NAME, TaxonomyError, parse_file
 
+T = TypeVar("T")
+
 
 class CliRefusal(ErrorCode):
     NO_TABLES = "cli_no_tables"
     SETTING_NEEDED = "cli_setting_needed"  # {flags}
     NO_TAXONOMY = "cli_no_taxonomy"  # {name}
     LOADED_BEFORE = "cli_loaded_before"  # {requester, batch_id}
+    WEBHOOK_URL_NEEDED = "cli_webhook_url_needed"
+    TELEGRAM_REFUSED = "cli_telegram_refused"  # {reason}: Telegram's own words
+    TELEGRAM_UNREACHABLE = "cli_telegram_unreachable"  # {api, reason}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,8 +76,30 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crowdshelf", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="apply migrations and run the bot (long polling)")
+    run = commands.add_parser(
+        "run", help="apply migrations and run the bot (long polling, or webhook mode when WEBHOOK_URL is set)"
+    )
     run.set_defaults(handler=_run)
+
+    hook = commands.add_parser("webhook", help="Telegram's webhook, registered once per deploy")
+    hooks = hook.add_subparsers(required=True, metavar="ACTION")
+    set_hook = hooks.add_parser(
+        "set", help="register WEBHOOK_URL with WEBHOOK_SECRET and the update types the bot handles"
+    )
+    set_hook.add_argument(
+        "--max-connections",
+        type=_connections,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=f"requests Telegram sends at once, 1-100 (default: {DEFAULT_MAX_CONNECTIONS})",
+    )
+    set_hook.add_argument("--drop-pending-updates", action="store_true", help="drop the updates Telegram holds")
+    set_hook.set_defaults(handler=_webhook_set)
+    hooks.add_parser("info", help="what Telegram has registered, and its last delivery error").set_defaults(
+        handler=_webhook_info
+    )
+    delete_hook = hooks.add_parser("delete", help="remove the webhook (the bot can poll again)")
+    delete_hook.add_argument("--drop-pending-updates", action="store_true", help="drop the updates Telegram holds")
+    delete_hook.set_defaults(handler=_webhook_delete)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(required=True, metavar="ACTION")
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(handler=_db_upgrade)
@@ -125,6 +155,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEFAULT_MAX_CONNECTIONS = 40  # Telegram's own default
+
+
+def _connections(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise argparse.ArgumentTypeError(messages.fill(messages.CLI_CONNECTIONS, text=text))
+    return int(text)
+
+
 SPEC_DEFAULTS = {field.name: field.default for field in dataclasses.fields(batches.BatchSpec)}
 # The chat asks for a missing overlap with buttons; the command line cannot ask, so it takes this one.
 CLI_OVERLAP = "3"
@@ -172,7 +211,88 @@ def _run(settings: Settings, args: argparse.Namespace) -> None:
     settings.require_token()
     migrate.upgrade(settings.database_url)
     application = build_application(build_services(settings, connect(settings.database_url)))
-    application.run_polling(allowed_updates=allowed_updates())
+    if settings.webhook_url:
+        asyncio.run(serve_webhook(application))
+    else:
+        application.run_polling(allowed_updates=allowed_updates())
+
+
+def _webhook_set(settings: Settings, args: argparse.Namespace) -> None:
+    if not settings.webhook_url:
+        raise DomainError(CliRefusal.WEBHOOK_URL_NEEDED)
+    kinds = allowed_updates()
+
+    async def register(bot: Bot) -> None:
+        await bot.set_webhook(
+            url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            max_connections=args.max_connections,
+            allowed_updates=kinds,
+            drop_pending_updates=args.drop_pending_updates,
+        )
+
+    _with_bot(settings, register)
+    print(
+        messages.fill(
+            messages.CLI_WEBHOOK_SET,
+            updates=", ".join(kinds),
+            url=settings.webhook_url,
+            connections=args.max_connections,
+        )
+    )
+
+
+def _webhook_info(settings: Settings, args: argparse.Namespace) -> None:
+    async def read(bot: Bot) -> WebhookInfo:
+        return await bot.get_webhook_info()
+
+    info = _with_bot(settings, read)
+    if not info.url:
+        print(_(messages.CLI_WEBHOOK_NONE))
+        return
+    kinds = ", ".join(info.allowed_updates) if info.allowed_updates else "-"
+    print(
+        messages.fill(
+            messages.CLI_WEBHOOK_INFO,
+            url=info.url,
+            pending=info.pending_update_count,
+            connections=info.max_connections,
+            updates=kinds,
+        )
+    )
+    if info.last_error_message and info.last_error_date:
+        when = formatting.moment(info.last_error_date)
+        print(messages.fill(messages.CLI_WEBHOOK_LAST_ERROR, message=info.last_error_message, when=when))
+
+
+def _webhook_delete(settings: Settings, args: argparse.Namespace) -> None:
+    async def remove(bot: Bot) -> None:
+        await bot.delete_webhook(drop_pending_updates=args.drop_pending_updates)
+
+    _with_bot(settings, remove)
+    print(_(messages.CLI_WEBHOOK_DELETED))
+
+
+def _with_bot(settings: Settings, call: Callable[[Bot], Awaitable[T]]) -> T:
+    """One call to the Bot API, its refusal or an outage said in one line."""
+    api = settings.telegram_api_url.rstrip("/")
+    bot = Bot(settings.require_token(), base_url=f"{api}/bot", base_file_url=f"{api}/file/bot")
+
+    async def run() -> T:
+        async with bot:
+            return await call(bot)
+
+    try:
+        return asyncio.run(run())
+    except InvalidToken:
+        token = log_masking.mask(bot.token, log_masking.secrets_of(settings))
+        raise TokenRejected(token=token) from None
+    except BadRequest as error:  # python-telegram-bot counts it a network error; it is Telegram's answer
+        raise DomainError(CliRefusal.TELEGRAM_REFUSED, reason=error.message) from None
+    except NetworkError as error:  # TimedOut and Telegram's 5xx too
+        raise DomainError(CliRefusal.TELEGRAM_UNREACHABLE, api=api, reason=str(error)) from None
+    except TelegramError as error:
+        raise DomainError(CliRefusal.TELEGRAM_REFUSED, reason=error.message) from None
 
 
 def _db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
