@@ -1,11 +1,12 @@
 # Two commands: `make run` starts the bot, `make test` runs every test and then the type check
-# (`make typecheck` alone). Both set up .venv first.
+# (`make typecheck` alone). Both set up .venv first. `make messages` extracts the text layer's
+# strings into handlers/locales/messages.pot, the template a translation starts from.
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
 TYPED = bot handlers storage taxonomy
 
-.PHONY: run test typecheck bench
+.PHONY: run test typecheck bench messages
 
 $(BIN)/crowdshelf: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,3 +27,9 @@ typecheck: $(BIN)/crowdshelf
 
 bench: $(BIN)/crowdshelf
 	$(BIN)/python benchmarks/answers.py
+
+# N_ and _ mark one form; Nn_ a singular and its plural (handlers/i18n.py). No source lines in the
+# template, so that it changes only when a string does.
+messages: $(BIN)/crowdshelf
+	$(BIN)/pybabel extract -F babel.cfg -k Nn_:1,2 --no-location --sort-output --project crowdshelf \
+		-o handlers/locales/messages.pot handlers

@@ -34,6 +34,12 @@ Phases, in one run:
    query plan of the UPDATE that ``storage.assignments.claim_open_item`` sends. Runs go small, big, big,
    small (one of each with ``--quick``), each stopping after the same number of answers, well before a small
    pool runs dry; the bot CPU per answer of each size is printed too.
+With ``--webhook`` every phase runs in webhook mode instead: the bot (and the bare application) serve
+a webhook with Starlette on uvicorn as ``crowdshelf run`` does with WEBHOOK_URL set
+(``handlers.webhook``), and the fake server posts each update to it (``setWebhook``, at most 100
+connections) and counts it delivered once answered 200. crowdshelf takes each update in the database
+before processing it and marks it done after (``bot.updates``), so its SQL figures include that.
+
 4. With ``--profile N``: one more (slower, profiled) run of each application, printing where the event-loop
    thread spends its time by layer, and the top N functions of the bot. cProfile sees the event-loop thread
    only: the cost of handing work to the SQLite driver's thread (waiting for the GIL to come back) shows up as
@@ -49,6 +55,7 @@ Run it from the repository root::
     python benchmarks/answers.py --quick        # a smoke run: 10 workers, 1.5 s windows, 20,000-item big pool
     python benchmarks/answers.py --workers 100 --seconds 20 --big 200000
     python benchmarks/answers.py --profile 30   # also profile both applications
+    python benchmarks/answers.py --webhook      # the same, the fake server posting to a webhook
     python benchmarks/answers.py --compare-sqlite-driver   # also the bot on SQLAlchemy's stock aiosqlite
     python benchmarks/answers.py --database postgresql --instances 2   # on TEST_DATABASE_URL; 2 instances too
 
@@ -67,6 +74,7 @@ import asyncio
 import collections
 import contextlib
 import cProfile
+import hmac
 import io
 import itertools
 import json
@@ -88,9 +96,14 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import aiohttp  # noqa: E402
 import sqlalchemy  # noqa: E402
 import telegram  # noqa: E402
 from sqlalchemy import event, text, update  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import Response  # noqa: E402
+from starlette.routing import Route  # noqa: E402
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update  # noqa: E402
 from telegram.ext import (  # noqa: E402
     Application,
@@ -105,9 +118,10 @@ from bot import taxonomies  # noqa: E402
 from bot.batches import files as batch_files  # noqa: E402
 from bot.batches import lifecycle as batches  # noqa: E402
 from bot.money import ledger  # noqa: E402
-from bot.wiring.app import allowed_updates, build_application  # noqa: E402
+from bot.wiring.app import allowed_updates, build_application, webhook_app  # noqa: E402
 from bot.wiring.config import Settings  # noqa: E402
 from bot.wiring.services import build_services  # noqa: E402
+from handlers import webhook  # noqa: E402
 from handlers.ordering import PerUserOrder  # noqa: E402
 from storage import assignments, migrate, sqlite_driver  # noqa: E402
 from storage import ledger as books  # noqa: E402
@@ -135,6 +149,9 @@ REPLY_TIMEOUT = 30.0
 TARGET_INSTANCE_CPU_RATIO = 1.15
 STATEMENTS_BY_PURPOSE = threading.Event()  # set by --statements: the bots count statements by purpose too
 CROWDSHELF, STOCK_AIOSQLITE = "crowdshelf", "crowdshelf-aiosqlite"  # the bot with its own SQLite driver, or without
+WEBHOOK_SECRET = "benchmark-secret"
+WEBHOOK_PATH = "/telegram"
+WEBHOOK_CONNECTIONS = 100  # Telegram's most: each of the workers' updates can be under way at once
 NEXT_TASK_METHODS = ("sendMessage", "sendPhoto", "editMessageText", "editMessageCaption", "editMessageMedia")
 
 
@@ -217,21 +234,28 @@ def _count_statements(db: Database, counters: BotCounters, by_purpose: bool) -> 
 
 
 def _crowdshelf_app(
-    api_root: str, database_url: str, counters: BotCounters, own_sqlite_driver: bool, by_purpose: bool
+    api_root: str, database_url: str, counters: BotCounters, hooked: bool, own_sqlite_driver: bool, by_purpose: bool
 ) -> tuple[Application, Database]:
     if own_sqlite_driver:
         _count_driver_calls(counters)
-    settings = Settings(bot_token=TOKEN, telegram_api_url=api_root, database_url=database_url, _env_file=None)
+    settings = Settings(
+        bot_token=TOKEN,
+        telegram_api_url=api_root,
+        database_url=database_url,
+        webhook_url="https://bot.example.com/telegram" if hooked else "",
+        webhook_secret=WEBHOOK_SECRET if hooked else "",
+        _env_file=None,
+    )
     db = connect(database_url, own_sqlite_driver=own_sqlite_driver)
     _count_statements(db, counters, by_purpose)
     return build_application(build_services(settings, db), rate_limiter=NoRateLimit()), db
 
 
-def _minimal_app(api_root: str) -> Application:
+def _minimal_app(api_root: str, hooked: bool) -> Application:
     """The ceiling: python-telegram-bot, HTTP, the same update processor and rate limiter, and nothing else."""
+    builder = ApplicationBuilder().updater(None) if hooked else ApplicationBuilder()
     application = (
-        ApplicationBuilder()
-        .token(TOKEN)
+        builder.token(TOKEN)
         .base_url(f"{api_root}/bot")
         .base_file_url(f"{api_root}/file/bot")
         .concurrent_updates(PerUserOrder())
@@ -257,30 +281,70 @@ def _minimal_app(api_root: str) -> Application:
     return application
 
 
-def bot_process(kind: str, api_root: str, database_url: str, connection: Any, by_purpose: bool = False) -> None:
+def _minimal_web(application: Application) -> Starlette:
+    """The ceiling's webhook: the secret checked, the update processed, then acknowledged (as crowdshelf's,
+    without taking the update in the database)."""
+    secret = WEBHOOK_SECRET.encode()
+
+    async def receive(request: Request) -> Response:
+        if not hmac.compare_digest(request.headers.get(webhook.SECRET_HEADER, "").encode(), secret):
+            return Response(status_code=403)
+        update = Update.de_json(await request.json(), application.bot)
+        await application.update_processor.process_update(update, application.process_update(update))
+        return Response()
+
+    return Starlette(routes=[Route(WEBHOOK_PATH, receive, methods=["POST"])])
+
+
+def bot_process(
+    kind: str, api_root: str, database_url: str, hooked: bool, connection: Any, by_purpose: bool = False
+) -> None:
     """Entry point of the child process: run one bot until told to stop, answering the parent's requests."""
     logging.basicConfig(level=logging.WARNING, format=f"{kind} bot: %(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(_serve_bot(kind, api_root, database_url, connection, by_purpose))
+        asyncio.run(_serve_bot(kind, api_root, database_url, hooked, connection, by_purpose))
     except BaseException as error:  # tell the parent instead of leaving it waiting
         with contextlib.suppress(Exception):
             connection.send(("failed", repr(error)))
         raise
 
 
-async def _serve_bot(kind: str, api_root: str, database_url: str, connection: Any, by_purpose: bool) -> None:
+async def _serve_bot(
+    kind: str, api_root: str, database_url: str, hooked: bool, connection: Any, by_purpose: bool
+) -> None:
     counters = BotCounters()
     db: Database | None = None
     if kind in (CROWDSHELF, STOCK_AIOSQLITE):
-        application, db = _crowdshelf_app(api_root, database_url, counters, kind == CROWDSHELF, by_purpose)
+        own_driver = kind == CROWDSHELF
+        application, db = _crowdshelf_app(api_root, database_url, counters, hooked, own_driver, by_purpose)
     else:
-        application = _minimal_app(api_root)
+        application = _minimal_app(api_root, hooked)
     await application.initialize()
     if application.post_init:
         await application.post_init(application)
-    await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=allowed_updates())
-    await application.start()
-    connection.send(("ready", None))
+    if hooked:
+        web = webhook_app(application) if kind == "crowdshelf" else _minimal_web(application)
+        await application.start()
+        async with webhook.serving(web, "127.0.0.1", 0) as port:
+            connection.send(("ready", port))
+            await _obey(connection, counters)
+    else:
+        await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=allowed_updates())
+        await application.start()
+        connection.send(("ready", None))
+        await _obey(connection, counters)
+        # Stopping cancels a long poll in flight; the Updater then logs a harmless "pool timeout" on its way out.
+        logging.getLogger("telegram.ext.Updater").setLevel(logging.CRITICAL + 1)
+        await application.updater.stop()
+    await application.stop()
+    await application.shutdown()
+    if db is not None:
+        await db.dispose()
+    connection.send(("stopped", None))
+
+
+async def _obey(connection: Any, counters: BotCounters) -> None:
+    """Answer the parent's requests until it says stop."""
     loop = asyncio.get_running_loop()
     profiler: cProfile.Profile | None = None
     while True:
@@ -300,14 +364,6 @@ async def _serve_bot(kind: str, api_root: str, database_url: str, connection: An
             connection.send(("profile", report))
         elif command == "stop":
             break
-    # Stopping cancels a long poll in flight; the Updater then logs a harmless "pool timeout" on its way out.
-    logging.getLogger("telegram.ext.Updater").setLevel(logging.CRITICAL + 1)
-    await application.updater.stop()
-    await application.stop()
-    await application.shutdown()
-    if db is not None:
-        await db.dispose()
-    connection.send(("stopped", None))
 
 
 # Where a function's own time goes, by the file it lives in (first match wins).
@@ -361,12 +417,12 @@ def _profile_report(profiler: cProfile.Profile, top: int) -> dict[str, Any]:
 class BotRunner:
     """The parent's handle on a bot child process."""
 
-    def __init__(self, kind: str, api_root: str, database_url: str = "") -> None:
+    def __init__(self, kind: str, api_root: str, database_url: str = "", hooked: bool = False) -> None:
         context = multiprocessing.get_context("spawn")
         self._connection, child_end = context.Pipe()
         self.process = context.Process(
             target=bot_process,
-            args=(kind, api_root, database_url, child_end, STATEMENTS_BY_PURPOSE.is_set()),
+            args=(kind, api_root, database_url, hooked, child_end, STATEMENTS_BY_PURPOSE.is_set()),
             name=f"bot-{kind}",
             daemon=True,
         )
@@ -390,9 +446,10 @@ class BotRunner:
             raise RuntimeError(f"the {self.kind} bot failed: {value}")
         return value
 
-    async def start(self) -> None:
+    async def start(self) -> int | None:
+        """Start the bot; in webhook mode, the port its web server listens on."""
         self.process.start()
-        await self._ask("", timeout=120)
+        return await self._ask("", timeout=120)
 
     async def snapshot(self) -> dict[str, Any]:
         return await self._ask("snapshot")
@@ -434,11 +491,16 @@ class _RecentCalls(list):
             del self[:1_000]
 
 
+# Each run's fake server starts its update ids past the previous run's, as Telegram's grow for one bot: in
+# webhook mode the bot remembers the ids it processed (in the pool's database, which runs share).
+FIRST_UPDATE_IDS = itertools.count(100_000_001, 10_000_000)
+
+
 class TimedTelegram(FakeTelegram):
     """The fake Bot API server, timing each press until the next task arrives for that chat."""
 
     def __init__(self) -> None:
-        super().__init__(token=TOKEN)
+        super().__init__(token=TOKEN, first_update_id=next(FIRST_UPDATE_IDS))
         self.requests = _RecentCalls(self)
         self.recording = False
         self.latencies: list[float] = []
@@ -639,18 +701,21 @@ async def measure(
     window: float,
     max_answers: int | None = None,
     profile_top: int = 0,
+    hooked: bool = False,
     instances: int = 1,
 ) -> RunResult:
     """Start a fresh fake server and bot (`instances` of it, on one database), let `workers` label, and
     measure one window after the warm-up."""
     telegram = SpreadingTelegram() if instances > 1 else TimedTelegram()
     await telegram.start()
-    runners = [BotRunner(kind, telegram.base_url.removesuffix("/bot"), database_url) for _ in range(instances)]
+    runners = [BotRunner(kind, telegram.base_url.removesuffix("/bot"), database_url, hooked) for _ in range(instances)]
     runner = runners[0]
     crew = Crew(telegram, workers)
     profile: dict[str, Any] = {}
     try:
-        await asyncio.gather(*(each.start() for each in runners))
+        port = (await asyncio.gather(*(each.start() for each in runners)))[0]
+        if port is not None:  # webhook mode, with one instance (see parse_args)
+            await set_webhook(telegram, f"http://127.0.0.1:{port}{WEBHOOK_PATH}")
         crew.launch()
         await crew.wait_started()
         await asyncio.sleep(warmup)
@@ -708,6 +773,22 @@ async def _snapshot(runners: list[BotRunner]) -> dict[str, Any]:
     for key in ("sql", "purposes"):
         total[key] = dict(sum((collections.Counter(each[key]) for each in snapshots), collections.Counter()))
     return total
+
+
+async def set_webhook(telegram: TimedTelegram, url: str) -> None:
+    """What `crowdshelf webhook set` does at deploy: the fake server posts updates to `url` from now on."""
+    parameters = {
+        "url": url,
+        "secret_token": WEBHOOK_SECRET,
+        "max_connections": WEBHOOK_CONNECTIONS,
+        "allowed_updates": allowed_updates(),
+    }
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{telegram.base_url}{TOKEN}/setWebhook", json=parameters) as response,
+    ):
+        if response.status != 200:
+            raise RuntimeError(f"setWebhook failed: {await response.text()}")
 
 
 def combine(name: str, runs: list[RunResult]) -> RunResult:
@@ -1003,6 +1084,13 @@ async def main_async(args: argparse.Namespace) -> int:
     say("benchmark", "crowdshelf answers: the real Application over loopback HTTP against the fake Bot API server")
     database = "PostgreSQL (the database given, emptied first)" if postgresql else "SQLite (WAL)"
     say("setup", f"the bot in a process of its own; the fake server and the simulated workers in another; {database}")
+    hooked = args.webhook
+    say(
+        "updates",
+        "by webhook: the fake server posts each to the bot's web server (Starlette on uvicorn), acknowledged once processed"
+        if hooked
+        else "by long polling (getUpdates)",
+    )
     say(
         "rate limiter",
         "none (pass-through): Telegram caps a bot at ~30 messages/s; the target of 300 answers/s on one "
@@ -1030,7 +1118,9 @@ async def main_async(args: argparse.Namespace) -> int:
             # Each run labels a pool of its own: one that earlier runs used up would slow the later ones.
             pool = await make_pool(directory, "throughput", throughput_items, postgresql)
             try:
-                run = await measure(name, kind, pool.url, args.workers, warmup, args.seconds, None, 0, instances)
+                run = await measure(
+                    name, kind, pool.url, args.workers, warmup, args.seconds, None, 0, hooked, instances
+                )
                 if instances > 1:
                     run.duplicates = await duplicate_claims(pool.url)
                 return run
@@ -1038,7 +1128,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 pool.remove()
 
         for _ in range(args.rounds):
-            minimal_runs.append(await measure("minimal", "minimal", "", args.workers, warmup, args.seconds))
+            minimal_runs.append(
+                await measure("minimal", "minimal", "", args.workers, warmup, args.seconds, hooked=hooked)
+            )
             our_runs.append(await on_fresh_pool(CROWDSHELF, CROWDSHELF))
             if args.compare_sqlite_driver:
                 stock_runs.append(await on_fresh_pool(STOCK_AIOSQLITE, STOCK_AIOSQLITE))
@@ -1105,7 +1197,9 @@ async def main_async(args: argparse.Namespace) -> int:
                 which = big = await make_pool(directory, "big", big.items, postgresql)
             else:
                 which = big
-            run = await measure(label, "crowdshelf", which.url, args.workers, min(warmup, 1.0), args.seconds, cap)
+            run = await measure(
+                label, "crowdshelf", which.url, args.workers, min(warmup, 1.0), args.seconds, cap, hooked=hooked
+            )
             pool_runs[label].append(run)
             for problem, count in run.problems.items():
                 say(f"{label} PROBLEM", f"{count}x {problem}")
@@ -1133,9 +1227,18 @@ async def main_async(args: argparse.Namespace) -> int:
             pool = await make_pool(directory, "profile", throughput_items, postgresql)
             window = max(args.seconds / 2, 2.0)
             profiled = [
-                await measure("minimal", "minimal", "", args.workers, warmup, window, profile_top=args.profile),
                 await measure(
-                    "crowdshelf", "crowdshelf", pool.url, args.workers, warmup, window, profile_top=args.profile
+                    "minimal", "minimal", "", args.workers, warmup, window, profile_top=args.profile, hooked=hooked
+                ),
+                await measure(
+                    "crowdshelf",
+                    "crowdshelf",
+                    pool.url,
+                    args.workers,
+                    warmup,
+                    window,
+                    profile_top=args.profile,
+                    hooked=hooked,
                 ),
             ]
             for run in profiled:
@@ -1156,6 +1259,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run (well under a minute)")
     parser.add_argument("--rounds", type=int, default=3, help="alternating minimal/crowdshelf runs (default 3)")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="also profile; print the top N functions")
+    parser.add_argument(
+        "--webhook",
+        action="store_true",
+        help="updates by webhook (the fake server posts them to the bot's web server), for both applications",
+    )
     parser.add_argument(
         "--database", choices=("sqlite", "postgresql"), default="sqlite", help="where the bot keeps its data"
     )
@@ -1184,6 +1292,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.error("--database postgresql needs --database-url or TEST_DATABASE_URL: postgresql+asyncpg://…")
     if args.compare_sqlite_driver and args.postgresql_url:
         parser.error("--compare-sqlite-driver compares SQLite drivers: leave --database at sqlite")
+    if args.webhook and args.instances > 1:
+        parser.error("--instances spreads polled updates; a webhook for several instances needs a load balancer")
     if args.quick:
         args.workers = min(args.workers, 10)
         args.seconds = min(args.seconds, 1.5)

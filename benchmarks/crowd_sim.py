@@ -67,10 +67,10 @@ leaves); 10 % of products gold (their truth in the type's gold columns: ``gold_c
 ``gold_<attribute>``, ``gold_answer``, ``gold_<question>``); reward 0.02; min_gold 5, min_accuracy
 0.7, min_seconds from the crowd, max_share 0.2 (a cap the requester sets here: by default a worker may
 answer every product); and the product's defaults for gold: qualification 5, pass_score 0.8,
-gold_rate 0.1. A gold answer is right when every question it has gold for is. Gold products are never
-in the open pool: before their first paid task each worker answers a quiz of 5 gold products (4 right
-to pass), and after it each task is a hidden check (an unseen gold product) with probability 0.1, else
-work. Quizzes and checks spend the batch's funded quiz and check slots (``batches.plan_cost``); when
+gold_rate 0.1. Each question of a gold product answered and with gold is one gold answer (a product
+with three questions gives three). Gold products are never in the open pool: before their first paid
+task each worker answers a quiz of 5 gold products (80 % of their gold answers right to pass), and
+after it each task is a hidden check (an unseen gold product) with probability 0.1, else work. Quizzes and checks spend the batch's funded quiz and check slots (``batches.plan_cost``); when
 the quiz slots run out, workers not yet through the quiz get no work. With ``--top-up-quizzes`` the
 requester, told so by the bot (``jobs.spent_quiz_budgets``, checked at the start of each round),
 funds 10 more quizzes each time, as the bot's message suggests, and pays for them: then every failed
@@ -862,7 +862,7 @@ async def _read_back(
                     Assignment.worker_id,
                     Item.external_id,
                     Assignment.answer,
-                    Assignment.gold_correct,
+                    Assignment.gold_graded,
                     Assignment.credit_state,
                     Assignment.quiz_attempt,
                 )
@@ -889,12 +889,12 @@ async def _read_back(
     accepted_by_kind: Counter[str] = Counter()
     answers_by_kind: Counter[str] = Counter()
     quiz_answers = check_answers = 0
-    for worker_id, _external, _labels, gold_correct, credit_state, quiz_attempt in rows:
+    for worker_id, _external, _labels, gold_graded, credit_state, quiz_attempt in rows:
         quiz_answers += quiz_attempt is not None
-        check_answers += gold_correct is not None and quiz_attempt is None
+        check_answers += gold_graded > 0 and quiz_attempt is None
         answers[worker_id] += 1
         answers_by_kind[kinds[worker_id]] += 1
-        on_gold[worker_id] += gold_correct is not None
+        on_gold[worker_id] += gold_graded > 0
         if credit_state == CreditState.REJECTED:
             rejected[worker_id] += 1
         else:
@@ -912,7 +912,7 @@ async def _read_back(
             reasons.setdefault(outcome.worker.kind, {}).setdefault(key, []).append(reason)
 
     accepted_work = Counter(
-        ext for _w, ext, _l, gold_correct, state, _q in rows if gold_correct is None and state != CreditState.REJECTED
+        ext for _w, ext, _l, gold_graded, state, _q in rows if gold_graded == 0 and state != CreditState.REJECTED
     )
     scored = [item for item in setup.items if not item.is_gold]
     accuracy, correct, unlabelled = _accuracy(setup, labels)

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox, users
 from bot.errors import ErrorCode, InvalidInput
 from bot.money import ledger
-from bot.money.amounts import format_money
+from bot.money.amounts import as_decimal
 from bot.outbox import Notice
 from bot.quality import rules as quality
 from bot.reasons import Reason, ReasonCode, dumps
@@ -177,7 +177,7 @@ async def fund(
         raise InvalidInput(AdminRefusal.NOT_A_REQUESTER, name=name, user_id=user.id)
     posted = await ledger.fund_requester(session, key, user.id, amount, f"funded by admin {admin_id}")
     if posted:
-        await audit(session, admin_id, "fund", str(user.id), format_money(amount, settings.currency))
+        await audit(session, admin_id, "fund", str(user.id), f"{as_decimal(amount):f} {settings.currency}")
     return user, posted
 
 

@@ -33,7 +33,7 @@ class Standing:
     status: str
     reason: Reason | None  # why quality control stopped them (held, removed)
     retry_at: datetime | None  # retry_later: when the quiz opens again
-    checks: int  # hidden checks answered since the quiz
+    checks: int  # gold answers on hidden checks since the quiz (one per question with gold)
     checks_right: int
     answers: int
     max_answers: int | None
@@ -43,7 +43,7 @@ class Standing:
 class WorkerStats:
     tasks_today: int
     tasks_week: int
-    gold_answers: int
+    gold_answers: int  # one per question with gold of each graded answer
     gold_correct: int
     answers: int
     rejected: int
@@ -106,8 +106,8 @@ async def standings(session: AsyncSession, worker_id: int, now: datetime) -> tup
         Assignment.worker_id == BatchWorker.worker_id,
         Assignment.quiz_attempt.is_(None),
     )
-    checks = select(func.count(Assignment.gold_correct)).where(*mine).scalar_subquery()
-    right = select(func.count(Assignment.id)).where(*mine, Assignment.gold_correct == True).scalar_subquery()  # noqa: E712
+    checks = select(func.coalesce(func.sum(Assignment.gold_graded), 0)).where(*mine).scalar_subquery()
+    right = select(func.coalesce(func.sum(Assignment.gold_right), 0)).where(*mine).scalar_subquery()
     rows = await session.execute(
         select(BatchWorker, Batch.name, Batch.max_answers, checks, right)
         .join(Batch, Batch.id == BatchWorker.batch_id)

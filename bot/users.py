@@ -1,5 +1,6 @@
 """Who is talking to the bot: registration, roles, reachability, and lifetime gold record and level."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from bot.wiring.config import Settings
 from bot.wiring.services import Services
 from storage import assignments
 from storage.assignments import answer_counts
-from storage.models import Assignment, User
+from storage.models import LANGUAGE_LENGTH, Assignment, User
 from storage.states import AssignmentStatus
 
 
@@ -31,15 +32,23 @@ def display_name(user_id: int, username: str | None, first_name: str | None) -> 
 
 
 async def register(
-    session: AsyncSession, settings: Settings, user_id: int, first_name: str, username: str | None, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    user_id: int,
+    first_name: str,
+    username: str | None,
+    now: datetime,
+    language: str | None = None,
 ) -> Person:
-    """Create or refresh the user; anyone who writes to the bot is reachable again."""
+    """Create or refresh the user; anyone who writes to the bot is reachable again. `language` is their
+    Telegram language tag, kept so that messages sent to them later are in it."""
     user = await session.get(User, user_id)
     if user is None:
         user = User(id=user_id, is_requester=user_id in settings.requester_ids)
         session.add(user)
     user.first_name = first_name[:256]
     user.username = username
+    user.language = language[:LANGUAGE_LENGTH] if language else user.language
     user.is_reachable = True
     user.last_seen_at = now
     await session.flush()
@@ -52,10 +61,20 @@ async def register(
     )
 
 
-async def register_user(services: Services, user_id: int, first_name: str, username: str | None) -> Person:
+async def register_user(
+    services: Services, user_id: int, first_name: str, username: str | None, language: str | None = None
+) -> Person:
     """Someone wrote to the bot: their user row, created or refreshed."""
     async with services.db.write() as session:
-        return await register(session, services.settings, user_id, first_name, username, services.clock.now())
+        now = services.clock.now()
+        return await register(session, services.settings, user_id, first_name, username, now, language)
+
+
+async def languages(services: Services, user_ids: Iterable[int]) -> dict[int, str | None]:
+    """The Telegram language tag each of these users last wrote in (None: never seen, or not said)."""
+    async with services.db.read() as session:
+        rows = await session.execute(select(User.id, User.language).where(User.id.in_(set(user_ids))))
+        return {user_id: language for user_id, language in rows}
 
 
 async def user_blocked_bot(services: Services, user_id: int) -> int:
@@ -111,14 +130,14 @@ async def take_expected_input(session: AsyncSession, user_id: int) -> str | None
     return awaiting
 
 
-async def record_gold(session: AsyncSession, worker_id: int, correct: bool) -> str | None:
-    """Add a gold answer to the worker's lifetime counters and set the level they earn; returns the
-    level's name when this answer raised it."""
+async def record_gold(session: AsyncSession, worker_id: int, graded: int, right: int) -> str | None:
+    """Add an answer's gold answers (`graded`, `right` of them) to the worker's lifetime counters and set the
+    level they earn; returns the level's name when this answer raised it."""
     row = (
         await session.execute(
             update(User)
             .where(User.id == worker_id)
-            .values(gold_answers=User.gold_answers + 1, gold_correct=User.gold_correct + int(correct))
+            .values(gold_answers=User.gold_answers + graded, gold_correct=User.gold_correct + right)
             .returning(User.gold_answers, User.gold_correct, User.level)
             .execution_options(synchronize_session=False)
         )

@@ -174,8 +174,9 @@ async def answer(services: Services, worker_id: int, assignment_id: int, questio
         if batch.confidence is not None and not answered.is_gold:
             await _apply_stop_rule(session, task, batch, batch.confidence, answered.item_id)
         nudges = await progress.after_answer(session, worker_id, reward, now)
-        if answered.gold_correct is not None:
-            nudges = replace(nudges, level_reached=await users.record_gold(session, worker_id, answered.gold_correct))
+        if answered.gold_graded:
+            level = await users.record_gold(session, worker_id, answered.gold_graded, answered.gold_right)
+            nudges = replace(nudges, level_reached=level)
         verdict = await quality.after_answer(session, task, batch, answered, now)
         if isinstance(verdict, quality.Removal):
             pending = (await ledger.worker_balance(session, worker_id)).pending
@@ -249,8 +250,8 @@ async def _grade(
     grade = task.grade(answers, gold_labels)
     if grade is None:
         return answered
-    await assignments.set_grade(session, answered.id, grade.correct, grade.distance)
-    return replace(answered, gold_correct=grade.correct)
+    await assignments.set_grade(session, answered.id, grade.graded, grade.right, grade.distance)
+    return replace(answered, gold_graded=grade.graded, gold_right=grade.right)
 
 
 async def skip(services: Services, worker_id: int, assignment_id: int) -> TaskScreen | None:

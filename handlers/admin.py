@@ -3,7 +3,6 @@
 import logging
 from collections.abc import Callable, Coroutine
 from functools import wraps
-from html import escape
 from typing import Any
 
 from telegram import Bot, InputFile, Message, Update
@@ -11,11 +10,12 @@ from telegram import Bot, InputFile, Message, Update
 from bot import admin, users
 from bot.errors import ErrorCode, InvalidInput, Refusal, ValueProblem
 from bot.money import wallet
-from bot.money.amounts import format_money, typed_amount
+from bot.money.amounts import typed_amount
 from bot.reasons import Reason
 from bot.wiring.services import Services
 from handlers import common, display, keyboards, messages, notify, texts
 from handlers.common import BotContext
+from handlers.i18n import gettext as _
 
 log = logging.getLogger(__name__)
 Handler = Callable[[Update, BotContext], Coroutine[Any, Any, None]]
@@ -30,7 +30,7 @@ async def _refused(update: Update, context: BotContext, action: str, details: st
         return False
     log.warning("user %s tried admin action %r", user_id, action)
     await admin.refuse(services, user_id, action, details)
-    await context.bot.send_message(common.chat_id(update), texts.NOT_ALLOWED)
+    await context.bot.send_message(common.chat_id(update), _(texts.NOT_ALLOWED))
     return True
 
 
@@ -59,13 +59,13 @@ def _arguments(context: BotContext, needed: int, usage: str) -> list[str]:
 
 @admins_only
 async def admin_help(update: Update, context: BotContext) -> None:
-    await common.message(update).reply_text(texts.ADMIN_HELP)
+    await common.message(update).reply_text(_(texts.ADMIN_HELP))
 
 
 @admins_only
 async def fund(update: Update, context: BotContext) -> None:
     services = context.services
-    who, amount_text = _arguments(context, 2, "/fund USER AMOUNT, e.g. /fund @shop 100")[:2]
+    who, amount_text = _arguments(context, 2, _("/fund USER AMOUNT, e.g. /fund @shop 100"))[:2]
     try:
         amount = typed_amount(amount_text)
     except ValueProblem as error:
@@ -77,8 +77,7 @@ async def fund(update: Update, context: BotContext) -> None:
     if funded.posted:
         user = funded.requester
         await message.reply_text(
-            f"✔ Credited {format_money(amount, services.settings.currency)} "
-            f"to {escape(user.first_name or str(user.id))} ({user.id})."
+            texts.credited(amount, services.settings.currency, user.first_name or str(user.id), user.id)
         )
 
 
@@ -94,41 +93,39 @@ async def revoke(update: Update, context: BotContext) -> None:
 
 async def _set_role(update: Update, context: BotContext, granted: bool) -> None:
     services = context.services
-    who, role = _arguments(context, 2, f"/{'grant' if granted else 'revoke'} USER requester")[:2]
+    who, role = _arguments(context, 2, _("/grant USER requester") if granted else _("/revoke USER requester"))[:2]
     user = await admin.grant_role(services, common.sender(update).id, who, role, granted)
-    verb = "is now" if granted else "is no longer"
-    name = escape(user.first_name or str(user.id))
-    await common.message(update).reply_text(f"✔ {name} ({user.id}) {verb} a {escape(role)}.")
+    name = user.first_name or str(user.id)
+    await common.message(update).reply_text(texts.role_set(name, user.id, role, granted))
 
 
 @admins_only
 async def suspend(update: Update, context: BotContext) -> None:
     services = context.services
-    arguments = _arguments(context, 1, "/suspend USER [reason]")
+    arguments = _arguments(context, 1, _("/suspend USER [reason]"))
     suspended = await admin.suspend_user(services, common.sender(update).id, arguments[0], " ".join(arguments[1:]))
-    reason = messages.reason_text(suspended.reason)
-    await common.message(update).reply_text(f"✔ {suspended.user_id} is suspended: {escape(reason)}")
+    await common.message(update).reply_text(texts.suspended_for_admin(suspended.user_id, suspended.reason))
     notify.deliver_soon(context)
 
 
 @admins_only
 async def unsuspend(update: Update, context: BotContext) -> None:
     services = context.services
-    (who,) = _arguments(context, 1, "/unsuspend USER")[:1]
+    (who,) = _arguments(context, 1, _("/unsuspend USER"))[:1]
     user_id = await admin.unsuspend_user(services, common.sender(update).id, who)
-    await common.message(update).reply_text(f"✔ {user_id} can work again.")
+    await common.message(update).reply_text(texts.unsuspended(user_id))
     notify.deliver_soon(context)
 
 
 @admins_only
 async def reinstate(update: Update, context: BotContext) -> None:
     services = context.services
-    who, batch_text = _arguments(context, 2, "/reinstate USER BATCH")[:2]
+    who, batch_text = _arguments(context, 2, _("/reinstate USER BATCH"))[:2]
     if not batch_text.lstrip("#").isdigit():
-        raise InvalidInput(Usage.USAGE, usage="/reinstate USER BATCH (the batch's number)")
+        raise InvalidInput(Usage.USAGE, usage=_("/reinstate USER BATCH (the batch's number)"))
     batch_id = int(batch_text.lstrip("#"))
     user_id = await admin.reinstate_worker(services, common.sender(update).id, who, batch_id)
-    await common.message(update).reply_text(f"✔ {user_id} can work on batch {batch_id} again.")
+    await common.message(update).reply_text(texts.reinstated_for_admin(user_id, batch_id))
     notify.deliver_soon(context)
 
 
@@ -138,7 +135,7 @@ async def held_queue(update: Update, context: BotContext) -> None:
     services = context.services
     waiting = await admin.holds_waiting(services, texts.MAX_HOLDS_SHOWN)
     if not waiting:
-        await common.message(update).reply_text(texts.NO_HOLDS)
+        await common.message(update).reply_text(_(texts.NO_HOLDS))
         return
     await common.message(update).reply_text(texts.holds_listed(len(waiting)))
     for held in waiting:
@@ -174,13 +171,15 @@ async def platform_stats(update: Update, context: BotContext) -> None:
     services = context.services
     currency = services.settings.currency
     figures = await admin.platform_stats(services)
-    money = "\n".join(
-        f"  {kind}: {format_money(total, currency)}" for kind, total in sorted(figures.money_by_account.items())
-    )
     await common.message(update).reply_text(
-        f"📊 Last 24 hours: {figures.active_workers_today} active worker(s), {figures.answers_today} answer(s)\n"
-        f"Pending payouts: {figures.pending_payouts} ({format_money(figures.pending_payout_micros, currency)})\n"
-        f"Money by account kind:\n{money or '  none yet'}"
+        texts.platform_stats(
+            figures.active_workers_today,
+            figures.answers_today,
+            figures.pending_payouts,
+            figures.pending_payout_micros,
+            figures.money_by_account,
+            currency,
+        )
     )
 
 
@@ -188,11 +187,9 @@ async def platform_stats(update: Update, context: BotContext) -> None:
 async def audit_log(update: Update, context: BotContext) -> None:
     services = context.services
     lines = await admin.audit_log(services)
-    body = "\n".join(
-        f"{line.at:%Y-%m-%d %H:%M} {line.actor_id} {line.action} {line.target} {line.details}".rstrip()
-        for line in lines
+    await common.message(update).reply_text(
+        texts.audit_log([(line.at, line.actor_id, line.action, line.target, line.details) for line in lines])
     )
-    await common.message(update).reply_text("🧾 Latest admin actions:\n" + (escape(body) or "none yet"))
 
 
 @admins_only
@@ -200,7 +197,7 @@ async def payout_queue(update: Update, context: BotContext) -> None:
     services = context.services
     waiting = await wallet.payout_queue(services)
     if not waiting:
-        await common.message(update).reply_text(texts.QUEUE_EMPTY)
+        await common.message(update).reply_text(_(texts.QUEUE_EMPTY))
         return
     for payout in waiting:
         await common.message(update).reply_text(
@@ -214,7 +211,7 @@ async def payouts_csv(update: Update, context: BotContext) -> None:
     await context.bot.send_document(
         common.chat_id(update),
         InputFile(content.encode(), filename="paypal-mass-payout.csv"),
-        caption=f"{content.count(chr(10))} approved PayPal payout(s)",
+        caption=texts.paypal_file_caption(content.count(chr(10))),
     )
 
 
@@ -226,7 +223,7 @@ async def on_decision(update: Update, context: BotContext, payout_id: int, appro
     if not approve:
         await common.register(update, services)
         await users.await_typed(services, admin_id, f"{REASON_INPUT}{payout_id}")
-        await context.bot.send_message(common.chat_id(update), texts.REJECT_REASON_PROMPT.format(id=payout_id))
+        await context.bot.send_message(common.chat_id(update), _(texts.REJECT_REASON_PROMPT).format(id=payout_id))
         return
     await _decide(update, context, payout_id, approve=True, note=None)
 
@@ -239,7 +236,7 @@ async def reference_replied(update: Update, context: BotContext, payout_id: int)
     services = context.services
     reference = common.typed(update)
     payout = await wallet.record_reference(services, common.sender(update).id, payout_id, reference)
-    await common.message(update).reply_text(texts.REFERENCE_SAVED.format(id=payout_id))
+    await common.message(update).reply_text(_(texts.REFERENCE_SAVED).format(id=payout_id))
     await _update_copies(
         context.bot, services, payout_id, approved=True, admin_name=_name(update), detail=payout.reference
     )

@@ -6,12 +6,14 @@ from typing import Any, TypeVar
 
 from telegram import CallbackQuery, Message, Update, User
 from telegram.error import Forbidden, TelegramError
-from telegram.ext import CallbackContext, ExtBot
+from telegram.ext import Application, CallbackContext, ExtBot, Job
 
 from bot import users
 from bot.errors import DomainError
 from bot.wiring.services import Services
-from handlers import texts
+from handlers import i18n, texts
+from handlers.i18n import gettext as _
+from handlers.metrics import METRICS, Metrics
 
 log = logging.getLogger(__name__)
 SERVICES = "services"  # the key of the services in bot_data, put there by the composition root
@@ -26,6 +28,18 @@ class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         """What every use case needs: wiring, not state."""
         services: Services = self.bot_data[SERVICES]
         return services
+
+    @property
+    def metrics(self) -> Metrics:
+        metrics: Metrics = self.bot_data[METRICS]
+        return metrics
+
+    @classmethod
+    def from_job(cls, job: Job[Any], application: Application[Any, Any, Any, Any, Any, Any]) -> "BotContext":
+        """Every job run builds its context here: where runs are counted, whatever the job."""
+        metrics: Metrics = application.bot_data[METRICS]
+        metrics.job_runs.labels(job=job.name).inc()
+        return super().from_job(job, application)
 
 
 # Every handler is registered for a person's private message or button press, so an update without its
@@ -60,6 +74,19 @@ def _present(value: T | None, what: str, update: Update) -> T:
     return value
 
 
+async def choose_language(update: Update, context: BotContext) -> None:
+    """Runs first for every update (python-telegram-bot gives each update its own task, so this holds for
+    this update alone): what the bot says now is in the sender's Telegram language if a catalogue speaks
+    it, else in DEFAULT_LANGUAGE."""
+    user = update.effective_user
+    i18n.set_language(i18n.choose(user.language_code if user else None, context.services.settings.default_language))
+
+
+def unexpected(error: Exception | None) -> bool:
+    """A failure, as opposed to a refusal said to the user or a user who blocked the bot."""
+    return not isinstance(error, DomainError | Forbidden)
+
+
 async def on_error(update: object, context: BotContext) -> None:
     """A refusal is said in its own words; a blocked user is marked unreachable; any other failure is
     logged with the update and the user gets an apology, never a traceback."""
@@ -72,7 +99,7 @@ async def on_error(update: object, context: BotContext) -> None:
         reply = texts.refused(error)
     else:
         log.error("update %s failed", update.to_dict() if isinstance(update, Update) else update, exc_info=error)
-        reply = texts.SOMETHING_WENT_WRONG
+        reply = _(texts.SOMETHING_WENT_WRONG)
     chat = update.effective_chat if isinstance(update, Update) else None
     if chat is None:
         return
@@ -104,7 +131,7 @@ async def answer_press(
 async def register(update: Update, services: Services) -> users.Person:
     """Create or refresh the sender's user row (commands that start something call this)."""
     user = sender(update)
-    return await users.register_user(services, user.id, user.first_name, user.username)
+    return await users.register_user(services, user.id, user.first_name, user.username, user.language_code)
 
 
 async def user_unreachable(services: Services, user_id: int) -> None:

@@ -12,6 +12,7 @@ from telegram.error import BadRequest
 
 from bot.work import TaskScreen
 from handlers import keyboards, texts
+from handlers.i18n import gettext as _
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ async def replace_task(bot: Bot, chat_id: int, message: Message | None, screen: 
         await send_task(bot, chat_id, screen, currency)
         return
     if screen.first_in_batch:  # the batch's rules must come before its first product, so no edit in place
-        await edit_body(message, escape(screen.note) or texts.SAVED, None)
+        await edit_body(message, escape(screen.note) or _(texts.SAVED), None)
         await send_task(bot, chat_id, screen, currency)
         return
     wants_photo = bool(screen.card.image_url)

@@ -3,7 +3,6 @@
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.batches.lifecycle import ADAPTIVE_OVERLAP
-from bot.money.amounts import format_money
 from bot.money.payout_methods import KINDS
 from bot.tasks.base import QuestionKind
 from bot.work import SearchScreen, TaskScreen
@@ -24,6 +23,8 @@ from handlers.callbacks import (
     Statement,
     Stop,
 )
+from handlers.formatting import money
+from handlers.i18n import gettext as _
 from storage.states import UNDER_WAY, BatchStatus
 
 
@@ -32,7 +33,7 @@ def _button(label: str, action: callbacks.Action) -> InlineKeyboardButton:
 
 
 def start_working() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[_button(texts.START_BUTTON, StartWork())]])
+    return InlineKeyboardMarkup([[_button(_(texts.START_BUTTON), StartWork())]])
 
 
 CHOICES_PER_ROW = 3  # option buttons side by side: short labels stay readable on a phone
@@ -50,12 +51,12 @@ def task(screen: TaskScreen) -> InlineKeyboardMarkup:
             for place, option in enumerate(screen.question.options)
         ]
         rows = [options[start : start + CHOICES_PER_ROW] for start in range(0, len(options), CHOICES_PER_ROW)]
-    navigation = [_button(texts.BUTTON_SKIP, Skip(aid)), _button(texts.BUTTON_STOP, Stop(aid))]
+    navigation = [_button(_(texts.BUTTON_SKIP), Skip(aid)), _button(_(texts.BUTTON_STOP), Stop(aid))]
     if screen.can_go_back:
-        navigation.insert(0, _button(texts.BUTTON_BACK, Browse(aid, screen.parent, 0)))
+        navigation.insert(0, _button(_(texts.BUTTON_BACK), Browse(aid, screen.parent, 0)))
     rows.append(navigation)
     if screen.instructions:
-        rows.append([_button(texts.BUTTON_RULES, Rules(screen.batch_id))])
+        rows.append([_button(_(texts.BUTTON_RULES), Rules(screen.batch_id))])
     return InlineKeyboardMarkup(rows)
 
 
@@ -88,7 +89,7 @@ def search(screen: SearchScreen) -> InlineKeyboardMarkup:
         ]
         for m in screen.matches
     ]
-    rows.append([_button(texts.BACK_TO_TREE, Browse(aid, None, 0))])
+    rows.append([_button(_(texts.BACK_TO_TREE), Browse(aid, None, 0))])
     return InlineKeyboardMarkup(rows)
 
 
@@ -102,12 +103,12 @@ def _choose(aid: int, question: int, node: int, is_leaf: bool, leaf_only: bool) 
 
 
 def payout_methods() -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[_button(texts.METHOD_KINDS[kind], ChooseMethod(kind))] for kind in KINDS])
+    return InlineKeyboardMarkup([[_button(_(texts.METHOD_KINDS[kind]), ChooseMethod(kind))] for kind in KINDS])
 
 
 def payout_decision(payout_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[_button("✅ Approve", Decide(payout_id, True)), _button("❌ Reject", Decide(payout_id, False))]]
+        [[_button(_("✅ Approve"), Decide(payout_id, True)), _button(_("❌ Reject"), Decide(payout_id, False))]]
     )
 
 
@@ -115,15 +116,17 @@ def hold_review(batch_id: int, worker_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                _button(texts.HOLD_CONTINUE, ReviewHold(batch_id, worker_id, remove=False)),
-                _button(texts.HOLD_REMOVE, ReviewHold(batch_id, worker_id, remove=True)),
+                _button(_(texts.HOLD_CONTINUE), ReviewHold(batch_id, worker_id, remove=False)),
+                _button(_(texts.HOLD_REMOVE), ReviewHold(batch_id, worker_id, remove=True)),
             ]
         ]
     )
 
 
 def statement_years(years: list[int]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[_button(f"📄 {year} statement", Statement(year)) for year in years[:4]]])
+    return InlineKeyboardMarkup(
+        [[_button(_("📄 {year} statement").format(year=year), Statement(year)) for year in years[:4]]]
+    )
 
 
 REWARD_CHOICES = (10_000, 20_000, 50_000, 100_000)
@@ -132,9 +135,9 @@ OVERLAP_CHOICES = (1, 3, 5)
 
 def ask_reward(batch_id: int, currency: str, typed: int = 0) -> InlineKeyboardMarkup:
     """The usual rewards; above them, when the caption's reward waits to be confirmed, a button taking it."""
-    rows = [[_button(format_money(micros, currency), Choose(batch_id, "reward", micros)) for micros in REWARD_CHOICES]]
+    rows = [[_button(money(micros, currency), Choose(batch_id, "reward", micros)) for micros in REWARD_CHOICES]]
     if typed:
-        confirm = _button(texts.confirm_reward_button(format_money(typed, currency)), Choose(batch_id, "reward", typed))
+        confirm = _button(texts.confirm_reward_button(money(typed, currency)), Choose(batch_id, "reward", typed))
         rows.insert(0, [confirm])
     return InlineKeyboardMarkup(rows)
 
@@ -142,7 +145,7 @@ def ask_reward(batch_id: int, currency: str, typed: int = 0) -> InlineKeyboardMa
 def ask_overlap(batch_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [_button(texts.ADAPTIVE_OVERLAP_BUTTON, Choose(batch_id, "adaptive", ADAPTIVE_OVERLAP))],
+            [_button(texts.adaptive_overlap_button(), Choose(batch_id, "adaptive", ADAPTIVE_OVERLAP))],
             [_button(str(n), Choose(batch_id, "overlap", n)) for n in OVERLAP_CHOICES],
         ]
     )
@@ -150,36 +153,39 @@ def ask_overlap(batch_id: int) -> InlineKeyboardMarkup:
 
 def launch_or_discard(batch_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
-        [[_button("🚀 Launch", Control(batch_id, "launch")), _button("✖ Cancel", Control(batch_id, "discard"))]]
+        [[_button(_("🚀 Launch"), Control(batch_id, "launch")), _button(_("✖ Cancel"), Control(batch_id, "discard"))]]
     )
 
 
 def batch_controls(batch_id: int, status: str) -> InlineKeyboardMarkup:
     row = []
     if status == BatchStatus.ACTIVE:
-        row.append(_button("⏸ Pause", Control(batch_id, "pause")))
+        row.append(_button(_("⏸ Pause"), Control(batch_id, "pause")))
     if status == BatchStatus.PAUSED:
-        row.append(_button("▶ Resume", Control(batch_id, "resume")))
+        row.append(_button(_("▶ Resume"), Control(batch_id, "resume")))
     if status in UNDER_WAY:
-        row.append(_button("⏹ Cancel", Control(batch_id, "cancel")))
-    results = [_button("📥 Results", Control(batch_id, "results")), _button("📥 JSONL", Control(batch_id, "jsonl"))]
+        row.append(_button(_("⏹ Cancel"), Control(batch_id, "cancel")))
+    results = [
+        _button(_("📥 Results"), Control(batch_id, "results")),
+        _button(_("📥 JSONL"), Control(batch_id, "jsonl")),
+    ]
     return InlineKeyboardMarkup([row, results] if row else [results])
 
 
 def contest(assignment_ids: list[int]) -> InlineKeyboardMarkup:
     """One "this gold is wrong" button per missed check (numbered when there are several)."""
     if len(assignment_ids) == 1:
-        return InlineKeyboardMarkup([[_button(texts.CONTEST_BUTTON, ContestGold(assignment_ids[0]))]])
+        return InlineKeyboardMarkup([[_button(_(texts.CONTEST_BUTTON), ContestGold(assignment_ids[0]))]])
     return InlineKeyboardMarkup(
-        [[_button(f"{texts.CONTEST_BUTTON} ({n})", ContestGold(aid))] for n, aid in enumerate(assignment_ids, 1)]
+        [[_button(f"{_(texts.CONTEST_BUTTON)} ({n})", ContestGold(aid))] for n, aid in enumerate(assignment_ids, 1)]
     )
 
 
 def judge(dispute_id: int) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
-            [_button(texts.JUDGE_CORRECT, Judge(dispute_id, "corrected"))],
-            [_button(texts.JUDGE_DROP, Judge(dispute_id, "dropped"))],
-            [_button(texts.JUDGE_UPHOLD, Judge(dispute_id, "upheld"))],
+            [_button(_(texts.JUDGE_CORRECT), Judge(dispute_id, "corrected"))],
+            [_button(_(texts.JUDGE_DROP), Judge(dispute_id, "dropped"))],
+            [_button(_(texts.JUDGE_UPHOLD), Judge(dispute_id, "upheld"))],
         ]
     )

@@ -8,6 +8,7 @@ from bot.money.amounts import typed_amount
 from bot.money.payout_methods import KINDS
 from handlers import common, keyboards, notify, texts
 from handlers.common import BotContext
+from handlers.i18n import gettext as _
 
 METHOD_INPUT = "payout_method:"
 
@@ -30,7 +31,7 @@ async def balance(update: Update, context: BotContext) -> None:
 
 async def payout_method(update: Update, context: BotContext) -> None:
     current = await wallet.payout_method(context.services, common.sender(update).id)
-    text = texts.payout_method_current(texts.method_label(current)) if current else texts.PAYOUT_METHOD_CHOOSE
+    text = texts.payout_method_current(texts.method_label(current)) if current else _(texts.PAYOUT_METHOD_CHOOSE)
     await common.message(update).reply_text(text, reply_markup=keyboards.payout_methods())
 
 
@@ -41,7 +42,7 @@ async def choose_method(update: Update, context: BotContext, kind: str) -> None:
     services = context.services
     await common.register(update, services)
     await users.await_typed(services, common.sender(update).id, METHOD_INPUT + kind)
-    await context.bot.send_message(common.chat_id(update), texts.METHOD_PROMPTS[kind])
+    await context.bot.send_message(common.chat_id(update), _(texts.METHOD_PROMPTS[kind]))
 
 
 async def method_typed(update: Update, context: BotContext, kind: str) -> None:
@@ -64,7 +65,7 @@ async def request_payout(update: Update, context: BotContext) -> None:
     try:
         amount = typed_amount(context.args[0]) if context.args else None
     except ValueError:
-        await message.reply_text(texts.PAYOUT_USAGE)
+        await message.reply_text(_(texts.PAYOUT_USAGE))
         return
     payout = await wallet.request_payout(services, common.sender(update).id, amount)
     await message.reply_text(texts.payout_requested(payout, settings.currency))
@@ -76,7 +77,7 @@ async def earnings_command(update: Update, context: BotContext) -> None:
     worker_id = common.sender(update).id
     overview = await earnings.overview(services, worker_id)
     if not overview.years:
-        await common.message(update).reply_text(texts.NO_EARNINGS)
+        await common.message(update).reply_text(_(texts.NO_EARNINGS))
         return
     await common.message(update).reply_text(
         texts.earnings(
@@ -96,5 +97,5 @@ async def send_statement(update: Update, context: BotContext, year: int) -> None
     await context.bot.send_document(
         common.chat_id(update),
         InputFile(content.encode(), filename=f"crowdshelf-statement-{year}.csv"),
-        caption=texts.STATEMENT_CAPTION.format(year=year),
+        caption=_(texts.STATEMENT_CAPTION).format(year=year),
     )

@@ -17,18 +17,19 @@ from typing import Any
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
-from bot import outbox
+from bot import outbox, users
 from bot.batches import lifecycle as batches
 from bot.batches import results
 from bot.money import wallet
-from bot.money.amounts import format_money
 from bot.outbox import Notice, Owed
 from bot.quality import disputes
 from bot.quality import rules as quality
 from bot.reasons import Reason
 from bot.wiring.services import Services
-from handlers import admin, keyboards, notify, requester, texts
+from handlers import admin, i18n, keyboards, notify, requester, texts
 from handlers.common import BotContext
+from handlers.formatting import money
+from handlers.i18n import gettext as _
 from storage.states import PayoutStatus
 
 log = logging.getLogger(__name__)
@@ -44,9 +45,15 @@ async def deliver(bot: Bot, services: Services) -> int:
     """Send every due message; returns how many Telegram took. One failure never holds up the others."""
     delivered = 0
     while owed := await outbox.claim(services):
+        spoken = await users.languages(services, (message.chat_id for message in owed))
+        default = services.settings.default_language
         # Each claimed message heads its own chat, so sending them together keeps every chat's order.
         outcomes = await asyncio.gather(
-            *(_deliver_one(bot, services, message) for message in owed), return_exceptions=True
+            *(
+                _deliver_one(bot, services, message, i18n.choose(spoken.get(message.chat_id), default))
+                for message in owed
+            ),
+            return_exceptions=True,
         )
         for message, outcome in zip(owed, outcomes, strict=True):
             if isinstance(outcome, BaseException):  # its report did not reach the database: the lease will run out
@@ -55,8 +62,10 @@ async def deliver(bot: Bot, services: Services) -> int:
     return delivered
 
 
-async def _deliver_one(bot: Bot, services: Services, owed: Owed) -> bool:
+async def _deliver_one(bot: Bot, services: Services, owed: Owed, language: str) -> bool:
+    """Rendered in the recipient's language (each gathered send runs in its own task, with its own)."""
     try:
+        i18n.set_language(language)
         sent = await notify.send(bot, owed.chat_id, await _render(services, owed))
     except Forbidden:
         log.info("user %s blocked the bot; %s given up and the user marked unreachable", owed.chat_id, owed.kind)
@@ -109,20 +118,20 @@ async def _payout_notice(services: Services, chat_id: int, params: Params) -> no
 
 async def _payout_decided(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
     payout = await wallet.payout(services, params["payout_id"])
-    amount = format_money(payout.amount_micros, services.settings.currency)
+    amount = money(payout.amount_micros, services.settings.currency)
     if payout.status == PayoutStatus.APPROVED:
         return notify.Text(texts.payout_approved_worker(payout.id, amount, texts.method_label(payout.method)))
     return notify.Text(texts.payout_rejected_worker(payout.id, amount, payout.reason))
 
 
 async def _payout_method_reminder(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    return notify.Text(texts.PAYOUT_METHOD_REMINDER)
+    return notify.Text(_(texts.PAYOUT_METHOD_REMINDER))
 
 
 async def _batch_completed(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
     batch_id = params["batch_id"]
     name = await batches.batch_name(services, batch_id, chat_id)
-    refund = format_money(params["refund_micros"], services.settings.currency)
+    refund = money(params["refund_micros"], services.settings.currency)
     return notify.Text(texts.batch_completed(batch_id, name, refund))
 
 
@@ -161,11 +170,11 @@ async def _account_suspended(services: Services, chat_id: int, params: Params) -
 
 
 async def _account_active(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    return notify.Text(texts.ACCOUNT_ACTIVE)
+    return notify.Text(_(texts.ACCOUNT_ACTIVE))
 
 
 async def _batch_reopened(services: Services, chat_id: int, params: Params) -> notify.Outgoing:
-    return notify.Text(texts.BATCH_REOPENED)
+    return notify.Text(_(texts.BATCH_REOPENED))
 
 
 async def _contest(services: Services, chat_id: int, params: Params) -> notify.Outgoing:

@@ -6,6 +6,7 @@ from bot import progress
 from bot.money.amounts import typed_amount
 from handlers import admin, common, texts
 from handlers.common import BotContext
+from handlers.i18n import gettext as _
 
 
 async def stats(update: Update, context: BotContext) -> None:
@@ -24,14 +25,14 @@ async def target(update: Update, context: BotContext) -> None:
     argument = (context.args or [""])[0].lower()
     if argument in ("off", "0"):
         await progress.set_daily_target(services, worker_id, None)
-        await message.reply_text(texts.TARGET_OFF)
+        await message.reply_text(_(texts.TARGET_OFF))
         return
     try:
         micros = typed_amount(argument)
     except ValueError:
         micros = 0
     if micros <= 0:
-        await message.reply_text(texts.TARGET_USAGE)
+        await message.reply_text(_(texts.TARGET_USAGE))
         return
     figures = await progress.set_daily_target(services, worker_id, micros)
     await message.reply_text(texts.target_set(micros, figures.earned_today_micros, services.settings.currency))
@@ -42,4 +43,4 @@ async def breaks(update: Update, context: BotContext) -> None:
     worker_id = (await common.register(update, services)).id
     enabled = (context.args or ["on"])[0].lower() != "off"
     await progress.take_breaks(services, worker_id, enabled)
-    await common.message(update).reply_text(texts.BREAKS_ON if enabled else texts.BREAKS_OFF)
+    await common.message(update).reply_text(_(texts.BREAKS_ON) if enabled else _(texts.BREAKS_OFF))

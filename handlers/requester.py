@@ -9,10 +9,12 @@ from telegram import Bot, Update
 from bot import users, work
 from bot.batches import lifecycle as batches
 from bot.batches import results
-from bot.money.amounts import format_money
 from bot.wiring.services import Services
 from handlers import common, display, keyboards, notify, texts
 from handlers.common import BotContext
+from handlers.formatting import money
+from handlers.i18n import gettext as _
+from handlers.i18n import plural_text
 
 BOT_DOWNLOAD_LIMIT = 20 * 1024 * 1024
 BATCH_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".txt")
@@ -20,7 +22,7 @@ BATCH_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".txt")
 
 async def new_batch(update: Update, context: BotContext) -> None:
     person = await common.register(update, context.services)
-    await common.message(update).reply_text(texts.NEW_BATCH if person.is_requester else texts.REQUESTERS_ONLY)
+    await common.message(update).reply_text(_(texts.NEW_BATCH) if person.is_requester else _(texts.REQUESTERS_ONLY))
 
 
 async def _requester(update: Update, services: Services) -> users.Person | None:
@@ -28,7 +30,7 @@ async def _requester(update: Update, services: Services) -> users.Person | None:
     person = await common.register(update, services)
     if person.is_requester:
         return person
-    await common.message(update).reply_text(texts.REQUESTERS_ONLY)
+    await common.message(update).reply_text(_(texts.REQUESTERS_ONLY))
     return None
 
 
@@ -44,11 +46,11 @@ async def on_document(update: Update, context: BotContext) -> None:
         raise ValueError(f"update {update.update_id} has no document")
     name = document.file_name or "products.csv"
     if PurePath(name).suffix.lower() not in BATCH_SUFFIXES:
-        await message.reply_text(texts.NOT_A_BATCH_FILE)
+        await message.reply_text(_(texts.NOT_A_BATCH_FILE))
         return
     size = document.file_size or 0
     if size > BOT_DOWNLOAD_LIMIT:
-        await message.reply_text(texts.FILE_TOO_BIG.format(size=size / 1024 / 1024))
+        await message.reply_text(texts.file_too_big(size / 1024 / 1024))
         return
     spec, reward_to_confirm = batches.reward_to_confirm(
         batches.parse_settings(message.caption or "", default_name=PurePath(name).stem)
@@ -71,12 +73,12 @@ async def _next_step(update: Update, context: BotContext, batch_id: int, reward_
     batch = await batches.draft(services, batch_id, common.sender(update).id)
     currency = services.settings.currency
     if not batch.reward_micros:
-        question = texts.confirm_reward(reward_to_confirm, currency) if reward_to_confirm else texts.ASK_REWARD
+        question = texts.confirm_reward(reward_to_confirm, currency) if reward_to_confirm else _(texts.ASK_REWARD)
         keyboard = keyboards.ask_reward(batch.id, currency, reward_to_confirm)
         await context.bot.send_message(chat_id, question, reply_markup=keyboard)
         return
     if not batch.overlap:
-        await context.bot.send_message(chat_id, texts.ASK_OVERLAP, reply_markup=keyboards.ask_overlap(batch.id))
+        await context.bot.send_message(chat_id, texts.ask_overlap(), reply_markup=keyboards.ask_overlap(batch.id))
         return
     await context.bot.send_message(chat_id, texts.preview_head(batch.id, batch.name))
     await display.send_task(context.bot, chat_id, await work.preview(services, batch.id), currency)
@@ -97,16 +99,16 @@ async def on_control(update: Update, context: BotContext, batch_id: int, op: str
         return
     if op == "launch":
         reserved = await batches.launch_batch(services, batch_id, requester_id)
-        reply = texts.LAUNCHED.format(id=batch_id, amount=format_money(reserved, currency))
+        reply = _(texts.LAUNCHED).format(id=batch_id, amount=money(reserved, currency))
     elif op == "discard":
         await batches.discard_batch(services, batch_id, requester_id)
-        reply = texts.DISCARDED
+        reply = _(texts.DISCARDED)
     elif op in ("pause", "resume"):
         await batches.pause_batch(services, batch_id, requester_id, paused=op == "pause")
-        reply = (texts.PAUSED if op == "pause" else texts.RESUMED).format(id=batch_id)
+        reply = (_(texts.PAUSED) if op == "pause" else _(texts.RESUMED)).format(id=batch_id)
     else:
         refund = await batches.cancel_batch(services, batch_id, requester_id)
-        reply = texts.CANCELLED.format(id=batch_id, refund=format_money(refund, currency))
+        reply = _(texts.CANCELLED).format(id=batch_id, refund=money(refund, currency))
     await context.bot.send_message(chat_id, reply)
 
 
@@ -115,7 +117,7 @@ async def list_batches(update: Update, context: BotContext) -> None:
     message = common.message(update)
     progress = await batches.requester_batches(services, common.sender(update).id)
     if not progress:
-        await message.reply_text(texts.NO_BATCHES)
+        await message.reply_text(_(texts.NO_BATCHES))
         return
     for p in progress:
         await message.reply_text(
@@ -132,15 +134,15 @@ async def quizzes_command(update: Update, context: BotContext) -> None:
         return
     numbers = [arg.lstrip("#") for arg in context.args or []]
     if len(numbers) != 2 or not all(number.isdigit() for number in numbers):
-        await message.reply_text(texts.QUIZZES_USAGE)
+        await message.reply_text(_(texts.QUIZZES_USAGE))
         return
     batch_id, count = map(int, numbers)
     # The message names the request: a replayed update reserves nothing twice.
     request = f"{message.chat_id}:{message.message_id}"
     currency = services.settings.currency
     amount = await batches.fund_quizzes(services, batch_id, person.id, count, request)
-    reply = texts.QUIZZES_ADDED.format(amount=format_money(amount, currency), count=count, id=batch_id)
-    await message.reply_text(reply if amount else texts.QUIZZES_ALREADY)
+    reply = plural_text(texts.QUIZZES_ADDED, count).format(amount=money(amount, currency), count=count, id=batch_id)
+    await message.reply_text(reply if amount else _(texts.QUIZZES_ALREADY))
 
 
 async def results_command(update: Update, context: BotContext) -> None:
@@ -176,14 +178,14 @@ async def results_file(batch_id: int, table: results.Table, name: str, jsonl: bo
     # a big batch's file takes seconds to write: off the event loop, so other users are not kept waiting
     content = await asyncio.to_thread(write)
     if not content:  # Telegram refuses empty files
-        return notify.Text(texts.NO_ANSWERS_YET.format(id=batch_id))
+        return notify.Text(_(texts.NO_ANSWERS_YET).format(id=batch_id))
     suffix = "jsonl" if jsonl else "csv"
     return notify.Document(
-        content.encode(), f"batch-{batch_id}-{name}.{suffix}", RESULT_CAPTIONS[name].format(id=batch_id)
+        content.encode(), f"batch-{batch_id}-{name}.{suffix}", _(RESULT_CAPTIONS[name]).format(id=batch_id)
     )
 
 
 async def show_rules(update: Update, context: BotContext, batch_id: int) -> None:
     name, rules = await work.rules(context.services, batch_id, common.sender(update).id)
-    body = texts.instructions(name, rules or "No special rules.")
+    body = texts.instructions(name, rules or _("No special rules."))
     await context.bot.send_message(common.chat_id(update), body)

@@ -17,13 +17,14 @@ from handlers.callbacks import (
     Statement,
 )
 from handlers.common import BotContext
+from handlers.i18n import gettext as _
 
 
 async def on_button(update: Update, context: BotContext) -> None:
     query = common.press(update)
     action = callbacks.decode(query.data)
     if action is None:
-        await common.answer_press(update, context, texts.TASK_UNAVAILABLE)
+        await common.answer_press(update, context, _(texts.TASK_UNAVAILABLE))
         return
     message = query.message if isinstance(query.message, Message) else None
     if isinstance(action, worker.TASK_ACTIONS):

@@ -1,6 +1,6 @@
 """The Telegram edge of the scheduled jobs: each runs one job of `bot.jobs`, then delivers what it owes."""
 
-from bot import jobs
+from bot import jobs, updates
 from handlers import notify
 from handlers.common import BotContext
 
@@ -32,3 +32,7 @@ async def spent_quiz_budgets(context: BotContext) -> None:
 async def daily_digest(context: BotContext) -> None:
     if await jobs.daily_digest(context.services):
         notify.deliver_soon(context)
+
+
+async def forget_seen_updates(context: BotContext) -> None:
+    await updates.forget_expired(context.services)

@@ -12,6 +12,7 @@ from bot.quality import rules as quality
 from handlers import callbacks, common, display, keyboards, notify, texts
 from handlers.callbacks import Browse, Pick, Skip, StartWork, Stop
 from handlers.common import BotContext
+from handlers.i18n import gettext as _
 
 # The task buttons act() handles: it answers their presses itself, after the use case.
 TASK_ACTIONS = (Browse, Pick, Skip, Stop, StartWork)
@@ -32,7 +33,8 @@ async def help_command(update: Update, context: BotContext) -> None:
 async def work_command(update: Update, context: BotContext) -> None:
     services = context.services
     await common.register(update, services)
-    screen = await work.next_task(services, common.sender(update).id)
+    with context.metrics.claim_seconds.time():
+        screen = await work.next_task(services, common.sender(update).id)
     await _send_screen(context, common.chat_id(update), screen, services.settings.currency)
 
 
@@ -44,7 +46,7 @@ async def act(update: Update, context: BotContext, action: callbacks.Action, mes
         await _act(update, context, action, message)
     except AlreadyAnswered:
         # A spent query means the same update came twice: the worker saw the outcome the first time.
-        await common.answer_press(update, context, texts.ALREADY_RECORDED, or_message=False)
+        await common.answer_press(update, context, _(texts.ALREADY_RECORDED), or_message=False)
     except DomainError:
         await common.answer_press(update, context)
         raise
@@ -57,12 +59,13 @@ async def typed(update: Update, context: BotContext) -> None:
     message = common.message(update)
     match found:
         case None:
-            await message.reply_text(texts.NO_OPEN_TASK)
+            await message.reply_text(_(texts.NO_OPEN_TASK))
         case work.ButtonsOnly():
-            await message.reply_text(texts.USE_THE_BUTTONS)
+            await message.reply_text(_(texts.USE_THE_BUTTONS))
         case work.SearchScreen():
             await message.reply_text(texts.search_results(found), reply_markup=keyboards.search(found))
         case work.Answered():
+            context.metrics.answers.inc()
             await _answered(context, common.chat_id(update), None, found, services.settings.currency)
 
 
@@ -73,7 +76,8 @@ async def _act(update: Update, context: BotContext, action: callbacks.Action, me
     chat_id = common.chat_id(update)
     match action:
         case StartWork():
-            screen = await work.next_task(services, worker_id)
+            with context.metrics.claim_seconds.time():
+                screen = await work.next_task(services, worker_id)
             await common.answer_press(update, context)
             await _send_screen(context, chat_id, screen, currency)
         case Browse(assignment_id, node, page):
@@ -84,20 +88,22 @@ async def _act(update: Update, context: BotContext, action: callbacks.Action, me
             else:
                 await display.redraw(message, screen, currency)
         case Pick(assignment_id, question, value):
-            result = await work.answer(services, worker_id, assignment_id, question, str(value))
+            with context.metrics.answer_seconds.time():
+                result = await work.answer(services, worker_id, assignment_id, question, str(value))
+            context.metrics.answers.inc()
             await common.answer_press(update, context)
             await _answered(context, chat_id, message, result, currency)
         case Skip(assignment_id):
             following = await work.skip(services, worker_id, assignment_id)
             await common.answer_press(update, context)
-            await _show_next(context, chat_id, message, following, texts.SKIPPED, currency)
+            await _show_next(context, chat_id, message, following, _(texts.SKIPPED), currency)
         case Stop(assignment_id):
             await work.stop(services, worker_id, assignment_id)
             await common.answer_press(update, context)
             if message is not None:
-                await display.edit_body(message, texts.STOPPED, None)
+                await display.edit_body(message, _(texts.STOPPED), None)
             else:
-                await context.bot.send_message(chat_id, texts.STOPPED)
+                await context.bot.send_message(chat_id, _(texts.STOPPED))
 
 
 async def _answered(
@@ -163,7 +169,7 @@ async def _show_next(
     currency: str,
 ) -> None:
     if screen is None:
-        body = f"{escape(note)}\n\n{texts.NO_TASKS}"
+        body = f"{escape(note)}\n\n{_(texts.NO_TASKS)}"
         if message is not None:
             await display.edit_body(message, body, None)
         else:
@@ -174,6 +180,6 @@ async def _show_next(
 
 async def _send_screen(context: BotContext, chat_id: int, screen: work.TaskScreen | None, currency: str) -> None:
     if screen is None:
-        await context.bot.send_message(chat_id, texts.NO_TASKS)
+        await context.bot.send_message(chat_id, _(texts.NO_TASKS))
         return
     await display.send_task(context.bot, chat_id, screen, currency)

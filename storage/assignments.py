@@ -285,7 +285,8 @@ class AnsweredTask:
     reward_micros: int
     is_gold: bool
     quiz_attempt: int | None
-    gold_correct: bool | None = None  # None: not graded (no gold for this item)
+    gold_graded: int = 0  # the gold answers it gave, one per question with gold (0: not graded)
+    gold_right: int = 0
 
 
 _record_answer = (
@@ -341,7 +342,7 @@ _save_partial = (
 _set_grade = (
     update(_assignments)
     .where(_assignments.c.id == bindparam("assignment"))
-    .values(gold_correct=bindparam("correct"), gold_distance=bindparam("distance"))
+    .values(gold_graded=bindparam("graded"), gold_right=bindparam("right"), gold_distance=bindparam("distance"))
 )
 
 
@@ -377,8 +378,9 @@ async def save_partial(session: AsyncSession, assignment_id: int, worker_id: int
     return saved.first() is not None
 
 
-async def set_grade(session: AsyncSession, assignment_id: int, correct: bool, distance: int | None) -> None:
-    await session.execute(_set_grade, {"assignment": assignment_id, "correct": correct, "distance": distance})
+async def set_grade(session: AsyncSession, assignment_id: int, graded: int, right: int, distance: int | None) -> None:
+    values = {"assignment": assignment_id, "graded": graded, "right": right, "distance": distance}
+    await session.execute(_set_grade, values)
 
 
 async def give_back(session: AsyncSession, assignment: Assignment, status: str) -> None:
@@ -474,22 +476,30 @@ async def reclaim_expired(session: AsyncSession, now: datetime, limit: int = 100
     return count
 
 
+# A graded answer on gold right on every question the gold has (a right check), or wrong on some.
+ALL_RIGHT = (Assignment.gold_graded > 0) & (Assignment.gold_right == Assignment.gold_graded)
+SOME_WRONG = Assignment.gold_right < Assignment.gold_graded
+
+
 @dataclass(frozen=True)
 class AnswerCounts:
     answers: int
-    gold: int
-    gold_correct: int
+    gold: int  # gold answers: the graded questions of the answers on gold
+    gold_correct: int  # of them right
+    checks: int = 0  # the answers on gold graded, each giving one gold answer per question with gold
 
 
 async def answer_counts(session: AsyncSession, *where: ColumnElement[bool]) -> AnswerCounts:
-    """How many answered assignments match `where`, how many were on gold, how many of those right."""
-    answers, gold, correct = (
+    """How many answered assignments match `where`, their gold answers, how many of those right, and how many
+    of the assignments gave them."""
+    answers, gold, correct, checks = (
         await session.execute(
             select(
                 func.count(Assignment.id),
-                func.count(Assignment.gold_correct),
-                func.coalesce(func.sum(case((Assignment.gold_correct == True, 1), else_=0)), 0),  # noqa: E712
+                func.coalesce(func.sum(Assignment.gold_graded), 0),
+                func.coalesce(func.sum(Assignment.gold_right), 0),
+                func.coalesce(func.sum(case((Assignment.gold_graded > 0, 1), else_=0)), 0),
             ).where(Assignment.status == AssignmentStatus.ANSWERED, *where)
         )
     ).one()
-    return AnswerCounts(int(answers), int(gold), int(correct))
+    return AnswerCounts(int(answers), int(gold), int(correct), int(checks))

@@ -26,6 +26,7 @@ from storage.clock import utcnow
 from storage.states import AssignmentStatus, BatchStatus, DisputeState, OutboxState, PayoutStatus, WorkerState
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+LANGUAGE_LENGTH = 35  # a BCP 47 language tag as Telegram gives it, with room to spare
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -63,6 +64,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     first_name: Mapped[str] = mapped_column(String(256), default="")
     username: Mapped[str | None] = mapped_column(String(64))
+    # Their Telegram language tag ("de", "pt-br") as they last wrote: messages sent later are in it.
+    language: Mapped[str | None] = mapped_column(String(LANGUAGE_LENGTH))
     is_requester: Mapped[bool] = mapped_column(Boolean, default=False)
     # False once Telegram told us the user blocked the bot; set back on their next update.
     is_reachable: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -76,8 +79,9 @@ class User(Base):
     reminded_method_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The worker's own daily earnings goal (/target), and whether we suggest breaks (/breaks).
     daily_target_micros: Mapped[int | None] = mapped_column(BigInteger)
-    # Lifetime answers on gold and the level they earned (0 Newcomer, 1 Qualified, 2 Expert),
-    # kept here so the claim query can gate batches by level without counting history.
+    # Lifetime gold answers (one per graded question), how many of them right, and the level they
+    # earned (0 Newcomer, 1 Qualified, 2 Expert), kept here so the claim query can gate batches by
+    # level without counting history.
     gold_answers: Mapped[int] = mapped_column(Integer, default=0)
     gold_correct: Mapped[int] = mapped_column(Integer, default=0)
     level: Mapped[int] = mapped_column(Integer, default=0)
@@ -225,8 +229,10 @@ class Assignment(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The label per question ({"category": "5181"}); filled one question at a time while reserved.
     answer: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
-    # Graded against the item's gold: right on every question it has gold for, and (in a tree) how far off.
-    gold_correct: Mapped[bool | None] = mapped_column(Boolean)
+    # Graded against the item's gold, each of its questions with gold one gold answer: how many were
+    # graded (0: not a graded answer), how many of them right, and (in a tree) how far off.
+    gold_graded: Mapped[int] = mapped_column(Integer, default=0)
+    gold_right: Mapped[int] = mapped_column(Integer, default=0)
     gold_distance: Mapped[int | None] = mapped_column(Integer)
     reward_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     # Served as a gold check (outside the item's overlap); quiz answers also carry their attempt.
@@ -384,3 +390,16 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Why the last attempt failed, or why the message was given up.
     last_error: Mapped[str | None] = mapped_column(String(256))
+
+
+class SeenUpdate(Base):
+    """A Telegram update an instance took in webhook mode: claimed while it is processed (until
+    `claimed_until`, so that a dead instance's claim runs out), then done; forgotten after `expires_at`,
+    once Telegram would no longer send it again."""
+
+    __tablename__ = "seen_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)
+    claimed_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -16,11 +16,13 @@ from sqlalchemy import text
 from bot.money import books
 from bot.wiring.config import Settings
 from bot.wiring.services import Services, build_services
+from handlers import i18n
 from storage import migrate
 from storage.db import Database, connect
 from storage.models import Base
 
 TOKEN = "123456:TEST-TOKEN"
+GERMAN = Path(__file__).parent / "locales" / "de" / "LC_MESSAGES" / "messages.po"
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 T = TypeVar("T")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
@@ -190,3 +192,11 @@ def services(settings: Settings, db: Database, clock: MovableClock, draws: Scrip
 def checks_first(draws: ScriptedRandom) -> None:
     """Gold comes in a known order: every task is a check until the worker has seen all gold."""
     draws.script(then=0.0)
+
+
+@pytest.fixture
+def german() -> Iterator[str]:
+    """A second language: the tests' German catalogue, offered to the bot while the test runs."""
+    language = i18n.add_catalogue("de", GERMAN)
+    yield language
+    i18n.remove_catalogue(language)

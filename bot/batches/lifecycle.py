@@ -166,7 +166,7 @@ class Progress:
     answers_needed: int
     spent_micros: int
     reserved_micros: int
-    gold_answers: int
+    gold_answers: int  # one per question with gold of each graded answer
     gold_correct: int
     eta: timedelta | None
     quizzes_left: int | None  # new workers the quiz budget still lets in (None: no quiz, or not running)

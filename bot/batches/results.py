@@ -74,7 +74,8 @@ async def collect(session: AsyncSession, batch_id: int, task: BatchTask) -> Batc
             Assignment.answer,
             Assignment.created_at,
             Assignment.answered_at,
-            Assignment.gold_correct,
+            Assignment.gold_graded,
+            Assignment.gold_right,
             Assignment.credit_state,
         )
         .where(Assignment.batch_id == batch_id, Assignment.status == AssignmentStatus.ANSWERED)
@@ -190,14 +191,15 @@ def _raw(task: BatchTask, answered: list[Row[Any]], external: dict[int, str], st
     single = len(questions) == 1
     label_columns = ("answer_id", "answer_path") if single else tuple(question.key for question in questions)
     pseudonyms: dict[int, str] = {}
-    checks: dict[int, list[bool]] = {}
+    graded: Counter[int] = Counter()  # gold answers by worker, one per question with gold
+    right: Counter[int] = Counter()
     for assignment in answered:
-        if assignment.gold_correct is not None:
-            checks.setdefault(assignment.worker_id, []).append(assignment.gold_correct)
+        graded[assignment.worker_id] += assignment.gold_graded
+        right[assignment.worker_id] += assignment.gold_right
     rows = []
     for assignment in answered:
         labels = assignment.answer or {}
-        graded = checks.get(assignment.worker_id, [])
+        worker = assignment.worker_id
         row: dict[str, Any] = {
             "item_id": external[assignment.item_id],
             "worker": pseudonyms.setdefault(assignment.worker_id, f"worker {len(pseudonyms) + 1}"),
@@ -210,13 +212,22 @@ def _raw(task: BatchTask, answered: list[Row[Any]], external: dict[int, str], st
             row.update({question.key: labels.get(question.key, "") for question in questions})
         row.update(
             seconds=int((assignment.answered_at - assignment.created_at).total_seconds()),
-            gold="" if assignment.gold_correct is None else "correct" if assignment.gold_correct else "incorrect",
+            gold=_gold_grade(assignment.gold_graded, assignment.gold_right),
             accepted="no" if assignment.credit_state == CreditState.REJECTED else "yes",
-            worker_gold_accuracy=f"{sum(graded) / len(graded):.2f} of {len(graded)}" if graded else "",
+            worker_gold_accuracy=f"{right[worker] / graded[worker]:.2f} of {graded[worker]}" if graded[worker] else "",
             worker_status=states.get(assignment.worker_id, WorkerState.ACTIVE),
         )
         rows.append(row)
     return Table(("item_id", "worker", *label_columns, *RAW_TAIL), rows)
+
+
+def _gold_grade(graded: int, right: int) -> str:
+    """An answer's grade on gold: correct, incorrect, or how many of its questions with gold were right."""
+    if not graded:
+        return ""
+    if right == graded:
+        return "correct"
+    return "incorrect" if right == 0 else f"{right} of {graded}"
 
 
 def to_csv(table: Table) -> str:

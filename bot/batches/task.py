@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.batches.lifecycle import BatchFacts
 from bot.tasks import registry
-from bot.tasks.base import Described, Grade, Question, TaskContext, TaskType
+from bot.tasks.base import Described, ItemGrade, Question, TaskContext, TaskType
 from bot.taxonomies import LoadedTaxonomy, TaxonomyCache
 
 
@@ -23,18 +23,21 @@ class BatchTask:
     def question(self, key: str) -> Question | None:
         return next((question for question in self.questions if question.key == key), None)
 
-    def grade(self, answer: dict[str, str], gold: dict[str, str]) -> Grade | None:
-        """An answer against a gold item's labels: right when every question with gold is; the tree
-        distance of the first question that has one. None when no answered question has gold."""
-        grades = []
-        for key, right in gold.items():
-            question = self.question(key)
-            if question is not None and key in answer:
-                grades.append(self.type.grade(question, answer[key], right, self.context))
+    def grade(self, answer: dict[str, str], gold: dict[str, str]) -> ItemGrade | None:
+        """An answer against a gold item's labels, question by question: each question both answered and
+        with gold is one gold answer. A question the answer never reached is not graded: what ended the card
+        early (a Yes where the gold corrects the category, "photo does not load") is the one mistake, counted
+        once. None when no answered question has gold."""
+        grades = {
+            question.key: self.type.grade(question, answer[question.key], gold[question.key], self.context)
+            for question in self.questions
+            if question.key in gold and question.key in answer
+        }
         if not grades:
             return None
-        distance = next((grade.distance for grade in grades if grade.distance is not None), None)
-        return Grade(all(grade.correct for grade in grades), distance)
+        wrong = tuple(key for key, grade in grades.items() if not grade.correct)
+        distance = next((grade.distance for grade in grades.values() if grade.distance is not None), None)
+        return ItemGrade(len(grades), len(grades) - len(wrong), distance, wrong)
 
     def describe(self, labels: dict[str, str]) -> Described:
         """Each label as a person reads it, with its question, in the type's order of questions."""

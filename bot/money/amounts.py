@@ -1,11 +1,14 @@
-"""Amounts are integers in micros (1/1,000,000 of the currency unit); this converts and formats them."""
+"""Amounts are integers in micros (1/1,000,000 of the currency unit); this converts them (the text layer
+writes them: handlers.formatting.money)."""
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from bot.errors import ProblemCode, ValueProblem
 
-MICROS = 1_000_000
-SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
+MICRO_DIGITS = 6
+MICROS = 10**MICRO_DIGITS
+# Currency symbols a person may type before an amount ("$15"); they are read past, not checked.
+TYPED_SYMBOLS = "$€£"
 # The most anyone may type as an amount (/fund, /payout, /target): a billion units is far beyond any real
 # funding or payout, and at 10^15 micros it leaves a 64-bit column (9.2 × 10^18) room for thousands of
 # them summed in one balance; a bigger amount would overflow the database instead of being refused.
@@ -42,14 +45,9 @@ def to_micros(amount: Decimal | str | int, most: int | None = None) -> int:
 def typed_amount(text: str) -> int:
     """An amount a person typed (a command, a caption setting, a CLI flag), with or without a currency
     symbol ("$15", "15.50"), at most MAX_TYPED_AMOUNT units."""
-    return to_micros(text.strip().lstrip("".join(SYMBOLS.values())), most=MAX_TYPED_AMOUNT)
+    return to_micros(text.strip().lstrip(TYPED_SYMBOLS), most=MAX_TYPED_AMOUNT)
 
 
-def format_money(micros: int, currency: str = "USD") -> str:
-    """ "$0.02", "$1,234.50" or "0.0005 BTC": two decimals unless the amount needs more."""
-    sign = "-" if micros < 0 else ""
-    value = Decimal(abs(micros)) / MICROS
-    cents = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    text = f"{cents:,}" if cents == value else f"{value.normalize():,f}"
-    symbol = SYMBOLS.get(currency.upper())
-    return f"{sign}{symbol}{text}" if symbol else f"{sign}{text} {currency.upper()}"
+def as_decimal(micros: int) -> Decimal:
+    """The exact amount in currency units, e.g. 1234500000 → 1234.5 (for records and files, not for people)."""
+    return Decimal(micros).scaleb(-MICRO_DIGITS).normalize()

@@ -65,7 +65,7 @@ class WorkerRecord:
     """What an admin wants to know before paying someone."""
 
     answers: int
-    gold_answers: int
+    gold_answers: int  # one per question with gold of each graded answer
     gold_correct: int
     paid_before_micros: int
     payouts_before: int

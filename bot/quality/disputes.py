@@ -63,7 +63,7 @@ async def contest(services: Services, worker_id: int, assignment_id: int) -> Con
     """Record the worker's "this gold is wrong" on one of their missed checks (once per answer)."""
     async with services.db.write() as session:
         assignment = await session.get(Assignment, assignment_id)
-        if assignment is None or assignment.worker_id != worker_id or assignment.gold_correct is not False:
+        if assignment is None or assignment.worker_id != worker_id or assignment.gold_right >= assignment.gold_graded:
             raise TaskUnavailable()
         task = await _task(services, session, assignment.batch_id)
         found = await _contest(session, task, assignment)
@@ -185,7 +185,7 @@ def _graded_part(answer: dict[str, str], gold: dict[str, str]) -> dict[str, str]
 
 
 async def _regrade(session: AsyncSession, task: BatchTask, item: Item) -> tuple[set[int], int]:
-    """Grade every answer on the item against its new gold (none: no longer graded)."""
+    """Grade every answer on the item against its new gold, question by question (none: no longer graded)."""
     answered = list(
         await session.scalars(
             select(Assignment)
@@ -195,9 +195,9 @@ async def _regrade(session: AsyncSession, task: BatchTask, item: Item) -> tuple[
     )
     changed = 0
     for assignment in answered:
-        before = assignment.gold_correct
+        before = (assignment.gold_graded, assignment.gold_right)
         gold.grade(task, assignment, item.gold)
-        changed += assignment.gold_correct != before
+        changed += (assignment.gold_graded, assignment.gold_right) != before
     return {assignment.worker_id for assignment in answered}, changed
 
 

@@ -10,6 +10,13 @@ A worker's quiz answers in a batch count together: an attempt passes when all of
 failed attempts included, reach the batch's pass mark. Scored on its own, each retry would be a
 fresh draw, and three draws let a worker at 0.6 accuracy through 71 % of the time instead of 34 %.
 A retry is offered only while a perfect next attempt can still reach the mark.
+
+The mark counts gold answers, one per question of an item both answered and with gold: an item with
+three questions gives three, so one wrong question of three costs a third of the item rather than all
+of it (a question the answer never reached, validate's category after a Yes, is not graded). An
+attempt still asks `qualification` items; what it will ask in gold answers is known once its items are
+served, so until then (and for a next attempt) each item still to come counts the most questions a
+gold item of the batch has: a retry is offered when a perfect next attempt could reach the mark.
 """
 
 import math
@@ -46,15 +53,20 @@ class QuizStep:
     batch_name: str
     assignment_id: int
     title: str
-    correct: bool
+    correct: bool  # every graded question right
     right: Described  # the gold answer
-    answered: int  # quiz answers so far in this attempt
+    wrong: Described  # the gold answer of each question answered wrong
+    item_graded: int  # this answer's gold answers (its questions both answered and with gold)
+    item_right: int
+    answered: int  # gold answers so far in this attempt (one per question with gold)
     correct_so_far: int
-    size: int
+    size: int  # the items an attempt asks
+    questions: int  # the gold answers this attempt gives (an estimate until its last item is served)
     passed: bool | None  # None until the attempt is complete
     needed: int  # right answers this attempt needs to pass, given the earlier attempts'
     attempt: int
-    next_needed: int  # right answers a next attempt would need (over `size`: no next attempt)
+    next_needed: int  # right answers a next attempt would need (over `next_questions`: no next attempt)
+    next_questions: int  # the most gold answers a next attempt could give
     retry_at: datetime | None
     retries_left: int
 
@@ -170,20 +182,33 @@ async def after_quiz_answer(
             )
             .execution_options(synchronize_session=False)
         )
-    title, gold = (await session.execute(select(Item.title, Item.gold).where(Item.id == assignment.item_id))).one()
+    title, gold, answer = (
+        await session.execute(
+            select(Item.title, Item.gold, Assignment.answer)
+            .join(Assignment, Assignment.item_id == Item.id)
+            .where(Assignment.id == assignment.id)
+        )
+    ).one()
+    grade = task.grade(answer or {}, gold) if gold else None
+    wrong = {key: gold[key] for key in grade.wrong} if grade else {}
     return QuizStep(
         batch_name=batch.name,
         assignment_id=assignment.id,
         title=title,
-        correct=bool(assignment.gold_correct),
+        correct=grade is not None and grade.correct,
         right=task.describe(gold or {}),
+        wrong=task.describe(wrong),
+        item_graded=grade.graded if grade else 0,
+        item_right=grade.right if grade else 0,
         answered=outcome.score.gold,
         correct_so_far=outcome.score.gold_correct,
         size=batch.qualification,
+        questions=outcome.questions,
         passed=outcome.passed,
         needed=outcome.needed,
         attempt=attempt,
         next_needed=outcome.next_needed,
+        next_questions=outcome.next_questions,
         retry_at=retry_at,
         retries_left=outcome.retries_left,
     )
@@ -194,8 +219,10 @@ class QuizOutcome:
     """Where a worker's quiz attempt stands, judged with their earlier attempts in the batch."""
 
     score: AnswerCounts  # this attempt's graded answers so far (a dropped question is no longer graded)
+    questions: int  # the gold answers the attempt gives (so far, plus the most its items still to come may give)
     needed: int  # right answers this attempt needs
-    passed: bool | None  # None until the attempt has all its questions
+    passed: bool | None  # None until the attempt has all its items
+    next_questions: int  # the most gold answers a next attempt may give
     next_needed: int  # right answers a next attempt would need, if this one fails
     retries_left: int  # 0 when passed, out of attempts, or when even a perfect next attempt falls short
 
@@ -208,30 +235,50 @@ async def quiz_outcome(session: AsyncSession, batch: BatchFacts | Batch, worker_
     mine = (Assignment.batch_id == batch.id, Assignment.worker_id == worker_id)
     score = await answer_counts(session, *mine, Assignment.quiz_attempt == attempt)
     earlier = await answer_counts(session, *mine, Assignment.quiz_attempt < attempt)
-    size = batch.qualification
-    needed = _right_needed(batch.pass_score, earlier.gold, earlier.gold_correct, size)
-    passed = score.gold_correct >= needed if score.gold >= size else None
-    next_needed = _right_needed(
-        batch.pass_score, earlier.gold + score.gold, earlier.gold_correct + score.gold_correct, size
+    return score_attempt(
+        batch.pass_score, batch.qualification, await gold_questions(session, batch.id), score, earlier, attempt
     )
-    may_retry = passed is False and attempt < QUIZ_ATTEMPTS and next_needed <= size
-    return QuizOutcome(score, needed, passed, next_needed, QUIZ_ATTEMPTS - attempt if may_retry else 0)
+
+
+def score_attempt(
+    pass_score: float, size: int, per_item: int, score: AnswerCounts, earlier: AnswerCounts, attempt: int
+) -> QuizOutcome:
+    """Quiz `attempt` of `size` items, whose items give at most `per_item` gold answers each, with its `score`
+    so far and the `earlier` attempts' (see the module's note)."""
+    questions = score.gold + max(size - score.checks, 0) * per_item
+    needed = _right_needed(pass_score, earlier.gold, earlier.gold_correct, questions)
+    passed = score.gold_correct >= needed if score.checks >= size else None
+    next_questions = size * per_item
+    next_needed = _right_needed(
+        pass_score, earlier.gold + score.gold, earlier.gold_correct + score.gold_correct, next_questions
+    )
+    may_retry = passed is False and attempt < QUIZ_ATTEMPTS and next_needed <= next_questions
+    retries_left = QUIZ_ATTEMPTS - attempt if may_retry else 0
+    return QuizOutcome(score, questions, needed, passed, next_questions, next_needed, retries_left)
+
+
+async def gold_questions(session: AsyncSession, batch_id: int) -> int:
+    """The most questions a gold item of the batch has gold for (1 without any): the gold answers an item
+    of the quiz may give. Read here rather than in SQL: JSON's length is spelled differently by each database."""
+    golds = await session.scalars(select(Item.gold).where(Item.batch_id == batch_id, Item.is_gold == True))  # noqa: E712
+    return max((len(gold) for gold in golds if gold), default=1)
 
 
 def _right_needed(pass_score: float, earlier: int, earlier_right: int, size: int) -> int:
-    """Right answers an attempt of `size` questions needs for all the quiz answers to reach `pass_score`."""
+    """Right answers an attempt of `size` gold answers needs for all the quiz answers to reach `pass_score`."""
     return max(needed_to_pass(pass_score, earlier + size) - earlier_right, 0)
 
 
 def needed_to_pass(pass_score: float, size: int) -> int:
-    """Right answers a quiz of `size` questions needs (the epsilon keeps 0.8 × 5 at 4, not 5)."""
+    """Right answers a quiz of `size` gold answers needs (the epsilon keeps 0.8 × 5 at 4, not 5)."""
     return math.ceil(pass_score * size - 1e-9)
 
 
 def grade(task: BatchTask, assignment: Assignment, gold: dict[str, str] | None) -> None:
-    """Mark the answer right or wrong against `gold`, with its distance in a tree; no gold: not graded."""
+    """Grade the answer against `gold`, question by question, with its distance in a tree; no gold: not graded."""
     grade = task.grade(assignment.answer or {}, gold) if gold else None
-    assignment.gold_correct = grade.correct if grade else None
+    assignment.gold_graded = grade.graded if grade else 0
+    assignment.gold_right = grade.right if grade else 0
     assignment.gold_distance = grade.distance if grade else None
 
 
@@ -241,7 +288,8 @@ class QuizPlace:
 
     place: int
     size: int
-    needed: int  # right answers of `size` this attempt needs
+    questions: int  # the gold answers the attempt gives (`size` when each item asks one question)
+    needed: int  # right answers of `questions` this attempt needs
     retry: bool  # judged with the earlier attempts
 
 
@@ -251,4 +299,6 @@ async def quiz_progress(session: AsyncSession, assignment: Assignment) -> QuizPl
         return None
     batch = await session.get_one(Batch, assignment.batch_id)
     outcome = await quiz_outcome(session, batch, assignment.worker_id, assignment.quiz_attempt)
-    return QuizPlace(outcome.score.gold + 1, batch.qualification, outcome.needed, assignment.quiz_attempt > 1)
+    return QuizPlace(
+        outcome.score.checks + 1, batch.qualification, outcome.questions, outcome.needed, assignment.quiz_attempt > 1
+    )

@@ -20,7 +20,7 @@ from bot.quality import gold
 from bot.quality.levels import wilson_upper_bound
 from bot.reasons import Reason, ReasonCode, dumps, loads
 from bot.tasks.base import Described
-from storage.assignments import AnswerCounts, AnsweredTask, answer_counts
+from storage.assignments import ALL_RIGHT, SOME_WRONG, AnswerCounts, AnsweredTask, answer_counts
 from storage.models import Assignment, Batch, BatchWorker, Item, User
 from storage.sql import upsert_adding
 from storage.states import AssignmentStatus, CreditState, WorkerState
@@ -180,7 +180,7 @@ async def _gold_rule(
     reason, bound = failure
     mine = judged(batch.id, worker_id)
     await _set_state(session, batch.id, worker_id, WorkerState.REMOVED, reason, now)
-    last_good = await session.scalar(select(func.max(Assignment.id)).where(*mine, Assignment.gold_correct == True))  # noqa: E712
+    last_good = await session.scalar(select(func.max(Assignment.id)).where(*mine, ALL_RIGHT))
     rejected = await _reject_pending(session, batch.id, worker_id, since_id=last_good or 0)
     return Removal(batch.name, bound, batch.min_accuracy, await _misses(session, task, *mine), rejected)
 
@@ -209,7 +209,7 @@ async def _misses(session: AsyncSession, task: BatchTask, *mine: ColumnElement[b
     rows = await session.execute(
         select(Assignment.id, Item.title, Assignment.answer, Item.gold)
         .join(Item, Item.id == Assignment.item_id)
-        .where(*mine, Assignment.gold_correct == False)  # noqa: E712
+        .where(*mine, SOME_WRONG)
         .order_by(Assignment.id)
     )
     return tuple(

@@ -61,8 +61,25 @@ class RowReading:
 
 @dataclass(frozen=True)
 class Grade:
+    """One question's answer against its gold."""
+
     correct: bool
     distance: int | None = None  # in a tree: how many steps apart the answer and the gold are
+
+
+@dataclass(frozen=True)
+class ItemGrade:
+    """An answer against a gold item: each question the gold has is one gold answer, right or wrong."""
+
+    graded: int  # the item's questions with gold
+    right: int
+    distance: int | None = None  # the tree distance of the first graded question that has one
+    wrong: tuple[str, ...] = ()  # the keys of the questions answered wrong, in the type's order
+
+    @property
+    def correct(self) -> bool:
+        """Every graded question right."""
+        return self.right == self.graded
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import itertools
 import logging
 from typing import Any
 
+from starlette.applications import Starlette
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError
@@ -19,6 +20,7 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 
@@ -27,13 +29,30 @@ from bot.errors import DomainError, ErrorCode
 from bot.wiring import log_masking
 from bot.wiring.config import Settings
 from bot.wiring.services import Services
-from handlers import admin, common, money, notify, outbox, progress, requester, router, scheduled, texts, worker
+from handlers import (
+    admin,
+    common,
+    i18n,
+    money,
+    notify,
+    outbox,
+    progress,
+    requester,
+    router,
+    scheduled,
+    texts,
+    webhook,
+    worker,
+)
+from handlers.i18n import gettext as _
+from handlers.metrics import METRICS, Metrics
 from handlers.ordering import PerUserOrder
 
 log = logging.getLogger(__name__)
 RECLAIM_EVERY_SECONDS = 30
 RELEASE_EVERY_SECONDS = 600
 COMPLETION_EVERY_SECONDS = 60
+FORGET_UPDATES_EVERY_SECONDS = 3600
 DIGEST_TIME = datetime.time(hour=9, tzinfo=datetime.UTC)
 # Waiting for Telegram at start: 1 s, 2 s, 4 s … between tries, never more than a minute.
 FIRST_RETRY_SECONDS = 1
@@ -80,12 +99,15 @@ class _PatientApplication(Application):
 
 
 def build_application(services: Services, rate_limiter: BaseRateLimiter | None = None) -> Application:
-    """The bot, ready for run_polling() (or start()/updater in tests and benchmarks)."""
+    """The bot, ready for run_polling() (or start()/updater in tests and benchmarks); with WEBHOOK_URL
+    set it has no updater, and serve_webhook() runs it."""
     settings = services.settings
     api = settings.telegram_api_url.rstrip("/")
+    builder = ApplicationBuilder()
+    if settings.webhook_url:
+        builder = builder.updater(None)  # the web server hands the updates over (handlers.webhook)
     application = (
-        ApplicationBuilder()
-        .application_class(_PatientApplication, {"settings": settings})
+        builder.application_class(_PatientApplication, {"settings": settings})
         .token(settings.require_token())
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
@@ -99,6 +121,7 @@ def build_application(services: Services, rate_limiter: BaseRateLimiter | None =
         .build()
     )
     application.bot_data[common.SERVICES] = services
+    application.bot_data[METRICS] = Metrics()
     _register_handlers(application)
     _schedule_jobs(application, services)
     return application
@@ -136,6 +159,8 @@ def _register_handlers(application: Application) -> None:
         "payouts": admin.payout_queue,
         "payouts_csv": admin.payouts_csv,
     }
+    # Before any other: the rest of the update speaks the sender's language.
+    application.add_handler(TypeHandler(Update, common.choose_language), group=-1)
     # Commands first: a command must never be read as a search query or an answer to a question.
     for name, callback in commands.items():
         application.add_handler(CommandHandler(name, callback, filters=private))
@@ -174,6 +199,12 @@ def _schedule_jobs(application: Application, services: Services) -> None:
         name="quiz-budgets",
     )
     queue.run_daily(scheduled.daily_digest, time=DIGEST_TIME, name="daily-digest")
+    queue.run_repeating(
+        scheduled.forget_seen_updates,
+        interval=FORGET_UPDATES_EVERY_SECONDS,
+        first=FORGET_UPDATES_EVERY_SECONDS,
+        name="forget-seen-updates",
+    )
     # Owed messages go out right after the change that owes them (outbox.deliver_soon); this catches
     # retries that came due and whatever another process owed.
     queue.run_repeating(outbox.deliver_job, interval=outbox.DELIVER_EVERY_SECONDS, first=1, name=notify.DELIVERY_JOB)
@@ -182,13 +213,38 @@ def _schedule_jobs(application: Application, services: Services) -> None:
 async def _post_init(application: Application) -> None:
     services: Services = application.bot_data[common.SERVICES]
     await taxonomies.ensure_default(services.db)
-    await application.bot.set_my_commands([BotCommand(name, description) for name, description in texts.COMMANDS])
+    await _set_commands(application, services.settings.default_language)
+
+
+async def _set_commands(application: Application, default_language: str) -> None:
+    """The command menu in the default language, and in each other language a catalogue speaks, for the
+    people whose Telegram is set to it."""
+    for language in i18n.languages():
+        with i18n.speaking(language):
+            commands = [BotCommand(name, _(description)) for name, description in texts.COMMANDS]
+        code = None if language == default_language else language.replace("_", "-").lower()
+        await application.bot.set_my_commands(commands, language_code=code)
 
 
 async def _post_shutdown(application: Application) -> None:
     """After the last update and job: the database's connections are closed, not left to the process's end."""
     services: Services = application.bot_data[common.SERVICES]
     await services.db.dispose()
+
+
+def webhook_app(application: Application) -> Starlette:
+    """The web server's app for this bot: its webhook, /healthz and /metrics."""
+    services: Services = application.bot_data[common.SERVICES]
+    endpoint = webhook.UpdateEndpoint(application, services)
+    application.add_error_handler(endpoint.note_failure)
+    return webhook.web_app(endpoint, application.bot_data[METRICS])
+
+
+async def serve_webhook(application: Application) -> None:
+    """Webhook mode: the bot and its web server, until SIGINT or SIGTERM. The webhook itself is
+    registered once, at deploy (`crowdshelf webhook set`), not by each instance."""
+    host, port = application.bot_data[common.SERVICES].settings.listen
+    await webhook.serve(application, webhook_app(application), host, port)
 
 
 def allowed_updates() -> list[str]:

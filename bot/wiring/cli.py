@@ -5,10 +5,13 @@ import asyncio
 import dataclasses
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import inspect
+from telegram import Bot, WebhookInfo
+from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
 
 from bot import taxonomies
 from bot.aggregation import files as aggregation_files
@@ -18,16 +21,19 @@ from bot.batches import lifecycle as batches
 from bot.batches.settings import SETTING_KEYS, BatchSettings
 from bot.errors import DomainError, ErrorCode, InvalidInput
 from bot.money import books, payouts
-from bot.money.amounts import MICROS, format_money
+from bot.money.amounts import MICROS
 from bot.wiring import log_masking
-from bot.wiring.app import allowed_updates, build_application
+from bot.wiring.app import TokenRejected, allowed_updates, build_application, serve_webhook
 from bot.wiring.config import ConfigError, Settings, load_settings
 from bot.wiring.services import SystemClock, build_services
-from handlers import messages, texts
+from handlers import formatting, i18n, messages, texts
+from handlers.i18n import gettext as _
 from storage import migrate
 from storage.db import connect
 from storage.states import PayoutStatus
 from taxonomy import DEFAULT_TAXONOMY_NAME, TaxonomyError, parse_file
+
+T = TypeVar("T")
 
 
 class CliRefusal(ErrorCode):
@@ -35,6 +41,9 @@ class CliRefusal(ErrorCode):
     SETTING_NEEDED = "cli_setting_needed"  # {flags}
     NO_TAXONOMY = "cli_no_taxonomy"  # {name}
     LOADED_BEFORE = "cli_loaded_before"  # {requester, batch_id}
+    WEBHOOK_URL_NEEDED = "cli_webhook_url_needed"
+    TELEGRAM_REFUSED = "cli_telegram_refused"  # {reason}: Telegram's own words
+    TELEGRAM_UNREACHABLE = "cli_telegram_unreachable"  # {api, reason}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(messages.one_line(error), file=sys.stderr)
         return 2
+    i18n.set_language(settings.default_language)  # the command line speaks the default language
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every request at INFO; that drowns the bot's own log.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -66,8 +76,30 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crowdshelf", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="apply migrations and run the bot (long polling)")
+    run = commands.add_parser(
+        "run", help="apply migrations and run the bot (long polling, or webhook mode when WEBHOOK_URL is set)"
+    )
     run.set_defaults(handler=_run)
+
+    hook = commands.add_parser("webhook", help="Telegram's webhook, registered once per deploy")
+    hooks = hook.add_subparsers(required=True, metavar="ACTION")
+    set_hook = hooks.add_parser(
+        "set", help="register WEBHOOK_URL with WEBHOOK_SECRET and the update types the bot handles"
+    )
+    set_hook.add_argument(
+        "--max-connections",
+        type=_connections,
+        default=DEFAULT_MAX_CONNECTIONS,
+        help=f"requests Telegram sends at once, 1-100 (default: {DEFAULT_MAX_CONNECTIONS})",
+    )
+    set_hook.add_argument("--drop-pending-updates", action="store_true", help="drop the updates Telegram holds")
+    set_hook.set_defaults(handler=_webhook_set)
+    hooks.add_parser("info", help="what Telegram has registered, and its last delivery error").set_defaults(
+        handler=_webhook_info
+    )
+    delete_hook = hooks.add_parser("delete", help="remove the webhook (the bot can poll again)")
+    delete_hook.add_argument("--drop-pending-updates", action="store_true", help="drop the updates Telegram holds")
+    delete_hook.set_defaults(handler=_webhook_delete)
 
     db = commands.add_parser("db", help="database schema").add_subparsers(required=True, metavar="ACTION")
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(handler=_db_upgrade)
@@ -123,6 +155,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEFAULT_MAX_CONNECTIONS = 40  # Telegram's own default
+
+
+def _connections(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 100:
+        raise argparse.ArgumentTypeError(messages.fill(messages.CLI_CONNECTIONS, text=text))
+    return int(text)
+
+
 SPEC_DEFAULTS = {field.name: field.default for field in dataclasses.fields(batches.BatchSpec)}
 # The chat asks for a missing overlap with buttons; the command line cannot ask, so it takes this one.
 CLI_OVERLAP = "3"
@@ -138,7 +179,7 @@ def _add_setting_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("batch settings", "the settings a file's caption takes in the chat")
     for name, field in BatchSettings.model_fields.items():
         key = field.alias or name
-        help_text = messages.SETTING_HELP[key] + _default_note(key, name)
+        help_text = _(messages.SETTING_HELP[key]) + _default_note(key, name)
         if field.annotation == bool | None:
             group.add_argument(setting_flag(key), dest=key, action=argparse.BooleanOptionalAction, help=help_text)
         else:
@@ -166,16 +207,97 @@ def _settings_given(args: argparse.Namespace) -> dict[str, str]:
     return {"overlap": CLI_OVERLAP} | typed
 
 
-def _run(settings: Settings, _: argparse.Namespace) -> None:
+def _run(settings: Settings, args: argparse.Namespace) -> None:
     settings.require_token()
     migrate.upgrade(settings.database_url)
     application = build_application(build_services(settings, connect(settings.database_url)))
-    application.run_polling(allowed_updates=allowed_updates())
+    if settings.webhook_url:
+        asyncio.run(serve_webhook(application))
+    else:
+        application.run_polling(allowed_updates=allowed_updates())
 
 
-def _db_upgrade(settings: Settings, _: argparse.Namespace) -> None:
+def _webhook_set(settings: Settings, args: argparse.Namespace) -> None:
+    if not settings.webhook_url:
+        raise DomainError(CliRefusal.WEBHOOK_URL_NEEDED)
+    kinds = allowed_updates()
+
+    async def register(bot: Bot) -> None:
+        await bot.set_webhook(
+            url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            max_connections=args.max_connections,
+            allowed_updates=kinds,
+            drop_pending_updates=args.drop_pending_updates,
+        )
+
+    _with_bot(settings, register)
+    print(
+        messages.fill(
+            messages.CLI_WEBHOOK_SET,
+            updates=", ".join(kinds),
+            url=settings.webhook_url,
+            connections=args.max_connections,
+        )
+    )
+
+
+def _webhook_info(settings: Settings, args: argparse.Namespace) -> None:
+    async def read(bot: Bot) -> WebhookInfo:
+        return await bot.get_webhook_info()
+
+    info = _with_bot(settings, read)
+    if not info.url:
+        print(_(messages.CLI_WEBHOOK_NONE))
+        return
+    kinds = ", ".join(info.allowed_updates) if info.allowed_updates else "-"
+    print(
+        messages.fill(
+            messages.CLI_WEBHOOK_INFO,
+            url=info.url,
+            pending=info.pending_update_count,
+            connections=info.max_connections,
+            updates=kinds,
+        )
+    )
+    if info.last_error_message and info.last_error_date:
+        when = formatting.moment(info.last_error_date)
+        print(messages.fill(messages.CLI_WEBHOOK_LAST_ERROR, message=info.last_error_message, when=when))
+
+
+def _webhook_delete(settings: Settings, args: argparse.Namespace) -> None:
+    async def remove(bot: Bot) -> None:
+        await bot.delete_webhook(drop_pending_updates=args.drop_pending_updates)
+
+    _with_bot(settings, remove)
+    print(_(messages.CLI_WEBHOOK_DELETED))
+
+
+def _with_bot(settings: Settings, call: Callable[[Bot], Awaitable[T]]) -> T:
+    """One call to the Bot API, its refusal or an outage said in one line."""
+    api = settings.telegram_api_url.rstrip("/")
+    bot = Bot(settings.require_token(), base_url=f"{api}/bot", base_file_url=f"{api}/file/bot")
+
+    async def run() -> T:
+        async with bot:
+            return await call(bot)
+
+    try:
+        return asyncio.run(run())
+    except InvalidToken:
+        token = log_masking.mask(bot.token, log_masking.secrets_of(settings))
+        raise TokenRejected(token=token) from None
+    except BadRequest as error:  # python-telegram-bot counts it a network error; it is Telegram's answer
+        raise DomainError(CliRefusal.TELEGRAM_REFUSED, reason=error.message) from None
+    except NetworkError as error:  # TimedOut and Telegram's 5xx too
+        raise DomainError(CliRefusal.TELEGRAM_UNREACHABLE, api=api, reason=str(error)) from None
+    except TelegramError as error:
+        raise DomainError(CliRefusal.TELEGRAM_REFUSED, reason=error.message) from None
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
     migrate.upgrade(settings.database_url)
-    print(messages.CLI_UP_TO_DATE)
+    print(_(messages.CLI_UP_TO_DATE))
 
 
 def _db_check(settings: Settings, args: argparse.Namespace) -> int:
@@ -203,26 +325,34 @@ def _db_check(settings: Settings, args: argparse.Namespace) -> int:
     for problem in found:
         print(problem)
     if not found:
-        print(messages.CLI_BOOKS_SOUND)
+        print(_(messages.CLI_BOOKS_SOUND))
         return 0
-    print((messages.CLI_BROKEN_AFTER_REPAIR if args.repair else messages.CLI_BROKEN).format(count=len(found)))
+    print(messages.fill(messages.CLI_BROKEN_AFTER_REPAIR if args.repair else messages.CLI_BROKEN, count=len(found)))
     return 1
 
 
 def _print_repair(plan: books.Repair, currency: str) -> None:
     """The change about to be made, before it is made (in the same transaction)."""
     if not plan:
-        print(messages.CLI_NOTHING_TO_REPAIR)
+        print(_(messages.CLI_NOTHING_TO_REPAIR))
         return
-    print(messages.CLI_REPAIRING)
+    print(_(messages.CLI_REPAIRING))
     for phantom in plan.phantoms:
-        amount = format_money(phantom.amount_micros, currency)
-        print(messages.CLI_REJECT_PHANTOM.format(payout=phantom.payout_id, worker=phantom.worker_id, amount=amount))
+        amount = formatting.money(phantom.amount_micros, currency)
+        print(
+            messages.fill(
+                messages.CLI_REJECT_PHANTOM, payout=phantom.payout_id, worker=phantom.worker_id, amount=amount
+            )
+        )
     for transaction_id, key in plan.empty_transactions:
-        print(messages.CLI_DELETE_EMPTY.format(transaction=transaction_id, key=key))
+        print(messages.fill(messages.CLI_DELETE_EMPTY, transaction=transaction_id, key=key))
     for account in plan.balances:
-        before, after = format_money(account.cached, currency), format_money(account.total, currency)
-        print(messages.CLI_SET_BALANCE.format(kind=account.kind, owner=account.owner_id, before=before, after=after))
+        before, after = formatting.money(account.cached, currency), formatting.money(account.total, currency)
+        print(
+            messages.fill(
+                messages.CLI_SET_BALANCE, kind=account.kind, owner=account.owner_id, before=before, after=after
+            )
+        )
 
 
 def _taxonomy_load(settings: Settings, args: argparse.Namespace) -> None:
@@ -238,7 +368,7 @@ def _taxonomy_load(settings: Settings, args: argparse.Namespace) -> None:
             await db.dispose()
 
     taxonomy_id = asyncio.run(store())
-    print(messages.CLI_TAXONOMY_LOADED.format(name=args.name, id=taxonomy_id, count=len(nodes)))
+    print(messages.fill(messages.CLI_TAXONOMY_LOADED, name=args.name, id=taxonomy_id, count=len(nodes)))
 
 
 def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
@@ -280,19 +410,19 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
             await db.dispose()
 
     batch_id, items, cost = asyncio.run(load())
-    reserved = format_money(cost.total, settings.currency)
-    print(messages.CLI_BATCH_LOADED.format(id=batch_id, name=spec.name, items=items, amount=reserved))
-    print(messages.CLI_COST)
+    reserved = formatting.money(cost.total, settings.currency)
+    print(messages.fill(messages.CLI_BATCH_LOADED, id=batch_id, name=spec.name, items=items, amount=reserved))
+    print(_(messages.CLI_COST))
     for line in texts.cost_lines(cost, settings.currency):
         print(f"  {line}")
 
 
-def _aggregate(_: Settings, args: argparse.Namespace) -> None:
+def _aggregate(settings: Settings, args: argparse.Namespace) -> None:
     answers = aggregation_files.read_answers_csv(_text_of(args.answers), args.question)
     gold = aggregation_files.read_gold_csv(_text_of(args.gold)) if args.gold else None
     labels = aggregation.aggregate(answers, method=args.method, gold=gold)
     args.out.write_text(aggregation_files.labels_csv(labels), encoding="utf-8")
-    print(messages.CLI_AGGREGATED.format(labels=len(labels), answers=len(answers), out=args.out))
+    print(messages.fill(messages.CLI_AGGREGATED, labels=len(labels), answers=len(answers), out=args.out))
 
 
 def _text_of(path: Path) -> str:
@@ -318,7 +448,7 @@ def _payouts_export(settings: Settings, args: argparse.Namespace) -> None:
         sys.stdout.write(content)
     else:
         args.out.write_text(content, encoding="utf-8")
-        print(messages.CLI_PAYOUTS_WRITTEN.format(count=content.count(chr(10)), out=args.out), file=sys.stderr)
+        print(messages.fill(messages.CLI_PAYOUTS_WRITTEN, count=content.count(chr(10)), out=args.out), file=sys.stderr)
 
 
 if __name__ == "__main__":

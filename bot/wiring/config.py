@@ -1,23 +1,28 @@
 """Settings read from the environment or `.env`; the key names are a public interface."""
 
 import logging
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.errors import DomainError, ErrorCode, InvalidInput, Problem, ProblemCode, ValueProblem
 from bot.money.amounts import to_micros
+from handlers import i18n
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///crowdshelf.db"
 PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "your-token-here", "<token>", "123456:ABC"}
 # The database back ends the bot runs on, each with the async driver it needs.
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# What Telegram takes as a webhook's secret token: 1-256 of these characters.
+WEBHOOK_SECRET_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class ConfigRefusal(ErrorCode):
@@ -41,6 +46,12 @@ class ConfigValue(ProblemCode):
     NO_SUCH_FOLDER = "config_no_such_folder"  # {folder}
     NOT_A_LOG_LEVEL = "config_not_a_log_level"  # {levels}
     NOT_USER_IDS = "config_not_user_ids"  # {text}
+    NOT_A_LANGUAGE = "config_not_a_language"  # {languages}: those with a catalogue
+    NOT_HOST_PORT = "config_not_host_port"  # {text}
+    NOT_A_PATH = "config_not_a_path"
+    NOT_A_URL = "config_not_a_url"
+    SECRET_NEEDED = "config_secret_needed"
+    NOT_A_SECRET = "config_not_a_secret"
 
 
 class MissingToken(DomainError):
@@ -67,6 +78,14 @@ class Settings(BaseSettings):
     assignment_ttl_seconds: int = Field(600, gt=0)
     hold_hours: float = Field(24, ge=0)
     log_level: str = "INFO"
+    # The language of people whose Telegram language has no catalogue (and of the command line).
+    default_language: str = i18n.SOURCE
+    # Empty: long polling. Set: `crowdshelf run` serves Telegram's webhook (registered by `crowdshelf webhook set`).
+    webhook_url: str = ""
+    webhook_listen: str = "0.0.0.0:8080"
+    webhook_path: str = "/telegram"
+    # Checked after webhook_url (declared first), so its validator sees whether webhook mode is on.
+    webhook_secret: str = Field("", validate_default=True)
 
     @field_validator("admin_ids", "requester_ids", mode="before")
     @classmethod
@@ -114,6 +133,49 @@ class Settings(BaseSettings):
             raise ValueProblem(ConfigValue.NOT_A_LOG_LEVEL, levels=list(LOG_LEVELS))
         return level
 
+    @field_validator("default_language")
+    @classmethod
+    def _is_spoken(cls, value: str) -> str:
+        language = i18n.supported(value)
+        if language is None:
+            raise ValueProblem(ConfigValue.NOT_A_LANGUAGE, languages=i18n.languages())
+        return language
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _is_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and (urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).hostname):
+            raise ValueProblem(ConfigValue.NOT_A_URL)
+        return value
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _is_host_port(cls, value: str) -> str:
+        listen_address(value)
+        return value
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _is_path(cls, value: str) -> str:
+        if not value.startswith("/") or any(char.isspace() for char in value):
+            raise ValueProblem(ConfigValue.NOT_A_PATH)
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _is_secret(cls, value: str, info: ValidationInfo) -> str:
+        if not value and info.data.get("webhook_url"):
+            raise ValueProblem(ConfigValue.SECRET_NEEDED)
+        if value and not WEBHOOK_SECRET_PATTERN.fullmatch(value):
+            raise ValueProblem(ConfigValue.NOT_A_SECRET)
+        return value
+
+    @property
+    def listen(self) -> tuple[str, int]:
+        """WEBHOOK_LISTEN as the host and port the web server binds."""
+        return listen_address(self.webhook_listen)
+
     @property
     def payout_threshold_micros(self) -> int:
         return to_micros(self.payout_threshold)
@@ -124,6 +186,15 @@ class Settings(BaseSettings):
         if token in PLACEHOLDER_TOKENS or ":" not in token:
             raise MissingToken()
         return token
+
+
+def listen_address(text: str) -> tuple[str, int]:
+    """`host:port` (`[::1]:8080` for an IPv6 host) as its parts, or a problem naming what was given."""
+    host, colon, port = text.strip().rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueProblem(ConfigValue.NOT_HOST_PORT, text=text)
+    return host, int(port)
 
 
 def _user_id(text: str) -> int:

@@ -282,7 +282,7 @@ def test_at_most_twenty_problems_shown(tree: Tree) -> None:
     error = raised.value
     assert len(error.problems) == 25
     lines = refusal(error).splitlines()
-    assert "25 row(s)" in lines[0]
+    assert "25 rows have problems" in lines[0]
     assert lines[1:21] == [f"Line {n + 1}: title is empty" for n in range(1, 21)]
     assert lines[21:] == ["… and 5 more"]
 

@@ -106,7 +106,7 @@ async def test_db_check_reports_the_books_broken_as_in_the_issue(db: Database, c
         f"account payout_in_flight/{WORKER} caches 300000 but its entries sum to 150000",
         f"payout {phantom} of worker {WORKER} (requested) is for 150000 but its request put 0 in flight",
         f"worker {WORKER} has 300000 in requested payouts but 150000 in payout_in_flight",
-        "4 broken invariant(s); `crowdshelf db check --repair` mends phantom payouts, "
+        "4 broken invariants; `crowdshelf db check --repair` mends phantom payouts, "
         "transactions without entries and cached balances.",
     ]
     assert await everything(db) == before, "a check writes nothing"
@@ -159,7 +159,7 @@ async def test_db_check_repair_leaves_money_paid_twice_to_a_person(db: Database,
         "Repairing, in one transaction:",
         f"  delete ledger transaction {empty} (payout:{phantom}:request): it has no entries",
         *left,
-        "3 broken invariant(s) left that --repair does not mend: they need a person.",
+        "3 broken invariants left that --repair does not mend: they need a person.",
     ]
     assert await problems(db) == left
 

@@ -176,8 +176,8 @@ def test_batch_load_example(database: Path, capsys: pytest.CaptureFixture[str]) 
     reserve = 20_000 * ((products - 3) * 3 + 10 * 3 + 3 + 10)
     assert f"${reserve / 1e6:.2f} reserved" in out
     # the cost breakdown the chat's preview shows
-    assert f"{products - 3} product(s) × 3 answers × $0.02" in out
-    assert "+ up to 30 quiz answers and 13 checks on your 3 gold item(s) × $0.02" in out
+    assert f"{products - 3} products × 3 answers × $0.02" in out
+    assert "+ up to 30 quiz answers and 13 checks on your 3 gold items × $0.02" in out
     assert f"= ${reserve / 1e6:.2f} at most" in out
     assert query(database, "SELECT status, item_count, root_node_id FROM batches") == [("active", products, 638)]
     assert count(database, "items") == products
@@ -401,4 +401,4 @@ def test_payouts_export_writes_paypal_rows(database: Path, tmp_path: Path, capsy
         "w@example.com,12.34,USD,crowdshelf-1,crowdshelf earnings\n"
         "'=1+1@example.com,1.00,USD,crowdshelf-4,crowdshelf earnings\n"  # a formula-like address stays text
     )
-    assert "Wrote 2 PayPal payout(s)" in capsys.readouterr().err
+    assert "Wrote 2 PayPal payouts" in capsys.readouterr().err

@@ -5,10 +5,23 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from bot.wiring.config import DEFAULT_DATABASE_URL, MissingToken, Settings
+from bot.errors import ValueProblem
+from bot.wiring.config import DEFAULT_DATABASE_URL, MissingToken, Settings, listen_address
 from tests import words
 
-KEYS = ("BOT_TOKEN", "DATABASE_URL", "ADMIN_IDS", "REQUESTER_IDS", "CURRENCY", "PAYOUT_THRESHOLD", "TELEGRAM_API_URL")
+KEYS = (
+    "BOT_TOKEN",
+    "DATABASE_URL",
+    "ADMIN_IDS",
+    "REQUESTER_IDS",
+    "CURRENCY",
+    "PAYOUT_THRESHOLD",
+    "TELEGRAM_API_URL",
+    "WEBHOOK_URL",
+    "WEBHOOK_LISTEN",
+    "WEBHOOK_PATH",
+    "WEBHOOK_SECRET",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -108,4 +121,27 @@ def test_require_token_returns_stripped_token() -> None:
     """A real-looking token is returned without surrounding whitespace."""
     assert Settings(_env_file=None, bot_token="  123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw \n").require_token() == (
         "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    )
+
+
+def test_webhook_listen_is_a_host_and_a_port() -> None:
+    assert listen_address("0.0.0.0:8080") == ("0.0.0.0", 8080)
+    assert listen_address("[::1]:443") == ("::1", 443)
+    assert listen_address("bot.internal:80") == ("bot.internal", 80)
+    for bad in ("8080", ":8080", "host:", "host:http", "host:0", "host:65536"):
+        with pytest.raises(ValueProblem):
+            listen_address(bad)
+
+
+def test_webhook_settings_default_to_polling(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load()
+    assert (settings.webhook_url, settings.webhook_path, settings.listen) == ("", "/telegram", ("0.0.0.0", 8080))
+    monkeypatch.setenv("WEBHOOK_URL", "https://bot.example.com/telegram")
+    monkeypatch.setenv("WEBHOOK_SECRET", "abc_DEF-123")
+    monkeypatch.setenv("WEBHOOK_LISTEN", "127.0.0.1:9000")
+    settings = load()
+    assert (settings.webhook_url, settings.webhook_secret, settings.listen) == (
+        "https://bot.example.com/telegram",
+        "abc_DEF-123",
+        ("127.0.0.1", 9000),
     )

@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIG_KEYS = ("BOT_TOKEN", "DATABASE_URL", "ADMIN_IDS", "REQUESTER_IDS", "PAYOUT_THRESHOLD", "LOG_LEVEL")
+CONFIG_KEYS = (
+    "BOT_TOKEN",
+    "DATABASE_URL",
+    "ADMIN_IDS",
+    "REQUESTER_IDS",
+    "PAYOUT_THRESHOLD",
+    "LOG_LEVEL",
+    "DEFAULT_LANGUAGE",
+    "WEBHOOK_URL",
+    "WEBHOOK_LISTEN",
+    "WEBHOOK_PATH",
+    "WEBHOOK_SECRET",
+)
 
 
 def crowdshelf(tmp_path: Path, command: list[str], **environment: str) -> subprocess.CompletedProcess[str]:
@@ -43,6 +55,14 @@ def crowdshelf(tmp_path: Path, command: list[str], **environment: str) -> subpro
         ("REQUESTER_IDS", "1, bob", "not 'bob'"),
         ("PAYOUT_THRESHOLD", "ten", "'ten' is not an amount of money"),
         ("LOG_LEVEL", "LOUD", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("DEFAULT_LANGUAGE", "xx", "must be a language the bot speaks: en"),
+        ("DEFAULT_LANGUAGE", "de", "must be a language the bot speaks: en"),  # a language, but no catalogue
+        ("DEFAULT_LANGUAGE", "not a language", "must be a language the bot speaks: en"),
+        ("WEBHOOK_LISTEN", "8080", "must be host:port, e.g. 0.0.0.0:8080, not '8080'"),
+        ("WEBHOOK_LISTEN", "0.0.0.0:99999", "not '0.0.0.0:99999'"),
+        ("WEBHOOK_PATH", "telegram", "must be a URL path starting with /"),
+        ("WEBHOOK_URL", "bot.example.com/telegram", "must be the webhook's public URL"),
+        ("WEBHOOK_SECRET", "not secret!", "must be 1-256 characters, each a letter, a digit, _ or -"),
     ],
 )
 def test_a_bad_setting_is_one_line_naming_the_key(
@@ -55,6 +75,20 @@ def test_a_bad_setting_is_one_line_naming_the_key(
     assert list(tmp_path.iterdir()) == [], "nothing was created, no database file either"
 
 
+def test_a_regional_default_language_is_spoken_in_its_language(tmp_path: Path) -> None:
+    done = crowdshelf(tmp_path, ["db", "upgrade"], DATABASE_URL="sqlite+aiosqlite:///x.db", DEFAULT_LANGUAGE="en-GB")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "Database is up to date.\n", "")
+
+
 def test_a_lower_case_log_level_is_taken(tmp_path: Path) -> None:
     done = crowdshelf(tmp_path, ["db", "upgrade"], DATABASE_URL="sqlite+aiosqlite:///x.db", LOG_LEVEL="warning")
     assert (done.returncode, done.stdout, done.stderr) == (0, "Database is up to date.\n", "")
+
+
+@pytest.mark.parametrize("command", [["run"], ["webhook", "set"]])
+def test_webhook_mode_without_its_secret_is_one_line_naming_the_secret(tmp_path: Path, command: list[str]) -> None:
+    done = crowdshelf(tmp_path, command, WEBHOOK_URL="https://bot.example.com/telegram")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("crowdshelf: configuration: WEBHOOK_SECRET must be set when WEBHOOK_URL is")
+    assert list(tmp_path.iterdir()) == []

@@ -9,13 +9,13 @@ from sqlalchemy import select, update
 
 from bot import work
 from bot.money import ledger
-from bot.quality import disputes
+from bot.quality import disputes, gold
 from bot.quality import rules as quality
 from bot.reasons import loads
 from bot.wiring.services import Services
 from handlers import messages
 from storage import ledger as books
-from storage.assignments import answer_counts
+from storage.assignments import AnswerCounts, answer_counts
 from storage.clock import utcnow
 from storage.models import Assignment, AuditEntry, Batch, BatchWorker, User
 from tests.conftest import MovableClock, ScriptedRandom
@@ -275,3 +275,54 @@ async def test_an_admins_decision_on_contested_gold_is_audited_with_it(services:
             for entry in await session.scalars(select(AuditEntry).where(AuditEntry.action == "gold_dispute"))
         ]
     assert audited == [(admin_id, str(second.dispute_id), "upheld")]
+
+
+def counts(gold: int, right: int, checks: int) -> AnswerCounts:
+    """Quiz answers: `checks` items answered, giving `gold` gold answers, `right` of them right."""
+    return AnswerCounts(checks, gold, right, checks)
+
+
+NONE = counts(0, 0, 0)
+
+
+def test_a_quiz_of_three_question_items_passes_on_its_gold_answers() -> None:
+    """Five items of three questions are fifteen gold answers, twelve of them needed at 0.8: three items
+    2 of 3 right and two perfect pass (12 of 15), though only two of the five items were right throughout."""
+    outcome = gold.score_attempt(0.8, 5, 3, counts(15, 12, 5), NONE, 1)
+    assert (outcome.questions, outcome.needed, outcome.passed, outcome.retries_left) == (15, 12, True, 0)
+    failed = gold.score_attempt(0.8, 5, 3, counts(15, 11, 5), NONE, 1)
+    assert (failed.passed, failed.next_questions, failed.next_needed, failed.retries_left) == (False, 15, 13, 2)
+
+
+def test_an_attempt_under_way_counts_its_items_still_to_come_at_the_most_questions() -> None:
+    """Two items in (6 gold answers, 5 right): three more items may give nine more, so 15 in all and 12 needed;
+    not decided before its fifth item, whatever its score."""
+    outcome = gold.score_attempt(0.8, 5, 3, counts(6, 5, 2), NONE, 1)
+    assert (outcome.questions, outcome.needed, outcome.passed) == (15, 12, None)
+    assert gold.score_attempt(0.8, 5, 3, counts(12, 0, 4), NONE, 1).passed is None
+
+
+def test_items_with_fewer_questions_than_the_most_are_judged_on_what_they_gave() -> None:
+    """validate with correct=true: an item whose gold is a Yes gives one gold answer, a corrected No two.
+    Complete with 7 gold answers, the mark is 6 of 7 (ceil 5.6), not 8 of 10."""
+    outcome = gold.score_attempt(0.8, 5, 2, counts(7, 6, 5), NONE, 1)
+    assert (outcome.questions, outcome.needed, outcome.passed) == (7, 6, True)
+
+
+def test_a_retry_on_gold_answers_is_offered_only_while_a_perfect_one_reaches_the_mark() -> None:
+    """9 of 15 first: a perfect 15 of 15 next makes 24 of 30, the mark, so a retry needs 15 of 15. 8 of 15
+    first: even 15 more make 23 of 30, short of 24, so the quiz closes at once."""
+    within = gold.score_attempt(0.8, 5, 3, counts(15, 9, 5), NONE, 1)
+    assert (within.passed, within.next_needed, within.next_questions, within.retries_left) == (False, 15, 15, 2)
+    second = gold.score_attempt(0.8, 5, 3, counts(15, 15, 5), counts(15, 9, 5), 2)
+    assert (second.needed, second.passed) == (15, True)
+    beyond = gold.score_attempt(0.8, 5, 3, counts(15, 8, 5), NONE, 1)
+    assert (beyond.passed, beyond.next_needed, beyond.retries_left) == (False, 16, 0)
+
+
+def test_a_one_question_quiz_is_scored_as_before() -> None:
+    """categorize: 3 of 5 leaves 5 of 5 for the next try (8 of 10); 2 of 5 closes the quiz."""
+    three = gold.score_attempt(0.8, 5, 1, counts(5, 3, 5), NONE, 1)
+    assert (three.questions, three.needed, three.passed, three.next_needed, three.retries_left) == (5, 4, False, 5, 2)
+    two = gold.score_attempt(0.8, 5, 1, counts(5, 2, 5), NONE, 1)
+    assert (two.next_needed, two.retries_left) == (6, 0)

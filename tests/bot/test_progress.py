@@ -11,7 +11,7 @@ from bot.quality.levels import level_of, wilson_lower_bound
 from bot.quality.rules import StopReason
 from bot.reasons import Reason, dumps
 from bot.wiring.services import Services
-from handlers import texts
+from handlers import formatting, texts
 from storage.clock import utcnow
 from storage.models import Assignment, Batch, BatchWorker, User
 from tests.factories import SKILLETS, WOKS, load_batch, products
@@ -166,7 +166,7 @@ async def test_standings_show_each_running_batch_newest_first(services: Services
     assert [texts.standing(st) for st in shown] == [
         "⏸ #7 “B7”: paused for a review (the same answer for 10 products in a row)",
         "📕 #5 “B5”: quiz not passed, closed to you",
-        f"📕 #4 “B4”: quiz again after {now + timedelta(hours=2):%Y-%m-%d %H:%M} UTC",
+        f"📕 #4 “B4”: quiz again after {formatting.moment(now + timedelta(hours=2))}",
         "📕 #3 “B3”: quiz open again, /work",
         "☑ #2 “B2”: done, you gave the most answers one worker may give here (3)",
     ]

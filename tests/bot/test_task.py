@@ -6,7 +6,7 @@ import pytest
 
 from bot.batches.task import BatchTask, task_of
 from bot.tasks import categorize, image_quality
-from bot.tasks.base import Grade, TaskContext, TaskType
+from bot.tasks.base import ItemGrade, TaskContext, TaskType
 from bot.taxonomies import LoadedTaxonomy
 from bot.wiring.services import Services
 from taxonomy import Tree, load_default
@@ -27,43 +27,46 @@ def ids(tree: Tree) -> tuple[str, str]:
     return str(tree.find(SKILLETS).id), str(tree.find(WOKS).id)
 
 
-def test_grade_is_right_only_when_every_question_with_gold_is(tree: Tree) -> None:
-    """Both questions right: right. Either one wrong: wrong, whichever it is."""
+def test_each_question_with_gold_is_one_gold_answer(tree: Tree) -> None:
+    """Both questions right: 2 of 2. One wrong: 1 of 2, naming it, whichever it is; both wrong: 0 of 2."""
     skillets, woks = ids(tree)
     task = batch_task(tree)
     gold = {"color": "red", "category": skillets}
-    assert task.grade({"color": "red", "category": skillets}, gold) == Grade(True, 0)
-    assert task.grade({"color": "red", "category": woks}, gold) == Grade(False, 2)
-    assert task.grade({"color": "blue", "category": skillets}, gold) == Grade(False, 0)
-    assert task.grade({"color": "blue", "category": woks}, gold) == Grade(False, 2)
+    assert task.grade({"color": "red", "category": skillets}, gold) == ItemGrade(2, 2, 0)
+    assert task.grade({"color": "red", "category": woks}, gold) == ItemGrade(2, 1, 2, ("category",))
+    assert task.grade({"color": "blue", "category": skillets}, gold) == ItemGrade(2, 1, 0, ("color",))
+    assert task.grade({"color": "blue", "category": woks}, gold) == ItemGrade(2, 0, 2, ("color", "category"))
+    assert task.grade({"color": "red", "category": skillets}, gold).correct
+    assert not task.grade({"color": "blue", "category": skillets}, gold).correct
 
 
 def test_grade_distance_comes_from_the_tree_question(tree: Tree) -> None:
     """A choice has no distance: the grade's distance is the tree question's, and None without one."""
     skillets, woks = ids(tree)
     task = batch_task(tree)
-    assert task.grade({"color": "red", "category": woks}, {"color": "red"}) == Grade(True, None)
-    assert task.grade({"color": "red", "category": woks}, {"category": skillets}) == Grade(False, 2)
-    assert task.grade({"color": "red", "category": woks}, {"category": woks}) == Grade(True, 0)
+    assert task.grade({"color": "red", "category": woks}, {"color": "red"}) == ItemGrade(1, 1, None)
+    assert task.grade({"color": "red", "category": woks}, {"category": skillets}) == ItemGrade(1, 0, 2, ("category",))
+    assert task.grade({"color": "red", "category": woks}, {"category": woks}) == ItemGrade(1, 1, 0)
 
 
 def test_grade_reads_only_questions_both_answered_and_gold(tree: Tree) -> None:
-    """Gold for a question the answer lacks, or that the type does not ask, grades nothing: with no
-    question left the answer is not graded at all."""
+    """Gold for a question the answer never reached (validate's category after a Yes), or that the type does
+    not ask, grades nothing: the mistake that ended the card counts once. With no question left the answer
+    is not graded at all."""
     skillets, _woks = ids(tree)
     task = batch_task(tree)
     assert task.grade({"color": "red"}, {"category": skillets}) is None
     assert task.grade({"color": "red", "category": skillets}, {"size": "large"}) is None
-    assert task.grade({"color": "red"}, {"color": "blue", "category": skillets}) == Grade(False, None)
+    assert task.grade({"color": "red"}, {"color": "blue", "category": skillets}) == ItemGrade(1, 0, None, ("color",))
     assert task.grade({"color": "red"}, {}) is None
 
 
 def test_categorize_grades_by_its_one_question(tree: Tree) -> None:
-    """The classic grade: right on the gold category, else wrong with how far off."""
+    """The classic grade: one gold answer, right on the gold category, else wrong with how far off."""
     skillets, woks = ids(tree)
     task = batch_task(tree, categorize.TYPE)
-    assert task.grade({"category": skillets}, {"category": skillets}) == Grade(True, 0)
-    assert task.grade({"category": woks}, {"category": skillets}) == Grade(False, 2)
+    assert task.grade({"category": skillets}, {"category": skillets}) == ItemGrade(1, 1, 0)
+    assert task.grade({"category": woks}, {"category": skillets}) == ItemGrade(1, 0, 2, ("category",))
 
 
 def test_describe_follows_the_questions_order_and_the_requesters_words(tree: Tree) -> None:

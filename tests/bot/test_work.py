@@ -85,12 +85,12 @@ async def test_gold_graded_with_tree_distance(services: Services, checks_first: 
     async with services.db.read() as session:
         graded = (
             await session.execute(
-                select(Assignment.worker_id, Assignment.gold_correct, Assignment.gold_distance)
+                select(Assignment.worker_id, Assignment.gold_graded, Assignment.gold_right, Assignment.gold_distance)
                 .where(Assignment.is_gold == True)  # noqa: E712
                 .order_by(Assignment.worker_id)
             )
         ).all()
-    assert [tuple(row) for row in graded] == [(1, True, 0), (2, False, 2)]
+    assert [tuple(row) for row in graded] == [(1, 1, 1, 0), (2, 1, 0, 2)]
 
 
 async def test_never_same_item_twice_and_overlap_respected(services: Services) -> None:
@@ -376,9 +376,10 @@ async def test_a_gold_card_is_right_only_when_every_question_is(registered: Serv
     async with services.db.read() as session:
         graded = (
             await session.execute(
-                select(Assignment.worker_id, Assignment.gold_correct, Assignment.gold_distance)
+                select(Assignment.worker_id, Assignment.gold_graded, Assignment.gold_right, Assignment.gold_distance)
                 .where(Assignment.is_gold == True)  # noqa: E712
                 .order_by(Assignment.worker_id)
             )
         ).all()
-    assert [tuple(row) for row in graded] == [(1, True, 0), (2, False, 2), (3, False, 0)]
+    # Each question with gold is one gold answer: the wrong color of worker 3 is one of two.
+    assert [tuple(row) for row in graded] == [(1, 2, 2, 0), (2, 2, 1, 2), (3, 2, 1, 0)]

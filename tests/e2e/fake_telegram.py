@@ -42,6 +42,15 @@ idle() then also waits until the Application's update queue has no update that i
 fetched but not yet fully processed.  Tasks a handler starts on its own
 (``block=False`` handlers, ``application.create_task``) are only covered by ``quiet``.
 
+Webhooks: after ``setWebhook`` the server POSTs each update to the webhook (JSON, with the
+``X-Telegram-Bot-Api-Secret-Token`` header when a secret was set, at most ``max_connections`` at a
+time) and keeps it until an answer is 2xx, sending it again ``webhook_retry_delay`` seconds after
+any other answer, a refused connection or ``webhook_timeout`` seconds without an answer, as Telegram
+does; ``getUpdates`` then gets 409. Unlike Telegram it accepts ``http://`` webhooks on loopback
+addresses. ``balance_webhook`` spreads the posts over several addresses as a load balancer in front
+of several instances would; ``webhook_posts`` records each post and its outcome; ``stall`` holds the
+next call of a method until the test releases it (a bot caught mid-update).
+
 Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update),
 ``advance`` (move the server's clock forward, e.g. past ``callback_query_ttl``),
 ``broken_photo_urls`` (addresses whose content is no image) and ``unreachable_photo_urls`` (addresses
@@ -59,6 +68,7 @@ half-done changes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import functools
 import itertools
@@ -70,12 +80,14 @@ import re
 import struct
 import time
 import traceback
+import urllib.parse
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 __all__ = [
@@ -84,7 +96,9 @@ __all__ = [
     "BotMessage",
     "FakeTelegram",
     "FakeUser",
+    "Stall",
     "UploadedFile",
+    "WebhookPost",
     "png_bytes",
 ]
 
@@ -124,6 +138,12 @@ CHAT_ACTIONS = frozenset(
 DEFAULT_EXCLUDED_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 
 CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+WEBHOOK_ACTIVE = (
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
+)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
@@ -264,6 +284,28 @@ class CallbackQueryRecord:
     pressed_at: float  # the server's clock, see FakeTelegram.now()
     answered: bool = False
     answer: dict | None = None
+
+
+@dataclass
+class WebhookPost:
+    """One POST of an update to the webhook: its answer's status, or what went wrong (None: no answer)."""
+
+    update_id: int
+    url: str
+    status: int | None
+    error: str | None = None
+
+
+@dataclass
+class Stall:
+    """The next call of ``method`` waits (``reached`` is set) until the test calls ``release()``."""
+
+    method: str
+    reached: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self.released.set()
 
 
 class _Poll:
@@ -978,6 +1020,7 @@ class FakeUser:
         self.chat_id = user_id
         self.first_name = first_name
         self.username = username
+        self.language_code = "en"  # what the user's Telegram app is set to; a test may change it
         self.blocked = False
         self.messages: list[BotMessage] = []
         self.sent: list[dict] = []  # Message objects this user sent to the bot
@@ -997,7 +1040,7 @@ class FakeUser:
         user: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
         if self.username:
             user["username"] = self.username
-        user["language_code"] = "en"
+        user["language_code"] = self.language_code
         return user
 
     @property
@@ -1168,7 +1211,12 @@ class FakeUser:
 class FakeTelegram:
     """The fake Bot API server plus the state of all chats."""
 
-    def __init__(self, token: str = "123456:TEST-TOKEN", bot_username: str = "crowdshelf_test_bot") -> None:
+    def __init__(
+        self,
+        token: str = "123456:TEST-TOKEN",
+        bot_username: str = "crowdshelf_test_bot",
+        first_update_id: int = 100_000_001,
+    ) -> None:
         self.token = token
         self.schema = Schema.load()
         bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 123456
@@ -1201,11 +1249,19 @@ class FakeTelegram:
         self.inflight = 0
         #: Seconds after a press when answerCallbackQuery starts to fail (tests may shorten it).
         self.callback_query_ttl = CALLBACK_QUERY_TTL
+        #: The webhook set with setWebhook ({url, secret_token, max_connections}), or None.
+        self.webhook: dict | None = None
+        #: Every POST of an update to the webhook, in the order they were answered.
+        self.webhook_posts: list[WebhookPost] = []
+        #: Seconds before an update whose post failed is posted again, and to wait for an answer.
+        self.webhook_retry_delay = 0.05
+        self.webhook_timeout = 10.0
 
         self._clock_offset = 0.0
         self._users: dict[int, FakeUser] = {}
         self._updates: list[dict] = []
-        self._update_ids = itertools.count(100_000_001)
+        # Telegram's update ids only grow: a server standing in for the same bot again starts past the last one.
+        self._update_ids = itertools.count(first_update_id)
         self._query_ids = itertools.count(4_200_000_000_000_000_001)
         self._file_ids = itertools.count(1)
         self._allowed_updates: set[str] | None = None
@@ -1216,8 +1272,19 @@ class FakeTelegram:
         self._last_activity = 0.0
         self._closing = False
         self._runner: web.AppRunner | None = None
+        self._stalls: list[Stall] = []
+        self._webhook_targets: list[str] | None = None
+        self._webhook_turn = itertools.count()
+        self._webhook_task: asyncio.Task | None = None
+        self._webhook_wake = asyncio.Event()
+        self._posting: set[int] = set()
+        self._post_tasks: set[asyncio.Task] = set()
+        self._retry_at: dict[int, float] = {}
+        self._webhook_error: tuple[int, str] | None = None
         self._handlers: dict[str, Callable[[dict, dict[str, UploadedFile]], Any]] = {
             "getMe": lambda p, f: dict(self.bot_user),
+            "setWebhook": self._set_webhook,
+            "getWebhookInfo": self._get_webhook_info,
             "deleteWebhook": self._delete_webhook,
             "setMyCommands": self._set_my_commands,
             "getMyCommands": self._get_my_commands,
@@ -1262,6 +1329,7 @@ class FakeTelegram:
 
     async def stop(self) -> None:
         self._closing = True
+        await self._stop_webhook()
         if self._poll is not None:
             self._poll.event.set()
         if self._runner is not None:
@@ -1322,7 +1390,22 @@ class FakeTelegram:
         self._touch()
         if self._poll is not None:
             self._poll.event.set()
+        self._webhook_wake.set()
         return update
+
+    def balance_webhook(self, urls: list[str] | None) -> None:
+        """Post each update to the next of these addresses instead of the webhook's URL (a load balancer in
+        front of instances; None: the webhook's URL again)."""
+        self._webhook_targets = list(urls) if urls else None
+
+    def stall(self, method: str) -> Stall:
+        """Hold the next valid call of ``method`` until the returned stall is released."""
+        stall = Stall(method.lower())
+        self._stalls.append(stall)
+        return stall
+
+    def posts_of(self, update_id: int) -> list[WebhookPost]:
+        return [post for post in self.webhook_posts if post.update_id == update_id]
 
     def fail_next(
         self,
@@ -1467,6 +1550,9 @@ class FakeTelegram:
             if method is None:
                 raise ApiError(404, "Not Found")
             params = self.schema.decode(method, raw, files)
+            if not await self._wait_if_stalled(method, request):
+                # The bot went away while its call was held (an instance killed mid-update): nothing happens.
+                return web.Response(status=499)
             self._maybe_fail(method)
             if method == "getUpdates":
                 result = await self._get_updates(params)
@@ -1536,6 +1622,20 @@ class FakeTelegram:
                 return web.Response(body=stored.data, content_type="application/octet-stream")
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
 
+    async def _wait_if_stalled(self, method: str, request: web.Request) -> bool:
+        """False when the caller went away while its call was held."""
+        stall = next((stall for stall in self._stalls if stall.method == method.lower()), None)
+        if stall is None:
+            return True
+        self._stalls.remove(stall)
+        stall.reached.set()
+        while not stall.released.is_set():
+            if request.transport is None or request.transport.is_closing():
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stall.released.wait(), 0.05)
+        return True
+
     def _maybe_fail(self, method: str) -> None:
         for fault in self._random_faults:
             if method.lower() in fault["methods"] and fault["rng"].random() < fault["share"]:
@@ -1550,6 +1650,8 @@ class FakeTelegram:
     # -- updates ----------------------------------------------------------------------
 
     async def _get_updates(self, p: dict) -> list[dict]:
+        if self.webhook is not None:
+            raise ApiError(409, WEBHOOK_ACTIVE)
         offset = p.get("offset")
         limit = min(max(p.get("limit", 100), 1), 100)
         timeout = max(p.get("timeout", 0), 0)
@@ -1581,6 +1683,11 @@ class FakeTelegram:
         return self._deliverable(limit)
 
     def _deliverable(self, limit: int) -> list[dict]:
+        return copy.deepcopy(self._allowed_pending()[:limit])
+
+    def _allowed_pending(self) -> list[dict]:
+        """The pending updates of the kinds the bot asked for (the others are dropped, as Telegram does)."""
+
         def allowed(update: dict) -> bool:
             kind = next(k for k in update if k != "update_id")
             if self._allowed_updates is None:
@@ -1588,12 +1695,114 @@ class FakeTelegram:
             return kind in self._allowed_updates
 
         self._updates = [u for u in self._updates if allowed(u)]
-        return copy.deepcopy(self._updates[:limit])
+        return self._updates
 
     def _delete_webhook(self, p: dict, files: dict) -> bool:
         if p.get("drop_pending_updates"):
             self._updates.clear()
+        self.webhook = None
+        self._webhook_error = None
+        self._webhook_wake.set()  # the delivery loop sees there is no webhook and ends
         return True
+
+    # -- webhooks ---------------------------------------------------------------------
+
+    def _set_webhook(self, p: dict, files: dict) -> bool:
+        url = p["url"]
+        if not url:
+            return self._delete_webhook(p, files)
+        parts = urllib.parse.urlsplit(url)
+        loopback = parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS
+        if not (parts.scheme == "https" and parts.hostname) and not loopback:
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        secret = p.get("secret_token")
+        if secret is not None and not SECRET_TOKEN.fullmatch(secret):
+            raise bad_request("secret token contains unallowed characters")
+        if "allowed_updates" in p:
+            self._allowed_updates = set(p["allowed_updates"]) or None
+        if p.get("drop_pending_updates"):
+            self._updates.clear()
+        connections = min(max(p.get("max_connections", 40), 1), 100)
+        self.webhook = {"url": url, "secret_token": secret, "max_connections": connections}
+        self._webhook_error = None
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.get_running_loop().create_task(self._deliver_to_webhook())
+        self._webhook_wake.set()
+        return True
+
+    def _get_webhook_info(self, p: dict, files: dict) -> dict:
+        info: dict[str, Any] = {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+        if self.webhook is None:
+            return info
+        info.update(url=self.webhook["url"], max_connections=self.webhook["max_connections"])
+        if self._allowed_updates is not None:
+            info["allowed_updates"] = sorted(self._allowed_updates)
+        if self._webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = self._webhook_error
+        return info
+
+    async def _deliver_to_webhook(self) -> None:
+        """Post every deliverable update, at most max_connections at once, until the webhook is deleted."""
+        loop = asyncio.get_running_loop()
+        async with aiohttp.ClientSession() as session:
+            while self.webhook is not None and not self._closing:
+                self._webhook_wake.clear()
+                now = loop.time()
+                room = self.webhook["max_connections"] - len(self._posting)
+                due = [
+                    u
+                    for u in self._allowed_pending()
+                    if u["update_id"] not in self._posting and self._retry_at.get(u["update_id"], 0) <= now
+                ]
+                for update in due[: max(room, 0)]:
+                    self._posting.add(update["update_id"])
+                    task = loop.create_task(self._post_update(session, copy.deepcopy(update)))
+                    self._post_tasks.add(task)
+                    task.add_done_callback(self._post_tasks.discard)
+                waits = [at - now for key, at in self._retry_at.items() if key not in self._posting and at > now]
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._webhook_wake.wait(), min(waits, default=1.0))
+            if self._post_tasks:
+                await asyncio.gather(*self._post_tasks, return_exceptions=True)
+
+    async def _post_update(self, session: aiohttp.ClientSession, update: dict) -> None:
+        assert self.webhook is not None
+        targets = self._webhook_targets or [self.webhook["url"]]
+        url = targets[next(self._webhook_turn) % len(targets)]
+        headers = {SECRET_HEADER: self.webhook["secret_token"]} if self.webhook["secret_token"] else {}
+        post = WebhookPost(update["update_id"], url, None)
+        try:
+            timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
+            async with session.post(url, json=update, headers=headers, timeout=timeout) as response:
+                post.status = response.status
+                if not 200 <= response.status < 300:
+                    post.error = f"Wrong response from the webhook: {response.status} {response.reason}"
+        except TimeoutError:
+            post.error = "Read timeout expired"
+        except aiohttp.ClientError as error:
+            post.error = f"Connection failed: {error}"
+        finally:
+            self._posting.discard(update["update_id"])
+        self.webhook_posts.append(post)
+        if post.error is None:
+            self._updates = [u for u in self._updates if u["update_id"] != update["update_id"]]
+            self._retry_at.pop(update["update_id"], None)
+        else:
+            self._webhook_error = (int(self.now()), post.error)
+            self._retry_at[update["update_id"]] = asyncio.get_running_loop().time() + self.webhook_retry_delay
+        self._touch()
+        self._webhook_wake.set()
+
+    async def _stop_webhook(self) -> None:
+        for stall in self._stalls:
+            stall.release()
+        task, self._webhook_task = self._webhook_task, None
+        if task is None:
+            return
+        self._webhook_wake.set()
+        for post in list(self._post_tasks):
+            post.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     # -- commands ---------------------------------------------------------------------
 

@@ -112,7 +112,7 @@ async def test_a_type_of_the_tests_runs_end_to_end(bot: RunningBot, checks_first
     assert "Preview of batch #1 “Stars”" in said
     assert preview.body == "🛒 Gold lamp\n\n❓ Choose the stars:\nReward $0.02."
     assert preview.buttons == [["1", "2", "3"], ["4", "5"], ["⏭ Skip", "⏹ Stop"]]
-    assert "2 product(s) × 3 answers × $0.02" in shop.last.body
+    assert "2 products × 3 answers × $0.02" in shop.last.body
     await fund(bot, "5")
     assert "is live" in await tap(bot, shop, "🚀 Launch")
 

@@ -8,6 +8,7 @@ import json
 
 import aiohttp
 import pytest
+from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputMediaPhoto, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, EndPointNotFound, Forbidden, InvalidToken, RetryAfter
@@ -528,3 +529,57 @@ async def test_idle_waits_for_the_bot_and_explains_timeouts(fake):
         await ann.send("/slow")
         await fake.idle()
         assert ann.texts == ["late answer", "late answer"]
+
+
+async def test_webhook_posts_updates_with_the_secret_until_answered_200(fake, client):
+    """Like Telegram: the secret in a header, an update posted again until a 2xx, getUpdates refused meanwhile."""
+    answers = [503, 500, 200, 200]
+    received: list[tuple[int, str | None]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        update = await request.json()
+        received.append((update["update_id"], request.headers.get("X-Telegram-Bot-Api-Secret-Token")))
+        return web.Response(status=answers.pop(0))
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/hook"
+    try:
+        with pytest.raises(BadRequest, match="(?i)https url"):
+            await client.set_webhook("http://bot.example.com/hook")
+        with pytest.raises(BadRequest, match="(?i)secret token"):
+            await client.set_webhook(url, secret_token="not allowed!")
+        assert (await client.get_webhook_info()).url == ""
+        assert await client.set_webhook(url, secret_token="s3cret", max_connections=2, allowed_updates=["message"])
+        with pytest.raises(Conflict, match="webhook is active"):
+            await client.get_updates()
+        ann = fake.user(5, "Ann")
+        await ann.send("hello")
+        await fake.idle(timeout=10)
+        (update_id,) = {update_id for update_id, _ in received}
+        assert received == [(update_id, "s3cret")] * 3
+        assert [post.status for post in fake.posts_of(update_id)] == [503, 500, 200]
+        info = await client.get_webhook_info()
+        assert (info.url, info.pending_update_count, info.max_connections) == (url, 0, 2)
+        assert info.allowed_updates == ("message",)
+        assert info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
+        assert await client.delete_webhook()
+        assert (await client.get_webhook_info()).url == ""
+        assert await client.get_updates() == ()
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_stalled_call_waits_for_its_release(fake, client):
+    stall = fake.stall("sendMessage")
+    fake.user(5, "Ann")
+    sending = asyncio.create_task(client.send_message(5, "hi"))
+    await asyncio.wait_for(stall.reached.wait(), 5)
+    assert not sending.done() and not fake.user(5).messages
+    stall.release()
+    await sending
+    assert fake.user(5).last.body == "hi"

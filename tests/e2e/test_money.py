@@ -211,7 +211,7 @@ async def test_admin_commands_and_audit(bot: RunningBot) -> None:
 
     await say(bot, alice, "/stats")
     stats = alice.texts[-2]
-    assert "1 active worker(s), 1 answer(s)" in stats and "requester_available: $100.00" in stats
+    assert "1 active worker, 1 answer" in stats and "requester_available: $100.00" in stats
     audit = await say(bot, alice, "/audit")
     for action in ("grant", "fund", "suspend", "unsuspend", "denied"):
         assert f" {action} " in audit

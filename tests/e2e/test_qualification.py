@@ -130,7 +130,7 @@ async def test_contested_gold_corrected_and_regraded(start_bot: StartBot, checks
     assert "Only the batch's requester or an admin" in eve.last.body
     await shop.press("✅ The worker is right: use their answer")
     await bot.settle()
-    assert "Decided: the gold now says what the worker chose. 2 answer(s) regraded." in shop.last.body
+    assert "Decided: the gold now says what the worker chose. 2 answers regraded." in shop.last.body
     told = [m.body for m in ann.messages[-2:]]
     assert any("You were right about the check" in body for body in told)
     assert any("you passed the qualification for “Kitchen”" in body for body in told)
@@ -140,9 +140,11 @@ async def test_contested_gold_corrected_and_regraded(start_bot: StartBot, checks
     await send(bot, ann, "/work")
     assert "Product 2" in ann.last.body or "Product 3" in ann.last.body, "paid work is open to her now"
     async with bot.services.db.read() as session:
-        query = select(Assignment.worker_id, Assignment.gold_correct).where(Assignment.item_id == 1)
-        grades = {worker: correct for worker, correct in await session.execute(query)}
-        assert grades == {101: True, 102: False}
+        query = select(Assignment.worker_id, Assignment.gold_graded, Assignment.gold_right).where(
+            Assignment.item_id == 1
+        )
+        grades = {worker: (graded, right) for worker, graded, right in await session.execute(query)}
+        assert grades == {101: (1, 1), 102: (1, 0)}
         assert (await session.get(User, 101)).gold_correct == 1 and (await session.get(User, 102)).gold_correct == 0
         assert (await session.get(BatchWorker, (1, 101))).state == "active"
 
@@ -184,7 +186,7 @@ async def test_requester_funds_more_quizzes_when_the_budget_is_spent(start_bot: 
     await bot.run_job("quiz-budgets")
     assert requester.last.body == (
         f"⚠ Batch #1 “{name}”: its quiz budget is spent, so no new worker can join, "
-        "and 4 product(s) still wait for answers. /quizzes 1 10 funds ten more quizzes."
+        "and 4 products still wait for answers. /quizzes 1 10 funds ten more quizzes."
     )
     await bot.run_job("quiz-budgets")
     assert len(requester.messages) == 1, "said once"
@@ -199,7 +201,7 @@ async def test_requester_funds_more_quizzes_when_the_budget_is_spent(start_bot: 
         await ledger.fund_requester(session, "top-up-test", REQUESTER, 1_000_000)
     order = await requester.send("/quizzes 1 2")
     await bot.settle()
-    assert "🎓 $0.12 reserved: 2 more new worker(s) can take the quiz of batch #1" in requester.last.body
+    assert "🎓 $0.12 reserved: 2 more new workers can take the quiz of batch #1" in requester.last.body
     await requester.resend(order)
     await bot.settle()
     assert "already carried out" in requester.last.body
@@ -209,7 +211,7 @@ async def test_requester_funds_more_quizzes_when_the_budget_is_spent(start_bot: 
     assert "Only requesters" in bot.user(103).last.body
 
     await send(bot, requester, "/batches")
-    assert "Quiz budget: 2 more new worker(s) can take the quiz" in requester.last.body
+    assert "Quiz budget: 2 more new workers can take the quiz" in requester.last.body
     told = len(requester.messages)
     await send(bot, bob, "/work")
     assert "Qualification 1 of 3" in bob.last.body
@@ -240,7 +242,7 @@ async def test_level_gated_batch_hidden_until_the_level_is_earned(start_bot: Sta
         await send(bot, ann, "skillet")  # typed search: two updates an answer instead of five
         await press(bot, ann, "Cookware & Bakeware › Cookware › Skillets & Frying Pans")
     await send(bot, ann, "/stats")
-    assert "Level: Newcomer → next: Qualified (1 more checked answer(s))" in ann.last.body
+    assert "Level: Newcomer → next: Qualified (1 more checked answer)" in ann.last.body
     await send(bot, ann, "/work")
     await pick(bot, ann, RIGHT)  # the 50th check, right: Qualified
     assert "Premium Product 1" in ann.last.body, "qualified: the gated batch is open"

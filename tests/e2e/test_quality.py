@@ -30,7 +30,7 @@ async def test_spammer_removed_with_message_and_rejections(start_bot: StartBot, 
     removal = spam.last.body
     assert "You were removed from “Kitchen”" in removal and "at best 43%" in removal
     assert removal.count("you chose Home & Garden › Kitchen & Dining › Cookware & Bakeware › Cookware › Woks") == 5
-    assert "5 answer(s) since your last correct check were rejected" in removal
+    assert "5 answers since your last correct check were rejected" in removal
     assert "No tasks right now" in spam.message(task_id).body
     async with bot.services.db.read() as session:
         assert await ledger.worker_balance(session, 101) == ledger.WorkerBalance(0, 0, 0, 0)
@@ -51,7 +51,7 @@ async def test_products_of_a_removed_spammer_go_to_the_next_worker(start_bot: St
     for _ in range(7):
         for label in (*COOKWARE, "Woks"):
             await press(bot, spam, label)
-    assert "7 answer(s) since your last correct check were rejected" in spam.last.body
+    assert "7 answers since your last correct check were rejected" in spam.last.body
 
     await begin(bot, hana)
     seen = []
@@ -84,7 +84,7 @@ async def test_careless_after_a_perfect_quiz_is_removed(start_bot: StartBot, che
             await press(bot, sly, label)
     removal = sly.last.body
     assert "You were removed from “Kitchen”" in removal and "known-answer questions" in removal
-    assert "at best 43%" in removal and "5 answer(s) since your last correct check were rejected" in removal
+    assert "at best 43%" in removal and "5 answers since your last correct check were rejected" in removal
     async with bot.services.db.read() as session:
         assert await ledger.worker_balance(session, 101) == ledger.WorkerBalance(5 * 20_000, 0, 0, 0)
         assert await books.inconsistencies(session) == []
@@ -139,7 +139,7 @@ async def test_an_admin_removes_a_held_worker_and_their_answers_are_rejected(sta
     await bot.settle()
     assert "only admins" in bot.user(102).last.body, "a forged button from a non-admin decides nothing"
     await press(bot, admin, "✖ Remove, reject answers")
-    assert admin.message(notice.message_id).body.endswith("✖ Removed by Ada: 3 answer(s) rejected.")
+    assert admin.message(notice.message_id).body.endswith("✖ Removed by Ada: 3 answers rejected.")
     assert admin.message(notice.message_id).buttons == []
     told = fast.last.body
     assert "After a review you are removed from “Pots & <Pans>” (3 of their last 10 answers took under 60.0 s)" in told
@@ -173,9 +173,9 @@ async def test_held_workers_listed_for_admins_and_let_back_in(start_bot: StartBo
     listed = admin.last
     assert listed.body.startswith("⏸ Flash (101) in batch #1 “Pots & <Pans>”, held since ")
     assert listed.body.endswith(
-        ": 3 of their last 10 answers took under 60.0 s. 3 answer(s) in the batch still in their hold."
+        ": 3 of their last 10 answers took under 60.0 s. 3 answers in the batch still in their hold."
     )
-    assert admin.texts[-2] == "1 worker(s) held by quality control, oldest first."
+    assert admin.texts[-2] == "1 worker held by quality control, oldest first."
     await press(bot, admin, "▶ Let them continue")
     assert admin.message(listed.message_id).body.endswith("▶ Let back in by Ada.")
     assert fast.last.body == "▶ Your work on “Pots & <Pans>” was reviewed: you can go on. /work"

@@ -94,8 +94,8 @@ async def test_upload_preview_launch_work_and_results(bot: RunningBot, checks_fi
     # 3 regular products × overlap 2 = 6 answers; gold slots (no quiz, gold_rate 0.1, crowd of 10):
     # ceil(6 × 0.1 / 0.9) = 1 check + 10 extra = 11; (6 + 11) × $0.02 = $0.34.
     assert (
-        "3 product(s) × 2 answers × $0.02\n"
-        "+ up to 11 checks on your 1 gold item(s) × $0.02\n"
+        "3 products × 2 answers × $0.02\n"
+        "+ up to 11 checks on your 1 gold item × $0.02\n"
         "= $0.34 at most" in shop.last.body
     )
     # The gold count is now told in the cost lines above ("on your 1 gold items").
@@ -246,7 +246,7 @@ async def test_the_preview_says_when_the_per_worker_cap_makes_quizzes_dearer_tha
     # and quizzes for three times as many: 81 × 2 = 162 quiz answers.
     said = await upload(bot, shop, csv_file(rows), "pans.csv", small)
     assert "+ up to 162 quiz answers" in said
-    assert "💡 Each worker may give only 1 answer(s) here (max_share)" in said and "leave max_share out" in said
+    assert "💡 Each worker may give only 1 answer here (max_share)" in said and "leave max_share out" in said
     said = await upload(bot, shop, csv_file(rows), "pans.csv", small.replace(" max_share=0.1", ""))
     assert "Cost" in said and "Each worker may give only" not in said
 
@@ -281,8 +281,8 @@ async def test_missing_settings_are_asked_with_buttons(bot: RunningBot) -> None:
     # 1 regular product (p1 is gold) × 3 = 3 answers; gold slots: ceil(3 × 0.1 / 0.9) = 1 check
     # + 10 extra for the crowd of 10 = 11; (3 + 11) × $0.05 = $0.70.
     assert (
-        "1 product(s) × 3 answers × $0.05\n"
-        "+ up to 11 checks on your 1 gold item(s) × $0.05\n"
+        "1 product × 3 answers × $0.05\n"
+        "+ up to 11 checks on your 1 gold item × $0.05\n"
         "= $0.70 at most" in shop.last.body
     )
     async with bot.services.db.read() as session:
@@ -298,14 +298,14 @@ async def test_json_and_json_lines_uploads(bot: RunningBot, kind: str) -> None:
     rows = pans(3)
     content = json.dumps(rows) if kind == "json" else "\n".join(json.dumps(row) for row in rows)
     said = await upload(bot, shop, content.encode(), f"pans.{kind}")
-    assert "Preview" in said and "2 product(s) × 2 answers" in shop.last.body, "3 products, one of them gold"
+    assert "Preview" in said and "2 products × 2 answers" in shop.last.body, "3 products, one of them gold"
 
 
 @pytest.mark.parametrize(
     ("content", "name", "expected"),
     [
         ("item_id,title\np1,Poêle\n".encode("latin-1"), "bad.csv", "not UTF-8"),
-        (b"item_id,name\np1,Pan\n", "bad.csv", "lacks the required column(s) title"),
+        (b"item_id,name\np1,Pan\n", "bad.csv", "lacks the required column title"),
         (b"item_id,title\np1,Pan\np1,Pot\n", "bad.csv", "Line 3: item_id 'p1' repeats line 2"),
         (
             b"item_id,title,gold_category\np1,Pan,Nowhere > Land\n",
@@ -352,7 +352,7 @@ async def test_text_a_database_cannot_store_rejects_the_file(
     """A NUL is stored by SQLite and refused by PostgreSQL: on both, the file is rejected naming the row."""
     shop = bot.user(SHOP, "Shop")
     await upload(bot, shop, content, name)
-    assert "The file was rejected: 1 row(s) have problems. Nothing was stored." in shop.last.body
+    assert "The file was rejected: 1 row has problems. Nothing was stored." in shop.last.body
     assert expected in shop.last.body
     assert await batch_count(bot) == 0
 
@@ -362,7 +362,7 @@ async def test_many_bad_rows_are_listed_up_to_twenty(bot: RunningBot) -> None:
     rows = "".join(f"p{n},\n" for n in range(30))
     await upload(bot, shop, f"item_id,title\n{rows}".encode(), "bad.csv")
     body = shop.last.body
-    assert "30 row(s) have problems" in body and body.count("title is empty") == 20 and "… and 10 more" in body
+    assert "30 rows have problems" in body and body.count("title is empty") == 20 and "… and 10 more" in body
 
 
 async def test_a_very_long_list_of_bad_rows_still_reaches_the_requester(bot: RunningBot) -> None:
@@ -371,7 +371,7 @@ async def test_a_very_long_list_of_bad_rows_still_reaches_the_requester(bot: Run
     rows = [{**bad, "item_id": f"=p{n}" + "x" * 300, "image_url": "ftp://x/" + "🖼" * 100} for n in range(30)]
     await upload(bot, bot.user(SHOP, "Shop"), csv_file(rows), "bad.csv")
     body = bot.user(SHOP).last.body
-    assert body.startswith("The file was rejected: 30 row(s) have problems") and body.endswith(" more problem(s)")
+    assert body.startswith("The file was rejected: 30 rows have problems") and body.endswith(" more problems")
     assert "Sorry" not in body and await batch_count(bot) == 0
 
 

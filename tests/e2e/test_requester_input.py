@@ -42,7 +42,7 @@ async def test_the_overlap_question_recommends_adaptive_overlap(bot: RunningBot)
     assert "How many workers should answer each product?" in shop.last.body
     assert shop.last.buttons == [["3–5, adaptive (recommended)"], ["1", "3", "5"]]
     said = await tap(bot, shop, "3–5, adaptive (recommended)")
-    assert "3 product(s) × 5 answers" in said, "the reserve covers the most answers a product may get"
+    assert "3 products × 5 answers" in said, "the reserve covers the most answers a product may get"
     batch = await only_batch(bot)
     assert (batch.overlap, batch.min_overlap, batch.confidence, batch.status) == (5, 3, 0.9, "draft")
 
@@ -50,7 +50,7 @@ async def test_the_overlap_question_recommends_adaptive_overlap(bot: RunningBot)
 async def test_a_fixed_overlap_is_still_one_tap(bot: RunningBot) -> None:
     shop = bot.user(SHOP, "Shop")
     await upload(bot, shop, csv_file(pans(4)), "pans.csv", f"reward=0.02 {SETTINGS}")
-    assert "3 product(s) × 3 answers" in await tap(bot, shop, "3")
+    assert "3 products × 3 answers" in await tap(bot, shop, "3")
     batch = await only_batch(bot)
     assert (batch.overlap, batch.min_overlap, batch.confidence) == (3, 1, None)
 
@@ -72,9 +72,9 @@ async def test_many_long_problems_fit_in_one_message_saying_how_many_more(bot: R
     await upload(bot, shop, csv_file(rows), "dup.csv", f"reward=0.02 overlap=3 {SETTINGS}")
     body = shop.last.body
     lines = body.splitlines()
-    assert lines[0] == "The file was rejected: 30 row(s) have problems. Nothing was stored."
+    assert lines[0] == "The file was rejected: 30 rows have problems. Nothing was stored."
     assert lines[2] == f"Line 3: item_id '{'p' * 59}…' repeats line 2; item_id is longer than 256 characters"
-    assert lines[-1] == "… and 10 more problem(s)" and len(lines) == 22
+    assert lines[-1] == "… and 10 more problems" and len(lines) == 22
     assert utf16_len(body) <= TEXT_LIMIT and await batch_count(bot) == 0
 
 
@@ -125,7 +125,7 @@ async def test_a_reward_above_a_hundred_is_confirmed_before_the_draft_takes_it(b
     assert shop.last.buttons[0] == ["Yes, $1,000,000,000.00 per answer"]
     assert (await only_batch(bot)).reward_micros == 0, "not taken until confirmed"
     said = await tap(bot, shop, "Yes, $1,000,000,000.00 per answer")
-    assert "3 product(s) × 3 answers × $1,000,000,000.00" in said and shop.last.buttons == [["🚀 Launch", "✖ Cancel"]]
+    assert "3 products × 3 answers × $1,000,000,000.00" in said and shop.last.buttons == [["🚀 Launch", "✖ Cancel"]]
     assert (await only_batch(bot)).reward_micros == 10**15
 
 
@@ -133,10 +133,10 @@ async def test_a_mistyped_reward_can_be_replaced_with_a_usual_one(bot: RunningBo
     shop = bot.user(SHOP, "Shop")
     await upload(bot, shop, csv_file(pans(4)), "pans.csv", f"reward=500 overlap=3 {SETTINGS}")
     assert "more than the $100.00" in shop.last.body
-    assert "3 product(s) × 3 answers × $0.05" in await tap(bot, shop, "$0.05")
+    assert "3 products × 3 answers × $0.05" in await tap(bot, shop, "$0.05")
 
 
 async def test_a_reward_of_a_hundred_needs_no_confirmation(bot: RunningBot) -> None:
     shop = bot.user(SHOP, "Shop")
     said = await upload(bot, shop, csv_file(pans(4)), "pans.csv", f"reward=100 overlap=3 {SETTINGS}")
-    assert "3 product(s) × 3 answers × $100.00" in said
+    assert "3 products × 3 answers × $100.00" in said

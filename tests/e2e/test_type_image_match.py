@@ -89,7 +89,7 @@ async def test_upload_quiz_answers_a_spammer_held_and_removed_and_results(bot: R
     assert "Preview of batch #1 “Photos”" in said
     assert preview.photo == photo("g1") and preview.caption == f"🛒 Red kettle\n\n❓ {QUESTION}\nReward $0.02."
     assert preview.buttons == [[YES, NO, NO_IMAGE], ["⏭ Skip", "⏹ Stop"]]
-    assert "12 product(s) × 3 answers × $0.02" in shop.last.body
+    assert "12 products × 3 answers × $0.02" in shop.last.body
     await fund(bot, "5")
     assert "is live" in await tap(bot, shop, "🚀 Launch")
 
@@ -200,7 +200,7 @@ async def test_rows_without_a_web_photo_are_refused_naming_them(bot: RunningBot)
     lines[4]["gold_answer"] = "blurry"
     await upload(bot, shop, csv_file(lines), "photos.csv", CAPTION)
     refusal = shop.last.body
-    assert "The file was rejected: 4 row(s) have problems. Nothing was stored." in refusal
+    assert "The file was rejected: 4 rows have problems. Nothing was stored." in refusal
     assert "Line 3: image_url is empty: image_match needs a photo" in refusal
     assert "Line 4: image_url 'ftp://img.example.com/r1.jpg' is not an http(s) address" in refusal
     assert "Line 5: image_url 'img.example.com/r2.jpg' is not an http(s) address" in refusal

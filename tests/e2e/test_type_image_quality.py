@@ -146,7 +146,7 @@ async def test_image_quality_end_to_end(bot: RunningBot, draws: ScriptedRandom) 
     assert f"Gold g2: {chose} Person: ✖ No" in removal
     assert f"Gold g3: {chose} Is there a logo?: ✖ No" in removal
     assert f"Gold g4: {chose} Blurry: ⚠ Photo does not load" in removal
-    assert "4 answer(s) since your last correct check were rejected" in removal
+    assert "4 answers since your last correct check were rejected" in removal
     await send(bot, sam, "/work")
     assert "No tasks right now" in sam.last.body
 
@@ -162,8 +162,9 @@ async def test_image_quality_end_to_end(bot: RunningBot, draws: ScriptedRandom) 
                 assert worker.last.message_id == card and item not in worker.last.body, "one tap, next product"
         assert "No tasks right now" in worker.last.body
         async with bot.services.db.read() as session:
-            graded = await session.scalars(select(Assignment.gold_correct).where(Assignment.worker_id == worker_id))
-            assert [grade for grade in graded if grade is not None] == [True] * len(GOLD)
+            query = select(Assignment.gold_graded, Assignment.gold_right).where(Assignment.worker_id == worker_id)
+            graded = [(count, right) for count, right in await session.execute(query) if count]
+            assert len(graded) == len(GOLD) and all(right == count for count, right in graded)
 
     await bot.run_job("complete-batches")
     await bot.settle()

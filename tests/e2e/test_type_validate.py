@@ -98,7 +98,8 @@ async def take_quiz(bot: RunningBot, worker: FakeUser) -> None:
     await decide(bot, worker, "Cast iron skillet", YES)
     assert "✔ Correct · 1 of 1 right so far" in worker.last.body and "Qualification 2 of 2" in worker.last.body
     await decide(bot, worker, "Carbon steel wok", NO, TO_WOKS)
-    assert "🎓 Qualified for “Categories”: 2 of 2 right" in worker.last.body
+    # The corrected No is two gold answers, its verdict and its category.
+    assert "🎓 Qualified for “Categories”: 3 of 3 answers right" in worker.last.body
 
 
 async def test_upload_quiz_confirm_correct_and_results(bot: RunningBot, checks_first: None) -> None:
@@ -112,7 +113,7 @@ async def test_upload_quiz_confirm_correct_and_results(bot: RunningBot, checks_f
         "❓ Is the proposed category right for this product? (1 of 2)\nReward $0.02."
     ), "one blank line between the card and its question"
     assert preview.buttons == [[YES, NO], ["⏭ Skip", "⏹ Stop"]]
-    assert "4 product(s) × 3 answers × $0.02" in shop.last.body
+    assert "4 products × 3 answers × $0.02" in shop.last.body
     await fund(bot, "5")
     assert "is live" in await tap(bot, shop, "🚀 Launch")
 
@@ -227,10 +228,10 @@ async def test_a_spammer_who_always_says_yes_is_removed(bot: RunningBot, checks_
         await decide(bot, sly, title, YES)
     removal = sly.last.body
     assert "🚫 You were removed from “Categories”." in removal
-    assert "accuracy of at best 64%; this batch needs 70%" in removal, "2 of 7 right, the quiz included"
+    assert "accuracy of at best 69%; this batch needs 70%" in removal, "3 of 8 right, the quiz included"
     assert f"1. Enamel mug: you chose ✔ Yes; right: Verdict: ✖ No; Category: {MUGS.replace(' > ', ' › ')}" in removal
     assert "3. Glass tumbler: you chose ✔ Yes; right: ✖ No" in removal
-    assert "5 answer(s) since your last correct check were rejected" in removal
+    assert "5 answers since your last correct check were rejected" in removal
     assert "No tasks right now" in sly.message(card).body
     await send(bot, sly, "/work")
     assert "No tasks right now" in sly.last.body, "the batch is closed to them"
@@ -245,7 +246,7 @@ async def test_a_spammer_who_always_corrects_meets_the_checks_that_need_a_yes(
     """Nora learns the quiz, then says No to everything and picks Woks. A check whose gold is the verdict
     alone is answered right by any No: having given that answer, she gets the checks that need a Yes."""
     no_checks = [row(f"n{n}", f"Pan needing a no {n}", WOKS, gold_answer="no") for n in range(1, 5)]
-    yes_checks = [row(f"y{n}", f"Pan needing a yes {n}", SKILLETS, gold_answer="yes") for n in range(1, 6)]
+    yes_checks = [row(f"y{n}", f"Pan needing a yes {n}", SKILLETS, gold_answer="yes") for n in range(1, 7)]
     shop = bot.user(SHOP, "Shop")
     await upload(bot, shop, csv_file(QUIZ + no_checks + yes_checks + WORK), "categories.csv", CAPTION)
     await fund(bot, "5")
@@ -256,11 +257,12 @@ async def test_a_spammer_who_always_corrects_meets_the_checks_that_need_a_yes(
     while "🛒 Pan needing" in nora.last.body:
         shown.append(nora.last.body.split("Pan needing a ")[1].split("\n")[0])
         await decide(bot, nora, "Pan needing", NO, TO_WOKS)
-    assert shown == ["no 1", "yes 1", "yes 2", "yes 3", "yes 4", "yes 5"], (
+    assert shown == ["no 1", "yes 1", "yes 2", "yes 3", "yes 4", "yes 5", "yes 6"], (
         "after one check a bare No answers, only checks that need a Yes"
     )
     removal = nora.last.body
-    assert "🚫 You were removed from “Categories”." in removal and "at best 69%" in removal
+    # 4 of 10 gold answers right: the quiz's corrected No counts two.
+    assert "🚫 You were removed from “Categories”." in removal and "at best 68%" in removal
     assert "1. Pan needing a yes 1: you chose Verdict: ✖ No; Category: " in removal
 
 
@@ -278,7 +280,8 @@ async def test_a_check_corrected_to_yes_asks_for_no_category(bot: RunningBot, ch
     (missed,) = [message for message in vic.messages if "Not quite" in message.body]
     woks_path = WOKS.replace(" > ", " › ")
     assert f"the right answer is Verdict: ✖ No; Category: {woks_path}." in missed.body
-    assert "You did not qualify for “Categories” (1 of 2 right" in vic.texts[-2]
+    # Her Yes is one gold answer, wrong; a next try of two corrected Nos could give four, so one is offered.
+    assert "You did not qualify for “Categories” yet (1 of 2 right; 2 are needed)" in vic.texts[-2]
     await vic.press("⚖ I think this gold is wrong", missed.message_id)
     await bot.settle()
     contest = shop.last.body
@@ -345,7 +348,7 @@ async def test_rows_a_validate_batch_cannot_use_are_refused_naming_them(bot: Run
     rows[1]["gold_answer"] = "yes"  # and gold_category says the proposal is wrong
     await upload(bot, shop, csv_file(rows), "categories.csv", CAPTION)
     refusal = shop.last.body
-    assert "The file was rejected: 5 row(s) have problems. Nothing was stored." in refusal
+    assert "The file was rejected: 5 rows have problems. Nothing was stored." in refusal
     assert "Line 3: gold_answer 'yes' disagrees with gold_category" in refusal
     assert (
         "Line 4: gold_color is not read by type validate; its columns: proposed_category, gold_answer, gold_category"

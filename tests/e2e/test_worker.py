@@ -111,8 +111,8 @@ async def test_worker_labels_ten_products(bot: RunningBot, checks_first: None) -
             await session.scalars(select(Assignment).where(Assignment.status == "answered").order_by(Assignment.id))
         )
         assert len(answered) == 10
-        graded = [(a.gold_correct, a.gold_distance) for a in answered if a.gold_correct is not None]
-        assert graded == [(True, 0), (False, 2)]
+        graded = [(a.gold_graded, a.gold_right, a.gold_distance) for a in answered if a.gold_graded]
+        assert graded == [(1, 1, 0), (1, 0, 2)]
         assert await ledger.worker_balance(session, 101) == ledger.WorkerBalance(10 * 20_000, 0, 0, 0)
         assert await books.inconsistencies(session) == []
     await send(bot, ann, "/balance")
@@ -302,8 +302,8 @@ async def test_stats_target_and_breaks(bot: RunningBot, checks_first: None) -> N
     assert "🎯 Daily target of $0.04 reached" in ann.message(task_id).body
     await send(bot, ann, "/stats")
     stats = ann.last.body
-    assert "Tasks: 2 today · 2 this week" in stats and "Accuracy on hidden checks: 100% on 1 check(s)" in stats
-    assert "Level: Newcomer → next: Qualified (49 more checked answer(s)" in stats
+    assert "Tasks: 2 today · 2 this week" in stats and "Accuracy on hidden checks: 100% on 1 check" in stats
+    assert "Level: Newcomer → next: Qualified (49 more checked answers" in stats
     assert "Today's target: ▓▓▓▓▓▓▓▓▓▓ $0.04 of $0.04" in stats
     assert stats.endswith("Your running batches\n✅ #1 “Kitchen”: working · checks 1 of 1 right")
     await send(bot, ann, "/breaks off")

@@ -32,6 +32,8 @@ from pathlib import Path
 METHODS = [
     "getMe",
     "getUpdates",
+    "setWebhook",
+    "getWebhookInfo",
     "deleteWebhook",
     "setMyCommands",
     "getMyCommands",

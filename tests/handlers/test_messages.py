@@ -33,6 +33,7 @@ from bot.tasks.attributes import AttributesProblem
 from bot.tasks.reading import RowProblem
 from bot.wiring.config import ConfigProblem, ConfigRefusal, ConfigValue
 from handlers import messages, texts
+from handlers.i18n import Plural
 
 LINE_3, LINE_4 = Place(PlaceKind.LINE, 3), Place(PlaceKind.LINE, 4)
 
@@ -70,15 +71,24 @@ def test_every_code_has_words_and_every_template_a_code(base: type[StrEnum], cat
     assert sorted(set(catalogue) - set(found)) == [], "words for no code"
 
 
+def forms(template: str | Plural) -> list[str]:
+    return [template.singular, template.plural] if isinstance(template, Plural) else [template]
+
+
 @pytest.mark.parametrize(
     "template", [*messages.ERRORS.values(), *messages.PROBLEMS.values(), *messages.REASONS.values()]
 )
-def test_templates_name_plain_parameters(template: str) -> None:
-    """A template reads parameters by name, never an attribute or an item of one: parameters are plain values."""
-    for _, field, spec, _ in string.Formatter().parse(template):
-        if field is not None:
-            assert field.isidentifier(), (template, field)
-            assert "{" not in (spec or ""), template
+def test_templates_name_plain_parameters(template: str | Plural) -> None:
+    """A template reads parameters by name, never an attribute or an item of one: parameters are plain values.
+    A template with plural forms names the count that chooses between them in both."""
+    for form in forms(template):
+        fields = {field for _, field, _, _ in string.Formatter().parse(form) if field is not None}
+        for _, field, spec, _ in string.Formatter().parse(form):
+            if field is not None:
+                assert field.isidentifier(), (form, field)
+                assert "{" not in (spec or ""), form
+        if isinstance(template, Plural):
+            assert template.count in fields, form
 
 
 def test_a_refusal_and_its_parameters() -> None:
@@ -155,7 +165,7 @@ def test_the_bots_settings_are_one_line() -> None:
 def test_plain_lists_twenty_problem_lines_then_how_many_more() -> None:
     rows = [Problem.of(RowProblem.EMPTY, column="title").at(Place(PlaceKind.LINE, n)) for n in range(2, 27)]
     lines = messages.plain(InvalidInput(FileRefusal.ROWS_REJECTED, rows, rows=25)).splitlines()
-    assert lines[0] == "The file was rejected: 25 row(s) have problems. Nothing was stored."
+    assert lines[0] == "The file was rejected: 25 rows have problems. Nothing was stored."
     assert lines[1:21] == [f"Line {n}: title is empty" for n in range(2, 22)]
     assert lines[21:] == ["… and 5 more"]
 
@@ -172,7 +182,7 @@ def test_refused_fits_one_message_with_whole_problems_and_escapes() -> None:
     assert "<b>" not in said and "&lt;b&gt;" in said
     lines = said.splitlines()
     shown = len(lines) - 2  # the summary, the problems, the "more" line
-    assert shown >= 3 and lines[-1] == f"… and {26 - shown} more problem(s)"
+    assert shown >= 3 and lines[-1] == f"… and {26 - shown} more problems"
     assert texts.refused(TaskUnavailable()) == "This task is no longer available."
 
 

@@ -3,6 +3,7 @@
 from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from typing import Any
 
 import pytest
 
@@ -110,7 +111,7 @@ def test_quiz_card_with_long_names_fits_limit(limit: int) -> None:
     """A quiz head with a long emoji batch name and a long note leaves less room: the card shrinks to fit."""
     note = texts.answer_note(20_000, 1_234_560_000, "USD") + "\n" + "🎯" * 200
     quiz = replace(screen(LONG_CARDS["emoji"], deepest_breadcrumb(), note), batch_name="🍳" * 256)
-    quiz = replace(quiz, quiz=QuizPlace(place=1, size=5, needed=4, retry=True))
+    quiz = replace(quiz, quiz=QuizPlace(place=1, size=5, questions=5, needed=4, retry=True))
     rendered = Rendered(texts.task(quiz, "USD", limit))
     assert telegram_length(rendered.text) <= limit and not rendered.open
     assert "🛒 🍳" in rendered.text and "Reward $0.02." in rendered.text
@@ -177,14 +178,19 @@ def failed_quiz(attempt: int, correct: int, needed: int, next_needed: int, retri
         assignment_id=1,
         title="Pan",
         correct=False,
-        right="Skillets",
+        right=(("category", "Skillets"),),
+        wrong=(("category", "Skillets"),),
+        item_graded=1,
+        item_right=0,
         answered=5,
         correct_so_far=correct,
         size=5,
+        questions=5,
         passed=False,
         needed=needed,
         attempt=attempt,
         next_needed=next_needed,
+        next_questions=5,
         retry_at=datetime(2026, 1, 2, 3, 4, tzinfo=UTC) if retries_left else None,
         retries_left=retries_left,
     )
@@ -196,7 +202,7 @@ def failed_quiz(attempt: int, correct: int, needed: int, next_needed: int, retri
         (
             failed_quiz(1, 3, 4, 5, 2),
             "📕 You did not qualify for “Pots & <Pans>” yet (3 of 5 right; 4 are needed). Your quiz answers in a "
-            "batch count together, so next time 5 of 5 are needed. You may try again after 2026-01-02 03:04 UTC "
+            "batch count together, so next time 5 of 5 are needed. You may try again after Jan 2, 2026, 03:04 UTC "
             "(2 tries left). Other batches are open to you: /work",
         ),
         (
@@ -214,6 +220,41 @@ def failed_quiz(attempt: int, correct: int, needed: int, next_needed: int, retri
 )
 def test_a_failed_quiz_says_what_the_next_try_needs_or_why_there_is_none(step: QuizStep, said: str) -> None:
     assert Rendered(texts.quiz_failed(step)).text == said
+
+
+IMAGE_GOLD = (("blurry", "no"), ("person", "yes"), ("white_background", "yes"))
+
+
+def image_quiz(wrong: tuple[tuple[str, str], ...], **counts: Any) -> QuizStep:
+    """A quiz answer on an image_quality item of three questions, `wrong` the gold of those missed."""
+    step = replace(failed_quiz(1, 0, 12, 15, 2), right=IMAGE_GOLD, wrong=wrong, correct=not wrong)
+    step = replace(step, item_graded=3, item_right=3 - len(wrong))
+    return replace(step, passed=None, retry_at=None, retries_left=0, **counts)
+
+
+def test_a_partly_right_quiz_item_names_the_questions_missed() -> None:
+    """One of three questions wrong: the feedback says 2 of 3 and gives the right answer of that one alone;
+    all wrong, the right answer to each, as for a one-question item; all right, Correct."""
+    one_wrong = image_quiz((("person", "yes"),), answered=3, correct_so_far=2)
+    assert texts.quiz_note(one_wrong) == "✘ 2 of 3 right: the right answer is Person: ✔ Yes · 2 of 3 right so far"
+    missed = Rendered(texts.quiz_missed(one_wrong))
+    assert "✘ Not quite: 2 of 3 right: the right answer is Person: ✔ Yes." in missed.text
+    assert missed.tags == ["b"]
+    all_wrong = image_quiz(IMAGE_GOLD, answered=3, correct_so_far=0)
+    assert texts.quiz_note(all_wrong).startswith("✘ The right answer is Blurry: ✖ No; Person: ✔ Yes;")
+    assert texts.quiz_note(image_quiz((), answered=6, correct_so_far=5)) == "✔ Correct · 5 of 6 right so far"
+
+
+def test_a_quiz_of_several_questions_an_item_counts_answers() -> None:
+    """Passing and failing speak of gold answers where an item gives several, and of products where one."""
+    passed = replace(image_quiz((), answered=15, correct_so_far=13, questions=15), passed=True)
+    assert "Qualified for “Pots & <Pans>”: 13 of 15 answers right." in texts.quiz_note(passed)
+    failed = replace(image_quiz((), correct_so_far=9, questions=15, needed=12, next_needed=15, next_questions=15))
+    failed = replace(failed, passed=False, retry_at=datetime(2026, 1, 2, 3, 4, tzinfo=UTC), retries_left=2)
+    said = Rendered(texts.quiz_failed(failed)).text
+    assert "(9 of 15 answers right; 12 are needed)" in said and "next time 15 of 15 are needed" in said
+    quiz = replace(screen(LONG_CARDS["angles"]), quiz=QuizPlace(place=2, size=5, questions=15, needed=12, retry=False))
+    assert "(paid; pass with 12 of 15 answers right)" in Rendered(texts.task(quiz, "USD", texts.TEXT_LIMIT)).text
 
 
 @pytest.mark.parametrize("limit", [texts.CAPTION_LIMIT, texts.TEXT_LIMIT])

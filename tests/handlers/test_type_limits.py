@@ -89,7 +89,7 @@ def check(screen: work.TaskScreen) -> None:
     """The card as every chat shows it: as a photo's caption, as a message, and as a message linking a
     photo that did not load; with the largest ids and a quiz head and an answer note above."""
     note = texts.answer_note(1_000_000, 1_234_560_000, "USD")
-    quiz = QuizPlace(place=BIG, size=BIG, needed=BIG, retry=True)
+    quiz = QuizPlace(place=BIG, size=BIG, questions=BIG, needed=BIG, retry=True)
     for shown in (screen, replace(screen, assignment_id=BIG, batch_id=BIG, note=note, quiz=quiz)):
         check_keyboard(keyboards.task(shown))
         check_text(texts.task(shown, "USD", texts.CAPTION_LIMIT), texts.CAPTION_LIMIT)

@@ -1,0 +1,37 @@
+"""What an operator's probes read: whether the database answers, and the work and money waiting in it."""
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, text
+
+from bot.wiring.services import Services
+from storage.models import Assignment, Payout
+from storage.states import AssignmentStatus, PayoutStatus
+
+# A database that takes longer than this to say SELECT 1 is as good as down to a load balancer.
+ANSWER_WITHIN_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Backlog:
+    open_reservations: int  # products shown to a worker and not yet answered, skipped or expired
+    payouts_waiting: int  # payout requests no admin has decided yet
+
+
+async def database_answers(services: Services) -> bool:
+    try:
+        async with asyncio.timeout(ANSWER_WITHIN_SECONDS), services.db.read() as session:
+            await session.execute(text("SELECT 1"))
+    except Exception:  # a refused connection, a timeout, a driver error: each means "no"
+        return False
+    return True
+
+
+async def backlog(services: Services) -> Backlog:
+    async with services.db.read() as session:
+        reserved = await session.scalar(
+            select(func.count(Assignment.id)).where(Assignment.status == AssignmentStatus.RESERVED)
+        )
+        waiting = await session.scalar(select(func.count(Payout.id)).where(Payout.status == PayoutStatus.REQUESTED))
+    return Backlog(open_reservations=reserved or 0, payouts_waiting=waiting or 0)

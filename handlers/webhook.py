@@ -1,0 +1,190 @@
+"""The web server of webhook mode (Starlette on uvicorn): Telegram's updates, `/healthz` and `/metrics`.
+
+After python-telegram-bot's custom webhook example, with one difference: an update is acknowledged
+(200) only once it has been processed, never when it is queued, so an instance killed mid-request
+loses nothing (Telegram sends again what was not acknowledged). Each update is taken in the database
+first (bot.updates), so one delivered twice, to one instance or two, is processed once.
+
+What a request gets:
+- 403 without the right `X-Telegram-Bot-Api-Secret-Token`, 400 for a body that is no update: nothing changes;
+- 200 once processed, or at once when it was processed before;
+- 503 while another instance processes it, or while the database does not answer, and 500 when its
+  processing failed (its claim is given back): Telegram tries each again later.
+"""
+
+import asyncio
+import hmac
+import logging
+import signal
+import socket
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from http import HTTPStatus
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from telegram import Update
+from telegram.ext import Application
+
+from bot import health, updates
+from bot.updates import Taken
+from bot.wiring.services import Services
+from handlers import common
+from handlers.common import BotContext
+from handlers.metrics import Metrics
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+class UpdateEndpoint:
+    """POST {WEBHOOK_PATH}: one update, processed before it is acknowledged.
+
+    python-telegram-bot hands a handler's exception to the error handlers and returns normally, so
+    `note_failure` (registered as an error handler by the composition root) says which updates failed.
+    """
+
+    def __init__(self, application: Application, services: Services) -> None:
+        self.application = application
+        self.services = services
+        self._secret = services.settings.webhook_secret.encode()
+        self._failed: set[int] = set()
+
+    async def receive(self, request: Request) -> Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self._secret):
+            return _status(HTTPStatus.FORBIDDEN)
+        update = await self._read(request)
+        if update is None:
+            return _status(HTTPStatus.BAD_REQUEST)
+        try:
+            taken = await updates.take(self.services, update.update_id)
+        except Exception as error:  # the database does not answer: Telegram keeps the update meanwhile
+            log.warning("update %s not taken, the database did not answer: %s", update.update_id, error)
+            return _status(HTTPStatus.SERVICE_UNAVAILABLE)
+        if taken is Taken.DONE:
+            return _status(HTTPStatus.OK)
+        if taken is Taken.BUSY:
+            return _status(HTTPStatus.SERVICE_UNAVAILABLE)
+        return await self._process(update)
+
+    async def _read(self, request: Request) -> Update | None:
+        try:
+            data = await request.json()
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                return None
+            return Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError):  # not JSON, or JSON that is no update
+            return None
+
+    async def _process(self, update: Update) -> Response:
+        application = self.application
+        try:
+            # Through the update processor: each user's updates still run one at a time, in order.
+            await application.update_processor.process_update(update, application.process_update(update))
+        except BaseException:
+            await asyncio.shield(updates.give_back(self.services, update.update_id))
+            raise
+        if update.update_id in self._failed:
+            self._failed.discard(update.update_id)
+            await updates.give_back(self.services, update.update_id)
+            return _status(HTTPStatus.INTERNAL_SERVER_ERROR)
+        try:
+            await updates.done(self.services, update.update_id)
+        except Exception as error:  # processed all the same; the claim runs out and a resend finds it idempotent
+            log.warning("update %s processed but not marked done: %s", update.update_id, error)
+            return _status(HTTPStatus.SERVICE_UNAVAILABLE)
+        return _status(HTTPStatus.OK)
+
+    async def note_failure(self, update: object, context: BotContext) -> None:
+        if isinstance(update, Update) and common.unexpected(context.error):
+            self._failed.add(update.update_id)
+
+
+def web_app(endpoint: UpdateEndpoint, metrics: Metrics) -> Starlette:
+    services = endpoint.services
+
+    async def healthz(_: Request) -> Response:
+        if await health.database_answers(services):
+            return PlainTextResponse("ok")
+        return PlainTextResponse("the database does not answer", status_code=HTTPStatus.SERVICE_UNAVAILABLE)
+
+    async def metrics_text(_: Request) -> Response:
+        return Response(await metrics.exposition(services), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[
+            Route(services.settings.webhook_path, endpoint.receive, methods=["POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics_text, methods=["GET"]),
+        ]
+    )
+
+
+def _status(status: HTTPStatus) -> Response:
+    return PlainTextResponse(status.phrase, status_code=status)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `serve` stops the server and then the bot, in that order."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@asynccontextmanager
+async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[int]:
+    """The web server, listening on `host:port` (port 0: a free one, given) until the block ends; then
+    it finishes the requests under way. A port it cannot have is an OSError at once."""
+    sock = _bound_socket(host, port)
+    server = _Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="off"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            await task  # its exception, if it has one
+            raise RuntimeError("the web server stopped as it started")
+        await asyncio.sleep(0.01)
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        await task
+
+
+def _bound_socket(host: str, port: int) -> socket.socket:
+    found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    family, kind, protocol, _, address = found[0]
+    sock = socket.socket(family, kind, protocol)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def serve(application: Application, app: Starlette, host: str, port: int) -> None:
+    """Run the bot and its web server until SIGINT or SIGTERM, as `run_polling` runs it by polling."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        async with serving(app, host, port):
+            log.info("serving Telegram's webhook on %s:%d", host, port)
+            await stop.wait()
+        await application.stop()
+    finally:
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)
