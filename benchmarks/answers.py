@@ -880,6 +880,9 @@ async def make_pool(directory: Path, name: str, items: int, postgresql_url: str 
                 session, f"batch:{batch_id}:fund", REQUESTER, cost.total, f"benchmark batch {batch_id}"
             )
             await batches.launch(session, batch_id, REQUESTER, settings.currency, services.clock.now())
+        if postgresql_url:  # statistics of the launched pool (items open), as autovacuum would gather them
+            async with db.engine.connect() as connection:
+                await connection.execute(text("ANALYZE"))
         async with db.read() as session:
             problems = await books.inconsistencies(session)
     finally:
@@ -916,7 +919,6 @@ async def _bulk_items_postgresql(url: str, batch_id: int, after: int, count: int
     try:
         async with db.engine.begin() as connection:
             await connection.execute(text(statement), {"first": after + 1, "last": after + count, "batch": batch_id})
-            await connection.execute(text("ANALYZE items"))
     finally:
         await db.dispose()
 
