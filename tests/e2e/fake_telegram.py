@@ -42,7 +42,8 @@ idle() then also waits until the Application's update queue has no update that i
 fetched but not yet fully processed.  Tasks a handler starts on its own
 (``block=False`` handlers, ``application.create_task``) are only covered by ``quiet``.
 
-Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update),
+Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update), ``take_updates``
+(hand pending updates to bot instances of the test's choice),
 ``advance`` (move the server's clock forward, e.g. past ``callback_query_ttl``),
 ``broken_photo_urls`` (addresses whose content is no image) and ``unreachable_photo_urls`` (addresses
 Telegram cannot download: a dead link, a host it cannot reach), refused as Telegram refuses them,
@@ -1323,6 +1324,12 @@ class FakeTelegram:
         if self._poll is not None:
             self._poll.event.set()
         return update
+
+    def take_updates(self) -> list[dict]:
+        """Hand out every pending update and forget it, as a load balancer in front of several bot
+        instances would: the test gives each one to the instance of its choice instead of letting one poll."""
+        taken, self._updates = self._updates, []
+        return copy.deepcopy(taken)
 
     def fail_next(
         self,

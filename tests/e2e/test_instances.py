@@ -1,0 +1,80 @@
+"""Two bot instances on one database serve one bot: what each user sends may reach either, at the same
+instant. On SQLite the two are two engines on one file (BEGIN IMMEDIATE serialises their writes); the
+races these tests look for are PostgreSQL's, where transactions of two processes interleave."""
+
+from collections import Counter
+
+from sqlalchemy import func, select
+
+from handlers import texts
+from storage.models import Assignment, User
+from storage.states import AssignmentStatus
+from tests.conftest import MovableClock, ScriptedRandom
+from tests.e2e.fake_telegram import FakeTelegram
+from tests.e2e.instances import instances, spread
+from tests.factories import load_batch
+
+WORKERS = range(3001, 3041)
+YES = "✔ Yes"
+
+
+async def test_a_new_user_on_two_instances_at_once_is_registered_once_quietly(
+    database_url: str, telegram: FakeTelegram, clock: MovableClock, draws: ScriptedRandom
+) -> None:
+    people = [telegram.user(worker, f"W{worker}") for worker in WORKERS]
+    async with instances(2, database_url, telegram, clock, draws) as (first, second):
+        for person in people:  # two /start at once, one to each instance
+            await person.send("/start")
+            await person.send("/start")
+        await spread(telegram, first, second)
+        async with first.services.db.read() as session:
+            registered = Counter(await session.scalars(select(User.id).where(User.id.in_(WORKERS))))
+    assert registered == Counter(WORKERS)
+    for person in people:
+        assert texts.SOMETHING_WENT_WRONG not in person.texts
+        assert [f"Hi W{person.id}" in body for body in person.texts] == [True, True]
+
+
+async def test_the_per_worker_cap_holds_when_work_reaches_two_instances_at_once(
+    database_url: str, telegram: FakeTelegram, clock: MovableClock, draws: ScriptedRandom
+) -> None:
+    """A cap of one answer per worker: each worker's two /work sent at once (one to each instance) get one
+    product between them, and pressing every card they were shown records one answer."""
+    async with instances(2, database_url, telegram, clock, draws) as (first, second):
+        rows = [
+            {"item_id": f"p{n}", "title": f"Product {n}", "image_url": f"https://img.example.com/{n}.jpg"}
+            for n in range(100)
+        ]
+        await load_batch(
+            first.services, rows, task_type="image_match", overlap=1, gold_rate=0, max_share=0.01, root=None
+        )
+        people = [telegram.user(worker, f"W{worker}") for worker in WORKERS]
+        for person in people:
+            await person.send("/start")
+        await spread(telegram, first)
+        for person in people:
+            await person.send("/work")
+            await person.send("/work")
+        await spread(telegram, first, second)
+        async with first.services.db.read() as session:
+            held = Counter(
+                await session.scalars(
+                    select(Assignment.worker_id).where(Assignment.status == AssignmentStatus.RESERVED)
+                )
+            )
+        assert held == Counter(WORKERS), "one product each"
+        for person in people:
+            for card in [message for message in person.messages if any(YES in row for row in message.buttons)]:
+                await person.press(YES, card.message_id)
+        await spread(telegram, first, second)
+        async with first.services.db.read() as session:
+            answers = dict(
+                (
+                    await session.execute(
+                        select(Assignment.worker_id, func.count())
+                        .where(Assignment.status == AssignmentStatus.ANSWERED)
+                        .group_by(Assignment.worker_id)
+                    )
+                ).all()
+            )
+    assert answers == dict.fromkeys(WORKERS, 1)
