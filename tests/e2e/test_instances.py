@@ -2,19 +2,22 @@
 instant. On SQLite the two are two engines on one file (BEGIN IMMEDIATE serialises their writes); the
 races these tests look for are PostgreSQL's, where transactions of two processes interleave."""
 
+import asyncio
 from collections import Counter
 
 from sqlalchemy import func, select
 
 from handlers import texts
-from storage.models import Assignment, User
+from storage.models import Assignment, Payout, User
 from storage.states import AssignmentStatus
+from tests.bot.test_payouts import add_worker, make_available
 from tests.conftest import MovableClock, ScriptedRandom
 from tests.e2e.fake_telegram import FakeTelegram
 from tests.e2e.instances import instances, spread
-from tests.factories import load_batch
+from tests.factories import REQUESTER, load_batch, products
 
 WORKERS = range(3001, 3041)
+ADMIN = 77
 YES = "✔ Yes"
 
 
@@ -78,3 +81,32 @@ async def test_the_per_worker_cap_holds_when_work_reaches_two_instances_at_once(
                 ).all()
             )
     assert answers == dict.fromkeys(WORKERS, 1)
+
+
+async def test_scheduled_jobs_on_two_instances_at_once_create_and_send_each_message_once(
+    database_url: str, telegram: FakeTelegram, clock: MovableClock, draws: ScriptedRandom
+) -> None:
+    """Both instances run the payout sweep and the daily digest at the same moment, then both deliver what
+    is owed: each worker hears once (a payout requested, or the reminder to set a method), the admin
+    gets one notice per payout, the requester one digest."""
+    paid, unpaid = WORKERS[:10], WORKERS[10:20]
+    async with instances(2, database_url, telegram, clock, draws, admin_ids=str(ADMIN)) as (first, second):
+        threshold = first.services.settings.payout_threshold_micros
+        async with first.services.db.write() as session:
+            for worker_id in [*paid, *unpaid]:
+                method = ("paypal", f"w{worker_id}@example.com") if worker_id in paid else None
+                await add_worker(session, worker_id, method=method)
+                await make_available(session, worker_id, threshold)
+        await load_batch(first.services, products(3), overlap=1, gold_rate=0)
+        people = {person: telegram.user(person, f"P{person}") for person in [*paid, *unpaid, ADMIN, REQUESTER]}
+        jobs = ("payout-sweep", "daily-digest")
+        await asyncio.gather(*(instance.run_job(job) for job in jobs for instance in (first, second)))
+        while sum(await asyncio.gather(first.deliver(), second.deliver())):
+            pass
+        async with first.services.db.read() as session:
+            payouts = Counter(await session.scalars(select(Payout.worker_id)))
+    assert payouts == Counter(paid)
+    heard = {person: len(user.messages) for person, user in people.items()}
+    assert heard == {**dict.fromkeys([*paid, *unpaid], 1), ADMIN: len(paid), REQUESTER: 1}
+    assert all("don't know where to send the money" in people[worker].last.body for worker in unpaid)
+    assert people[REQUESTER].last.body.startswith("🗓 Daily digest")

@@ -198,11 +198,17 @@ def _sync(url: str, work: Callable[[Connection], T]) -> T:
 def _contents(connection: Connection) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table as the driver gives it, by primary key."""
     contents = {}
-    for table in Base.metadata.sorted_tables:
+    for table in _tables(connection):
         key = ", ".join(column.name for column in table.primary_key.columns)
         rows = connection.execute(sa.text(f"SELECT * FROM {table.name} ORDER BY {key}")).mappings()
         contents[table.name] = [dict(row) for row in rows]
     return contents
+
+
+def _tables(connection: Connection) -> list[sa.Table]:
+    """The models' tables the database has: those of later migrations are not there yet."""
+    present = set(sa.inspect(connection).get_table_names())
+    return [table for table in Base.metadata.sorted_tables if table.name in present]
 
 
 def _without(rows: list[dict[str, Any]], columns: Iterable[str]) -> list[dict[str, Any]]:
@@ -248,7 +254,7 @@ def _schema(connection: Connection) -> dict[str, dict[str, Any]]:
             "foreign_keys": by_name(inspector.get_foreign_keys(table.name)),
             "primary_key": inspector.get_pk_constraint(table.name),
         }
-        for table in Base.metadata.sorted_tables
+        for table in _tables(connection)
     }
 
 
