@@ -186,6 +186,7 @@ class ApiCall:
     status: int
     response: dict
     files: dict[str, UploadedFile] = field(default_factory=dict)  # every uploaded part
+    at: float = 0.0  # when the request arrived (time.monotonic()), to see how long the bot waited between calls
 
     @property
     def ok(self) -> bool:
@@ -1456,6 +1457,7 @@ class FakeTelegram:
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
 
     async def _handle_api(self, request: web.Request) -> web.Response:
+        arrived = time.monotonic()
         method_name = request.match_info["method"]
         method = self.schema.canonical(method_name)
         counted = method != "getUpdates"
@@ -1498,7 +1500,7 @@ class FakeTelegram:
                 else:
                     self._inflight_methods.pop(method_name, None)
         body = json.loads(json.dumps(body))  # a snapshot: later edits must not change the log
-        self.requests.append(ApiCall(method or method_name, params, status, body, files))
+        self.requests.append(ApiCall(method or method_name, params, status, body, files, arrived))
         if counted or delivered:
             self._touch()
         return web.json_response(body, status=status)
