@@ -7,9 +7,11 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from handlers import texts
-from storage.models import Assignment, Payout, User
-from storage.states import AssignmentStatus
+from bot import outbox
+from bot.outbox import Notice
+from handlers import notify, texts
+from storage.models import Assignment, OutboxMessage, Payout, User
+from storage.states import AssignmentStatus, OutboxState
 from tests.bot.test_payouts import add_worker, make_available
 from tests.conftest import MovableClock, ScriptedRandom
 from tests.e2e.fake_telegram import FakeTelegram
@@ -110,3 +112,18 @@ async def test_scheduled_jobs_on_two_instances_at_once_create_and_send_each_mess
     assert heard == {**dict.fromkeys([*paid, *unpaid], 1), ADMIN: len(paid), REQUESTER: 1}
     assert all("don't know where to send the money" in people[worker].last.body for worker in unpaid)
     assert people[REQUESTER].last.body.startswith("🗓 Daily digest")
+
+
+async def test_the_delivery_jobs_of_two_instances_at_once_send_each_owed_message_once(
+    database_url: str, telegram: FakeTelegram, clock: MovableClock, draws: ScriptedRandom
+) -> None:
+    people = [telegram.user(person, f"P{person}") for person in range(5_000, 5_000 + 3 * outbox.CLAIM_LIMIT)]
+    async with instances(2, database_url, telegram, clock, draws) as (first, second):
+        async with first.services.db.write() as session:
+            for person in people:
+                await outbox.owe(session, f"test:{person.id}", person.id, Notice.PAYOUT_METHOD_REMINDER)
+        await asyncio.gather(first.run_job(notify.DELIVERY_JOB), second.run_job(notify.DELIVERY_JOB))
+        async with first.services.db.read() as session:
+            states = Counter(await session.scalars(select(OutboxMessage.state)))
+    assert [len(person.messages) for person in people] == [1] * len(people)
+    assert states == {OutboxState.SENT: len(people)}
