@@ -29,7 +29,7 @@ async def release_holds(context: BotContext) -> None:
 
 async def sweep_payouts(context: BotContext) -> None:
     sweep = await _once(context, jobs.sweep_payouts)
-    if sweep and (sweep.created or sweep.reminders):
+    if sweep is not None and (sweep.created or sweep.reminders):
         notify.deliver_soon(context)
 
 
