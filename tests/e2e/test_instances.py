@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from bot import outbox
 from bot.outbox import Notice
 from handlers import notify, texts
+from storage.db import Database
 from storage.models import Assignment, OutboxMessage, Payout, User
 from storage.states import AssignmentStatus, OutboxState
 from tests.bot.test_payouts import add_worker, make_available
@@ -86,11 +87,12 @@ async def test_the_per_worker_cap_holds_when_work_reaches_two_instances_at_once(
 
 
 async def test_scheduled_jobs_on_two_instances_at_once_create_and_send_each_message_once(
-    database_url: str, telegram: FakeTelegram, clock: MovableClock, draws: ScriptedRandom
+    database_url: str, db: Database, telegram: FakeTelegram, clock: MovableClock, draws: ScriptedRandom
 ) -> None:
     """Both instances run the payout sweep and the daily digest at the same moment, then both deliver what
     is owed: each worker hears once (a payout requested, or the reminder to set a method), the admin
-    gets one notice per payout, the requester one digest."""
+    gets one notice per payout, the requester one digest; the books stay sound (checked after every
+    test that has `db`)."""
     paid, unpaid = WORKERS[:10], WORKERS[10:20]
     async with instances(2, database_url, telegram, clock, draws, admin_ids=str(ADMIN)) as (first, second):
         threshold = first.services.settings.payout_threshold_micros
