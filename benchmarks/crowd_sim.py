@@ -146,7 +146,6 @@ from bot.batches.lifecycle import BatchSpec  # noqa: E402
 from bot.batches.task import BatchTask, task_of  # noqa: E402
 from bot.errors import TaskUnavailable  # noqa: E402
 from bot.money import ledger  # noqa: E402
-from bot.money.amounts import format_money  # noqa: E402
 from bot.quality import gold  # noqa: E402
 from bot.quality import rules as quality  # noqa: E402
 from bot.tasks import registry  # noqa: E402
@@ -155,6 +154,7 @@ from bot.tasks.image_quality import NO_IMAGE  # noqa: E402
 from bot.tasks.reading import NO, YES, typed_label  # noqa: E402
 from bot.wiring.config import Settings  # noqa: E402
 from bot.wiring.services import Services, build_services  # noqa: E402
+from handlers import formatting  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402
@@ -1120,7 +1120,7 @@ def report_run(result: RunResult) -> None:
     if result.unlabelled:
         print(f"products with a question left without a label: {result.unlabelled}")
     print(f"reference, this run's honest answers alone (spam dropped, not replaced): {result.honest_only_accuracy:.3f}")
-    print(f"paid to workers: {format_money(result.paid_micros, CURRENCY)}")
+    print(f"paid to workers: {formatting.money(result.paid_micros, CURRENCY)}")
     print(f"correct labels: {result.correct}; cost per correct label: {result.cost_per_label:.4f} {CURRENCY}")
 
 
@@ -1184,7 +1184,7 @@ def describe_crowd(seed: int, sizes: Sizes, top_up: bool) -> None:
         + ")"
     )
     print(
-        f"products per batch: {sizes.items}, overlap {OVERLAP}, reward {format_money(REWARD_MICROS, CURRENCY)} an answer"
+        f"products per batch: {sizes.items}, overlap {OVERLAP}, reward {formatting.money(REWARD_MICROS, CURRENCY)} an answer"
     )
     print(f"batch root: {BATCH_ROOT} ({len(setup.leaves.all)} leaves, leaf_only)")
     print(

@@ -1,8 +1,17 @@
-"""Scheduled work. Each job derives what to do from the database, so a missed run simply catches up."""
+"""Scheduled work. Each job derives what to do from the database, so a missed run simply catches up.
+
+Every bot process runs the job queue. A scheduled run first takes its job's lease (`exclusively`), and
+a run that finds the lease held skips: so a job runs once at a time however many processes run it. The
+bodies are idempotent as well (keys on what they owe, conditional updates, locked rows), so runs one
+after the other, or overlapping after a lease ran out, create and send nothing twice.
+"""
 
 import logging
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 
@@ -13,11 +22,36 @@ from bot.money import credits, ledger, payouts
 from bot.money.payouts import PayoutView
 from bot.outbox import Notice
 from bot.wiring.services import Services
-from storage import assignments
+from storage import assignments, leases
 from storage.models import Account, Batch, User
 from storage.states import UNDER_WAY
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+# Longer than a run takes; a process that dies mid-run holds its job up for at most this long. A run
+# that outlasts it may overlap the next one, which the idempotent bodies make harmless.
+JOB_LEASE = timedelta(minutes=5)
+
+
+async def exclusively(services: Services, name: str, body: Callable[[Services], Awaitable[T]]) -> T | None:
+    """Run the job `name` unless another run of it, in this process or another, holds its lease: then
+    skip quietly and return None.
+
+    A lease row rather than PostgreSQL's advisory lock: it works on SQLite too (two processes may share
+    a file), and it needs no transaction held open through the run, whose own transactions stay short.
+    """
+    holder = uuid.uuid4().hex
+    now = services.clock.now()
+    async with services.db.write() as session:
+        taken = await leases.take(session, name, holder, now, now + JOB_LEASE)
+    if not taken:
+        log.debug("job %s is running elsewhere; this run skips", name)
+        return None
+    try:
+        return await body(services)
+    finally:
+        async with services.db.write() as session:
+            await leases.give_back(session, name, holder)
 
 
 @dataclass
@@ -69,7 +103,8 @@ async def sweep_payouts(services: Services) -> Sweep:
     for worker_id in owners:
         # One transaction per worker: one worker's problem must not hold up everyone's pay.
         async with services.db.write() as session:
-            user = await session.get(User, worker_id)
+            # Locked: a sweep of another process waits here, then finds the reminder or the payout made.
+            user = await session.get(User, worker_id, with_for_update=True)
             if user is None or user.suspended_reason or not user.is_reachable:
                 continue
             if await payouts.current_method(session, worker_id) is None:

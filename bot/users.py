@@ -14,6 +14,7 @@ from bot.wiring.services import Services
 from storage import assignments
 from storage.assignments import answer_counts
 from storage.models import LANGUAGE_LENGTH, Assignment, User
+from storage.sql import dialect_module
 from storage.states import AssignmentStatus
 
 
@@ -41,23 +42,30 @@ async def register(
     language: str | None = None,
 ) -> Person:
     """Create or refresh the user; anyone who writes to the bot is reachable again. `language` is their
-    Telegram language tag, kept so that messages sent to them later are in it."""
-    user = await session.get(User, user_id)
-    if user is None:
-        user = User(id=user_id, is_requester=user_id in settings.requester_ids)
-        session.add(user)
-    user.first_name = first_name[:256]
-    user.username = username
-    user.language = language[:LANGUAGE_LENGTH] if language else user.language
-    user.is_reachable = True
-    user.last_seen_at = now
-    await session.flush()
+    Telegram language tag, kept so that messages sent to them later are in it.
+
+    One INSERT that refreshes the row when it is there already: a new user whose first updates reach
+    two processes at once is registered once, and neither of them fails on the other's row.
+    """
+    name = first_name[:256]
+    seen = {"first_name": name, "username": username, "is_reachable": True, "last_seen_at": now}
+    if language:  # an update without one keeps the language last seen
+        seen["language"] = language[:LANGUAGE_LENGTH]
+    users = User.__table__
+    statement = (
+        dialect_module(session)
+        .insert(users)
+        .values(id=user_id, is_requester=user_id in settings.requester_ids, **seen)
+        .on_conflict_do_update(index_elements=[users.c.id], set_=seen)
+        .returning(users.c.is_requester, users.c.suspended_reason)
+    )
+    is_requester, suspended_reason = (await session.execute(statement)).one()
     return Person(
         id=user_id,
-        first_name=user.first_name,
+        first_name=name,
         is_admin=user_id in settings.admin_ids,
-        is_requester=user.is_requester or user_id in settings.requester_ids,
-        suspended_reason=loads_optional(user.suspended_reason),
+        is_requester=is_requester or user_id in settings.requester_ids,
+        suspended_reason=loads_optional(suspended_reason),
     )
 
 

@@ -118,7 +118,9 @@ async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
     """The worker's open task if any (so a resend resumes it), else a newly claimed one."""
 
     async def claim(session: AsyncSession) -> _Next | None:
-        user = await session.get(User, worker_id)
+        # The worker's row locked (PostgreSQL): the worker's /work reaching two processes at once claims
+        # once, the second finding the first's product open, so a batch's per-worker cap holds.
+        user = await session.get(User, worker_id, with_for_update=True)
         if user is not None and user.suspended_reason:
             raise NotAllowed(WorkRefusal.SUSPENDED, reason=reasons.loads(user.suspended_reason))
         held = await assignments.open_for_worker(session, worker_id)

@@ -3,9 +3,11 @@ owed ones now (handlers.outbox delivers them and handles Telegram's errors)."""
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup, InputFile, Message
 from telegram.error import BadRequest, Forbidden
+from telegram.ext import ExtBot
 
 from handlers.common import BotContext
 
@@ -30,12 +32,13 @@ class Document:
 Outgoing = Text | Document
 
 
-async def send(bot: Bot, chat_id: int, outgoing: Outgoing) -> Message:
-    """One message or file; Telegram's errors are the caller's to handle."""
+async def send(bot: ExtBot[Any], chat_id: int, outgoing: Outgoing, flood_retries: int | None = None) -> Message:
+    """One message or file; Telegram's errors are the caller's to handle. A 429 is waited out and tried
+    again, at most `flood_retries` times when given (then it is raised), else as often as Telegram asks."""
     if isinstance(outgoing, Document):
         document = InputFile(outgoing.content, filename=outgoing.filename)
-        return await bot.send_document(chat_id, document, caption=outgoing.caption)
-    return await bot.send_message(chat_id, outgoing.html, reply_markup=outgoing.markup)
+        return await bot.send_document(chat_id, document, caption=outgoing.caption, rate_limit_args=flood_retries)
+    return await bot.send_message(chat_id, outgoing.html, reply_markup=outgoing.markup, rate_limit_args=flood_retries)
 
 
 def deliver_soon(context: BotContext) -> None:

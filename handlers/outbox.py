@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
-from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter
+from telegram.ext import ExtBot
 
 from bot import outbox, users
 from bot.batches import lifecycle as batches
@@ -35,13 +35,17 @@ from storage.states import PayoutStatus
 log = logging.getLogger(__name__)
 Params = dict[str, Any]
 DELIVER_EVERY_SECONDS = 5
+# A 429 is waited out in line once; a second one hands the message back to the outbox, which tries again
+# after retry_after. So a long flood wait never holds a claimed message past its lease (bot.outbox.LEASE),
+# when another run could take and send it too.
+FLOOD_RETRIES = 1
 
 
 async def deliver_job(context: BotContext) -> None:
     await deliver(context.bot, context.services)
 
 
-async def deliver(bot: Bot, services: Services) -> int:
+async def deliver(bot: ExtBot[Any], services: Services) -> int:
     """Send every due message; returns how many Telegram took. One failure never holds up the others."""
     delivered = 0
     while owed := await outbox.claim(services):
@@ -62,11 +66,11 @@ async def deliver(bot: Bot, services: Services) -> int:
     return delivered
 
 
-async def _deliver_one(bot: Bot, services: Services, owed: Owed, language: str) -> bool:
+async def _deliver_one(bot: ExtBot[Any], services: Services, owed: Owed, language: str) -> bool:
     """Rendered in the recipient's language (each gathered send runs in its own task, with its own)."""
     try:
         i18n.set_language(language)
-        sent = await notify.send(bot, owed.chat_id, await _render(services, owed))
+        sent = await notify.send(bot, owed.chat_id, await _render(services, owed), FLOOD_RETRIES)
     except Forbidden:
         log.info("user %s blocked the bot; %s given up and the user marked unreachable", owed.chat_id, owed.kind)
         await outbox.unreachable(services, owed)

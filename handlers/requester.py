@@ -3,8 +3,10 @@
 import asyncio
 from functools import partial
 from pathlib import PurePath
+from typing import Any
 
-from telegram import Bot, Update
+from telegram import Update
+from telegram.ext import ExtBot
 
 from bot import users, work
 from bot.batches import lifecycle as batches
@@ -162,7 +164,7 @@ async def send_results(
 
 
 async def send_files(
-    bot: Bot, chat_id: int, batch_id: int, labels: results.Table, raw: results.Table, jsonl: bool = False
+    bot: ExtBot[Any], chat_id: int, batch_id: int, labels: results.Table, raw: results.Table, jsonl: bool = False
 ) -> None:
     await notify.send(bot, chat_id, await results_file(batch_id, labels, LABELS, jsonl))
     await notify.send(bot, chat_id, await results_file(batch_id, raw, RAW, jsonl))

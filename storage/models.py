@@ -403,3 +403,15 @@ class SeenUpdate(Base):
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     claimed_until: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class JobLease(Base):
+    """Which run of a scheduled job is under way: several bot processes each run the job queue, and a run
+    starts only when it takes its job's lease, so the job runs once at a time across them all."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # The run holding the lease (a random token), and until when; both NULL while no run holds it.
+    holder: Mapped[str | None] = mapped_column(String(32))
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

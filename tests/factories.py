@@ -46,13 +46,14 @@ async def load_batch(
     qualification: int = 0,
     gold_rate: float = 0.1,
     task_type: str = "categorize",
+    max_share: float = 1.0,
     **settings: object,
 ) -> Batch:
     """A funded, running batch, as the operator's CLI would load it (no quiz unless asked for)."""
     taxonomy_id = await taxonomies.ensure_default(services.db)
-    # No per-worker cap: these small test batches are often labelled by one worker.
+    # No per-worker cap unless asked for: these small test batches are often labelled by one worker.
     spec = BatchSpec(
-        max_share=1.0,
+        max_share=max_share,
         name=name,
         task_type=task_type,
         reward_micros=reward,

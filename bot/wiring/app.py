@@ -4,6 +4,7 @@ import asyncio
 import datetime
 import itertools
 import logging
+import sys
 from typing import Any
 
 from starlette.applications import Starlette
@@ -57,6 +58,10 @@ DIGEST_TIME = datetime.time(hour=9, tzinfo=datetime.UTC)
 # Waiting for Telegram at start: 1 s, 2 s, 4 s … between tries, never more than a minute.
 FIRST_RETRY_SECONDS = 1
 LONGEST_RETRY_SECONDS = 60
+# Telegram's 429 says how long to wait; the limiter waits that long and tries again, however often it is
+# asked to: a reply dropped after a few tries would be lost for good. (The outbox caps its own tries and
+# keeps the message for a later run instead: handlers.outbox.FLOOD_RETRIES.)
+WAIT_OUT_EVERY_FLOOD = sys.maxsize
 
 
 class AppRefusal(ErrorCode):
@@ -98,6 +103,12 @@ class _PatientApplication(Application):
                 return
 
 
+def flood_limiter(**limits: float) -> AIORateLimiter:
+    """Telegram's flood limits (AIORateLimiter's defaults unless `limits` says otherwise), and every 429
+    waited out for its retry_after, then tried again: never dropped, never sent early."""
+    return AIORateLimiter(max_retries=WAIT_OUT_EVERY_FLOOD, **limits)
+
+
 def build_application(services: Services, rate_limiter: BaseRateLimiter | None = None) -> Application:
     """The bot, ready for run_polling() (or start()/updater in tests and benchmarks); with WEBHOOK_URL
     set it has no updater, and serve_webhook() runs it."""
@@ -115,7 +126,7 @@ def build_application(services: Services, rate_limiter: BaseRateLimiter | None =
         # Every text the bot sends is HTML (handlers.texts escapes what people wrote).
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .concurrent_updates(PerUserOrder())
-        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
+        .rate_limiter(rate_limiter or flood_limiter())
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()

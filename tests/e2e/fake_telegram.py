@@ -52,6 +52,8 @@ of several instances would; ``webhook_posts`` records each post and its outcome;
 next call of a method until the test releases it (a bot caught mid-update).
 
 Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update),
+Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update), ``take_updates``
+(hand pending updates to bot instances of the test's choice),
 ``advance`` (move the server's clock forward, e.g. past ``callback_query_ttl``),
 ``broken_photo_urls`` (addresses whose content is no image) and ``unreachable_photo_urls`` (addresses
 Telegram cannot download: a dead link, a host it cannot reach), refused as Telegram refuses them,
@@ -205,6 +207,7 @@ class ApiCall:
     status: int
     response: dict
     files: dict[str, UploadedFile] = field(default_factory=dict)  # every uploaded part
+    at: float = 0.0  # when the request arrived (time.monotonic()), to see how long the bot waited between calls
 
     @property
     def ok(self) -> bool:
@@ -1407,6 +1410,12 @@ class FakeTelegram:
     def posts_of(self, update_id: int) -> list[WebhookPost]:
         return [post for post in self.webhook_posts if post.update_id == update_id]
 
+    def take_updates(self) -> list[dict]:
+        """Hand out every pending update and forget it, as a load balancer in front of several bot
+        instances would: the test gives each one to the instance of its choice instead of letting one poll."""
+        taken, self._updates = self._updates, []
+        return copy.deepcopy(taken)
+
     def fail_next(
         self,
         method: str,
@@ -1532,6 +1541,7 @@ class FakeTelegram:
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
 
     async def _handle_api(self, request: web.Request) -> web.Response:
+        arrived = time.monotonic()
         method_name = request.match_info["method"]
         method = self.schema.canonical(method_name)
         counted = method != "getUpdates"
@@ -1577,7 +1587,7 @@ class FakeTelegram:
                 else:
                     self._inflight_methods.pop(method_name, None)
         body = json.loads(json.dumps(body))  # a snapshot: later edits must not change the log
-        self.requests.append(ApiCall(method or method_name, params, status, body, files))
+        self.requests.append(ApiCall(method or method_name, params, status, body, files, arrived))
         if counted or delivered:
             self._touch()
         return web.json_response(body, status=status)

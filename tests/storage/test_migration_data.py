@@ -211,6 +211,12 @@ def _contents(connection: Connection) -> dict[str, list[dict[str, Any]]]:
     return contents
 
 
+def _tables(connection: Connection) -> list[sa.Table]:
+    """The models' tables the database has: those of later migrations are not there yet."""
+    present = set(sa.inspect(connection).get_table_names())
+    return [table for table in Base.metadata.sorted_tables if table.name in present]
+
+
 def _without(rows: list[dict[str, Any]], columns: Iterable[str]) -> list[dict[str, Any]]:
     return [{column: value for column, value in row.items() if column not in columns} for row in rows]
 

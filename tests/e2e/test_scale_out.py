@@ -1,0 +1,188 @@
+"""Several `crowdshelf run` processes behind real nginx, configured as deploy/ configures it, on one
+PostgreSQL: Telegram's webhook posts reach every instance, each update is processed once, and the
+money and the labels come out as one process would have left them, even with an instance killed."""
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from bot.money import books
+from bot.wiring.services import build_services
+from storage.db import Database
+from storage.models import Assignment, Item, SeenUpdate
+from storage.states import AssignmentStatus
+from tests.conftest import make_settings
+from tests.e2e.fake_telegram import FakeTelegram, FakeUser
+from tests.e2e.test_run_command import _free_port
+from tests.e2e.test_webhook import PUBLIC_URL, SECRET, environment, start_run, telegram_set_webhook
+from tests.e2e.test_worker import COOKWARE
+from tests.factories import load_batch, products
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+INSTANCES = 3
+WORKERS = 6
+PRODUCTS, OVERLAP = 10, 2
+
+pytestmark = [
+    pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx is not installed (.ci/run installs it)"),
+]
+
+
+@pytest.fixture
+def postgres_url(database_url: str) -> str:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several processes serve one bot on PostgreSQL, as deploy/ runs them")
+    return database_url
+
+
+async def start_nginx(tmp_path: Path, backends: list[int]) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """nginx with deploy/'s server block (only its port changed) in front of `backends`; its access log
+    names the instance that served each request."""
+    port = _free_port()
+    server = (DEPLOY / "crowdshelf.conf").read_text()
+    assert "listen 80;" in server
+    (tmp_path / "crowdshelf.conf").write_text(server.replace("listen 80;", f"listen 127.0.0.1:{port};"))
+    servers = "".join(f"    server 127.0.0.1:{backend} max_fails=1 fail_timeout=5s;\n" for backend in backends)
+    (tmp_path / "upstream.conf").write_text(f"upstream crowdshelf {{\n{servers}    keepalive 16;\n}}\n")
+    log = tmp_path / "access.log"
+    (tmp_path / "nginx.conf").write_text(
+        f"daemon off;\npid {tmp_path / 'nginx.pid'};\nerror_log {tmp_path / 'error.log'};\n"
+        "events {}\nhttp {\n"
+        f"  log_format served '$status $upstream_addr';\n  access_log {log} served;\n"
+        + "".join(f"  {kind}_temp_path {tmp_path / kind};\n" for kind in ("client_body", "proxy"))
+        + "".join(f"  {kind}_temp_path {tmp_path / kind};\n" for kind in ("fastcgi", "uwsgi", "scgi"))
+        + f"  include {tmp_path / 'upstream.conf'};\n  include {tmp_path / 'crowdshelf.conf'};\n}}\n"
+    )
+    process = subprocess.Popen([NGINX, "-c", str(tmp_path / "nginx.conf"), "-p", str(tmp_path)])
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                    if response.status == 200:
+                        return process, port, log
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"nginx did not start: {(tmp_path / 'error.log').read_text()}")
+
+
+@pytest.fixture
+async def deployment(
+    telegram: FakeTelegram, tmp_path: Path, postgres_url: str, db: Database
+) -> AsyncIterator[tuple[list[asyncio.subprocess.Process], Path]]:
+    """INSTANCES `crowdshelf run` processes in webhook mode and nginx before them, the webhook set once."""
+    ports = [_free_port() for _ in range(INSTANCES)]
+    processes = []
+    nginx = None
+    try:
+        for port in ports:
+            env = environment(
+                telegram,
+                tmp_path,
+                DATABASE_URL=postgres_url,
+                WEBHOOK_URL=PUBLIC_URL,
+                WEBHOOK_SECRET=SECRET,
+                WEBHOOK_LISTEN=f"127.0.0.1:{port}",
+            )
+            processes.append(await start_run(env, f"http://127.0.0.1:{port}"))
+        nginx, nginx_port, log = await start_nginx(tmp_path, ports)
+        telegram.balance_webhook([f"http://127.0.0.1:{nginx_port}/telegram"])
+        await telegram_set_webhook(telegram)
+        yield processes, log
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            await asyncio.wait_for(process.wait(), 60)
+        if nginx is not None:
+            nginx.send_signal(signal.SIGQUIT)
+            nginx.wait(30)
+
+
+async def eventually(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+async def act(telegram: FakeTelegram, user: FakeUser, press: str | None = None, send: str | None = None) -> None:
+    """One press or message, then wait until Telegram has no update left to deliver."""
+    if press is not None:
+        await user.press(press)
+    if send is not None:
+        await user.send(send)
+    await eventually(lambda: telegram.pending_updates == 0, "every update to be acknowledged")
+
+
+async def work_until_none_left(telegram: FakeTelegram, user: FakeUser) -> int:
+    """Label products (Cookware › Skillets) until the bot has none left for this worker."""
+    await act(telegram, user, send="/start")
+    await act(telegram, user, press="▶ Start working")
+    answered = 0
+    while "No tasks right now" not in user.last.body:
+        for label in (*COOKWARE, "Skillets & Frying Pans"):
+            while not any(label in row for row in user.buttons()):
+                await act(telegram, user, press="▶")
+            await act(telegram, user, press=label)
+        answered += 1
+    return answered
+
+
+async def count(db: Database, column: object, *where: object) -> int:
+    async with db.read() as session:
+        return await session.scalar(select(func.count(column)).where(*where))  # type: ignore[arg-type]
+
+
+async def test_nginx_spreads_the_webhook_over_instances_that_process_each_update_once(
+    telegram: FakeTelegram,
+    deployment: tuple[list[asyncio.subprocess.Process], Path],
+    postgres_url: str,
+    db: Database,
+) -> None:
+    processes, log = deployment
+    services = build_services(make_settings(postgres_url), db)
+    await load_batch(services, products(PRODUCTS), overlap=OVERLAP, gold_rate=0)
+    workers = [telegram.user(200 + n, f"Worker {n}") for n in range(WORKERS)]
+
+    # Half the workers label while all instances serve; then one instance is killed (kill -9, between
+    # requests: nginx skips it from then on) and the others finish the batch.
+    first = await asyncio.gather(*(work_until_none_left(telegram, user) for user in workers[:3]))
+    os.kill(processes[0].pid, signal.SIGKILL)
+    await processes[0].wait()
+    rest = await asyncio.gather(*(work_until_none_left(telegram, user) for user in workers[3:]))
+
+    answered = AssignmentStatus.ANSWERED
+    assert sum(first) + sum(rest) == PRODUCTS * OVERLAP
+    assert await count(db, Assignment.id, Assignment.status == answered) == PRODUCTS * OVERLAP
+    async with db.read() as session:
+        per_item = (
+            await session.execute(
+                select(Item.id, func.count(Assignment.id))
+                .join(Assignment, Assignment.item_id == Item.id)
+                .where(Assignment.status == answered)
+                .group_by(Item.id)
+            )
+        ).all()
+        assert sorted(n for _, n in per_item) == [OVERLAP] * PRODUCTS, "no product over or under its overlap"
+        assert await books.problems(session) == []
+    posted = {post.update_id for post in telegram.webhook_posts}
+    assert await count(db, SeenUpdate.update_id, SeenUpdate.done.is_(True)) == len(posted), "each update once"
+    assert all(user.last.body.count("No tasks right now") == 1 for user in workers)
+
+    # "200 127.0.0.1:A" or, where nginx found an instance dead and went on to the next, "200 127.0.0.1:A, 127.0.0.1:B"
+    served = [line.split(" ", 1) for line in log.read_text().splitlines()]
+    by_instance = {addresses.split(", ")[-1] for status, addresses in served if status == "200"}
+    assert len(by_instance) == INSTANCES, f"nginx spread the posts over every instance: {by_instance}"
