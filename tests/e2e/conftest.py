@@ -44,13 +44,22 @@ class RunningBot:
         return await outbox.deliver(self.app.bot, self.services)
 
     async def being_delivered(self) -> int:
-        """Owed messages a delivery run has claimed and not yet reported on."""
+        """Owed messages another delivery run holds: claimed and not yet reported on, or locked by a run
+        still claiming them (its transaction not yet committed, so the claim is not visible yet)."""
+        now = self.services.clock.now()
+        pending = OutboxMessage.state == OutboxState.PENDING
         async with self.services.db.read() as session:
-            return await session.scalar(
-                select(func.count(OutboxMessage.id)).where(
-                    OutboxMessage.state == OutboxState.PENDING, OutboxMessage.claimed_until > self.services.clock.now()
-                )
+            claimed = await session.scalar(
+                select(func.count(OutboxMessage.id)).where(pending, OutboxMessage.claimed_until > now)
             )
+        if self.services.db.engine.dialect.name != "postgresql":
+            return claimed or 0  # SQLite: one writer at a time, so the run above waited for any claim under way
+        due = select(OutboxMessage.id).where(pending, OutboxMessage.next_attempt_at <= now)
+        async with self.services.db.write() as session:
+            every = set(await session.scalars(due))
+            free = set(await session.scalars(due.with_for_update(skip_locked=True)))
+            await session.rollback()
+        return (claimed or 0) + len(every - free)
 
     def user(self, user_id: int, first_name: str = "Ann") -> FakeUser:
         return self.telegram.user(user_id, first_name)

@@ -218,6 +218,7 @@ async def test_requester_funds_more_quizzes_when_the_budget_is_spent(start_bot: 
     await bot.run_job("quiz-budgets")
     assert len(requester.messages) == told, "one quiz is still funded"
     await send(bot, carl, "/work")
+    assert "Qualification 1 of 3" in carl.last.body, "the second funded quiz"
     await bot.run_job("quiz-budgets")
     assert "its quiz budget is spent" in requester.last.body, "spent again: said again"
     async with bot.services.db.read() as session:
