@@ -73,7 +73,7 @@ async def test_two_runs_started_at_once_on_a_new_database_both_serve(
     ]
     try:
         # setMyCommands comes after the migration and the default taxonomy: each process got through both.
-        await eventually(lambda: len(telegram.calls("setMyCommands")) == PROCESSES, 120, "both bots to start")
+        await eventually(lambda: len(telegram.calls("setMyCommands")) >= PROCESSES, 120, "both bots to start")
         assert [run.returncode for run in runs] == [None] * PROCESSES, "both still serving"
     finally:
         for run in runs:
