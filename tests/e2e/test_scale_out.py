@@ -7,7 +7,7 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -22,7 +22,15 @@ from storage.states import AssignmentStatus
 from tests.conftest import make_settings
 from tests.e2e.fake_telegram import FakeTelegram, FakeUser
 from tests.e2e.test_run_command import _free_port
-from tests.e2e.test_webhook import PUBLIC_URL, SECRET, environment, start_run, telegram_set_webhook
+from tests.e2e.test_webhook import (
+    PUBLIC_URL,
+    SECRET,
+    count,
+    environment,
+    eventually,
+    start_run,
+    telegram_set_webhook,
+)
 from tests.e2e.test_worker import COOKWARE
 from tests.factories import load_batch, products
 
@@ -110,21 +118,13 @@ async def deployment(
             nginx.wait(30)
 
 
-async def eventually(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 async def act(telegram: FakeTelegram, user: FakeUser, press: str | None = None, send: str | None = None) -> None:
     """One press or message, then wait until Telegram has no update left to deliver."""
     if press is not None:
         await user.press(press)
     if send is not None:
         await user.send(send)
-    await eventually(lambda: telegram.pending_updates == 0, "every update to be acknowledged")
+    await eventually(lambda: telegram.pending_updates == 0, "every update to be acknowledged", timeout=60)
 
 
 async def work_until_none_left(telegram: FakeTelegram, user: FakeUser) -> int:
@@ -139,11 +139,6 @@ async def work_until_none_left(telegram: FakeTelegram, user: FakeUser) -> int:
             await act(telegram, user, press=label)
         answered += 1
     return answered
-
-
-async def count(db: Database, column: object, *where: object) -> int:
-    async with db.read() as session:
-        return await session.scalar(select(func.count(column)).where(*where))  # type: ignore[arg-type]
 
 
 async def test_nginx_spreads_the_webhook_over_instances_that_process_each_update_once(
