@@ -4,7 +4,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
-TYPED = bot handlers storage taxonomy
+TYPED = bot handlers storage taxonomy sandbox
 
 .PHONY: run test typecheck bench messages
 

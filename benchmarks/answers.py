@@ -1,7 +1,7 @@
 """How many answers per second one crowdshelf process takes, and how long a worker waits for the next product.
 
 What runs: the real python-telegram-bot Application built by ``bot.app.build_application``, long polling
-over loopback HTTP against the fake Bot API server of the end-to-end tests (``tests/e2e/fake_telegram.py``),
+over loopback HTTP against the local Bot API server (``sandbox/telegram_server.py``, which the end-to-end tests use too),
 on the default SQLite database (a fresh file in a temporary directory, migrated with
 ``storage.migrate.upgrade``, batches created and launched through ``bot.batches``).
 
@@ -123,11 +123,11 @@ from bot.wiring.config import Settings  # noqa: E402
 from bot.wiring.services import build_services  # noqa: E402
 from handlers import webhook  # noqa: E402
 from handlers.ordering import PerUserOrder  # noqa: E402
+from sandbox.telegram_server import FakeTelegram, FakeUser  # noqa: E402
 from storage import assignments, migrate, sqlite_driver  # noqa: E402
 from storage import ledger as books  # noqa: E402
 from storage.db import Database, connect  # noqa: E402
 from storage.models import Batch, Item  # noqa: E402
-from tests.e2e.fake_telegram import FakeTelegram, FakeUser  # noqa: E402
 from tests.factories import REQUESTER, products  # noqa: E402
 from tests.statements import purpose as statement_purpose  # noqa: E402
 

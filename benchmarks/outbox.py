@@ -49,12 +49,12 @@ from bot.outbox import Notice  # noqa: E402
 from bot.wiring.config import Settings  # noqa: E402
 from bot.wiring.services import Services, build_services  # noqa: E402
 from handlers import outbox as delivery  # noqa: E402
+from sandbox.telegram_server import FakeTelegram  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402
 from storage.models import OutboxMessage, User  # noqa: E402
 from storage.states import OutboxState  # noqa: E402
-from tests.e2e.fake_telegram import FakeTelegram  # noqa: E402
 from tests.factories import SKILLETS, load_batch, products  # noqa: E402
 
 PEOPLE_FROM = 10_000

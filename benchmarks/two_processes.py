@@ -1,6 +1,6 @@
 """Two `crowdshelf run` processes on one database, sweeping payouts every second: is money requested once?
 
-What runs: the fake Bot API server of the end-to-end tests (``tests/e2e/fake_telegram.py``) in this
+What runs: the local Bot API server (``sandbox/telegram_server.py``, which the end-to-end tests use too) in this
 script's event loop on 127.0.0.1, and two real ``python -m bot.cli run`` processes polling it, both on
 the database given by ``--database-url`` (default: a fresh SQLite file; the interesting run is
 PostgreSQL), with ``PAYOUT_THRESHOLD=0.10`` and ``PAYOUT_SWEEP_SECONDS=1``.
@@ -53,12 +53,12 @@ from sqlalchemy.engine import make_url  # noqa: E402
 import bot  # noqa: E402
 from bot import taxonomies  # noqa: E402
 from bot.money import ledger, payouts  # noqa: E402
+from sandbox.telegram_server import FakeTelegram  # noqa: E402
 from storage import ledger as books  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import Database, connect  # noqa: E402
 from storage.models import Account, LedgerEntry, LedgerTransaction, Payout, User  # noqa: E402
-from tests.e2e.fake_telegram import FakeTelegram  # noqa: E402
 
 try:  # code from before the outbox sends at once and keeps nothing owed
     from storage.models import OutboxMessage

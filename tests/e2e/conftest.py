@@ -11,11 +11,11 @@ from telegram.ext import Application
 from bot.wiring.app import allowed_updates, build_application, flood_limiter
 from bot.wiring.services import Services, build_services
 from handlers import notify, outbox
+from sandbox.telegram_server import FakeTelegram, FakeUser
 from storage.db import Database
 from storage.models import OutboxMessage
 from storage.states import OutboxState
 from tests.conftest import MovableClock, ScriptedRandom, make_settings
-from tests.e2e.fake_telegram import FakeTelegram, FakeUser
 
 
 @dataclass

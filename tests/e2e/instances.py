@@ -13,9 +13,9 @@ from telegram.ext import Application
 from bot.wiring.app import build_application, flood_limiter
 from bot.wiring.services import Services, build_services
 from handlers import outbox
+from sandbox.telegram_server import FakeTelegram
 from storage.db import connect
 from tests.conftest import MovableClock, ScriptedRandom, make_settings
-from tests.e2e.fake_telegram import FakeTelegram
 
 
 @dataclass

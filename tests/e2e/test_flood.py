@@ -8,11 +8,11 @@ from sqlalchemy import select
 from bot import outbox
 from bot.outbox import Notice
 from handlers.outbox import FLOOD_RETRIES
+from sandbox.telegram_server import ApiCall
 from storage.models import OutboxMessage
 from storage.states import OutboxState
 from tests.conftest import MovableClock
 from tests.e2e.conftest import RunningBot
-from tests.e2e.fake_telegram import ApiCall
 
 FLOODS = 4  # more 429s in a row than any fixed number of retries the bot had before
 WAIT = 1  # seconds, as Telegram's retry_after

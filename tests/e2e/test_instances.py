@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 from bot import outbox
 from bot.outbox import Notice
 from handlers import notify, texts
+from sandbox.telegram_server import FakeTelegram
 from storage.db import Database
 from storage.models import Assignment, OutboxMessage, Payout, User
 from storage.states import AssignmentStatus, OutboxState
 from tests.bot.test_payouts import add_worker, make_available
 from tests.conftest import MovableClock, ScriptedRandom
-from tests.e2e.fake_telegram import FakeTelegram
 from tests.e2e.instances import instances, spread
 from tests.factories import REQUESTER, load_batch, products
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
+from sandbox.telegram_server import CONFLICT, FakeTelegram
 from storage.db import connect
 from storage.models import Taxonomy
-from tests.e2e.fake_telegram import CONFLICT, FakeTelegram
 from tests.e2e.test_run_command import HEAD, eventually
 from tests.storage.scratch import postgres_database
 

@@ -8,10 +8,10 @@ from sqlalchemy import select
 
 from bot import work
 from bot.money import ledger
+from sandbox.telegram_server import FakeUser
 from storage import ledger as books
 from storage.models import AuditEntry, Payout, User
 from tests.e2e.conftest import RunningBot, StartBot
-from tests.e2e.fake_telegram import FakeUser
 from tests.factories import SKILLETS, load_batch, products
 
 WORKER, ADMIN_A, ADMIN_B, OUTSIDER = 101, 900, 901, 555

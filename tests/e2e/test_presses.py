@@ -4,11 +4,11 @@ from sqlalchemy import func, select
 
 from bot.money import ledger
 from handlers import texts
+from sandbox.telegram_server import FakeUser
 from storage import ledger as books
 from storage.models import Assignment
 from storage.states import AssignmentStatus
 from tests.e2e.conftest import RunningBot, StartBot
-from tests.e2e.fake_telegram import FakeUser
 from tests.e2e.test_worker import COOKWARE, begin, data_of, press, send
 from tests.factories import load_batch, products
 

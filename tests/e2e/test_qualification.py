@@ -3,10 +3,10 @@
 from sqlalchemy import select, update
 
 from bot.money import ledger
+from sandbox.telegram_server import FakeUser
 from storage import ledger as books
 from storage.models import Assignment, Batch, BatchWorker, Item, User
 from tests.e2e.conftest import RunningBot, StartBot
-from tests.e2e.fake_telegram import FakeUser
 from tests.e2e.test_worker import COOKWARE, begin, press, send
 from tests.factories import REQUESTER, SKILLETS, WOKS, load_batch, products
 

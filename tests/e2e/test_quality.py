@@ -6,11 +6,11 @@ from sqlalchemy import update
 
 from bot import admin as admins
 from bot.money import ledger
+from sandbox.telegram_server import FakeUser
 from storage import ledger as books
 from storage.models import Batch
 from tests.conftest import ScriptedRandom
 from tests.e2e.conftest import RunningBot, StartBot
-from tests.e2e.fake_telegram import FakeUser
 from tests.e2e.test_worker import COOKWARE, begin, press, send
 from tests.factories import SKILLETS, load_batch, products
 

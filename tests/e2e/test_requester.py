@@ -19,10 +19,10 @@ from bot.batches import lifecycle as batches
 from bot.batches import results
 from bot.money import ledger
 from bot.wiring import cli
+from sandbox.telegram_server import FakeUser
 from storage import ledger as books
 from storage.models import Assignment, Batch, Item
 from tests.e2e.conftest import RunningBot, StartBot
-from tests.e2e.fake_telegram import FakeUser
 from tests.factories import KITCHEN, SKILLETS, WOKS, load_batch, products
 
 MUGS = "Tableware > Drinkware > Mugs"

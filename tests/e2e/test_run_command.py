@@ -15,10 +15,10 @@ from sqlalchemy import text
 
 from bot.wiring.app import build_application
 from bot.wiring.services import build_services
+from sandbox.telegram_server import FakeTelegram
 from storage import migrate
 from storage.db import Database
 from tests.conftest import make_settings
-from tests.e2e.fake_telegram import FakeTelegram
 
 HEAD = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
 """The newest migration: the one a new database is brought to."""

@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 
 from bot.money import books
 from bot.wiring.services import build_services
+from sandbox.telegram_server import FakeTelegram, FakeUser
 from storage.db import Database
 from storage.models import Assignment, Item, SeenUpdate
 from storage.states import AssignmentStatus
 from tests.conftest import make_settings
-from tests.e2e.fake_telegram import FakeTelegram, FakeUser
 from tests.e2e.test_run_command import _free_port
 from tests.e2e.test_webhook import (
     PUBLIC_URL,

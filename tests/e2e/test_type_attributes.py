@@ -17,11 +17,11 @@ from bot.batches.results import RAW_TAIL
 from bot.money import ledger
 from bot.tasks.reading import typed_label
 from bot.wiring import cli
+from sandbox.telegram_server import FakeUser
 from storage import ledger as books
 from storage.models import Assignment
 from tests.conftest import ScriptedRandom
 from tests.e2e.conftest import RunningBot, StartBot
-from tests.e2e.fake_telegram import FakeUser
 from tests.e2e.test_requester import ADMIN, SHOP, csv_file, fund, tap, upload
 from tests.e2e.test_worker import begin, data_of, press, send
 

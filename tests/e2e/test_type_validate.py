@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from bot.aggregation import methods as aggregation
 from bot.batches.task import task_of
 from bot.money import ledger
+from sandbox.telegram_server import FakeUser
 from storage import ledger as books
 from storage.models import Assignment, Batch, Item
 from tests.conftest import ScriptedRandom
 from tests.e2e.conftest import RunningBot, StartBot
-from tests.e2e.fake_telegram import FakeUser
 from tests.e2e.test_requester import ADMIN, SHOP, csv_file, fund, tap, upload
 from tests.e2e.test_worker import begin, press, send
 from tests.factories import KITCHEN, SKILLETS, WOKS

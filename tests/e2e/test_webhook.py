@@ -24,12 +24,12 @@ from bot import updates
 from bot.wiring.app import allowed_updates, build_application, webhook_app
 from bot.wiring.services import build_services
 from handlers import webhook
+from sandbox.telegram_server import FakeTelegram, FakeUser
 from storage.db import Database, connect
 from storage.models import Assignment, SeenUpdate, User
 from storage.states import AssignmentStatus
 from tests.conftest import MovableClock, ScriptedRandom, make_settings
 from tests.e2e.conftest import RunningBot
-from tests.e2e.fake_telegram import FakeTelegram, FakeUser
 from tests.e2e.test_run_command import _free_port
 from tests.e2e.test_worker import COOKWARE, begin, press
 from tests.factories import load_batch, products

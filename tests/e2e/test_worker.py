@@ -5,11 +5,11 @@ from sqlalchemy import select
 
 from bot.money import ledger
 from handlers import callbacks
+from sandbox.telegram_server import FakeUser
 from storage import ledger as books
 from storage.models import Assignment, Item, User
 from tests.conftest import MovableClock
 from tests.e2e.conftest import RunningBot
-from tests.e2e.fake_telegram import FakeUser
 from tests.factories import SKILLETS, WOKS, load_batch, products
 
 COOKWARE = ("Cookware & Bakeware", "Cookware")

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python tests/e2e/vendor_schema.py SOURCE.json [OUTPUT.json]
+    python -m sandbox.vendor_schema SOURCE.json [OUTPUT.json]
 
 SOURCE.json is a machine-readable Bot API description with the layout
 ``{"version": ..., "methods": {name: {name, fields: [...], returns}}, "types": {...}}``

@@ -1,4 +1,4 @@
-"""A fake Telegram Bot API server for end-to-end tests.
+"""A local Telegram Bot API server: the test suite, the demo and the sandbox talk to it.
 
 The real python-telegram-bot ``Application`` talks to this server over real HTTP on
 127.0.0.1, exactly as it would talk to ``api.telegram.org``::
@@ -26,7 +26,7 @@ What the server does:
   missing required parameters and wrongly typed values get 400, unknown parameters are
   ignored - like the real server.
 * The methods the bot uses are emulated with the real server's semantics and error
-  texts: message ids per chat, HTML/Markdown entity parsing, length limits, inline
+  texts: message ids per chat, HTML entity parsing (Markdown is refused: the bot writes HTML), length limits, inline
   keyboard rules, edits ("message is not modified" ...), callback query answers (refused
   once answered, or older than ``callback_query_ttl`` seconds by the server's clock),
   blocked users, file upload/download and the 20 MB download limit, long polling with
@@ -497,7 +497,7 @@ def parse_html(src: str) -> tuple[str, list[dict]]:
         name = src[i + 1 : j].lower()
         if name not in _HTML_TAGS:
             raise _EntityError(f'Unsupported start tag "{name}" at byte offset {offset}')
-        attrs: dict[str, str] = {}
+        attrs = {}
         while True:
             while j < n and src[j] in " \t\r\n":
                 j += 1
@@ -581,190 +581,9 @@ _MDV2_NAMES = {
 }
 
 
-def _find_closing(src: str, start: int, closer: str) -> int:
-    """Index of the first unescaped ``closer`` at or after ``start``, -1 if none."""
-    i = start
-    while i < len(src):
-        if src[i] == "\\":
-            i += 2
-            continue
-        if src.startswith(closer, i):
-            return i
-        i += 1
-    return -1
-
-
-def _unescape_backslashes(text: str) -> str:
-    return re.sub(r"\\([\x01-\x7e])", r"\1", text)
-
-
-def parse_markdown_v2(src: str) -> tuple[str, list[dict]]:
-    """Parse MarkdownV2 into (text, entities); raise _EntityError."""
-    out = _Builder()
-    stack: list[tuple[str, int, int]] = []  # (kind, start position, byte offset)
-    quote_start: int | None = None
-    line_start = True
-    i, n = 0, len(src)
-    while i < n:
-        c = src[i]
-        if line_start:
-            line_start = False
-            if c == ">":
-                if quote_start is None:
-                    quote_start = out.pos
-                i += 1
-                continue
-            if quote_start is not None:
-                out.pos -= 1  # the quote ends before the newline that ended its last line
-                out.entity("blockquote", quote_start)
-                out.pos += 1
-                quote_start = None
-        offset = _byte_offset(src, i)
-        if c == "\\":
-            if i + 1 < n and 0 < ord(src[i + 1]) <= 126:
-                out.add(src[i + 1])
-                i += 2
-            else:
-                out.add(c)
-                i += 1
-            continue
-        if c == "`":
-            fence = "```" if src.startswith("```", i) else "`"
-            end = _find_closing(src, i + len(fence), fence)
-            if end == -1:
-                kind = "Pre" if fence == "```" else "Code"
-                raise _EntityError(f"Can't find end of {kind} entity at byte offset {offset}")
-            content = src[i + len(fence) : end]
-            language = ""
-            if fence == "```" and "\n" in content:
-                first, rest = content.split("\n", 1)
-                if first and not re.search(r"\s", first):
-                    language, content = first, rest
-            start = out.pos
-            out.add(_unescape_backslashes(content))
-            if fence == "`":
-                out.entity("code", start)
-            elif language:
-                out.entity("pre", start, language=language)
-            else:
-                out.entity("pre", start)
-            i = end + len(fence)
-            continue
-        kind, width = None, 1
-        if c == "*":
-            kind = "bold"
-        elif c == "~":
-            kind = "strikethrough"
-        elif c == "_":
-            if src.startswith("__", i) and not (stack and stack[-1][0] == "italic"):
-                kind, width = "underline", 2
-            else:
-                kind = "italic"
-        elif c == "|" and src.startswith("||", i):
-            kind, width = "spoiler", 2
-        if kind is not None:
-            if stack and stack[-1][0] == kind:
-                _, start, _ = stack.pop()
-                out.entity(kind, start)
-            elif any(entry[0] == kind for entry in stack):
-                inner = stack[-1]
-                raise _EntityError(f"Can't find end of {_MDV2_NAMES[inner[0]]} entity at byte offset {inner[2]}")
-            else:
-                stack.append((kind, out.pos, offset))
-            i += width
-            continue
-        if c == "[":
-            stack.append(("text_link", out.pos, offset))
-            i += 1
-            continue
-        if c == "]" and stack and stack[-1][0] == "text_link":
-            _, start, _ = stack.pop()
-            i += 1
-            if src.startswith("(", i):
-                end = _find_closing(src, i + 1, ")")
-                if end == -1:
-                    raise _EntityError(f"Can't find end of a URL at byte offset {_byte_offset(src, i)}")
-                url = _unescape_backslashes(src[i + 1 : end])
-                if url:
-                    out.entity("text_link", start, url=url)
-                i = end + 1
-            continue
-        if c in _MDV2_RESERVED:
-            raise _EntityError(f"Character '{c}' is reserved and must be escaped with the preceding '\\'")
-        out.add(c)
-        if c == "\n":
-            line_start = True
-        i += 1
-    if quote_start is not None:
-        out.entity("blockquote", quote_start)
-    if stack:
-        kind, _, offset = stack[-1]
-        raise _EntityError(f"Can't find end of {_MDV2_NAMES[kind]} entity at byte offset {offset}")
-    return out.result()
-
-
-def parse_markdown(src: str) -> tuple[str, list[dict]]:
-    """Parse legacy Markdown into (text, entities); raise _EntityError."""
-    out = _Builder()
-    i, n = 0, len(src)
-    while i < n:
-        c = src[i]
-        if c == "\\" and i + 1 < n and src[i + 1] in "_*`[":
-            out.add(src[i + 1])
-            i += 2
-            continue
-        if c not in "_*`[":
-            out.add(c)
-            i += 1
-            continue
-        error = _EntityError(f"Can't find end of the entity starting at byte offset {_byte_offset(src, i)}")
-        start = out.pos
-        if c == "[":
-            end = src.find("]", i + 1)
-            if end == -1:
-                raise error
-            out.add(src[i + 1 : end])
-            i = end + 1
-            if src.startswith("(", i):
-                close = src.find(")", i + 1)
-                if close == -1:
-                    raise error
-                url = src[i + 1 : close]
-                if url:
-                    out.entity("text_link", start, url=url)
-                i = close + 1
-            continue
-        if src.startswith("```", i):
-            end = src.find("```", i + 3)
-            if end == -1:
-                raise error
-            content = src[i + 3 : end]
-            language = ""
-            if "\n" in content:
-                first, rest = content.split("\n", 1)
-                if first and not re.search(r"\s", first):
-                    language, content = first, rest
-            out.add(content)
-            if language:
-                out.entity("pre", start, language=language)
-            else:
-                out.entity("pre", start)
-            i = end + 3
-            continue
-        end = src.find(c, i + 1)
-        if end == -1:
-            raise error
-        out.add(src[i + 1 : end])
-        out.entity({"*": "bold", "_": "italic", "`": "code"}[c], start)
-        i = end + 1
-    return out.result()
-
-
-_PARSERS: dict[str, Callable[[str], tuple[str, list[dict]]]] = {
-    "html": parse_html,
-    "markdownv2": parse_markdown_v2,
-    "markdown": parse_markdown,
-}
+# The bot writes HTML only (Defaults(parse_mode=HTML)); Markdown, which Telegram also parses, is
+# refused here with a plain error rather than emulated.
+_PARSERS: dict[str, Callable[[str], tuple[str, list[dict]]]] = {"html": parse_html}
 
 
 def _strip_text(text: str, entities: list[dict]) -> tuple[str, list[dict]]:
@@ -1200,7 +1019,7 @@ class FakeUser:
             "chat_instance": str(-(self.fake.bot_user["id"] * 7919 + self.chat_id)),  # stable per chat
             "data": data,
         }
-        self.fake.callback_queries[query["id"]] = CallbackQueryRecord(query=query, pressed_at=self.fake.now())
+        self.fake.callback_queries[str(query["id"])] = CallbackQueryRecord(query=query, pressed_at=self.fake.now())
         self.fake.enqueue({"callback_query": query})
         await asyncio.sleep(0)
         return copy.deepcopy(query)
@@ -1866,7 +1685,7 @@ class FakeTelegram:
         if parse_mode:
             parser = _PARSERS.get(parse_mode.lower())
             if parser is None:
-                raise bad_request(f"unsupported parse_mode {parse_mode!r}")
+                raise bad_request(f"unsupported parse_mode {parse_mode!r}: this local server parses HTML only")
             try:
                 text, found = parser(text)
             except _EntityError as err:
@@ -2255,7 +2074,8 @@ class FakeTelegram:
         new_raw = copy.deepcopy(old)
         for key in ("photo", "document", "video", "animation", "audio", "live_photo"):
             new_raw.pop(key, None)
-        photo = document = None
+        photo: tuple[str, bytes] | None = None
+        document: tuple[dict, bytes | None] | None = None
         if unchanged and kind in old:
             new_raw[kind] = copy.deepcopy(old[kind])
         elif kind == "photo":
@@ -2263,9 +2083,9 @@ class FakeTelegram:
             new_raw["photo"] = sizes
             photo = (shown, data)
         elif kind == "document":
-            doc, data, _ = self._document_content(value)
+            doc, doc_data, _ = self._document_content(value)
             new_raw["document"] = doc
-            document = (doc, data)
+            document = (doc, doc_data)
         else:  # video, audio, ...: the bot does not use them; store a minimal object
             if isinstance(value, UploadedFile):
                 stored = self.register_file(value.data, kind=kind, file_name=value.filename)
