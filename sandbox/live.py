@@ -73,10 +73,7 @@ class Sandbox:
         )
         services = build_services(settings, connect(settings.database_url))
         application = build_application(services)
-        await application.initialize()
-        await application.post_init(application)  # type: ignore[misc]  # set by build_application
-        await application.updater.start_polling(allowed_updates=allowed_updates())  # type: ignore[union-attr]
-        await application.start()
+        await start_polling(application)
         telegram.application = application  # the page waits for the bot to finish what an action started
         # Everyone has said /start: the bot knows them (an admin can fund the requester at once) and each
         # chat opens with the bot's welcome for that role.
@@ -86,11 +83,24 @@ class Sandbox:
         return cls(telegram, application, services)
 
     async def stop(self) -> None:
-        await self.application.updater.stop()  # type: ignore[union-attr]
+        if self.application.updater is not None:
+            await self.application.updater.stop()
         await self.application.stop()
         await self.application.shutdown()
         await self.services.db.dispose()
         await self.telegram.stop()
+
+
+async def start_polling(application: Application) -> None:
+    """What run_polling does before it blocks, on the running loop: the bot's own start-up (its
+    post_init: the taxonomy, the command menu), then polling."""
+    updater, post_init = application.updater, application.post_init
+    if updater is None or post_init is None:
+        raise RuntimeError("build_application gives a polling bot an updater and a post_init")
+    await application.initialize()
+    await post_init(application)
+    await updater.start_polling(allowed_updates=allowed_updates())
+    await application.start()
 
 
 def log_call(call: ApiCall) -> None:

@@ -4,18 +4,23 @@ Headless Chromium from the system's packages (`apt-get install chromium chromium
 Playwright; the page, the local Bot API server and the real bot all run on the test's event loop.
 """
 
+import asyncio
 import csv
 import io
+import os
 import shutil
+import socket
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 from playwright.async_api import Locator, Page, async_playwright, expect
 
 from handlers import notify
 from sandbox.cast import CAST, Person, Role
-from sandbox.live import Sandbox
+from sandbox.live import TOKEN, Sandbox
 from storage.db import Database
 from tests.conftest import make_settings
 
@@ -37,7 +42,7 @@ async def sandbox(database_url: str, db: Database) -> AsyncIterator[Sandbox]:
     # A payout arises from the first answer: the threshold is one reward, and nothing is held.
     running = await Sandbox.start(make_settings(database_url, payout_threshold="0.05", hold_hours=0))
     # The test runs the scheduled jobs it needs itself; owed messages still go out on the tick.
-    for job in running.application.job_queue.jobs():  # type: ignore[union-attr]
+    for job in running.application.job_queue.jobs():
         job.enabled = job.name == notify.DELIVERY_JOB
     yield running
     await running.stop()
@@ -119,7 +124,7 @@ async def test_a_batch_from_upload_to_payout_and_results(sandbox: Sandbox, page:
     await expect(page.locator("#log")).to_contain_text("+$0.05")
 
     # The credit is released; the worker asks for it; the admin approves.
-    (release,) = sandbox.application.job_queue.get_jobs_by_name("release-holds")  # type: ignore[union-attr]
+    (release,) = sandbox.application.job_queue.get_jobs_by_name("release-holds")
     await release.run(sandbox.application)
     await say(page, "/payout_method")
     await press(page, "PayPal e-mail")
@@ -145,3 +150,41 @@ async def test_a_batch_from_upload_to_payout_and_results(sandbox: Sandbox, page:
     assert download.suggested_filename == "batch-1-results.csv"
     assert list(rows[0])[:4] == ["item_id", "title", "label_id", "label_path"]
     assert any(row["label_path"] == f"{COOKWARE} > Dutch Ovens" for row in rows), rows
+
+
+async def test_the_command_serves_the_page_and_the_bot_api_and_logs_each_call(tmp_path: Path) -> None:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "bot.wiring.cli", "sandbox", "--port", str(port)),
+        env={**os.environ, "LOG_LEVEL": "INFO"},
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert process.stdout is not None
+        banner = ""
+        while "Ctrl-C stops the sandbox" not in banner:
+            line = await asyncio.wait_for(process.stdout.readline(), 120)
+            assert line, f"the sandbox ended before it started:\n{banner}"
+            banner += line.decode()
+        api = f"http://127.0.0.1:{port}/bot{TOKEN}/"
+        assert f"web page:          http://127.0.0.1:{port}/" in banner and api in banner, banner
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{api}getMe") as answer:  # any Bot API client, not only the bot
+                assert (await answer.json())["result"]["username"] == "crowdshelf_sandbox_bot"
+            async with session.get(f"http://127.0.0.1:{port}/?as=1") as answer:
+                assert answer.status == 200 and "you are Ada, admin" in await answer.text()
+    finally:
+        process.terminate()
+        _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    log = stderr.decode()
+    assert process.returncode == 0, log[-3000:]
+    assert "sandbox.live: getMe -> ok" in log and "sendMessage (chat 1) -> ok" in log, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
