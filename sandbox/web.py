@@ -35,8 +35,8 @@ SAMPLE_CAPTION = 'reward=0.05 overlap=1 qualification=0 name="Sample"'
 SETTLE_SECONDS = 10.0
 # Telegram counts a chat quiet after this long without a Bot API call; so does the page.
 QUIET_SECONDS = 0.2
-# Scripts only from this server: nothing in a message can run as a script (javascript: links included).
-CONTENT_SECURITY_POLICY = "default-src 'self'; img-src 'self' data: http: https:; object-src 'none'"
+# Everything from this server, and no inline script: nothing in a message can run (javascript: links included).
+CONTENT_SECURITY_POLICY = "default-src 'self'"
 
 TEMPLATES = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
@@ -99,13 +99,14 @@ class Chats:
     def __init__(self, telegram: FakeTelegram, people: tuple[Person, ...]) -> None:
         self.telegram = telegram
         self.people = {person.user_id: person for person in people}
+        self.first = people[0]  # whom the page shows when it is not told
         # The last button each person pressed: its answer (a toast, as Telegram shows it) is shown once.
         self.pressed: dict[int, str] = {}
 
     # -- showing -----------------------------------------------------------------------
 
     async def page(self, request: web.Request) -> web.Response:
-        me = self._person(request.query.get("as")) if "as" in request.query else self._first_requester()
+        me = self._person(request.query["as"]) if "as" in request.query else self.first
         user = self._user(me)
         query_id = self.pressed.pop(me.user_id, None)
         answer = user.callback_answer(query_id) if query_id else None
@@ -180,6 +181,8 @@ class Chats:
 
     async def sample(self, request: web.Request) -> web.Response:
         user = self._user(self._person(request.match_info["user_id"]))
+        if not SAMPLE_BATCH.is_file():
+            raise web.HTTPNotFound(text="no sample batch in this installation")
         await user.send_document(SAMPLE_BATCH.read_bytes(), SAMPLE_BATCH.name, "text/csv", SAMPLE_CAPTION)
         return await self._back(user)
 
@@ -196,9 +199,6 @@ class Chats:
         if person is None:
             raise web.HTTPNotFound(text="no such person in the sandbox")
         return person
-
-    def _first_requester(self) -> Person:
-        return next((p for p in self.people.values() if p.role == Role.REQUESTER), next(iter(self.people.values())))
 
     def _user(self, person: Person) -> FakeUser:
         return self.telegram.user(person.user_id, person.name)
@@ -236,14 +236,13 @@ def bot_bubble(message: BotMessage) -> Bubble:
 
 
 def person_bubble(message: dict[str, Any]) -> Bubble:
+    """A message the person sent through the page: a text, or a file with its caption."""
     text = message.get("text") or message.get("caption") or ""
-    photo = file_href(message["photo"][-1]["file_id"]) if message.get("photo") else None
     return Bubble(
         message_id=message["message_id"],
         from_bot=False,
         html=Markup.escape(text),
         time=clock(message),
-        photo=photo,
         document=attachment(message.get("document")),
     )
 

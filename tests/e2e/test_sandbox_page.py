@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from playwright.async_api import Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from handlers import notify
 from sandbox.cast import CAST, Person, Role
@@ -49,15 +49,20 @@ async def sandbox(database_url: str, db: Database) -> AsyncIterator[Sandbox]:
 
 
 @pytest.fixture
-async def page(sandbox: Sandbox) -> AsyncIterator[Page]:
+async def browser() -> AsyncIterator[Browser]:
     if CHROMIUM is None:
         pytest.skip("no Chromium found (install the Debian packages chromium and chromium-driver)")
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM)
-        page = await browser.new_page(viewport={"width": 1280, "height": 900})
-        await page.goto(sandbox.url)
-        yield page
-        await browser.close()
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, sandbox: Sandbox) -> Page:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    await page.goto(sandbox.url)
+    return page
 
 
 async def act(page: Page, control: Locator) -> None:
@@ -93,7 +98,7 @@ def csv_file(rows: list[dict[str, str]]) -> bytes:
     return out.getvalue().encode()
 
 
-async def test_a_batch_from_upload_to_payout_and_results(sandbox: Sandbox, page: Page, tmp_path: Path) -> None:
+async def test_a_batch_from_upload_to_payout_and_results(page: Page, sandbox: Sandbox, tmp_path: Path) -> None:
     # The admin funds the requester.
     await be(page, ADMIN)
     await say(page, f"/fund {REQUESTER.user_id} 5")
