@@ -30,7 +30,8 @@ from sandbox.telegram_server import BotMessage, FakeTelegram, FakeUser, is_http_
 
 HERE = Path(__file__).parent
 SAMPLE_BATCH = HERE / "data" / "sample_batch.csv"
-SAMPLE_CAPTION = 'reward=0.05 overlap=1 qualification=0 name="Sample"'
+# The sample's 200 products, one answer each, no quiz: $4 of work and its checks, so /fund 2 20 is plenty.
+SAMPLE_CAPTION = 'reward=0.02 overlap=1 qualification=0 name="Sample"'
 # How long an action waits for the bot's answer before showing the chat anyway (polling brings the rest).
 SETTLE_SECONDS = 10.0
 # Telegram counts a chat quiet after this long without a Bot API call; so does the page.
