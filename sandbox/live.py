@@ -52,8 +52,7 @@ class Sandbox:
 
     @property
     def api_url(self) -> str:
-        """Where a Bot API client sends its calls (the token included), as to https://api.telegram.org/bot<token>/."""
-        return f"{self.telegram.base_url}{self.telegram.token}/"
+        return page.api_address(self.telegram)
 
     @classmethod
     async def start(cls, settings: Settings, port: int = 0) -> "Sandbox":

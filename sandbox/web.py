@@ -30,11 +30,11 @@ from sandbox.telegram_server import BotMessage, FakeTelegram, FakeUser, is_http_
 
 HERE = Path(__file__).parent
 SAMPLE_BATCH = HERE / "data" / "sample_batch.csv"
-# The sample's 200 products, one answer each, no quiz: $4 of work and its checks, so /fund 2 20 is plenty.
+# The sample's 200 products, one answer each, no quiz: $4.10 of work and checks, so $20 of funds is plenty.
 SAMPLE_CAPTION = 'reward=0.02 overlap=1 qualification=0 name="Sample"'
 # How long an action waits for the bot's answer before showing the chat anyway (polling brings the rest).
 SETTLE_SECONDS = 10.0
-# Telegram counts a chat quiet after this long without a Bot API call; so does the page.
+# The bot is done with an action once it has made no Bot API call for this long (see FakeTelegram.idle).
 QUIET_SECONDS = 0.2
 # Everything from this server, and no inline script: nothing in a message can run (javascript: links included).
 CONTENT_SECURITY_POLICY = "default-src 'self'"
@@ -94,6 +94,11 @@ def routes(telegram: FakeTelegram, people: Sequence[Person]) -> list[web.Abstrac
     ]
 
 
+def api_address(telegram: FakeTelegram) -> str:
+    """Where a Bot API client sends its calls, token included: what https://api.telegram.org/bot<token>/ is."""
+    return f"{telegram.base_url}{telegram.token}/"
+
+
 class Chats:
     """The request handlers: one person's chat shown, or acted in."""
 
@@ -115,7 +120,7 @@ class Chats:
             me=me,
             people=list(self.people.values()),
             bot=self.telegram.bot_user,
-            api_url=f"{self.telegram.base_url}{self.telegram.token}/",
+            api_url=api_address(self.telegram),
             commands=self.telegram.commands(),
             requesters=[p for p in self.people.values() if p.role == Role.REQUESTER],
             toast=(answer or {}).get("text"),
@@ -165,8 +170,10 @@ class Chats:
     async def press(self, request: web.Request) -> web.Response:
         user = self._user(self._person(request.match_info["user_id"]))
         form = await request.post()
-        query = await user.press_data(str(form["data"]), int(str(form["message_id"])))
-        self.pressed[user.id] = query["id"]
+        message_id = int(str(form["message_id"]))
+        if any(m.message_id == message_id and not m.deleted for m in user.messages):  # else the bot deleted it
+            query = await user.press_data(str(form["data"]), message_id)
+            self.pressed[user.id] = query["id"]
         return await self._back(user)
 
     async def upload(self, request: web.Request) -> web.Response:
