@@ -26,14 +26,15 @@ from tests.conftest import make_settings
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 COOKWARE = "Home & Garden > Kitchen & Dining > Cookware & Bakeware > Cookware"
-CAPTION = f'reward=0.05 overlap=1 qualification=0 root="{COOKWARE}" name="Pots"'
+# No quiz and no checks: the product the worker labels is one of the results.
+CAPTION = f'reward=0.05 overlap=1 qualification=0 gold_rate=0 root="{COOKWARE}" name="Pots"'
 REQUESTER, WORKER, ADMIN = (
     next(p for p in CAST if p.role == role) for role in (Role.REQUESTER, Role.WORKER, Role.ADMIN)
 )
 PRODUCTS = [
-    {"item_id": "pot-1", "title": "Enamelled Cast Iron Pot 5 qt", "brand": "Acme", "gold_category": ""},
-    {"item_id": "pot-2", "title": "Cast Iron Casserole 3 qt", "brand": "Acme", "gold_category": ""},
-    {"item_id": "pot-3", "title": "Dutch Oven 7 qt", "brand": "Acme", "gold_category": f"{COOKWARE} > Dutch Ovens"},
+    {"item_id": "pot-1", "title": "Enamelled Cast Iron Pot 5 qt", "brand": "Acme"},
+    {"item_id": "pot-2", "title": "Cast Iron Casserole 3 qt", "brand": "Acme"},
+    {"item_id": "pot-3", "title": "Dutch Oven 7 qt", "brand": "Acme"},
 ]
 
 
