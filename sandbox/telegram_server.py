@@ -1078,6 +1078,8 @@ class FakeTelegram:
         #: Seconds before an update whose post failed is posted again, and to wait for an answer.
         self.webhook_retry_delay = 0.05
         self.webhook_timeout = 10.0
+        #: Called with each recorded API call as it is answered (the sandbox logs them).
+        self.observers: list[Callable[[ApiCall], None]] = []
 
         self._clock_offset = 0.0
         self._users: dict[int, FakeUser] = {}
@@ -1133,11 +1135,13 @@ class FakeTelegram:
 
     # -- lifecycle --------------------------------------------------------------------
 
-    async def start(self, port: int = 0) -> None:
-        """Listen on 127.0.0.1 on `port`, or on a free port."""
+    async def start(self, port: int = 0, routes: Iterable[web.AbstractRouteDef] = ()) -> None:
+        """Listen on 127.0.0.1 on `port`, or on a free port; ``routes`` are served beside the Bot API
+        (the sandbox's web page)."""
         app = web.Application(client_max_size=UPLOAD_LIMIT + 8 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
+        app.add_routes(routes)
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -1406,7 +1410,10 @@ class FakeTelegram:
                 else:
                     self._inflight_methods.pop(method_name, None)
         body = json.loads(json.dumps(body))  # a snapshot: later edits must not change the log
-        self.requests.append(ApiCall(method or method_name, params, status, body, files, arrived))
+        call = ApiCall(method or method_name, params, status, body, files, arrived)
+        self.requests.append(call)
+        for observe in self.observers:
+            observe(call)
         if counted or delivered:
             self._touch()
         return web.json_response(body, status=status)

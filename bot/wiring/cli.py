@@ -152,6 +152,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     export.set_defaults(handler=_payouts_export)
+
+    sandbox = commands.add_parser(
+        "sandbox",
+        help="try the bot without Telegram: a local Bot API server, the bot on a fresh database, and a web page "
+        "to act as its admin, requester and workers",
+    )
+    sandbox.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 for the page and the Bot API")
+    sandbox.set_defaults(handler=_sandbox)
     return parser
 
 
@@ -449,6 +457,12 @@ def _payouts_export(settings: Settings, args: argparse.Namespace) -> None:
     else:
         args.out.write_text(content, encoding="utf-8")
         print(messages.fill(messages.CLI_PAYOUTS_WRITTEN, count=content.count(chr(10)), out=args.out), file=sys.stderr)
+
+
+def _sandbox(settings: Settings, args: argparse.Namespace) -> None:
+    from sandbox import live  # the sandbox's own dependencies load only for this command
+
+    live.run(settings, args.port)
 
 
 if __name__ == "__main__":
