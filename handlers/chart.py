@@ -26,7 +26,7 @@ BLUE, ORANGE, GREY, RED = "tab:blue", "tab:orange", "tab:gray", "tab:red"
 CONFIDENCE_BINS = 20  # 5 % each
 MAX_WORKERS = 15  # bars that stay readable on a phone; the workers with most gold answers are shown
 MIN_ROWS = 5
-MIN_SPAN = timedelta(minutes=10)  # the time axis of a batch whose answers all came at once
+MIN_SPAN = timedelta(minutes=1)  # the time axis of a batch whose answers all came at once
 
 
 def render_chart(data: ChartData) -> bytes:
