@@ -49,7 +49,7 @@ def render_chart(data: ChartData) -> bytes:
 
 
 def _answers_over_time(axes: "Axes", data: ChartData) -> None:
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.ticker import MaxNLocator
 
     axes.set_title(_(texts.CHART_ANSWERS_TITLE), loc="left")
@@ -57,7 +57,7 @@ def _answers_over_time(axes: "Axes", data: ChartData) -> None:
         _nothing_yet(axes)
         return
     # From nought at the first answer, one step up at each answer.
-    times = [data.answered_at[0], *data.answered_at]
+    times = date2num([data.answered_at[0], *data.answered_at])  # matplotlib's own measure of time
     axes.plot(times, range(len(times)), drawstyle="steps-post", color=BLUE, linewidth=2)
     axes.axhline(data.answers_needed, color=GREY, linestyle="--", linewidth=1)
     needed = _(texts.CHART_NEEDED).format(count=formatting.number(data.answers_needed))
@@ -65,9 +65,9 @@ def _answers_over_time(axes: "Axes", data: ChartData) -> None:
     axes.set_ylim(0, max(data.answers_needed, len(data.answered_at)) * 1.15)
     first, last = data.answered_at[0], max(data.answered_at[-1], data.answered_at[0] + MIN_SPAN)
     margin = (last - first) * 0.03  # the first step up is not hidden in the axis
-    axes.set_xlim(first - margin, last + margin)
+    axes.set_xlim(date2num(first - margin), date2num(last + margin))
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    locator = AutoDateLocator(tz=UTC, maxticks=7)  # readable on a phone
+    locator = AutoDateLocator(tz=UTC)
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=UTC))
     axes.set_xlabel(_(texts.CHART_TIME_AXIS))
@@ -95,7 +95,7 @@ def _confidence(axes: "Axes", confidences: Sequence[float]) -> None:
 def _accuracy(axes: "Axes", workers: Sequence[WorkerAccuracy], min_accuracy: float) -> None:
     from matplotlib.ticker import PercentFormatter
 
-    shown = _most_checked(workers)
+    shown = workers_shown(workers)
     if len(shown) < len(workers):
         axes.set_title(plural_text(texts.CHART_ACCURACY_SOME_TITLE, len(shown)).format(count=len(shown)), loc="left")
     else:
@@ -116,7 +116,7 @@ def _accuracy(axes: "Axes", workers: Sequence[WorkerAccuracy], min_accuracy: flo
     axes.set_xlabel(_(texts.CHART_ACCURACY_AXIS).format(share=formatting.percent(min_accuracy)))
 
 
-def _most_checked(workers: Sequence[WorkerAccuracy]) -> list[WorkerAccuracy]:
+def workers_shown(workers: Sequence[WorkerAccuracy]) -> list[WorkerAccuracy]:
     """At most MAX_WORKERS of them, those with most gold answers, in their order."""
     kept = set(sorted(range(len(workers)), key=lambda place: -workers[place].graded)[:MAX_WORKERS])
     return [worker for place, worker in enumerate(workers) if place in kept]
