@@ -4,10 +4,12 @@ products, and each worker's accuracy on gold (the figures come from bot.batches.
 matplotlib takes a good part of a second to import and drawing takes about as long, so it is imported
 when the first chart is drawn (the bot's start does not pay for it) and the caller runs `render_chart`
 in a worker thread. Only matplotlib's object interface is used: a Figure of its own on the Agg canvas,
-nothing of pyplot's global state, so charts drawn at once in several threads do not meet.
+nothing of pyplot's global state. matplotlib does not promise to be thread-safe all the same (its
+caches are shared), so two charts asked for at once are drawn one after the other.
 """
 
 import io
+import threading
 from collections.abc import Sequence
 from datetime import UTC, timedelta
 from typing import TYPE_CHECKING
@@ -25,12 +27,18 @@ DPI = 150
 BLUE, ORANGE, GREY, RED = "tab:blue", "tab:orange", "tab:gray", "tab:red"
 CONFIDENCE_BINS = 20  # 5 % each
 MAX_WORKERS = 15  # bars that stay readable on a phone; the workers with most gold answers are shown
-MIN_ROWS = 5
+MIN_ROWS = 5  # room for at least this many bars, so that one bar is not a slab
 MIN_SPAN = timedelta(minutes=1)  # the time axis of a batch whose answers all came at once
+_drawing = threading.Lock()
 
 
 def render_chart(data: ChartData) -> bytes:
     """The chart as PNG bytes. A panel with nothing to show yet says so."""
+    with _drawing:
+        return _render(data)
+
+
+def _render(data: ChartData) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -108,7 +116,7 @@ def _accuracy(axes: "Axes", workers: Sequence[WorkerAccuracy], min_accuracy: flo
     bars = axes.barh([worker.worker for worker in shown], [worker.accuracy for worker in shown], color=colours)
     axes.bar_label(bars, labels=[f"{worker.right}/{worker.graded}" for worker in shown], padding=3)
     axes.axvline(min_accuracy, color=RED, linestyle="--", linewidth=1)
-    # Worker 1 on top, as in the answers file; room for MIN_ROWS bars, so that one bar is not a slab.
+    # Worker 1 on top, as in the answers file.
     axes.set_ylim(max(len(shown), MIN_ROWS) - 0.5, -0.5)
     axes.set_xlim(0, 1.15)  # room for the longest bar's "right/graded"
     axes.set_xticks([0, 0.25, 0.5, 0.75, 1])
