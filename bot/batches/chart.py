@@ -51,8 +51,8 @@ async def batch_chart(services: Services, batch_id: int, requester_id: int) -> C
 def _chart_data(facts: BatchFacts, task: BatchTask, rows: results.BatchRows, needed: int) -> ChartData:
     counted = sorted(answer.answered_at for answer in results.accepted(rows) if not answer.is_gold)
     labels = results.item_labels(task, rows)
-    # Finished: no more answers are coming, because it has its overlap or the crowd was confident enough
-    # sooner (the stop rule, or the batch cancelled). A product still collecting answers is left out.
+    # Finished: no more answers are coming, because it has its overlap, the stop rule found the crowd
+    # confident enough sooner, or the batch was cancelled. A product still collecting answers is left out.
     finished = [
         item.external_id for item in rows.items if not item.is_gold and (item.settled or item.answers >= facts.overlap)
     ]
