@@ -1,13 +1,16 @@
 """How long a big batch takes to upload and to export, and how long everyone else's buttons wait meanwhile.
 
 The bot has one event loop for all its users: whatever part of a big job runs on it, every worker's next
-button press waits for. Two such jobs, timed here as the bot runs them:
+button press waits for. Three such jobs, timed here as the bot runs them:
 
 1. upload: a requester sends a product file; ``bot.batches.lifecycle.load_draft`` reads and checks it (in a
    worker thread) and stores the draft batch;
 2. export: a requester's ``/results N``, or the end of a batch, runs ``bot.batches.results.collect`` (read every
    answer in slices, aggregate and lay out the rows in a worker thread), then writes the two CSV files in
-   a worker thread as ``handlers.requester.send_files`` does.
+   a worker thread as ``handlers.requester.send_files`` does;
+3. chart: a requester's 📈 Chart runs ``bot.batches.chart.batch_chart`` (the same reading and aggregation)
+   and draws the PNG in a worker thread, as ``handlers.requester.send_chart`` does; the first drawing
+   also loads matplotlib, so a second one is timed too.
 
 What runs: a fresh SQLite database (migrated with ``storage.migrate.upgrade``), a CSV of ``--items``
 products (one in ten gold), uploaded, funded and launched; then ``--overlap`` answers per product from a
@@ -40,17 +43,18 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy import insert, select, update  # noqa: E402
 
 from bot import taxonomies  # noqa: E402
+from bot.batches import chart, results  # noqa: E402
 from bot.batches import lifecycle as batches  # noqa: E402
-from bot.batches import results  # noqa: E402
 from bot.batches.lifecycle import BatchSpec  # noqa: E402
 from bot.batches.task import task_of  # noqa: E402
 from bot.money import ledger  # noqa: E402
 from bot.tasks.categorize import CATEGORY  # noqa: E402
 from bot.wiring.config import Settings  # noqa: E402
 from bot.wiring.services import Services, build_services  # noqa: E402
+from handlers.chart import render_chart  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402
@@ -135,6 +139,10 @@ async def answer_everything(services: Services, tree: Tree, batch_id: int, overl
         ]
         for start in range(0, len(answers), INSERT_CHUNK):
             await session.execute(insert(Assignment), answers[start : start + INSERT_CHUNK])
+        # Every product has its answers: finished, as the chart counts them.
+        await session.execute(
+            update(Item).where(Item.batch_id == batch_id).values(answers=overlap, slots_taken=overlap, is_open=False)
+        )
     return len(answers)
 
 
@@ -158,6 +166,19 @@ async def measure(url: str, items: int, overlap: int, workers: int) -> None:
             await asyncio.to_thread(results.to_csv, table)
     labelled = sum(1 for row in found.labels.rows if row["label_id"])
     print(f"exported: {labelled:,} of {len(found.labels.rows):,} products labelled, {len(found.raw.rows):,} answers")
+    async with watching_the_loop("chart"):
+        figures = await chart.batch_chart(services, batch_id, REQUESTER)
+        started = time.perf_counter()
+        png = await asyncio.to_thread(render_chart, figures)
+        first = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.to_thread(render_chart, figures)
+    print(
+        f"chart: {len(figures.confidences):,} confidences, {len(figures.workers)} workers, {len(png) / 1e3:.0f} kB PNG"
+    )
+    print(
+        f"chart, drawing s: {first:.2f} the first time (matplotlib loaded), {time.perf_counter() - started:.2f} after"
+    )
     await db.dispose()
 
 
@@ -167,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overlap", type=int, default=3, help="answers per product (default 3)")
     parser.add_argument("--workers", type=int, default=100, help="workers the answers come from (default 100)")
     args = parser.parse_args(argv)
-    print("benchmark: a big batch's upload and results export against the bot's event loop (SQLite)")
+    print("benchmark: a big batch's upload, results export and chart against the bot's event loop (SQLite)")
     with tempfile.TemporaryDirectory(prefix="big-batch-") as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'big.db'}"
         migrate.upgrade(url)  # runs its own event loop, so before ours

@@ -6,7 +6,7 @@ Buttons carry only ids; the server re-checks every one of them, so forged data b
   s:<assignment>  skip   x:<assignment>  stop   w  start working
   m:<kind>  choose a payout method   a:<payout> / r:<payout>  approve / reject   e:<year>  statement
   d:<batch>:<r|o|a>:<value>  fill in a draft's reward, overlap or adaptive overlap (value: its most)
-  c:<batch>:<op>  batch control   i:<batch>  rules
+  c:<batch>:<op>  batch control (launch, pause, results, chart…)   i:<batch>  rules
   g:<assignment>  contest a missed check   k:<dispute>:<c|d|u>  correct, drop or uphold the contested gold
   h:<batch>:<worker>:<c|r>  a held worker continues, or is removed
 """
@@ -98,7 +98,16 @@ class ReviewHold:
     remove: bool
 
 
-CONTROL_OPS = {"l": "launch", "d": "discard", "p": "pause", "u": "resume", "c": "cancel", "r": "results", "j": "jsonl"}
+CONTROL_OPS = {
+    "l": "launch",
+    "d": "discard",
+    "p": "pause",
+    "u": "resume",
+    "c": "cancel",
+    "r": "results",
+    "j": "jsonl",
+    "g": "chart",
+}
 _OP_CODES = {op: code for code, op in CONTROL_OPS.items()}
 _SETTING_CODES = {"reward": "r", "overlap": "o", "adaptive": "a"}
 _SETTINGS = {code: setting for setting, code in _SETTING_CODES.items()}

@@ -168,6 +168,7 @@ def batch_controls(batch_id: int, status: str) -> InlineKeyboardMarkup:
     results = [
         _button(_("📥 Results"), Control(batch_id, "results")),
         _button(_("📥 JSONL"), Control(batch_id, "jsonl")),
+        _button(_(texts.CHART_BUTTON), Control(batch_id, "chart")),
     ]
     return InlineKeyboardMarkup([row, results] if row else [results])
 

@@ -9,9 +9,10 @@ from telegram import Update
 from telegram.ext import ExtBot
 
 from bot import users, work
+from bot.batches import chart, results
 from bot.batches import lifecycle as batches
-from bot.batches import results
 from bot.wiring.services import Services
+from handlers import chart as charts
 from handlers import common, display, keyboards, notify, texts
 from handlers.common import BotContext
 from handlers.formatting import money
@@ -99,6 +100,9 @@ async def on_control(update: Update, context: BotContext, batch_id: int, op: str
     if op in ("results", "jsonl"):
         await send_results(context, services, chat_id, batch_id, requester_id, jsonl=op == "jsonl")
         return
+    if op == "chart":
+        await send_chart(context, chat_id, batch_id, requester_id)
+        return
     if op == "launch":
         reserved = await batches.launch_batch(services, batch_id, requester_id)
         reply = _(texts.LAUNCHED).format(id=batch_id, amount=money(reserved, currency))
@@ -185,6 +189,18 @@ async def results_file(batch_id: int, table: results.Table, name: str, jsonl: bo
     return notify.Document(
         content.encode(), f"batch-{batch_id}-{name}.{suffix}", _(RESULT_CAPTIONS[name]).format(id=batch_id)
     )
+
+
+async def send_chart(context: BotContext, chat_id: int, batch_id: int, requester_id: int) -> None:
+    """📈 Chart: the batch's chart as a PNG file; a batch nobody has answered yet gets a line saying so."""
+    data = await chart.batch_chart(context.services, batch_id, requester_id)
+    if not data.answers:
+        await context.bot.send_message(chat_id, _(texts.NO_ANSWERS_YET).format(id=batch_id))
+        return
+    # Drawing takes about a second: off the event loop, so other users are not kept waiting.
+    png = await asyncio.to_thread(charts.render_chart, data)
+    caption = _(texts.CHART_CAPTION).format(id=batch_id)
+    await notify.send(context.bot, chat_id, notify.Document(png, f"batch-{batch_id}-chart.png", caption))
 
 
 async def show_rules(update: Update, context: BotContext, batch_id: int) -> None:

@@ -585,6 +585,27 @@ NO_BATCHES = N_("You have no batches yet. Send a product file (see /new_batch)."
 RESULTS_CAPTION = N_("Results of batch #{id}: one label per product, with confidence and agreement.")
 RAW_CAPTION = N_("Every answer of batch #{id}: worker pseudonym, answer, seconds taken, gold correct or not.")
 NO_ANSWERS_YET = N_("Batch #{id} has no answers yet.")
+CHART_BUTTON = N_("📈 Chart")
+CHART_CAPTION = N_(
+    "📈 Batch #{id}: answers over time, how confident the crowd is on finished products, "
+    "and each worker's accuracy on gold."
+)
+# The chart's own words (handlers.chart draws them into the picture: plain text, no HTML).
+CHART_TITLE = N_("Batch #{id} “{name}”")
+CHART_NOTHING_YET = N_("Nothing yet")
+CHART_ANSWERS_TITLE = N_("Answers on products over time")
+CHART_TIME_AXIS = N_("Time (UTC)")
+CHART_ANSWERS_AXIS = N_("Answers")
+CHART_NEEDED = N_("needed: {count}")
+CHART_CONFIDENCE_TITLE = N_("Crowd's confidence on finished products")
+CHART_CONFIDENCE_AXIS = N_("Confidence in the label")
+CHART_LABELS_AXIS = N_("Labels")
+CHART_ACCURACY_TITLE = N_("Each worker's accuracy on gold")
+CHART_ACCURACY_SOME_TITLE = Nn_(
+    "Accuracy on gold of the {count} worker with most gold answers",
+    "Accuracy on gold of the {count} workers with most gold answers",
+)
+CHART_ACCURACY_AXIS = N_("Gold answers right (dashed: min_accuracy {share})")
 PROBLEMS_SHOWN = 20  # more are not read; the requester fixes these and sends the file again
 PROBLEM_LIMIT = 1000  # one bad row's line, so that several fit in a message
 MORE_PROBLEMS = Nn_("\n… and {count} more problem", "\n… and {count} more problems")

@@ -60,9 +60,23 @@ async def collect(session: AsyncSession, batch_id: int, task: BatchTask) -> Batc
     after the reading runs in a worker thread: meanwhile the event loop goes on serving every other
     user's buttons.
     """
+    rows = await read(session, batch_id)
+    states = await quality.states(session, batch_id)
+    return await asyncio.to_thread(_tabulate, task, rows, states)
+
+
+@dataclass(frozen=True)
+class BatchRows:
+    """A batch's products and answers as read for its results (and its chart)."""
+
+    items: list[Row[Any]]  # id, external_id, title, gold, payload, is_gold, answers, settled; in file order
+    answered: list[Row[Any]]  # every answer, rejected ones too, in the order they were given
+
+
+async def read(session: AsyncSession, batch_id: int) -> BatchRows:
     items = await _read(
         session,
-        select(Item.id, Item.external_id, Item.title, Item.gold, Item.payload)
+        select(Item.id, Item.external_id, Item.title, Item.gold, Item.payload, Item.is_gold, Item.answers, Item.settled)
         .where(Item.batch_id == batch_id)
         .order_by(Item.id),
     )
@@ -77,12 +91,12 @@ async def collect(session: AsyncSession, batch_id: int, task: BatchTask) -> Batc
             Assignment.gold_graded,
             Assignment.gold_right,
             Assignment.credit_state,
+            Assignment.is_gold,
         )
         .where(Assignment.batch_id == batch_id, Assignment.status == AssignmentStatus.ANSWERED)
         .order_by(Assignment.id),
     )
-    states = await quality.states(session, batch_id)
-    return await asyncio.to_thread(_tabulate, task, items, answered, states)
+    return BatchRows(items, answered)
 
 
 async def _read(session: AsyncSession, statement: Select[*tuple[Any, ...]]) -> list[Row[Any]]:
@@ -90,37 +104,84 @@ async def _read(session: AsyncSession, statement: Select[*tuple[Any, ...]]) -> l
     return [row async for rows in result.partitions() for row in rows]
 
 
-def _tabulate(task: BatchTask, items: list[Row[Any]], answered: list[Row[Any]], states: dict[int, str]) -> BatchResults:
-    """Aggregate the accepted answers, question by question, and lay out both files (pure: runs in a worker thread)."""
-    questions = task.questions
-    external = {item.id: item.external_id for item in items}
-    accepted = [a for a in answered if a.credit_state != CreditState.REJECTED]
-    rows: list[dict[str, Any]] = [{"item_id": item.external_id, "title": item.title} for item in items]
-    labels: dict[str, dict[str, aggregation.Label]] = {}  # by question, by item
-    votes: dict[str, dict[str, list[str]]] = {}
-    for question in questions:
+def accepted(rows: BatchRows) -> list[Row[Any]]:
+    """The answers that count: every one quality control did not reject."""
+    return [a for a in rows.answered if a.credit_state != CreditState.REJECTED]
+
+
+def item_labels(task: BatchTask, rows: BatchRows) -> dict[str, dict[str, aggregation.Label]]:
+    """The crowd's label of each product, by its item_id, then by question: the accepted answers aggregated
+    question by question (gold items' gold calibrating the workers). A question the crowd's earlier labels
+    lead away from gets none (pure and slow on a big batch: run it in a worker thread)."""
+    external = {item.id: item.external_id for item in rows.items}
+    answers = accepted(rows)
+    found: dict[str, dict[str, aggregation.Label]] = {}  # by question, by item
+    for question in task.questions:
         crowd = [
             Answer(external[a.item_id], str(a.worker_id), a.answer[question.key])
-            for a in accepted
+            for a in answers
             if a.answer and question.key in a.answer
         ]
-        gold = {item.external_id: item.gold[question.key] for item in items if item.gold and question.key in item.gold}
+        gold = {
+            item.external_id: item.gold[question.key] for item in rows.items if item.gold and question.key in item.gold
+        }
         space = task.type.label_space(question, task.context)
-        labels[question.key] = aggregation.aggregate(crowd, "auto", gold, space.families) if crowd else {}
-        for answer in crowd:
-            votes.setdefault(question.key, {}).setdefault(answer.item, []).append(answer.label)
-    for item, row in zip(items, rows, strict=True):
-        chosen = {key: found[row["item_id"]].label for key, found in labels.items() if row["item_id"] in found}
-        reached = _reached(task, item.payload, chosen)
+        found[question.key] = aggregation.aggregate(crowd, "auto", gold, space.families) if crowd else {}
+    labels: dict[str, dict[str, aggregation.Label]] = {}
+    for item in rows.items:
+        chosen = {key: by_item[item.external_id] for key, by_item in found.items() if item.external_id in by_item}
+        reached = _reached(task, item.payload, {key: label.label for key, label in chosen.items()})
+        labels[item.external_id] = {key: label for key, label in chosen.items() if key in reached}
+    return labels
+
+
+@dataclass(frozen=True)
+class WorkerGold:
+    """A worker of the batch as its files name them, and their gold answers in it (quiz and checks, one
+    per question with gold)."""
+
+    pseudonym: str  # "worker 3": the same person throughout this batch, and nobody outside it
+    graded: int
+    right: int
+
+
+def workers(answered: list[Row[Any]]) -> dict[int, WorkerGold]:
+    """Each worker who answered, by user id, in the order of their first answer."""
+    pseudonyms: dict[int, str] = {}
+    graded: Counter[int] = Counter()
+    right: Counter[int] = Counter()
+    for assignment in answered:
+        worker = assignment.worker_id
+        pseudonyms.setdefault(worker, f"worker {len(pseudonyms) + 1}")
+        graded[worker] += assignment.gold_graded
+        right[worker] += assignment.gold_right
+    return {worker: WorkerGold(name, graded[worker], right[worker]) for worker, name in pseudonyms.items()}
+
+
+def _tabulate(task: BatchTask, rows: BatchRows, states: dict[int, str]) -> BatchResults:
+    """Lay out both files (pure: runs in a worker thread)."""
+    questions = task.questions
+    external = {item.id: item.external_id for item in rows.items}
+    answers = accepted(rows)
+    labels = item_labels(task, rows)
+    votes: dict[tuple[str, str], list[str]] = {}  # by item and question
+    for answer in answers:
+        for key, label in (answer.answer or {}).items():
+            votes.setdefault((external[answer.item_id], key), []).append(label)
+    table: list[dict[str, Any]] = []
+    for item in rows.items:
+        row: dict[str, Any] = {"item_id": item.external_id, "title": item.title}
         for question in questions:
-            label = labels[question.key].get(row["item_id"]) if question.key in reached else None
-            answers = votes.get(question.key, {}).get(row["item_id"], [])
-            row.update(_label_cells(task, question, len(questions), label, answers))
+            label = labels[item.external_id].get(question.key)
+            row.update(
+                _label_cells(task, question, len(questions), label, votes.get((item.external_id, question.key), []))
+            )
+        table.append(row)
     if len(questions) > 1:
-        per_item = Counter(external[a.item_id] for a in accepted)
-        for row in rows:
+        per_item = Counter(external[a.item_id] for a in answers)
+        for row in table:
             row["answers"] = per_item[row["item_id"]]
-    return BatchResults(Table(_label_columns(questions), rows), _raw(task, answered, external, states))
+    return BatchResults(Table(_label_columns(questions), table), _raw(task, rows.answered, external, states))
 
 
 def _reached(task: BatchTask, payload: dict[str, Any], chosen: dict[str, str]) -> set[str]:
@@ -184,26 +245,17 @@ RAW_TAIL = ("seconds", "gold", "accepted", "worker_gold_accuracy", "worker_statu
 
 
 def _raw(task: BatchTask, answered: list[Row[Any]], external: dict[int, str], states: dict[int, str]) -> Table:
-    """Every answer: the worker as a pseudonym ("worker 3" is the same person throughout this batch, and
-    nobody outside it), its labels, how long it took, its grade on gold, whether quality control accepted
-    it, and the worker's accuracy on this batch's gold and standing in it."""
+    """Every answer: the worker as a pseudonym (see WorkerGold), its labels, how long it took, its grade on
+    gold, whether quality control accepted it, and the worker's accuracy on this batch's gold and standing in it."""
     questions = task.questions
     single = len(questions) == 1
     label_columns = ("answer_id", "answer_path") if single else tuple(question.key for question in questions)
-    pseudonyms: dict[int, str] = {}
-    graded: Counter[int] = Counter()  # gold answers by worker, one per question with gold
-    right: Counter[int] = Counter()
-    for assignment in answered:
-        graded[assignment.worker_id] += assignment.gold_graded
-        right[assignment.worker_id] += assignment.gold_right
+    people = workers(answered)
     rows = []
     for assignment in answered:
         labels = assignment.answer or {}
-        worker = assignment.worker_id
-        row: dict[str, Any] = {
-            "item_id": external[assignment.item_id],
-            "worker": pseudonyms.setdefault(assignment.worker_id, f"worker {len(pseudonyms) + 1}"),
-        }
+        worker = people[assignment.worker_id]
+        row: dict[str, Any] = {"item_id": external[assignment.item_id], "worker": worker.pseudonym}
         if single:
             label = labels.get(questions[0].key, "")
             row["answer_id"] = label
@@ -214,7 +266,7 @@ def _raw(task: BatchTask, answered: list[Row[Any]], external: dict[int, str], st
             seconds=int((assignment.answered_at - assignment.created_at).total_seconds()),
             gold=_gold_grade(assignment.gold_graded, assignment.gold_right),
             accepted="no" if assignment.credit_state == CreditState.REJECTED else "yes",
-            worker_gold_accuracy=f"{right[worker] / graded[worker]:.2f} of {graded[worker]}" if graded[worker] else "",
+            worker_gold_accuracy=f"{worker.right / worker.graded:.2f} of {worker.graded}" if worker.graded else "",
             worker_status=states.get(assignment.worker_id, WorkerState.ACTIVE),
         )
         rows.append(row)

@@ -53,6 +53,7 @@ ACTIONS: list[Action] = [
     Choose(BIG, "reward", 1_000_000_000_000_000),  # a caption's reward to confirm: up to a billion units
     Control(2, "launch"),
     Control(BIG, "jsonl"),
+    Control(BIG, "chart"),
     Rules(4),
     ContestGold(BIG),
     Judge(6, "corrected"),
