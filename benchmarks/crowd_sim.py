@@ -173,7 +173,7 @@ from sandbox.crowd import (  # noqa: E402
     build_crowd,
     leaves_under,
 )
-from sandbox.products import SCENARIOS, Scenario, draw_rows  # noqa: E402
+from sandbox.products import SCENARIOS, Scenario, asked, draw_rows  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402
@@ -278,21 +278,11 @@ def build_setup(type_name: str, seed: int, sizes: Sizes) -> Setup:
     for row, truth in draw_rows(type_name, seed, sizes.items, sizes.gold_share, leaves):
         reading = task_type.read_row(row, context)
         assert not reading.problems, reading.problems
-        scored = _asked(task_type, context, reading.payload, truth)
+        scored = asked(task_type, context, reading.payload, truth)
         items.append(SimItem(row["item_id"], row["title"], truth, scored, reading.payload, reading.gold))
         rows.append(row)
     crowd = build_crowd(seed, sizes.workers, sizes.spam_share, leaves, sizes.switcher_share)
     return Setup(scenario, task_type, context, leaves, crowd, tuple(items), rows)
-
-
-def _asked(
-    task_type: TaskType, context: TaskContext, payload: Mapping[str, Any], truth: Mapping[str, str]
-) -> tuple[str, ...]:
-    """The questions the type asks a worker who answers every one truthfully."""
-    answers: dict[str, str] = {}
-    while (question := task_type.next_question(payload, answers, context)) is not None:
-        answers[question.key] = truth[question.key]
-    return tuple(answers)
 
 
 def encoded(question: Question, answer: str) -> str:

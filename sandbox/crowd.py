@@ -90,13 +90,15 @@ class Leaves:
 def leaves_under(tree: Tree, root_id: int | None) -> Leaves:
     """The leaves below `root_id` (the whole tree when None), by id as text, with every node's sibling leaves."""
     nodes = [n.id for n in tree if root_id is None or (n.id != root_id and tree.is_within(n.id, root_id))]
-    siblings = {
-        str(node): tuple(str(s) for s in tree.node(tree.node(node).parent_id).children if s != node and tree.is_leaf(s))
-        if tree.node(node).parent_id is not None
-        else ()
-        for node in nodes
-    }
+    siblings = {str(node): _sibling_leaves(tree, node) for node in nodes}
     return Leaves(tuple(str(n) for n in nodes if tree.is_leaf(n)), siblings)
+
+
+def _sibling_leaves(tree: Tree, node: int) -> tuple[str, ...]:
+    parent = tree.node(node).parent_id
+    if parent is None:
+        return ()
+    return tuple(str(s) for s in tree.node(parent).children if s != node and tree.is_leaf(s))
 
 
 @dataclass(frozen=True)

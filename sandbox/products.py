@@ -15,8 +15,10 @@ batches here, so both label the same kind of product:
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.tasks import registry
+from bot.tasks.base import TaskContext, TaskType
 from bot.tasks.image_quality import NO_IMAGE
 from bot.tasks.reading import NO, YES
 from sandbox.crowd import BRANDS, Leaves
@@ -150,3 +152,13 @@ def draw_rows(type_name: str, seed: int, items: int, gold_share: float, leaves: 
             row.update(scenario.gold_columns(truth))
         drawn.append((row, truth))
     return drawn
+
+
+def asked(
+    task_type: TaskType, context: TaskContext, payload: Mapping[str, Any], truth: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The questions the type asks a worker who answers every one truthfully: where a label is scored."""
+    answers: dict[str, str] = {}
+    while (question := task_type.next_question(payload, answers, context)) is not None:
+        answers[question.key] = truth[question.key]
+    return tuple(answers)
