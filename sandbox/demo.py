@@ -22,7 +22,7 @@ import random
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rich import box
@@ -41,11 +41,11 @@ from handlers import formatting, outbox
 from sandbox.crowd import BRANDS, Behaviour, Leaves, Worker, build_crowd, leaves_under
 from sandbox.people import Admin, CrowdMember, Product, Requester, Workplace
 from sandbox.products import SCENARIOS, asked, draw_rows
-from sandbox.stage import FastClock, Stage, open_stage
+from sandbox.stage import FastClock, Stage, open_stage, sqlite_file
 from sandbox.summary import Known, Summary, print_summary, read_summary
 from sandbox.telegram_server import BotMessage
 from storage.models import Batch, Item
-from storage.states import WorkerState
+from storage.states import BatchStatus, WorkerState
 from taxonomy import Tree, load_default
 
 SAMPLE = Path(__file__).with_name("data") / "sample_batch.csv"
@@ -202,15 +202,17 @@ def cast(stage: Stage, batch: DemoBatch, workers: Sequence[Worker], clock: FastC
     )
 
 
-async def run_demo(options: DemoOptions, console: Console) -> Summary:
-    """The whole demo, from an empty folder to the summary printed."""
+async def run_demo(options: DemoOptions, console: Console, database_url: str | None = None) -> Summary:
+    """The whole demo, from an empty folder to the summary printed; on a fresh SQLite file in that folder
+    unless `database_url` names an empty, migrated database."""
     tree = load_default()
     batch = prepare_batch(options, tree)
     spam_share = options.spammers / options.workers if options.workers else 0.0
     workers = build_crowd(options.seed, options.workers, spam_share, batch.leaves)
     folder = Path(tempfile.mkdtemp(prefix="crowdshelf-demo-"))
     clock = FastClock(options.speed)
-    async with open_stage(folder, clock, random.Random(f"{options.seed}:draws"), **SETTINGS) as stage:
+    draws = random.Random(f"{options.seed}:draws")
+    async with open_stage(folder, database_url, clock, draws, **SETTINGS) as stage:
         people = cast(stage, batch, workers, clock, options.seed)
         await people.requester.say("/start")
         await people.admin.fund(REQUESTER, FUNDS)
@@ -220,16 +222,17 @@ async def run_demo(options: DemoOptions, console: Console) -> Summary:
             raise DemoFailed(said)
         console.print(f"[bold]{said.splitlines()[0] if said else ''}[/bold]")
         await _watch(stage, batch_id, people, console)
-        files = await _deliver_results(stage, people.requester, folder)
+        files = await _deliver_results(stage, batch_id, people.requester, folder)
         await stage.run_job("release-holds")
         await asyncio.gather(*(member.cash_out(f"worker{member.worker.id}@example.com") for member in people.crowd))
         await people.admin.approve_payouts()
         summary = await read_summary(stage.services, batch_id, workers, batch.known, folder, files)
-    database = stage.database
-    if options.keep:
-        summary = _with_database(summary, database)
+    if database_url is not None:
+        summary = replace(summary, database=database_url)
+    elif options.keep:
+        summary = replace(summary, database=str(sqlite_file(folder)))
     else:
-        database.unlink(missing_ok=True)
+        sqlite_file(folder).unlink(missing_ok=True)
     # Where a chart of the run would go: write_chart(summary, folder / CHART_FILE), beside the summary.
     print_summary(summary, console)
     return summary
@@ -239,16 +242,10 @@ class DemoFailed(Exception):
     """The requester's batch did not launch: what the bot said instead."""
 
 
-def _with_database(summary: Summary, database: Path) -> Summary:
-    from dataclasses import replace
-
-    return replace(summary, database=database)
-
-
 async def _launched_batch(stage: Stage) -> int | None:
     async with stage.services.db.read() as session:
         found = await batches.of_requester(session, REQUESTER, limit=1)
-    return found[0].id if found and found[0].status != "draft" else None
+    return found[0].id if found and found[0].status != BatchStatus.DRAFT else None
 
 
 async def _watch(stage: Stage, batch_id: int, people: Cast, console: Console) -> None:
@@ -294,10 +291,15 @@ async def _progress_view(stage: Stage, batch_id: int, people: Cast, bar: Progres
     return Group(bar, table)
 
 
-async def _deliver_results(stage: Stage, requester: Requester, folder: Path) -> list[Path]:
-    """Complete the batch (the job's next run, now) and save the files the requester receives."""
+async def _deliver_results(stage: Stage, batch_id: int, requester: Requester, folder: Path) -> list[Path]:
+    """Complete the batch (the job's next run, now) and save the files the requester receives: sent on
+    completion, or asked for with /results while the crowd left products short of their answers."""
     await stage.run_job("complete-batches")
     await outbox.deliver(stage.app.bot, stage.services)
+    async with stage.services.db.read() as session:
+        batch = await session.get(Batch, batch_id)
+    if batch is not None and batch.status != BatchStatus.COMPLETED:
+        await requester.say(f"/results {batch_id}")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + RESULTS_WAIT
     while loop.time() < deadline and not _documents(requester):

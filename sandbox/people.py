@@ -21,6 +21,7 @@ from taxonomy import Tree
 
 POLL = 0.01  # seconds between looks at the chat
 QUIET = 0.02  # the bot has answered once the chat has not changed for this long
+FILE_QUIET = 1.0  # … and for this long after a file
 PATIENCE = 30.0  # seconds a person waits for any answer before giving up on it
 CARD_MARK = "🛒 "  # the product line of a task card
 SKIP = "⏭ Skip"
@@ -41,14 +42,15 @@ class Person:
     def _version(self) -> tuple[int, int]:
         return len(self.user.messages), sum(len(m.history) for m in self.user.messages)
 
-    async def _answered(self, before: tuple[int, int]) -> None:
-        """Wait until the chat changed since `before` and has then stayed quiet (or PATIENCE ran out)."""
+    async def _answered(self, before: tuple[int, int], quiet: float = QUIET) -> None:
+        """Wait until the chat changed since `before` and has then stayed quiet for `quiet` seconds (or
+        PATIENCE ran out)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + PATIENCE
         while self._version() == before and loop.time() < deadline:
             await asyncio.sleep(POLL)
         seen, quiet_since = self._version(), loop.time()
-        while loop.time() - quiet_since < QUIET and loop.time() < deadline:
+        while loop.time() - quiet_since < quiet and loop.time() < deadline:
             await asyncio.sleep(POLL)
             if self._version() != seen:
                 seen, quiet_since = self._version(), loop.time()
@@ -66,9 +68,11 @@ class Person:
         return self.newest
 
     async def send_file(self, content: bytes, name: str, caption: str) -> BotMessage | None:
+        """Send a file; its answer (a preview in several messages, or a refusal) is in once the chat has
+        stayed quiet for FILE_QUIET: reading a file takes the bot longer than a tap."""
         before = self._version()
         await self.user.send_document(content, name, caption=caption)
-        await self._answered(before)
+        await self._answered(before, FILE_QUIET)
         return self.newest
 
     @property

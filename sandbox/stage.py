@@ -58,7 +58,7 @@ class Stage:
     telegram: FakeTelegram
     app: Application
     services: Services
-    database: Path
+    database_url: str
 
     async def run_job(self, name: str) -> None:
         """One run of a scheduled job now, as its timer would run it (a demo cannot wait for the hour)."""
@@ -67,14 +67,23 @@ class Stage:
             await job.run(self.app)
 
 
+def sqlite_file(folder: Path) -> Path:
+    """Where a stage keeps its database when it is given none."""
+    return folder / DATABASE_FILE
+
+
 @asynccontextmanager
 async def open_stage(
-    folder: Path, clock: FastClock | None = None, draws: Random | None = None, **settings: object
+    folder: Path,
+    database_url: str | None = None,
+    clock: FastClock | None = None,
+    draws: Random | None = None,
+    **settings: object,
 ) -> AsyncIterator[Stage]:
-    """The local server and the bot polling it, on a new SQLite database in `folder`; `settings` are the
-    bot's settings (Settings fields) beyond the token, the server's address and the database."""
-    database = folder / DATABASE_FILE
-    url = f"sqlite+aiosqlite:///{database}"
+    """The local server and the bot polling it, on `database_url` (default: a new SQLite file in `folder`,
+    `sqlite_file`); `settings` are the bot's settings (Settings fields) beyond the token, the server's
+    address and the database."""
+    url = database_url or f"sqlite+aiosqlite:///{sqlite_file(folder)}"
     telegram = FakeTelegram()
     await telegram.start()
     try:
@@ -90,7 +99,7 @@ async def open_stage(
         await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=allowed_updates())
         await app.start()
         try:
-            yield Stage(telegram, app, services, database)
+            yield Stage(telegram, app, services, url)
         finally:
             await app.updater.stop()
             await app.stop()

@@ -74,7 +74,7 @@ class Summary:
     paid_out: int  # approved payouts' amount
     currency: str
     folder: Path
-    database: Path | None  # None: deleted at the end
+    database: str | None  # its file or URL; None: deleted at the end
     results_files: tuple[Path, ...]
 
     def of_kind(self, kind: str) -> list[WorkerLine]:
