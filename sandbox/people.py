@@ -9,7 +9,7 @@ plays straight against the domain calls.
 import asyncio
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from bot.tasks.base import Question, QuestionKind, TaskContext, TaskType
@@ -137,21 +137,14 @@ class Workplace:
         return self.context.tree
 
 
-@dataclass
 class CrowdMember(Person):
     """One worker of the simulated crowd, working through the bot until it has no task for them."""
-
-    worker: Worker = field(default=None)  # type: ignore[assignment]
-    place: Workplace = field(default=None)  # type: ignore[assignment]
-    answered: int = 0  # products answered
-    working: bool = False
 
     def __init__(self, user: FakeUser, worker: Worker, place: Workplace) -> None:
         super().__init__(user)
         self.worker = worker
         self.place = place
-        self.answered = 0
-        self.working = False
+        self.working = False  # between their first /start and leaving
         self._given: dict[str, dict[str, str]] = {}  # answers so far on each product's card, by title
 
     async def work(self) -> None:
@@ -194,33 +187,38 @@ class CrowdMember(Person):
     async def _answer(self, card: BotMessage) -> None:
         title = _title(card)
         product = self.place.products.get(title or "")
-        if title is None or product is None:
-            await self.tap(SKIP)
+        given = self._given.setdefault(title or "", {})
+        question = (
+            None if product is None else self.place.task_type.next_question(product.payload, given, self.place.context)
+        )
+        if title is None or question is None:  # a product they know nothing of: give it back
+            await self.tap(SKIP, card.message_id)
             return
-        given = self._given.setdefault(title, {})
-        question = self.place.task_type.next_question(product.payload, given, self.place.context)
-        if question is None:
-            await self.tap(SKIP)
-            return
-        shown = asyncio.get_running_loop().time()
         meant = self.place.behaviour.pick(self.worker, title, question)
-        thinking = self.place.clock.real_seconds(self.place.behaviour.seconds(self.worker, question))
-        await asyncio.sleep(max(0.0, shown + thinking - asyncio.get_running_loop().time()))
-        if not await self._give(question, meant):
-            await self.tap(SKIP)
+        await asyncio.sleep(self.place.clock.real_seconds(self.place.behaviour.seconds(self.worker, question)))
+        if not await self._give(card, question, meant):
+            await self.tap(SKIP, card.message_id)
             return
         label = self.place.task_type.accept(question, _as_value(question, meant), self.place.context)
         given[question.key] = label or meant
-        if self.place.task_type.next_question(product.payload, given, self.place.context) is None:
-            self.answered += 1
 
-    async def _give(self, question: Question, meant: str) -> bool:
+    def _open_question(self, title: str | None, given: dict[str, str]) -> Question | None:
+        """The question the card asks now: the type's next, after the answers given so far."""
+        product = self.place.products.get(title or "")
+        if product is None:
+            return None
+        return self.place.task_type.next_question(product.payload, given, self.place.context)
+
+    async def _give(self, card: BotMessage, question: Question, meant: str) -> bool:
         """Press or type the answer as the card offers it; False when it could not be given."""
         if question.kind == QuestionKind.TEXT:
             await self.say(meant)
             return True
         if question.kind == QuestionKind.CHOICE:
-            await self.tap(texts.button_label(texts.label_text(meant)))
+            label = texts.button_label(texts.label_text(meant))
+            if not self.has_button(card, label):
+                return False
+            await self.tap(label, card.message_id)
             return True
         return await self._find_category(int(meant))
 
@@ -230,8 +228,8 @@ class CrowdMember(Person):
         for words in (path[-1], " ".join(path[-2:])):
             matches = await self.say(words)
             label = _matching_button(matches, " › ".join(path))
-            if label is not None:
-                await self.tap(label)
+            if matches is not None and label is not None:
+                await self.tap(label, matches.message_id)
                 return True
         return False
 
@@ -254,7 +252,8 @@ def _matching_button(message: BotMessage | None, full_path: str) -> str | None:
         return None
     for row in message.buttons:
         for label in row:
-            shown = re.sub(r" ›$", "", label).removeprefix("…")
-            if shown and full_path.endswith(shown):
+            shown = re.sub(r" ›$", "", label)
+            whole = full_path == shown or full_path.endswith(" › " + shown)
+            if whole or (shown.startswith("…") and full_path.endswith(shown.removeprefix("…"))):
                 return label
     return None

@@ -31,7 +31,8 @@ from storage import ledger
 from storage.models import Assignment, Batch
 from storage.states import AssignmentStatus, PayoutStatus, WorkerState
 
-STOPPED = (WorkerState.REMOVED, WorkerState.HELD, WorkerState.FAILED)
+STOPPED = (WorkerState.REMOVED, WorkerState.HELD, WorkerState.FAILED)  # failed: the quiz, on every try
+NO_TASK = "no task"  # the worker never got a task in the batch (it was done, or its quiz budget spent)
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Known:
 @dataclass(frozen=True)
 class WorkerLine:
     worker: Worker
-    state: str  # the worker's state in the batch ("no task": never got one)
+    state: str  # the worker's state in the batch, or NO_TASK
     answers: int  # every answer they gave in the batch: quiz, checks and work
 
 
@@ -133,7 +134,7 @@ async def read_summary(
         accuracy=right / scored if scored else None,
         majority_accuracy=right_majority / scored if scored else None,
         scored=scored,
-        workers=tuple(WorkerLine(w, states.get(w.id, "no task"), answered.get(w.id, 0)) for w in crowd),
+        workers=tuple(WorkerLine(w, states.get(w.id, NO_TASK), answered.get(w.id, 0)) for w in crowd),
         accounts=tuple(Account(t.kind, t.owner_id, t.total) for t in totals),
         ledger_total=sum(t.total for t in totals),
         ledger_problems=tuple(problems),
@@ -183,18 +184,20 @@ def render(summary: Summary) -> Group:
 
 def _crowd_table(summary: Summary) -> Table:
     table = Table(title="The crowd: who was stopped, after how many answers", title_justify="left")
-    for column in ("kind", "workers", "stopped", "after answers", "still working"):
+    for column in ("kind", "workers", "no task", "stopped", "after answers", "not stopped"):
         table.add_column(column, justify="left" if column == "kind" else "right")
     for kind in dict.fromkeys(line.worker.kind for line in summary.workers):
         lines = summary.of_kind(kind)
+        idle = [line for line in lines if line.state == NO_TASK]
         stopped = sorted((line for line in lines if line.state in STOPPED), key=lambda line: line.answers)
         states = Counter(line.state for line in stopped)
         table.add_row(
             kind,
             str(len(lines)),
+            str(len(idle)),
             ", ".join(f"{state} {count}" for state, count in states.items()) or "-",
             ", ".join(str(line.answers) for line in stopped) or "-",
-            str(len(lines) - len(stopped)),
+            str(len(lines) - len(stopped) - len(idle)),
         )
     return table
 

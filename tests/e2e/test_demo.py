@@ -16,6 +16,7 @@ from bot.wiring.cli import wants_demo
 from bot.wiring.config import Settings
 from sandbox.crowd import HONEST
 from sandbox.demo import SAMPLE, TRUTH_COLUMN, DemoOptions, remove_folder, run_demo
+from sandbox.summary import NO_TASK
 from storage import ledger
 from storage.db import Database
 from storage.models import Assignment, BatchWorker, Payout
@@ -40,7 +41,7 @@ async def test_a_small_demo_says_what_the_database_holds(database_url: str, db: 
             ).all()
             payouts = await session.scalar(select(func.count(Payout.id)))
         assert summary.answers == answers > 0
-        assert {line.worker.id: line.state for line in summary.workers if line.state != "no task"} == states
+        assert {line.worker.id: line.state for line in summary.workers if line.state != NO_TASK} == states
         assert len(summary.workers) == SMALL.workers
         assert sum(line.worker.kind != HONEST for line in summary.workers) == SMALL.spammers
         assert {(a.kind, a.owner, a.balance) for a in summary.accounts} == {
