@@ -39,10 +39,10 @@ from bot.tasks import registry
 from bot.tasks.base import QuestionKind, TaskContext, TaskType
 from handlers import formatting, outbox
 from sandbox.crowd import BRANDS, Behaviour, Leaves, Worker, build_crowd, leaves_under
-from sandbox.people import Admin, CrowdMember, Product, Requester, Workplace
+from sandbox.people import FILE_QUIET, Admin, CrowdMember, Product, Requester, Workplace
 from sandbox.products import SCENARIOS, asked, draw_rows
 from sandbox.stage import FastClock, Stage, open_stage, sqlite_file
-from sandbox.summary import Known, Summary, print_summary, read_summary
+from sandbox.summary import SUMMARY_FILE, Known, Summary, print_summary, read_summary, save_summary
 from sandbox.telegram_server import BotMessage
 from storage.models import Batch, Item
 from storage.states import BatchStatus, WorkerState
@@ -67,7 +67,6 @@ SETTINGS = {  # the bot's settings on the stage
     "log_level": "WARNING",
 }
 REFRESH = 0.25  # seconds between looks at the progress
-RESULTS_WAIT = 10.0  # seconds the requester waits for the results files
 CHART_FILE = "chart.png"
 TASK_TYPES = tuple(registry.TYPES)
 
@@ -212,6 +211,11 @@ async def run_demo(options: DemoOptions, console: Console, database_url: str | N
     folder = Path(tempfile.mkdtemp(prefix="crowdshelf-demo-"))
     clock = FastClock(options.speed)
     draws = random.Random(f"{options.seed}:draws")
+    console.print(
+        f"A crowd of {options.workers} ({options.spammers} of them spammers) labels {len(batch.products)} products "
+        f"of {batch.name} ({batch.task_type.name}) through a local Telegram; the bot's clock runs "
+        f"{options.speed:g} times the wall clock."
+    )
     async with open_stage(folder, database_url, clock, draws, **SETTINGS) as stage:
         people = cast(stage, batch, workers, clock, options.seed)
         await people.requester.say("/start")
@@ -233,8 +237,9 @@ async def run_demo(options: DemoOptions, console: Console, database_url: str | N
         summary = replace(summary, database=str(sqlite_file(folder)))
     else:
         sqlite_file(folder).unlink(missing_ok=True)
-    # Where a chart of the run would go: write_chart(summary, folder / CHART_FILE), beside the summary.
     print_summary(summary, console)
+    save_summary(summary, folder / SUMMARY_FILE)
+    # The chart of the run goes here, beside the summary file: folder / CHART_FILE.
     return summary
 
 
@@ -258,6 +263,7 @@ async def _watch(stage: Stage, batch_id: int, people: Cast, console: Console) ->
             live.update(await _progress_view(stage, batch_id, people, bar, task))
             await asyncio.sleep(REFRESH)
         live.update(await _progress_view(stage, batch_id, people, bar, task))
+    console.print()
     for job in working:
         job.result()  # a worker's failure is the demo's
 
@@ -283,12 +289,18 @@ async def _progress_view(stage: Stage, batch_id: int, people: Cast, bar: Progres
     table.add_row(
         str(progress.answers),
         f"{products_done}/{progress.items - gold}",
-        formatting.duration(progress.eta) if progress.eta is not None else "-",
+        _eta(progress),
         str(sum(member.working for member in people.crowd)),
         str(sum(state == WorkerState.HELD for state in states.values())),
         str(sum(state == WorkerState.REMOVED for state in states.values())),
     )
     return Group(bar, table)
+
+
+def _eta(progress: batches.Progress) -> str:
+    if progress.answers >= progress.answers_needed:
+        return "done"
+    return formatting.duration(progress.eta) if progress.eta is not None else "-"
 
 
 async def _deliver_results(stage: Stage, batch_id: int, requester: Requester, folder: Path) -> list[Path]:
@@ -300,10 +312,7 @@ async def _deliver_results(stage: Stage, batch_id: int, requester: Requester, fo
         batch = await session.get(Batch, batch_id)
     if batch is not None and batch.status != BatchStatus.COMPLETED:
         await requester.say(f"/results {batch_id}")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + RESULTS_WAIT
-    while loop.time() < deadline and not _documents(requester):
-        await asyncio.sleep(0.05)
+    await requester.wait_for(lambda: bool(_documents(requester)), FILE_QUIET)
     saved = []
     for message in _documents(requester):
         path = folder / message.document["file_name"]  # type: ignore[index]

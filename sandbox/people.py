@@ -8,7 +8,7 @@ plays straight against the domain calls.
 
 import asyncio
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +45,14 @@ class Person:
     async def _answered(self, before: tuple[int, int], quiet: float = QUIET) -> None:
         """Wait until the chat changed since `before` and has then stayed quiet for `quiet` seconds (or
         PATIENCE ran out)."""
+        await self.wait_for(lambda: self._version() != before, quiet)
+
+    async def wait_for(self, condition: Callable[[], bool], quiet: float = QUIET) -> None:
+        """Wait until `condition` holds, then until the chat has not changed for `quiet` seconds (or
+        PATIENCE ran out)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + PATIENCE
-        while self._version() == before and loop.time() < deadline:
+        while not condition() and loop.time() < deadline:
             await asyncio.sleep(POLL)
         seen, quiet_since = self._version(), loop.time()
         while loop.time() - quiet_since < quiet and loop.time() < deadline:

@@ -32,6 +32,8 @@ from storage.models import Assignment, Batch
 from storage.states import AssignmentStatus, PayoutStatus, WorkerState
 
 STOPPED = (WorkerState.REMOVED, WorkerState.HELD, WorkerState.FAILED)  # failed: the quiz, on every try
+SUMMARY_FILE = "summary.txt"  # the summary as printed, in the folder of the results files
+SAVED_WIDTH = 110  # characters per line of the saved summary
 NO_TASK = "no task"  # the worker never got a task in the batch (it was done, or its quiz budget spent)
 
 
@@ -222,7 +224,9 @@ def _notes(summary: Summary) -> list[str]:
         + ("the books balance." if balanced else "PROBLEMS: " + "; ".join(summary.ledger_problems)),
         f"Payouts: {summary.payouts_requested} requested, {summary.payouts_approved} approved "
         f"({_money(summary, summary.paid_out)} paid)",
-        f"Results files: {', '.join(str(path) for path in summary.results_files) or 'none delivered'}",
+        f"Results files, in {summary.folder}: "
+        + (", ".join(path.name for path in summary.results_files) or "none delivered")
+        + f"; this summary beside them in {SUMMARY_FILE}",
         f"Database: {summary.database}" if summary.database else "Database: deleted (keep it with --keep)",
     ]
 
@@ -233,3 +237,9 @@ def _money(summary: Summary, micros: int) -> str:
 
 def print_summary(summary: Summary, console: Console) -> None:
     console.print(render(summary))
+
+
+def save_summary(summary: Summary, path: Path) -> None:
+    """The summary as plain text in a file."""
+    with path.open("w", encoding="utf-8") as file:
+        Console(file=file, width=SAVED_WIDTH, no_color=True).print(render(summary))

@@ -16,7 +16,7 @@ from bot.wiring.cli import wants_demo
 from bot.wiring.config import Settings
 from sandbox.crowd import HONEST
 from sandbox.demo import SAMPLE, TRUTH_COLUMN, DemoOptions, remove_folder, run_demo
-from sandbox.summary import NO_TASK
+from sandbox.summary import NO_TASK, SUMMARY_FILE
 from storage import ledger
 from storage.db import Database
 from storage.models import Assignment, BatchWorker, Payout
@@ -66,6 +66,7 @@ async def test_a_small_demo_says_what_the_database_holds(database_url: str, db: 
         assert f"{summary.accuracy:.1%} with quality control" in printed
         assert "the books balance" in printed
         assert f"{summary.payouts_approved} approved" in printed
+        assert "the books balance" in (summary.folder / SUMMARY_FILE).read_text()
     finally:
         remove_folder(summary)
 
