@@ -6,45 +6,22 @@ the qualification quiz, hidden checks, removal on gold, holds, the cap per worke
 simulated workers on one batch of each task type, then reads the outcome back from the database and
 through ``bot.batches.results.collect`` (the labels a requester downloads).
 
-The task types (``--type``, default all five), each a batch of the same size:
-
-- ``categorize``: a leaf of the batch root's subtree;
-- ``validate`` with ``correct=true``: is the proposed category right (half of them are; a wrong one
-  is a sibling leaf 60 % of the time), and after a No the right category;
-- ``attributes`` with ``color`` (4 values), ``material`` (4 values) and a typed ``brand`` (one of 12);
-- ``image_match``: does the photo show the product (yes 55 %, no 40 %, the photo does not load 5 %);
-- ``image_quality`` with its default questions ``blurry`` (yes 25 %), ``person`` (15 %) and
-  ``white_background`` (50 %); on 5 % of the products the photo does not load, which the first
-  question's "no_image" answers for the whole product.
+The task types (``--type``, default all five), each a batch of the same size, with products drawn as
+``sandbox/products.py`` says (a leaf of the batch root's subtree to categorize, a proposed category to
+validate, colour, material and a typed brand, a photo that matches or not, a photo's quality).
 
 Each question is answered with its own ``work.answer`` call, as a worker's button or typed text
 would: a CHOICE question with its option's index, a TREE question with a category id, a TEXT question
 with typed text; a card with several questions returns ``partial=True`` until its last.
 
-The crowd (seeded, the same workers for every type; the model lives in ``sandbox/crowd.py`` and the
-products in ``sandbox/products.py``, shared with the demo, ``crowdshelf demo``):
-
-- honest workers, each with an accuracy drawn uniformly from 0.6–0.95, the chance they answer any one
-  question right. A wrong category is a sibling leaf of the right one 70 % of the time (the usual
-  confusion), else any leaf; a wrong option is another option, except that nobody honest says the
-  photo does not load when it does; a wrong typed brand is another brand of the 12. A right typed
-  brand comes in varied case and spacing, which the core folds;
-- random clickers: any leaf, any option (the photo-does-not-load button too), any of the 12 brands;
-- constant answerers: one leaf of their own, always the first option (Yes), one typed word of their own;
-- too-fast bots: random answers, 0.3–1.5 s per question;
-- copiers: a ring sharing a notebook. The first ring member to get a question of a product answers
-  it as a random clicker would and writes it down; every later member copies it, so on a product
-  two of them share, the ring outvotes an honest worker with the same wrong label;
-- switchers, only with ``--switchers SHARE`` (not in the issue's crowd): right through the quiz,
-  random answers after it, as slow as honest workers, so only the hidden checks can catch them.
+The crowd (seeded, the same workers for every type) is the model in ``sandbox/crowd.py``, which the
+demo (``crowdshelf demo``) plays through Telegram too: honest workers of accuracy 0.6–0.95, random
+clickers, constant answerers, too-fast bots and a ring of copiers, and switchers only with
+``--switchers SHARE`` (right through the quiz, random answers after it), each kind with its seconds
+per question.
 
 Time per answer is simulated by moving the assignment's ``created_at`` back by the simulated
-duration, the sum of its questions', before each answer (seconds per question):
-
-    honest and switchers: category 8–40, button 3–12, typed 5–20;
-    random clickers, constant answerers, copiers: category 6–20 (they still click through the tree,
-    only without reading the product), button 2–6, typed 3–8;
-    bots: category 0.5–1.5, button 0.3–1, typed 0.5–1.5.
+duration, the sum of its questions', before each answer.
 
 Workers take turns (a seeded shuffle per round), each answering every question of its open product
 and receiving the next, until nobody gets a task. A worker stops asking for tasks once removed, held,

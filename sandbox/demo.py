@@ -112,13 +112,8 @@ def prepare_batch(options: DemoOptions, tree: Tree) -> DemoBatch:
     root = tree.find(GENERATED_ROOT)
     leaves = leaves_under(tree, root.id if root else None)
     drawn = draw_rows(scenario.name, options.seed, options.items or GENERATED_ITEMS, GOLD_SHARE, leaves)
-    columns = list(dict.fromkeys(column for row, _ in drawn for column in row))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, restval="")
-    writer.writeheader()
-    writer.writerows(row for row, _ in drawn)
     truths = {row["item_id"]: truth for row, truth in drawn}
-    return _from_file(out.getvalue().encode(), f"{scenario.name}.csv", caption, options, tree, truths)
+    return _from_file(_csv_of([row for row, _ in drawn]), f"{scenario.name}.csv", caption, options, tree, truths)
 
 
 def _from_file(
@@ -136,37 +131,41 @@ def _from_file(
     context = TaskContext(setup.task_config, tree, setup.root_id, spec.leaf_only)
     leaves = leaves_under(tree, setup.root_id)
     rows = batch_files.read_rows(content, name)
-    if options.items is not None and truths is None:
+    if options.items is not None and truths is None:  # the file's first products, sent as CSV
         rows = rows[: options.items]
-        content = _csv_of([row.values for row in rows])
+        content, name = _csv_of([row.values for row in rows]), f"{Path(name).stem}.csv"
     rng = random.Random(f"{options.seed}:beliefs")
     products, known = {}, {}
     for row in rows:
         reading = task_type.read_row(row.values, context)
-        truth = (truths or {}).get(row.values["item_id"]) or _truth_in_file(row.values, reading.gold, tree)
-        if truth is None:  # nobody knows: the crowd believes something, and nothing is scored
-            truth = _belief(task_type, context, reading.payload, leaves, rng)
-        elif reading.gold is None:
+        given = (truths or {}).get(row.values["item_id"]) or _truth_in_file(task_type, row.values, reading.gold, tree)
+        # Where nobody gave the truth, the crowd believes something, and nothing is scored.
+        truth = {**_belief(task_type, context, reading.payload, leaves, rng), **given}
+        if given and reading.gold is None:
             scored = asked(task_type, context, reading.payload, truth)
-            known[row.values["item_id"]] = {key: truth[key] for key in scored}
+            known[row.values["item_id"]] = {key: truth[key] for key in scored if key in given}
         products[row.values["title"]] = Product(reading.payload, truth)
     return DemoBatch(content, name, caption, task_type, context, leaves, products, Known(known))
 
 
 def _csv_of(rows: Sequence[dict[str, str]]) -> bytes:
+    """Rows as a CSV file; a column some rows lack (gold) is empty in those."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer = csv.DictWriter(out, fieldnames=list(dict.fromkeys(column for row in rows for column in row)), restval="")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue().encode()
 
 
-def _truth_in_file(values: dict[str, str], gold: dict[str, str] | None, tree: Tree) -> dict[str, str] | None:
-    """A product's right labels as its file gives them: the truth column (a category path), else its gold."""
-    category = tree.find(values.get(TRUTH_COLUMN, "")) if values.get(TRUTH_COLUMN) else None
-    if category is not None:
+def _truth_in_file(
+    task_type: TaskType, values: dict[str, str], gold: dict[str, str] | None, tree: Tree
+) -> dict[str, str]:
+    """A product's right labels as its file gives them: a categorize file's truth column (a category
+    path), else its gold; empty when it gives none."""
+    category = tree.find(values[TRUTH_COLUMN]) if values.get(TRUTH_COLUMN) else None
+    if task_type.name == "categorize" and category is not None:
         return {"category": str(category.id)}
-    return dict(gold) if gold else None
+    return dict(gold or {})
 
 
 def _belief(

@@ -33,6 +33,7 @@ from storage.states import AssignmentStatus, PayoutStatus, WorkerState
 
 STOPPED = (WorkerState.REMOVED, WorkerState.HELD, WorkerState.FAILED)  # failed: the quiz, on every try
 SUMMARY_FILE = "summary.txt"  # the summary as printed, in the folder of the results files
+EVERY = 1_000_000  # a limit no demo reaches: every payout
 SAVED_WIDTH = 110  # characters per line of the saved summary
 NO_TASK = "no task"  # the worker never got a task in the batch (it was done, or its quiz budget spent)
 
@@ -72,7 +73,7 @@ class Summary:
     accounts: tuple[Account, ...]
     ledger_total: int  # every account's balance summed: zero when the books balance
     ledger_problems: tuple[str, ...]
-    payouts_requested: int
+    payouts_requested: int  # every request, whatever became of it
     payouts_approved: int
     paid_out: int  # approved payouts' amount
     currency: str
@@ -114,8 +115,7 @@ async def read_summary(
         )
         totals = await ledger.account_totals(session)
         problems = await books.problems(session)
-        requested = await payouts.queue(session, status=PayoutStatus.REQUESTED, limit=1_000_000)
-        approved = await payouts.queue(session, status=PayoutStatus.APPROVED, limit=1_000_000)
+        by_status = {status: await payouts.queue(session, status=status, limit=EVERY) for status in PayoutStatus}
     questions = task.questions
     label_of = _label_columns(task.questions)
     labels = {row["item_id"]: {key: row[column] for key, column in label_of.items()} for row in delivered.labels.rows}
@@ -140,9 +140,9 @@ async def read_summary(
         accounts=tuple(Account(t.kind, t.owner_id, t.total) for t in totals),
         ledger_total=sum(t.total for t in totals),
         ledger_problems=tuple(problems),
-        payouts_requested=len(requested) + len(approved),
-        payouts_approved=len(approved),
-        paid_out=sum(p.amount_micros for p in approved),
+        payouts_requested=sum(len(found) for found in by_status.values()),
+        payouts_approved=len(by_status[PayoutStatus.APPROVED]),
+        paid_out=sum(payout.amount_micros for payout in by_status[PayoutStatus.APPROVED]),
         currency=services.settings.currency,
         folder=folder,
         database=None,
