@@ -19,7 +19,6 @@ import asyncio
 import csv
 import io
 import random
-import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -322,8 +321,3 @@ async def _deliver_results(stage: Stage, batch_id: int, requester: Requester, fo
 
 def _documents(requester: Requester) -> list[BotMessage]:
     return [m for m in requester.user.messages if m.document and m.document_bytes is not None]
-
-
-def remove_folder(summary: Summary) -> None:
-    """Delete what a run left (tests)."""
-    shutil.rmtree(summary.folder, ignore_errors=True)

@@ -4,6 +4,7 @@ and the summary it prints says what the database holds."""
 import csv
 import io
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from bot.wiring.cli import wants_demo
 from bot.wiring.config import Settings
 from sandbox.crowd import HONEST
-from sandbox.demo import SAMPLE, TRUTH_COLUMN, DemoOptions, remove_folder, run_demo
+from sandbox.demo import SAMPLE, TRUTH_COLUMN, DemoOptions, run_demo
 from sandbox.summary import NO_TASK, SUMMARY_FILE
 from storage import ledger
 from storage.db import Database
@@ -68,7 +69,7 @@ async def test_a_small_demo_says_what_the_database_holds(database_url: str, db: 
         assert f"{summary.payouts_approved} approved" in printed
         assert "the books balance" in (summary.folder / SUMMARY_FILE).read_text()
     finally:
-        remove_folder(summary)
+        shutil.rmtree(summary.folder)
 
 
 def test_the_demo_command_prints_its_summary(tmp_path: Path) -> None:
