@@ -1,5 +1,5 @@
-# Two commands: `make run` starts the bot, `make test` runs every test and then the type check
-# (`make typecheck` alone). Both set up .venv first. `make messages` extracts the text layer's
+# Two commands: `make run` starts the bot (the demo while .env has no BOT_TOKEN), `make test` runs every
+# test and then the type check (`make typecheck` alone). Both set up .venv first. `make messages` extracts the text layer's
 # strings into handlers/locales/messages.pot, the template a translation starts from.
 VENV ?= .venv
 PYTHON ?= python3
@@ -16,7 +16,7 @@ $(BIN)/crowdshelf: pyproject.toml
 
 run: $(BIN)/crowdshelf
 	@test -f .env || (cp .env.example .env && echo "Created .env from .env.example: put your BOT_TOKEN in it.")
-	$(BIN)/crowdshelf run
+	$(BIN)/crowdshelf run --demo-without-token
 
 test: $(BIN)/crowdshelf
 	$(BIN)/python -m pytest

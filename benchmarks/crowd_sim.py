@@ -6,44 +6,22 @@ the qualification quiz, hidden checks, removal on gold, holds, the cap per worke
 simulated workers on one batch of each task type, then reads the outcome back from the database and
 through ``bot.batches.results.collect`` (the labels a requester downloads).
 
-The task types (``--type``, default all five), each a batch of the same size:
-
-- ``categorize``: a leaf of the batch root's subtree;
-- ``validate`` with ``correct=true``: is the proposed category right (half of them are; a wrong one
-  is a sibling leaf 60 % of the time), and after a No the right category;
-- ``attributes`` with ``color`` (4 values), ``material`` (4 values) and a typed ``brand`` (one of 12);
-- ``image_match``: does the photo show the product (yes 55 %, no 40 %, the photo does not load 5 %);
-- ``image_quality`` with its default questions ``blurry`` (yes 25 %), ``person`` (15 %) and
-  ``white_background`` (50 %); on 5 % of the products the photo does not load, which the first
-  question's "no_image" answers for the whole product.
+The task types (``--type``, default all five), each a batch of the same size, with products drawn as
+``sandbox/products.py`` says (a leaf of the batch root's subtree to categorize, a proposed category to
+validate, colour, material and a typed brand, a photo that matches or not, a photo's quality).
 
 Each question is answered with its own ``work.answer`` call, as a worker's button or typed text
 would: a CHOICE question with its option's index, a TREE question with a category id, a TEXT question
 with typed text; a card with several questions returns ``partial=True`` until its last.
 
-The crowd (seeded, the same workers for every type):
-
-- honest workers, each with an accuracy drawn uniformly from 0.6–0.95, the chance they answer any one
-  question right. A wrong category is a sibling leaf of the right one 70 % of the time (the usual
-  confusion), else any leaf; a wrong option is another option, except that nobody honest says the
-  photo does not load when it does; a wrong typed brand is another brand of the 12. A right typed
-  brand comes in varied case and spacing, which the core folds;
-- random clickers: any leaf, any option (the photo-does-not-load button too), any of the 12 brands;
-- constant answerers: one leaf of their own, always the first option (Yes), one typed word of their own;
-- too-fast bots: random answers, 0.3–1.5 s per question;
-- copiers: a ring sharing a notebook. The first ring member to get a question of a product answers
-  it as a random clicker would and writes it down; every later member copies it, so on a product
-  two of them share, the ring outvotes an honest worker with the same wrong label;
-- switchers, only with ``--switchers SHARE`` (not in the issue's crowd): right through the quiz,
-  random answers after it, as slow as honest workers, so only the hidden checks can catch them.
+The crowd (seeded, the same workers for every type) is the model in ``sandbox/crowd.py``, which the
+demo (``crowdshelf demo``) plays through Telegram too: honest workers of accuracy 0.6–0.95, random
+clickers, constant answerers, too-fast bots and a ring of copiers, and switchers only with
+``--switchers SHARE`` (right through the quiz, random answers after it), each kind with its seconds
+per question.
 
 Time per answer is simulated by moving the assignment's ``created_at`` back by the simulated
-duration, the sum of its questions', before each answer (seconds per question):
-
-    honest and switchers: category 8–40, button 3–12, typed 5–20;
-    random clickers, constant answerers, copiers: category 6–20 (they still click through the tree,
-    only without reading the product), button 2–6, typed 3–8;
-    bots: category 0.5–1.5, button 0.3–1, typed 0.5–1.5.
+duration, the sum of its questions', before each answer.
 
 Workers take turns (a seeded shuffle per round), each answering every question of its open product
 and receiving the next, until nobody gets a task. A worker stops asking for tasks once removed, held,
@@ -123,7 +101,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -149,12 +127,30 @@ from bot.money import ledger  # noqa: E402
 from bot.quality import gold  # noqa: E402
 from bot.quality import rules as quality  # noqa: E402
 from bot.tasks import registry  # noqa: E402
-from bot.tasks.base import Question, QuestionKind, TaskContext, TaskType  # noqa: E402
-from bot.tasks.image_quality import NO_IMAGE  # noqa: E402
-from bot.tasks.reading import NO, YES, typed_label  # noqa: E402
+from bot.tasks.base import Question, TaskContext, TaskType  # noqa: E402
+from bot.tasks.reading import typed_label  # noqa: E402
 from bot.wiring.config import Settings  # noqa: E402
 from bot.wiring.services import Services, build_services  # noqa: E402
 from handlers import formatting  # noqa: E402
+from sandbox.crowd import (  # noqa: E402
+    CHOICE,
+    CONSTANT,
+    COPIER,
+    FAST,
+    HONEST,
+    RANDOM,
+    SECONDS,
+    SIBLING_MISTAKE,
+    SPAMMERS,
+    SWITCHER,
+    TEXT,
+    Behaviour,
+    Leaves,
+    Worker,
+    build_crowd,
+    leaves_under,
+)
+from sandbox.products import SCENARIOS, Scenario, asked, draw_rows  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.clock import utcnow  # noqa: E402
 from storage.db import connect  # noqa: E402
@@ -164,7 +160,6 @@ from taxonomy import load_default  # noqa: E402
 
 BATCH_ROOT = "Home & Garden > Kitchen & Dining"
 REQUESTER = 1
-FIRST_WORKER = 1001
 REWARD_MICROS = 20_000
 CURRENCY = "USD"
 OVERLAP = 3
@@ -178,27 +173,12 @@ MAX_SHARE = 0.2
 QUALIFICATION = 5  # quiz size (the product's default), capped at the batch's gold items
 PASS_SCORE = 0.8  # share of the quiz right to pass (the product's default)
 GOLD_RATE = 0.1  # share of tasks after the quiz that are hidden checks (the product's default)
-SIBLING_MISTAKE = 0.7  # an honest mistake is a sibling leaf this often, else any leaf
 RETRY_ROUNDS = 10  # a worker who failed the quiz comes back for a retry this many rounds later
 QUIZ_TOP_UP = 10  # quizzes the requester funds when told the quiz budget is spent, as the message suggests
 
-HONEST, RANDOM, CONSTANT, FAST, COPIER = "honest", "random clicker", "constant", "too-fast bot", "copier"
-SPAMMERS = (RANDOM, CONSTANT, FAST, COPIER)
-SWITCHER = "switcher"  # opt-in (--switchers): right through the quiz, random answers after it
 STOPPED = (WorkerState.REMOVED, WorkerState.HELD, WorkerState.FAILED)  # "qualifying", "active" or no row: not stopped
 NO_ROW = "no row"  # the worker never got a task in the batch: no BatchWorker row
 FAILED_QUIZ = "failed the qualification quiz"  # a failed worker's row has no reason text
-TREE, CHOICE, TEXT = QuestionKind.TREE, QuestionKind.CHOICE, QuestionKind.TEXT
-CAREFUL = {TREE: (8.0, 40.0), CHOICE: (3.0, 12.0), TEXT: (5.0, 20.0)}
-CARELESS = {TREE: (6.0, 20.0), CHOICE: (2.0, 6.0), TEXT: (3.0, 8.0)}  # answers without reading the product
-SECONDS = {  # per question, by its kind
-    HONEST: CAREFUL,
-    RANDOM: CARELESS,
-    CONSTANT: CARELESS,
-    FAST: {TREE: (0.5, 1.5), CHOICE: (0.3, 1.0), TEXT: (0.5, 1.5)},
-    COPIER: CARELESS,
-    SWITCHER: CAREFUL,  # as slow as honest workers: the speed rule must not be what catches them
-}
 
 TARGET_CAUGHT, TARGET_WITHIN = 0.95, 30
 TARGET_HONEST_STOPPED = 0.01
@@ -211,155 +191,8 @@ SCRATCH = Path("/dev/shm")
 
 
 # --------------------------------------------------------------------------------------------
-# The task types' products: their file columns and their truth
+# The simulated batch: its products and crowd
 # --------------------------------------------------------------------------------------------
-
-COLORS = ("black", "white", "silver", "red")
-MATERIALS = ("steel", "wood", "plastic", "glass")
-BRANDS = (
-    "Acme",
-    "Zwilling",
-    "OXO",
-    "Le Creuset",
-    "Lodge",
-    "Tefal",
-    "Pyrex",
-    "KitchenAid",
-    "Joseph Joseph",
-    "Brabantia",
-    "WMF",
-    "Fiskars",
-)
-CONSTANT_WORDS = ("ok", "n/a", "brand", "none", "x")  # a constant answerer types one of these, always the same
-PROPOSED_RIGHT = 0.5  # validate: share of products whose proposed category is right
-PROPOSED_SIBLING = 0.6  # … and of the wrong ones, share that are a sibling leaf of the right one
-MATCH_SHARES: dict[str, float] = {YES: 0.55, NO: 0.40, NO_IMAGE: 0.05}
-NO_PHOTO_SHARE = 0.05  # image_quality: products whose photo does not load
-QUALITY_YES = {"blurry": 0.25, "person": 0.15, "white_background": 0.5}
-
-
-@dataclass(frozen=True)
-class Leaves:
-    """The categories a worker of the batch may give, and each one's sibling leaves."""
-
-    all: tuple[str, ...]
-    siblings: dict[str, tuple[str, ...]]
-
-    def near(self, rng: random.Random, leaf: str) -> str:
-        """Another leaf: a sibling SIBLING_MISTAKE of the time (when it has one), else any."""
-        near = self.siblings[leaf]
-        if near and rng.random() < SIBLING_MISTAKE:
-            return rng.choice(near)
-        return rng.choice([other for other in self.all if other != leaf])
-
-
-# A product of a type: its own file columns (besides item_id, title, description, price) and its
-# true label per question; and the gold columns that give that truth.
-Product = tuple[dict[str, str], dict[str, str]]
-
-
-def _categorize(rng: random.Random, leaves: Leaves) -> Product:
-    return {}, {"category": rng.choice(leaves.all)}
-
-
-def _validate(rng: random.Random, leaves: Leaves) -> Product:
-    right = rng.choice(leaves.all)
-    if rng.random() < PROPOSED_RIGHT:
-        proposed = right
-    elif leaves.siblings[right] and rng.random() < PROPOSED_SIBLING:
-        proposed = rng.choice(leaves.siblings[right])
-    else:
-        proposed = rng.choice([leaf for leaf in leaves.all if leaf != right])
-    return {"proposed_category": proposed}, {"verdict": YES if proposed == right else NO, "category": right}
-
-
-def _attributes(rng: random.Random, leaves: Leaves) -> Product:
-    # The brand is asked, so the card does not show it.
-    return {}, {"color": rng.choice(COLORS), "material": rng.choice(MATERIALS), "brand": rng.choice(BRANDS)}
-
-
-def _image_match(rng: random.Random, leaves: Leaves) -> Product:
-    return {}, {"match": rng.choices(tuple(MATCH_SHARES), tuple(MATCH_SHARES.values()))[0]}
-
-
-def _image_quality(rng: random.Random, leaves: Leaves) -> Product:
-    if rng.random() < NO_PHOTO_SHARE:
-        return {}, dict.fromkeys(QUALITY_YES, NO_IMAGE)
-    return {}, {key: YES if rng.random() < share else NO for key, share in QUALITY_YES.items()}
-
-
-def _gold_category(truth: Mapping[str, str]) -> dict[str, str]:
-    return {"gold_category": truth["category"]}
-
-
-def _gold_per_question(truth: Mapping[str, str]) -> dict[str, str]:
-    return {f"gold_{key}": label for key, label in truth.items()}
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """One task type's batch: its caption settings, how a product is drawn, and its gold columns."""
-
-    name: str
-    settings: tuple[tuple[str, str], ...]
-    product: Callable[[random.Random, Leaves], Product]
-    gold_columns: Callable[[Mapping[str, str]], dict[str, str]]
-    photo: bool = False  # rows carry an image_url
-    summary: str = ""
-
-
-SCENARIOS = {
-    scenario.name: scenario
-    for scenario in (
-        Scenario("categorize", (), _categorize, _gold_category, summary="a leaf of the root's subtree"),
-        Scenario(
-            "validate",
-            (("correct", "true"),),
-            _validate,
-            _gold_category,
-            summary=f"proposed category right {PROPOSED_RIGHT:.0%}; a wrong one a sibling {PROPOSED_SIBLING:.0%}",
-        ),
-        Scenario(
-            "attributes",
-            (("attributes", f"color:{'|'.join(COLORS)}; material:{'|'.join(MATERIALS)}; brand:text"),),
-            _attributes,
-            _gold_per_question,
-            summary=f"color of {len(COLORS)}, material of {len(MATERIALS)}, brand typed (one of {len(BRANDS)})",
-        ),
-        Scenario(
-            "image_match",
-            (),
-            _image_match,
-            lambda truth: {"gold_answer": truth["match"]},
-            photo=True,
-            summary=", ".join(f"{label} {share:.0%}" for label, share in MATCH_SHARES.items()),
-        ),
-        Scenario(
-            "image_quality",
-            (),
-            _image_quality,
-            _gold_per_question,
-            photo=True,
-            summary=f"photo does not load {NO_PHOTO_SHARE:.0%}; yes "
-            + ", ".join(f"{key} {share:.0%}" for key, share in QUALITY_YES.items()),
-        ),
-    )
-}
-assert tuple(SCENARIOS) == tuple(registry.TYPES), "a task type without a scenario (or the other way round)"
-
-
-# --------------------------------------------------------------------------------------------
-# The crowd and the products
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Worker:
-    id: int
-    kind: str
-    accuracy: float = 0.0  # honest workers only
-    leaf: str = ""  # constant answerers only: their one category
-    word: str = ""  # constant answerers only: what they type
 
 
 @dataclass(frozen=True)
@@ -399,127 +232,34 @@ class Setup:
     def questions(self) -> tuple[Question, ...]:
         return self.task_type.questions(self.context)
 
+    @property
+    def truth(self) -> dict[str, dict[str, str]]:
+        """Each product's right labels, by its title (what a worker sees)."""
+        return {item.title: item.truth for item in self.items}
+
     def label(self, question: Question, truth: str) -> str:
         """A true label as the core stores it (a typed one folded)."""
         return typed_label(truth) if question.kind == TEXT else truth
-
-
-def build_crowd(seed: int, sizes: Sizes, leaves: Leaves) -> tuple[Worker, ...]:
-    """The same crowd for every type: seeded by the seed alone."""
-    rng = random.Random(f"{seed}:crowd")
-    spammers = round(sizes.workers * sizes.spam_share)
-    switchers = round(sizes.workers * sizes.switcher_share)
-    kinds = [SPAMMERS[n % len(SPAMMERS)] for n in range(spammers)] + [SWITCHER] * switchers
-    kinds += [HONEST] * (sizes.workers - spammers - switchers)
-    rng.shuffle(kinds)
-    crowd = []
-    for offset, kind in enumerate(kinds):
-        accuracy = rng.uniform(0.6, 0.95) if kind == HONEST else 0.0
-        leaf = rng.choice(leaves.all) if kind == CONSTANT else ""
-        word = CONSTANT_WORDS[offset % len(CONSTANT_WORDS)] if kind == CONSTANT else ""
-        crowd.append(Worker(FIRST_WORKER + offset, kind, accuracy, leaf, word))
-    return tuple(crowd)
 
 
 def build_setup(type_name: str, seed: int, sizes: Sizes) -> Setup:
     tree = load_default()
     root = tree.find(BATCH_ROOT)
     assert root is not None, f"{BATCH_ROOT!r} is missing from the bundled taxonomy"
-    ids = [n.id for n in tree if n.id != root.id and tree.is_within(n.id, root.id) and tree.is_leaf(n.id)]
-    siblings = {
-        str(leaf): tuple(str(s) for s in tree.node(tree.node(leaf).parent_id).children if s != leaf and tree.is_leaf(s))
-        for leaf in ids
-    }
-    leaves = Leaves(tuple(map(str, ids)), siblings)
+    leaves = leaves_under(tree, root.id)
     scenario = SCENARIOS[type_name]
     task_type = registry.TYPES[type_name]
     context = TaskContext(task_type.configure(dict(scenario.settings), tree), tree, root.id, True)
 
-    rng = random.Random(f"{seed}:items")
-    gold_numbers = set(rng.sample(range(1, sizes.items + 1), round(sizes.items * sizes.gold_share)))
     items, rows = [], []
-    for n in range(1, sizes.items + 1):
-        columns, truth = scenario.product(rng, leaves)
-        row = {
-            "item_id": f"sku-{n:05d}",
-            "title": f"Product {n}",
-            "description": f"Simulated product {n}",
-            "price": "9.99",
-            **({"image_url": f"https://images.example.com/{n}.jpg"} if scenario.photo else {"brand": "Acme"}),
-            **columns,
-        }
-        if n in gold_numbers:
-            row.update(scenario.gold_columns(truth))
+    for row, truth in draw_rows(type_name, seed, sizes.items, sizes.gold_share, leaves):
         reading = task_type.read_row(row, context)
         assert not reading.problems, reading.problems
-        scored = _asked(task_type, context, reading.payload, truth)
+        scored = asked(task_type, context, reading.payload, truth)
         items.append(SimItem(row["item_id"], row["title"], truth, scored, reading.payload, reading.gold))
         rows.append(row)
-    return Setup(scenario, task_type, context, leaves, build_crowd(seed, sizes, leaves), tuple(items), rows)
-
-
-def _asked(
-    task_type: TaskType, context: TaskContext, payload: Mapping[str, Any], truth: Mapping[str, str]
-) -> tuple[str, ...]:
-    """The questions the type asks a worker who answers every one truthfully."""
-    answers: dict[str, str] = {}
-    while (question := task_type.next_question(payload, answers, context)) is not None:
-        answers[question.key] = truth[question.key]
-    return tuple(answers)
-
-
-class Behaviour:
-    """What each simulated worker answers to each question, and how long it takes."""
-
-    def __init__(self, setup: Setup, seed: int, stream: str = "answers") -> None:
-        self._setup = setup
-        self._rng = random.Random(f"{seed}:{stream}")
-        self._truth = {item.title: item.truth for item in setup.items}
-        self._notebook: dict[tuple[str, str], str] = {}  # the copier ring's shared answers, by product and question
-        self._seen: dict[int, set[str]] = {}  # products each worker met so far
-
-    def pick(self, worker: Worker, title: str, question: Question) -> str:
-        """The answer as the worker means it: a category id, an option's label, or the typed text."""
-        rng = self._rng
-        right = self._truth[title][question.key]
-        seen = self._seen.setdefault(worker.id, set())
-        seen.add(title)
-        if worker.kind == SWITCHER:
-            return right if len(seen) <= QUALIFICATION else self._any(question)
-        if worker.kind == HONEST and rng.random() < worker.accuracy:
-            return self._typed(right) if question.kind == TEXT else right
-        if worker.kind == HONEST:
-            return self._mistake(question, right)
-        if worker.kind == CONSTANT:
-            return (
-                worker.leaf if question.kind == TREE else worker.word if question.kind == TEXT else question.options[0]
-            )
-        if worker.kind == COPIER:
-            if (title, question.key) not in self._notebook:
-                self._notebook[title, question.key] = self._any(question)
-            return self._notebook[title, question.key]
-        return self._any(question)  # random clickers and bots
-
-    def seconds(self, worker: Worker, question: Question) -> float:
-        low, high = SECONDS[worker.kind][question.kind]
-        return self._rng.uniform(low, high)
-
-    def _any(self, question: Question) -> str:
-        if question.kind == TREE:
-            return self._rng.choice(self._setup.leaves.all)
-        return self._rng.choice(BRANDS if question.kind == TEXT else question.options)
-
-    def _mistake(self, question: Question, right: str) -> str:
-        if question.kind == TREE:
-            return self._setup.leaves.near(self._rng, right)
-        if question.kind == TEXT:
-            return self._rng.choice([brand for brand in BRANDS if brand != right])
-        # Nobody honest says a photo that loads does not (nor, when it does not, anything but yes or no).
-        return self._rng.choice([option for option in question.options if option not in (right, NO_IMAGE)])
-
-    def _typed(self, text: str) -> str:
-        """A right answer as typed: in the case and spacing the worker happened to use."""
-        return self._rng.choice((text, text.lower(), text.upper(), f" {text} ", text.replace(" ", "  ")))
+    crowd = build_crowd(seed, sizes.workers, sizes.spam_share, leaves, sizes.switcher_share)
+    return Setup(scenario, task_type, context, leaves, crowd, tuple(items), rows)
 
 
 def encoded(question: Question, answer: str) -> str:
@@ -533,7 +273,7 @@ def honest_ceiling(setup: Setup, seed: int) -> dict[str, float]:
     honest = [worker for worker in setup.crowd if worker.kind == HONEST]
     if len(honest) < OVERLAP:
         return {}
-    behaviour = Behaviour(setup, seed, "ceiling answers")
+    behaviour = Behaviour(setup.truth, setup.leaves, seed, "ceiling answers")
     rng = random.Random(f"{seed}:ceiling")
     answers: list[tuple[str, str, dict[str, str]]] = []
     for item in setup.items:
@@ -741,7 +481,7 @@ async def _work(
     Returns the rounds, and (with `lift_stops`: the run without quality control) how many
     stops of each kind of worker were lifted at once, as an admin reinstating everyone would.
     """
-    behaviour = Behaviour(setup, seed)
+    behaviour = Behaviour(setup.truth, setup.leaves, seed)
     order_rng = random.Random(f"{seed}:order")
     tasks: dict[int, work.TaskScreen | None] = {}
     stopped: set[int] = set()

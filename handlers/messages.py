@@ -308,12 +308,18 @@ CLI_BATCH_LOADED = Nn_(
 CLI_COST = N_("Cost:")
 CLI_AGGREGATED = N_("Wrote {labels} labels from {answers} answers to {out}.")
 CLI_PAYOUTS_WRITTEN = Nn_("Wrote {count} PayPal payout to {out}.", "Wrote {count} PayPal payouts to {out}.")
+CLI_COUNT = N_("must be a whole number of at least 1, not {text!r}")
 CLI_CONNECTIONS = N_("must be a whole number from 1 to 100, not {text!r}")
 CLI_WEBHOOK_SET = N_("Webhook set: Telegram posts {updates} to {url} with the secret, at most {connections} at a time.")
 CLI_WEBHOOK_DELETED = N_("Webhook deleted: the bot takes its updates by polling again.")
 CLI_WEBHOOK_NONE = N_("No webhook is set: the bot takes its updates by polling.")
 CLI_WEBHOOK_INFO = N_("Webhook: {url}\nPending updates: {pending}\nMax connections: {connections}\nUpdates: {updates}")
 CLI_WEBHOOK_LAST_ERROR = N_("Last error: {message} ({when})")
+CLI_DEMO_INSTEAD = N_(
+    "No BOT_TOKEN in .env, so here is the demo: a simulated crowd at work on a local Telegram. For your own bot, "
+    "create one with @BotFather in Telegram (send /newbot) and put BOT_TOKEN=<the token it gives you> in .env."
+)
+CLI_DEMO_FAILED = N_("The demo's batch did not launch; the bot said: {said}")
 
 # The words of a state the core names by its code (a batch "active", a payout "approved", …).
 STATUSES = {

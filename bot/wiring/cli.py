@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from rich.console import Console
 from sqlalchemy import inspect
 from telegram import Bot, WebhookInfo
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
@@ -22,12 +23,14 @@ from bot.batches.settings import SETTING_KEYS, BatchSettings
 from bot.errors import DomainError, ErrorCode, InvalidInput
 from bot.money import books, payouts
 from bot.money.amounts import MICROS
+from bot.tasks import registry
 from bot.wiring import log_masking
 from bot.wiring.app import TokenRejected, allowed_updates, build_application, serve_webhook
 from bot.wiring.config import ConfigError, Settings, load_settings
 from bot.wiring.services import SystemClock, build_services
 from handlers import formatting, i18n, messages, texts
 from handlers.i18n import gettext as _
+from sandbox.demo import DemoFailed, DemoOptions, run_demo
 from storage import migrate
 from storage.db import connect
 from storage.states import PayoutStatus
@@ -79,7 +82,43 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="apply migrations and run the bot (long polling, or webhook mode when WEBHOOK_URL is set)"
     )
+    run.add_argument(
+        "--demo-without-token",
+        action="store_true",
+        help="without a BOT_TOKEN, show the demo instead of refusing (what `make run` does)",
+    )
     run.set_defaults(handler=_run)
+
+    demo = commands.add_parser(
+        "demo", help="see the bot at work without Telegram: a simulated crowd labels a batch on a local server"
+    )
+    demo.add_argument("--workers", type=_count, default=DEMO.workers, help="simulated workers (default: %(default)s)")
+    demo.add_argument(
+        "--spammers",
+        type=_count,
+        default=DEMO.spammers,
+        help="of the workers, spammers: random clickers, constant answerers, too-fast bots and copiers in turn "
+        "(default: %(default)s)",
+    )
+    demo.add_argument(
+        "--items", type=_count, help="products (default: the whole sample file; 120 drawn for the other types)"
+    )
+    demo.add_argument(
+        "--seed", type=int, default=DEMO.seed, help="the same seed, the same crowd (default: %(default)s)"
+    )
+    demo.add_argument(
+        "--type",
+        dest="task_type",
+        choices=tuple(registry.TYPES),
+        default=DEMO.task_type,
+        help="the task type (default: %(default)s, on the bundled sample; the others on products drawn for them)",
+    )
+    demo.add_argument(
+        "--batch", type=Path, help="your own product file (CSV, JSON or JSON Lines) instead of the sample"
+    )
+    demo.add_argument("--caption", help="its settings, as a file's caption in the chat: reward=0.02 overlap=3 …")
+    demo.add_argument("--keep", action="store_true", help="keep the database beside the results files")
+    demo.set_defaults(handler=_demo)
 
     hook = commands.add_parser("webhook", help="Telegram's webhook, registered once per deploy")
     hooks = hook.add_subparsers(required=True, metavar="ACTION")
@@ -164,6 +203,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 DEFAULT_MAX_CONNECTIONS = 40  # Telegram's own default
+DEMO = DemoOptions()  # the demo's defaults, as `make run` without a token shows it
 
 
 def _connections(text: str) -> int:
@@ -215,7 +255,15 @@ def _settings_given(args: argparse.Namespace) -> dict[str, str]:
     return {"overlap": CLI_OVERLAP} | typed
 
 
-def _run(settings: Settings, args: argparse.Namespace) -> None:
+def wants_demo(settings: Settings, demo_without_token: bool) -> bool:
+    """`make run` (`run --demo-without-token`) with no token shows the demo; with one it runs the bot."""
+    return demo_without_token and not settings.has_token
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int | None:
+    if wants_demo(settings, args.demo_without_token):
+        print(_(messages.CLI_DEMO_INSTEAD))
+        return _start_demo(DEMO)
     settings.require_token()
     migrate.upgrade(settings.database_url)
     application = build_application(build_services(settings, connect(settings.database_url)))
@@ -223,6 +271,37 @@ def _run(settings: Settings, args: argparse.Namespace) -> None:
         asyncio.run(serve_webhook(application))
     else:
         application.run_polling(allowed_updates=allowed_updates())
+    return None
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    options = DemoOptions(
+        workers=args.workers,
+        spammers=min(args.spammers, args.workers),
+        items=args.items,
+        seed=args.seed,
+        task_type=args.task_type,
+        batch=args.batch,
+        caption=args.caption,
+        keep=args.keep,
+    )
+    return _start_demo(options)
+
+
+def _start_demo(options: DemoOptions) -> int:
+    logging.getLogger().setLevel(logging.WARNING)  # the bot's own log would scroll the progress away
+    try:
+        asyncio.run(run_demo(options, Console()))
+    except DemoFailed as failed:
+        print(messages.fill(messages.CLI_DEMO_FAILED, said=str(failed)), file=sys.stderr)
+        return 2
+    return 0
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(messages.fill(messages.CLI_COUNT, text=text))
+    return int(text)
 
 
 def _webhook_set(settings: Settings, args: argparse.Namespace) -> None:

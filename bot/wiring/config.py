@@ -180,12 +180,17 @@ class Settings(BaseSettings):
     def payout_threshold_micros(self) -> int:
         return to_micros(self.payout_threshold)
 
+    @property
+    def has_token(self) -> bool:
+        """Whether BOT_TOKEN looks like a token at all (Telegram alone says whether it is valid)."""
+        token = self.bot_token.strip()
+        return token not in PLACEHOLDER_TOKENS and ":" in token
+
     def require_token(self) -> str:
         """The token, or a one-line explanation of how to get one."""
-        token = self.bot_token.strip()
-        if token in PLACEHOLDER_TOKENS or ":" not in token:
+        if not self.has_token:
             raise MissingToken()
-        return token
+        return self.bot_token.strip()
 
 
 def listen_address(text: str) -> tuple[str, int]:
