@@ -238,7 +238,9 @@ async def run_demo(options: DemoOptions, console: Console, database_url: str | N
     elif options.keep:
         summary = replace(summary, database=str(sqlite_file(folder)))
     else:
-        sqlite_file(folder).unlink(missing_ok=True)
+        database = sqlite_file(folder)
+        for path in (database, database.with_name(database.name + "-wal"), database.with_name(database.name + "-shm")):
+            path.unlink(missing_ok=True)  # SQLite's write-ahead log and its index go with the file
     print_summary(summary, console)
     save_summary(summary, folder / SUMMARY_FILE)
     return summary
