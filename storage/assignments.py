@@ -31,7 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Assignment, Batch, BatchWorker, Item, User
+from storage.ledger import Locked
+from storage.models import Account, Assignment, Batch, BatchWorker, Item, LedgerTransaction, User
 from storage.states import AssignmentStatus, BatchStatus, WorkerState
 
 _batch_running = exists().where(Batch.id == Item.batch_id, Batch.status == BatchStatus.ACTIVE)
@@ -272,6 +273,51 @@ async def lock_with_payload(session: AsyncSession, assignment_id: int) -> tuple[
     values = row._asdict()
     payload = values.pop("payload")
     return Assignment(**values), payload
+
+
+@dataclass(frozen=True)
+class Answering:
+    """An assignment locked to be answered, with its item's payload and, when both accounts of its credit
+    exist, those accounts locked too (see `lock_to_pay`)."""
+
+    assignment: Assignment
+    payload: dict
+    accounts: Locked | None
+
+
+_payer, _payee = Account.__table__.alias("payer"), Account.__table__.alias("payee")
+_posted = exists().where(LedgerTransaction.key == bindparam("key"))
+_lock_to_pay = (
+    select(_assignments, _items.c.payload, Batch.requester_id, _payer.c.balance, _payee.c.balance, _posted)
+    .join(_items, _items.c.id == _assignments.c.item_id)
+    .join(Batch, Batch.id == _assignments.c.batch_id)
+    .join(_payer, (_payer.c.kind == bindparam("payer_kind")) & (_payer.c.owner_id == Batch.requester_id))
+    .join(_payee, (_payee.c.kind == bindparam("payee_kind")) & (_payee.c.owner_id == _assignments.c.worker_id))
+    .where(_assignments.c.id == bindparam("assignment"))
+    # One row: PostgreSQL locks its rows in this order, the assignment first, then the accounts in the
+    # ledger's lock order (payer_kind sorts before payee_kind).
+    .with_for_update(of=[_assignments, _payer, _payee])
+)
+
+
+async def lock_to_pay(
+    session: AsyncSession, assignment_id: int, key: str, payer_kind: str, payee_kind: str
+) -> Answering | None:
+    """`lock_with_payload`, and in the same statement the accounts its credit moves: the batch requester's
+    `payer_kind` and the worker's `payee_kind` (which must sort after it), and whether `key` is posted,
+    for `storage.ledger.post_locked`. When an account does not exist yet (a worker's first answer), the
+    assignment alone is locked, and the posting creates the account."""
+    if not payer_kind < payee_kind:
+        raise ValueError(f"{payer_kind} must sort before {payee_kind}: the ledger's lock order")
+    values = {"assignment": assignment_id, "key": key, "payer_kind": payer_kind, "payee_kind": payee_kind}
+    row = (await session.execute(_lock_to_pay, values)).first()
+    if row is None:
+        locked = await lock_with_payload(session, assignment_id)
+        return None if locked is None else Answering(*locked, None)
+    *assignment, payload, requester_id, payer_balance, payee_balance, posted = row
+    found = Assignment(**dict(zip(_assignments.c.keys(), assignment, strict=True)))
+    balances = {(payer_kind, requester_id): payer_balance, (payee_kind, found.worker_id): payee_balance}
+    return Answering(found, payload, Locked(balances, posted))
 
 
 @dataclass(frozen=True)
