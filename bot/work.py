@@ -169,15 +169,18 @@ async def answer(services: Services, worker_id: int, assignment_id: int, questio
         # assignment's row is locked already, so recording it after the credit cannot find it taken.
         accounts = locked.accounts if locked else None
         pending = await ledger.credit_answer(session, assignment_id, batch.requester_id, worker_id, reward, accounts)
-        recorded = await assignments.record_answer(session, assignment_id, worker_id, answers, now, CreditState.PENDING)
+        pause_before = now - progress.PAUSE_ENDS_SESSION
+        recorded = await assignments.record_answer(
+            session, assignment_id, worker_id, answers, now, CreditState.PENDING, pause_before
+        )
         if recorded is None:
             raise _refusal(await assignments.lock(session, assignment_id), worker_id) or TaskUnavailable()
         if pending is None:  # credited before: the ledger key made this a no-op, so show the balance as it is
             pending = (await ledger.worker_balance(session, worker_id)).pending
-        answered = await _grade(session, task, *recorded, answers)
+        answered = await _grade(session, task, recorded.answered, recorded.gold, answers)
         if batch.confidence is not None and not answered.is_gold:
             await _apply_stop_rule(session, task, batch, batch.confidence, answered.item_id)
-        nudges = await progress.after_answer(session, worker_id, reward, now)
+        nudges = await progress.after_answer(session, worker_id, reward, now, recorded.worker)
         if answered.gold_graded:
             level = await users.record_gold(session, worker_id, answered.gold_graded, answered.gold_right)
             nudges = replace(nudges, level_reached=level)

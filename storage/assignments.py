@@ -22,17 +22,22 @@ from sqlalchemy import (
     SQLColumnExpression,
     bindparam,
     case,
+    delete,
     exists,
+    false,
     func,
     insert,
+    literal,
     select,
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.ledger import Locked
 from storage.models import Account, Assignment, Batch, BatchWorker, Item, LedgerTransaction, User
+from storage.sql import upsert_adding
 from storage.states import AssignmentStatus, BatchStatus, WorkerState
 
 _batch_running = exists().where(Batch.id == Item.batch_id, Batch.status == BatchStatus.ACTIVE)
@@ -118,13 +123,38 @@ def _claim_item(locking: dict[str, bool]) -> Any:
             slots_taken=_items.c.slots_taken + 1,
             is_open=case((_items.c.slots_taken + 1 >= overlap, False), else_=True),
         )
-        .returning(*_items.c, overlap, _batch_fact(_reward(level)), _batch_fact(Batch.gold_rate))
+        .returning(
+            *_items.c,
+            overlap.label("claim_overlap"),
+            _batch_fact(_reward(level)).label("claim_reward"),
+            _batch_fact(Batch.gold_rate).label("claim_gold_rate"),
+        )
     )
+
+
+def _claim_and_reserve_item(locking: dict[str, bool]) -> Any:
+    """PostgreSQL: `_claim_item` and the INSERT of `reserve` as one statement (a writing WITH)."""
+    claimed = _claim_item(locking).cte("claimed")
+    columns = ["item_id", "batch_id", "worker_id", "status", "created_at", "expires_at", "reward_micros", "is_gold"]
+    reservation = select(
+        claimed.c.id,
+        claimed.c.batch_id,
+        _worker,
+        literal(AssignmentStatus.RESERVED, Assignment.status.type),
+        bindparam("now", type_=Assignment.created_at.type),
+        bindparam("expires", type_=Assignment.expires_at.type),
+        claimed.c.claim_reward,
+        false(),
+    )
+    reserved = insert(_assignments).from_select(columns, reservation).returning(_assignments.c.id).cte("reserved")
+    return select(claimed, reserved.c.id.label("assignment_id")).select_from(claimed.join(reserved, true()))
 
 
 _worker = bindparam("worker", type_=User.id.type)
 _claim_open_item = _claim_item({"skip_locked": True})
 _wait_for_open_item = _claim_item({})
+_claim_and_reserve = _claim_and_reserve_item({"skip_locked": True})
+_wait_to_claim_and_reserve = _claim_and_reserve_item({})
 
 
 async def claim_open_item(session: AsyncSession, worker_id: int) -> Candidate | None:
@@ -139,6 +169,45 @@ async def claim_open_item(session: AsyncSession, worker_id: int) -> Candidate | 
         return None
     *item, overlap, reward, gold_rate = row
     return Candidate(Item(**dict(zip(_items.c.keys(), item, strict=True))), overlap, reward, gold_rate)
+
+
+async def claim_and_reserve(
+    session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta
+) -> tuple[Candidate, Assignment] | None:
+    """`claim_open_item`, and `reserve` the item it took (the caller may still put it back with
+    `unreserve`). One statement on PostgreSQL; SQLite, which cannot write in a WITH, takes two."""
+    if session.get_bind().dialect.name != "postgresql":
+        candidate = await claim_open_item(session, worker_id)
+        if candidate is None:
+            return None
+        return candidate, await reserve(session, candidate.item, worker_id, now, ttl, candidate.reward_micros)
+    values = {"worker": worker_id, "now": now, "expires": now + ttl}
+    row = (await session.execute(_claim_and_reserve, values)).first()
+    if row is None:  # as in claim_open_item: wait for the claimers of the last open slots
+        row = (await session.execute(_wait_to_claim_and_reserve, values)).first()
+    if row is None:
+        return None
+    *item, overlap, reward, gold_rate, assignment_id = row
+    candidate = Candidate(Item(**dict(zip(_items.c.keys(), item, strict=True))), overlap, reward, gold_rate)
+    reserved = Assignment(
+        id=assignment_id,
+        item_id=candidate.item.id,
+        batch_id=candidate.item.batch_id,
+        worker_id=worker_id,
+        status=AssignmentStatus.RESERVED,
+        created_at=now,
+        expires_at=now + ttl,
+        reward_micros=reward,
+        is_gold=False,
+        quiz_attempt=None,
+    )
+    return candidate, reserved
+
+
+async def unreserve(session: AsyncSession, assignment: Assignment) -> None:
+    """Undo a reservation made in this transaction: as if the item had never been claimed."""
+    await session.execute(delete(Assignment).where(Assignment.id == assignment.id))
+    await return_slot(session, assignment.item_id)
 
 
 @dataclass(frozen=True)
@@ -335,6 +404,7 @@ class AnsweredTask:
     gold_right: int = 0
 
 
+_now = bindparam("now", type_=Assignment.answered_at.type)
 _record_answer = (
     update(_assignments)
     .where(
@@ -344,7 +414,7 @@ _record_answer = (
     )
     .values(
         status=AssignmentStatus.ANSWERED,
-        answered_at=bindparam("now"),
+        answered_at=_now,
         answer=bindparam("answer", type_=Assignment.answer.type),
         credit_state=bindparam("credit"),
     )
@@ -359,10 +429,28 @@ _record_answer = (
 _count_answer = (
     update(_items).where(_items.c.id == bindparam("item")).values(answers=_items.c.answers + 1).returning(_items.c.gold)
 )
+_users = User.__table__
+# A pause since `pause_before` starts a new stretch of work; SET sees the row as it was.
+_note_answer = (
+    update(_users)
+    .where(_users.c.id == bindparam("worker"))
+    .values(
+        stretch_started_at=case(
+            (_users.c.last_answer_at.is_(None) | (_users.c.last_answer_at <= bindparam("pause_before")), _now),
+            else_=_users.c.stretch_started_at,
+        ),
+        last_answer_at=_now,
+    )
+    .returning(
+        _users.c.daily_target_micros, _users.c.breaks_enabled, _users.c.stretch_started_at, _users.c.break_suggested_at
+    )
+)
+_count_in_batch = upsert_adding(BatchWorker.__table__, ("batch_id", "worker_id"), "answers")
 
 
-def _record_and_count() -> Any:
-    """PostgreSQL: `_record_answer` and `_count_answer` as one statement (a writing WITH)."""
+def _record_count_and_note() -> Any:
+    """PostgreSQL: `_record_answer`, `_count_answer`, `_note_answer` and `_count_in_batch` as one statement
+    (a writing WITH)."""
     answered = _record_answer.cte("answered")
     counted = (
         update(_items)
@@ -371,10 +459,26 @@ def _record_and_count() -> Any:
         .returning(_items.c.gold)
         .cte("counted")
     )
-    return select(answered, counted.c.gold).select_from(answered.join(counted, true()))
+    noted = _note_answer.cte("noted")
+    batch_workers = BatchWorker.__table__
+    in_batch = postgresql.insert(batch_workers).from_select(
+        ["batch_id", "worker_id", "answers"],
+        select(
+            answered.c.batch_id,
+            bindparam("worker", type_=BatchWorker.worker_id.type),
+            case((answered.c.is_gold, 0), else_=1),
+        ).where(answered.c.quiz_attempt.is_(None)),
+    )
+    added = batch_workers.c.answers + in_batch.excluded.answers
+    in_batch = in_batch.on_conflict_do_update(index_elements=["batch_id", "worker_id"], set_={"answers": added})
+    return (
+        select(answered, counted.c.gold, noted)
+        .select_from(answered.join(counted, true()).outerjoin(noted, true()))
+        .add_cte(in_batch.cte("in_batch"))
+    )
 
 
-_record_and_count_answer = _record_and_count()
+_record_count_and_note_answer = _record_count_and_note()
 _save_partial = (
     update(_assignments)
     .where(
@@ -392,6 +496,23 @@ _set_grade = (
 )
 
 
+@dataclass(frozen=True)
+class WorkerClock:
+    """The worker's row once an answer is noted on it: what the daily target and break nudges need."""
+
+    daily_target_micros: int | None
+    breaks_enabled: bool
+    stretch_started_at: datetime
+    break_suggested_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    answered: AnsweredTask
+    gold: dict[str, str] | None  # the item's gold labels; None for a regular item
+    worker: WorkerClock | None  # None for a worker without a users row
+
+
 async def record_answer(
     session: AsyncSession,
     assignment_id: int,
@@ -399,23 +520,38 @@ async def record_answer(
     answer: dict[str, str],
     now: datetime,
     credit_state: str,
-) -> tuple[AnsweredTask, dict[str, str] | None] | None:
-    """Mark the worker's reserved assignment answered with `answer` (a label per question) and count the
-    answer on its item; returns it with the item's gold labels (None for a regular item), or None when it
-    is not theirs or not reserved. The UPDATE locks the row, so of two concurrent answers only one finds
-    it still reserved. One statement on PostgreSQL; SQLite, which cannot write in a WITH, takes two."""
-    values = {"assignment": assignment_id, "worker": worker_id, "now": now, "answer": answer, "credit": credit_state}
+    pause_before: datetime,
+) -> Recorded | None:
+    """Mark the worker's reserved assignment answered with `answer` (a label per question), and count the
+    answer: on its item, in the worker's share of the batch (the per-worker cap; a check counts nothing
+    there but makes the row, a quiz answer neither), and on the worker's row (last answer, and the
+    stretch of work it continues, or starts after a pause since `pause_before`). None when the assignment
+    is not theirs or not reserved: the UPDATE locks the row, so of two concurrent answers only one finds
+    it still reserved. One statement on PostgreSQL; SQLite, which cannot write in a WITH, takes four."""
+    values = {
+        "assignment": assignment_id,
+        "worker": worker_id,
+        "now": now,
+        "answer": answer,
+        "credit": credit_state,
+        "pause_before": pause_before,
+    }
     postgresql = session.get_bind().dialect.name == "postgresql"
-    row = (await session.execute(_record_and_count_answer if postgresql else _record_answer, values)).first()
+    row = (await session.execute(_record_count_and_note_answer if postgresql else _record_answer, values)).first()
     if row is None:
         return None
     answered = AnsweredTask(
         assignment_id, row.item_id, row.batch_id, worker_id, row.reward_micros, row.is_gold, row.quiz_attempt
     )
     if postgresql:
-        return answered, row.gold
+        clock = None if row.breaks_enabled is None else WorkerClock(*row[-4:])  # (outer joined)
+        return Recorded(answered, row.gold, clock)
     gold: dict[str, str] | None = (await session.execute(_count_answer, {"item": answered.item_id})).scalar_one()
-    return answered, gold
+    noted = (await session.execute(_note_answer, values)).first()
+    if answered.quiz_attempt is None:
+        counted = {"batch_id": answered.batch_id, "worker_id": worker_id, "answers": 0 if answered.is_gold else 1}
+        await session.execute(_count_in_batch(session), counted)
+    return Recorded(answered, gold, None if noted is None else WorkerClock(*noted))
 
 
 async def save_partial(session: AsyncSession, assignment_id: int, worker_id: int, answer: dict[str, str]) -> bool:

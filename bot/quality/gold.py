@@ -75,16 +75,16 @@ async def claim(session: AsyncSession, worker_id: int, now: datetime, ttl: timed
     """Reserve the worker's next task: work in a batch they may work in (sometimes a check instead, drawn
     at random so no worker can count their way around it), else the next quiz task of a batch they may
     qualify for, else None."""
-    candidate = await assignments.claim_open_item(session, worker_id)
-    if candidate is None:
+    claimed = await assignments.claim_and_reserve(session, worker_id, now, ttl)
+    if claimed is None:
         return await _next_quiz_task(session, worker_id, now, ttl, draw)
+    candidate, assignment = claimed
     batch_id = candidate.item.batch_id
     if candidate.gold_rate and draw.random() < candidate.gold_rate:
         gold = await assignments.unseen_gold(session, batch_id, worker_id)
         if gold and await assignments.take_gold_slots(session, batch_id):
-            await assignments.return_slot(session, candidate.item.id)  # a check instead: the item waits
+            await assignments.unreserve(session, assignment)  # a check instead: the item waits
             return await _serve_gold(session, batch_id, worker_id, gold, now, ttl, draw, candidate.reward_micros, None)
-    assignment = await assignments.reserve(session, candidate.item, worker_id, now, ttl, candidate.reward_micros)
     return Claimed(assignment, candidate.item)
 
 
