@@ -1,7 +1,7 @@
 """Claiming items for workers and giving reservations back: the queries where races live.
 
 Claiming is one UPDATE that takes a slot on the item an indexed subquery picks, plus the INSERT of the
-reservation, inside a write transaction: on PostgreSQL the chosen item row is locked with FOR UPDATE
+reservation (one writing WITH on PostgreSQL), inside a write transaction: on PostgreSQL the chosen item row is locked with FOR UPDATE
 SKIP LOCKED so concurrent claimers pick different rows; on SQLite the whole write transaction is
 serialised by BEGIN IMMEDIATE.
 

@@ -5,8 +5,9 @@ Account balances are cached on the account row and moved in the same statements 
 written, after a check that nothing goes below zero, made on rows no one else can change meanwhile
 (locked on PostgreSQL; SQLite has one writer at a time).
 A posting is all or nothing by itself (one statement on PostgreSQL, a savepoint on SQLite): whatever
-its caller does with a refusal, no transaction row, leg or entry of it stays behind. An answer's credit
-costs two statements on PostgreSQL (lock, post) once its accounts exist, and three on SQLite.
+its caller does with a refusal, no transaction row, leg or entry of it stays behind. An answer's credit,
+its accounts locked with the assignment (storage.assignments.lock_to_pay, then `post_locked`), costs one
+statement on PostgreSQL once its accounts exist, and three on SQLite.
 """
 
 from collections.abc import Iterable, Sequence
