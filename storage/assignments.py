@@ -1,9 +1,9 @@
 """Claiming items for workers and giving reservations back: the queries where races live.
 
 Claiming is one UPDATE that takes a slot on the item an indexed subquery picks, plus the INSERT of the
-reservation (one writing WITH on PostgreSQL), inside a write transaction: on PostgreSQL the chosen item row is locked with FOR UPDATE
-SKIP LOCKED so concurrent claimers pick different rows; on SQLite the whole write transaction is
-serialised by BEGIN IMMEDIATE.
+reservation (one writing WITH on PostgreSQL), inside a write transaction: on PostgreSQL the chosen item
+row is locked with FOR UPDATE SKIP LOCKED so concurrent claimers pick different rows; on SQLite the
+whole write transaction is serialised by BEGIN IMMEDIATE.
 
 The statements of claiming and answering run on every answer, so they are built once, with their
 values as bound parameters, and written on the tables (Core) where no ORM object is needed: building
@@ -135,7 +135,19 @@ def _claim_item(locking: dict[str, bool]) -> Any:
 def _claim_and_reserve_item(locking: dict[str, bool]) -> Any:
     """PostgreSQL: `_claim_item` and the INSERT of `reserve` as one statement (a writing WITH)."""
     claimed = _claim_item(locking).cte("claimed")
-    columns = ["item_id", "batch_id", "worker_id", "status", "created_at", "expires_at", "reward_micros", "is_gold"]
+    # Every column with a default given: a WITH's INSERT gets no values for them when it runs.
+    columns = [
+        "item_id",
+        "batch_id",
+        "worker_id",
+        "status",
+        "created_at",
+        "expires_at",
+        "reward_micros",
+        "is_gold",
+        "gold_graded",
+        "gold_right",
+    ]
     reservation = select(
         claimed.c.id,
         claimed.c.batch_id,
@@ -145,6 +157,8 @@ def _claim_and_reserve_item(locking: dict[str, bool]) -> Any:
         bindparam("expires", type_=Assignment.expires_at.type),
         claimed.c.claim_reward,
         false(),
+        literal(0),
+        literal(0),
     )
     reserved = insert(_assignments).from_select(columns, reservation).returning(_assignments.c.id).cte("reserved")
     return select(claimed, reserved.c.id.label("assignment_id")).select_from(claimed.join(reserved, true()))
@@ -461,12 +475,15 @@ def _record_count_and_note() -> Any:
     )
     noted = _note_answer.cte("noted")
     batch_workers = BatchWorker.__table__
+    # Every column with a default given: a WITH's INSERT gets no values for them when it runs.
     in_batch = postgresql.insert(batch_workers).from_select(
-        ["batch_id", "worker_id", "answers"],
+        ["batch_id", "worker_id", "answers", "state", "attempts"],
         select(
             answered.c.batch_id,
             bindparam("worker", type_=BatchWorker.worker_id.type),
             case((answered.c.is_gold, 0), else_=1),
+            literal(WorkerState.ACTIVE, BatchWorker.state.type),
+            literal(0),
         ).where(answered.c.quiz_attempt.is_(None)),
     )
     added = batch_workers.c.answers + in_batch.excluded.answers
