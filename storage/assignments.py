@@ -22,7 +22,6 @@ from sqlalchemy import (
     SQLColumnExpression,
     bindparam,
     case,
-    delete,
     exists,
     false,
     func,
@@ -188,8 +187,8 @@ async def claim_open_item(session: AsyncSession, worker_id: int) -> Candidate | 
 async def claim_and_reserve(
     session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta
 ) -> tuple[Candidate, Assignment] | None:
-    """`claim_open_item`, and `reserve` the item it took (the caller may still put it back with
-    `unreserve`). One statement on PostgreSQL; SQLite, which cannot write in a WITH, takes two."""
+    """`claim_open_item`, and `reserve` the item it took (the caller may still show a check instead,
+    `reserve_instead`). One statement on PostgreSQL; SQLite, which cannot write in a WITH, takes two."""
     if session.get_bind().dialect.name != "postgresql":
         candidate = await claim_open_item(session, worker_id)
         if candidate is None:
@@ -218,10 +217,28 @@ async def claim_and_reserve(
     return candidate, reserved
 
 
-async def unreserve(session: AsyncSession, assignment: Assignment) -> None:
-    """Undo a reservation made in this transaction: as if the item had never been claimed."""
-    await session.execute(delete(Assignment).where(Assignment.id == assignment.id))
-    await return_slot(session, assignment.item_id)
+async def reserve_instead(session: AsyncSession, reservation: Assignment, gold_item: Item) -> Assignment:
+    """Show the worker a check, `gold_item`, instead of what this reservation (made in this transaction)
+    shows: the reservation moves to it, and the slot it took goes back to the pool."""
+    await session.execute(
+        update(Assignment)
+        .where(Assignment.id == reservation.id)
+        .values(item_id=gold_item.id, is_gold=True)
+        .execution_options(synchronize_session=False)
+    )
+    await return_slot(session, reservation.item_id)
+    return Assignment(
+        id=reservation.id,
+        item_id=gold_item.id,
+        batch_id=reservation.batch_id,
+        worker_id=reservation.worker_id,
+        status=reservation.status,
+        created_at=reservation.created_at,
+        expires_at=reservation.expires_at,
+        reward_micros=reservation.reward_micros,
+        is_gold=True,
+        quiz_attempt=None,
+    )
 
 
 @dataclass(frozen=True)
