@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.money import earnings
@@ -11,6 +11,7 @@ from bot.quality.levels import Level, level_of
 from bot.reasons import Reason, loads_optional
 from bot.wiring.services import Services
 from storage import assignments
+from storage.assignments import WorkerClock
 from storage.models import Assignment, Batch, BatchWorker, User
 from storage.states import UNDER_WAY, AssignmentStatus, CreditState, WorkerState
 
@@ -175,31 +176,12 @@ async def set_breaks(session: AsyncSession, worker_id: int, enabled: bool) -> No
     await session.execute(update(User).where(User.id == worker_id).values(breaks_enabled=enabled))
 
 
-_users = User.__table__
-_now = bindparam("now", type_=_users.c.last_answer_at.type)
-# Built once (it runs on every answer). A pause starts a new stretch; SET sees the row as it was.
-_note_answer = (
-    update(_users)
-    .where(_users.c.id == bindparam("worker"))
-    .values(
-        stretch_started_at=case(
-            (_users.c.last_answer_at.is_(None) | (_users.c.last_answer_at <= bindparam("pause_before")), _now),
-            else_=_users.c.stretch_started_at,
-        ),
-        last_answer_at=_now,
-    )
-    .returning(
-        _users.c.daily_target_micros, _users.c.breaks_enabled, _users.c.stretch_started_at, _users.c.break_suggested_at
-    )
-)
-
-
-async def after_answer(session: AsyncSession, worker_id: int, credited: int, now: datetime) -> Nudges:
-    """Whether this answer reached the daily target, and whether it is time to suggest a break."""
-    user = (
-        await session.execute(_note_answer, {"worker": worker_id, "now": now, "pause_before": now - PAUSE_ENDS_SESSION})
-    ).first()
-    if user is None:
+async def after_answer(
+    session: AsyncSession, worker_id: int, credited: int, now: datetime, user: WorkerClock | None
+) -> Nudges:
+    """Whether this answer reached the daily target, and whether it is time to suggest a break; `user` is
+    the worker's row as recording the answer left it (storage.assignments.record_answer)."""
+    if user is None or user.stretch_started_at is None:
         return Nudges()
     reached = None
     if user.daily_target_micros:

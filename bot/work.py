@@ -149,9 +149,10 @@ async def answer(services: Services, worker_id: int, assignment_id: int, questio
         session: AsyncSession,
     ) -> tuple[int, int, progress.Nudges, quality.Removal | quality.Hold | gold.QuizStep | None, _Next | None] | _Next:
         now = services.clock.now()
-        locked = await assignments.lock_with_payload(session, assignment_id)
-        assignment = _check_open(locked[0] if locked else None, worker_id)
-        payload = locked[1] if locked else {}
+        key = ledger.answer_key(assignment_id)
+        locked = await assignments.lock_to_pay(session, assignment_id, key, ledger.ANSWER_PAYER, ledger.ANSWER_PAYEE)
+        assignment = _check_open(locked.assignment if locked else None, worker_id)
+        payload = locked.payload if locked else {}
         batch = await services.batches.get(assignment.batch_id, session)
         task = await task_of(batch, services.taxonomies, session)
         answers = dict(assignment.answer or {})
@@ -166,16 +167,20 @@ async def answer(services: Services, worker_id: int, assignment_id: int, questio
         # Pay before touching the item: every answer then locks the requester's account before any item
         # row (PostgreSQL), so no answer holds an item that another, holding the account, waits for. The
         # assignment's row is locked already, so recording it after the credit cannot find it taken.
-        pending = await ledger.credit_answer(session, assignment_id, batch.requester_id, worker_id, reward)
-        recorded = await assignments.record_answer(session, assignment_id, worker_id, answers, now, CreditState.PENDING)
+        accounts = locked.accounts if locked else None
+        pending = await ledger.credit_answer(session, assignment_id, batch.requester_id, worker_id, reward, accounts)
+        pause_before = now - progress.PAUSE_ENDS_SESSION
+        recorded = await assignments.record_answer(
+            session, assignment_id, worker_id, answers, now, CreditState.PENDING, pause_before
+        )
         if recorded is None:
             raise _refusal(await assignments.lock(session, assignment_id), worker_id) or TaskUnavailable()
         if pending is None:  # credited before: the ledger key made this a no-op, so show the balance as it is
             pending = (await ledger.worker_balance(session, worker_id)).pending
-        answered = await _grade(session, task, *recorded, answers)
+        answered = await _grade(session, task, recorded.answered, recorded.gold, answers)
         if batch.confidence is not None and not answered.is_gold:
             await _apply_stop_rule(session, task, batch, batch.confidence, answered.item_id)
-        nudges = await progress.after_answer(session, worker_id, reward, now)
+        nudges = await progress.after_answer(session, worker_id, reward, now, recorded.worker)
         if answered.gold_graded:
             level = await users.record_gold(session, worker_id, answered.gold_graded, answered.gold_right)
             nudges = replace(nudges, level_reached=level)

@@ -1,9 +1,9 @@
 """Claiming items for workers and giving reservations back: the queries where races live.
 
 Claiming is one UPDATE that takes a slot on the item an indexed subquery picks, plus the INSERT of the
-reservation, inside a write transaction: on PostgreSQL the chosen item row is locked with FOR UPDATE
-SKIP LOCKED so concurrent claimers pick different rows; on SQLite the whole write transaction is
-serialised by BEGIN IMMEDIATE.
+reservation (one writing WITH on PostgreSQL), inside a write transaction: on PostgreSQL the chosen item
+row is locked with FOR UPDATE SKIP LOCKED so concurrent claimers pick different rows; on SQLite the
+whole write transaction is serialised by BEGIN IMMEDIATE.
 
 The statements of claiming and answering run on every answer, so they are built once, with their
 values as bound parameters, and written on the tables (Core) where no ORM object is needed: building
@@ -23,15 +23,20 @@ from sqlalchemy import (
     bindparam,
     case,
     exists,
+    false,
     func,
     insert,
+    literal,
     select,
     true,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Assignment, Batch, BatchWorker, Item, User
+from storage.ledger import Locked
+from storage.models import Account, Assignment, Batch, BatchWorker, Item, LedgerTransaction, User
+from storage.sql import upsert_adding
 from storage.states import AssignmentStatus, BatchStatus, WorkerState
 
 _batch_running = exists().where(Batch.id == Item.batch_id, Batch.status == BatchStatus.ACTIVE)
@@ -117,13 +122,52 @@ def _claim_item(locking: dict[str, bool]) -> Any:
             slots_taken=_items.c.slots_taken + 1,
             is_open=case((_items.c.slots_taken + 1 >= overlap, False), else_=True),
         )
-        .returning(*_items.c, overlap, _batch_fact(_reward(level)), _batch_fact(Batch.gold_rate))
+        .returning(
+            *_items.c,
+            overlap.label("claim_overlap"),
+            _batch_fact(_reward(level)).label("claim_reward"),
+            _batch_fact(Batch.gold_rate).label("claim_gold_rate"),
+        )
     )
+
+
+def _claim_and_reserve_item(locking: dict[str, bool]) -> Any:
+    """PostgreSQL: `_claim_item` and the INSERT of `reserve` as one statement (a writing WITH)."""
+    claimed = _claim_item(locking).cte("claimed")
+    # Every column with a default given: a WITH's INSERT gets no values for them when it runs.
+    columns = [
+        "item_id",
+        "batch_id",
+        "worker_id",
+        "status",
+        "created_at",
+        "expires_at",
+        "reward_micros",
+        "is_gold",
+        "gold_graded",
+        "gold_right",
+    ]
+    reservation = select(
+        claimed.c.id,
+        claimed.c.batch_id,
+        _worker,
+        literal(AssignmentStatus.RESERVED, Assignment.status.type),
+        bindparam("now", type_=Assignment.created_at.type),
+        bindparam("expires", type_=Assignment.expires_at.type),
+        claimed.c.claim_reward,
+        false(),
+        literal(0),
+        literal(0),
+    )
+    reserved = insert(_assignments).from_select(columns, reservation).returning(_assignments.c.id).cte("reserved")
+    return select(claimed, reserved.c.id.label("assignment_id")).select_from(claimed.join(reserved, true()))
 
 
 _worker = bindparam("worker", type_=User.id.type)
 _claim_open_item = _claim_item({"skip_locked": True})
 _wait_for_open_item = _claim_item({})
+_claim_and_reserve = _claim_and_reserve_item({"skip_locked": True})
+_wait_to_claim_and_reserve = _claim_and_reserve_item({})
 
 
 async def claim_open_item(session: AsyncSession, worker_id: int) -> Candidate | None:
@@ -138,6 +182,63 @@ async def claim_open_item(session: AsyncSession, worker_id: int) -> Candidate | 
         return None
     *item, overlap, reward, gold_rate = row
     return Candidate(Item(**dict(zip(_items.c.keys(), item, strict=True))), overlap, reward, gold_rate)
+
+
+async def claim_and_reserve(
+    session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta
+) -> tuple[Candidate, Assignment] | None:
+    """`claim_open_item`, and `reserve` the item it took (the caller may still show a check instead,
+    `reserve_instead`). One statement on PostgreSQL; SQLite, which cannot write in a WITH, takes two."""
+    if session.get_bind().dialect.name != "postgresql":
+        candidate = await claim_open_item(session, worker_id)
+        if candidate is None:
+            return None
+        return candidate, await reserve(session, candidate.item, worker_id, now, ttl, candidate.reward_micros)
+    values = {"worker": worker_id, "now": now, "expires": now + ttl}
+    row = (await session.execute(_claim_and_reserve, values)).first()
+    if row is None:  # as in claim_open_item: wait for the claimers of the last open slots
+        row = (await session.execute(_wait_to_claim_and_reserve, values)).first()
+    if row is None:
+        return None
+    *item, overlap, reward, gold_rate, assignment_id = row
+    candidate = Candidate(Item(**dict(zip(_items.c.keys(), item, strict=True))), overlap, reward, gold_rate)
+    reserved = Assignment(
+        id=assignment_id,
+        item_id=candidate.item.id,
+        batch_id=candidate.item.batch_id,
+        worker_id=worker_id,
+        status=AssignmentStatus.RESERVED,
+        created_at=now,
+        expires_at=now + ttl,
+        reward_micros=reward,
+        is_gold=False,
+        quiz_attempt=None,
+    )
+    return candidate, reserved
+
+
+async def reserve_instead(session: AsyncSession, reservation: Assignment, gold_item: Item) -> Assignment:
+    """Show the worker a check, `gold_item`, instead of what this reservation (made in this transaction)
+    shows: the reservation moves to it, and the slot it took goes back to the pool."""
+    await session.execute(
+        update(Assignment)
+        .where(Assignment.id == reservation.id)
+        .values(item_id=gold_item.id, is_gold=True)
+        .execution_options(synchronize_session=False)
+    )
+    await return_slot(session, reservation.item_id)
+    return Assignment(
+        id=reservation.id,
+        item_id=gold_item.id,
+        batch_id=reservation.batch_id,
+        worker_id=reservation.worker_id,
+        status=reservation.status,
+        created_at=reservation.created_at,
+        expires_at=reservation.expires_at,
+        reward_micros=reservation.reward_micros,
+        is_gold=True,
+        quiz_attempt=None,
+    )
 
 
 @dataclass(frozen=True)
@@ -275,6 +376,51 @@ async def lock_with_payload(session: AsyncSession, assignment_id: int) -> tuple[
 
 
 @dataclass(frozen=True)
+class Answering:
+    """An assignment locked to be answered, with its item's payload and, when both accounts of its credit
+    exist, those accounts locked too (see `lock_to_pay`)."""
+
+    assignment: Assignment
+    payload: dict
+    accounts: Locked | None
+
+
+_payer, _payee = Account.__table__.alias("payer"), Account.__table__.alias("payee")
+_posted = exists().where(LedgerTransaction.key == bindparam("key"))
+_lock_to_pay = (
+    select(_assignments, _items.c.payload, Batch.requester_id, _payer.c.balance, _payee.c.balance, _posted)
+    .join(_items, _items.c.id == _assignments.c.item_id)
+    .join(Batch, Batch.id == _assignments.c.batch_id)
+    .join(_payer, (_payer.c.kind == bindparam("payer_kind")) & (_payer.c.owner_id == Batch.requester_id))
+    .join(_payee, (_payee.c.kind == bindparam("payee_kind")) & (_payee.c.owner_id == _assignments.c.worker_id))
+    .where(_assignments.c.id == bindparam("assignment"))
+    # One row: PostgreSQL locks its rows in this order, the assignment first, then the accounts in the
+    # ledger's lock order (payer_kind sorts before payee_kind).
+    .with_for_update(of=[_assignments, _payer, _payee])
+)
+
+
+async def lock_to_pay(
+    session: AsyncSession, assignment_id: int, key: str, payer_kind: str, payee_kind: str
+) -> Answering | None:
+    """`lock_with_payload`, and in the same statement the accounts its credit moves: the batch requester's
+    `payer_kind` and the worker's `payee_kind` (which must sort after it), and whether `key` is posted,
+    for `storage.ledger.post_locked`. When an account does not exist yet (a worker's first answer), the
+    assignment alone is locked, and the posting creates the account."""
+    if not payer_kind < payee_kind:
+        raise ValueError(f"{payer_kind} must sort before {payee_kind}: the ledger's lock order")
+    values = {"assignment": assignment_id, "key": key, "payer_kind": payer_kind, "payee_kind": payee_kind}
+    row = (await session.execute(_lock_to_pay, values)).first()
+    if row is None:
+        locked = await lock_with_payload(session, assignment_id)
+        return None if locked is None else Answering(*locked, None)
+    *assignment, payload, requester_id, payer_balance, payee_balance, posted = row
+    found = Assignment(**dict(zip(_assignments.c.keys(), assignment, strict=True)))
+    balances = {(payer_kind, requester_id): payer_balance, (payee_kind, found.worker_id): payee_balance}
+    return Answering(found, payload, Locked(balances, posted))
+
+
+@dataclass(frozen=True)
 class AnsweredTask:
     """An assignment just answered: what paying for it and quality control need to know."""
 
@@ -289,6 +435,7 @@ class AnsweredTask:
     gold_right: int = 0
 
 
+_now = bindparam("now", type_=Assignment.answered_at.type)
 _record_answer = (
     update(_assignments)
     .where(
@@ -298,7 +445,7 @@ _record_answer = (
     )
     .values(
         status=AssignmentStatus.ANSWERED,
-        answered_at=bindparam("now"),
+        answered_at=_now,
         answer=bindparam("answer", type_=Assignment.answer.type),
         credit_state=bindparam("credit"),
     )
@@ -313,10 +460,28 @@ _record_answer = (
 _count_answer = (
     update(_items).where(_items.c.id == bindparam("item")).values(answers=_items.c.answers + 1).returning(_items.c.gold)
 )
+_users = User.__table__
+# A pause since `pause_before` starts a new stretch of work; SET sees the row as it was.
+_note_answer = (
+    update(_users)
+    .where(_users.c.id == bindparam("worker"))
+    .values(
+        stretch_started_at=case(
+            (_users.c.last_answer_at.is_(None) | (_users.c.last_answer_at <= bindparam("pause_before")), _now),
+            else_=_users.c.stretch_started_at,
+        ),
+        last_answer_at=_now,
+    )
+    .returning(
+        _users.c.daily_target_micros, _users.c.breaks_enabled, _users.c.stretch_started_at, _users.c.break_suggested_at
+    )
+)
+_count_in_batch = upsert_adding(BatchWorker.__table__, ("batch_id", "worker_id"), "answers")
 
 
-def _record_and_count() -> Any:
-    """PostgreSQL: `_record_answer` and `_count_answer` as one statement (a writing WITH)."""
+def _record_count_and_note() -> Any:
+    """PostgreSQL: `_record_answer`, `_count_answer`, `_note_answer` and `_count_in_batch` as one statement
+    (a writing WITH)."""
     answered = _record_answer.cte("answered")
     counted = (
         update(_items)
@@ -325,10 +490,29 @@ def _record_and_count() -> Any:
         .returning(_items.c.gold)
         .cte("counted")
     )
-    return select(answered, counted.c.gold).select_from(answered.join(counted, true()))
+    noted = _note_answer.cte("noted")
+    batch_workers = BatchWorker.__table__
+    # Every column with a default given: a WITH's INSERT gets no values for them when it runs.
+    in_batch = postgresql.insert(batch_workers).from_select(
+        ["batch_id", "worker_id", "answers", "state", "attempts"],
+        select(
+            answered.c.batch_id,
+            bindparam("worker", type_=BatchWorker.worker_id.type),
+            case((answered.c.is_gold, 0), else_=1),
+            literal(WorkerState.ACTIVE, BatchWorker.state.type),
+            literal(0),
+        ).where(answered.c.quiz_attempt.is_(None)),
+    )
+    added = batch_workers.c.answers + in_batch.excluded.answers
+    in_batch = in_batch.on_conflict_do_update(index_elements=["batch_id", "worker_id"], set_={"answers": added})
+    return (
+        select(answered, counted.c.gold, noted)
+        .select_from(answered.join(counted, true()).outerjoin(noted, true()))
+        .add_cte(in_batch.cte("in_batch"))
+    )
 
 
-_record_and_count_answer = _record_and_count()
+_record_count_and_note_answer = _record_count_and_note()
 _save_partial = (
     update(_assignments)
     .where(
@@ -346,6 +530,23 @@ _set_grade = (
 )
 
 
+@dataclass(frozen=True)
+class WorkerClock:
+    """The worker's row once an answer is noted on it: what the daily target and break nudges need."""
+
+    daily_target_micros: int | None
+    breaks_enabled: bool
+    stretch_started_at: datetime
+    break_suggested_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    answered: AnsweredTask
+    gold: dict[str, str] | None  # the item's gold labels; None for a regular item
+    worker: WorkerClock | None  # None for a worker without a users row
+
+
 async def record_answer(
     session: AsyncSession,
     assignment_id: int,
@@ -353,23 +554,38 @@ async def record_answer(
     answer: dict[str, str],
     now: datetime,
     credit_state: str,
-) -> tuple[AnsweredTask, dict[str, str] | None] | None:
-    """Mark the worker's reserved assignment answered with `answer` (a label per question) and count the
-    answer on its item; returns it with the item's gold labels (None for a regular item), or None when it
-    is not theirs or not reserved. The UPDATE locks the row, so of two concurrent answers only one finds
-    it still reserved. One statement on PostgreSQL; SQLite, which cannot write in a WITH, takes two."""
-    values = {"assignment": assignment_id, "worker": worker_id, "now": now, "answer": answer, "credit": credit_state}
+    pause_before: datetime,
+) -> Recorded | None:
+    """Mark the worker's reserved assignment answered with `answer` (a label per question), and count the
+    answer: on its item, in the worker's share of the batch (the per-worker cap; a check counts nothing
+    there but makes the row, a quiz answer neither), and on the worker's row (last answer, and the
+    stretch of work it continues, or starts after a pause since `pause_before`). None when the assignment
+    is not theirs or not reserved: the UPDATE locks the row, so of two concurrent answers only one finds
+    it still reserved. One statement on PostgreSQL; SQLite, which cannot write in a WITH, takes four."""
+    values = {
+        "assignment": assignment_id,
+        "worker": worker_id,
+        "now": now,
+        "answer": answer,
+        "credit": credit_state,
+        "pause_before": pause_before,
+    }
     postgresql = session.get_bind().dialect.name == "postgresql"
-    row = (await session.execute(_record_and_count_answer if postgresql else _record_answer, values)).first()
+    row = (await session.execute(_record_count_and_note_answer if postgresql else _record_answer, values)).first()
     if row is None:
         return None
     answered = AnsweredTask(
         assignment_id, row.item_id, row.batch_id, worker_id, row.reward_micros, row.is_gold, row.quiz_attempt
     )
     if postgresql:
-        return answered, row.gold
+        clock = None if row.breaks_enabled is None else WorkerClock(*row[-4:])  # (outer joined)
+        return Recorded(answered, row.gold, clock)
     gold: dict[str, str] | None = (await session.execute(_count_answer, {"item": answered.item_id})).scalar_one()
-    return answered, gold
+    noted = (await session.execute(_note_answer, values)).first()
+    if answered.quiz_attempt is None:
+        counted = {"batch_id": answered.batch_id, "worker_id": worker_id, "answers": 0 if answered.is_gold else 1}
+        await session.execute(_count_in_batch(session), counted)
+    return Recorded(answered, gold, None if noted is None else WorkerClock(*noted))
 
 
 async def save_partial(session: AsyncSession, assignment_id: int, worker_id: int, answer: dict[str, str]) -> bool:

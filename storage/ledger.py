@@ -5,8 +5,9 @@ Account balances are cached on the account row and moved in the same statements 
 written, after a check that nothing goes below zero, made on rows no one else can change meanwhile
 (locked on PostgreSQL; SQLite has one writer at a time).
 A posting is all or nothing by itself (one statement on PostgreSQL, a savepoint on SQLite): whatever
-its caller does with a refusal, no transaction row, leg or entry of it stays behind. An answer's credit
-costs two statements on PostgreSQL (lock, post) once its accounts exist, and three on SQLite.
+its caller does with a refusal, no transaction row, leg or entry of it stays behind. An answer's credit,
+its accounts locked with the assignment (storage.assignments.lock_to_pay, then `post_locked`), costs one
+statement on PostgreSQL once its accounts exist, and three on SQLite.
 """
 
 from collections.abc import Iterable, Sequence
@@ -72,18 +73,52 @@ async def post_with_balances(
     shows a balance needs no second read. None if the key was already posted.
 
     A fixed lock order, (kind, owner), keeps concurrent postings on PostgreSQL free of deadlocks."""
-    if sum(leg.amount for leg in legs) != 0 or not legs:
-        raise ValueError(f"unbalanced transaction {key}: {legs}")
-    merged = _by_account(legs)
-    values = {"key": key, "kind": kind, "memo": memo[:512], "now": utcnow()}
-    for number, (account, amount) in enumerate(merged.items()):
-        values |= {f"kind_{number}": account[0], f"owner_{number}": account[1], f"amount_{number}": amount}
+    merged, values = _prepared(key, kind, legs, memo)
     if session.get_bind().dialect.name == "postgresql":
         return await _post_in_one_statement(session, merged, values)
     # SQLite runs one writer at a time, but has no writing WITH: three statements, made all or nothing
     # by a savepoint. The refusal comes after the transaction row is written, so the savepoint takes it back.
     async with session.begin_nested():
         return await _post_in_three_statements(session, merged, values)
+
+
+@dataclass(frozen=True)
+class Locked:
+    """A posting's accounts, every one read under lock by the caller's own statement (PostgreSQL: FOR
+    UPDATE in lock order; SQLite: inside its one writer's transaction), and whether its key is posted."""
+
+    balances: dict[tuple[str, int], int]
+    posted: bool
+
+
+async def post_locked(
+    session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], locked: Locked, memo: str = ""
+) -> dict[tuple[str, int], int] | None:
+    """`post_with_balances` for a caller that holds the posting's accounts (`locked`): checked here, then
+    written without a lock or savepoint of its own, as nothing after the check can refuse it. One
+    statement on PostgreSQL, three on SQLite."""
+    if locked.posted:
+        return None
+    merged, values = _prepared(key, kind, legs, memo)
+    if set(merged) != set(locked.balances):
+        raise ValueError(f"posting {key} holds {sorted(locked.balances)}, not its accounts {sorted(merged)}")
+    _check(merged, locked.balances, after=False)
+    if session.get_bind().dialect.name == "postgresql":
+        return await _write(session, merged, values)
+    return await _post_in_three_statements(session, merged, values)
+
+
+def _prepared(
+    key: str, kind: str, legs: Sequence[Leg], memo: str
+) -> tuple[dict[tuple[str, int], int], dict[str, object]]:
+    """The legs by account, and the parameters of the posting's statements."""
+    if sum(leg.amount for leg in legs) != 0 or not legs:
+        raise ValueError(f"unbalanced transaction {key}: {legs}")
+    merged = _by_account(legs)
+    values: dict[str, object] = {"key": key, "kind": kind, "memo": memo[:512], "now": utcnow()}
+    for number, (account, amount) in enumerate(merged.items()):
+        values |= {f"kind_{number}": account[0], f"owner_{number}": account[1], f"amount_{number}": amount}
+    return merged, values
 
 
 def _by_account(legs: Sequence[Leg]) -> dict[tuple[str, int], int]:

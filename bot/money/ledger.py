@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DomainError, ErrorCode
 from storage import ledger
-from storage.ledger import PLATFORM_OWNER, Leg, Overdraft
+from storage.ledger import PLATFORM_OWNER, Leg, Locked, Overdraft
 
 PLATFORM = "platform"
 REQUESTER_AVAILABLE = "requester_available"
@@ -67,20 +67,35 @@ async def reserve_for_batch(
         ) from None
 
 
+# An answer's credit: from the requester's reserve (the payer) to the worker's pending balance (the payee).
+ANSWER_PAYER, ANSWER_PAYEE = REQUESTER_RESERVED, WORKER_PENDING
+
+
+def answer_key(assignment_id: int) -> str:
+    """The idempotency key of an answer's credit: a replayed answer never pays twice."""
+    return f"answer:{assignment_id}"
+
+
 async def credit_answer(
-    session: AsyncSession, assignment_id: int, requester_id: int, worker_id: int, amount: int
+    session: AsyncSession,
+    assignment_id: int,
+    requester_id: int,
+    worker_id: int,
+    amount: int,
+    locked: Locked | None = None,
 ) -> int | None:
-    """Pay an accepted answer from the batch's reserve into the worker's pending balance.
+    """Pay an accepted answer from the batch's reserve into the worker's pending balance; `locked`: its
+    accounts, already locked by the caller (storage.assignments.lock_to_pay).
 
     Returns that pending balance after the credit, or None when this answer was credited before.
     """
-    balances = await ledger.post_with_balances(
-        session,
-        f"answer:{assignment_id}",
-        "answer",
-        [Leg(REQUESTER_RESERVED, requester_id, -amount), Leg(WORKER_PENDING, worker_id, amount)],
-    )
-    return balances[WORKER_PENDING, worker_id] if balances is not None else None
+    key = answer_key(assignment_id)
+    legs = [Leg(ANSWER_PAYER, requester_id, -amount), Leg(ANSWER_PAYEE, worker_id, amount)]
+    if locked is None:
+        balances = await ledger.post_with_balances(session, key, "answer", legs)
+    else:
+        balances = await ledger.post_locked(session, key, "answer", legs, locked)
+    return balances[ANSWER_PAYEE, worker_id] if balances is not None else None
 
 
 @dataclass(frozen=True)

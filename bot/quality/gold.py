@@ -75,16 +75,16 @@ async def claim(session: AsyncSession, worker_id: int, now: datetime, ttl: timed
     """Reserve the worker's next task: work in a batch they may work in (sometimes a check instead, drawn
     at random so no worker can count their way around it), else the next quiz task of a batch they may
     qualify for, else None."""
-    candidate = await assignments.claim_open_item(session, worker_id)
-    if candidate is None:
+    claimed = await assignments.claim_and_reserve(session, worker_id, now, ttl)
+    if claimed is None:
         return await _next_quiz_task(session, worker_id, now, ttl, draw)
+    candidate, assignment = claimed
     batch_id = candidate.item.batch_id
     if candidate.gold_rate and draw.random() < candidate.gold_rate:
         gold = await assignments.unseen_gold(session, batch_id, worker_id)
-        if gold and await assignments.take_gold_slots(session, batch_id):
-            await assignments.return_slot(session, candidate.item.id)  # a check instead: the item waits
-            return await _serve_gold(session, batch_id, worker_id, gold, now, ttl, draw, candidate.reward_micros, None)
-    assignment = await assignments.reserve(session, candidate.item, worker_id, now, ttl, candidate.reward_micros)
+        if gold and await assignments.take_gold_slots(session, batch_id):  # a check instead: the item waits
+            item = await _pick_gold(session, batch_id, worker_id, gold, draw)
+            return Claimed(await assignments.reserve_instead(session, assignment, item), item)
     return Claimed(assignment, candidate.item)
 
 
@@ -121,14 +121,21 @@ async def _serve_gold(
     reward: int,
     quiz_attempt: int | None,
 ) -> Claimed:
-    """Reserve, of the unseen `gold`, the item whose right answer the worker gave least (the caller paid for it)."""
+    """Reserve a gold item for a quiz question (the caller paid for it)."""
+    item = await _pick_gold(session, batch_id, worker_id, gold, draw)
+    assignment = await assignments.reserve(session, item, worker_id, now, ttl, reward, quiz_attempt, is_gold=True)
+    return Claimed(assignment, item)
+
+
+async def _pick_gold(
+    session: AsyncSession, batch_id: int, worker_id: int, gold: list[tuple[int, dict[str, str]]], draw: Random
+) -> Item:
+    """Of the unseen `gold`, the item whose right answer the worker gave least."""
     given = [(dict(labels), count) for labels, count in (await _answers_given(session, batch_id, worker_id)).items()]
     times = {item: _times_given(labels, given) for item, labels in gold}
     fewest = min(times.values())
     item_id = draw.choice([item for item, _ in gold if times[item] == fewest])
-    item = await session.get_one(Item, item_id)
-    assignment = await assignments.reserve(session, item, worker_id, now, ttl, reward, quiz_attempt, is_gold=True)
-    return Claimed(assignment, item)
+    return await session.get_one(Item, item_id)
 
 
 async def _answers_given(session: AsyncSession, batch_id: int, worker_id: int) -> Counter[tuple[tuple[str, str], ...]]:

@@ -22,7 +22,6 @@ from bot.reasons import Reason, ReasonCode, dumps, loads
 from bot.tasks.base import Described
 from storage.assignments import ALL_RIGHT, SOME_WRONG, AnswerCounts, AnsweredTask, answer_counts
 from storage.models import Assignment, Batch, BatchWorker, Item, User
-from storage.sql import upsert_adding
 from storage.states import AssignmentStatus, CreditState, WorkerState
 
 SPEED_WINDOW, SPEED_STRIKES = 10, 3  # 3 of the last 10 answers too fast
@@ -52,7 +51,6 @@ class StopReason(ReasonCode):
 
 # Built once: these run after every answer (Core on the tables: no ORM objects needed).
 _assignments = Assignment.__table__
-_count_in_batch = upsert_adding(BatchWorker.__table__, ("batch_id", "worker_id"), "answers")
 _recent_answers = (
     select(_assignments.c.item_id, _assignments.c.answer, _assignments.c.created_at, _assignments.c.answered_at)
     .where(
@@ -97,13 +95,11 @@ class Hold:
 async def after_answer(
     session: AsyncSession, task: BatchTask, batch: BatchFacts, assignment: AnsweredTask, now: datetime
 ) -> Removal | Hold | gold.QuizStep | None:
-    """Grade a quiz answer, or count the answer for the worker's share of the batch and apply the
-    gold rule (after a check) or the speed and pattern rules (after work)."""
+    """Grade a quiz answer, or apply the gold rule (after a check) or the speed and pattern rules (after
+    work). Recording the answer counted it in the worker's share of the batch (storage.assignments.record_answer):
+    a check counts nothing there, but its row exists for a removal to be recorded."""
     if assignment.quiz_attempt is not None:
         return await gold.after_quiz_answer(session, task, batch, assignment, assignment.quiz_attempt, now)
-    # Checks do not count towards the cap, but the row must exist for a removal to be recorded.
-    counted = {"batch_id": batch.id, "worker_id": assignment.worker_id, "answers": 0 if assignment.is_gold else 1}
-    await session.execute(_count_in_batch(session), counted)
     if assignment.is_gold:
         return await _gold_rule(session, task, batch, assignment.worker_id, now)
     return await _behaviour_rules(session, task, batch, assignment, now)

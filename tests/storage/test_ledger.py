@@ -244,3 +244,21 @@ async def test_a_posting_costs_few_statements(db: Database) -> None:
             assert kinds == ["SAVEPOINT", "INSERT", "WITH", "WITH", "RELEASE"], posting.listing()
     assert await balance(db, EARNED, 2) == 60
     assert await problems(db) == []
+
+
+async def test_a_posting_on_accounts_its_caller_locked_checks_them_and_posts_once(db: Database) -> None:
+    """post_locked trusts the caller's lock, not its figures' absence: it still refuses an overdraft (writing
+    nothing), a posted key, and balances of other accounts than the posting's."""
+    assert await post(db, "fund:1", fund(1, 100))
+    assert await post(db, "spend:0", spend(1, 2, 1))
+    held = {(FUNDS, 1): 99, (EARNED, 2): 1}
+    async with db.write() as session:
+        with pytest.raises(Overdraft):
+            await ledger.post_locked(session, "spend:1", "test", spend(1, 2, 100), ledger.Locked(held, False))
+        with pytest.raises(ValueError):
+            await ledger.post_locked(session, "spend:1", "test", spend(1, 3, 1), ledger.Locked(held, False))
+        assert await ledger.post_locked(session, "spend:1", "test", spend(1, 2, 1), ledger.Locked(held, True)) is None
+        posted = await ledger.post_locked(session, "spend:1", "test", spend(1, 2, 9), ledger.Locked(held, False))
+    assert posted == {(FUNDS, 1): 90, (EARNED, 2): 10}
+    assert await counts(db) == (3, 6)
+    assert await problems(db) == []
