@@ -84,8 +84,10 @@ class UpdateEndpoint:
     async def _process(self, update: Update) -> Response:
         application = self.application
         try:
-            # Through the update processor: each user's updates still run one at a time, in order.
-            await application.update_processor.process_update(update, application.process_update(update))
+            # Through the update processor: each user's updates still run one at a time, in order. The claim
+            # is renewed meanwhile, however long the update waits for the user's earlier ones or runs.
+            async with updates.held(self.services, update.update_id):
+                await application.update_processor.process_update(update, application.process_update(update))
         except BaseException:
             await asyncio.shield(updates.give_back(self.services, update.update_id))
             raise

@@ -1205,6 +1205,11 @@ class FakeTelegram:
         """Updates enqueued but not yet confirmed by a later getUpdates offset."""
         return len(self._updates)
 
+    def pending_from(self, user_id: int) -> int:
+        """Updates from this user not yet delivered: one a test waits for is acknowledged when this is 0."""
+        senders = (next(v for k, v in u.items() if k != "update_id").get("from", {}) for u in self._updates)
+        return sum(sender.get("id") == user_id for sender in senders)
+
     def enqueue(self, update: dict) -> dict:
         """Queue a raw update (``update_id`` is assigned); wakes a waiting getUpdates."""
         update = {"update_id": next(self._update_ids), **copy.deepcopy(update)}
