@@ -16,21 +16,17 @@ dying between its last effect and the mark, is covered by the use cases themselv
 postings and owed messages are idempotent by their keys.
 """
 
-import asyncio
-import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
-from datetime import timedelta
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from enum import StrEnum
 
+from bot.renewal import renewed
 from bot.wiring.services import Services
 from storage import updates
 
-log = logging.getLogger(__name__)
 # Telegram keeps an update it could not deliver for 24 hours at most: after that it cannot come again.
 REMEMBERED_FOR = timedelta(hours=24)
-# A claim is renewed this often within its lease: two renewals may fail (the database away) before it runs out.
-RENEWALS_PER_LEASE = 3
 
 
 class Taken(StrEnum):
@@ -48,26 +44,15 @@ async def take(services: Services, update_id: int) -> Taken:
 
 @asynccontextmanager
 async def held(services: Services, update_id: int) -> AsyncIterator[None]:
-    """Keep the claim on a taken update while the block processes it: renewed in the background every
-    third of the lease, so it runs out only once this instance has stopped renewing it (died)."""
-    renewing = asyncio.create_task(_renew(services, update_id))
-    try:
+    """Keep the claim on a taken update while the block processes it: renewed in the background, so it
+    runs out only once this instance has stopped renewing it (died)."""
+
+    async def renew(until: datetime) -> None:
+        async with services.db.write() as session:
+            await updates.renew(session, update_id, until)
+
+    async with renewed(services, services.update_lease, renew, f"update {update_id}"):
         yield
-    finally:
-        renewing.cancel()
-        with suppress(asyncio.CancelledError):
-            await renewing
-
-
-async def _renew(services: Services, update_id: int) -> None:
-    every = services.update_lease.total_seconds() / RENEWALS_PER_LEASE
-    while True:
-        await asyncio.sleep(every)
-        try:
-            async with services.db.write() as session:
-                await updates.renew(session, update_id, services.clock.now() + services.update_lease)
-        except Exception as error:  # the database away for a moment: the next renewal may get through
-            log.warning("the claim on update %s was not renewed: %s", update_id, error)
 
 
 async def done(services: Services, update_id: int) -> None:

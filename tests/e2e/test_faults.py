@@ -3,16 +3,30 @@ Bot API failing. `crowdshelf run` processes in webhook mode serve workers who ke
 every answer is recorded once, paid once, and the books are sound."""
 
 import asyncio
+import random
+import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
 
-from sandbox.telegram_server import FakeTelegram
+from bot.money import books
+from bot.wiring.services import build_services
+from sandbox.telegram_server import FakeTelegram, FakeUser
 from storage.db import Database
-from storage.models import SeenUpdate, User
-from tests.e2e.processes import start_fleet
+from storage.models import Assignment, LedgerTransaction, SeenUpdate, User
+from storage.states import AssignmentStatus
+from tests.conftest import make_settings
+from tests.e2e.processes import Fleet, start_fleet
 from tests.e2e.test_webhook import count, eventually, welcomes
+from tests.e2e.test_worker import COOKWARE
+from tests.factories import load_batch, products
+
+# A product is answered by pressing these, each deeper in the category tree (the last is the answer).
+ANSWER = (*COOKWARE, "Skillets & Frying Pans")
+NO_TASKS = "No tasks right now"
+WORKERS = 20
 
 # Short enough that three leases pass while the bot's call to Telegram waits (it gives up after 5 s).
 LEASE_SECONDS = 1
@@ -52,3 +66,117 @@ async def test_a_killed_instances_update_is_taken_by_another_within_the_lease_an
     assert telegram.webhook_posts[-1].status == 200 and telegram.webhook_posts[-1].url == second
     assert welcomes(ann) == 1
     assert await count(db, User.id) == 1
+
+
+async def act(telegram: FakeTelegram, user: FakeUser, press: str | None = None, send: str | None = None) -> None:
+    """One press or message, then wait until Telegram has delivered it (an instance answered 200 once it
+    had processed it, replies included)."""
+    if press is not None:
+        await user.press(press)
+    if send is not None:
+        await user.send(send)
+    await eventually(lambda: telegram.pending_from(user.id) == 0, f"{user!r}'s update to be processed", timeout=120)
+
+
+async def answer_until_none_left(telegram: FakeTelegram, user: FakeUser, keep_last: bool = False) -> None:
+    """Answer products (Cookware › Skillets) until the bot has none left for this worker; with `keep_last`,
+    walk away from the first product instead, leaving it reserved."""
+    await act(telegram, user, send="/work")
+    while NO_TASKS not in user.last.body:
+        shown = {label for row in user.buttons() for label in row}
+        step = next((label for label in reversed(ANSWER) if label in shown), None)
+        if keep_last:
+            return
+        if step is not None:
+            await act(telegram, user, press=step)
+        elif "▶" in shown:
+            await act(telegram, user, press="▶")
+        else:  # the product's reservation ran out under the worker, say: ask for another
+            await act(telegram, user, send="/work")
+
+
+async def load_products(database_url: str, db: Database, count: int, overlap: int) -> None:
+    services = build_services(make_settings(database_url), db)
+    await load_batch(services, products(count), overlap=overlap, gold_rate=0)
+
+
+async def assert_answers_paid_once_and_books_sound(db: Database, answers: int, overlap: int) -> None:
+    """Every answer has exactly one credit and every credit its answer; no product over its overlap, no
+    worker twice on one product; every transaction sums to zero and no balance is negative."""
+    answered = Assignment.status == AssignmentStatus.ANSWERED
+    async with db.read() as session:
+        answer_ids = list(await session.scalars(select(Assignment.id).where(answered)))
+        keys = await session.scalars(select(LedgerTransaction.key).where(LedgerTransaction.key.like("answer:%")))
+        credits = Counter(key for key in keys if key.count(":") == 1)
+        per_item = Counter(await session.scalars(select(Assignment.item_id).where(answered)))
+        pairs = Counter((await session.execute(select(Assignment.item_id, Assignment.worker_id).where(answered))).all())
+        problems = await books.problems(session)
+    assert len(answer_ids) == answers
+    assert credits == Counter(f"answer:{answer_id}" for answer_id in answer_ids), "one credit per answer"
+    assert set(per_item.values()) == {overlap}, "no product over or under its overlap"
+    assert set(pairs.values()) == {1}, "no worker answered a product twice"
+    assert problems == []
+
+
+async def kill_and_restart(fleet: Fleet, kills: int, rng: random.Random) -> None:
+    """kill -9 the instances in turn, each at a random moment while it serves, and start it again."""
+    for kill in range(kills):
+        await asyncio.sleep(rng.uniform(0.2, 1.5))
+        await fleet.kill(kill % 2)
+        await fleet.start(kill % 2)
+    print("kills done", time.monotonic())
+
+
+async def test_workers_answer_exactly_once_while_instances_are_killed_and_restarted(
+    telegram: FakeTelegram, tmp_path: Path, postgres_url: str, db: Database
+) -> None:
+    """Two instances, one of them killed with kill -9 twenty times (and started again) while twenty workers
+    answer through both; two workers walk away from a product, whose reservation comes back to the pool
+    once it runs out, for the others to answer."""
+    products_, overlap, kills, ttl = 30, 2, 20, 10
+    await load_products(postgres_url, db, products_, overlap)
+    fleet = await start_fleet(
+        telegram,
+        tmp_path,
+        2,
+        DATABASE_URL=postgres_url,
+        WEBHOOK_LEASE_SECONDS="2",
+        ASSIGNMENT_TTL_SECONDS=str(ttl),
+    )
+    workers = [telegram.user(300 + n, f"Worker {n}") for n in range(WORKERS)]
+    started = time.monotonic()
+    try:
+        for user in workers:
+            await user.send("/start")
+        await asyncio.gather(*(act(telegram, user) for user in workers))
+        await asyncio.gather(
+            kill_and_restart(fleet, kills, random.Random(7)),
+            answer_until_none_left(telegram, workers[0], keep_last=True),
+            answer_until_none_left(telegram, workers[1], keep_last=True),
+            *(answer_until_none_left(telegram, user) for user in workers[2:]),
+        )
+        print("work done", time.monotonic(), started)
+        left = await count(db, Assignment.id, Assignment.status == AssignmentStatus.RESERVED)
+        # The walked-away products come back once their reservations run out (the reclaim job of either
+        # instance); then the workers answer them.
+        await eventually_reserved_none(db, timeout=4 * ttl + 30)
+        print("reclaimed", time.monotonic())
+        await asyncio.gather(*(answer_until_none_left(telegram, user) for user in workers[2:]))
+        print("second", time.monotonic())
+    finally:
+        await fleet.stop()
+    elapsed = time.monotonic() - started
+    await assert_answers_paid_once_and_books_sound(db, products_ * overlap, overlap)
+    posts = len(telegram.webhook_posts)
+    print(
+        f"\n{products_ * overlap} answers by {WORKERS - 2} workers through 2 instances, {kills} kill -9, "
+        f"{left} reservations left behind and reclaimed, {posts} webhook posts "
+        f"({len(set(post.update_id for post in telegram.webhook_posts))} updates) in {elapsed:.0f} s"
+    )
+
+
+async def eventually_reserved_none(db: Database, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while await count(db, Assignment.id, Assignment.status == AssignmentStatus.RESERVED):
+        assert time.monotonic() < deadline, "the reservations left behind did not come back"
+        await asyncio.sleep(0.5)
