@@ -8,7 +8,7 @@ from telegram import CallbackQuery, Message, Update, User
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot, Job
 
-from bot import users
+from bot import health, users
 from bot.errors import DomainError
 from bot.wiring.services import Services
 from handlers import i18n, texts
@@ -97,6 +97,11 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     if isinstance(error, DomainError):
         reply = texts.refused(error)
+    elif error is not None and health.database_away(error) and context.services.settings.webhook_url:
+        # Webhook mode gives the update back unacknowledged: Telegram sends it again, and the person gets
+        # the real answer once the database is back, not an apology before it.
+        log.warning("update %s waits for the database: %s", _update_id(update), error)
+        return
     else:
         log.error("update %s failed", update.to_dict() if isinstance(update, Update) else update, exc_info=error)
         reply = _(texts.SOMETHING_WENT_WRONG)
@@ -107,6 +112,10 @@ async def on_error(update: object, context: BotContext) -> None:
         await context.bot.send_message(chat.id, reply)
     except TelegramError as failure:
         log.warning("could not reply to chat %s: %s", chat.id, failure)
+
+
+def _update_id(update: object) -> int | None:
+    return update.update_id if isinstance(update, Update) else None
 
 
 async def answer_press(

@@ -9,7 +9,9 @@ What a request gets:
 - 403 without the right `X-Telegram-Bot-Api-Secret-Token`, 400 for a body that is no update: nothing changes;
 - 200 once processed, or at once when it was processed before;
 - 503 while another instance processes it, or while the database does not answer, and 500 when its
-  processing failed (its claim is given back): Telegram tries each again later.
+  processing failed (its claim is given back): Telegram tries each again later. A failure because the
+  database went away mid-update is not apologised for (handlers.common.on_error): the person gets the real
+  answer when Telegram's next try finds the database back.
 """
 
 import asyncio
@@ -93,7 +95,11 @@ class UpdateEndpoint:
             raise
         if update.update_id in self._failed:
             self._failed.discard(update.update_id)
-            await updates.give_back(self.services, update.update_id)
+            try:
+                await updates.give_back(self.services, update.update_id)
+            except Exception as error:  # the database away: the claim runs out, then Telegram's next try has it
+                log.warning("update %s failed and was not given back: %s", update.update_id, error)
+                return _status(HTTPStatus.SERVICE_UNAVAILABLE)
             return _status(HTTPStatus.INTERNAL_SERVER_ERROR)
         try:
             await updates.done(self.services, update.update_id)

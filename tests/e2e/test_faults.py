@@ -9,7 +9,8 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
 
 from bot.money import books
 from bot.wiring.services import build_services
@@ -20,6 +21,7 @@ from storage.models import Assignment, LedgerTransaction, SeenUpdate, User
 from storage.states import AssignmentStatus
 from tests.conftest import make_settings
 from tests.e2e.processes import Fleet, start_fleet
+from tests.e2e.tcp_proxy import TcpProxy
 from tests.e2e.test_webhook import count, eventually, welcomes
 from tests.e2e.test_worker import COOKWARE
 from tests.factories import load_batch, products
@@ -180,3 +182,69 @@ async def eventually_reserved_none(db: Database, timeout: float) -> None:
     while await count(db, Assignment.id, Assignment.status == AssignmentStatus.RESERVED):
         assert time.monotonic() < deadline, "the reservations left behind did not come back"
         await asyncio.sleep(0.5)
+
+
+async def cut_the_database_off(proxy: TcpProxy, db: Database, outages: int) -> int:
+    """The database goes away under the instances, again and again: every connection closed and none
+    possible for a few seconds (a restart, as the instances see it), or their connections terminated by
+    the server (pg_terminate_backend). Returns how many server connections were terminated."""
+    terminated = 0
+    for outage in range(outages):
+        await asyncio.sleep(1.5)
+        if outage % 2 == 0:
+            await proxy.cut()
+            await asyncio.sleep(3)
+            await proxy.start()
+        else:
+            async with db.write() as session:
+                terminated += len(
+                    (
+                        await session.execute(
+                            text(
+                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = current_database() AND client_port = ANY(:ports)"
+                            ),
+                            {"ports": list(proxy.upstream_ports)},
+                        )
+                    ).all()
+                )
+    return terminated
+
+
+async def test_instances_serve_on_without_a_restart_when_the_database_goes_away_and_comes_back(
+    telegram: FakeTelegram, tmp_path: Path, postgres_url: str, db: Database
+) -> None:
+    """Workers answer while the instances' database connections are cut (a restart of PostgreSQL, as they
+    see it) and terminated by the server: the updates of the outage wait at Telegram, which sends them
+    again, and the same processes, never restarted, process them once each."""
+    products_, overlap, workers_, outages = 16, 2, 8, 4
+    await load_products(postgres_url, db, products_, overlap)
+    url = make_url(postgres_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    through_proxy = url.set(port=proxy.port).render_as_string(hide_password=False)
+    fleet = await start_fleet(telegram, tmp_path, 2, DATABASE_URL=through_proxy, WEBHOOK_LEASE_SECONDS="2")
+    pids = {n: process.pid for n, process in fleet.processes.items()}
+    workers = [telegram.user(400 + n, f"Worker {n}") for n in range(workers_)]
+    started = time.monotonic()
+    try:
+        for user in workers:
+            await user.send("/start")
+        await asyncio.gather(*(act(telegram, user) for user in workers))
+        terminated, *_ = await asyncio.gather(
+            cut_the_database_off(proxy, db, outages), *(answer_until_none_left(telegram, user) for user in workers)
+        )
+        assert all(fleet.alive(n) for n in pids) and {n: p.pid for n, p in fleet.processes.items()} == pids
+    finally:
+        await fleet.stop()
+        await proxy.stop()
+    elapsed = time.monotonic() - started
+    await assert_answers_paid_once_and_books_sound(db, products_ * overlap, overlap)
+    assert telegram.pending_updates == 0
+    assert not [body for user in workers for body in user.texts if texts.SOMETHING_WENT_WRONG in body]
+    failed = sum(post.status != 200 for post in telegram.webhook_posts)
+    print(
+        f"\n{products_ * overlap} answers by {workers_} workers through 2 instances, {outages} database outages "
+        f"({terminated} connections terminated), {failed} webhook posts refused or failed and sent again, "
+        f"in {elapsed:.0f} s"
+    )
