@@ -53,7 +53,8 @@ next call of a method until the test releases it (a bot caught mid-update).
 
 Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update),
 Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update), ``take_updates``
-(hand pending updates to bot instances of the test's choice),
+(hand pending updates to bot instances of the test's choice), ``pending_from`` (one user's updates not yet
+delivered),
 ``advance`` (move the server's clock forward, e.g. past ``callback_query_ttl``),
 ``broken_photo_urls`` (addresses whose content is no image) and ``unreachable_photo_urls`` (addresses
 Telegram cannot download: a dead link, a host it cannot reach), refused as Telegram refuses them,

@@ -1,6 +1,10 @@
-"""Faults while serving at scale: instances killed mid-update, the database's connections cut, Telegram's
-Bot API failing. `crowdshelf run` processes in webhook mode serve workers who keep answering; afterwards
-every answer is recorded once, paid once, and the books are sound."""
+"""Faults while serving at scale: instances killed mid-update (kill -9), the database's connections cut
+(a restart of PostgreSQL, as the instances see it, through tests.e2e.tcp_proxy), Telegram's Bot API
+failing. `crowdshelf run` processes in webhook mode (tests.e2e.processes) serve workers who keep
+answering; afterwards every answer is recorded once and paid once, the books are sound, and no update
+was lost. Each test prints its figures (pytest -s). Several processes share one database on PostgreSQL,
+as deploy/ runs them: on SQLite these tests skip, but for the claim lease's, which two processes can
+show on one SQLite file."""
 
 import asyncio
 import random
@@ -138,6 +142,14 @@ async def kill_and_restart(fleet: Fleet, kills: int, rng: random.Random) -> None
         await fleet.start(kill % 2)
 
 
+async def eventually_reserved_none(db: Database, timeout: float) -> None:
+    """Wait until no product is reserved: the reclaim job has given back every reservation that ran out."""
+    deadline = time.monotonic() + timeout
+    while await count(db, Assignment.id, Assignment.status == AssignmentStatus.RESERVED):
+        assert time.monotonic() < deadline, "the reservations left behind did not come back"
+        await asyncio.sleep(0.5)
+
+
 async def test_workers_answer_exactly_once_while_instances_are_killed_and_restarted(
     telegram: FakeTelegram, tmp_path: Path, postgres_url: str, db: Database
 ) -> None:
@@ -182,13 +194,6 @@ async def test_workers_answer_exactly_once_while_instances_are_killed_and_restar
         f"{left} reservations left behind and reclaimed, {posts} webhook posts "
         f"({len(set(post.update_id for post in telegram.webhook_posts))} updates) in {elapsed:.0f} s"
     )
-
-
-async def eventually_reserved_none(db: Database, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while await count(db, Assignment.id, Assignment.status == AssignmentStatus.RESERVED):
-        assert time.monotonic() < deadline, "the reservations left behind did not come back"
-        await asyncio.sleep(0.5)
 
 
 async def cut_the_database_off(proxy: TcpProxy, db: Database, outages: int) -> int:
