@@ -246,9 +246,11 @@ async def test_a_failed_update_is_given_back_for_telegram_to_send_again(
     ann = bot.user(5, "Ann")
     update = start_update(ann, 78)
     bot.telegram.fail_next("sendMessage", "Internal Server Error", status=500)
-    # The reply failed: the error handler's apology went out, and the update is not done.
+    # The reply failed (Telegram's 5xx: a passing failure), so the update is not done, and Ann hears no
+    # apology: the next try gives her the real answer.
     assert await post(bot.webhook_url, update) == 500
     assert await count(db, SeenUpdate.update_id) == 0
+    assert not ann.messages
     assert await post(bot.webhook_url, update) == 200
     await bot.settle()
     assert welcomes(ann) == 1
