@@ -21,22 +21,34 @@ RENEWALS_PER_LEASE = 3
 async def renewed(
     services: Services, lease: timedelta, renew: Callable[[datetime], Awaitable[None]], what: str
 ) -> AsyncIterator[None]:
-    """While the block runs, `renew(until)` is called every third of `lease`, `until` a lease from then."""
-    task = asyncio.create_task(_renew_every(services, lease, renew, what))
+    """While the block runs, `renew(until)` is called every third of `lease`, `until` a lease from then.
+
+    Stopped by an event rather than cancelled: a renewal under way is let finish, so that no database
+    operation is cut off half-way (which would leave its connection unusable).
+    """
+    finished = asyncio.Event()
+    task = asyncio.create_task(_renew_until(finished, services, lease, renew, what))
     try:
         yield
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        finished.set()
+        await task
 
 
-async def _renew_every(
-    services: Services, lease: timedelta, renew: Callable[[datetime], Awaitable[None]], what: str
+async def _renew_until(
+    finished: asyncio.Event,
+    services: Services,
+    lease: timedelta,
+    renew: Callable[[datetime], Awaitable[None]],
+    what: str,
 ) -> None:
+    every = lease.total_seconds() / RENEWALS_PER_LEASE
     while True:
-        await asyncio.sleep(lease.total_seconds() / RENEWALS_PER_LEASE)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(finished.wait(), every)
+            return
         try:
-            await renew(services.clock.now() + lease)
+            async with asyncio.timeout(every):  # a renewal that hangs is as good as failed: the next one tries
+                await renew(services.clock.now() + lease)
         except Exception as error:  # the database away a moment: the next renewal may get through
             log.warning("the lease on %s was not renewed: %s", what, error)
