@@ -13,6 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import aiohttp
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
 
@@ -247,6 +248,14 @@ async def test_instances_serve_on_without_a_restart_when_the_database_goes_away_
             cut_the_database_off(proxy, db, outages), *(answer_until_none_left(telegram, user) for user in workers)
         )
         assert all(fleet.alive(n) for n in pids) and {n: p.pid for n, p in fleet.processes.items()} == pids
+        late = telegram.user(499, "Late")  # after the last outage the instances still serve, and answer healthz
+        for _ in pids:
+            await act(telegram, late, send="/start")
+        assert welcomes(late) == len(pids)
+        async with aiohttp.ClientSession() as http:
+            for n in pids:
+                async with http.get(f"{fleet.url(n)}/healthz") as response:
+                    assert response.status == 200, f"instance {n} has its database back"
     finally:
         await fleet.stop()
         await proxy.stop()
