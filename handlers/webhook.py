@@ -9,9 +9,9 @@ What a request gets:
 - 403 without the right `X-Telegram-Bot-Api-Secret-Token`, 400 for a body that is no update: nothing changes;
 - 200 once processed, or at once when it was processed before;
 - 503 while another instance processes it, or while the database does not answer, and 500 when its
-  processing failed (its claim is given back): Telegram tries each again later. A failure because the
-  database went away mid-update is not apologised for (handlers.common.on_error): the person gets the real
-  answer when Telegram's next try finds the database back.
+  processing failed (its claim is given back): Telegram tries each again later. A passing failure (the
+  database gone a moment, Telegram answering 5xx, late or not at all) is not apologised for
+  (handlers.common.on_error): the person gets the real answer from Telegram's next try.
 """
 
 import asyncio
