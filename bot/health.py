@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, text
 
 from bot.wiring.services import Services
+from storage.db import connection_lost
 from storage.models import Assignment, Payout
 from storage.states import AssignmentStatus, PayoutStatus
 
@@ -26,6 +27,11 @@ async def database_answers(services: Services) -> bool:
     except Exception:  # a refused connection, a timeout, a driver error: each means "no"
         return False
     return True
+
+
+def database_away(error: BaseException) -> bool:
+    """Whether a failure was the database going away (restarting, cut off) rather than a fault of the work."""
+    return connection_lost(error)
 
 
 async def backlog(services: Services) -> Backlog:

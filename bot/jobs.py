@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from bot.errors import DomainError
 from bot.money import credits, ledger, payouts
 from bot.money.payouts import PayoutView
 from bot.outbox import Notice
+from bot.renewal import renewed
 from bot.wiring.services import Services
 from storage import assignments, leases
 from storage.models import Account, Batch, User
@@ -28,9 +29,10 @@ from storage.states import UNDER_WAY
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-# Longer than a run takes; a process that dies mid-run holds its job up for at most this long. A run
-# that outlasts it may overlap the next one, which the idempotent bodies make harmless.
-JOB_LEASE = timedelta(minutes=5)
+# Renewed while the run goes on (bot.renewal), so a process that dies mid-run (kill -9) holds its job up
+# for at most this long. Should renewals fail long enough for it to run out, a run may overlap the next,
+# which the idempotent bodies make harmless.
+JOB_LEASE = timedelta(seconds=30)
 
 
 async def exclusively(services: Services, name: str, body: Callable[[Services], Awaitable[T]]) -> T | None:
@@ -47,8 +49,14 @@ async def exclusively(services: Services, name: str, body: Callable[[Services], 
     if not taken:
         log.debug("job %s is running elsewhere; this run skips", name)
         return None
+
+    async def renew(until: datetime) -> None:
+        async with services.db.write() as session:
+            await leases.renew(session, name, holder, until)
+
     try:
-        return await body(services)
+        async with renewed(services, JOB_LEASE, renew, f"job {name}"):
+            return await body(services)
     finally:
         async with services.db.write() as session:
             await leases.give_back(session, name, holder)

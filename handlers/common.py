@@ -5,10 +5,10 @@ import logging
 from typing import Any, TypeVar
 
 from telegram import CallbackQuery, Message, Update, User
-from telegram.error import Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import Application, CallbackContext, ExtBot, Job
 
-from bot import users
+from bot import health, users
 from bot.errors import DomainError
 from bot.wiring.services import Services
 from handlers import i18n, texts
@@ -87,6 +87,14 @@ def unexpected(error: Exception | None) -> bool:
     return not isinstance(error, DomainError | Forbidden)
 
 
+def passing(error: Exception | None) -> bool:
+    """A failure the same work may well not meet again: the database away a moment (restarting, cut
+    off), Telegram not answering, resetting the connection or answering 5xx (not a refusal: 4xx)."""
+    if isinstance(error, NetworkError):
+        return not isinstance(error, BadRequest)  # python-telegram-bot's 400 is a NetworkError too
+    return error is not None and health.database_away(error)
+
+
 async def on_error(update: object, context: BotContext) -> None:
     """A refusal is said in its own words; a blocked user is marked unreachable; any other failure is
     logged with the update and the user gets an apology, never a traceback."""
@@ -97,6 +105,11 @@ async def on_error(update: object, context: BotContext) -> None:
         return
     if isinstance(error, DomainError):
         reply = texts.refused(error)
+    elif passing(error) and context.services.settings.webhook_url:
+        # Webhook mode gives the update back unacknowledged: Telegram sends it again, and the person gets
+        # the real answer on a later try, not an apology before it.
+        log.warning("update %s is to be tried again: %s", _update_id(update), error)
+        return
     else:
         log.error("update %s failed", update.to_dict() if isinstance(update, Update) else update, exc_info=error)
         reply = _(texts.SOMETHING_WENT_WRONG)
@@ -107,6 +120,10 @@ async def on_error(update: object, context: BotContext) -> None:
         await context.bot.send_message(chat.id, reply)
     except TelegramError as failure:
         log.warning("could not reply to chat %s: %s", chat.id, failure)
+
+
+def _update_id(update: object) -> int | None:
+    return update.update_id if isinstance(update, Update) else None
 
 
 async def answer_press(

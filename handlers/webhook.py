@@ -9,7 +9,9 @@ What a request gets:
 - 403 without the right `X-Telegram-Bot-Api-Secret-Token`, 400 for a body that is no update: nothing changes;
 - 200 once processed, or at once when it was processed before;
 - 503 while another instance processes it, or while the database does not answer, and 500 when its
-  processing failed (its claim is given back): Telegram tries each again later.
+  processing failed (its claim is given back): Telegram tries each again later. A passing failure (the
+  database gone a moment, Telegram answering 5xx, late or not at all) is not apologised for
+  (handlers.common.on_error): the person gets the real answer from Telegram's next try.
 """
 
 import asyncio
@@ -84,14 +86,20 @@ class UpdateEndpoint:
     async def _process(self, update: Update) -> Response:
         application = self.application
         try:
-            # Through the update processor: each user's updates still run one at a time, in order.
-            await application.update_processor.process_update(update, application.process_update(update))
+            # Through the update processor: each user's updates still run one at a time, in order. The claim
+            # is renewed meanwhile, however long the update waits for the user's earlier ones or runs.
+            async with updates.held(self.services, update.update_id):
+                await application.update_processor.process_update(update, application.process_update(update))
         except BaseException:
             await asyncio.shield(updates.give_back(self.services, update.update_id))
             raise
         if update.update_id in self._failed:
             self._failed.discard(update.update_id)
-            await updates.give_back(self.services, update.update_id)
+            try:
+                await updates.give_back(self.services, update.update_id)
+            except Exception as error:  # the database away: the claim runs out, then Telegram's next try has it
+                log.warning("update %s failed and was not given back: %s", update.update_id, error)
+                return _status(HTTPStatus.SERVICE_UNAVAILABLE)
             return _status(HTTPStatus.INTERNAL_SERVER_ERROR)
         try:
             await updates.done(self.services, update.update_id)

@@ -45,8 +45,17 @@ async def act(update: Update, context: BotContext, action: callbacks.Action, mes
     try:
         await _act(update, context, action, message)
     except AlreadyAnswered:
-        # A spent query means the same update came twice: the worker saw the outcome the first time.
         await common.answer_press(update, context, _(texts.ALREADY_RECORDED), or_message=False)
+        services = context.services
+        # By polling, a spent query means the same update came twice: the worker saw the outcome the first
+        # time. A webhook never hands a processed update over twice (bot.updates), so here it is a stale
+        # copy pressed, or Telegram's next try of an update whose first run recorded the answer and was cut
+        # short (an instance killed, the database gone) before the worker saw what follows: the press
+        # shows the worker's open product, or the next.
+        if services.settings.webhook_url:
+            following = await work.next_task(services, common.sender(update).id)
+            note = _(texts.ALREADY_RECORDED)
+            await _show_next(context, common.chat_id(update), message, following, note, services.settings.currency)
     except DomainError:
         await common.answer_press(update, context)
         raise

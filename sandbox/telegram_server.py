@@ -53,11 +53,13 @@ next call of a method until the test releases it (a bot caught mid-update).
 
 Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update),
 Beyond the Bot API itself, tests can use: ``FakeTelegram.enqueue`` (a raw update), ``take_updates``
-(hand pending updates to bot instances of the test's choice),
+(hand pending updates to bot instances of the test's choice), ``pending_from`` (one user's updates not yet
+delivered),
 ``advance`` (move the server's clock forward, e.g. past ``callback_query_ttl``),
 ``broken_photo_urls`` (addresses whose content is no image) and ``unreachable_photo_urls`` (addresses
 Telegram cannot download: a dead link, a host it cannot reach), refused as Telegram refuses them,
-``fail_next`` (inject an error such as a 429 flood wait), ``fail_at_random``, ``register_file``,
+``fail_next`` (inject an error such as a 429 flood wait), ``fail_at_random``, ``slow_at_random`` and
+``reset_at_random`` (calls that answer late, or whose connection is reset), ``register_file``,
 ``commands()``, ``errors``, ``callback_queries``, ``files``; ``FakeUser.send_photo``,
 ``message(id)``, ``texts``, ``chat_actions``, ``reply_keyboard``, ``sent``; and
 ``BotMessage.buttons``/``callback_data``/``entities``/``source``/``raw``/``history``.
@@ -1092,6 +1094,7 @@ class FakeTelegram:
         self._poll: _Poll | None = None
         self._faults: list[dict] = []
         self._random_faults: list[dict] = []
+        self._disruptions: list[dict] = []  # slow_at_random, reset_at_random
         self._inflight_methods: dict[str, int] = {}
         self._last_activity = 0.0
         self._closing = False
@@ -1209,6 +1212,11 @@ class FakeTelegram:
         """Updates enqueued but not yet confirmed by a later getUpdates offset."""
         return len(self._updates)
 
+    def pending_from(self, user_id: int) -> int:
+        """Updates from this user not yet delivered: one a test waits for is acknowledged when this is 0."""
+        senders = (next(v for k, v in u.items() if k != "update_id").get("from", {}) for u in self._updates)
+        return sum(sender.get("id") == user_id for sender in senders)
+
     def enqueue(self, update: dict) -> dict:
         """Queue a raw update (``update_id`` is assigned); wakes a waiting getUpdates."""
         update = {"update_id": next(self._update_ids), **copy.deepcopy(update)}
@@ -1282,6 +1290,18 @@ class FakeTelegram:
                 "error": ApiError(status, description),
             }
         )
+
+    def slow_at_random(
+        self, methods: Iterable[str], share: float, rng: random.Random, seconds: tuple[float, float] = (2.0, 5.0)
+    ) -> None:
+        """Make each valid call of these methods, with probability ``share``, wait a time drawn from
+        ``seconds`` before it is carried out; one whose caller gave up meanwhile is not carried out."""
+        self._disruptions.append({"methods": {m.lower() for m in methods}, "share": share, "rng": rng, "slow": seconds})
+
+    def reset_at_random(self, methods: Iterable[str], share: float, rng: random.Random) -> None:
+        """Reset the connection of each valid call of these methods, with probability ``share``, before it
+        is carried out (the bot sees a network error; nothing happens)."""
+        self._disruptions.append({"methods": {m.lower() for m in methods}, "share": share, "rng": rng, "slow": None})
 
     def register_file(
         self,
@@ -1386,6 +1406,8 @@ class FakeTelegram:
             if not await self._wait_if_stalled(method, request):
                 # The bot went away while its call was held (an instance killed mid-update): nothing happens.
                 return web.Response(status=499)
+            if not await self._maybe_disrupt(method, request):
+                return web.Response(status=499)  # reset, or given up while slowed: nothing happens
             self._maybe_fail(method)
             if method == "getUpdates":
                 result = await self._get_updates(params)
@@ -1470,6 +1492,22 @@ class FakeTelegram:
                 return False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stall.released.wait(), 0.05)
+        return True
+
+    async def _maybe_disrupt(self, method: str, request: web.Request) -> bool:
+        """False when the call is not to be carried out: its connection reset, or its caller gone."""
+        for disruption in self._disruptions:
+            if method.lower() not in disruption["methods"] or disruption["rng"].random() >= disruption["share"]:
+                continue
+            if disruption["slow"] is None:
+                assert request.transport is not None
+                request.transport.abort()
+                return False
+            deadline = time.monotonic() + disruption["rng"].uniform(*disruption["slow"])
+            while time.monotonic() < deadline:
+                if request.transport is None or request.transport.is_closing():
+                    return False
+                await asyncio.sleep(0.05)
         return True
 
     def _maybe_fail(self, method: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage import sqlite_driver
@@ -98,6 +98,15 @@ class Database:
         await self.engine.dispose()
 
 
+def connection_lost(error: BaseException) -> bool:
+    """Whether `error` says the database could not be reached, or its connection was lost mid-way (a
+    server restarting, a network cut), as opposed to a statement it refused: the same work, tried again
+    once it is back, may well succeed."""
+    if isinstance(error, OSError):  # refused or reset before the driver had a connection
+        return True
+    return isinstance(error, DBAPIError) and (error.connection_invalidated or isinstance(error, InterfaceError))
+
+
 def _sqlstate(error: DBAPIError) -> str | None:
     return getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
 
@@ -108,8 +117,10 @@ def connect(url: str, own_sqlite_driver: bool = True, **engine_options: Any) -> 
         _refuse_isolation_level(engine_options)
         _refuse_isolation_level(engine_options.get("execution_options", {}))
     if url.startswith("postgresql"):
-        # Room for many users' updates at once; a busy bot queues on the pool rather than failing.
-        engine_options = {"pool_size": 10, "max_overflow": 20, **engine_options}
+        # Room for many users' updates at once; a busy bot queues on the pool rather than failing. Each
+        # connection is tried before use, so after the server restarted (or ended connections) the pool
+        # connects afresh instead of handing out connections that are gone.
+        engine_options = {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True, **engine_options}
     if url.startswith("sqlite") and own_sqlite_driver:
         path = make_url(url).database or ":memory:"
         engine_options = {"async_creator": sqlite_driver.creator(path, SQLITE_PRAGMAS), **engine_options}

@@ -28,6 +28,13 @@ async def take(session: AsyncSession, name: str, holder: str, now: datetime, unt
     return (await session.execute(statement)).first() is not None
 
 
+async def renew(session: AsyncSession, name: str, holder: str, until: datetime) -> None:
+    """Extend `holder`'s lease on `name` (a lease another run took over is left alone)."""
+    await session.execute(
+        update(_leases).where(_leases.c.name == name, _leases.c.holder == holder).values(leased_until=until)
+    )
+
+
 async def give_back(session: AsyncSession, name: str, holder: str) -> None:
     """End `holder`'s lease on `name`; a lease another run took over (this one ran out) is left alone."""
     await session.execute(

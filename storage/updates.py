@@ -1,4 +1,5 @@
-"""The seen updates' queries: take an update once across instances, mark it done, give it back, forget it."""
+"""The seen updates' queries: take an update once across instances, renew the claim, mark it done, give it
+back, forget it."""
 
 from datetime import datetime
 
@@ -36,6 +37,16 @@ async def take(
         return True
     done = await session.scalar(select(SeenUpdate.done).where(SeenUpdate.update_id == update_id))
     return False if done else None
+
+
+async def renew(session: AsyncSession, update_id: int, lease_until: datetime) -> None:
+    """Extend the claim on an update still being processed."""
+    await session.execute(
+        update(SeenUpdate)
+        .where(SeenUpdate.update_id == update_id, SeenUpdate.done.is_(False))
+        .values(claimed_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def mark_done(session: AsyncSession, update_id: int, expires_at: datetime) -> None:

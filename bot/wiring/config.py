@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     webhook_url: str = ""
     webhook_listen: str = "0.0.0.0:8080"
     webhook_path: str = "/telegram"
+    # How long an instance's claim on an update outlives its last renewal (renewed while it processes the
+    # update): a killed instance's update is taken over by another this long after, at the latest.
+    webhook_lease_seconds: int = Field(30, gt=0)
     # Checked after webhook_url (declared first), so its validator sees whether webhook mode is on.
     webhook_secret: str = Field("", validate_default=True)
 

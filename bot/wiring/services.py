@@ -38,6 +38,10 @@ class Services:
     def assignment_ttl(self) -> timedelta:
         return timedelta(seconds=self.settings.assignment_ttl_seconds)
 
+    @property
+    def update_lease(self) -> timedelta:
+        return timedelta(seconds=self.settings.webhook_lease_seconds)
+
 
 def build_services(
     settings: Settings, db: Database, clock: Clock | None = None, draws: Random | None = None

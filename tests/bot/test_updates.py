@@ -28,7 +28,7 @@ async def test_a_claim_given_back_or_run_out_can_be_taken_again(services: Servic
     assert await updates.take(services, 1) is Taken.NEW
     await updates.give_back(services, 1)
     assert await updates.take(services, 1) is Taken.NEW
-    clock.advance(updates.LEASE.total_seconds() - 1)
+    clock.advance(services.update_lease.total_seconds() - 1)
     assert await updates.take(services, 1) is Taken.BUSY
     clock.advance(2)
     assert await updates.take(services, 1) is Taken.NEW, "the taker died: its claim ran out"

@@ -77,6 +77,15 @@ class RunningBot:
 
 
 @pytest.fixture
+def postgres_url(database_url: str) -> str:
+    """The test's database when it is PostgreSQL; on SQLite the test skips (several processes serve one
+    bot on PostgreSQL, as deploy/ runs them)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("several processes serve one bot on PostgreSQL, as deploy/ runs them")
+    return database_url
+
+
+@pytest.fixture
 async def telegram() -> AsyncIterator[FakeTelegram]:
     fake = FakeTelegram()
     await fake.start()

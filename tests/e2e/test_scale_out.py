@@ -45,13 +45,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def postgres_url(database_url: str) -> str:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several processes serve one bot on PostgreSQL, as deploy/ runs them")
-    return database_url
-
-
 async def start_nginx(tmp_path: Path, backends: list[int]) -> tuple[subprocess.Popen[bytes], int, Path]:
     """nginx with deploy/'s server block (only its port changed) in front of `backends`; its access log
     names the instance that served each request."""

@@ -232,7 +232,7 @@ async def test_an_update_of_an_instance_that_died_mid_update_is_processed_once_b
     assert await updates.take(bot.services, 77) is updates.Taken.NEW
     assert await post(bot.webhook_url, update) == 503
     assert not ann.messages
-    clock.advance(updates.LEASE.total_seconds() + 1)
+    clock.advance(bot.services.update_lease.total_seconds() + 1)
     assert await post(bot.webhook_url, update) == 200
     assert await post(bot.webhook_url, update) == 200
     await bot.settle()
@@ -246,9 +246,11 @@ async def test_a_failed_update_is_given_back_for_telegram_to_send_again(
     ann = bot.user(5, "Ann")
     update = start_update(ann, 78)
     bot.telegram.fail_next("sendMessage", "Internal Server Error", status=500)
-    # The reply failed: the error handler's apology went out, and the update is not done.
+    # The reply failed (Telegram's 5xx: a passing failure), so the update is not done, and Ann hears no
+    # apology: the next try gives her the real answer.
     assert await post(bot.webhook_url, update) == 500
     assert await count(db, SeenUpdate.update_id) == 0
+    assert not ann.messages
     assert await post(bot.webhook_url, update) == 200
     await bot.settle()
     assert welcomes(ann) == 1
@@ -500,7 +502,7 @@ async def test_an_update_of_a_killed_instance_is_processed_once_by_another(
     telegram.balance_webhook([other.webhook_url])
     await eventually(lambda: any(post.status == 503 for post in telegram.webhook_posts), "the other instance to wait")
     assert welcomes(ann) == 0
-    clock.advance(updates.LEASE.total_seconds() + 1)
+    clock.advance(other.services.update_lease.total_seconds() + 1)
     await other.settle()
     assert welcomes(ann) == 1
     assert telegram.webhook_posts[-1].status == 200
