@@ -23,6 +23,7 @@ from sandbox.cast import CAST, Person, Role
 from sandbox.live import TOKEN, Sandbox
 from storage.db import Database
 from tests.conftest import make_settings
+from tests.e2e.test_requester import csv_file
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 COOKWARE = "Home & Garden > Kitchen & Dining > Cookware & Bakeware > Cookware"
@@ -89,14 +90,6 @@ async def press(page: Page, label: str) -> None:
 
 def newest(page: Page) -> Locator:
     return page.locator("#log .row.bot").last
-
-
-def csv_file(rows: list[dict[str, str]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode()
 
 
 async def test_a_batch_from_upload_to_payout_and_results(page: Page, sandbox: Sandbox, tmp_path: Path) -> None:
