@@ -18,11 +18,12 @@ from pathlib import Path
 
 from telegram.ext import Application
 
-from bot.wiring.app import allowed_updates, build_application
+from bot.wiring.app import build_application
 from bot.wiring.config import Settings
 from bot.wiring.services import Services, build_services
 from sandbox import web as page
 from sandbox.cast import CAST, Role, ids_of
+from sandbox.stage import start_polling, stop_polling
 from sandbox.telegram_server import ApiCall, FakeTelegram
 from storage import migrate
 from storage.db import connect
@@ -82,24 +83,9 @@ class Sandbox:
         return cls(telegram, application, services)
 
     async def stop(self) -> None:
-        if self.application.updater is not None:
-            await self.application.updater.stop()
-        await self.application.stop()
-        await self.application.shutdown()
+        await stop_polling(self.application)
         await self.services.db.dispose()
         await self.telegram.stop()
-
-
-async def start_polling(application: Application) -> None:
-    """What run_polling does before it blocks, on the running loop: the bot's own start-up (its
-    post_init: the taxonomy, the command menu), then polling."""
-    updater, post_init = application.updater, application.post_init
-    if updater is None or post_init is None:
-        raise RuntimeError("build_application gives a polling bot an updater and a post_init")
-    await application.initialize()
-    await post_init(application)
-    await updater.start_polling(allowed_updates=allowed_updates())
-    await application.start()
 
 
 def log_call(call: ApiCall) -> None:

@@ -93,16 +93,30 @@ async def open_stage(
         await asyncio.to_thread(migrate.upgrade, url)
         services = build_services(config, connect(url), clock, draws)
         app = build_application(services, rate_limiter=flood_limiter(overall_max_rate=LOCAL_RATE))
-        assert app.updater is not None and app.post_init is not None  # polling, as build_application makes it
-        await app.initialize()
-        await app.post_init(app)
-        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=allowed_updates())
-        await app.start()
+        await start_polling(app)
         try:
             yield Stage(telegram, app, services, url)
         finally:
-            await app.updater.stop()
-            await app.stop()
-            await app.shutdown()
+            await stop_polling(app)
+            await services.db.dispose()
     finally:
         await telegram.stop()
+
+
+async def start_polling(application: Application) -> None:
+    """What run_polling does before it blocks, on the running loop: the bot's own start-up (its
+    post_init: the taxonomy, the command menu), then polling the local server without a pause."""
+    updater, post_init = application.updater, application.post_init
+    if updater is None or post_init is None:
+        raise RuntimeError("build_application gives a polling bot an updater and a post_init")
+    await application.initialize()
+    await post_init(application)
+    await updater.start_polling(poll_interval=0, timeout=1, allowed_updates=allowed_updates())
+    await application.start()
+
+
+async def stop_polling(application: Application) -> None:
+    if application.updater is not None:
+        await application.updater.stop()
+    await application.stop()
+    await application.shutdown()
