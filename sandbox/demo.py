@@ -40,6 +40,7 @@ from bot.tasks.base import QuestionKind, TaskContext, TaskType
 from handlers import formatting, outbox
 from handlers.chart import render_chart
 from sandbox.crowd import BRANDS, Behaviour, Leaves, Worker, build_crowd, leaves_under
+from sandbox.options import DemoOptions
 from sandbox.people import FILE_QUIET, Admin, CrowdMember, Product, Requester, Workplace
 from sandbox.products import SCENARIOS, asked, draw_rows
 from sandbox.stage import FastClock, Stage, open_stage, sqlite_file
@@ -59,7 +60,6 @@ GENERATED_ITEMS = 120
 GOLD_SHARE = 0.1
 REQUESTER, ADMIN = 42, 900
 FUNDS = "200"  # the admin funds the requester this much; what the batch does not spend is refunded
-SPEED = 100.0  # the bot's clock against the wall clock
 SETTINGS = {  # the bot's settings on the stage
     "admin_ids": str(ADMIN),
     "requester_ids": str(REQUESTER),
@@ -69,19 +69,6 @@ SETTINGS = {  # the bot's settings on the stage
 }
 REFRESH = 0.25  # seconds between looks at the progress
 TASK_TYPES = tuple(registry.TYPES)
-
-
-@dataclass(frozen=True)
-class DemoOptions:
-    workers: int = 30
-    spammers: int = 8  # of the workers; the four kinds in turn
-    items: int | None = None  # None: the whole sample file (categorize), else GENERATED_ITEMS
-    seed: int = 1
-    task_type: str = "categorize"
-    batch: Path | None = None  # the requester's own product file
-    caption: str | None = None  # its settings; default: the sample's, or the type's
-    keep: bool = False  # leave the database in the output folder
-    speed: float = SPEED
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-from rich.console import Console
 from sqlalchemy import inspect
 from telegram import Bot, WebhookInfo
 from telegram.error import BadRequest, InvalidToken, NetworkError, TelegramError
@@ -30,7 +29,7 @@ from bot.wiring.config import ConfigError, Settings, load_settings
 from bot.wiring.services import SystemClock, build_services
 from handlers import formatting, i18n, messages, texts
 from handlers.i18n import gettext as _
-from sandbox.demo import DemoFailed, DemoOptions, run_demo
+from sandbox.options import DemoOptions
 from storage import migrate
 from storage.db import connect
 from storage.states import PayoutStatus
@@ -289,6 +288,10 @@ def _demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _start_demo(options: DemoOptions) -> int:
+    from rich.console import Console  # the demo's own dependencies load only for it
+
+    from sandbox.demo import DemoFailed, run_demo
+
     logging.getLogger().setLevel(logging.WARNING)  # the bot's own log would scroll the progress away
     try:
         asyncio.run(run_demo(options, Console()))

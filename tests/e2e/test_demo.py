@@ -16,7 +16,8 @@ from sqlalchemy import func, select
 from bot.wiring.cli import wants_demo
 from bot.wiring.config import Settings
 from sandbox.crowd import HONEST
-from sandbox.demo import SAMPLE, TRUTH_COLUMN, DemoOptions, run_demo
+from sandbox.demo import SAMPLE, TRUTH_COLUMN, run_demo
+from sandbox.options import DemoOptions
 from sandbox.summary import CHART_FILE, NO_TASK, SUMMARY_FILE
 from storage import ledger
 from storage.db import Database
