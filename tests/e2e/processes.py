@@ -4,17 +4,12 @@
 import asyncio
 import os
 import signal
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
-
 from sandbox.telegram_server import FakeTelegram
 from tests.e2e.test_run_command import _free_port
-from tests.e2e.test_webhook import PUBLIC_URL, SECRET, environment, telegram_set_webhook
-
-START_TIMEOUT = 90
+from tests.e2e.test_webhook import PUBLIC_URL, SECRET, environment, start_run, telegram_set_webhook
 
 
 @dataclass
@@ -38,23 +33,7 @@ class Fleet:
             WEBHOOK_LISTEN=f"127.0.0.1:{self.ports[n]}",
             **self.settings,
         )
-        with (self.logs / f"instance-{n}.log").open("ab") as log:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.wiring.cli", "run", env=env, stderr=log
-            )
-        self.processes[n] = process
-        async with aiohttp.ClientSession() as http:
-            for _ in range(START_TIMEOUT * 10):
-                if process.returncode is not None:
-                    raise AssertionError(f"instance {n} exited {process.returncode}:\n{self.log_tail(n)}")
-                try:
-                    async with http.get(f"{self.url(n)}/healthz") as response:
-                        if response.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"instance {n} did not serve /healthz:\n{self.log_tail(n)}")
+        self.processes[n] = await start_run(env, self.url(n), self.logs / f"instance-{n}.log")
 
     async def kill(self, n: int) -> None:
         """kill -9: no request finished, no claim given back, no connection closed politely."""
@@ -64,9 +43,6 @@ class Fleet:
 
     def alive(self, n: int) -> bool:
         return self.processes[n].returncode is None
-
-    def log_tail(self, n: int) -> str:
-        return (self.logs / f"instance-{n}.log").read_text(errors="replace")[-3000:]
 
     async def stop(self) -> None:
         for process in self.processes.values():

@@ -429,15 +429,22 @@ def run_environment(telegram: FakeTelegram, tmp_path: Path, database_url: str) -
     return env, f"http://127.0.0.1:{port}"
 
 
-async def start_run(env: dict[str, str], base: str) -> asyncio.subprocess.Process:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.wiring.cli", "run", env=env, stderr=asyncio.subprocess.PIPE
-    )
+async def start_run(env: dict[str, str], base: str, log: Path | None = None) -> asyncio.subprocess.Process:
+    """`crowdshelf run`, once it serves /healthz at `base`; its stderr piped, or appended to `log` (which a
+    process started again after a kill keeps adding to)."""
+    if log is None:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.wiring.cli", "run", env=env, stderr=asyncio.subprocess.PIPE
+        )
+    else:
+        with log.open("ab") as stderr:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.wiring.cli", "run", env=env, stderr=stderr
+            )
     async with aiohttp.ClientSession() as http:
         for _ in range(900):
             if process.returncode is not None:
-                assert process.stderr is not None
-                raise AssertionError((await process.stderr.read()).decode()[-3000:])
+                raise AssertionError(f"crowdshelf run exited {process.returncode}:\n{await _said(process, log)}")
             try:
                 async with http.get(f"{base}/healthz") as response:
                     if response.status == 200:
@@ -446,7 +453,16 @@ async def start_run(env: dict[str, str], base: str) -> asyncio.subprocess.Proces
                 pass
             await asyncio.sleep(0.1)
     process.kill()
-    raise AssertionError("crowdshelf run did not serve /healthz")
+    tail = log.read_text(errors="replace")[-3000:] if log is not None else ""
+    raise AssertionError(f"crowdshelf run did not serve /healthz\n{tail}")
+
+
+async def _said(process: asyncio.subprocess.Process, log: Path | None) -> str:
+    """The end of what an exited process wrote to stderr."""
+    if log is not None:
+        return log.read_text(errors="replace")[-3000:]
+    assert process.stderr is not None
+    return (await process.stderr.read()).decode(errors="replace")[-3000:]
 
 
 async def test_run_serves_the_webhook_and_stops_on_sigterm(
