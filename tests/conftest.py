@@ -1,5 +1,8 @@
 """Database fixtures: every test that takes `db` runs on SQLite, and on PostgreSQL too when
-TEST_DATABASE_URL is set (postgresql+asyncpg://…). Schemas come from the real Alembic migrations."""
+TEST_DATABASE_URL is set (postgresql+asyncpg://…). Schemas come from the real Alembic migrations.
+
+The suite runs in parallel processes (pytest-xdist); each has a PostgreSQL database of its own beside
+TEST_DATABASE_URL's, named after it and the process (test_gw0, test_gw1, …)."""
 
 import asyncio
 import os
@@ -11,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from bot.money import books
 from bot.wiring.config import Settings
@@ -23,7 +26,15 @@ from storage.models import Base
 
 TOKEN = "123456:TEST-TOKEN"
 GERMAN = Path(__file__).parent / "locales" / "de" / "LC_MESSAGES" / "messages.po"
-POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+SHARED_POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+POSTGRES_URL = (
+    make_url(SHARED_POSTGRES_URL)
+    .set(database=f"{make_url(SHARED_POSTGRES_URL).database}_{WORKER}")
+    .render_as_string(hide_password=False)
+    if SHARED_POSTGRES_URL and WORKER
+    else SHARED_POSTGRES_URL
+)
 T = TypeVar("T")
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
@@ -54,6 +65,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_migrated() -> str:
+    if POSTGRES_URL != SHARED_POSTGRES_URL:
+        create_database(SHARED_POSTGRES_URL, make_url(POSTGRES_URL).database or "", replace=False)
     _reset_postgres_schema()
     migrate.upgrade(POSTGRES_URL)
     return POSTGRES_URL
@@ -63,13 +76,42 @@ def _reset_postgres_schema() -> None:
     _run_sql(POSTGRES_URL, "DROP SCHEMA public CASCADE", "CREATE SCHEMA public")
 
 
-def _run_sql(url: str, *statements: str) -> None:
-    async def run() -> None:
+def create_database(beside: str, name: str, *, replace: bool) -> None:
+    """A database called `name` on the server of the URL `beside`: emptied first when `replace`, kept when
+    it is there already otherwise."""
+    if replace:
+        drop_database(beside, name)
+    elif _database_exists(beside, name):
+        return
+    _run_sql(beside, f'CREATE DATABASE "{name}"', isolation_level="AUTOCOMMIT")
+
+
+def drop_database(beside: str, name: str) -> None:
+    _run_sql(beside, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', isolation_level="AUTOCOMMIT")
+
+
+def _database_exists(url: str, name: str) -> bool:
+    async def run() -> bool:
         database = connect(url)
-        async with database.engine.begin() as connection:
-            for statement in statements:
-                await connection.execute(text(statement))
-        await database.dispose()
+        try:
+            async with database.engine.connect() as connection:
+                found = await connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+                return found.first() is not None
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+def _run_sql(url: str, *statements: str, isolation_level: str | None = None) -> None:
+    async def run() -> None:
+        database = connect(url, **({"isolation_level": isolation_level} if isolation_level else {}))
+        try:
+            async with database.engine.begin() as connection:
+                for statement in statements:
+                    await connection.execute(text(statement))
+        finally:
+            await database.dispose()
 
     asyncio.run(run())
 
