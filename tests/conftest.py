@@ -95,7 +95,9 @@ def _database_exists(url: str, name: str) -> bool:
         database = connect(url)
         try:
             async with database.engine.connect() as connection:
-                found = await connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
+                found = await connection.execute(
+                    text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+                )
                 return found.first() is not None
         finally:
             await database.dispose()
