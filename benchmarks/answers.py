@@ -28,6 +28,10 @@ Phases, in one run:
    the machine disturbs much less than the rates. Phases 1 and 2 alternate for ``--rounds`` rounds (default
    3): a shared machine's speed drifts by tens of percent within a minute, and back-to-back pairs keep
    that drift out of the ratio. The ratio of each round is printed, and the figures of all rounds together.
+   With ``--floor``, each round also runs ``floor``: the minimal application that writes, before each
+   edit, one transaction of single-row upserts through ``storage.db`` (6 statements with the COMMIT, the
+   statement target). No bot on this stack that sends that many statements can beat it, so
+   floor/minimal is the highest crowdshelf/minimal ratio any design with 6 statements an answer could reach.
 3. ``pool``: next-task latency with a 1,000-item pool against a big pool (``--big``, default 1,000,000:
    1,000 products go through the domain code as a draft, the rest are bulk-inserted as copies of a stored
    item, then the draft is funded and launched, so the ledger reserves the cost of every item), and the
@@ -56,6 +60,7 @@ Run it from the repository root::
     python benchmarks/answers.py --workers 100 --seconds 20 --big 200000
     python benchmarks/answers.py --profile 30   # also profile both applications
     python benchmarks/answers.py --webhook      # the same, the fake server posting to a webhook
+    python benchmarks/answers.py --floor        # also the ceiling of any bot writing 6 statements an answer
     python benchmarks/answers.py --compare-sqlite-driver   # also the bot on SQLAlchemy's stock aiosqlite
     python benchmarks/answers.py --database postgresql --instances 2   # on TEST_DATABASE_URL; 2 instances too
 
@@ -149,6 +154,12 @@ REPLY_TIMEOUT = 30.0
 TARGET_INSTANCE_CPU_RATIO = 1.15
 STATEMENTS_BY_PURPOSE = threading.Event()  # set by --statements: the bots count statements by purpose too
 CROWDSHELF, STOCK_AIOSQLITE = "crowdshelf", "crowdshelf-aiosqlite"  # the bot with its own SQLite driver, or without
+FLOOR = "floor"  # the minimal application writing FLOOR_STATEMENTS statements an answer (--floor)
+FLOOR_STATEMENTS = 6  # the target for crowdshelf, COMMIT included
+_floor_table = text("CREATE TABLE IF NOT EXISTS bench_floor (id BIGINT PRIMARY KEY, n BIGINT NOT NULL)")
+_floor_write = text(
+    "INSERT INTO bench_floor (id, n) VALUES (:id, 1) ON CONFLICT (id) DO UPDATE SET n = bench_floor.n + 1"
+)
 WEBHOOK_SECRET = "benchmark-secret"
 WEBHOOK_PATH = "/telegram"
 WEBHOOK_CONNECTIONS = 100  # Telegram's most: each of the workers' updates can be under way at once
@@ -251,8 +262,26 @@ def _crowdshelf_app(
     return build_application(build_services(settings, db), rate_limiter=NoRateLimit()), db
 
 
-def _minimal_app(api_root: str, hooked: bool) -> Application:
-    """The ceiling: python-telegram-bot, HTTP, the same update processor and rate limiter, and nothing else."""
+def _floor_app(api_root: str, database_url: str, counters: BotCounters, hooked: bool) -> tuple[Application, Database]:
+    """The minimal application that also writes, before each edit, one transaction of single-row upserts
+    through storage.db (FLOOR_STATEMENTS statements with the COMMIT): what a bot on this stack costs with
+    the statement target met and no logic, no rendering and no lock waits at all."""
+    db = connect(database_url)
+    _count_statements(db, counters, False)
+
+    async def write(user_id: int) -> None:
+        async with db.write() as session:
+            for row in range(FLOOR_STATEMENTS - 1):
+                await session.execute(_floor_write, {"id": user_id * FLOOR_STATEMENTS + row})
+
+    return _minimal_app(api_root, hooked, write), db
+
+
+def _minimal_app(
+    api_root: str, hooked: bool, before_edit: Callable[[int], Awaitable[None]] | None = None
+) -> Application:
+    """The ceiling: python-telegram-bot, HTTP, the same update processor and rate limiter, and nothing else
+    (but `before_edit(user id)`, when given, before each edit)."""
     builder = ApplicationBuilder().updater(None) if hooked else ApplicationBuilder()
     application = (
         builder.token(TOKEN)
@@ -273,6 +302,8 @@ def _minimal_app(api_root: str, hooked: bool) -> Application:
     async def on_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         await query.answer()
+        if before_edit is not None:
+            await before_edit(query.from_user.id)
         number = next(numbers)
         await query.edit_message_text(f"task {number}", reply_markup=keyboard(number))
 
@@ -317,6 +348,10 @@ async def _serve_bot(
     if kind in (CROWDSHELF, STOCK_AIOSQLITE):
         own_driver = kind == CROWDSHELF
         application, db = _crowdshelf_app(api_root, database_url, counters, hooked, own_driver, by_purpose)
+    elif kind == FLOOR:
+        application, db = _floor_app(api_root, database_url, counters, hooked)
+        async with db.write() as session:
+            await session.execute(_floor_table)
     else:
         application = _minimal_app(api_root, hooked)
     await application.initialize()
@@ -1114,7 +1149,8 @@ async def main_async(args: argparse.Namespace) -> int:
 
         # 1 + 2: the ceiling, then the bot, on the same harness; in alternating rounds, because this
         # machine's speed drifts by tens of percent over a minute and a ratio must not read the drift.
-        minimal_runs, our_runs, stock_runs, spread_runs = [], [], [], []
+        minimal_runs, our_runs, stock_runs, spread_runs, floor_runs = [], [], [], [], []
+        floor_url = postgresql or f"sqlite+aiosqlite:///{directory / 'floor.db'}"
 
         async def on_fresh_pool(name: str, kind: str, instances: int = 1) -> RunResult:
             # Each run labels a pool of its own: one that earlier runs used up would slow the later ones.
@@ -1134,6 +1170,10 @@ async def main_async(args: argparse.Namespace) -> int:
                 await measure("minimal", "minimal", "", args.workers, warmup, args.seconds, hooked=hooked)
             )
             our_runs.append(await on_fresh_pool(CROWDSHELF, CROWDSHELF))
+            if args.floor:
+                floor_runs.append(
+                    await measure(FLOOR, FLOOR, floor_url, args.workers, warmup, args.seconds, hooked=hooked)
+                )
             if args.compare_sqlite_driver:
                 stock_runs.append(await on_fresh_pool(STOCK_AIOSQLITE, STOCK_AIOSQLITE))
             if args.instances > 1:
@@ -1158,6 +1198,20 @@ async def main_async(args: argparse.Namespace) -> int:
             f"{cpu_ratio:.2f} (the same comparison by cost: less sensitive to other load on the machine)",
         )
         failed |= bool(minimal.unexpected or ours.unexpected or not minimal.answers or not ours.answers)
+        if floor_runs:
+            floor = combine(FLOOR, floor_runs)
+            report_run(floor)
+            floor_cpu = floor.per_answer(floor.bot["cpu"])
+            say(
+                "ratio floor/minimal",
+                f"{floor.rate / minimal.rate:.2f} by rate, {minimal.per_answer(minimal.bot['cpu']) / floor_cpu:.2f} by "
+                f"bot CPU per answer (the most any bot writing {FLOOR_STATEMENTS} statements an answer on this stack reaches)",
+            )
+            say(
+                "ratio crowdshelf/floor",
+                f"{ours.rate / floor.rate:.2f} by rate, {floor_cpu / ours.per_answer(ours.bot['cpu']):.2f} by bot CPU per answer",
+            )
+            failed |= bool(floor.unexpected or not floor.answers)
         if stock_runs:
             stock = combine(STOCK_AIOSQLITE, stock_runs)
             report_run(stock)
@@ -1282,6 +1336,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--statements", action="store_true", help="also count the bot's statements by the function that sent them"
+    )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help=f"also run the minimal application writing {FLOOR_STATEMENTS} statements an answer: the ceiling of any bot on this stack",
     )
     parser.add_argument(
         "--compare-sqlite-driver", action="store_true", help="also run the bot on aiosqlite without its own driver"
