@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.ledger import Locked
 from storage.models import Account, Assignment, Batch, BatchWorker, Item, LedgerTransaction, User
-from storage.sql import upsert_adding
+from storage.sql import run_core, upsert_adding
 from storage.states import AssignmentStatus, BatchStatus, WorkerState
 
 _batch_running = exists().where(Batch.id == Item.batch_id, Batch.status == BatchStatus.ACTIVE)
@@ -173,11 +173,11 @@ _wait_to_claim_and_reserve = _claim_and_reserve_item({})
 async def claim_open_item(session: AsyncSession, worker_id: int) -> Candidate | None:
     """Take a slot on the item this worker should get next (the caller reserves it, or gives the slot back
     with `return_slot`), or None when nothing is left for them."""
-    row = (await session.execute(_claim_open_item, {"worker": worker_id})).first()
+    row = (await run_core(session, _claim_open_item, {"worker": worker_id})).first()
     if row is None and session.get_bind().dialect.name == "postgresql":
         # Every candidate may be locked by other claimers of the last open slots; wait for them
         # instead of telling this worker there is nothing (PostgreSQL re-checks the row after the wait).
-        row = (await session.execute(_wait_for_open_item, {"worker": worker_id})).first()
+        row = (await run_core(session, _wait_for_open_item, {"worker": worker_id})).first()
     if row is None:
         return None
     *item, overlap, reward, gold_rate = row
@@ -195,9 +195,9 @@ async def claim_and_reserve(
             return None
         return candidate, await reserve(session, candidate.item, worker_id, now, ttl, candidate.reward_micros)
     values = {"worker": worker_id, "now": now, "expires": now + ttl}
-    row = (await session.execute(_claim_and_reserve, values)).first()
+    row = (await run_core(session, _claim_and_reserve, values)).first()
     if row is None:  # as in claim_open_item: wait for the claimers of the last open slots
-        row = (await session.execute(_wait_to_claim_and_reserve, values)).first()
+        row = (await run_core(session, _wait_to_claim_and_reserve, values)).first()
     if row is None:
         return None
     *item, overlap, reward, gold_rate, assignment_id = row
@@ -367,7 +367,7 @@ async def lock_with_payload(session: AsyncSession, assignment_id: int) -> tuple[
 
     Read on the tables: the Assignment returned is not tracked, so the answer's own UPDATEs later in the
     transaction are not hidden from other readers of the row by a stale copy in the session."""
-    row = (await session.execute(_lock_with_payload, {"assignment": assignment_id})).first()
+    row = (await run_core(session, _lock_with_payload, {"assignment": assignment_id})).first()
     if row is None:
         return None
     values = row._asdict()
@@ -410,7 +410,7 @@ async def lock_to_pay(
     if not payer_kind < payee_kind:
         raise ValueError(f"{payer_kind} must sort before {payee_kind}: the ledger's lock order")
     values = {"assignment": assignment_id, "key": key, "payer_kind": payer_kind, "payee_kind": payee_kind}
-    row = (await session.execute(_lock_to_pay, values)).first()
+    row = (await run_core(session, _lock_to_pay, values)).first()
     if row is None:
         locked = await lock_with_payload(session, assignment_id)
         return None if locked is None else Answering(*locked, None)

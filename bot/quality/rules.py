@@ -22,6 +22,7 @@ from bot.reasons import Reason, ReasonCode, dumps, loads
 from bot.tasks.base import Described
 from storage.assignments import ALL_RIGHT, SOME_WRONG, AnswerCounts, AnsweredTask, answer_counts
 from storage.models import Assignment, Batch, BatchWorker, Item, User
+from storage.sql import run_core
 from storage.states import AssignmentStatus, CreditState, WorkerState
 
 SPEED_WINDOW, SPEED_STRIKES = 10, 3  # 3 of the last 10 answers too fast
@@ -250,7 +251,8 @@ async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, 
 
     Most, not any: on a yes/no question an honest worker says Yes ten times in a row now and then, and
     one other worker's mistake on half of those products held honest workers in the crowd simulation."""
-    others = await session.execute(
+    others = await run_core(
+        session,
         select(Assignment.item_id, Assignment.answer).where(
             Assignment.item_id.in_(items),
             Assignment.worker_id != worker_id,
