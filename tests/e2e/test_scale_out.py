@@ -1,5 +1,5 @@
-"""Several `crowdshelf run` processes behind real nginx, configured as deploy/ configures it, on one
-PostgreSQL: Telegram's webhook posts reach every instance, each update is processed once, and the
+"""Several `crowdshelf run` processes behind real nginx, configured as deploy/ configures them (the compose
+file's environment, nginx's server block and upstream, only addresses changed), on one PostgreSQL: Telegram's webhook posts reach every instance, each update is processed once, and the
 money and the labels come out as one process would have left them, even with an instance killed."""
 
 import asyncio
@@ -21,6 +21,7 @@ from storage.db import Database
 from storage.models import Assignment, Item, SeenUpdate
 from storage.states import AssignmentStatus
 from tests.conftest import make_settings
+from tests.deploy import compose
 from tests.e2e.test_run_command import _free_port
 from tests.e2e.test_webhook import (
     PUBLIC_URL,
@@ -36,7 +37,7 @@ from tests.factories import load_batch, products
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "nginx"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-INSTANCES = 3
+INSTANCES = len(compose.bot_services())
 WORKERS = 6
 PRODUCTS, OVERLAP = 10, 2
 
@@ -45,15 +46,15 @@ pytestmark = [
 ]
 
 
-async def start_nginx(tmp_path: Path, backends: list[int]) -> tuple[subprocess.Popen[bytes], int, Path]:
-    """nginx with deploy/'s server block (only its port changed) in front of `backends`; its access log
-    names the instance that served each request."""
+async def start_nginx(tmp_path: Path, backends: dict[str, int]) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """nginx with deploy/'s server block and upstream, in front of the compose services `backends` (name:
+    the local port it listens on); its access log names the instance that served each request."""
     port = _free_port()
     server = (DEPLOY / "crowdshelf.conf").read_text()
     assert "listen 80;" in server
     (tmp_path / "crowdshelf.conf").write_text(server.replace("listen 80;", f"listen 127.0.0.1:{port};"))
-    servers = "".join(f"    server 127.0.0.1:{backend} max_fails=1 fail_timeout=5s;\n" for backend in backends)
-    (tmp_path / "upstream.conf").write_text(f"upstream crowdshelf {{\n{servers}    keepalive 16;\n}}\n")
+    addresses = {name: f"127.0.0.1:{backend}" for name, backend in backends.items()}
+    (tmp_path / "upstream.conf").write_text(compose.upstream(addresses))
     log = tmp_path / "access.log"
     (tmp_path / "nginx.conf").write_text(
         f"daemon off;\npid {tmp_path / 'nginx.pid'};\nerror_log {tmp_path / 'error.log'};\n"
@@ -81,20 +82,17 @@ async def start_nginx(tmp_path: Path, backends: list[int]) -> tuple[subprocess.P
 async def deployment(
     telegram: FakeTelegram, tmp_path: Path, postgres_url: str, db: Database
 ) -> AsyncIterator[tuple[list[asyncio.subprocess.Process], Path]]:
-    """INSTANCES `crowdshelf run` processes in webhook mode and nginx before them, the webhook set once."""
-    ports = [_free_port() for _ in range(INSTANCES)]
+    """The compose file's `crowdshelf run` instances, in webhook mode, and nginx before them, the webhook set
+    once. Each instance has the environment compose gives it, but for the addresses: this PostgreSQL, a
+    local port, and the local Bot API server."""
+    ports = {name: _free_port() for name in compose.bot_services()}
     processes = []
     nginx = None
+    variables = {"BOT_TOKEN": telegram.token, "WEBHOOK_URL": PUBLIC_URL, "WEBHOOK_SECRET": SECRET}
     try:
-        for port in ports:
-            env = environment(
-                telegram,
-                tmp_path,
-                DATABASE_URL=postgres_url,
-                WEBHOOK_URL=PUBLIC_URL,
-                WEBHOOK_SECRET=SECRET,
-                WEBHOOK_LISTEN=f"127.0.0.1:{port}",
-            )
+        for name, port in ports.items():
+            env = environment(telegram, tmp_path, **compose.bot_environment(name, variables))
+            env.update(DATABASE_URL=postgres_url, WEBHOOK_LISTEN=f"127.0.0.1:{port}")
             processes.append(await start_run(env, f"http://127.0.0.1:{port}"))
         nginx, nginx_port, log = await start_nginx(tmp_path, ports)
         telegram.balance_webhook([f"http://127.0.0.1:{nginx_port}/telegram"])
