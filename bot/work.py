@@ -143,16 +143,26 @@ async def browse(services: Services, worker_id: int, assignment_id: int, node: i
 
 async def answer(services: Services, worker_id: int, assignment_id: int, question_index: int, value: str) -> Answered:
     """Answer the card's open question with a pressed or typed `value`. Once every question is answered,
-    record the answer, credit the worker and claim the next product, all in one transaction."""
+    record the answer, credit the worker and claim the next product, all in one transaction.
+
+    In that transaction's order, what many answers share is locked last (PostgreSQL): the assignment,
+    then the answered item as the answer is counted, then the next product, whose claim skips items other
+    transactions hold rather than waiting for them, then quality control, and last the accounts of the
+    credit (a requester's reserve pays every answer to their batches), held only for the credit and the
+    commit. No answer waits for a row while holding the reserve, so answers cannot deadlock. When the
+    claim found nothing, a transaction of its own claims again, waiting for the claimers of the last
+    slots. A check is paid before quality control, as a removal takes its credit back with the worker's
+    others; a quiz answer, whose grading decides what comes next, claims after it; a hold or a removal
+    gives the product claimed before it back and claims again.
+    """
 
     async def record(
         session: AsyncSession,
     ) -> tuple[int, int, progress.Nudges, quality.Removal | quality.Hold | gold.QuizStep | None, _Next | None] | _Next:
         now = services.clock.now()
-        key = ledger.answer_key(assignment_id)
-        locked = await assignments.lock_to_pay(session, assignment_id, key, ledger.ANSWER_PAYER, ledger.ANSWER_PAYEE)
-        assignment = _check_open(locked.assignment if locked else None, worker_id)
-        payload = locked.payload if locked else {}
+        locked = await assignments.lock_with_payload(session, assignment_id)
+        assignment = _check_open(locked[0] if locked else None, worker_id)
+        payload = locked[1] if locked else {}
         batch = await services.batches.get(assignment.batch_id, session)
         task = await task_of(batch, services.taxonomies, session)
         answers = dict(assignment.answer or {})
@@ -164,19 +174,12 @@ async def answer(services: Services, worker_id: int, assignment_id: int, questio
             assignment.answer = answers  # untracked (see lock_with_payload): the card shows it, nothing saves it
             return _Next(assignment, item, False, await gold.quiz_progress(session, assignment))
         reward = assignment.reward_micros
-        # Pay before touching the item: every answer then locks the requester's account before any item
-        # row (PostgreSQL), so no answer holds an item that another, holding the account, waits for. The
-        # assignment's row is locked already, so recording it after the credit cannot find it taken.
-        accounts = locked.accounts if locked else None
-        pending = await ledger.credit_answer(session, assignment_id, batch.requester_id, worker_id, reward, accounts)
         pause_before = now - progress.PAUSE_ENDS_SESSION
         recorded = await assignments.record_answer(
             session, assignment_id, worker_id, answers, now, CreditState.PENDING, pause_before
         )
         if recorded is None:
             raise _refusal(await assignments.lock(session, assignment_id), worker_id) or TaskUnavailable()
-        if pending is None:  # credited before: the ledger key made this a no-op, so show the balance as it is
-            pending = (await ledger.worker_balance(session, worker_id)).pending
         answered = await _grade(session, task, recorded.answered, recorded.gold, answers)
         if batch.confidence is not None and not answered.is_gold:
             await _apply_stop_rule(session, task, batch, batch.confidence, answered.item_id)
@@ -184,20 +187,37 @@ async def answer(services: Services, worker_id: int, assignment_id: int, questio
         if answered.gold_graded:
             level = await users.record_gold(session, worker_id, answered.gold_graded, answered.gold_right)
             nudges = replace(nudges, level_reached=level)
+        work_answer = answered.quiz_attempt is None
+        following = await _claim_following(services, session, worker_id, wait=False) if work_answer else None
+
+        async def credit() -> int:
+            pending = await ledger.credit_answer(session, assignment_id, batch.requester_id, worker_id, reward)
+            if pending is None:  # credited before: the ledger key made this a no-op, so show the balance as it is
+                pending = (await ledger.worker_balance(session, worker_id)).pending
+            return pending
+
+        # A check may remove the worker, which takes this credit back with their others: paid before it.
+        pending = await credit() if answered.is_gold else 0
         verdict = await quality.after_answer(session, task, batch, answered, now)
+        if not answered.is_gold:
+            pending = await credit()
         if isinstance(verdict, quality.Removal):
             pending = (await ledger.worker_balance(session, worker_id)).pending
         if isinstance(verdict, quality.Hold):  # the admins are owed a look
             for admin_id in sorted(services.settings.admin_ids):
                 key = f"hold:{batch.id}:{worker_id}:{now.isoformat()}:{admin_id}"
                 await outbox.owe(session, key, admin_id, Notice.HOLD_FOR_ADMINS, **asdict(verdict))
-        return reward, pending, nudges, verdict, await _claim_following(services, session, worker_id)
+        if not work_answer or isinstance(verdict, quality.Removal | quality.Hold):
+            following = await _claim_again(services, session, worker_id, following)
+        return reward, pending, nudges, verdict, following
 
     outcome = await services.db.write_retrying(record)
     if isinstance(outcome, _Next):  # a question of several: the same card asks the next one
         screen = await _following_screen(services, outcome)
         return Answered(0, 0, screen, progress.Nudges(), partial=True)
     credited, pending, nudges, verdict, following = outcome
+    if following is None:  # nothing free in the answer's transaction: wait for what others hold
+        return Answered(credited, pending, await _next_task_if_allowed(services, worker_id), nudges, verdict)
     screen = await _following_screen(services, following)
     return Answered(credited, pending, screen, nudges, verdict)
 
@@ -333,8 +353,31 @@ class _Next:
     quiz: gold.QuizPlace | None
 
 
-async def _claim_following(services: Services, session: AsyncSession, worker_id: int) -> _Next | None:
-    claimed = await gold.claim(session, worker_id, services.clock.now(), services.assignment_ttl, services.random)
+async def _claim_again(
+    services: Services, session: AsyncSession, worker_id: int, claimed: _Next | None
+) -> _Next | None:
+    """The next task once quality control has spoken: what was claimed before it goes back to the pool,
+    as its batch may have just closed to the worker."""
+    if claimed is not None:
+        reserved = await assignments.lock(session, claimed.assignment.id)
+        if reserved is not None and reserved.status == AssignmentStatus.RESERVED:  # a hold released it already
+            await assignments.give_back(session, reserved, AssignmentStatus.RELEASED)
+    return await _claim_following(services, session, worker_id, wait=False)
+
+
+async def _next_task_if_allowed(services: Services, worker_id: int) -> TaskScreen | None:
+    try:
+        return await next_task(services, worker_id)
+    except NotAllowed:  # suspended meanwhile: the answer stands, and their next /work says why
+        return None
+
+
+async def _claim_following(
+    services: Services, session: AsyncSession, worker_id: int, wait: bool = True
+) -> _Next | None:
+    """The worker's next task, claimed in `session`; `wait`: see storage.assignments.claim_and_reserve."""
+    now = services.clock.now()
+    claimed = await gold.claim(session, worker_id, now, services.assignment_ttl, services.random, wait)
     if claimed is None:
         return None
     return await _next_of(services, session, claimed.assignment, claimed.item)

@@ -34,8 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.ledger import Locked
-from storage.models import Account, Assignment, Batch, BatchWorker, Item, LedgerTransaction, User
+from storage.models import Assignment, Batch, BatchWorker, Item, User
 from storage.sql import run_core, upsert_adding
 from storage.states import AssignmentStatus, BatchStatus, WorkerState
 
@@ -185,10 +184,13 @@ async def claim_open_item(session: AsyncSession, worker_id: int) -> Candidate | 
 
 
 async def claim_and_reserve(
-    session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta
+    session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta, wait: bool = True
 ) -> tuple[Candidate, Assignment] | None:
     """`claim_open_item`, and `reserve` the item it took (the caller may still show a check instead,
-    `reserve_instead`). One statement on PostgreSQL; SQLite, which cannot write in a WITH, takes two."""
+    `reserve_instead`). One statement on PostgreSQL; SQLite, which cannot write in a WITH, takes two.
+
+    Without `wait`, PostgreSQL skips the items other transactions hold and never waits for them: for a
+    transaction that holds rows others may be waiting for (see bot.work.answer)."""
     if session.get_bind().dialect.name != "postgresql":
         candidate = await claim_open_item(session, worker_id)
         if candidate is None:
@@ -196,7 +198,7 @@ async def claim_and_reserve(
         return candidate, await reserve(session, candidate.item, worker_id, now, ttl, candidate.reward_micros)
     values = {"worker": worker_id, "now": now, "expires": now + ttl}
     row = (await run_core(session, _claim_and_reserve, values)).first()
-    if row is None:  # as in claim_open_item: wait for the claimers of the last open slots
+    if row is None and wait:  # as in claim_open_item: wait for the claimers of the last open slots
         row = (await run_core(session, _wait_to_claim_and_reserve, values)).first()
     if row is None:
         return None
@@ -373,51 +375,6 @@ async def lock_with_payload(session: AsyncSession, assignment_id: int) -> tuple[
     values = row._asdict()
     payload = values.pop("payload")
     return Assignment(**values), payload
-
-
-@dataclass(frozen=True)
-class Answering:
-    """An assignment locked to be answered, with its item's payload and, when both accounts of its credit
-    exist, those accounts locked too (see `lock_to_pay`)."""
-
-    assignment: Assignment
-    payload: dict
-    accounts: Locked | None
-
-
-_payer, _payee = Account.__table__.alias("payer"), Account.__table__.alias("payee")
-_posted = exists().where(LedgerTransaction.key == bindparam("key"))
-_lock_to_pay = (
-    select(_assignments, _items.c.payload, Batch.requester_id, _payer.c.balance, _payee.c.balance, _posted)
-    .join(_items, _items.c.id == _assignments.c.item_id)
-    .join(Batch, Batch.id == _assignments.c.batch_id)
-    .join(_payer, (_payer.c.kind == bindparam("payer_kind")) & (_payer.c.owner_id == Batch.requester_id))
-    .join(_payee, (_payee.c.kind == bindparam("payee_kind")) & (_payee.c.owner_id == _assignments.c.worker_id))
-    .where(_assignments.c.id == bindparam("assignment"))
-    # One row: PostgreSQL locks its rows in this order, the assignment first, then the accounts in the
-    # ledger's lock order (payer_kind sorts before payee_kind).
-    .with_for_update(of=[_assignments, _payer, _payee])
-)
-
-
-async def lock_to_pay(
-    session: AsyncSession, assignment_id: int, key: str, payer_kind: str, payee_kind: str
-) -> Answering | None:
-    """`lock_with_payload`, and in the same statement the accounts its credit moves: the batch requester's
-    `payer_kind` and the worker's `payee_kind` (which must sort after it), and whether `key` is posted,
-    for `storage.ledger.post_locked`. When an account does not exist yet (a worker's first answer), the
-    assignment alone is locked, and the posting creates the account."""
-    if not payer_kind < payee_kind:
-        raise ValueError(f"{payer_kind} must sort before {payee_kind}: the ledger's lock order")
-    values = {"assignment": assignment_id, "key": key, "payer_kind": payer_kind, "payee_kind": payee_kind}
-    row = (await run_core(session, _lock_to_pay, values)).first()
-    if row is None:
-        locked = await lock_with_payload(session, assignment_id)
-        return None if locked is None else Answering(*locked, None)
-    *assignment, payload, requester_id, payer_balance, payee_balance, posted = row
-    found = Assignment(**dict(zip(_assignments.c.keys(), assignment, strict=True)))
-    balances = {(payer_kind, requester_id): payer_balance, (payee_kind, found.worker_id): payee_balance}
-    return Answering(found, payload, Locked(balances, posted))
 
 
 @dataclass(frozen=True)

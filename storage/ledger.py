@@ -5,9 +5,9 @@ Account balances are cached on the account row and moved in the same statements 
 written, after a check that nothing goes below zero, made on rows no one else can change meanwhile
 (locked on PostgreSQL; SQLite has one writer at a time).
 A posting is all or nothing by itself (one statement on PostgreSQL, a savepoint on SQLite): whatever
-its caller does with a refusal, no transaction row, leg or entry of it stays behind. An answer's credit,
-its accounts locked with the assignment (storage.assignments.lock_to_pay, then `post_locked`), costs one
-statement on PostgreSQL once its accounts exist, and three on SQLite.
+its caller does with a refusal, no transaction row, leg or entry of it stays behind. An answer's credit
+(`post_or_fail`, in a transaction that a refusal rolls back whole) is checked after it is written: one
+statement on PostgreSQL, three on SQLite.
 """
 
 from collections.abc import Iterable, Sequence
@@ -82,29 +82,22 @@ async def post_with_balances(
         return await _post_in_three_statements(session, merged, values)
 
 
-@dataclass(frozen=True)
-class Locked:
-    """A posting's accounts, every one read under lock by the caller's own statement (PostgreSQL: FOR
-    UPDATE in lock order; SQLite: inside its one writer's transaction), and whether its key is posted."""
-
-    balances: dict[tuple[str, int], int]
-    posted: bool
-
-
-async def post_locked(
-    session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], locked: Locked, memo: str = ""
+async def post_or_fail(
+    session: AsyncSession, key: str, kind: str, legs: Sequence[Leg], memo: str = ""
 ) -> dict[tuple[str, int], int] | None:
-    """`post_with_balances` for a caller that holds the posting's accounts (`locked`): checked here, then
-    written without a lock or savepoint of its own, as nothing after the check can refuse it. One
-    statement on PostgreSQL, three on SQLite."""
-    if locked.posted:
-        return None
+    """`post_with_balances` for a caller whose transaction ends at any error: the posting is written first
+    and checked on the balances it returns, with no lock taken before it and no savepoint. On Overdraft it
+    stays written, for the caller's rollback to take back.
+
+    Its accounts are locked only from its own statement to the end of the transaction: an account that
+    many transactions post to (a requester's reserve pays every answer to their batches) is then held for
+    the end of each, not all of it. One statement on PostgreSQL, three on SQLite."""
     merged, values = _prepared(key, kind, legs, memo)
-    if set(merged) != set(locked.balances):
-        raise ValueError(f"posting {key} holds {sorted(locked.balances)}, not its accounts {sorted(merged)}")
-    _check(merged, locked.balances, after=False)
     if session.get_bind().dialect.name == "postgresql":
-        return await _write(session, merged, values)
+        balances = await _write(session, merged, values)
+        if balances is not None:
+            _check(merged, balances, after=True)
+        return balances
     return await _post_in_three_statements(session, merged, values)
 
 

@@ -3,7 +3,7 @@ to run a statement that loads no ORM objects."""
 
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Executable, Result, Table
 from sqlalchemy.dialects import postgresql, sqlite
@@ -56,7 +56,7 @@ def upsert_adding(table: Table, keys: Sequence[str], column: str) -> PerDialect[
 
 async def run_core(
     session: AsyncSession, statement: Executable, values: dict[str, Any] | None = None
-) -> Result[Unpack[tuple[Any, ...]]]:
+) -> Result[*tuple[Any, ...]]:
     """Run `statement` on the session's connection, as SQLAlchemy Core.
 
     A statement that names mapped classes (`Batch.overlap` rather than a table's column) goes through

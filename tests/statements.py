@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tuple(str(ROOT / package) + "/" for package in ("bot", "storage", "handlers"))
+RUNNERS = {str(ROOT / "storage" / "sql.py")}  # run statements for others: the purpose is their caller's
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def purpose() -> str:
 def _project_frame(frame: FrameType | None) -> str:
     while frame is not None:
         filename = frame.f_code.co_filename
-        if filename.startswith(PROJECT):
+        if filename.startswith(PROJECT) and filename not in RUNNERS:
             module = filename.removeprefix(str(ROOT) + "/").removesuffix(".py").replace("/", ".")
             return f"{module}:{frame.f_code.co_name}"
         frame = frame.f_back

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DomainError, ErrorCode
 from storage import ledger
-from storage.ledger import PLATFORM_OWNER, Leg, Locked, Overdraft
+from storage.ledger import PLATFORM_OWNER, Leg, Overdraft
 
 PLATFORM = "platform"
 REQUESTER_AVAILABLE = "requester_available"
@@ -77,24 +77,16 @@ def answer_key(assignment_id: int) -> str:
 
 
 async def credit_answer(
-    session: AsyncSession,
-    assignment_id: int,
-    requester_id: int,
-    worker_id: int,
-    amount: int,
-    locked: Locked | None = None,
+    session: AsyncSession, assignment_id: int, requester_id: int, worker_id: int, amount: int
 ) -> int | None:
-    """Pay an accepted answer from the batch's reserve into the worker's pending balance; `locked`: its
-    accounts, already locked by the caller (storage.assignments.lock_to_pay).
+    """Pay an accepted answer from the batch's reserve into the worker's pending balance, in a transaction
+    that a refusal (Overdraft: a reserve that cannot pay) rolls back whole (storage.ledger.post_or_fail).
 
     Returns that pending balance after the credit, or None when this answer was credited before.
     """
     key = answer_key(assignment_id)
     legs = [Leg(ANSWER_PAYER, requester_id, -amount), Leg(ANSWER_PAYEE, worker_id, amount)]
-    if locked is None:
-        balances = await ledger.post_with_balances(session, key, "answer", legs)
-    else:
-        balances = await ledger.post_locked(session, key, "answer", legs, locked)
+    balances = await ledger.post_or_fail(session, key, "answer", legs)
     return balances[ANSWER_PAYEE, worker_id] if balances is not None else None
 
 

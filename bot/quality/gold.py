@@ -71,11 +71,13 @@ class QuizStep:
     retries_left: int
 
 
-async def claim(session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta, draw: Random) -> Claimed | None:
+async def claim(
+    session: AsyncSession, worker_id: int, now: datetime, ttl: timedelta, draw: Random, wait: bool = True
+) -> Claimed | None:
     """Reserve the worker's next task: work in a batch they may work in (sometimes a check instead, drawn
     at random so no worker can count their way around it), else the next quiz task of a batch they may
-    qualify for, else None."""
-    claimed = await assignments.claim_and_reserve(session, worker_id, now, ttl)
+    qualify for, else None. `wait`: see storage.assignments.claim_and_reserve."""
+    claimed = await assignments.claim_and_reserve(session, worker_id, now, ttl, wait)
     if claimed is None:
         return await _next_quiz_task(session, worker_id, now, ttl, draw)
     candidate, assignment = claimed

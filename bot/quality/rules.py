@@ -257,7 +257,7 @@ async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, 
             Assignment.item_id.in_(items),
             Assignment.worker_id != worker_id,
             Assignment.status == AssignmentStatus.ANSWERED,
-        )
+        ),
     )
     # Compared here: JSON has no equality in PostgreSQL.
     votes: dict[int, Counter[bool]] = {}

@@ -18,9 +18,9 @@ async def test_an_answer_and_the_next_claim_cost_few_statements(services: Servic
         result = await work.answer(services, 1, task.assignment_id, 0, skillets)
     assert result.next_task is not None and result.credited_micros == 20_000
     print(answer.listing())
-    # Both lock the assignment with its credit's accounts in one SELECT. PostgreSQL then posts the credit in
-    # one writing WITH, records and counts the answer in another, reads the worker's recent answers, claims
-    # and reserves the next product in a third WITH, and commits. SQLite cannot write in a WITH: three
-    # statements for the credit, four for the answer, two for the claim.
+    # Both lock the assignment in one SELECT. PostgreSQL then records and counts the answer in one writing
+    # WITH, claims and reserves the next product in another, reads the worker's recent answers for quality
+    # control, posts the credit in a third WITH, and commits. SQLite cannot write in a WITH: four statements
+    # for the answer, two for the claim, three for the credit.
     budget = {"postgresql": 6, "sqlite": 12}[services.db.engine.dialect.name]
     assert len(answer) <= budget, answer.listing()

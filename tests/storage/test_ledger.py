@@ -246,19 +246,19 @@ async def test_a_posting_costs_few_statements(db: Database) -> None:
     assert await problems(db) == []
 
 
-async def test_a_posting_on_accounts_its_caller_locked_checks_them_and_posts_once(db: Database) -> None:
-    """post_locked trusts the caller's lock, not its figures' absence: it still refuses an overdraft (writing
-    nothing), a posted key, and balances of other accounts than the posting's."""
+async def test_a_posting_checked_after_it_is_written_posts_once_and_an_overdraft_fails_its_transaction(
+    db: Database,
+) -> None:
+    """post_or_fail writes first and checks the balances it returns: a posted key is a no-op, and an
+    overdraft raises with the posting written, which the transaction's rollback takes back whole."""
     assert await post(db, "fund:1", fund(1, 100))
-    assert await post(db, "spend:0", spend(1, 2, 1))
-    held = {(FUNDS, 1): 99, (EARNED, 2): 1}
     async with db.write() as session:
-        with pytest.raises(Overdraft):
-            await ledger.post_locked(session, "spend:1", "test", spend(1, 2, 100), ledger.Locked(held, False))
-        with pytest.raises(ValueError):
-            await ledger.post_locked(session, "spend:1", "test", spend(1, 3, 1), ledger.Locked(held, False))
-        assert await ledger.post_locked(session, "spend:1", "test", spend(1, 2, 1), ledger.Locked(held, True)) is None
-        posted = await ledger.post_locked(session, "spend:1", "test", spend(1, 2, 9), ledger.Locked(held, False))
-    assert posted == {(FUNDS, 1): 90, (EARNED, 2): 10}
-    assert await counts(db) == (3, 6)
+        posted = await ledger.post_or_fail(session, "spend:1", "test", spend(1, 2, 9))
+        assert await ledger.post_or_fail(session, "spend:1", "test", spend(1, 2, 9)) is None
+    assert posted == {(FUNDS, 1): 91, (EARNED, 2): 9}
+    with pytest.raises(Overdraft):
+        async with db.write() as session:
+            await ledger.post_or_fail(session, "spend:2", "test", spend(1, 2, 92))
+    assert await balance(db, FUNDS, 1) == 91 and await balance(db, EARNED, 2) == 9
+    assert await counts(db) == (2, 4)
     assert await problems(db) == []
