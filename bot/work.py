@@ -356,12 +356,10 @@ class _Next:
 async def _claim_again(
     services: Services, session: AsyncSession, worker_id: int, claimed: _Next | None
 ) -> _Next | None:
-    """The next task once quality control has spoken: what was claimed before it goes back to the pool,
-    as its batch may have just closed to the worker."""
+    """The next task once quality control has spoken: what was claimed before it is withdrawn, as its batch
+    may have just closed to the worker."""
     if claimed is not None:
-        reserved = await assignments.lock(session, claimed.assignment.id)
-        if reserved is not None and reserved.status == AssignmentStatus.RESERVED:  # a hold released it already
-            await assignments.give_back(session, reserved, AssignmentStatus.RELEASED)
+        await assignments.withdraw(session, claimed.assignment.id)
     return await _claim_following(services, session, worker_id, wait=False)
 
 

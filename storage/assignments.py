@@ -22,6 +22,7 @@ from sqlalchemy import (
     SQLColumnExpression,
     bindparam,
     case,
+    delete,
     exists,
     false,
     func,
@@ -571,6 +572,20 @@ async def give_back(session: AsyncSession, assignment: Assignment, status: str) 
         )
         return
     await return_slot(session, assignment.item_id)
+
+
+async def withdraw(session: AsyncSession, assignment_id: int) -> None:
+    """Undo a reservation this transaction made and showed no one: its slot goes back, unless something
+    gave it back already, and its row goes, so the worker may still get the product another time."""
+    await session.flush()  # a give_back of this transaction's, written before the row goes
+    removed = await session.execute(
+        delete(_assignments)
+        .where(_assignments.c.id == assignment_id)
+        .returning(*(_assignments.c[name] for name in ("status", "item_id", "batch_id", "is_gold", "quiz_attempt")))
+    )
+    row = removed.first()
+    if row is not None and row.status == AssignmentStatus.RESERVED:
+        await give_back(session, Assignment(**row._asdict()), AssignmentStatus.RELEASED)
 
 
 async def return_slot(session: AsyncSession, item_id: int) -> None:
