@@ -1,0 +1,115 @@
+"""How many answers per second the answer use case takes when many workers answer at once, without Telegram.
+
+`benchmarks/answers.py` measures the whole bot; this measures `bot.work.answer` alone, so that what the
+database makes answers wait for shows apart from HTTP and the handlers. One process, one batch of one
+requester (every credit moves that requester's reserve), `--workers` coroutines each answering its next
+product as soon as it has it, for `--seconds`. It prints answers per second, CPU per answer, and for each
+kind of statement how long it took on average from being sent to its result: on PostgreSQL a long wait
+on one statement is a lock others hold.
+
+    python benchmarks/concurrent_answers.py                          # SQLite, 1 and 50 workers
+    python benchmarks/concurrent_answers.py --database-url postgresql+asyncpg://…   # the database is emptied
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import event, text
+
+from bot import work
+from bot.wiring.config import Settings
+from bot.wiring.services import build_services
+from storage import migrate
+from storage.db import connect
+from storage.models import User
+from tests.factories import SKILLETS, load_batch, products
+
+FIRST_WORKER = 1_000
+PRODUCTS = 5_000
+OVERLAP = 3
+
+
+async def _empty(url: str) -> None:
+    db = connect(url)
+    async with db.engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await db.dispose()
+
+
+async def measure(url: str, workers: int, seconds: float) -> None:
+    db = connect(url)
+    services = build_services(Settings(bot_token="1:x", database_url=url, _env_file=None), db)
+    await load_batch(services, products(PRODUCTS), overlap=OVERLAP, gold_rate=0.0)
+    async with db.write() as session:
+        session.add_all(User(id=FIRST_WORKER + n, first_name=f"W{n}") for n in range(workers))
+    if db.engine.dialect.name == "postgresql":  # the planner's statistics of the new batch
+        async with db.engine.connect() as connection:
+            await connection.execute(text("ANALYZE"))
+    category = str((await services.taxonomies.get(1)).tree.find(SKILLETS).id)
+    took: collections.Counter[str] = collections.Counter()
+    sent: collections.Counter[str] = collections.Counter()
+
+    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        context.sent_at = time.perf_counter()
+
+    @event.listens_for(db.engine.sync_engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        kind = " ".join(statement.split())[:48]
+        took[kind] += time.perf_counter() - context.sent_at
+        sent[kind] += 1
+
+    answered = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker(worker_id: int) -> None:
+        nonlocal answered
+        task = await work.next_task(services, worker_id)
+        while task is not None and time.perf_counter() < deadline:
+            task = (await work.answer(services, worker_id, task.assignment_id, 0, category)).next_task
+            answered += 1
+
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker(FIRST_WORKER + n) for n in range(workers)))
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    await db.dispose()
+    print(f"workers: {workers}")
+    print(f"answers/s: {answered / elapsed:.1f}")
+    print(f"CPU ms/answer: {cpu / max(answered, 1) * 1000:.2f}")
+    for kind, total in took.most_common(6):
+        print(f"statement ms (sent to result): {total / sent[kind] * 1000:7.2f} x{sent[kind]:<6} {kind}")
+
+
+def run(url: str, workers: int, seconds: float) -> None:
+    if url.startswith("postgresql"):
+        asyncio.run(_empty(url))
+    migrate.upgrade(url)  # its own event loop, before the measurement's
+    asyncio.run(measure(url, workers, seconds))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default="", help="PostgreSQL's async URL (emptied); default: SQLite")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 50], help="runs, by workers (default 1 50)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="each run's length (default 8)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="crowdshelf-concurrent-") as scratch:
+        for number, workers in enumerate(args.workers):
+            url = args.database_url or f"sqlite+aiosqlite:///{Path(scratch) / f'run{number}.db'}"
+            print(f"database: {url.split('://')[0]}")
+            run(url, workers, args.seconds)
+
+
+if __name__ == "__main__":
+    main()
