@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sandbox.telegram_server import FakeTelegram
-from tests.e2e.test_run_command import _free_port
+from tests.e2e.loopback import free_port
 from tests.e2e.test_webhook import PUBLIC_URL, SECRET, environment, start_run, telegram_set_webhook
 
 
@@ -54,7 +54,7 @@ class Fleet:
 
 async def start_fleet(telegram: FakeTelegram, logs: Path, count: int, **settings: str) -> Fleet:
     """`count` processes with these settings (environment keys), the webhook set and spread over them all."""
-    fleet = Fleet(telegram, logs, settings, [_free_port() for _ in range(count)])
+    fleet = Fleet(telegram, logs, settings, [free_port() for _ in range(count)])
     try:
         await asyncio.gather(*(fleet.start(n) for n in range(count)))
     except BaseException:

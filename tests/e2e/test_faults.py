@@ -27,9 +27,10 @@ from storage.db import Database
 from storage.models import Assignment, LedgerTransaction, OutboxMessage, SeenUpdate, User
 from storage.states import AssignmentStatus, OutboxState
 from tests.conftest import make_settings
+from tests.e2e.loopback import eventually
 from tests.e2e.processes import Fleet, start_fleet
 from tests.e2e.tcp_proxy import TcpProxy
-from tests.e2e.test_webhook import count, eventually, welcomes
+from tests.e2e.test_webhook import count, welcomes
 from tests.e2e.test_worker import COOKWARE
 from tests.factories import load_batch, products
 

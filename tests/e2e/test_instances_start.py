@@ -15,7 +15,8 @@ from sqlalchemy import func, select, text
 from sandbox.telegram_server import CONFLICT, FakeTelegram
 from storage.db import connect
 from storage.models import Taxonomy
-from tests.e2e.test_run_command import HEAD, eventually
+from tests.e2e.loopback import eventually
+from tests.e2e.test_run_command import HEAD
 from tests.storage.scratch import postgres_database
 
 PROCESSES = 2
@@ -73,7 +74,7 @@ async def test_two_runs_started_at_once_on_a_new_database_both_serve(
     ]
     try:
         # setMyCommands comes after the migration and the default taxonomy: each process got through both.
-        await eventually(lambda: len(telegram.calls("setMyCommands")) >= PROCESSES, 120, "both bots to start")
+        await eventually(lambda: len(telegram.calls("setMyCommands")) >= PROCESSES, "both bots to start", 120)
         assert [run.returncode for run in runs] == [None] * PROCESSES, "both still serving"
     finally:
         for run in runs:

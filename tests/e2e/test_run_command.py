@@ -3,10 +3,8 @@
 import asyncio
 import os
 import re
-import socket
 import sqlite3
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,17 +17,10 @@ from sandbox.telegram_server import FakeTelegram
 from storage import migrate
 from storage.db import Database
 from tests.conftest import make_settings
+from tests.e2e.loopback import eventually, free_port
 
 HEAD = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
 """The newest migration: the one a new database is brought to."""
-
-
-async def eventually(condition: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def test_run_migrates_and_serves(telegram: FakeTelegram, tmp_path: Path) -> None:
@@ -52,10 +43,10 @@ async def test_run_migrates_and_serves(telegram: FakeTelegram, tmp_path: Path) -
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        await eventually(lambda: telegram.calls("setMyCommands"), 90, "the bot to start")
+        await eventually(lambda: telegram.calls("setMyCommands"), "the bot to start", 90)
         ann = telegram.user(5, "Ann")
         await ann.send("/start")
-        await eventually(lambda: any("Hi Ann" in m.body for m in ann.messages), 30, "the welcome")
+        await eventually(lambda: any("Hi Ann" in m.body for m in ann.messages), "the welcome", 30)
     finally:
         process.terminate()
         _, stderr = await asyncio.wait_for(process.communicate(), 30)
@@ -72,17 +63,17 @@ async def test_run_migrates_and_serves(telegram: FakeTelegram, tmp_path: Path) -
 async def test_run_waits_for_telegram_then_serves(tmp_path: Path) -> None:
     """Telegram down at start: one line in the log, tries again with backoff, then serves as usual."""
     telegram = FakeTelegram()
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}"
     run = await Run.start(tmp_path, telegram.token, api, "INFO")
     try:
         await run.logged(f"Telegram is not reachable at {api}")
         await asyncio.sleep(3)  # a few more failed tries
         await telegram.start(port)
-        await eventually(lambda: telegram.calls("setMyCommands"), 90, "the bot to start")
+        await eventually(lambda: telegram.calls("setMyCommands"), "the bot to start", 90)
         ann = telegram.user(5, "Ann")
         await ann.send("/start")
-        await eventually(lambda: any("Hi Ann" in m.body for m in ann.messages), 30, "the welcome")
+        await eventually(lambda: any("Hi Ann" in m.body for m in ann.messages), "the welcome", 30)
     finally:
         log = await run.stop()
         await telegram.stop()
@@ -131,7 +122,7 @@ class Run:
 
     async def logged(self, text: str) -> None:
         """Wait until `text` is in the log; fail if the process ends first."""
-        await eventually(lambda: self.reading.done() or any(text in line for line in self.lines), 90, repr(text))
+        await eventually(lambda: self.reading.done() or any(text in line for line in self.lines), repr(text), 90)
         assert any(text in line for line in self.lines), "\n".join(self.lines)[-3000:]
 
     async def ended(self) -> str:
@@ -149,12 +140,6 @@ async def _read(process: asyncio.subprocess.Process, lines: list[str]) -> None:
     assert process.stderr is not None
     async for line in process.stderr:
         lines.append(line.decode().rstrip("\n"))
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def test_shutdown_closes_the_database_connections(database_url: str, db: Database) -> None:

@@ -9,7 +9,6 @@ import csv
 import io
 import os
 import shutil
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from sandbox.cast import CAST, Person, Role
 from sandbox.live import TOKEN, Sandbox
 from storage.db import Database
 from tests.conftest import make_settings
+from tests.e2e.loopback import free_port
 from tests.e2e.test_requester import csv_file
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -181,9 +181,3 @@ async def test_the_command_serves_the_page_and_the_bot_api_and_logs_each_call(tm
     assert process.returncode == 0, log[-3000:]
     assert "sandbox.live: getMe -> ok" in log and "sendMessage (chat 1) -> ok" in log, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]

@@ -22,13 +22,12 @@ from storage.models import Assignment, Item, SeenUpdate
 from storage.states import AssignmentStatus
 from tests.conftest import make_settings
 from tests.deploy import compose
-from tests.e2e.test_run_command import _free_port
+from tests.e2e.loopback import eventually, free_port
 from tests.e2e.test_webhook import (
     PUBLIC_URL,
     SECRET,
     count,
     environment,
-    eventually,
     start_run,
     telegram_set_webhook,
 )
@@ -49,7 +48,7 @@ pytestmark = [
 async def start_nginx(tmp_path: Path, backends: dict[str, int]) -> tuple[subprocess.Popen[bytes], int, Path]:
     """nginx with deploy/'s server block and upstream, in front of the compose services `backends` (name:
     the local port it listens on); its access log names the instance that served each request."""
-    port = _free_port()
+    port = free_port()
     server = (DEPLOY / "crowdshelf.conf").read_text()
     assert "listen 80;" in server
     (tmp_path / "crowdshelf.conf").write_text(server.replace("listen 80;", f"listen 127.0.0.1:{port};"))
@@ -85,7 +84,7 @@ async def deployment(
     """The compose file's `crowdshelf run` instances, in webhook mode, and nginx before them, the webhook set
     once. Each instance has the environment compose gives it, but for the addresses: this PostgreSQL, a
     local port, and the local Bot API server."""
-    ports = {name: _free_port() for name in compose.bot_services()}
+    ports = {name: free_port() for name in compose.bot_services()}
     processes = []
     nginx = None
     variables = {"BOT_TOKEN": telegram.token, "WEBHOOK_URL": PUBLIC_URL, "WEBHOOK_SECRET": SECRET}

@@ -30,7 +30,7 @@ from storage.models import Assignment, SeenUpdate, User
 from storage.states import AssignmentStatus
 from tests.conftest import MovableClock, ScriptedRandom, make_settings
 from tests.e2e.conftest import RunningBot
-from tests.e2e.test_run_command import _free_port
+from tests.e2e.loopback import eventually, free_port
 from tests.e2e.test_worker import COOKWARE, begin, press
 from tests.factories import load_batch, products
 
@@ -123,14 +123,6 @@ def welcomes(user: FakeUser) -> int:
 async def count(db: Database, column: object, *where: object) -> int:
     async with db.read() as session:
         return await session.scalar(select(func.count(column)).where(*where))  # type: ignore[arg-type]
-
-
-async def eventually(condition: Callable[[], object], what: str, timeout: float = 30) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 async def test_a_worker_labels_products_through_the_webhook(start_instance: StartInstance, db: Database) -> None:
@@ -355,7 +347,7 @@ async def crowdshelf(env: dict[str, str], *command: str) -> tuple[int, str, str]
 
 
 async def test_webhook_set_info_delete(telegram: FakeTelegram, tmp_path: Path) -> None:
-    hook = f"http://127.0.0.1:{_free_port()}/telegram"  # nothing listens there
+    hook = f"http://127.0.0.1:{free_port()}/telegram"  # nothing listens there
     env = environment(telegram, tmp_path, WEBHOOK_URL=hook, WEBHOOK_SECRET=SECRET)
 
     assert await crowdshelf(env, "webhook", "info") == (
@@ -417,7 +409,7 @@ async def test_webhook_set_needs_the_url(telegram: FakeTelegram, tmp_path: Path)
 @pytest.fixture
 def run_environment(telegram: FakeTelegram, tmp_path: Path, database_url: str) -> tuple[dict[str, str], str]:
     """`crowdshelf run` in webhook mode on the test's database, and the address it serves."""
-    port = _free_port()
+    port = free_port()
     env = environment(
         telegram,
         tmp_path,
