@@ -917,9 +917,7 @@ async def make_pool(directory: Path, name: str, items: int, postgresql_url: str 
                 session, f"batch:{batch_id}:fund", REQUESTER, cost.total, f"benchmark batch {batch_id}"
             )
             await batches.launch(session, batch_id, REQUESTER, settings.currency, services.clock.now())
-        if postgresql_url:  # statistics of the launched pool (items open), as autovacuum would gather them
-            async with db.engine.connect() as connection:
-                await connection.execute(text("ANALYZE"))
+        await db.analyze()  # PostgreSQL's statistics of the launched pool, as a launch through the bot gathers them
         async with db.read() as session:
             problems = await books.inconsistencies(session)
     finally:

@@ -47,15 +47,13 @@ async def _empty(url: str) -> None:
     await db.dispose()
 
 
-async def measure(url: str, workers: int, seconds: float) -> None:
+async def measure(url: str, workers: int, seconds: float, items: int) -> None:
     db = connect(url)
     services = build_services(Settings(bot_token="1:x", database_url=url, _env_file=None), db)
-    await load_batch(services, products(PRODUCTS), overlap=OVERLAP, gold_rate=0.0)
+    await load_batch(services, products(items), overlap=OVERLAP, gold_rate=0.0)
     async with db.write() as session:
         session.add_all(User(id=FIRST_WORKER + n, first_name=f"W{n}") for n in range(workers))
-    if db.engine.dialect.name == "postgresql":  # the planner's statistics of the new batch
-        async with db.engine.connect() as connection:
-            await connection.execute(text("ANALYZE"))
+    await db.analyze()  # PostgreSQL's statistics of the new batch, as a launch through the bot gathers them
     category = str((await services.taxonomies.get(1)).tree.find(SKILLETS).id)
     took: collections.Counter[str] = collections.Counter()
     sent: collections.Counter[str] = collections.Counter()
@@ -84,18 +82,18 @@ async def measure(url: str, workers: int, seconds: float) -> None:
     await asyncio.gather(*(worker(FIRST_WORKER + n) for n in range(workers)))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await db.dispose()
-    print(f"workers: {workers}")
+    print(f"workers: {workers}, products: {items:,}")
     print(f"answers/s: {answered / elapsed:.1f}")
     print(f"CPU ms/answer: {cpu / max(answered, 1) * 1000:.2f}")
     for kind, total in took.most_common(6):
         print(f"statement ms (sent to result): {total / sent[kind] * 1000:7.2f} x{sent[kind]:<6} {kind}")
 
 
-def run(url: str, workers: int, seconds: float) -> None:
+def run(url: str, workers: int, seconds: float, items: int) -> None:
     if url.startswith("postgresql"):
         asyncio.run(_empty(url))
     migrate.upgrade(url)  # its own event loop, before the measurement's
-    asyncio.run(measure(url, workers, seconds))
+    asyncio.run(measure(url, workers, seconds, items))
 
 
 def main() -> None:
@@ -103,12 +101,13 @@ def main() -> None:
     parser.add_argument("--database-url", default="", help="PostgreSQL's async URL (emptied); default: SQLite")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 50], help="runs, by workers (default 1 50)")
     parser.add_argument("--seconds", type=float, default=8.0, help="each run's length (default 8)")
+    parser.add_argument("--products", type=int, default=PRODUCTS, help=f"the batch's products (default {PRODUCTS:,})")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="crowdshelf-concurrent-") as scratch:
         for number, workers in enumerate(args.workers):
             url = args.database_url or f"sqlite+aiosqlite:///{Path(scratch) / f'run{number}.db'}"
             print(f"database: {url.split('://')[0]}")
-            run(url, workers, args.seconds)
+            run(url, workers, args.seconds, args.products)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -93,6 +93,18 @@ class Database:
                 await session.rollback()
                 raise
             await session.commit()
+
+    async def analyze(self, *tables: str) -> None:
+        """Refresh PostgreSQL's planner statistics of `tables` (all of them when none is named) after a bulk
+        change, such as a batch's items stored or opened.
+
+        Autovacuum gets there a minute later, or never when the change is under a tenth of the table. Until
+        then the planner takes a new batch for a handful of rows, and each claim sorts every open item of it:
+        88 ms a claim on 20,000 items, against 0.5 ms with statistics. SQLite's planner does without them."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        async with self.engine.begin() as connection:  # committed: statistics gathered in a rolled-back one are gone
+            await connection.execute(text(" ".join(("ANALYZE", ", ".join(tables))).strip()))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

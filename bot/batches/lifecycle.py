@@ -798,11 +798,19 @@ async def draft(services: "Services", batch_id: int, requester_id: int) -> Draft
         return Draft(batch.id, batch.name, batch.reward_micros, batch.overlap, batch.instructions, cost, available)
 
 
+async def items_opened(db: Database) -> None:
+    """After a launch or a resume opened a batch's items: PostgreSQL's planner learns of them, as every claim's
+    plan depends on how many open items a batch has (see storage.db.Database.analyze)."""
+    await db.analyze(Item.__tablename__)
+
+
 async def launch_batch(services: "Services", batch_id: int, requester_id: int) -> int:
     """Launch: returns the amount reserved for the batch."""
     async with services.db.write() as session:
         now = services.clock.now()
-        return (await launch(session, batch_id, requester_id, services.settings.currency, now)).reserved_micros
+        reserved = (await launch(session, batch_id, requester_id, services.settings.currency, now)).reserved_micros
+    await items_opened(services.db)
+    return reserved
 
 
 async def discard_batch(services: "Services", batch_id: int, requester_id: int) -> None:
@@ -814,6 +822,8 @@ async def pause_batch(services: "Services", batch_id: int, requester_id: int, pa
     """Pause (paused=True) or resume."""
     async with services.db.write() as session:
         await pause(session, batch_id, requester_id, paused=paused)
+    if not paused:
+        await items_opened(services.db)
 
 
 async def cancel_batch(services: "Services", batch_id: int, requester_id: int) -> int:

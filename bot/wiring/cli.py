@@ -495,7 +495,9 @@ def _batch_load(settings: Settings, args: argparse.Namespace) -> None:
                     args.file.name,
                     source_hash,
                 )
-                return batch.id, batch.item_count, await batches.cost_of(session, batch)
+                loaded = batch.id, batch.item_count, await batches.cost_of(session, batch)
+            await batches.items_opened(db)
+            return loaded
         finally:
             await db.dispose()
 

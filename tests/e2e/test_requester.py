@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import work
 from bot.aggregation import methods as aggregation
@@ -215,6 +216,46 @@ async def test_an_upload_is_read_and_checked_off_the_event_loop(
     shop = bot.user(SHOP, "Shop")
     assert "Preview" in await upload(bot, shop, csv_file(pans()), "pans.csv")
     assert threads.keys() == {"read", "check"} and threading.main_thread().name not in set.union(*threads.values())
+
+
+async def test_a_launch_leaves_postgresql_knowing_the_open_items(bot: RunningBot) -> None:
+    """After 🚀 Launch and ▶ Resume the planner has statistics of the batch's open items: without them each
+    claim sorts every open item of a new batch (storage.db.Database.analyze)."""
+    if bot.services.db.engine.dialect.name != "postgresql":
+        pytest.skip("statistics are PostgreSQL's")
+    shop = bot.user(SHOP, "Shop")
+    await upload(bot, shop, csv_file(pans()), "pans.csv")
+    await fund(bot, "1")
+    await forget_item_statistics(bot)  # whatever autovacuum gathered meanwhile
+    assert "is live" in await tap(bot, shop, "🚀 Launch")
+    assert await open_items_known(bot) == [True]
+    await shop.send("/batches")
+    await bot.settle()
+    assert "paused" in await tap(bot, shop, "⏸ Pause")
+    await forget_item_statistics(bot)
+    await shop.send("/batches")
+    await bot.settle()
+    assert "resumed" in await tap(bot, shop, "▶ Resume")
+    assert await open_items_known(bot) == [True]
+
+
+async def forget_item_statistics(bot: RunningBot) -> None:
+    async with bot.services.db.write() as session:
+        await session.execute(text("DELETE FROM pg_statistic WHERE starelid = 'items'::regclass"))
+        assert await open_items_known_in(session) == []
+
+
+async def open_items_known(bot: RunningBot) -> list[bool]:
+    """What PostgreSQL's statistics say the values of items.is_open are (empty: it has none)."""
+    async with bot.services.db.read() as session:
+        return await open_items_known_in(session)
+
+
+async def open_items_known_in(session: AsyncSession) -> list[bool]:
+    found = await session.execute(
+        text("SELECT most_common_vals::text FROM pg_stats WHERE tablename = 'items' AND attname = 'is_open'")
+    )
+    return [values == "{t}" for (values,) in found]
 
 
 async def test_a_batch_name_is_shown_as_written(bot: RunningBot, checks_first: None) -> None:
