@@ -196,10 +196,10 @@ async def answer(services: Services, worker_id: int, assignment_id: int, questio
                 pending = (await ledger.worker_balance(session, worker_id)).pending
             return pending
 
-        # A check may remove the worker, which takes this credit back with their others: paid before it.
-        pending = await credit() if answered.is_gold else 0
+        paid_first = answered.is_gold  # a check may remove the worker, which takes this credit back with their others
+        pending = await credit() if paid_first else 0
         verdict = await quality.after_answer(session, task, batch, answered, now)
-        if not answered.is_gold:
+        if not paid_first:
             pending = await credit()
         if isinstance(verdict, quality.Removal):
             pending = (await ledger.worker_balance(session, worker_id)).pending
