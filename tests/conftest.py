@@ -28,14 +28,16 @@ TOKEN = "123456:TEST-TOKEN"
 GERMAN = Path(__file__).parent / "locales" / "de" / "LC_MESSAGES" / "messages.po"
 SHARED_POSTGRES_URL = os.environ.get("TEST_DATABASE_URL", "")
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
-POSTGRES_URL = (
-    make_url(SHARED_POSTGRES_URL)
-    .set(database=f"{make_url(SHARED_POSTGRES_URL).database}_{WORKER}")
-    .render_as_string(hide_password=False)
-    if SHARED_POSTGRES_URL and WORKER
-    else SHARED_POSTGRES_URL
-)
 T = TypeVar("T")
+
+
+def beside(url: str, suffix: str) -> str:
+    """The URL of the database on `url`'s server named after `url`'s database and `suffix`."""
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_{suffix}").render_as_string(hide_password=False)
+
+
+POSTGRES_URL = beside(SHARED_POSTGRES_URL, WORKER) if SHARED_POSTGRES_URL and WORKER else SHARED_POSTGRES_URL
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
 

@@ -5,17 +5,16 @@ from contextlib import contextmanager
 
 from sqlalchemy import make_url
 
-from tests.conftest import POSTGRES_URL, SHARED_POSTGRES_URL, create_database, drop_database
+from tests.conftest import POSTGRES_URL, SHARED_POSTGRES_URL, beside, create_database, drop_database
 
 
 @contextmanager
 def postgres_database(suffix: str) -> Iterator[str]:
     """A new, empty database beside the test database, named after it and `suffix`; dropped afterwards."""
-    url = make_url(POSTGRES_URL)
-    scratch = url.set(database=f"{url.database}_{suffix}")
-    name = scratch.database or ""
+    scratch = beside(POSTGRES_URL, suffix)
+    name = make_url(scratch).database or ""
     create_database(SHARED_POSTGRES_URL, name, replace=True)
     try:
-        yield scratch.render_as_string(hide_password=False)
+        yield scratch
     finally:
         drop_database(SHARED_POSTGRES_URL, name)
