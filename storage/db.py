@@ -104,7 +104,7 @@ class Database:
         if self.engine.dialect.name != "postgresql":
             return
         async with self.engine.begin() as connection:  # committed: statistics gathered in a rolled-back one are gone
-            await connection.execute(text(" ".join(("ANALYZE", ", ".join(tables))).strip()))
+            await connection.execute(text(f"ANALYZE {', '.join(tables)}"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
