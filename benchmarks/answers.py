@@ -119,6 +119,7 @@ from telegram.ext import (  # noqa: E402
     ContextTypes,
 )
 
+from benchmarks.two_processes import empty_database  # noqa: E402
 from bot import taxonomies  # noqa: E402
 from bot.batches import files as batch_files  # noqa: E402
 from bot.batches import lifecycle as batches  # noqa: E402
@@ -129,7 +130,7 @@ from bot.wiring.services import build_services  # noqa: E402
 from handlers import webhook  # noqa: E402
 from handlers.ordering import PerUserOrder  # noqa: E402
 from sandbox.telegram_server import FakeTelegram, FakeUser  # noqa: E402
-from storage import assignments, migrate, sqlite_driver  # noqa: E402
+from storage import assignments, sqlite_driver  # noqa: E402
 from storage import ledger as books  # noqa: E402
 from storage.db import Database, connect  # noqa: E402
 from storage.models import Batch, Item  # noqa: E402
@@ -875,9 +876,7 @@ async def make_pool(directory: Path, name: str, items: int, postgresql_url: str 
     started = time.perf_counter()
     path = None if postgresql_url else directory / f"{name}.db"
     url = postgresql_url or f"sqlite+aiosqlite:///{path}"
-    if postgresql_url:
-        await _empty_postgresql(url)
-    await asyncio.to_thread(migrate.upgrade, url)
+    await empty_database(url)
     settings = Settings(bot_token=TOKEN, database_url=url, _env_file=None)
     loaded = min(items, DOMAIN_LOADED)
     db = connect(url)
@@ -925,16 +924,6 @@ async def make_pool(directory: Path, name: str, items: int, postgresql_url: str 
     if problems:
         raise RuntimeError("the ledger is inconsistent after loading: " + "; ".join(problems[:5]))
     return Pool(url, path, items, batch_id, time.perf_counter() - started)
-
-
-async def _empty_postgresql(url: str) -> None:
-    db = connect(url)
-    try:
-        async with db.engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-    finally:
-        await db.dispose()
 
 
 async def _bulk_items_postgresql(url: str, batch_id: int, after: int, count: int) -> None:

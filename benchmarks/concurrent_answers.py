@@ -24,12 +24,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 
+from benchmarks.two_processes import empty_database
 from bot import work
 from bot.wiring.config import Settings
 from bot.wiring.services import build_services
-from storage import migrate
 from storage.db import connect
 from storage.models import User
 from tests.factories import SKILLETS, load_batch, products
@@ -37,14 +37,6 @@ from tests.factories import SKILLETS, load_batch, products
 FIRST_WORKER = 1_000
 PRODUCTS = 5_000
 OVERLAP = 3
-
-
-async def _empty(url: str) -> None:
-    db = connect(url)
-    async with db.engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await db.dispose()
 
 
 async def measure(url: str, workers: int, seconds: float, items: int) -> None:
@@ -90,9 +82,7 @@ async def measure(url: str, workers: int, seconds: float, items: int) -> None:
 
 
 def run(url: str, workers: int, seconds: float, items: int) -> None:
-    if url.startswith("postgresql"):
-        asyncio.run(_empty(url))
-    migrate.upgrade(url)  # its own event loop, before the measurement's
+    asyncio.run(empty_database(url))  # emptied and migrated, as two_processes.py starts from
     asyncio.run(measure(url, workers, seconds, items))
 
 
