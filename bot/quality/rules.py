@@ -62,6 +62,13 @@ _recent_answers = (
     .order_by(_assignments.c.id.desc())
     .limit(max(SPEED_WINDOW, SAME_ANSWER_RUN))
 )
+# Once a worker's last answers are all alike, after every answer too: built each time, it cost as much
+# as running it.
+_others_answers = select(_assignments.c.item_id, _assignments.c.answer).where(
+    _assignments.c.item_id.in_(bindparam("items", expanding=True)),
+    _assignments.c.worker_id != bindparam("worker"),
+    _assignments.c.status == AssignmentStatus.ANSWERED,
+)
 
 
 @dataclass(frozen=True)
@@ -251,14 +258,7 @@ async def _disagreeing(session: AsyncSession, items: list[int], worker_id: int, 
 
     Most, not any: on a yes/no question an honest worker says Yes ten times in a row now and then, and
     one other worker's mistake on half of those products held honest workers in the crowd simulation."""
-    others = await run_core(
-        session,
-        select(Assignment.item_id, Assignment.answer).where(
-            Assignment.item_id.in_(items),
-            Assignment.worker_id != worker_id,
-            Assignment.status == AssignmentStatus.ANSWERED,
-        ),
-    )
+    others = await run_core(session, _others_answers, {"items": items, "worker": worker_id})
     # Compared here: JSON has no equality in PostgreSQL.
     votes: dict[int, Counter[bool]] = {}
     for item, labels in others:
