@@ -17,7 +17,6 @@ What a request gets:
 import asyncio
 import hmac
 import logging
-import signal
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -157,8 +156,10 @@ async def serving(app: Starlette, host: str, port: int) -> AsyncIterator[int]:
             await task  # its exception, if it has one
             raise RuntimeError("the web server stopped as it started")
         await asyncio.sleep(0.01)
+    bound = sock.getsockname()[1]
+    log.info("serving Telegram's webhook on %s:%d", host, bound)
     try:
-        yield sock.getsockname()[1]
+        yield bound
     finally:
         server.should_exit = True
         await task
@@ -175,24 +176,3 @@ def _bound_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
-
-
-async def serve(application: Application, app: Starlette, host: str, port: int) -> None:
-    """Run the bot and its web server until SIGINT or SIGTERM, as `run_polling` runs it by polling."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await application.initialize()
-    try:
-        if application.post_init is not None:
-            await application.post_init(application)
-        await application.start()
-        async with serving(app, host, port):
-            log.info("serving Telegram's webhook on %s:%d", host, port)
-            await stop.wait()
-        await application.stop()
-    finally:
-        await application.shutdown()
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)

@@ -104,7 +104,7 @@ async def open_stage(
 
 
 async def start_polling(application: Application) -> None:
-    """What run_polling does before it blocks, on the running loop: the bot's own start-up (its
+    """What `crowdshelf run` does before it waits for a stop signal (handlers.running): the bot's own start-up (its
     post_init: the taxonomy, the command menu), then polling the local server without a pause."""
     updater, post_init = application.updater, application.post_init
     if updater is None or post_init is None:

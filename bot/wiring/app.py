@@ -5,6 +5,7 @@ import datetime
 import itertools
 import logging
 import sys
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -40,6 +41,7 @@ from handlers import (
     progress,
     requester,
     router,
+    running,
     scheduled,
     texts,
     webhook,
@@ -110,8 +112,8 @@ def flood_limiter(**limits: float) -> AIORateLimiter:
 
 
 def build_application(services: Services, rate_limiter: BaseRateLimiter | None = None) -> Application:
-    """The bot, ready for run_polling() (or start()/updater in tests and benchmarks); with WEBHOOK_URL
-    set it has no updater, and serve_webhook() runs it."""
+    """The bot, ready for serve() (or start()/updater in tests and benchmarks); with WEBHOOK_URL set it
+    has no updater."""
     settings = services.settings
     api = settings.telegram_api_url.rstrip("/")
     builder = ApplicationBuilder()
@@ -251,11 +253,18 @@ def webhook_app(application: Application) -> Starlette:
     return webhook.web_app(endpoint, application.bot_data[METRICS])
 
 
-async def serve_webhook(application: Application) -> None:
-    """Webhook mode: the bot and its web server, until SIGINT or SIGTERM. The webhook itself is
-    registered once, at deploy (`crowdshelf webhook set`), not by each instance."""
-    host, port = application.bot_data[common.SERVICES].settings.listen
-    await webhook.serve(application, webhook_app(application), host, port)
+async def serve(application: Application) -> None:
+    """Run the bot until SIGINT or SIGTERM: with WEBHOOK_URL set, its web server takes the updates (the
+    webhook itself is registered once, at deploy, by `crowdshelf webhook set`, not by each instance);
+    otherwise it polls for them."""
+    settings = application.bot_data[common.SERVICES].settings
+    receiving: AbstractAsyncContextManager[object]
+    if settings.webhook_url:
+        host, port = settings.listen
+        receiving = webhook.serving(webhook_app(application), host, port)
+    else:
+        receiving = running.polling(application, allowed_updates())
+    await running.run_until_stopped(application, receiving)
 
 
 def allowed_updates() -> list[str]:

@@ -24,7 +24,7 @@ from bot.money import books, payouts
 from bot.money.amounts import MICROS
 from bot.tasks import registry
 from bot.wiring import log_masking
-from bot.wiring.app import TokenRejected, allowed_updates, build_application, serve_webhook
+from bot.wiring.app import TokenRejected, allowed_updates, build_application, serve
 from bot.wiring.config import ConfigError, Settings, load_settings
 from bot.wiring.services import SystemClock, build_services
 from handlers import formatting, i18n, messages, texts
@@ -266,10 +266,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int | None:
     settings.require_token()
     migrate.upgrade(settings.database_url)
     application = build_application(build_services(settings, connect(settings.database_url)))
-    if settings.webhook_url:
-        asyncio.run(serve_webhook(application))
-    else:
-        application.run_polling(allowed_updates=allowed_updates())
+    asyncio.run(serve(application))
     return None
 
 

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
@@ -94,6 +95,34 @@ async def test_a_rejected_token_is_one_line_and_never_logged(telegram: FakeTeleg
     assert log.splitlines()[-1] == (
         "Telegram rejected BOT_TOKEN (999999:***): copy the token @BotFather gave you into .env again"
     )
+    assert "Traceback" not in log, log[-3000:]
+
+
+@pytest.mark.parametrize("method", ["setMyCommands", "deleteWebhook"])
+async def test_a_stop_signal_while_the_bot_starts_ends_it_cleanly(
+    telegram: FakeTelegram, tmp_path: Path, method: str
+) -> None:
+    """SIGTERM while the bot sets its command menu, or while polling starts: the start-up finishes, then
+    the bot stops as it would from serving, with status 0 and nothing in the log."""
+    stall = telegram.stall(method)
+    run = await Run.start(tmp_path, telegram.token, telegram.base_url.removesuffix("/bot"), "WARNING")
+    await asyncio.wait_for(stall.reached.wait(), 90)
+    run.process.terminate()
+    await asyncio.sleep(0.5)  # the signal is in before the start-up goes on
+    stall.release()
+    log = await run.ended()
+    assert run.process.returncode == 0, log[-3000:]
+    assert log == "", log[-3000:]
+
+
+async def test_a_stop_signal_while_telegram_is_not_reachable_ends_the_wait(tmp_path: Path) -> None:
+    """Started during an outage, the bot waits for Telegram without end; a stop signal ends that wait."""
+    api = f"http://127.0.0.1:{free_port()}"
+    run = await Run.start(tmp_path, "1:token", api, "WARNING")
+    await run.logged(f"Telegram is not reachable at {api}")
+    run.process.terminate()
+    log = await asyncio.wait_for(run.ended(), 10)
+    assert run.process.returncode == 0, log[-3000:]
     assert "Traceback" not in log, log[-3000:]
 
 
