@@ -1174,6 +1174,11 @@ async def main_async(args: argparse.Namespace) -> int:
         report_run(ours)
         by_round = [o.rate / m.rate for m, o in zip(minimal_runs, our_runs, strict=True) if m.rate]
         say("ratio crowdshelf/minimal by round", ", ".join(f"{r:.2f}" for r in by_round))
+        cpu_by_round = [
+            f"{m.per_answer(m.bot['cpu']) * 1000:.2f}/{o.per_answer(o.bot['cpu']) * 1000:.2f}"
+            for m, o in zip(minimal_runs, our_runs, strict=True)
+        ]
+        say("bot CPU ms/answer by round (minimal/crowdshelf)", ", ".join(cpu_by_round))
         ratio = ours.rate / minimal.rate if minimal.rate else float("nan")
         say("ratio crowdshelf/minimal", f"{ratio:.2f} (target >= {TARGET_RATIO}: {verdict(ratio >= TARGET_RATIO)})")
         say(
