@@ -1,0 +1,95 @@
+"""How long a claim takes as one worker's answered products pile up while no one else answers them.
+
+The claim (`storage.assignments.claim_open_item`) walks the open items of a batch, most slots taken
+first, and passes over every one the worker has answered. While a batch has fewer workers than its
+overlap, none of a worker's answered products closes, so each answer adds one to what every later claim
+of theirs passes over. One worker, one batch of `--products` products (overlap 3), answering in a loop
+through `bot.work.answer`; every `--every` answers it prints the average time of the claim statement over
+the last 200, and at the end the last window's average against the first's (the 1,000,000-item pool's
+target, within 1.5x, is the yardstick).
+
+    python benchmarks/worker_history.py                               # SQLite, 4,000 answers
+    python benchmarks/worker_history.py --database-url postgresql+asyncpg://…   # the database is emptied
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import event
+
+from benchmarks.two_processes import empty_database
+from bot import work
+from bot.wiring.config import Settings
+from bot.wiring.services import build_services
+from storage.db import connect
+from storage.models import User
+from tests.factories import SKILLETS, load_batch, products
+
+WORKER = 1_000
+WINDOW = 200  # claims averaged per figure
+CLAIM = "UPDATE items SET slots_taken"  # the claim's statement, alone (SQLite) or in a WITH (PostgreSQL)
+
+
+async def measure(url: str, answers: int, every: int) -> None:
+    db = connect(url)
+    services = build_services(Settings(bot_token="1:x", database_url=url, _env_file=None), db)
+    await load_batch(services, products(answers + WINDOW), overlap=3, gold_rate=0.0)
+    async with db.write() as session:
+        session.add(User(id=WORKER, first_name="Lone"))
+    await db.analyze()
+    category = str((await services.taxonomies.get(1)).tree.find(SKILLETS).id)
+    claims: list[float] = []
+
+    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
+    def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        context.sent_at = time.perf_counter()
+
+    @event.listens_for(db.engine.sync_engine, "after_cursor_execute")
+    def _after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if CLAIM in statement:
+            claims.append(time.perf_counter() - context.sent_at)
+
+    def window() -> float:
+        return sum(claims[-WINDOW:]) / len(claims[-WINDOW:]) * 1000
+
+    task = await work.next_task(services, WORKER)
+    answered, first = 0, 0.0
+    while task is not None and answered < answers:
+        task = (await work.answer(services, WORKER, task.assignment_id, 0, category)).next_task
+        answered += 1
+        if answered == WINDOW:
+            first = window()
+        if answered % every == 0:
+            print(f"answered and still open: {answered:>6,}  claim ms (last {WINDOW}): {window():6.2f}", flush=True)
+    await db.dispose()
+    if first:
+        ratio = window() / first
+        print(
+            f"claim ratio last/first window: {ratio:.2f} (the pool's yardstick <= 1.5: {'met' if ratio <= 1.5 else 'MISSED'})"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", default="", help="PostgreSQL's async URL (emptied); default: SQLite")
+    parser.add_argument("--answers", type=int, default=4_000, help="the lone worker's answers (default 4,000)")
+    parser.add_argument("--every", type=int, default=1_000, help="a figure every this many answers (default 1,000)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="crowdshelf-history-") as scratch:
+        url = args.database_url or f"sqlite+aiosqlite:///{Path(scratch) / 'history.db'}"
+        print(f"database: {url.split('://')[0]}")
+        asyncio.run(empty_database(url))
+        asyncio.run(measure(url, args.answers, args.every))
+
+
+if __name__ == "__main__":
+    main()
