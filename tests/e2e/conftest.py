@@ -44,22 +44,28 @@ class RunningBot:
         return await outbox.deliver(self.app.bot, self.services)
 
     async def being_delivered(self) -> int:
-        """Owed messages another delivery run holds: claimed and not yet reported on, or locked by a run
-        still claiming them (its transaction not yet committed, so the claim is not visible yet)."""
+        """Owed messages another delivery run holds: locked by a run still claiming them (its transaction
+        not yet committed, so the claim is not visible yet), or claimed and not yet reported on.
+
+        In that order: a claim committed after the lock was looked for is seen by the read of the claims
+        after it. Read the other way round, a claim committed between the two was in neither, and the bot
+        looked settled while a delivery run was about to send (a rare failure under load)."""
         now = self.services.clock.now()
         pending = OutboxMessage.state == OutboxState.PENDING
+        locked = 0
+        # SQLite: one writer at a time, so the run before this waited for any claim under way.
+        if self.services.db.engine.dialect.name == "postgresql":
+            due = select(OutboxMessage.id).where(pending, OutboxMessage.next_attempt_at <= now)
+            async with self.services.db.write() as session:
+                every = set(await session.scalars(due))
+                free = set(await session.scalars(due.with_for_update(skip_locked=True)))
+                await session.rollback()
+            locked = len(every - free)
         async with self.services.db.read() as session:
             claimed = await session.scalar(
                 select(func.count(OutboxMessage.id)).where(pending, OutboxMessage.claimed_until > now)
             )
-        if self.services.db.engine.dialect.name != "postgresql":
-            return claimed or 0  # SQLite: one writer at a time, so the run above waited for any claim under way
-        due = select(OutboxMessage.id).where(pending, OutboxMessage.next_attempt_at <= now)
-        async with self.services.db.write() as session:
-            every = set(await session.scalars(due))
-            free = set(await session.scalars(due.with_for_update(skip_locked=True)))
-            await session.rollback()
-        return (claimed or 0) + len(every - free)
+        return locked + (claimed or 0)
 
     def user(self, user_id: int, first_name: str = "Ann") -> FakeUser:
         return self.telegram.user(user_id, first_name)
