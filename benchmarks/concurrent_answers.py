@@ -19,6 +19,7 @@ import collections
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,8 @@ from sqlalchemy import event
 from benchmarks.two_processes import empty_database
 from bot import work
 from bot.wiring.config import Settings
-from bot.wiring.services import build_services
-from storage.db import connect
+from bot.wiring.services import Services, build_services
+from storage.db import Database, connect
 from storage.models import User
 from tests.factories import SKILLETS, load_batch, products
 
@@ -39,16 +40,20 @@ PRODUCTS = 5_000
 OVERLAP = 3
 
 
-async def measure(url: str, workers: int, seconds: float, items: int) -> None:
+async def one_batch(url: str, items: int, workers: int) -> tuple[Database, Services, str]:
+    """The (migrated) database at `url` with one launched batch of `items` products at overlap 3 and no
+    gold, and `workers` workers from FIRST_WORKER on; with the services on it and the category to answer."""
     db = connect(url)
     services = build_services(Settings(bot_token="1:x", database_url=url, _env_file=None), db)
     await load_batch(services, products(items), overlap=OVERLAP, gold_rate=0.0)
     async with db.write() as session:
         session.add_all(User(id=FIRST_WORKER + n, first_name=f"W{n}") for n in range(workers))
     await db.analyze()  # PostgreSQL's statistics of the new batch, as a launch through the bot gathers them
-    category = str((await services.taxonomies.get(1)).tree.find(SKILLETS).id)
-    took: collections.Counter[str] = collections.Counter()
-    sent: collections.Counter[str] = collections.Counter()
+    return db, services, str((await services.taxonomies.get(1)).tree.find(SKILLETS).id)
+
+
+def time_statements(db: Database, took: Callable[[str, float], None]) -> None:
+    """Call `took(statement, seconds)` for every statement `db` sends, with how long it took to its result."""
 
     @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
     def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
@@ -56,9 +61,20 @@ async def measure(url: str, workers: int, seconds: float, items: int) -> None:
 
     @event.listens_for(db.engine.sync_engine, "after_cursor_execute")
     def _after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        took(statement, time.perf_counter() - context.sent_at)
+
+
+async def measure(url: str, workers: int, seconds: float, items: int) -> None:
+    db, services, category = await one_batch(url, items, workers)
+    took: collections.Counter[str] = collections.Counter()
+    sent: collections.Counter[str] = collections.Counter()
+
+    def count(statement: str, seconds: float) -> None:
         kind = " ".join(statement.split())[:48]
-        took[kind] += time.perf_counter() - context.sent_at
+        took[kind] += seconds
         sent[kind] += 1
+
+    time_statements(db, count)
 
     answered = 0
     deadline = time.perf_counter() + seconds

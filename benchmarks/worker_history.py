@@ -18,53 +18,35 @@ import argparse
 import asyncio
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import event
-
+from benchmarks.concurrent_answers import FIRST_WORKER, one_batch, time_statements
 from benchmarks.two_processes import empty_database
 from bot import work
-from bot.wiring.config import Settings
-from bot.wiring.services import build_services
-from storage.db import connect
-from storage.models import User
-from tests.factories import SKILLETS, load_batch, products
 
-WORKER = 1_000
 WINDOW = 200  # claims averaged per figure
 CLAIM = "UPDATE items SET slots_taken"  # the claim's statement, alone (SQLite) or in a WITH (PostgreSQL)
 
 
 async def measure(url: str, answers: int, every: int) -> None:
-    db = connect(url)
-    services = build_services(Settings(bot_token="1:x", database_url=url, _env_file=None), db)
-    await load_batch(services, products(answers + WINDOW), overlap=3, gold_rate=0.0)
-    async with db.write() as session:
-        session.add(User(id=WORKER, first_name="Lone"))
-    await db.analyze()
-    category = str((await services.taxonomies.get(1)).tree.find(SKILLETS).id)
+    db, services, category = await one_batch(url, answers + WINDOW, workers=1)
     claims: list[float] = []
 
-    @event.listens_for(db.engine.sync_engine, "before_cursor_execute")
-    def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        context.sent_at = time.perf_counter()
-
-    @event.listens_for(db.engine.sync_engine, "after_cursor_execute")
-    def _after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+    def claim_timed(statement: str, seconds: float) -> None:
         if CLAIM in statement:
-            claims.append(time.perf_counter() - context.sent_at)
+            claims.append(seconds)
+
+    time_statements(db, claim_timed)
 
     def window() -> float:
         return sum(claims[-WINDOW:]) / len(claims[-WINDOW:]) * 1000
 
-    task = await work.next_task(services, WORKER)
+    task = await work.next_task(services, FIRST_WORKER)
     answered, first = 0, 0.0
     while task is not None and answered < answers:
-        task = (await work.answer(services, WORKER, task.assignment_id, 0, category)).next_task
+        task = (await work.answer(services, FIRST_WORKER, task.assignment_id, 0, category)).next_task
         answered += 1
         if answered == WINDOW:
             first = window()
