@@ -266,13 +266,13 @@ def _crowdshelf_app(
 
 def _floor_app(api_root: str, database_url: str, counters: BotCounters, hooked: bool) -> tuple[Application, Database]:
     """The minimal application that also writes, before each edit, one transaction of single-row upserts
-    through storage.db (FLOOR_STATEMENTS statements with the COMMIT): what a bot on this stack costs with
-    the statement target met and no logic, no rendering and no lock waits at all."""
+    through storage.db (FLOOR_STATEMENTS statements with the COMMIT), brief as an answer's: what a bot on
+    this stack costs with the statement target met and no logic, no rendering and no lock waits at all."""
     db = connect(database_url)
     _count_statements(db, counters, False)
 
     async def write(user_id: int) -> None:
-        async with db.write() as session:
+        async with db.write(brief=True) as session:
             for row in range(FLOOR_STATEMENTS - 1):
                 await session.execute(_floor_write, {"id": user_id * FLOOR_STATEMENTS + row})
 

@@ -37,7 +37,7 @@ class Taken(StrEnum):
 
 async def take(services: Services, update_id: int) -> Taken:
     now = services.clock.now()
-    async with services.db.write() as session:
+    async with services.db.write(brief=True) as session:
         taken = await updates.take(session, update_id, now, now + services.update_lease, now + REMEMBERED_FOR)
     return {True: Taken.NEW, False: Taken.DONE, None: Taken.BUSY}[taken]
 
@@ -56,7 +56,7 @@ async def held(services: Services, update_id: int) -> AsyncIterator[None]:
 
 
 async def done(services: Services, update_id: int) -> None:
-    async with services.db.write() as session:
+    async with services.db.write(brief=True) as session:
         await updates.mark_done(session, update_id, services.clock.now() + REMEMBERED_FOR)
 
 

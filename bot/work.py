@@ -129,7 +129,7 @@ async def next_task(services: Services, worker_id: int) -> TaskScreen | None:
             return await _next_of(services, session, held[0], item)
         return await _claim_following(services, session, worker_id)
 
-    return await _following_screen(services, await services.db.write_retrying(claim))
+    return await _following_screen(services, await services.db.write_retrying(claim, brief=True))
 
 
 async def browse(services: Services, worker_id: int, assignment_id: int, node: int | None, page: int) -> TaskScreen:
@@ -211,7 +211,7 @@ async def answer(services: Services, worker_id: int, assignment_id: int, questio
             following = await _claim_again(services, session, worker_id, following)
         return reward, pending, nudges, verdict, following
 
-    outcome = await services.db.write_retrying(record)
+    outcome = await services.db.write_retrying(record, brief=True)
     if isinstance(outcome, _Next):  # a question of several: the same card asks the next one
         screen = await _following_screen(services, outcome)
         return Answered(0, 0, screen, progress.Nudges(), partial=True)
@@ -290,7 +290,7 @@ async def skip(services: Services, worker_id: int, assignment_id: int) -> TaskSc
         await assignments.give_back(session, assignment, AssignmentStatus.SKIPPED)
         return await _claim_following(services, session, worker_id)
 
-    return await _following_screen(services, await services.db.write_retrying(give_up))
+    return await _following_screen(services, await services.db.write_retrying(give_up, brief=True))
 
 
 async def stop(services: Services, worker_id: int, assignment_id: int) -> None:

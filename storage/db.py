@@ -22,6 +22,7 @@ from storage import sqlite_driver
 
 log = logging.getLogger(__name__)
 _WRITE_OPTION = "crowdshelf_write"
+_BRIEF_OPTION = "crowdshelf_brief"
 # deadlock_detected, serialization_failure
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 T = TypeVar("T")
@@ -35,17 +36,24 @@ class Database:
     _write_lock: asyncio.Lock | None = field(default=None, repr=False)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session in a write transaction: committed on success, rolled back on any exception."""
+    async def write(self, brief: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session in a write transaction: committed on success, rolled back on any exception.
+
+        `brief`: a few statements on indexes, such as a button press's; on SQLite they run on the event
+        loop rather than in the driver's thread, whose hand-off costs more than they do (storage.sqlite_driver).
+        Meanwhile no other user's update moves, so bulk work (a batch file, an export, a sweep) is never brief.
+        """
         if self._write_lock is None:
-            async with self._transaction(write=True) as session:
+            async with self._transaction(brief) as session:
                 yield session
             return
-        async with self._write_lock, self._transaction(write=True) as session:
+        async with self._write_lock, self._transaction(brief) as session:
             yield session
 
-    async def write_retrying(self, operation: Callable[[AsyncSession], Awaitable[T]], attempts: int = 4) -> T:
-        """Run `operation` in a write transaction, again if PostgreSQL chose it as a deadlock victim.
+    async def write_retrying(
+        self, operation: Callable[[AsyncSession], Awaitable[T]], attempts: int = 4, brief: bool = False
+    ) -> T:
+        """Run `operation` in a write transaction (`write`), again if PostgreSQL chose it as a deadlock victim.
 
         Claims wait on item rows that other claims hold; PostgreSQL breaks the rare cycle by failing
         one transaction, and the fix it recommends is to run that transaction again.
@@ -53,12 +61,12 @@ class Database:
         # A task of its own: each of the transaction's many driver round trips resumes every
         # coroutine awaiting it, and under a Telegram handler that chain is a dozen frames deep.
         # Cancelling the caller cancels the task too.
-        return await asyncio.create_task(self._write_retrying(operation, attempts))
+        return await asyncio.create_task(self._write_retrying(operation, attempts, brief))
 
-    async def _write_retrying(self, operation: Callable[[AsyncSession], Awaitable[T]], attempts: int) -> T:
+    async def _write_retrying(self, operation: Callable[[AsyncSession], Awaitable[T]], attempts: int, brief: bool) -> T:
         for attempt in range(1, attempts + 1):
             try:
-                async with self.write() as session:
+                async with self.write(brief) as session:
                     return await operation(session)
             except DBAPIError as error:
                 if attempt == attempts or _sqlstate(error) not in RETRYABLE_SQLSTATES:
@@ -84,9 +92,9 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def _transaction(self, write: bool) -> AsyncIterator[AsyncSession]:
+    async def _transaction(self, brief: bool) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
-            await session.connection(execution_options={_WRITE_OPTION: write})
+            await session.connection(execution_options={_WRITE_OPTION: True, _BRIEF_OPTION: brief})
             try:
                 yield session
             except BaseException:
@@ -191,9 +199,10 @@ def _begin_sqlite_as_asked(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        statement = "BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE_OPTION, False) else "BEGIN"
-        # Straight on the driver: no cursor for SQLAlchemy to wrap.
-        driver = connection.connection.dbapi_connection
-        if driver is None:  # only a connection being closed has none, and that one begins nothing
+        options = connection.get_execution_options()
+        statement = "BEGIN IMMEDIATE" if options.get(_WRITE_OPTION, False) else "BEGIN"
+        # Straight on the driver, which sends it with the transaction's first statement.
+        driver = connection.connection.driver_connection
+        if not isinstance(driver, sqlite_driver.Connection):  # only a connection being closed has none
             raise RuntimeError("BEGIN on a closed connection")
-        driver.run_async(lambda sqlite: sqlite.execute(statement))
+        driver.begin(statement, brief=options.get(_BRIEF_OPTION, False))

@@ -1,18 +1,26 @@
-"""SQLite for SQLAlchemy's async engine, with one hand-off to the driver's thread per statement.
+"""SQLite for SQLAlchemy's async engine, with at most one hand-off to the driver's thread per statement.
 
 SQLAlchemy reaches SQLite through aiosqlite, which runs each call of the DB-API (cursor, execute,
 fetchall, close, commit) in a thread of its own: four hand-offs, each a wake-up of the event loop,
 for every statement. An answer's dozen statements cost fifty of them. Here a statement runs, has
 its rows fetched and its cursor closed in one hand-off, and the awaitables SQLAlchemy's adapter
-calls afterwards read what came back: fifteen hand-offs an answer, BEGIN and COMMIT included.
+calls afterwards read what came back.
 
-A savepoint (every ledger posting has one) costs no hand-off of its own: SAVEPOINT and RELEASE return
-nothing and cannot fail inside a transaction, so they wait and go to SQLite with the next statement,
-or the COMMIT, in its hand-off.
+BEGIN, SAVEPOINT and RELEASE cost no hand-off of their own: they return nothing, so they wait and
+go to SQLite with the next statement, or the COMMIT, in its hand-off. A BEGIN that fails (another
+process holding the write lock past the busy timeout) fails that statement instead.
 
-SQLite still runs in a thread, never on the event loop: a long statement (a big batch file, an
-export) must not stall every other user's buttons. The classes follow aiosqlite's interface, the
-one SQLAlchemy's adapter is written against; `connect` plugs them in with `async_creator`.
+SQLite runs in the connection's thread, so that a long statement (a big batch file, an export) does
+not stall every other user's buttons, and neither does a BEGIN IMMEDIATE waiting for another
+process's write lock. A *brief* transaction (`begin`), one of a few statements on indexes such as a
+button press, runs on the event loop once it has begun: the hand-off costs more than such a
+statement, and a begun transaction waits for nothing, as it holds the write lock, or reads one
+moment of the database (WAL). Its BEGIN and first statement still go to the thread. That is one
+hand-off for an answer's fifteen statements, and a fifth less CPU per answer in
+`benchmarks/answers.py`.
+
+The classes follow aiosqlite's interface, the one SQLAlchemy's adapter is written against;
+`connect` plugs them in with `async_creator`.
 """
 
 import asyncio
@@ -35,10 +43,22 @@ class Connection:
         self._connection: sqlite3.Connection | None = connection  # None once closed, as aiosqlite has it
         self._thread = thread
         self._waiting: list[str] = []  # statements that go with the next one (RIDES_ALONG)
+        self._brief = False  # the transaction runs on the event loop once begun (see the module's docstring)
 
     async def run(self, function: Callable[..., T], *args: Any) -> T:
         """Call `function(*args)` in the connection's thread; the one hand-off of every call here."""
         return await asyncio.get_running_loop().run_in_executor(self._thread, partial(function, *args))
+
+    async def call(self, function: Callable[..., T], *args: Any) -> T:
+        """Call `function(*args)` on the event loop in a begun brief transaction, else in the thread."""
+        if self._brief and self._open().in_transaction:
+            return function(*args)
+        return await self.run(function, *args)
+
+    def begin(self, sql: str, brief: bool) -> None:
+        """Begin a transaction with `sql` (BEGIN or BEGIN IMMEDIATE), sent with the first statement."""
+        self._waiting.append(sql)
+        self._brief = brief
 
     @property
     def isolation_level(self) -> str | None:
@@ -53,7 +73,12 @@ class Connection:
         return cursor
 
     async def commit(self) -> None:
-        await self.run(commit, self._open(), self.take_waiting())
+        waiting = self.take_waiting()
+        try:
+            if self._open().in_transaction:  # else no statement ran, and the BEGIN waiting has nothing to keep
+                await self.call(commit, self._open(), waiting)
+        finally:
+            self._brief = False
 
     def defer(self, sql: str) -> None:
         self._waiting.append(sql)
@@ -67,8 +92,11 @@ class Connection:
         connection = self._open()
         # The engine rolls back every connection it takes back, committed or not; after a COMMIT
         # there is nothing to undo, and the hand-off would cost every transaction one more.
-        if connection.in_transaction:
-            await self.run(connection.rollback)
+        try:
+            if connection.in_transaction:
+                await self.call(connection.rollback)
+        finally:
+            self._brief = False
 
     async def create_function(self, name: str, arguments: int, function: Callable[..., Any], **options: Any) -> None:
         await self.run(partial(self._open().create_function, name, arguments, function, **options))
@@ -145,7 +173,7 @@ class Cursor:
 
     async def _run(self, statement: Callable[[sqlite3.Cursor], object]) -> None:
         connection = self._connection
-        outcome = await connection.run(_run_statement, connection._open(), connection.take_waiting(), statement)
+        outcome = await connection.call(_run_statement, connection._open(), connection.take_waiting(), statement)
         self.description, self._rows, self.rowcount, self.lastrowid = outcome
 
 
@@ -179,7 +207,8 @@ def creator(path: str, pragmas: Sequence[str]) -> Callable[[], Any]:
         thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
 
         def open_in_thread() -> sqlite3.Connection:
-            connection = sqlite3.connect(path, isolation_level=None)
+            # Brief transactions use it on the event loop's thread too, one call at a time.
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             for pragma in pragmas:
                 connection.execute(f"PRAGMA {pragma}")
             return connection

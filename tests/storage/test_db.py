@@ -70,11 +70,12 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 async def test_sqlite_second_process_waits_for_write_lock(sqlite_url: str) -> None:
     """While one Database (think: bot process) holds a write transaction, another Database's write
-    blocks at BEGIN IMMEDIATE — before it can read anything — and proceeds once the first commits."""
+    blocks at BEGIN IMMEDIATE, which goes with its first statement: it reads nothing until the first
+    commits, and then reads what the first wrote."""
     first, second = connect(sqlite_url), connect(sqlite_url)
     release = asyncio.Event()
     holding = asyncio.Event()
-    second_began = asyncio.Event()
+    second_read = asyncio.Event()
     seen_by_second: list[int] = []
 
     async def hold_lock() -> None:
@@ -86,8 +87,8 @@ async def test_sqlite_second_process_waits_for_write_lock(sqlite_url: str) -> No
 
     async def write_after() -> None:
         async with second.write() as session:
-            second_began.set()
             seen_by_second.append(await session.scalar(select(func.count()).select_from(User)))
+            second_read.set()
             session.add(User(id=2, first_name="second"))
 
     try:
@@ -95,7 +96,7 @@ async def test_sqlite_second_process_waits_for_write_lock(sqlite_url: str) -> No
         await asyncio.wait_for(holding.wait(), 5)
         waiter = asyncio.create_task(write_after())
         await asyncio.sleep(0.5)
-        assert not second_began.is_set(), "the second writer got a transaction while the first held the lock"
+        assert not second_read.is_set(), "the second writer read while the first held the lock"
         assert not waiter.done()
         release.set()
         await asyncio.wait_for(asyncio.gather(holder, waiter), 10)

@@ -1,4 +1,5 @@
-"""The SQLite driver under the async engine: one hand-off per statement, and nothing it changes for callers."""
+"""The SQLite driver under the async engine: at most one hand-off per statement, none in a begun brief
+transaction, and nothing it changes for callers."""
 
 import asyncio
 import sqlite3
@@ -36,7 +37,8 @@ def count_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 async def test_a_statement_is_one_hand_off(sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A write transaction of two statements costs BEGIN, the two statements and COMMIT: four hand-offs.
+    """A write transaction of two statements costs the two statements (the first with BEGIN) and COMMIT:
+    three hand-offs.
 
     The rollback the engine sends when it takes the connection back has nothing to undo and is skipped."""
     async with sqlite_db.write() as session:
@@ -46,12 +48,17 @@ async def test_a_statement_is_one_hand_off(sqlite_db: Database, monkeypatch: pyt
         await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'A')"))
         rows = (await session.execute(text("SELECT id, body FROM notes"))).all()
     assert rows == [(1, "A")]
-    assert calls == ["_run_statement"] * 3 + ["commit"]
+    assert calls == ["_run_statement"] * 2 + ["commit"]
 
     calls.clear()
     async with sqlite_db.read() as session:
         await session.execute(text("SELECT body FROM notes"))
-    assert calls == ["_run_statement"] * 2 + ["rollback"]  # BEGIN, SELECT, and the end of the read
+    assert calls == ["_run_statement", "rollback"]  # BEGIN with the SELECT, and the end of the read
+
+    calls.clear()
+    async with sqlite_db.write():
+        pass
+    assert calls == [], "a transaction with no statement sends nothing, not even its BEGIN"
 
 
 async def test_a_savepoint_rides_along_with_the_next_statement(
@@ -71,13 +78,78 @@ async def test_a_savepoint_rides_along_with_the_next_statement(
                 await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'a duplicate')"))
         async with session.begin_nested():
             await session.execute(text("INSERT INTO notes (id, body) VALUES (3, 'kept too')"))
-    # BEGIN, four INSERTs, ROLLBACK TO, COMMIT (with the last RELEASE)
-    assert calls == ["_run_statement"] * 6 + ["commit"]
+    # four INSERTs (the first with BEGIN), ROLLBACK TO, COMMIT (with the last RELEASE)
+    assert calls == ["_run_statement"] * 5 + ["commit"]
     async with sqlite_db.read() as session:
         assert (await session.execute(text("SELECT id, body FROM notes ORDER BY id"))).all() == [
             (1, "kept"),
             (3, "kept too"),
         ]
+
+
+async def test_a_brief_transaction_runs_on_the_event_loop_once_begun(
+    sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its BEGIN IMMEDIATE and first statement go to the thread; the rest, the COMMIT included, need no
+    hand-off. What it wrote is committed, and a failed one is rolled back whole."""
+    calls = count_hand_offs(monkeypatch)
+    async with sqlite_db.write(brief=True) as session:
+        await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'A')"))
+        await session.execute(text("INSERT INTO notes (id, body) VALUES (2, 'B')"))
+        await session.execute(text("UPDATE notes SET body = 'C' WHERE id = 2"))
+    assert calls == ["_run_statement"]
+    with pytest.raises(IntegrityError):
+        async with sqlite_db.write(brief=True) as session:
+            await session.execute(text("INSERT INTO notes (id, body) VALUES (3, 'undone')"))
+            await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'a duplicate')"))
+    calls.clear()
+    async with sqlite_db.write() as session:  # the next transaction, not brief, is in the thread again
+        await session.execute(text("INSERT INTO notes (id, body) VALUES (4, 'D')"))
+        await session.execute(text("INSERT INTO notes (id, body) VALUES (5, 'E')"))
+    assert calls == ["_run_statement"] * 2 + ["commit"]
+    async with sqlite_db.read() as session:
+        assert (await session.execute(text("SELECT id, body FROM notes ORDER BY id"))).all() == [
+            (1, "A"),
+            (2, "C"),
+            (4, "D"),
+            (5, "E"),
+        ]
+
+
+async def test_a_brief_transaction_waits_for_another_process_in_the_thread(tmp_path: Path) -> None:
+    """Its BEGIN IMMEDIATE, waiting for a write lock another process holds, leaves the event loop free;
+    once the lock is let go, the transaction goes on and commits."""
+    path = tmp_path / "locked.db"
+    db = connect(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with db.write() as session:
+            await session.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"))
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        async def write() -> None:
+            async with db.write(brief=True) as session:
+                await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'after the wait')"))
+
+        ticker = asyncio.create_task(tick())
+        writing = asyncio.create_task(write())
+        await asyncio.sleep(0.3)
+        assert not writing.done() and ticks >= 10
+        other.execute("COMMIT")
+        other.close()
+        await asyncio.wait_for(writing, 5)
+        ticker.cancel()
+        async with db.read() as session:
+            assert list(await session.scalars(text("SELECT body FROM notes"))) == ["after the wait"]
+    finally:
+        await db.dispose()
 
 
 async def test_update_returning_reports_rows_and_rowcount(sqlite_db: Database) -> None:
