@@ -130,6 +130,7 @@ from bot.wiring.config import Settings  # noqa: E402
 from bot.wiring.services import build_services  # noqa: E402
 from handlers import webhook  # noqa: E402
 from handlers.ordering import PerUserOrder  # noqa: E402
+from handlers.running import polling, running  # noqa: E402
 from sandbox.telegram_server import FakeTelegram, FakeUser  # noqa: E402
 from storage import assignments, sqlite_driver  # noqa: E402
 from storage import ledger as books  # noqa: E402
@@ -356,25 +357,17 @@ async def _serve_bot(
             await session.execute(_floor_table)
     else:
         application = _minimal_app(api_root, hooked)
-    await application.initialize()
-    if application.post_init:
-        await application.post_init(application)
+    receiving: contextlib.AbstractAsyncContextManager[int | None]
     if hooked:
         web = webhook_app(application) if kind == "crowdshelf" else _minimal_web(application)
-        await application.start()
-        async with webhook.serving(web, "127.0.0.1", 0) as port:
-            connection.send(("ready", port))
-            await _obey(connection, counters)
+        receiving = webhook.serving(web, "127.0.0.1", 0)
     else:
-        await application.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=allowed_updates())
-        await application.start()
-        connection.send(("ready", None))
+        receiving = polling(application, allowed_updates(), timeout=1)
+    async with running(application, receiving) as port:
+        connection.send(("ready", port))
         await _obey(connection, counters)
         # Stopping cancels a long poll in flight; the Updater then logs a harmless "pool timeout" on its way out.
         logging.getLogger("telegram.ext.Updater").setLevel(logging.CRITICAL + 1)
-        await application.updater.stop()
-    await application.stop()
-    await application.shutdown()
     if db is not None:
         await db.dispose()
     connection.send(("stopped", None))

@@ -12,9 +12,11 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TypeVar
 
 from telegram.ext import Application
 
+T = TypeVar("T")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -25,32 +27,61 @@ async def run_until_stopped(application: Application, receiving: AbstractAsyncCo
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
     try:
-        if await _unless_stopped(application.initialize(), stop):
-            if application.post_init is not None:
-                await application.post_init(application)
-            await application.start()
-            try:
-                async with receiving:
-                    await stop.wait()
-            finally:
-                await application.stop()
-    finally:
-        await application.shutdown()
-        if application.post_shutdown is not None:
-            await application.post_shutdown(application)
+        initialized = await _unless_stopped(application.initialize(), stop)
+    except BaseException:
+        await _shut_down(application)
+        raise
+    if not initialized:
+        await _shut_down(application)
+        return
+    async with started(application, receiving):
+        await stop.wait()
 
 
 @asynccontextmanager
-async def polling(application: Application, allowed_updates: Sequence[str]) -> AsyncIterator[None]:
-    """Updates by long polling (getUpdates) while the block runs."""
+async def running(application: Application, receiving: AbstractAsyncContextManager[T]) -> AsyncIterator[T]:
+    """The bot running as `crowdshelf run` runs it, receiving updates within `receiving` (and giving what
+    that gives, a web server's port), while the block runs: for the sandbox, the tests and the benchmarks,
+    which stop it by leaving the block rather than by a signal."""
+    await application.initialize()
+    async with started(application, receiving) as received:
+        yield received
+
+
+@asynccontextmanager
+async def started(application: Application, receiving: AbstractAsyncContextManager[T]) -> AsyncIterator[T]:
+    """An initialized bot started: its post_init (the taxonomy, the command menu), then receiving updates
+    within `receiving`; when the block ends, stopped in reverse order and shut down."""
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        await application.start()
+        try:
+            async with receiving as received:
+                yield received
+        finally:
+            await application.stop()
+    finally:
+        await _shut_down(application)
+
+
+@asynccontextmanager
+async def polling(application: Application, allowed_updates: Sequence[str], timeout: int = 10) -> AsyncIterator[None]:
+    """Updates by long polling (getUpdates, each waiting up to `timeout` seconds) while the block runs."""
     updater = application.updater
     if updater is None:
         raise RuntimeError("this application was built without an updater (webhook mode)")
-    await updater.start_polling(allowed_updates=allowed_updates)
+    await updater.start_polling(timeout=timeout, allowed_updates=allowed_updates)
     try:
         yield
     finally:
         await updater.stop()
+
+
+async def _shut_down(application: Application) -> None:
+    await application.shutdown()
+    if application.post_shutdown is not None:
+        await application.post_shutdown(application)
 
 
 async def _unless_stopped(startup: Awaitable[None], stop: asyncio.Event) -> bool:

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import signal
 import tempfile
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +24,7 @@ from bot.wiring.config import Settings
 from bot.wiring.services import Services, build_services
 from sandbox import web as page
 from sandbox.cast import CAST, Role, ids_of
-from sandbox.stage import start_polling, stop_polling
+from sandbox.stage import polling_locally
 from sandbox.telegram_server import ApiCall, FakeTelegram
 from storage import migrate
 from storage.db import connect
@@ -45,6 +46,7 @@ class Sandbox:
     telegram: FakeTelegram
     application: Application
     services: Services
+    bot_running: AsyncExitStack  # left, it stops the bot
 
     @property
     def url(self) -> str:
@@ -73,18 +75,18 @@ class Sandbox:
         )
         services = build_services(settings, connect(settings.database_url))
         application = build_application(services)
-        await start_polling(application)
+        bot_running = AsyncExitStack()
+        await bot_running.enter_async_context(polling_locally(application))
         telegram.application = application  # the page waits for the bot to finish what an action started
         # Everyone has said /start: the bot knows them (an admin can fund the requester at once) and each
         # chat opens with the bot's welcome for that role.
         for person in CAST:
             await telegram.user(person.user_id, person.name).send("/start")
         await telegram.idle(timeout=60)
-        return cls(telegram, application, services)
+        return cls(telegram, application, services, bot_running)
 
     async def stop(self) -> None:
-        await stop_polling(self.application)
-        await self.services.db.dispose()
+        await self.bot_running.aclose()
         await self.telegram.stop()
 
 

@@ -13,7 +13,7 @@ anything else that wants a bot with people around it can do the same::
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from telegram.ext import Application
 from bot.wiring.app import allowed_updates, build_application, flood_limiter
 from bot.wiring.config import Settings
 from bot.wiring.services import Services, build_services
+from handlers.running import polling, running
 from sandbox.telegram_server import FakeTelegram
 from storage import migrate
 from storage.clock import utcnow
@@ -93,30 +94,13 @@ async def open_stage(
         await asyncio.to_thread(migrate.upgrade, url)
         services = build_services(config, connect(url), clock, draws)
         app = build_application(services, rate_limiter=flood_limiter(overall_max_rate=LOCAL_RATE))
-        await start_polling(app)
-        try:
+        async with polling_locally(app):
             yield Stage(telegram, app, services, url)
-        finally:
-            await stop_polling(app)
-            await services.db.dispose()
     finally:
         await telegram.stop()
 
 
-async def start_polling(application: Application) -> None:
-    """What `crowdshelf run` does before it waits for a stop signal (handlers.running): the bot's own start-up (its
-    post_init: the taxonomy, the command menu), then polling the local server without a pause."""
-    updater, post_init = application.updater, application.post_init
-    if updater is None or post_init is None:
-        raise RuntimeError("build_application gives a polling bot an updater and a post_init")
-    await application.initialize()
-    await post_init(application)
-    await updater.start_polling(poll_interval=0, timeout=1, allowed_updates=allowed_updates())
-    await application.start()
-
-
-async def stop_polling(application: Application) -> None:
-    if application.updater is not None:
-        await application.updater.stop()
-    await application.stop()
-    await application.shutdown()
+def polling_locally(application: Application) -> AbstractAsyncContextManager[None]:
+    """The bot running as `crowdshelf run` runs it (handlers.running) while the block runs, polling the local
+    server with short polls, so that it stops soon after the block ends."""
+    return running(application, polling(application, allowed_updates(), timeout=1))

@@ -2,15 +2,17 @@
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import func, select
 from telegram.ext import Application
 
-from bot.wiring.app import allowed_updates, build_application, flood_limiter
+from bot.wiring.app import build_application, flood_limiter
 from bot.wiring.services import Services, build_services
 from handlers import notify, outbox
+from sandbox.stage import polling_locally
 from sandbox.telegram_server import FakeTelegram, FakeUser
 from storage.db import Database
 from storage.models import OutboxMessage
@@ -23,6 +25,7 @@ class RunningBot:
     app: Application
     telegram: FakeTelegram
     services: Services
+    running: AsyncExitStack  # closed, it stops the bot
 
     async def settle(self, timeout: float = 10) -> None:
         """Wait until every update sent so far has been handled and its replies have arrived, and every
@@ -72,9 +75,7 @@ class RunningBot:
 
     async def stop(self) -> None:
         """Shut the bot down as an operator would; what users do from now on waits at the server."""
-        await self.app.updater.stop()
-        await self.app.stop()
-        await self.app.shutdown()
+        await self.running.aclose()
 
     async def run_job(self, name: str) -> None:
         (job,) = self.app.job_queue.get_jobs_by_name(name)
@@ -107,7 +108,7 @@ async def start_bot(
     database_url: str, db: Database, telegram: FakeTelegram, clock: MovableClock, draws: ScriptedRandom
 ) -> AsyncIterator[StartBot]:
     """Starts the bot against the fake server, with any settings overridden; stops it after the test."""
-    running: list[Application] = []
+    started: list[RunningBot] = []
 
     async def start(**overrides: object) -> RunningBot:
         api = telegram.base_url.removesuffix("/bot")
@@ -115,24 +116,18 @@ async def start_bot(
         services = build_services(settings, db, clock, draws)
         # The bot's own limiter with a generous rate: its code path runs, the tests are not slowed down.
         app = build_application(services, rate_limiter=flood_limiter(overall_max_rate=1000))
-        await app.initialize()
-        await app.post_init(app)
-        await app.updater.start_polling(poll_interval=0, timeout=1, allowed_updates=allowed_updates())
-        await app.start()
         # The tests run the scheduled jobs themselves (run_job): a run the queue started at that moment
         # would hold the job's lease, and the test's run would skip. Owed messages still go out on the tick.
         for job in app.job_queue.jobs():
             job.enabled = job.name == notify.DELIVERY_JOB
-        running.append(app)
-        return RunningBot(app, telegram, services)
+        running = AsyncExitStack()
+        await running.enter_async_context(polling_locally(app))
+        started.append(RunningBot(app, telegram, services, running))
+        return started[-1]
 
     yield start
-    for app in running:
-        if not app.running:  # stopped by the test
-            continue
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
+    for bot in started:
+        await bot.stop()  # nothing more for a bot the test stopped
 
 
 @pytest.fixture

@@ -18,12 +18,13 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
-from telegram.ext import AIORateLimiter, Application
+from telegram.ext import AIORateLimiter
 
 from bot import updates
 from bot.wiring.app import allowed_updates, build_application, webhook_app
 from bot.wiring.services import build_services
 from handlers import webhook
+from handlers.running import running as bot_running
 from sandbox.telegram_server import FakeTelegram, FakeUser
 from storage.db import Database, connect
 from storage.models import Assignment, SeenUpdate, User
@@ -78,21 +79,14 @@ async def start_instance(
                 stack.push_async_callback(database.dispose)
             services = build_services(settings, database, clock, draws)
             app = build_application(services, rate_limiter=AIORateLimiter(overall_max_rate=1000, max_retries=1))
-            web = webhook_app(app)
-            await app.initialize()
-            await app.post_init(app)
-            await app.start()
-            stack.push_async_callback(_stop, app)
-            port = await stack.enter_async_context(webhook.serving(web, "127.0.0.1", 0))
-            return Instance(app, telegram, services, base=f"http://127.0.0.1:{port}")
+            running = AsyncExitStack()
+            port = await running.enter_async_context(
+                bot_running(app, webhook.serving(webhook_app(app), "127.0.0.1", 0))
+            )
+            stack.push_async_callback(running.aclose)
+            return Instance(app, telegram, services, running, base=f"http://127.0.0.1:{port}")
 
         yield start
-
-
-async def _stop(app: Application) -> None:
-    if app.running:
-        await app.stop()
-    await app.shutdown()
 
 
 def start_update(user: FakeUser, update_id: int) -> dict:
