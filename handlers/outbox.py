@@ -82,7 +82,8 @@ async def _deliver_one(bot: ExtBot[Any], services: Services, owed: Owed, languag
         await outbox.refused(services, owed, error.message)
         return False
     except RetryAfter as error:
-        wait = error.retry_after if isinstance(error.retry_after, timedelta) else timedelta(seconds=error.retry_after)
+        given = error.retry_after  # a timedelta, unless the operator set PTB_TIMEDELTA=false (build_application)
+        wait = given if isinstance(given, timedelta) else timedelta(seconds=given)
         await outbox.retry(services, owed, str(error), wait_at_least=wait)
         return False
     except Exception as error:

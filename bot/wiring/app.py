@@ -4,6 +4,7 @@ import asyncio
 import datetime
 import itertools
 import logging
+import os
 import sys
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -115,6 +116,9 @@ def build_application(services: Services, rate_limiter: BaseRateLimiter | None =
     """The bot, ready for serve() (or start()/updater in tests and benchmarks); with WEBHOOK_URL set it
     has no updater."""
     settings = services.settings
+    # python-telegram-bot's documented opt-in to durations as timedelta (RetryAfter.retry_after), the default
+    # of its next major version: without it, every read of one warns that it is deprecated.
+    os.environ.setdefault("PTB_TIMEDELTA", "true")
     api = settings.telegram_api_url.rstrip("/")
     builder = ApplicationBuilder()
     if settings.webhook_url:
