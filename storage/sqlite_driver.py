@@ -13,11 +13,12 @@ process holding the write lock past the busy timeout) fails that statement inste
 SQLite runs in the connection's thread, so that a long statement (a big batch file, an export) does
 not stall every other user's buttons, and neither does a BEGIN IMMEDIATE waiting for another
 process's write lock. A *brief* transaction (`begin`), one of a few statements on indexes such as a
-button press, runs on the event loop once it has begun: the hand-off costs more than such a
-statement, and a begun transaction waits for nothing, as it holds the write lock, or reads one
-moment of the database (WAL). Its BEGIN and first statement still go to the thread. That is one
-hand-off for an answer's fifteen statements, and a fifth less CPU per answer in
-`benchmarks/answers.py`.
+button press, runs on the event loop once it has begun, its COMMIT included: the hand-off costs more
+than such a statement, and a begun transaction waits for nothing, as it holds the write lock, or reads
+one moment of the database (WAL). Its BEGIN and first statement still go to the thread. That is one
+hand-off for an answer's dozen statements, and about a sixth less bot CPU per answer in
+`benchmarks/answers.py`. The one longer step left on the event loop is the checkpoint a COMMIT runs
+now and then (each time the WAL passes 1,000 pages).
 
 The classes follow aiosqlite's interface, the one SQLAlchemy's adapter is written against;
 `connect` plugs them in with `async_creator`.

@@ -1,5 +1,9 @@
 """A worker's whole day through the real Application and the fake Bot API."""
 
+import sqlite3
+import threading
+from typing import Any
+
 import pytest
 from sqlalchemy import select
 
@@ -7,6 +11,7 @@ from bot.money import ledger
 from handlers import callbacks
 from sandbox.telegram_server import FakeUser
 from storage import ledger as books
+from storage import sqlite_driver
 from storage.models import Assignment, Item, User
 from tests.conftest import MovableClock
 from tests.e2e.conftest import RunningBot
@@ -145,6 +150,40 @@ async def test_double_tap_and_replay_credit_once(bot: RunningBot) -> None:
     assert answers == 1
     assert "Product 2" in ann.last.body
     assert not any("no longer available" in text for text in ann.texts), "a double tap is not an error"
+
+
+async def test_an_answer_runs_on_the_event_loop_once_its_transaction_has_begun(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: the answer's transaction is brief (storage.sqlite_driver). Its BEGIN IMMEDIATE, which may wait
+    for another process, goes to the driver's thread with the first statement; every statement after it,
+    the COMMIT included, runs on the event loop's thread, and the answer is recorded and paid all the same."""
+    if bot.services.db.engine.dialect.name != "sqlite":
+        pytest.skip("asyncpg has no thread to hand statements to")
+    await load_batch(bot.services, products(3), overlap=1)
+    ann = bot.user(101)
+    await begin(bot, ann)
+    for label in COOKWARE:
+        await press(bot, ann, label)
+    ran: list[tuple[str, str]] = []  # (thread, statement), as SQLite runs them
+    original = sqlite_driver._run_statement
+
+    def traced(connection: sqlite3.Connection, *args: Any) -> Any:
+        connection.set_trace_callback(lambda sql: ran.append((threading.current_thread().name, sql)))
+        return original(connection, *args)
+
+    monkeypatch.setattr(sqlite_driver, "_run_statement", traced)
+    await press(bot, ann, "Skillets & Frying Pans")
+    assert "Product 2" in ann.last.body
+    recorded = next(n for n, (_, sql) in enumerate(ran) if sql.startswith("UPDATE assignments SET status"))
+    begun = max(n for n, (_, sql) in enumerate(ran[:recorded]) if sql == "BEGIN IMMEDIATE")
+    committed = next(n for n, (_, sql) in enumerate(ran) if n > recorded and sql == "COMMIT")
+    threads = [thread for thread, _ in ran[begun : committed + 1]]
+    assert threads[0] == threads[1] != "MainThread", "BEGIN and the first statement in the driver's thread"
+    assert set(threads[2:]) == {"MainThread"}, ran[begun : committed + 1]
+    assert len(threads) >= 10, "the answer, its credit and the next claim are all in that transaction"
+    async with bot.services.db.read() as session:
+        assert (await ledger.worker_balance(session, 101)).pending == 20_000
 
 
 async def test_forged_and_stale_buttons_change_nothing(bot: RunningBot) -> None:
