@@ -152,6 +152,46 @@ async def test_a_brief_transaction_waits_for_another_process_in_the_thread(tmp_p
         await db.dispose()
 
 
+async def test_a_brief_transaction_cancelled_in_the_thread_leaves_the_loop_free(sqlite_db: Database) -> None:
+    """Cancelled while its first statement runs in the driver's thread, a brief transaction keeps nothing, and
+    nothing of it runs on the event loop meanwhile: SQLAlchemy gives up a connection whose statement was
+    cancelled, and the driver closes it in its thread once the statement has ended. The next transaction
+    gets a connection of its own."""
+
+    def slow(value: int) -> int:
+        time.sleep(0.4)
+        return value
+
+    async with sqlite_db.read() as session:
+        raw = await (await session.connection()).get_raw_connection()
+        await raw.driver_connection.create_function("slow", 1, slow)  # the pool's one connection
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def write() -> None:
+        async with sqlite_db.write(brief=True) as session:
+            await session.execute(text("INSERT INTO notes (id, body) SELECT slow(1), 'never kept'"))
+
+    writing = asyncio.create_task(write())
+    await asyncio.sleep(0.1)
+    ticker = asyncio.create_task(tick())
+    writing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await writing
+    await asyncio.sleep(0.4)
+    ticker.cancel()
+    assert ticks >= 20, "nothing held the event loop while the statement ran on"
+    async with sqlite_db.write(brief=True) as session:
+        await session.execute(text("INSERT INTO notes (id, body) VALUES (2, 'after')"))
+    async with sqlite_db.read() as session:
+        assert (await session.execute(text("SELECT id, body FROM notes"))).all() == [(2, "after")]
+
+
 async def test_update_returning_reports_rows_and_rowcount(sqlite_db: Database) -> None:
     async with sqlite_db.write() as session:
         await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'A'), (2, 'B')"))
