@@ -154,6 +154,11 @@ TARGET_RATE = 300.0
 TARGET_RATIO = 0.7
 TARGET_POOL_RATIO = 1.5
 REPLY_TIMEOUT = 30.0
+# Every wait on the bot is this many times longer: benchmarks/instructions.py runs it under valgrind, 50x slower.
+PATIENCE = 1.0
+# Called with the runners as the measured window opens (True) and closes (False): benchmarks/instructions.py
+# counts the bot's instructions over the window alone.
+WINDOW_OBSERVERS: list[Callable[[list[BotRunner], bool], Awaitable[None]]] = []
 TARGET_INSTANCE_CPU_RATIO = 1.15
 STATEMENTS_BY_PURPOSE = threading.Event()  # set by --statements: the bots count statements by purpose too
 CROWDSHELF, STOCK_AIOSQLITE = "crowdshelf", "crowdshelf-aiosqlite"  # the bot with its own SQLite driver, or without
@@ -464,9 +469,11 @@ class BotRunner:
         try:
             if command:
                 self._connection.send((command, argument))
-            ready = await loop.run_in_executor(None, self._connection.poll, timeout)
+            ready = await loop.run_in_executor(None, self._connection.poll, timeout * PATIENCE)
             if not ready:
-                raise RuntimeError(f"the {self.kind} bot did not answer {command or 'start'!r} within {timeout}s")
+                raise RuntimeError(
+                    f"the {self.kind} bot did not answer {command or 'start'!r} within {timeout * PATIENCE:.0f}s"
+                )
             reply, value = self._connection.recv()
         except (EOFError, OSError):
             self.failed = True
@@ -496,7 +503,7 @@ class BotRunner:
                 await self._ask("stop", timeout=30)
         finally:
             if self.process.pid is not None:
-                await asyncio.get_running_loop().run_in_executor(None, self.process.join, 10)
+                await asyncio.get_running_loop().run_in_executor(None, self.process.join, 10 * PATIENCE)
                 if self.process.is_alive():
                     self.process.kill()
                     self.process.join()
@@ -653,7 +660,7 @@ class Crew:
         try:
             arrived = self.telegram.expect(user.chat_id)
             await user.send("/work")
-            await asyncio.wait_for(arrived, REPLY_TIMEOUT)
+            await asyncio.wait_for(arrived, REPLY_TIMEOUT * PATIENCE)
             self.started += 1
             while not self.stop.is_set():
                 message = user.last
@@ -663,9 +670,9 @@ class Crew:
                     return
                 arrived = self.telegram.expect(user.chat_id)
                 await user.press_data(data, message.message_id)
-                await asyncio.wait_for(arrived, REPLY_TIMEOUT)
+                await asyncio.wait_for(arrived, REPLY_TIMEOUT * PATIENCE)
         except TimeoutError:
-            self.unexpected[f"no reply within {REPLY_TIMEOUT:.0f}s"] += 1
+            self.unexpected[f"no reply within {REPLY_TIMEOUT * PATIENCE:.0f}s"] += 1
 
     async def wait_started(self, timeout: float = 120) -> None:
         deadline = time.perf_counter() + timeout
@@ -747,11 +754,13 @@ async def measure(
         if port is not None:  # webhook mode, with one instance (see parse_args)
             await set_webhook(telegram, f"http://127.0.0.1:{port}{WEBHOOK_PATH}")
         crew.launch()
-        await crew.wait_started()
+        await crew.wait_started(120 * PATIENCE)
         await asyncio.sleep(warmup)
         if profile_top:
             await runner.profile_start()
         before = await _snapshot(runners)
+        for observe in WINDOW_OBSERVERS:
+            await observe(runners, True)
         telegram_cpu = time.process_time()
         telegram.start_recording()
         started = time.perf_counter()
@@ -763,13 +772,15 @@ async def measure(
         telegram.stop_recording()
         elapsed = time.perf_counter() - started
         telegram_cpu = time.process_time() - telegram_cpu
+        for observe in WINDOW_OBSERVERS:
+            await observe(runners, False)
         after = await _snapshot(runners)
         if profile_top:
             profile = await runner.profile_stop(profile_top)
     finally:
         await crew.halt()
         try:
-            await telegram.drain()
+            await telegram.drain(10 * PATIENCE)
             await asyncio.gather(*(each.stop() for each in runners))
         finally:
             await telegram.stop()
