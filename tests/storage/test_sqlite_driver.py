@@ -4,7 +4,8 @@ transaction, and nothing it changes for callers."""
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,33 @@ def count_hand_offs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(sqlite_driver.Connection, "run", counted)
     return calls
+
+
+@asynccontextmanager
+async def ticking() -> AsyncIterator[list[int]]:
+    """How many 10 ms sleeps a task of its own finished while the block ran: a held event loop counts none."""
+    ticks = [0]
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(0.01)
+            ticks[0] += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        yield ticks
+    finally:
+        ticker.cancel()
+
+
+def sleeping(seconds: float) -> Callable[[int], int]:
+    """A function for SQLite (create_function) that takes `seconds` and gives back its argument."""
+
+    def slow(value: int) -> int:
+        time.sleep(seconds)
+        return value
+
+    return slow
 
 
 async def test_a_statement_is_one_hand_off(sqlite_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,26 +154,18 @@ async def test_a_brief_transaction_waits_for_another_process_in_the_thread(tmp_p
             await session.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)"))
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
 
         async def write() -> None:
             async with db.write(brief=True) as session:
                 await session.execute(text("INSERT INTO notes (id, body) VALUES (1, 'after the wait')"))
 
-        ticker = asyncio.create_task(tick())
-        writing = asyncio.create_task(write())
-        await asyncio.sleep(0.3)
-        assert not writing.done() and ticks >= 10
-        other.execute("COMMIT")
-        other.close()
-        await asyncio.wait_for(writing, 5)
-        ticker.cancel()
+        async with ticking() as ticks:
+            writing = asyncio.create_task(write())
+            await asyncio.sleep(0.3)
+            assert not writing.done() and ticks[0] >= 10
+            other.execute("COMMIT")
+            other.close()
+            await asyncio.wait_for(writing, 5)
         async with db.read() as session:
             assert list(await session.scalars(text("SELECT body FROM notes"))) == ["after the wait"]
     finally:
@@ -158,20 +178,9 @@ async def test_a_brief_transaction_cancelled_in_the_thread_leaves_the_loop_free(
     cancelled, and the driver closes it in its thread once the statement has ended. The next transaction
     gets a connection of its own."""
 
-    def slow(value: int) -> int:
-        time.sleep(0.4)
-        return value
-
     async with sqlite_db.read() as session:
         raw = await (await session.connection()).get_raw_connection()
-        await raw.driver_connection.create_function("slow", 1, slow)  # the pool's one connection
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
+        await raw.driver_connection.create_function("slow", 1, sleeping(0.4))  # the pool's one connection
 
     async def write() -> None:
         async with sqlite_db.write(brief=True) as session:
@@ -179,13 +188,12 @@ async def test_a_brief_transaction_cancelled_in_the_thread_leaves_the_loop_free(
 
     writing = asyncio.create_task(write())
     await asyncio.sleep(0.1)
-    ticker = asyncio.create_task(tick())
-    writing.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await writing
-    await asyncio.sleep(0.4)
-    ticker.cancel()
-    assert ticks >= 20, "nothing held the event loop while the statement ran on"
+    async with ticking() as ticks:
+        writing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await writing
+        await asyncio.sleep(0.4)
+    assert ticks[0] >= 20, "nothing held the event loop while the statement ran on"
     async with sqlite_db.write(brief=True) as session:
         await session.execute(text("INSERT INTO notes (id, body) VALUES (2, 'after')"))
     async with sqlite_db.read() as session:
@@ -218,27 +226,13 @@ async def test_driver_errors_reach_callers_as_sqlalchemy_errors(sqlite_db: Datab
 
 async def test_a_slow_statement_leaves_the_event_loop_free(sqlite_db: Database) -> None:
     """SQLite works in its own thread: while a statement runs, other users' coroutines go on."""
-
-    def slow(value: int) -> int:
-        time.sleep(0.3)
-        return value
-
-    ticks = 0
-
-    async def tick() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.01)
-            ticks += 1
-
     async with sqlite_db.read() as session:
         connection = await session.connection()
         raw = await connection.get_raw_connection()
-        await raw.driver_connection.create_function("slow", 1, slow)
-        ticker = asyncio.create_task(tick())
-        assert await session.scalar(text("SELECT slow(7)")) == 7
-        ticker.cancel()
-    assert ticks >= 10
+        await raw.driver_connection.create_function("slow", 1, sleeping(0.3))
+        async with ticking() as ticks:
+            assert await session.scalar(text("SELECT slow(7)")) == 7
+    assert ticks[0] >= 10
 
 
 async def test_a_closed_connection_refuses_work(tmp_path: Path) -> None:
