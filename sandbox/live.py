@@ -46,7 +46,7 @@ class Sandbox:
     telegram: FakeTelegram
     application: Application
     services: Services
-    bot_running: AsyncExitStack  # left, it stops the bot
+    bot_running: AsyncExitStack  # closed, it stops the bot
 
     @property
     def url(self) -> str:

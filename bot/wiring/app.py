@@ -113,8 +113,8 @@ def flood_limiter(**limits: float) -> AIORateLimiter:
 
 
 def build_application(services: Services, rate_limiter: BaseRateLimiter | None = None) -> Application:
-    """The bot, ready for serve() (or start()/updater in tests and benchmarks); with WEBHOOK_URL set it
-    has no updater."""
+    """The bot, ready for serve() (or handlers.running.running in the sandbox, tests and benchmarks); with
+    WEBHOOK_URL set it has no updater."""
     settings = services.settings
     # python-telegram-bot's documented opt-in to durations as timedelta (RetryAfter.retry_after), the default
     # of its next major version: without it, every read of one warns that it is deprecated.
