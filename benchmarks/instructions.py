@@ -12,6 +12,7 @@ Under callgrind the bot runs about 50 times slower, so the runs are short in ans
 with the defaults (5 workers, 40 s of warm-up, 60 s windows, 2 rounds) a run takes about ten minutes.
 
     python benchmarks/instructions.py
+    python benchmarks/instructions.py --floor         # also answers.py's floor: 6 statements an answer, no logic
     python benchmarks/instructions.py --webhook --rounds 1
 
 Needs valgrind (`apt-get install valgrind`). SQLite only; the figures are printed, never enforced.
@@ -31,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import answers
-from benchmarks.answers import CROWDSHELF, BotRunner, RunResult, make_pool, measure, say
+from benchmarks.answers import CROWDSHELF, FLOOR, BotRunner, RunResult, make_pool, measure, say
 
 SLOWER = 60  # how many times longer every wait on a bot under callgrind may take
 
@@ -70,12 +71,13 @@ class Callgrind:
 
 
 async def run(args: argparse.Namespace, directory: Path, callgrind: Callgrind) -> None:
-    runs: dict[str, list[tuple[RunResult, int]]] = {"minimal": [], CROWDSHELF: []}
+    kinds = ["minimal", CROWDSHELF, *([FLOOR] if args.floor else [])]
+    runs: dict[str, list[tuple[RunResult, int]]] = {kind: [] for kind in kinds}
 
     async def counted(kind: str) -> None:
         pool = await make_pool(directory, "instructions", 2_000) if kind == CROWDSHELF else None
         try:
-            url = pool.url if pool else ""
+            url = pool.url if pool else f"sqlite+aiosqlite:///{directory / 'floor.db'}" if kind == FLOOR else ""
             result = await measure(kind, kind, url, args.workers, args.warmup, args.seconds, hooked=args.webhook)
         finally:
             if pool:
@@ -88,16 +90,16 @@ async def run(args: argparse.Namespace, directory: Path, callgrind: Callgrind) -
         )
 
     for _ in range(args.rounds):
-        await counted("minimal")
-        await counted(CROWDSHELF)
+        for kind in kinds:
+            await counted(kind)
     per_answer = {kind: [spent / result.answers for result, spent in done] for kind, done in runs.items()}
     for kind, figures in per_answer.items():
         say(f"{kind} M instructions/answer", " ".join(f"{figure / 1e6:.2f}" for figure in figures))
-    ratios = [minimal / ours for minimal, ours in zip(per_answer["minimal"], per_answer[CROWDSHELF], strict=True)]
-    say(
-        "ratio crowdshelf/minimal by instructions per answer",
-        f"{statistics.median(ratios):.2f} (rounds: {', '.join(f'{ratio:.2f}' for ratio in ratios)}; target >= 0.7)",
-    )
+    for kind in kinds[1:]:
+        ratios = [minimal / ours for minimal, ours in zip(per_answer["minimal"], per_answer[kind], strict=True)]
+        rounds = ", ".join(f"{ratio:.2f}" for ratio in ratios)
+        say(f"ratio {kind}/minimal by instructions per answer", f"{statistics.median(ratios):.2f} (rounds: {rounds})")
+    say("target", "crowdshelf/minimal >= 0.7; the floor (6 statements, no logic) is the most any such bot reaches")
 
 
 def main() -> int:
@@ -105,8 +107,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=5, help="simulated workers (default 5)")
     parser.add_argument("--warmup", type=float, default=40, help="seconds before the window (default 40)")
     parser.add_argument("--seconds", type=float, default=60, help="the measured window (default 60)")
-    parser.add_argument("--rounds", type=int, default=2, help="minimal, then crowdshelf, this many times")
+    parser.add_argument("--rounds", type=int, default=2, help="minimal, crowdshelf (and the floor), this many times")
     parser.add_argument("--webhook", action="store_true", help="updates by webhook, for both applications")
+    parser.add_argument("--floor", action="store_true", help="also the bare app writing 6 statements an answer")
     args = parser.parse_args()
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         print("valgrind is not installed (apt-get install valgrind)", file=sys.stderr)
