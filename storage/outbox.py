@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -49,20 +49,12 @@ async def claim(session: AsyncSession, now: datetime, lease_until: datetime, lim
     Only the head of each chat is taken: a message waiting for a retry holds back the later ones
     to the same person (a batch's files never arrive before the message announcing them).
     """
-    earlier = aliased(OutboxMessage)
-    behind = exists().where(
-        earlier.chat_id == OutboxMessage.chat_id,
-        earlier.state == OutboxState.PENDING,
-        earlier.id < OutboxMessage.id,
-    )
     rows = list(
         await session.scalars(
             select(OutboxMessage)
             .where(
-                OutboxMessage.state == OutboxState.PENDING,
-                OutboxMessage.next_attempt_at <= now,
+                *_due_heads(now),
                 or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until <= now),
-                ~behind,
             )
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(limit)
@@ -73,6 +65,23 @@ async def claim(session: AsyncSession, now: datetime, lease_until: datetime, lim
         row.claimed_until = lease_until
         row.attempts += 1
     return [Claimed(row.id, row.chat_id, row.kind, dict(row.params), row.attempts) for row in rows]
+
+
+async def count_due(session: AsyncSession, now: datetime) -> int:
+    """Owed messages due now at the head of their chat, claimed by a delivery run or not: what is still to
+    be sent before nothing is owed but retries to come."""
+    return await session.scalar(select(func.count(OutboxMessage.id)).where(*_due_heads(now))) or 0
+
+
+def _due_heads(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Pending messages due at `now` with no earlier pending one to the same chat (see `claim`)."""
+    earlier = aliased(OutboxMessage)
+    behind = exists().where(
+        earlier.chat_id == OutboxMessage.chat_id,
+        earlier.state == OutboxState.PENDING,
+        earlier.id < OutboxMessage.id,
+    )
+    return OutboxMessage.state == OutboxState.PENDING, OutboxMessage.next_attempt_at <= now, ~behind
 
 
 async def mark_sent(session: AsyncSession, message_id: int, now: datetime) -> None:

@@ -6,8 +6,6 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import pytest
-from sqlalchemy import exists, func, select
-from sqlalchemy.orm import aliased
 from telegram.ext import Application
 
 from bot.wiring.app import build_application, flood_limiter
@@ -15,9 +13,8 @@ from bot.wiring.services import Services, build_services
 from handlers import notify, outbox
 from sandbox.stage import polling_locally
 from sandbox.telegram_server import FakeTelegram, FakeUser
+from storage import outbox as owed_messages
 from storage.db import Database
-from storage.models import OutboxMessage
-from storage.states import OutboxState
 from tests.conftest import MovableClock, ScriptedRandom, make_settings
 
 
@@ -55,16 +52,8 @@ class RunningBot:
         A count of the held ones alone missed those: the run sent an admin's first payout notice after
         `deliver` had looked, and the bot looked settled with the second and third still owed (a rare
         failure under load). A message behind one waiting for a retry is not due: its chat waits."""
-        pending = OutboxMessage.state == OutboxState.PENDING
-        earlier = aliased(OutboxMessage)
-        behind = exists().where(
-            earlier.chat_id == OutboxMessage.chat_id,
-            earlier.state == OutboxState.PENDING,
-            earlier.id < OutboxMessage.id,
-        )
-        due = OutboxMessage.next_attempt_at <= self.services.clock.now()
         async with self.services.db.read() as session:
-            return await session.scalar(select(func.count(OutboxMessage.id)).where(pending, due, ~behind)) or 0
+            return await owed_messages.count_due(session, self.services.clock.now())
 
     def user(self, user_id: int, first_name: str = "Ann") -> FakeUser:
         return self.telegram.user(user_id, first_name)
