@@ -16,6 +16,17 @@ from sandbox.telegram_server import FakeTelegram, FakeUser
 from storage import outbox as owed_messages
 from storage.db import Database
 from tests.conftest import MovableClock, ScriptedRandom, make_settings
+from tests.e2e.processes import end_left_behind
+
+
+@pytest.fixture(autouse=True)
+async def no_process_outlives_its_test() -> AsyncIterator[None]:
+    """Whatever happened in the test, the crowdshelf processes it started have ended when it is over.
+
+    Set up before the fixtures the test asks for, so it ends them after the test's own bots have stopped and
+    before the test's database is handed to the next test."""
+    yield
+    await end_left_behind()
 
 
 @dataclass

@@ -5,7 +5,6 @@ both serve, and both stop cleanly."""
 import asyncio
 import os
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from sandbox.telegram_server import CONFLICT, FakeTelegram
 from storage.db import connect
 from storage.models import Taxonomy
 from tests.e2e.loopback import eventually
+from tests.e2e.processes import spawn
 from tests.e2e.test_run_command import HEAD
 from tests.storage.scratch import postgres_database
 
@@ -60,16 +60,7 @@ async def test_two_runs_started_at_once_on_a_new_database_both_serve(
         "LOG_LEVEL": "WARNING",
     }
     runs = [
-        await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.wiring.cli",
-            "run",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        await spawn("run", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         for _ in range(PROCESSES)
     ]
     try:

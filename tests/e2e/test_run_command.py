@@ -4,7 +4,6 @@ import asyncio
 import os
 import re
 import sqlite3
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from storage import migrate
 from storage.db import Database
 from tests.conftest import make_settings
 from tests.e2e.loopback import eventually, free_port
+from tests.e2e.processes import spawn
 
 HEAD = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
 """The newest migration: the one a new database is brought to."""
@@ -33,16 +33,7 @@ async def test_run_migrates_and_serves(telegram: FakeTelegram, tmp_path: Path) -
         "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
         "LOG_LEVEL": "WARNING",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.wiring.cli",
-        "run",
-        env=env,
-        cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await spawn("run", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         await eventually(lambda: telegram.calls("setMyCommands"), "the bot to start", 90)
         ann = telegram.user(5, "Ann")
@@ -143,9 +134,7 @@ class Run:
             "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'run.db'}",
             "LOG_LEVEL": log_level,
         }
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.wiring.cli", "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE
-        )
+        process = await spawn("run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE)
         lines: list[str] = []
         return cls(process, lines, asyncio.create_task(_read(process, lines)))
 

@@ -9,7 +9,6 @@ import csv
 import io
 import os
 import shutil
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from sandbox.live import TOKEN, Sandbox
 from storage.db import Database
 from tests.conftest import make_settings
 from tests.e2e.loopback import free_port
+from tests.e2e.processes import spawn
 from tests.e2e.test_requester import csv_file
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -153,8 +153,8 @@ async def test_a_batch_from_upload_to_payout_and_results(page: Page, sandbox: Sa
 
 async def test_the_command_serves_the_page_and_the_bot_api_and_logs_each_call(tmp_path: Path) -> None:
     port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "bot.wiring.cli", "sandbox", "--port", str(port)),
+    process = await spawn(
+        *("sandbox", "--port", str(port)),
         env={**os.environ, "LOG_LEVEL": "INFO"},
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,

@@ -23,14 +23,8 @@ from storage.states import AssignmentStatus
 from tests.conftest import make_settings
 from tests.deploy import compose
 from tests.e2e.loopback import eventually, free_port
-from tests.e2e.test_webhook import (
-    PUBLIC_URL,
-    SECRET,
-    count,
-    environment,
-    start_run,
-    telegram_set_webhook,
-)
+from tests.e2e.processes import PUBLIC_URL, SECRET, environment, start_run, telegram_set_webhook
+from tests.e2e.test_webhook import count
 from tests.e2e.test_worker import COOKWARE
 from tests.factories import load_batch, products
 

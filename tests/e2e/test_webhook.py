@@ -5,9 +5,7 @@ as processes of their own."""
 
 import asyncio
 import json
-import os
 import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -32,11 +30,16 @@ from storage.states import AssignmentStatus
 from tests.conftest import MovableClock, ScriptedRandom, make_settings
 from tests.e2e.conftest import RunningBot
 from tests.e2e.loopback import eventually, free_port
+from tests.e2e.processes import (
+    PUBLIC_URL,
+    SECRET,
+    crowdshelf,
+    environment,
+    start_run,
+    telegram_set_webhook,
+)
 from tests.e2e.test_worker import COOKWARE, begin, press
 from tests.factories import load_batch, products
-
-SECRET = "s3cret-Token_for-tests"
-PUBLIC_URL = "https://bot.example.com/telegram"
 
 
 @dataclass
@@ -310,36 +313,6 @@ async def test_metrics_count_the_answers_and_time_them(start_instance: StartInst
     assert samples[("crowdshelf_job_runs_total", (("job", "reclaim-reservations"),))] >= 1
 
 
-WEBHOOK_KEYS = ("WEBHOOK_URL", "WEBHOOK_LISTEN", "WEBHOOK_PATH", "WEBHOOK_SECRET")
-
-
-def environment(telegram: FakeTelegram, tmp_path: Path, **settings: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if key not in WEBHOOK_KEYS}
-    env.update(
-        BOT_TOKEN=telegram.token,
-        TELEGRAM_API_URL=telegram.base_url.removesuffix("/bot"),
-        DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-        LOG_LEVEL="WARNING",
-    )
-    env.update(settings)
-    return env
-
-
-async def crowdshelf(env: dict[str, str], *command: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.wiring.cli",
-        *command,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), 90)
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
-
-
 async def test_webhook_set_info_delete(telegram: FakeTelegram, tmp_path: Path) -> None:
     hook = f"http://127.0.0.1:{free_port()}/telegram"  # nothing listens there
     env = environment(telegram, tmp_path, WEBHOOK_URL=hook, WEBHOOK_SECRET=SECRET)
@@ -415,42 +388,6 @@ def run_environment(telegram: FakeTelegram, tmp_path: Path, database_url: str) -
     return env, f"http://127.0.0.1:{port}"
 
 
-async def start_run(env: dict[str, str], base: str, log: Path | None = None) -> asyncio.subprocess.Process:
-    """`crowdshelf run`, once it serves /healthz at `base`; its stderr piped, or appended to `log` (which a
-    process started again after a kill keeps adding to)."""
-    if log is None:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.wiring.cli", "run", env=env, stderr=asyncio.subprocess.PIPE
-        )
-    else:
-        with log.open("ab") as stderr:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.wiring.cli", "run", env=env, stderr=stderr
-            )
-    async with aiohttp.ClientSession() as http:
-        for _ in range(900):
-            if process.returncode is not None:
-                raise AssertionError(f"crowdshelf run exited {process.returncode}:\n{await _said(process, log)}")
-            try:
-                async with http.get(f"{base}/healthz") as response:
-                    if response.status == 200:
-                        return process
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    process.kill()
-    tail = log.read_text(errors="replace")[-3000:] if log is not None else ""
-    raise AssertionError(f"crowdshelf run did not serve /healthz\n{tail}")
-
-
-async def _said(process: asyncio.subprocess.Process, log: Path | None) -> str:
-    """The end of what an exited process wrote to stderr."""
-    if log is not None:
-        return log.read_text(errors="replace")[-3000:]
-    assert process.stderr is not None
-    return (await process.stderr.read()).decode(errors="replace")[-3000:]
-
-
 async def test_run_serves_the_webhook_and_stops_on_sigterm(
     telegram: FakeTelegram, run_environment: tuple[dict[str, str], str], db: Database
 ) -> None:
@@ -469,14 +406,6 @@ async def test_run_serves_the_webhook_and_stops_on_sigterm(
     assert process.returncode == 0, stderr.decode()[-3000:]
     assert "Traceback" not in stderr.decode()
     assert await count(db, User.id) == 1
-
-
-async def telegram_set_webhook(telegram: FakeTelegram) -> None:
-    """The deploy's `crowdshelf webhook set`, straight to the fake server."""
-    url = f"{telegram.base_url}{telegram.token}/setWebhook"
-    payload = {"url": PUBLIC_URL, "secret_token": SECRET, "allowed_updates": ["message", "callback_query"]}
-    async with aiohttp.ClientSession() as http, http.post(url, json=payload) as response:
-        assert response.status == 200
 
 
 async def test_an_update_of_a_killed_instance_is_processed_once_by_another(
