@@ -1,9 +1,10 @@
 """How long a claim takes as one worker's answered products pile up while no one else answers them.
 
-The claim (`storage.assignments.claim_open_item`) walks the open items of a batch, most slots taken
-first, and passes over every one the worker has answered. While a batch has fewer workers than its
-overlap, none of a worker's answered products closes, so each answer adds one to what every later claim
-of theirs passes over. One worker, one batch of `--products` products (overlap 3), answering in a loop
+The claim (`storage.assignments.claim_open_item`) prefers started items, most slots taken first. While a
+batch has fewer workers than its overlap, none of a worker's answered products closes, and they are all
+started: a claim that walked every started item would pass over each of them, and take longer with every
+answer. It looks at the first `STARTED_WINDOW` started items only, then at the fresh ones, so its time
+should stay flat. One worker, one batch of `--products` products (overlap 3), answering in a loop
 through `bot.work.answer`; every `--every` answers it prints the average time of the claim statement over
 the last 200, and at the end the last window's average against the first's (the 1,000,000-item pool's
 target, within 1.5x, is the yardstick).

@@ -11,6 +11,7 @@ from bot.errors import AlreadyAnswered, TaskUnavailable
 from bot.money import ledger
 from bot.tasks import registry
 from bot.wiring.services import Services, build_services
+from storage import assignments
 from storage import ledger as books
 from storage.clock import utcnow
 from storage.db import connect
@@ -116,6 +117,42 @@ async def test_started_items_are_finished_first(services: Services) -> None:
     first = await work.next_task(services, 1)
     second = await work.next_task(services, 2)
     assert first.card.title == second.card.title == "Product 1"
+
+
+async def test_a_worker_whose_answers_fill_the_started_window_gets_a_fresh_product(services: Services) -> None:
+    """Alone in a batch of overlap 3, the worker's answered products stay open ahead of the fresh ones."""
+    await load_batch(services, products(assignments.STARTED_WINDOW + 5), overlap=3)
+    await add_worker(services, 1)
+    leaf = str((await services.taxonomies.get(1)).tree.find(SKILLETS).id)
+    task = await work.next_task(services, 1)
+    titles = []
+    for _ in range(assignments.STARTED_WINDOW + 3):
+        titles.append(task.card.title)
+        task = (await work.answer(services, 1, task.assignment_id, 0, leaf)).next_task
+    assert titles == [f"Product {n}" for n in range(1, assignments.STARTED_WINDOW + 4)]
+    assert task.card.title == f"Product {assignments.STARTED_WINDOW + 4}"
+
+
+async def test_a_started_product_past_the_window_is_found_once_no_fresh_one_is_left(services: Services) -> None:
+    """The claim looks at the first STARTED_WINDOW started products, then at fresh ones; with neither for
+    the worker, it still walks on to a started product further down."""
+    window = assignments.STARTED_WINDOW
+    await load_batch(services, products(window + 1), overlap=3)
+    await add_worker(services, 1)
+    await add_worker(services, 2)
+    leaf = str((await services.taxonomies.get(1)).tree.find(SKILLETS).id)
+    task = await work.next_task(services, 1)
+    for _ in range(window - 1):  # Products 1 to window - 1 answered, the last one shown
+        task = (await work.answer(services, 1, task.assignment_id, 0, leaf)).next_task
+    assert task.card.title == f"Product {window}"
+    async with services.db.write() as session:  # the last product, started by worker 2
+        last = (await session.execute(select(Item).where(Item.external_id == f"sku-{window + 1:04d}"))).scalar_one()
+        last.slots_taken = 1
+        await assignments.reserve(session, last, 2, services.clock.now(), timedelta(minutes=10), 0)
+
+    following = (await work.answer(services, 1, task.assignment_id, 0, leaf)).next_task
+
+    assert following is not None and following.card.title == f"Product {window + 1}"
 
 
 async def test_skip_returns_item_to_others_and_stop_releases(services: Services) -> None:
