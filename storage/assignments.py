@@ -65,7 +65,7 @@ def _level_ok(level: SQLColumnExpression[int]) -> ColumnElement[bool]:
 
 
 # How many started items (a slot taken, overlap not reached) a claim looks at before it takes a fresh one.
-STARTED_WINDOW = 32
+STARTED_WINDOW = 16
 
 
 def _open_items() -> Select[int]:
