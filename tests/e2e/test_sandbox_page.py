@@ -154,7 +154,9 @@ async def test_a_batch_from_upload_to_payout_and_results(page: Page, sandbox: Sa
 async def test_the_command_serves_the_page_and_the_bot_api_and_logs_each_call(tmp_path: Path) -> None:
     port = free_port()
     process = await spawn(
-        *("sandbox", "--port", str(port)),
+        "sandbox",
+        "--port",
+        str(port),
         env={**os.environ, "LOG_LEVEL": "INFO"},
         cwd=tmp_path,
         stdout=asyncio.subprocess.PIPE,
