@@ -131,6 +131,10 @@ ERRORS: dict[str, str | Plural] = {
         "then put BOT_TOKEN=<the token it gives you> in .env"
     ),
     "token_rejected": N_("Telegram rejected BOT_TOKEN ({token}): copy the token @BotFather gave you into .env again"),
+    "webhook_is_set": N_(
+        "Telegram has a webhook set ({url}), so the bot's updates go there: set WEBHOOK_URL to serve it, "
+        "or run `crowdshelf webhook delete` to take them by polling"
+    ),
     "cli_no_tables": N_("DATABASE_URL holds no crowdshelf tables yet: run `crowdshelf db upgrade` first."),
     "cli_setting_needed": N_("Give {flags:and}: the command line cannot ask for it as the chat does."),
     "cli_no_taxonomy": N_("No taxonomy named {name!r}; load it with `crowdshelf taxonomy load`."),

@@ -6,7 +6,8 @@ import itertools
 import logging
 import os
 import sys
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from starlette.applications import Starlette
@@ -69,12 +70,19 @@ WAIT_OUT_EVERY_FLOOD = sys.maxsize
 
 class AppRefusal(ErrorCode):
     TOKEN_REJECTED = "token_rejected"  # {token}: masked
+    WEBHOOK_IS_SET = "webhook_is_set"  # {url}
 
 
 class TokenRejected(DomainError):
     """Telegram refused BOT_TOKEN: a setting to fix, not a failure to wait out."""
 
     default_code = AppRefusal.TOKEN_REJECTED
+
+
+class WebhookIsSet(DomainError):
+    """A process asked to poll while Telegram has a webhook set: a deploy's instances serve that webhook."""
+
+    default_code = AppRefusal.WEBHOOK_IS_SET
 
 
 class _PatientApplication(Application):
@@ -267,8 +275,20 @@ async def serve(application: Application) -> None:
         host, port = settings.listen
         receiving = webhook.serving(webhook_app(application), host, port)
     else:
-        receiving = running.polling(application, allowed_updates())
+        receiving = _polling_unless_webhook_set(application)
     await running.run_until_stopped(application, receiving)
+
+
+@asynccontextmanager
+async def _polling_unless_webhook_set(application: Application) -> AsyncIterator[None]:
+    """Polling, unless Telegram has a webhook set. python-telegram-bot's polling deletes the webhook as it
+    starts: one instance of a deploy started without WEBHOOK_URL would take every update from the others,
+    and once it stopped, the bot would get none until `crowdshelf webhook set` ran again."""
+    url = (await application.bot.get_webhook_info()).url
+    if url:
+        raise WebhookIsSet(url=url)
+    async with running.polling(application, allowed_updates()):
+        yield
 
 
 def allowed_updates() -> list[str]:

@@ -373,6 +373,22 @@ async def test_webhook_set_needs_the_url(telegram: FakeTelegram, tmp_path: Path)
     assert not telegram.calls("setWebhook")
 
 
+async def test_run_by_polling_refuses_while_a_webhook_is_set(telegram: FakeTelegram, tmp_path: Path) -> None:
+    """An instance of a deploy started without WEBHOOK_URL would poll, and python-telegram-bot's polling
+    deletes the webhook as it starts: the other instances would get nothing. It refuses instead."""
+    await telegram_set_webhook(telegram)
+
+    code, out, err = await crowdshelf(environment(telegram, tmp_path), "run")
+
+    assert (code, out) == (2, "")
+    assert err == (
+        f"Telegram has a webhook set ({PUBLIC_URL}), so the bot's updates go there: set WEBHOOK_URL to serve it, "
+        "or run `crowdshelf webhook delete` to take them by polling\n"
+    )
+    assert telegram.webhook is not None and telegram.webhook["url"] == PUBLIC_URL
+    assert not telegram.calls("getUpdates") and not telegram.calls("deleteWebhook")
+
+
 @pytest.fixture
 def run_environment(telegram: FakeTelegram, tmp_path: Path, database_url: str) -> tuple[dict[str, str], str]:
     """`crowdshelf run` in webhook mode on the test's database, and the address it serves."""
