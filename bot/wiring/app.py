@@ -272,11 +272,27 @@ async def serve(application: Application) -> None:
     settings = application.bot_data[common.SERVICES].settings
     receiving: AbstractAsyncContextManager[object]
     if settings.webhook_url:
-        host, port = settings.listen
-        receiving = webhook.serving(webhook_app(application), host, port)
+        receiving = _serving_webhook(application, settings)
     else:
         receiving = _polling_unless_webhook_set(application)
     await running.run_until_stopped(application, receiving)
+
+
+@asynccontextmanager
+async def _serving_webhook(application: Application, settings: Settings) -> AsyncIterator[int]:
+    """The web server, after a warning in the log when Telegram's webhook is not WEBHOOK_URL: an instance
+    started before the deploy's `crowdshelf webhook set` (or after another deploy's) gets no update."""
+    registered = (await application.bot.get_webhook_info()).url
+    if registered != settings.webhook_url:
+        log.warning(
+            "Telegram's webhook (%s) is not WEBHOOK_URL (%s): no update reaches this instance until "
+            "`crowdshelf webhook set` registers it",
+            registered or "none",
+            settings.webhook_url,
+        )
+    host, port = settings.listen
+    async with webhook.serving(webhook_app(application), host, port) as bound:
+        yield bound
 
 
 @asynccontextmanager

@@ -421,6 +421,12 @@ async def test_run_serves_the_webhook_and_stops_on_sigterm(
         _, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, stderr.decode()[-3000:]
     assert "Traceback" not in stderr.decode()
+    # It started before the webhook was set: the operator is told why no update reaches it yet.
+    warning = (
+        f"Telegram's webhook (none) is not WEBHOOK_URL ({PUBLIC_URL}): no update reaches this instance until "
+        "`crowdshelf webhook set` registers it"
+    )
+    assert stderr.decode().count(warning) == 1, stderr.decode()[-3000:]
     assert await count(db, User.id) == 1
 
 
