@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Assignment, Batch, BatchWorker, Item, User
-from storage.sql import run_core, upsert_adding
+from storage.sql import constants_written_in, run_core, upsert_adding
 from storage.states import AssignmentStatus, BatchStatus, WorkerState
 
 _batch_running = exists().where(Batch.id == Item.batch_id, Batch.status == BatchStatus.ACTIVE)
@@ -195,10 +195,10 @@ def _claim_and_reserve_item(locking: dict[str, bool]) -> Any:
 
 
 _worker = bindparam("worker", type_=User.id.type)
-_claim_open_item = _claim_item({"skip_locked": True})
-_wait_for_open_item = _claim_item({})
-_claim_and_reserve = _claim_and_reserve_item({"skip_locked": True})
-_wait_to_claim_and_reserve = _claim_and_reserve_item({})
+_claim_open_item = constants_written_in(_claim_item({"skip_locked": True}))
+_wait_for_open_item = constants_written_in(_claim_item({}))
+_claim_and_reserve = constants_written_in(_claim_and_reserve_item({"skip_locked": True}))
+_wait_to_claim_and_reserve = constants_written_in(_claim_and_reserve_item({}))
 
 
 async def claim_open_item(session: AsyncSession, worker_id: int) -> Candidate | None:

@@ -5,11 +5,13 @@ from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Executable, Result, Table
+from sqlalchemy import BindParameter, ColumnElement, Executable, Result, Table, false, literal_column, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.visitors import replacement_traverse
 
 S = TypeVar("S")
+E = TypeVar("E", bound=Executable)
 
 
 def dialect_module(session: AsyncSession) -> ModuleType:
@@ -33,6 +35,30 @@ class PerDialect(Generic[S]):
         if name not in self._built:
             self._built[name] = self._build(dialect_module(session))
         return self._built[name]
+
+
+def constants_written_in(statement: E) -> E:
+    """`statement` with the values it was built with (a status, a LIMIT, a 0) written into its SQL: only the
+    parameters it was built without (`bindparam("worker")`) are left for each call to give.
+
+    PostgreSQL plans a prepared statement once for all calls only when a plan without the parameters' values
+    costs no more than one with them. With its constants as parameters, the claim (three candidates, 45 of
+    them) was planned anew at every call: 1.5 ms of the server's time a claim, against 0.5 ms planned once.
+    """
+
+    def written(element: Any) -> ColumnElement[Any] | None:
+        if not isinstance(element, BindParameter) or element.value is None:
+            return None
+        value = element.value
+        if isinstance(value, bool):
+            return true() if value else false()
+        if isinstance(value, int | float):
+            return literal_column(repr(value), element.type)
+        if isinstance(value, str):
+            return literal_column("'" + value.replace("'", "''") + "'", element.type)
+        raise TypeError(f"no SQL literal for {value!r}")
+
+    return replacement_traverse(statement, {}, written)  # type: ignore[no-any-return]
 
 
 def insert_ignoring_conflicts(session: AsyncSession, table: Table, **values: Any) -> Any:
