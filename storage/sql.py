@@ -1,17 +1,17 @@
-"""Dialect-aware statements that SQLAlchemy spells differently on SQLite and PostgreSQL, and the cheap way
-to run a statement that loads no ORM objects."""
+"""Dialect-aware statements that SQLAlchemy spells differently on SQLite and PostgreSQL, statements with
+their constants written into their SQL, and the cheap way to run a statement that loads no ORM objects."""
 
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import BindParameter, ColumnElement, Executable, Result, Table, false, literal_column, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.visitors import replacement_traverse
+from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
 S = TypeVar("S")
-E = TypeVar("E", bound=Executable)
+E = TypeVar("E", bound=ExternallyTraversible)
 
 
 def dialect_module(session: AsyncSession) -> ModuleType:
@@ -46,19 +46,21 @@ def constants_written_in(statement: E) -> E:
     them) was planned anew at every call: 1.5 ms of the server's time a claim, against 0.5 ms planned once.
     """
 
-    def written(element: Any) -> ColumnElement[Any] | None:
+    def written(element: Any, **_: Any) -> ColumnElement[Any] | None:
         if not isinstance(element, BindParameter) or element.value is None:
             return None
         value = element.value
         if isinstance(value, bool):
             return true() if value else false()
-        if isinstance(value, int | float):
-            return literal_column(repr(value), element.type)
-        if isinstance(value, str):
-            return literal_column("'" + value.replace("'", "''") + "'", element.type)
+        if isinstance(value, int):  # an IntEnum's too, whose repr is no SQL
+            return literal_column(str(int(value)), element.type)
+        if isinstance(value, float):
+            return literal_column(repr(float(value)), element.type)
+        if isinstance(value, str):  # a StrEnum's too
+            return literal_column("'" + str(value).replace("'", "''") + "'", element.type)
         raise TypeError(f"no SQL literal for {value!r}")
 
-    return replacement_traverse(statement, {}, written)  # type: ignore[no-any-return]
+    return cast(E, replacement_traverse(statement, {}, written))
 
 
 def insert_ignoring_conflicts(session: AsyncSession, table: Table, **values: Any) -> Any:
