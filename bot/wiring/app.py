@@ -268,7 +268,7 @@ def webhook_app(application: Application) -> Starlette:
 async def serve(application: Application) -> None:
     """Run the bot until SIGINT or SIGTERM: with WEBHOOK_URL set, its web server takes the updates (the
     webhook itself is registered once, at deploy, by `crowdshelf webhook set`, not by each instance);
-    otherwise it polls for them."""
+    otherwise it polls for them, unless Telegram has a webhook set."""
     settings = application.bot_data[common.SERVICES].settings
     receiving: AbstractAsyncContextManager[object]
     if settings.webhook_url:
