@@ -25,6 +25,7 @@ class Statement:
     kind: str  # SELECT, INSERT, UPDATE, SAVEPOINT, RELEASE, COMMIT ...
     purpose: str  # module:function of the project code that sent it
     sql: str
+    parameters: Any = ()  # as the driver got them (none for COMMIT and ROLLBACK)
 
 
 @dataclass
@@ -73,7 +74,7 @@ def recorded(engine: AsyncEngine) -> Iterator[Recording]:
 
     def executed(conn: Connection, cursor: Any, sql: str, parameters: Any, context: Any, many: bool) -> None:
         text = " ".join(sql.split())
-        recording.statements.append(Statement(text.split(None, 1)[0].upper(), purpose(), text))
+        recording.statements.append(Statement(text.split(None, 1)[0].upper(), purpose(), text, parameters))
 
     def ended(kind: str) -> Any:
         return lambda conn: recording.statements.append(Statement(kind, purpose(), kind))

@@ -2,10 +2,9 @@
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from bot import jobs, work
 from bot.errors import AlreadyAnswered, TaskUnavailable
@@ -20,6 +19,7 @@ from storage.models import Assignment, Item, User
 from tests.bot import two_questions
 from tests.conftest import MovableClock
 from tests.factories import SKILLETS, WOKS, load_batch, products
+from tests.statements import recorded
 
 
 async def add_worker(services: Services, user_id: int) -> None:
@@ -164,24 +164,12 @@ async def test_a_claim_sends_only_the_worker_and_the_time_as_parameters(services
         pytest.skip("PostgreSQL's plans of prepared statements")
     await load_batch(services, products(3), overlap=3)
     await add_worker(services, 1)
-    sent: list[tuple[str, Any]] = []
-
-    def record(connection: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
-        sent.append((statement, parameters))
-
-    engine = services.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    now = services.clock.now()
+    with recorded(services.db.engine) as recording:
         async with services.db.write() as session:
-            now = services.clock.now()
             assert await assignments.claim_and_reserve(session, 1, now, timedelta(minutes=5)) is not None
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-    claims = [parameters for statement, parameters in sent if "slots_taken" in statement and "coalesce" in statement]
-    assert claims
-    for parameters in claims:
-        values = parameters.values() if isinstance(parameters, dict) else parameters
-        assert set(values) <= {1, now, now + timedelta(minutes=5)}, parameters
+    (claim,) = (sent for sent in recording.statements if sent.purpose == "storage.assignments:claim_and_reserve")
+    assert set(claim.parameters) <= {1, now, now + timedelta(minutes=5)}, claim.parameters
 
 
 async def test_skip_returns_item_to_others_and_stop_releases(services: Services) -> None:
