@@ -3,7 +3,6 @@ stores the default taxonomy, the other waits for the migration lock and finds th
 both serve, and both stop cleanly."""
 
 import asyncio
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ from sandbox.telegram_server import CONFLICT, FakeTelegram
 from storage.db import connect
 from storage.models import Taxonomy
 from tests.e2e.loopback import eventually
-from tests.e2e.processes import spawn
+from tests.e2e.processes import environment, spawn
 from tests.e2e.test_run_command import HEAD
 from tests.storage.scratch import postgres_database
 
@@ -52,13 +51,7 @@ def _problems(log: str) -> list[str]:
 async def test_two_runs_started_at_once_on_a_new_database_both_serve(
     telegram: FakeTelegram, new_database: str, tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "BOT_TOKEN": telegram.token,
-        "TELEGRAM_API_URL": telegram.base_url.removesuffix("/bot"),
-        "DATABASE_URL": new_database,
-        "LOG_LEVEL": "WARNING",
-    }
+    env = environment(telegram, tmp_path, DATABASE_URL=new_database)
     runs = [
         await spawn("run", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         for _ in range(PROCESSES)

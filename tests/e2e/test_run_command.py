@@ -18,7 +18,7 @@ from storage import migrate
 from storage.db import Database
 from tests.conftest import make_settings
 from tests.e2e.loopback import eventually, free_port
-from tests.e2e.processes import spawn
+from tests.e2e.processes import environment, spawn
 
 HEAD = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_current_head()
 """The newest migration: the one a new database is brought to."""
@@ -26,13 +26,7 @@ HEAD = ScriptDirectory.from_config(migrate.alembic_config("sqlite://")).get_curr
 
 async def test_run_migrates_and_serves(telegram: FakeTelegram, tmp_path: Path) -> None:
     database = tmp_path / "run.db"
-    env = {
-        **os.environ,
-        "BOT_TOKEN": telegram.token,
-        "TELEGRAM_API_URL": telegram.base_url.removesuffix("/bot"),
-        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
-        "LOG_LEVEL": "WARNING",
-    }
+    env = environment(telegram, tmp_path, DATABASE_URL=f"sqlite+aiosqlite:///{database}")
     process = await spawn("run", env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     try:
         await eventually(lambda: telegram.calls("setMyCommands"), "the bot to start", 90)
