@@ -34,15 +34,20 @@ def test_three_instances_from_one_template_behind_nginx() -> None:
         assert (compose.DEPLOY / source).is_file(), f"nginx mounts {source}, which deploy/ lacks"
 
 
+def _instance_settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings an instance reads from the environment compose gives it, and nothing else."""
+    for key in Settings.model_fields:
+        monkeypatch.delenv(key.upper(), raising=False)
+    for key, value in compose.bot_environment("bot1", FILLED).items():
+        monkeypatch.setenv(key, value)
+    return Settings(_env_file=None)
+
+
 def test_the_instances_settings_are_settings_the_bot_accepts(monkeypatch: pytest.MonkeyPatch) -> None:
     environment = compose.bot_environment("bot1", FILLED)
     known = {name.upper() for name in Settings.model_fields}
     assert set(environment) <= known, f"not settings of the bot: {set(environment) - known}"
-    for key in list(known):
-        monkeypatch.delenv(key, raising=False)
-    for key, value in environment.items():
-        monkeypatch.setenv(key, value)
-    settings = Settings(_env_file=None)
+    settings = _instance_settings(monkeypatch)
     assert settings.webhook_url == FILLED["WEBHOOK_URL"], "the instances serve the webhook"
     assert settings.database_url.startswith("postgresql+asyncpg://")
 
@@ -69,6 +74,14 @@ def test_nginx_and_the_health_check_reach_the_port_the_instances_listen_on() -> 
     assert sorted(servers) == [(name, port) for name in sorted(compose.bot_services())]
     check = " ".join(compose.bot_services()["bot1"]["healthcheck"]["test"])
     assert f"http://127.0.0.1:{port}/healthz" in check
+
+
+def test_nginx_makes_public_the_webhook_the_instances_serve_and_healthz_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = _instance_settings(monkeypatch)
+    server = (compose.DEPLOY / "nginx" / "crowdshelf.conf").read_text()
+    proxied = re.findall(r"location = (\S+) \{\s*proxy_pass http://crowdshelf;", server)
+    assert sorted(proxied) == sorted([settings.webhook_path, "/healthz"])
+    assert re.search(r"location / \{\s*return 404;", server), "any other path is refused, /metrics among them"
 
 
 def test_the_image_holds_every_project_package_its_code_imports() -> None:

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -71,10 +72,18 @@ async def start_nginx(tmp_path: Path, backends: dict[str, int]) -> tuple[subproc
     raise AssertionError(f"nginx did not start: {(tmp_path / 'error.log').read_text()}")
 
 
+@dataclass(frozen=True)
+class Deployment:
+    processes: list[asyncio.subprocess.Process]
+    log: Path  # nginx's access log: "<status> <the instance's address>" a request
+    public: str  # nginx's address: what the world reaches
+    instances: list[str]  # each instance's own address, as the compose network reaches it
+
+
 @pytest.fixture
 async def deployment(
     telegram: FakeTelegram, tmp_path: Path, postgres_url: str, db: Database
-) -> AsyncIterator[tuple[list[asyncio.subprocess.Process], Path]]:
+) -> AsyncIterator[Deployment]:
     """The compose file's `crowdshelf run` instances, in webhook mode, and nginx before them, the webhook set
     once. Each instance has the environment compose gives it, but for the addresses: this PostgreSQL, a
     local port, and the local Bot API server."""
@@ -88,9 +97,10 @@ async def deployment(
             env.update(DATABASE_URL=postgres_url, WEBHOOK_LISTEN=f"127.0.0.1:{port}")
             processes.append(await start_run(env, f"http://127.0.0.1:{port}"))
         nginx, nginx_port, log = await start_nginx(tmp_path, ports)
-        telegram.balance_webhook([f"http://127.0.0.1:{nginx_port}/telegram"])
+        public = f"http://127.0.0.1:{nginx_port}"
+        telegram.balance_webhook([f"{public}/telegram"])
         await telegram_set_webhook(telegram)
-        yield processes, log
+        yield Deployment(processes, log, public, [f"http://127.0.0.1:{port}" for port in ports.values()])
     finally:
         for process in processes:
             if process.returncode is None:
@@ -127,11 +137,11 @@ async def work_until_none_left(telegram: FakeTelegram, user: FakeUser) -> int:
 
 async def test_nginx_spreads_the_webhook_over_instances_that_process_each_update_once(
     telegram: FakeTelegram,
-    deployment: tuple[list[asyncio.subprocess.Process], Path],
+    deployment: Deployment,
     postgres_url: str,
     db: Database,
 ) -> None:
-    processes, log = deployment
+    processes, log = deployment.processes, deployment.log
     services = build_services(make_settings(postgres_url), db)
     await load_batch(services, products(PRODUCTS), overlap=OVERLAP, gold_rate=0)
     workers = [telegram.user(200 + n, f"Worker {n}") for n in range(WORKERS)]
@@ -165,3 +175,22 @@ async def test_nginx_spreads_the_webhook_over_instances_that_process_each_update
     served = [line.split(" ", 1) for line in log.read_text().splitlines()]
     by_instance = {addresses.split(", ")[-1] for status, addresses in served if status == "200"}
     assert len(by_instance) == INSTANCES, f"nginx spread the posts over every instance: {by_instance}"
+
+
+async def test_nginx_serves_the_world_the_webhook_and_healthz_and_nothing_else(deployment: Deployment) -> None:
+    """/metrics stays inside: through nginx each scrape would read another instance's counters."""
+    async with aiohttp.ClientSession() as http:
+
+        async def status(url: str) -> int:
+            async with http.get(url) as response:
+                return response.status
+
+        assert await status(f"{deployment.public}/healthz") == 200
+        assert await status(f"{deployment.public}/metrics") == 404
+        assert await status(f"{deployment.public}/") == 404
+        async with http.post(f"{deployment.public}/telegram", json={"update_id": 1}) as response:
+            assert response.status == 403, "the webhook reaches an instance, which wants the secret"
+        for instance in deployment.instances:
+            async with http.get(f"{instance}/metrics") as response:
+                assert response.status == 200
+                assert "crowdshelf_answers_total" in await response.text()
