@@ -1,4 +1,5 @@
-"""What an operator's probes read: whether the database answers, and the work and money waiting in it."""
+"""What an operator's probes read: whether the database answers, and the work, money and messages waiting
+in it."""
 
 import asyncio
 from dataclasses import dataclass
@@ -7,8 +8,8 @@ from sqlalchemy import func, select, text
 
 from bot.wiring.services import Services
 from storage.db import connection_lost
-from storage.models import Assignment, Payout
-from storage.states import AssignmentStatus, PayoutStatus
+from storage.models import Assignment, OutboxMessage, Payout
+from storage.states import AssignmentStatus, OutboxState, PayoutStatus
 
 # A database that takes longer than this to say SELECT 1 is as good as down to a load balancer.
 ANSWER_WITHIN_SECONDS = 5.0
@@ -18,6 +19,9 @@ ANSWER_WITHIN_SECONDS = 5.0
 class Backlog:
     open_reservations: int  # products shown to a worker and not yet answered, skipped or expired
     payouts_waiting: int  # payout requests no admin has decided yet
+    messages_owed: int  # outbox messages not yet delivered (retried until Telegram takes them)
+    oldest_owed_seconds: float  # how long the oldest of them has waited; 0 when none is owed
+    messages_given_up: int  # outbox messages given up: the person blocked the bot, or Telegram refused them
 
 
 async def database_answers(services: Services) -> bool:
@@ -40,4 +44,21 @@ async def backlog(services: Services) -> Backlog:
             select(func.count(Assignment.id)).where(Assignment.status == AssignmentStatus.RESERVED)
         )
         waiting = await session.scalar(select(func.count(Payout.id)).where(Payout.status == PayoutStatus.REQUESTED))
-    return Backlog(open_reservations=reserved or 0, payouts_waiting=waiting or 0)
+        owed, oldest = (
+            await session.execute(
+                select(func.count(OutboxMessage.id), func.min(OutboxMessage.created_at)).where(
+                    OutboxMessage.state == OutboxState.PENDING
+                )
+            )
+        ).one()
+        given_up = await session.scalar(
+            select(func.count(OutboxMessage.id)).where(OutboxMessage.state == OutboxState.GIVEN_UP)
+        )
+    waited = 0.0 if oldest is None else max((services.clock.now() - oldest).total_seconds(), 0.0)
+    return Backlog(
+        open_reservations=reserved or 0,
+        payouts_waiting=waiting or 0,
+        messages_owed=owed,
+        oldest_owed_seconds=waited,
+        messages_given_up=given_up or 0,
+    )

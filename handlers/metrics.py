@@ -41,6 +41,27 @@ class Metrics:
         self.payouts_waiting = Gauge(
             "crowdshelf_payouts_waiting", "Payout requests waiting for an admin's decision", registry=self.registry
         )
+        self.messages_owed = Gauge(
+            "crowdshelf_messages_owed",
+            "Messages owed to people (the outbox) and not delivered yet",
+            registry=self.registry,
+        )
+        self.oldest_owed_seconds = Gauge(
+            "crowdshelf_oldest_owed_message_seconds",
+            "How long the oldest message owed has waited (0: none is owed)",
+            registry=self.registry,
+        )
+        self.messages_given_up = Gauge(
+            "crowdshelf_messages_given_up",
+            "Owed messages given up since the start: the person blocked the bot, or Telegram refused the message",
+            registry=self.registry,
+        )
+        self.webhook_requests = Counter(
+            "crowdshelf_webhook_requests",
+            "Telegram's posts to the webhook, by what became of them (handlers.webhook.Outcome)",
+            ["outcome"],
+            registry=self.registry,
+        )
 
     async def exposition(self, services: Services) -> bytes:
         """The Prometheus text, with the backlog read now (from the database every instance shares)."""
@@ -51,4 +72,7 @@ class Metrics:
         else:
             self.open_reservations.set(backlog.open_reservations)
             self.payouts_waiting.set(backlog.payouts_waiting)
+            self.messages_owed.set(backlog.messages_owed)
+            self.oldest_owed_seconds.set(backlog.oldest_owed_seconds)
+            self.messages_given_up.set(backlog.messages_given_up)
         return generate_latest(self.registry)

@@ -5,7 +5,7 @@ After python-telegram-bot's custom webhook example, with one difference: an upda
 loses nothing (Telegram sends again what was not acknowledged). Each update is taken in the database
 first (bot.updates), so one delivered twice, to one instance or two, is processed once.
 
-What a request gets:
+What a request gets (each counted by its `Outcome` on /metrics):
 - 403 without the right `X-Telegram-Bot-Api-Secret-Token`, 400 for a body that is no update: nothing changes;
 - 200 once processed, or at once when it was processed before;
 - 503 while another instance processes it, or while the database does not answer, and 500 when its
@@ -20,6 +20,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from enum import StrEnum
 from http import HTTPStatus
 
 import uvicorn
@@ -42,35 +43,66 @@ log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
+class Outcome(StrEnum):
+    """What became of a post to the webhook: the `outcome` of crowdshelf_webhook_requests_total."""
+
+    PROCESSED = "processed"  # 200 once processed
+    DONE_BEFORE = "done_before"  # 200 at once: Telegram sent again an update processed before
+    BUSY = "busy"  # 503: an instance is processing it now
+    FAILED = "failed"  # 500: its processing failed and its claim was given back
+    DATABASE_AWAY = "database_away"  # 503: not taken, or not marked done or given back after
+    FORBIDDEN = "forbidden"  # 403: without the right secret
+    MALFORMED = "malformed"  # 400: a body that is no update
+
+
+_STATUS = {
+    Outcome.PROCESSED: HTTPStatus.OK,
+    Outcome.DONE_BEFORE: HTTPStatus.OK,
+    Outcome.BUSY: HTTPStatus.SERVICE_UNAVAILABLE,
+    Outcome.FAILED: HTTPStatus.INTERNAL_SERVER_ERROR,
+    Outcome.DATABASE_AWAY: HTTPStatus.SERVICE_UNAVAILABLE,
+    Outcome.FORBIDDEN: HTTPStatus.FORBIDDEN,
+    Outcome.MALFORMED: HTTPStatus.BAD_REQUEST,
+}
+
+
 class UpdateEndpoint:
-    """POST {WEBHOOK_PATH}: one update, processed before it is acknowledged.
+    """POST {WEBHOOK_PATH}: one update, processed before it is acknowledged, each post counted by outcome.
 
     python-telegram-bot hands a handler's exception to the error handlers and returns normally, so
     `note_failure` (registered as an error handler by the composition root) says which updates failed.
     """
 
-    def __init__(self, application: Application, services: Services) -> None:
+    def __init__(self, application: Application, services: Services, metrics: Metrics) -> None:
         self.application = application
         self.services = services
+        self.metrics = metrics
         self._secret = services.settings.webhook_secret.encode()
         self._failed: set[int] = set()
+        for outcome in Outcome:  # every series from the start, at 0, so a rate of a rare one reads from its first
+            metrics.webhook_requests.labels(outcome=outcome)
 
     async def receive(self, request: Request) -> Response:
+        outcome = await self._outcome(request)
+        self.metrics.webhook_requests.labels(outcome=outcome).inc()
+        return _status(_STATUS[outcome])
+
+    async def _outcome(self, request: Request) -> Outcome:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, self._secret):
-            return _status(HTTPStatus.FORBIDDEN)
+            return Outcome.FORBIDDEN
         update = await self._read(request)
         if update is None:
-            return _status(HTTPStatus.BAD_REQUEST)
+            return Outcome.MALFORMED
         try:
             taken = await updates.take(self.services, update.update_id)
         except Exception as error:  # the database does not answer: Telegram keeps the update meanwhile
             log.warning("update %s not taken, the database did not answer: %s", update.update_id, error)
-            return _status(HTTPStatus.SERVICE_UNAVAILABLE)
+            return Outcome.DATABASE_AWAY
         if taken is Taken.DONE:
-            return _status(HTTPStatus.OK)
+            return Outcome.DONE_BEFORE
         if taken is Taken.BUSY:
-            return _status(HTTPStatus.SERVICE_UNAVAILABLE)
+            return Outcome.BUSY
         return await self._process(update)
 
     async def _read(self, request: Request) -> Update | None:
@@ -82,7 +114,7 @@ class UpdateEndpoint:
         except (ValueError, TypeError, KeyError, AttributeError):  # not JSON, or JSON that is no update
             return None
 
-    async def _process(self, update: Update) -> Response:
+    async def _process(self, update: Update) -> Outcome:
         application = self.application
         try:
             # Through the update processor: each user's updates still run one at a time, in order. The claim
@@ -98,22 +130,22 @@ class UpdateEndpoint:
                 await updates.give_back(self.services, update.update_id)
             except Exception as error:  # the database away: the claim runs out, then Telegram's next try has it
                 log.warning("update %s failed and was not given back: %s", update.update_id, error)
-                return _status(HTTPStatus.SERVICE_UNAVAILABLE)
-            return _status(HTTPStatus.INTERNAL_SERVER_ERROR)
+                return Outcome.DATABASE_AWAY
+            return Outcome.FAILED
         try:
             await updates.done(self.services, update.update_id)
         except Exception as error:  # processed all the same; the claim runs out and a resend finds it idempotent
             log.warning("update %s processed but not marked done: %s", update.update_id, error)
-            return _status(HTTPStatus.SERVICE_UNAVAILABLE)
-        return _status(HTTPStatus.OK)
+            return Outcome.DATABASE_AWAY
+        return Outcome.PROCESSED
 
     async def note_failure(self, update: object, context: BotContext) -> None:
         if isinstance(update, Update) and common.unexpected(context.error):
             self._failed.add(update.update_id)
 
 
-def web_app(endpoint: UpdateEndpoint, metrics: Metrics) -> Starlette:
-    services = endpoint.services
+def web_app(endpoint: UpdateEndpoint) -> Starlette:
+    services, metrics = endpoint.services, endpoint.metrics
 
     async def healthz(_: Request) -> Response:
         if await health.database_answers(services):

@@ -260,9 +260,9 @@ async def _post_shutdown(application: Application) -> None:
 def webhook_app(application: Application) -> Starlette:
     """The web server's app for this bot: its webhook, /healthz and /metrics."""
     services: Services = application.bot_data[common.SERVICES]
-    endpoint = webhook.UpdateEndpoint(application, services)
+    endpoint = webhook.UpdateEndpoint(application, services, application.bot_data[METRICS])
     application.add_error_handler(endpoint.note_failure)
-    return webhook.web_app(endpoint, application.bot_data[METRICS])
+    return webhook.web_app(endpoint)
 
 
 async def serve(application: Application) -> None:

@@ -5,6 +5,7 @@ as processes of their own."""
 
 import asyncio
 import json
+import random
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -18,7 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 from telegram.ext import AIORateLimiter
 
-from bot import updates
+from bot import outbox, updates
+from bot.outbox import Notice
 from bot.wiring.app import allowed_updates, build_application, webhook_app
 from bot.wiring.services import build_services
 from handlers import webhook
@@ -264,7 +266,9 @@ async def test_the_seen_updates_are_forgotten_by_a_job_once_telegram_cannot_send
     assert welcomes(ann) == 2, "91 is still remembered: not processed again"
 
 
-async def test_healthz_says_whether_the_database_answers(start_instance: StartInstance, database_url: str) -> None:
+async def test_healthz_says_whether_the_database_answers_and_updates_wait_while_it_does_not(
+    start_instance: StartInstance, database_url: str
+) -> None:
     up = await start_instance()
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{up.base}/healthz") as response:
@@ -281,8 +285,24 @@ async def test_healthz_says_whether_the_database_answers(start_instance: StartIn
             async with webhook.serving(webhook_app(app), "127.0.0.1", 0) as port:
                 response = await http.get(f"http://127.0.0.1:{port}/healthz")
                 assert response.status == 503 and "database" in await response.text()
+                update = start_update(up.user(5, "Ann"), 1)
+                assert await post(f"http://127.0.0.1:{port}{services.settings.webhook_path}", update) == 503
+                samples = await scrape(f"http://127.0.0.1:{port}")  # the counters, without the backlog's gauges
+                assert samples[("crowdshelf_webhook_requests_total", (("outcome", "database_away"),))] == 1
         finally:
             await down.dispose()
+
+
+async def scrape(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The /metrics of the instance at `base`, each sample's value by its name and labels."""
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as response:
+        assert response.status == 200 and response.content_type == "text/plain"
+        text = await response.text()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 async def test_metrics_count_the_answers_and_time_them(start_instance: StartInstance) -> None:
@@ -296,14 +316,7 @@ async def test_metrics_count_the_answers_and_time_them(start_instance: StartInst
             await press(bot, ann, label)
         await press(bot, ann, "Skillets & Frying Pans")
     await bot.run_job("reclaim-reservations")
-    async with aiohttp.ClientSession() as http, http.get(f"{bot.base}/metrics") as response:
-        assert response.status == 200 and response.content_type == "text/plain"
-        text = await response.text()
-    samples = {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+    samples = await scrape(bot.base)
     assert samples[("crowdshelf_answers_total", ())] == 3
     assert samples[("crowdshelf_answer_seconds_count", ())] == 3
     assert samples[("crowdshelf_claim_seconds_count", ())] == 1  # ▶ Start working; answers claim the next
@@ -460,3 +473,50 @@ async def test_an_update_of_a_killed_instance_is_processed_once_by_another(
     assert welcomes(ann) == 1
     assert telegram.webhook_posts[-1].status == 200
     assert await count(db, User.id) == 1
+
+
+async def test_metrics_count_each_post_by_what_became_of_it(start_instance: StartInstance) -> None:
+    bot = await start_instance()
+    ann, bob = bot.user(5, "Ann"), bot.user(6, "Bob")
+    assert await post(bot.webhook_url, start_update(ann, 1), "wrong") == 403
+    assert await post(bot.webhook_url, b"{not json") == 400
+    assert await post(bot.webhook_url, start_update(ann, 1)) == 200
+    assert await post(bot.webhook_url, start_update(ann, 1)) == 200  # Telegram sends it again
+    assert await updates.take(bot.services, 2) is updates.Taken.NEW  # another instance is on update 2
+    assert await post(bot.webhook_url, start_update(bob, 2)) == 503
+    bot.telegram.fail_next("sendMessage", "Internal Server Error", status=500)
+    assert await post(bot.webhook_url, start_update(bob, 3)) == 500
+    samples = await scrape(bot.base)
+    counted = {
+        outcome: samples[("crowdshelf_webhook_requests_total", (("outcome", outcome),))] for outcome in webhook.Outcome
+    }
+    assert counted == {
+        "processed": 1,
+        "done_before": 1,
+        "busy": 1,
+        "failed": 1,
+        "database_away": 0,
+        "forbidden": 1,
+        "malformed": 1,
+    }
+
+
+async def test_metrics_read_the_messages_owed_and_given_up(start_instance: StartInstance) -> None:
+    bot = await start_instance()
+    samples = await scrape(bot.base)
+    assert samples[("crowdshelf_messages_owed", ())] == 0
+    assert samples[("crowdshelf_oldest_owed_message_seconds", ())] == 0
+    async with bot.services.db.write() as session:  # a chat the bot never talked to: Telegram refuses it
+        await outbox.owe(session, "test:stranger", 555, Notice.PAYOUT_METHOD_REMINDER)
+    await bot.settle()
+    bot.telegram.fail_at_random(["sendMessage"], 1.0, random.Random(0))  # Telegram down from now on
+    ann = bot.user(5, "Ann")
+    async with bot.services.db.write() as session:
+        await outbox.owe(session, "test:ann", ann.id, Notice.PAYOUT_METHOD_REMINDER)
+    await bot.settle()  # tried, failed, due again later
+    assert bot.telegram.errors
+    await asyncio.sleep(0.2)
+    samples = await scrape(bot.base)
+    assert samples[("crowdshelf_messages_owed", ())] == 1
+    assert 0.2 <= samples[("crowdshelf_oldest_owed_message_seconds", ())] < 60
+    assert samples[("crowdshelf_messages_given_up", ())] == 1
