@@ -21,9 +21,10 @@ from random import Random
 
 from telegram.ext import Application
 
-from bot.wiring.app import allowed_updates, build_application, flood_limiter
+from bot.wiring.app import allowed_updates, build_application
 from bot.wiring.config import Settings
 from bot.wiring.services import Services, build_services
+from handlers.flood import FloodLimiter
 from handlers.running import polling, running
 from sandbox.telegram_server import FakeTelegram
 from storage import migrate
@@ -93,7 +94,7 @@ async def open_stage(
         # Migrations run their own event loop: in a thread, as ours is running.
         await asyncio.to_thread(migrate.upgrade, url)
         services = build_services(config, connect(url), clock, draws)
-        app = build_application(services, rate_limiter=flood_limiter(overall_max_rate=LOCAL_RATE))
+        app = build_application(services, rate_limiter=FloodLimiter(overall_max_rate=LOCAL_RATE))
         async with polling_locally(app):
             yield Stage(telegram, app, services, url)
     finally:

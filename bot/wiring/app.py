@@ -5,7 +5,6 @@ import datetime
 import itertools
 import logging
 import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -15,7 +14,6 @@ from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.error import InvalidToken, NetworkError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseRateLimiter,
@@ -49,6 +47,7 @@ from handlers import (
     webhook,
     worker,
 )
+from handlers.flood import FloodLimiter
 from handlers.i18n import gettext as _
 from handlers.metrics import METRICS, Metrics
 from handlers.ordering import PerUserOrder
@@ -62,10 +61,6 @@ DIGEST_TIME = datetime.time(hour=9, tzinfo=datetime.UTC)
 # Waiting for Telegram at start: 1 s, 2 s, 4 s … between tries, never more than a minute.
 FIRST_RETRY_SECONDS = 1
 LONGEST_RETRY_SECONDS = 60
-# Telegram's 429 says how long to wait; the limiter waits that long and tries again, however often it is
-# asked to: a reply dropped after a few tries would be lost for good. (The outbox caps its own tries and
-# keeps the message for a later run instead: handlers.outbox.FLOOD_RETRIES.)
-WAIT_OUT_EVERY_FLOOD = sys.maxsize
 
 
 class AppRefusal(ErrorCode):
@@ -114,16 +109,14 @@ class _PatientApplication(Application):
                 return
 
 
-def flood_limiter(**limits: float) -> AIORateLimiter:
-    """Telegram's flood limits (AIORateLimiter's defaults unless `limits` says otherwise), and every 429
-    waited out for its retry_after, then tried again: never dropped, never sent early."""
-    return AIORateLimiter(max_retries=WAIT_OUT_EVERY_FLOOD, **limits)
-
-
 def build_application(services: Services, rate_limiter: BaseRateLimiter | None = None) -> Application:
     """The bot, ready for serve() (or handlers.running.running in the sandbox, tests and benchmarks); with
-    WEBHOOK_URL set it has no updater."""
+    WEBHOOK_URL set it has no updater. `rate_limiter`: a FloodLimiter at Telegram's limits unless given."""
     settings = services.settings
+    metrics = Metrics()
+    rate_limiter = rate_limiter or FloodLimiter()
+    if isinstance(rate_limiter, FloodLimiter):
+        metrics.registry.register(rate_limiter.floods)
     # python-telegram-bot's documented opt-in to durations as timedelta (RetryAfter.retry_after), the default
     # of its next major version: without it, every read of one warns that it is deprecated.
     os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -140,13 +133,13 @@ def build_application(services: Services, rate_limiter: BaseRateLimiter | None =
         # Every text the bot sends is HTML (handlers.texts escapes what people wrote).
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .concurrent_updates(PerUserOrder())
-        .rate_limiter(rate_limiter or flood_limiter())
+        .rate_limiter(rate_limiter)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
     )
     application.bot_data[common.SERVICES] = services
-    application.bot_data[METRICS] = Metrics()
+    application.bot_data[METRICS] = metrics
     _register_handlers(application)
     _schedule_jobs(application, services)
     return application

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from telegram import Update
 from telegram.ext import Application
 
-from bot.wiring.app import build_application, flood_limiter
+from bot.wiring.app import build_application
 from bot.wiring.services import Services, build_services
 from handlers import outbox
+from handlers.flood import FloodLimiter
 from sandbox.telegram_server import FakeTelegram
 from storage.db import connect
 from tests.conftest import MovableClock, ScriptedRandom, make_settings
@@ -58,7 +59,7 @@ async def instances(
     try:
         for _ in range(count):
             services = build_services(settings, connect(database_url), clock, draws)
-            app = build_application(services, rate_limiter=flood_limiter(overall_max_rate=1000))
+            app = build_application(services, rate_limiter=FloodLimiter(overall_max_rate=1000))
             started.append(Instance(app, services))
             await app.initialize()
             await app.post_init(app)

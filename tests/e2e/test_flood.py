@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from bot import outbox
 from bot.outbox import Notice
+from handlers.metrics import METRICS
 from handlers.outbox import FLOOD_RETRIES
 from sandbox.telegram_server import ApiCall
 from storage.models import OutboxMessage
@@ -22,6 +23,11 @@ def _gaps(calls: list[ApiCall]) -> list[float]:
     return [later.at - earlier.at for earlier, later in pairwise(calls)]
 
 
+def _floods_counted(bot: RunningBot) -> float | None:
+    """crowdshelf_telegram_floods_total, as /metrics shows it."""
+    return bot.app.bot_data[METRICS].registry.get_sample_value("crowdshelf_telegram_floods_total")
+
+
 async def test_a_reply_hit_by_429s_waits_each_out_and_arrives_once(bot: RunningBot) -> None:
     ann = bot.user(101, "Ann")
     bot.telegram.fail_next("sendMessage", f"Too Many Requests: retry after {WAIT}", times=FLOODS)
@@ -31,6 +37,7 @@ async def test_a_reply_hit_by_429s_waits_each_out_and_arrives_once(bot: RunningB
     assert [call.status for call in calls] == [429] * FLOODS + [200]
     assert all(gap >= WAIT for gap in _gaps(calls)), "each try waits for the retry_after of the one before"
     assert [message.body.startswith("👋 Hi Ann") for message in ann.messages] == [True]
+    assert _floods_counted(bot) == FLOODS
 
 
 async def test_an_owed_message_hit_by_429s_is_due_again_only_after_retry_after(
@@ -48,6 +55,7 @@ async def test_an_owed_message_hit_by_429s_is_due_again_only_after_retry_after(
     calls = bot.telegram.calls("sendMessage")
     assert [call.status for call in calls] == [429] * (FLOOD_RETRIES + 1)
     assert all(gap >= wait for gap in _gaps(calls))
+    assert _floods_counted(bot) == FLOOD_RETRIES + 1
     clock.advance(wait - 1)  # past the backoff, not yet past retry_after
     assert await bot.deliver() == 0 and len(bot.telegram.calls("sendMessage")) == FLOOD_RETRIES + 1
     clock.advance(1)
