@@ -9,15 +9,22 @@ wait with no end, for a Telegram that does not answer at start, is given up at o
 
 import asyncio
 import contextlib
+import logging
+import math
 import signal
+import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TypeVar
 
+from telegram.error import Conflict, TelegramError
 from telegram.ext import Application
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# While a second process polls the same bot, nearly every poll of each is refused: said once this often.
+CONFLICT_SAID_EVERY_SECONDS = 60
 
 
 async def run_until_stopped(application: Application, receiving: AbstractAsyncContextManager[object]) -> None:
@@ -81,11 +88,41 @@ async def polling(application: Application, allowed_updates: Sequence[str], time
     updater = application.updater
     if updater is None:
         raise RuntimeError("this application was built without an updater (webhook mode)")
-    await updater.start_polling(timeout=timeout, allowed_updates=allowed_updates, poll_interval=POLL_PAUSE)
+    await updater.start_polling(
+        timeout=timeout, allowed_updates=allowed_updates, poll_interval=POLL_PAUSE, error_callback=PollingErrors()
+    )
     try:
         yield
     finally:
         await updater.stop()
+
+
+class PollingErrors:
+    """What a failed getUpdates logs, in one line where python-telegram-bot logs a traceback each time (it
+    tries again either way). Telegram refusing the poll (409 Conflict) is an operator's mistake, another
+    process polling the same bot or a webhook set meanwhile, and repeats at nearly every poll: said at most
+    once a minute, with how often it came."""
+
+    def __init__(self) -> None:
+        self._conflicts = 0
+        self._said_at = -math.inf
+
+    def __call__(self, error: TelegramError) -> None:
+        if not isinstance(error, Conflict):
+            log.warning("getUpdates failed (%s); trying again", error)
+            return
+        self._conflicts += 1
+        now = time.monotonic()
+        if now - self._said_at < CONFLICT_SAID_EVERY_SECONDS:
+            return
+        log.error(
+            "Telegram refused getUpdates %d time(s) since the last report: %s. Only one process may take a bot's "
+            "updates by polling, and none while a webhook is set: run several processes with WEBHOOK_URL "
+            "(webhook mode) instead",
+            self._conflicts,
+            error.message,
+        )
+        self._conflicts, self._said_at = 0, now
 
 
 async def _shut_down(application: Application) -> None:
