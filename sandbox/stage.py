@@ -24,7 +24,6 @@ from telegram.ext import Application
 from bot.wiring.app import allowed_updates, build_application
 from bot.wiring.config import Settings
 from bot.wiring.services import Services, build_services
-from handlers.flood import FloodLimiter
 from handlers.running import polling, running
 from sandbox.telegram_server import FakeTelegram
 from storage import migrate
@@ -90,11 +89,12 @@ async def open_stage(
     await telegram.start()
     try:
         api = telegram.base_url.removesuffix("/bot")
-        config = Settings(bot_token=telegram.token, telegram_api_url=api, database_url=url, _env_file=None, **settings)  # type: ignore[arg-type]
+        values = {"telegram_messages_per_second": LOCAL_RATE} | settings
+        config = Settings(bot_token=telegram.token, telegram_api_url=api, database_url=url, _env_file=None, **values)  # type: ignore[arg-type]
         # Migrations run their own event loop: in a thread, as ours is running.
         await asyncio.to_thread(migrate.upgrade, url)
         services = build_services(config, connect(url), clock, draws)
-        app = build_application(services, rate_limiter=FloodLimiter(overall_max_rate=LOCAL_RATE))
+        app = build_application(services)
         async with polling_locally(app):
             yield Stage(telegram, app, services, url)
     finally:

@@ -111,10 +111,11 @@ class _PatientApplication(Application):
 
 def build_application(services: Services, rate_limiter: BaseRateLimiter | None = None) -> Application:
     """The bot, ready for serve() (or handlers.running.running in the sandbox, tests and benchmarks); with
-    WEBHOOK_URL set it has no updater. `rate_limiter`: a FloodLimiter at Telegram's limits unless given."""
+    WEBHOOK_URL set it has no updater. `rate_limiter`: a FloodLimiter at TELEGRAM_MESSAGES_PER_SECOND unless
+    given (the benchmarks measure the bot without one)."""
     settings = services.settings
     metrics = Metrics()
-    rate_limiter = rate_limiter or FloodLimiter()
+    rate_limiter = rate_limiter or FloodLimiter(overall_max_rate=settings.telegram_messages_per_second)
     if isinstance(rate_limiter, FloodLimiter):
         metrics.registry.register(rate_limiter.floods)
     # python-telegram-bot's documented opt-in to durations as timedelta (RetryAfter.retry_after), the default

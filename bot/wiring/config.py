@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     assignment_ttl_seconds: int = Field(600, gt=0)
     hold_hours: float = Field(24, ge=0)
     log_level: str = "INFO"
+    # This process's pace of messages to Telegram (sends and edits), AIORateLimiter's overall limit: by default
+    # Telegram's documented limit for a bot. Telegram's limits are the bot's, not a process's: each of N
+    # instances at this pace makes N times it together (crowdshelf_telegram_floods_total counts the 429s).
+    telegram_messages_per_second: float = Field(30, gt=0)
     # The language of people whose Telegram language has no catalogue (and of the command line).
     default_language: str = i18n.SOURCE
     # Empty: long polling. Set: `crowdshelf run` serves Telegram's webhook (registered by `crowdshelf webhook set`).

@@ -15,6 +15,7 @@ CONFIG_KEYS = (
     "REQUESTER_IDS",
     "PAYOUT_THRESHOLD",
     "LOG_LEVEL",
+    "TELEGRAM_MESSAGES_PER_SECOND",
     "DEFAULT_LANGUAGE",
     "WEBHOOK_URL",
     "WEBHOOK_LISTEN",
@@ -55,6 +56,8 @@ def crowdshelf(tmp_path: Path, command: list[str], **environment: str) -> subpro
         ("REQUESTER_IDS", "1, bob", "not 'bob'"),
         ("PAYOUT_THRESHOLD", "ten", "'ten' is not an amount of money"),
         ("LOG_LEVEL", "LOUD", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("TELEGRAM_MESSAGES_PER_SECOND", "0", "greater than 0"),
+        ("TELEGRAM_MESSAGES_PER_SECOND", "fast", "a valid number"),
         ("DEFAULT_LANGUAGE", "xx", "must be a language the bot speaks: en"),
         ("DEFAULT_LANGUAGE", "de", "must be a language the bot speaks: en"),  # a language, but no catalogue
         ("DEFAULT_LANGUAGE", "not a language", "must be a language the bot speaks: en"),

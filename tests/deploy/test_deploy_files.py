@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import make_url
+from telegram.constants import FloodLimit
 
 from bot.wiring.config import Settings
 from tests.deploy import compose
@@ -50,6 +51,11 @@ def test_the_instances_settings_are_settings_the_bot_accepts(monkeypatch: pytest
     settings = _instance_settings(monkeypatch)
     assert settings.webhook_url == FILLED["WEBHOOK_URL"], "the instances serve the webhook"
     assert settings.database_url.startswith("postgresql+asyncpg://")
+
+
+def test_the_instances_together_send_no_faster_than_telegram_allows_a_bot(monkeypatch: pytest.MonkeyPatch) -> None:
+    pace = _instance_settings(monkeypatch).telegram_messages_per_second
+    assert pace * len(compose.bot_services()) <= FloodLimit.MESSAGES_PER_SECOND
 
 
 @pytest.mark.parametrize("missing", sorted(FILLED))

@@ -11,7 +11,6 @@ from telegram.ext import Application
 from bot.wiring.app import build_application
 from bot.wiring.services import Services, build_services
 from handlers import notify, outbox
-from handlers.flood import FloodLimiter
 from sandbox.stage import polling_locally
 from sandbox.telegram_server import FakeTelegram, FakeUser
 from storage import outbox as owed_messages
@@ -111,8 +110,7 @@ async def start_bot(
         api = telegram.base_url.removesuffix("/bot")
         settings = make_settings(database_url, bot_token=telegram.token, telegram_api_url=api, **overrides)
         services = build_services(settings, db, clock, draws)
-        # The bot's own limiter with a generous rate: its code path runs, the tests are not slowed down.
-        app = build_application(services, rate_limiter=FloodLimiter(overall_max_rate=1000))
+        app = build_application(services)
         # The tests run the scheduled jobs themselves (run_job): a run the queue started at that moment
         # would hold the job's lease, and the test's run would skip. Owed messages still go out on the tick.
         for job in app.job_queue.jobs():

@@ -13,7 +13,6 @@ from telegram.ext import Application
 from bot.wiring.app import build_application
 from bot.wiring.services import Services, build_services
 from handlers import outbox
-from handlers.flood import FloodLimiter
 from sandbox.telegram_server import FakeTelegram
 from storage.db import connect
 from tests.conftest import MovableClock, ScriptedRandom, make_settings
@@ -59,7 +58,7 @@ async def instances(
     try:
         for _ in range(count):
             services = build_services(settings, connect(database_url), clock, draws)
-            app = build_application(services, rate_limiter=FloodLimiter(overall_max_rate=1000))
+            app = build_application(services)
             started.append(Instance(app, services))
             await app.initialize()
             await app.post_init(app)

@@ -1,5 +1,6 @@
-"""Telegram's flood control: a 429 with retry_after is waited out and the call made again, never dropped
-and never made early; a message the bot owes goes back to the outbox, due no sooner than retry_after."""
+"""Telegram's flood control: the bot paces its messages at TELEGRAM_MESSAGES_PER_SECOND; a 429 with
+retry_after is waited out and the call made again, never dropped and never made early; a message the bot
+owes goes back to the outbox, due no sooner than retry_after."""
 
 from itertools import pairwise
 
@@ -13,7 +14,7 @@ from sandbox.telegram_server import ApiCall
 from storage.models import OutboxMessage
 from storage.states import OutboxState
 from tests.conftest import MovableClock
-from tests.e2e.conftest import RunningBot
+from tests.e2e.conftest import RunningBot, StartBot
 
 FLOODS = 4  # more 429s in a row than any fixed number of retries the bot had before
 WAIT = 1  # seconds, as Telegram's retry_after
@@ -66,3 +67,16 @@ async def test_an_owed_message_hit_by_429s_is_due_again_only_after_retry_after(
         assert (await session.execute(select(OutboxMessage.state, OutboxMessage.attempts))).all() == [
             (OutboxState.SENT, 2)
         ]
+
+
+async def test_the_bot_sends_no_faster_than_its_messages_per_second(start_bot: StartBot) -> None:
+    bot = await start_bot(telegram_messages_per_second=5)
+    people = [bot.user(300 + n, f"Person {n}") for n in range(10)]
+    async with bot.services.db.write() as session:
+        for person in people:
+            await outbox.owe(session, f"test:{person.id}", person.id, Notice.PAYOUT_METHOD_REMINDER)
+    await bot.settle(timeout=30)
+    sent = sorted(call.at for call in bot.telegram.calls("sendMessage"))
+    assert len(sent) == len(people) and all(len(person.messages) == 1 for person in people)
+    # 5 at once, then one every fifth of a second (AIORateLimiter's leaky bucket): the tenth a second after.
+    assert sent[-1] - sent[0] >= 0.8
