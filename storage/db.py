@@ -27,6 +27,8 @@ _BRIEF_OPTION = "crowdshelf_brief"
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 T = TypeVar("T")
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000")
+# A process's PostgreSQL connections at most: three instances stay under the server's default 100.
+DEFAULT_MAX_CONNECTIONS = 30
 
 
 @dataclass
@@ -131,16 +133,22 @@ def _sqlstate(error: DBAPIError) -> str | None:
     return getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
 
 
-def connect(url: str, own_sqlite_driver: bool = True, **engine_options: Any) -> Database:
-    """Create the engine for `url` with the settings its dialect needs."""
+def connect(
+    url: str, own_sqlite_driver: bool = True, max_connections: int = DEFAULT_MAX_CONNECTIONS, **engine_options: Any
+) -> Database:
+    """Create the engine for `url` with the settings its dialect needs; on PostgreSQL with at most
+    `max_connections` connections open at once."""
     if url.startswith("sqlite") and own_sqlite_driver:
         _refuse_isolation_level(engine_options)
         _refuse_isolation_level(engine_options.get("execution_options", {}))
     if url.startswith("postgresql"):
-        # Room for many users' updates at once; a busy bot queues on the pool rather than failing. Each
-        # connection is tried before use, so after the server restarted (or ended connections) the pool
-        # connects afresh instead of handing out connections that are gone.
-        engine_options = {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True, **engine_options}
+        # Room for many users' updates at once; a busy bot queues on the pool rather than failing. A third
+        # of the connections stay open, the others are opened at busy moments and closed after. Each is
+        # tried before use, so after the server restarted (or ended connections) the pool connects afresh
+        # instead of handing out connections that are gone.
+        kept = max(1, max_connections // 3)
+        pool = {"pool_size": kept, "max_overflow": max_connections - kept, "pool_pre_ping": True}
+        engine_options = pool | engine_options
     if url.startswith("sqlite") and own_sqlite_driver:
         path = make_url(url).database or ":memory:"
         engine_options = {"async_creator": sqlite_driver.creator(path, SQLITE_PRAGMAS), **engine_options}

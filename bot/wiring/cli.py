@@ -265,7 +265,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int | None:
         return _start_demo(DEMO)
     settings.require_token()
     migrate.upgrade(settings.database_url)
-    application = build_application(build_services(settings, connect(settings.database_url)))
+    db = connect(settings.database_url, max_connections=settings.database_max_connections)
+    application = build_application(build_services(settings, db))
     asyncio.run(serve(application))
     return None
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import ArgumentError
 from bot.errors import DomainError, ErrorCode, InvalidInput, Problem, ProblemCode, ValueProblem
 from bot.money.amounts import to_micros
 from handlers import i18n
+from storage.db import DEFAULT_MAX_CONNECTIONS
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///crowdshelf.db"
 PLACEHOLDER_TOKENS = {"", "changeme", "change-me", "your-token-here", "<token>", "123456:ABC"}
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
     bot_token: str = ""
     telegram_api_url: str = "https://api.telegram.org"
     database_url: str = DEFAULT_DATABASE_URL
+    # PostgreSQL: the most connections `crowdshelf run` opens (storage.db.connect). Instances times this must
+    # stay under the server's max_connections (100 unless set), with room left for the command line.
+    database_max_connections: int = Field(DEFAULT_MAX_CONNECTIONS, gt=0)
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     requester_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     currency: str = "USD"

@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG_KEYS = (
     "BOT_TOKEN",
     "DATABASE_URL",
+    "DATABASE_MAX_CONNECTIONS",
     "ADMIN_IDS",
     "REQUESTER_IDS",
     "PAYOUT_THRESHOLD",
@@ -52,6 +53,7 @@ def crowdshelf(tmp_path: Path, command: list[str], **environment: str) -> subpro
         ("DATABASE_URL", "mysql://db/crowdshelf", "must start with sqlite+aiosqlite:// or postgresql+asyncpg://"),
         ("DATABASE_URL", "sqlite+aiosqlite:///no/such/folder/x.db", "a directory that does not exist"),
         ("DATABASE_URL", "not a url", "is not a database URL"),
+        ("DATABASE_MAX_CONNECTIONS", "0", "greater than 0"),
         ("ADMIN_IDS", "alice", "must be Telegram user ids (numbers) separated by commas, not 'alice'"),
         ("REQUESTER_IDS", "1, bob", "not 'bob'"),
         ("PAYOUT_THRESHOLD", "ten", "'ten' is not an amount of money"),

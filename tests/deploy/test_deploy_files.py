@@ -58,6 +58,14 @@ def test_the_instances_together_send_no_faster_than_telegram_allows_a_bot(monkey
     assert pace * len(compose.bot_services()) <= FloodLimit.MESSAGES_PER_SECOND
 
 
+def test_the_instances_together_open_fewer_connections_than_postgresql_takes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL takes 100 connections unless told otherwise, 3 of them kept for superusers; some more are
+    left for the command line (`crowdshelf db check`, `batch load`)."""
+    allowed = _instance_settings(monkeypatch).database_max_connections
+    assert "command" not in compose.services()["db"], "the compose file leaves PostgreSQL's max_connections at 100"
+    assert allowed * len(compose.bot_services()) <= 100 - 3 - 5
+
+
 @pytest.mark.parametrize("missing", sorted(FILLED))
 def test_compose_refuses_to_start_without_the_token_the_url_or_the_secret(missing: str) -> None:
     with pytest.raises(KeyError, match=missing):

@@ -121,3 +121,22 @@ async def test_sqlite_reads_do_not_wait_for_writers(sqlite_url: str) -> None:
     finally:
         await writer.dispose()
         await reader.dispose()
+
+
+async def test_a_process_opens_no_more_postgresql_connections_than_it_is_allowed(database_url: str) -> None:
+    """DATABASE_MAX_CONNECTIONS: twelve sessions at once on three connections wait their turn, none fails."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a pool of connections to a server: PostgreSQL")
+    db = connect(database_url, max_connections=3)
+    backends: set[int] = set()
+
+    async def busy() -> None:
+        async with db.read() as session:
+            backends.add(await session.scalar(text("SELECT pg_backend_pid()")))
+            await session.execute(text("SELECT pg_sleep(0.05)"))
+
+    try:
+        await asyncio.gather(*(busy() for _ in range(12)))
+    finally:
+        await db.dispose()
+    assert 1 <= len(backends) <= 3
