@@ -29,6 +29,7 @@ T = TypeVar("T")
 SQLITE_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000")
 # A process's PostgreSQL connections at most: three instances stay under the server's default 100.
 DEFAULT_MAX_CONNECTIONS = 30
+APPLICATION_NAME = "crowdshelf"
 
 
 @dataclass
@@ -146,9 +147,11 @@ def connect(
         # of the connections stay open, the others are opened at busy moments and closed after. Each is
         # tried before use, so after the server restarted (or ended connections) the pool connects afresh
         # instead of handing out connections that are gone.
+        # Named, so that pg_stat_activity tells an operator which connections are the bot's.
         kept = max(1, max_connections // 3)
         pool = {"pool_size": kept, "max_overflow": max_connections - kept, "pool_pre_ping": True}
-        engine_options = pool | engine_options
+        named = {"connect_args": {"server_settings": {"application_name": APPLICATION_NAME}}}
+        engine_options = pool | named | engine_options
     if url.startswith("sqlite") and own_sqlite_driver:
         path = make_url(url).database or ":memory:"
         engine_options = {"async_creator": sqlite_driver.creator(path, SQLITE_PRAGMAS), **engine_options}

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import make_url, text
 
 from sandbox.telegram_server import FakeTelegram
-from storage.db import connect
+from storage.db import APPLICATION_NAME, connect
 from tests.conftest import SHARED_POSTGRES_URL
 from tests.e2e.loopback import eventually
 from tests.e2e.processes import environment, spawn
@@ -34,13 +34,13 @@ async def test_run_opens_no_more_connections_than_it_is_allowed(
     env = environment(telegram, tmp_path, DATABASE_URL=url, DATABASE_MAX_CONNECTIONS=str(ALLOWED))
     run = await spawn("run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE)
     watcher = connect(SHARED_POSTGRES_URL)  # another database: its own connections are not counted
-    counts: list[int] = []
+    seen: list[list[str]] = []  # the application_name of each connection, at each look
 
     async def count_connections() -> None:
         while True:
             async with watcher.read() as session:
-                query = text("SELECT count(*) FROM pg_stat_activity WHERE datname = :name")
-                counts.append(await session.scalar(query, {"name": name}))
+                query = text("SELECT application_name FROM pg_stat_activity WHERE datname = :name")
+                seen.append(list(await session.scalars(query, {"name": name})))
             await asyncio.sleep(0.01)
 
     counting = None
@@ -58,4 +58,6 @@ async def test_run_opens_no_more_connections_than_it_is_allowed(
         await watcher.dispose()
     assert run.returncode == 0, stderr.decode()[-2000:]
     assert all(person.messages[0].body.startswith(f"👋 Hi {person.first_name}") for person in people)
-    assert counts and max(counts) <= ALLOWED, f"at most {ALLOWED} connections at once: {max(counts)}"
+    most = max(len(names) for names in seen)
+    assert 1 <= most <= ALLOWED, f"at most {ALLOWED} connections at once: {most}"
+    assert {name for names in seen for name in names} == {APPLICATION_NAME}, "pg_stat_activity names them"
