@@ -53,7 +53,7 @@ class Metrics:
         )
         self.messages_given_up = Gauge(
             "crowdshelf_messages_given_up",
-            "Owed messages given up since the start: the person blocked the bot, or Telegram refused the message",
+            "Owed messages given up, all told: the person blocked the bot, or Telegram refused the message",
             registry=self.registry,
         )
         self.webhook_requests = Counter(
