@@ -1,6 +1,8 @@
 """Settings: the environment keys of the design, their parsing and the token check."""
 
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -21,7 +23,10 @@ KEYS = (
     "WEBHOOK_LISTEN",
     "WEBHOOK_PATH",
     "WEBHOOK_SECRET",
+    "TELEGRAM_MESSAGES_PER_SECOND",
+    "DATABASE_MAX_CONNECTIONS",
 )
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +49,18 @@ def test_defaults() -> None:
     assert settings.currency == "USD"
     assert settings.payout_threshold == Decimal("10.00")
     assert settings.payout_threshold_micros == 10_000_000
+    assert settings.telegram_messages_per_second == 30
+    assert settings.database_max_connections == 30
+
+
+def test_every_setting_is_in_env_example_and_the_readme() -> None:
+    """.env.example lists every key with a comment; the README's Configuration names each."""
+    keys = {name.upper() for name in Settings.model_fields}
+    example = (ROOT / ".env.example").read_text()
+    assert set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE)) == keys
+    assert all(re.search(rf"^# .*\n{key}=", example, re.MULTILINE) for key in keys), "each with a comment above"
+    readme = (ROOT / "README.md").read_text()
+    assert [key for key in sorted(keys) if f"`{key}`" not in readme] == []
 
 
 @pytest.mark.parametrize(
