@@ -44,21 +44,19 @@ async def backlog(services: Services) -> Backlog:
             select(func.count(Assignment.id)).where(Assignment.status == AssignmentStatus.RESERVED)
         )
         waiting = await session.scalar(select(func.count(Payout.id)).where(Payout.status == PayoutStatus.REQUESTED))
-        owed, oldest = (
-            await session.execute(
-                select(func.count(OutboxMessage.id), func.min(OutboxMessage.created_at)).where(
-                    OutboxMessage.state == OutboxState.PENDING
-                )
-            )
-        ).one()
-        given_up = await session.scalar(
-            select(func.count(OutboxMessage.id)).where(OutboxMessage.state == OutboxState.GIVEN_UP)
+        state = OutboxMessage.state
+        outbox = await session.execute(
+            select(state, func.count(OutboxMessage.id), func.min(OutboxMessage.created_at))
+            .where(state.in_([OutboxState.PENDING, OutboxState.GIVEN_UP]))
+            .group_by(state)
         )
+        by_state = {row_state: (count, oldest) for row_state, count, oldest in outbox}
+    owed, oldest = by_state.get(OutboxState.PENDING, (0, None))
     waited = 0.0 if oldest is None else max((services.clock.now() - oldest).total_seconds(), 0.0)
     return Backlog(
         open_reservations=reserved or 0,
         payouts_waiting=waiting or 0,
         messages_owed=owed,
         oldest_owed_seconds=waited,
-        messages_given_up=given_up or 0,
+        messages_given_up=by_state.get(OutboxState.GIVEN_UP, (0, None))[0],
     )
