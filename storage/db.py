@@ -147,9 +147,9 @@ def connect(
         # of the connections stay open, the others are opened at busy moments and closed after. Each is
         # tried before use, so after the server restarted (or ended connections) the pool connects afresh
         # instead of handing out connections that are gone.
-        # Named, so that pg_stat_activity tells an operator which connections are the bot's.
         kept = max(1, max_connections // 3)
         pool = {"pool_size": kept, "max_overflow": max_connections - kept, "pool_pre_ping": True}
+        # Named, so that pg_stat_activity tells an operator which connections are the bot's.
         named = {"connect_args": {"server_settings": {"application_name": APPLICATION_NAME}}}
         engine_options = pool | named | engine_options
     if url.startswith("sqlite") and own_sqlite_driver:
